@@ -1,0 +1,62 @@
+/**
+ * Finds where wrangler.toml and the stage registry disagree: a consumer with no stage, a stage
+ * with no consumer, a producer binding nobody sends to, a retry policy or dead-letter queue
+ * that differs from what the dispatcher assumes.
+ */
+import { parse } from "smol-toml";
+import { deadLetterQueue, pipelineStages, stageNames } from "../src/pipeline/stages";
+
+interface WranglerQueues {
+	queues?: {
+		producers?: { binding: string; queue: string }[];
+		consumers?: { queue: string; max_retries?: number; dead_letter_queue?: string }[];
+	};
+}
+
+/** Wrangler's default when max_retries is not set. */
+const DEFAULT_MAX_RETRIES = 3;
+
+/** Every disagreement between a wrangler.toml text and the stage registry. */
+export function findStageProblems(wranglerToml: string, configPath = "wrangler.toml"): string[] {
+	const config = parse(wranglerToml) as WranglerQueues;
+	const problems: string[] = [];
+	const producers = config.queues?.producers ?? [];
+	const consumers = new Map((config.queues?.consumers ?? []).map((consumer) => [consumer.queue, consumer]));
+
+	for (const stage of stageNames) {
+		const { queue, producer, maxRetries } = pipelineStages[stage];
+		const consumer = consumers.get(queue);
+		if (!consumer) problems.push(`stage ${stage}: queue ${queue} has no consumer in ${configPath}`);
+		else {
+			const retries = consumer.max_retries ?? DEFAULT_MAX_RETRIES;
+			if (retries !== maxRetries) {
+				problems.push(`stage ${stage}: max_retries is ${retries} in ${configPath} but ${maxRetries} in the registry`);
+			}
+			if (consumer.dead_letter_queue !== deadLetterQueue.queue) {
+				problems.push(`stage ${stage}: consumer of ${queue} must dead-letter to ${deadLetterQueue.queue}`);
+			}
+		}
+		const binding = producers.find((candidate) => candidate.binding === producer);
+		if (!binding) problems.push(`stage ${stage}: producer binding ${producer} is missing from ${configPath}`);
+		else if (binding.queue !== queue) {
+			problems.push(`stage ${stage}: producer ${producer} sends to ${binding.queue}, the registry says ${queue}`);
+		}
+	}
+
+	const stageQueues = new Set<string>(stageNames.map((stage) => pipelineStages[stage].queue));
+	for (const queue of consumers.keys()) {
+		if (!stageQueues.has(queue) && queue !== deadLetterQueue.queue) {
+			problems.push(`consumer of ${queue} has no stage in the registry`);
+		}
+	}
+	if (!consumers.has(deadLetterQueue.queue))
+		problems.push(`dead-letter queue ${deadLetterQueue.queue} has no consumer`);
+
+	const registryProducers = new Set<string>(stageNames.map((stage) => pipelineStages[stage].producer));
+	for (const producer of producers) {
+		if (!registryProducers.has(producer.binding)) {
+			problems.push(`producer binding ${producer.binding} (${producer.queue}) is not used by any stage`);
+		}
+	}
+	return problems;
+}

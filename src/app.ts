@@ -1,0 +1,102 @@
+/**
+ * The one app factory: the worker, the tests and the OpenAPI script all build the API here,
+ * with trace context, problem+json errors and the generated document.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { AppEnv } from "./context";
+import { ApiError, toProblem, validationError } from "./errors/api-error";
+import { PROBLEM_MEDIA_TYPE } from "./errors/openapi";
+import type { ProblemCode } from "./errors/problems";
+import { describeError, log } from "./observability/log";
+import { formatTraceparent, traceFromHeader } from "./observability/trace";
+import { registerV1Routes } from "./routes/v1/index";
+
+export const API_VERSION = "1.0.0";
+
+export const openApiDocumentConfig = {
+	openapi: "3.1.0",
+	info: {
+		title: "EO Edge API",
+		version: API_VERSION,
+		description:
+			"Spectral indices (NDVI, NDWI, …) from GeoTIFF bands, computed in WebAssembly through a queued pipeline on Cloudflare Workers. Every error is an RFC 9457 application/problem+json document.",
+	},
+	servers: [{ url: "http://localhost:8787", description: "Local development (npm run dev)" }],
+	tags: [
+		{ name: "uploads", description: "GeoTIFF bands stored for jobs" },
+		{ name: "jobs", description: "Index computations and their artifacts" },
+		{ name: "indices", description: "The indices available" },
+		{ name: "service", description: "Health and the contract itself" },
+	],
+};
+
+/** HTTP errors raised by Hono or its validators, mapped onto our problem types. */
+const HTTP_EXCEPTION_CODES: Record<number, ProblemCode> = {
+	400: "malformed-request",
+	404: "not-found",
+	405: "method-not-allowed",
+	411: "length-required",
+	413: "payload-too-large",
+	415: "unsupported-media-type",
+};
+
+function problemResponse(c: Context<AppEnv>, error: unknown): Response {
+	const trace = c.get("trace");
+	const problem = toProblem(error, { instance: c.req.path, traceId: trace?.traceId ?? "" });
+	const headers = error instanceof ApiError ? error.headers : {};
+	return c.body(JSON.stringify(problem), problem.status as 400, { ...headers, "Content-Type": PROBLEM_MEDIA_TYPE });
+}
+
+function toApiError(error: unknown): ApiError | null {
+	if (error instanceof ApiError) return error;
+	if (error instanceof HTTPException) {
+		const code = HTTP_EXCEPTION_CODES[error.status];
+		if (code === "unsupported-media-type") {
+			return new ApiError(code, "Send the JSON body with Content-Type: application/json.");
+		}
+		if (code) return new ApiError(code, error.message || "The request could not be processed.");
+	}
+	return null;
+}
+
+export function createApp(): OpenAPIHono<AppEnv> {
+	const app = new OpenAPIHono<AppEnv>({
+		defaultHook: (result) => {
+			if (!result.success) throw validationError(result.target, result.error);
+		},
+	});
+
+	app.use("*", async function traceContext(c, next) {
+		const trace = traceFromHeader(c.req.header("traceparent"));
+		c.set("trace", trace);
+		const started = Date.now();
+		await next();
+		c.header("traceparent", formatTraceparent(trace));
+		log.info("http_request", {
+			trace_id: trace.traceId,
+			span_id: trace.spanId,
+			method: c.req.method,
+			path: c.req.path,
+			status: c.res.status,
+			duration_ms: Date.now() - started,
+		});
+	});
+
+	app.onError(function handleError(error, c) {
+		const apiError = toApiError(error);
+		if (!apiError) {
+			log.error("unhandled_error", { trace_id: c.get("trace")?.traceId, path: c.req.path, ...describeError(error) });
+		}
+		return problemResponse(c, apiError ?? error);
+	});
+
+	app.notFound(function handleNotFound(c) {
+		return problemResponse(c, new ApiError("not-found", `No route for ${c.req.method} ${c.req.path}.`));
+	});
+
+	registerV1Routes(app, API_VERSION);
+	app.doc31("/v1/openapi.json", openApiDocumentConfig);
+	return app;
+}

@@ -1,0 +1,370 @@
+/**
+ * Every SQL statement EO Edge runs, named. Nothing outside src/db/ writes SQL; callers get
+ * typed rows and never see column encodings (JSON columns are parsed here).
+ */
+import type { Problem } from "../errors/api-error";
+import type { JobPlan } from "../pipeline/plan";
+import type { StageName } from "../pipeline/stages";
+import type { RasterSummary } from "../raster/inspect";
+
+export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "canceled";
+const TERMINAL: readonly JobStatus[] = ["succeeded", "failed", "canceled"];
+
+export function isTerminal(status: JobStatus): boolean {
+	return TERMINAL.includes(status);
+}
+
+export interface UploadRecord {
+	id: string;
+	objectKey: string;
+	bytes: number;
+	raster: RasterSummary;
+	createdAt: string;
+}
+
+export interface JobInputRequest {
+	upload_id: string;
+	band: number;
+}
+
+export interface JobRequest {
+	index: string;
+	inputs: Record<string, JobInputRequest>;
+	nodata?: number | undefined;
+}
+
+export interface JobRecord {
+	id: string;
+	indexId: string;
+	request: JobRequest;
+	status: JobStatus;
+	stage: StageName | null;
+	progress: number;
+	error: Problem | null;
+	plan: JobPlan | null;
+	traceId: string;
+	createdAt: string;
+	updatedAt: string;
+}
+
+export interface JobInputRecord {
+	name: string;
+	uploadId: string;
+	band: number;
+	objectKey: string;
+	bytes: number;
+}
+
+export interface ArtifactRecord {
+	name: string;
+	mediaType: string;
+	bytes: number;
+	objectKey: string;
+}
+
+export interface EventRecord {
+	stage: string;
+	status: string;
+	at: string;
+	durationMs: number | null;
+	attempt: number;
+	traceId: string;
+	detail: Record<string, unknown> | null;
+}
+
+export interface NewEvent {
+	jobId: string;
+	stage: string;
+	status: "started" | "succeeded" | "failed" | "retrying" | "dead_lettered";
+	attempt: number;
+	traceId: string;
+	durationMs?: number | undefined;
+	detail?: Record<string, unknown> | undefined;
+}
+
+const now = () => new Date().toISOString();
+
+function parseJson<T>(text: unknown): T | null {
+	return typeof text === "string" ? (JSON.parse(text) as T) : null;
+}
+
+interface JobRow {
+	id: string;
+	index_id: string;
+	request_json: string;
+	status: JobStatus;
+	stage: StageName | null;
+	progress: number;
+	error_json: string | null;
+	plan_json: string | null;
+	trace_id: string;
+	created_at: string;
+	updated_at: string;
+}
+
+function toJob(row: JobRow): JobRecord {
+	return {
+		id: row.id,
+		indexId: row.index_id,
+		request: JSON.parse(row.request_json) as JobRequest,
+		status: row.status,
+		stage: row.stage,
+		progress: row.progress,
+		error: parseJson<Problem>(row.error_json),
+		plan: parseJson<JobPlan>(row.plan_json),
+		traceId: row.trace_id,
+		createdAt: row.created_at,
+		updatedAt: row.updated_at,
+	};
+}
+
+export async function insertUpload(db: D1Database, upload: UploadRecord, traceId: string): Promise<void> {
+	await db
+		.prepare("INSERT INTO uploads (id, object_key, bytes, raster_json, trace_id, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+		.bind(upload.id, upload.objectKey, upload.bytes, JSON.stringify(upload.raster), traceId, upload.createdAt)
+		.run();
+}
+
+export async function findUploads(db: D1Database, ids: readonly string[]): Promise<Map<string, UploadRecord>> {
+	if (ids.length === 0) return new Map();
+	const placeholders = ids.map(() => "?").join(", ");
+	const { results } = await db
+		.prepare(`SELECT id, object_key, bytes, raster_json, created_at FROM uploads WHERE id IN (${placeholders})`)
+		.bind(...ids)
+		.all<{ id: string; object_key: string; bytes: number; raster_json: string; created_at: string }>();
+	return new Map(
+		results.map((row) => [
+			row.id,
+			{
+				id: row.id,
+				objectKey: row.object_key,
+				bytes: row.bytes,
+				raster: JSON.parse(row.raster_json) as RasterSummary,
+				createdAt: row.created_at,
+			},
+		]),
+	);
+}
+
+export async function insertJob(
+	db: D1Database,
+	job: { id: string; indexId: string; request: JobRequest; traceId: string },
+): Promise<JobRecord> {
+	const at = now();
+	const row = await db
+		.prepare(
+			`INSERT INTO jobs (id, index_id, request_json, status, stage, progress, trace_id, created_at, updated_at)
+			 VALUES (?, ?, ?, 'queued', NULL, 0, ?, ?, ?) RETURNING *`,
+		)
+		.bind(job.id, job.indexId, JSON.stringify(job.request), job.traceId, at, at)
+		.first<JobRow>();
+	if (!row) throw new Error(`job ${job.id} was not inserted`);
+	return toJob(row);
+}
+
+export async function getJob(db: D1Database, jobId: string): Promise<JobRecord | null> {
+	const row = await db.prepare("SELECT * FROM jobs WHERE id = ?").bind(jobId).first<JobRow>();
+	return row ? toJob(row) : null;
+}
+
+/** Moves a live job to `stage`; a job already finished is left as it is. */
+export async function markStageRunning(
+	db: D1Database,
+	jobId: string,
+	stage: StageName,
+	progress: number,
+): Promise<void> {
+	await db
+		.prepare(
+			`UPDATE jobs SET status = 'running', stage = ?, progress = MAX(progress, ?), updated_at = ?
+			 WHERE id = ? AND status IN ('queued', 'running')`,
+		)
+		.bind(stage, progress, now(), jobId)
+		.run();
+}
+
+/** Ends a live job as failed; returns false when it had already ended. */
+export async function failJob(db: D1Database, jobId: string, problem: Problem): Promise<boolean> {
+	const result = await db
+		.prepare(
+			`UPDATE jobs SET status = 'failed', error_json = ?, updated_at = ?
+			 WHERE id = ? AND status IN ('queued', 'running')`,
+		)
+		.bind(JSON.stringify(problem), now(), jobId)
+		.run();
+	return result.meta.changes > 0;
+}
+
+export async function succeedJob(db: D1Database, jobId: string): Promise<void> {
+	await db
+		.prepare(
+			`UPDATE jobs SET status = 'succeeded', progress = 1, updated_at = ?
+			 WHERE id = ? AND status IN ('queued', 'running')`,
+		)
+		.bind(now(), jobId)
+		.run();
+}
+
+export async function saveJobInputs(db: D1Database, jobId: string, inputs: readonly JobInputRecord[]): Promise<void> {
+	const statement = db.prepare(
+		`INSERT INTO job_inputs (job_id, name, upload_id, band, object_key, bytes) VALUES (?, ?, ?, ?, ?, ?)
+		 ON CONFLICT (job_id, name) DO UPDATE SET upload_id = excluded.upload_id, band = excluded.band,
+		   object_key = excluded.object_key, bytes = excluded.bytes`,
+	);
+	await db.batch(
+		inputs.map((input) => statement.bind(jobId, input.name, input.uploadId, input.band, input.objectKey, input.bytes)),
+	);
+}
+
+export async function listJobInputs(db: D1Database, jobId: string): Promise<JobInputRecord[]> {
+	const { results } = await db
+		.prepare("SELECT name, upload_id, band, object_key, bytes FROM job_inputs WHERE job_id = ? ORDER BY name")
+		.bind(jobId)
+		.all<{ name: string; upload_id: string; band: number; object_key: string; bytes: number }>();
+	return results.map((row) => ({
+		name: row.name,
+		uploadId: row.upload_id,
+		band: row.band,
+		objectKey: row.object_key,
+		bytes: row.bytes,
+	}));
+}
+
+/** Records the strip plan once; a redelivered validate finds the same plan and changes nothing. */
+export async function saveJobPlan(db: D1Database, jobId: string, plan: JobPlan): Promise<void> {
+	const insertStrip = db.prepare(
+		"INSERT OR IGNORE INTO job_strips (job_id, strip_index, row_start, row_end) VALUES (?, ?, ?, ?)",
+	);
+	await db.batch([
+		db
+			.prepare("UPDATE jobs SET plan_json = ?, updated_at = ? WHERE id = ? AND plan_json IS NULL")
+			.bind(JSON.stringify(plan), now(), jobId),
+		...plan.strips.map((strip) => insertStrip.bind(jobId, strip.index, strip.rowStart, strip.rowEnd)),
+	]);
+}
+
+export interface StripCompletion {
+	/** True only for the delivery that completed the strip first. */
+	firstCompletion: boolean;
+	remaining: number;
+	total: number;
+}
+
+/**
+ * Marks a strip done and counts what is left, in one transaction, so a redelivered strip
+ * never counts twice and exactly the set of done rows decides completion.
+ */
+export async function completeStrip(
+	db: D1Database,
+	jobId: string,
+	stripIndex: number,
+	stats: unknown,
+	progressOf: (done: number, total: number) => number,
+): Promise<StripCompletion> {
+	const [marked, counts] = await db.batch<{ done: number; total: number }>([
+		db
+			.prepare(
+				"UPDATE job_strips SET stats_json = ?, done_at = ? WHERE job_id = ? AND strip_index = ? AND done_at IS NULL",
+			)
+			.bind(JSON.stringify(stats), now(), jobId, stripIndex),
+		db.prepare("SELECT COUNT(done_at) AS done, COUNT(*) AS total FROM job_strips WHERE job_id = ?").bind(jobId),
+	]);
+	const row = counts?.results[0];
+	if (!row) throw new Error(`job ${jobId} has no strip plan`);
+	await db
+		.prepare(
+			`UPDATE jobs SET progress = MAX(progress, ?), updated_at = ? WHERE id = ? AND status IN ('queued', 'running')`,
+		)
+		.bind(progressOf(row.done, row.total), now(), jobId)
+		.run();
+	return { firstCompletion: (marked?.meta.changes ?? 0) > 0, remaining: row.total - row.done, total: row.total };
+}
+
+export async function listStripStats<T>(db: D1Database, jobId: string): Promise<{ index: number; stats: T | null }[]> {
+	const { results } = await db
+		.prepare("SELECT strip_index, stats_json FROM job_strips WHERE job_id = ? ORDER BY strip_index")
+		.bind(jobId)
+		.all<{ strip_index: number; stats_json: string | null }>();
+	return results.map((row) => ({ index: row.strip_index, stats: parseJson<T>(row.stats_json) }));
+}
+
+export async function getStrip(
+	db: D1Database,
+	jobId: string,
+	stripIndex: number,
+): Promise<{ rowStart: number; rowEnd: number; done: boolean } | null> {
+	const row = await db
+		.prepare("SELECT row_start, row_end, done_at FROM job_strips WHERE job_id = ? AND strip_index = ?")
+		.bind(jobId, stripIndex)
+		.first<{ row_start: number; row_end: number; done_at: string | null }>();
+	return row ? { rowStart: row.row_start, rowEnd: row.row_end, done: row.done_at !== null } : null;
+}
+
+export async function saveArtifact(db: D1Database, jobId: string, artifact: ArtifactRecord): Promise<void> {
+	await db
+		.prepare(
+			`INSERT INTO artifacts (job_id, name, media_type, bytes, object_key, created_at) VALUES (?, ?, ?, ?, ?, ?)
+			 ON CONFLICT (job_id, name) DO UPDATE SET media_type = excluded.media_type, bytes = excluded.bytes,
+			   object_key = excluded.object_key`,
+		)
+		.bind(jobId, artifact.name, artifact.mediaType, artifact.bytes, artifact.objectKey, now())
+		.run();
+}
+
+export async function listArtifacts(db: D1Database, jobId: string): Promise<ArtifactRecord[]> {
+	const { results } = await db
+		.prepare("SELECT name, media_type, bytes, object_key FROM artifacts WHERE job_id = ? ORDER BY name")
+		.bind(jobId)
+		.all<{ name: string; media_type: string; bytes: number; object_key: string }>();
+	return results.map((row) => ({
+		name: row.name,
+		mediaType: row.media_type,
+		bytes: row.bytes,
+		objectKey: row.object_key,
+	}));
+}
+
+export async function insertEvent(db: D1Database, event: NewEvent): Promise<void> {
+	await db
+		.prepare(
+			`INSERT INTO job_events (job_id, stage, status, at, duration_ms, attempt, trace_id, detail_json)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		)
+		.bind(
+			event.jobId,
+			event.stage,
+			event.status,
+			now(),
+			event.durationMs ?? null,
+			event.attempt,
+			event.traceId,
+			event.detail ? JSON.stringify(event.detail) : null,
+		)
+		.run();
+}
+
+export async function listEvents(db: D1Database, jobId: string): Promise<EventRecord[]> {
+	const { results } = await db
+		.prepare(
+			"SELECT stage, status, at, duration_ms, attempt, trace_id, detail_json FROM job_events WHERE job_id = ? ORDER BY id",
+		)
+		.bind(jobId)
+		.all<{
+			stage: string;
+			status: string;
+			at: string;
+			duration_ms: number | null;
+			attempt: number;
+			trace_id: string;
+			detail_json: string | null;
+		}>();
+	return results.map((row) => ({
+		stage: row.stage,
+		status: row.status,
+		at: row.at,
+		durationMs: row.duration_ms,
+		attempt: row.attempt,
+		traceId: row.trace_id,
+		detail: parseJson<Record<string, unknown>>(row.detail_json),
+	}));
+}

@@ -1,0 +1,75 @@
+/**
+ * One error type for every failure a handler or stage reports on purpose, and the one
+ * function that turns any error into an RFC 9457 problem.
+ */
+import type { ZodError } from "zod";
+import { type ProblemCode, problemTypes, problemTypeUri } from "./problems";
+
+export interface FieldError {
+	path: string;
+	message: string;
+}
+
+export interface Problem {
+	type: string;
+	title: string;
+	status: number;
+	detail: string;
+	instance: string | null;
+	trace_id: string;
+	errors?: FieldError[] | undefined;
+}
+
+export class ApiError extends Error {
+	readonly code: ProblemCode;
+	readonly errors: FieldError[] | undefined;
+	readonly headers: Record<string, string>;
+
+	constructor(
+		code: ProblemCode,
+		detail: string,
+		options: { errors?: FieldError[]; headers?: Record<string, string>; cause?: unknown } = {},
+	) {
+		super(detail, { cause: options.cause });
+		this.name = "ApiError";
+		this.code = code;
+		this.errors = options.errors;
+		this.headers = options.headers ?? {};
+	}
+
+	get status(): number {
+		return problemTypes[this.code].status;
+	}
+}
+
+/** Builds the problem document for an ApiError; anything else is an internal error. */
+export function toProblem(error: unknown, context: { instance: string | null; traceId: string }): Problem {
+	const apiError = error instanceof ApiError ? error : new ApiError("internal-error", "An unexpected error occurred.");
+	const { title, status } = problemTypes[apiError.code];
+	const problem: Problem = {
+		type: problemTypeUri(apiError.code),
+		title,
+		status,
+		detail: apiError.message,
+		instance: context.instance,
+		trace_id: context.traceId,
+	};
+	if (apiError.errors?.length) problem.errors = apiError.errors;
+	return problem;
+}
+
+/** Dotted path of a zod issue (`inputs.red.band`), with the request part it came from. */
+function issuePath(prefix: string, path: readonly PropertyKey[]): string {
+	const segments = path.map((segment) => String(segment));
+	return [prefix, ...segments].filter((segment) => segment !== "").join(".");
+}
+
+export function validationError(target: string, error: ZodError): ApiError {
+	const prefix = target === "json" ? "" : target;
+	const errors = error.issues.map((issue) => ({
+		path: issuePath(prefix, issue.path) || "(body)",
+		message: issue.message,
+	}));
+	const summary = errors.map((entry) => `${entry.path}: ${entry.message}`).join("; ");
+	return new ApiError("validation-failed", summary, { errors });
+}

@@ -1,0 +1,33 @@
+/**
+ * The closed list of problem types EO Edge reports, for the HTTP API and for failed jobs.
+ * Each code becomes the RFC 9457 `type` URI `https://eo-edge.dev/problems/<code>`.
+ */
+
+export const problemTypes = {
+	"malformed-request": { status: 400, title: "The request body is not well-formed" },
+	"length-required": { status: 411, title: "Content-Length is required" },
+	"payload-too-large": { status: 413, title: "The upload is larger than allowed" },
+	"unsupported-media-type": { status: 415, title: "Unsupported media type" },
+	"validation-failed": { status: 422, title: "The request does not match the schema" },
+	"invalid-raster": { status: 422, title: "The file is not a readable GeoTIFF" },
+	"unknown-index": { status: 422, title: "The index is not available" },
+	"unknown-upload": { status: 422, title: "An input names an upload that does not exist" },
+	"invalid-inputs": { status: 422, title: "The inputs do not fit the index" },
+	"not-found": { status: 404, title: "No such resource" },
+	"method-not-allowed": { status: 405, title: "The method is not allowed on this resource" },
+	"raster-mismatch": { status: 422, title: "The input rasters do not share one grid" },
+	"unsupported-raster": { status: 422, title: "The raster layout or sample type is not supported" },
+	"input-unavailable": { status: 422, title: "An input could not be read" },
+	"stage-failed": { status: 500, title: "A pipeline stage kept failing" },
+	"internal-error": { status: 500, title: "Internal error" },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ProblemCode = keyof typeof problemTypes;
+
+export const problemCodes = Object.keys(problemTypes) as [ProblemCode, ...ProblemCode[]];
+
+export const PROBLEM_TYPE_BASE = "https://eo-edge.dev/problems/";
+
+export function problemTypeUri(code: ProblemCode): string {
+	return `${PROBLEM_TYPE_BASE}${code}`;
+}

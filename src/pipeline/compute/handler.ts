@@ -1,0 +1,119 @@
+/**
+ * compute: one strip of rows. Reads the strip's window of every input, runs the index kernel
+ * in WebAssembly, writes the float32 strip and its partial statistics, and counts completion
+ * idempotently; the delivery that completes the last strip asks for store.
+ */
+import type { TypedArray } from "geotiff";
+import { z } from "zod";
+import { completeStrip, getStrip } from "../../db/queries";
+import { ApiError } from "../../errors/api-error";
+import { findIndex } from "../../indices/registry";
+import { openR2GeoTiff, RasterObjectMissing, StorageReadError } from "../../raster/r2-source";
+import { readRows } from "../../raster/read";
+import { objectKeys } from "../../storage/keys";
+import { kernels } from "../../wasm/index";
+import { jobMessage } from "../message";
+import type { PlannedInput } from "../plan";
+import { sendToStage } from "../send";
+import { done, failed, type StageHandler } from "../stage";
+import { computeProgress } from "../stages";
+
+export const computeMessage = jobMessage.extend({ strip_index: z.number().int().min(0) });
+export type ComputeMessage = z.infer<typeof computeMessage>;
+
+/** Decodes each file once for all of its bands this job uses. */
+async function readInputs(
+	bucket: R2Bucket,
+	inputs: readonly PlannedInput[],
+	rowStart: number,
+	rowEnd: number,
+): Promise<Map<string, TypedArray>> {
+	const byUpload = Map.groupBy(inputs, (input) => input.upload_id);
+	const pixels = new Map<string, TypedArray>();
+	for (const group of byUpload.values()) {
+		const [first] = group;
+		if (!first) continue;
+		const bands = [...new Set(group.map((input) => input.band))];
+		let decoded: TypedArray[];
+		try {
+			const tiff = await openR2GeoTiff(bucket, first.object_key, first.bytes);
+			decoded = await readRows(await tiff.getImage(0), bands, rowStart, rowEnd);
+		} catch (error) {
+			// Storage faults are retried; a missing object or undecodable pixels end the job.
+			if (error instanceof RasterObjectMissing) {
+				throw new ApiError("input-unavailable", `input '${first.name}': upload ${first.upload_id} is no longer stored`);
+			}
+			if (error instanceof StorageReadError) throw error;
+			const reason = error instanceof Error ? error.message : String(error);
+			throw new ApiError(
+				"invalid-raster",
+				`input '${first.name}': rows ${rowStart}-${rowEnd} cannot be decoded (${reason})`,
+				{
+					errors: [{ path: `inputs.${first.name}`, message: reason }],
+				},
+			);
+		}
+		for (const input of group) {
+			const data = decoded[bands.indexOf(input.band)];
+			if (data) pixels.set(input.name, data);
+		}
+	}
+	return pixels;
+}
+
+export const computeStage: StageHandler<ComputeMessage> = {
+	message: computeMessage,
+	async handle(message, { env, job }) {
+		const plan = job.plan;
+		const index = findIndex(job.indexId);
+		const strip = await getStrip(env.DB, job.id, message.strip_index);
+		if (!plan || !index || !strip) throw new Error(`job ${job.id}: strip ${message.strip_index} is not planned`);
+
+		if (!strip.done) {
+			let pixels: Map<string, TypedArray>;
+			try {
+				pixels = await readInputs(env.BUCKET, plan.inputs, strip.rowStart, strip.rowEnd);
+			} catch (error) {
+				if (error instanceof ApiError) return failed(error);
+				throw error;
+			}
+			const operands = index.bands.map((band) => {
+				const input = plan.inputs.find((candidate) => candidate.name === band);
+				const data = pixels.get(band);
+				if (!input || !data) throw new Error(`job ${job.id}: band ${band} was not read`);
+				return { data, nodata: input.nodata };
+			});
+			const [a, b] = operands;
+			if (!a || !b) throw new Error(`index ${index.id} needs two bands`);
+			const values = kernels.normalizedDifference(a.data, b.data, a.nodata, b.nodata);
+			await env.BUCKET.put(objectKeys.strip(job.id, message.strip_index), values);
+			const stats = kernels.stripStats(values, index.histogram);
+			const completion = await completeStrip(env.DB, job.id, message.strip_index, stats, computeProgress);
+			return finish(env, message, completion.remaining, completion.total, strip);
+		}
+		const completion = await completeStrip(env.DB, job.id, message.strip_index, null, computeProgress);
+		return finish(env, message, completion.remaining, completion.total, strip, true);
+	},
+};
+
+/**
+ * Whichever delivery sees no strip left sends store, including a redelivery whose first try
+ * died before sending: store is idempotent, a lost store message is not recoverable.
+ */
+async function finish(
+	env: Env,
+	message: ComputeMessage,
+	remaining: number,
+	total: number,
+	strip: { rowStart: number; rowEnd: number },
+	alreadyDone = false,
+) {
+	if (remaining === 0) await sendToStage(env, "store", { job_id: message.job_id, trace_id: message.trace_id });
+	return done({
+		strip: message.strip_index,
+		rows: [strip.rowStart, strip.rowEnd],
+		remaining,
+		total,
+		...(alreadyDone ? { already_done: true } : {}),
+	});
+}

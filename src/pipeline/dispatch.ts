@@ -1,0 +1,174 @@
+/**
+ * The queue dispatcher: finds the consumer of a batch's queue, parses each message, runs the
+ * stage and decides ack or retry. Stages never ack; they return an outcome or throw.
+ */
+import { failJob, getJob, insertEvent, isTerminal, markStageRunning, type NewEvent } from "../db/queries";
+import { ApiError, type Problem, toProblem } from "../errors/api-error";
+import { describeError, log } from "../observability/log";
+import { newSpanId } from "../observability/trace";
+import { type QueueConsumer, queueConsumers } from "./registry";
+import { pipelineStages } from "./stages";
+
+const MAX_DELAY_SECONDS = 300;
+
+/** Exponential backoff: base, 2 x base, 4 x base … seconds, capped at five minutes. */
+export function retryDelaySeconds(baseSeconds: number, attempt: number): number {
+	return Math.min(MAX_DELAY_SECONDS, Math.round(baseSeconds * 2 ** Math.max(0, attempt - 1)));
+}
+
+/** The fields of a message beyond its job and trace, e.g. the strip index, for event details. */
+function messageDetail(body: Record<string, unknown>): Record<string, unknown> | undefined {
+	const { job_id: _job, trace_id: _trace, ...rest } = body;
+	return Object.keys(rest).length > 0 ? rest : undefined;
+}
+
+async function recordEvent(db: D1Database, event: NewEvent): Promise<void> {
+	try {
+		await insertEvent(db, event);
+	} catch (error) {
+		// The timeline is an aid; losing one row must not fail or repeat the stage's work.
+		log.warn("event_not_recorded", {
+			trace_id: event.traceId,
+			job_id: event.jobId,
+			stage: event.stage,
+			...describeError(error),
+		});
+	}
+}
+
+async function handleMessage(consumer: QueueConsumer, message: Message<unknown>, env: Env): Promise<void> {
+	const parsed = consumer.handler.message.safeParse(message.body);
+	if (!parsed.success) {
+		// Retrying cannot repair a malformed message; it is logged and dropped.
+		log.error("message_rejected", { stage: consumer.name, message_id: message.id, issues: parsed.error.issues });
+		message.ack();
+		return;
+	}
+	const body = parsed.data;
+	const fields = {
+		trace_id: body.trace_id,
+		job_id: body.job_id,
+		stage: consumer.name,
+		span_id: newSpanId(),
+		attempt: message.attempts,
+	};
+	const job = await getJob(env.DB, body.job_id);
+	if (!job) {
+		log.warn("job_not_found", fields);
+		message.ack();
+		return;
+	}
+	if (isTerminal(job.status) && !consumer.acceptsEndedJobs) {
+		log.info("job_already_ended", { ...fields, status: job.status });
+		message.ack();
+		return;
+	}
+
+	const detail = messageDetail(body);
+	const event = { jobId: job.id, stage: consumer.name, attempt: message.attempts, traceId: body.trace_id };
+	const started = Date.now();
+	if (consumer.stage) await markStageRunning(env.DB, job.id, consumer.stage, pipelineStages[consumer.stage].progress);
+	await recordEvent(env.DB, { ...event, status: "started", detail });
+	log.info("stage_started", fields);
+
+	try {
+		const outcome = await consumer.handler.handle(body, {
+			env,
+			job,
+			traceId: body.trace_id,
+			attempt: message.attempts,
+		});
+		const durationMs = Date.now() - started;
+		if (outcome.kind === "failed") {
+			const problem = toProblem(outcome.error, { instance: `/v1/jobs/${job.id}`, traceId: body.trace_id });
+			await failJob(env.DB, job.id, problem);
+			await recordEvent(env.DB, { ...event, status: "failed", durationMs, detail: { ...detail, problem } });
+			log.warn("stage_failed_job", {
+				...fields,
+				duration_ms: durationMs,
+				problem_type: problem.type,
+				detail: problem.detail,
+			});
+		} else {
+			const status = consumer.stage ? "succeeded" : "dead_lettered";
+			await recordEvent(env.DB, { ...event, status, durationMs, detail: { ...detail, ...outcome.detail } });
+			log.info(consumer.stage ? "stage_succeeded" : "dead_letter_recorded", { ...fields, duration_ms: durationMs });
+		}
+		message.ack();
+	} catch (error) {
+		await handleThrown(consumer, message, env, { event, fields, detail, error, durationMs: Date.now() - started });
+	}
+}
+
+/**
+ * A throw is retried with backoff. On the last attempt the job fails with the error recorded
+ * and the message is retried once more, which hands it to the dead-letter queue.
+ */
+async function handleThrown(
+	consumer: QueueConsumer,
+	message: Message<unknown>,
+	env: Env,
+	context: {
+		event: Omit<NewEvent, "status">;
+		fields: Record<string, unknown> & { trace_id: string; job_id: string };
+		detail: Record<string, unknown> | undefined;
+		error: unknown;
+		durationMs: number;
+	},
+): Promise<void> {
+	const { event, fields, detail, error, durationMs } = context;
+	const reason = describeError(error);
+	const lastAttempt = message.attempts > consumer.maxRetries;
+	if (!lastAttempt) {
+		const delaySeconds = retryDelaySeconds(env.RETRY_BASE_DELAY_SECONDS, message.attempts);
+		await recordEvent(env.DB, {
+			...event,
+			status: "retrying",
+			durationMs,
+			detail: { ...detail, error: reason.message, delay_seconds: delaySeconds },
+		});
+		log.warn("stage_retrying", { ...fields, duration_ms: durationMs, delay_seconds: delaySeconds, ...reason });
+		message.retry({ delaySeconds });
+		return;
+	}
+	const problem: Problem = toProblem(
+		new ApiError(
+			"stage-failed",
+			`stage ${consumer.name} failed ${message.attempts} times; last error: ${reason.message}`,
+		),
+		{ instance: `/v1/jobs/${fields.job_id}`, traceId: fields.trace_id },
+	);
+	try {
+		if (consumer.stage) await failJob(env.DB, fields.job_id, problem);
+		await recordEvent(env.DB, { ...event, status: "failed", durationMs, detail: { ...detail, problem } });
+	} finally {
+		log.error("stage_gave_up", { ...fields, duration_ms: durationMs, ...reason });
+		// Past max_retries this retry moves the message to the dead-letter queue.
+		message.retry();
+	}
+}
+
+/** Entry point for the worker's queue(): every message settles on its own. */
+export async function dispatchBatch(
+	batch: MessageBatch<unknown>,
+	env: Env,
+	consumers: ReadonlyMap<string, QueueConsumer> = queueConsumers,
+): Promise<void> {
+	const consumer = consumers.get(batch.queue);
+	if (!consumer) {
+		log.error("queue_without_consumer", { queue: batch.queue, messages: batch.messages.length });
+		batch.retryAll();
+		return;
+	}
+	await Promise.all(
+		batch.messages.map(async (message) => {
+			try {
+				await handleMessage(consumer, message, env);
+			} catch (error) {
+				// Bookkeeping itself failed (e.g. D1 unavailable): let the queue deliver again.
+				log.error("dispatch_failed", { stage: consumer.name, message_id: message.id, ...describeError(error) });
+				message.retry({ delaySeconds: retryDelaySeconds(env.RETRY_BASE_DELAY_SECONDS, message.attempts) });
+			}
+		}),
+	);
+}

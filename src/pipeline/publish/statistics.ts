@@ -1,0 +1,69 @@
+/**
+ * Job statistics merged from the strips' partials. Means and variances merge with Chan's
+ * parallel formula, which stays exact where a running sum of squares would lose digits.
+ */
+import type { HistogramRange } from "../../indices/registry";
+import type { StripStats } from "../../wasm/kernels";
+
+export interface JobStatistics {
+	index: string;
+	count: number;
+	nodata_count: number;
+	min: number | null;
+	max: number | null;
+	mean: number | null;
+	/** Population standard deviation (ddof = 0), as numpy's default. */
+	std: number | null;
+	histogram: {
+		edges: number[];
+		counts: number[];
+		/** Valid pixels below the first edge or above the last, not in any bin. */
+		below_range: number;
+		above_range: number;
+	};
+}
+
+/** Edges as numpy.linspace makes them: start + i * step, the last one exactly `last`. */
+export function histogramEdges({ first, last, bins }: HistogramRange): number[] {
+	const step = (last - first) / bins;
+	return Array.from({ length: bins + 1 }, (_, i) => (i === bins ? last : first + i * step));
+}
+
+export function mergeStripStats(indexId: string, range: HistogramRange, strips: readonly StripStats[]): JobStatistics {
+	let count = 0;
+	let nodata = 0;
+	let min: number | null = null;
+	let max: number | null = null;
+	let mean = 0;
+	let m2 = 0;
+	let below = 0;
+	let above = 0;
+	const counts = new Array<number>(range.bins).fill(0);
+	for (const strip of strips) {
+		nodata += strip.nodata_count;
+		below += strip.below_range;
+		above += strip.above_range;
+		strip.histogram_counts.forEach((binCount, bin) => {
+			counts[bin] = (counts[bin] ?? 0) + binCount;
+		});
+		if (strip.count === 0) continue;
+		const stripMean = strip.sum / strip.count;
+		const merged = count + strip.count;
+		const delta = stripMean - mean;
+		mean += (delta * strip.count) / merged;
+		m2 += strip.m2 + (delta * delta * count * strip.count) / merged;
+		count = merged;
+		if (strip.min !== null) min = min === null ? strip.min : Math.min(min, strip.min);
+		if (strip.max !== null) max = max === null ? strip.max : Math.max(max, strip.max);
+	}
+	return {
+		index: indexId,
+		count,
+		nodata_count: nodata,
+		min,
+		max,
+		mean: count > 0 ? mean : null,
+		std: count > 0 ? Math.sqrt(m2 / count) : null,
+		histogram: { edges: histogramEdges(range), counts, below_range: below, above_range: above },
+	};
+}

@@ -1,0 +1,131 @@
+/**
+ * What EO Edge needs to know about a GeoTIFF before reading pixels: size, bands, sample type,
+ * block layout, nodata and georeference, all from the header.
+ */
+import type { GeoTIFF, GeoTIFFImage } from "geotiff";
+import { type GeoReference, readGeoReference } from "./georeference";
+
+/** GDAL's names for the sample types EO Edge computes on. */
+export const supportedDataTypes = ["Byte", "Int8", "UInt16", "Int16", "UInt32", "Int32", "Float32", "Float64"] as const;
+export type SupportedDataType = (typeof supportedDataTypes)[number];
+
+export interface RasterSummary {
+	width: number;
+	height: number;
+	bands: number;
+	/** GDAL-style name of the sample type, e.g. `UInt16`; `Mixed` when bands differ. */
+	data_type: string;
+	/** The GDAL_NODATA value, `null` when the file declares none (NaN is written as null in JSON). */
+	nodata: number | null;
+	block_width: number;
+	block_height: number;
+	/** EPSG code of the CRS, when the file names one. */
+	epsg: number | null;
+}
+
+export interface RasterHeader extends RasterSummary {
+	/** NaN survives here; the JSON summary cannot carry it. */
+	nodataValue: number | null;
+	tiled: boolean;
+	planar: boolean;
+	compression: number;
+	photometric: number | null;
+	geo: GeoReference;
+}
+
+const SAMPLE_FORMAT_NAMES: Record<number, string> = { 1: "UInt", 2: "Int", 3: "Float", 5: "CInt", 6: "CFloat" };
+
+function dataTypeName(sampleFormat: number, bits: number): string {
+	if (sampleFormat === 1 && bits === 8) return "Byte";
+	return `${SAMPLE_FORMAT_NAMES[sampleFormat] ?? `Format${sampleFormat}-`}${bits}`;
+}
+
+export function isSupportedDataType(name: string): name is SupportedDataType {
+	return (supportedDataTypes as readonly string[]).includes(name);
+}
+
+/** GDAL writes nodata as text ("0", "-9999", "nan", "inf"), NUL-terminated. */
+export function parseGdalNodata(text: unknown): number | null {
+	if (typeof text !== "string") return null;
+	const trimmed = text.replace(/\0+$/, "").trim().toLowerCase();
+	if (trimmed === "") return null;
+	if (trimmed === "nan") return Number.NaN;
+	if (trimmed === "inf" || trimmed === "+inf") return Number.POSITIVE_INFINITY;
+	if (trimmed === "-inf") return Number.NEGATIVE_INFINITY;
+	const value = Number(trimmed);
+	return Number.isNaN(value) ? null : value;
+}
+
+const EPSG_KEYS = ["ProjectedCSTypeGeoKey", "GeographicTypeGeoKey"] as const;
+const USER_DEFINED = 32767;
+
+function epsgOf(image: GeoTIFFImage): number | null {
+	const keys = image.getGeoKeys();
+	for (const name of EPSG_KEYS) {
+		const code = keys?.[name];
+		if (typeof code === "number" && code > 0 && code !== USER_DEFINED) return code;
+	}
+	return null;
+}
+
+/** Reads the first image's header; throws if the file is not a usable TIFF. */
+export async function inspectRaster(tiff: GeoTIFF): Promise<{ image: GeoTIFFImage; header: RasterHeader }> {
+	const image = await tiff.getImage(0);
+	const width = image.getWidth();
+	const height = image.getHeight();
+	const bands = image.getSamplesPerPixel();
+	if (!(width > 0 && height > 0 && bands > 0)) {
+		throw new Error(`the image declares ${width} x ${height} pixels and ${bands} bands`);
+	}
+	const types = new Set<string>();
+	for (let band = 0; band < bands; band++) {
+		types.add(dataTypeName(image.getSampleFormat(band), image.getBitsPerSample(band)));
+	}
+	const directory = image.getFileDirectory();
+	const nodataValue = parseGdalNodata(directory.hasTag("GDAL_NODATA") ? directory.getValue("GDAL_NODATA") : null);
+	const header: RasterHeader = {
+		width,
+		height,
+		bands,
+		data_type: types.size === 1 ? ([...types][0] ?? "Mixed") : "Mixed",
+		nodata: nodataValue === null || Number.isNaN(nodataValue) ? null : nodataValue,
+		nodataValue,
+		block_width: image.getTileWidth(),
+		block_height: image.getTileHeight(),
+		epsg: epsgOf(image),
+		tiled: image.isTiled,
+		planar: image.planarConfiguration === 2,
+		compression: Number(directory.getValue("Compression") ?? 1),
+		photometric: directory.hasTag("PhotometricInterpretation")
+			? Number(directory.getValue("PhotometricInterpretation"))
+			: null,
+		geo: await readGeoReference(image),
+	};
+	return { image, header };
+}
+
+export function summarize(header: RasterHeader): RasterSummary {
+	const { width, height, bands, data_type, nodata, block_width, block_height, epsg } = header;
+	return { width, height, bands, data_type, nodata, block_width, block_height, epsg };
+}
+
+/**
+ * Checks that every strip or tile the header points at lies inside the file, so a truncated
+ * upload is caught from its header instead of failing half-way through compute.
+ */
+export async function findBlocksOutsideFile(image: GeoTIFFImage, fileSize: number): Promise<number> {
+	const directory = image.getFileDirectory();
+	const offsetsTag = image.isTiled ? "TileOffsets" : "StripOffsets";
+	const countsTag = image.isTiled ? "TileByteCounts" : "StripByteCounts";
+	const offsets = (await directory.loadValue(offsetsTag)) as ArrayLike<number | bigint> | undefined;
+	const counts = (await directory.loadValue(countsTag)) as ArrayLike<number | bigint> | undefined;
+	if (!offsets || !counts || offsets.length !== counts.length) {
+		throw new Error(`${offsetsTag} and ${countsTag} are missing or differ in length`);
+	}
+	let outside = 0;
+	for (let block = 0; block < offsets.length; block++) {
+		const end = Number(offsets[block]) + Number(counts[block]);
+		if (end > fileSize) outside++;
+	}
+	return outside;
+}

@@ -1,0 +1,31 @@
+/** GET /v1/health: liveness, with the API version. */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { App } from "../../context";
+import { problemResponses } from "../../errors/openapi";
+
+export const healthRoute = createRoute({
+	method: "get",
+	path: "/v1/health",
+	operationId: "getHealth",
+	tags: ["service"],
+	summary: "Service health",
+	responses: {
+		200: {
+			description: "The service is up",
+			content: {
+				"application/json": {
+					schema: z
+						.object({ status: z.literal("ok"), version: z.string().openapi({ example: "1.0.0" }) })
+						.openapi("Health"),
+				},
+			},
+		},
+		...problemResponses(),
+	},
+});
+
+export function registerHealth(app: App, version: string): void {
+	app.openapi(healthRoute, function getHealth(c) {
+		return c.json({ status: "ok" as const, version }, 200);
+	});
+}

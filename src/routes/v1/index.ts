@@ -1,0 +1,21 @@
+/** The v1 operations, one file each; this list is all the routing there is. */
+import type { App } from "../../context";
+import { registerHealth } from "./health";
+import { registerListIndices } from "./indices.list";
+import { registerGetJobArtifact } from "./jobs.artifact";
+import { registerCreateJob } from "./jobs.create";
+import { registerListJobEvents } from "./jobs.events";
+import { registerGetJob } from "./jobs.get";
+import { registerCreateUpload } from "./uploads.create";
+import { registerGetUpload } from "./uploads.get";
+
+export function registerV1Routes(app: App, version: string): void {
+	registerCreateUpload(app);
+	registerGetUpload(app);
+	registerCreateJob(app);
+	registerGetJob(app);
+	registerListJobEvents(app);
+	registerGetJobArtifact(app);
+	registerListIndices(app);
+	registerHealth(app, version);
+}

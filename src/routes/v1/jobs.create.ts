@@ -1,0 +1,143 @@
+/**
+ * POST /v1/jobs: checks the request against the index registry and the uploads, records the
+ * job and hands it to the ingest queue.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { App } from "../../context";
+import { failJob, findUploads, insertJob, type JobRequest } from "../../db/queries";
+import { ApiError, type FieldError, toProblem } from "../../errors/api-error";
+import { problemResponses } from "../../errors/openapi";
+import { newJobId, UPLOAD_ID_PATTERN } from "../../ids";
+import { bandNames, findIndex, type IndexDefinition, indexIds } from "../../indices/registry";
+import { sendToStage } from "../../pipeline/send";
+import { JobSchema, renderJob } from "./schemas";
+
+const JobInputSchema = z
+	.strictObject({
+		upload_id: z
+			.string()
+			.regex(UPLOAD_ID_PATTERN, "must be an upload id (upl_ followed by 24 hex digits)")
+			.openapi({ example: "upl_0123456789abcdef01234567" }),
+		band: z.number().int().min(1).default(1).openapi({ description: "1-based band of the file", example: 1 }),
+	})
+	.openapi("JobInput");
+
+export const CreateJobSchema = z
+	.strictObject({
+		index: z
+			.string()
+			.min(1)
+			.openapi({ description: `Index id, case-insensitive: ${indexIds.join(", ")}`, example: "ndvi" }),
+		inputs: z.record(z.string(), JobInputSchema).openapi({
+			description: "One entry per band the index uses, keyed by STAC common name (red, nir, green, …)",
+			example: {
+				red: { upload_id: "upl_0123456789abcdef01234567", band: 1 },
+				nir: { upload_id: "upl_89abcdef0123456789abcdef", band: 1 },
+			},
+		}),
+		nodata: z
+			.number()
+			.optional()
+			.openapi({ description: "Overrides every input's GDAL_NODATA: pixels equal to it become NaN", example: 0 }),
+	})
+	.openapi("CreateJob");
+
+export const createJobRoute = createRoute({
+	method: "post",
+	path: "/v1/jobs",
+	operationId: "createJob",
+	tags: ["jobs"],
+	summary: "Submit an index computation",
+	request: { body: { required: true, content: { "application/json": { schema: CreateJobSchema } } } },
+	responses: {
+		202: {
+			description: "Accepted; poll the job at Location",
+			headers: z.object({ Location: z.string().openapi({ example: "/v1/jobs/job_0123456789abcdef01234567" }) }),
+			content: { "application/json": { schema: JobSchema } },
+		},
+		...problemResponses(400, 415, 422),
+	},
+});
+
+type CreateJob = z.infer<typeof CreateJobSchema>;
+
+/** Every band the index needs is given, and nothing it does not use. */
+function checkInputNames(index: IndexDefinition, inputs: CreateJob["inputs"]): FieldError[] {
+	const errors: FieldError[] = [];
+	for (const band of index.bands) {
+		if (!inputs[band]) errors.push({ path: `inputs.${band}`, message: `required by ${index.id}` });
+	}
+	for (const name of Object.keys(inputs)) {
+		if ((index.bands as readonly string[]).includes(name)) continue;
+		const known = (bandNames as readonly string[]).includes(name);
+		errors.push({
+			path: `inputs.${name}`,
+			message: known
+				? `${index.id} does not use ${name}; it uses ${index.bands.join(", ")}`
+				: `unknown band name; use STAC common names (${index.bands.join(", ")} for ${index.id})`,
+		});
+	}
+	return errors;
+}
+
+async function checkUploads(db: D1Database, inputs: CreateJob["inputs"]): Promise<ApiError | null> {
+	const uploads = await findUploads(db, [...new Set(Object.values(inputs).map((input) => input.upload_id))]);
+	const unknown: FieldError[] = [];
+	const badBands: FieldError[] = [];
+	for (const [name, input] of Object.entries(inputs)) {
+		const upload = uploads.get(input.upload_id);
+		if (!upload)
+			unknown.push({ path: `inputs.${name}.upload_id`, message: `upload ${input.upload_id} does not exist` });
+		else if (input.band > upload.raster.bands) {
+			badBands.push({
+				path: `inputs.${name}.band`,
+				message: `upload ${input.upload_id} has ${upload.raster.bands} band${upload.raster.bands === 1 ? "" : "s"}`,
+			});
+		}
+	}
+	if (unknown.length > 0) {
+		return new ApiError("unknown-upload", unknown.map((error) => error.message).join("; "), { errors: unknown });
+	}
+	if (badBands.length > 0) {
+		return new ApiError("invalid-inputs", badBands.map((error) => `${error.path}: ${error.message}`).join("; "), {
+			errors: badBands,
+		});
+	}
+	return null;
+}
+
+export function registerCreateJob(app: App): void {
+	app.openapi(createJobRoute, async function createJob(c) {
+		const request = c.req.valid("json");
+		const index = findIndex(request.index);
+		if (!index) {
+			throw new ApiError(
+				"unknown-index",
+				`Index '${request.index}' is not available; choose one of ${indexIds.join(", ")}.`,
+				{
+					errors: [{ path: "index", message: `unknown index '${request.index}'` }],
+				},
+			);
+		}
+		const nameErrors = checkInputNames(index, request.inputs);
+		if (nameErrors.length > 0) {
+			throw new ApiError("invalid-inputs", nameErrors.map((error) => `${error.path}: ${error.message}`).join("; "), {
+				errors: nameErrors,
+			});
+		}
+		const uploadError = await checkUploads(c.env.DB, request.inputs);
+		if (uploadError) throw uploadError;
+
+		const { traceId } = c.get("trace");
+		const jobRequest: JobRequest = { index: index.id, inputs: request.inputs, nodata: request.nodata };
+		const job = await insertJob(c.env.DB, { id: newJobId(), indexId: index.id, request: jobRequest, traceId });
+		try {
+			await sendToStage(c.env, "ingest", { job_id: job.id, trace_id: traceId });
+		} catch (error) {
+			// A job nobody will process must not sit in `queued`.
+			await failJob(c.env.DB, job.id, toProblem(error, { instance: `/v1/jobs/${job.id}`, traceId }));
+			throw error;
+		}
+		return c.json(renderJob(job, []), 202, { Location: `/v1/jobs/${job.id}` });
+	});
+}

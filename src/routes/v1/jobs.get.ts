@@ -1,0 +1,35 @@
+/** GET /v1/jobs/{id}: a job's status, stage, progress, error and artifacts. */
+import { createRoute } from "@hono/zod-openapi";
+import type { App } from "../../context";
+import { getJob, isTerminal, listArtifacts } from "../../db/queries";
+import { ApiError } from "../../errors/api-error";
+import { problemResponses } from "../../errors/openapi";
+import { JobIdParam, JobSchema, renderJob } from "./schemas";
+
+/** How long a client should wait before polling a live job again. */
+const POLL_AFTER_SECONDS = "1";
+
+export const getJobRoute = createRoute({
+	method: "get",
+	path: "/v1/jobs/{id}",
+	operationId: "getJob",
+	tags: ["jobs"],
+	summary: "Get a job",
+	description: "While the job is queued or running the response carries Retry-After, the suggested polling interval.",
+	request: { params: JobIdParam },
+	responses: {
+		200: { description: "The job", content: { "application/json": { schema: JobSchema } } },
+		...problemResponses(404, 422),
+	},
+});
+
+export function registerGetJob(app: App): void {
+	app.openapi(getJobRoute, async function getJobById(c) {
+		const { id } = c.req.valid("param");
+		const job = await getJob(c.env.DB, id);
+		if (!job) throw new ApiError("not-found", `Job ${id} does not exist.`);
+		const artifacts = await listArtifacts(c.env.DB, id);
+		const headers: Record<string, string> = isTerminal(job.status) ? {} : { "Retry-After": POLL_AFTER_SECONDS };
+		return c.json(renderJob(job, artifacts), 200, headers);
+	});
+}

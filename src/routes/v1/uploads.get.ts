@@ -1,0 +1,37 @@
+/** GET /v1/uploads/{id}: an upload and what its header says. */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { App } from "../../context";
+import { findUploads } from "../../db/queries";
+import { ApiError } from "../../errors/api-error";
+import { problemResponses } from "../../errors/openapi";
+import { UPLOAD_ID_PATTERN } from "../../ids";
+import { renderUpload, UploadSchema } from "./schemas";
+
+export const getUploadRoute = createRoute({
+	method: "get",
+	path: "/v1/uploads/{id}",
+	operationId: "getUpload",
+	tags: ["uploads"],
+	summary: "Get an upload",
+	request: {
+		params: z.object({
+			id: z
+				.string()
+				.regex(UPLOAD_ID_PATTERN, "must be an upload id (upl_ followed by 24 hex digits)")
+				.openapi({ param: { name: "id", in: "path" }, example: "upl_0123456789abcdef01234567" }),
+		}),
+	},
+	responses: {
+		200: { description: "The upload", content: { "application/json": { schema: UploadSchema } } },
+		...problemResponses(404, 422),
+	},
+});
+
+export function registerGetUpload(app: App): void {
+	app.openapi(getUploadRoute, async function getUpload(c) {
+		const { id } = c.req.valid("param");
+		const upload = (await findUploads(c.env.DB, [id])).get(id);
+		if (!upload) throw new ApiError("not-found", `Upload ${id} does not exist.`);
+		return c.json(renderUpload(upload), 200);
+	});
+}

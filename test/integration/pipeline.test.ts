@@ -1,0 +1,161 @@
+/**
+ * Whole jobs through all five queues inside workerd, on GDAL-written fixtures, compared pixel
+ * by pixel and statistic by statistic with the values GDAL and numpy computed for them.
+ */
+import { fromArrayBuffer } from "geotiff";
+import { describe, expect, it } from "vitest";
+import { geotransformOf, readGeoReference, sameCrs } from "../../src/raster/georeference";
+import landsatFloat32 from "../fixtures/landsat_rn_float32.tif";
+import manifest from "../fixtures/manifest.json";
+import ndviFloat32 from "../fixtures/ndvi_float32.f32";
+import ndviMultiband from "../fixtures/ndvi_multiband.f32";
+import ndviS2 from "../fixtures/ndvi_s2_256.f32";
+import ndwiMultiband from "../fixtures/ndwi_multiband.f32";
+import ndwiS2 from "../fixtures/ndwi_s2_256.f32";
+import bgrnStriped from "../fixtures/s2_bgrn_300x200_lzw_striped.tif";
+import green256 from "../fixtures/s2_green_256.tif";
+import nir256 from "../fixtures/s2_nir_256.tif";
+import red256 from "../fixtures/s2_red_256.tif";
+import { api, json, submitJob, upload, waitForJob } from "../helpers";
+
+const files: Record<string, ArrayBuffer> = {
+	"s2_red_256.tif": red256,
+	"s2_nir_256.tif": nir256,
+	"s2_green_256.tif": green256,
+	"s2_bgrn_300x200_lzw_striped.tif": bgrnStriped,
+	"landsat_rn_float32.tif": landsatFloat32,
+};
+const expectedPixels: Record<string, ArrayBuffer> = {
+	"ndvi_s2_256.f32": ndviS2,
+	"ndwi_s2_256.f32": ndwiS2,
+	"ndvi_multiband.f32": ndviMultiband,
+	"ndwi_multiband.f32": ndwiMultiband,
+	"ndvi_float32.f32": ndviFloat32,
+};
+
+interface ManifestCase {
+	index: string;
+	inputs: Record<string, { file: string; band?: number }>;
+	expected: string;
+	stats: {
+		count: number;
+		nodata_count: number;
+		min: number;
+		max: number;
+		mean: number;
+		std: number;
+		"histogram_range_-1_1_20_bins": { edges: number[]; counts: number[] };
+	};
+}
+
+const cases = ["ndvi_s2_256", "ndwi_s2_256", "ndvi_multiband", "ndwi_multiband", "ndvi_float32"] as const;
+const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+function relativeClose(actual: number | null, expected: number, tolerance = 1e-6): void {
+	expect(actual).not.toBeNull();
+	expect(Math.abs((actual as number) - expected)).toBeLessThanOrEqual(tolerance * Math.max(1, Math.abs(expected)));
+}
+
+async function runCase(name: (typeof cases)[number]) {
+	const spec = (manifest.cases as Record<string, unknown>)[name] as ManifestCase;
+	const uploads = new Map<string, string>();
+	for (const input of Object.values(spec.inputs)) {
+		if (!uploads.has(input.file)) {
+			const bytes = files[input.file];
+			if (!bytes) throw new Error(`fixture ${input.file} is not loaded`);
+			uploads.set(input.file, (await upload(bytes)).id);
+		}
+	}
+	const inputs = Object.fromEntries(
+		Object.entries(spec.inputs).map(([band, input]) => [
+			band,
+			{ upload_id: uploads.get(input.file), band: input.band ?? 1 },
+		]),
+	);
+	const created = await submitJob({ index: spec.index, inputs }, { traceparent: `00-${TRACE_ID}-00f067aa0ba902b7-01` });
+	expect(created.status, await created.clone().text()).toBe(202);
+	const { id } = await json<{ id: string }>(created);
+	expect(created.headers.get("location")).toBe(`/v1/jobs/${id}`);
+	const job = await waitForJob(id);
+	return { spec, job, uploads };
+}
+
+describe.each(cases)("job %s through all five queues", (name) => {
+	it("matches GDAL/numpy pixel for pixel, keeps the grid, and reports exact statistics", async () => {
+		const { spec, job } = await runCase(name);
+		expect(job.error).toBeNull();
+		expect(job.status).toBe("succeeded");
+		expect(job.progress).toBe(1);
+		expect(job.artifacts.map((artifact) => artifact.name)).toEqual(["result.tif", "stats.json"]);
+
+		const result = await api(`/v1/jobs/${job.id}/artifacts/result.tif`);
+		expect(result.status).toBe(200);
+		const tiff = await fromArrayBuffer(await result.arrayBuffer());
+		const image = await tiff.getImage();
+		const [height, width] = (manifest.cases as unknown as Record<string, { shape: number[] }>)[name]?.shape ?? [];
+		expect([image.getWidth(), image.getHeight()]).toEqual([width, height]);
+		expect(image.getSampleFormat()).toBe(3);
+		expect(image.getBitsPerSample()).toBe(32);
+		expect(String(image.getFileDirectory().getValue("GDAL_NODATA")).replace(/\0/g, "")).toBe("nan");
+
+		const [pixels] = (await image.readRasters()) as unknown as Float32Array[];
+		const expected = new Float32Array(expectedPixels[spec.expected] as ArrayBuffer);
+		expect(pixels?.length).toBe(expected.length);
+		let mismatches = 0;
+		for (let i = 0; i < expected.length; i++) {
+			const want = expected[i] as number;
+			const got = (pixels as Float32Array)[i] as number;
+			const same = Number.isNaN(want) ? Number.isNaN(got) : Math.abs(got - want) <= 1e-6;
+			if (!same) mismatches++;
+		}
+		expect(mismatches).toBe(0);
+
+		const firstInput = Object.values(spec.inputs)[0];
+		const source = await (await fromArrayBuffer(files[firstInput?.file ?? ""] as ArrayBuffer)).getImage();
+		const sourceGeo = await readGeoReference(source);
+		const resultGeo = await readGeoReference(image);
+		expect(geotransformOf(resultGeo)).toEqual(geotransformOf(sourceGeo));
+		expect(sameCrs(resultGeo, sourceGeo)).toBe(true);
+
+		const stats = await json<{
+			index: string;
+			count: number;
+			nodata_count: number;
+			min: number;
+			max: number;
+			mean: number;
+			std: number;
+			histogram: { edges: number[]; counts: number[] };
+		}>(await api(`/v1/jobs/${job.id}/artifacts/stats.json`));
+		const want = spec.stats;
+		expect(stats.index).toBe(spec.index);
+		expect(stats.count).toBe(want.count);
+		expect(stats.nodata_count).toBe(want.nodata_count);
+		relativeClose(stats.min, want.min);
+		relativeClose(stats.max, want.max);
+		relativeClose(stats.mean, want.mean);
+		relativeClose(stats.std, want.std);
+		expect(stats.histogram.edges).toEqual(want["histogram_range_-1_1_20_bins"].edges);
+		expect(stats.histogram.counts).toEqual(want["histogram_range_-1_1_20_bins"].counts);
+	});
+});
+
+describe("job timeline", () => {
+	it("records every stage under the trace of the request that created the job, with several strips", async () => {
+		const { job } = await runCase("ndvi_s2_256");
+		const { events } = await json<{
+			events: { stage: string; status: string; trace_id: string; attempt: number; duration_ms: number | null }[];
+		}>(await api(`/v1/jobs/${job.id}/events`));
+		for (const stage of ["ingest", "validate", "compute", "store", "publish"]) {
+			expect(events.some((event) => event.stage === stage && event.status === "started")).toBe(true);
+			expect(events.some((event) => event.stage === stage && event.status === "succeeded")).toBe(true);
+		}
+		expect(events.every((event) => event.trace_id === TRACE_ID)).toBe(true);
+		const computeSuccesses = events.filter((event) => event.stage === "compute" && event.status === "succeeded");
+		// The test budget (vitest.config.ts) splits 256 rows of 128-row tiles into two strips.
+		expect(computeSuccesses.length).toBe(2);
+		expect(
+			events.filter((event) => event.status === "succeeded").every((event) => (event.duration_ms ?? -1) >= 0),
+		).toBe(true);
+	});
+});
