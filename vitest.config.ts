@@ -1,10 +1,28 @@
+import { readFileSync } from "node:fs";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { parse } from "smol-toml";
 import { defineConfig } from "vitest/config";
-import { deadLetterQueue, pipelineStages } from "./src/pipeline/stages";
 
-// Deliver queue batches at once in tests instead of waiting for wrangler.toml's batch timeout.
+interface WranglerConsumer {
+	queue: string;
+	max_batch_size?: number;
+	max_retries?: number;
+	dead_letter_queue?: string;
+}
+
+// Miniflare replaces a consumer's whole settings when one is overridden, so every consumer is
+// restated from wrangler.toml, with only the batch timeout shortened so tests need not wait.
+const wrangler = parse(readFileSync("wrangler.toml", "utf8")) as { queues?: { consumers?: WranglerConsumer[] } };
 const queueConsumers = Object.fromEntries(
-	[...Object.values(pipelineStages), deadLetterQueue].map(({ queue }) => [queue, { maxBatchTimeout: 0.05 }]),
+	(wrangler.queues?.consumers ?? []).map((consumer) => [
+		consumer.queue,
+		{
+			maxBatchSize: consumer.max_batch_size,
+			maxRetries: consumer.max_retries,
+			deadLetterQueue: consumer.dead_letter_queue,
+			maxBatchTimeout: 0.05,
+		},
+	]),
 );
 
 export default defineConfig(async () => {

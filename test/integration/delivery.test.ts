@@ -1,0 +1,241 @@
+/**
+ * At-least-once delivery: stages driven message by message through the real dispatcher, with
+ * the queues replaced by recorders so every redelivery and retry is under the test's control.
+ */
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { getJob, insertJob } from "../../src/db/queries";
+import { newJobId } from "../../src/ids";
+import { dispatchBatch, retryDelaySeconds } from "../../src/pipeline/dispatch";
+import { jobMessage } from "../../src/pipeline/message";
+import { type QueueConsumer, queueConsumers, stageHandlers } from "../../src/pipeline/registry";
+import { computeProgress, deadLetterQueue, pipelineStages, type StageName } from "../../src/pipeline/stages";
+import manifest from "../fixtures/manifest.json";
+import nir256 from "../fixtures/s2_nir_256.tif";
+import red256 from "../fixtures/s2_red_256.tif";
+import { api, json, submitJob, upload, waitForJob } from "../helpers";
+
+const TRACE_ID = "5c1f2b8e9a7d4c3b8e1f0a2b3c4d5e6f";
+
+function recordingEnv(overrides: Partial<Env> = {}) {
+	const sent: Record<StageName, Record<string, unknown>[]> = {
+		ingest: [],
+		validate: [],
+		compute: [],
+		store: [],
+		publish: [],
+	};
+	const queue = (stage: StageName) =>
+		({
+			send: async (body: Record<string, unknown>) => {
+				sent[stage].push(body);
+			},
+			sendBatch: async (messages: { body: Record<string, unknown> }[]) => {
+				sent[stage].push(...messages.map((message) => message.body));
+			},
+		}) as unknown as Queue;
+	const testEnv: Env = {
+		...env,
+		INGEST_QUEUE: queue("ingest"),
+		VALIDATE_QUEUE: queue("validate"),
+		COMPUTE_QUEUE: queue("compute"),
+		STORE_QUEUE: queue("store"),
+		PUBLISH_QUEUE: queue("publish"),
+		...overrides,
+	};
+	return { testEnv, sent };
+}
+
+async function deliver(
+	queue: string,
+	body: unknown,
+	testEnv: Env,
+	attempts = 1,
+	consumers: ReadonlyMap<string, QueueConsumer> = queueConsumers,
+) {
+	const id = crypto.randomUUID();
+	const batch = createMessageBatch(queue, [{ id, timestamp: new Date(), attempts, body }]);
+	const [message] = batch.messages;
+	if (!message) throw new Error("the batch has no message");
+	// getQueueResult does not report retry delays, so the retry call itself is watched.
+	const retry = vi.spyOn(message, "retry");
+	const ctx = createExecutionContext();
+	await dispatchBatch(batch, testEnv, consumers);
+	return { id, result: await getQueueResult(batch, ctx), retryOptions: retry.mock.calls.map(([options]) => options) };
+}
+
+async function doneStrips(jobId: string): Promise<number> {
+	const row = await env.DB.prepare("SELECT COUNT(done_at) AS done FROM job_strips WHERE job_id = ?")
+		.bind(jobId)
+		.first<{ done: number }>();
+	return row?.done ?? -1;
+}
+
+async function newNdviJob(): Promise<string> {
+	const red = await upload(red256);
+	const nir = await upload(nir256);
+	const job = await insertJob(env.DB, {
+		id: newJobId(),
+		indexId: "ndvi",
+		request: { index: "ndvi", inputs: { red: { upload_id: red.id, band: 1 }, nir: { upload_id: nir.id, band: 1 } } },
+		traceId: TRACE_ID,
+	});
+	return job.id;
+}
+
+afterEach(() => {
+	vi.restoreAllMocks();
+});
+
+describe("redelivery", () => {
+	it("counts a redelivered compute strip once and finishes with exact statistics", async () => {
+		const { testEnv, sent } = recordingEnv();
+		const jobId = await newNdviJob();
+		const message = { job_id: jobId, trace_id: TRACE_ID };
+
+		expect((await deliver(pipelineStages.ingest.queue, message, testEnv)).result.explicitAcks).toHaveLength(1);
+		expect(sent.validate).toEqual([message]);
+		await deliver(pipelineStages.validate.queue, message, testEnv);
+		// A redelivered validate keeps the first plan and re-sends the same strips.
+		await deliver(pipelineStages.validate.queue, message, testEnv, 2);
+		expect(sent.compute).toEqual([
+			{ ...message, strip_index: 0 },
+			{ ...message, strip_index: 1 },
+			{ ...message, strip_index: 0 },
+			{ ...message, strip_index: 1 },
+		]);
+
+		const first = await deliver(pipelineStages.compute.queue, { ...message, strip_index: 0 }, testEnv);
+		expect(first.result.explicitAcks).toEqual([first.id]);
+		const again = await deliver(pipelineStages.compute.queue, { ...message, strip_index: 0 }, testEnv, 2);
+		expect(again.result.explicitAcks).toEqual([again.id]);
+		expect(await doneStrips(jobId)).toBe(1);
+		expect(sent.store).toHaveLength(0);
+		expect((await getJob(env.DB, jobId))?.progress).toBeCloseTo(computeProgress(1, 2), 10);
+
+		await deliver(pipelineStages.compute.queue, { ...message, strip_index: 1 }, testEnv);
+		expect(await doneStrips(jobId)).toBe(2);
+		expect(sent.store).toEqual([message]);
+
+		await deliver(pipelineStages.store.queue, message, testEnv);
+		await deliver(pipelineStages.store.queue, message, testEnv, 2);
+		expect(sent.publish).toEqual([message, message]);
+		await deliver(pipelineStages.publish.queue, message, testEnv);
+		const job = await getJob(env.DB, jobId);
+		expect(job?.status).toBe("succeeded");
+
+		const stats = await json<{ count: number; nodata_count: number }>(
+			await api(`/v1/jobs/${jobId}/artifacts/stats.json`),
+		);
+		expect(stats.count).toBe(manifest.cases.ndvi_s2_256.stats.count);
+		expect(stats.nodata_count).toBe(manifest.cases.ndvi_s2_256.stats.nodata_count);
+		expect((await env.BUCKET.list({ prefix: `jobs/${jobId}/strips/` })).objects).toHaveLength(0);
+
+		// Late redeliveries after success are acknowledged and change nothing.
+		const late = await deliver(pipelineStages.compute.queue, { ...message, strip_index: 1 }, testEnv, 3);
+		expect(late.result.explicitAcks).toEqual([late.id]);
+		await deliver(pipelineStages.publish.queue, message, testEnv, 2);
+		expect(sent.store).toHaveLength(1);
+		expect((await getJob(env.DB, jobId))?.updatedAt).toBe(job?.updatedAt);
+	});
+
+	it("acknowledges and drops a malformed message instead of retrying it forever", async () => {
+		const { testEnv } = recordingEnv();
+		const { id, result } = await deliver(pipelineStages.compute.queue, { job_id: 42 }, testEnv);
+		expect(result.explicitAcks).toEqual([id]);
+		expect(result.retryMessages).toEqual([]);
+	});
+});
+
+describe("a stage that always throws", () => {
+	const alwaysThrows: QueueConsumer = {
+		stage: "ingest",
+		name: "ingest",
+		maxRetries: 2,
+		acceptsEndedJobs: false,
+		handler: {
+			message: jobMessage,
+			handle: async () => {
+				throw new Error("disk on fire");
+			},
+		},
+	};
+	const consumers = new Map([["always-throws", alwaysThrows]]);
+
+	it("is retried with exponential backoff, then fails the job and goes to the dead-letter queue", async () => {
+		const { testEnv } = recordingEnv({ RETRY_BASE_DELAY_SECONDS: 3 });
+		const jobId = await newNdviJob();
+		const message = { job_id: jobId, trace_id: TRACE_ID };
+
+		for (const attempt of [1, 2]) {
+			const { id, result, retryOptions } = await deliver("always-throws", message, testEnv, attempt, consumers);
+			expect(result.retryMessages).toEqual([{ msgId: id }]);
+			expect(retryOptions).toEqual([{ delaySeconds: 3 * 2 ** (attempt - 1) }]);
+			expect((await getJob(env.DB, jobId))?.status).toBe("running");
+		}
+		const last = await deliver("always-throws", message, testEnv, 3, consumers);
+		expect(last.result.retryMessages.map((retry) => retry.msgId)).toEqual([last.id]);
+		const failed = await getJob(env.DB, jobId);
+		expect(failed?.status).toBe("failed");
+		expect(failed?.error?.type).toBe("https://eo-edge.dev/problems/stage-failed");
+		expect(failed?.error?.detail).toContain("disk on fire");
+		expect(failed?.error?.trace_id).toBe(TRACE_ID);
+
+		await deliver(deadLetterQueue.queue, message, testEnv);
+		const { events } = await json<{ events: { stage: string; status: string; attempt: number }[] }>(
+			await api(`/v1/jobs/${jobId}/events`),
+		);
+		expect(events.map((event) => `${event.stage}:${event.status}:${event.attempt}`)).toEqual([
+			"ingest:started:1",
+			"ingest:retrying:1",
+			"ingest:started:2",
+			"ingest:retrying:2",
+			"ingest:started:3",
+			"ingest:failed:3",
+			"dead-letter:started:1",
+			"dead-letter:dead_lettered:1",
+		]);
+		expect((await getJob(env.DB, jobId))?.status).toBe("failed");
+	});
+
+	it("ends a job submitted over HTTP as failed through the real queues, never stuck running", async () => {
+		vi.spyOn(stageHandlers.store, "handle").mockRejectedValue(new Error("store exploded"));
+		const red = await upload(red256);
+		const nir = await upload(nir256);
+		const response = await submitJob({
+			index: "ndvi",
+			inputs: { red: { upload_id: red.id }, nir: { upload_id: nir.id } },
+		});
+		const { id } = await json<{ id: string }>(response);
+		const job = await waitForJob(id);
+		expect(job.status).toBe("failed");
+		expect(job.stage).toBe("store");
+		expect(job.error?.type).toBe("https://eo-edge.dev/problems/stage-failed");
+		expect(job.error?.detail).toContain("store exploded");
+		expect(job.artifacts).toEqual([]);
+
+		const retries = pipelineStages.store.maxRetries;
+		const deadline = Date.now() + 10_000;
+		let statuses: string[] = [];
+		while (Date.now() < deadline) {
+			const { events } = await json<{ events: { stage: string; status: string }[] }>(
+				await api(`/v1/jobs/${id}/events`),
+			);
+			statuses = events.filter((event) => event.stage !== "compute").map((event) => `${event.stage}:${event.status}`);
+			if (statuses.includes("dead-letter:dead_lettered")) break;
+			await new Promise((resolve) => setTimeout(resolve, 50));
+		}
+		expect(statuses.filter((status) => status === "store:retrying")).toHaveLength(retries);
+		expect(statuses).toContain("store:failed");
+		expect(statuses).toContain("dead-letter:dead_lettered");
+	});
+});
+
+describe("retry backoff", () => {
+	it("doubles from the base delay and is capped at five minutes", () => {
+		expect([1, 2, 3, 4].map((attempt) => retryDelaySeconds(2, attempt))).toEqual([2, 4, 8, 16]);
+		expect(retryDelaySeconds(2, 20)).toBe(300);
+		expect(retryDelaySeconds(0, 3)).toBe(0);
+	});
+});

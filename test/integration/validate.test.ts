@@ -1,0 +1,108 @@
+/** Jobs whose inputs cannot be combined end `failed` at validate with a problem saying why. */
+import { fromArrayBuffer } from "geotiff";
+import { describe, expect, it } from "vitest";
+import { float32StripHeader } from "../../src/raster/float32-writer";
+import { readGeoReference } from "../../src/raster/georeference";
+import mismatch255 from "../fixtures/mismatch_nir_255.tif";
+import mismatchShifted from "../fixtures/mismatch_nir_shifted.tif";
+import nir256 from "../fixtures/s2_nir_256.tif";
+import red256 from "../fixtures/s2_red_256.tif";
+import truncated from "../fixtures/truncated.tif";
+import { api, json, submitJob, upload, waitForJob } from "../helpers";
+
+async function runNdvi(redBytes: ArrayBuffer, nirBytes: ArrayBuffer, extra: Record<string, unknown> = {}) {
+	const red = await upload(redBytes);
+	const nir = await upload(nirBytes);
+	const response = await submitJob({
+		index: "ndvi",
+		inputs: { red: { upload_id: red.id }, nir: { upload_id: nir.id } },
+		...extra,
+	});
+	expect(response.status).toBe(202);
+	return waitForJob((await json<{ id: string }>(response)).id);
+}
+
+describe("validate", () => {
+	it("fails a pair whose sizes differ", async () => {
+		const job = await runNdvi(red256, mismatch255);
+		expect(job.status).toBe("failed");
+		expect(job.stage).toBe("validate");
+		expect(job.error?.type).toBe("https://eo-edge.dev/problems/raster-mismatch");
+		expect(job.error?.detail).toContain("sizes differ");
+		expect(job.error?.detail).toContain("256 x 255");
+		expect(job.artifacts).toEqual([]);
+	});
+
+	it("fails a pair whose geotransforms differ", async () => {
+		const job = await runNdvi(red256, mismatchShifted);
+		expect(job.status).toBe("failed");
+		expect(job.stage).toBe("validate");
+		expect(job.error?.type).toBe("https://eo-edge.dev/problems/raster-mismatch");
+		expect(job.error?.detail).toContain("geotransforms differ");
+	});
+
+	it("fails a truncated file from its header, naming the input", async () => {
+		const job = await runNdvi(red256, truncated);
+		expect(job.status).toBe("failed");
+		expect(job.stage).toBe("validate");
+		expect(job.error?.type).toBe("https://eo-edge.dev/problems/invalid-raster");
+		expect(job.error?.detail).toContain("'nir'");
+		expect(job.error?.detail).toContain("truncated");
+	});
+
+	it("fails an unsupported sample type, naming what it found", async () => {
+		// A readable float32 GeoTIFF relabelled as complex float (SampleFormat 6).
+		const geo = await readGeoReference(await (await fromArrayBuffer(red256)).getImage());
+		const { header, totalBytes } = float32StripHeader({ width: 256, height: 256, rowsPerStrip: 256, geo });
+		const bytes = new Uint8Array(totalBytes);
+		bytes.set(header);
+		const view = new DataView(bytes.buffer);
+		const ifd = view.getUint32(4, true);
+		for (let entry = 0; entry < view.getUint16(ifd, true); entry++) {
+			const at = ifd + 2 + entry * 12;
+			if (view.getUint16(at, true) === 339) view.setUint16(at + 8, 6, true);
+		}
+		const job = await runNdvi(red256, bytes.buffer);
+		expect(job.status).toBe("failed");
+		expect(job.error?.type).toBe("https://eo-edge.dev/problems/unsupported-raster");
+		expect(job.error?.detail).toContain("CFloat32");
+	});
+});
+
+describe("nodata", () => {
+	it("uses the request's nodata instead of the files' GDAL_NODATA", async () => {
+		const [red, nir] = await Promise.all(
+			[red256, nir256].map(async (bytes) => {
+				const [band] = (await (
+					await (await fromArrayBuffer(bytes)).getImage()
+				).readRasters()) as unknown as Uint16Array[];
+				return band as Uint16Array;
+			}),
+		);
+		// The most common red value, so the override masks many pixels the file's nodata would not.
+		const histogram = new Map<number, number>();
+		for (const value of red) histogram.set(value, (histogram.get(value) ?? 0) + 1);
+		const override = [...histogram.entries()].filter(([value]) => value !== 0).sort((a, b) => b[1] - a[1])[0]?.[0];
+		expect(override).toBeDefined();
+
+		const job = await runNdvi(red256, nir256, { nodata: override });
+		expect(job.status).toBe("succeeded");
+		const result = await (await api(`/v1/jobs/${job.id}/artifacts/result.tif`)).arrayBuffer();
+		const [ndvi] = (await (
+			await (await fromArrayBuffer(result)).getImage()
+		).readRasters()) as unknown as Float32Array[];
+		let checked = 0;
+		for (let i = 0; i < red.length; i++) {
+			const r = red[i] as number;
+			const n = nir[i] as number;
+			const expectNaN = r === override || n === override || r + n === 0;
+			expect(Number.isNaN(ndvi?.[i]), `pixel ${i}: red ${r}, nir ${n}`).toBe(expectNaN);
+			if (r === 0 && n > 0) {
+				// The file's nodata (0) no longer applies: the pixel is computed.
+				expect(ndvi?.[i]).toBe(1);
+				checked++;
+			}
+		}
+		expect(checked).toBeGreaterThan(0);
+	});
+});
