@@ -71,14 +71,13 @@ describe("validate", () => {
 
 describe("nodata", () => {
 	it("uses the request's nodata instead of the files' GDAL_NODATA", async () => {
-		const [red, nir] = await Promise.all(
-			[red256, nir256].map(async (bytes) => {
-				const [band] = (await (
-					await (await fromArrayBuffer(bytes)).getImage()
-				).readRasters()) as unknown as Uint16Array[];
-				return band as Uint16Array;
-			}),
-		);
+		const readBand = async (bytes: ArrayBuffer) => {
+			const image = await (await fromArrayBuffer(bytes)).getImage();
+			const [band] = (await image.readRasters()) as unknown as Uint16Array[];
+			return band as Uint16Array;
+		};
+		const red = await readBand(red256);
+		const nir = await readBand(nir256);
 		// The most common red value, so the override masks many pixels the file's nodata would not.
 		const histogram = new Map<number, number>();
 		for (const value of red) histogram.set(value, (histogram.get(value) ?? 0) + 1);
