@@ -159,3 +159,16 @@ describe("job timeline", () => {
 		).toBe(true);
 	});
 });
+
+describe("artifact download", () => {
+	it("serves byte ranges of result.tif for in-place readers such as GDAL's /vsicurl/", async () => {
+		const { job } = await runCase("ndvi_s2_256");
+		const whole = new Uint8Array(await (await api(`/v1/jobs/${job.id}/artifacts/result.tif`)).arrayBuffer());
+		const partial = await api(`/v1/jobs/${job.id}/artifacts/result.tif`, { headers: { range: "bytes=8-23" } });
+		expect(partial.status).toBe(206);
+		expect(partial.headers.get("content-range")).toBe(`bytes 8-23/${whole.length}`);
+		expect(partial.headers.get("content-length")).toBe("16");
+		expect(new Uint8Array(await partial.arrayBuffer())).toEqual(whole.subarray(8, 24));
+		expect(job.artifacts.find((artifact) => artifact.name === "result.tif")?.bytes).toBe(whole.length);
+	});
+});

@@ -50,21 +50,21 @@ export function registerGetJobArtifact(app: App): void {
 		const object = await c.env.BUCKET.get(artifact.objectKey, hasRange ? { range: c.req.raw.headers } : {});
 		if (!object) throw new Error(`artifact ${artifact.objectKey} is recorded but not stored`);
 
-		const headers = new Headers({
+		const headers: Record<string, string> = {
 			"Content-Type": artifact.mediaType,
 			"Content-Disposition": `attachment; filename="${id}-${name}"`,
 			"Accept-Ranges": "bytes",
 			ETag: object.httpEtag,
-		});
+			"Content-Length": String(object.size),
+		};
 		const range = object.range as { offset?: number; length?: number } | undefined;
 		if (hasRange && range) {
 			const offset = range.offset ?? 0;
 			const length = range.length ?? object.size - offset;
-			headers.set("Content-Range", `bytes ${offset}-${offset + length - 1}/${object.size}`);
-			headers.set("Content-Length", String(length));
-			return new Response(object.body, { status: 206, headers }) as never;
+			headers["Content-Range"] = `bytes ${offset}-${offset + length - 1}/${object.size}`;
+			headers["Content-Length"] = String(length);
+			return c.body(object.body, 206, headers);
 		}
-		headers.set("Content-Length", String(object.size));
-		return new Response(object.body, { status: 200, headers }) as never;
+		return c.body(object.body, 200, headers);
 	});
 }
