@@ -1,6 +1,7 @@
 /** Drives the worker as a client would: HTTP requests through the worker's own fetch handler. */
 import { exports } from "cloudflare:workers";
 import { expect } from "vitest";
+import type { Problem } from "../src/errors/api-error";
 
 export const BASE = "http://localhost";
 
@@ -59,19 +60,9 @@ export async function waitForJob(id: string, timeoutMs = 25_000): Promise<JobBod
 	}
 }
 
-export interface ProblemBody {
-	type: string;
-	title: string;
-	status: number;
-	detail: string;
-	instance: string | null;
-	trace_id: string;
-	errors?: { path: string; message: string }[];
-}
-
 /** Asserts a problem+json response and returns the problem. */
-export async function expectProblem(response: Response, status: number, code: string): Promise<ProblemBody> {
-	const problem = await json<ProblemBody>(response);
+export async function expectProblem(response: Response, status: number, code: string): Promise<Problem> {
+	const problem = await json<Problem>(response);
 	expect(response.status, JSON.stringify(problem)).toBe(status);
 	expect(response.headers.get("content-type")).toBe("application/problem+json");
 	expect(problem.type).toBe(`https://eo-edge.dev/problems/${code}`);

@@ -4,6 +4,7 @@
  */
 import { fromArrayBuffer } from "geotiff";
 import { describe, expect, it } from "vitest";
+import type { JobStatistics } from "../../src/pipeline/publish/statistics";
 import { geotransformOf, readGeoReference, sameCrs } from "../../src/raster/georeference";
 import landsatFloat32 from "../fixtures/landsat_rn_float32.tif";
 import manifest from "../fixtures/manifest.json";
@@ -117,16 +118,7 @@ describe.each(cases)("job %s through all five queues", (name) => {
 		expect(geotransformOf(resultGeo)).toEqual(geotransformOf(sourceGeo));
 		expect(sameCrs(resultGeo, sourceGeo)).toBe(true);
 
-		const stats = await json<{
-			index: string;
-			count: number;
-			nodata_count: number;
-			min: number;
-			max: number;
-			mean: number;
-			std: number;
-			histogram: { edges: number[]; counts: number[] };
-		}>(await api(`/v1/jobs/${job.id}/artifacts/stats.json`));
+		const stats = await json<JobStatistics>(await api(`/v1/jobs/${job.id}/artifacts/stats.json`));
 		const want = spec.stats;
 		expect(stats.index).toBe(spec.index);
 		expect(stats.count).toBe(want.count);
