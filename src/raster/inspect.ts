@@ -2,7 +2,7 @@
  * What EO Edge needs to know about a GeoTIFF before reading pixels: size, bands, sample type,
  * block layout, nodata and georeference, all from the header.
  */
-import type { GeoTIFF, GeoTIFFImage } from "geotiff";
+import type { GeoTIFFImage } from "geotiff";
 import { type GeoReference, readGeoReference } from "./georeference";
 
 /** GDAL's names for the sample types EO Edge computes on. */
@@ -68,9 +68,8 @@ function epsgOf(image: GeoTIFFImage): number | null {
 	return null;
 }
 
-/** Reads the first image's header; throws if the file is not a usable TIFF. */
-export async function inspectRaster(tiff: GeoTIFF): Promise<{ image: GeoTIFFImage; header: RasterHeader }> {
-	const image = await tiff.getImage(0);
+/** Reads an image's header; throws if the file is not a usable TIFF. */
+export async function inspectRaster(image: GeoTIFFImage): Promise<RasterHeader> {
 	const width = image.getWidth();
 	const height = image.getHeight();
 	const bands = image.getSamplesPerPixel();
@@ -83,7 +82,7 @@ export async function inspectRaster(tiff: GeoTIFF): Promise<{ image: GeoTIFFImag
 	}
 	const directory = image.getFileDirectory();
 	const nodataValue = parseGdalNodata(directory.hasTag("GDAL_NODATA") ? directory.getValue("GDAL_NODATA") : null);
-	const header: RasterHeader = {
+	return {
 		width,
 		height,
 		bands,
@@ -101,7 +100,6 @@ export async function inspectRaster(tiff: GeoTIFF): Promise<{ image: GeoTIFFImag
 			: null,
 		geo: await readGeoReference(image),
 	};
-	return { image, header };
 }
 
 export function summarize(header: RasterHeader): RasterSummary {

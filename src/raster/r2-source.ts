@@ -1,8 +1,8 @@
 /**
- * A geotiff.js data source over one R2 object: every read is a ranged GET, so a header or a
- * window is read without fetching the whole file.
+ * GeoTIFFs stored in R2, opened through geotiff.js with a data source whose every read is a
+ * ranged GET, so a header or a window is read without fetching the whole file.
  */
-import { GeoTIFF } from "geotiff";
+import { GeoTIFF, type GeoTIFFImage } from "geotiff";
 
 interface Slice {
 	offset: number;
@@ -33,7 +33,7 @@ class R2RangeSource {
 	async close(): Promise<void> {}
 
 	/** Ranges are clamped to the object: geotiff.js asks for a fixed-size first read. */
-	private async read({ offset, length }: Slice): Promise<ArrayBuffer> {
+	async read({ offset, length }: Slice): Promise<ArrayBuffer> {
 		const end = Math.min(offset + length, this.size);
 		if (offset >= end) return new ArrayBuffer(0);
 		let object: R2ObjectBody | null;
@@ -44,6 +44,14 @@ class R2RangeSource {
 			throw new StorageReadError(this.key, error);
 		}
 		throw new RasterObjectMissing(this.key);
+	}
+}
+
+/** The R2 object behind an upload is gone: a retry cannot bring it back. */
+export class RasterObjectMissing extends Error {
+	constructor(readonly key: string) {
+		super(`object ${key} is missing from storage`);
+		this.name = "RasterObjectMissing";
 	}
 }
 
@@ -58,15 +66,64 @@ export class StorageReadError extends Error {
 	}
 }
 
-/** The R2 object behind an upload is gone: a retry cannot bring it back. */
-export class RasterObjectMissing extends Error {
-	constructor(readonly key: string) {
-		super(`object ${key} is missing from storage`);
-		this.name = "RasterObjectMissing";
+/** The parts of geotiff.js's DeferredArray (not exported) that the workaround below reads. */
+interface DeferredArray {
+	arrayOffset: number;
+	fieldType: number;
+	length: number;
+	itemSize: number;
+}
+
+interface DirectoryInternals {
+	actualizedFields: Map<number | string, unknown>;
+	deferredArrays: Map<number | string, DeferredArray>;
+}
+
+type ValueReader = (view: DataView, offset: number, littleEndian: boolean) => number;
+
+/** TIFF field types that offset and count arrays use, with their big- or little-endian readers. */
+const FIELD_READERS: Record<number, ValueReader> = {
+	1: (view, offset) => view.getUint8(offset),
+	3: (view, offset, le) => view.getUint16(offset, le),
+	4: (view, offset, le) => view.getUint32(offset, le),
+	6: (view, offset) => view.getInt8(offset),
+	8: (view, offset, le) => view.getInt16(offset, le),
+	9: (view, offset, le) => view.getInt32(offset, le),
+	11: (view, offset, le) => view.getFloat32(offset, le),
+	12: (view, offset, le) => view.getFloat64(offset, le),
+	13: (view, offset, le) => view.getUint32(offset, le),
+	16: (view, offset, le) => Number(view.getBigUint64(offset, le)),
+	17: (view, offset, le) => Number(view.getBigInt64(offset, le)),
+	18: (view, offset, le) => Number(view.getBigUint64(offset, le)),
+};
+
+/**
+ * geotiff.js 3.0.5 decodes arrays that lie outside its first header read (tile and strip
+ * offsets of larger files) as little-endian whatever the file's byte order. For big-endian
+ * files this reads those arrays itself, in the file's order, before geotiff.js uses them.
+ */
+async function loadBigEndianArrays(image: GeoTIFFImage, source: R2RangeSource): Promise<void> {
+	if (image.littleEndian) return;
+	const directory = image.getFileDirectory() as unknown as DirectoryInternals;
+	for (const [tag, deferred] of [...directory.deferredArrays]) {
+		const readValue = FIELD_READERS[deferred.fieldType];
+		if (!readValue) continue;
+		const bytes = await source.read({ offset: deferred.arrayOffset, length: deferred.itemSize * deferred.length });
+		if (bytes.byteLength < deferred.itemSize * deferred.length) {
+			throw new Error(`tag ${tag}: its array runs past the end of the file`);
+		}
+		const view = new DataView(bytes);
+		const values = Array.from({ length: deferred.length }, (_, i) => readValue(view, i * deferred.itemSize, false));
+		directory.actualizedFields.set(tag, values);
+		directory.deferredArrays.delete(tag);
 	}
 }
 
-/** Opens a GeoTIFF stored in R2 without reading more than its header. */
-export function openR2GeoTiff(bucket: R2Bucket, key: string, size: number): Promise<GeoTIFF> {
-	return GeoTIFF.fromSource(new R2RangeSource(bucket, key, size) as unknown as GeoTiffSource);
+/** Opens the first image of a GeoTIFF stored in R2, reading no more than its header. */
+export async function openR2Image(bucket: R2Bucket, key: string, size: number): Promise<GeoTIFFImage> {
+	const source = new R2RangeSource(bucket, key, size);
+	const tiff = await GeoTIFF.fromSource(source as unknown as GeoTiffSource);
+	const image = await tiff.getImage(0);
+	await loadBigEndianArrays(image, source);
+	return image;
 }

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { completeStrip, getStrip } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { findIndex } from "../../indices/registry";
-import { openR2GeoTiff, RasterObjectMissing, StorageReadError } from "../../raster/r2-source";
+import { openR2Image, RasterObjectMissing, StorageReadError } from "../../raster/r2-source";
 import { readRows } from "../../raster/read";
 import { objectKeys } from "../../storage/keys";
 import { kernels } from "../../wasm/index";
@@ -36,8 +36,8 @@ async function readInputs(
 		const bands = [...new Set(group.map((input) => input.band))];
 		let decoded: TypedArray[];
 		try {
-			const tiff = await openR2GeoTiff(bucket, first.object_key, first.bytes);
-			decoded = await readRows(await tiff.getImage(0), bands, rowStart, rowEnd);
+			const image = await openR2Image(bucket, first.object_key, first.bytes);
+			decoded = await readRows(image, bands, rowStart, rowEnd);
 		} catch (error) {
 			// Storage faults are retried; a missing object or undecodable pixels end the job.
 			if (error instanceof RasterObjectMissing) {

@@ -8,7 +8,7 @@ import { ApiError } from "../../errors/api-error";
 import { findIndex } from "../../indices/registry";
 import { geotransformOf, sameCrs, sameGeotransform } from "../../raster/georeference";
 import { findBlocksOutsideFile, inspectRaster, isSupportedDataType, type RasterHeader } from "../../raster/inspect";
-import { openR2GeoTiff, RasterObjectMissing, StorageReadError } from "../../raster/r2-source";
+import { openR2Image, RasterObjectMissing, StorageReadError } from "../../raster/r2-source";
 import { jobMessage } from "../message";
 import { bytesPerRow, type PlannedInput, planStrips } from "../plan";
 import { sendAllToStage } from "../send";
@@ -31,7 +31,8 @@ type Inspected = { input: JobInputRecord; image: GeoTIFFImage; header: RasterHea
 async function inspectInput(env: Env, input: JobInputRecord): Promise<Inspected | ApiError> {
 	const path = `inputs.${input.name}`;
 	try {
-		const { image, header } = await inspectRaster(await openR2GeoTiff(env.BUCKET, input.objectKey, input.bytes));
+		const image = await openR2Image(env.BUCKET, input.objectKey, input.bytes);
+		const header = await inspectRaster(image);
 		const outside = await findBlocksOutsideFile(image, input.bytes);
 		if (outside > 0) {
 			return new ApiError(

@@ -6,7 +6,7 @@ import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
 import { newUploadId } from "../../ids";
 import { inspectRaster, summarize } from "../../raster/inspect";
-import { openR2GeoTiff } from "../../raster/r2-source";
+import { openR2Image } from "../../raster/r2-source";
 import { objectKeys } from "../../storage/keys";
 import { renderUpload, UploadSchema } from "./schemas";
 
@@ -129,8 +129,7 @@ export function registerCreateUpload(app: App): void {
 
 		let raster: ReturnType<typeof summarize>;
 		try {
-			const { header } = await inspectRaster(await openR2GeoTiff(c.env.BUCKET, key, length));
-			raster = summarize(header);
+			raster = summarize(await inspectRaster(await openR2Image(c.env.BUCKET, key, length)));
 		} catch (error) {
 			await c.env.BUCKET.delete(key);
 			const reason = error instanceof Error ? error.message : String(error);

@@ -1,0 +1,50 @@
+/**
+ * NDVI over GDAL-written files of other byte orders, sample types, block layouts, compressions
+ * and sizes (test/fixtures/layouts/generate.py), compared with numpy pixel for pixel.
+ */
+import { fromArrayBuffer } from "geotiff";
+import { describe, expect, it } from "vitest";
+import cases from "../fixtures/layouts/cases.json";
+import { api, json, submitJob, upload, waitForJob } from "../helpers";
+
+const files = import.meta.glob<ArrayBuffer>("../fixtures/layouts/*.{tif,f32}", { eager: true, import: "default" });
+
+function fixture(name: string): ArrayBuffer {
+	const bytes = files[`../fixtures/layouts/${name}`];
+	if (!bytes) throw new Error(`no fixture ${name}`);
+	return bytes;
+}
+
+type LayoutCase = { inputs: Record<string, [string, number]>; shape: number[] };
+
+describe.each(Object.entries(cases as unknown as Record<string, LayoutCase>))("layout %s", (name, spec) => {
+	it("gives numpy's NDVI for every pixel", async () => {
+		const uploads = new Map<string, string>();
+		for (const [file] of Object.values(spec.inputs)) {
+			if (!uploads.has(file)) uploads.set(file, (await upload(fixture(file))).id);
+		}
+		const inputs = Object.fromEntries(
+			Object.entries(spec.inputs).map(([band, [file, number]]) => [
+				band,
+				{ upload_id: uploads.get(file), band: number },
+			]),
+		);
+		const response = await submitJob({ index: "ndvi", inputs });
+		expect(response.status, await response.clone().text()).toBe(202);
+		const job = await waitForJob((await json<{ id: string }>(response)).id);
+		expect(job.error).toBeNull();
+
+		const result = await (await api(`/v1/jobs/${job.id}/artifacts/result.tif`)).arrayBuffer();
+		const image = await (await fromArrayBuffer(result)).getImage();
+		expect([image.getHeight(), image.getWidth()]).toEqual(spec.shape);
+		const [pixels] = (await image.readRasters()) as unknown as Float32Array[];
+		const expected = new Float32Array(fixture(`${name}.f32`));
+		const mismatches: string[] = [];
+		expected.forEach((want, i) => {
+			const got = pixels?.[i] ?? Number.NaN;
+			const same = Number.isNaN(want) ? Number.isNaN(got) : Math.abs(got - want) <= 1e-6;
+			if (!same && mismatches.length < 3) mismatches.push(`pixel ${i}: ${got}, numpy ${want}`);
+		});
+		expect(mismatches).toEqual([]);
+	});
+});
