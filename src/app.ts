@@ -4,6 +4,7 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "./context";
 import { ApiError, toProblem, validationError } from "./errors/api-error";
@@ -83,6 +84,17 @@ export function createApp(): OpenAPIHono<AppEnv> {
 			duration_ms: Date.now() - started,
 		});
 	});
+
+	// Browser clients of partners call the API directly; the headers they need are exposed.
+	app.use(
+		"/v1/*",
+		cors({
+			origin: "*",
+			allowHeaders: ["Content-Type", "traceparent", "Range"],
+			exposeHeaders: ["Location", "Retry-After", "traceparent", "Content-Range", "Content-Disposition", "ETag"],
+			maxAge: 86400,
+		}),
+	);
 
 	app.onError(function handleError(error, c) {
 		const apiError = toApiError(error);

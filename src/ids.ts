@@ -6,7 +6,6 @@ function randomId(prefix: string): string {
 }
 
 export const UPLOAD_ID_PATTERN = /^upl_[0-9a-f]{24}$/;
-export const JOB_ID_PATTERN = /^job_[0-9a-f]{24}$/;
 
 export const newUploadId = () => randomId("upl");
 export const newJobId = () => randomId("job");

@@ -166,14 +166,14 @@ describe("POST /v1/jobs", () => {
 });
 
 describe("other routes", () => {
-	it("answers 404 problems for unknown jobs, artifacts and routes, and 422 for malformed ids", async () => {
+	it("answers 404 problems for unknown or malformed job and upload ids, artifacts and routes", async () => {
 		await expectProblem(await api("/v1/jobs/job_000000000000000000000000"), 404, "not-found");
 		await expectProblem(await api("/v1/jobs/job_000000000000000000000000/events"), 404, "not-found");
 		await expectProblem(await api("/v1/jobs/job_000000000000000000000000/artifacts/result.tif"), 404, "not-found");
 		await expectProblem(await api("/v1/uploads/upl_000000000000000000000000"), 404, "not-found");
 		await expectProblem(await api("/v1/nothing-here"), 404, "not-found");
-		const malformed = await expectProblem(await api("/v1/jobs/123"), 422, "validation-failed");
-		expect(malformed.errors?.[0]?.path).toBe("param.id");
+		await expectProblem(await api("/v1/jobs/123"), 404, "not-found");
+		await expectProblem(await api("/v1/uploads/..%2Fetc"), 404, "not-found");
 	});
 
 	it("turns a thrown error into a 500 problem without leaking its message", async () => {
@@ -210,5 +210,25 @@ describe("other routes", () => {
 			expect.arrayContaining(["/v1/uploads", "/v1/jobs", "/v1/jobs/{id}", "/v1/jobs/{id}/events", "/v1/indices"]),
 		);
 		expect(await json(await api("/v1/health"))).toEqual({ status: "ok", version: "1.0.0" });
+	});
+});
+
+describe("browser clients", () => {
+	it("get CORS headers on answers and preflights, with the headers they must read exposed", async () => {
+		const preflight = await api("/v1/jobs", {
+			method: "OPTIONS",
+			headers: {
+				origin: "https://partner.example",
+				"access-control-request-method": "POST",
+				"access-control-request-headers": "content-type, traceparent",
+			},
+		});
+		expect(preflight.status).toBe(204);
+		expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
+		expect(preflight.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("traceparent");
+
+		const response = await api("/v1/indices", { headers: { origin: "https://partner.example" } });
+		expect(response.headers.get("access-control-allow-origin")).toBe("*");
+		expect(response.headers.get("access-control-expose-headers")).toContain("Location");
 	});
 });

@@ -33,7 +33,7 @@ export const getJobArtifactRoute = createRoute({
 			},
 		},
 		206: { description: "The requested byte range of the artifact" },
-		...problemResponses(404, 422),
+		...problemResponses(404),
 	},
 });
 

@@ -33,7 +33,7 @@ export const listJobEventsRoute = createRoute({
 			description: "The events, oldest first",
 			content: { "application/json": { schema: z.object({ events: z.array(EventSchema) }).openapi("JobEvents") } },
 		},
-		...problemResponses(404, 422),
+		...problemResponses(404),
 	},
 });
 

@@ -19,7 +19,7 @@ export const getJobRoute = createRoute({
 	request: { params: JobIdParam },
 	responses: {
 		200: { description: "The job", content: { "application/json": { schema: JobSchema } } },
-		...problemResponses(404, 422),
+		...problemResponses(404),
 	},
 });
 

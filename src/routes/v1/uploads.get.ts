@@ -4,7 +4,6 @@ import type { App } from "../../context";
 import { findUploads } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
-import { UPLOAD_ID_PATTERN } from "../../ids";
 import { renderUpload, UploadSchema } from "./schemas";
 
 export const getUploadRoute = createRoute({
@@ -15,15 +14,16 @@ export const getUploadRoute = createRoute({
 	summary: "Get an upload",
 	request: {
 		params: z.object({
-			id: z
-				.string()
-				.regex(UPLOAD_ID_PATTERN, "must be an upload id (upl_ followed by 24 hex digits)")
-				.openapi({ param: { name: "id", in: "path" }, example: "upl_0123456789abcdef01234567" }),
+			id: z.string().openapi({
+				param: { name: "id", in: "path" },
+				description: "Upload id; an id that names no upload answers 404",
+				example: "upl_0123456789abcdef01234567",
+			}),
 		}),
 	},
 	responses: {
 		200: { description: "The upload", content: { "application/json": { schema: UploadSchema } } },
-		...problemResponses(404, 422),
+		...problemResponses(404),
 	},
 });
 
