@@ -9,6 +9,7 @@ import { ApiError, type FieldError, toProblem } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
 import { newJobId, UPLOAD_ID_PATTERN } from "../../ids";
 import { bandNames, findIndex, type IndexDefinition, indexIds } from "../../indices/registry";
+import { log } from "../../observability/log";
 import { sendToStage } from "../../pipeline/send";
 import { JobSchema, renderJob } from "./schemas";
 
@@ -138,6 +139,7 @@ export function registerCreateJob(app: App): void {
 			await failJob(c.env.DB, job.id, toProblem(error, { instance: `/v1/jobs/${job.id}`, traceId }));
 			throw error;
 		}
+		log.info("job_created", { trace_id: traceId, job_id: job.id, stage: "ingest", index: index.id });
 		return c.json(renderJob(job, []), 202, { Location: `/v1/jobs/${job.id}` });
 	});
 }

@@ -5,6 +5,7 @@ import { insertUpload } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
 import { newUploadId } from "../../ids";
+import { log } from "../../observability/log";
 import { inspectRaster, summarize } from "../../raster/inspect";
 import { openR2Image } from "../../raster/r2-source";
 import { objectKeys } from "../../storage/keys";
@@ -138,7 +139,9 @@ export function registerCreateUpload(app: App): void {
 			});
 		}
 		const upload = { id, objectKey: key, bytes: length, raster, createdAt: new Date().toISOString() };
-		await insertUpload(c.env.DB, upload, c.get("trace").traceId);
+		const { traceId } = c.get("trace");
+		await insertUpload(c.env.DB, upload, traceId);
+		log.info("upload_stored", { trace_id: traceId, upload_id: id, bytes: length, ...raster });
 		return c.json(renderUpload(upload), 201, { Location: `/v1/uploads/${id}` });
 	});
 }
