@@ -1,0 +1,485 @@
+/**
+ * End-to-end check of the README as a newcomer meets it: starts `npm run dev` on a free port,
+ * runs the "Walk-through with curl" bash block as written (only the API URL is swapped), and
+ * verifies what it downloaded against the GDAL/numpy values in test/fixtures/manifest.json,
+ * plus `gdalinfo` where GDAL is installed. Over plain HTTP it also runs an NDWI job and one
+ * error path (a non-TIFF upload). It owns the dev server and the temp directory it creates,
+ * and always stops the server's whole process tree, also on failure or a signal.
+ *
+ * Needs curl and jq (Debian: apt-get install -y jq). Usage: npm run test:e2e
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { constants, tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fromArrayBuffer } from "geotiff";
+import { stageNames } from "../src/pipeline/stages";
+
+const ROOT = join(import.meta.dirname, "..");
+const FIXTURES = join(ROOT, "test", "fixtures");
+const SAMPLES = join(ROOT, "samples");
+const README_API_LINE = "API=http://localhost:8787";
+const HEALTH_TIMEOUT_MS = 90_000;
+const WALKTHROUGH_TIMEOUT_MS = 120_000;
+const JOB_TIMEOUT_MS = 60_000;
+const TOLERANCE = 1e-6;
+/** Enough of the dev server's output to explain a failure; its request log grows with every poll. */
+const DEV_LOG_LIMIT = 256 * 1024;
+
+interface CaseStats {
+	count: number;
+	nodata_count: number;
+	min: number;
+	max: number;
+	mean: number;
+	std: number;
+	"histogram_range_-1_1_20_bins": { counts: number[] };
+}
+
+interface ManifestCase {
+	index: string;
+	expected: string;
+	shape: [number, number];
+	stats: CaseStats;
+}
+
+interface Job {
+	id: string;
+	status: string;
+	stage: string | null;
+	error: unknown;
+}
+
+interface Statistics {
+	index: string;
+	count: number;
+	nodata_count: number;
+	min: number | null;
+	max: number | null;
+	mean: number | null;
+	std: number | null;
+	histogram: { counts: number[] };
+}
+
+interface GdalInfo {
+	size: [number, number];
+	geoTransform?: number[];
+	coordinateSystem?: { wkt: string };
+	bands: { type: string; noDataValue?: number | string }[];
+}
+
+interface DevServer {
+	pid: number;
+	log: () => string;
+	exited: () => boolean;
+}
+
+const manifest = JSON.parse(readFileSync(join(FIXTURES, "manifest.json"), "utf8")) as {
+	cases: Record<string, ManifestCase | undefined>;
+};
+
+let passed = 0;
+let failed = 0;
+
+function check(label: string, ok: boolean, detail = ""): void {
+	if (ok) passed++;
+	else failed++;
+	console.log(`${ok ? "ok  " : "FAIL"} ${label}${ok || detail === "" ? "" : `: ${detail}`}`);
+}
+
+function seconds(since: number): string {
+	return `${((performance.now() - since) / 1000).toFixed(1)} s`;
+}
+
+function manifestCase(name: string): ManifestCase {
+	const spec = manifest.cases[name];
+	if (!spec) throw new Error(`test/fixtures/manifest.json has no case ${name}`);
+	return spec;
+}
+
+// Every child runs in its own process group (detached), so that wrangler's workerd and a
+// walk-through's curl or sleep die with their parent whatever way this script ends.
+const groups = new Set<number>();
+
+function groupAlive(pid: number): boolean {
+	try {
+		process.kill(-pid, 0);
+		return true;
+	} catch {
+		return false;
+	}
+}
+
+function signalGroups(signal: NodeJS.Signals): void {
+	for (const pid of groups) if (groupAlive(pid)) process.kill(-pid, signal);
+}
+
+async function stopGroup(pid: number): Promise<void> {
+	if (groupAlive(pid)) process.kill(-pid, "SIGTERM");
+	const deadline = Date.now() + 10_000;
+	while (groupAlive(pid) && Date.now() < deadline) await sleep(100);
+	if (groupAlive(pid)) process.kill(-pid, "SIGKILL");
+	groups.delete(pid);
+}
+
+const workDir = mkdtempSync(join(tmpdir(), "eo-edge-e2e-"));
+process.on("exit", () => signalGroups("SIGTERM"));
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+	process.on(signal, () => {
+		signalGroups("SIGTERM");
+		rmSync(workDir, { recursive: true, force: true });
+		process.exit(128 + constants.signals[signal]);
+	});
+}
+
+function requireTool(tool: string, install: string): void {
+	if (spawnSync(tool, ["--version"]).error) {
+		throw new Error(`${tool} is not installed; the README walk-through needs it (Debian: ${install})`);
+	}
+}
+
+async function freePort(): Promise<number> {
+	const server = createServer();
+	server.listen(0, "127.0.0.1");
+	await once(server, "listening");
+	const address = server.address();
+	server.close();
+	if (address === null || typeof address === "string") throw new Error("no TCP port to listen on");
+	return address.port;
+}
+
+function startDevServer(port: number): DevServer {
+	const child = spawn("npm", ["run", "dev", "--", "--port", String(port), "--ip", "127.0.0.1"], {
+		cwd: ROOT,
+		detached: true,
+		stdio: ["ignore", "pipe", "pipe"],
+		env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
+	});
+	const pid = child.pid;
+	if (pid === undefined) throw new Error("could not start npm run dev");
+	groups.add(pid);
+	let log = "";
+	let exited = false;
+	// Both pipes must be drained all the time, or wrangler blocks on a full pipe.
+	const record = (chunk: Buffer) => {
+		log = (log + chunk.toString()).slice(-DEV_LOG_LIMIT);
+	};
+	child.stdout.on("data", record);
+	child.stderr.on("data", record);
+	child.on("exit", () => {
+		exited = true;
+	});
+	return { pid, log: () => log, exited: () => exited };
+}
+
+async function waitForHealth(server: DevServer, api: string): Promise<void> {
+	const deadline = performance.now() + HEALTH_TIMEOUT_MS;
+	while (performance.now() < deadline) {
+		if (server.exited()) throw new Error("npm run dev exited before the API answered");
+		try {
+			const response = await fetch(`${api}/v1/health`, { signal: AbortSignal.timeout(2000) });
+			if (response.status === 200) return;
+		} catch {
+			// Not listening yet: predev is still building the Wasm or migrating D1.
+		}
+		await sleep(500);
+	}
+	throw new Error(`GET /v1/health did not answer 200 within ${HEALTH_TIMEOUT_MS / 1000} s`);
+}
+
+/** The README's first bash block under "## Walk-through with curl", pointed at `api`. */
+function walkthroughScript(api: string): string {
+	const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+	const section = readme.split(/^## /m).find((part) => part.startsWith("Walk-through with curl\n"));
+	if (section === undefined) throw new Error('README.md changed: no "## Walk-through with curl" section');
+	const block = /^```bash\n([\s\S]*?)^```$/m.exec(section)?.[1];
+	if (block === undefined) throw new Error("README.md changed: the walk-through has no ```bash block");
+	const lines = block.split("\n");
+	const at = lines.indexOf(README_API_LINE);
+	if (at < 0) throw new Error(`README.md changed: the walk-through has no line ${README_API_LINE}`);
+	lines[at] = `API=${api}`;
+	// The block keeps the job id in $JOB; the checks below need it.
+	return `${lines.join("\n").trimEnd()}\necho "E2E_JOB=$JOB"\n`;
+}
+
+async function runBash(script: string, cwd: string): Promise<{ status: number | null; output: string }> {
+	const child = spawn("bash", ["-euo", "pipefail", script], { cwd, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+	const pid = child.pid;
+	if (pid === undefined) throw new Error("could not start bash");
+	groups.add(pid);
+	let output = "";
+	child.stdout.on("data", (chunk: Buffer) => {
+		output += chunk.toString();
+	});
+	child.stderr.on("data", (chunk: Buffer) => {
+		output += chunk.toString();
+	});
+	let timedOut = false;
+	const timer = setTimeout(() => {
+		timedOut = true;
+		process.kill(-pid, "SIGKILL");
+	}, WALKTHROUGH_TIMEOUT_MS);
+	try {
+		const [status] = (await once(child, "close")) as [number | null];
+		if (timedOut) throw new Error(`the walk-through did not finish in ${WALKTHROUGH_TIMEOUT_MS / 1000} s:\n${output}`);
+		return { status, output };
+	} finally {
+		clearTimeout(timer);
+		await stopGroup(pid);
+	}
+}
+
+async function getJson<T>(url: string): Promise<T> {
+	const response = await fetch(url);
+	if (!response.ok) throw new Error(`GET ${url}: ${response.status} ${await response.text()}`);
+	return (await response.json()) as T;
+}
+
+function closeEnough(actual: number | null, expected: number): boolean {
+	return actual !== null && Math.abs(actual - expected) <= TOLERANCE * Math.max(1, Math.abs(expected));
+}
+
+/** A result GeoTIFF against the case's expected float32 array (little-endian, row-major). */
+async function checkPixels(label: string, tif: ArrayBuffer, caseName: string): Promise<void> {
+	const spec = manifestCase(caseName);
+	const image = await (await fromArrayBuffer(tif)).getImage();
+	const [height, width] = spec.shape;
+	check(
+		`${label}: ${width}x${height}, one float32 band`,
+		image.getWidth() === width &&
+			image.getHeight() === height &&
+			image.getSamplesPerPixel() === 1 &&
+			image.getSampleFormat() === 3 &&
+			image.getBitsPerSample() === 32,
+	);
+	check(`${label}: nodata is NaN`, Number.isNaN(image.getGDALNoData()), `${image.getGDALNoData()}`);
+
+	const [pixels] = await image.readRasters();
+	const expected = new DataView(new Uint8Array(readFileSync(join(FIXTURES, spec.expected))).buffer);
+	let mismatches = 0;
+	let first = "";
+	for (let i = 0; i < width * height; i++) {
+		const want = expected.getFloat32(i * 4, true);
+		const got = pixels?.[i] ?? Number.NaN;
+		const same = Number.isNaN(want) ? Number.isNaN(got) : Math.abs(got - want) <= TOLERANCE;
+		if (!same && mismatches++ === 0) first = `pixel ${i}: got ${got}, want ${want}`;
+	}
+	check(
+		`${label}: every pixel within ${TOLERANCE} of ${spec.expected}, same NaN mask`,
+		pixels?.length === width * height && mismatches === 0,
+		`${mismatches} mismatches, first ${first}`,
+	);
+}
+
+async function checkStatistics(label: string, api: string, jobId: string, caseName: string): Promise<void> {
+	const want = manifestCase(caseName).stats;
+	const stats = await getJson<Statistics>(`${api}/v1/jobs/${jobId}/artifacts/stats.json`);
+	check(
+		`${label}: stats count ${want.count}, nodata_count ${want.nodata_count}`,
+		stats.count === want.count && stats.nodata_count === want.nodata_count,
+		`${stats.count}, ${stats.nodata_count}`,
+	);
+	const moments = (["min", "max", "mean", "std"] as const).filter((key) => !closeEnough(stats[key], want[key]));
+	check(
+		`${label}: stats min, max, mean, std within ${TOLERANCE} relative`,
+		moments.length === 0,
+		moments.map((key) => `${key} ${stats[key]} vs ${want[key]}`).join(", "),
+	);
+	const counts = want["histogram_range_-1_1_20_bins"].counts;
+	check(
+		`${label}: histogram counts`,
+		stats.histogram.counts.length === counts.length && stats.histogram.counts.every((n, i) => n === counts[i]),
+		`${stats.histogram.counts} vs ${counts}`,
+	);
+}
+
+async function checkWalkthrough(api: string): Promise<void> {
+	console.log("\n# README walk-through (NDVI, curl + jq)");
+	symlinkSync(SAMPLES, join(workDir, "samples"));
+	const script = join(workDir, "walkthrough.sh");
+	writeFileSync(script, walkthroughScript(api));
+	const started = performance.now();
+	const run = await runBash(script, workDir);
+	console.log(run.output.trimEnd().replace(/^/gm, "  | "));
+	check(`the bash block exits 0 (${seconds(started)})`, run.status === 0, `exit ${run.status}`);
+	const jobId = /^E2E_JOB=(\S+)$/m.exec(run.output)?.[1];
+	if (jobId === undefined) throw new Error("the walk-through printed no job id");
+
+	const job = await getJson<Job>(`${api}/v1/jobs/${jobId}`);
+	check(`job ${jobId} succeeded`, job.status === "succeeded" && job.error === null, JSON.stringify(job));
+	const { events } = await getJson<{ events: { stage: string; status: string; trace_id: string }[] }>(
+		`${api}/v1/jobs/${jobId}/events`,
+	);
+	const succeeded = new Set(events.filter((event) => event.status === "succeeded").map((event) => event.stage));
+	check(
+		`timeline: ${stageNames.join(", ")} succeeded under one trace id`,
+		stageNames.every((stage) => succeeded.has(stage)) && new Set(events.map((event) => event.trace_id)).size === 1,
+		JSON.stringify(events),
+	);
+
+	const ndvi = join(workDir, "ndvi.tif");
+	check("ndvi.tif was downloaded", existsSync(ndvi));
+	if (!existsSync(ndvi)) return;
+	await checkPixels("ndvi.tif", new Uint8Array(readFileSync(ndvi)).buffer, "ndvi_s2_256");
+	await checkStatistics("ndvi", api, jobId, "ndvi_s2_256");
+}
+
+function gdalinfo(path: string): GdalInfo {
+	const run = spawnSync("gdalinfo", ["-json", path], { encoding: "utf8" });
+	if (run.status !== 0) throw new Error(`gdalinfo -json ${path}: exit ${run.status}: ${run.stderr}`);
+	return JSON.parse(run.stdout) as GdalInfo;
+}
+
+/** Returns whether GDAL was there to ask. */
+function checkWithGdal(): boolean {
+	console.log("\n# GDAL reads ndvi.tif on the input's grid");
+	const version = spawnSync("gdalinfo", ["--version"], { encoding: "utf8" });
+	if (version.error) {
+		console.log("GDAL checks NOT run: gdalinfo is not on PATH (Debian: apt-get install -y gdal-bin)");
+		return false;
+	}
+	console.log(version.stdout.trim());
+	const ndvi = join(workDir, "ndvi.tif");
+	if (!existsSync(ndvi)) throw new Error("no ndvi.tif for gdalinfo");
+	const result = gdalinfo(ndvi);
+	const source = gdalinfo(join(workDir, "samples", "s2_red_256.tif"));
+	const band = result.bands[0];
+	check("gdalinfo: same size as the input", `${result.size}` === `${source.size}`, `${result.size} vs ${source.size}`);
+	check(
+		"gdalinfo: same geoTransform",
+		result.geoTransform !== undefined && `${result.geoTransform}` === `${source.geoTransform}`,
+		`${result.geoTransform} vs ${source.geoTransform}`,
+	);
+	check(
+		"gdalinfo: same CRS WKT",
+		result.coordinateSystem?.wkt !== undefined && result.coordinateSystem.wkt === source.coordinateSystem?.wkt,
+	);
+	check(
+		"gdalinfo: one Float32 band, noDataValue NaN",
+		result.bands.length === 1 && band?.type === "Float32" && String(band.noDataValue).toLowerCase() === "nan",
+		`${result.bands.length} band(s), ${band?.type}, nodata ${band?.noDataValue}`,
+	);
+	return true;
+}
+
+async function upload(api: string, path: string, headers: Record<string, string> = {}): Promise<Response> {
+	return fetch(`${api}/v1/uploads`, {
+		method: "POST",
+		headers: { "content-type": "image/tiff", ...headers },
+		body: new Uint8Array(readFileSync(path)),
+	});
+}
+
+async function uploadId(api: string, path: string): Promise<string> {
+	const response = await upload(api, path);
+	if (response.status !== 201) throw new Error(`upload ${path}: ${response.status} ${await response.text()}`);
+	return ((await response.json()) as { id: string }).id;
+}
+
+async function waitForJob(api: string, id: string): Promise<Job> {
+	const deadline = performance.now() + JOB_TIMEOUT_MS;
+	for (;;) {
+		const job = await getJson<Job>(`${api}/v1/jobs/${id}`);
+		if (job.status !== "queued" && job.status !== "running") return job;
+		if (performance.now() > deadline) {
+			throw new Error(`job ${id} still ${job.status} at stage ${job.stage} after ${JOB_TIMEOUT_MS / 1000} s`);
+		}
+		await sleep(500);
+	}
+}
+
+async function checkNdwi(api: string): Promise<void> {
+	console.log("\n# NDWI over HTTP (fetch)");
+	const started = performance.now();
+	const green = await uploadId(api, join(SAMPLES, "s2_green_256.tif"));
+	const nir = await uploadId(api, join(SAMPLES, "s2_nir_256.tif"));
+	const submitted = await fetch(`${api}/v1/jobs`, {
+		method: "POST",
+		headers: { "content-type": "application/json" },
+		body: JSON.stringify({ index: "ndwi", inputs: { green: { upload_id: green }, nir: { upload_id: nir } } }),
+	});
+	const { id } = (await submitted.json()) as { id: string };
+	check(
+		"POST /v1/jobs: 202 with Location /v1/jobs/<id>",
+		submitted.status === 202 && submitted.headers.get("location") === `/v1/jobs/${id}`,
+		`${submitted.status} ${submitted.headers.get("location")}`,
+	);
+	const job = await waitForJob(api, id);
+	check(`job ${id} succeeded (${seconds(started)})`, job.status === "succeeded", JSON.stringify(job));
+	const result = await fetch(`${api}/v1/jobs/${id}/artifacts/result.tif`);
+	check("result.tif: 200", result.status === 200, `${result.status}`);
+	await checkPixels("ndwi result.tif", await result.arrayBuffer(), "ndwi_s2_256");
+	await checkStatistics("ndwi", api, id, "ndwi_s2_256");
+}
+
+async function checkNotATiff(api: string): Promise<void> {
+	console.log("\n# Error path: a non-TIFF upload");
+	const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+	const response = await upload(api, join(FIXTURES, "not_a_tiff.tif"), {
+		traceparent: `00-${traceId}-00f067aa0ba902b7-01`,
+	});
+	check("POST /v1/uploads not_a_tiff.tif: 415", response.status === 415, `${response.status}`);
+	const contentType = response.headers.get("content-type") ?? "";
+	check("content-type application/problem+json", contentType.startsWith("application/problem+json"), contentType);
+	const traceparent = response.headers.get("traceparent") ?? "";
+	check(
+		"traceparent response header continues the request's trace",
+		new RegExp(`^00-${traceId}-[0-9a-f]{16}-[0-9a-f]{2}$`).test(traceparent),
+		traceparent || "missing",
+	);
+	const problem = (await response.json()) as { type?: string; status?: number; trace_id?: string };
+	check(
+		"problem: status 415, eo-edge type, same trace_id",
+		problem.status === 415 &&
+			problem.type?.startsWith("https://eo-edge.dev/problems/") === true &&
+			problem.trace_id === traceId,
+		JSON.stringify(problem),
+	);
+}
+
+const started = performance.now();
+let server: DevServer | undefined;
+let gdalChecked = false;
+try {
+	requireTool("curl", "apt-get install -y curl");
+	requireTool("jq", "apt-get install -y jq");
+	const port = await freePort();
+	const api = `http://127.0.0.1:${port}`;
+	console.log(`# npm run dev -- --port ${port} --ip 127.0.0.1`);
+	server = startDevServer(port);
+	await waitForHealth(server, api);
+	check(`GET /v1/health: 200 (dev server up in ${seconds(started)})`, true);
+	await checkWalkthrough(api);
+	gdalChecked = checkWithGdal();
+	await checkNdwi(api);
+	await checkNotATiff(api);
+} catch (error) {
+	check("run", false, error instanceof Error ? error.message : String(error));
+} finally {
+	if (server) {
+		if (failed > 0) {
+			const log = server.log();
+			console.log("\n# npm run dev output (last 60 lines)");
+			console.log(log.split("\n").slice(-60).join("\n"));
+			// A reload restarts workerd and loses the queue messages in flight, stalling a job.
+			if (log.includes("Reloading local server")) {
+				console.log("note: wrangler reloaded the worker during the run (a source or Wasm file changed)");
+			}
+		}
+		await stopGroup(server.pid);
+	}
+	// Keep what the walk-through wrote (ndvi.tif, the script) when something failed.
+	if (failed > 0 && existsSync(join(workDir, "walkthrough.sh"))) console.log(`\nkept ${workDir} for inspection`);
+	else rmSync(workDir, { recursive: true, force: true });
+}
+if (failed === 0) {
+	const gdal = gdalChecked ? "GDAL's view of its grid" : "GDAL checks skipped";
+	console.log(
+		`\nverified in ${seconds(started)}: README walk-through (NDVI pixels, stats), ${gdal}, NDWI, 415 problem`,
+	);
+}
+console.log(`e2e: ${passed} passed, ${failed} failed`);
+process.exitCode = failed === 0 ? 0 : 1;
