@@ -6,6 +6,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppEnv } from "./context";
 import { ApiError, toProblem, validationError } from "./errors/api-error";
 import { PROBLEM_MEDIA_TYPE } from "./errors/openapi";
@@ -46,8 +47,9 @@ const HTTP_EXCEPTION_CODES: Record<number, ProblemCode> = {
 function problemResponse(c: Context<AppEnv>, error: unknown): Response {
 	const trace = c.get("trace");
 	const problem = toProblem(error, { instance: c.req.path, traceId: trace?.traceId ?? "" });
-	const headers = error instanceof ApiError ? error.headers : {};
-	return c.body(JSON.stringify(problem), problem.status as 400, { ...headers, "Content-Type": PROBLEM_MEDIA_TYPE });
+	return c.body(JSON.stringify(problem), problem.status as ContentfulStatusCode, {
+		"Content-Type": PROBLEM_MEDIA_TYPE,
+	});
 }
 
 function toApiError(error: unknown): ApiError | null {

@@ -23,18 +23,12 @@ export interface Problem {
 export class ApiError extends Error {
 	readonly code: ProblemCode;
 	readonly errors: FieldError[] | undefined;
-	readonly headers: Record<string, string>;
 
-	constructor(
-		code: ProblemCode,
-		detail: string,
-		options: { errors?: FieldError[]; headers?: Record<string, string>; cause?: unknown } = {},
-	) {
+	constructor(code: ProblemCode, detail: string, options: { errors?: FieldError[]; cause?: unknown } = {}) {
 		super(detail, { cause: options.cause });
 		this.name = "ApiError";
 		this.code = code;
 		this.errors = options.errors;
-		this.headers = options.headers ?? {};
 	}
 
 	get status(): number {

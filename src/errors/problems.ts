@@ -24,8 +24,6 @@ export const problemTypes = {
 
 export type ProblemCode = keyof typeof problemTypes;
 
-export const problemCodes = Object.keys(problemTypes) as [ProblemCode, ...ProblemCode[]];
-
 export const PROBLEM_TYPE_BASE = "https://eo-edge.dev/problems/";
 
 export function problemTypeUri(code: ProblemCode): string {

@@ -70,8 +70,6 @@ const definitions = [
 	},
 ] as const satisfies readonly IndexDefinition[];
 
-export type IndexId = (typeof definitions)[number]["id"];
-
 export const indices: ReadonlyMap<string, IndexDefinition> = new Map(
 	definitions.map((definition) => [definition.id, definition]),
 );

@@ -46,7 +46,3 @@ export function traceFromHeader(traceparent: string | null | undefined): TraceCo
 export function formatTraceparent(trace: TraceContext): string {
 	return `00-${trace.traceId}-${trace.spanId}-01`;
 }
-
-export function isTraceId(value: string): boolean {
-	return /^[0-9a-f]{32}$/.test(value) && !ALL_ZERO.test(value);
-}

@@ -45,7 +45,7 @@ export function isSupportedDataType(name: string): name is SupportedDataType {
 }
 
 /** GDAL writes nodata as text ("0", "-9999", "nan", "inf"), NUL-terminated. */
-export function parseGdalNodata(text: unknown): number | null {
+function parseGdalNodata(text: unknown): number | null {
 	if (typeof text !== "string") return null;
 	const trimmed = text.replace(/\0+$/, "").trim().toLowerCase();
 	if (trimmed === "") return null;
