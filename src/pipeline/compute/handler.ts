@@ -110,7 +110,6 @@ async function finish(
 ) {
 	if (remaining === 0) await sendToStage(env, "store", { job_id: message.job_id, trace_id: message.trace_id });
 	return done({
-		strip: message.strip_index,
 		rows: [strip.rowStart, strip.rowEnd],
 		remaining,
 		total,
