@@ -4,7 +4,7 @@
  */
 import type { Problem } from "../errors/api-error";
 import type { JobPlan } from "../pipeline/plan";
-import type { StageName } from "../pipeline/stages";
+import { type StageName, stageNames } from "../pipeline/stages";
 import type { RasterSummary } from "../raster/inspect";
 
 export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "canceled";
@@ -167,19 +167,24 @@ export async function getJob(db: D1Database, jobId: string): Promise<JobRecord |
 	return row ? toJob(row) : null;
 }
 
-/** Moves a live job to `stage`; a job already finished is left as it is. */
+/**
+ * Moves a live job to `stage`. Only forward: a late duplicate of an earlier stage's message
+ * leaves the stage as it is, and a job already finished is not touched.
+ */
 export async function markStageRunning(
 	db: D1Database,
 	jobId: string,
 	stage: StageName,
 	progress: number,
 ): Promise<void> {
+	const reachable = stageNames.slice(0, stageNames.indexOf(stage) + 1);
 	await db
 		.prepare(
 			`UPDATE jobs SET status = 'running', stage = ?, progress = MAX(progress, ?), updated_at = ?
-			 WHERE id = ? AND status IN ('queued', 'running')`,
+			 WHERE id = ? AND status IN ('queued', 'running')
+			   AND (stage IS NULL OR stage IN (${reachable.map(() => "?").join(", ")}))`,
 		)
-		.bind(stage, progress, now(), jobId)
+		.bind(stage, progress, now(), jobId, ...reachable)
 		.run();
 }
 
@@ -195,14 +200,28 @@ export async function failJob(db: D1Database, jobId: string, problem: Problem): 
 	return result.meta.changes > 0;
 }
 
-export async function succeedJob(db: D1Database, jobId: string): Promise<void> {
-	await db
-		.prepare(
-			`UPDATE jobs SET status = 'succeeded', progress = 1, updated_at = ?
-			 WHERE id = ? AND status IN ('queued', 'running')`,
-		)
-		.bind(now(), jobId)
-		.run();
+/**
+ * Records a job's artifacts and marks it succeeded in one transaction, so artifacts are
+ * listed exactly when the job has succeeded.
+ */
+export async function completeJob(db: D1Database, jobId: string, artifacts: readonly ArtifactRecord[]): Promise<void> {
+	const at = now();
+	const saveArtifact = db.prepare(
+		`INSERT INTO artifacts (job_id, name, media_type, bytes, object_key, created_at) VALUES (?, ?, ?, ?, ?, ?)
+		 ON CONFLICT (job_id, name) DO UPDATE SET media_type = excluded.media_type, bytes = excluded.bytes,
+		   object_key = excluded.object_key`,
+	);
+	await db.batch([
+		...artifacts.map((artifact) =>
+			saveArtifact.bind(jobId, artifact.name, artifact.mediaType, artifact.bytes, artifact.objectKey, at),
+		),
+		db
+			.prepare(
+				`UPDATE jobs SET status = 'succeeded', progress = 1, updated_at = ?
+				 WHERE id = ? AND status IN ('queued', 'running')`,
+			)
+			.bind(at, jobId),
+	]);
 }
 
 export async function saveJobInputs(db: D1Database, jobId: string, inputs: readonly JobInputRecord[]): Promise<void> {
@@ -230,22 +249,27 @@ export async function listJobInputs(db: D1Database, jobId: string): Promise<JobI
 	}));
 }
 
-/** Records the strip plan once; a redelivered validate finds the same plan and changes nothing. */
-export async function saveJobPlan(db: D1Database, jobId: string, plan: JobPlan): Promise<void> {
-	const insertStrip = db.prepare(
-		"INSERT OR IGNORE INTO job_strips (job_id, strip_index, row_start, row_end) VALUES (?, ?, ?, ?)",
-	);
-	await db.batch([
+/**
+ * Records the strip plan once and returns the plan that is stored: a redelivered validate
+ * (even one that would plan differently) gets the first plan back, and its strips.
+ */
+export async function saveJobPlan(db: D1Database, jobId: string, plan: JobPlan): Promise<JobPlan> {
+	const [, stored] = await db.batch<{ plan_json: string | null }>([
 		db
 			.prepare("UPDATE jobs SET plan_json = ?, updated_at = ? WHERE id = ? AND plan_json IS NULL")
 			.bind(JSON.stringify(plan), now(), jobId),
-		...plan.strips.map((strip) => insertStrip.bind(jobId, strip.index, strip.rowStart, strip.rowEnd)),
+		db.prepare("SELECT plan_json FROM jobs WHERE id = ?").bind(jobId),
 	]);
+	const storedPlan = parseJson<JobPlan>(stored?.results[0]?.plan_json);
+	if (!storedPlan) throw new Error(`job ${jobId}: the plan was not stored`);
+	const insertStrip = db.prepare(
+		"INSERT OR IGNORE INTO job_strips (job_id, strip_index, row_start, row_end) VALUES (?, ?, ?, ?)",
+	);
+	await db.batch(storedPlan.strips.map((strip) => insertStrip.bind(jobId, strip.index, strip.rowStart, strip.rowEnd)));
+	return storedPlan;
 }
 
 export interface StripCompletion {
-	/** True only for the delivery that completed the strip first. */
-	firstCompletion: boolean;
 	remaining: number;
 	total: number;
 }
@@ -261,7 +285,7 @@ export async function completeStrip(
 	stats: unknown,
 	progressOf: (done: number, total: number) => number,
 ): Promise<StripCompletion> {
-	const [marked, counts] = await db.batch<{ done: number; total: number }>([
+	const [, counts] = await db.batch<{ done: number; total: number }>([
 		db
 			.prepare(
 				"UPDATE job_strips SET stats_json = ?, done_at = ? WHERE job_id = ? AND strip_index = ? AND done_at IS NULL",
@@ -277,7 +301,7 @@ export async function completeStrip(
 		)
 		.bind(progressOf(row.done, row.total), now(), jobId)
 		.run();
-	return { firstCompletion: (marked?.meta.changes ?? 0) > 0, remaining: row.total - row.done, total: row.total };
+	return { remaining: row.total - row.done, total: row.total };
 }
 
 export async function listStripStats<T>(db: D1Database, jobId: string): Promise<{ index: number; stats: T | null }[]> {
@@ -298,17 +322,6 @@ export async function getStrip(
 		.bind(jobId, stripIndex)
 		.first<{ row_start: number; row_end: number; done_at: string | null }>();
 	return row ? { rowStart: row.row_start, rowEnd: row.row_end, done: row.done_at !== null } : null;
-}
-
-export async function saveArtifact(db: D1Database, jobId: string, artifact: ArtifactRecord): Promise<void> {
-	await db
-		.prepare(
-			`INSERT INTO artifacts (job_id, name, media_type, bytes, object_key, created_at) VALUES (?, ?, ?, ?, ?, ?)
-			 ON CONFLICT (job_id, name) DO UPDATE SET media_type = excluded.media_type, bytes = excluded.bytes,
-			   object_key = excluded.object_key`,
-		)
-		.bind(jobId, artifact.name, artifact.mediaType, artifact.bytes, artifact.objectKey, now())
-		.run();
 }
 
 export async function listArtifacts(db: D1Database, jobId: string): Promise<ArtifactRecord[]> {

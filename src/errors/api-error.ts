@@ -52,6 +52,11 @@ export function toProblem(error: unknown, context: { instance: string | null; tr
 	return problem;
 }
 
+/** The problem recorded on a job: its instance is the job's URL. */
+export function jobProblem(error: unknown, jobId: string, traceId: string): Problem {
+	return toProblem(error, { instance: `/v1/jobs/${jobId}`, traceId });
+}
+
 /** Dotted path of a zod issue (`inputs.red.band`), with the request part it came from. */
 function issuePath(prefix: string, path: readonly PropertyKey[]): string {
 	const segments = path.map((segment) => String(segment));

@@ -2,10 +2,11 @@
  * The queue dispatcher: finds the consumer of a batch's queue, parses each message, runs the
  * stage and decides ack or retry. Stages never ack; they return an outcome or throw.
  */
-import { failJob, getJob, insertEvent, isTerminal, markStageRunning, type NewEvent } from "../db/queries";
-import { ApiError, type Problem, toProblem } from "../errors/api-error";
+import { getJob, insertEvent, isTerminal, markStageRunning, type NewEvent } from "../db/queries";
+import { ApiError, jobProblem } from "../errors/api-error";
 import { describeError, log } from "../observability/log";
 import { newSpanId } from "../observability/trace";
+import { endJobAsFailed } from "./failure";
 import { type QueueConsumer, queueConsumers } from "./registry";
 import { pipelineStages } from "./stages";
 
@@ -20,6 +21,16 @@ export function retryDelaySeconds(baseSeconds: number, attempt: number): number 
 function messageDetail(body: Record<string, unknown>): Record<string, unknown> | undefined {
 	const { job_id: _job, trace_id: _trace, ...rest } = body;
 	return Object.keys(rest).length > 0 ? rest : undefined;
+}
+
+/** The job and trace of a message that may not have parsed, for its log lines. */
+function rawJobFields(body: unknown): { trace_id?: string; job_id?: string } {
+	if (typeof body !== "object" || body === null) return {};
+	const { trace_id, job_id } = body as Record<string, unknown>;
+	return {
+		...(typeof trace_id === "string" ? { trace_id } : {}),
+		...(typeof job_id === "string" ? { job_id } : {}),
+	};
 }
 
 async function recordEvent(db: D1Database, event: NewEvent): Promise<void> {
@@ -40,7 +51,12 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 	const parsed = consumer.handler.message.safeParse(message.body);
 	if (!parsed.success) {
 		// Retrying cannot repair a malformed message; it is logged and dropped.
-		log.error("message_rejected", { stage: consumer.name, message_id: message.id, issues: parsed.error.issues });
+		log.error("message_rejected", {
+			...rawJobFields(message.body),
+			stage: consumer.name,
+			message_id: message.id,
+			issues: parsed.error.issues,
+		});
 		message.ack();
 		return;
 	}
@@ -80,8 +96,8 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 		});
 		const durationMs = Date.now() - started;
 		if (outcome.kind === "failed") {
-			const problem = toProblem(outcome.error, { instance: `/v1/jobs/${job.id}`, traceId: body.trace_id });
-			await failJob(env.DB, job.id, problem);
+			const problem = jobProblem(outcome.error, job.id, body.trace_id);
+			await endJobAsFailed(env, job.id, problem);
 			await recordEvent(env.DB, { ...event, status: "failed", durationMs, detail: { ...detail, problem } });
 			log.warn("stage_failed_job", {
 				...fields,
@@ -131,15 +147,16 @@ async function handleThrown(
 		message.retry({ delaySeconds });
 		return;
 	}
-	const problem: Problem = toProblem(
+	const problem = jobProblem(
 		new ApiError(
 			"stage-failed",
 			`stage ${consumer.name} failed ${message.attempts} times; last error: ${reason.message}`,
 		),
-		{ instance: `/v1/jobs/${fields.job_id}`, traceId: fields.trace_id },
+		fields.job_id,
+		fields.trace_id,
 	);
 	try {
-		if (consumer.stage) await failJob(env.DB, fields.job_id, problem);
+		if (consumer.stage) await endJobAsFailed(env, fields.job_id, problem);
 		await recordEvent(env.DB, { ...event, status: "failed", durationMs, detail: { ...detail, problem } });
 	} finally {
 		log.error("stage_gave_up", { ...fields, duration_ms: durationMs, ...reason });
@@ -166,7 +183,12 @@ export async function dispatchBatch(
 				await handleMessage(consumer, message, env);
 			} catch (error) {
 				// Bookkeeping itself failed (e.g. D1 unavailable): let the queue deliver again.
-				log.error("dispatch_failed", { stage: consumer.name, message_id: message.id, ...describeError(error) });
+				log.error("dispatch_failed", {
+					...rawJobFields(message.body),
+					stage: consumer.name,
+					message_id: message.id,
+					...describeError(error),
+				});
 				message.retry({ delaySeconds: retryDelaySeconds(env.RETRY_BASE_DELAY_SECONDS, message.attempts) });
 			}
 		}),

@@ -26,8 +26,8 @@ export interface RasterSummary {
 export interface RasterHeader extends RasterSummary {
 	/** NaN survives here; the JSON summary cannot carry it. */
 	nodataValue: number | null;
-	tiled: boolean;
-	planar: boolean;
+	/** The sample type of each band, as `data_type` names it. */
+	bandDataTypes: string[];
 	compression: number;
 	photometric: number | null;
 	geo: GeoReference;
@@ -76,10 +76,10 @@ export async function inspectRaster(image: GeoTIFFImage): Promise<RasterHeader> 
 	if (!(width > 0 && height > 0 && bands > 0)) {
 		throw new Error(`the image declares ${width} x ${height} pixels and ${bands} bands`);
 	}
-	const types = new Set<string>();
-	for (let band = 0; band < bands; band++) {
-		types.add(dataTypeName(image.getSampleFormat(band), image.getBitsPerSample(band)));
-	}
+	const bandDataTypes = Array.from({ length: bands }, (_, band) =>
+		dataTypeName(image.getSampleFormat(band), image.getBitsPerSample(band)),
+	);
+	const types = new Set(bandDataTypes);
 	const directory = image.getFileDirectory();
 	const nodataValue = parseGdalNodata(directory.hasTag("GDAL_NODATA") ? directory.getValue("GDAL_NODATA") : null);
 	return {
@@ -89,11 +89,10 @@ export async function inspectRaster(image: GeoTIFFImage): Promise<RasterHeader> 
 		data_type: types.size === 1 ? ([...types][0] ?? "Mixed") : "Mixed",
 		nodata: nodataValue === null || Number.isNaN(nodataValue) ? null : nodataValue,
 		nodataValue,
+		bandDataTypes,
 		block_width: image.getTileWidth(),
 		block_height: image.getTileHeight(),
 		epsg: epsgOf(image),
-		tiled: image.isTiled,
-		planar: image.planarConfiguration === 2,
 		compression: Number(directory.getValue("Compression") ?? 1),
 		photometric: directory.hasTag("PhotometricInterpretation")
 			? Number(directory.getValue("PhotometricInterpretation"))

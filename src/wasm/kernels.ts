@@ -67,8 +67,8 @@ export interface Kernels {
 	/**
 	 * (a - b) / (a + b) per pixel in float32, bit-identical to numpy's float32 result.
 	 * NaN where a equals nodataA, b equals nodataB, a + b is 0, an input is NaN or the
-	 * ratio is not finite. Inputs and nodata values are compared after conversion to
-	 * float32. Returns `out` when given, otherwise a new array; never a view of Wasm memory.
+	 * ratio is not finite. Nodata is compared in the band's own sample type, as GDAL does.
+	 * Returns `out` when given, otherwise a new array; never a view of Wasm memory.
 	 */
 	normalizedDifference(
 		a: NumericArray,
@@ -127,20 +127,19 @@ export function createKernels(module: WebAssembly.Module): Kernels {
 			const aPtr = base;
 			const bPtr = aPtr + alignTo16(n * 4);
 			const buffer = ensureBytes(bPtr + n * 4);
-			// TypedArray.set converts any numeric element type to float32 natively.
 			const aView = new Float32Array(buffer, aPtr, n);
-			aView.set(a);
-			new Float32Array(buffer, bPtr, n).set(b);
+			const kernelNodataA = copyBand(a, aView, nodataA);
+			const kernelNodataB = copyBand(b, new Float32Array(buffer, bPtr, n), nodataB);
 			// The result overwrites a in place, which keeps the Wasm memory peak at two bands.
 			wasm.normalized_difference(
 				aPtr,
 				bPtr,
 				aPtr,
 				n,
-				nodataA ?? 0,
-				nodataA === null ? 0 : 1,
-				nodataB ?? 0,
-				nodataB === null ? 0 : 1,
+				kernelNodataA ?? 0,
+				kernelNodataA === null ? 0 : 1,
+				kernelNodataB ?? 0,
+				kernelNodataB === null ? 0 : 1,
 			);
 			if (out === undefined) return aView.slice();
 			out.set(aView);
@@ -183,6 +182,22 @@ export function createKernels(module: WebAssembly.Module): Kernels {
 			};
 		},
 	};
+}
+
+/**
+ * Copies a band into Wasm memory as float32 (TypedArray.set converts natively) and returns
+ * the nodata value the kernel should compare in float32. Bands wider than float32's 24-bit
+ * mantissa (32-bit integers, Float64) would let neighbours of nodata round onto it, so their
+ * nodata pixels are set to NaN here, compared in the band's own type, and the kernel gets none.
+ */
+function copyBand(band: NumericArray, target: Float32Array, nodata: number | null): number | null {
+	target.set(band);
+	const wide = band instanceof Int32Array || band instanceof Uint32Array || band instanceof Float64Array;
+	if (nodata === null || !wide) return nodata;
+	for (let i = 0; i < band.length; i++) {
+		if (band[i] === nodata) target[i] = Number.NaN;
+	}
+	return null;
 }
 
 function alignTo16(bytes: number): number {

@@ -24,6 +24,12 @@ function pick<T>(random: () => number, items: readonly T[]): T {
 	return item;
 }
 
+/** GDAL's rule: a pixel is nodata when it equals the nodata value cast to the band's type. */
+function isNodata(band: NumericArray, i: number, nodata: number | null): boolean {
+	if (nodata === null) return false;
+	return band instanceof Float32Array ? band[i] === Math.fround(nodata) : band[i] === nodata;
+}
+
 /** numpy float32 (a - b) / (a + b) with the kernel's NaN rules, one pixel at a time. */
 function referenceNormalizedDifference(
 	a: NumericArray,
@@ -38,9 +44,8 @@ function referenceNormalizedDifference(
 		const sum = Math.fround(x + y);
 		// An f64 result of an f32 add, subtract or divide rounds to the correctly rounded f32.
 		const ratio = Math.fround(Math.fround(x - y) / sum);
-		const isNodata =
-			(nodataA !== null && x === Math.fround(nodataA)) || (nodataB !== null && y === Math.fround(nodataB));
-		out[i] = isNodata || sum === 0 || !Number.isFinite(ratio) ? Number.NaN : ratio;
+		const masked = isNodata(a, i, nodataA) || isNodata(b, i, nodataB);
+		out[i] = masked || sum === 0 || !Number.isFinite(ratio) ? Number.NaN : ratio;
 	}
 	return out;
 }
@@ -140,6 +145,31 @@ const SAMPLE_TYPES: SampleType[] = [
 		},
 	},
 	{
+		// Nodata above 2^24: its neighbours round onto it in float32 but are valid data.
+		name: "Int32Array",
+		nodataA: 16777217,
+		nodataB: -2147483647,
+		make(length, random) {
+			const a = new Int32Array(length);
+			const b = new Int32Array(length);
+			const draw = () => Math.floor(random() * 2 ** 32) - 2 ** 31;
+			fillPairs(a, b, random, [0, 16777216, 16777217, 16777218, -2147483648, -2147483647, 2147483647], draw);
+			return [a, b];
+		},
+	},
+	{
+		name: "Uint32Array",
+		nodataA: 4294967295,
+		nodataB: 0,
+		make(length, random) {
+			const a = new Uint32Array(length);
+			const b = new Uint32Array(length);
+			const draw = () => Math.floor(random() * 2 ** 32);
+			fillPairs(a, b, random, [0, 1, 4294967295, 4294967294, 4294967040], draw);
+			return [a, b];
+		},
+	},
+	{
 		name: "Float64Array",
 		nodataA: Number.NaN,
 		nodataB: 0.1,
@@ -148,7 +178,7 @@ const SAMPLE_TYPES: SampleType[] = [
 			const b = new Float64Array(length);
 			const draw = () => random() * 2 - 1;
 			// 1e39 is beyond float32 and 0.1 is not a float32: both change on conversion.
-			const special = [0, -0, Number.NaN, 1e39, -1e39, 0.1, 1e-50];
+			const special = [0, -0, Number.NaN, 1e39, -1e39, 0.1, 0.10000000000000002, 1e-50];
 			fillPairs(a, b, random, special, draw);
 			return [a, b];
 		},

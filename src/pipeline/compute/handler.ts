@@ -8,7 +8,8 @@ import { z } from "zod";
 import { completeStrip, getStrip } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { findIndex } from "../../indices/registry";
-import { openR2Image, RasterObjectMissing, StorageReadError } from "../../raster/r2-source";
+import { inputReadFailure } from "../../raster/input-errors";
+import { openR2Image } from "../../raster/r2-source";
 import { readRows } from "../../raster/read";
 import { objectKeys } from "../../storage/keys";
 import { kernels } from "../../wasm/index";
@@ -39,18 +40,10 @@ async function readInputs(
 			const image = await openR2Image(bucket, first.object_key, first.bytes);
 			decoded = await readRows(image, bands, rowStart, rowEnd);
 		} catch (error) {
-			// Storage faults are retried; a missing object or undecodable pixels end the job.
-			if (error instanceof RasterObjectMissing) {
-				throw new ApiError("input-unavailable", `input '${first.name}': upload ${first.upload_id} is no longer stored`);
-			}
-			if (error instanceof StorageReadError) throw error;
-			const reason = error instanceof Error ? error.message : String(error);
-			throw new ApiError(
-				"invalid-raster",
-				`input '${first.name}': rows ${rowStart}-${rowEnd} cannot be decoded (${reason})`,
-				{
-					errors: [{ path: `inputs.${first.name}`, message: reason }],
-				},
+			throw inputReadFailure(
+				{ name: first.name, uploadId: first.upload_id },
+				error,
+				`decoding rows ${rowStart}-${rowEnd}`,
 			);
 		}
 		for (const input of group) {

@@ -1,8 +1,7 @@
 /**
- * store: assembles result.tif from the compute strips. The header is computed up front, then
+ * store: assembles result.tif from the compute strips (publish records it once the job is done). The header is computed up front, then
  * header and strips stream into one R2 object: the whole file is never in memory.
  */
-import { saveArtifact } from "../../db/queries";
 import { findIndex } from "../../indices/registry";
 import { float32StripHeader } from "../../raster/float32-writer";
 import { objectKeys } from "../../storage/keys";
@@ -54,13 +53,6 @@ export const storeStage: StageHandler = {
 			throw error;
 		});
 		const [stored] = await Promise.all([upload, pumped]);
-
-		await saveArtifact(env.DB, job.id, {
-			name: RESULT_ARTIFACT,
-			mediaType: "image/tiff; application=geotiff",
-			bytes: stored.size,
-			objectKey: key,
-		});
 		await sendToStage(env, "publish", { job_id: job.id, trace_id: message.trace_id });
 		return done({ bytes: stored.size, strips: plan.strips.length });
 	},

@@ -3,12 +3,13 @@
  * type, plans the compute strips under the memory budget and sends one message per strip.
  */
 import type { GeoTIFFImage } from "geotiff";
-import { getJob, type JobInputRecord, listJobInputs, saveJobPlan } from "../../db/queries";
+import { type JobInputRecord, listJobInputs, saveJobPlan } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { findIndex } from "../../indices/registry";
 import { geotransformOf, sameCrs, sameGeotransform } from "../../raster/georeference";
+import { inputReadFailure } from "../../raster/input-errors";
 import { findBlocksOutsideFile, inspectRaster, isSupportedDataType, type RasterHeader } from "../../raster/inspect";
-import { openR2Image, RasterObjectMissing, StorageReadError } from "../../raster/r2-source";
+import { openR2Image } from "../../raster/r2-source";
 import { jobMessage } from "../message";
 import { bytesPerRow, type PlannedInput, planStrips } from "../plan";
 import { sendAllToStage } from "../send";
@@ -43,14 +44,7 @@ async function inspectInput(env: Env, input: JobInputRecord): Promise<Inspected 
 		}
 		return { input, image, header };
 	} catch (error) {
-		if (error instanceof StorageReadError) throw error;
-		if (error instanceof RasterObjectMissing) {
-			return new ApiError("input-unavailable", `input '${input.name}': upload ${input.uploadId} is no longer stored`);
-		}
-		const reason = error instanceof Error ? error.message : String(error);
-		return new ApiError("invalid-raster", `input '${input.name}': the header cannot be read (${reason})`, {
-			errors: [{ path, message: reason }],
-		});
+		return inputReadFailure(input, error, "reading the header");
 	}
 }
 
@@ -65,11 +59,12 @@ function checkSupported({ input, header }: Inspected): ApiError | null {
 			},
 		);
 	}
-	if (!isSupportedDataType(header.data_type)) {
+	const dataType = header.bandDataTypes[input.band - 1] ?? header.data_type;
+	if (!isSupportedDataType(dataType)) {
 		return new ApiError(
 			"unsupported-raster",
-			`input '${input.name}': sample type ${header.data_type} is not supported (8, 16 or 32-bit integers, Float32 or Float64)`,
-			{ errors: [{ path, message: `unsupported sample type ${header.data_type}` }] },
+			`input '${input.name}': sample type ${dataType} is not supported (8, 16 or 32-bit integers, Float32 or Float64)`,
+			{ errors: [{ path, message: `unsupported sample type ${dataType}` }] },
 		);
 	}
 	if (!DECODABLE_COMPRESSIONS.has(header.compression)) {
@@ -132,7 +127,13 @@ export const validateStage: StageHandler = {
 		const [reference, ...others] = inspected;
 		if (!reference) return failed(new ApiError("invalid-inputs", "the job has no inputs"));
 		for (const other of others) {
-			const mismatch = checkSameGrid(reference, other);
+			let mismatch: ApiError | null;
+			try {
+				mismatch = checkSameGrid(reference, other);
+			} catch (error) {
+				// Georeference tags are parsed here first; malformed ones make the file unreadable.
+				return failed(inputReadFailure(other.input, error, "reading the georeference"));
+			}
 			if (mismatch) return failed(mismatch);
 		}
 
@@ -144,7 +145,7 @@ export const validateStage: StageHandler = {
 				object_key: input.objectKey,
 				bytes: input.bytes,
 				band: input.band,
-				data_type: header.data_type,
+				data_type: header.bandDataTypes[input.band - 1] ?? header.data_type,
 				nodata: nodata === null || !Number.isFinite(nodata) ? null : nodata,
 				bytes_per_pixel: image.getBytesPerPixel(),
 				block_height: header.block_height,
@@ -157,7 +158,8 @@ export const validateStage: StageHandler = {
 			env.STRIP_BUDGET_BYTES,
 			planned.map((input) => input.block_height),
 		);
-		await saveJobPlan(env.DB, job.id, {
+		// A redelivery gets the plan stored first back, so strips are sent from what D1 holds.
+		const stored = await saveJobPlan(env.DB, job.id, {
 			index: index.id,
 			width,
 			height,
@@ -166,10 +168,6 @@ export const validateStage: StageHandler = {
 			strips,
 			inputs: planned,
 		});
-
-		// A redelivery keeps the plan stored first, so strips are sent from what D1 holds.
-		const stored = (await getJob(env.DB, job.id))?.plan;
-		if (!stored) throw new Error(`job ${job.id}: plan was not stored`);
 		await sendAllToStage(
 			env,
 			"compute",

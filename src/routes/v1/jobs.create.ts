@@ -5,7 +5,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../../context";
 import { failJob, findUploads, insertJob, type JobRequest } from "../../db/queries";
-import { ApiError, type FieldError, toProblem } from "../../errors/api-error";
+import { ApiError, type FieldError, jobProblem } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
 import { newJobId, UPLOAD_ID_PATTERN } from "../../ids";
 import { bandNames, findIndex, type IndexDefinition, indexIds } from "../../indices/registry";
@@ -136,7 +136,7 @@ export function registerCreateJob(app: App): void {
 			await sendToStage(c.env, "ingest", { job_id: job.id, trace_id: traceId });
 		} catch (error) {
 			// A job nobody will process must not sit in `queued`.
-			await failJob(c.env.DB, job.id, toProblem(error, { instance: `/v1/jobs/${job.id}`, traceId }));
+			await failJob(c.env.DB, job.id, jobProblem(error, job.id, traceId));
 			throw error;
 		}
 		log.info("job_created", { trace_id: traceId, job_id: job.id, stage: "ingest", index: index.id });

@@ -91,6 +91,9 @@ async function readSignature(reader: ReadableStreamDefaultReader<Uint8Array>): P
 	return chunks;
 }
 
+/** The client sent more or fewer bytes than it declared, or its body broke off. */
+class BodyLengthMismatch extends Error {}
+
 /** Streams the body into R2 with its declared length; the body is never held whole. */
 async function storeBody(bucket: R2Bucket, key: string, body: ReadableStream<Uint8Array>, length: number) {
 	const reader = body.getReader();
@@ -99,9 +102,24 @@ async function storeBody(bucket: R2Bucket, key: string, body: ReadableStream<Uin
 	const stored = bucket.put(key, readable, { httpMetadata: { contentType: "image/tiff" } });
 	const pumped = (async () => {
 		const writer = writable.getWriter();
+		let written = 0;
+		const write = async (chunk: Uint8Array) => {
+			written += chunk.byteLength;
+			if (written > length) throw new BodyLengthMismatch(`the body is longer than its Content-Length of ${length}`);
+			await writer.write(chunk);
+		};
 		try {
-			for (const chunk of head) await writer.write(chunk);
-			for (let next = await reader.read(); !next.done; next = await reader.read()) await writer.write(next.value);
+			for (const chunk of head) await write(chunk);
+			for (;;) {
+				const next = await reader.read().catch((error: unknown) => {
+					throw new BodyLengthMismatch(`the body broke off after ${written} bytes`, { cause: error });
+				});
+				if (next.done) break;
+				await write(next.value);
+			}
+			if (written !== length) {
+				throw new BodyLengthMismatch(`the body has ${written} bytes but Content-Length says ${length}`);
+			}
 			await writer.close();
 		} catch (error) {
 			await writer.abort(error).catch(() => undefined);
@@ -109,12 +127,12 @@ async function storeBody(bucket: R2Bucket, key: string, body: ReadableStream<Uin
 		}
 	})();
 	const [storing, pumping] = await Promise.allSettled([stored, pumped]);
-	if (pumping.status === "rejected") {
-		throw new ApiError("malformed-request", "The body did not match its Content-Length; nothing was stored.", {
-			cause: pumping.reason,
-		});
+	if (pumping.status === "rejected" && pumping.reason instanceof BodyLengthMismatch) {
+		throw new ApiError("malformed-request", `${pumping.reason.message}; nothing was stored.`);
 	}
+	// Otherwise a failure is storage's, not the client's: it surfaces as an internal error.
 	if (storing.status === "rejected") throw storing.reason;
+	if (pumping.status === "rejected") throw pumping.reason;
 }
 
 export function registerCreateUpload(app: App): void {
