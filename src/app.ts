@@ -38,7 +38,6 @@ export const openApiDocumentConfig = {
 const HTTP_EXCEPTION_CODES: Record<number, ProblemCode> = {
 	400: "malformed-request",
 	404: "not-found",
-	405: "method-not-allowed",
 	411: "length-required",
 	413: "payload-too-large",
 	415: "unsupported-media-type",
@@ -47,7 +46,9 @@ const HTTP_EXCEPTION_CODES: Record<number, ProblemCode> = {
 function problemResponse(c: Context<AppEnv>, error: unknown): Response {
 	const trace = c.get("trace");
 	const problem = toProblem(error, { instance: c.req.path, traceId: trace?.traceId ?? "" });
+	const headers = error instanceof ApiError ? error.headers : {};
 	return c.body(JSON.stringify(problem), problem.status as ContentfulStatusCode, {
+		...headers,
 		"Content-Type": PROBLEM_MEDIA_TYPE,
 	});
 }

@@ -23,12 +23,19 @@ export interface Problem {
 export class ApiError extends Error {
 	readonly code: ProblemCode;
 	readonly errors: FieldError[] | undefined;
+	/** Response headers the problem needs, e.g. Content-Range on a 416. */
+	readonly headers: Record<string, string>;
 
-	constructor(code: ProblemCode, detail: string, options: { errors?: FieldError[]; cause?: unknown } = {}) {
+	constructor(
+		code: ProblemCode,
+		detail: string,
+		options: { errors?: FieldError[]; headers?: Record<string, string>; cause?: unknown } = {},
+	) {
 		super(detail, { cause: options.cause });
 		this.name = "ApiError";
 		this.code = code;
 		this.errors = options.errors;
+		this.headers = options.headers ?? {};
 	}
 
 	get status(): number {

@@ -25,6 +25,7 @@ const descriptions: Record<number, string> = {
 	411: "Content-Length missing",
 	413: "Payload too large",
 	415: "Unsupported media type",
+	416: "Range not satisfiable",
 	422: "The request is well-formed but cannot be processed",
 	500: "Internal error",
 };

@@ -14,7 +14,7 @@ export const problemTypes = {
 	"unknown-upload": { status: 422, title: "An input names an upload that does not exist" },
 	"invalid-inputs": { status: 422, title: "The inputs do not fit the index" },
 	"not-found": { status: 404, title: "No such resource" },
-	"method-not-allowed": { status: 405, title: "The method is not allowed on this resource" },
+	"range-not-satisfiable": { status: 416, title: "The requested range is outside the resource" },
 	"raster-mismatch": { status: 422, title: "The input rasters do not share one grid" },
 	"unsupported-raster": { status: 422, title: "The raster layout or sample type is not supported" },
 	"input-unavailable": { status: 422, title: "An input could not be read" },

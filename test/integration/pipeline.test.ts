@@ -17,7 +17,7 @@ import bgrnStriped from "../fixtures/s2_bgrn_300x200_lzw_striped.tif";
 import green256 from "../fixtures/s2_green_256.tif";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
-import { api, json, submitJob, upload, waitForJob } from "../helpers";
+import { api, expectProblem, json, submitJob, upload, waitForJob } from "../helpers";
 
 const files: Record<string, ArrayBuffer> = {
 	"s2_red_256.tif": red256,
@@ -162,5 +162,23 @@ describe("artifact download", () => {
 		expect(partial.headers.get("content-length")).toBe("16");
 		expect(new Uint8Array(await partial.arrayBuffer())).toEqual(whole.subarray(8, 24));
 		expect(job.artifacts.find((artifact) => artifact.name === "result.tif")?.bytes).toBe(whole.length);
+
+		const ranged = async (range: string) => api(`/v1/jobs/${job.id}/artifacts/result.tif`, { headers: { range } });
+		const suffix = await ranged("bytes=-10");
+		expect(suffix.status).toBe(206);
+		expect(suffix.headers.get("content-range")).toBe(`bytes ${whole.length - 10}-${whole.length - 1}/${whole.length}`);
+		expect(new Uint8Array(await suffix.arrayBuffer())).toEqual(whole.subarray(whole.length - 10));
+		const openEnded = await ranged(`bytes=${whole.length - 4}-`);
+		expect(openEnded.status).toBe(206);
+		expect(new Uint8Array(await openEnded.arrayBuffer())).toEqual(whole.subarray(whole.length - 4));
+
+		const pastEnd = await expectProblem(await ranged(`bytes=${whole.length}-`), 416, "range-not-satisfiable");
+		expect(pastEnd.detail).toContain(String(whole.length));
+		expect((await ranged(`bytes=${whole.length + 10}-`)).headers.get("content-range")).toBe(`bytes */${whole.length}`);
+
+		// Several ranges are allowed to be answered with the whole file.
+		const several = await ranged("bytes=0-1,4-5");
+		expect(several.status).toBe(200);
+		expect((await several.arrayBuffer()).byteLength).toBe(whole.length);
 	});
 });

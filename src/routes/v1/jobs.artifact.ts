@@ -9,6 +9,28 @@ import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
 import { JobIdParam } from "./schemas";
 
+/**
+ * The one byte range a `Range` header asks of a `size`-byte object (RFC 9110 14.1.2), or null
+ * to send it whole: a header that is absent, malformed or lists several ranges is ignored.
+ */
+export function byteRange(
+	header: string | undefined,
+	size: number,
+): { offset: number; length: number } | "unsatisfiable" | null {
+	const match = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
+	if (!match) return null;
+	const [, first = "", last = ""] = match;
+	if (first === "") {
+		if (last === "") return null;
+		const length = Math.min(Number(last), size);
+		return length === 0 ? "unsatisfiable" : { offset: size - length, length };
+	}
+	const offset = Number(first);
+	if (offset >= size) return "unsatisfiable";
+	const end = last === "" ? size - 1 : Math.min(Number(last), size - 1);
+	return end < offset ? null : { offset, length: end - offset + 1 };
+}
+
 export const getJobArtifactRoute = createRoute({
 	method: "get",
 	path: "/v1/jobs/{id}/artifacts/{name}",
@@ -33,7 +55,7 @@ export const getJobArtifactRoute = createRoute({
 			},
 		},
 		206: { description: "The requested byte range of the artifact" },
-		...problemResponses(404),
+		...problemResponses(404, 416),
 	},
 });
 
@@ -46,10 +68,18 @@ export function registerGetJobArtifact(app: App): void {
 		if (!artifact) {
 			throw new ApiError("not-found", `Job ${id} (${job.status}) has no artifact named '${name}'.`);
 		}
-		const hasRange = c.req.header("range") !== undefined;
-		const object = await c.env.BUCKET.get(artifact.objectKey, hasRange ? { range: c.req.raw.headers } : {});
+		const range = byteRange(c.req.header("range"), artifact.bytes);
+		if (range === "unsatisfiable") {
+			throw new ApiError(
+				"range-not-satisfiable",
+				`'${name}' has ${artifact.bytes} bytes; the range asks past its end.`,
+				{
+					headers: { "Content-Range": `bytes */${artifact.bytes}` },
+				},
+			);
+		}
+		const object = await c.env.BUCKET.get(artifact.objectKey, range ? { range } : {});
 		if (!object) throw new Error(`artifact ${artifact.objectKey} is recorded but not stored`);
-
 		const headers: Record<string, string> = {
 			"Content-Type": artifact.mediaType,
 			"Content-Disposition": `attachment; filename="${id}-${name}"`,
@@ -57,12 +87,9 @@ export function registerGetJobArtifact(app: App): void {
 			ETag: object.httpEtag,
 			"Content-Length": String(object.size),
 		};
-		const range = object.range as { offset?: number; length?: number } | undefined;
-		if (hasRange && range) {
-			const offset = range.offset ?? 0;
-			const length = range.length ?? object.size - offset;
-			headers["Content-Range"] = `bytes ${offset}-${offset + length - 1}/${object.size}`;
-			headers["Content-Length"] = String(length);
+		if (range) {
+			headers["Content-Range"] = `bytes ${range.offset}-${range.offset + range.length - 1}/${object.size}`;
+			headers["Content-Length"] = String(range.length);
 			return c.body(object.body, 206, headers);
 		}
 		return c.body(object.body, 200, headers);
