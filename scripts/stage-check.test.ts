@@ -61,6 +61,12 @@ describe("stage registry check", () => {
 		expect(findStageProblems(noDeadLetter)).toEqual([
 			"stage ingest: consumer of eo-edge-ingest must dead-letter to eo-edge-dlq",
 		]);
+		const dlqRetries = editTable("consumers", "eo-edge-dlq", (table) =>
+			table.replace("max_retries = 3", "max_retries = 1"),
+		);
+		expect(findStageProblems(dlqRetries)).toEqual([
+			"dead-letter queue: max_retries is 1 in wrangler.toml but 3 in the registry",
+		]);
 		const noDlqConsumer = editTable("consumers", "eo-edge-dlq", () => "");
 		expect(findStageProblems(noDlqConsumer)).toEqual(["dead-letter queue eo-edge-dlq has no consumer"]);
 	});

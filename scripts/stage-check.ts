@@ -49,8 +49,13 @@ export function findStageProblems(wranglerToml: string, configPath = "wrangler.t
 			problems.push(`consumer of ${queue} has no stage in the registry`);
 		}
 	}
-	if (!consumers.has(deadLetterQueue.queue))
-		problems.push(`dead-letter queue ${deadLetterQueue.queue} has no consumer`);
+	const deadLetterConsumer = consumers.get(deadLetterQueue.queue);
+	if (!deadLetterConsumer) problems.push(`dead-letter queue ${deadLetterQueue.queue} has no consumer`);
+	else if ((deadLetterConsumer.max_retries ?? DEFAULT_MAX_RETRIES) !== deadLetterQueue.maxRetries) {
+		problems.push(
+			`dead-letter queue: max_retries is ${deadLetterConsumer.max_retries ?? DEFAULT_MAX_RETRIES} in ${configPath} but ${deadLetterQueue.maxRetries} in the registry`,
+		);
+	}
 
 	const registryProducers = new Set<string>(stageNames.map((stage) => pipelineStages[stage].producer));
 	for (const producer of producers) {

@@ -1,11 +1,12 @@
-/** Public identifiers: a type prefix and 96 random bits, so ids are unguessable and self-describing. */
+/** Random identifiers: public ids carry a type prefix and 96 random bits, so they are unguessable and self-describing. */
 
-function randomId(prefix: string): string {
-	const bytes = crypto.getRandomValues(new Uint8Array(12));
-	return `${prefix}_${Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("")}`;
+export function randomHex(bytes: number): string {
+	return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (byte) => byte.toString(16).padStart(2, "0")).join(
+		"",
+	);
 }
 
 export const UPLOAD_ID_PATTERN = /^upl_[0-9a-f]{24}$/;
 
-export const newUploadId = () => randomId("upl");
-export const newJobId = () => randomId("job");
+export const newUploadId = () => `upl_${randomHex(12)}`;
+export const newJobId = () => `job_${randomHex(12)}`;

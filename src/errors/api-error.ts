@@ -72,10 +72,12 @@ function issuePath(prefix: string, path: readonly PropertyKey[]): string {
 
 export function validationError(target: string, error: ZodError): ApiError {
 	const prefix = target === "json" ? "" : target;
-	const errors = error.issues.map((issue) => ({
-		path: issuePath(prefix, issue.path) || "(body)",
-		message: issue.message,
-	}));
+	// An unknown key is reported at the key itself, so a client sees which field to remove.
+	const errors = error.issues.flatMap((issue) =>
+		issue.code === "unrecognized_keys"
+			? issue.keys.map((key) => ({ path: issuePath(prefix, [...issue.path, key]), message: "unknown field" }))
+			: [{ path: issuePath(prefix, issue.path) || "(body)", message: issue.message }],
+	);
 	const summary = errors.map((entry) => `${entry.path}: ${entry.message}`).join("; ");
 	return new ApiError("validation-failed", summary, { errors });
 }

@@ -2,6 +2,7 @@
  * The indices EO Edge computes. Adding an index is one entry here: the API listing, request
  * checks, the compute kernel choice and the statistics histogram all read from this registry.
  */
+import type { HistogramSpec } from "../wasm/kernels";
 
 /** STAC `eo:common_name` band names an index can ask for. */
 export const bandNames = [
@@ -25,12 +26,6 @@ export const bandNames = [
 
 export type BandName = (typeof bandNames)[number];
 
-export interface HistogramRange {
-	first: number;
-	last: number;
-	bins: number;
-}
-
 export interface IndexDefinition {
 	id: string;
 	name: string;
@@ -42,10 +37,10 @@ export interface IndexDefinition {
 	domain: "vegetation" | "water";
 	reference: string;
 	/** The index's natural range, used for the statistics histogram. */
-	histogram: HistogramRange;
+	histogram: HistogramSpec;
 }
 
-const unitRange: HistogramRange = { first: -1, last: 1, bins: 20 };
+const unitRange: HistogramSpec = { first: -1, last: 1, bins: 20 };
 
 const definitions = [
 	{

@@ -2,19 +2,20 @@
  * W3C Trace Context: one trace id follows a job from its HTTP request through every queue
  * message, event row and log line.
  */
+import { randomHex } from "../ids";
 
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+/** Version 00 of the header; later versions start with the same four fields. */
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 const ALL_ZERO = /^0+$/;
+/** New traces are recorded (the sampled flag), so every job can be followed. */
+const SAMPLED = "01";
 
 export interface TraceContext {
 	traceId: string;
 	/** The span of this unit of work (a request or a message delivery). */
 	spanId: string;
-}
-
-function randomHex(bytes: number): string {
-	const buffer = crypto.getRandomValues(new Uint8Array(bytes));
-	return Array.from(buffer, (byte) => byte.toString(16).padStart(2, "0")).join("");
+	/** The caller's trace flags, passed on unchanged. */
+	flags: string;
 }
 
 /** A fresh span id; all-zero ids are invalid in W3C Trace Context. */
@@ -23,26 +24,27 @@ export function newSpanId(): string {
 	return ALL_ZERO.test(id) ? newSpanId() : id;
 }
 
-export function newTraceId(): string {
+function newTraceId(): string {
 	const id = randomHex(16);
 	return ALL_ZERO.test(id) ? newTraceId() : id;
 }
 
 /**
- * Continues the caller's trace when `traceparent` is valid (version 00, non-zero ids),
- * otherwise starts a new one, as the W3C spec asks of a receiver.
+ * Continues the caller's trace when `traceparent` is valid (lower-case hex, non-zero ids, not
+ * version ff, no extra fields in version 00), otherwise starts a new one, as the spec asks.
  */
 export function traceFromHeader(traceparent: string | null | undefined): TraceContext {
-	const match = traceparent ? TRACEPARENT.exec(traceparent.trim().toLowerCase()) : null;
+	const match = traceparent ? TRACEPARENT.exec(traceparent.trim()) : null;
 	if (match) {
-		const [, version, traceId, parentId] = match;
-		if (version !== "ff" && traceId && parentId && !ALL_ZERO.test(traceId) && !ALL_ZERO.test(parentId)) {
-			return { traceId, spanId: newSpanId() };
+		const [, version, traceId, parentId, flags, extra] = match;
+		const wellFormed = version !== "ff" && !(version === "00" && extra !== undefined);
+		if (wellFormed && traceId && parentId && flags && !ALL_ZERO.test(traceId) && !ALL_ZERO.test(parentId)) {
+			return { traceId, spanId: newSpanId(), flags };
 		}
 	}
-	return { traceId: newTraceId(), spanId: newSpanId() };
+	return { traceId: newTraceId(), spanId: newSpanId(), flags: SAMPLED };
 }
 
 export function formatTraceparent(trace: TraceContext): string {
-	return `00-${trace.traceId}-${trace.spanId}-01`;
+	return `00-${trace.traceId}-${trace.spanId}-${trace.flags}`;
 }

@@ -5,12 +5,13 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { getJob, insertJob } from "../../src/db/queries";
+import { getJob, insertJob, listStripStats } from "../../src/db/queries";
 import { newJobId } from "../../src/ids";
 import { dispatchBatch, retryDelaySeconds } from "../../src/pipeline/dispatch";
 import { jobMessage } from "../../src/pipeline/message";
 import { type QueueConsumer, queueConsumers, stageHandlers } from "../../src/pipeline/registry";
 import { computeProgress, deadLetterQueue, pipelineStages, type StageName } from "../../src/pipeline/stages";
+import { objectKeys } from "../../src/storage/keys";
 import manifest from "../fixtures/manifest.json";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
@@ -65,11 +66,9 @@ async function deliver(
 	return { id, result: await getQueueResult(batch, ctx), retryOptions: retry.mock.calls.map(([options]) => options) };
 }
 
+/** Strips counted done: only a completed strip has statistics. */
 async function doneStrips(jobId: string): Promise<number> {
-	const row = await env.DB.prepare("SELECT COUNT(done_at) AS done FROM job_strips WHERE job_id = ?")
-		.bind(jobId)
-		.first<{ done: number }>();
-	return row?.done ?? -1;
+	return (await listStripStats(env.DB, jobId)).filter((strip) => strip.stats !== null).length;
 }
 
 async function newNdviJob(): Promise<string> {
@@ -114,13 +113,25 @@ describe("redelivery", () => {
 		expect(sent.store).toHaveLength(0);
 		expect((await getJob(env.DB, jobId))?.progress).toBeCloseTo(computeProgress(1, 2), 10);
 
-		await deliver(pipelineStages.compute.queue, { ...message, strip_index: 1 }, testEnv);
+		// The last strip's first delivery dies after counting, before store is sent.
+		const storeQueue = testEnv.STORE_QUEUE;
+		const sendStore = vi.spyOn(storeQueue, "send").mockRejectedValueOnce(new Error("queue unavailable"));
+		const crashed = await deliver(pipelineStages.compute.queue, { ...message, strip_index: 1 }, testEnv);
+		expect(crashed.result.retryMessages.map((retry) => retry.msgId)).toEqual([crashed.id]);
+		expect(await doneStrips(jobId)).toBe(2);
+		expect(sent.store).toHaveLength(0);
+		const redelivered = await deliver(pipelineStages.compute.queue, { ...message, strip_index: 1 }, testEnv, 2);
+		expect(redelivered.result.explicitAcks).toEqual([redelivered.id]);
+		expect(sendStore).toHaveBeenCalledTimes(2);
 		expect(await doneStrips(jobId)).toBe(2);
 		expect(sent.store).toEqual([message]);
 
 		await deliver(pipelineStages.store.queue, message, testEnv);
 		await deliver(pipelineStages.store.queue, message, testEnv, 2);
 		expect(sent.publish).toEqual([message, message]);
+		// result.tif is stored but not listed until publish has finished the job.
+		expect(await env.BUCKET.head(objectKeys.artifact(jobId, "result.tif"))).not.toBeNull();
+		expect((await json<{ artifacts: unknown[] }>(await api(`/v1/jobs/${jobId}`))).artifacts).toEqual([]);
 		await deliver(pipelineStages.publish.queue, message, testEnv);
 		const job = await getJob(env.DB, jobId);
 		expect(job?.status).toBe("succeeded");
@@ -130,7 +141,7 @@ describe("redelivery", () => {
 		);
 		expect(stats.count).toBe(manifest.cases.ndvi_s2_256.stats.count);
 		expect(stats.nodata_count).toBe(manifest.cases.ndvi_s2_256.stats.nodata_count);
-		expect((await env.BUCKET.list({ prefix: `jobs/${jobId}/strips/` })).objects).toHaveLength(0);
+		expect((await env.BUCKET.list({ prefix: objectKeys.stripsPrefix(jobId) })).objects).toHaveLength(0);
 
 		// Late redeliveries after success are acknowledged and change nothing.
 		const late = await deliver(pipelineStages.compute.queue, { ...message, strip_index: 1 }, testEnv, 3);
@@ -229,6 +240,8 @@ describe("a stage that always throws", () => {
 		expect(statuses.filter((status) => status === "store:retrying")).toHaveLength(retries);
 		expect(statuses).toContain("store:failed");
 		expect(statuses).toContain("dead-letter:dead_lettered");
+		// The strips the job wrote are gone with it.
+		expect((await env.BUCKET.list({ prefix: objectKeys.jobPrefix(id) })).objects).toEqual([]);
 	});
 });
 

@@ -42,7 +42,7 @@ describe.each(Object.entries(cases as unknown as Record<string, LayoutCase>))("l
 		const mismatches: string[] = [];
 		expected.forEach((want, i) => {
 			const got = pixels?.[i] ?? Number.NaN;
-			const same = Number.isNaN(want) ? Number.isNaN(got) : Math.abs(got - want) <= 1e-6;
+			const same = Number.isNaN(want) ? Number.isNaN(got) : Object.is(got, want);
 			if (!same && mismatches.length < 3) mismatches.push(`pixel ${i}: ${got}, numpy ${want}`);
 		});
 		expect(mismatches).toEqual([]);

@@ -26,9 +26,20 @@ describe("trace context", () => {
 		}
 	});
 
-	it("accepts upper-case hex as the same trace", () => {
-		expect(traceFromHeader("00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01").traceId).toBe(
-			"4bf92f3577b34da6a3ce929d0e0e4736",
-		);
+	it("treats upper-case hex and extra fields in version 00 as invalid, as W3C asks", () => {
+		for (const header of [
+			"00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01",
+			"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+		]) {
+			expect(traceFromHeader(header).traceId).not.toBe("4bf92f3577b34da6a3ce929d0e0e4736");
+		}
+	});
+
+	it("passes the caller's trace flags on, and samples new traces", () => {
+		const unsampled = traceFromHeader("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+		expect(formatTraceparent(unsampled)).toMatch(/-00$/);
+		expect(formatTraceparent(traceFromHeader(undefined))).toMatch(/-01$/);
+		const future = traceFromHeader("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-more");
+		expect(future.traceId).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
 	});
 });

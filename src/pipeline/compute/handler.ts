@@ -7,7 +7,7 @@ import type { TypedArray } from "geotiff";
 import { z } from "zod";
 import { completeStrip, getStrip } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
-import { findIndex } from "../../indices/registry";
+import { findIndex, type IndexDefinition } from "../../indices/registry";
 import { inputReadFailure } from "../../raster/input-errors";
 import { openR2Image } from "../../raster/r2-source";
 import { readRows } from "../../raster/read";
@@ -18,6 +18,19 @@ import type { PlannedInput } from "../plan";
 import { sendToStage } from "../send";
 import { done, failed, type StageHandler } from "../stage";
 import { computeProgress } from "../stages";
+
+interface Operand {
+	data: TypedArray;
+	nodata: number | null;
+}
+
+/** How each kernel the index registry names runs over a strip's operands, in registry order. */
+const runKernel: Record<IndexDefinition["kernel"], (operands: Operand[]) => Float32Array> = {
+	normalized_difference: ([a, b]) => {
+		if (!a || !b) throw new Error("a normalized difference needs two bands");
+		return kernels.normalizedDifference(a.data, b.data, a.nodata, b.nodata);
+	},
+};
 
 export const computeMessage = jobMessage.extend({ strip_index: z.number().int().min(0) });
 export type ComputeMessage = z.infer<typeof computeMessage>;
@@ -76,9 +89,7 @@ export const computeStage: StageHandler<ComputeMessage> = {
 				if (!input || !data) throw new Error(`job ${job.id}: band ${band} was not read`);
 				return { data, nodata: input.nodata };
 			});
-			const [a, b] = operands;
-			if (!a || !b) throw new Error(`index ${index.id} needs two bands`);
-			const values = kernels.normalizedDifference(a.data, b.data, a.nodata, b.nodata);
+			const values = runKernel[index.kernel](operands);
 			await env.BUCKET.put(objectKeys.strip(job.id, message.strip_index), values);
 			const stats = kernels.stripStats(values, index.histogram);
 			const completion = await completeStrip(env.DB, job.id, message.strip_index, stats, computeProgress);

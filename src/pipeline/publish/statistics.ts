@@ -2,8 +2,7 @@
  * Job statistics merged from the strips' partials. Means and variances merge with Chan's
  * parallel formula, which stays exact where a running sum of squares would lose digits.
  */
-import type { HistogramRange } from "../../indices/registry";
-import type { StripStats } from "../../wasm/kernels";
+import type { HistogramSpec, StripStats } from "../../wasm/kernels";
 
 export interface JobStatistics {
 	index: string;
@@ -24,12 +23,12 @@ export interface JobStatistics {
 }
 
 /** Edges as numpy.linspace makes them: start + i * step, the last one exactly `last`. */
-export function histogramEdges({ first, last, bins }: HistogramRange): number[] {
+export function histogramEdges({ first, last, bins }: HistogramSpec): number[] {
 	const step = (last - first) / bins;
 	return Array.from({ length: bins + 1 }, (_, i) => (i === bins ? last : first + i * step));
 }
 
-export function mergeStripStats(indexId: string, range: HistogramRange, strips: readonly StripStats[]): JobStatistics {
+export function mergeStripStats(indexId: string, range: HistogramSpec, strips: readonly StripStats[]): JobStatistics {
 	let count = 0;
 	let nodata = 0;
 	let min: number | null = null;
