@@ -16,7 +16,9 @@ import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fromArrayBuffer } from "geotiff";
+import type { JobStatistics as Statistics } from "../src/pipeline/publish/statistics";
 import { stageNames } from "../src/pipeline/stages";
+import type { ManifestCase } from "../test/fixtures/manifest";
 
 const ROOT = join(import.meta.dirname, "..");
 const FIXTURES = join(ROOT, "test", "fixtures");
@@ -29,39 +31,11 @@ const TOLERANCE = 1e-6;
 /** Enough of the dev server's output to explain a failure; its request log grows with every poll. */
 const DEV_LOG_LIMIT = 256 * 1024;
 
-interface CaseStats {
-	count: number;
-	nodata_count: number;
-	min: number;
-	max: number;
-	mean: number;
-	std: number;
-	"histogram_range_-1_1_20_bins": { counts: number[] };
-}
-
-interface ManifestCase {
-	index: string;
-	expected: string;
-	shape: [number, number];
-	stats: CaseStats;
-}
-
 interface Job {
 	id: string;
 	status: string;
 	stage: string | null;
 	error: unknown;
-}
-
-interface Statistics {
-	index: string;
-	count: number;
-	nodata_count: number;
-	min: number | null;
-	max: number | null;
-	mean: number | null;
-	std: number | null;
-	histogram: { counts: number[] };
 }
 
 interface GdalInfo {

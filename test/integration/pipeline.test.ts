@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import type { JobStatistics } from "../../src/pipeline/publish/statistics";
 import { geotransformOf, readGeoReference, sameCrs } from "../../src/raster/georeference";
 import landsatFloat32 from "../fixtures/landsat_rn_float32.tif";
+import type { ManifestCase } from "../fixtures/manifest";
 import manifest from "../fixtures/manifest.json";
 import ndviFloat32 from "../fixtures/ndvi_float32.f32";
 import ndviMultiband from "../fixtures/ndvi_multiband.f32";
@@ -33,21 +34,6 @@ const expectedPixels: Record<string, ArrayBuffer> = {
 	"ndwi_multiband.f32": ndwiMultiband,
 	"ndvi_float32.f32": ndviFloat32,
 };
-
-interface ManifestCase {
-	index: string;
-	inputs: Record<string, { file: string; band?: number }>;
-	expected: string;
-	stats: {
-		count: number;
-		nodata_count: number;
-		min: number;
-		max: number;
-		mean: number;
-		std: number;
-		"histogram_range_-1_1_20_bins": { edges: number[]; counts: number[] };
-	};
-}
 
 const cases = ["ndvi_s2_256", "ndwi_s2_256", "ndvi_multiband", "ndwi_multiband", "ndvi_float32"] as const;
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -93,7 +79,7 @@ describe.each(cases)("job %s through all five queues", (name) => {
 		expect(result.status).toBe(200);
 		const tiff = await fromArrayBuffer(await result.arrayBuffer());
 		const image = await tiff.getImage();
-		const [height, width] = (manifest.cases as unknown as Record<string, { shape: number[] }>)[name]?.shape ?? [];
+		const [height, width] = spec.shape;
 		expect([image.getWidth(), image.getHeight()]).toEqual([width, height]);
 		expect(image.getSampleFormat()).toBe(3);
 		expect(image.getBitsPerSample()).toBe(32);
