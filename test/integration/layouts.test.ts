@@ -4,6 +4,7 @@
  */
 import { fromArrayBuffer } from "geotiff";
 import { describe, expect, it } from "vitest";
+import { geotransformOf, readGeoReference, sameCrs } from "../../src/raster/georeference";
 import cases from "../fixtures/layouts/cases.json";
 import { api, json, submitJob, upload, waitForJob } from "../helpers";
 
@@ -18,7 +19,7 @@ function fixture(name: string): ArrayBuffer {
 type LayoutCase = { inputs: Record<string, [string, number]>; shape: number[] };
 
 describe.each(Object.entries(cases as unknown as Record<string, LayoutCase>))("layout %s", (name, spec) => {
-	it("gives numpy's NDVI for every pixel", async () => {
+	it("gives numpy's NDVI for every pixel, on the input's grid", async () => {
 		const uploads = new Map<string, string>();
 		for (const [file] of Object.values(spec.inputs)) {
 			if (!uploads.has(file)) uploads.set(file, (await upload(fixture(file))).id);
@@ -37,6 +38,11 @@ describe.each(Object.entries(cases as unknown as Record<string, LayoutCase>))("l
 		const result = await (await api(`/v1/jobs/${job.id}/artifacts/result.tif`)).arrayBuffer();
 		const image = await (await fromArrayBuffer(result)).getImage();
 		expect([image.getHeight(), image.getWidth()]).toEqual(spec.shape);
+		const [firstFile = ""] = Object.values(spec.inputs)[0] ?? [];
+		const inputGeo = await readGeoReference(await (await fromArrayBuffer(fixture(firstFile))).getImage());
+		const resultGeo = await readGeoReference(image);
+		expect(geotransformOf(resultGeo)).toEqual(geotransformOf(inputGeo));
+		expect(sameCrs(resultGeo, inputGeo)).toBe(true);
 		const [pixels] = (await image.readRasters()) as unknown as Float32Array[];
 		const expected = new Float32Array(fixture(`${name}.f32`));
 		const mismatches: string[] = [];
