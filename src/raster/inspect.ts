@@ -101,6 +101,11 @@ export async function inspectRaster(image: GeoTIFFImage): Promise<RasterHeader> 
 	};
 }
 
+/** The sample type of a 1-based band. */
+export function bandDataType(header: RasterHeader, band: number): string {
+	return header.bandDataTypes[band - 1] ?? header.data_type;
+}
+
 export function summarize(header: RasterHeader): RasterSummary {
 	const { width, height, bands, data_type, nodata, block_width, block_height, epsg } = header;
 	return { width, height, bands, data_type, nodata, block_width, block_height, epsg };

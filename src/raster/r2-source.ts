@@ -79,22 +79,22 @@ interface DirectoryInternals {
 	deferredArrays: Map<number | string, DeferredArray>;
 }
 
-type ValueReader = (view: DataView, offset: number, littleEndian: boolean) => number;
+type ValueReader = (view: DataView, offset: number) => number;
 
-/** TIFF field types that offset and count arrays use, with their big- or little-endian readers. */
-const FIELD_READERS: Record<number, ValueReader> = {
+/** Big-endian readers for the TIFF field types that offset and count arrays use. */
+const BIG_ENDIAN_READERS: Record<number, ValueReader> = {
 	1: (view, offset) => view.getUint8(offset),
-	3: (view, offset, le) => view.getUint16(offset, le),
-	4: (view, offset, le) => view.getUint32(offset, le),
+	3: (view, offset) => view.getUint16(offset),
+	4: (view, offset) => view.getUint32(offset),
 	6: (view, offset) => view.getInt8(offset),
-	8: (view, offset, le) => view.getInt16(offset, le),
-	9: (view, offset, le) => view.getInt32(offset, le),
-	11: (view, offset, le) => view.getFloat32(offset, le),
-	12: (view, offset, le) => view.getFloat64(offset, le),
-	13: (view, offset, le) => view.getUint32(offset, le),
-	16: (view, offset, le) => Number(view.getBigUint64(offset, le)),
-	17: (view, offset, le) => Number(view.getBigInt64(offset, le)),
-	18: (view, offset, le) => Number(view.getBigUint64(offset, le)),
+	8: (view, offset) => view.getInt16(offset),
+	9: (view, offset) => view.getInt32(offset),
+	11: (view, offset) => view.getFloat32(offset),
+	12: (view, offset) => view.getFloat64(offset),
+	13: (view, offset) => view.getUint32(offset),
+	16: (view, offset) => Number(view.getBigUint64(offset)),
+	17: (view, offset) => Number(view.getBigInt64(offset)),
+	18: (view, offset) => Number(view.getBigUint64(offset)),
 };
 
 /**
@@ -106,14 +106,14 @@ async function loadBigEndianArrays(image: GeoTIFFImage, source: R2RangeSource): 
 	if (image.littleEndian) return;
 	const directory = image.getFileDirectory() as unknown as DirectoryInternals;
 	for (const [tag, deferred] of [...directory.deferredArrays]) {
-		const readValue = FIELD_READERS[deferred.fieldType];
+		const readValue = BIG_ENDIAN_READERS[deferred.fieldType];
 		if (!readValue) continue;
 		const bytes = await source.read({ offset: deferred.arrayOffset, length: deferred.itemSize * deferred.length });
 		if (bytes.byteLength < deferred.itemSize * deferred.length) {
 			throw new Error(`tag ${tag}: its array runs past the end of the file`);
 		}
 		const view = new DataView(bytes);
-		const values = Array.from({ length: deferred.length }, (_, i) => readValue(view, i * deferred.itemSize, false));
+		const values = Array.from({ length: deferred.length }, (_, i) => readValue(view, i * deferred.itemSize));
 		directory.actualizedFields.set(tag, values);
 		directory.deferredArrays.delete(tag);
 	}

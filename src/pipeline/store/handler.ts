@@ -1,6 +1,7 @@
 /**
- * store: assembles result.tif from the compute strips (publish records it once the job is done). The header is computed up front, then
- * header and strips stream into one R2 object: the whole file is never in memory.
+ * store: assembles result.tif from the compute strips. The header is computed up front, then
+ * header and strips stream into one R2 object: the whole file is never in memory. publish
+ * records the artifact once the job is done.
  */
 import { findIndex } from "../../indices/registry";
 import { float32StripHeader } from "../../raster/float32-writer";

@@ -8,7 +8,13 @@ import { ApiError } from "../../errors/api-error";
 import { findIndex } from "../../indices/registry";
 import { geotransformOf, sameCrs, sameGeotransform } from "../../raster/georeference";
 import { inputReadFailure } from "../../raster/input-errors";
-import { findBlocksOutsideFile, inspectRaster, isSupportedDataType, type RasterHeader } from "../../raster/inspect";
+import {
+	bandDataType,
+	findBlocksOutsideFile,
+	inspectRaster,
+	isSupportedDataType,
+	type RasterHeader,
+} from "../../raster/inspect";
 import { openR2Image } from "../../raster/r2-source";
 import { jobMessage } from "../message";
 import { bytesPerRow, type PlannedInput, planStrips } from "../plan";
@@ -59,7 +65,7 @@ function checkSupported({ input, header }: Inspected): ApiError | null {
 			},
 		);
 	}
-	const dataType = header.bandDataTypes[input.band - 1] ?? header.data_type;
+	const dataType = bandDataType(header, input.band);
 	if (!isSupportedDataType(dataType)) {
 		return new ApiError(
 			"unsupported-raster",
@@ -145,7 +151,7 @@ export const validateStage: StageHandler = {
 				object_key: input.objectKey,
 				bytes: input.bytes,
 				band: input.band,
-				data_type: header.bandDataTypes[input.band - 1] ?? header.data_type,
+				data_type: bandDataType(header, input.band),
 				nodata: nodata === null || !Number.isFinite(nodata) ? null : nodata,
 				bytes_per_pixel: image.getBytesPerPixel(),
 				block_height: header.block_height,
