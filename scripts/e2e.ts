@@ -3,14 +3,15 @@
  * runs the "Walk-through with curl" bash block as written (only the API URL is swapped), and
  * verifies what it downloaded against the GDAL/numpy values in test/fixtures/manifest.json,
  * plus `gdalinfo` where GDAL is installed. Over plain HTTP it also runs an NDWI job and one
- * error path (a non-TIFF upload). It owns the dev server and the temp directory it creates,
- * and always stops the server's whole process tree, also on failure or a signal.
+ * error path (a non-TIFF upload), runs `npm run demo` (the generated partner client) and
+ * loads the docs page in headless Chromium. It owns the dev server and the temp directory it
+ * creates, and always stops the server's whole process tree, also on failure or a signal.
  *
- * Needs curl and jq (Debian: apt-get install -y jq). Usage: npm run test:e2e
+ * Needs curl, jq and chromium (Debian: apt-get install -y jq chromium). Usage: npm run test:e2e
  */
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +20,7 @@ import { fromArrayBuffer } from "geotiff";
 import type { JobStatistics as Statistics } from "../src/pipeline/publish/statistics";
 import { stageNames } from "../src/pipeline/stages";
 import type { ManifestCase } from "../test/fixtures/manifest";
+import { checkDocsPage } from "./docs-browser-check";
 
 const ROOT = join(import.meta.dirname, "..");
 const FIXTURES = join(ROOT, "test", "fixtures");
@@ -179,8 +181,17 @@ function walkthroughScript(api: string): string {
 	return `${lines.join("\n").trimEnd()}\necho "E2E_JOB=$JOB"\n`;
 }
 
-async function runBash(script: string, cwd: string): Promise<{ status: number | null; output: string }> {
-	const child = spawn("bash", ["-euo", "pipefail", script], { cwd, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+async function runBash(
+	script: string,
+	cwd: string,
+	env: Record<string, string> = {},
+): Promise<{ status: number | null; output: string }> {
+	const child = spawn("bash", ["-euo", "pipefail", script], {
+		cwd,
+		detached: true,
+		stdio: ["ignore", "pipe", "pipe"],
+		env: { ...process.env, ...env },
+	});
 	const pid = child.pid;
 	if (pid === undefined) throw new Error("could not start bash");
 	groups.add(pid);
@@ -414,6 +425,36 @@ async function checkNotATiff(api: string): Promise<void> {
 	);
 }
 
+/** `npm run demo`, as the README shows it, pointed at this server: the partner client end to end. */
+async function checkDemo(api: string): Promise<void> {
+	console.log("\n# npm run demo (the generated client, as a partner uses it)");
+	const folder = join(workDir, "demo");
+	const script = join(workDir, "demo.sh");
+	writeFileSync(script, `cd ${JSON.stringify(ROOT)}\nnpm run demo\n`);
+	const started = performance.now();
+	const run = await runBash(script, workDir, { EO_EDGE_API: api, EO_EDGE_DEMO_DIR: folder });
+	console.log(run.output.trimEnd().replace(/^/gm, "  | "));
+	check(`npm run demo exits 0 (${seconds(started)})`, run.status === 0, `exit ${run.status}`);
+	const jobId = /^job (job_[0-9a-f]+) submitted$/m.exec(run.output)?.[1];
+	if (jobId === undefined) throw new Error("the demo printed no job id");
+	check("the demo printed the statistics", /ndvi statistics over \d+ pixels/.test(run.output));
+	const result = join(folder, jobId, "result.tif");
+	check(
+		"the demo saved result.tif and stats.json",
+		existsSync(result) && existsSync(join(folder, jobId, "stats.json")),
+	);
+	if (existsSync(result))
+		await checkPixels("demo result.tif", new Uint8Array(readFileSync(result)).buffer, "ndvi_s2_256");
+}
+
+async function checkDocs(api: string): Promise<void> {
+	console.log("\n# GET /v1/docs in headless Chromium");
+	mkdirSync(join(ROOT, "build"), { recursive: true });
+	const screenshot = join(ROOT, "build", "docs-screenshot.png");
+	for (const { label, ok, detail } of await checkDocsPage(api, screenshot)) check(label, ok, detail);
+	console.log(`screenshot: ${screenshot}`);
+}
+
 const started = performance.now();
 let server: DevServer | undefined;
 let gdalChecked = false;
@@ -430,6 +471,8 @@ try {
 	gdalChecked = checkWithGdal();
 	await checkNdwi(api);
 	await checkNotATiff(api);
+	await checkDemo(api);
+	await checkDocs(api);
 } catch (error) {
 	check("run", false, error instanceof Error ? error.message : String(error));
 } finally {
@@ -452,7 +495,7 @@ try {
 if (failed === 0) {
 	const gdal = gdalChecked ? "GDAL's view of its grid" : "GDAL checks skipped";
 	console.log(
-		`\nverified in ${seconds(started)}: README walk-through (NDVI pixels, stats), ${gdal}, NDWI, 415 problem`,
+		`\nverified in ${seconds(started)}: README walk-through (NDVI pixels, stats), ${gdal}, NDWI, 415 problem, npm run demo, docs page`,
 	);
 }
 console.log(`e2e: ${passed} passed, ${failed} failed`);

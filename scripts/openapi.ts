@@ -3,13 +3,7 @@
  * fails when the committed document differs from what the code generates (contract drift).
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { createApp, openApiDocumentConfig } from "../src/app";
-
-const DOCUMENT_PATH = "openapi/v1.json";
-
-export function generateDocument(): string {
-	return `${JSON.stringify(createApp().getOpenAPI31Document(openApiDocumentConfig), null, 2)}\n`;
-}
+import { DOCUMENT_PATH, generateDocument } from "./contract-document";
 
 const generated = generateDocument();
 if (process.argv.includes("--check")) {

@@ -26,6 +26,9 @@ export const openApiDocumentConfig = {
 			"Spectral indices (NDVI, NDWI, …) from GeoTIFF bands, computed in WebAssembly through a queued pipeline on Cloudflare Workers. Every error is an RFC 9457 application/problem+json document.",
 	},
 	servers: [{ url: "http://localhost:8787", description: "Local development (npm run dev)" }],
+	// The empty requirement keeps a key optional: clients can send one today, and requiring it is a
+	// contract change the breaking-change check will flag.
+	security: [{ bearerAuth: [] }, {}] as Record<string, string[]>[],
 	tags: [
 		{ name: "uploads", description: "GeoTIFF bands stored for jobs" },
 		{ name: "jobs", description: "Index computations and their artifacts" },
@@ -111,6 +114,11 @@ export function createApp(): OpenAPIHono<AppEnv> {
 		return problemResponse(c, new ApiError("not-found", `No route for ${c.req.method} ${c.req.path}.`));
 	});
 
+	app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+		type: "http",
+		scheme: "bearer",
+		description: "An API key, sent as `Authorization: Bearer <key>`. This deployment does not require one yet.",
+	});
 	registerV1Routes(app, API_VERSION);
 	app.doc31("/v1/openapi.json", openApiDocumentConfig);
 	return app;

@@ -1,6 +1,13 @@
 /** Drives the worker as a client would: HTTP requests through the worker's own fetch handler. */
 import { exports } from "cloudflare:workers";
 import { expect } from "vitest";
+import {
+	createClient,
+	createUpload,
+	type Job,
+	type Upload,
+	waitForJob as waitForPartnerJob,
+} from "../openapi/client/src/index";
 import type { Problem } from "../src/errors/api-error";
 
 export const BASE = "http://localhost";
@@ -13,30 +20,19 @@ export async function json<T = Record<string, unknown>>(response: Response): Pro
 	return (await response.json()) as T;
 }
 
-export interface UploadBody {
-	id: string;
-	bytes: number;
-	raster: { width: number; height: number; bands: number; data_type: string; nodata: number | null };
-}
+/**
+ * The generated partner client (openapi/client), pointed at the worker: tests that upload,
+ * submit and poll go through it, so a contract change that breaks partners breaks them.
+ */
+export const partner = createClient({
+	baseUrl: BASE,
+	fetch: ((request: Request) => exports.default.fetch(request)) as typeof fetch,
+});
 
-export async function upload(bytes: ArrayBuffer): Promise<UploadBody> {
-	const response = await api("/v1/uploads", {
-		method: "POST",
-		headers: { "content-type": "image/tiff", "content-length": String(bytes.byteLength) },
-		body: bytes,
-	});
-	expect(response.status, await response.clone().text()).toBe(201);
-	return json<UploadBody>(response);
-}
-
-export interface JobBody {
-	id: string;
-	status: string;
-	stage: string | null;
-	progress: number;
-	index: string;
-	error: { type: string; detail: string; status: number; trace_id: string } | null;
-	artifacts: { name: string; media_type: string; bytes: number; href: string }[];
+export async function upload(bytes: ArrayBuffer): Promise<Upload> {
+	const { data, error, response } = await createUpload({ client: partner, body: new Blob([bytes]) });
+	expect(response?.status, JSON.stringify(error)).toBe(201);
+	return data as Upload;
 }
 
 export async function submitJob(body: unknown, headers: Record<string, string> = {}): Promise<Response> {
@@ -47,17 +43,10 @@ export async function submitJob(body: unknown, headers: Record<string, string> =
 	});
 }
 
-const TERMINAL = new Set(["succeeded", "failed", "canceled"]);
-
-/** Polls until the job ends; the queues run in the background of the same runtime. */
-export async function waitForJob(id: string, timeoutMs = 25_000): Promise<JobBody> {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const job = await json<JobBody>(await api(`/v1/jobs/${id}`));
-		if (TERMINAL.has(job.status)) return job;
-		if (Date.now() > deadline) throw new Error(`job ${id} still ${job.status} at ${job.stage} after ${timeoutMs} ms`);
-		await new Promise((resolve) => setTimeout(resolve, 50));
-	}
+/** Polls through the client until the job ends; the queues run in the background of the same runtime. */
+export function waitForJob(id: string, timeoutMs = 25_000): Promise<Job> {
+	// The server asks for 1 s between polls; tests cap it to keep the suite quick.
+	return waitForPartnerJob(id, { client: partner, timeoutMs, initialDelayMs: 50, maxDelayMs: 50 });
 }
 
 /** Asserts a problem+json response and returns the problem. */

@@ -1,6 +1,6 @@
 /** The problem schema and the error responses every route declares in the OpenAPI document. */
 import { z } from "@hono/zod-openapi";
-import { PROBLEM_TYPE_BASE } from "./problems";
+import { PROBLEM_TYPE_BASE, type ProblemCode, problemTypes, problemTypeUri } from "./problems";
 
 export const PROBLEM_MEDIA_TYPE = "application/problem+json";
 
@@ -19,26 +19,66 @@ export const ProblemSchema = z
 	})
 	.openapi("Problem");
 
-const descriptions: Record<number, string> = {
-	400: "Malformed request",
-	404: "Not found",
-	411: "Content-Length missing",
-	413: "Payload too large",
-	415: "Unsupported media type",
-	416: "Range not satisfiable",
-	422: "The request is well-formed but cannot be processed",
-	500: "Internal error",
-};
+/** What each error status means, and the example problem the document shows for it. */
+const errorStatuses = {
+	400: { description: "Malformed request", code: "malformed-request", detail: "The body is not valid JSON." },
+	404: { description: "Not found", code: "not-found", detail: "Job job_0123456789abcdef01234567 does not exist." },
+	411: {
+		description: "Content-Length missing",
+		code: "length-required",
+		detail: "Send the file with a Content-Length header (chunked uploads are not accepted).",
+	},
+	413: {
+		description: "Payload too large",
+		code: "payload-too-large",
+		detail: "The upload is 209715200 bytes; the limit is 104857600 bytes.",
+	},
+	415: {
+		description: "Unsupported media type",
+		code: "unsupported-media-type",
+		detail: "Send the JSON body with Content-Type: application/json.",
+	},
+	416: { description: "Range not satisfiable", code: "range-not-satisfiable", detail: "bytes=9000- is past the end." },
+	422: {
+		description: "The request is well-formed but cannot be processed",
+		code: "validation-failed",
+		detail: "inputs.nir.upload_id: must be an upload id (upl_ followed by 24 hex digits)",
+	},
+	500: { description: "Internal error", code: "internal-error", detail: "An unexpected error occurred." },
+} as const satisfies Record<number, { description: string; code: ProblemCode; detail: string }>;
 
-/** Error responses for a route, all with the one problem schema. */
-export function problemResponses<const S extends readonly (keyof typeof descriptions & number)[]>(...statuses: S) {
+type ErrorStatus = keyof typeof errorStatuses;
+
+function exampleProblem(status: ErrorStatus) {
+	const { code, detail } = errorStatuses[status];
+	return {
+		type: problemTypeUri(code),
+		title: problemTypes[code].title,
+		status,
+		detail,
+		instance: "/v1/jobs",
+		trace_id: "4bf92f3577b34da6a3ce929d0e0e4736",
+		...(code === "validation-failed"
+			? { errors: [{ path: "inputs.nir.upload_id", message: "must be an upload id (upl_ followed by 24 hex digits)" }] }
+			: {}),
+	};
+}
+
+/** Error responses for a route (500 always among them), all with the one problem schema. */
+export function problemResponses<const S extends readonly ErrorStatus[]>(...statuses: S) {
 	return Object.fromEntries(
-		[...statuses, 500].map((status) => [
+		[...statuses, 500 as const].map((status) => [
 			status,
-			{ description: descriptions[status] ?? "Error", content: { [PROBLEM_MEDIA_TYPE]: { schema: ProblemSchema } } },
+			{
+				description: errorStatuses[status].description,
+				content: { [PROBLEM_MEDIA_TYPE]: { schema: ProblemSchema, example: exampleProblem(status) } },
+			},
 		]),
 	) as Record<
 		S[number] | 500,
-		{ description: string; content: { [PROBLEM_MEDIA_TYPE]: { schema: typeof ProblemSchema } } }
+		{
+			description: string;
+			content: { [PROBLEM_MEDIA_TYPE]: { schema: typeof ProblemSchema; example: ReturnType<typeof exampleProblem> } };
+		}
 	>;
 }

@@ -4,6 +4,7 @@
  */
 import { fromArrayBuffer } from "geotiff";
 import { describe, expect, it } from "vitest";
+import { createJob, getJobArtifact, type Job, listJobEvents } from "../../openapi/client/src/index";
 import type { JobStatistics } from "../../src/pipeline/publish/statistics";
 import { geotransformOf, readGeoReference, sameCrs } from "../../src/raster/georeference";
 import landsatFloat32 from "../fixtures/landsat_rn_float32.tif";
@@ -18,7 +19,7 @@ import bgrnStriped from "../fixtures/s2_bgrn_300x200_lzw_striped.tif";
 import green256 from "../fixtures/s2_green_256.tif";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
-import { api, expectProblem, json, submitJob, upload, waitForJob } from "../helpers";
+import { api, expectProblem, partner, upload, waitForJob } from "../helpers";
 
 const files: Record<string, ArrayBuffer> = {
 	"s2_red_256.tif": red256,
@@ -56,13 +57,21 @@ async function runCase(name: (typeof cases)[number]) {
 	const inputs = Object.fromEntries(
 		Object.entries(spec.inputs).map(([band, input]) => [
 			band,
-			{ upload_id: uploads.get(input.file), band: input.band ?? 1 },
+			{ upload_id: uploads.get(input.file) as string, band: input.band ?? 1 },
 		]),
 	);
-	const created = await submitJob({ index: spec.index, inputs }, { traceparent: `00-${TRACE_ID}-00f067aa0ba902b7-01` });
-	expect(created.status, await created.clone().text()).toBe(202);
-	const { id } = await json<{ id: string }>(created);
-	expect(created.headers.get("location")).toBe(`/v1/jobs/${id}`);
+	const {
+		data: created,
+		error,
+		response,
+	} = await createJob({
+		client: partner,
+		body: { index: spec.index, inputs },
+		headers: { traceparent: `00-${TRACE_ID}-00f067aa0ba902b7-01` },
+	});
+	expect(response?.status, JSON.stringify(error)).toBe(202);
+	const { id } = created as Job;
+	expect(response?.headers.get("location")).toBe(`/v1/jobs/${id}`);
 	const job = await waitForJob(id);
 	return { spec, job, uploads };
 }
@@ -75,9 +84,13 @@ describe.each(cases)("job %s through all five queues", (name) => {
 		expect(job.progress).toBe(1);
 		expect(job.artifacts.map((artifact) => artifact.name)).toEqual(["result.tif", "stats.json"]);
 
-		const result = await api(`/v1/jobs/${job.id}/artifacts/result.tif`);
-		expect(result.status).toBe(200);
-		const tiff = await fromArrayBuffer(await result.arrayBuffer());
+		const result = await getJobArtifact({
+			client: partner,
+			path: { id: job.id, name: "result.tif" },
+			parseAs: "arrayBuffer",
+		});
+		expect(result.response?.status).toBe(200);
+		const tiff = await fromArrayBuffer(result.data as ArrayBuffer);
 		const image = await tiff.getImage();
 		const [height, width] = spec.shape;
 		expect([image.getWidth(), image.getHeight()]).toEqual([width, height]);
@@ -105,7 +118,9 @@ describe.each(cases)("job %s through all five queues", (name) => {
 		expect(geotransformOf(resultGeo)).toEqual(geotransformOf(sourceGeo));
 		expect(sameCrs(resultGeo, sourceGeo)).toBe(true);
 
-		const stats = await json<JobStatistics>(await api(`/v1/jobs/${job.id}/artifacts/stats.json`));
+		const statsArtifact = await getJobArtifact({ client: partner, path: { id: job.id, name: "stats.json" } });
+		expect(statsArtifact.response?.headers.get("content-type")).toMatch(/^application\/json/);
+		const stats = statsArtifact.data as unknown as JobStatistics;
 		const want = spec.stats;
 		expect(stats.index).toBe(spec.index);
 		expect(stats.count).toBe(want.count);
@@ -122,9 +137,8 @@ describe.each(cases)("job %s through all five queues", (name) => {
 describe("job timeline", () => {
 	it("records every stage under the trace of the request that created the job, with several strips", async () => {
 		const { job } = await runCase("ndvi_s2_256");
-		const { events } = await json<{
-			events: { stage: string; status: string; trace_id: string; attempt: number; duration_ms: number | null }[];
-		}>(await api(`/v1/jobs/${job.id}/events`));
+		const { data } = await listJobEvents({ client: partner, path: { id: job.id } });
+		const events = data?.events ?? [];
 		for (const stage of ["ingest", "validate", "compute", "store", "publish"]) {
 			expect(events.some((event) => event.stage === stage && event.status === "started")).toBe(true);
 			expect(events.some((event) => event.stage === stage && event.status === "succeeded")).toBe(true);

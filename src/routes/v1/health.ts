@@ -2,6 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../../context";
 import { problemResponses } from "../../errors/openapi";
+import { healthExample } from "./examples";
 
 export const healthRoute = createRoute({
 	method: "get",
@@ -17,6 +18,7 @@ export const healthRoute = createRoute({
 					schema: z
 						.object({ status: z.literal("ok"), version: z.string().openapi({ example: "1.0.0" }) })
 						.openapi("Health"),
+					example: healthExample,
 				},
 			},
 		},

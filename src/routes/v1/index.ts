@@ -1,5 +1,6 @@
 /** The v1 operations, one file each; this list is all the routing there is. */
 import type { App } from "../../context";
+import { registerDocs } from "./docs";
 import { registerHealth } from "./health";
 import { registerListIndices } from "./indices.list";
 import { registerGetJobArtifact } from "./jobs.artifact";
@@ -18,4 +19,5 @@ export function registerV1Routes(app: App, version: string): void {
 	registerGetJobArtifact(app);
 	registerListIndices(app);
 	registerHealth(app, version);
+	registerDocs(app);
 }

@@ -3,6 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../../context";
 import { problemResponses } from "../../errors/openapi";
 import { indices } from "../../indices/registry";
+import { indexListExample } from "./examples";
 
 const IndexSchema = z
 	.object({
@@ -24,7 +25,12 @@ export const listIndicesRoute = createRoute({
 	responses: {
 		200: {
 			description: "Every index a job can compute",
-			content: { "application/json": { schema: z.object({ indices: z.array(IndexSchema) }).openapi("IndexList") } },
+			content: {
+				"application/json": {
+					schema: z.object({ indices: z.array(IndexSchema) }).openapi("IndexList"),
+					example: indexListExample,
+				},
+			},
 		},
 		...problemResponses(),
 	},

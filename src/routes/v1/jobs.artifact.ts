@@ -7,6 +7,7 @@ import type { App } from "../../context";
 import { getJob, listArtifacts } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
+import { statisticsExample } from "./examples";
 import { JobIdParam } from "./schemas";
 
 /**
@@ -51,7 +52,7 @@ export const getJobArtifactRoute = createRoute({
 			description: "The artifact",
 			content: {
 				"image/tiff": { schema: z.string().openapi({ format: "binary" }) },
-				"application/json": { schema: z.record(z.string(), z.unknown()) },
+				"application/json": { schema: z.record(z.string(), z.unknown()), example: statisticsExample },
 			},
 		},
 		206: { description: "The requested byte range of the artifact" },

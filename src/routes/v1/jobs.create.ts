@@ -11,6 +11,7 @@ import { newJobId, UPLOAD_ID_PATTERN } from "../../ids";
 import { bandNames, findIndex, type IndexDefinition, indexIds } from "../../indices/registry";
 import { log } from "../../observability/log";
 import { sendToStage } from "../../pipeline/send";
+import { createJobExample, queuedJobExample } from "./examples";
 import { JobSchema, renderJob } from "./schemas";
 
 const JobInputSchema = z
@@ -49,12 +50,14 @@ export const createJobRoute = createRoute({
 	operationId: "createJob",
 	tags: ["jobs"],
 	summary: "Submit an index computation",
-	request: { body: { required: true, content: { "application/json": { schema: CreateJobSchema } } } },
+	request: {
+		body: { required: true, content: { "application/json": { schema: CreateJobSchema, example: createJobExample } } },
+	},
 	responses: {
 		202: {
 			description: "Accepted; poll the job at Location",
 			headers: z.object({ Location: z.string().openapi({ example: "/v1/jobs/job_0123456789abcdef01234567" }) }),
-			content: { "application/json": { schema: JobSchema } },
+			content: { "application/json": { schema: JobSchema, example: queuedJobExample } },
 		},
 		...problemResponses(400, 415, 422),
 	},

@@ -4,6 +4,7 @@ import type { App } from "../../context";
 import { getJob, listEvents } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
+import { jobEventsExample } from "./examples";
 import { JobIdParam } from "./schemas";
 
 const EventSchema = z
@@ -31,7 +32,12 @@ export const listJobEventsRoute = createRoute({
 	responses: {
 		200: {
 			description: "The events, oldest first",
-			content: { "application/json": { schema: z.object({ events: z.array(EventSchema) }).openapi("JobEvents") } },
+			content: {
+				"application/json": {
+					schema: z.object({ events: z.array(EventSchema) }).openapi("JobEvents"),
+					example: jobEventsExample,
+				},
+			},
 		},
 		...problemResponses(404),
 	},

@@ -4,6 +4,7 @@ import type { App } from "../../context";
 import { getJob, isTerminal, listArtifacts } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
+import { succeededJobExample } from "./examples";
 import { JobIdParam, JobSchema, renderJob } from "./schemas";
 
 /** How long a client should wait before polling a live job again. */
@@ -18,7 +19,10 @@ export const getJobRoute = createRoute({
 	description: "While the job is queued or running the response carries Retry-After, the suggested polling interval.",
 	request: { params: JobIdParam },
 	responses: {
-		200: { description: "The job", content: { "application/json": { schema: JobSchema } } },
+		200: {
+			description: "The job",
+			content: { "application/json": { schema: JobSchema, example: succeededJobExample } },
+		},
 		...problemResponses(404),
 	},
 });

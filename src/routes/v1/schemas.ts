@@ -50,12 +50,15 @@ export const JobSchema = z
 	.object({
 		id: z.string().openapi({ example: "job_0123456789abcdef01234567" }),
 		status: JobStatusSchema,
-		stage: StageSchema.nullable(),
+		// A union, not .nullable(): nullable would make the shared Stage and Problem components nullable everywhere.
+		stage: z
+			.union([StageSchema, z.null()])
+			.openapi({ description: "The stage the job is in, or the last it reached once it has ended; null while queued" }),
 		progress: z.number().min(0).max(1).openapi({ example: 0.5 }),
 		index: z.string().openapi({ example: "ndvi" }),
 		created_at: z.iso.datetime(),
 		updated_at: z.iso.datetime(),
-		error: ProblemSchema.nullable(),
+		error: z.union([ProblemSchema, z.null()]).openapi({ description: "Why the job failed; null unless it failed" }),
 		artifacts: z.array(ArtifactSchema),
 	})
 	.openapi("Job");

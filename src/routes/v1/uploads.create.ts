@@ -9,6 +9,7 @@ import { log } from "../../observability/log";
 import { inspectRaster, summarize } from "../../raster/inspect";
 import { openR2Image } from "../../raster/r2-source";
 import { objectKeys } from "../../storage/keys";
+import { uploadExample } from "./examples";
 import { renderUpload, UploadSchema } from "./schemas";
 
 const TiffBody = z.string().openapi({ format: "binary", description: "The GeoTIFF file, as raw bytes" });
@@ -31,7 +32,7 @@ export const createUploadRoute = createRoute({
 		201: {
 			description: "Stored",
 			headers: z.object({ Location: z.string().openapi({ example: "/v1/uploads/upl_0123456789abcdef01234567" }) }),
-			content: { "application/json": { schema: UploadSchema } },
+			content: { "application/json": { schema: UploadSchema, example: uploadExample } },
 		},
 		...problemResponses(400, 411, 413, 415, 422),
 	},

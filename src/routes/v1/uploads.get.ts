@@ -4,6 +4,7 @@ import type { App } from "../../context";
 import { findUploads } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
+import { uploadExample } from "./examples";
 import { renderUpload, UploadSchema } from "./schemas";
 
 export const getUploadRoute = createRoute({
@@ -22,7 +23,10 @@ export const getUploadRoute = createRoute({
 		}),
 	},
 	responses: {
-		200: { description: "The upload", content: { "application/json": { schema: UploadSchema } } },
+		200: {
+			description: "The upload",
+			content: { "application/json": { schema: UploadSchema, example: uploadExample } },
+		},
 		...problemResponses(404),
 	},
 });

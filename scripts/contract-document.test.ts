@@ -1,0 +1,85 @@
+/**
+ * What partners rely on in the document: every operation named, tagged, summarised and
+ * illustrated, every error the one problem schema, and every example a value the schema accepts.
+ */
+import type { z } from "@hono/zod-openapi";
+import { describe, expect, it } from "vitest";
+import { createApp } from "../src/app";
+import { generateDocument } from "./contract-document";
+
+interface MediaType {
+	schema?: { $ref?: string };
+	example?: unknown;
+}
+interface Operation {
+	operationId?: string;
+	tags?: string[];
+	summary?: string;
+	requestBody?: { content: Record<string, MediaType> };
+	responses: Record<string, { content?: Record<string, MediaType> }>;
+}
+
+const document = JSON.parse(generateDocument()) as {
+	paths: Record<string, Record<string, Operation>>;
+	components: { securitySchemes?: Record<string, { type: string; scheme?: string }> };
+	security?: Record<string, string[]>[];
+};
+const operations = Object.entries(document.paths).flatMap(([path, methods]) =>
+	Object.entries(methods).map(([method, operation]) => ({ name: `${method.toUpperCase()} ${path}`, operation })),
+);
+const isJson = (mediaType: string) => mediaType === "application/json" || mediaType.endsWith("+json");
+
+describe("the OpenAPI document", () => {
+	it("has operations to check", () => {
+		expect(operations.length).toBeGreaterThanOrEqual(8);
+	});
+
+	it.each(operations)("$name has an operationId, a tag and a summary", ({ operation }) => {
+		expect(operation.operationId).toMatch(/^[a-z][A-Za-z]+$/);
+		expect(operation.tags?.length).toBeGreaterThan(0);
+		expect(operation.summary?.length).toBeGreaterThan(0);
+	});
+
+	it.each(operations)("$name shows an example of every JSON body it takes and returns", ({ operation }) => {
+		const bodies = [
+			...Object.entries(operation.requestBody?.content ?? {}),
+			...Object.values(operation.responses).flatMap((response) => Object.entries(response.content ?? {})),
+		].filter(([mediaType]) => isJson(mediaType));
+		for (const [mediaType, body] of bodies) expect(body.example, mediaType).toBeDefined();
+	});
+
+	it.each(operations)("$name answers every error with the one problem schema", ({ operation }) => {
+		const errors = Object.entries(operation.responses).filter(([status]) => Number(status) >= 400);
+		expect(errors.map(([status]) => status)).toContain("500");
+		for (const [status, response] of errors) {
+			expect(Object.keys(response.content ?? {}), status).toEqual(["application/problem+json"]);
+			expect(response.content?.["application/problem+json"]?.schema?.$ref, status).toBe("#/components/schemas/Problem");
+		}
+	});
+
+	it("declares the bearer key scheme and lets every operation use it", () => {
+		expect(document.components.securitySchemes?.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
+		expect(document.security).toContainEqual({ bearerAuth: [] });
+	});
+
+	it("only shows examples its own schemas accept", () => {
+		let checked = 0;
+		for (const definition of createApp().openAPIRegistry.definitions) {
+			if (definition.type !== "route") continue;
+			const { route } = definition;
+			const bodies = [
+				...Object.values(route.request?.body?.content ?? {}),
+				...Object.values(route.responses).flatMap((response) =>
+					"content" in response ? Object.values(response.content ?? {}) : [],
+				),
+			] as { schema: z.ZodType; example?: unknown }[];
+			for (const body of bodies) {
+				if (body.example === undefined) continue;
+				const parsed = body.schema.safeParse(body.example);
+				expect(parsed.success, `${route.method} ${route.path}: ${JSON.stringify(parsed.error?.issues)}`).toBe(true);
+				checked++;
+			}
+		}
+		expect(checked).toBeGreaterThanOrEqual(operations.length);
+	});
+});

@@ -1,0 +1,98 @@
+/**
+ * `npm run demo`: what a partner's integration looks like, through the published client
+ * (@eo-edge/client, built from openapi/client). Against a running `npm run dev` it uploads the
+ * sample bands, submits NDVI, shows the job's progress until it ends, saves the artifacts to a
+ * folder and prints the statistics.
+ *
+ * Settings (environment): EO_EDGE_API (default http://localhost:8787), EO_EDGE_API_KEY (sent
+ * as a bearer key when set), EO_EDGE_DEMO_DIR (default artifacts/).
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createClient, createJob, createUpload, getJobArtifact, type Problem, waitForJob } from "@eo-edge/client";
+
+const ROOT = join(import.meta.dirname, "..");
+const baseUrl = process.env.EO_EDGE_API ?? "http://localhost:8787";
+const apiKey = process.env.EO_EDGE_API_KEY;
+const outputRoot = process.env.EO_EDGE_DEMO_DIR ?? join(ROOT, "artifacts");
+
+const client = createClient({ baseUrl, ...(apiKey ? { auth: apiKey } : {}) });
+
+function fail(what: string, problem: unknown): never {
+	const detail = (problem as Partial<Problem> | undefined)?.detail ?? JSON.stringify(problem);
+	console.error(`${what}: ${detail}`);
+	process.exit(1);
+}
+
+async function uploadBand(file: string): Promise<string> {
+	const bytes = readFileSync(join(ROOT, "samples", file));
+	const { data, error } = await createUpload({ client, body: new Blob([bytes]) });
+	if (!data) fail(`upload ${file}`, error);
+	const { width, height, data_type: type } = data.raster;
+	console.log(`uploaded ${file}: ${data.id} (${width}x${height} ${type})`);
+	return data.id;
+}
+
+try {
+	await fetch(`${baseUrl}/v1/health`);
+} catch {
+	console.error(`no EO Edge API at ${baseUrl}: start it with \`npm run dev\` (or set EO_EDGE_API)`);
+	process.exit(1);
+}
+
+const red = await uploadBand("s2_red_256.tif");
+const nir = await uploadBand("s2_nir_256.tif");
+const { data: submitted, error: rejected } = await createJob({
+	client,
+	body: { index: "ndvi", inputs: { red: { upload_id: red, band: 1 }, nir: { upload_id: nir, band: 1 } } },
+});
+if (!submitted) fail("submit the NDVI job", rejected);
+console.log(`job ${submitted.id} submitted`);
+
+let lastLine = "";
+const job = await waitForJob(submitted.id, {
+	client,
+	timeoutMs: 120_000,
+	onProgress: ({ status, stage, progress }) => {
+		const line = `  ${status.padEnd(9)} ${(stage ?? "-").padEnd(8)} ${Math.round(progress * 100)}%`;
+		if (line !== lastLine) console.log(line);
+		lastLine = line;
+	},
+});
+if (job.status !== "succeeded") fail(`job ${job.id} ${job.status}`, job.error);
+
+const folder = join(outputRoot, job.id);
+mkdirSync(folder, { recursive: true });
+for (const artifact of job.artifacts) {
+	const { data, error } = await getJobArtifact({
+		client,
+		path: { id: job.id, name: artifact.name },
+		parseAs: "arrayBuffer",
+	});
+	if (!data) fail(`download ${artifact.name}`, error);
+	writeFileSync(join(folder, artifact.name), new Uint8Array(data as ArrayBuffer));
+	console.log(`saved ${join(folder, artifact.name)} (${artifact.bytes} bytes)`);
+}
+
+interface Statistics {
+	count: number;
+	nodata_count: number;
+	min: number | null;
+	max: number | null;
+	mean: number | null;
+	std: number | null;
+	histogram: { edges: number[]; counts: number[] };
+}
+const stats = JSON.parse(readFileSync(join(folder, "stats.json"), "utf8")) as Statistics;
+const format = (value: number | null) => (value === null ? "-" : value.toFixed(4));
+console.log(`\n${job.index} statistics over ${stats.count} pixels (${stats.nodata_count} nodata)`);
+console.log(
+	`  min ${format(stats.min)}  max ${format(stats.max)}  mean ${format(stats.mean)}  std ${format(stats.std)}`,
+);
+const widest = Math.max(1, ...stats.histogram.counts);
+stats.histogram.counts.forEach((count, bin) => {
+	if (count === 0) return;
+	const [from, to] = [stats.histogram.edges[bin] ?? 0, stats.histogram.edges[bin + 1] ?? 0];
+	const bar = "#".repeat(Math.ceil((40 * count) / widest));
+	console.log(`  ${from.toFixed(1).padStart(5)} .. ${to.toFixed(1).padStart(4)} ${String(count).padStart(8)} ${bar}`);
+});
