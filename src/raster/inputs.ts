@@ -3,14 +3,25 @@
  * of its remote URL, with EO Edge's decoders installed in geotiff.js.
  */
 import type { GeoTIFFImage } from "geotiff";
-import { zstdDecode } from "../wasm/codecs";
 import { installDecoders } from "./decoders";
 import { inflateNative } from "./inflate";
 import { r2RangeReader } from "./r2-reader";
 import { openRangedImage, RangedSource, type RangeReader } from "./ranged-source";
 import { remoteHref, remoteRangeReader } from "./remote";
 
-installDecoders({ inflate: inflateNative, zstd: zstdDecode });
+let decodersInstalled: Promise<void> | null = null;
+
+/**
+ * The decoder Wasm is imported on first use, not with this module: the app's module graph
+ * (routes included) is also loaded under Node by `npm run openapi`, where a Wasm module with
+ * imports cannot load as an ES module.
+ */
+function installWorkerDecoders(): Promise<void> {
+	decodersInstalled ??= import("../wasm/codecs").then(({ zstdDecode }) =>
+		installDecoders({ inflate: inflateNative, zstd: zstdDecode }),
+	);
+	return decodersInstalled;
+}
 
 /** Where a raster file is: exactly one of an R2 object key or a remote HTTPS URL. */
 export interface RasterFile {
@@ -20,6 +31,7 @@ export interface RasterFile {
 }
 
 export async function openRasterFile(env: Env, file: RasterFile): Promise<GeoTIFFImage> {
+	await installWorkerDecoders();
 	let reader: RangeReader;
 	if (file.href !== null) {
 		reader = remoteRangeReader(remoteHref.parse(file.href), file.bytes, env.REMOTE_READ_TIMEOUT_MS);
