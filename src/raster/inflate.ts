@@ -9,7 +9,7 @@ export async function inflateNative(input: Uint8Array, expectedBytes?: number): 
 	// Awaited only after the output is drained: the writes complete as it is read. The
 	// handler keeps a corrupt stream's write rejection from going unhandled when the read
 	// below throws first.
-	const written = Promise.all([writer.write(input), writer.close()]);
+	const written = Promise.all([writer.write(input as Uint8Array<ArrayBuffer>), writer.close()]);
 	written.catch(() => undefined);
 	const reader = stream.readable.getReader();
 	const chunks: Uint8Array[] = [];

@@ -15,17 +15,17 @@ const FIXTURES = new URL("../fixtures/", import.meta.url);
 export const SLOW_ANSWER_MS = 2_000;
 const failedOnce = new Set<string>();
 
-async function fixture(path: string): Promise<Uint8Array | null> {
+async function fixture(path: string): Promise<Uint8Array<ArrayBuffer> | null> {
 	if (path.split("/").includes("..")) return null;
 	try {
-		return new Uint8Array(await readFile(new URL(path, FIXTURES)));
+		return Uint8Array.from(await readFile(new URL(path, FIXTURES)));
 	} catch {
 		return null;
 	}
 }
 
 /** One byte range of `file` as RFC 9110 asks (a single `bytes=a-b`, `a-` or `-n`). */
-function ranged(file: Uint8Array, range: string | null): Response {
+function ranged(file: Uint8Array<ArrayBuffer>, range: string | null): Response {
 	const match = /^bytes=(\d*)-(\d*)$/.exec(range ?? "");
 	if (!match) return new Response(file, { headers: { "accept-ranges": "bytes" } });
 	const [, first = "", last = ""] = match;
