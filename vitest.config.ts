@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { parse } from "smol-toml";
 import { defineConfig } from "vitest/config";
+import { remoteCogs } from "./test/node/remote-cogs.ts";
 
 interface WranglerConsumer {
 	queue: string;
@@ -37,8 +38,12 @@ export default defineConfig(async () => {
 						TEST_MIGRATIONS: migrations,
 						STRIP_BUDGET_BYTES: 262144,
 						RETRY_BASE_DELAY_SECONDS: 0,
+						// Below test/node/remote-cogs.ts's slow answer, so a timeout can be provoked.
+						REMOTE_READ_TIMEOUT_MS: 500,
 					},
 					queueConsumers,
+					// No test reaches the Internet: remote inputs are served from test/fixtures.
+					outboundService: remoteCogs,
 				},
 			}),
 		],

@@ -22,10 +22,10 @@ export interface UploadRecord {
 	createdAt: string;
 }
 
-export interface JobInputRequest {
-	upload_id: string;
-	band: number;
-}
+/** One input as the client asked for it: an upload, or a remote COG by its href. */
+export type JobInputRequest =
+	| { upload_id: string; href?: undefined; band: number }
+	| { href: string; upload_id?: undefined; band: number };
 
 export interface JobRequest {
 	index: string;
@@ -47,11 +47,13 @@ export interface JobRecord {
 	updatedAt: string;
 }
 
+/** A resolved input: an upload's R2 object, or a remote COG (uploadId and objectKey null). */
 export interface JobInputRecord {
 	name: string;
-	uploadId: string;
+	uploadId: string | null;
+	href: string | null;
 	band: number;
-	objectKey: string;
+	objectKey: string | null;
 	bytes: number;
 }
 
@@ -233,23 +235,33 @@ export async function completeJob(db: D1Database, jobId: string, artifacts: read
 
 export async function saveJobInputs(db: D1Database, jobId: string, inputs: readonly JobInputRecord[]): Promise<void> {
 	const statement = db.prepare(
-		`INSERT INTO job_inputs (job_id, name, upload_id, band, object_key, bytes) VALUES (?, ?, ?, ?, ?, ?)
-		 ON CONFLICT (job_id, name) DO UPDATE SET upload_id = excluded.upload_id, band = excluded.band,
-		   object_key = excluded.object_key, bytes = excluded.bytes`,
+		`INSERT INTO job_inputs (job_id, name, upload_id, href, band, object_key, bytes) VALUES (?, ?, ?, ?, ?, ?, ?)
+		 ON CONFLICT (job_id, name) DO UPDATE SET upload_id = excluded.upload_id, href = excluded.href,
+		   band = excluded.band, object_key = excluded.object_key, bytes = excluded.bytes`,
 	);
 	await db.batch(
-		inputs.map((input) => statement.bind(jobId, input.name, input.uploadId, input.band, input.objectKey, input.bytes)),
+		inputs.map((input) =>
+			statement.bind(jobId, input.name, input.uploadId, input.href, input.band, input.objectKey, input.bytes),
+		),
 	);
 }
 
 export async function listJobInputs(db: D1Database, jobId: string): Promise<JobInputRecord[]> {
 	const { results } = await db
-		.prepare("SELECT name, upload_id, band, object_key, bytes FROM job_inputs WHERE job_id = ? ORDER BY name")
+		.prepare("SELECT name, upload_id, href, band, object_key, bytes FROM job_inputs WHERE job_id = ? ORDER BY name")
 		.bind(jobId)
-		.all<{ name: string; upload_id: string; band: number; object_key: string; bytes: number }>();
+		.all<{
+			name: string;
+			upload_id: string | null;
+			href: string | null;
+			band: number;
+			object_key: string | null;
+			bytes: number;
+		}>();
 	return results.map((row) => ({
 		name: row.name,
 		uploadId: row.upload_id,
+		href: row.href,
 		band: row.band,
 		objectKey: row.object_key,
 		bytes: row.bytes,

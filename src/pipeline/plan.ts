@@ -6,8 +6,11 @@ import type { GeoReference } from "../raster/georeference";
 
 export interface PlannedInput {
 	name: string;
-	upload_id: string;
-	object_key: string;
+	/** The upload and its R2 object, or null for a remote input. */
+	upload_id: string | null;
+	object_key: string | null;
+	/** The remote COG's URL, or null for an upload. */
+	href: string | null;
 	bytes: number;
 	/** 1-based band of the file. */
 	band: number;
@@ -35,6 +38,11 @@ export interface JobPlan {
 	inputs: PlannedInput[];
 }
 
+/** Identifies the file an input reads, so inputs sharing one file decode it once. */
+export function fileOf(input: Pick<PlannedInput, "upload_id" | "href">): string {
+	return input.upload_id ?? input.href ?? "";
+}
+
 function gcd(a: number, b: number): number {
 	return b === 0 ? a : gcd(b, a % b);
 }
@@ -44,7 +52,7 @@ function gcd(a: number, b: number): number {
  * copies may coexist, hence twice), each input converted to float32, and the float32 output.
  */
 export function bytesPerRow(width: number, inputs: readonly PlannedInput[]): number {
-	const files = new Map(inputs.map((input) => [input.upload_id, input.bytes_per_pixel]));
+	const files = new Map(inputs.map((input) => [fileOf(input), input.bytes_per_pixel]));
 	const decoded = [...files.values()].reduce((sum, bytesPerPixel) => sum + 2 * bytesPerPixel * width, 0);
 	return decoded + inputs.length * 4 * width + 4 * width;
 }

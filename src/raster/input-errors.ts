@@ -1,13 +1,27 @@
 /**
- * What a failure to read a job's input means: a storage fault may pass and is rethrown for a
- * retry; a vanished upload or an unreadable file cannot, and becomes the job's problem.
+ * What a failure to read a job's input means: a storage fault or a remote server's passing
+ * trouble may clear and is rethrown for a retry; a vanished upload, a remote file that cannot
+ * be read as a COG, or an unreadable file cannot, and becomes the job's problem.
  */
 import { ApiError } from "../errors/api-error";
-import { RasterObjectMissing, StorageReadError } from "./r2-source";
+import { RasterObjectMissing, StorageReadError } from "./r2-reader";
+import { RemoteReadError } from "./remote";
+
+export interface InputIdentity {
+	name: string;
+	uploadId: string | null;
+	href: string | null;
+}
 
 /** Returns the problem that ends the job, or rethrows a fault a retry may cure. */
-export function inputReadFailure(input: { name: string; uploadId: string }, error: unknown, doing: string): ApiError {
+export function inputReadFailure(input: InputIdentity, error: unknown, doing: string): ApiError {
 	if (error instanceof StorageReadError) throw error;
+	if (error instanceof RemoteReadError) {
+		if (error.retryable) throw new Error(`input '${input.name}': ${error.message}`, { cause: error });
+		return new ApiError("input-unavailable", `input '${input.name}': ${error.message}`, {
+			errors: [{ path: `inputs.${input.name}.href`, message: error.reason }],
+		});
+	}
 	if (error instanceof RasterObjectMissing) {
 		return new ApiError("input-unavailable", `input '${input.name}': upload ${input.uploadId} is no longer stored`, {
 			errors: [{ path: `inputs.${input.name}.upload_id`, message: "upload not found in storage" }],

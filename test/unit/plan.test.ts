@@ -5,6 +5,7 @@ const input = (name: string, uploadId: string, bytesPerPixel: number): PlannedIn
 	name,
 	upload_id: uploadId,
 	object_key: `uploads/${uploadId}.tif`,
+	href: null,
 	bytes: 1,
 	band: 1,
 	data_type: "UInt16",

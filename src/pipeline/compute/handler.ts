@@ -9,12 +9,12 @@ import { completeStrip, getStrip } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { findIndex, type IndexDefinition } from "../../indices/registry";
 import { inputReadFailure } from "../../raster/input-errors";
-import { openR2Image } from "../../raster/r2-source";
+import { openRasterFile } from "../../raster/inputs";
 import { readRows } from "../../raster/read";
 import { objectKeys } from "../../storage/keys";
 import { kernels } from "../../wasm/index";
 import { jobMessage } from "../message";
-import type { PlannedInput } from "../plan";
+import { fileOf, type PlannedInput } from "../plan";
 import { sendToStage } from "../send";
 import { done, failed, type StageHandler } from "../stage";
 import { computeProgress } from "../stages";
@@ -37,24 +37,24 @@ export type ComputeMessage = z.infer<typeof computeMessage>;
 
 /** Decodes each file once for all of its bands this job uses. */
 async function readInputs(
-	bucket: R2Bucket,
+	env: Env,
 	inputs: readonly PlannedInput[],
 	rowStart: number,
 	rowEnd: number,
 ): Promise<Map<string, TypedArray>> {
-	const byUpload = Map.groupBy(inputs, (input) => input.upload_id);
+	const byFile = Map.groupBy(inputs, fileOf);
 	const pixels = new Map<string, TypedArray>();
-	for (const group of byUpload.values()) {
+	for (const group of byFile.values()) {
 		const [first] = group;
 		if (!first) continue;
 		const bands = [...new Set(group.map((input) => input.band))];
 		let decoded: TypedArray[];
 		try {
-			const image = await openR2Image(bucket, first.object_key, first.bytes);
+			const image = await openRasterFile(env, { objectKey: first.object_key, href: first.href, bytes: first.bytes });
 			decoded = await readRows(image, bands, rowStart, rowEnd);
 		} catch (error) {
 			throw inputReadFailure(
-				{ name: first.name, uploadId: first.upload_id },
+				{ name: first.name, uploadId: first.upload_id, href: first.href },
 				error,
 				`decoding rows ${rowStart}-${rowEnd}`,
 			);
@@ -78,7 +78,7 @@ export const computeStage: StageHandler<ComputeMessage> = {
 		if (!strip.done) {
 			let pixels: Map<string, TypedArray>;
 			try {
-				pixels = await readInputs(env.BUCKET, plan.inputs, strip.rowStart, strip.rowEnd);
+				pixels = await readInputs(env, plan.inputs, strip.rowStart, strip.rowEnd);
 			} catch (error) {
 				if (error instanceof ApiError) return failed(error);
 				throw error;

@@ -1,6 +1,11 @@
-/** ingest: resolves a job's inputs to stored uploads and records them, then asks for validation. */
-import { findUploads, saveJobInputs } from "../../db/queries";
+/**
+ * ingest: resolves a job's inputs to stored uploads or to remote COGs it can read by ranges,
+ * records them with their sizes, then asks for validation.
+ */
+import { findUploads, type JobInputRecord, saveJobInputs } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
+import { inputReadFailure } from "../../raster/input-errors";
+import { probeRemote, remoteHref } from "../../raster/remote";
 import { jobMessage } from "../message";
 import { sendToStage } from "../send";
 import { done, failed, type StageHandler } from "../stage";
@@ -9,9 +14,20 @@ export const ingestStage: StageHandler = {
 	message: jobMessage,
 	async handle(message, { env, job }) {
 		const requested = Object.entries(job.request.inputs);
-		const uploads = await findUploads(env.DB, [...new Set(requested.map(([, input]) => input.upload_id))]);
-		const inputs = [];
+		const uploadIds = requested.flatMap(([, input]) => (input.upload_id === undefined ? [] : [input.upload_id]));
+		const uploads = await findUploads(env.DB, [...new Set(uploadIds)]);
+		const inputs: JobInputRecord[] = [];
 		for (const [name, input] of requested) {
+			if (input.href !== undefined) {
+				let bytes: number;
+				try {
+					bytes = await probeRemote(remoteHref.parse(input.href), env.REMOTE_READ_TIMEOUT_MS);
+				} catch (error) {
+					return failed(inputReadFailure({ name, uploadId: null, href: input.href }, error, "reading the file"));
+				}
+				inputs.push({ name, uploadId: null, href: input.href, band: input.band, objectKey: null, bytes });
+				continue;
+			}
 			const upload = uploads.get(input.upload_id);
 			const stored = upload ? await env.BUCKET.head(upload.objectKey) : null;
 			if (!upload || !stored) {
@@ -21,7 +37,14 @@ export const ingestStage: StageHandler = {
 					}),
 				);
 			}
-			inputs.push({ name, uploadId: upload.id, band: input.band, objectKey: upload.objectKey, bytes: stored.size });
+			inputs.push({
+				name,
+				uploadId: upload.id,
+				href: null,
+				band: input.band,
+				objectKey: upload.objectKey,
+				bytes: stored.size,
+			});
 		}
 		await saveJobInputs(env.DB, job.id, inputs);
 		await sendToStage(env, "validate", { job_id: job.id, trace_id: message.trace_id });

@@ -6,8 +6,10 @@ import type { GeoTIFFImage } from "geotiff";
 import { type JobInputRecord, listJobInputs, saveJobPlan } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { findIndex } from "../../indices/registry";
+import { decodableCompressions } from "../../raster/decoders";
 import { geotransformOf, sameCrs, sameGeotransform } from "../../raster/georeference";
 import { inputReadFailure } from "../../raster/input-errors";
+import { openRasterFile } from "../../raster/inputs";
 import {
 	bandDataType,
 	findBlocksOutsideFile,
@@ -15,21 +17,11 @@ import {
 	isSupportedDataType,
 	type RasterHeader,
 } from "../../raster/inspect";
-import { openR2Image } from "../../raster/r2-source";
 import { jobMessage } from "../message";
 import { bytesPerRow, type PlannedInput, planStrips } from "../plan";
 import { sendAllToStage } from "../send";
 import { done, failed, type StageHandler } from "../stage";
 
-/** Compressions geotiff.js decodes inside a Worker (its ZSTD and LERC decoders cannot run here). */
-const DECODABLE_COMPRESSIONS = new Map([
-	[1, "none"],
-	[5, "LZW"],
-	[7, "JPEG"],
-	[8, "Deflate"],
-	[32773, "PackBits"],
-	[32946, "Deflate"],
-]);
 /** Photometric interpretations whose samples are plain values (no palette, no YCbCr). */
 const VALUE_PHOTOMETRICS = new Set([0, 1, 2]);
 
@@ -38,7 +30,7 @@ type Inspected = { input: JobInputRecord; image: GeoTIFFImage; header: RasterHea
 async function inspectInput(env: Env, input: JobInputRecord): Promise<Inspected | ApiError> {
 	const path = `inputs.${input.name}`;
 	try {
-		const image = await openR2Image(env.BUCKET, input.objectKey, input.bytes);
+		const image = await openRasterFile(env, input);
 		const header = await inspectRaster(image);
 		const outside = await findBlocksOutsideFile(image, input.bytes);
 		if (outside > 0) {
@@ -73,10 +65,10 @@ function checkSupported({ input, header }: Inspected): ApiError | null {
 			{ errors: [{ path, message: `unsupported sample type ${dataType}` }] },
 		);
 	}
-	if (!DECODABLE_COMPRESSIONS.has(header.compression)) {
+	if (!decodableCompressions.has(header.compression)) {
 		return new ApiError(
 			"unsupported-raster",
-			`input '${input.name}': TIFF compression ${header.compression} is not supported`,
+			`input '${input.name}': TIFF compression ${header.compression} is not supported (${[...new Set(decodableCompressions.values())].join(", ")} are)`,
 			{
 				errors: [{ path, message: `unsupported compression ${header.compression}` }],
 			},
@@ -149,6 +141,7 @@ export const validateStage: StageHandler = {
 				name: input.name,
 				upload_id: input.uploadId,
 				object_key: input.objectKey,
+				href: input.href,
 				bytes: input.bytes,
 				band: input.band,
 				data_type: bandDataType(header, input.band),

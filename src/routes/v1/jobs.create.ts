@@ -11,6 +11,7 @@ import { newJobId, UPLOAD_ID_PATTERN } from "../../ids";
 import { bandNames, findIndex, type IndexDefinition, indexIds } from "../../indices/registry";
 import { log } from "../../observability/log";
 import { sendToStage } from "../../pipeline/send";
+import { remoteHref } from "../../raster/remote";
 import { createJobExample, queuedJobExample } from "./examples";
 import { JobSchema, renderJob } from "./schemas";
 
@@ -19,8 +20,17 @@ const JobInputSchema = z
 		upload_id: z
 			.string()
 			.regex(UPLOAD_ID_PATTERN, "must be an upload id (upl_ followed by 24 hex digits)")
-			.openapi({ example: "upl_0123456789abcdef01234567" }),
+			.optional()
+			.openapi({ description: "An upload; give this or href", example: "upl_0123456789abcdef01234567" }),
+		href: remoteHref.optional().openapi({
+			description:
+				"HTTPS URL of a Cloud-Optimized GeoTIFF, read by byte ranges (the server must honour Range); give this or upload_id",
+			example: "https://example.com/S2B_33UUP_20240612_0_L2A/B04.tif",
+		}),
 		band: z.number().int().min(1).default(1).openapi({ description: "1-based band of the file", example: 1 }),
+	})
+	.refine((input) => (input.upload_id === undefined) !== (input.href === undefined), {
+		message: "give exactly one of upload_id and href",
 	})
 	.openapi("JobInput");
 
@@ -84,11 +94,14 @@ function checkInputNames(index: IndexDefinition, inputs: CreateJob["inputs"]): F
 	return errors;
 }
 
-async function checkUploads(db: D1Database, inputs: CreateJob["inputs"]): Promise<ApiError | null> {
-	const uploads = await findUploads(db, [...new Set(Object.values(inputs).map((input) => input.upload_id))]);
+/** Uploads exist and have the bands asked for; remote inputs are checked by the pipeline. */
+async function checkUploads(db: D1Database, inputs: JobRequest["inputs"]): Promise<ApiError | null> {
+	const uploadIds = Object.values(inputs).flatMap((input) => (input.upload_id === undefined ? [] : [input.upload_id]));
+	const uploads = await findUploads(db, [...new Set(uploadIds)]);
 	const unknown: FieldError[] = [];
 	const badBands: FieldError[] = [];
 	for (const [name, input] of Object.entries(inputs)) {
+		if (input.upload_id === undefined) continue;
 		const upload = uploads.get(input.upload_id);
 		if (!upload)
 			unknown.push({ path: `inputs.${name}.upload_id`, message: `upload ${input.upload_id} does not exist` });
@@ -110,6 +123,17 @@ async function checkUploads(db: D1Database, inputs: CreateJob["inputs"]): Promis
 	return null;
 }
 
+/** The validated inputs as stored: each names its upload or its href, never both. */
+function inputRequests(inputs: CreateJob["inputs"]): JobRequest["inputs"] {
+	return Object.fromEntries(
+		Object.entries(inputs).map(([name, { upload_id, href, band }]) => {
+			if (upload_id !== undefined) return [name, { upload_id, band }];
+			if (href !== undefined) return [name, { href, band }];
+			throw new Error(`inputs.${name}: the schema let through an input with neither upload_id nor href`);
+		}),
+	);
+}
+
 export function registerCreateJob(app: App): void {
 	app.openapi(createJobRoute, async function createJob(c) {
 		const request = c.req.valid("json");
@@ -129,11 +153,12 @@ export function registerCreateJob(app: App): void {
 				errors: nameErrors,
 			});
 		}
-		const uploadError = await checkUploads(c.env.DB, request.inputs);
+		const inputs = inputRequests(request.inputs);
+		const uploadError = await checkUploads(c.env.DB, inputs);
 		if (uploadError) throw uploadError;
 
 		const { traceId } = c.get("trace");
-		const jobRequest: JobRequest = { index: index.id, inputs: request.inputs, nodata: request.nodata };
+		const jobRequest: JobRequest = { index: index.id, inputs, nodata: request.nodata };
 		const job = await insertJob(c.env.DB, { id: newJobId(), indexId: index.id, request: jobRequest, traceId });
 		try {
 			await sendToStage(c.env, "ingest", { job_id: job.id, trace_id: traceId });

@@ -6,8 +6,8 @@ import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
 import { newUploadId } from "../../ids";
 import { log } from "../../observability/log";
+import { openRasterFile } from "../../raster/inputs";
 import { inspectRaster, summarize } from "../../raster/inspect";
-import { openR2Image } from "../../raster/r2-source";
 import { objectKeys } from "../../storage/keys";
 import { uploadExample } from "./examples";
 import { renderUpload, UploadSchema } from "./schemas";
@@ -149,7 +149,9 @@ export function registerCreateUpload(app: App): void {
 
 		let raster: ReturnType<typeof summarize>;
 		try {
-			raster = summarize(await inspectRaster(await openR2Image(c.env.BUCKET, key, length)));
+			raster = summarize(
+				await inspectRaster(await openRasterFile(c.env, { objectKey: key, href: null, bytes: length })),
+			);
 		} catch (error) {
 			await c.env.BUCKET.delete(key);
 			const reason = error instanceof Error ? error.message : String(error);

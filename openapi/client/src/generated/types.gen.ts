@@ -88,7 +88,14 @@ export type CreateJob = {
 };
 
 export type JobInput = {
-    upload_id: string;
+    /**
+     * An upload; give this or href
+     */
+    upload_id?: string;
+    /**
+     * HTTPS URL of a Cloud-Optimized GeoTIFF, read by byte ranges (the server must honour Range); give this or upload_id
+     */
+    href?: string;
     /**
      * 1-based band of the file
      */

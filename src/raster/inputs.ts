@@ -1,0 +1,44 @@
+/**
+ * Opens a job's input, or an upload, in the Worker: through ranged reads of its R2 object or
+ * of its remote URL, with EO Edge's decoders installed in geotiff.js.
+ */
+import type { GeoTIFFImage } from "geotiff";
+import { installDecoders } from "./decoders";
+import { inflateNative } from "./inflate";
+import { r2RangeReader } from "./r2-reader";
+import { openRangedImage, RangedSource, type RangeReader } from "./ranged-source";
+import { remoteHref, remoteRangeReader } from "./remote";
+
+let decodersInstalled: Promise<void> | null = null;
+
+/**
+ * The decoder Wasm is imported on first use, not with this module: the app's module graph
+ * (routes included) is also loaded under Node by `npm run openapi`, where a Wasm module with
+ * imports cannot load as an ES module.
+ */
+function installWorkerDecoders(): Promise<void> {
+	decodersInstalled ??= import("../wasm/codecs").then(({ zstdDecode }) =>
+		installDecoders({ inflate: inflateNative, zstd: zstdDecode }),
+	);
+	return decodersInstalled;
+}
+
+/** Where a raster file is: exactly one of an R2 object key or a remote HTTPS URL. */
+export interface RasterFile {
+	objectKey: string | null;
+	href: string | null;
+	bytes: number;
+}
+
+export async function openRasterFile(env: Env, file: RasterFile): Promise<GeoTIFFImage> {
+	await installWorkerDecoders();
+	let reader: RangeReader;
+	if (file.href !== null) {
+		reader = remoteRangeReader(remoteHref.parse(file.href), file.bytes, env.REMOTE_READ_TIMEOUT_MS);
+	} else if (file.objectKey !== null) {
+		reader = r2RangeReader(env.BUCKET, file.objectKey, file.bytes);
+	} else {
+		throw new Error("a raster file needs an object key or an href");
+	}
+	return openRangedImage(new RangedSource(reader));
+}

@@ -1,0 +1,225 @@
+/**
+ * The geotiff.js data source behind every raster EO Edge reads: whatever the storage (an R2
+ * object, an HTTPS URL), a file is only ever read by byte ranges.
+ *
+ * The file is seen as fixed-size blocks. Blocks already read come from a small cache, which
+ * lives as long as the source, i.e. one invocation. Blocks missing from every request made in
+ * the same turn of the event loop (geotiff.js asks for all of a window's tiles at once) are
+ * read together: consecutive blocks become one ranged read, so a strip of tiles stored one
+ * after the other costs a single request.
+ */
+import { GeoTIFF, type GeoTIFFImage } from "geotiff";
+
+/** Ranged reads of one file of known size; the storage behind a {@link RangedSource}. */
+export interface RangeReader {
+	/** Bytes in the file. */
+	readonly size: number;
+	/** Reads `length` bytes at `offset`; the range lies inside the file. */
+	read(offset: number, length: number): Promise<ArrayBuffer>;
+}
+
+export interface RangedSourceOptions {
+	/** Unit of reading and caching. */
+	blockBytes?: number;
+	/** Blocks the cache keeps, least recently used first out. */
+	cacheBlocks?: number;
+	/** Largest single read: longer runs of blocks are split. */
+	maxReadBytes?: number;
+}
+
+interface Slice {
+	offset: number;
+	length: number;
+}
+
+interface PendingBlock {
+	resolve(block: Uint8Array): void;
+	reject(error: unknown): void;
+}
+
+type GeoTiffSource = Parameters<typeof GeoTIFF.fromSource>[0];
+
+export class RangedSource {
+	readonly #reader: RangeReader;
+	readonly #blockBytes: number;
+	readonly #cacheBlocks: number;
+	readonly #maxReadBlocks: number;
+	/** Insertion order is recency: a hit moves its block to the end. */
+	readonly #cache = new Map<number, Uint8Array>();
+	readonly #inFlight = new Map<number, Promise<Uint8Array>>();
+	#queued = new Map<number, PendingBlock>();
+
+	constructor(
+		reader: RangeReader,
+		{ blockBytes = 64 * 1024, cacheBlocks = 32, maxReadBytes = 8 * 1024 * 1024 }: RangedSourceOptions = {},
+	) {
+		this.#reader = reader;
+		this.#blockBytes = blockBytes;
+		this.#cacheBlocks = cacheBlocks;
+		this.#maxReadBlocks = Math.max(1, Math.floor(maxReadBytes / blockBytes));
+	}
+
+	get fileSize(): number {
+		return this.#reader.size;
+	}
+
+	/** Each slice's bytes; a slice reaching past the end of the file is cut at the end. */
+	async fetch(slices: readonly Slice[]): Promise<ArrayBuffer[]> {
+		const wanted = slices.map(({ offset, length }) => ({
+			offset,
+			end: Math.max(offset, Math.min(offset + length, this.fileSize)),
+		}));
+		const blocks = new Map<number, Uint8Array | Promise<Uint8Array>>();
+		for (const { offset, end } of wanted) {
+			for (let id = Math.floor(offset / this.#blockBytes); id * this.#blockBytes < end; id++) {
+				if (!blocks.has(id)) blocks.set(id, this.#block(id));
+			}
+		}
+		const ids = [...blocks.keys()];
+		const loaded = new Map(ids.map((id, i) => [id, i]));
+		const data = await Promise.all(blocks.values());
+		return wanted.map(({ offset, end }) => {
+			const bytes = new Uint8Array(end - offset);
+			for (let at = offset; at < end; ) {
+				const id = Math.floor(at / this.#blockBytes);
+				const block = data[loaded.get(id) ?? -1];
+				if (!block) throw new Error(`block ${id} was not read`);
+				const within = at - id * this.#blockBytes;
+				const take = Math.min(block.length - within, end - at);
+				if (take <= 0) throw new Error(`block ${id} is shorter than the file says`);
+				bytes.set(block.subarray(within, within + take), at - offset);
+				at += take;
+			}
+			return bytes.buffer;
+		});
+	}
+
+	async fetchSlice(slice: Slice): Promise<Slice & { data: ArrayBuffer }> {
+		const [data = new ArrayBuffer(0)] = await this.fetch([slice]);
+		return { ...slice, data };
+	}
+
+	async close(): Promise<void> {}
+
+	#block(id: number): Uint8Array | Promise<Uint8Array> {
+		const cached = this.#cache.get(id);
+		if (cached) {
+			this.#cache.delete(id);
+			this.#cache.set(id, cached);
+			return cached;
+		}
+		const inFlight = this.#inFlight.get(id);
+		if (inFlight) return inFlight;
+		const promise = new Promise<Uint8Array>((resolve, reject) => {
+			if (this.#queued.size === 0) setTimeout(() => this.#readQueued(), 0);
+			this.#queued.set(id, { resolve, reject });
+		});
+		this.#inFlight.set(id, promise);
+		return promise;
+	}
+
+	/** Reads every queued block, consecutive ones in one request each. */
+	#readQueued(): void {
+		const queued = this.#queued;
+		this.#queued = new Map();
+		const ids = [...queued.keys()].sort((a, b) => a - b);
+		let first = 0;
+		for (let i = 1; i <= ids.length; i++) {
+			const runStart = ids[first] as number;
+			const contiguous = i < ids.length && ids[i] === (ids[i - 1] as number) + 1 && i - first < this.#maxReadBlocks;
+			if (contiguous) continue;
+			void this.#readRun(runStart, i - first, queued);
+			first = i;
+		}
+	}
+
+	async #readRun(firstId: number, count: number, queued: Map<number, PendingBlock>): Promise<void> {
+		const offset = firstId * this.#blockBytes;
+		const length = Math.min(count * this.#blockBytes, this.fileSize - offset);
+		try {
+			const data = new Uint8Array(await this.#reader.read(offset, length));
+			if (data.length !== length) throw new Error(`read ${data.length} bytes at ${offset} instead of ${length}`);
+			for (let i = 0; i < count; i++) {
+				// A copy, so a cached block does not keep the whole read alive.
+				const block = data.slice(i * this.#blockBytes, (i + 1) * this.#blockBytes);
+				this.#remember(firstId + i, block);
+				queued.get(firstId + i)?.resolve(block);
+			}
+		} catch (error) {
+			for (let i = 0; i < count; i++) queued.get(firstId + i)?.reject(error);
+		} finally {
+			for (let i = 0; i < count; i++) this.#inFlight.delete(firstId + i);
+		}
+	}
+
+	#remember(id: number, block: Uint8Array): void {
+		this.#cache.set(id, block);
+		if (this.#cache.size > this.#cacheBlocks) {
+			const oldest = this.#cache.keys().next();
+			if (!oldest.done) this.#cache.delete(oldest.value);
+		}
+	}
+}
+
+/** The parts of geotiff.js's DeferredArray (not exported) that the workaround below reads. */
+interface DeferredArray {
+	arrayOffset: number;
+	fieldType: number;
+	length: number;
+	itemSize: number;
+}
+
+interface DirectoryInternals {
+	actualizedFields: Map<number | string, unknown>;
+	deferredArrays: Map<number | string, DeferredArray>;
+}
+
+type ValueReader = (view: DataView, offset: number) => number;
+
+/** Big-endian readers for the TIFF field types that offset and count arrays use. */
+const BIG_ENDIAN_READERS: Record<number, ValueReader> = {
+	1: (view, offset) => view.getUint8(offset),
+	3: (view, offset) => view.getUint16(offset),
+	4: (view, offset) => view.getUint32(offset),
+	6: (view, offset) => view.getInt8(offset),
+	8: (view, offset) => view.getInt16(offset),
+	9: (view, offset) => view.getInt32(offset),
+	11: (view, offset) => view.getFloat32(offset),
+	12: (view, offset) => view.getFloat64(offset),
+	13: (view, offset) => view.getUint32(offset),
+	16: (view, offset) => Number(view.getBigUint64(offset)),
+	17: (view, offset) => Number(view.getBigInt64(offset)),
+	18: (view, offset) => Number(view.getBigUint64(offset)),
+};
+
+/**
+ * geotiff.js 3.0.5 decodes arrays that lie outside its first header read (tile and strip
+ * offsets of larger files) as little-endian whatever the file's byte order. For big-endian
+ * files this reads those arrays itself, in the file's order, before geotiff.js uses them.
+ */
+async function loadBigEndianArrays(image: GeoTIFFImage, source: RangedSource): Promise<void> {
+	if (image.littleEndian) return;
+	const directory = image.getFileDirectory() as unknown as DirectoryInternals;
+	for (const [tag, deferred] of [...directory.deferredArrays]) {
+		const readValue = BIG_ENDIAN_READERS[deferred.fieldType];
+		if (!readValue) continue;
+		const [bytes = new ArrayBuffer(0)] = await source.fetch([
+			{ offset: deferred.arrayOffset, length: deferred.itemSize * deferred.length },
+		]);
+		if (bytes.byteLength < deferred.itemSize * deferred.length) {
+			throw new Error(`tag ${tag}: its array runs past the end of the file`);
+		}
+		const view = new DataView(bytes);
+		const values = Array.from({ length: deferred.length }, (_, i) => readValue(view, i * deferred.itemSize));
+		directory.actualizedFields.set(tag, values);
+		directory.deferredArrays.delete(tag);
+	}
+}
+
+/** Opens the first image of a GeoTIFF through ranged reads, reading no more than its header. */
+export async function openRangedImage(source: RangedSource): Promise<GeoTIFFImage> {
+	const tiff = await GeoTIFF.fromSource(source as unknown as GeoTiffSource);
+	const image = await tiff.getImage(0);
+	await loadBigEndianArrays(image, source);
+	return image;
+}

@@ -1,0 +1,55 @@
+// The one place that talks to the Zstandard decoder (wasm/build/zstd.wasm, extracted from the
+// zstddec package by scripts/extract-zstd-wasm.ts): it instantiates the compiled module,
+// copies a compressed block into its memory and the decoded bytes out.
+
+/** The raw ABI of zstd.wasm (zstd's one-shot API, built by Emscripten). */
+interface ZstdExports {
+	readonly memory: WebAssembly.Memory;
+	malloc(size: number): number;
+	free(pointer: number): void;
+	ZSTD_decompress(destination: number, capacity: number, source: number, sourceSize: number): number;
+	ZSTD_findDecompressedSize(source: number, sourceSize: number): bigint;
+	ZSTD_isError(code: number): number;
+}
+
+/**
+ * Decodes one Zstandard frame into at most `expectedBytes`; without it, the frame must state
+ * its decoded size (GDAL's frames do).
+ */
+export type ZstdDecode = (input: Uint8Array, expectedBytes?: number) => Uint8Array;
+
+/** Frames larger than this are refused rather than allocated (a block is far smaller). */
+const MAX_FRAME_BYTES = 256 * 1024 * 1024;
+
+export function createZstdDecode(module: WebAssembly.Module): ZstdDecode {
+	const instance = new WebAssembly.Instance(module, {
+		// Memory views are taken after every allocation, so growth needs no notice.
+		env: { emscripten_notify_memory_growth: () => {} },
+	});
+	const wasm = instance.exports as unknown as ZstdExports;
+	return function zstdDecode(input, expectedBytes) {
+		const source = wasm.malloc(input.byteLength);
+		let destination = 0;
+		try {
+			if (source === 0) throw new Error("ZSTD: out of Wasm memory");
+			new Uint8Array(wasm.memory.buffer).set(input, source);
+			const capacity = expectedBytes ?? frameSize(source, input.byteLength);
+			destination = wasm.malloc(capacity);
+			if (destination === 0) throw new Error("ZSTD: out of Wasm memory");
+			// size_t results come back as i32: errors are the top of the unsigned range.
+			const written = wasm.ZSTD_decompress(destination, capacity, source, input.byteLength) >>> 0;
+			if (wasm.ZSTD_isError(written)) throw new Error(`ZSTD: the block does not decode (error ${-(written | 0)})`);
+			return new Uint8Array(wasm.memory.buffer).slice(destination, destination + written);
+		} finally {
+			wasm.free(source);
+			if (destination !== 0) wasm.free(destination);
+		}
+	};
+
+	function frameSize(source: number, sourceSize: number): number {
+		// Unknown and error sizes are the top of the unsigned 64-bit range, negative here.
+		const size = BigInt.asIntN(64, wasm.ZSTD_findDecompressedSize(source, sourceSize));
+		if (size < 0n || size > BigInt(MAX_FRAME_BYTES)) throw new Error("ZSTD: the frame does not state a usable size");
+		return Number(size);
+	}
+}
