@@ -10,8 +10,8 @@
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { findBreakingChanges, unacknowledged } from "./contract-diff";
-import { DOCUMENT_PATH, generateDocument } from "./contract-document";
+import { type BreakingChange, findBreakingChanges, unacknowledged } from "./contract-diff";
+import { CONTRACT_DIR, DOCUMENT_FILE_PATTERN, generateDocuments } from "./contract-document";
 
 const CHANGELOG_PATH = "openapi/CHANGELOG.md";
 
@@ -35,13 +35,33 @@ if (!revision) {
 	console.log("breaking-change check: no git history to compare with; nothing to check");
 	process.exit(0);
 }
-const committed = git("show", `${revision}:${DOCUMENT_PATH}`);
-if (committed === null) {
-	console.log(`breaking-change check: ${DOCUMENT_PATH} is new at ${revision.slice(0, 12)}; nothing to compare`);
-	process.exit(0);
+const base = revision.slice(0, 12);
+
+/** The committed documents at the base revision, by file path. */
+function baselineDocuments(): Map<string, unknown> {
+	const listing = git("ls-tree", "--name-only", `${revision}:${CONTRACT_DIR}`) ?? "";
+	const files = listing.split("\n").filter((name) => DOCUMENT_FILE_PATTERN.test(name));
+	return new Map(
+		files.map((name) => [
+			`${CONTRACT_DIR}/${name}`,
+			JSON.parse(git("show", `${revision}:${CONTRACT_DIR}/${name}`) ?? "{}"),
+		]),
+	);
 }
 
-const changes = findBreakingChanges(JSON.parse(committed), JSON.parse(generateDocument()));
+const generated = generateDocuments();
+const baseline = baselineDocuments();
+const changes: BreakingChange[] = [];
+for (const [file, before] of baseline) {
+	// A major version whose routes are all gone is compared with an empty document: every
+	// operation in it is a removed operation.
+	const after = generated.has(file) ? JSON.parse(generated.get(file) as string) : { ...(before as object), paths: {} };
+	changes.push(...findBreakingChanges(before, after));
+}
+for (const file of generated.keys()) {
+	if (!baseline.has(file)) console.log(`breaking-change check: ${file} is new since ${base}; nothing to compare`);
+}
+
 const open = unacknowledged(changes, readFileSync(CHANGELOG_PATH, "utf8"));
 for (const change of changes) {
 	const status = open.includes(change) ? "BREAKING" : "reviewed";
@@ -49,13 +69,14 @@ for (const change of changes) {
 }
 if (open.length > 0) {
 	console.error(
-		`\nbreaking-change check: ${open.length} breaking change${open.length === 1 ? "" : "s"} to the v1 contract since ${revision.slice(0, 12)}.
-Keep v1 compatible, move the change to a new major version (/v2, openapi/v2.json), or, once reviewed,
+		`\nbreaking-change check: ${open.length} breaking change${open.length === 1 ? "" : "s"} to a published contract since ${base}.
+Keep it compatible, move the change to a new major version (/v2, openapi/v2.json), or, once reviewed,
 acknowledge each in ${CHANGELOG_PATH} with a line such as:
 ${open.map((change) => `- breaking: \`${change.location}\` <why partners are not hurt>. Reviewed-by: <name>`).join("\n")}`,
 	);
 	process.exit(1);
 }
+const compared = [...baseline.keys()].join(", ") || "no documents";
 console.log(
-	`breaking-change check: ${DOCUMENT_PATH} against ${revision.slice(0, 12)}: ${changes.length === 0 ? "no breaking changes" : `${changes.length} reviewed breaking change(s)`}`,
+	`breaking-change check: ${compared} against ${base}: ${changes.length === 0 ? "no breaking changes" : `${changes.length} reviewed breaking change(s)`}`,
 );

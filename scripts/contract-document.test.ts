@@ -5,7 +5,7 @@
 import type { z } from "@hono/zod-openapi";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
-import { generateDocument } from "./contract-document";
+import { generateDocuments, splitByMajorVersion } from "./contract-document";
 
 interface MediaType {
 	schema?: { $ref?: string };
@@ -19,7 +19,7 @@ interface Operation {
 	responses: Record<string, { content?: Record<string, MediaType> }>;
 }
 
-const document = JSON.parse(generateDocument()) as {
+const document = JSON.parse(generateDocuments().get("openapi/v1.json") ?? "{}") as {
 	paths: Record<string, Record<string, Operation>>;
 	components: { securitySchemes?: Record<string, { type: string; scheme?: string }> };
 	security?: Record<string, string[]>[];
@@ -81,5 +81,19 @@ describe("the OpenAPI document", () => {
 			}
 		}
 		expect(checked).toBeGreaterThanOrEqual(operations.length);
+	});
+
+	it("puts each major version's paths in its own document, with the shared components", () => {
+		const both = {
+			openapi: "3.1.0",
+			paths: { "/v1/jobs": { get: {} }, "/v2/jobs": { get: {} }, "/v1/health": { get: {} } },
+			components: { schemas: { Job: { type: "object" } } },
+		};
+		const split = splitByMajorVersion(both);
+		expect([...split.keys()]).toEqual(["openapi/v1.json", "openapi/v2.json"]);
+		expect(Object.keys(split.get("openapi/v1.json")?.paths ?? {})).toEqual(["/v1/jobs", "/v1/health"]);
+		expect(Object.keys(split.get("openapi/v2.json")?.paths ?? {})).toEqual(["/v2/jobs"]);
+		expect(split.get("openapi/v2.json")?.components).toEqual(both.components);
+		expect(() => splitByMajorVersion({ paths: { "/jobs": {} } })).toThrow(/outside any \/vN\/ major version/);
 	});
 });
