@@ -1,0 +1,282 @@
+/**
+ * Compiles a formula AST into the bytecode the Wasm evaluator runs (evaluate() in
+ * wasm/assembly/kernels.ts). The program is a register machine over blocks of pixels:
+ * registers [0, inputs) hold the inputs, the next ones the constants, the rest temporaries.
+ * Each instruction is five int32 words: opcode, destination, operands a, b and c. The last
+ * instruction writes the result register, which the evaluator sends straight to the output.
+ * Constant subtrees are folded with the reference semantics, and constant exponents are
+ * strength-reduced (integer powers to multiplications, 0.5 to sqrt).
+ */
+import { evaluateFormula } from "./evaluate";
+import { FormulaError, type FormulaNode } from "./parse";
+
+/** Opcodes shared with wasm/assembly/kernels.ts. */
+export const opcodes = {
+	add: 1,
+	sub: 2,
+	mul: 3,
+	div: 4,
+	min: 5,
+	max: 6,
+	pow: 7,
+	neg: 8,
+	abs: 9,
+	sqrt: 10,
+	exp: 11,
+	log: 12,
+	tanh: 13,
+	/** (a - b) / (a + b) in one instruction: the same three float32 operations, one pass. */
+	normalizedDifference: 14,
+	/** a * b + c, rounded as the two operations are. */
+	multiplyAdd: 15,
+	/** c - a * b, rounded as the two operations are. */
+	multiplySubtract: 16,
+} as const;
+
+export type Opcode = (typeof opcodes)[keyof typeof opcodes];
+
+export interface Program {
+	/** INSTRUCTION_WORDS int32 words per instruction: opcode, destination, operands a, b, c (unused: 0). */
+	code: number[];
+	/** How many inputs the program reads, into registers [0, inputs). */
+	inputs: number;
+	/** Values of registers [inputs, inputs + constants.length). */
+	constants: number[];
+	/** Registers the program uses in all. */
+	registers: number;
+	/** The register holding the result. */
+	result: number;
+}
+
+/** What a variable stands for: the input at this position, or a constant value. */
+export type Binding = { input: number } | { constant: number };
+
+export const INSTRUCTION_WORDS = 5;
+
+/** Registers are blocks of pixels in Wasm memory; this bounds the evaluator's working set. */
+export const MAX_REGISTERS = 128;
+/** Integer exponents up to this size become multiplications. */
+const MAX_UNROLLED_EXPONENT = 16;
+
+type Ref = { kind: "input"; index: number } | { kind: "constant"; value: number } | { kind: "temp"; index: number };
+
+type Instruction = { opcode: Opcode; dst: Ref; a: Ref; b: Ref | null; c: Ref | null };
+
+const binaryOpcodes = { "+": opcodes.add, "-": opcodes.sub, "*": opcodes.mul, "/": opcodes.div } as const;
+
+/**
+ * Compiles `root` for `inputs` inputs; `bind` resolves each variable (and throws a
+ * FormulaError for a name it does not know).
+ */
+export function compileProgram(
+	root: FormulaNode,
+	inputs: number,
+	bind: (variable: { name: string; position: number }) => Binding,
+): Program {
+	const bindings = new Map<string, Binding>();
+	const constantValues: Record<string, number> = {};
+	const resolve = (node: FormulaNode): void => {
+		if (node.kind === "variable") {
+			if (bindings.has(node.name)) return;
+			const binding = bind(node);
+			bindings.set(node.name, binding);
+			if ("constant" in binding) constantValues[node.name] = binding.constant;
+		} else if (node.kind === "negate") resolve(node.operand);
+		else if (node.kind === "binary") {
+			resolve(node.left);
+			resolve(node.right);
+		} else if (node.kind === "call") node.args.forEach(resolve);
+	};
+	resolve(root);
+
+	const readsInput = (node: FormulaNode): boolean => {
+		switch (node.kind) {
+			case "number":
+				return false;
+			case "variable":
+				return "input" in (bindings.get(node.name) as Binding);
+			case "negate":
+				return readsInput(node.operand);
+			case "binary":
+				return readsInput(node.left) || readsInput(node.right);
+			case "call":
+				return node.args.some(readsInput);
+		}
+	};
+
+	const instructions: Instruction[] = [];
+	const freeTemps: number[] = [];
+	let tempCount = 0;
+	const allocate = (): Ref => ({ kind: "temp", index: freeTemps.pop() ?? tempCount++ });
+	const release = (...refs: (Ref | null)[]): void => {
+		for (const ref of refs) if (ref?.kind === "temp") freeTemps.push(ref.index);
+	};
+	const emit = (opcode: Opcode, a: Ref, b: Ref | null = null, c: Ref | null = null): Ref => {
+		release(a, b, c);
+		const dst = allocate();
+		instructions.push({ opcode, dst, a, b, c });
+		return dst;
+	};
+	const constant = (value: number): Ref => ({ kind: "constant", value: Math.fround(value) });
+
+	/** x ** k for a constant k, as multiplications where k is a small integer. */
+	const power = (base: Ref, exponent: number): Ref => {
+		const magnitude = Math.abs(exponent);
+		if (exponent === 0.5) return emit(opcodes.sqrt, base);
+		if (!Number.isInteger(exponent) || magnitude < 1 || magnitude > MAX_UNROLLED_EXPONENT) {
+			return emit(opcodes.pow, base, constant(exponent));
+		}
+		// Square-and-multiply; intermediate temporaries are freed only once the chain is done.
+		const chain: Ref[] = [];
+		const multiply = (a: Ref, b: Ref): Ref => {
+			const dst = allocate();
+			instructions.push({ opcode: opcodes.mul, dst, a, b, c: null });
+			chain.push(dst);
+			return dst;
+		};
+		let result: Ref | null = null;
+		let square = base;
+		for (let bits = magnitude; bits > 0; bits >>= 1) {
+			if (bits & 1) result = result === null ? square : multiply(result, square);
+			if (bits > 1) square = multiply(square, square);
+		}
+		const positive = result as Ref;
+		release(...[base, ...chain].filter((ref) => ref !== positive));
+		return exponent < 0 ? emit(opcodes.div, constant(1), positive) : positive;
+	};
+
+	/** x * y + z, z + x * y and z - x * y as one instruction: [opcode, x, y, z]. */
+	const multiplyAddOperands = (node: FormulaNode): [Opcode, FormulaNode, FormulaNode, FormulaNode] | null => {
+		if (node.kind !== "binary") return null;
+		const { left, right } = node;
+		const isProduct = (child: FormulaNode) => child.kind === "binary" && child.operator === "*" && readsInput(child);
+		if (node.operator === "+" && isProduct(left) && left.kind === "binary") {
+			return [opcodes.multiplyAdd, left.left, left.right, right];
+		}
+		if ((node.operator === "+" || node.operator === "-") && isProduct(right) && right.kind === "binary") {
+			const opcode = node.operator === "+" ? opcodes.multiplyAdd : opcodes.multiplySubtract;
+			return [opcode, right.left, right.right, left];
+		}
+		return null;
+	};
+
+	const generate = (node: FormulaNode): Ref => {
+		if (!readsInput(node)) return constant(evaluateFormula(node, constantValues));
+		switch (node.kind) {
+			case "number":
+				return constant(node.value);
+			case "variable": {
+				const binding = bindings.get(node.name) as { input: number };
+				return { kind: "input", index: binding.input };
+			}
+			case "negate":
+				return emit(opcodes.neg, generate(node.operand));
+			case "binary": {
+				const difference = normalizedDifferenceOperands(node);
+				if (difference) {
+					const [a, b] = difference.map(generate) as [Ref, Ref];
+					return emit(opcodes.normalizedDifference, a, b);
+				}
+				const fused = multiplyAddOperands(node);
+				if (fused) {
+					const [opcode, a, b, c] = fused;
+					return emit(opcode, generate(a), generate(b), generate(c));
+				}
+				if (node.operator === "**" && !readsInput(node.right)) {
+					return power(generate(node.left), evaluateFormula(node.right, constantValues));
+				}
+				const a = generate(node.left);
+				const b = generate(node.right);
+				return emit(node.operator === "**" ? opcodes.pow : binaryOpcodes[node.operator], a, b);
+			}
+			case "call": {
+				const args = node.args.map(generate);
+				const [first, second, third] = args as [Ref, Ref, Ref];
+				switch (node.name) {
+					case "min":
+					case "max": {
+						const opcode = opcodes[node.name];
+						return args.slice(1).reduce((left, right) => emit(opcode, left, right), first);
+					}
+					case "clamp":
+						return emit(opcodes.min, emit(opcodes.max, first, second), third);
+					case "abs":
+					case "sqrt":
+					case "exp":
+					case "log":
+					case "tanh":
+						return emit(opcodes[node.name], first);
+				}
+			}
+		}
+	};
+
+	const result = generate(root);
+
+	// Register layout: inputs, then each distinct constant once, then the temporaries.
+	const constants: number[] = [];
+	const constantRegister = (value: number): number => {
+		let at = constants.findIndex((existing) => Object.is(existing, value));
+		if (at < 0) at = constants.push(value) - 1;
+		return inputs + at;
+	};
+	for (const instruction of instructions) {
+		for (const ref of [instruction.a, instruction.b, instruction.c]) {
+			if (ref?.kind === "constant") constantRegister(ref.value);
+		}
+	}
+	if (result.kind === "constant") constantRegister(result.value);
+	const registerOf = (ref: Ref): number => {
+		if (ref.kind === "input") return ref.index;
+		if (ref.kind === "constant") return constantRegister(ref.value);
+		return inputs + constants.length + ref.index;
+	};
+	const registers = inputs + constants.length + tempCount;
+	if (registers > MAX_REGISTERS) {
+		throw new FormulaError(
+			`formula needs ${registers} registers (inputs, distinct numbers and intermediate values); at most ${MAX_REGISTERS} are available`,
+			null,
+		);
+	}
+	const code = instructions.flatMap(({ opcode, dst, a, b, c }) => [
+		opcode,
+		registerOf(dst),
+		registerOf(a),
+		b ? registerOf(b) : 0,
+		c ? registerOf(c) : 0,
+	]);
+	return { code, inputs, constants, registers, result: registerOf(result) };
+}
+
+/** The same formula, whatever the positions of its tokens. */
+function sameFormula(a: FormulaNode, b: FormulaNode): boolean {
+	if (a.kind === "number" && b.kind === "number") return Object.is(a.value, b.value);
+	if (a.kind === "variable" && b.kind === "variable") return a.name === b.name;
+	if (a.kind === "negate" && b.kind === "negate") return sameFormula(a.operand, b.operand);
+	if (a.kind === "binary" && b.kind === "binary") {
+		return a.operator === b.operator && sameFormula(a.left, b.left) && sameFormula(a.right, b.right);
+	}
+	if (a.kind === "call" && b.kind === "call") {
+		return (
+			a.name === b.name &&
+			a.args.length === b.args.length &&
+			a.args.every((arg, i) => sameFormula(arg, b.args[i] as FormulaNode))
+		);
+	}
+	return false;
+}
+
+/** Whether the formula is a normalized difference at its root, (x - y) / (x + y). */
+export function isNormalizedDifference(node: FormulaNode): boolean {
+	return normalizedDifferenceOperands(node) !== null;
+}
+
+/** [x, y] when the node is (x - y) / (x + y) or (x - y) / (y + x); float32 addition commutes exactly. */
+function normalizedDifferenceOperands(node: FormulaNode): [FormulaNode, FormulaNode] | null {
+	if (node.kind !== "binary" || node.operator !== "/") return null;
+	const { left, right } = node;
+	if (left.kind !== "binary" || left.operator !== "-" || right.kind !== "binary" || right.operator !== "+") return null;
+	const straight = sameFormula(left.left, right.left) && sameFormula(left.right, right.right);
+	const swapped = sameFormula(left.left, right.right) && sameFormula(left.right, right.left);
+	return straight || swapped ? [left.left, left.right] : null;
+}

@@ -1,0 +1,254 @@
+/**
+ * A job's formula, from either a catalog index (with constant overrides) or a custom
+ * expression over the job's inputs: parsed, checked against the inputs and compiled once, at
+ * job creation, into the bytecode program stored with the job. Every problem is reported as a
+ * 422 naming the field and, for formulas, the position of the offending token.
+ */
+import { ApiError, type FieldError } from "../errors/api-error";
+import { type Binding, compileProgram, isNormalizedDifference, type Program } from "../formula/compile";
+import { evaluateFormula } from "../formula/evaluate";
+import { FormulaError, type FormulaNode, formulaVariables, parseFormula } from "../formula/parse";
+import type { HistogramSpec } from "../wasm/kernels";
+import { bandNames, findIndex, indices, matchingIndexIds } from "./registry";
+
+export interface FormulaRequest {
+	index?: string | undefined;
+	expression?: string | undefined;
+	constants?: Record<string, number> | undefined;
+	/** The job's inputs; only their names matter here. */
+	inputs: Record<string, unknown>;
+}
+
+export interface CompiledFormula {
+	/** The catalog id, or null for a custom expression. */
+	index: string | null;
+	/** The formula compiled, over the input names and constant names. */
+	expression: string;
+	/** Every constant's value as compiled, defaults included. */
+	constants: Record<string, number>;
+	/** Input names in the program's input order. */
+	inputs: string[];
+	program: Program;
+	/** The histogram range of the statistics, see histogramFor(). */
+	histogram: HistogramSpec;
+}
+
+const HISTOGRAM_BINS = 20;
+const UNIT_RANGE: HistogramSpec = { first: -1, last: 1, bins: HISTOGRAM_BINS };
+const RANGE_SAMPLES = 2048;
+/**
+ * Indices whose usual range is narrower than sampling independent bands suggests: EVI's
+ * denominator only nears zero for band combinations real surfaces do not show.
+ */
+const KNOWN_RANGES: Record<string, HistogramSpec> = { EVI: UNIT_RANGE, EVI2: UNIT_RANGE };
+
+/** Compiles the request's formula, or throws an ApiError (422) naming every field at fault. */
+export function compileFormula(request: FormulaRequest): CompiledFormula {
+	if (request.index !== undefined) return compileIndex(request.index, request);
+	return compileExpression(request.expression ?? "", request);
+}
+
+function compileIndex(id: string, request: FormulaRequest): CompiledFormula {
+	const index = findIndex(id);
+	if (!index) throw unknownIndex(id);
+	const inputErrors: FieldError[] = [];
+	for (const band of index.bands) {
+		if (!(band in request.inputs)) inputErrors.push({ path: `inputs.${band}`, message: `required by ${index.id}` });
+	}
+	for (const name of Object.keys(request.inputs)) {
+		if (index.bands.includes(name)) continue;
+		inputErrors.push({
+			path: `inputs.${name}`,
+			message: bandNames.includes(name)
+				? `${index.id} does not use ${name}; it uses ${index.bands.join(", ")}`
+				: `unknown band name '${name}'${suggestion(name, index.bands)} (${index.id} uses ${index.bands.join(", ")}, as STAC common names)`,
+		});
+	}
+	if (inputErrors.length > 0) throw fieldErrors("invalid-inputs", inputErrors);
+
+	const overrides = request.constants ?? {};
+	const constantErrors: FieldError[] = [];
+	const known = index.constants.map((constant) => constant.name);
+	for (const name of Object.keys(overrides)) {
+		if (known.includes(name)) continue;
+		const takes = known.length > 0 ? `${index.id} takes ${known.join(", ")}` : `${index.id} takes no constants`;
+		constantErrors.push({
+			path: `constants.${name}`,
+			message: `unknown constant '${name}'${suggestion(name, known)} (${takes})`,
+		});
+	}
+	const values: Record<string, number> = {};
+	for (const constant of index.constants) {
+		const value = overrides[constant.name] ?? constant.default;
+		if (value === null) {
+			constantErrors.push({
+				path: `constants.${constant.name}`,
+				message: `${index.id} needs '${constant.name}' (${constant.description}), which has no default`,
+			});
+		} else values[constant.name] = value;
+	}
+	if (constantErrors.length > 0) throw fieldErrors("invalid-formula", constantErrors);
+
+	const inputs = [...index.bands];
+	const program = compileOrThrow(index.ast, inputs, values, "index");
+	return {
+		index: index.id,
+		expression: index.formula,
+		constants: values,
+		inputs,
+		program,
+		histogram: KNOWN_RANGES[index.id] ?? histogramFor(index.ast, inputs, values),
+	};
+}
+
+function compileExpression(expression: string, request: FormulaRequest): CompiledFormula {
+	let ast: FormulaNode;
+	try {
+		ast = parseFormula(expression);
+	} catch (error) {
+		if (error instanceof FormulaError)
+			throw fieldErrors("invalid-formula", [{ path: "expression", message: error.message }]);
+		throw error;
+	}
+	const inputs = Object.keys(request.inputs);
+	const values = { ...(request.constants ?? {}) };
+	const variables = formulaVariables(ast);
+	const unknown = variables.filter(({ name }) => !(name in request.inputs) && !(name in values));
+	if (unknown.length > 0) {
+		const names = [...inputs, ...Object.keys(values)];
+		throw fieldErrors(
+			"invalid-formula",
+			unknown.map(({ name, position }) => ({
+				path: "expression",
+				message: `unknown variable '${name}' at ${position}${suggestion(name, names) || ` (the inputs are ${inputs.join(", ")})`}`,
+			})),
+		);
+	}
+	const used = new Set(variables.map(({ name }) => name));
+	// An unused input would be read for nothing, and an unused constant is likely a typo.
+	const unused: FieldError[] = [
+		...inputs
+			.filter((name) => !used.has(name))
+			.map((name) => ({
+				path: `inputs.${name}`,
+				message: /^[A-Za-z_]\w*$/.test(name)
+					? "not used by the expression"
+					: "not used by the expression; input names must be letters, digits and _, not starting with a digit",
+			})),
+		...Object.keys(values)
+			.filter((name) => !used.has(name))
+			.map((name) => ({
+				path: `constants.${name}`,
+				message: name in request.inputs ? "is also an input name" : "not used by the expression",
+			})),
+	];
+	if (unused.length > 0) throw fieldErrors("invalid-inputs", unused);
+	const program = compileOrThrow(ast, inputs, values, "expression");
+	return { index: null, expression, constants: values, inputs, program, histogram: histogramFor(ast, inputs, values) };
+}
+
+function compileOrThrow(ast: FormulaNode, inputs: string[], values: Record<string, number>, path: string): Program {
+	const bind = ({ name }: { name: string }): Binding => {
+		const input = inputs.indexOf(name);
+		return input >= 0 ? { input } : { constant: values[name] as number };
+	};
+	try {
+		return compileProgram(ast, inputs.length, bind);
+	} catch (error) {
+		if (error instanceof FormulaError) throw fieldErrors("invalid-formula", [{ path, message: error.message }]);
+		throw error;
+	}
+}
+
+/**
+ * The statistics histogram's range: [-1, 1] for a normalized difference, whose values always
+ * lie there. Otherwise the formula's 1st to 99th percentile over reflectance-like inputs
+ * (uniform in [0, 1], a fixed seed, the job's constants), widened to round numbers; [-1, 1]
+ * when that yields no range. Statistics min, max, mean and std do not depend on it.
+ */
+export function histogramFor(
+	ast: FormulaNode,
+	inputs: readonly string[],
+	values: Record<string, number>,
+): HistogramSpec {
+	if (isNormalizedDifference(ast)) return UNIT_RANGE;
+	const random = seededRandom(0x5eed);
+	const samples: number[] = [];
+	for (let i = 0; i < RANGE_SAMPLES; i++) {
+		const point: Record<string, number> = { ...values };
+		for (const name of inputs) point[name] = random();
+		const value = evaluateFormula(ast, point);
+		if (Number.isFinite(value)) samples.push(value);
+	}
+	samples.sort((a, b) => a - b);
+	const low = samples[Math.floor(samples.length * 0.01)];
+	const high = samples[Math.ceil(samples.length * 0.99) - 1];
+	if (low === undefined || high === undefined || !(high > low)) return UNIT_RANGE;
+	const step = 10 ** Math.floor(Math.log10(high - low));
+	const round = (x: number) => Number(x.toPrecision(12));
+	return {
+		first: round(Math.floor(low / step) * step),
+		last: round(Math.ceil(high / step) * step),
+		bins: HISTOGRAM_BINS,
+	};
+}
+
+function unknownIndex(id: string): ApiError {
+	const matches = matchingIndexIds(id);
+	const message =
+		matches.length > 1
+			? `'${id}' matches ${matches.join(" and ")}, which differ only in case; use the exact id`
+			: `unknown index '${id}'${suggestion(id, [...indices.keys()])}`;
+	return new ApiError("unknown-index", `${message}. GET /v1/indices lists the ${indices.size} indices.`, {
+		errors: [{ path: "index", message }],
+	});
+}
+
+function fieldErrors(code: "invalid-formula" | "invalid-inputs", errors: FieldError[]): ApiError {
+	return new ApiError(code, errors.map((error) => `${error.path}: ${error.message}`).join("; "), { errors });
+}
+
+/** "; did you mean 'nir'?" for the closest candidate within a small edit distance, else "". */
+function suggestion(name: string, candidates: readonly string[]): string {
+	let best: string | null = null;
+	let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1;
+	for (const candidate of candidates) {
+		const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+		if (distance < bestDistance) {
+			best = candidate;
+			bestDistance = distance;
+		}
+	}
+	return best === null ? "" : `; did you mean '${best}'?`;
+}
+
+/** Damerau–Levenshtein distance (optimal string alignment), so 'nri' is one step from 'nir'. */
+function editDistance(a: string, b: string): number {
+	const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+	for (let j = 1; j <= b.length; j++) (rows[0] as number[])[j] = j;
+	for (let i = 1; i <= a.length; i++) {
+		const row = rows[i] as number[];
+		const previous = rows[i - 1] as number[];
+		for (let j = 1; j <= b.length; j++) {
+			const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+			let best = Math.min((previous[j] as number) + 1, (row[j - 1] as number) + 1, (previous[j - 1] as number) + cost);
+			if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+				best = Math.min(best, ((rows[i - 2] as number[])[j - 2] as number) + 1);
+			}
+			row[j] = best;
+		}
+	}
+	return (rows[a.length] as number[])[b.length] as number;
+}
+
+/** mulberry32: a small seeded generator, so a formula always gets the same histogram range. */
+function seededRandom(seed: number): () => number {
+	let state = seed >>> 0;
+	return () => {
+		state = (state + 0x6d2b79f5) >>> 0;
+		let t = state;
+		t = Math.imul(t ^ (t >>> 15), t | 1);
+		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+	};
+}

@@ -1,0 +1,231 @@
+// The formula evaluator in Wasm against the plain TypeScript evaluation of the same AST: every
+// catalog index on seeded random inputs, the functions on their edge values, and the nodata,
+// scale and offset rules on every sample type.
+import { describe, expect, it } from "vitest";
+import { compileProgram } from "../../src/formula/compile";
+import { evaluateFormula } from "../../src/formula/evaluate";
+import { parseFormula } from "../../src/formula/parse";
+import catalog from "../../src/indices/catalog/spectral-indices-dict.json";
+import { compileFormula } from "../../src/indices/formula";
+import { indices } from "../../src/indices/registry";
+import { kernels } from "../../src/wasm/index";
+import type { NumericArray } from "../../src/wasm/kernels";
+
+const RELATIVE_TOLERANCE = 1e-5;
+const PIXELS = 1037;
+
+/** mulberry32: a small seeded generator so every run sees the same inputs. */
+function seededRandom(seed: number): () => number {
+	let state = seed >>> 0;
+	return () => {
+		state = (state + 0x6d2b79f5) >>> 0;
+		let t = state;
+		t = Math.imul(t ^ (t >>> 15), t | 1);
+		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+	};
+}
+
+/** Where the Wasm result and the reference disagree: NaN must meet NaN, numbers the tolerance. */
+function disagreements(got: Float32Array, expected: Float32Array): string[] {
+	const found: string[] = [];
+	for (let i = 0; i < expected.length; i++) {
+		const want = expected[i] as number;
+		const value = got[i] as number;
+		const valid = Number.isFinite(want);
+		const close = valid ? Math.abs(value - want) <= RELATIVE_TOLERANCE * Math.abs(want) : Number.isNaN(value);
+		if (!close) found.push(`pixel ${i}: got ${value}, expected ${want}`);
+	}
+	return found;
+}
+
+/** The reference of the evaluator's output: non-finite results are NaN. */
+function reference(
+	ast: ReturnType<typeof parseFormula>,
+	names: readonly string[],
+	columns: readonly Float32Array[],
+	constants: Record<string, number>,
+): Float32Array {
+	const out = new Float32Array(columns[0]?.length ?? 0);
+	for (let i = 0; i < out.length; i++) {
+		const values: Record<string, number> = { ...constants };
+		names.forEach((name, k) => {
+			values[name] = (columns[k] as Float32Array)[i] as number;
+		});
+		const value = evaluateFormula(ast, values);
+		out[i] = Number.isFinite(value) ? value : Number.NaN;
+	}
+	return out;
+}
+
+/** Values for the constants the catalog gives no default: Sentinel-2 centre wavelengths (nm). */
+const SENTINEL2_WAVELENGTHS: Record<string, number> = {
+	lambdaG: 560,
+	lambdaR: 665,
+	lambdaN: 842,
+	lambdaN2: 865,
+	lambdaS1: 1610,
+	lambdaS2: 2190,
+};
+
+const unscaled = (data: NumericArray, nodata: number | null = null) => ({ data, nodata, scale: 1, offset: 0 });
+
+describe("the catalog", () => {
+	it("has every index of the Awesome Spectral Indices file, and every catalog formula parses", () => {
+		const entries = Object.values(catalog.SpectralIndices);
+		expect(entries.length).toBe(280);
+		expect([...indices.keys()].sort()).toEqual(entries.map((entry) => entry.short_name).sort());
+		for (const entry of entries) expect(() => parseFormula(entry.formula), entry.short_name).not.toThrow();
+	});
+
+	for (const index of indices.values()) {
+		it(`${index.id}: the Wasm evaluator matches the TypeScript evaluation of its AST`, () => {
+			const constants = Object.fromEntries(
+				index.constants
+					.filter((constant) => constant.default === null)
+					.map((constant) => [constant.name, SENTINEL2_WAVELENGTHS[constant.name] ?? 1000]),
+			);
+			const formula = compileFormula({
+				index: index.id,
+				constants,
+				inputs: Object.fromEntries(index.bands.map((band) => [band, {}])),
+			});
+			const random = seededRandom(index.id.length * 7919 + (index.id.codePointAt(0) ?? 0));
+			// Reflectance-like values, with a few NaN pixels standing for nodata.
+			const columns = formula.inputs.map(() =>
+				Float32Array.from({ length: PIXELS }, () => (random() < 0.02 ? Number.NaN : 0.01 + random() * 0.99)),
+			);
+			const got = kernels.evaluate(
+				formula.program,
+				columns.map((column) => unscaled(column)),
+			);
+			const expected = reference(index.ast, formula.inputs, columns, formula.constants);
+			expect(disagreements(got, expected)).toEqual([]);
+			// Enough pixels give a number that the comparison is not NaN against NaN.
+			expect(expected.filter(Number.isFinite).length).toBeGreaterThan(PIXELS / 4);
+		});
+	}
+});
+
+/** Evaluates a one-variable expression over `values` in Wasm and in TypeScript. */
+function bothWays(expression: string, values: readonly number[]): [Float32Array, Float32Array] {
+	const ast = parseFormula(expression);
+	const program = compileProgram(ast, 1, () => ({ input: 0 }));
+	const column = Float32Array.from(values);
+	return [kernels.evaluate(program, [unscaled(column)]), reference(ast, ["x"], [column], {})];
+}
+
+describe("functions and operators", () => {
+	const random = seededRandom(42);
+	const spread = Array.from({ length: 2000 }, () => (random() - 0.5) * 2 ** Math.floor(random() * 30 - 15));
+	const special = [0, -0, 1, -1, 0.5, 2, 1e-30, 1e-40, -1e-40, 3.4e38, -3.4e38, 88.7, 89, -87, -103, -104, 1e6];
+	const values = [...special, ...spread, Number.NaN];
+	const expressions = [
+		"exp(x)",
+		"log(x)",
+		"log(abs(x))",
+		"tanh(x)",
+		"sqrt(x)",
+		"abs(x)",
+		"-x",
+		"x ** 2",
+		"x ** 3",
+		"x ** -2",
+		"x ** 0.5",
+		"x ** 1.7",
+		"abs(x) ** x",
+		"x ** x",
+		"x ** 0",
+		"2 ** x",
+		"(-2) ** x",
+		"min(x, 0.25, 1)",
+		"max(x, -0.25)",
+		"clamp(x, -1, 1)",
+		"exp(-x * x / 2) * 3 - 1",
+		"tanh(x / 1000) * 1000",
+		"x * 2 + 1",
+		"1 - x * 3",
+		"(x - 1) / (x + 1)",
+		"(x - 1) / (1 + x)",
+	];
+	for (const expression of expressions) {
+		it(`${expression} agrees within ${RELATIVE_TOLERANCE} relative, and NaN stays NaN`, () => {
+			const [got, expected] = bothWays(expression, values);
+			expect(disagreements(got, expected)).toEqual([]);
+			expect(Number.isNaN(got[got.length - 1])).toBe(true);
+		});
+	}
+
+	it("answers Math's special values: exp(-Infinity)-like underflow is 0, log(0) non-finite is NaN", () => {
+		const [got] = bothWays("exp(x)", [-200, 0, 1, 88.72, 100]);
+		expect(Array.from(got)).toEqual([0, 1, Math.fround(Math.E), Math.fround(Math.exp(Math.fround(88.72))), Number.NaN]);
+		const [logs] = bothWays("log(x)", [0, -1, 1, Math.E]);
+		expect(Array.from(logs)).toEqual([Number.NaN, Number.NaN, 0, expect.closeTo(1, 6)]);
+	});
+});
+
+describe("inputs", () => {
+	const sampleTypes: [string, NumericArray, number][] = [
+		["Uint8Array", new Uint8Array([0, 1, 200, 255, 7]), 255],
+		["Int8Array", new Int8Array([0, -1, 100, -128, 7]), -128],
+		["Uint16Array", new Uint16Array([0, 1, 5000, 65535, 7]), 65535],
+		["Int16Array", new Int16Array([0, -1, 5000, -32768, 7]), -32768],
+		["Uint32Array", new Uint32Array([0, 1, 4e9, 4294967295, 7]), 4294967295],
+		["Int32Array", new Int32Array([0, -1, 2e9, -2147483647, 7]), -2147483647],
+		["Float32Array", new Float32Array([0, -1, 0.25, -9999, 7]), -9999],
+		["Float64Array", new Float64Array([0, -1, 0.25, 0.1, 7]), 0.1],
+	];
+	for (const [name, data, nodata] of sampleTypes) {
+		it(`${name}: applies scale and offset, and makes nodata pixels NaN whatever the formula`, () => {
+			// x ** 0 and min() would turn a NaN into a number under Math's rules; nodata must win.
+			const formula = compileFormula({ expression: "x * 1 + min(x, 1e30) * 0 + x ** 0 - 1", inputs: { x: {} } });
+			const got = kernels.evaluate(formula.program, [{ data, nodata, scale: 0.5, offset: -2 }]);
+			const expected = Array.from(data, (sample) =>
+				sample === nodata ? Number.NaN : Math.fround(Math.fround(Math.fround(sample) * 0.5) - 2),
+			);
+			expect(Array.from(got)).toEqual(expected);
+			expect(Number.isNaN(got[3])).toBe(true);
+		});
+	}
+
+	it("treats NaN and infinite float samples as nodata", () => {
+		const data = new Float32Array([1, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 2]);
+		const formula = compileFormula({ expression: "min(x, 5)", inputs: { x: {} } });
+		expect(Array.from(kernels.evaluate(formula.program, [unscaled(data)]))).toEqual([
+			1,
+			Number.NaN,
+			Number.NaN,
+			Number.NaN,
+			2,
+		]);
+	});
+
+	it("runs a constant result over every pixel and rejects programs that do not fit their inputs", () => {
+		const formula = compileFormula({ expression: "x * 0 + 2", inputs: { x: {} } });
+		expect(Array.from(kernels.evaluate(formula.program, [unscaled(new Uint16Array(3))]))).toEqual([2, 2, 2]);
+		const bare = compileFormula({ expression: "x", inputs: { x: {} } });
+		expect(Array.from(kernels.evaluate(bare.program, [unscaled(new Int16Array([3, -4]))]))).toEqual([3, -4]);
+		expect(() => kernels.evaluate(formula.program, [])).toThrow(RangeError);
+		const broken = { ...formula.program, code: [99, 0, 0, 0, 0] };
+		expect(() => kernels.evaluate(broken, [unscaled(new Uint16Array(3))])).toThrow(RangeError);
+	});
+
+	it("evaluates strips longer than one chunk of Wasm memory", () => {
+		const random = seededRandom(9);
+		const length = 70_001;
+		const nir = Uint16Array.from({ length }, () => Math.floor(random() * 10_000));
+		const red = Uint16Array.from({ length }, () => Math.floor(random() * 10_000));
+		const formula = compileFormula({ index: "SR", inputs: { nir: {}, red: {} } });
+		const got = kernels.evaluate(formula.program, [unscaled(nir, 0), unscaled(red, 0)]);
+		const expected = reference(
+			parseFormula("nir / red"),
+			["nir", "red"],
+			[
+				Float32Array.from(nir, (v) => (v === 0 ? Number.NaN : v)),
+				Float32Array.from(red, (v) => (v === 0 ? Number.NaN : v)),
+			],
+			{},
+		);
+		expect(disagreements(got, expected)).toEqual([]);
+	});
+});
