@@ -273,7 +273,9 @@ async function checkStatistics(label: string, api: string, jobId: string, caseNa
 		moments.length === 0,
 		moments.map((key) => `${key} ${stats[key]} vs ${want[key]}`).join(", "),
 	);
-	const counts = want["histogram_range_-1_1_20_bins"].counts;
+	const histogram = want["histogram_range_-1_1_20_bins"];
+	if (!histogram) throw new Error(`manifest case ${caseName} gives no histogram`);
+	const counts = histogram.counts;
 	check(
 		`${label}: histogram counts`,
 		stats.histogram.counts.length === counts.length && stats.histogram.counts.every((n, i) => n === counts[i]),

@@ -3,6 +3,7 @@
  * typed rows and never see column encodings (JSON columns are parsed here).
  */
 import type { Problem } from "../errors/api-error";
+import type { CompiledFormula } from "../indices/formula";
 import type { JobPlan } from "../pipeline/plan";
 import { type StageName, stageNames } from "../pipeline/stages";
 import type { RasterSummary } from "../raster/inspect";
@@ -23,20 +24,31 @@ export interface UploadRecord {
 }
 
 /** One input as the client asked for it: an upload, or a remote COG by its href. */
-export type JobInputRequest =
+export type JobInputRequest = (
 	| { upload_id: string; href?: undefined; band: number }
-	| { href: string; upload_id?: undefined; band: number };
+	| { href: string; upload_id?: undefined; band: number }
+) & {
+	/** The formula sees sample * scale + offset. */
+	scale: number;
+	offset: number;
+};
 
 export interface JobRequest {
-	index: string;
+	/** The catalog id as requested, or absent for a custom expression. */
+	index?: string | undefined;
+	expression?: string | undefined;
+	constants?: Record<string, number> | undefined;
 	inputs: Record<string, JobInputRequest>;
 	nodata?: number | undefined;
 }
 
 export interface JobRecord {
 	id: string;
-	indexId: string;
+	/** The catalog index, or null for a custom expression. */
+	indexId: string | null;
 	request: JobRequest;
+	/** Compiled at creation; null only for jobs created before formulas were stored (0002). */
+	formula: CompiledFormula | null;
 	status: JobStatus;
 	stage: StageName | null;
 	progress: number;
@@ -99,6 +111,7 @@ interface JobRow {
 	progress: number;
 	error_json: string | null;
 	plan_json: string | null;
+	formula_json: string | null;
 	trace_id: string;
 	created_at: string;
 	updated_at: string;
@@ -107,8 +120,9 @@ interface JobRow {
 function toJob(row: JobRow): JobRecord {
 	return {
 		id: row.id,
-		indexId: row.index_id,
+		indexId: row.index_id === "" ? null : row.index_id,
 		request: JSON.parse(row.request_json) as JobRequest,
+		formula: parseJson<CompiledFormula>(row.formula_json),
 		status: row.status,
 		stage: row.stage,
 		progress: row.progress,
@@ -157,15 +171,23 @@ export async function findUploads(db: D1Database, ids: readonly string[]): Promi
 
 export async function insertJob(
 	db: D1Database,
-	job: { id: string; indexId: string; request: JobRequest; traceId: string },
+	job: { id: string; formula: CompiledFormula; request: JobRequest; traceId: string },
 ): Promise<JobRecord> {
 	const at = now();
 	const row = await db
 		.prepare(
-			`INSERT INTO jobs (id, index_id, request_json, status, stage, progress, trace_id, created_at, updated_at)
-			 VALUES (?, ?, ?, 'queued', NULL, 0, ?, ?, ?) RETURNING *`,
+			`INSERT INTO jobs (id, index_id, request_json, formula_json, status, stage, progress, trace_id, created_at, updated_at)
+			 VALUES (?, ?, ?, ?, 'queued', NULL, 0, ?, ?, ?) RETURNING *`,
 		)
-		.bind(job.id, job.indexId, JSON.stringify(job.request), job.traceId, at, at)
+		.bind(
+			job.id,
+			job.formula.index ?? "",
+			JSON.stringify(job.request),
+			JSON.stringify(job.formula),
+			job.traceId,
+			at,
+			at,
+		)
 		.first<JobRow>();
 	if (!row) throw new Error(`job ${job.id} was not inserted`);
 	return toJob(row);

@@ -11,6 +11,7 @@ export const problemTypes = {
 	"validation-failed": { status: 422, title: "The request does not match the schema" },
 	"invalid-raster": { status: 422, title: "The file is not a readable GeoTIFF" },
 	"unknown-index": { status: 422, title: "The index is not available" },
+	"invalid-formula": { status: 422, title: "The formula or its constants cannot be compiled" },
 	"unknown-upload": { status: 422, title: "An input names an upload that does not exist" },
 	"invalid-inputs": { status: 422, title: "The inputs do not fit the index" },
 	"not-found": { status: 404, title: "No such resource" },

@@ -29,7 +29,6 @@ export interface StripSpan {
 }
 
 export interface JobPlan {
-	index: string;
 	width: number;
 	height: number;
 	geo: GeoReference;
@@ -49,7 +48,8 @@ function gcd(a: number, b: number): number {
 
 /**
  * Bytes one output row costs in compute: each file's decoded blocks (compressed and decoded
- * copies may coexist, hence twice), each input converted to float32, and the float32 output.
+ * copies may coexist, hence twice), each input's window as its own array (counted at 4 bytes a
+ * sample), and the float32 output.
  */
 export function bytesPerRow(width: number, inputs: readonly PlannedInput[]): number {
 	const files = new Map(inputs.map((input) => [fileOf(input), input.bytes_per_pixel]));

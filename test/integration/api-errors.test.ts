@@ -128,12 +128,20 @@ describe("POST /v1/jobs", () => {
 	it("answers 422 for an unknown index, naming the field", async () => {
 		const red = await upload(red256);
 		const problem = await expectProblem(
-			await submitJob({ index: "ndxx", inputs: { red: { upload_id: red.id } } }),
+			await submitJob({ index: "ndvj", inputs: { red: { upload_id: red.id } } }),
 			422,
 			"unknown-index",
 		);
-		expect(problem.errors).toEqual([{ path: "index", message: "unknown index 'ndxx'" }]);
-		expect(problem.detail).toContain("ndvi");
+		expect(problem.errors).toEqual([{ path: "index", message: "unknown index 'ndvj'; did you mean 'NDVI'?" }]);
+		expect(problem.detail).toContain("GET /v1/indices");
+
+		// BAI (Burned Area Index) and BaI (Bareness Index) differ only in case.
+		const ambiguous = await expectProblem(
+			await submitJob({ index: "bai", inputs: { red: { upload_id: red.id } } }),
+			422,
+			"unknown-index",
+		);
+		expect(ambiguous.errors?.[0]?.message).toContain("matches BaI and BAI");
 	});
 
 	it("answers 422 for an unknown upload, naming the input", async () => {
@@ -156,7 +164,7 @@ describe("POST /v1/jobs", () => {
 			422,
 			"invalid-inputs",
 		);
-		expect(missing.errors).toEqual([{ path: "inputs.nir", message: "required by ndvi" }]);
+		expect(missing.errors).toEqual([{ path: "inputs.nir", message: "required by NDVI" }]);
 
 		const unknown = await expectProblem(
 			await submitJob({
@@ -167,7 +175,7 @@ describe("POST /v1/jobs", () => {
 			"invalid-inputs",
 		);
 		expect(unknown.errors?.map((error) => error.path)).toEqual(["inputs.rde"]);
-		expect(unknown.errors?.[0]?.message).toContain("unknown band name");
+		expect(unknown.errors?.[0]?.message).toContain("unknown band name 'rde'; did you mean 'red'?");
 	});
 
 	it("answers 422 for a band number the file does not have", async () => {
@@ -228,14 +236,18 @@ describe("other routes", () => {
 		expect(fresh.headers.get("traceparent")).not.toContain(traceId);
 	});
 
-	it("lists the indices from the registry and serves the OpenAPI 3.1 document", async () => {
-		const { indices } = await json<{ indices: { id: string; bands: string[] }[] }>(await api("/v1/indices"));
-		expect(indices.map((index) => index.id)).toEqual(["ndvi", "ndwi"]);
-		expect(indices.find((index) => index.id === "ndwi")?.bands).toEqual(["green", "nir"]);
+	it("serves the OpenAPI 3.1 document and health", async () => {
 		const document = await json<{ openapi: string; paths: Record<string, unknown> }>(await api("/v1/openapi.json"));
 		expect(document.openapi).toBe("3.1.0");
 		expect(Object.keys(document.paths)).toEqual(
-			expect.arrayContaining(["/v1/uploads", "/v1/jobs", "/v1/jobs/{id}", "/v1/jobs/{id}/events", "/v1/indices"]),
+			expect.arrayContaining([
+				"/v1/uploads",
+				"/v1/jobs",
+				"/v1/jobs/{id}",
+				"/v1/jobs/{id}/events",
+				"/v1/indices",
+				"/v1/indices/{id}",
+			]),
 		);
 		expect(await json(await api("/v1/health"))).toEqual({ status: "ok", version: "1.0.0" });
 	});
@@ -258,5 +270,105 @@ describe("browser clients", () => {
 		const response = await api("/v1/indices", { headers: { origin: "https://partner.example" } });
 		expect(response.headers.get("access-control-allow-origin")).toBe("*");
 		expect(response.headers.get("access-control-expose-headers")).toContain("Location");
+	});
+});
+
+describe("POST /v1/jobs formulas", () => {
+	const upload_id = "upl_000000000000000000000000";
+	const input = { upload_id };
+
+	async function formulaProblem(body: Record<string, unknown>, code = "invalid-formula") {
+		return expectProblem(await submitJob(body), 422, code);
+	}
+
+	it("points at an unknown variable and suggests the input meant", async () => {
+		const problem = await formulaProblem({
+			expression: "(nir - nri) / (nir + red)",
+			inputs: { nir: input, red: input },
+		});
+		expect(problem.errors).toEqual([
+			{ path: "expression", message: "unknown variable 'nri' at 8; did you mean 'nir'?" },
+		]);
+		const far = await formulaProblem({ expression: "nir * ozone", inputs: { nir: input } });
+		expect(far.errors).toEqual([{ path: "expression", message: "unknown variable 'ozone' at 7 (the inputs are nir)" }]);
+	});
+
+	it("points at syntax errors, unknown functions and wrong argument counts", async () => {
+		const cases: [string, string][] = [
+			["(nir - red / (nir + red", "expected ')', found end of formula at 24"],
+			["nir + * red", "expected a number, name or '(', found '*' at 7"],
+			["nir $ red", "unexpected character '$' at 5"],
+			["nir red", "unexpected 'red' at 5"],
+			["2nir", "unexpected 'n' after number at 2"],
+			["foo(nir)", "unknown function 'foo'; use min, max, abs, sqrt, exp, log, tanh, clamp at 1"],
+			["clamp(nir, red)", "clamp() takes 3 arguments, got 2 at 1"],
+			["nir.red", "unexpected character '.' at 4"],
+		];
+		for (const [expression, message] of cases) {
+			const problem = await formulaProblem({ expression, inputs: { nir: input, red: input } });
+			expect(problem.errors, expression).toEqual([{ path: "expression", message }]);
+		}
+	});
+
+	it("refuses expressions that are too long or too deeply nested", async () => {
+		const long = `nir${" + nir".repeat(200)}`;
+		const tooLong = await formulaProblem({ expression: long, inputs: { nir: input } });
+		expect(tooLong.errors).toEqual([
+			{ path: "expression", message: `formula is ${long.length} characters long; at most 1000 are allowed` },
+		]);
+		const deep = `${"(".repeat(40)}nir${")".repeat(40)}`;
+		const tooDeep = await formulaProblem({ expression: deep, inputs: { nir: input } });
+		expect(tooDeep.errors).toEqual([
+			{ path: "expression", message: "formula is nested more than 32 levels deep at 33" },
+		]);
+	});
+
+	it("names a catalog band without an input, and inputs an expression does not use", async () => {
+		const missing = await formulaProblem({ index: "EVI", inputs: { nir: input, red: input } }, "invalid-inputs");
+		expect(missing.errors).toEqual([{ path: "inputs.blue", message: "required by EVI" }]);
+		const unused = await formulaProblem(
+			{ expression: "nir * 2", inputs: { nir: input, green: input, "2x": input } },
+			"invalid-inputs",
+		);
+		expect(unused.errors?.map((error) => error.path)).toEqual(["inputs.green", "inputs.2x"]);
+		expect(unused.errors?.[1]?.message).toContain("input names must be letters, digits and _");
+	});
+
+	it("refuses unknown constants, constants without a value, and unused expression constants", async () => {
+		const unknown = await formulaProblem({ index: "savi", constants: { l: 0.5 }, inputs: { nir: input, red: input } });
+		expect(unknown.errors).toEqual([
+			{ path: "constants.l", message: "unknown constant 'l'; did you mean 'L'? (SAVI takes L)" },
+		]);
+		const none = await formulaProblem({ index: "NDVI", constants: { L: 1 }, inputs: { nir: input, red: input } });
+		expect(none.errors?.[0]?.message).toBe("unknown constant 'L' (NDVI takes no constants)");
+		// NIRvP needs the photosynthetically active radiation, which has no default.
+		const needed = await formulaProblem({ index: "NIRvP", inputs: { nir: input, red: input } });
+		expect(needed.errors?.map((error) => error.path)).toEqual(["constants.PAR"]);
+		expect(needed.errors?.[0]?.message).toContain("has no default");
+		const unused = await formulaProblem(
+			{ expression: "nir * 2", constants: { k: 1 }, inputs: { nir: input } },
+			"invalid-inputs",
+		);
+		expect(unused.errors).toEqual([{ path: "constants.k", message: "not used by the expression" }]);
+	});
+
+	it("wants exactly one of index and expression, and finite numbers for constants, scale and offset", async () => {
+		const both = await formulaProblem(
+			{ index: "ndvi", expression: "nir", inputs: { nir: input } },
+			"validation-failed",
+		);
+		expect(both.errors).toEqual([{ path: "expression", message: "give index or expression, not both" }]);
+		const neither = await formulaProblem({ inputs: { nir: input } }, "validation-failed");
+		expect(neither.errors).toEqual([{ path: "index", message: "give index or expression" }]);
+		const badScale = await formulaProblem(
+			{ index: "ndvi", inputs: { nir: { upload_id, scale: "0.0001" }, red: input } },
+			"validation-failed",
+		);
+		expect(badScale.errors?.map((error) => error.path)).toEqual(["inputs.nir.scale"]);
+		const badConstant = await formulaProblem(
+			{ index: "savi", constants: { L: "half" }, inputs: {} },
+			"validation-failed",
+		);
+		expect(badConstant.errors?.map((error) => error.path)).toEqual(["constants.L"]);
 	});
 });

@@ -7,6 +7,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { getJob, insertJob, listStripStats } from "../../src/db/queries";
 import { newJobId } from "../../src/ids";
+import { compileFormula } from "../../src/indices/formula";
 import { dispatchBatch, retryDelaySeconds } from "../../src/pipeline/dispatch";
 import { jobMessage } from "../../src/pipeline/message";
 import { type QueueConsumer, queueConsumers, stageHandlers } from "../../src/pipeline/registry";
@@ -74,10 +75,14 @@ async function doneStrips(jobId: string): Promise<number> {
 async function newNdviJob(): Promise<string> {
 	const red = await upload(red256);
 	const nir = await upload(nir256);
+	const inputs = {
+		red: { upload_id: red.id, band: 1, scale: 1, offset: 0 },
+		nir: { upload_id: nir.id, band: 1, scale: 1, offset: 0 },
+	};
 	const job = await insertJob(env.DB, {
 		id: newJobId(),
-		indexId: "ndvi",
-		request: { index: "ndvi", inputs: { red: { upload_id: red.id, band: 1 }, nir: { upload_id: nir.id, band: 1 } } },
+		formula: compileFormula({ index: "ndvi", inputs }),
+		request: { index: "ndvi", inputs },
 		traceId: TRACE_ID,
 	});
 	return job.id;

@@ -4,12 +4,22 @@
  */
 import { fromArrayBuffer } from "geotiff";
 import { describe, expect, it } from "vitest";
-import { createJob, getJobArtifact, type Job, listJobEvents } from "../../openapi/client/src/index";
+import {
+	type CreateJob,
+	createJob,
+	getJobArtifact,
+	type Job,
+	listJobEvents,
+} from "../../openapi/client/src/index";
+import { findIndex } from "../../src/indices/registry";
 import type { JobStatistics } from "../../src/pipeline/publish/statistics";
 import { geotransformOf, readGeoReference, sameCrs } from "../../src/raster/georeference";
+import eviL2a from "../fixtures/evi_s2_l2a.f32";
 import landsatFloat32 from "../fixtures/landsat_rn_float32.tif";
 import type { ManifestCase } from "../fixtures/manifest";
 import manifest from "../fixtures/manifest.json";
+import nbrL2a from "../fixtures/nbr_s2_l2a.f32";
+import ndmiL2a from "../fixtures/ndmi_s2_l2a.f32";
 import ndviFloat32 from "../fixtures/ndvi_float32.f32";
 import ndviMultiband from "../fixtures/ndvi_multiband.f32";
 import ndviS2 from "../fixtures/ndvi_s2_256.f32";
@@ -17,8 +27,10 @@ import ndwiMultiband from "../fixtures/ndwi_multiband.f32";
 import ndwiS2 from "../fixtures/ndwi_s2_256.f32";
 import bgrnStriped from "../fixtures/s2_bgrn_300x200_lzw_striped.tif";
 import green256 from "../fixtures/s2_green_256.tif";
+import l2a6Band from "../fixtures/s2_l2a_6band_pb04.tif";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
+import saviL2a from "../fixtures/savi_s2_l2a.f32";
 import { api, expectProblem, partner, upload, waitForJob } from "../helpers";
 
 const files: Record<string, ArrayBuffer> = {
@@ -27,6 +39,7 @@ const files: Record<string, ArrayBuffer> = {
 	"s2_green_256.tif": green256,
 	"s2_bgrn_300x200_lzw_striped.tif": bgrnStriped,
 	"landsat_rn_float32.tif": landsatFloat32,
+	"s2_l2a_6band_pb04.tif": l2a6Band,
 };
 const expectedPixels: Record<string, ArrayBuffer> = {
 	"ndvi_s2_256.f32": ndviS2,
@@ -34,18 +47,43 @@ const expectedPixels: Record<string, ArrayBuffer> = {
 	"ndvi_multiband.f32": ndviMultiband,
 	"ndwi_multiband.f32": ndwiMultiband,
 	"ndvi_float32.f32": ndviFloat32,
+	"evi_s2_l2a.f32": eviL2a,
+	"savi_s2_l2a.f32": saviL2a,
+	"ndmi_s2_l2a.f32": ndmiL2a,
+	"nbr_s2_l2a.f32": nbrL2a,
 };
 
-const cases = ["ndvi_s2_256", "ndwi_s2_256", "ndvi_multiband", "ndwi_multiband", "ndvi_float32"] as const;
+const cases = [
+	"ndvi_s2_256",
+	"ndwi_s2_256",
+	"ndvi_multiband",
+	"ndwi_multiband",
+	"ndvi_float32",
+	"evi_s2_l2a",
+	"savi_s2_l2a",
+	"ndmi_s2_l2a",
+	"nbr_s2_l2a",
+] as const;
+type CaseName = (typeof cases)[number];
+
+/**
+ * Constants a case was computed with where they differ from the catalog's defaults: the
+ * manifest's SAVI note says L = 0.5, while the catalog's L defaults to 1 (EVI's value).
+ */
+const caseConstants: Partial<Record<CaseName, Record<string, number>>> = { savi_s2_l2a: { L: 0.5 } };
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
 
-function relativeClose(actual: number | null, expected: number, tolerance = 1e-6): void {
+function relativeClose(actual: number | null, expected: number, tolerance: number): void {
 	expect(actual).not.toBeNull();
 	expect(Math.abs((actual as number) - expected)).toBeLessThanOrEqual(tolerance * Math.max(1, Math.abs(expected)));
 }
 
-async function runCase(name: (typeof cases)[number]) {
-	const spec = (manifest.cases as Record<string, unknown>)[name] as ManifestCase;
+function manifestCase(name: CaseName): ManifestCase {
+	return (manifest.cases as Record<string, unknown>)[name] as ManifestCase;
+}
+
+/** Uploads a case's files and builds its inputs, with the scale and offset it gives. */
+async function caseInputs(spec: ManifestCase): Promise<CreateJob["inputs"]> {
 	const uploads = new Map<string, string>();
 	for (const input of Object.values(spec.inputs)) {
 		if (!uploads.has(input.file)) {
@@ -54,26 +92,104 @@ async function runCase(name: (typeof cases)[number]) {
 			uploads.set(input.file, (await upload(bytes)).id);
 		}
 	}
-	const inputs = Object.fromEntries(
+	return Object.fromEntries(
 		Object.entries(spec.inputs).map(([band, input]) => [
 			band,
-			{ upload_id: uploads.get(input.file) as string, band: input.band ?? 1 },
+			{
+				upload_id: uploads.get(input.file) as string,
+				band: input.band ?? 1,
+				...(input.scale === undefined ? {} : { scale: input.scale, offset: input.offset ?? 0 }),
+			},
 		]),
 	);
+}
+
+async function runJob(body: CreateJob): Promise<Job> {
 	const {
 		data: created,
 		error,
 		response,
-	} = await createJob({
-		client: partner,
-		body: { index: spec.index, inputs },
-		headers: { traceparent: `00-${TRACE_ID}-00f067aa0ba902b7-01` },
-	});
+	} = await createJob({ client: partner, body, headers: { traceparent: `00-${TRACE_ID}-00f067aa0ba902b7-01` } });
 	expect(response?.status, JSON.stringify(error)).toBe(202);
 	const { id } = created as Job;
 	expect(response?.headers.get("location")).toBe(`/v1/jobs/${id}`);
-	const job = await waitForJob(id);
-	return { spec, job, uploads };
+	return waitForJob(id);
+}
+
+async function runCase(name: CaseName) {
+	const spec = manifestCase(name);
+	const constants = caseConstants[name];
+	const job = await runJob({ index: spec.index, inputs: await caseInputs(spec), ...(constants ? { constants } : {}) });
+	return { spec, job };
+}
+
+/** The result's pixels against the manifest's: bit for bit, or within the case's tolerance. */
+function pixelMismatches(pixels: Float32Array, spec: ManifestCase): number {
+	const expected = new Float32Array(expectedPixels[spec.expected] as ArrayBuffer);
+	expect(pixels.length).toBe(expected.length);
+	let mismatches = 0;
+	for (let i = 0; i < expected.length; i++) {
+		const want = expected[i] as number;
+		const got = pixels[i] as number;
+		const same = Number.isNaN(want)
+			? Number.isNaN(got)
+			: spec.tolerance === undefined
+				? Object.is(got, want)
+				: Math.abs(got - want) <= spec.tolerance * Math.abs(want);
+		if (!same) mismatches++;
+	}
+	return mismatches;
+}
+
+async function resultPixels(jobId: string) {
+	const result = await getJobArtifact({
+		client: partner,
+		path: { id: jobId, name: "result.tif" },
+		parseAs: "arrayBuffer",
+	});
+	expect(result.response?.status).toBe(200);
+	const image = await (await fromArrayBuffer(result.data as ArrayBuffer)).getImage();
+	const [pixels] = (await image.readRasters()) as unknown as Float32Array[];
+	return { image, pixels: pixels as Float32Array };
+}
+
+async function statistics(jobId: string): Promise<JobStatistics> {
+	const artifact = await getJobArtifact({ client: partner, path: { id: jobId, name: "stats.json" } });
+	expect(artifact.response?.headers.get("content-type")).toMatch(/^application\/json/);
+	return artifact.data as unknown as JobStatistics;
+}
+
+function expectStatistics(stats: JobStatistics, spec: ManifestCase): void {
+	const want = spec.stats;
+	const tolerance = spec.tolerance ?? 1e-6;
+	expect(stats.count).toBe(want.count);
+	expect(stats.nodata_count).toBe(want.nodata_count);
+	relativeClose(stats.min, want.min, tolerance);
+	relativeClose(stats.max, want.max, tolerance);
+	relativeClose(stats.mean, want.mean, tolerance);
+	relativeClose(stats.std, want.std, tolerance);
+	const histogram = want["histogram_range_-1_1_20_bins"];
+	if (histogram) {
+		expect(stats.histogram.edges).toEqual(histogram.edges);
+		if (spec.tolerance === undefined) {
+			expect(stats.histogram.counts).toEqual(histogram.counts);
+		} else {
+			// A pixel within the tolerance of a bin edge may land on either side of it.
+			const relative = spec.tolerance;
+			const expected = new Float32Array(expectedPixels[spec.expected] as ArrayBuffer);
+			const nearEdge = expected.filter(
+				(v) => Number.isFinite(v) && histogram.edges.some((edge) => Math.abs(v - edge) <= relative * Math.abs(v)),
+			).length;
+			const moved = stats.histogram.counts.reduce(
+				(sum, count, bin) => sum + Math.abs(count - (histogram.counts[bin] ?? 0)),
+				0,
+			);
+			expect(moved / 2).toBeLessThanOrEqual(nearEdge);
+		}
+	}
+	// Every valid pixel is counted once, in a bin or outside the range.
+	const binned = stats.histogram.counts.reduce((sum, count) => sum + count, 0);
+	expect(binned + stats.histogram.below_range + stats.histogram.above_range).toBe(want.count);
 }
 
 describe.each(cases)("job %s through all five queues", (name) => {
@@ -84,32 +200,16 @@ describe.each(cases)("job %s through all five queues", (name) => {
 		expect(job.progress).toBe(1);
 		expect(job.artifacts.map((artifact) => artifact.name)).toEqual(["result.tif", "stats.json"]);
 
-		const result = await getJobArtifact({
-			client: partner,
-			path: { id: job.id, name: "result.tif" },
-			parseAs: "arrayBuffer",
-		});
-		expect(result.response?.status).toBe(200);
-		const tiff = await fromArrayBuffer(result.data as ArrayBuffer);
-		const image = await tiff.getImage();
+		const { image, pixels } = await resultPixels(job.id);
 		const [height, width] = spec.shape;
 		expect([image.getWidth(), image.getHeight()]).toEqual([width, height]);
 		expect(image.getSampleFormat()).toBe(3);
 		expect(image.getBitsPerSample()).toBe(32);
 		expect(String(image.getFileDirectory().getValue("GDAL_NODATA")).replace(/\0/g, "")).toBe("nan");
 
-		const [pixels] = (await image.readRasters()) as unknown as Float32Array[];
-		const expected = new Float32Array(expectedPixels[spec.expected] as ArrayBuffer);
-		expect(pixels?.length).toBe(expected.length);
-		let mismatches = 0;
-		for (let i = 0; i < expected.length; i++) {
-			const want = expected[i] as number;
-			const got = (pixels as Float32Array)[i] as number;
-			// The kernel computes numpy's float32 arithmetic, so values match bit for bit.
-			const same = Number.isNaN(want) ? Number.isNaN(got) : Object.is(got, want);
-			if (!same) mismatches++;
-		}
-		expect(mismatches).toBe(0);
+		// The evaluator computes numpy's float32 arithmetic, so normalized differences of unscaled
+		// inputs match bit for bit; scaled inputs are converted in float32, numpy's in float64.
+		expect(pixelMismatches(pixels, spec)).toBe(0);
 
 		const firstInput = Object.values(spec.inputs)[0];
 		const source = await (await fromArrayBuffer(files[firstInput?.file ?? ""] as ArrayBuffer)).getImage();
@@ -118,19 +218,53 @@ describe.each(cases)("job %s through all five queues", (name) => {
 		expect(geotransformOf(resultGeo)).toEqual(geotransformOf(sourceGeo));
 		expect(sameCrs(resultGeo, sourceGeo)).toBe(true);
 
-		const statsArtifact = await getJobArtifact({ client: partner, path: { id: job.id, name: "stats.json" } });
-		expect(statsArtifact.response?.headers.get("content-type")).toMatch(/^application\/json/);
-		const stats = statsArtifact.data as unknown as JobStatistics;
-		const want = spec.stats;
-		expect(stats.index).toBe(spec.index);
-		expect(stats.count).toBe(want.count);
-		expect(stats.nodata_count).toBe(want.nodata_count);
-		relativeClose(stats.min, want.min);
-		relativeClose(stats.max, want.max);
-		relativeClose(stats.mean, want.mean);
-		relativeClose(stats.std, want.std);
-		expect(stats.histogram.edges).toEqual(want["histogram_range_-1_1_20_bins"].edges);
-		expect(stats.histogram.counts).toEqual(want["histogram_range_-1_1_20_bins"].counts);
+		const stats = await statistics(job.id);
+		const index = findIndex(spec.index);
+		expect(stats.index).toBe(index?.id);
+		expect(stats.expression).toBe(index?.formula);
+		expectStatistics(stats, spec);
+		// What was applied is recorded in the job and in stats.json.
+		const scaling = Object.fromEntries(
+			Object.entries(spec.inputs).map(([name, input]) => [
+				name,
+				{ scale: input.scale ?? 1, offset: input.offset ?? 0 },
+			]),
+		);
+		expect(stats.inputs).toEqual(scaling);
+		expect(job.index).toBe(index?.id);
+		expect(job.constants).toEqual(stats.constants);
+		for (const [name, applied] of Object.entries(scaling)) expect(job.inputs[name]).toMatchObject(applied);
+	});
+});
+
+describe("custom expressions", () => {
+	it("compile to the same program as the catalog: NDVI written out matches numpy bit for bit", async () => {
+		const spec = manifestCase("ndvi_s2_256");
+		const job = await runJob({ expression: "(nir - red) / (nir + red)", inputs: await caseInputs(spec) });
+		expect(job.status).toBe("succeeded");
+		expect(job.index).toBeNull();
+		expect(job.expression).toBe("(nir - red) / (nir + red)");
+		const { pixels } = await resultPixels(job.id);
+		expect(pixelMismatches(pixels, spec)).toBe(0);
+		const stats = await statistics(job.id);
+		expect(stats.index).toBeNull();
+		expectStatistics(stats, spec);
+	});
+
+	it("take named constants and scaled inputs: SAVI written out matches numpy", async () => {
+		const spec = manifestCase("savi_s2_l2a");
+		const job = await runJob({
+			expression: "(1 + L) * (nir - red) / (nir + red + L)",
+			constants: { L: 0.5 },
+			inputs: await caseInputs(spec),
+		});
+		expect(job.status).toBe("succeeded");
+		expect(job.constants).toEqual({ L: 0.5 });
+		const { pixels } = await resultPixels(job.id);
+		expect(pixelMismatches(pixels, spec)).toBe(0);
+		const stats = await statistics(job.id);
+		expectStatistics(stats, spec);
+		expect(stats.constants).toEqual({ L: 0.5 });
 	});
 });
 

@@ -3,6 +3,7 @@ import { histogramEdges, mergeStripStats } from "../../src/pipeline/publish/stat
 import { kernels } from "../../src/wasm/index";
 
 const range = { first: -1, last: 1, bins: 20 };
+const ndvi = { index: "NDVI", expression: "(nir - red)/(nir + red)", constants: {}, histogram: range };
 
 function randomValues(count: number, seed: number): Float32Array {
 	let state = seed;
@@ -17,10 +18,10 @@ function randomValues(count: number, seed: number): Float32Array {
 describe("job statistics", () => {
 	it("merged from strips equal the statistics of the whole raster", () => {
 		const values = randomValues(100_003, 7);
-		const whole = mergeStripStats("ndvi", range, [kernels.stripStats(values, range)]);
+		const whole = mergeStripStats(ndvi, {}, [kernels.stripStats(values, range)]);
 		const cuts = [0, 1, 40_000, 40_001, 77_777, values.length];
 		const strips = cuts.slice(1).map((end, i) => kernels.stripStats(values.subarray(cuts[i], end), range));
-		const merged = mergeStripStats("ndvi", range, strips);
+		const merged = mergeStripStats(ndvi, {}, strips);
 
 		expect(merged.count).toBe(whole.count);
 		expect(merged.nodata_count).toBe(whole.nodata_count);
@@ -50,9 +51,7 @@ describe("job statistics", () => {
 	});
 
 	it("of a raster with no valid pixel have null min, max, mean and std", () => {
-		const stats = mergeStripStats("ndvi", range, [
-			kernels.stripStats(new Float32Array([Number.NaN, Number.NaN]), range),
-		]);
+		const stats = mergeStripStats(ndvi, {}, [kernels.stripStats(new Float32Array([Number.NaN, Number.NaN]), range)]);
 		expect(stats).toMatchObject({ count: 0, nodata_count: 2, min: null, max: null, mean: null, std: null });
 	});
 

@@ -1,13 +1,12 @@
 /**
- * compute: one strip of rows. Reads the strip's window of every input, runs the index kernel
- * in WebAssembly, writes the float32 strip and its partial statistics, and counts completion
- * idempotently; the delivery that completes the last strip asks for store.
+ * compute: one strip of rows. Reads the strip's window of every input, runs the job's compiled
+ * formula in the WebAssembly evaluator, writes the float32 strip and its partial statistics,
+ * and counts completion idempotently; the delivery that completes the last strip asks for store.
  */
 import type { TypedArray } from "geotiff";
 import { z } from "zod";
 import { completeStrip, getStrip } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
-import { findIndex, type IndexDefinition } from "../../indices/registry";
 import { inputReadFailure } from "../../raster/input-errors";
 import { openRasterFile } from "../../raster/inputs";
 import { readRows } from "../../raster/read";
@@ -18,19 +17,6 @@ import { fileOf, type PlannedInput } from "../plan";
 import { sendToStage } from "../send";
 import { done, failed, type StageHandler } from "../stage";
 import { computeProgress } from "../stages";
-
-interface Operand {
-	data: TypedArray;
-	nodata: number | null;
-}
-
-/** How each kernel the index registry names runs over a strip's operands, in registry order. */
-const runKernel: Record<IndexDefinition["kernel"], (operands: Operand[]) => Float32Array> = {
-	normalized_difference: ([a, b]) => {
-		if (!a || !b) throw new Error("a normalized difference needs two bands");
-		return kernels.normalizedDifference(a.data, b.data, a.nodata, b.nodata);
-	},
-};
 
 export const computeMessage = jobMessage.extend({ strip_index: z.number().int().min(0) });
 export type ComputeMessage = z.infer<typeof computeMessage>;
@@ -70,10 +56,9 @@ async function readInputs(
 export const computeStage: StageHandler<ComputeMessage> = {
 	message: computeMessage,
 	async handle(message, { env, job }) {
-		const plan = job.plan;
-		const index = findIndex(job.indexId);
+		const { plan, formula } = job;
 		const strip = await getStrip(env.DB, job.id, message.strip_index);
-		if (!plan || !index || !strip) throw new Error(`job ${job.id}: strip ${message.strip_index} is not planned`);
+		if (!plan || !formula || !strip) throw new Error(`job ${job.id}: strip ${message.strip_index} is not planned`);
 
 		if (!strip.done) {
 			let pixels: Map<string, TypedArray>;
@@ -83,15 +68,16 @@ export const computeStage: StageHandler<ComputeMessage> = {
 				if (error instanceof ApiError) return failed(error);
 				throw error;
 			}
-			const operands = index.bands.map((band) => {
-				const input = plan.inputs.find((candidate) => candidate.name === band);
-				const data = pixels.get(band);
-				if (!input || !data) throw new Error(`job ${job.id}: band ${band} was not read`);
-				return { data, nodata: input.nodata };
+			const inputs = formula.inputs.map((name) => {
+				const input = plan.inputs.find((candidate) => candidate.name === name);
+				const requested = job.request.inputs[name];
+				const data = pixels.get(name);
+				if (!input || !requested || !data) throw new Error(`job ${job.id}: input ${name} was not read`);
+				return { data, nodata: input.nodata, scale: requested.scale, offset: requested.offset };
 			});
-			const values = runKernel[index.kernel](operands);
+			const values = kernels.evaluate(formula.program, inputs);
 			await env.BUCKET.put(objectKeys.strip(job.id, message.strip_index), values);
-			const stats = kernels.stripStats(values, index.histogram);
+			const stats = kernels.stripStats(values, formula.histogram);
 			const completion = await completeStrip(env.DB, job.id, message.strip_index, stats, computeProgress);
 			return finish(env, message, completion.remaining, completion.total, strip);
 		}

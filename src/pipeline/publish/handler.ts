@@ -3,7 +3,6 @@
  * marks the job succeeded in one transaction, then drops the intermediate strips.
  */
 import { completeJob, listStripStats } from "../../db/queries";
-import { findIndex } from "../../indices/registry";
 import { objectKeys } from "../../storage/keys";
 import { deleteObjectsUnder } from "../../storage/objects";
 import type { StripStats } from "../../wasm/kernels";
@@ -17,8 +16,8 @@ export const STATS_ARTIFACT = "stats.json";
 export const publishStage: StageHandler = {
 	message: jobMessage,
 	async handle(_message, { env, job }) {
-		const index = findIndex(job.indexId);
-		if (!index) throw new Error(`job ${job.id}: index ${job.indexId} is not registered`);
+		const formula = job.formula;
+		if (!formula) throw new Error(`job ${job.id} has no compiled formula`);
 		const resultKey = objectKeys.artifact(job.id, RESULT_ARTIFACT);
 		const result = await env.BUCKET.head(resultKey);
 		if (!result) throw new Error(`job ${job.id}: ${RESULT_ARTIFACT} is not stored yet`);
@@ -27,7 +26,7 @@ export const publishStage: StageHandler = {
 			if (!strip.stats) throw new Error(`job ${job.id}: strip ${strip.index} has no statistics`);
 			return strip.stats;
 		});
-		const statistics = mergeStripStats(index.id, index.histogram, partials);
+		const statistics = mergeStripStats(formula, job.request.inputs, partials);
 		const statsKey = objectKeys.artifact(job.id, STATS_ARTIFACT);
 		const stats = await env.BUCKET.put(statsKey, JSON.stringify(statistics, null, 2), {
 			httpMetadata: { contentType: "application/json" },

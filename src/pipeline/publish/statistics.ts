@@ -2,10 +2,18 @@
  * Job statistics merged from the strips' partials. Means and variances merge with Chan's
  * parallel formula, which stays exact where a running sum of squares would lose digits.
  */
+import type { JobInputRequest } from "../../db/queries";
+import type { CompiledFormula } from "../../indices/formula";
 import type { HistogramSpec, StripStats } from "../../wasm/kernels";
 
 export interface JobStatistics {
-	index: string;
+	/** The catalog index id, or null for a custom expression. */
+	index: string | null;
+	/** The formula evaluated, over the input and constant names. */
+	expression: string;
+	constants: Record<string, number>;
+	/** The linear scaling applied to each input before the formula. */
+	inputs: Record<string, { scale: number; offset: number }>;
 	count: number;
 	nodata_count: number;
 	min: number | null;
@@ -28,7 +36,12 @@ export function histogramEdges({ first, last, bins }: HistogramSpec): number[] {
 	return Array.from({ length: bins + 1 }, (_, i) => (i === bins ? last : first + i * step));
 }
 
-export function mergeStripStats(indexId: string, range: HistogramSpec, strips: readonly StripStats[]): JobStatistics {
+export function mergeStripStats(
+	formula: Pick<CompiledFormula, "index" | "expression" | "constants" | "histogram">,
+	inputs: Readonly<Record<string, Pick<JobInputRequest, "scale" | "offset">>>,
+	strips: readonly StripStats[],
+): JobStatistics {
+	const range = formula.histogram;
 	let count = 0;
 	let nodata = 0;
 	let min: number | null = null;
@@ -56,7 +69,10 @@ export function mergeStripStats(indexId: string, range: HistogramSpec, strips: r
 		if (strip.max !== null) max = max === null ? strip.max : Math.max(max, strip.max);
 	}
 	return {
-		index: indexId,
+		index: formula.index,
+		expression: formula.expression,
+		constants: formula.constants,
+		inputs: Object.fromEntries(Object.entries(inputs).map(([name, { scale, offset }]) => [name, { scale, offset }])),
 		count,
 		nodata_count: nodata,
 		min,

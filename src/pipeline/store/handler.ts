@@ -3,7 +3,6 @@
  * header and strips stream into one R2 object: the whole file is never in memory. publish
  * records the artifact once the job is done.
  */
-import { findIndex } from "../../indices/registry";
 import { float32StripHeader } from "../../raster/float32-writer";
 import { objectKeys } from "../../storage/keys";
 import { jobMessage } from "../message";
@@ -15,14 +14,14 @@ export const RESULT_ARTIFACT = "result.tif";
 export const storeStage: StageHandler = {
 	message: jobMessage,
 	async handle(message, { env, job }) {
-		const plan = job.plan;
-		if (!plan) throw new Error(`job ${job.id} has no plan`);
+		const { plan, formula } = job;
+		if (!plan || !formula) throw new Error(`job ${job.id} has no plan`);
 		const { header, stripByteCounts, totalBytes } = float32StripHeader({
 			width: plan.width,
 			height: plan.height,
 			rowsPerStrip: plan.rows_per_strip,
 			geo: plan.geo,
-			description: findIndex(plan.index)?.id.toUpperCase() ?? plan.index,
+			description: formula.index ?? formula.expression,
 		});
 		if (stripByteCounts.length !== plan.strips.length) {
 			throw new Error(`job ${job.id}: the TIFF has ${stripByteCounts.length} strips, the plan ${plan.strips.length}`);

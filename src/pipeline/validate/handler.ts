@@ -5,7 +5,6 @@
 import type { GeoTIFFImage } from "geotiff";
 import { type JobInputRecord, listJobInputs, saveJobPlan } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
-import { findIndex } from "../../indices/registry";
 import { decodableCompressions } from "../../raster/decoders";
 import { geotransformOf, sameCrs, sameGeotransform } from "../../raster/georeference";
 import { inputReadFailure } from "../../raster/input-errors";
@@ -111,8 +110,7 @@ function checkSameGrid(reference: Inspected, other: Inspected): ApiError | null 
 export const validateStage: StageHandler = {
 	message: jobMessage,
 	async handle(message, { env, job }) {
-		const index = findIndex(job.indexId);
-		if (!index) return failed(new ApiError("unknown-index", `index '${job.indexId}' is no longer available`));
+		if (!job.formula) throw new Error(`job ${job.id} has no compiled formula`);
 		const inputs = await listJobInputs(env.DB, job.id);
 		const inspected: Inspected[] = [];
 		for (const input of inputs) {
@@ -159,7 +157,6 @@ export const validateStage: StageHandler = {
 		);
 		// A redelivery gets the plan stored first back, so strips are sent from what D1 holds.
 		const stored = await saveJobPlan(env.DB, job.id, {
-			index: index.id,
 			width,
 			height,
 			geo,

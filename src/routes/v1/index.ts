@@ -2,6 +2,7 @@
 import type { App } from "../../context";
 import { registerDocs } from "./docs";
 import { registerHealth } from "./health";
+import { registerGetIndex } from "./indices.get";
 import { registerListIndices } from "./indices.list";
 import { registerGetJobArtifact } from "./jobs.artifact";
 import { registerCreateJob } from "./jobs.create";
@@ -18,6 +19,7 @@ export function registerV1Routes(app: App, version: string): void {
 	registerListJobEvents(app);
 	registerGetJobArtifact(app);
 	registerListIndices(app);
+	registerGetIndex(app);
 	registerHealth(app, version);
 	registerDocs(app);
 }

@@ -1,20 +1,33 @@
-/** GET /v1/indices: the indices available, generated from the index registry. */
+/** GET /v1/indices: the catalog's indices, filtered by domain, band or text. */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../../context";
 import { problemResponses } from "../../errors/openapi";
-import { indices } from "../../indices/registry";
+import { bandNames, indexDomains, indices } from "../../indices/registry";
 import { indexListExample } from "./examples";
+import { IndexSchema, renderIndex } from "./schemas";
 
-const IndexSchema = z
-	.object({
-		id: z.string().openapi({ example: "ndvi" }),
-		name: z.string().openapi({ example: "Normalized Difference Vegetation Index" }),
-		formula: z.string().openapi({ example: "(nir - red) / (nir + red)" }),
-		bands: z.array(z.string()).openapi({ example: ["nir", "red"] }),
-		domain: z.string().openapi({ example: "vegetation" }),
-		reference: z.string().openapi({ example: "https://ntrs.nasa.gov/citations/19740022614" }),
-	})
-	.openapi("Index");
+const IndexFilterQuery = z.object({
+	domain: z
+		.enum(indexDomains as [string, ...string[]])
+		.optional()
+		.openapi({ param: { name: "domain", in: "query" }, example: "vegetation" }),
+	band: z
+		.enum(bandNames as [string, ...string[]])
+		.optional()
+		.openapi({
+			param: { name: "band", in: "query" },
+			description: "Only indices that read this band",
+			example: "swir16",
+		}),
+	q: z
+		.string()
+		.optional()
+		.openapi({
+			param: { name: "q", in: "query" },
+			description: "Case-insensitive text in the id, name or formula",
+			example: "burn",
+		}),
+});
 
 export const listIndicesRoute = createRoute({
 	method: "get",
@@ -22,9 +35,10 @@ export const listIndicesRoute = createRoute({
 	operationId: "listIndices",
 	tags: ["indices"],
 	summary: "List the available indices",
+	request: { query: IndexFilterQuery },
 	responses: {
 		200: {
-			description: "Every index a job can compute",
+			description: "Every index that matches all the filters given",
 			content: {
 				"application/json": {
 					schema: z.object({ indices: z.array(IndexSchema) }).openapi("IndexList"),
@@ -32,24 +46,21 @@ export const listIndicesRoute = createRoute({
 				},
 			},
 		},
-		...problemResponses(),
+		...problemResponses(422),
 	},
 });
 
 export function registerListIndices(app: App): void {
 	app.openapi(listIndicesRoute, function listIndices(c) {
-		return c.json(
-			{
-				indices: [...indices.values()].map(({ id, name, formula, bands, domain, reference }) => ({
-					id,
-					name,
-					formula,
-					bands: [...bands],
-					domain,
-					reference,
-				})),
-			},
-			200,
+		const { domain, band, q } = c.req.valid("query");
+		const text = q?.toLowerCase();
+		const matches = [...indices.values()].filter(
+			(index) =>
+				(domain === undefined || index.domain === domain) &&
+				(band === undefined || index.bands.includes(band)) &&
+				(text === undefined ||
+					[index.id, index.name, index.formula].some((field) => field.toLowerCase().includes(text))),
 		);
+		return c.json({ indices: matches.map(renderIndex) }, 200);
 	});
 }

@@ -1,14 +1,16 @@
 /**
- * POST /v1/jobs: checks the request against the index registry and the uploads, records the
- * job and hands it to the ingest queue.
+ * POST /v1/jobs: compiles the job's formula (a catalog index or a custom expression) against
+ * its inputs, checks the uploads, records the job with its compiled program and hands it to
+ * the ingest queue.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../../context";
 import { failJob, findUploads, insertJob, type JobRequest } from "../../db/queries";
 import { ApiError, type FieldError, jobProblem } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
+import { MAX_FORMULA_DEPTH, MAX_FORMULA_LENGTH } from "../../formula/parse";
 import { newJobId, UPLOAD_ID_PATTERN } from "../../ids";
-import { bandNames, findIndex, type IndexDefinition, indexIds } from "../../indices/registry";
+import { compileFormula } from "../../indices/formula";
 import { log } from "../../observability/log";
 import { sendToStage } from "../../pipeline/send";
 import { remoteHref } from "../../raster/remote";
@@ -28,6 +30,14 @@ const JobInputSchema = z
 			example: "https://example.com/S2B_33UUP_20240612_0_L2A/B04.tif",
 		}),
 		band: z.number().int().min(1).default(1).openapi({ description: "1-based band of the file", example: 1 }),
+		scale: z
+			.number()
+			.default(1)
+			.openapi({ description: "The formula sees sample * scale + offset (e.g. 0.0001 for reflectance)", example: 1 }),
+		offset: z
+			.number()
+			.default(0)
+			.openapi({ description: "Added after scale (e.g. -0.1 for Sentinel-2 L2A since baseline 04.00)", example: 0 }),
 	})
 	.refine((input) => (input.upload_id === undefined) !== (input.href === undefined), {
 		message: "give exactly one of upload_id and href",
@@ -36,12 +46,30 @@ const JobInputSchema = z
 
 export const CreateJobSchema = z
 	.strictObject({
-		index: z
+		index: z.string().min(1).optional().openapi({
+			description:
+				"A catalog index id (the Awesome Spectral Indices short name), case-insensitive: NDVI, EVI, NBR, …; GET /v1/indices lists them. Give index or expression.",
+			example: "ndvi",
+		}),
+		expression: z
 			.string()
 			.min(1)
-			.openapi({ description: `Index id, case-insensitive: ${indexIds.join(", ")}`, example: "ndvi" }),
+			.optional()
+			.openapi({
+				description: `A formula over the input names: numbers, + - * /, ** (power), unary minus, parentheses and min max abs sqrt exp log tanh clamp(x, lo, hi). At most ${MAX_FORMULA_LENGTH} characters and ${MAX_FORMULA_DEPTH} levels of nesting. Give index or expression.`,
+				example: "(nir - red) / (nir + red + 0.5) * 1.5",
+			}),
+		constants: z
+			.record(z.string(), z.number())
+			.optional()
+			.openapi({
+				description:
+					"Values of the index's constants, overriding the catalog defaults (e.g. L for SAVI); with an expression, extra named values it uses",
+				example: { L: 0.5 },
+			}),
 		inputs: z.record(z.string(), JobInputSchema).openapi({
-			description: "One entry per band the index uses, keyed by STAC common name (red, nir, green, …)",
+			description:
+				"One entry per band: for an index keyed by STAC common name (red, nir, swir16, …), for an expression by the names it uses",
 			example: {
 				red: { upload_id: "upl_0123456789abcdef01234567", band: 1 },
 				nir: { upload_id: "upl_89abcdef0123456789abcdef", band: 1 },
@@ -52,6 +80,15 @@ export const CreateJobSchema = z
 			.optional()
 			.openapi({ description: "Overrides every input's GDAL_NODATA: pixels equal to it become NaN", example: 0 }),
 	})
+	.superRefine((request, context) => {
+		if ((request.index === undefined) === (request.expression === undefined)) {
+			context.addIssue({
+				code: "custom",
+				path: [request.index === undefined ? "index" : "expression"],
+				message: request.index === undefined ? "give index or expression" : "give index or expression, not both",
+			});
+		}
+	})
 	.openapi("CreateJob");
 
 export const createJobRoute = createRoute({
@@ -59,7 +96,7 @@ export const createJobRoute = createRoute({
 	path: "/v1/jobs",
 	operationId: "createJob",
 	tags: ["jobs"],
-	summary: "Submit an index computation",
+	summary: "Submit an index or expression computation",
 	request: {
 		body: { required: true, content: { "application/json": { schema: CreateJobSchema, example: createJobExample } } },
 	},
@@ -74,25 +111,6 @@ export const createJobRoute = createRoute({
 });
 
 type CreateJob = z.infer<typeof CreateJobSchema>;
-
-/** Every band the index needs is given, and nothing it does not use. */
-function checkInputNames(index: IndexDefinition, inputs: CreateJob["inputs"]): FieldError[] {
-	const errors: FieldError[] = [];
-	for (const band of index.bands) {
-		if (!inputs[band]) errors.push({ path: `inputs.${band}`, message: `required by ${index.id}` });
-	}
-	for (const name of Object.keys(inputs)) {
-		if ((index.bands as readonly string[]).includes(name)) continue;
-		const known = (bandNames as readonly string[]).includes(name);
-		errors.push({
-			path: `inputs.${name}`,
-			message: known
-				? `${index.id} does not use ${name}; it uses ${index.bands.join(", ")}`
-				: `unknown band name; use STAC common names (${index.bands.join(", ")} for ${index.id})`,
-		});
-	}
-	return errors;
-}
 
 /** Uploads exist and have the bands asked for; remote inputs are checked by the pipeline. */
 async function checkUploads(db: D1Database, inputs: JobRequest["inputs"]): Promise<ApiError | null> {
@@ -126,9 +144,9 @@ async function checkUploads(db: D1Database, inputs: JobRequest["inputs"]): Promi
 /** The validated inputs as stored: each names its upload or its href, never both. */
 function inputRequests(inputs: CreateJob["inputs"]): JobRequest["inputs"] {
 	return Object.fromEntries(
-		Object.entries(inputs).map(([name, { upload_id, href, band }]) => {
-			if (upload_id !== undefined) return [name, { upload_id, band }];
-			if (href !== undefined) return [name, { href, band }];
+		Object.entries(inputs).map(([name, { upload_id, href, band, scale, offset }]) => {
+			if (upload_id !== undefined) return [name, { upload_id, band, scale, offset }];
+			if (href !== undefined) return [name, { href, band, scale, offset }];
 			throw new Error(`inputs.${name}: the schema let through an input with neither upload_id nor href`);
 		}),
 	);
@@ -137,29 +155,20 @@ function inputRequests(inputs: CreateJob["inputs"]): JobRequest["inputs"] {
 export function registerCreateJob(app: App): void {
 	app.openapi(createJobRoute, async function createJob(c) {
 		const request = c.req.valid("json");
-		const index = findIndex(request.index);
-		if (!index) {
-			throw new ApiError(
-				"unknown-index",
-				`Index '${request.index}' is not available; choose one of ${indexIds.join(", ")}.`,
-				{
-					errors: [{ path: "index", message: `unknown index '${request.index}'` }],
-				},
-			);
-		}
-		const nameErrors = checkInputNames(index, request.inputs);
-		if (nameErrors.length > 0) {
-			throw new ApiError("invalid-inputs", nameErrors.map((error) => `${error.path}: ${error.message}`).join("; "), {
-				errors: nameErrors,
-			});
-		}
+		const formula = compileFormula(request);
 		const inputs = inputRequests(request.inputs);
 		const uploadError = await checkUploads(c.env.DB, inputs);
 		if (uploadError) throw uploadError;
 
 		const { traceId } = c.get("trace");
-		const jobRequest: JobRequest = { index: index.id, inputs, nodata: request.nodata };
-		const job = await insertJob(c.env.DB, { id: newJobId(), indexId: index.id, request: jobRequest, traceId });
+		const jobRequest: JobRequest = {
+			index: request.index,
+			expression: request.expression,
+			constants: request.constants,
+			inputs,
+			nodata: request.nodata,
+		};
+		const job = await insertJob(c.env.DB, { id: newJobId(), formula, request: jobRequest, traceId });
 		try {
 			await sendToStage(c.env, "ingest", { job_id: job.id, trace_id: traceId });
 		} catch (error) {
@@ -167,7 +176,7 @@ export function registerCreateJob(app: App): void {
 			await failJob(c.env.DB, job.id, jobProblem(error, job.id, traceId));
 			throw error;
 		}
-		log.info("job_created", { trace_id: traceId, job_id: job.id, stage: "ingest", index: index.id });
+		log.info("job_created", { trace_id: traceId, job_id: job.id, stage: "ingest", index: formula.index });
 		return c.json(renderJob(job, []), 202, { Location: `/v1/jobs/${job.id}` });
 	});
 }

@@ -2,6 +2,7 @@
 import { z } from "@hono/zod-openapi";
 import type { ArtifactRecord, JobRecord, UploadRecord } from "../../db/queries";
 import { ProblemSchema } from "../../errors/openapi";
+import type { IndexDefinition } from "../../indices/registry";
 import { stageNames } from "../../pipeline/stages";
 
 export const JobIdParam = z.object({
@@ -46,6 +47,15 @@ export const ArtifactSchema = z
 export const JobStatusSchema = z.enum(["queued", "running", "succeeded", "failed", "canceled"]).openapi("JobStatus");
 export const StageSchema = z.enum(stageNames as [string, ...string[]]).openapi("Stage");
 
+export const JobInputSummarySchema = z
+	.object({
+		upload_id: z.string().openapi({ example: "upl_0123456789abcdef01234567" }),
+		band: z.number().int().openapi({ example: 1 }),
+		scale: z.number().openapi({ example: 0.0001 }),
+		offset: z.number().openapi({ example: -0.1 }),
+	})
+	.openapi("JobInputSummary");
+
 export const JobSchema = z
 	.object({
 		id: z.string().openapi({ example: "job_0123456789abcdef01234567" }),
@@ -55,7 +65,20 @@ export const JobSchema = z
 			.union([StageSchema, z.null()])
 			.openapi({ description: "The stage the job is in, or the last it reached once it has ended; null while queued" }),
 		progress: z.number().min(0).max(1).openapi({ example: 0.5 }),
-		index: z.string().openapi({ example: "ndvi" }),
+		index: z
+			.string()
+			.nullable()
+			.openapi({ description: "The catalog index id; null for a custom expression", example: "NDVI" }),
+		expression: z.string().nullable().openapi({
+			description: "The formula compiled, over the input and constant names",
+			example: "(nir - red)/(nir + red)",
+		}),
+		constants: z
+			.record(z.string(), z.number())
+			.openapi({ description: "The constants' values as applied", example: { L: 0.5 } }),
+		inputs: z.record(z.string(), JobInputSummarySchema).openapi({
+			description: "Each input with the scale and offset applied (value = sample * scale + offset)",
+		}),
 		created_at: z.iso.datetime(),
 		updated_at: z.iso.datetime(),
 		error: z.union([ProblemSchema, z.null()]).openapi({ description: "Why the job failed; null unless it failed" }),
@@ -74,6 +97,14 @@ export function renderJob(job: JobRecord, artifacts: readonly ArtifactRecord[]):
 		stage: job.stage,
 		progress: job.progress,
 		index: job.indexId,
+		expression: job.formula?.expression ?? null,
+		constants: job.formula?.constants ?? {},
+		inputs: Object.fromEntries(
+			Object.entries(job.request.inputs).map(([name, input]) => [
+				name,
+				{ upload_id: input.upload_id, band: input.band, scale: input.scale, offset: input.offset },
+			]),
+		),
 		created_at: job.createdAt,
 		updated_at: job.updatedAt,
 		error: job.error,
@@ -83,5 +114,46 @@ export function renderJob(job: JobRecord, artifacts: readonly ArtifactRecord[]):
 			bytes: artifact.bytes,
 			href: `/v1/jobs/${job.id}/artifacts/${artifact.name}`,
 		})),
+	};
+}
+
+export const IndexSchema = z
+	.object({
+		id: z.string().openapi({ description: "The catalog's short name; matched case-insensitively", example: "NDVI" }),
+		name: z.string().openapi({ example: "Normalized Difference Vegetation Index" }),
+		formula: z.string().openapi({
+			description: "Over the input bands (STAC common names) and the constants",
+			example: "(nir - red)/(nir + red)",
+		}),
+		bands: z
+			.array(z.string())
+			.openapi({ description: "The inputs a job must give, as STAC common names", example: ["nir", "red"] }),
+		constants: z
+			.array(
+				z
+					.object({
+						name: z.string().openapi({ example: "L" }),
+						default: z.number().nullable().openapi({ description: "null: a job must give the value", example: 0.5 }),
+						description: z.string().openapi({ example: "Canopy background adjustment" }),
+					})
+					.openapi("IndexConstant"),
+			)
+			.openapi({ description: "Constants a job may override with `constants`" }),
+		domain: z.string().openapi({ example: "vegetation" }),
+		reference: z.string().openapi({ example: "https://ntrs.nasa.gov/citations/19740022614" }),
+		platforms: z.array(z.string()).openapi({ example: ["Sentinel-2", "Landsat-OLI"] }),
+	})
+	.openapi("Index");
+
+export function renderIndex(index: IndexDefinition): z.infer<typeof IndexSchema> {
+	return {
+		id: index.id,
+		name: index.name,
+		formula: index.formula,
+		bands: [...index.bands],
+		constants: index.constants.map((constant) => ({ ...constant })),
+		domain: index.domain,
+		reference: index.reference,
+		platforms: [...index.platforms],
 	};
 }
