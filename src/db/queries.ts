@@ -44,8 +44,8 @@ export interface JobRequest {
 
 export interface JobRecord {
 	id: string;
-	/** The catalog index, or null for a custom expression. */
-	indexId: string | null;
+	/** The catalog index id, or EXPRESSION_INDEX for a custom expression. */
+	indexId: string;
 	request: JobRequest;
 	/** Compiled at creation; null only for jobs created before formulas were stored (0002). */
 	formula: CompiledFormula | null;
@@ -120,7 +120,7 @@ interface JobRow {
 function toJob(row: JobRow): JobRecord {
 	return {
 		id: row.id,
-		indexId: row.index_id === "" ? null : row.index_id,
+		indexId: row.index_id,
 		request: JSON.parse(row.request_json) as JobRequest,
 		formula: parseJson<CompiledFormula>(row.formula_json),
 		status: row.status,
@@ -171,7 +171,7 @@ export async function findUploads(db: D1Database, ids: readonly string[]): Promi
 
 export async function insertJob(
 	db: D1Database,
-	job: { id: string; formula: CompiledFormula; request: JobRequest; traceId: string },
+	job: { id: string; indexId: string; formula: CompiledFormula; request: JobRequest; traceId: string },
 ): Promise<JobRecord> {
 	const at = now();
 	const row = await db
@@ -179,15 +179,7 @@ export async function insertJob(
 			`INSERT INTO jobs (id, index_id, request_json, formula_json, status, stage, progress, trace_id, created_at, updated_at)
 			 VALUES (?, ?, ?, ?, 'queued', NULL, 0, ?, ?, ?) RETURNING *`,
 		)
-		.bind(
-			job.id,
-			job.formula.index ?? "",
-			JSON.stringify(job.request),
-			JSON.stringify(job.formula),
-			job.traceId,
-			at,
-			at,
-		)
+		.bind(job.id, job.indexId, JSON.stringify(job.request), JSON.stringify(job.formula), job.traceId, at, at)
 		.first<JobRow>();
 	if (!row) throw new Error(`job ${job.id} was not inserted`);
 	return toJob(row);

@@ -114,6 +114,12 @@ export const indices: ReadonlyMap<string, IndexDefinition> = new Map(
 	definitions.map((definition) => [definition.id, definition]),
 );
 
+/** What a job of a custom expression reports as its `index`; no catalog id may be spelt so. */
+export const EXPRESSION_INDEX = "expression";
+if (definitions.some((definition) => definition.id.toLowerCase() === EXPRESSION_INDEX)) {
+	throw new Error(`the catalog has an index named ${EXPRESSION_INDEX}, which names custom expressions here`);
+}
+
 /** The application domains of the catalog (vegetation, water, burn, …). */
 export const indexDomains: readonly string[] = [...new Set(definitions.map((definition) => definition.domain))].sort();
 

@@ -81,6 +81,7 @@ async function newNdviJob(): Promise<string> {
 	};
 	const job = await insertJob(env.DB, {
 		id: newJobId(),
+		indexId: "NDVI",
 		formula: compileFormula({ index: "ndvi", inputs }),
 		request: { index: "ndvi", inputs },
 		traceId: TRACE_ID,

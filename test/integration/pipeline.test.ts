@@ -4,13 +4,7 @@
  */
 import { fromArrayBuffer } from "geotiff";
 import { describe, expect, it } from "vitest";
-import {
-	type CreateJob,
-	createJob,
-	getJobArtifact,
-	type Job,
-	listJobEvents,
-} from "../../openapi/client/src/index";
+import { type CreateJob, createJob, getJobArtifact, type Job, listJobEvents } from "../../openapi/client/src/index";
 import { findIndex } from "../../src/indices/registry";
 import type { JobStatistics } from "../../src/pipeline/publish/statistics";
 import { geotransformOf, readGeoReference, sameCrs } from "../../src/raster/georeference";
@@ -242,12 +236,12 @@ describe("custom expressions", () => {
 		const spec = manifestCase("ndvi_s2_256");
 		const job = await runJob({ expression: "(nir - red) / (nir + red)", inputs: await caseInputs(spec) });
 		expect(job.status).toBe("succeeded");
-		expect(job.index).toBeNull();
+		expect(job.index).toBe("expression");
 		expect(job.expression).toBe("(nir - red) / (nir + red)");
 		const { pixels } = await resultPixels(job.id);
 		expect(pixelMismatches(pixels, spec)).toBe(0);
 		const stats = await statistics(job.id);
-		expect(stats.index).toBeNull();
+		expect(stats.index).toBe("expression");
 		expectStatistics(stats, spec);
 	});
 

@@ -4,11 +4,12 @@
  */
 import type { JobInputRequest } from "../../db/queries";
 import type { CompiledFormula } from "../../indices/formula";
+import { EXPRESSION_INDEX } from "../../indices/registry";
 import type { HistogramSpec, StripStats } from "../../wasm/kernels";
 
 export interface JobStatistics {
-	/** The catalog index id, or null for a custom expression. */
-	index: string | null;
+	/** The catalog index id, or `expression` for a custom expression. */
+	index: string;
 	/** The formula evaluated, over the input and constant names. */
 	expression: string;
 	constants: Record<string, number>;
@@ -69,7 +70,7 @@ export function mergeStripStats(
 		if (strip.max !== null) max = max === null ? strip.max : Math.max(max, strip.max);
 	}
 	return {
-		index: formula.index,
+		index: formula.index ?? EXPRESSION_INDEX,
 		expression: formula.expression,
 		constants: formula.constants,
 		inputs: Object.fromEntries(Object.entries(inputs).map(([name, { scale, offset }]) => [name, { scale, offset }])),

@@ -22,10 +22,11 @@ export const uploadExample = {
 };
 
 export const createJobExample = {
-	index: "ndvi",
+	index: "savi",
+	constants: { L: 0.5 },
 	inputs: {
-		red: { upload_id: "upl_0123456789abcdef01234567", band: 1 },
-		nir: { upload_id: "upl_89abcdef0123456789abcdef", band: 1 },
+		red: { upload_id: "upl_0123456789abcdef01234567", band: 3, scale: 0.0001, offset: -0.1 },
+		nir: { upload_id: "upl_0123456789abcdef01234567", band: 4, scale: 0.0001, offset: -0.1 },
 	},
 };
 
@@ -34,7 +35,13 @@ export const queuedJobExample = {
 	status: "queued",
 	stage: null,
 	progress: 0,
-	index: "ndvi",
+	index: "SAVI",
+	expression: "(1.0 + L) * (nir - red) / (nir + red + L)",
+	constants: { L: 0.5 },
+	inputs: {
+		red: { upload_id: "upl_0123456789abcdef01234567", band: 3, scale: 0.0001, offset: -0.1 },
+		nir: { upload_id: "upl_0123456789abcdef01234567", band: 4, scale: 0.0001, offset: -0.1 },
+	},
 	created_at: "2026-11-25T12:00:01.000Z",
 	updated_at: "2026-11-25T12:00:01.000Z",
 	error: null,
@@ -91,7 +98,10 @@ export const jobEventsExample = {
 };
 
 export const statisticsExample = {
-	index: "ndvi",
+	index: "SAVI",
+	expression: "(1.0 + L) * (nir - red) / (nir + red + L)",
+	constants: { L: 0.5 },
+	inputs: { red: { scale: 0.0001, offset: -0.1 }, nir: { scale: 0.0001, offset: -0.1 } },
 	count: 65536,
 	nodata_count: 0,
 	min: -0.21,
@@ -106,16 +116,30 @@ export const statisticsExample = {
 	},
 };
 
+export const indexExample = {
+	id: "SAVI",
+	name: "Soil-Adjusted Vegetation Index",
+	formula: "(1.0 + L) * (nir - red) / (nir + red + L)",
+	bands: ["nir", "red"],
+	constants: [{ name: "L", default: 1, description: "Canopy background adjustment" }],
+	domain: "vegetation",
+	reference: "https://doi.org/10.1016/0034-4257(88)90106-X",
+	platforms: ["Sentinel-2", "Landsat-OLI", "Landsat-TM", "Landsat-ETM+", "MODIS", "Planet-Fusion"],
+};
+
 export const indexListExample = {
 	indices: [
 		{
-			id: "ndvi",
+			id: "NDVI",
 			name: "Normalized Difference Vegetation Index",
-			formula: "(nir - red) / (nir + red)",
+			formula: "(nir - red)/(nir + red)",
 			bands: ["nir", "red"],
+			constants: [],
 			domain: "vegetation",
 			reference: "https://ntrs.nasa.gov/citations/19740022614",
+			platforms: ["Sentinel-2", "Landsat-OLI", "Landsat-TM", "Landsat-ETM+", "MODIS", "Planet-Fusion"],
 		},
+		indexExample,
 	],
 };
 

@@ -4,6 +4,7 @@ import type { App } from "../../context";
 import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
 import { findIndex, matchingIndexIds } from "../../indices/registry";
+import { indexExample } from "./examples";
 import { IndexSchema, renderIndex } from "./schemas";
 
 const IndexIdParam = z.object({
@@ -22,7 +23,7 @@ export const getIndexRoute = createRoute({
 	summary: "Describe one index",
 	request: { params: IndexIdParam },
 	responses: {
-		200: { description: "The index", content: { "application/json": { schema: IndexSchema } } },
+		200: { description: "The index", content: { "application/json": { schema: IndexSchema, example: indexExample } } },
 		...problemResponses(404),
 	},
 });

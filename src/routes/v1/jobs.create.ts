@@ -11,6 +11,7 @@ import { problemResponses } from "../../errors/openapi";
 import { MAX_FORMULA_DEPTH, MAX_FORMULA_LENGTH } from "../../formula/parse";
 import { newJobId, UPLOAD_ID_PATTERN } from "../../ids";
 import { compileFormula } from "../../indices/formula";
+import { EXPRESSION_INDEX } from "../../indices/registry";
 import { log } from "../../observability/log";
 import { sendToStage } from "../../pipeline/send";
 import { remoteHref } from "../../raster/remote";
@@ -168,7 +169,8 @@ export function registerCreateJob(app: App): void {
 			inputs,
 			nodata: request.nodata,
 		};
-		const job = await insertJob(c.env.DB, { id: newJobId(), formula, request: jobRequest, traceId });
+		const indexId = formula.index ?? EXPRESSION_INDEX;
+		const job = await insertJob(c.env.DB, { id: newJobId(), indexId, formula, request: jobRequest, traceId });
 		try {
 			await sendToStage(c.env, "ingest", { job_id: job.id, trace_id: traceId });
 		} catch (error) {
@@ -176,7 +178,7 @@ export function registerCreateJob(app: App): void {
 			await failJob(c.env.DB, job.id, jobProblem(error, job.id, traceId));
 			throw error;
 		}
-		log.info("job_created", { trace_id: traceId, job_id: job.id, stage: "ingest", index: formula.index });
+		log.info("job_created", { trace_id: traceId, job_id: job.id, stage: "ingest", index: indexId });
 		return c.json(renderJob(job, []), 202, { Location: `/v1/jobs/${job.id}` });
 	});
 }

@@ -49,7 +49,8 @@ export const StageSchema = z.enum(stageNames as [string, ...string[]]).openapi("
 
 export const JobInputSummarySchema = z
 	.object({
-		upload_id: z.string().openapi({ example: "upl_0123456789abcdef01234567" }),
+		upload_id: z.string().optional().openapi({ example: "upl_0123456789abcdef01234567" }),
+		href: z.string().optional().openapi({ example: "https://example.com/S2B_33UUP_20240612_0_L2A/B04.tif" }),
 		band: z.number().int().openapi({ example: 1 }),
 		scale: z.number().openapi({ example: 0.0001 }),
 		offset: z.number().openapi({ example: -0.1 }),
@@ -65,10 +66,10 @@ export const JobSchema = z
 			.union([StageSchema, z.null()])
 			.openapi({ description: "The stage the job is in, or the last it reached once it has ended; null while queued" }),
 		progress: z.number().min(0).max(1).openapi({ example: 0.5 }),
-		index: z
-			.string()
-			.nullable()
-			.openapi({ description: "The catalog index id; null for a custom expression", example: "NDVI" }),
+		index: z.string().openapi({
+			description: "The catalog index id, or `expression` for a job of a custom expression",
+			example: "NDVI",
+		}),
 		expression: z.string().nullable().openapi({
 			description: "The formula compiled, over the input and constant names",
 			example: "(nir - red)/(nir + red)",
@@ -102,7 +103,12 @@ export function renderJob(job: JobRecord, artifacts: readonly ArtifactRecord[]):
 		inputs: Object.fromEntries(
 			Object.entries(job.request.inputs).map(([name, input]) => [
 				name,
-				{ upload_id: input.upload_id, band: input.band, scale: input.scale, offset: input.offset },
+				{
+					...(input.upload_id === undefined ? { href: input.href } : { upload_id: input.upload_id }),
+					band: input.band,
+					scale: input.scale,
+					offset: input.offset,
+				},
 			]),
 		),
 		created_at: job.createdAt,

@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, ClientMeta, Options as Options2, RequestResult, TDataShape } from './client/index.js';
-import type { CreateJobData, CreateJobErrors, CreateJobResponses, CreateUploadData, CreateUploadErrors, CreateUploadResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetJobArtifactData, GetJobArtifactErrors, GetJobArtifactResponses, GetJobData, GetJobErrors, GetJobResponses, GetUploadData, GetUploadErrors, GetUploadResponses, ListIndicesData, ListIndicesErrors, ListIndicesResponses, ListJobEventsData, ListJobEventsErrors, ListJobEventsResponses } from './types.gen.js';
+import type { CreateJobData, CreateJobErrors, CreateJobResponses, CreateUploadData, CreateUploadErrors, CreateUploadResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetIndexData, GetIndexErrors, GetIndexResponses, GetJobArtifactData, GetJobArtifactErrors, GetJobArtifactResponses, GetJobData, GetJobErrors, GetJobResponses, GetUploadData, GetUploadErrors, GetUploadResponses, ListIndicesData, ListIndicesErrors, ListIndicesResponses, ListJobEventsData, ListJobEventsErrors, ListJobEventsResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -44,7 +44,7 @@ export const getUpload = <ThrowOnError extends boolean = false>(options: Options
 });
 
 /**
- * Submit an index computation
+ * Submit an index or expression computation
  */
 export const createJob = <ThrowOnError extends boolean = false>(options: Options<CreateJobData, ThrowOnError>): RequestResult<CreateJobResponses, CreateJobErrors, ThrowOnError> => (options.client ?? client).post<CreateJobResponses, CreateJobErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -93,6 +93,15 @@ export const getJobArtifact = <ThrowOnError extends boolean = false>(options: Op
 export const listIndices = <ThrowOnError extends boolean = false>(options?: Options<ListIndicesData, ThrowOnError>): RequestResult<ListIndicesResponses, ListIndicesErrors, ThrowOnError> => (options?.client ?? client).get<ListIndicesResponses, ListIndicesErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/v1/indices',
+    ...options
+});
+
+/**
+ * Describe one index
+ */
+export const getIndex = <ThrowOnError extends boolean = false>(options: Options<GetIndexData, ThrowOnError>): RequestResult<GetIndexResponses, GetIndexErrors, ThrowOnError> => (options.client ?? client).get<GetIndexResponses, GetIndexErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/indices/{id}',
     ...options
 });
 

@@ -49,7 +49,26 @@ export type Job = {
      */
     stage: Stage | null;
     progress: number;
+    /**
+     * The catalog index id, or `expression` for a job of a custom expression
+     */
     index: string;
+    /**
+     * The formula compiled, over the input and constant names
+     */
+    expression: string | null;
+    /**
+     * The constants' values as applied
+     */
+    constants: {
+        [key: string]: number;
+    };
+    /**
+     * Each input with the scale and offset applied (value = sample * scale + offset)
+     */
+    inputs: {
+        [key: string]: JobInputSummary;
+    };
     created_at: string;
     updated_at: string;
     /**
@@ -63,6 +82,14 @@ export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancele
 
 export type Stage = 'ingest' | 'validate' | 'compute' | 'store' | 'publish';
 
+export type JobInputSummary = {
+    upload_id?: string;
+    href?: string;
+    band: number;
+    scale: number;
+    offset: number;
+};
+
 export type Artifact = {
     name: string;
     media_type: string;
@@ -72,11 +99,21 @@ export type Artifact = {
 
 export type CreateJob = {
     /**
-     * Index id, case-insensitive: ndvi, ndwi
+     * A catalog index id (the Awesome Spectral Indices short name), case-insensitive: NDVI, EVI, NBR, …; GET /v1/indices lists them. Give index or expression.
      */
-    index: string;
+    index?: string;
     /**
-     * One entry per band the index uses, keyed by STAC common name (red, nir, green, …)
+     * A formula over the input names: numbers, + - * /, ** (power), unary minus, parentheses and min max abs sqrt exp log tanh clamp(x, lo, hi). At most 1000 characters and 32 levels of nesting. Give index or expression.
+     */
+    expression?: string;
+    /**
+     * Values of the index's constants, overriding the catalog defaults (e.g. L for SAVI); with an expression, extra named values it uses
+     */
+    constants?: {
+        [key: string]: number;
+    };
+    /**
+     * One entry per band: for an index keyed by STAC common name (red, nir, swir16, …), for an expression by the names it uses
      */
     inputs: {
         [key: string]: JobInput;
@@ -100,6 +137,14 @@ export type JobInput = {
      * 1-based band of the file
      */
     band?: number;
+    /**
+     * The formula sees sample * scale + offset (e.g. 0.0001 for reflectance)
+     */
+    scale?: number;
+    /**
+     * Added after scale (e.g. -0.1 for Sentinel-2 L2A since baseline 04.00)
+     */
+    offset?: number;
 };
 
 export type JobEvents = {
@@ -123,12 +168,35 @@ export type IndexList = {
 };
 
 export type Index = {
+    /**
+     * The catalog's short name; matched case-insensitively
+     */
     id: string;
     name: string;
+    /**
+     * Over the input bands (STAC common names) and the constants
+     */
     formula: string;
+    /**
+     * The inputs a job must give, as STAC common names
+     */
     bands: Array<string>;
+    /**
+     * Constants a job may override with `constants`
+     */
+    constants: Array<IndexConstant>;
     domain: string;
     reference: string;
+    platforms: Array<string>;
+};
+
+export type IndexConstant = {
+    name: string;
+    /**
+     * null: a job must give the value
+     */
+    default: number | null;
+    description: string;
 };
 
 export type Health = {
@@ -371,11 +439,25 @@ export type GetJobArtifactResponse = GetJobArtifactResponses[keyof GetJobArtifac
 export type ListIndicesData = {
     body?: never;
     path?: never;
-    query?: never;
+    query?: {
+        domain?: 'burn' | 'clouds' | 'kernel' | 'radar' | 'snow' | 'soil' | 'urban' | 'vegetation' | 'water';
+        /**
+         * Only indices that read this band
+         */
+        band?: 'coastal' | 'blue' | 'green' | 'green05' | 'nir' | 'nir08' | 'red' | 'rededge071' | 'rededge075' | 'rededge078' | 'swir16' | 'swir22' | 'lwir' | 'lwir11' | 'lwir12' | 'nir09' | 'yellow' | 'vv' | 'vh' | 'hh' | 'hv';
+        /**
+         * Case-insensitive text in the id, name or formula
+         */
+        q?: string;
+    };
     url: '/v1/indices';
 };
 
 export type ListIndicesErrors = {
+    /**
+     * The request is well-formed but cannot be processed
+     */
+    422: Problem;
     /**
      * Internal error
      */
@@ -386,12 +468,46 @@ export type ListIndicesError = ListIndicesErrors[keyof ListIndicesErrors];
 
 export type ListIndicesResponses = {
     /**
-     * Every index a job can compute
+     * Every index that matches all the filters given
      */
     200: IndexList;
 };
 
 export type ListIndicesResponse = ListIndicesResponses[keyof ListIndicesResponses];
+
+export type GetIndexData = {
+    body?: never;
+    path: {
+        /**
+         * Index id, case-insensitive; an id that names no index answers 404
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/indices/{id}';
+};
+
+export type GetIndexErrors = {
+    /**
+     * Not found
+     */
+    404: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type GetIndexError = GetIndexErrors[keyof GetIndexErrors];
+
+export type GetIndexResponses = {
+    /**
+     * The index
+     */
+    200: Index;
+};
+
+export type GetIndexResponse = GetIndexResponses[keyof GetIndexResponses];
 
 export type GetHealthData = {
     body?: never;
