@@ -240,6 +240,16 @@ describe("NDVI through the evaluator", () => {
 		]);
 	});
 
+	it("gives the same bits when the bands' sample types differ (the general path, not the fused one)", () => {
+		const random = seededRandom(77);
+		const nir = Uint16Array.from({ length: 1001 }, () => Math.floor(random() * 10_000));
+		const red = Uint16Array.from({ length: 1001 }, () => Math.floor(random() * 10_000));
+		const fused = normalizedDifference(nir, red, 0, 0);
+		const general = normalizedDifference(nir, Float32Array.from(red), 0, 0);
+		expect(bitwiseMismatches(general, fused)).toEqual([]);
+		expect(bitwiseMismatches(fused, referenceNormalizedDifference(nir, red, 0, 0))).toEqual([]);
+	});
+
 	it("writes into the given output array and returns it", () => {
 		const a = new Uint16Array([3, 1, 0, 8, 5]);
 		const b = new Uint16Array([1, 3, 0, 8, 0]);
