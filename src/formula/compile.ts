@@ -33,7 +33,7 @@ export const opcodes = {
 	multiplySubtract: 16,
 } as const;
 
-export type Opcode = (typeof opcodes)[keyof typeof opcodes];
+type Opcode = (typeof opcodes)[keyof typeof opcodes];
 
 export interface Program {
 	/** INSTRUCTION_WORDS int32 words per instruction: opcode, destination, operands a, b, c (unused: 0). */

@@ -61,6 +61,6 @@ export function evaluateFormula(node: FormulaNode, values: Readonly<Record<strin
 }
 
 /** `a ** b` as Math.pow, except that a NaN base stays NaN (Math.pow(NaN, 0) is 1). */
-export function power(a: number, b: number): number {
+function power(a: number, b: number): number {
 	return Number.isNaN(a) ? Number.NaN : f32(a ** b);
 }

@@ -11,7 +11,7 @@
  * (`-x ** 2` is `-(x ** 2)`, `2 ** -1` is 0.5). Positions are 1-based columns.
  */
 
-export const functionArity = {
+const functionArity = {
 	min: { min: 2, max: Number.POSITIVE_INFINITY },
 	max: { min: 2, max: Number.POSITIVE_INFINITY },
 	abs: { min: 1, max: 1 },
@@ -22,8 +22,8 @@ export const functionArity = {
 	clamp: { min: 3, max: 3 },
 } as const;
 
-export type FunctionName = keyof typeof functionArity;
-export type BinaryOperator = "+" | "-" | "*" | "/" | "**";
+type FunctionName = keyof typeof functionArity;
+type BinaryOperator = "+" | "-" | "*" | "/" | "**";
 
 export type FormulaNode =
 	| { kind: "number"; value: number; position: number }
@@ -57,7 +57,7 @@ type Token =
 const NUMBER = /^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
 
-export function isFunctionName(name: string): name is FunctionName {
+function isFunctionName(name: string): name is FunctionName {
 	return Object.hasOwn(functionArity, name);
 }
 

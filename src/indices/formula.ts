@@ -11,7 +11,7 @@ import { FormulaError, type FormulaNode, formulaVariables, parseFormula } from "
 import type { HistogramSpec } from "../wasm/kernels";
 import { bandNames, findIndex, indices, matchingIndexIds } from "./registry";
 
-export interface FormulaRequest {
+interface FormulaRequest {
 	index?: string | undefined;
 	expression?: string | undefined;
 	constants?: Record<string, number> | undefined;
@@ -53,7 +53,8 @@ function compileIndex(id: string, request: FormulaRequest): CompiledFormula {
 	if (!index) throw unknownIndex(id);
 	const inputErrors: FieldError[] = [];
 	for (const band of index.bands) {
-		if (!(band in request.inputs)) inputErrors.push({ path: `inputs.${band}`, message: `required by ${index.id}` });
+		if (!Object.hasOwn(request.inputs, band))
+			inputErrors.push({ path: `inputs.${band}`, message: `required by ${index.id}` });
 	}
 	for (const name of Object.keys(request.inputs)) {
 		if (index.bands.includes(name)) continue;
@@ -111,9 +112,12 @@ function compileExpression(expression: string, request: FormulaRequest): Compile
 		throw error;
 	}
 	const inputs = Object.keys(request.inputs);
+	if (inputs.length === 0) {
+		throw fieldErrors("invalid-inputs", [{ path: "inputs", message: "an expression needs at least one input" }]);
+	}
 	const values = { ...(request.constants ?? {}) };
 	const variables = formulaVariables(ast);
-	const unknown = variables.filter(({ name }) => !(name in request.inputs) && !(name in values));
+	const unknown = variables.filter(({ name }) => !Object.hasOwn(request.inputs, name) && !Object.hasOwn(values, name));
 	if (unknown.length > 0) {
 		const names = [...inputs, ...Object.keys(values)];
 		throw fieldErrors(
@@ -139,7 +143,7 @@ function compileExpression(expression: string, request: FormulaRequest): Compile
 			.filter((name) => !used.has(name))
 			.map((name) => ({
 				path: `constants.${name}`,
-				message: name in request.inputs ? "is also an input name" : "not used by the expression",
+				message: Object.hasOwn(request.inputs, name) ? "is also an input name" : "not used by the expression",
 			})),
 	];
 	if (unused.length > 0) throw fieldErrors("invalid-inputs", unused);
@@ -166,11 +170,7 @@ function compileOrThrow(ast: FormulaNode, inputs: string[], values: Record<strin
  * (uniform in [0, 1], a fixed seed, the job's constants), widened to round numbers; [-1, 1]
  * when that yields no range. Statistics min, max, mean and std do not depend on it.
  */
-export function histogramFor(
-	ast: FormulaNode,
-	inputs: readonly string[],
-	values: Record<string, number>,
-): HistogramSpec {
+function histogramFor(ast: FormulaNode, inputs: readonly string[], values: Record<string, number>): HistogramSpec {
 	if (isNormalizedDifference(ast)) return UNIT_RANGE;
 	const random = seededRandom(0x5eed);
 	const samples: number[] = [];

@@ -4,7 +4,7 @@
 import { INSTRUCTION_WORDS, MAX_REGISTERS, opcodes, type Program } from "../formula/compile";
 
 /** The raw ABI of kernels.wasm: every pointer is a byte offset into `memory`. */
-export interface KernelExports {
+interface KernelExports {
 	readonly memory: WebAssembly.Memory;
 	heap_base(): number;
 	evaluate(
@@ -150,7 +150,7 @@ function checkProgram(program: Program, inputCount: number): void {
  * Instantiates the kernels module and checks that it has the expected exports, so a
  * stale build fails here rather than at the first call.
  */
-export function instantiateKernelExports(module: WebAssembly.Module): KernelExports {
+function instantiateKernelExports(module: WebAssembly.Module): KernelExports {
 	const { exports } = new WebAssembly.Instance(module, {});
 	const functionNames = ["heap_base", "evaluate", "strip_stats"];
 	const missing = functionNames.filter((name) => typeof exports[name] !== "function");

@@ -289,6 +289,9 @@ describe("POST /v1/jobs formulas", () => {
 		expect(problem.errors).toEqual([
 			{ path: "expression", message: "unknown variable 'nri' at 8; did you mean 'nir'?" },
 		]);
+		// Names are looked up as own keys only: an object's inherited members are not variables.
+		const inherited = await formulaProblem({ expression: "nir * constructor", inputs: { nir: input } });
+		expect(inherited.errors?.[0]?.message).toBe("unknown variable 'constructor' at 7 (the inputs are nir)");
 		const far = await formulaProblem({ expression: "nir * ozone", inputs: { nir: input } });
 		expect(far.errors).toEqual([{ path: "expression", message: "unknown variable 'ozone' at 7 (the inputs are nir)" }]);
 	});
@@ -332,6 +335,8 @@ describe("POST /v1/jobs formulas", () => {
 		);
 		expect(unused.errors?.map((error) => error.path)).toEqual(["inputs.green", "inputs.2x"]);
 		expect(unused.errors?.[1]?.message).toContain("input names must be letters, digits and _");
+		const none = await formulaProblem({ expression: "1 + 2", inputs: {} }, "invalid-inputs");
+		expect(none.errors).toEqual([{ path: "inputs", message: "an expression needs at least one input" }]);
 	});
 
 	it("refuses unknown constants, constants without a value, and unused expression constants", async () => {

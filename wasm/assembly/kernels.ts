@@ -55,10 +55,12 @@ const SAMPLE_F64: u32 = 8;
  * out[i] = program(inputs at i) for i in [0, n), as float32; NaN where an input is nodata,
  * NaN or infinite, or the result is NaN or infinite.
  *
- * `code` holds `code_words` int32 words, five per instruction: opcode, dst, a, b, c
- * (register numbers; the last instruction's dst is the result and goes to `out`). `inputs` holds `input_count` descriptors of INPUT_BYTES bytes: u32 data pointer,
- * u32 sample type, u32 has_nodata, u32 unused, f64 nodata, f32 scale, f32 offset; an input's
- * value is raw * scale + offset and it is loaded into register i. `constants` holds
+ * `code` holds `code_words` int32 words, five per instruction: opcode, dst, a, b, c (register
+ * numbers; the last instruction's dst is the result, written to `out`, and `result_register`
+ * only matters for a program without instructions). `inputs` holds `input_count` descriptors
+ * of INPUT_BYTES bytes: u32 data pointer, u32 sample type, u32 has_nodata, u32 unused, f64
+ * nodata, f32 scale, f32 offset; an input's value is raw * scale + offset and it is loaded
+ * into register i. `constants` holds
  * `constant_count` f32 values for the registers after the inputs. `registers` has room for
  * every register the program uses. Inputs are read, and `out` written, in steps of 16 pixels:
  * both need up to 15 elements of slack after n. Nothing is allocated.
@@ -189,10 +191,6 @@ function run(op: i32, last: bool, dst: usize, a: usize, b: usize, c: usize, byte
 			unreachable();
 	}
 }
-
-// The loops below do four vectors (UNROLL_BYTES) per iteration with constant offsets, which
-// halves the loop overhead that otherwise dominates a pass over L1-resident registers. Called
-// with a constant op, each inlines to one straight-line loop.
 
 /**
  * (a - b) / (a + b) of two inputs straight to `out` in one pass: no registers, and the
@@ -494,6 +492,8 @@ function binEdge(index: i32, bins: i32, first: f64, last: f64, binWidth: f64): f
 /**
  * Helpers inlined into the evaluator's loops. AssemblyScript inlines an @inline method at each
  * call, so a constant `op` or sample `type` argument leaves one straight-line loop per case.
+ * The register loops do four vectors (UNROLL_BYTES) per iteration at constant offsets, which
+ * halves the loop overhead that otherwise dominates a pass over L1-resident registers.
  */
 // biome-ignore lint/complexity/noStaticOnlyClass: Biome parses this file as TypeScript, which allows decorators only on class members.
 class Lanes {
