@@ -7,6 +7,7 @@ import { INSTRUCTION_WORDS, MAX_REGISTERS, opcodes, type Program } from "../form
 interface KernelExports {
 	readonly memory: WebAssembly.Memory;
 	heap_base(): number;
+	register_bytes(): number;
 	evaluate(
 		code: number,
 		codeWords: number,
@@ -89,8 +90,6 @@ export interface Kernels {
 
 const WASM_PAGE_BYTES = 65536;
 const RESULT_SLOTS = 6;
-/** Bytes of one register of the evaluator (BLOCK pixels of f32 in wasm/assembly/kernels.ts). */
-const REGISTER_BYTES = 256 * 4;
 const INPUT_DESCRIPTOR_BYTES = 32;
 /**
  * Pixels evaluated per call. Inputs are copied in and the result out a chunk at a time, so
@@ -152,7 +151,7 @@ function checkProgram(program: Program, inputCount: number): void {
  */
 function instantiateKernelExports(module: WebAssembly.Module): KernelExports {
 	const { exports } = new WebAssembly.Instance(module, {});
-	const functionNames = ["heap_base", "evaluate", "strip_stats"];
+	const functionNames = ["heap_base", "register_bytes", "evaluate", "strip_stats"];
 	const missing = functionNames.filter((name) => typeof exports[name] !== "function");
 	if (!(exports.memory instanceof WebAssembly.Memory) || missing.length > 0) {
 		throw new Error(`kernels.wasm lacks exports: ${["memory", ...missing].join(", ")}`);
@@ -167,6 +166,7 @@ function instantiateKernelExports(module: WebAssembly.Module): KernelExports {
 export function createKernels(module: WebAssembly.Module): Kernels {
 	const wasm = instantiateKernelExports(module);
 	const base = alignTo16(wasm.heap_base());
+	const registerBytes = wasm.register_bytes();
 
 	function ensureBytes(end: number): ArrayBuffer {
 		const available = wasm.memory.buffer.byteLength;
@@ -189,7 +189,7 @@ export function createKernels(module: WebAssembly.Module): Kernels {
 			}
 			const result = out ?? new Float32Array(n);
 			const registersPtr = base;
-			const codePtr = registersPtr + program.registers * REGISTER_BYTES;
+			const codePtr = registersPtr + program.registers * registerBytes;
 			const constantsPtr = codePtr + alignTo16(program.code.length * 4);
 			const descriptorsPtr = constantsPtr + alignTo16(program.constants.length * 4);
 			let next = descriptorsPtr + alignTo16(inputs.length * INPUT_DESCRIPTOR_BYTES);

@@ -16,6 +16,11 @@ export function heap_base(): usize {
 /** Pixels per register block; 1 KiB a register keeps a program's registers in L1/L2 cache. */
 const BLOCK: i32 = 256;
 const BLOCK_BYTES: usize = (<usize>BLOCK) << 2;
+/** Bytes of one register, so the caller can size the register file. */
+export function register_bytes(): usize {
+	return BLOCK_BYTES;
+}
+
 /** Bytes of four f32x4 vectors: every loop runs in steps of 16 pixels. */
 const UNROLL_BYTES: usize = 64;
 /** Five i32 words: opcode, dst, a, b, c. */
