@@ -4,6 +4,7 @@ import { registerDocs } from "./docs";
 import { registerHealth } from "./health";
 import { registerListIndices } from "./indices.list";
 import { registerGetJobArtifact } from "./jobs.artifact";
+import { registerCancelJob } from "./jobs.cancel";
 import { registerCreateJob } from "./jobs.create";
 import { registerListJobEvents } from "./jobs.events";
 import { registerGetJob } from "./jobs.get";
@@ -15,6 +16,7 @@ export function registerV1Routes(app: App, version: string): void {
 	registerGetUpload(app);
 	registerCreateJob(app);
 	registerGetJob(app);
+	registerCancelJob(app);
 	registerListJobEvents(app);
 	registerGetJobArtifact(app);
 	registerListIndices(app);

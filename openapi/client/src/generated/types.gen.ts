@@ -141,6 +141,12 @@ export type CreateUploadData = {
      * The GeoTIFF file, as raw bytes
      */
     body: Blob | File;
+    headers?: {
+        /**
+         * Makes the request safe to retry: the same key and request within 24 h give the first response again
+         */
+        'idempotency-key'?: string;
+    };
     path?: never;
     query?: never;
     url: '/v1/uploads';
@@ -151,6 +157,18 @@ export type CreateUploadErrors = {
      * Malformed request
      */
     400: Problem;
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * Conflict with an earlier request or the job's state
+     */
+    409: Problem;
     /**
      * Content-Length missing
      */
@@ -167,6 +185,10 @@ export type CreateUploadErrors = {
      * The request is well-formed but cannot be processed
      */
     422: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
     /**
      * Internal error
      */
@@ -198,9 +220,21 @@ export type GetUploadData = {
 
 export type GetUploadErrors = {
     /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
      * Not found
      */
     404: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
     /**
      * Internal error
      */
@@ -220,6 +254,12 @@ export type GetUploadResponse = GetUploadResponses[keyof GetUploadResponses];
 
 export type CreateJobData = {
     body: CreateJob;
+    headers?: {
+        /**
+         * Makes the request safe to retry: the same key and request within 24 h give the first response again
+         */
+        'idempotency-key'?: string;
+    };
     path?: never;
     query?: never;
     url: '/v1/jobs';
@@ -231,6 +271,18 @@ export type CreateJobErrors = {
      */
     400: Problem;
     /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * Conflict with an earlier request or the job's state
+     */
+    409: Problem;
+    /**
      * Unsupported media type
      */
     415: Problem;
@@ -238,6 +290,10 @@ export type CreateJobErrors = {
      * The request is well-formed but cannot be processed
      */
     422: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
     /**
      * Internal error
      */
@@ -269,9 +325,21 @@ export type GetJobData = {
 
 export type GetJobErrors = {
     /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
      * Not found
      */
     404: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
     /**
      * Internal error
      */
@@ -289,6 +357,56 @@ export type GetJobResponses = {
 
 export type GetJobResponse = GetJobResponses[keyof GetJobResponses];
 
+export type CancelJobData = {
+    body?: never;
+    path: {
+        /**
+         * Job id; an id that names no job answers 404
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/jobs/{id}/cancel';
+};
+
+export type CancelJobErrors = {
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * Not found
+     */
+    404: Problem;
+    /**
+     * Conflict with an earlier request or the job's state
+     */
+    409: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type CancelJobError = CancelJobErrors[keyof CancelJobErrors];
+
+export type CancelJobResponses = {
+    /**
+     * The job, now canceled
+     */
+    200: Job;
+};
+
+export type CancelJobResponse = CancelJobResponses[keyof CancelJobResponses];
+
 export type ListJobEventsData = {
     body?: never;
     path: {
@@ -303,9 +421,21 @@ export type ListJobEventsData = {
 
 export type ListJobEventsErrors = {
     /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
      * Not found
      */
     404: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
     /**
      * Internal error
      */
@@ -338,6 +468,14 @@ export type GetJobArtifactData = {
 
 export type GetJobArtifactErrors = {
     /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
      * Not found
      */
     404: Problem;
@@ -345,6 +483,10 @@ export type GetJobArtifactErrors = {
      * Range not satisfiable
      */
     416: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
     /**
      * Internal error
      */
