@@ -131,6 +131,9 @@ async function storeBody(
 	const head = await readSignature(reader);
 	const digest = sha256Stream();
 	const digestWriter = digest.getWriter();
+	// Read only on success; on a failed upload the digest rejects and nobody awaits it.
+	const sha256 = digest.digest.then(hex);
+	sha256.catch(() => undefined);
 	const { readable, writable } = new FixedLengthStream(length);
 	const stored = bucket.put(key, readable, { httpMetadata: { contentType: "image/tiff" } });
 	const pumped = (async () => {
@@ -166,7 +169,7 @@ async function storeBody(
 	// Otherwise a failure is storage's, not the client's: it surfaces as an internal error.
 	if (storing.status === "rejected") throw storing.reason;
 	if (pumping.status === "rejected") throw pumping.reason;
-	return hex(await digest.digest);
+	return sha256;
 }
 
 function startOfUtcDay(at: Date): Date {
