@@ -4,6 +4,7 @@
  */
 import type { z } from "@hono/zod-openapi";
 import { describe, expect, it } from "vitest";
+import { scopes } from "../src/access/api-keys";
 import { createApp } from "../src/app";
 import { generateDocuments, splitByMajorVersion } from "./contract-document";
 
@@ -16,13 +17,13 @@ interface Operation {
 	tags?: string[];
 	summary?: string;
 	requestBody?: { content: Record<string, MediaType> };
+	security?: Record<string, string[]>[];
 	responses: Record<string, { content?: Record<string, MediaType> }>;
 }
 
 const document = JSON.parse(generateDocuments().get("openapi/v1.json") ?? "{}") as {
 	paths: Record<string, Record<string, Operation>>;
 	components: { securitySchemes?: Record<string, { type: string; scheme?: string }> };
-	security?: Record<string, string[]>[];
 };
 const operations = Object.entries(document.paths).flatMap(([path, methods]) =>
 	Object.entries(methods).map(([method, operation]) => ({ name: `${method.toUpperCase()} ${path}`, operation })),
@@ -57,9 +58,19 @@ describe("the OpenAPI document", () => {
 		}
 	});
 
-	it("declares the bearer key scheme and lets every operation use it", () => {
+	it("declares the bearer key scheme, and every upload and job operation needs one key scope", () => {
 		expect(document.components.securitySchemes?.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
-		expect(document.security).toContainEqual({ bearerAuth: [] });
+		for (const { name, operation } of operations) {
+			const keyed = /^\S+ \/v1\/(uploads|jobs)/.test(name);
+			if (keyed) {
+				expect(operation.security, name).toHaveLength(1);
+				const [scope] = operation.security?.[0]?.bearerAuth ?? [];
+				expect(scopes as readonly string[], name).toContain(scope);
+				expect(Object.keys(operation.responses), name).toEqual(expect.arrayContaining(["401", "403", "429"]));
+			} else {
+				expect(operation.security, name).toBeUndefined();
+			}
+		}
 	});
 
 	it("only shows examples its own schemas accept", () => {

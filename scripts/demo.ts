@@ -4,19 +4,20 @@
  * sample bands, submits NDVI, shows the job's progress until it ends, saves the artifacts to a
  * folder and prints the statistics.
  *
- * Settings (environment): EO_EDGE_API (default http://localhost:8787), EO_EDGE_API_KEY (sent
- * as a bearer key when set), EO_EDGE_DEMO_DIR (default artifacts/).
+ * Settings (environment): EO_EDGE_API (default http://localhost:8787), EO_EDGE_API_KEY (default
+ * the local development key that `npm run dev` seeds), EO_EDGE_DEMO_DIR (default artifacts/).
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createClient, createJob, createUpload, getJobArtifact, type Problem, waitForJob } from "@eo-edge/client";
+import { DEVELOPMENT_API_KEY } from "../src/access/api-keys";
 
 const ROOT = join(import.meta.dirname, "..");
 const baseUrl = process.env.EO_EDGE_API ?? "http://localhost:8787";
-const apiKey = process.env.EO_EDGE_API_KEY;
+const apiKey = process.env.EO_EDGE_API_KEY ?? DEVELOPMENT_API_KEY;
 const outputRoot = process.env.EO_EDGE_DEMO_DIR ?? join(ROOT, "artifacts");
 
-const client = createClient({ baseUrl, ...(apiKey ? { auth: apiKey } : {}) });
+const client = createClient({ baseUrl, auth: apiKey });
 
 function fail(what: string, problem: unknown): never {
 	const detail = (problem as Partial<Problem> | undefined)?.detail ?? JSON.stringify(problem);

@@ -17,6 +17,7 @@ import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fromArrayBuffer } from "geotiff";
+import { DEVELOPMENT_API_KEY } from "../src/access/api-keys";
 import type { JobStatistics as Statistics } from "../src/pipeline/publish/statistics";
 import { stageNames } from "../src/pipeline/stages";
 import type { ManifestCase } from "../test/fixtures/manifest";
@@ -30,6 +31,8 @@ const HEALTH_TIMEOUT_MS = 90_000;
 const WALKTHROUGH_TIMEOUT_MS = 120_000;
 const JOB_TIMEOUT_MS = 60_000;
 const TOLERANCE = 1e-6;
+/** The development key `npm run dev` seeds, as the README walk-through uses it. */
+const DEV_AUTH = { authorization: `Bearer ${DEVELOPMENT_API_KEY}` };
 /** Enough of the dev server's output to explain a failure; its request log grows with every poll. */
 const DEV_LOG_LIMIT = 256 * 1024;
 
@@ -218,7 +221,7 @@ async function runBash(
 }
 
 async function getJson<T>(url: string): Promise<T> {
-	const response = await fetch(url);
+	const response = await fetch(url, { headers: DEV_AUTH });
 	if (!response.ok) throw new Error(`GET ${url}: ${response.status} ${await response.text()}`);
 	return (await response.json()) as T;
 }
@@ -355,7 +358,7 @@ function checkWithGdal(): boolean {
 async function upload(api: string, path: string, headers: Record<string, string> = {}): Promise<Response> {
 	return fetch(`${api}/v1/uploads`, {
 		method: "POST",
-		headers: { "content-type": "image/tiff", ...headers },
+		headers: { "content-type": "image/tiff", ...DEV_AUTH, ...headers },
 		body: new Uint8Array(readFileSync(path)),
 	});
 }
@@ -385,7 +388,7 @@ async function checkNdwi(api: string): Promise<void> {
 	const nir = await uploadId(api, join(SAMPLES, "s2_nir_256.tif"));
 	const submitted = await fetch(`${api}/v1/jobs`, {
 		method: "POST",
-		headers: { "content-type": "application/json" },
+		headers: { "content-type": "application/json", ...DEV_AUTH },
 		body: JSON.stringify({ index: "ndwi", inputs: { green: { upload_id: green }, nir: { upload_id: nir } } }),
 	});
 	const { id } = (await submitted.json()) as { id: string };
@@ -396,10 +399,22 @@ async function checkNdwi(api: string): Promise<void> {
 	);
 	const job = await waitForJob(api, id);
 	check(`job ${id} succeeded (${seconds(started)})`, job.status === "succeeded", JSON.stringify(job));
-	const result = await fetch(`${api}/v1/jobs/${id}/artifacts/result.tif`);
+	const result = await fetch(`${api}/v1/jobs/${id}/artifacts/result.tif`, { headers: DEV_AUTH });
 	check("result.tif: 200", result.status === 200, `${result.status}`);
 	await checkPixels("ndwi result.tif", await result.arrayBuffer(), "ndwi_s2_256");
 	await checkStatistics("ndwi", api, id, "ndwi_s2_256");
+}
+
+async function checkKeyRequired(api: string): Promise<void> {
+	console.log("\n# Error path: no API key");
+	const response = await fetch(`${api}/v1/jobs/job_0123456789abcdef01234567`);
+	check("GET /v1/jobs/{id} without a key: 401", response.status === 401, `${response.status}`);
+	check(
+		"WWW-Authenticate: Bearer",
+		(response.headers.get("www-authenticate") ?? "").startsWith("Bearer"),
+		response.headers.get("www-authenticate") ?? "missing",
+	);
+	await response.body?.cancel();
 }
 
 async function checkNotATiff(api: string): Promise<void> {
@@ -473,6 +488,7 @@ try {
 	gdalChecked = checkWithGdal();
 	await checkNdwi(api);
 	await checkNotATiff(api);
+	await checkKeyRequired(api);
 	await checkDemo(api);
 	await checkDocs(api);
 } catch (error) {
@@ -497,7 +513,7 @@ try {
 if (failed === 0) {
 	const gdal = gdalChecked ? "GDAL's view of its grid" : "GDAL checks skipped";
 	console.log(
-		`\nverified in ${seconds(started)}: README walk-through (NDVI pixels, stats), ${gdal}, NDWI, 415 problem, npm run demo, docs page`,
+		`\nverified in ${seconds(started)}: README walk-through (NDVI pixels, stats), ${gdal}, NDWI, 415 and 401 problems, npm run demo, docs page`,
 	);
 }
 console.log(`e2e: ${passed} passed, ${failed} failed`);

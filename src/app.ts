@@ -15,7 +15,7 @@ import { describeError, log } from "./observability/log";
 import { formatTraceparent, traceFromHeader } from "./observability/trace";
 import { registerV1Routes } from "./routes/v1/index";
 
-export const API_VERSION = "1.0.0";
+export const API_VERSION = "1.1.0";
 
 export const openApiDocumentConfig = {
 	openapi: "3.1.0",
@@ -26,9 +26,6 @@ export const openApiDocumentConfig = {
 			"Spectral indices (NDVI, NDWI, …) from GeoTIFF bands, computed in WebAssembly through a queued pipeline on Cloudflare Workers. Every error is an RFC 9457 application/problem+json document.",
 	},
 	servers: [{ url: "http://localhost:8787", description: "Local development (npm run dev)" }],
-	// The empty requirement keeps a key optional: clients can send one today, and requiring it is a
-	// contract change the breaking-change check will flag.
-	security: [{ bearerAuth: [] }, {}] as Record<string, string[]>[],
 	tags: [
 		{ name: "uploads", description: "GeoTIFF bands stored for jobs" },
 		{ name: "jobs", description: "Index computations and their artifacts" },
@@ -117,7 +114,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
 	app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
 		type: "http",
 		scheme: "bearer",
-		description: "An API key, sent as `Authorization: Bearer <key>`. This deployment does not require one yet.",
+		description:
+			"An API key, sent as `Authorization: Bearer <key>`. Each operation names the scope it needs (jobs:read, jobs:write or uploads:write). Keys belong to a tenant, which sees only its own uploads and jobs.",
 	});
 	registerV1Routes(app, API_VERSION);
 	app.doc31("/v1/openapi.json", openApiDocumentConfig);

@@ -9,10 +9,19 @@ import {
 	waitForJob as waitForPartnerJob,
 } from "../openapi/client/src/index";
 import type { Problem } from "../src/errors/api-error";
+import { TEST_API_KEY } from "./tenants";
 
 export const BASE = "http://localhost";
 
+/** A request as the test tenant: its key is sent unless the request carries an Authorization of its own. */
 export function api(path: string, init?: RequestInit): Promise<Response> {
+	const headers = new Headers(init?.headers);
+	if (!headers.has("authorization")) headers.set("authorization", `Bearer ${TEST_API_KEY}`);
+	return exports.default.fetch(new Request(`${BASE}${path}`, { ...init, headers }));
+}
+
+/** A request with no key at all. */
+export function anonymous(path: string, init?: RequestInit): Promise<Response> {
 	return exports.default.fetch(new Request(`${BASE}${path}`, init));
 }
 
@@ -26,6 +35,7 @@ export async function json<T = Record<string, unknown>>(response: Response): Pro
  */
 export const partner = createClient({
 	baseUrl: BASE,
+	auth: TEST_API_KEY,
 	fetch: ((request: Request) => exports.default.fetch(request)) as typeof fetch,
 });
 

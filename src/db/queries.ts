@@ -44,10 +44,12 @@ export interface JobRequest {
 
 export interface JobRecord {
 	id: string;
+	/** null only for jobs from before tenancy, which no key can see. */
+	tenantId: string | null;
 	/** The catalog index id, or EXPRESSION_INDEX for a custom expression. */
 	indexId: string;
 	request: JobRequest;
-	/** Compiled at creation; null only for jobs created before formulas were stored (0002). */
+	/** Compiled at creation; null only for jobs created before formulas were stored (0004). */
 	formula: CompiledFormula | null;
 	status: JobStatus;
 	stage: StageName | null;
@@ -104,6 +106,7 @@ function parseJson<T>(text: unknown): T | null {
 
 interface JobRow {
 	id: string;
+	tenant_id: string | null;
 	index_id: string;
 	request_json: string;
 	status: JobStatus;
@@ -120,6 +123,7 @@ interface JobRow {
 function toJob(row: JobRow): JobRecord {
 	return {
 		id: row.id,
+		tenantId: row.tenant_id,
 		indexId: row.index_id,
 		request: JSON.parse(row.request_json) as JobRequest,
 		formula: parseJson<CompiledFormula>(row.formula_json),
@@ -134,10 +138,25 @@ function toJob(row: JobRow): JobRecord {
 	};
 }
 
-export async function insertUpload(db: D1Database, upload: UploadRecord, traceId: string): Promise<void> {
+export async function insertUpload(
+	db: D1Database,
+	upload: UploadRecord,
+	owner: { tenantId: string; traceId: string },
+): Promise<void> {
 	await db
-		.prepare("INSERT INTO uploads (id, object_key, bytes, raster_json, trace_id, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-		.bind(upload.id, upload.objectKey, upload.bytes, JSON.stringify(upload.raster), traceId, upload.createdAt)
+		.prepare(
+			`INSERT INTO uploads (id, tenant_id, object_key, bytes, raster_json, trace_id, created_at)
+			 VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		)
+		.bind(
+			upload.id,
+			owner.tenantId,
+			upload.objectKey,
+			upload.bytes,
+			JSON.stringify(upload.raster),
+			owner.traceId,
+			upload.createdAt,
+		)
 		.run();
 }
 
@@ -149,11 +168,19 @@ function placeholders(values: readonly unknown[]): string {
 	return values.map(() => "?").join(", ");
 }
 
-export async function findUploads(db: D1Database, ids: readonly string[]): Promise<Map<string, UploadRecord>> {
+/** The tenant's uploads among `ids` that are still kept; others' and expired ones are absent. */
+export async function findUploads(
+	db: D1Database,
+	tenantId: string,
+	ids: readonly string[],
+): Promise<Map<string, UploadRecord>> {
 	if (ids.length === 0) return new Map();
 	const { results } = await db
-		.prepare(`SELECT id, object_key, bytes, raster_json, created_at FROM uploads WHERE id IN (${placeholders(ids)})`)
-		.bind(...ids)
+		.prepare(
+			`SELECT id, object_key, bytes, raster_json, created_at FROM uploads
+			 WHERE tenant_id = ? AND expired_at IS NULL AND id IN (${placeholders(ids)})`,
+		)
+		.bind(tenantId, ...ids)
 		.all<{ id: string; object_key: string; bytes: number; raster_json: string; created_at: string }>();
 	return new Map(
 		results.map((row) => [
@@ -171,22 +198,48 @@ export async function findUploads(db: D1Database, ids: readonly string[]): Promi
 
 export async function insertJob(
 	db: D1Database,
-	job: { id: string; indexId: string; formula: CompiledFormula; request: JobRequest; traceId: string },
+	job: {
+		id: string;
+		tenantId: string;
+		indexId: string;
+		formula: CompiledFormula;
+		request: JobRequest;
+		traceId: string;
+	},
 ): Promise<JobRecord> {
 	const at = now();
 	const row = await db
 		.prepare(
-			`INSERT INTO jobs (id, index_id, request_json, formula_json, status, stage, progress, trace_id, created_at, updated_at)
-			 VALUES (?, ?, ?, ?, 'queued', NULL, 0, ?, ?, ?) RETURNING *`,
+			`INSERT INTO jobs (id, tenant_id, index_id, request_json, formula_json, status, stage, progress, trace_id, created_at, updated_at)
+			 VALUES (?, ?, ?, ?, ?, 'queued', NULL, 0, ?, ?, ?) RETURNING *`,
 		)
-		.bind(job.id, job.indexId, JSON.stringify(job.request), JSON.stringify(job.formula), job.traceId, at, at)
+		.bind(
+			job.id,
+			job.tenantId,
+			job.indexId,
+			JSON.stringify(job.request),
+			JSON.stringify(job.formula),
+			job.traceId,
+			at,
+			at,
+		)
 		.first<JobRow>();
 	if (!row) throw new Error(`job ${job.id} was not inserted`);
 	return toJob(row);
 }
 
+/** A job by id, for the pipeline, which only handles ids it was given. */
 export async function getJob(db: D1Database, jobId: string): Promise<JobRecord | null> {
 	const row = await db.prepare("SELECT * FROM jobs WHERE id = ?").bind(jobId).first<JobRow>();
+	return row ? toJob(row) : null;
+}
+
+/** A job by id as the tenant sees it: another tenant's job does not exist. */
+export async function getTenantJob(db: D1Database, tenantId: string, jobId: string): Promise<JobRecord | null> {
+	const row = await db
+		.prepare("SELECT * FROM jobs WHERE id = ? AND tenant_id = ?")
+		.bind(jobId, tenantId)
+		.first<JobRow>();
 	return row ? toJob(row) : null;
 }
 
@@ -221,6 +274,84 @@ export async function failJob(db: D1Database, jobId: string, problem: Problem): 
 		.bind(JSON.stringify(problem), now(), jobId)
 		.run();
 	return result.meta.changes > 0;
+}
+
+/** Cancels the tenant's job if it is still queued or running; false when it is not. */
+export async function cancelJob(db: D1Database, tenantId: string, jobId: string): Promise<boolean> {
+	const result = await db
+		.prepare(
+			`UPDATE jobs SET status = 'canceled', updated_at = ?
+			 WHERE id = ? AND tenant_id = ? AND status IN ('queued', 'running')`,
+		)
+		.bind(now(), jobId, tenantId)
+		.run();
+	return result.meta.changes > 0;
+}
+
+/** Live jobs whose last change is older than `before`: the sweeper's candidates. */
+export async function listStalledJobs(
+	db: D1Database,
+	before: string,
+	limit: number,
+): Promise<{ id: string; traceId: string; stage: StageName | null; updatedAt: string }[]> {
+	const { results } = await db
+		.prepare(
+			`SELECT id, trace_id, stage, updated_at FROM jobs
+			 WHERE status IN ('queued', 'running') AND updated_at < ? ORDER BY updated_at LIMIT ?`,
+		)
+		.bind(before, limit)
+		.all<{ id: string; trace_id: string; stage: StageName | null; updated_at: string }>();
+	return results.map((row) => ({ id: row.id, traceId: row.trace_id, stage: row.stage, updatedAt: row.updated_at }));
+}
+
+/** Jobs that failed or were canceled since `since`, whose leftover objects the sweeper removes. */
+export async function listJobsEndedWithoutResult(db: D1Database, since: string, limit: number): Promise<string[]> {
+	const { results } = await db
+		.prepare(
+			`SELECT id FROM jobs WHERE status IN ('failed', 'canceled') AND updated_at >= ? ORDER BY updated_at LIMIT ?`,
+		)
+		.bind(since, limit)
+		.all<{ id: string }>();
+	return results.map((row) => row.id);
+}
+
+/** Uploads created before `before` and not yet expired, oldest first. */
+export async function listUploadsToExpire(
+	db: D1Database,
+	before: string,
+	limit: number,
+): Promise<{ id: string; objectKey: string }[]> {
+	const { results } = await db
+		.prepare(
+			"SELECT id, object_key FROM uploads WHERE created_at < ? AND expired_at IS NULL ORDER BY created_at LIMIT ?",
+		)
+		.bind(before, limit)
+		.all<{ id: string; object_key: string }>();
+	return results.map((row) => ({ id: row.id, objectKey: row.object_key }));
+}
+
+export async function markUploadExpired(db: D1Database, uploadId: string): Promise<void> {
+	await db.prepare("UPDATE uploads SET expired_at = ? WHERE id = ?").bind(now(), uploadId).run();
+}
+
+/** Ended jobs last changed before `before` whose artifacts are still kept. */
+export async function listJobsWithArtifactsToExpire(db: D1Database, before: string, limit: number): Promise<string[]> {
+	const { results } = await db
+		.prepare(
+			`SELECT id FROM jobs WHERE status IN ('succeeded', 'failed', 'canceled') AND updated_at < ?
+			 AND artifacts_expired_at IS NULL ORDER BY updated_at LIMIT ?`,
+		)
+		.bind(before, limit)
+		.all<{ id: string }>();
+	return results.map((row) => row.id);
+}
+
+/** Forgets a job's artifacts once their objects are gone; the job itself is kept. */
+export async function markArtifactsExpired(db: D1Database, jobId: string): Promise<void> {
+	await db.batch([
+		db.prepare("DELETE FROM artifacts WHERE job_id = ?").bind(jobId),
+		db.prepare("UPDATE jobs SET artifacts_expired_at = ? WHERE id = ?").bind(now(), jobId),
+	]);
 }
 
 /**
@@ -357,10 +488,13 @@ export async function getStrip(
 	return row ? { rowStart: row.row_start, rowEnd: row.row_end, done: row.done_at !== null } : null;
 }
 
-export async function listArtifacts(db: D1Database, jobId: string): Promise<ArtifactRecord[]> {
+export async function listArtifacts(db: D1Database, tenantId: string, jobId: string): Promise<ArtifactRecord[]> {
 	const { results } = await db
-		.prepare("SELECT name, media_type, bytes, object_key FROM artifacts WHERE job_id = ? ORDER BY name")
-		.bind(jobId)
+		.prepare(
+			`SELECT a.name, a.media_type, a.bytes, a.object_key FROM artifacts a JOIN jobs j ON j.id = a.job_id
+			 WHERE a.job_id = ? AND j.tenant_id = ? ORDER BY a.name`,
+		)
+		.bind(jobId, tenantId)
 		.all<{ name: string; media_type: string; bytes: number; object_key: string }>();
 	return results.map((row) => ({
 		name: row.name,
@@ -389,12 +523,13 @@ export async function insertEvent(db: D1Database, event: NewEvent): Promise<void
 		.run();
 }
 
-export async function listEvents(db: D1Database, jobId: string): Promise<EventRecord[]> {
+export async function listEvents(db: D1Database, tenantId: string, jobId: string): Promise<EventRecord[]> {
 	const { results } = await db
 		.prepare(
-			"SELECT stage, status, at, duration_ms, attempt, trace_id, detail_json FROM job_events WHERE job_id = ? ORDER BY id",
+			`SELECT e.stage, e.status, e.at, e.duration_ms, e.attempt, e.trace_id, e.detail_json
+			 FROM job_events e JOIN jobs j ON j.id = e.job_id WHERE e.job_id = ? AND j.tenant_id = ? ORDER BY e.id`,
 		)
-		.bind(jobId)
+		.bind(jobId, tenantId)
 		.all<{
 			stage: string;
 			status: string;

@@ -22,7 +22,22 @@ export const ProblemSchema = z
 /** What each error status means, and the example problem the document shows for it. */
 const errorStatuses = {
 	400: { description: "Malformed request", code: "malformed-request", detail: "The body is not valid JSON." },
+	401: {
+		description: "Missing, unknown or revoked API key",
+		code: "unauthorized",
+		detail: "Send an API key as Authorization: Bearer <key>.",
+	},
+	403: {
+		description: "The key lacks the scope",
+		code: "forbidden",
+		detail: "This operation needs the jobs:write scope; the key has jobs:read.",
+	},
 	404: { description: "Not found", code: "not-found", detail: "Job job_0123456789abcdef01234567 does not exist." },
+	409: {
+		description: "Conflict with an earlier request or the job's state",
+		code: "idempotency-key-reused",
+		detail: "Idempotency-Key 'order-42' was first used with a different request body.",
+	},
 	411: {
 		description: "Content-Length missing",
 		code: "length-required",
@@ -43,6 +58,11 @@ const errorStatuses = {
 		description: "The request is well-formed but cannot be processed",
 		code: "validation-failed",
 		detail: "inputs.nir.upload_id: must be an upload id (upl_ followed by 24 hex digits)",
+	},
+	429: {
+		description: "Rate limit or quota reached; retry after Retry-After seconds",
+		code: "rate-limited",
+		detail: "This key made 600 requests in the current minute; the limit is 600.",
 	},
 	500: { description: "Internal error", code: "internal-error", detail: "An unexpected error occurred." },
 } as const satisfies Record<number, { description: string; code: ProblemCode; detail: string }>;

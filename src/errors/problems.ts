@@ -19,7 +19,14 @@ export const problemTypes = {
 	"raster-mismatch": { status: 422, title: "The input rasters do not share one grid" },
 	"unsupported-raster": { status: 422, title: "The raster layout or sample type is not supported" },
 	"input-unavailable": { status: 422, title: "An input could not be read" },
+	unauthorized: { status: 401, title: "A valid API key is required" },
+	forbidden: { status: 403, title: "The API key lacks the scope this needs" },
+	"rate-limited": { status: 429, title: "Too many requests for this API key" },
+	"quota-exceeded": { status: 429, title: "The tenant's quota is used up" },
+	"idempotency-key-reused": { status: 409, title: "The Idempotency-Key was used for a different request" },
+	"job-ended": { status: 409, title: "The job has already ended" },
 	"stage-failed": { status: 500, title: "A pipeline stage kept failing" },
+	"job-stalled": { status: 500, title: "The job made no progress for too long" },
 	"internal-error": { status: 500, title: "Internal error" },
 } as const satisfies Record<string, { status: number; title: string }>;
 

@@ -1,20 +1,36 @@
-/** Ending a job as failed: the problem is recorded and whatever the job wrote to R2 is removed. */
-import { failJob } from "../db/queries";
+/**
+ * Ending a job without a result, failed or canceled: the status is recorded and whatever the
+ * job wrote to R2 is removed.
+ */
+import { cancelJob, failJob } from "../db/queries";
 import type { Problem } from "../errors/api-error";
 import { describeError, log } from "../observability/log";
 import { objectKeys } from "../storage/keys";
 import { deleteObjectsUnder } from "../storage/objects";
 
+/** Removes the job's strips and partial artifacts; a failure is logged, not thrown. */
+export async function removeJobObjects(env: Env, jobId: string, traceId: string): Promise<void> {
+	try {
+		await deleteObjectsUnder(env.BUCKET, objectKeys.jobPrefix(jobId));
+	} catch (error) {
+		// Leftover strips cost storage, not correctness; the sweeper tries again.
+		log.warn("job_cleanup_failed", { trace_id: traceId, job_id: jobId, ...describeError(error) });
+	}
+}
+
 /** Returns false when the job had already ended (nothing is changed then). */
 export async function endJobAsFailed(env: Env, jobId: string, problem: Problem): Promise<boolean> {
 	const failedNow = await failJob(env.DB, jobId, problem);
-	if (failedNow) {
-		try {
-			await deleteObjectsUnder(env.BUCKET, objectKeys.jobPrefix(jobId));
-		} catch (error) {
-			// Leftover strips cost storage, not correctness: the failure itself is recorded.
-			log.warn("job_cleanup_failed", { trace_id: problem.trace_id, job_id: jobId, ...describeError(error) });
-		}
-	}
+	if (failedNow) await removeJobObjects(env, jobId, problem.trace_id);
 	return failedNow;
+}
+
+/**
+ * Cancels the tenant's live job: later stage messages find it ended and do nothing. Returns
+ * false when the job had already ended.
+ */
+export async function endJobAsCanceled(env: Env, tenantId: string, jobId: string, traceId: string): Promise<boolean> {
+	const canceledNow = await cancelJob(env.DB, tenantId, jobId);
+	if (canceledNow) await removeJobObjects(env, jobId, traceId);
+	return canceledNow;
 }

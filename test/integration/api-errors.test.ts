@@ -1,13 +1,15 @@
 /** Every 4xx of the v1 contract, and thrown errors, come back as RFC 9457 problem+json. */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { createApp } from "../../src/app";
+
+import { API_VERSION, createApp } from "../../src/app";
 import { objectKeys } from "../../src/storage/keys";
 import landsatFloat32 from "../fixtures/landsat_rn_float32.tif";
 import notATiff from "../fixtures/not_a_tiff.tif";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
 import { api, expectProblem, json, submitJob, upload } from "../helpers";
+import { TEST_API_KEY } from "../tenants";
 
 async function storedUploads(): Promise<string[]> {
 	return (await env.BUCKET.list({ prefix: "uploads/" })).objects.map((object) => object.key);
@@ -90,7 +92,11 @@ describe("POST /v1/uploads", () => {
 		// Straight to the app: the runtime's own transport would refuse to send a short body.
 		const response = await createApp().request(
 			"/v1/uploads",
-			{ method: "POST", headers: { "content-length": String(red256.byteLength) }, body },
+			{
+				method: "POST",
+				headers: { "content-length": String(red256.byteLength), authorization: `Bearer ${TEST_API_KEY}` },
+				body,
+			},
 			env,
 		);
 		const problem = await expectProblem(response, 400, "malformed-request");
@@ -249,7 +255,7 @@ describe("other routes", () => {
 				"/v1/indices/{id}",
 			]),
 		);
-		expect(await json(await api("/v1/health"))).toEqual({ status: "ok", version: "1.0.0" });
+		expect(await json(await api("/v1/health"))).toEqual({ status: "ok", version: API_VERSION });
 	});
 });
 

@@ -17,6 +17,7 @@ import manifest from "../fixtures/manifest.json";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
 import { api, json, submitJob, upload, waitForJob } from "../helpers";
+import { TEST_TENANT_ID } from "../tenants";
 
 const TRACE_ID = "5c1f2b8e9a7d4c3b8e1f0a2b3c4d5e6f";
 
@@ -81,6 +82,7 @@ async function newNdviJob(): Promise<string> {
 	};
 	const job = await insertJob(env.DB, {
 		id: newJobId(),
+		tenantId: TEST_TENANT_ID,
 		indexId: "NDVI",
 		formula: compileFormula({ index: "ndvi", inputs }),
 		request: { index: "ndvi", inputs },

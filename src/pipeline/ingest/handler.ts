@@ -15,7 +15,8 @@ export const ingestStage: StageHandler = {
 	async handle(message, { env, job }) {
 		const requested = Object.entries(job.request.inputs);
 		const uploadIds = requested.flatMap(([, input]) => (input.upload_id === undefined ? [] : [input.upload_id]));
-		const uploads = await findUploads(env.DB, [...new Set(uploadIds)]);
+		// A job from before tenancy owns no uploads, so its upload inputs are not found.
+		const uploads = await findUploads(env.DB, job.tenantId ?? "", [...new Set(uploadIds)]);
 		const inputs: JobInputRecord[] = [];
 		for (const [name, input] of requested) {
 			if (input.href !== undefined) {

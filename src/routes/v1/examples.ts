@@ -65,6 +65,14 @@ export const succeededJobExample = {
 	],
 };
 
+export const canceledJobExample = {
+	...queuedJobExample,
+	status: "canceled",
+	stage: "compute",
+	progress: 0.4,
+	updated_at: "2026-11-25T12:00:02.000Z",
+};
+
 export const jobEventsExample = {
 	events: [
 		{
@@ -143,4 +151,4 @@ export const indexListExample = {
 	],
 };
 
-export const healthExample = { status: "ok", version: "1.0.0" };
+export const healthExample = { status: "ok", version: "1.1.0" };

@@ -16,7 +16,7 @@ export const healthRoute = createRoute({
 			content: {
 				"application/json": {
 					schema: z
-						.object({ status: z.literal("ok"), version: z.string().openapi({ example: "1.0.0" }) })
+						.object({ status: z.literal("ok"), version: z.string().openapi({ example: "1.1.0" }) })
 						.openapi("Health"),
 					example: healthExample,
 				},

@@ -5,6 +5,7 @@ import { registerHealth } from "./health";
 import { registerGetIndex } from "./indices.get";
 import { registerListIndices } from "./indices.list";
 import { registerGetJobArtifact } from "./jobs.artifact";
+import { registerCancelJob } from "./jobs.cancel";
 import { registerCreateJob } from "./jobs.create";
 import { registerListJobEvents } from "./jobs.events";
 import { registerGetJob } from "./jobs.get";
@@ -16,6 +17,7 @@ export function registerV1Routes(app: App, version: string): void {
 	registerGetUpload(app);
 	registerCreateJob(app);
 	registerGetJob(app);
+	registerCancelJob(app);
 	registerListJobEvents(app);
 	registerGetJobArtifact(app);
 	registerListIndices(app);

@@ -3,8 +3,9 @@
  * so GIS clients (GDAL's /vsicurl/) can read result.tif in place.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
-import { getJob, listArtifacts } from "../../db/queries";
+import { getTenantJob, listArtifacts } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
 import { statisticsExample } from "./examples";
@@ -38,6 +39,8 @@ export const getJobArtifactRoute = createRoute({
 	operationId: "getJobArtifact",
 	tags: ["jobs"],
 	summary: "Download a job artifact",
+	middleware: [requireScope("jobs:read")] as const,
+	security: bearerWith("jobs:read"),
 	description: "Artifacts of a succeeded job: result.tif (float32 GeoTIFF, nodata NaN) and stats.json.",
 	request: {
 		params: JobIdParam.extend({
@@ -56,16 +59,17 @@ export const getJobArtifactRoute = createRoute({
 			},
 		},
 		206: { description: "The requested byte range of the artifact" },
-		...problemResponses(404, 416),
+		...problemResponses(401, 403, 404, 416, 429),
 	},
 });
 
 export function registerGetJobArtifact(app: App): void {
 	app.openapi(getJobArtifactRoute, async function getJobArtifact(c) {
 		const { id, name } = c.req.valid("param");
-		const job = await getJob(c.env.DB, id);
+		const { tenantId } = c.get("principal");
+		const job = await getTenantJob(c.env.DB, tenantId, id);
 		if (!job) throw new ApiError("not-found", `Job ${id} does not exist.`);
-		const artifact = (await listArtifacts(c.env.DB, id)).find((candidate) => candidate.name === name);
+		const artifact = (await listArtifacts(c.env.DB, tenantId, id)).find((candidate) => candidate.name === name);
 		if (!artifact) {
 			throw new ApiError("not-found", `Job ${id} (${job.status}) has no artifact named '${name}'.`);
 		}

@@ -1,22 +1,37 @@
 /**
  * POST /v1/jobs: compiles the job's formula (a catalog index or a custom expression) against
- * its inputs, checks the uploads, records the job with its compiled program and hands it to
- * the ingest queue.
+ * its inputs, checks the uploads and quotas, records the job with its compiled program and
+ * hands it to the ingest queue.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import { bearerWith, requireScope } from "../../access/auth";
+import {
+	canonicalJson,
+	claim,
+	readIdempotencyKey,
+	release,
+	remember,
+	replayFor,
+	replayHeaders,
+	sha256Hex,
+} from "../../access/idempotency";
 import type { App } from "../../context";
+import { countLiveJobs, type TenantQuotas } from "../../db/access";
 import { failJob, findUploads, insertJob, type JobRequest } from "../../db/queries";
 import { ApiError, type FieldError, jobProblem } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
 import { MAX_FORMULA_DEPTH, MAX_FORMULA_LENGTH } from "../../formula/parse";
 import { newJobId, UPLOAD_ID_PATTERN } from "../../ids";
-import { compileFormula } from "../../indices/formula";
+import { type CompiledFormula, compileFormula } from "../../indices/formula";
 import { EXPRESSION_INDEX } from "../../indices/registry";
 import { log } from "../../observability/log";
 import { sendToStage } from "../../pipeline/send";
 import { remoteHref } from "../../raster/remote";
 import { createJobExample, queuedJobExample } from "./examples";
-import { JobSchema, renderJob } from "./schemas";
+import { IdempotencyKeyHeader, JobSchema, renderJob } from "./schemas";
+
+/** A job slot frees when a job ends; small jobs end within seconds. */
+const CONCURRENCY_RETRY_AFTER_SECONDS = 10;
 
 const JobInputSchema = z
 	.strictObject({
@@ -98,7 +113,12 @@ export const createJobRoute = createRoute({
 	operationId: "createJob",
 	tags: ["jobs"],
 	summary: "Submit an index or expression computation",
+	description:
+		"With an Idempotency-Key header, the same key and body within 24 h return the first response again (with Idempotent-Replayed: true), and the same key with another body is a 409.",
+	middleware: [requireScope("jobs:write")] as const,
+	security: bearerWith("jobs:write"),
 	request: {
+		headers: IdempotencyKeyHeader,
 		body: { required: true, content: { "application/json": { schema: CreateJobSchema, example: createJobExample } } },
 	},
 	responses: {
@@ -107,16 +127,24 @@ export const createJobRoute = createRoute({
 			headers: z.object({ Location: z.string().openapi({ example: "/v1/jobs/job_0123456789abcdef01234567" }) }),
 			content: { "application/json": { schema: JobSchema, example: queuedJobExample } },
 		},
-		...problemResponses(400, 415, 422),
+		...problemResponses(400, 401, 403, 409, 415, 422, 429),
 	},
 });
 
 type CreateJob = z.infer<typeof CreateJobSchema>;
 
-/** Uploads exist and have the bands asked for; remote inputs are checked by the pipeline. */
-async function checkUploads(db: D1Database, inputs: JobRequest["inputs"]): Promise<ApiError | null> {
+/**
+ * The tenant's uploads exist and have the bands asked for (remote inputs are checked by the
+ * pipeline); `pixels` is the size of the grid they give, 0 when only remote inputs say.
+ */
+async function checkUploads(
+	db: D1Database,
+	tenantId: string,
+	inputs: JobRequest["inputs"],
+): Promise<{ problem: ApiError | null; pixels: number }> {
 	const uploadIds = Object.values(inputs).flatMap((input) => (input.upload_id === undefined ? [] : [input.upload_id]));
-	const uploads = await findUploads(db, [...new Set(uploadIds)]);
+	const uploads = await findUploads(db, tenantId, [...new Set(uploadIds)]);
+	const pixels = Math.max(0, ...[...uploads.values()].map(({ raster }) => raster.width * raster.height));
 	const unknown: FieldError[] = [];
 	const badBands: FieldError[] = [];
 	for (const [name, input] of Object.entries(inputs)) {
@@ -132,14 +160,20 @@ async function checkUploads(db: D1Database, inputs: JobRequest["inputs"]): Promi
 		}
 	}
 	if (unknown.length > 0) {
-		return new ApiError("unknown-upload", unknown.map((error) => error.message).join("; "), { errors: unknown });
+		const problem = new ApiError("unknown-upload", unknown.map((error) => error.message).join("; "), {
+			errors: unknown,
+		});
+		return { problem, pixels };
 	}
 	if (badBands.length > 0) {
-		return new ApiError("invalid-inputs", badBands.map((error) => `${error.path}: ${error.message}`).join("; "), {
-			errors: badBands,
-		});
+		const problem = new ApiError(
+			"invalid-inputs",
+			badBands.map((error) => `${error.path}: ${error.message}`).join("; "),
+			{ errors: badBands },
+		);
+		return { problem, pixels };
 	}
-	return null;
+	return { problem: null, pixels };
 }
 
 /** The validated inputs as stored: each names its upload or its href, never both. */
@@ -156,29 +190,88 @@ function inputRequests(inputs: CreateJob["inputs"]): JobRequest["inputs"] {
 export function registerCreateJob(app: App): void {
 	app.openapi(createJobRoute, async function createJob(c) {
 		const request = c.req.valid("json");
-		const formula = compileFormula(request);
-		const inputs = inputRequests(request.inputs);
-		const uploadError = await checkUploads(c.env.DB, inputs);
-		if (uploadError) throw uploadError;
-
-		const { traceId } = c.get("trace");
-		const jobRequest: JobRequest = {
-			index: request.index,
-			expression: request.expression,
-			constants: request.constants,
-			inputs,
-			nodata: request.nodata,
-		};
-		const indexId = formula.index ?? EXPRESSION_INDEX;
-		const job = await insertJob(c.env.DB, { id: newJobId(), indexId, formula, request: jobRequest, traceId });
+		const { tenantId, quotas } = c.get("principal");
+		const idempotencyKey = readIdempotencyKey(c.req.header("idempotency-key"));
+		const idempotency = idempotencyKey
+			? { db: c.env.DB, tenantId, operation: "createJob" as const, key: idempotencyKey }
+			: null;
+		const requestHash = await sha256Hex(canonicalJson(request));
+		if (idempotency) {
+			const earlier = await claim(idempotency, requestHash);
+			if (earlier) {
+				const replayed = replayFor(idempotency, earlier, requestHash);
+				return c.json(replayed.body as z.infer<typeof JobSchema>, 202, replayHeaders(replayed));
+			}
+		}
 		try {
-			await sendToStage(c.env, "ingest", { job_id: job.id, trace_id: traceId });
+			const { jobRequest, formula } = await checkRequest(c.env.DB, tenantId, quotas, request);
+			const job = await submit(c.env, tenantId, c.get("trace").traceId, jobRequest, formula);
+			const body = renderJob(job, []);
+			const location = `/v1/jobs/${job.id}`;
+			if (idempotency) await remember(idempotency, requestHash, { status: 202, body, location });
+			return c.json(body, 202, { Location: location });
 		} catch (error) {
-			// A job nobody will process must not sit in `queued`.
-			await failJob(c.env.DB, job.id, jobProblem(error, job.id, traceId));
+			if (idempotency) await release(idempotency);
 			throw error;
 		}
-		log.info("job_created", { trace_id: traceId, job_id: job.id, stage: "ingest", index: indexId });
-		return c.json(renderJob(job, []), 202, { Location: `/v1/jobs/${job.id}` });
 	});
+}
+
+/** The request's formula compiled, and the request checked against the tenant's uploads and quotas. */
+async function checkRequest(
+	db: D1Database,
+	tenantId: string,
+	quotas: TenantQuotas,
+	request: CreateJob,
+): Promise<{ jobRequest: JobRequest; formula: CompiledFormula }> {
+	const formula = compileFormula(request);
+	const inputs = inputRequests(request.inputs);
+	const uploads = await checkUploads(db, tenantId, inputs);
+	if (uploads.problem) throw uploads.problem;
+	checkPixelQuota(uploads.pixels, quotas);
+	await checkConcurrencyQuota(db, tenantId, quotas);
+	const jobRequest: JobRequest = {
+		index: request.index,
+		expression: request.expression,
+		constants: request.constants,
+		inputs,
+		nodata: request.nodata,
+	};
+	return { jobRequest, formula };
+}
+
+/** Records the job and hands it to ingest; a job that cannot be queued ends failed, never stuck. */
+async function submit(env: Env, tenantId: string, traceId: string, jobRequest: JobRequest, formula: CompiledFormula) {
+	const indexId = formula.index ?? EXPRESSION_INDEX;
+	const job = await insertJob(env.DB, { id: newJobId(), tenantId, indexId, formula, request: jobRequest, traceId });
+	try {
+		await sendToStage(env, "ingest", { job_id: job.id, trace_id: traceId });
+	} catch (error) {
+		await failJob(env.DB, job.id, jobProblem(error, job.id, traceId));
+		throw error;
+	}
+	log.info("job_created", { trace_id: traceId, job_id: job.id, stage: "ingest", index: indexId });
+	return job;
+}
+
+function checkPixelQuota(pixels: number, quotas: TenantQuotas): void {
+	if (pixels > quotas.maxPixelsPerJob) {
+		// Waiting does not help here, so there is no Retry-After: the tenant's quota must change.
+		throw new ApiError(
+			"quota-exceeded",
+			`The inputs have ${pixels} pixels; this tenant's jobs may have at most ${quotas.maxPixelsPerJob}.`,
+			{ errors: [{ path: "inputs", message: `${pixels} pixels is over the quota of ${quotas.maxPixelsPerJob}` }] },
+		);
+	}
+}
+
+async function checkConcurrencyQuota(db: D1Database, tenantId: string, quotas: TenantQuotas): Promise<void> {
+	const live = await countLiveJobs(db, tenantId);
+	if (live >= quotas.maxConcurrentJobs) {
+		throw new ApiError(
+			"quota-exceeded",
+			`This tenant has ${live} jobs queued or running; at most ${quotas.maxConcurrentJobs} may run at once.`,
+			{ headers: { "Retry-After": String(CONCURRENCY_RETRY_AFTER_SECONDS) } },
+		);
+	}
 }

@@ -1,7 +1,8 @@
 /** GET /v1/jobs/{id}/events: the job's timeline, one row per stage start, success, failure or retry. */
 import { createRoute, z } from "@hono/zod-openapi";
+import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
-import { getJob, listEvents } from "../../db/queries";
+import { getTenantJob, listEvents } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
 import { jobEventsExample } from "./examples";
@@ -28,6 +29,8 @@ export const listJobEventsRoute = createRoute({
 	operationId: "listJobEvents",
 	tags: ["jobs"],
 	summary: "List a job's events",
+	middleware: [requireScope("jobs:read")] as const,
+	security: bearerWith("jobs:read"),
 	request: { params: JobIdParam },
 	responses: {
 		200: {
@@ -39,15 +42,16 @@ export const listJobEventsRoute = createRoute({
 				},
 			},
 		},
-		...problemResponses(404),
+		...problemResponses(401, 403, 404, 429),
 	},
 });
 
 export function registerListJobEvents(app: App): void {
 	app.openapi(listJobEventsRoute, async function listJobEvents(c) {
 		const { id } = c.req.valid("param");
-		if (!(await getJob(c.env.DB, id))) throw new ApiError("not-found", `Job ${id} does not exist.`);
-		const events = await listEvents(c.env.DB, id);
+		const { tenantId } = c.get("principal");
+		if (!(await getTenantJob(c.env.DB, tenantId, id))) throw new ApiError("not-found", `Job ${id} does not exist.`);
+		const events = await listEvents(c.env.DB, tenantId, id);
 		return c.json(
 			{
 				events: events.map((event) => ({

@@ -1,7 +1,8 @@
 /** GET /v1/jobs/{id}: a job's status, stage, progress, error and artifacts. */
 import { createRoute } from "@hono/zod-openapi";
+import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
-import { getJob, isTerminal, listArtifacts } from "../../db/queries";
+import { getTenantJob, isTerminal, listArtifacts } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
 import { succeededJobExample } from "./examples";
@@ -16,6 +17,8 @@ export const getJobRoute = createRoute({
 	operationId: "getJob",
 	tags: ["jobs"],
 	summary: "Get a job",
+	middleware: [requireScope("jobs:read")] as const,
+	security: bearerWith("jobs:read"),
 	description: "While the job is queued or running the response carries Retry-After, the suggested polling interval.",
 	request: { params: JobIdParam },
 	responses: {
@@ -23,16 +26,17 @@ export const getJobRoute = createRoute({
 			description: "The job",
 			content: { "application/json": { schema: JobSchema, example: succeededJobExample } },
 		},
-		...problemResponses(404),
+		...problemResponses(401, 403, 404, 429),
 	},
 });
 
 export function registerGetJob(app: App): void {
 	app.openapi(getJobRoute, async function getJobById(c) {
 		const { id } = c.req.valid("param");
-		const job = await getJob(c.env.DB, id);
+		const { tenantId } = c.get("principal");
+		const job = await getTenantJob(c.env.DB, tenantId, id);
 		if (!job) throw new ApiError("not-found", `Job ${id} does not exist.`);
-		const artifacts = await listArtifacts(c.env.DB, id);
+		const artifacts = await listArtifacts(c.env.DB, tenantId, id);
 		const headers: Record<string, string> = isTerminal(job.status) ? {} : { "Retry-After": POLL_AFTER_SECONDS };
 		return c.json(renderJob(job, artifacts), 200, headers);
 	});

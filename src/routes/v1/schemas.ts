@@ -13,6 +13,18 @@ export const JobIdParam = z.object({
 	}),
 });
 
+export const IdempotencyKeyHeader = z.object({
+	"idempotency-key": z
+		.string()
+		.optional()
+		.openapi({
+			param: { name: "idempotency-key", in: "header" },
+			description:
+				"Makes the request safe to retry: the same key and request within 24 h give the first response again",
+			example: "5f0c6a2e-8d3b-4b8e-9a55-7f1d2c3b4a59",
+		}),
+});
+
 export const RasterSummarySchema = z
 	.object({
 		width: z.number().int().openapi({ example: 256 }),

@@ -1,6 +1,9 @@
 /** POST /v1/uploads: stores one GeoTIFF, streamed straight to R2, and reports its header. */
 import { createRoute, z } from "@hono/zod-openapi";
+import { bearerWith, requireScope } from "../../access/auth";
+import { claim, readIdempotencyKey, release, remember, replayFor, replayHeaders } from "../../access/idempotency";
 import type { App } from "../../context";
+import { type TenantQuotas, uploadedBytesSince } from "../../db/access";
 import { insertUpload } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
@@ -10,7 +13,7 @@ import { openRasterFile } from "../../raster/inputs";
 import { inspectRaster, summarize } from "../../raster/inspect";
 import { objectKeys } from "../../storage/keys";
 import { uploadExample } from "./examples";
-import { renderUpload, UploadSchema } from "./schemas";
+import { IdempotencyKeyHeader, renderUpload, UploadSchema } from "./schemas";
 
 const TiffBody = z.string().openapi({ format: "binary", description: "The GeoTIFF file, as raw bytes" });
 
@@ -20,9 +23,12 @@ export const createUploadRoute = createRoute({
 	operationId: "createUpload",
 	tags: ["uploads"],
 	summary: "Upload one GeoTIFF",
+	middleware: [requireScope("uploads:write")] as const,
+	security: bearerWith("uploads:write"),
 	description:
 		"The body is the file itself (not multipart), with Content-Length. It is streamed to storage, then its header is read: the response reports size, bands, sample type, nodata and CRS.",
 	request: {
+		headers: IdempotencyKeyHeader,
 		body: {
 			required: true,
 			content: { "image/tiff": { schema: TiffBody }, "application/octet-stream": { schema: TiffBody } },
@@ -34,7 +40,7 @@ export const createUploadRoute = createRoute({
 			headers: z.object({ Location: z.string().openapi({ example: "/v1/uploads/upl_0123456789abcdef01234567" }) }),
 			content: { "application/json": { schema: UploadSchema, example: uploadExample } },
 		},
-		...problemResponses(400, 411, 413, 415, 422),
+		...problemResponses(400, 401, 403, 409, 411, 413, 415, 422, 429),
 	},
 });
 
@@ -95,10 +101,39 @@ async function readSignature(reader: ReadableStreamDefaultReader<Uint8Array>): P
 /** The client sent more or fewer bytes than it declared, or its body broke off. */
 class BodyLengthMismatch extends Error {}
 
-/** Streams the body into R2 with its declared length; the body is never held whole. */
-async function storeBody(bucket: R2Bucket, key: string, body: ReadableStream<Uint8Array>, length: number) {
+/** Workers' incremental SHA-256; typed by hand, since Node's DOM typings of `crypto` lack it. */
+function sha256Stream(): DigestStream {
+	return new (crypto as unknown as { DigestStream: typeof DigestStream }).DigestStream("SHA-256");
+}
+
+function hex(digest: ArrayBuffer): string {
+	return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** The SHA-256 of a body that is not kept (a replayed idempotent upload). */
+async function digestOf(body: ReadableStream<Uint8Array>): Promise<string> {
+	const digest = sha256Stream();
+	await body.pipeTo(digest);
+	return hex(await digest.digest);
+}
+
+/**
+ * Streams the body into R2 with its declared length, the body never held whole, and returns
+ * its SHA-256 (what an Idempotency-Key compares).
+ */
+async function storeBody(
+	bucket: R2Bucket,
+	key: string,
+	body: ReadableStream<Uint8Array>,
+	length: number,
+): Promise<string> {
 	const reader = body.getReader();
 	const head = await readSignature(reader);
+	const digest = sha256Stream();
+	const digestWriter = digest.getWriter();
+	// Read only on success; on a failed upload the digest rejects and nobody awaits it.
+	const sha256 = digest.digest.then(hex);
+	sha256.catch(() => undefined);
 	const { readable, writable } = new FixedLengthStream(length);
 	const stored = bucket.put(key, readable, { httpMetadata: { contentType: "image/tiff" } });
 	const pumped = (async () => {
@@ -107,7 +142,7 @@ async function storeBody(bucket: R2Bucket, key: string, body: ReadableStream<Uin
 		const write = async (chunk: Uint8Array) => {
 			written += chunk.byteLength;
 			if (written > length) throw new BodyLengthMismatch(`the body is longer than its Content-Length of ${length}`);
-			await writer.write(chunk);
+			await Promise.all([writer.write(chunk), digestWriter.write(chunk)]);
 		};
 		try {
 			for (const chunk of head) await write(chunk);
@@ -121,9 +156,9 @@ async function storeBody(bucket: R2Bucket, key: string, body: ReadableStream<Uin
 			if (written !== length) {
 				throw new BodyLengthMismatch(`the body has ${written} bytes but Content-Length says ${length}`);
 			}
-			await writer.close();
+			await Promise.all([writer.close(), digestWriter.close()]);
 		} catch (error) {
-			await writer.abort(error).catch(() => undefined);
+			await Promise.all([writer.abort(error), digestWriter.abort(error)]).catch(() => undefined);
 			throw error;
 		}
 	})();
@@ -134,6 +169,25 @@ async function storeBody(bucket: R2Bucket, key: string, body: ReadableStream<Uin
 	// Otherwise a failure is storage's, not the client's: it surfaces as an internal error.
 	if (storing.status === "rejected") throw storing.reason;
 	if (pumping.status === "rejected") throw pumping.reason;
+	return sha256;
+}
+
+function startOfUtcDay(at: Date): Date {
+	return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate()));
+}
+
+async function checkDailyUploadQuota(db: D1Database, tenantId: string, quotas: TenantQuotas, length: number) {
+	const now = new Date();
+	const dayStart = startOfUtcDay(now);
+	const used = await uploadedBytesSince(db, tenantId, dayStart.toISOString());
+	if (used + length > quotas.maxUploadBytesPerDay) {
+		const nextDay = dayStart.getTime() + 24 * 60 * 60 * 1000;
+		throw new ApiError(
+			"quota-exceeded",
+			`This tenant uploaded ${used} bytes today (UTC); ${length} more would pass the daily quota of ${quotas.maxUploadBytesPerDay}.`,
+			{ headers: { "Retry-After": String(Math.ceil((nextDay - now.getTime()) / 1000)) } },
+		);
+	}
 }
 
 export function registerCreateUpload(app: App): void {
@@ -143,26 +197,49 @@ export function registerCreateUpload(app: App): void {
 		if (!body || length < SIGNATURE_BYTES) {
 			throw new ApiError("unsupported-media-type", "The body is empty or too short to be a TIFF file.");
 		}
-		const id = newUploadId();
-		const key = objectKeys.upload(id);
-		await storeBody(c.env.BUCKET, key, body, length);
-
-		let raster: ReturnType<typeof summarize>;
-		try {
-			raster = summarize(
-				await inspectRaster(await openRasterFile(c.env, { objectKey: key, href: null, bytes: length })),
-			);
-		} catch (error) {
-			await c.env.BUCKET.delete(key);
-			const reason = error instanceof Error ? error.message : String(error);
-			throw new ApiError("invalid-raster", `The file has a TIFF signature but its header cannot be read: ${reason}.`, {
-				errors: [{ path: "(body)", message: reason }],
-			});
+		const { tenantId, quotas } = c.get("principal");
+		const idempotencyKey = readIdempotencyKey(c.req.header("idempotency-key"));
+		const idempotency = idempotencyKey
+			? { db: c.env.DB, tenantId, operation: "createUpload" as const, key: idempotencyKey }
+			: null;
+		if (idempotency) {
+			const earlier = await claim(idempotency, null);
+			if (earlier) {
+				const replayed = replayFor(idempotency, earlier, await digestOf(body));
+				return c.json(replayed.body as z.infer<typeof UploadSchema>, 201, replayHeaders(replayed));
+			}
 		}
-		const upload = { id, objectKey: key, bytes: length, raster, createdAt: new Date().toISOString() };
-		const { traceId } = c.get("trace");
-		await insertUpload(c.env.DB, upload, traceId);
-		log.info("upload_stored", { trace_id: traceId, upload_id: id, bytes: length, ...raster });
-		return c.json(renderUpload(upload), 201, { Location: `/v1/uploads/${id}` });
+		try {
+			await checkDailyUploadQuota(c.env.DB, tenantId, quotas, length);
+			const { upload, digest } = await storeUpload(c.env, body, length);
+			const { traceId } = c.get("trace");
+			await insertUpload(c.env.DB, upload, { tenantId, traceId });
+			log.info("upload_stored", { trace_id: traceId, upload_id: upload.id, bytes: length, ...upload.raster });
+			const rendered = renderUpload(upload);
+			const location = `/v1/uploads/${upload.id}`;
+			if (idempotency) await remember(idempotency, digest, { status: 201, body: rendered, location });
+			return c.json(rendered, 201, { Location: location });
+		} catch (error) {
+			if (idempotency) await release(idempotency);
+			throw error;
+		}
 	});
+}
+
+/** Stores the body and reads its header; a file whose header cannot be read is not kept. */
+async function storeUpload(env: Env, body: ReadableStream<Uint8Array>, length: number) {
+	const id = newUploadId();
+	const key = objectKeys.upload(id);
+	const digest = await storeBody(env.BUCKET, key, body, length);
+	let raster: ReturnType<typeof summarize>;
+	try {
+		raster = summarize(await inspectRaster(await openRasterFile(env, { objectKey: key, href: null, bytes: length })));
+	} catch (error) {
+		await env.BUCKET.delete(key);
+		const reason = error instanceof Error ? error.message : String(error);
+		throw new ApiError("invalid-raster", `The file has a TIFF signature but its header cannot be read: ${reason}.`, {
+			errors: [{ path: "(body)", message: reason }],
+		});
+	}
+	return { upload: { id, objectKey: key, bytes: length, raster, createdAt: new Date().toISOString() }, digest };
 }

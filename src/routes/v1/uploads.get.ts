@@ -1,5 +1,6 @@
 /** GET /v1/uploads/{id}: an upload and what its header says. */
 import { createRoute, z } from "@hono/zod-openapi";
+import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
 import { findUploads } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
@@ -13,6 +14,8 @@ export const getUploadRoute = createRoute({
 	operationId: "getUpload",
 	tags: ["uploads"],
 	summary: "Get an upload",
+	middleware: [requireScope("uploads:write")] as const,
+	security: bearerWith("uploads:write"),
 	request: {
 		params: z.object({
 			id: z.string().openapi({
@@ -27,14 +30,14 @@ export const getUploadRoute = createRoute({
 			description: "The upload",
 			content: { "application/json": { schema: UploadSchema, example: uploadExample } },
 		},
-		...problemResponses(404),
+		...problemResponses(401, 403, 404, 429),
 	},
 });
 
 export function registerGetUpload(app: App): void {
 	app.openapi(getUploadRoute, async function getUpload(c) {
 		const { id } = c.req.valid("param");
-		const upload = (await findUploads(c.env.DB, [id])).get(id);
+		const upload = (await findUploads(c.env.DB, c.get("principal").tenantId, [id])).get(id);
 		if (!upload) throw new ApiError("not-found", `Upload ${id} does not exist.`);
 		return c.json(renderUpload(upload), 200);
 	});

@@ -209,6 +209,12 @@ export type CreateUploadData = {
      * The GeoTIFF file, as raw bytes
      */
     body: Blob | File;
+    headers?: {
+        /**
+         * Makes the request safe to retry: the same key and request within 24 h give the first response again
+         */
+        'idempotency-key'?: string;
+    };
     path?: never;
     query?: never;
     url: '/v1/uploads';
@@ -219,6 +225,18 @@ export type CreateUploadErrors = {
      * Malformed request
      */
     400: Problem;
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * Conflict with an earlier request or the job's state
+     */
+    409: Problem;
     /**
      * Content-Length missing
      */
@@ -235,6 +253,10 @@ export type CreateUploadErrors = {
      * The request is well-formed but cannot be processed
      */
     422: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
     /**
      * Internal error
      */
@@ -266,9 +288,21 @@ export type GetUploadData = {
 
 export type GetUploadErrors = {
     /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
      * Not found
      */
     404: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
     /**
      * Internal error
      */
@@ -288,6 +322,12 @@ export type GetUploadResponse = GetUploadResponses[keyof GetUploadResponses];
 
 export type CreateJobData = {
     body: CreateJob;
+    headers?: {
+        /**
+         * Makes the request safe to retry: the same key and request within 24 h give the first response again
+         */
+        'idempotency-key'?: string;
+    };
     path?: never;
     query?: never;
     url: '/v1/jobs';
@@ -299,6 +339,18 @@ export type CreateJobErrors = {
      */
     400: Problem;
     /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * Conflict with an earlier request or the job's state
+     */
+    409: Problem;
+    /**
      * Unsupported media type
      */
     415: Problem;
@@ -306,6 +358,10 @@ export type CreateJobErrors = {
      * The request is well-formed but cannot be processed
      */
     422: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
     /**
      * Internal error
      */
@@ -337,9 +393,21 @@ export type GetJobData = {
 
 export type GetJobErrors = {
     /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
      * Not found
      */
     404: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
     /**
      * Internal error
      */
@@ -357,6 +425,56 @@ export type GetJobResponses = {
 
 export type GetJobResponse = GetJobResponses[keyof GetJobResponses];
 
+export type CancelJobData = {
+    body?: never;
+    path: {
+        /**
+         * Job id; an id that names no job answers 404
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/jobs/{id}/cancel';
+};
+
+export type CancelJobErrors = {
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * Not found
+     */
+    404: Problem;
+    /**
+     * Conflict with an earlier request or the job's state
+     */
+    409: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type CancelJobError = CancelJobErrors[keyof CancelJobErrors];
+
+export type CancelJobResponses = {
+    /**
+     * The job, now canceled
+     */
+    200: Job;
+};
+
+export type CancelJobResponse = CancelJobResponses[keyof CancelJobResponses];
+
 export type ListJobEventsData = {
     body?: never;
     path: {
@@ -371,9 +489,21 @@ export type ListJobEventsData = {
 
 export type ListJobEventsErrors = {
     /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
      * Not found
      */
     404: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
     /**
      * Internal error
      */
@@ -406,6 +536,14 @@ export type GetJobArtifactData = {
 
 export type GetJobArtifactErrors = {
     /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
      * Not found
      */
     404: Problem;
@@ -413,6 +551,10 @@ export type GetJobArtifactErrors = {
      * Range not satisfiable
      */
     416: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
     /**
      * Internal error
      */

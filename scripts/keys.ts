@@ -1,0 +1,144 @@
+/**
+ * `npm run keys -- <command>`: manage tenants and API keys in D1, with the same statements the
+ * worker uses (src/db/access.ts).
+ *
+ *   create --tenant <name> [--scopes "jobs:read jobs:write uploads:write"] [--label <text>]
+ *          [--max-concurrent-jobs N] [--max-pixels-per-job N] [--max-upload-bytes-per-day N]
+ *          [--max-requests-per-minute N]      creates the tenant if needed and prints a new key once
+ *   revoke <key id>                           revokes a key
+ *   list [--tenant <name>]                    lists keys (prefixes only; keys are never stored)
+ *   seed-dev                                  the documented development key, local database only
+ *
+ * The local database (the one `npm run dev` uses) by default; `--remote` talks to the deployed
+ * D1 over Cloudflare's API, with CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN set.
+ */
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { parse } from "smol-toml";
+import { getPlatformProxy } from "wrangler";
+import {
+	DEVELOPMENT_API_KEY,
+	DEVELOPMENT_TENANT,
+	hashApiKey,
+	keyPrefix,
+	newApiKey,
+	parseScopes,
+	type Scope,
+	scopes,
+} from "../src/access/api-keys";
+import { defaultQuotas } from "../src/access/quotas";
+import { ensureTenant, insertApiKey, listApiKeys, revokeApiKey, type TenantQuotas } from "../src/db/access";
+import { randomHex } from "../src/ids";
+import { remoteD1 } from "./remote-d1";
+
+const { positionals, values } = parseArgs({
+	allowPositionals: true,
+	options: {
+		tenant: { type: "string" },
+		scopes: { type: "string", default: scopes.join(" ") },
+		label: { type: "string" },
+		remote: { type: "boolean", default: false },
+		"max-concurrent-jobs": { type: "string" },
+		"max-pixels-per-job": { type: "string" },
+		"max-upload-bytes-per-day": { type: "string" },
+		"max-requests-per-minute": { type: "string" },
+	},
+});
+const [command, argument] = positionals;
+
+function quotaOption(name: keyof typeof values, fallback: number): number {
+	const value = values[name];
+	if (value === undefined) return fallback;
+	const parsed = Number(value);
+	if (!Number.isSafeInteger(parsed) || parsed < 1) throw new Error(`--${name} must be a positive integer`);
+	return parsed;
+}
+
+function quotas(): TenantQuotas {
+	return {
+		maxConcurrentJobs: quotaOption("max-concurrent-jobs", defaultQuotas.maxConcurrentJobs),
+		maxPixelsPerJob: quotaOption("max-pixels-per-job", defaultQuotas.maxPixelsPerJob),
+		maxUploadBytesPerDay: quotaOption("max-upload-bytes-per-day", defaultQuotas.maxUploadBytesPerDay),
+		maxRequestsPerMinute: quotaOption("max-requests-per-minute", defaultQuotas.maxRequestsPerMinute),
+	};
+}
+
+async function storeKey(db: D1Database, tenantName: string, key: string, keyScopes: Scope[], label: string | null) {
+	const now = new Date().toISOString();
+	const tenant = await ensureTenant(db, {
+		id: `ten_${randomHex(12)}`,
+		name: tenantName,
+		quotas: quotas(),
+		createdAt: now,
+	});
+	const id = `key_${randomHex(12)}`;
+	await insertApiKey(db, {
+		id,
+		tenantId: tenant.id,
+		hash: await hashApiKey(key),
+		prefix: keyPrefix(key),
+		scopes: keyScopes,
+		label,
+		createdAt: now,
+	});
+	return { id, tenant };
+}
+
+async function run(db: D1Database): Promise<void> {
+	switch (command) {
+		case "create": {
+			if (!values.tenant) throw new Error("create needs --tenant <name>");
+			const key = newApiKey();
+			const { id, tenant } = await storeKey(db, values.tenant, key, parseScopes(values.scopes), values.label ?? null);
+			console.log(`key ${id} for tenant ${tenant.name} (${tenant.id}), scopes: ${values.scopes}`);
+			console.log("This is the only time the key is shown; store it now:");
+			console.log(key);
+			return;
+		}
+		case "revoke": {
+			if (!argument) throw new Error("revoke needs the key id (key_…), see `list`");
+			const revoked = await revokeApiKey(db, argument, new Date().toISOString());
+			console.log(revoked ? `revoked ${argument}` : `${argument} is not a live key; nothing changed`);
+			if (!revoked) process.exitCode = 1;
+			return;
+		}
+		case "list": {
+			for (const key of await listApiKeys(db, values.tenant ?? null)) {
+				const state = key.revokedAt ? `revoked ${key.revokedAt}` : "live";
+				console.log(
+					`${key.id}  ${key.prefix}…  ${key.tenantName}  [${key.scopes.join(" ")}]  ${state}  ${key.label ?? ""}`,
+				);
+			}
+			return;
+		}
+		case "seed-dev": {
+			if (values.remote) throw new Error("the development key is public: it is never put in a deployed database");
+			await storeKey(db, DEVELOPMENT_TENANT, DEVELOPMENT_API_KEY, [...scopes], "development (README)");
+			console.log(`development key ready in the local database: ${DEVELOPMENT_API_KEY}`);
+			return;
+		}
+		default:
+			throw new Error("usage: npm run keys -- create|revoke|list|seed-dev [options] (see scripts/keys.ts)");
+	}
+}
+
+try {
+	if (values.remote) {
+		const config = parse(readFileSync("wrangler.toml", "utf8")) as {
+			d1_databases: { binding: string; database_id: string }[];
+		};
+		const database = config.d1_databases.find((binding) => binding.binding === "DB");
+		if (!database) throw new Error("wrangler.toml has no D1 binding DB");
+		await run(remoteD1(database.database_id, process.env));
+	} else {
+		const proxy = await getPlatformProxy<Env>({ configPath: "wrangler.toml", remoteBindings: false });
+		try {
+			await run(proxy.env.DB);
+		} finally {
+			await proxy.dispose();
+		}
+	}
+} catch (error) {
+	console.error(error instanceof Error ? error.message : String(error));
+	process.exitCode = 1;
+}
