@@ -4,8 +4,9 @@
  * registers [0, inputs) hold the inputs, the next ones the constants, the rest temporaries.
  * Each instruction is five int32 words: opcode, destination, operands a, b and c. The last
  * instruction writes the result register, which the evaluator sends straight to the output.
- * Constant subtrees are folded with the reference semantics, and constant exponents are
- * strength-reduced (integer powers to multiplications, 0.5 to sqrt).
+ * Constant subtrees are folded with the reference semantics, constant exponents are
+ * strength-reduced (integer powers to multiplications, 0.5 to sqrt), and an arithmetic
+ * operation is fused with one arithmetic operand where the tree allows (each saves a pass).
  */
 import { evaluateFormula } from "./evaluate";
 import { FormulaError, type FormulaNode } from "./parse";
@@ -27,13 +28,20 @@ export const opcodes = {
 	tanh: 13,
 	/** (a - b) / (a + b) in one instruction: the same three float32 operations, one pass. */
 	normalizedDifference: 14,
-	/** a * b + c, rounded as the two operations are. */
-	multiplyAdd: 15,
-	/** c - a * b, rounded as the two operations are. */
-	multiplySubtract: 16,
 } as const;
 
-type Opcode = (typeof opcodes)[keyof typeof opcodes];
+/**
+ * Two arithmetic operations in one pass, each rounded as on its own: `second(first(a, b), c)`,
+ * or `second(c, first(a, b))` when swapped. Opcodes PAIR_BASE to PAIR_BASE + 31.
+ */
+export const PAIR_BASE = 32;
+type Arithmetic = "+" | "-" | "*" | "/";
+const arithmeticIndex: Record<Arithmetic, number> = { "+": 0, "-": 1, "*": 2, "/": 3 };
+function pairOpcode(first: Arithmetic, second: Arithmetic, swapped: boolean): number {
+	return PAIR_BASE + (arithmeticIndex[first] * 4 + arithmeticIndex[second]) * 2 + (swapped ? 1 : 0);
+}
+
+type Opcode = (typeof opcodes)[keyof typeof opcodes] | number;
 
 export interface Program {
 	/** INSTRUCTION_WORDS int32 words per instruction: opcode, destination, operands a, b, c (unused: 0). */
@@ -145,20 +153,38 @@ export function compileProgram(
 		return exponent < 0 ? emit(opcodes.div, constant(1), positive) : positive;
 	};
 
-	/** x * y + z, z + x * y and z - x * y as one instruction: [opcode, x, y, z]. */
-	const multiplyAddOperands = (node: FormulaNode): [Opcode, FormulaNode, FormulaNode, FormulaNode] | null => {
-		if (node.kind !== "binary") return null;
-		const { left, right } = node;
-		const isProduct = (child: FormulaNode) => child.kind === "binary" && child.operator === "*" && readsInput(child);
-		if (node.operator === "+" && isProduct(left) && left.kind === "binary") {
-			return [opcodes.multiplyAdd, left.left, left.right, right];
+	const isArithmetic = (node: FormulaNode): node is FormulaNode & { kind: "binary"; operator: Arithmetic } =>
+		node.kind === "binary" && node.operator !== "**" && readsInput(node);
+	/**
+	 * Which child each arithmetic node fuses with. Matching bottom-up, a node takes its first
+	 * arithmetic child that has not fused with a child of its own, which on a tree fuses as many
+	 * pairs as possible (EVI's eight operations become four instructions).
+	 */
+	const fusedSide = new Map<FormulaNode, "left" | "right">();
+	const fused = new Set<FormulaNode>();
+	const planFusion = (node: FormulaNode): void => {
+		if (node.kind === "negate") planFusion(node.operand);
+		else if (node.kind === "call") node.args.forEach(planFusion);
+		else if (node.kind === "binary") {
+			const difference = normalizedDifferenceOperands(node);
+			if (difference) {
+				difference.forEach(planFusion);
+				fused.add(node);
+				return;
+			}
+			planFusion(node.left);
+			planFusion(node.right);
+			if (!isArithmetic(node)) return;
+			const side = (["left", "right"] as const).find(
+				(candidate) => isArithmetic(node[candidate]) && !fused.has(node[candidate]),
+			);
+			if (side) {
+				fusedSide.set(node, side);
+				fused.add(node);
+			}
 		}
-		if ((node.operator === "+" || node.operator === "-") && isProduct(right) && right.kind === "binary") {
-			const opcode = node.operator === "+" ? opcodes.multiplyAdd : opcodes.multiplySubtract;
-			return [opcode, right.left, right.right, left];
-		}
-		return null;
 	};
+	planFusion(root);
 
 	const generate = (node: FormulaNode): Ref => {
 		if (!readsInput(node)) return constant(evaluateFormula(node, constantValues));
@@ -177,10 +203,13 @@ export function compileProgram(
 					const [a, b] = difference.map(generate) as [Ref, Ref];
 					return emit(opcodes.normalizedDifference, a, b);
 				}
-				const fused = multiplyAddOperands(node);
-				if (fused) {
-					const [opcode, a, b, c] = fused;
-					return emit(opcode, generate(a), generate(b), generate(c));
+				const side = fusedSide.get(node);
+				if (side && node.operator !== "**") {
+					const inner = node[side] as FormulaNode & { kind: "binary"; operator: Arithmetic };
+					const a = generate(inner.left);
+					const b = generate(inner.right);
+					const c = generate(side === "left" ? node.right : node.left);
+					return emit(pairOpcode(inner.operator, node.operator, side === "right"), a, b, c);
 				}
 				if (node.operator === "**" && !readsInput(node.right)) {
 					return power(generate(node.left), evaluateFormula(node.right, constantValues));

@@ -1,7 +1,7 @@
 // The one place that talks to the band-math Wasm kernels (wasm/assembly/kernels.ts):
 // it instantiates a compiled module, owns its linear memory, lays buffers out after the
 // module's static data, copies inputs in (in their own sample type) and copies results out.
-import { INSTRUCTION_WORDS, MAX_REGISTERS, opcodes, type Program } from "../formula/compile";
+import { INSTRUCTION_WORDS, MAX_REGISTERS, opcodes, PAIR_BASE, type Program } from "../formula/compile";
 
 /** The raw ABI of kernels.wasm: every pointer is a byte offset into `memory`. */
 interface KernelExports {
@@ -132,6 +132,7 @@ function comparableNodata(type: (typeof sampleTypes)[number], nodata: number | n
 function checkProgram(program: Program, inputCount: number): void {
 	const { code, constants, registers, result, inputs } = program;
 	const opcodeValues: readonly number[] = Object.values(opcodes);
+	const isOpcode = (word: number) => opcodeValues.includes(word) || (word >= PAIR_BASE && word < PAIR_BASE + 32);
 	const register = (r: number | undefined) => Number.isInteger(r) && (r as number) >= 0 && (r as number) < registers;
 	const valid =
 		inputs === inputCount &&
@@ -139,7 +140,7 @@ function checkProgram(program: Program, inputCount: number): void {
 		inputs + constants.length <= registers &&
 		register(result) &&
 		code.length % INSTRUCTION_WORDS === 0 &&
-		code.every((word, i) => (i % INSTRUCTION_WORDS === 0 ? opcodeValues.includes(word) : register(word))) &&
+		code.every((word, i) => (i % INSTRUCTION_WORDS === 0 ? isOpcode(word) : register(word))) &&
 		// The evaluator writes the last instruction's destination to the output.
 		(code.length === 0 || code[code.length - INSTRUCTION_WORDS + 1] === result);
 	if (!valid) throw new RangeError(`invalid program for ${inputCount} inputs`);

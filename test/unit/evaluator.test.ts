@@ -164,6 +164,26 @@ describe("functions and operators", () => {
 	});
 });
 
+describe("fused pairs of operations", () => {
+	const random = seededRandom(31);
+	const column = () => Float32Array.from({ length: 515 }, () => (random() - 0.3) * 2 ** Math.floor(random() * 20 - 10));
+	const [x, y, z] = [column(), column(), column()] as [Float32Array, Float32Array, Float32Array];
+	const operators = ["+", "-", "*", "/"];
+	const shapes = operators.flatMap((first) =>
+		operators.flatMap((second) => [`(x ${first} y) ${second} z`, `z ${second} (x ${first} y)`]),
+	);
+	for (const expression of shapes) {
+		it(`${expression} is one instruction, bit for bit the two float32 operations`, () => {
+			const formula = compileFormula({ expression, inputs: { x: {}, y: {}, z: {} } });
+			expect(formula.program.code.length).toBe(5);
+			const got = kernels.evaluate(formula.program, [unscaled(x), unscaled(y), unscaled(z)]);
+			const expected = reference(parseFormula(expression), ["x", "y", "z"], [x, y, z], {});
+			const differing = Array.from(got).filter((value, i) => !Object.is(value, expected[i]));
+			expect(differing).toEqual([]);
+		});
+	}
+});
+
 describe("inputs", () => {
 	const sampleTypes: [string, NumericArray, number][] = [
 		["Uint8Array", new Uint8Array([0, 1, 200, 255, 7]), 255],

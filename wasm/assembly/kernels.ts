@@ -43,8 +43,11 @@ const OP_EXP = 11;
 const OP_LOG = 12;
 const OP_TANH = 13;
 const OP_NORMALIZED_DIFFERENCE = 14;
-const OP_MULTIPLY_ADD = 15;
-const OP_MULTIPLY_SUBTRACT = 16;
+/**
+ * OP_PAIR + (first * 4 + second) * 2 + swapped, with first and second 0 (add), 1 (sub),
+ * 2 (mul) or 3 (div): second(first(a, b), c), or second(c, first(a, b)) when swapped.
+ */
+const OP_PAIR = 32;
 
 // Sample type codes, as src/wasm/kernels.ts numbers them.
 const SAMPLE_U8: u32 = 1;
@@ -127,6 +130,10 @@ export function evaluate(
 // The last instruction of a program writes the output itself (`last`), with non-finite lanes
 // made NaN, which saves a pass over the block.
 function run(op: i32, last: bool, dst: usize, a: usize, b: usize, c: usize, bytes: usize): void {
+	if (op >= OP_PAIR) {
+		runPair(op, last, dst, a, b, c, bytes);
+		return;
+	}
 	switch (op) {
 		case OP_ADD:
 			if (last) Lanes.binaryLoop(OP_ADD, true, dst, a, b, bytes);
@@ -160,14 +167,6 @@ function run(op: i32, last: bool, dst: usize, a: usize, b: usize, c: usize, byte
 			if (last) Lanes.binaryLoop(OP_NORMALIZED_DIFFERENCE, true, dst, a, b, bytes);
 			else Lanes.binaryLoop(OP_NORMALIZED_DIFFERENCE, false, dst, a, b, bytes);
 			break;
-		case OP_MULTIPLY_ADD:
-			if (last) Lanes.ternaryLoop(OP_MULTIPLY_ADD, true, dst, a, b, c, bytes);
-			else Lanes.ternaryLoop(OP_MULTIPLY_ADD, false, dst, a, b, c, bytes);
-			break;
-		case OP_MULTIPLY_SUBTRACT:
-			if (last) Lanes.ternaryLoop(OP_MULTIPLY_SUBTRACT, true, dst, a, b, c, bytes);
-			else Lanes.ternaryLoop(OP_MULTIPLY_SUBTRACT, false, dst, a, b, c, bytes);
-			break;
 		case OP_NEG:
 			if (last) Lanes.unaryLoop(OP_NEG, true, dst, a, bytes);
 			else Lanes.unaryLoop(OP_NEG, false, dst, a, bytes);
@@ -191,6 +190,142 @@ function run(op: i32, last: bool, dst: usize, a: usize, b: usize, c: usize, byte
 		case OP_TANH:
 			if (last) Lanes.unaryLoop(OP_TANH, true, dst, a, bytes);
 			else Lanes.unaryLoop(OP_TANH, false, dst, a, bytes);
+			break;
+		default:
+			unreachable();
+	}
+}
+
+// A pair instruction (see OP_PAIR); one case per opcode, so each loop is straight-line.
+function runPair(op: i32, last: bool, dst: usize, a: usize, b: usize, c: usize, bytes: usize): void {
+	switch (op) {
+		case OP_PAIR + 0:
+			if (last) Lanes.pairLoop(OP_PAIR + 0, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 0, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 1:
+			if (last) Lanes.pairLoop(OP_PAIR + 1, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 1, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 2:
+			if (last) Lanes.pairLoop(OP_PAIR + 2, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 2, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 3:
+			if (last) Lanes.pairLoop(OP_PAIR + 3, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 3, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 4:
+			if (last) Lanes.pairLoop(OP_PAIR + 4, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 4, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 5:
+			if (last) Lanes.pairLoop(OP_PAIR + 5, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 5, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 6:
+			if (last) Lanes.pairLoop(OP_PAIR + 6, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 6, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 7:
+			if (last) Lanes.pairLoop(OP_PAIR + 7, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 7, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 8:
+			if (last) Lanes.pairLoop(OP_PAIR + 8, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 8, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 9:
+			if (last) Lanes.pairLoop(OP_PAIR + 9, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 9, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 10:
+			if (last) Lanes.pairLoop(OP_PAIR + 10, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 10, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 11:
+			if (last) Lanes.pairLoop(OP_PAIR + 11, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 11, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 12:
+			if (last) Lanes.pairLoop(OP_PAIR + 12, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 12, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 13:
+			if (last) Lanes.pairLoop(OP_PAIR + 13, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 13, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 14:
+			if (last) Lanes.pairLoop(OP_PAIR + 14, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 14, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 15:
+			if (last) Lanes.pairLoop(OP_PAIR + 15, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 15, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 16:
+			if (last) Lanes.pairLoop(OP_PAIR + 16, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 16, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 17:
+			if (last) Lanes.pairLoop(OP_PAIR + 17, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 17, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 18:
+			if (last) Lanes.pairLoop(OP_PAIR + 18, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 18, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 19:
+			if (last) Lanes.pairLoop(OP_PAIR + 19, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 19, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 20:
+			if (last) Lanes.pairLoop(OP_PAIR + 20, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 20, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 21:
+			if (last) Lanes.pairLoop(OP_PAIR + 21, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 21, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 22:
+			if (last) Lanes.pairLoop(OP_PAIR + 22, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 22, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 23:
+			if (last) Lanes.pairLoop(OP_PAIR + 23, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 23, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 24:
+			if (last) Lanes.pairLoop(OP_PAIR + 24, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 24, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 25:
+			if (last) Lanes.pairLoop(OP_PAIR + 25, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 25, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 26:
+			if (last) Lanes.pairLoop(OP_PAIR + 26, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 26, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 27:
+			if (last) Lanes.pairLoop(OP_PAIR + 27, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 27, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 28:
+			if (last) Lanes.pairLoop(OP_PAIR + 28, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 28, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 29:
+			if (last) Lanes.pairLoop(OP_PAIR + 29, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 29, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 30:
+			if (last) Lanes.pairLoop(OP_PAIR + 30, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 30, false, dst, a, b, c, bytes);
+			break;
+		case OP_PAIR + 31:
+			if (last) Lanes.pairLoop(OP_PAIR + 31, true, dst, a, b, c, bytes);
+			else Lanes.pairLoop(OP_PAIR + 31, false, dst, a, b, c, bytes);
 			break;
 		default:
 			unreachable();
@@ -516,24 +651,26 @@ class Lanes {
 	}
 
 	@inline
-	static ternaryLoop(op: i32, last: bool, dst: usize, a: usize, b: usize, c: usize, bytes: usize): void {
+	static pairLoop(op: i32, last: bool, dst: usize, a: usize, b: usize, c: usize, bytes: usize): void {
 		for (let o: usize = 0; o < bytes; o += UNROLL_BYTES) {
 			const x = a + o;
 			const y = b + o;
 			const w = c + o;
 			const z = dst + o;
-			v128.store(z, Lanes.finish(last, Lanes.apply3(op, v128.load(x), v128.load(y), v128.load(w))));
-			v128.store(z, Lanes.finish(last, Lanes.apply3(op, v128.load(x, 16), v128.load(y, 16), v128.load(w, 16))), 16);
-			v128.store(z, Lanes.finish(last, Lanes.apply3(op, v128.load(x, 32), v128.load(y, 32), v128.load(w, 32))), 32);
-			v128.store(z, Lanes.finish(last, Lanes.apply3(op, v128.load(x, 48), v128.load(y, 48), v128.load(w, 48))), 48);
+			v128.store(z, Lanes.finish(last, Lanes.applyPair(op, v128.load(x), v128.load(y), v128.load(w))));
+			v128.store(z, Lanes.finish(last, Lanes.applyPair(op, v128.load(x, 16), v128.load(y, 16), v128.load(w, 16))), 16);
+			v128.store(z, Lanes.finish(last, Lanes.applyPair(op, v128.load(x, 32), v128.load(y, 32), v128.load(w, 32))), 32);
+			v128.store(z, Lanes.finish(last, Lanes.applyPair(op, v128.load(x, 48), v128.load(y, 48), v128.load(w, 48))), 48);
 		}
 	}
 
-	// a * b + c and c - a * b, each rounded twice like the separate operations (no fused rounding).
+	/** second(first(x, y), w), or second(w, first(x, y)) when swapped; see OP_PAIR. */
 	@inline
-	static apply3(op: i32, x: v128, y: v128, w: v128): v128 {
-		const product = f32x4.mul(x, y);
-		return op === OP_MULTIPLY_ADD ? f32x4.add(product, w) : f32x4.sub(w, product);
+	static applyPair(op: i32, x: v128, y: v128, w: v128): v128 {
+		const code = op - OP_PAIR;
+		const inner = Lanes.apply2(OP_ADD + (code >> 3), x, y);
+		const second = OP_ADD + ((code >> 1) & 3);
+		return code & 1 ? Lanes.apply2(second, w, inner) : Lanes.apply2(second, inner, w);
 	}
 
 	@inline
