@@ -8,6 +8,7 @@ import type { Job } from "../../openapi/client/src/index";
 import ndviS2 from "../fixtures/ndvi_s2_256.f32";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import { api, expectProblem, json, submitJob, upload, waitForJob } from "../helpers";
+import { createTenantKey } from "../tenants";
 
 const COGS = "https://cogs.test";
 
@@ -105,5 +106,23 @@ describe("remote inputs", () => {
 			"validation-failed",
 		);
 		expect(both.errors?.map((error) => error.path)).toEqual(["inputs.red"]);
+	});
+
+	it("count against the tenant's pixel quota once validate has read their size", async () => {
+		const { key } = await createTenantKey({ quotas: { maxPixelsPerJob: 256 * 255 } });
+		const response = await submitJob(
+			{
+				index: "ndvi",
+				inputs: { red: { href: `${COGS}/files/s2_red_256.tif` }, nir: { href: `${COGS}/files/s2_nir_256.tif` } },
+			},
+			{ authorization: `Bearer ${key}` },
+		);
+		expect(response.status).toBe(202);
+		const { id } = await json<{ id: string }>(response);
+		const job = await waitForJob(id, { key });
+		expect(job.status).toBe("failed");
+		expect(job.stage).toBe("validate");
+		expect(job.error?.type).toBe("https://eo-edge.dev/problems/quota-exceeded");
+		expect(job.error?.detail).toContain(String(256 * 256));
 	});
 });

@@ -3,6 +3,7 @@
  * type, plans the compute strips under the memory budget and sends one message per strip.
  */
 import type { GeoTIFFImage } from "geotiff";
+import { findTenantQuotas } from "../../db/access";
 import { type JobInputRecord, listJobInputs, saveJobPlan } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { findIndex } from "../../indices/registry";
@@ -108,6 +109,22 @@ function checkSameGrid(reference: Inspected, other: Inspected): ApiError | null 
 	return null;
 }
 
+/** Remote inputs show their size only here; the quota checked at submission applies to them too. */
+async function checkPixelQuota(
+	db: D1Database,
+	tenantId: string | null,
+	header: RasterHeader,
+): Promise<ApiError | null> {
+	const quotas = tenantId ? await findTenantQuotas(db, tenantId) : null;
+	const pixels = header.width * header.height;
+	if (!quotas || pixels <= quotas.maxPixelsPerJob) return null;
+	return new ApiError(
+		"quota-exceeded",
+		`the inputs have ${pixels} pixels; this tenant's jobs may have at most ${quotas.maxPixelsPerJob}`,
+		{ errors: [{ path: "inputs", message: `${pixels} pixels is over the quota of ${quotas.maxPixelsPerJob}` }] },
+	);
+}
+
 export const validateStage: StageHandler = {
 	message: jobMessage,
 	async handle(message, { env, job }) {
@@ -134,6 +151,9 @@ export const validateStage: StageHandler = {
 			}
 			if (mismatch) return failed(mismatch);
 		}
+
+		const overQuota = await checkPixelQuota(env.DB, job.tenantId, reference.header);
+		if (overQuota) return failed(overQuota);
 
 		const planned: PlannedInput[] = inspected.map(({ input, image, header }) => {
 			const nodata = job.request.nodata ?? header.nodataValue;
