@@ -11,7 +11,7 @@ import { newJobId, UPLOAD_ID_PATTERN } from "../../ids";
 import { bandNames, findIndex, type IndexDefinition, indexIds } from "../../indices/registry";
 import { log } from "../../observability/log";
 import { sendToStage } from "../../pipeline/send";
-import { remoteHref } from "../../raster/remote";
+import { operatorAllowlist, remoteHref, remoteUrlRefusal } from "../../raster/remote";
 import { createJobExample, queuedJobExample } from "./examples";
 import { JobSchema, renderJob } from "./schemas";
 
@@ -34,6 +34,23 @@ const JobInputSchema = z
 	})
 	.openapi("JobInput");
 
+/** A host name, or `*.` and a domain for any of its subdomains. */
+const HOST_PATTERN = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
+
+const RemoteOptionsSchema = z
+	.strictObject({
+		allowed_hosts: z
+			.array(z.string().max(253).regex(HOST_PATTERN, "must be a host name, or *. followed by a domain"))
+			.min(1)
+			.max(32)
+			.openapi({
+				description:
+					"The only hosts this job's href inputs, and every redirect they take, may reach; `*.example.com` matches its subdomains",
+				example: ["sentinel-cogs.s3.us-west-2.amazonaws.com"],
+			}),
+	})
+	.openapi("RemoteOptions", { description: "Limits on what the job's remote inputs may fetch" });
+
 export const CreateJobSchema = z
 	.strictObject({
 		index: z
@@ -51,6 +68,16 @@ export const CreateJobSchema = z
 			.number()
 			.optional()
 			.openapi({ description: "Overrides every input's GDAL_NODATA: pixels equal to it become NaN", example: 0 }),
+		remote: RemoteOptionsSchema.optional(),
+	})
+	.superRefine((request, context) => {
+		const allowed = request.remote?.allowed_hosts;
+		if (!allowed) return;
+		for (const [name, input] of Object.entries(request.inputs)) {
+			if (input.href === undefined) continue;
+			const refused = remoteUrlRefusal(new URL(input.href), [allowed]);
+			if (refused) context.addIssue({ code: "custom", path: ["inputs", name, "href"], message: refused });
+		}
 	})
 	.openapi("CreateJob");
 
@@ -123,6 +150,22 @@ async function checkUploads(db: D1Database, inputs: JobRequest["inputs"]): Promi
 	return null;
 }
 
+/** Remote inputs name hosts the operator allows (REMOTE_ALLOWED_HOSTS), when it names any. */
+function checkOperatorAllowlist(env: Env, inputs: JobRequest["inputs"]): ApiError | null {
+	const allowlist = operatorAllowlist(env);
+	if (!allowlist) return null;
+	const errors: FieldError[] = [];
+	for (const [name, input] of Object.entries(inputs)) {
+		if (input.href === undefined) continue;
+		const refused = remoteUrlRefusal(new URL(input.href), [allowlist]);
+		if (refused) errors.push({ path: `inputs.${name}.href`, message: refused });
+	}
+	if (errors.length === 0) return null;
+	return new ApiError("validation-failed", errors.map((error) => `${error.path}: ${error.message}`).join("; "), {
+		errors,
+	});
+}
+
 /** The validated inputs as stored: each names its upload or its href, never both. */
 function inputRequests(inputs: CreateJob["inputs"]): JobRequest["inputs"] {
 	return Object.fromEntries(
@@ -154,11 +197,13 @@ export function registerCreateJob(app: App): void {
 			});
 		}
 		const inputs = inputRequests(request.inputs);
+		const hostError = checkOperatorAllowlist(c.env, inputs);
+		if (hostError) throw hostError;
 		const uploadError = await checkUploads(c.env.DB, inputs);
 		if (uploadError) throw uploadError;
 
 		const { traceId } = c.get("trace");
-		const jobRequest: JobRequest = { index: index.id, inputs, nodata: request.nodata };
+		const jobRequest: JobRequest = { index: index.id, inputs, nodata: request.nodata, remote: request.remote };
 		const job = await insertJob(c.env.DB, { id: newJobId(), indexId: index.id, request: jobRequest, traceId });
 		try {
 			await sendToStage(c.env, "ingest", { job_id: job.id, trace_id: traceId });
