@@ -71,21 +71,10 @@ interface Entry {
 	at: number;
 }
 
+/** What the check learnt that readers use beyond geotiff.js's own view of the file. */
 export interface TiffStructure {
-	width: number;
-	height: number;
-	samplesPerPixel: number;
-	tiled: boolean;
-	blockWidth: number;
-	blockHeight: number;
-	/** Strips or tiles, all planes together. */
-	blocks: number;
-	/** Bytes one block decodes to (one plane's, when planar). */
-	decodedBlockBytes: number;
-	/** Bytes the blocks take in the file, all together. */
+	/** Bytes the blocks take in the file, all together: what reading every pixel fetches. */
 	storedBytes: number;
-	offsets: number[];
-	byteCounts: number[];
 }
 
 function invalid(message: string): never {
@@ -308,22 +297,7 @@ export async function readTiffStructure(
 	if (outside > 0) {
 		invalid(`${outside} data blocks lie past the end of the file (${size} bytes); the file is truncated`);
 	}
-	return {
-		reader,
-		structure: {
-			width,
-			height,
-			samplesPerPixel,
-			tiled,
-			blockWidth,
-			blockHeight,
-			blocks,
-			decodedBlockBytes,
-			storedBytes,
-			offsets,
-			byteCounts,
-		},
-	};
+	return { reader, structure: { storedBytes } };
 }
 
 /** Rationals are pairs; geotiff.js keeps their two halves, which this reader does not. */
