@@ -31,6 +31,8 @@ export interface JobRequest {
 	index: string;
 	inputs: Record<string, JobInputRequest>;
 	nodata?: number | undefined;
+	/** Hosts the job's remote inputs, and every redirect they take, may reach. */
+	remote?: { allowed_hosts: string[] } | undefined;
 }
 
 export interface JobRecord {

@@ -23,7 +23,7 @@ import { newJobId, UPLOAD_ID_PATTERN } from "../../ids";
 import { bandNames, findIndex, type IndexDefinition, indexIds } from "../../indices/registry";
 import { log } from "../../observability/log";
 import { sendToStage } from "../../pipeline/send";
-import { remoteHref } from "../../raster/remote";
+import { operatorAllowlist, remoteHref, remoteUrlRefusal } from "../../raster/remote";
 import { createJobExample, queuedJobExample } from "./examples";
 import { IdempotencyKeyHeader, JobSchema, renderJob } from "./schemas";
 
@@ -49,6 +49,23 @@ const JobInputSchema = z
 	})
 	.openapi("JobInput");
 
+/** A host name, or `*.` and a domain for any of its subdomains. */
+const HOST_PATTERN = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
+
+const RemoteOptionsSchema = z
+	.strictObject({
+		allowed_hosts: z
+			.array(z.string().max(253).regex(HOST_PATTERN, "must be a host name, or *. followed by a domain"))
+			.min(1)
+			.max(32)
+			.openapi({
+				description:
+					"The only hosts this job's href inputs, and every redirect they take, may reach; `*.example.com` matches its subdomains",
+				example: ["sentinel-cogs.s3.us-west-2.amazonaws.com"],
+			}),
+	})
+	.openapi("RemoteOptions", { description: "Limits on what the job's remote inputs may fetch" });
+
 export const CreateJobSchema = z
 	.strictObject({
 		index: z
@@ -66,6 +83,16 @@ export const CreateJobSchema = z
 			.number()
 			.optional()
 			.openapi({ description: "Overrides every input's GDAL_NODATA: pixels equal to it become NaN", example: 0 }),
+		remote: RemoteOptionsSchema.optional(),
+	})
+	.superRefine((request, context) => {
+		const allowed = request.remote?.allowed_hosts;
+		if (!allowed) return;
+		for (const [name, input] of Object.entries(request.inputs)) {
+			if (input.href === undefined) continue;
+			const refused = remoteUrlRefusal(new URL(input.href), [allowed]);
+			if (refused) context.addIssue({ code: "custom", path: ["inputs", name, "href"], message: refused });
+		}
 	})
 	.openapi("CreateJob");
 
@@ -157,6 +184,22 @@ async function checkUploads(
 	return { problem: null, pixels };
 }
 
+/** Remote inputs name hosts the operator allows (REMOTE_ALLOWED_HOSTS), when it names any. */
+function checkOperatorAllowlist(env: Env, inputs: JobRequest["inputs"]): ApiError | null {
+	const allowlist = operatorAllowlist(env);
+	if (!allowlist) return null;
+	const errors: FieldError[] = [];
+	for (const [name, input] of Object.entries(inputs)) {
+		if (input.href === undefined) continue;
+		const refused = remoteUrlRefusal(new URL(input.href), [allowlist]);
+		if (refused) errors.push({ path: `inputs.${name}.href`, message: refused });
+	}
+	if (errors.length === 0) return null;
+	return new ApiError("validation-failed", errors.map((error) => `${error.path}: ${error.message}`).join("; "), {
+		errors,
+	});
+}
+
 /** The validated inputs as stored: each names its upload or its href, never both. */
 function inputRequests(inputs: CreateJob["inputs"]): JobRequest["inputs"] {
 	return Object.fromEntries(
@@ -185,7 +228,7 @@ export function registerCreateJob(app: App): void {
 			}
 		}
 		try {
-			const jobRequest = await checkRequest(c.env.DB, tenantId, quotas, request);
+			const jobRequest = await checkRequest(c.env, tenantId, quotas, request);
 			const job = await submit(c.env, tenantId, c.get("trace").traceId, jobRequest);
 			const body = renderJob(job, []);
 			const location = `/v1/jobs/${job.id}`;
@@ -199,12 +242,7 @@ export function registerCreateJob(app: App): void {
 }
 
 /** The request checked against the index registry, the tenant's uploads and its quotas. */
-async function checkRequest(
-	db: D1Database,
-	tenantId: string,
-	quotas: TenantQuotas,
-	request: CreateJob,
-): Promise<JobRequest> {
+async function checkRequest(env: Env, tenantId: string, quotas: TenantQuotas, request: CreateJob): Promise<JobRequest> {
 	const index = findIndex(request.index);
 	if (!index) {
 		throw new ApiError(
@@ -222,11 +260,13 @@ async function checkRequest(
 		});
 	}
 	const inputs = inputRequests(request.inputs);
-	const uploads = await checkUploads(db, tenantId, inputs);
+	const hostError = checkOperatorAllowlist(env, inputs);
+	if (hostError) throw hostError;
+	const uploads = await checkUploads(env.DB, tenantId, inputs);
 	if (uploads.problem) throw uploads.problem;
 	checkPixelQuota(uploads.pixels, quotas);
-	await checkConcurrencyQuota(db, tenantId, quotas);
-	return { index: index.id, inputs, nodata: request.nodata };
+	await checkConcurrencyQuota(env.DB, tenantId, quotas);
+	return { index: index.id, inputs, nodata: request.nodata, remote: request.remote };
 }
 
 /** Records the job and hands it to ingest; a job that cannot be queued ends failed, never stuck. */

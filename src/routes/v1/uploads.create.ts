@@ -9,6 +9,7 @@ import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
 import { newUploadId } from "../../ids";
 import { log } from "../../observability/log";
+import { RasterInputError } from "../../raster/input-errors";
 import { openRasterFile } from "../../raster/inputs";
 import { inspectRaster, summarize } from "../../raster/inspect";
 import { objectKeys } from "../../storage/keys";
@@ -233,12 +234,17 @@ async function storeUpload(env: Env, body: ReadableStream<Uint8Array>, length: n
 	const digest = await storeBody(env.BUCKET, key, body, length);
 	let raster: ReturnType<typeof summarize>;
 	try {
-		raster = summarize(await inspectRaster(await openRasterFile(env, { objectKey: key, href: null, bytes: length })));
+		const { image } = await openRasterFile(env, { objectKey: key, href: null, bytes: length, allowedHosts: null });
+		raster = summarize(await inspectRaster(image));
 	} catch (error) {
 		await env.BUCKET.delete(key);
 		const reason = error instanceof Error ? error.message : String(error);
+		const errors = [{ path: "(body)", message: reason }];
+		if (error instanceof RasterInputError) {
+			throw new ApiError(error.code, `The file's header is refused: ${reason}.`, { errors });
+		}
 		throw new ApiError("invalid-raster", `The file has a TIFF signature but its header cannot be read: ${reason}.`, {
-			errors: [{ path: "(body)", message: reason }],
+			errors,
 		});
 	}
 	return { upload: { id, objectKey: key, bytes: length, raster, createdAt: new Date().toISOString() }, digest };

@@ -85,6 +85,7 @@ export type CreateJob = {
      * Overrides every input's GDAL_NODATA: pixels equal to it become NaN
      */
     nodata?: number;
+    remote?: RemoteOptions;
 };
 
 export type JobInput = {
@@ -100,6 +101,16 @@ export type JobInput = {
      * 1-based band of the file
      */
     band?: number;
+};
+
+/**
+ * Limits on what the job's remote inputs may fetch
+ */
+export type RemoteOptions = {
+    /**
+     * The only hosts this job's href inputs, and every redirect they take, may reach; `*.example.com` matches its subdomains
+     */
+    allowed_hosts: Array<string>;
 };
 
 export type JobEvents = {
