@@ -15,7 +15,8 @@ import { fork } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { flipBits, layoutOf, seededRandom } from "../test/corpus/malformed-tiffs";
+import { flipBits, layoutOf } from "../test/corpus/malformed-tiffs";
+import { seededRandom } from "../test/random";
 
 const FIXTURES = [
 	"s2_red_256.tif",

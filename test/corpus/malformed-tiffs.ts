@@ -7,6 +7,7 @@
  * (test/node/remote-cogs.ts) and `npm run fuzz`. It only reads and writes bytes, so it runs
  * under Node and in workerd alike.
  */
+import { seededRandom } from "../random";
 
 /** The fixtures (under test/fixtures) and the seed of the corpus the workerd tests run. */
 export const CORPUS_FIXTURES = [
@@ -211,18 +212,6 @@ function withPointer(bytes: Uint8Array | null, layout: Layout, tag: number, offs
 		if (layout.bigTiff) data.setBigUint64(at, BigInt(offset), layout.littleEndian);
 		else data.setUint32(at, offset, layout.littleEndian);
 	});
-}
-
-/** Mulberry32: a small seeded generator, so every run makes the same corpus. */
-export function seededRandom(seed: number): () => number {
-	let state = seed >>> 0;
-	return () => {
-		state = (state + 0x6d2b79f5) >>> 0;
-		let t = state;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
 }
 
 /** Flips `count` random bits between `from` and `to`. */
