@@ -16,6 +16,7 @@
 import { z } from "zod";
 import type { RangeReader } from "./ranged-source";
 import { hostAllowed, hostRefusal } from "./remote-hosts";
+import { hasTiffSignature, TIFF_SIGNATURE_BYTES } from "./tiff-structure";
 
 const MAX_HREF_LENGTH = 2048;
 /** Hops followed per read; archives redirect once (e.g. to a signed URL), never in chains. */
@@ -93,8 +94,6 @@ export class RemoteReadError extends Error {
 const RETRYABLE_STATUSES = new Set([408, 429]);
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const CONTENT_RANGE = /^bytes (\d+)-(\d+)\/(\d+|\*)$/;
-const TIFF_SIGNATURES = ["49492a00", "4d4d002a", "49492b00", "4d4d002b"];
-const SIGNATURE_BYTES = 4;
 
 interface RangedAnswer {
 	bytes: ArrayBuffer;
@@ -211,10 +210,9 @@ function statusError(href: string, status: number): RemoteReadError {
  * stated size and starting with a TIFF signature. Returns its size in bytes.
  */
 export async function probeRemote(href: RemoteHref, access: RemoteAccess): Promise<number> {
-	const { bytes, total } = await getRange(href, 0, SIGNATURE_BYTES, access);
+	const { bytes, total } = await getRange(href, 0, TIFF_SIGNATURE_BYTES, access);
 	if (total === null) throw new RemoteReadError(href, "the server does not state the file's size", false);
-	const signature = Array.from(new Uint8Array(bytes), (byte) => byte.toString(16).padStart(2, "0")).join("");
-	if (!TIFF_SIGNATURES.includes(signature))
+	if (!hasTiffSignature(new Uint8Array(bytes)))
 		throw new Error("not a TIFF file (it does not start with a TIFF signature)");
 	return total;
 }

@@ -11,6 +11,19 @@ import { RasterInputError } from "./input-errors";
 import type { RasterLimits } from "./limits";
 import type { RangedSource } from "./ranged-source";
 
+/** A TIFF starts with II*\0 or MM\0* (classic) or II+\0 or MM\0+ (BigTIFF). */
+const TIFF_SIGNATURES = [
+	[0x49, 0x49, 0x2a, 0x00],
+	[0x4d, 0x4d, 0x00, 0x2a],
+	[0x49, 0x49, 0x2b, 0x00],
+	[0x4d, 0x4d, 0x00, 0x2b],
+];
+export const TIFF_SIGNATURE_BYTES = 4;
+
+export function hasTiffSignature(bytes: Uint8Array): boolean {
+	return TIFF_SIGNATURES.some((signature) => signature.every((byte, position) => bytes[position] === byte));
+}
+
 const TAG = {
 	imageWidth: 256,
 	imageLength: 257,
