@@ -40,6 +40,8 @@ export default defineConfig(async () => {
 						RETRY_BASE_DELAY_SECONDS: 0,
 						// Below test/node/remote-cogs.ts's slow answer, so a timeout can be provoked.
 						REMOTE_READ_TIMEOUT_MS: 500,
+						// Below test/fixtures/layouts/pixel_big.tif's blocks, so the per-job byte bound can be met.
+						REMOTE_MAX_BYTES_PER_JOB: 1048576,
 					},
 					queueConsumers,
 					// No test reaches the Internet: remote inputs are served from test/fixtures.

@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import { mkdir, readFile } from "node:fs/promises";
 import { fromArrayBuffer, type TypedArray } from "geotiff";
 import { inflate } from "pako";
+import { wranglerRasterLimits } from "../scripts/wrangler-vars";
 import { type Codecs, installDecoders } from "../src/raster/decoders";
 import { inflateNative } from "../src/raster/inflate";
 import { openRangedImage, RangedSource } from "../src/raster/ranged-source";
@@ -14,6 +15,7 @@ import { readRows } from "../src/raster/read";
 import { createZstdDecode } from "../src/wasm/zstd";
 
 const ROWS = 1024;
+const limits = wranglerRasterLimits();
 const WARMUP_RUNS = 1;
 const MEASURED_RUNS = 3;
 const COMPRESSIONS = ["deflate", "lzw", "zstd"] as const;
@@ -76,7 +78,8 @@ async function readOurs(file: ArrayBuffer): Promise<TypedArray> {
 		size: file.byteLength,
 		read: async (offset, length) => file.slice(offset, offset + length),
 	});
-	const [band] = await readRows(await openRangedImage(source), [1], 0, ROWS);
+	const { image } = await openRangedImage(source, limits);
+	const [band] = await readRows(image, [1], 0, ROWS);
 	if (!band) throw new Error("readRows returned no band");
 	return band;
 }

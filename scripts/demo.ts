@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createClient, createJob, createUpload, getJobArtifact, type Problem, waitForJob } from "@eo-edge/client";
 import { DEVELOPMENT_API_KEY } from "../src/access/api-keys";
+import type { JobStatistics } from "../src/pipeline/publish/statistics";
 
 const ROOT = join(import.meta.dirname, "..");
 const baseUrl = process.env.EO_EDGE_API ?? "http://localhost:8787";
@@ -75,16 +76,7 @@ for (const artifact of job.artifacts) {
 	console.log(`saved ${join(folder, artifact.name)} (${artifact.bytes} bytes)`);
 }
 
-interface Statistics {
-	count: number;
-	nodata_count: number;
-	min: number | null;
-	max: number | null;
-	mean: number | null;
-	std: number | null;
-	histogram: { edges: number[]; counts: number[] };
-}
-const stats = JSON.parse(readFileSync(join(folder, "stats.json"), "utf8")) as Statistics;
+const stats = JSON.parse(readFileSync(join(folder, "stats.json"), "utf8")) as JobStatistics;
 const format = (value: number | null) => (value === null ? "-" : value.toFixed(4));
 console.log(`\n${job.index} statistics over ${stats.count} pixels (${stats.nodata_count} nodata)`);
 console.log(

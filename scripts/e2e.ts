@@ -12,8 +12,8 @@
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { constants, tmpdir } from "node:os";
+
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fromArrayBuffer } from "geotiff";
@@ -21,20 +21,26 @@ import { DEVELOPMENT_API_KEY } from "../src/access/api-keys";
 import type { JobStatistics as Statistics } from "../src/pipeline/publish/statistics";
 import { stageNames } from "../src/pipeline/stages";
 import type { ManifestCase } from "../test/fixtures/manifest";
+import {
+	adoptGroup,
+	type DevServer,
+	freePort,
+	startDevServer,
+	stopChildrenOnExit,
+	stopGroup,
+	waitForHealth,
+} from "./dev-server";
 import { checkDocsPage } from "./docs-browser-check";
 
 const ROOT = join(import.meta.dirname, "..");
 const FIXTURES = join(ROOT, "test", "fixtures");
 const SAMPLES = join(ROOT, "samples");
 const README_API_LINE = "API=http://localhost:8787";
-const HEALTH_TIMEOUT_MS = 90_000;
 const WALKTHROUGH_TIMEOUT_MS = 120_000;
 const JOB_TIMEOUT_MS = 60_000;
 const TOLERANCE = 1e-6;
 /** The development key `npm run dev` seeds, as the README walk-through uses it. */
 const DEV_AUTH = { authorization: `Bearer ${DEVELOPMENT_API_KEY}` };
-/** Enough of the dev server's output to explain a failure; its request log grows with every poll. */
-const DEV_LOG_LIMIT = 256 * 1024;
 
 interface Job {
 	id: string;
@@ -48,12 +54,6 @@ interface GdalInfo {
 	geoTransform?: number[];
 	coordinateSystem?: { wkt: string };
 	bands: { type: string; noDataValue?: number | string }[];
-}
-
-interface DevServer {
-	pid: number;
-	log: () => string;
-	exited: () => boolean;
 }
 
 const manifest = JSON.parse(readFileSync(join(FIXTURES, "manifest.json"), "utf8")) as {
@@ -79,94 +79,13 @@ function manifestCase(name: string): ManifestCase {
 	return spec;
 }
 
-// Every child runs in its own process group (detached), so that wrangler's workerd and a
-// walk-through's curl or sleep die with their parent whatever way this script ends.
-const groups = new Set<number>();
-
-function groupAlive(pid: number): boolean {
-	try {
-		process.kill(-pid, 0);
-		return true;
-	} catch {
-		return false;
-	}
-}
-
-function signalGroups(signal: NodeJS.Signals): void {
-	for (const pid of groups) if (groupAlive(pid)) process.kill(-pid, signal);
-}
-
-async function stopGroup(pid: number): Promise<void> {
-	if (groupAlive(pid)) process.kill(-pid, "SIGTERM");
-	const deadline = Date.now() + 10_000;
-	while (groupAlive(pid) && Date.now() < deadline) await sleep(100);
-	if (groupAlive(pid)) process.kill(-pid, "SIGKILL");
-	groups.delete(pid);
-}
-
 const workDir = mkdtempSync(join(tmpdir(), "eo-edge-e2e-"));
-process.on("exit", () => signalGroups("SIGTERM"));
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-	process.on(signal, () => {
-		signalGroups("SIGTERM");
-		rmSync(workDir, { recursive: true, force: true });
-		process.exit(128 + constants.signals[signal]);
-	});
-}
+stopChildrenOnExit(() => rmSync(workDir, { recursive: true, force: true }));
 
 function requireTool(tool: string, install: string): void {
 	if (spawnSync(tool, ["--version"]).error) {
 		throw new Error(`${tool} is not installed; the README walk-through needs it (Debian: ${install})`);
 	}
-}
-
-async function freePort(): Promise<number> {
-	const server = createServer();
-	server.listen(0, "127.0.0.1");
-	await once(server, "listening");
-	const address = server.address();
-	server.close();
-	if (address === null || typeof address === "string") throw new Error("no TCP port to listen on");
-	return address.port;
-}
-
-function startDevServer(port: number): DevServer {
-	const child = spawn("npm", ["run", "dev", "--", "--port", String(port), "--ip", "127.0.0.1"], {
-		cwd: ROOT,
-		detached: true,
-		stdio: ["ignore", "pipe", "pipe"],
-		env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
-	});
-	const pid = child.pid;
-	if (pid === undefined) throw new Error("could not start npm run dev");
-	groups.add(pid);
-	let log = "";
-	let exited = false;
-	// Both pipes must be drained all the time, or wrangler blocks on a full pipe.
-	const record = (chunk: Buffer) => {
-		log = (log + chunk.toString()).slice(-DEV_LOG_LIMIT);
-	};
-	child.stdout.on("data", record);
-	child.stderr.on("data", record);
-	child.on("exit", () => {
-		exited = true;
-	});
-	return { pid, log: () => log, exited: () => exited };
-}
-
-async function waitForHealth(server: DevServer, api: string): Promise<void> {
-	const deadline = performance.now() + HEALTH_TIMEOUT_MS;
-	while (performance.now() < deadline) {
-		if (server.exited()) throw new Error("npm run dev exited before the API answered");
-		try {
-			const response = await fetch(`${api}/v1/health`, { signal: AbortSignal.timeout(2000) });
-			if (response.status === 200) return;
-		} catch {
-			// Not listening yet: predev is still building the Wasm or migrating D1.
-		}
-		await sleep(500);
-	}
-	throw new Error(`GET /v1/health did not answer 200 within ${HEALTH_TIMEOUT_MS / 1000} s`);
 }
 
 /** The README's first bash block under "## Walk-through with curl", pointed at `api`. */
@@ -197,7 +116,7 @@ async function runBash(
 	});
 	const pid = child.pid;
 	if (pid === undefined) throw new Error("could not start bash");
-	groups.add(pid);
+	adoptGroup(pid);
 	let output = "";
 	child.stdout.on("data", (chunk: Buffer) => {
 		output += chunk.toString();

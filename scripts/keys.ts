@@ -9,10 +9,12 @@
  *   list [--tenant <name>]                    lists keys (prefixes only; keys are never stored)
  *   seed-dev                                  the documented development key, local database only
  *
- * The local database (the one `npm run dev` uses) by default; `--remote` talks to the deployed
- * D1 over Cloudflare's API, with CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN set.
+ * The local database (the one `npm run dev` uses; `--persist-to <dir>` as for wrangler) by
+ * default; `--remote` talks to the deployed D1 over Cloudflare's API, with
+ * CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN set.
  */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parse } from "smol-toml";
 import { getPlatformProxy } from "wrangler";
@@ -38,6 +40,7 @@ const { positionals, values } = parseArgs({
 		scopes: { type: "string", default: scopes.join(" ") },
 		label: { type: "string" },
 		remote: { type: "boolean", default: false },
+		"persist-to": { type: "string" },
 		"max-concurrent-jobs": { type: "string" },
 		"max-pixels-per-job": { type: "string" },
 		"max-upload-bytes-per-day": { type: "string" },
@@ -112,7 +115,6 @@ async function run(db: D1Database): Promise<void> {
 			return;
 		}
 		case "seed-dev": {
-			if (values.remote) throw new Error("the development key is public: it is never put in a deployed database");
 			await storeKey(db, DEVELOPMENT_TENANT, DEVELOPMENT_API_KEY, [...scopes], "development (README)");
 			console.log(`development key ready in the local database: ${DEVELOPMENT_API_KEY}`);
 			return;
@@ -123,6 +125,9 @@ async function run(db: D1Database): Promise<void> {
 }
 
 try {
+	if (values.remote && command === "seed-dev") {
+		throw new Error("the development key is public: it is never put in a deployed database");
+	}
 	if (values.remote) {
 		const config = parse(readFileSync("wrangler.toml", "utf8")) as {
 			d1_databases: { binding: string; database_id: string }[];
@@ -131,7 +136,13 @@ try {
 		if (!database) throw new Error("wrangler.toml has no D1 binding DB");
 		await run(remoteD1(database.database_id, process.env));
 	} else {
-		const proxy = await getPlatformProxy<Env>({ configPath: "wrangler.toml", remoteBindings: false });
+		const persistTo = values["persist-to"];
+		const proxy = await getPlatformProxy<Env>({
+			configPath: "wrangler.toml",
+			remoteBindings: false,
+			// wrangler keeps its local state under <persist-to>/v3.
+			persist: persistTo ? { path: join(persistTo, "v3") } : true,
+		});
 		try {
 			await run(proxy.env.DB);
 		} finally {

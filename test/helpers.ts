@@ -33,11 +33,15 @@ export async function json<T = Record<string, unknown>>(response: Response): Pro
  * The generated partner client (openapi/client), pointed at the worker: tests that upload,
  * submit and poll go through it, so a contract change that breaks partners breaks them.
  */
-export const partner = createClient({
-	baseUrl: BASE,
-	auth: TEST_API_KEY,
-	fetch: ((request: Request) => exports.default.fetch(request)) as typeof fetch,
-});
+export function clientFor(key: string) {
+	return createClient({
+		baseUrl: BASE,
+		auth: key,
+		fetch: ((request: Request) => exports.default.fetch(request)) as typeof fetch,
+	});
+}
+
+export const partner = clientFor(TEST_API_KEY);
 
 export async function upload(bytes: ArrayBuffer): Promise<Upload> {
 	const { data, error, response } = await createUpload({ client: partner, body: new Blob([bytes]) });
@@ -53,10 +57,14 @@ export async function submitJob(body: unknown, headers: Record<string, string> =
 	});
 }
 
-/** Polls through the client until the job ends; the queues run in the background of the same runtime. */
-export function waitForJob(id: string, timeoutMs = 25_000): Promise<Job> {
+/**
+ * Polls through the client (as the test tenant, or the tenant of `key`) until the job ends;
+ * the queues run in the background of the same runtime.
+ */
+export function waitForJob(id: string, options: { timeoutMs?: number; key?: string } = {}): Promise<Job> {
+	const client = options.key ? clientFor(options.key) : partner;
 	// The server asks for 1 s between polls; tests cap it to keep the suite quick.
-	return waitForPartnerJob(id, { client: partner, timeoutMs, initialDelayMs: 50, maxDelayMs: 50 });
+	return waitForPartnerJob(id, { client, timeoutMs: options.timeoutMs ?? 25_000, initialDelayMs: 50, maxDelayMs: 50 });
 }
 
 /** Asserts a problem+json response and returns the problem. */

@@ -178,6 +178,11 @@ export async function findPrincipal(db: D1Database, keyHash: string): Promise<Pr
 	};
 }
 
+export async function findTenantQuotas(db: D1Database, tenantId: string): Promise<TenantQuotas | null> {
+	const row = await db.prepare("SELECT * FROM tenants WHERE id = ?").bind(tenantId).first<TenantRow>();
+	return row ? toTenant(row) : null;
+}
+
 /** Counts one request in the key's window and returns the window's count so far. */
 export async function countRequest(db: D1Database, keyId: string, windowStart: number): Promise<number> {
 	const row = await db

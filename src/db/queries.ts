@@ -40,6 +40,8 @@ export interface JobRequest {
 	constants?: Record<string, number> | undefined;
 	inputs: Record<string, JobInputRequest>;
 	nodata?: number | undefined;
+	/** Hosts the job's remote inputs, and every redirect they take, may reach. */
+	remote?: { allowed_hosts: string[] } | undefined;
 }
 
 export interface JobRecord {
@@ -304,15 +306,20 @@ export async function listStalledJobs(
 	return results.map((row) => ({ id: row.id, traceId: row.trace_id, stage: row.stage, updatedAt: row.updated_at }));
 }
 
-/** Jobs that failed or were canceled since `since`, whose leftover objects the sweeper removes. */
-export async function listJobsEndedWithoutResult(db: D1Database, since: string, limit: number): Promise<string[]> {
+/** Jobs that ended since `since`: the sweeper removes what their stages left behind. */
+export async function listRecentlyEndedJobs(
+	db: D1Database,
+	since: string,
+	limit: number,
+): Promise<{ id: string; status: JobStatus }[]> {
 	const { results } = await db
 		.prepare(
-			`SELECT id FROM jobs WHERE status IN ('failed', 'canceled') AND updated_at >= ? ORDER BY updated_at LIMIT ?`,
+			`SELECT id, status FROM jobs WHERE status IN ('succeeded', 'failed', 'canceled') AND updated_at >= ?
+			 ORDER BY updated_at LIMIT ?`,
 		)
 		.bind(since, limit)
-		.all<{ id: string }>();
-	return results.map((row) => row.id);
+		.all<{ id: string; status: JobStatus }>();
+	return results;
 }
 
 /** Uploads created before `before` and not yet expired, oldest first. */

@@ -18,6 +18,7 @@ export const problemTypes = {
 	"range-not-satisfiable": { status: 416, title: "The requested range is outside the resource" },
 	"raster-mismatch": { status: 422, title: "The input rasters do not share one grid" },
 	"unsupported-raster": { status: 422, title: "The raster layout or sample type is not supported" },
+	"raster-too-large": { status: 422, title: "The raster exceeds a configured size limit" },
 	"input-unavailable": { status: 422, title: "An input could not be read" },
 	unauthorized: { status: 401, title: "A valid API key is required" },
 	forbidden: { status: 403, title: "The API key lacks the scope this needs" },

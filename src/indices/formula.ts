@@ -167,16 +167,18 @@ function compileOrThrow(ast: FormulaNode, inputs: string[], values: Record<strin
 /**
  * The statistics histogram's range: [-1, 1] for a normalized difference, whose values always
  * lie there. Otherwise the formula's 1st to 99th percentile over reflectance-like inputs
- * (uniform in [0, 1], a fixed seed, the job's constants), widened to round numbers; [-1, 1]
+ * (each input spread evenly over [0, 1], the job's constants), widened to round numbers; [-1, 1]
  * when that yields no range. Statistics min, max, mean and std do not depend on it.
  */
 function histogramFor(ast: FormulaNode, inputs: readonly string[], values: Record<string, number>): HistogramSpec {
 	if (isNormalizedDifference(ast)) return UNIT_RANGE;
-	const random = seededRandom(0x5eed);
+	const alphas = spreadSequence(inputs.length);
 	const samples: number[] = [];
 	for (let i = 0; i < RANGE_SAMPLES; i++) {
 		const point: Record<string, number> = { ...values };
-		for (const name of inputs) point[name] = random();
+		inputs.forEach((name, k) => {
+			point[name] = (0.5 + (alphas[k] as number) * (i + 1)) % 1;
+		});
 		const value = evaluateFormula(ast, point);
 		if (Number.isFinite(value)) samples.push(value);
 	}
@@ -241,14 +243,12 @@ function editDistance(a: string, b: string): number {
 	return (rows[a.length] as number[])[b.length] as number;
 }
 
-/** mulberry32: a small seeded generator, so a formula always gets the same histogram range. */
-function seededRandom(seed: number): () => number {
-	let state = seed >>> 0;
-	return () => {
-		state = (state + 0x6d2b79f5) >>> 0;
-		let t = state;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
+/**
+ * The steps of Roberts' R-sequence in `dimensions` dimensions: point i is
+ * (0.5 + alpha_k * i) mod 1 in each dimension k, evenly spread and the same on every run.
+ */
+function spreadSequence(dimensions: number): number[] {
+	let phi = 2;
+	for (let i = 0; i < 32; i++) phi = (1 + phi) ** (1 / (dimensions + 1));
+	return Array.from({ length: dimensions }, (_, k) => (1 / phi) ** (k + 1) % 1);
 }

@@ -7,8 +7,8 @@
 import { IDEMPOTENCY_WINDOW_MS } from "../access/idempotency";
 import { deleteIdempotencyKeysBefore, deleteRateWindowsBefore } from "../db/access";
 import {
-	listJobsEndedWithoutResult,
 	listJobsWithArtifactsToExpire,
+	listRecentlyEndedJobs,
 	listStalledJobs,
 	listUploadsToExpire,
 	markArtifactsExpired,
@@ -50,9 +50,12 @@ export async function sweepJobs(env: Env, now: number): Promise<SweepReport> {
 		}
 	}
 	// A stage that was mid-way when its job failed or was canceled may have written after the
-	// cleanup; this catches what it left.
-	const ended = await listJobsEndedWithoutResult(env.DB, new Date(now - SWEEP_CLEANUP_WINDOW_MS).toISOString(), BATCH);
-	for (const jobId of ended) await removeJobObjects(env, jobId, "");
+	// cleanup, and a succeeded job's strips stay when their deletion failed after success.
+	const ended = await listRecentlyEndedJobs(env.DB, new Date(now - SWEEP_CLEANUP_WINDOW_MS).toISOString(), BATCH);
+	for (const job of ended) {
+		if (job.status === "succeeded") await deleteObjectsUnder(env.BUCKET, objectKeys.stripsPrefix(job.id));
+		else await removeJobObjects(env, job.id, "");
+	}
 	return { stalled: stalled.length, cleaned: ended.length };
 }
 

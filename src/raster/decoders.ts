@@ -7,13 +7,16 @@
  * - ZSTD, and LERC with its optional Deflate or ZSTD layer, through a Zstandard decoder that
  *   was compiled ahead of time: geotiff.js's own ZSTD and LERC decoders compile Wasm from
  *   bytes, which Workers forbid.
- * PackBits and uncompressed blocks keep geotiff.js's decoders. Predictors 2 and 3 are applied
+ * - PackBits into a block-sized buffer, where geotiff.js's decoder grows without bound.
+ * Every decoder here writes at most a block's decoded size, so a hostile block cannot make it
+ * allocate more. Uncompressed blocks keep geotiff.js's decoder. Predictors 2 and 3 are applied
  * by geotiff.js's BaseDecoder after every decoder here.
  */
 import { addDecoder, BaseDecoder, type ImageFileDirectory } from "geotiff";
 import Lerc from "lerc";
 import type { ZstdDecode } from "../wasm/zstd";
 import { decodeLzw } from "./lzw";
+import { maxStoredBlockBytes } from "./tiff-structure";
 
 /** TIFF Compression tag values. */
 export const COMPRESSION = {
@@ -39,8 +42,31 @@ export const decodableCompressions = new Map<number, string>([
 	[COMPRESSION.zstd, "ZSTD"],
 ]);
 
-/** Inflates a zlib stream; `expectedBytes`, when known, sizes the output once. */
-export type Inflate = (input: Uint8Array, expectedBytes?: number) => Promise<Uint8Array> | Uint8Array;
+/** Names of the TIFF compressions a client may meet but EO Edge does not decode, for its problems. */
+const UNDECODABLE_COMPRESSIONS = new Map<number, string>([
+	[2, "CCITT RLE"],
+	[3, "CCITT Group 3"],
+	[4, "CCITT Group 4"],
+	[6, "old-style JPEG"],
+	[32809, "ThunderScan"],
+	[34661, "JBIG"],
+	[34676, "SGI LogLuv"],
+	[34677, "SGI LogLuv 24"],
+	[34712, "JPEG 2000"],
+	[34892, "lossy JPEG (DNG)"],
+	[34925, "LZMA"],
+	[50001, "WebP"],
+	[50002, "JPEG XL"],
+]);
+
+/** "34712 (JPEG 2000)", or the bare code when it names no compression EO Edge knows. */
+export function describeCompression(code: number): string {
+	const name = decodableCompressions.get(code) ?? UNDECODABLE_COMPRESSIONS.get(code);
+	return name ? `${code} (${name})` : `${code} (unknown)`;
+}
+
+/** Inflates a zlib stream into at most `maxBytes`, refusing a stream that inflates further. */
+export type Inflate = (input: Uint8Array, maxBytes: number) => Promise<Uint8Array> | Uint8Array;
 
 export interface Codecs {
 	inflate: Inflate;
@@ -56,6 +82,8 @@ export interface BlockParameters {
 	predictor: number;
 	/** Bytes of one decoded block (one sample's plane when planar). */
 	blockBytes: number;
+	/** Samples each pixel of a block holds: all of them, or one when planar. */
+	samplesPerBlock: number;
 	/** LERC version and additional compression (GDAL's LercParameters tag). */
 	lercParameters: number[] | null;
 }
@@ -85,6 +113,7 @@ export async function blockParameters(directory: ImageFileDirectory): Promise<Bl
 		bitsPerSample,
 		predictor: Number((await directory.loadValue("Predictor")) || 1),
 		blockBytes: Math.ceil((tileWidth * pixelBits) / 8) * tileHeight,
+		samplesPerBlock: planarConfiguration === 2 ? 1 : bitsPerSample.length,
 		lercParameters: directory.hasTag("LercParameters") ? numbersOf(await directory.loadValue("LercParameters")) : null,
 	};
 }
@@ -98,6 +127,64 @@ function ownBuffer(bytes: Uint8Array): ArrayBuffer {
 
 /** LercParameters' second value: the layer GDAL wraps the LERC blob in. */
 const LERC_ADDITIONAL_COMPRESSION = { none: 0, deflate: 1, zstd: 2 } as const;
+
+const LERC2_SIGNATURE = "Lerc2 ";
+/** Lerc2 versions whose header states the blob's size, so blobs can be walked unread. */
+const LERC2_FIRST_SIZED_VERSION = 3;
+
+/**
+ * Walks the Lerc2 blobs of a block before the LERC decoder sees them: it allocates what each
+ * header declares, so the blobs together must not hold more values than the block has.
+ */
+function checkLercBlobs(blob: Uint8Array, block: BlockParameters): void {
+	const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
+	const allowed = block.tileWidth * block.tileHeight * block.samplesPerBlock;
+	let declared = 0;
+	for (let at = 0; at < blob.byteLength; ) {
+		if (at + 38 > blob.byteLength) throw new Error("LERC: a blob header is cut short");
+		const signature = String.fromCharCode(...blob.subarray(at, at + LERC2_SIGNATURE.length));
+		if (signature !== LERC2_SIGNATURE) throw new Error("LERC: the block is not made of Lerc2 blobs");
+		const version = view.getInt32(at + 6, true);
+		if (version < LERC2_FIRST_SIZED_VERSION) throw new Error(`LERC: Lerc2 version ${version} is not supported`);
+		const rows = view.getUint32(at + 14, true);
+		const columns = view.getUint32(at + 18, true);
+		const dimensions = version >= 4 ? view.getUint32(at + 22, true) : 1;
+		const blobSize = view.getInt32(at + (version >= 4 ? 34 : 30), true);
+		declared += rows * columns * dimensions;
+		if (declared > allowed) {
+			throw new Error(`LERC: the blobs declare more than the block's ${allowed} values`);
+		}
+		if (blobSize <= 0 || at + blobSize > blob.byteLength) throw new Error("LERC: a blob's size is out of range");
+		at += blobSize;
+	}
+}
+
+/**
+ * PackBits (TIFF compression 32773) into at most `maxBytes`: geotiff.js's decoder grows a
+ * JavaScript array by 129 bytes per 2 input bytes, without bound.
+ */
+export function decodePackBits(input: Uint8Array, maxBytes: number): Uint8Array {
+	const out = new Uint8Array(maxBytes);
+	let length = 0;
+	for (let at = 0; at < input.length && length < maxBytes; ) {
+		const header = ((input[at] as number) << 24) >> 24;
+		if (header >= 0) {
+			const run = Math.min(header + 1, input.length - at - 1, maxBytes - length);
+			out.set(input.subarray(at + 1, at + 1 + run), length);
+			length += run;
+			at += header + 2;
+		} else if (header !== -128) {
+			if (at + 1 >= input.length) break;
+			const run = Math.min(1 - header, maxBytes - length);
+			out.fill(input[at + 1] as number, length, length + run);
+			length += run;
+			at += 2;
+		} else {
+			at += 1;
+		}
+	}
+	return length === maxBytes ? out : out.subarray(0, length);
+}
 
 let installed: Codecs | null = null;
 
@@ -113,37 +200,63 @@ export function installDecoders(codecs: Codecs): void {
 		get block(): BlockParameters {
 			return this.parameters as unknown as BlockParameters;
 		}
+
+		/**
+		 * The decoded block for geotiff.js. A predictor is undone row by row, and geotiff.js's
+		 * throws a RangeError on a partial row, so a block that decodes short of whole rows is
+		 * refused here with a reason.
+		 */
+		output(bytes: Uint8Array): ArrayBuffer {
+			const { predictor, blockBytes, tileHeight } = this.block;
+			const rowBytes = blockBytes / tileHeight;
+			if (predictor !== 1 && bytes.byteLength % rowBytes !== 0) {
+				throw new Error(`the block decodes to ${bytes.byteLength} bytes, not whole rows of ${rowBytes}`);
+			}
+			return ownBuffer(bytes);
+		}
 	}
 	class DeflateDecoder extends SizedDecoder {
 		override async decodeBlock(buffer: ArrayBufferLike): Promise<ArrayBufferLike> {
-			return ownBuffer(await codecs.inflate(new Uint8Array(buffer), this.block.blockBytes));
+			return this.output(await codecs.inflate(new Uint8Array(buffer), this.block.blockBytes));
 		}
 	}
 	class LzwDecoder extends SizedDecoder {
 		override decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
-			return ownBuffer(decodeLzw(new Uint8Array(buffer), this.block.blockBytes));
+			return this.output(decodeLzw(new Uint8Array(buffer), this.block.blockBytes));
+		}
+	}
+	class PackBitsDecoder extends SizedDecoder {
+		override decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
+			return this.output(decodePackBits(new Uint8Array(buffer), this.block.blockBytes));
 		}
 	}
 	class ZstdDecoder extends SizedDecoder {
 		override decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
-			return ownBuffer(codecs.zstd(new Uint8Array(buffer), this.block.blockBytes));
+			return this.output(codecs.zstd(new Uint8Array(buffer), this.block.blockBytes));
 		}
 	}
 	class LercDecoder extends SizedDecoder {
 		override async decodeBlock(buffer: ArrayBufferLike): Promise<ArrayBufferLike> {
 			const additional = this.block.lercParameters?.[1] ?? LERC_ADDITIONAL_COMPRESSION.none;
+			const maxBlobBytes = maxStoredBlockBytes(this.block.blockBytes);
 			let blob = new Uint8Array(buffer);
-			if (additional === LERC_ADDITIONAL_COMPRESSION.deflate) blob = await codecs.inflate(blob);
-			else if (additional === LERC_ADDITIONAL_COMPRESSION.zstd) blob = codecs.zstd(blob);
+			if (additional === LERC_ADDITIONAL_COMPRESSION.deflate) blob = await codecs.inflate(blob, maxBlobBytes);
+			else if (additional === LERC_ADDITIONAL_COMPRESSION.zstd) blob = codecs.zstd(blob, maxBlobBytes, false);
 			else if (additional !== LERC_ADDITIONAL_COMPRESSION.none) {
 				throw new Error(`LERC: unknown additional compression ${additional}`);
 			}
-			const decoded = Lerc.decode(ownBuffer(blob), {
-				returnPixelInterleavedDims: this.block.planarConfiguration === 1,
-			});
+			checkLercBlobs(blob, this.block);
+			let decoded: ReturnType<typeof Lerc.decode>;
+			try {
+				decoded = Lerc.decode(ownBuffer(blob), { returnPixelInterleavedDims: this.block.planarConfiguration === 1 });
+			} catch (error) {
+				// The LERC decoder throws bare strings ("Checksum failed.").
+				if (error instanceof Error) throw error;
+				throw new Error(`LERC: ${String(error)}`);
+			}
 			const [pixels] = decoded.pixels;
 			if (!pixels) throw new Error("LERC: the block holds no pixels");
-			return ownBuffer(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength));
+			return this.output(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength));
 		}
 	}
 
@@ -152,6 +265,7 @@ export function installDecoders(codecs: Codecs): void {
 		addDecoder(cases, async () => decoder, parameters, false);
 	register([COMPRESSION.deflate, COMPRESSION.adobeDeflate], DeflateDecoder);
 	register(COMPRESSION.lzw, LzwDecoder);
+	register(COMPRESSION.packBits, PackBitsDecoder);
 	register(COMPRESSION.zstd, ZstdDecoder);
 	register(COMPRESSION.lerc, LercDecoder);
 }

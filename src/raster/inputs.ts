@@ -2,12 +2,12 @@
  * Opens a job's input, or an upload, in the Worker: through ranged reads of its R2 object or
  * of its remote URL, with EO Edge's decoders installed in geotiff.js.
  */
-import type { GeoTIFFImage } from "geotiff";
 import { installDecoders } from "./decoders";
 import { inflateNative } from "./inflate";
+import { rasterLimits } from "./limits";
 import { r2RangeReader } from "./r2-reader";
-import { openRangedImage, RangedSource, type RangeReader } from "./ranged-source";
-import { remoteHref, remoteRangeReader } from "./remote";
+import { openRangedImage, type RangedImage, RangedSource, type RangeReader } from "./ranged-source";
+import { remoteAccess, remoteHref, remoteRangeReader } from "./remote";
 
 let decodersInstalled: Promise<void> | null = null;
 
@@ -28,17 +28,20 @@ export interface RasterFile {
 	objectKey: string | null;
 	href: string | null;
 	bytes: number;
+	/** The job's `remote.allowed_hosts`, which every redirect of a remote file must also pass. */
+	allowedHosts: readonly string[] | null;
 }
 
-export async function openRasterFile(env: Env, file: RasterFile): Promise<GeoTIFFImage> {
+/** Opens the file's first image once its header has passed the structure checks and limits. */
+export async function openRasterFile(env: Env, file: RasterFile): Promise<RangedImage> {
 	await installWorkerDecoders();
 	let reader: RangeReader;
 	if (file.href !== null) {
-		reader = remoteRangeReader(remoteHref.parse(file.href), file.bytes, env.REMOTE_READ_TIMEOUT_MS);
+		reader = remoteRangeReader(remoteHref.parse(file.href), file.bytes, remoteAccess(env, file.allowedHosts));
 	} else if (file.objectKey !== null) {
 		reader = r2RangeReader(env.BUCKET, file.objectKey, file.bytes);
 	} else {
 		throw new Error("a raster file needs an object key or an href");
 	}
-	return openRangedImage(new RangedSource(reader));
+	return openRangedImage(new RangedSource(reader), rasterLimits(env));
 }

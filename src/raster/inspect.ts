@@ -110,24 +110,3 @@ export function summarize(header: RasterHeader): RasterSummary {
 	const { width, height, bands, data_type, nodata, block_width, block_height, epsg } = header;
 	return { width, height, bands, data_type, nodata, block_width, block_height, epsg };
 }
-
-/**
- * Checks that every strip or tile the header points at lies inside the file, so a truncated
- * upload is caught from its header instead of failing half-way through compute.
- */
-export async function findBlocksOutsideFile(image: GeoTIFFImage, fileSize: number): Promise<number> {
-	const directory = image.getFileDirectory();
-	const offsetsTag = image.isTiled ? "TileOffsets" : "StripOffsets";
-	const countsTag = image.isTiled ? "TileByteCounts" : "StripByteCounts";
-	const offsets = (await directory.loadValue(offsetsTag)) as ArrayLike<number | bigint> | undefined;
-	const counts = (await directory.loadValue(countsTag)) as ArrayLike<number | bigint> | undefined;
-	if (!offsets || !counts || offsets.length !== counts.length) {
-		throw new Error(`${offsetsTag} and ${countsTag} are missing or differ in length`);
-	}
-	let outside = 0;
-	for (let block = 0; block < offsets.length; block++) {
-		const end = Number(offsets[block]) + Number(counts[block]);
-		if (end > fileSize) outside++;
-	}
-	return outside;
-}

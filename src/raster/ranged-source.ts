@@ -9,6 +9,8 @@
  * after the other costs a single request.
  */
 import { GeoTIFF, type GeoTIFFImage } from "geotiff";
+import type { RasterLimits } from "./limits";
+import { readsAsNumbers, readTiffStructure, type TiffReader, type TiffStructure } from "./tiff-structure";
 
 /** Ranged reads of one file of known size; the storage behind a {@link RangedSource}. */
 export interface RangeReader {
@@ -161,12 +163,11 @@ export class RangedSource {
 	}
 }
 
-/** The parts of geotiff.js's DeferredArray (not exported) that the workaround below reads. */
+/** The parts of geotiff.js's DeferredArray (not exported) that {@link actualizeDeferredArrays} reads. */
 interface DeferredArray {
 	arrayOffset: number;
 	fieldType: number;
 	length: number;
-	itemSize: number;
 }
 
 interface DirectoryInternals {
@@ -174,52 +175,35 @@ interface DirectoryInternals {
 	deferredArrays: Map<number | string, DeferredArray>;
 }
 
-type ValueReader = (view: DataView, offset: number) => number;
-
-/** Big-endian readers for the TIFF field types that offset and count arrays use. */
-const BIG_ENDIAN_READERS: Record<number, ValueReader> = {
-	1: (view, offset) => view.getUint8(offset),
-	3: (view, offset) => view.getUint16(offset),
-	4: (view, offset) => view.getUint32(offset),
-	6: (view, offset) => view.getInt8(offset),
-	8: (view, offset) => view.getInt16(offset),
-	9: (view, offset) => view.getInt32(offset),
-	11: (view, offset) => view.getFloat32(offset),
-	12: (view, offset) => view.getFloat64(offset),
-	13: (view, offset) => view.getUint32(offset),
-	16: (view, offset) => Number(view.getBigUint64(offset)),
-	17: (view, offset) => Number(view.getBigInt64(offset)),
-	18: (view, offset) => Number(view.getBigUint64(offset)),
-};
-
 /**
  * geotiff.js 3.0.5 decodes arrays that lie outside its first header read (tile and strip
- * offsets of larger files) as little-endian whatever the file's byte order. For big-endian
- * files this reads those arrays itself, in the file's order, before geotiff.js uses them.
+ * offsets of larger files) as little-endian whatever the file's byte order. Every such array
+ * was bounded by the structure check, so it is read here, in the file's order, before
+ * geotiff.js uses it.
  */
-async function loadBigEndianArrays(image: GeoTIFFImage, source: RangedSource): Promise<void> {
-	if (image.littleEndian) return;
+async function actualizeDeferredArrays(image: GeoTIFFImage, reader: TiffReader): Promise<void> {
 	const directory = image.getFileDirectory() as unknown as DirectoryInternals;
 	for (const [tag, deferred] of [...directory.deferredArrays]) {
-		const readValue = BIG_ENDIAN_READERS[deferred.fieldType];
-		if (!readValue) continue;
-		const [bytes = new ArrayBuffer(0)] = await source.fetch([
-			{ offset: deferred.arrayOffset, length: deferred.itemSize * deferred.length },
-		]);
-		if (bytes.byteLength < deferred.itemSize * deferred.length) {
-			throw new Error(`tag ${tag}: its array runs past the end of the file`);
-		}
-		const view = new DataView(bytes);
-		const values = Array.from({ length: deferred.length }, (_, i) => readValue(view, i * deferred.itemSize));
+		if (!readsAsNumbers(deferred.fieldType)) continue;
+		const values = await reader.values(deferred.fieldType, deferred.length, deferred.arrayOffset, `tag ${tag}`);
 		directory.actualizedFields.set(tag, values);
 		directory.deferredArrays.delete(tag);
 	}
 }
 
-/** Opens the first image of a GeoTIFF through ranged reads, reading no more than its header. */
-export async function openRangedImage(source: RangedSource): Promise<GeoTIFFImage> {
+/**
+ * Opens the first image of a GeoTIFF through ranged reads, reading no more than its header,
+ * once its structure has passed the checks and limits of src/raster/tiff-structure.ts.
+ */
+export async function openRangedImage(source: RangedSource, limits: RasterLimits): Promise<RangedImage> {
+	const { reader, structure } = await readTiffStructure(source, limits);
 	const tiff = await GeoTIFF.fromSource(source as unknown as GeoTiffSource);
 	const image = await tiff.getImage(0);
-	await loadBigEndianArrays(image, source);
-	return image;
+	await actualizeDeferredArrays(image, reader);
+	return { image, structure };
+}
+
+export interface RangedImage {
+	image: GeoTIFFImage;
+	structure: TiffStructure;
 }

@@ -9,7 +9,11 @@
 import { type GeoTIFFImage, getDecoder, type TypedArray } from "geotiff";
 import { blockParameters, COMPRESSION } from "./decoders";
 
-type TypedArrayConstructor = new (lengthOrBuffer: number | ArrayBufferLike) => TypedArray;
+type TypedArrayConstructor = (new (
+	lengthOrBuffer: number | ArrayBufferLike,
+) => TypedArray) & {
+	readonly BYTES_PER_ELEMENT: number;
+};
 
 /** Array type per "sampleFormat:bits": unsigned, signed and IEEE float samples. */
 const SAMPLE_ARRAYS: Record<string, TypedArrayConstructor> = {
@@ -80,13 +84,18 @@ export async function readRows(
 
 	/** Copies one decoded block's rows of `sample` that fall in the window into `out`. */
 	const copyBlock = (data: ArrayBufferLike, blockX: number, blockY: number, sample: number, out: TypedArray) => {
-		const values = new ArrayType(data);
 		const stride = planar ? 1 : samplesPerPixel;
 		const offset = planar ? 0 : sample;
 		const x0 = blockX * blockWidth;
 		const columns = Math.min(blockWidth, width - x0);
 		const firstRow = Math.max(rowStart, blockY * blockHeight);
 		const lastRow = Math.min(rowEnd, (blockY + 1) * blockHeight, height);
+		// A corrupt block can decode short: refused, rather than read as zeros or half a sample.
+		const needed = ((lastRow - 1 - blockY * blockHeight) * blockWidth + columns) * stride * ArrayType.BYTES_PER_ELEMENT;
+		if (data.byteLength < needed || data.byteLength % ArrayType.BYTES_PER_ELEMENT !== 0) {
+			throw new Error(`block (${blockX}, ${blockY}) decodes to ${data.byteLength} bytes; its rows need ${needed}`);
+		}
+		const values = new ArrayType(data);
 		for (let row = firstRow; row < lastRow; row++) {
 			const from = (row - blockY * blockHeight) * blockWidth;
 			const to = (row - rowStart) * width + x0;

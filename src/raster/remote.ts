@@ -1,28 +1,82 @@
 /**
  * Remote inputs: Cloud-Optimized GeoTIFFs read over HTTPS by byte ranges. This is the only
  * module that fetches a URL a client gave, and it only fetches a {@link RemoteHref}, which
- * exists only as the output of the zod schema below (HTTPS, no credentials).
+ * exists only as the output of the zod schema below (HTTPS, no credentials, a public host).
+ *
+ * Redirects are followed here, one hop at a time, and each Location is checked like the URL
+ * itself (and against the allowlists), so a public URL cannot bounce a read to a private
+ * address. Every answer is bounded: a body longer than the range asked for is refused, and a
+ * reader stops after a total byte budget.
  *
  * Failures are sorted by whether waiting can help: a 5xx, 408, 429 or a timeout throws a
- * retryable {@link RemoteReadError}; a 404, any other answer, a server that ignores Range
- * (it would send the whole file, which is refused unread) or an unreachable host cannot
- * improve by retrying.
+ * retryable {@link RemoteReadError}; a 404, any other answer, a refused redirect, a server that
+ * ignores Range (it would send the whole file, which is refused unread) or an unreachable host
+ * cannot improve by retrying.
  */
 import { z } from "zod";
 import type { RangeReader } from "./ranged-source";
+import { hostAllowed, hostRefusal } from "./remote-hosts";
+import { hasTiffSignature, TIFF_SIGNATURE_BYTES } from "./tiff-structure";
 
 const MAX_HREF_LENGTH = 2048;
+/** Hops followed per read; archives redirect once (e.g. to a signed URL), never in chains. */
+export const MAX_REDIRECTS = 5;
+
+/** Why a URL may not be fetched whatever the allowlists say, or null. */
+function urlRefusal(url: URL): string | null {
+	if (url.protocol !== "https:") return "must be an https:// URL";
+	if (url.username !== "" || url.password !== "") return "must not carry credentials";
+	const refused = hostRefusal(url.hostname);
+	return refused ? `must name a public host (${url.hostname} is a ${refused})` : null;
+}
 
 export const remoteHref = z
 	.url({ protocol: /^https$/, error: "must be an https:// URL" })
 	.max(MAX_HREF_LENGTH)
-	.refine((href) => {
+	.superRefine((href, context) => {
 		const url = new URL(href);
-		return url.username === "" && url.password === "";
-	}, "must not carry credentials")
+		// The scheme was reported above; one problem per field is enough.
+		if (url.protocol !== "https:") return;
+		const refused = urlRefusal(url);
+		if (refused) context.addIssue({ code: "custom", message: refused });
+	})
 	.brand<"RemoteHref">();
 
 export type RemoteHref = z.infer<typeof remoteHref>;
+
+/** What a job may fetch: whose hosts, for how long per read, and how many bytes in all. */
+export interface RemoteAccess {
+	timeoutMs: number;
+	/** Every list here (the operator's REMOTE_ALLOWED_HOSTS, the job's allowed_hosts) must allow a host. */
+	allowlists: readonly (readonly string[])[];
+	/** Bytes one reader may fetch over all its responses. */
+	maxBytes: number;
+}
+
+/** The operator's allowlist: REMOTE_ALLOWED_HOSTS, comma-separated; empty allows any public host. */
+export function operatorAllowlist(env: Env): string[] | null {
+	const hosts = env.REMOTE_ALLOWED_HOSTS.split(",")
+		.map((host) => host.trim())
+		.filter((host) => host !== "");
+	return hosts.length > 0 ? hosts : null;
+}
+
+export function remoteAccess(env: Env, jobAllowedHosts: readonly string[] | null | undefined): RemoteAccess {
+	const operator = operatorAllowlist(env);
+	return {
+		timeoutMs: env.REMOTE_READ_TIMEOUT_MS,
+		allowlists: [operator, jobAllowedHosts].filter((list): list is readonly string[] => list != null),
+		maxBytes: env.REMOTE_MAX_BYTES_PER_JOB,
+	};
+}
+
+/** Why a URL (the client's or a redirect's) may not be fetched under `allowlists`, or null. */
+export function remoteUrlRefusal(url: URL, allowlists: RemoteAccess["allowlists"]): string | null {
+	const refused = urlRefusal(url);
+	if (refused) return refused;
+	const outside = allowlists.find((allowlist) => !hostAllowed(url.hostname, allowlist));
+	return outside ? `${url.hostname} is not among the allowed hosts (${outside.join(", ")})` : null;
+}
 
 /** What went wrong reading a remote input, and whether a later attempt may succeed. */
 export class RemoteReadError extends Error {
@@ -38,9 +92,8 @@ export class RemoteReadError extends Error {
 }
 
 const RETRYABLE_STATUSES = new Set([408, 429]);
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const CONTENT_RANGE = /^bytes (\d+)-(\d+)\/(\d+|\*)$/;
-const TIFF_SIGNATURES = ["49492a00", "4d4d002a", "49492b00", "4d4d002b"];
-const SIGNATURE_BYTES = 4;
 
 interface RangedAnswer {
 	bytes: ArrayBuffer;
@@ -48,22 +101,80 @@ interface RangedAnswer {
 	total: number | null;
 }
 
-/** One ranged GET: the bytes of exactly [offset, offset + length), or a RemoteReadError. */
-async function getRange(href: RemoteHref, offset: number, length: number, timeoutMs: number): Promise<RangedAnswer> {
-	let response: Response;
-	try {
-		response = await fetch(href, {
-			headers: { range: `bytes=${offset}-${offset + length - 1}` },
-			redirect: "follow",
-			signal: AbortSignal.timeout(timeoutMs),
-		});
-	} catch (error) {
-		if (error instanceof Error && error.name === "TimeoutError") {
-			throw new RemoteReadError(href, `no answer within ${timeoutMs} ms`, true, error);
+/** One GET, following redirects by hand so each hop's target is checked before it is asked. */
+async function fetchChecked(href: RemoteHref, range: string, access: RemoteAccess): Promise<Response> {
+	let url = new URL(href);
+	const refusedHref = remoteUrlRefusal(url, access.allowlists);
+	if (refusedHref) throw new RemoteReadError(href, `refused: ${refusedHref}`, false);
+	for (let hop = 0; ; hop++) {
+		let response: Response;
+		try {
+			response = await fetch(url, {
+				headers: { range },
+				redirect: "manual",
+				signal: AbortSignal.timeout(access.timeoutMs),
+			});
+		} catch (error) {
+			if (error instanceof Error && error.name === "TimeoutError") {
+				throw new RemoteReadError(href, `no answer within ${access.timeoutMs} ms`, true, error);
+			}
+			const detail = error instanceof Error ? error.message : String(error);
+			throw new RemoteReadError(href, `unreachable (${detail})`, false, error);
 		}
-		const detail = error instanceof Error ? error.message : String(error);
-		throw new RemoteReadError(href, `unreachable (${detail})`, false, error);
+		if (!REDIRECT_STATUSES.has(response.status)) return response;
+		await response.body?.cancel();
+		const location = response.headers.get("location");
+		if (hop === MAX_REDIRECTS) {
+			throw new RemoteReadError(href, `redirected more than ${MAX_REDIRECTS} times`, false);
+		}
+		if (location === null)
+			throw new RemoteReadError(href, `answered HTTP ${response.status} without a Location`, false);
+		let next: URL;
+		try {
+			next = new URL(location, url);
+		} catch {
+			throw new RemoteReadError(href, `redirected to an invalid location (${location})`, false);
+		}
+		const refused = remoteUrlRefusal(next, access.allowlists);
+		if (refused) throw new RemoteReadError(href, `redirect to ${next.href} refused: ${refused}`, false);
+		url = next;
 	}
+}
+
+/** The body, refused as soon as it runs past `length` bytes: a server cannot make us hold more. */
+async function readAtMost(href: string, response: Response, length: number): Promise<ArrayBuffer> {
+	const declared = response.headers.get("content-length");
+	if (declared !== null && Number(declared) > length) {
+		await response.body?.cancel();
+		throw new RemoteReadError(href, `announced ${declared} bytes for a range of ${length}`, false);
+	}
+	const bytes = new Uint8Array(length);
+	let received = 0;
+	const reader = response.body?.getReader();
+	try {
+		for (;;) {
+			const chunk = reader ? await reader.read() : { done: true as const, value: undefined };
+			if (chunk.done) break;
+			if (received + chunk.value.byteLength > length) {
+				await reader?.cancel();
+				throw new RemoteReadError(href, `sent more than the ${length} bytes of its range`, false);
+			}
+			bytes.set(chunk.value, received);
+			received += chunk.value.byteLength;
+		}
+	} catch (error) {
+		if (error instanceof RemoteReadError) throw error;
+		throw new RemoteReadError(href, "the connection broke off", true, error);
+	}
+	if (received !== length) {
+		throw new RemoteReadError(href, `sent ${received} bytes for a range of ${length}`, true);
+	}
+	return bytes.buffer;
+}
+
+/** One ranged GET: the bytes of exactly [offset, offset + length), or a RemoteReadError. */
+async function getRange(href: RemoteHref, offset: number, length: number, access: RemoteAccess): Promise<RangedAnswer> {
+	const response = await fetchChecked(href, `bytes=${offset}-${offset + length - 1}`, access);
 	if (response.status !== 206) {
 		await response.body?.cancel();
 		throw statusError(href, response.status);
@@ -77,15 +188,7 @@ async function getRange(href: RemoteHref, offset: number, length: number, timeou
 			false,
 		);
 	}
-	let bytes: ArrayBuffer;
-	try {
-		bytes = await response.arrayBuffer();
-	} catch (error) {
-		throw new RemoteReadError(href, "the connection broke off", true, error);
-	}
-	if (bytes.byteLength !== length) {
-		throw new RemoteReadError(href, `sent ${bytes.byteLength} bytes for a range of ${length}`, true);
-	}
+	const bytes = await readAtMost(href, response, length);
 	return { bytes, total: range[3] === "*" ? null : Number(range[3]) };
 }
 
@@ -106,18 +209,29 @@ function statusError(href: string, status: number): RemoteReadError {
  * Checks that a remote input can be read as a COG: reachable, served with byte ranges, of a
  * stated size and starting with a TIFF signature. Returns its size in bytes.
  */
-export async function probeRemote(href: RemoteHref, timeoutMs: number): Promise<number> {
-	const { bytes, total } = await getRange(href, 0, SIGNATURE_BYTES, timeoutMs);
+export async function probeRemote(href: RemoteHref, access: RemoteAccess): Promise<number> {
+	const { bytes, total } = await getRange(href, 0, TIFF_SIGNATURE_BYTES, access);
 	if (total === null) throw new RemoteReadError(href, "the server does not state the file's size", false);
-	const signature = Array.from(new Uint8Array(bytes), (byte) => byte.toString(16).padStart(2, "0")).join("");
-	if (!TIFF_SIGNATURES.includes(signature))
+	if (!hasTiffSignature(new Uint8Array(bytes)))
 		throw new Error("not a TIFF file (it does not start with a TIFF signature)");
 	return total;
 }
 
-export function remoteRangeReader(href: RemoteHref, size: number, timeoutMs: number): RangeReader {
+/** Ranged reads of a remote file, refused once they would pass the access's byte budget. */
+export function remoteRangeReader(href: RemoteHref, size: number, access: RemoteAccess): RangeReader {
+	let fetched = 0;
 	return {
 		size,
-		read: async (offset, length) => (await getRange(href, offset, length, timeoutMs)).bytes,
+		async read(offset, length) {
+			if (fetched + length > access.maxBytes) {
+				throw new RemoteReadError(
+					href,
+					`reading it would fetch more than REMOTE_MAX_BYTES_PER_JOB (${access.maxBytes} bytes)`,
+					false,
+				);
+			}
+			fetched += length;
+			return (await getRange(href, offset, length, access)).bytes;
+		},
 	};
 }

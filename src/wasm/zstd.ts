@@ -13,13 +13,11 @@ interface ZstdExports {
 }
 
 /**
- * Decodes one Zstandard frame into at most `expectedBytes`; without it, the frame must state
- * its decoded size (GDAL's frames do).
+ * Decodes one Zstandard frame into at most `maxBytes`. With `exact`, `maxBytes` is the output's
+ * capacity (a block's decoded size); without it, the frame must state its decoded size (GDAL's
+ * frames do), and a frame stating more than `maxBytes` is refused before anything is allocated.
  */
-export type ZstdDecode = (input: Uint8Array, expectedBytes?: number) => Uint8Array;
-
-/** Frames larger than this are refused rather than allocated (a block is far smaller). */
-const MAX_FRAME_BYTES = 256 * 1024 * 1024;
+export type ZstdDecode = (input: Uint8Array, maxBytes: number, exact?: boolean) => Uint8Array;
 
 export function createZstdDecode(module: WebAssembly.Module): ZstdDecode {
 	const instance = new WebAssembly.Instance(module, {
@@ -27,13 +25,13 @@ export function createZstdDecode(module: WebAssembly.Module): ZstdDecode {
 		env: { emscripten_notify_memory_growth: () => {} },
 	});
 	const wasm = instance.exports as unknown as ZstdExports;
-	return function zstdDecode(input, expectedBytes) {
+	return function zstdDecode(input, maxBytes, exact = true) {
 		const source = wasm.malloc(input.byteLength);
 		let destination = 0;
 		try {
 			if (source === 0) throw new Error("ZSTD: out of Wasm memory");
 			new Uint8Array(wasm.memory.buffer).set(input, source);
-			const capacity = expectedBytes ?? frameSize(source, input.byteLength);
+			const capacity = exact ? maxBytes : frameSize(source, input.byteLength, maxBytes);
 			destination = wasm.malloc(capacity);
 			if (destination === 0) throw new Error("ZSTD: out of Wasm memory");
 			// size_t results come back as i32: errors are the top of the unsigned range.
@@ -46,10 +44,11 @@ export function createZstdDecode(module: WebAssembly.Module): ZstdDecode {
 		}
 	};
 
-	function frameSize(source: number, sourceSize: number): number {
+	function frameSize(source: number, sourceSize: number, maxBytes: number): number {
 		// Unknown and error sizes are the top of the unsigned 64-bit range, negative here.
 		const size = BigInt.asIntN(64, wasm.ZSTD_findDecompressedSize(source, sourceSize));
-		if (size < 0n || size > BigInt(MAX_FRAME_BYTES)) throw new Error("ZSTD: the frame does not state a usable size");
+		if (size < 0n) throw new Error("ZSTD: the frame does not state its size");
+		if (size > BigInt(maxBytes)) throw new Error(`ZSTD: the frame states ${size} bytes, more than ${maxBytes}`);
 		return Number(size);
 	}
 }

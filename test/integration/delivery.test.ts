@@ -2,71 +2,24 @@
  * At-least-once delivery: stages driven message by message through the real dispatcher, with
  * the queues replaced by recorders so every redelivery and retry is under the test's control.
  */
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { getJob, insertJob, listStripStats } from "../../src/db/queries";
 import { newJobId } from "../../src/ids";
 import { compileFormula } from "../../src/indices/formula";
-import { dispatchBatch, retryDelaySeconds } from "../../src/pipeline/dispatch";
+import { retryDelaySeconds } from "../../src/pipeline/dispatch";
 import { jobMessage } from "../../src/pipeline/message";
-import { type QueueConsumer, queueConsumers, stageHandlers } from "../../src/pipeline/registry";
-import { computeProgress, deadLetterQueue, pipelineStages, type StageName } from "../../src/pipeline/stages";
+import { type QueueConsumer, stageHandlers } from "../../src/pipeline/registry";
+import { computeProgress, deadLetterQueue, pipelineStages } from "../../src/pipeline/stages";
 import { objectKeys } from "../../src/storage/keys";
 import manifest from "../fixtures/manifest.json";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
 import { api, json, submitJob, upload, waitForJob } from "../helpers";
+import { deliver, recordingEnv } from "../pipeline-driver";
 import { TEST_TENANT_ID } from "../tenants";
 
 const TRACE_ID = "5c1f2b8e9a7d4c3b8e1f0a2b3c4d5e6f";
-
-function recordingEnv(overrides: Partial<Env> = {}) {
-	const sent: Record<StageName, Record<string, unknown>[]> = {
-		ingest: [],
-		validate: [],
-		compute: [],
-		store: [],
-		publish: [],
-	};
-	const queue = (stage: StageName) =>
-		({
-			send: async (body: Record<string, unknown>) => {
-				sent[stage].push(body);
-			},
-			sendBatch: async (messages: { body: Record<string, unknown> }[]) => {
-				sent[stage].push(...messages.map((message) => message.body));
-			},
-		}) as unknown as Queue;
-	const testEnv: Env = {
-		...env,
-		INGEST_QUEUE: queue("ingest"),
-		VALIDATE_QUEUE: queue("validate"),
-		COMPUTE_QUEUE: queue("compute"),
-		STORE_QUEUE: queue("store"),
-		PUBLISH_QUEUE: queue("publish"),
-		...overrides,
-	};
-	return { testEnv, sent };
-}
-
-async function deliver(
-	queue: string,
-	body: unknown,
-	testEnv: Env,
-	attempts = 1,
-	consumers: ReadonlyMap<string, QueueConsumer> = queueConsumers,
-) {
-	const id = crypto.randomUUID();
-	const batch = createMessageBatch(queue, [{ id, timestamp: new Date(), attempts, body }]);
-	const [message] = batch.messages;
-	if (!message) throw new Error("the batch has no message");
-	// getQueueResult does not report retry delays, so the retry call itself is watched.
-	const retry = vi.spyOn(message, "retry");
-	const ctx = createExecutionContext();
-	await dispatchBatch(batch, testEnv, consumers);
-	return { id, result: await getQueueResult(batch, ctx), retryOptions: retry.mock.calls.map(([options]) => options) };
-}
 
 /** Strips counted done: only a completed strip has statistics. */
 async function doneStrips(jobId: string): Promise<number> {

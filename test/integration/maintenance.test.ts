@@ -36,6 +36,17 @@ async function queuedJobWithObject(): Promise<string> {
 	return job.id;
 }
 
+/** An NDVI job on the sample bands, submitted over HTTP and run to its end. */
+async function finishedNdviJob() {
+	const red = await upload(red256);
+	const nir = await upload(nir256);
+	const created = await submitJob({
+		index: "ndvi",
+		inputs: { red: { upload_id: red.id }, nir: { upload_id: nir.id } },
+	});
+	return { job: await waitForJob((await json<{ id: string }>(created)).id), red, nir };
+}
+
 async function objectsOf(jobId: string): Promise<string[]> {
 	const listed = await env.BUCKET.list({ prefix: objectKeys.jobPrefix(jobId) });
 	return listed.objects.map((object) => object.key);
@@ -64,13 +75,7 @@ describe("POST /v1/jobs/{id}/cancel", () => {
 		const again = await expectProblem(await api(`/v1/jobs/${id}/cancel`, { method: "POST" }), 409, "job-ended");
 		expect(again.detail).toContain("canceled");
 
-		const red = await upload(red256);
-		const nir = await upload(nir256);
-		const created = await submitJob({
-			index: "ndvi",
-			inputs: { red: { upload_id: red.id }, nir: { upload_id: nir.id } },
-		});
-		const finished = await waitForJob((await json<{ id: string }>(created)).id);
+		const { job: finished } = await finishedNdviJob();
 		expect(finished.status).toBe("succeeded");
 		const late = await expectProblem(await api(`/v1/jobs/${finished.id}/cancel`, { method: "POST" }), 409, "job-ended");
 		expect(late.detail).toContain("succeeded");
@@ -119,13 +124,7 @@ describe("the sweeper", () => {
 
 describe("retention", () => {
 	it("deletes inputs and artifacts past their retention, keeping the job's record", async () => {
-		const red = await upload(red256);
-		const nir = await upload(nir256);
-		const created = await submitJob({
-			index: "ndvi",
-			inputs: { red: { upload_id: red.id }, nir: { upload_id: nir.id } },
-		});
-		const job = await waitForJob((await json<{ id: string }>(created)).id);
+		const { job, red, nir } = await finishedNdviJob();
 		expect(job.artifacts.length).toBeGreaterThan(0);
 
 		await applyRetention(env, Date.now());

@@ -7,7 +7,6 @@ import mismatch255 from "../fixtures/mismatch_nir_255.tif";
 import mismatchShifted from "../fixtures/mismatch_nir_shifted.tif";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
-import truncated from "../fixtures/truncated.tif";
 import { api, json, submitJob, upload, waitForJob } from "../helpers";
 
 async function runNdvi(redBytes: ArrayBuffer, nirBytes: ArrayBuffer, extra: Record<string, unknown> = {}) {
@@ -41,8 +40,15 @@ describe("validate", () => {
 		expect(job.error?.detail).toContain("geotransforms differ");
 	});
 
-	it("fails a truncated file from its header, naming the input", async () => {
-		const job = await runNdvi(red256, truncated);
+	it("fails a truncated remote file from its header, naming the input", async () => {
+		// Uploads refuse a truncated file outright (test/integration/hostile-rasters.test.ts).
+		const red = await upload(red256);
+		const response = await submitJob({
+			index: "ndvi",
+			inputs: { red: { upload_id: red.id }, nir: { href: "https://cogs.test/files/truncated.tif" } },
+		});
+		expect(response.status).toBe(202);
+		const job = await waitForJob((await json<{ id: string }>(response)).id);
 		expect(job.status).toBe("failed");
 		expect(job.stage).toBe("validate");
 		expect(job.error?.type).toBe("https://eo-edge.dev/problems/invalid-raster");

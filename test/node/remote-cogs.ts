@@ -7,9 +7,17 @@
  *   https://cogs.test/status/<code>/<name>     answers that status
  *   https://cogs.test/flaky/<token>/<fixture>  503 for the first request per token, then files
  *   https://cogs.test/slow/<fixture>           answers after SLOW_ANSWER_MS
- * Any other host is unreachable: the fetch fails as a refused connection would.
+ *   https://cogs.test/redirect?to=<url>        302 to <url>
+ *   https://cogs.test/hops/<n>/<fixture>       n redirects (302), then the file
+ *   https://cogs.test/long-body/<fixture>      206 with the right Content-Range, but 1 KiB more
+ *                                              body than the range (Content-Length says so)
+ *   https://cogs.test/stream-long/<fixture>    the same, streamed without a Content-Length
+ *   https://cogs.test/corpus/<n>               case n of test/corpus/malformed-tiffs.ts, by ranges
+ * mirror.cogs.test serves the same as cogs.test, as a second host for allowlists. Any other
+ * host is unreachable: the fetch fails as a refused connection would.
  */
 import { readFile } from "node:fs/promises";
+import { CORPUS_FIXTURES, CORPUS_SEED, type MalformedCase, malformedTiffs } from "../corpus/malformed-tiffs.ts";
 
 const FIXTURES = new URL("../fixtures/", import.meta.url);
 export const SLOW_ANSWER_MS = 2_000;
@@ -40,11 +48,54 @@ function ranged(file: Uint8Array<ArrayBuffer>, range: string | null): Response {
 	});
 }
 
+let corpus: Promise<MalformedCase[]> | null = null;
+
+function corpusCases(): Promise<MalformedCase[]> {
+	corpus ??= (async () => {
+		const entries = await Promise.all(
+			CORPUS_FIXTURES.map(async (name) => [name, (await fixture(name)) ?? new Uint8Array(0)] as const),
+		);
+		return malformedTiffs(Object.fromEntries(entries), { seed: CORPUS_SEED });
+	})();
+	return corpus;
+}
+
+/** A 206 whose body runs 1 KiB past the range asked for. */
+function overlong(file: Uint8Array<ArrayBuffer>, range: string | null, streamed: boolean): Response {
+	const answer = ranged(file, range);
+	const [, first = "0", last = "0"] = /^bytes (\d+)-(\d+)/.exec(answer.headers.get("content-range") ?? "") ?? [];
+	const body = new Uint8Array(Number(last) - Number(first) + 1 + 1024);
+	const headers = { "content-range": answer.headers.get("content-range") ?? "" };
+	if (!streamed) {
+		return new Response(body, { status: 206, headers: { ...headers, "content-length": String(body.length) } });
+	}
+	const stream = new ReadableStream<Uint8Array>({
+		start(controller) {
+			controller.enqueue(body);
+			controller.close();
+		},
+	});
+	return new Response(stream, { status: 206, headers });
+}
+
 export async function remoteCogs(request: Request): Promise<Response> {
 	const url = new URL(request.url);
-	if (url.hostname !== "cogs.test") return Response.error();
+	if (url.hostname !== "cogs.test" && url.hostname !== "mirror.cogs.test") return Response.error();
 	const [, kind = "", ...rest] = url.pathname.split("/");
 	if (kind === "status") return new Response(`status ${rest[0]}`, { status: Number(rest[0]) });
+	if (kind === "redirect")
+		return new Response(null, { status: 302, headers: { location: url.searchParams.get("to") ?? "" } });
+	if (kind === "hops") {
+		const [count = "0", ...file] = rest;
+		const location = Number(count) > 1 ? `/hops/${Number(count) - 1}/${file.join("/")}` : `/files/${file.join("/")}`;
+		return new Response(null, { status: 302, headers: { location } });
+	}
+	if (kind === "corpus") {
+		const found = (await corpusCases())[Number(rest[0])];
+		return found
+			? ranged(Uint8Array.from(found.bytes), request.headers.get("range"))
+			: new Response(null, { status: 404 });
+	}
 	let path = rest.join("/");
 	if (kind === "flaky") {
 		const [token = "", ...file] = rest;
@@ -58,5 +109,8 @@ export async function remoteCogs(request: Request): Promise<Response> {
 	const file = await fixture(path);
 	if (!file) return new Response("not found", { status: 404 });
 	if (kind === "no-range") return new Response(file);
+	if (kind === "long-body" || kind === "stream-long") {
+		return overlong(file, request.headers.get("range"), kind === "stream-long");
+	}
 	return ranged(file, request.headers.get("range"));
 }

@@ -10,21 +10,10 @@ import { compileFormula } from "../../src/indices/formula";
 import { indices } from "../../src/indices/registry";
 import { kernels } from "../../src/wasm/index";
 import type { NumericArray } from "../../src/wasm/kernels";
+import { seededRandom } from "../random";
 
 const RELATIVE_TOLERANCE = 1e-5;
 const PIXELS = 1037;
-
-/** mulberry32: a small seeded generator so every run sees the same inputs. */
-function seededRandom(seed: number): () => number {
-	let state = seed >>> 0;
-	return () => {
-		state = (state + 0x6d2b79f5) >>> 0;
-		let t = state;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
 
 /** Where the Wasm result and the reference disagree: NaN must meet NaN, numbers the tolerance. */
 function disagreements(got: Float32Array, expected: Float32Array): string[] {

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { compileFormula } from "../../src/indices/formula";
 import { kernels } from "../../src/wasm/index";
 import type { NumericArray, StripStats } from "../../src/wasm/kernels";
+import { seededRandom } from "../random";
 
 const ndvi = compileFormula({ index: "NDVI", inputs: { nir: {}, red: {} } });
 
@@ -24,18 +25,6 @@ function normalizedDifference(
 }
 
 const LENGTHS = [0, 1, 3, 5, 4097];
-
-/** mulberry32: a small seeded generator so every run sees the same inputs. */
-function seededRandom(seed: number): () => number {
-	let state = seed >>> 0;
-	return () => {
-		state = (state + 0x6d2b79f5) >>> 0;
-		let t = state;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
 
 function pick<T>(random: () => number, items: readonly T[]): T {
 	const item = items[Math.floor(random() * items.length)];

@@ -24,6 +24,7 @@ export type ComputeMessage = z.infer<typeof computeMessage>;
 /** Decodes each file once for all of its bands this job uses. */
 async function readInputs(
 	env: Env,
+	allowedHosts: readonly string[] | null,
 	inputs: readonly PlannedInput[],
 	rowStart: number,
 	rowEnd: number,
@@ -36,7 +37,12 @@ async function readInputs(
 		const bands = [...new Set(group.map((input) => input.band))];
 		let decoded: TypedArray[];
 		try {
-			const image = await openRasterFile(env, { objectKey: first.object_key, href: first.href, bytes: first.bytes });
+			const { image } = await openRasterFile(env, {
+				objectKey: first.object_key,
+				href: first.href,
+				bytes: first.bytes,
+				allowedHosts,
+			});
 			decoded = await readRows(image, bands, rowStart, rowEnd);
 		} catch (error) {
 			throw inputReadFailure(
@@ -63,7 +69,8 @@ export const computeStage: StageHandler<ComputeMessage> = {
 		if (!strip.done) {
 			let pixels: Map<string, TypedArray>;
 			try {
-				pixels = await readInputs(env, plan.inputs, strip.rowStart, strip.rowEnd);
+				const allowedHosts = job.request.remote?.allowed_hosts ?? null;
+				pixels = await readInputs(env, allowedHosts, plan.inputs, strip.rowStart, strip.rowEnd);
 			} catch (error) {
 				if (error instanceof ApiError) return failed(error);
 				throw error;

@@ -5,7 +5,7 @@
 import { findUploads, type JobInputRecord, saveJobInputs } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { inputReadFailure } from "../../raster/input-errors";
-import { probeRemote, remoteHref } from "../../raster/remote";
+import { probeRemote, remoteAccess, remoteHref } from "../../raster/remote";
 import { jobMessage } from "../message";
 import { sendToStage } from "../send";
 import { done, failed, type StageHandler } from "../stage";
@@ -22,7 +22,8 @@ export const ingestStage: StageHandler = {
 			if (input.href !== undefined) {
 				let bytes: number;
 				try {
-					bytes = await probeRemote(remoteHref.parse(input.href), env.REMOTE_READ_TIMEOUT_MS);
+					const access = remoteAccess(env, job.request.remote?.allowed_hosts);
+					bytes = await probeRemote(remoteHref.parse(input.href), access);
 				} catch (error) {
 					return failed(inputReadFailure({ name, uploadId: null, href: input.href }, error, "reading the file"));
 				}

@@ -3,43 +3,56 @@
  * type, plans the compute strips under the memory budget and sends one message per strip.
  */
 import type { GeoTIFFImage } from "geotiff";
-import { type JobInputRecord, listJobInputs, saveJobPlan } from "../../db/queries";
+import { findTenantQuotas } from "../../db/access";
+import { type JobInputRecord, type JobRecord, listJobInputs, saveJobPlan } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
-import { decodableCompressions } from "../../raster/decoders";
+import { decodableCompressions, describeCompression } from "../../raster/decoders";
 import { geotransformOf, sameCrs, sameGeotransform } from "../../raster/georeference";
 import { inputReadFailure } from "../../raster/input-errors";
 import { openRasterFile } from "../../raster/inputs";
-import {
-	bandDataType,
-	findBlocksOutsideFile,
-	inspectRaster,
-	isSupportedDataType,
-	type RasterHeader,
-} from "../../raster/inspect";
+import { bandDataType, inspectRaster, isSupportedDataType, type RasterHeader } from "../../raster/inspect";
 import { jobMessage } from "../message";
 import { bytesPerRow, type PlannedInput, planStrips } from "../plan";
 import { sendAllToStage } from "../send";
 import { done, failed, type StageHandler } from "../stage";
 
-/** Photometric interpretations whose samples are plain values (no palette, no YCbCr). */
+/**
+ * Photometric interpretations whose samples are the band's values: grey levels and RGB. Palette
+ * indices, transparency masks, CMYK, YCbCr (JPEG's usual colour space) and CIE L*a*b* are not
+ * measurements an index can use, and are refused by name.
+ */
 const VALUE_PHOTOMETRICS = new Set([0, 1, 2]);
+const PHOTOMETRIC_NAMES = new Map<number, string>([
+	[3, "palette"],
+	[4, "transparency mask"],
+	[5, "CMYK"],
+	[6, "YCbCr"],
+	[8, "CIE L*a*b*"],
+	[9, "ICC L*a*b*"],
+	[10, "ITU L*a*b*"],
+	[32844, "LogL"],
+	[32845, "LogLuv"],
+]);
+
+/** The codecs to suggest instead of an unsupported one: the lossless ones, JPEG aside. */
+const SUGGESTED_COMPRESSIONS = [...new Set(decodableCompressions.values())].filter(
+	(name) => name !== "none" && name !== "JPEG",
+);
 
 type Inspected = { input: JobInputRecord; image: GeoTIFFImage; header: RasterHeader };
 
-async function inspectInput(env: Env, input: JobInputRecord): Promise<Inspected | ApiError> {
-	const path = `inputs.${input.name}`;
+async function inspectInput(env: Env, job: JobRecord, input: JobInputRecord): Promise<Inspected | ApiError> {
 	try {
-		const image = await openRasterFile(env, input);
-		const header = await inspectRaster(image);
-		const outside = await findBlocksOutsideFile(image, input.bytes);
-		if (outside > 0) {
+		const allowedHosts = job.request.remote?.allowed_hosts ?? null;
+		const { image, structure } = await openRasterFile(env, { ...input, allowedHosts });
+		if (input.href !== null && structure.storedBytes > env.REMOTE_MAX_BYTES_PER_JOB) {
 			return new ApiError(
-				"invalid-raster",
-				`input '${input.name}': ${outside} data blocks lie past the end of the file (${input.bytes} bytes); the file is truncated`,
-				{ errors: [{ path, message: "truncated file" }] },
+				"raster-too-large",
+				`input '${input.name}': its blocks take ${structure.storedBytes} bytes; a job reads at most ${env.REMOTE_MAX_BYTES_PER_JOB} bytes from one remote input (REMOTE_MAX_BYTES_PER_JOB)`,
+				{ errors: [{ path: `inputs.${input.name}.href`, message: "larger than a job may read" }] },
 			);
 		}
-		return { input, image, header };
+		return { input, image, header: await inspectRaster(image) };
 	} catch (error) {
 		return inputReadFailure(input, error, "reading the header");
 	}
@@ -65,19 +78,19 @@ function checkSupported({ input, header }: Inspected): ApiError | null {
 		);
 	}
 	if (!decodableCompressions.has(header.compression)) {
+		const found = `compression ${describeCompression(header.compression)}`;
 		return new ApiError(
 			"unsupported-raster",
-			`input '${input.name}': TIFF compression ${header.compression} is not supported (${[...new Set(decodableCompressions.values())].join(", ")} are)`,
-			{
-				errors: [{ path, message: `unsupported compression ${header.compression}` }],
-			},
+			`input '${input.name}': ${found} is not supported; use ${SUGGESTED_COMPRESSIONS.join(", ")} (or JPEG, or none)`,
+			{ errors: [{ path, message: `unsupported ${found}` }] },
 		);
 	}
 	if (header.photometric !== null && !VALUE_PHOTOMETRICS.has(header.photometric)) {
+		const found = `photometric interpretation ${header.photometric} (${PHOTOMETRIC_NAMES.get(header.photometric) ?? "unknown"})`;
 		return new ApiError(
 			"unsupported-raster",
-			`input '${input.name}': photometric interpretation ${header.photometric} (palette, mask or YCbCr) is not supported`,
-			{ errors: [{ path, message: `unsupported photometric interpretation ${header.photometric}` }] },
+			`input '${input.name}': ${found} is not supported; bands must hold values (MinIsBlack, MinIsWhite or RGB)`,
+			{ errors: [{ path, message: `unsupported ${found}` }] },
 		);
 	}
 	return null;
@@ -107,6 +120,22 @@ function checkSameGrid(reference: Inspected, other: Inspected): ApiError | null 
 	return null;
 }
 
+/** Remote inputs show their size only here; the quota checked at submission applies to them too. */
+async function checkPixelQuota(
+	db: D1Database,
+	tenantId: string | null,
+	header: RasterHeader,
+): Promise<ApiError | null> {
+	const quotas = tenantId ? await findTenantQuotas(db, tenantId) : null;
+	const pixels = header.width * header.height;
+	if (!quotas || pixels <= quotas.maxPixelsPerJob) return null;
+	return new ApiError(
+		"quota-exceeded",
+		`the inputs have ${pixels} pixels; this tenant's jobs may have at most ${quotas.maxPixelsPerJob}`,
+		{ errors: [{ path: "inputs", message: `${pixels} pixels is over the quota of ${quotas.maxPixelsPerJob}` }] },
+	);
+}
+
 export const validateStage: StageHandler = {
 	message: jobMessage,
 	async handle(message, { env, job }) {
@@ -114,7 +143,7 @@ export const validateStage: StageHandler = {
 		const inputs = await listJobInputs(env.DB, job.id);
 		const inspected: Inspected[] = [];
 		for (const input of inputs) {
-			const result = await inspectInput(env, input);
+			const result = await inspectInput(env, job, input);
 			if (result instanceof ApiError) return failed(result);
 			const unsupported = checkSupported(result);
 			if (unsupported) return failed(unsupported);
@@ -132,6 +161,9 @@ export const validateStage: StageHandler = {
 			}
 			if (mismatch) return failed(mismatch);
 		}
+
+		const overQuota = await checkPixelQuota(env.DB, job.tenantId, reference.header);
+		if (overQuota) return failed(overQuota);
 
 		const planned: PlannedInput[] = inspected.map(({ input, image, header }) => {
 			const nodata = job.request.nodata ?? header.nodataValue;

@@ -26,7 +26,7 @@ import { type CompiledFormula, compileFormula } from "../../indices/formula";
 import { EXPRESSION_INDEX } from "../../indices/registry";
 import { log } from "../../observability/log";
 import { sendToStage } from "../../pipeline/send";
-import { remoteHref } from "../../raster/remote";
+import { operatorAllowlist, remoteHref, remoteUrlRefusal } from "../../raster/remote";
 import { createJobExample, queuedJobExample } from "./examples";
 import { IdempotencyKeyHeader, JobSchema, renderJob } from "./schemas";
 
@@ -59,6 +59,23 @@ const JobInputSchema = z
 		message: "give exactly one of upload_id and href",
 	})
 	.openapi("JobInput");
+
+/** A host name, or `*.` and a domain for any of its subdomains. */
+const HOST_PATTERN = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
+
+const RemoteOptionsSchema = z
+	.strictObject({
+		allowed_hosts: z
+			.array(z.string().max(253).regex(HOST_PATTERN, "must be a host name, or *. followed by a domain"))
+			.min(1)
+			.max(32)
+			.openapi({
+				description:
+					"The only hosts this job's href inputs, and every redirect they take, may reach; `*.example.com` matches its subdomains",
+				example: ["sentinel-cogs.s3.us-west-2.amazonaws.com"],
+			}),
+	})
+	.openapi("RemoteOptions", { description: "Limits on what the job's remote inputs may fetch" });
 
 export const CreateJobSchema = z
 	.strictObject({
@@ -95,6 +112,16 @@ export const CreateJobSchema = z
 			.number()
 			.optional()
 			.openapi({ description: "Overrides every input's GDAL_NODATA: pixels equal to it become NaN", example: 0 }),
+		remote: RemoteOptionsSchema.optional(),
+	})
+	.superRefine((request, context) => {
+		const allowed = request.remote?.allowed_hosts;
+		if (!allowed) return;
+		for (const [name, input] of Object.entries(request.inputs)) {
+			if (input.href === undefined) continue;
+			const refused = remoteUrlRefusal(new URL(input.href), [allowed]);
+			if (refused) context.addIssue({ code: "custom", path: ["inputs", name, "href"], message: refused });
+		}
 	})
 	.superRefine((request, context) => {
 		if ((request.index === undefined) === (request.expression === undefined)) {
@@ -176,6 +203,22 @@ async function checkUploads(
 	return { problem: null, pixels };
 }
 
+/** Remote inputs name hosts the operator allows (REMOTE_ALLOWED_HOSTS), when it names any. */
+function checkOperatorAllowlist(env: Env, inputs: JobRequest["inputs"]): ApiError | null {
+	const allowlist = operatorAllowlist(env);
+	if (!allowlist) return null;
+	const errors: FieldError[] = [];
+	for (const [name, input] of Object.entries(inputs)) {
+		if (input.href === undefined) continue;
+		const refused = remoteUrlRefusal(new URL(input.href), [allowlist]);
+		if (refused) errors.push({ path: `inputs.${name}.href`, message: refused });
+	}
+	if (errors.length === 0) return null;
+	return new ApiError("validation-failed", errors.map((error) => `${error.path}: ${error.message}`).join("; "), {
+		errors,
+	});
+}
+
 /** The validated inputs as stored: each names its upload or its href, never both. */
 function inputRequests(inputs: CreateJob["inputs"]): JobRequest["inputs"] {
 	return Object.fromEntries(
@@ -204,7 +247,7 @@ export function registerCreateJob(app: App): void {
 			}
 		}
 		try {
-			const { jobRequest, formula } = await checkRequest(c.env.DB, tenantId, quotas, request);
+			const { jobRequest, formula } = await checkRequest(c.env, tenantId, quotas, request);
 			const job = await submit(c.env, tenantId, c.get("trace").traceId, jobRequest, formula);
 			const body = renderJob(job, []);
 			const location = `/v1/jobs/${job.id}`;
@@ -219,23 +262,26 @@ export function registerCreateJob(app: App): void {
 
 /** The request's formula compiled, and the request checked against the tenant's uploads and quotas. */
 async function checkRequest(
-	db: D1Database,
+	env: Env,
 	tenantId: string,
 	quotas: TenantQuotas,
 	request: CreateJob,
 ): Promise<{ jobRequest: JobRequest; formula: CompiledFormula }> {
 	const formula = compileFormula(request);
 	const inputs = inputRequests(request.inputs);
-	const uploads = await checkUploads(db, tenantId, inputs);
+	const hostError = checkOperatorAllowlist(env, inputs);
+	if (hostError) throw hostError;
+	const uploads = await checkUploads(env.DB, tenantId, inputs);
 	if (uploads.problem) throw uploads.problem;
 	checkPixelQuota(uploads.pixels, quotas);
-	await checkConcurrencyQuota(db, tenantId, quotas);
+	await checkConcurrencyQuota(env.DB, tenantId, quotas);
 	const jobRequest: JobRequest = {
 		index: request.index,
 		expression: request.expression,
 		constants: request.constants,
 		inputs,
 		nodata: request.nodata,
+		remote: request.remote,
 	};
 	return { jobRequest, formula };
 }

@@ -9,8 +9,10 @@ import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
 import { newUploadId } from "../../ids";
 import { log } from "../../observability/log";
+import { RasterInputError } from "../../raster/input-errors";
 import { openRasterFile } from "../../raster/inputs";
 import { inspectRaster, summarize } from "../../raster/inspect";
+import { hasTiffSignature, TIFF_SIGNATURE_BYTES } from "../../raster/tiff-structure";
 import { objectKeys } from "../../storage/keys";
 import { uploadExample } from "./examples";
 import { IdempotencyKeyHeader, renderUpload, UploadSchema } from "./schemas";
@@ -44,14 +46,6 @@ export const createUploadRoute = createRoute({
 	},
 });
 
-const TIFF_SIGNATURES = [
-	[0x49, 0x49, 0x2a, 0x00],
-	[0x4d, 0x4d, 0x00, 0x2a],
-	[0x49, 0x49, 0x2b, 0x00],
-	[0x4d, 0x4d, 0x00, 0x2b],
-];
-const SIGNATURE_BYTES = 4;
-
 function declaredLength(header: string | undefined, limit: number): number {
 	if (header === undefined || !/^\d+$/.test(header.trim())) {
 		throw new ApiError(
@@ -66,21 +60,17 @@ function declaredLength(header: string | undefined, limit: number): number {
 	return length;
 }
 
-function isTiffSignature(bytes: Uint8Array): boolean {
-	return TIFF_SIGNATURES.some((signature) => signature.every((byte, position) => bytes[position] === byte));
-}
-
 /** Reads chunks until the signature can be checked; returns them to be written first. */
 async function readSignature(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<Uint8Array[]> {
 	const chunks: Uint8Array[] = [];
 	let received = 0;
-	while (received < SIGNATURE_BYTES) {
+	while (received < TIFF_SIGNATURE_BYTES) {
 		const { done, value } = await reader.read();
 		if (done) break;
 		chunks.push(value);
 		received += value.byteLength;
 	}
-	const head = new Uint8Array(Math.min(received, SIGNATURE_BYTES));
+	const head = new Uint8Array(Math.min(received, TIFF_SIGNATURE_BYTES));
 	let filled = 0;
 	for (const chunk of chunks) {
 		const take = chunk.subarray(0, head.length - filled);
@@ -88,7 +78,7 @@ async function readSignature(reader: ReadableStreamDefaultReader<Uint8Array>): P
 		filled += take.length;
 		if (filled === head.length) break;
 	}
-	if (!isTiffSignature(head)) {
+	if (!hasTiffSignature(head)) {
 		await reader.cancel();
 		throw new ApiError(
 			"unsupported-media-type",
@@ -194,7 +184,7 @@ export function registerCreateUpload(app: App): void {
 	app.openapi(createUploadRoute, async function createUpload(c) {
 		const length = declaredLength(c.req.header("content-length"), c.env.MAX_UPLOAD_BYTES);
 		const body = c.req.raw.body;
-		if (!body || length < SIGNATURE_BYTES) {
+		if (!body || length < TIFF_SIGNATURE_BYTES) {
 			throw new ApiError("unsupported-media-type", "The body is empty or too short to be a TIFF file.");
 		}
 		const { tenantId, quotas } = c.get("principal");
@@ -233,12 +223,17 @@ async function storeUpload(env: Env, body: ReadableStream<Uint8Array>, length: n
 	const digest = await storeBody(env.BUCKET, key, body, length);
 	let raster: ReturnType<typeof summarize>;
 	try {
-		raster = summarize(await inspectRaster(await openRasterFile(env, { objectKey: key, href: null, bytes: length })));
+		const { image } = await openRasterFile(env, { objectKey: key, href: null, bytes: length, allowedHosts: null });
+		raster = summarize(await inspectRaster(image));
 	} catch (error) {
 		await env.BUCKET.delete(key);
 		const reason = error instanceof Error ? error.message : String(error);
+		const errors = [{ path: "(body)", message: reason }];
+		if (error instanceof RasterInputError) {
+			throw new ApiError(error.code, `The file's header is refused: ${reason}.`, { errors });
+		}
 		throw new ApiError("invalid-raster", `The file has a TIFF signature but its header cannot be read: ${reason}.`, {
-			errors: [{ path: "(body)", message: reason }],
+			errors,
 		});
 	}
 	return { upload: { id, objectKey: key, bytes: length, raster, createdAt: new Date().toISOString() }, digest };

@@ -122,6 +122,7 @@ export type CreateJob = {
      * Overrides every input's GDAL_NODATA: pixels equal to it become NaN
      */
     nodata?: number;
+    remote?: RemoteOptions;
 };
 
 export type JobInput = {
@@ -145,6 +146,16 @@ export type JobInput = {
      * Added after scale (e.g. -0.1 for Sentinel-2 L2A since baseline 04.00)
      */
     offset?: number;
+};
+
+/**
+ * Limits on what the job's remote inputs may fetch
+ */
+export type RemoteOptions = {
+    /**
+     * The only hosts this job's href inputs, and every redirect they take, may reach; `*.example.com` matches its subdomains
+     */
+    allowed_hosts: Array<string>;
 };
 
 export type JobEvents = {

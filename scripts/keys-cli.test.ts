@@ -1,0 +1,52 @@
+/** The keys admin CLI against a scratch local D1 (wrangler's --persist-to), as an operator runs it. */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const state = mkdtempSync(join(tmpdir(), "eo-edge-keys-"));
+
+function keys(...args: string[]) {
+	const run = spawnSync("npx", ["tsx", "scripts/keys.ts", ...args, "--persist-to", state], { encoding: "utf8" });
+	return { status: run.status, out: run.stdout, err: run.stderr };
+}
+
+beforeAll(() => {
+	const migrate = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
+		encoding: "utf8",
+		env: { ...process.env, CI: "true" },
+	});
+	expect(migrate.status, migrate.stderr).toBe(0);
+}, 60_000);
+afterAll(() => rmSync(state, { recursive: true, force: true }));
+
+describe("npm run keys", { timeout: 60_000 }, () => {
+	it("creates a key shown once, lists it by prefix only, and revokes it", () => {
+		const created = keys("create", "--tenant", "acme", "--scopes", "jobs:read jobs:write", "--label", "ci");
+		expect(created.status, created.err).toBe(0);
+		const key = created.out.trim().split("\n").at(-1) ?? "";
+		expect(key).toMatch(/^eoe_[0-9a-f]{64}$/);
+		const keyId = /key (key_[0-9a-f]{24}) for tenant acme/.exec(created.out)?.[1];
+		expect(keyId).toBeDefined();
+
+		const listed = keys("list", "--tenant", "acme");
+		expect(listed.out).toContain(`${keyId}  ${key.slice(0, 12)}…  acme  [jobs:read jobs:write]  live  ci`);
+		expect(listed.out).not.toContain(key);
+
+		expect(keys("revoke", keyId ?? "").out).toContain(`revoked ${keyId}`);
+		expect(keys("list", "--tenant", "acme").out).toMatch(new RegExp(`${keyId} .* revoked \\d{4}-`));
+		const again = keys("revoke", keyId ?? "");
+		expect(again.status).toBe(1);
+		expect(again.out).toContain("not a live key");
+	});
+
+	it("refuses unknown scopes, and never puts the development key in a deployed database", () => {
+		const badScope = keys("create", "--tenant", "acme", "--scopes", "jobs:admin");
+		expect(badScope.status).toBe(1);
+		expect(badScope.err).toContain("unknown scope(s) jobs:admin");
+		const remoteDev = keys("seed-dev", "--remote");
+		expect(remoteDev.status).toBe(1);
+		expect(remoteDev.err).toContain("never put in a deployed database");
+	});
+});

@@ -1,0 +1,45 @@
+/** Decoders that a hostile block cannot make allocate more than the block's decoded size. */
+import { describe, expect, it } from "vitest";
+import { decodePackBits } from "../../src/raster/decoders";
+import { inflateNative } from "../../src/raster/inflate";
+
+async function deflate(bytes: Uint8Array): Promise<Uint8Array> {
+	const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("deflate"));
+	return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+describe("inflateNative", () => {
+	it("inflates a block within its bound", async () => {
+		const block = Uint8Array.from({ length: 4096 }, (_, i) => (i * 31) % 256);
+		expect(await inflateNative(await deflate(block), block.length)).toEqual(block);
+	});
+
+	it("refuses a stream that inflates past its bound, however small it is", async () => {
+		const bomb = await deflate(new Uint8Array(16 * 1024 * 1024));
+		expect(bomb.length).toBeLessThan(64 * 1024);
+		await expect(inflateNative(bomb, 64 * 1024)).rejects.toThrow("inflates past 65536 bytes");
+	});
+
+	it("names corrupt data as a Deflate error", async () => {
+		const corrupt = await deflate(Uint8Array.from({ length: 4096 }, (_, i) => i % 7));
+		corrupt.fill(0xff, 4, 12);
+		await expect(inflateNative(corrupt, 4096)).rejects.toThrow(/^Deflate: /);
+	});
+});
+
+describe("decodePackBits", () => {
+	it("decodes the TIFF 6.0 specification's example", () => {
+		const packed = [0xfe, 0xaa, 0x02, 0x80, 0x00, 0x2a, 0xfd, 0xaa, 0x03, 0x80, 0x00, 0x2a, 0x22, 0xf7, 0xaa];
+		const unpacked = [0xaa, 0xaa, 0xaa, 0x80, 0x00, 0x2a, 0xaa, 0xaa, 0xaa, 0xaa, 0x80, 0x00, 0x2a, 0x22];
+		unpacked.push(...Array.from({ length: 10 }, () => 0xaa));
+		expect(Array.from(decodePackBits(Uint8Array.from(packed), 64))).toEqual(unpacked);
+	});
+
+	it("stops at its bound however many runs the input holds", () => {
+		// Each pair asks for 128 bytes: 1 MiB of input would expand to 64 MiB.
+		const runs = new Uint8Array(1024 * 1024).map((_, i) => (i % 2 === 0 ? 0x81 : 7));
+		const decoded = decodePackBits(runs, 1000);
+		expect(decoded.length).toBe(1000);
+		expect(decoded.every((value) => value === 7)).toBe(true);
+	});
+});
