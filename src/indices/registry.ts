@@ -2,6 +2,7 @@
  * The indices EO Edge computes. Adding an index is one entry here: the API listing, request
  * checks, the compute kernel choice and the statistics histogram all read from this registry.
  */
+import type { ColormapName } from "../preview/colormaps";
 import type { HistogramSpec } from "../wasm/kernels";
 
 /** STAC `eo:common_name` band names an index can ask for. */
@@ -36,8 +37,10 @@ export interface IndexDefinition {
 	kernel: "normalized_difference";
 	domain: "vegetation" | "water";
 	reference: string;
-	/** The index's natural range, used for the statistics histogram. */
+	/** The index's natural range, used for the statistics histogram and the preview's default rescale. */
 	histogram: HistogramSpec;
+	/** preview.png's colormap unless the request names another. */
+	colormap: ColormapName;
 }
 
 const unitRange: HistogramSpec = { first: -1, last: 1, bins: 20 };
@@ -52,6 +55,7 @@ const definitions = [
 		domain: "vegetation",
 		reference: "https://ntrs.nasa.gov/citations/19740022614",
 		histogram: unitRange,
+		colormap: "rdylgn",
 	},
 	{
 		id: "ndwi",
@@ -62,6 +66,7 @@ const definitions = [
 		domain: "water",
 		reference: "https://doi.org/10.1080/01431169608948714",
 		histogram: unitRange,
+		colormap: "rdbu",
 	},
 ] as const satisfies readonly IndexDefinition[];
 

@@ -30,7 +30,8 @@ export interface RasterFile {
 	bytes: number;
 }
 
-export async function openRasterFile(env: Env, file: RasterFile): Promise<GeoTIFFImage> {
+/** Opens the file's first image, or the one at `imageIndex` (a COG's overviews follow it). */
+export async function openRasterFile(env: Env, file: RasterFile, imageIndex = 0): Promise<GeoTIFFImage> {
 	await installWorkerDecoders();
 	let reader: RangeReader;
 	if (file.href !== null) {
@@ -40,5 +41,5 @@ export async function openRasterFile(env: Env, file: RasterFile): Promise<GeoTIF
 	} else {
 		throw new Error("a raster file needs an object key or an href");
 	}
-	return openRangedImage(new RangedSource(reader));
+	return openRangedImage(new RangedSource(reader), imageIndex);
 }

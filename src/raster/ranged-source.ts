@@ -216,10 +216,13 @@ async function loadBigEndianArrays(image: GeoTIFFImage, source: RangedSource): P
 	}
 }
 
-/** Opens the first image of a GeoTIFF through ranged reads, reading no more than its header. */
-export async function openRangedImage(source: RangedSource): Promise<GeoTIFFImage> {
+/**
+ * Opens one image of a GeoTIFF (the first unless told; later ones are e.g. a COG's overviews)
+ * through ranged reads, reading no more than the headers up to it.
+ */
+export async function openRangedImage(source: RangedSource, imageIndex = 0): Promise<GeoTIFFImage> {
 	const tiff = await GeoTIFF.fromSource(source as unknown as GeoTiffSource);
-	const image = await tiff.getImage(0);
+	const image = await tiff.getImage(imageIndex);
 	await loadBigEndianArrays(image, source);
 	return image;
 }

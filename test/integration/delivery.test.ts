@@ -141,7 +141,7 @@ describe("redelivery", () => {
 		);
 		expect(stats.count).toBe(manifest.cases.ndvi_s2_256.stats.count);
 		expect(stats.nodata_count).toBe(manifest.cases.ndvi_s2_256.stats.nodata_count);
-		expect((await env.BUCKET.list({ prefix: objectKeys.stripsPrefix(jobId) })).objects).toHaveLength(0);
+		expect((await env.BUCKET.list({ prefix: objectKeys.workPrefix(jobId) })).objects).toHaveLength(0);
 
 		// Late redeliveries after success are acknowledged and change nothing.
 		const late = await deliver(pipelineStages.compute.queue, { ...message, strip_index: 1 }, testEnv, 3);
