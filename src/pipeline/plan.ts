@@ -96,9 +96,7 @@ export function windowBytes(
 		const coveredColumns = coveredBy(columns, file.block_width, raster.width, columns % file.block_width === 0);
 		blocks += 2 * file.bytes_per_pixel * coveredRows * coveredColumns;
 	}
-	return (
-		blocks + files.size * CACHE_BYTES_PER_FILE + TILE_SCRATCH_BYTES + rows * columns * outputBytesPerPixel(inputs)
-	);
+	return blocks + files.size * CACHE_BYTES_PER_FILE + TILE_SCRATCH_BYTES + rows * columns * outputBytesPerPixel(inputs);
 }
 
 /** The first alignment that fits the budget at its smallest window, else the plain tile size. */
@@ -122,11 +120,13 @@ export function planStrips(
 	const raster = { width, height };
 	const cost = (rows: number, columns: number) =>
 		windowBytes(Math.min(rows, height), Math.min(columns, width), raster, inputs);
-	const rowAlign = chooseAlignment(lcm([OUTPUT_TILE, ...inputs.map((input) => input.block_height)]), (rows) =>
-		cost(rows, OUTPUT_TILE) <= budgetBytes,
+	const rowAlign = chooseAlignment(
+		lcm([OUTPUT_TILE, ...inputs.map((input) => input.block_height)]),
+		(rows) => cost(rows, OUTPUT_TILE) <= budgetBytes,
 	);
-	const colAlign = chooseAlignment(lcm([OUTPUT_TILE, ...inputs.map((input) => input.block_width)]), (columns) =>
-		cost(rowAlign, columns) <= budgetBytes,
+	const colAlign = chooseAlignment(
+		lcm([OUTPUT_TILE, ...inputs.map((input) => input.block_width)]),
+		(columns) => cost(rowAlign, columns) <= budgetBytes,
 	);
 	/** The largest multiple of `step` (at least one step, at most the extent) that fits. */
 	const largest = (step: number, extent: number, fits: (size: number) => boolean) => {

@@ -44,7 +44,8 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
 
 /** Encodes `rgba` (width x height pixels, 4 bytes each, row-major) as a PNG file. */
 export async function encodePng(rgba: Uint8Array, width: number, height: number): Promise<Uint8Array> {
-	if (rgba.length !== width * height * 4) throw new RangeError(`${width} x ${height} RGBA needs ${width * height * 4} bytes`);
+	if (rgba.length !== width * height * 4)
+		throw new RangeError(`${width} x ${height} RGBA needs ${width * height * 4} bytes`);
 	const rowBytes = width * 4;
 	const filtered = new Uint8Array(height * (rowBytes + 1));
 	for (let row = 0; row < height; row++) {

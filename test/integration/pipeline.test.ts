@@ -20,6 +20,7 @@ import green256 from "../fixtures/s2_green_256.tif";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
 import { api, expectProblem, partner, upload, waitForJob } from "../helpers";
+import { decodePng } from "../png";
 
 const files: Record<string, ArrayBuffer> = {
 	"s2_red_256.tif": red256,
@@ -110,6 +111,17 @@ describe.each(cases)("job %s through all five queues", (name) => {
 			if (!same) mismatches++;
 		}
 		expect(mismatches).toBe(0);
+
+		// The preview of a raster within 1024 px is the full resolution: nodata transparent, the rest opaque.
+		const preview = await decodePng(
+			new Uint8Array(await (await api(`/v1/jobs/${job.id}/artifacts/preview.png`)).arrayBuffer()),
+		);
+		expect([preview.height, preview.width]).toEqual(spec.shape);
+		let alphaMismatches = 0;
+		expected.forEach((value, i) => {
+			if (preview.rgba[i * 4 + 3] !== (Number.isNaN(value) ? 0 : 255)) alphaMismatches++;
+		});
+		expect(alphaMismatches).toBe(0);
 
 		const firstInput = Object.values(spec.inputs)[0];
 		const source = await (await fromArrayBuffer(files[firstInput?.file ?? ""] as ArrayBuffer)).getImage();

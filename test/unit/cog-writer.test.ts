@@ -247,7 +247,9 @@ describe("cogHeader", () => {
 			// Data: smallest overview first, full resolution last, all after the IFDs.
 			expect(firstTileOffsets).toEqual([...firstTileOffsets].sort((a, b) => b - a));
 			expect(Math.min(...firstTileOffsets)).toBeGreaterThanOrEqual(classicTiffHeaderEnd(file));
-			expect(new TextDecoder().decode(file.subarray(8, 200))).toMatch(/^GDAL_STRUCTURAL_METADATA_SIZE=\d{6} bytes\nLAYOUT=IFDS_BEFORE_DATA/);
+			expect(new TextDecoder().decode(file.subarray(8, 200))).toMatch(
+				/^GDAL_STRUCTURAL_METADATA_SIZE=\d{6} bytes\nLAYOUT=IFDS_BEFORE_DATA/,
+			);
 
 			const image = await tiff.getImage(0);
 			expect(image.getGDALNoData()).toBeNaN();

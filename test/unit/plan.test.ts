@@ -30,7 +30,10 @@ function expectCover(width: number, height: number, strips: ReturnType<typeof pl
 describe("strip plan", () => {
 	it("counts each file's blocks once, however many of its bands are inputs", () => {
 		const raster = { width: 4096, height: 4096 };
-		const twoFiles = windowBytes(512, 512, raster, [input("red", "a", 2, [512, 512]), input("nir", "b", 2, [512, 512])]);
+		const twoFiles = windowBytes(512, 512, raster, [
+			input("red", "a", 2, [512, 512]),
+			input("nir", "b", 2, [512, 512]),
+		]);
 		const oneFile = windowBytes(512, 512, raster, [input("red", "a", 4, [512, 512]), input("nir", "a", 4, [512, 512])]);
 		// The same decoded bytes either way: two 2-byte files or one 4-byte file read once.
 		expect(oneFile).toBe(twoFiles - 2 * MiB);
@@ -45,9 +48,9 @@ describe("strip plan", () => {
 		expectCover(2000, 3000, strips);
 		for (const strip of strips) {
 			expect(strip.rowStart % OUTPUT_TILE).toBe(0);
-			expect(windowBytes(strip.rowEnd - strip.rowStart, 2000, { width: 2000, height: 3000 }, inputs)).toBeLessThanOrEqual(
-				64 * MiB,
-			);
+			expect(
+				windowBytes(strip.rowEnd - strip.rowStart, 2000, { width: 2000, height: 3000 }, inputs),
+			).toBeLessThanOrEqual(64 * MiB);
 		}
 	});
 

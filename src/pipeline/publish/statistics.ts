@@ -115,13 +115,7 @@ export function mergeStripStats(indexId: string, range: HistogramSpec, strips: r
 	const percentile = (percent: number) =>
 		min === null || max === null
 			? null
-			: estimatePercentile(
-					percent,
-					{ spec: percentileHistogram(range), counts: fineCounts, below },
-					count,
-					min,
-					max,
-				);
+			: estimatePercentile(percent, { spec: percentileHistogram(range), counts: fineCounts, below }, count, min, max);
 	const [p2, p50, p98] = REPORTED_PERCENTILES.map(percentile);
 	return {
 		index: indexId,

@@ -44,7 +44,11 @@ class LevelBuilder {
 	}
 
 	async #flush(): Promise<void> {
-		const raster = { values: this.#buffer.subarray(0, this.#rows * this.level.width), width: this.level.width, height: this.#rows };
+		const raster = {
+			values: this.#buffer.subarray(0, this.#rows * this.level.width),
+			width: this.level.width,
+			height: this.#rows,
+		};
 		const tiles = await encodeTiles(raster);
 		await this.#store(this.#tileRow, tiles);
 		this.tileByteCounts.push(...tiles.map((tile) => tile.byteLength));
@@ -101,7 +105,9 @@ export async function buildOverviews(
 			const half = new Float32Array(await object.arrayBuffer());
 			const columns = Math.ceil(strip.colEnd / 2) - strip.colStart / 2;
 			if (half.length !== rows * columns) {
-				throw new Error(`job ${jobId}: the average of strip ${strip.index} has ${half.length} pixels, not ${rows * columns}`);
+				throw new Error(
+					`job ${jobId}: the average of strip ${strip.index} has ${half.length} pixels, not ${rows * columns}`,
+				);
 			}
 			for (let row = 0; row < rows; row++) {
 				rowsOfBand.set(half.subarray(row * columns, (row + 1) * columns), row * first.width + strip.colStart / 2);

@@ -31,6 +31,8 @@ const PreviewQuery = z.object({
 		.string()
 		.regex(RESCALE_PATTERN, "must be two numbers, min,max")
 		.refine((value) => {
+			// A value that is not two numbers is reported by the pattern alone.
+			if (!RESCALE_PATTERN.test(value)) return true;
 			const [min = 0, max = 0] = value.split(",").map(Number);
 			return min < max;
 		}, "min must be less than max")
