@@ -23,6 +23,11 @@ export const ProblemSchema = z
 const errorStatuses = {
 	400: { description: "Malformed request", code: "malformed-request", detail: "The body is not valid JSON." },
 	404: { description: "Not found", code: "not-found", detail: "Job job_0123456789abcdef01234567 does not exist." },
+	409: {
+		description: "Conflict with the resource's state",
+		code: "upload-incomplete",
+		detail: "Parts 3, 4 of upload upl_0123456789abcdef01234567 have not been received.",
+	},
 	411: {
 		description: "Content-Length missing",
 		code: "length-required",

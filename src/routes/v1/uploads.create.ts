@@ -1,16 +1,38 @@
-/** POST /v1/uploads: stores one GeoTIFF, streamed straight to R2, and reports its header. */
+/**
+ * POST /v1/uploads: stores one GeoTIFF, streamed straight to R2, and reports its header; or,
+ * given `Upload-Length: N` and no body, opens an upload in parts (R2 multipart) for files
+ * larger than one request may carry. The header is the one the IETF's resumable uploads draft
+ * uses; a header rather than a JSON body keeps the operation's body the file itself.
+ */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../../context";
-import { insertUpload } from "../../db/queries";
+import { insertUpload, insertUploadSession } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
 import { newUploadId } from "../../ids";
 import { log } from "../../observability/log";
-import { openRasterFile } from "../../raster/inputs";
-import { inspectRaster, summarize } from "../../raster/inspect";
 import { objectKeys } from "../../storage/keys";
-import { uploadExample } from "./examples";
-import { renderUpload, UploadSchema } from "./schemas";
+import { uploadExample, uploadSessionExample } from "./examples";
+import { renderUpload, renderUploadSession, UploadSchema, UploadSessionSchema } from "./schemas";
+import { describeStoredTiff, isTiffSignature, notATiff, SIGNATURE_BYTES } from "./upload-files";
+
+/** R2 takes at most 10 000 parts per object. */
+const MAX_PARTS = 10_000;
+
+const UploadLengthHeader = z.object({
+	"upload-length": z
+		.string()
+		.regex(/^\d+$/, "must be the file's size in bytes")
+		// Anything but digits is reported by the pattern alone.
+		.refine((value) => !/^\d+$/.test(value) || Number(value) >= SIGNATURE_BYTES, `must be at least ${SIGNATURE_BYTES}`)
+		.optional()
+		.openapi({
+			param: { name: "upload-length", in: "header" },
+			description:
+				"Size of the whole file, in bytes, sent without a body: opens an upload in parts instead of storing the body",
+			example: "209715200",
+		}),
+});
 
 const TiffBody = z.string().openapi({ format: "binary", description: "The GeoTIFF file, as raw bytes" });
 
@@ -21,10 +43,11 @@ export const createUploadRoute = createRoute({
 	tags: ["uploads"],
 	summary: "Upload one GeoTIFF",
 	description:
-		"The body is the file itself (not multipart), with Content-Length. It is streamed to storage, then its header is read: the response reports size, bands, sample type, nodata and CRS.",
+		"The body is the file itself (not multipart/form-data), with Content-Length. It is streamed to storage, then its header is read: the response reports size, bands, sample type, nodata and CRS. A file larger than one request may carry (MAX_UPLOAD_BYTES, 100 MiB) is uploaded in parts instead: send `Upload-Length: N` and no body, and the 202 response gives the part size and the URL of every part (PUT each), then POST its complete URL.",
 	request: {
+		headers: UploadLengthHeader,
 		body: {
-			required: true,
+			required: false,
 			content: { "image/tiff": { schema: TiffBody }, "application/octet-stream": { schema: TiffBody } },
 		},
 	},
@@ -34,17 +57,14 @@ export const createUploadRoute = createRoute({
 			headers: z.object({ Location: z.string().openapi({ example: "/v1/uploads/upl_0123456789abcdef01234567" }) }),
 			content: { "application/json": { schema: UploadSchema, example: uploadExample } },
 		},
+		202: {
+			description: "An upload in parts is open: PUT every part, then POST complete",
+			headers: z.object({ Location: z.string().openapi({ example: "/v1/uploads/upl_0123456789abcdef01234567" }) }),
+			content: { "application/json": { schema: UploadSessionSchema, example: uploadSessionExample } },
+		},
 		...problemResponses(400, 411, 413, 415, 422),
 	},
 });
-
-const TIFF_SIGNATURES = [
-	[0x49, 0x49, 0x2a, 0x00],
-	[0x4d, 0x4d, 0x00, 0x2a],
-	[0x49, 0x49, 0x2b, 0x00],
-	[0x4d, 0x4d, 0x00, 0x2b],
-];
-const SIGNATURE_BYTES = 4;
 
 function declaredLength(header: string | undefined, limit: number): number {
 	if (header === undefined || !/^\d+$/.test(header.trim())) {
@@ -55,13 +75,12 @@ function declaredLength(header: string | undefined, limit: number): number {
 	}
 	const length = Number(header);
 	if (length > limit) {
-		throw new ApiError("payload-too-large", `The upload is ${length} bytes; the limit is ${limit} bytes.`);
+		throw new ApiError(
+			"payload-too-large",
+			`The upload is ${length} bytes; the limit is ${limit} bytes. Upload it in parts: POST /v1/uploads with Upload-Length: ${length} and no body.`,
+		);
 	}
 	return length;
-}
-
-function isTiffSignature(bytes: Uint8Array): boolean {
-	return TIFF_SIGNATURES.some((signature) => signature.every((byte, position) => bytes[position] === byte));
 }
 
 /** Reads chunks until the signature can be checked; returns them to be written first. */
@@ -84,10 +103,7 @@ async function readSignature(reader: ReadableStreamDefaultReader<Uint8Array>): P
 	}
 	if (!isTiffSignature(head)) {
 		await reader.cancel();
-		throw new ApiError(
-			"unsupported-media-type",
-			"The body is not a TIFF file: it must start with a TIFF signature (II*, MM*, or BigTIFF). Send the file's raw bytes, not a form.",
-		);
+		throw notATiff();
 	}
 	return chunks;
 }
@@ -136,8 +152,40 @@ async function storeBody(bucket: R2Bucket, key: string, body: ReadableStream<Uin
 	if (pumping.status === "rejected") throw pumping.reason;
 }
 
+/** Opens an R2 multipart upload for a file of `bytes`, cut into parts of the configured size. */
+async function openUploadSession(env: Env, bytes: number, traceId: string) {
+	const partBytes = env.UPLOAD_PART_BYTES;
+	if (Math.ceil(bytes / partBytes) > MAX_PARTS) {
+		throw new ApiError(
+			"payload-too-large",
+			`The upload is ${bytes} bytes; in parts of ${partBytes} bytes the limit is ${MAX_PARTS * partBytes} bytes.`,
+		);
+	}
+	const id = newUploadId();
+	const objectKey = objectKeys.upload(id);
+	const multipart = await env.BUCKET.createMultipartUpload(objectKey, { httpMetadata: { contentType: "image/tiff" } });
+	const session = {
+		id,
+		objectKey,
+		multipartId: multipart.uploadId,
+		bytes,
+		partBytes,
+		status: "open" as const,
+		createdAt: new Date().toISOString(),
+	};
+	await insertUploadSession(env.DB, session, traceId);
+	log.info("upload_session_opened", { trace_id: traceId, upload_id: id, bytes, part_bytes: partBytes });
+	return session;
+}
+
 export function registerCreateUpload(app: App): void {
 	app.openapi(createUploadRoute, async function createUpload(c) {
+		const uploadLength = c.req.valid("header")["upload-length"];
+		if (uploadLength !== undefined) {
+			await c.req.raw.body?.cancel();
+			const session = await openUploadSession(c.env, Number(uploadLength), c.get("trace").traceId);
+			return c.json(renderUploadSession(session, []), 202, { Location: `/v1/uploads/${session.id}` });
+		}
 		const length = declaredLength(c.req.header("content-length"), c.env.MAX_UPLOAD_BYTES);
 		const body = c.req.raw.body;
 		if (!body || length < SIGNATURE_BYTES) {
@@ -147,18 +195,7 @@ export function registerCreateUpload(app: App): void {
 		const key = objectKeys.upload(id);
 		await storeBody(c.env.BUCKET, key, body, length);
 
-		let raster: ReturnType<typeof summarize>;
-		try {
-			raster = summarize(
-				await inspectRaster(await openRasterFile(c.env, { objectKey: key, href: null, bytes: length })),
-			);
-		} catch (error) {
-			await c.env.BUCKET.delete(key);
-			const reason = error instanceof Error ? error.message : String(error);
-			throw new ApiError("invalid-raster", `The file has a TIFF signature but its header cannot be read: ${reason}.`, {
-				errors: [{ path: "(body)", message: reason }],
-			});
-		}
+		const raster = await describeStoredTiff(c.env, key, length);
 		const upload = { id, objectKey: key, bytes: length, raster, createdAt: new Date().toISOString() };
 		const { traceId } = c.get("trace");
 		await insertUpload(c.env.DB, upload, traceId);

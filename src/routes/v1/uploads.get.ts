@@ -1,11 +1,11 @@
 /** GET /v1/uploads/{id}: an upload and what its header says. */
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
 import type { App } from "../../context";
 import { findUploads } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
 import { uploadExample } from "./examples";
-import { renderUpload, UploadSchema } from "./schemas";
+import { renderUpload, UploadIdParam, UploadSchema } from "./schemas";
 
 export const getUploadRoute = createRoute({
 	method: "get",
@@ -13,15 +13,7 @@ export const getUploadRoute = createRoute({
 	operationId: "getUpload",
 	tags: ["uploads"],
 	summary: "Get an upload",
-	request: {
-		params: z.object({
-			id: z.string().openapi({
-				param: { name: "id", in: "path" },
-				description: "Upload id; an id that names no upload answers 404",
-				example: "upl_0123456789abcdef01234567",
-			}),
-		}),
-	},
+	request: { params: UploadIdParam },
 	responses: {
 		200: {
 			description: "The upload",

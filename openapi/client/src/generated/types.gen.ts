@@ -28,6 +28,36 @@ export type RasterSummary = {
     epsg: number | null;
 };
 
+export type UploadSession = {
+    /**
+     * The upload's id, once complete
+     */
+    id: string;
+    status: 'open' | 'completed' | 'aborted';
+    bytes: number;
+    /**
+     * Size of every part but the last, which holds the rest
+     */
+    part_bytes: number;
+    created_at: string;
+    parts: Array<UploadPart>;
+    complete_href: string;
+    abort_href: string;
+};
+
+export type UploadPart = {
+    number: number;
+    /**
+     * Exact size this part must have
+     */
+    bytes: number;
+    /**
+     * PUT the part's bytes here
+     */
+    href: string;
+    received: boolean;
+};
+
 export type Problem = {
     type: string;
     title: string;
@@ -140,7 +170,13 @@ export type CreateUploadData = {
     /**
      * The GeoTIFF file, as raw bytes
      */
-    body: Blob | File;
+    body?: Blob | File;
+    headers?: {
+        /**
+         * Size of the whole file, in bytes, sent without a body: opens an upload in parts instead of storing the body
+         */
+        'upload-length'?: string;
+    };
     path?: never;
     query?: never;
     url: '/v1/uploads';
@@ -180,6 +216,10 @@ export type CreateUploadResponses = {
      * Stored
      */
     201: Upload;
+    /**
+     * An upload in parts is open: PUT every part, then POST complete
+     */
+    202: UploadSession;
 };
 
 export type CreateUploadResponse = CreateUploadResponses[keyof CreateUploadResponses];
@@ -217,6 +257,147 @@ export type GetUploadResponses = {
 };
 
 export type GetUploadResponse = GetUploadResponses[keyof GetUploadResponses];
+
+export type UploadPartData = {
+    /**
+     * The part's bytes
+     */
+    body: Blob | File;
+    path: {
+        /**
+         * Upload id; an id that names no upload answers 404
+         */
+        id: string;
+        /**
+         * Part number, from 1
+         */
+        n: number;
+    };
+    query?: never;
+    url: '/v1/uploads/{id}/parts/{n}';
+};
+
+export type UploadPartErrors = {
+    /**
+     * Not found
+     */
+    404: Problem;
+    /**
+     * Conflict with the resource's state
+     */
+    409: Problem;
+    /**
+     * Content-Length missing
+     */
+    411: Problem;
+    /**
+     * The request is well-formed but cannot be processed
+     */
+    422: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type UploadPartError = UploadPartErrors[keyof UploadPartErrors];
+
+export type UploadPartResponses = {
+    /**
+     * The part is stored
+     */
+    200: UploadPart;
+};
+
+export type UploadPartResponse = UploadPartResponses[keyof UploadPartResponses];
+
+export type CompleteUploadData = {
+    body?: never;
+    path: {
+        /**
+         * Upload id; an id that names no upload answers 404
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/uploads/{id}/complete';
+};
+
+export type CompleteUploadErrors = {
+    /**
+     * Not found
+     */
+    404: Problem;
+    /**
+     * Conflict with the resource's state
+     */
+    409: Problem;
+    /**
+     * Unsupported media type
+     */
+    415: Problem;
+    /**
+     * The request is well-formed but cannot be processed
+     */
+    422: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type CompleteUploadError = CompleteUploadErrors[keyof CompleteUploadErrors];
+
+export type CompleteUploadResponses = {
+    /**
+     * Already complete
+     */
+    200: Upload;
+    /**
+     * Complete and stored
+     */
+    201: Upload;
+};
+
+export type CompleteUploadResponse = CompleteUploadResponses[keyof CompleteUploadResponses];
+
+export type AbortUploadData = {
+    body?: never;
+    path: {
+        /**
+         * Upload id; an id that names no upload answers 404
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/uploads/{id}/abort';
+};
+
+export type AbortUploadErrors = {
+    /**
+     * Not found
+     */
+    404: Problem;
+    /**
+     * Conflict with the resource's state
+     */
+    409: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type AbortUploadError = AbortUploadErrors[keyof AbortUploadErrors];
+
+export type AbortUploadResponses = {
+    /**
+     * Aborted; the parts received are discarded
+     */
+    204: void;
+};
+
+export type AbortUploadResponse = AbortUploadResponses[keyof AbortUploadResponses];
 
 export type CreateJobData = {
     body: CreateJob;
@@ -332,7 +513,16 @@ export type GetJobArtifactData = {
         id: string;
         name: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * preview.png only: the colormap (default: the index's, rdylgn for vegetation indices, rdbu for water)
+         */
+        colormap?: 'rdylgn' | 'rdbu' | 'viridis' | 'greys';
+        /**
+         * preview.png only: the values drawn with the colormap's first and last colour, min,max (default: the index's range, -1,1 for NDVI and NDWI); values beyond are clamped
+         */
+        rescale?: string;
+    };
     url: '/v1/jobs/{id}/artifacts/{name}';
 };
 
@@ -345,6 +535,10 @@ export type GetJobArtifactErrors = {
      * Range not satisfiable
      */
     416: Problem;
+    /**
+     * The request is well-formed but cannot be processed
+     */
+    422: Problem;
     /**
      * Internal error
      */
