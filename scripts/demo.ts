@@ -27,7 +27,8 @@ function fail(what: string, problem: unknown): never {
 async function uploadBand(file: string): Promise<string> {
 	const bytes = readFileSync(join(ROOT, "samples", file));
 	const { data, error } = await createUpload({ client, body: new Blob([bytes]) });
-	if (!data) fail(`upload ${file}`, error);
+	// 202 (an upload in parts) only answers a request with Upload-Length; this one sends the file.
+	if (!data || !("raster" in data)) fail(`upload ${file}`, error ?? data);
 	const { width, height, data_type: type } = data.raster;
 	console.log(`uploaded ${file}: ${data.id} (${width}x${height} ${type})`);
 	return data.id;

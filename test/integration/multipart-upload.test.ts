@@ -125,7 +125,10 @@ describe("upload in parts", () => {
 
 		const done = await open(1000);
 		// A TIFF signature whose first IFD lies past the end: no readable header, rejected like a single upload.
-		await sendAll(done, Uint8Array.from({ length: 1000 }, (_, i) => [0x49, 0x49, 0x2a, 0, 0xff, 0xff][i] ?? 0));
+		await sendAll(
+			done,
+			Uint8Array.from({ length: 1000 }, (_, i) => [0x49, 0x49, 0x2a, 0, 0xff, 0xff][i] ?? 0),
+		);
 		await expectProblem(await api(done.complete_href, { method: "POST" }), 422, "invalid-raster");
 		await expectProblem(await api(done.complete_href, { method: "POST" }), 409, "upload-closed");
 
