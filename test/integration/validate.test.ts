@@ -3,12 +3,12 @@ import { fromArrayBuffer } from "geotiff";
 import { describe, expect, it } from "vitest";
 
 import { readGeoReference } from "../../src/raster/georeference";
+import { assembleCog } from "../cog";
 import mismatch255 from "../fixtures/mismatch_nir_255.tif";
 import mismatchShifted from "../fixtures/mismatch_nir_shifted.tif";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
 import truncated from "../fixtures/truncated.tif";
-import { assembleCog } from "../cog";
 import { api, json, submitJob, upload, waitForJob } from "../helpers";
 
 async function runNdvi(redBytes: ArrayBuffer, nirBytes: ArrayBuffer, extra: Record<string, unknown> = {}) {

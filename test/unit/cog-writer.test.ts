@@ -15,10 +15,10 @@ import {
 	sameCrs,
 	sameGeotransform,
 } from "../../src/raster/georeference";
+import { assembleCog } from "../cog";
 import landsatTif from "../fixtures/landsat_rn_float32.tif";
 import shiftedNirTif from "../fixtures/mismatch_nir_shifted.tif";
 import s2RedTif from "../fixtures/s2_red_256.tif";
-import { assembleCog } from "../cog";
 
 /** Geotransforms as GDAL reported them when the fixtures were made (/work/shared/fixtures/manifest.json). */
 const S2_GEOTRANSFORM: Geotransform = [600000, 10, 0, 5300040, 0, -10];

@@ -5,8 +5,8 @@
  */
 import { completeJob, listStripStats } from "../../db/queries";
 import { findIndex } from "../../indices/registry";
-import { objectKeys } from "../../storage/keys";
 import { PREVIEW_ARTIFACT, renderPreview } from "../../preview/render";
+import { objectKeys } from "../../storage/keys";
 import { deleteObjectsUnder } from "../../storage/objects";
 import { jobMessage } from "../message";
 import { done, type StageHandler } from "../stage";
