@@ -319,7 +319,8 @@ print(usage.ru_utime + usage.ru_stime, time.time() - started)`;
 			"--outfile",
 			out,
 			"--type=Float32",
-			"--NoDataValue=nan",
+			// Not nan: gdal_calc blends nodata in as value * 0 + nodata * mask, and NaN * 0 is NaN everywhere.
+			"--NoDataValue=-9999",
 			"--calc=(B.astype(numpy.float32) - A) / (B.astype(numpy.float32) + A)",
 			"--co=COMPRESS=DEFLATE",
 			"--co=PREDICTOR=3",

@@ -3,10 +3,8 @@
  * invocation's working set stays under the configured memory budget, and so that every
  * output tile of result.tif lies inside exactly one window.
  */
+import { COG_TILE_SIZE as OUTPUT_TILE } from "../raster/cog-writer";
 import type { GeoReference } from "../raster/georeference";
-
-/** Side of result.tif's square tiles; windows start on multiples of it. */
-export const OUTPUT_TILE = 512;
 
 export interface PlannedInput {
 	name: string;

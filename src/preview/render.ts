@@ -9,7 +9,7 @@ import { COLORMAP_ENTRIES, type ColormapName, colormapTable } from "./colormaps"
 import { encodePng } from "./png";
 
 export const PREVIEW_ARTIFACT = "preview.png";
-export const PREVIEW_MAX_SIDE = 1024;
+const PREVIEW_MAX_SIDE = 1024;
 
 export interface PreviewStyle {
 	colormap: ColormapName;
@@ -18,14 +18,14 @@ export interface PreviewStyle {
 }
 
 /** The level of result.tif a preview is drawn from. */
-export function previewLevel(width: number, height: number): number {
+function previewLevel(width: number, height: number): number {
 	const levels = cogLevels(width, height);
 	const index = levels.findIndex((level) => Math.max(level.width, level.height) <= PREVIEW_MAX_SIDE);
 	return index < 0 ? levels.length - 1 : index;
 }
 
 /** RGBA pixels of `values` through the style's colormap; NaN is fully transparent. */
-export function colorize(values: Float32Array, { colormap, rescale: [min, max] }: PreviewStyle): Uint8Array {
+function colorize(values: Float32Array, { colormap, rescale: [min, max] }: PreviewStyle): Uint8Array {
 	const table = colormapTable(colormap);
 	const rgba = new Uint8Array(values.length * 4);
 	const scale = (COLORMAP_ENTRIES - 1) / (max - min);

@@ -16,7 +16,7 @@ const TILE_PIXELS = COG_TILE_SIZE * COG_TILE_SIZE;
 const BYTES_PER_SAMPLE = 4;
 
 /** Collects a stream's chunks into one array. */
-export async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array<ArrayBuffer>> {
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array<ArrayBuffer>> {
 	const chunks: Uint8Array[] = [];
 	let length = 0;
 	for await (const chunk of stream) {

@@ -5,7 +5,7 @@
  */
 
 /** R2's smallest part, except for the last one. */
-export const MIN_PART_BYTES = 5 * 1024 * 1024;
+const MIN_PART_BYTES = 5 * 1024 * 1024;
 
 export class MultipartWriter {
 	readonly #upload: R2MultipartUpload;

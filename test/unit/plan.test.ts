@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { OUTPUT_TILE, type PlannedInput, planStrips, windowBytes } from "../../src/pipeline/plan";
+import { type PlannedInput, planStrips, windowBytes } from "../../src/pipeline/plan";
+import { COG_TILE_SIZE as OUTPUT_TILE } from "../../src/raster/cog-writer";
 
 const MiB = 1024 * 1024;
 

@@ -9,7 +9,7 @@ import type { HistogramSpec, StripStats } from "../../wasm/kernels";
 export const PERCENTILE_BINS = 2000;
 
 /** The percentiles stats.json reports, in percent. */
-export const REPORTED_PERCENTILES = [2, 50, 98] as const;
+const REPORTED_PERCENTILES = [2, 50, 98] as const;
 
 /** What one compute strip records in D1: its statistics, fine histogram and output tiles. */
 export interface StripOutput extends StripStats {
@@ -58,7 +58,7 @@ export function histogramEdges({ first, last, bins }: HistogramSpec): number[] {
  * at (count - 1) x percent / 100, interpolated), with the values of each bin taken as spread
  * evenly over it; clamped to [min, max], which are exact.
  */
-export function estimatePercentile(
+function estimatePercentile(
 	percent: number,
 	histogram: { spec: HistogramSpec; counts: readonly number[]; below: number },
 	count: number,

@@ -95,10 +95,12 @@ export async function buildOverviews(
 		builders.unshift(next);
 	}
 	const levelOne = builders[0] as LevelBuilder;
+	// One buffer for every band: the first band is the tallest.
+	const bandBuffer = new Float32Array(Math.ceil(plan.rows_per_strip / 2) * first.width);
 	for (const band of stripBands(plan.strips)) {
 		const [{ rowStart, rowEnd } = { rowStart: 0, rowEnd: 0 }] = band;
 		const rows = Math.ceil(rowEnd / 2) - rowStart / 2;
-		const rowsOfBand = new Float32Array(rows * first.width);
+		const rowsOfBand = bandBuffer.subarray(0, rows * first.width);
 		for (const strip of band) {
 			const object = await bucket.get(objectKeys.stripHalf(jobId, strip.index));
 			if (!object) throw new Error(`job ${jobId}: the average of strip ${strip.index} is missing`);
