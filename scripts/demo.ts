@@ -82,6 +82,7 @@ interface Statistics {
 	max: number | null;
 	mean: number | null;
 	std: number | null;
+	percentiles: { p2: number | null; p50: number | null; p98: number | null };
 	histogram: { edges: number[]; counts: number[] };
 }
 const stats = JSON.parse(readFileSync(join(folder, "stats.json"), "utf8")) as Statistics;
@@ -90,6 +91,8 @@ console.log(`\n${job.index} statistics over ${stats.count} pixels (${stats.nodat
 console.log(
 	`  min ${format(stats.min)}  max ${format(stats.max)}  mean ${format(stats.mean)}  std ${format(stats.std)}`,
 );
+const { p2, p50, p98 } = stats.percentiles;
+console.log(`  p2 ${format(p2)}  p50 ${format(p50)}  p98 ${format(p98)}  (from a 0.001-wide histogram)`);
 const widest = Math.max(1, ...stats.histogram.counts);
 stats.histogram.counts.forEach((count, bin) => {
 	if (count === 0) return;
