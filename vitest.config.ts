@@ -37,6 +37,8 @@ export default defineConfig(async () => {
 					bindings: {
 						TEST_MIGRATIONS: migrations,
 						STRIP_BUDGET_BYTES: 262144,
+						// R2's smallest part, so the multipart tests need only a few MiB.
+						UPLOAD_PART_BYTES: 5242880,
 						RETRY_BASE_DELAY_SECONDS: 0,
 						// Below test/node/remote-cogs.ts's slow answer, so a timeout can be provoked.
 						REMOTE_READ_TIMEOUT_MS: 500,

@@ -1,7 +1,7 @@
 // Decoding throughput per core under Node: tiles of 4096 x 4096 UInt16 GeoTIFFs written by
 // GDAL (bench/decode-files.py) in Deflate, LZW and ZSTD, decoded by plain geotiff.js
 // (fromArrayBuffer + readRasters) and by EO Edge's read path (RangedSource + its decoders +
-// readRows), same files, same run. Every result is checked against geotiff.js's pixels.
+// readWindow), same files, same run. Every result is checked against geotiff.js's pixels.
 // Prints a table and one JSON line.
 import { execFileSync } from "node:child_process";
 import { mkdir, readFile } from "node:fs/promises";
@@ -11,7 +11,7 @@ import { wranglerRasterLimits } from "../scripts/wrangler-vars";
 import { type Codecs, installDecoders } from "../src/raster/decoders";
 import { inflateNative } from "../src/raster/inflate";
 import { openRangedImage, RangedSource } from "../src/raster/ranged-source";
-import { readRows } from "../src/raster/read";
+import { readWindow } from "../src/raster/read";
 import { createZstdDecode } from "../src/wasm/zstd";
 
 const ROWS = 1024;
@@ -79,8 +79,8 @@ async function readOurs(file: ArrayBuffer): Promise<TypedArray> {
 		read: async (offset, length) => file.slice(offset, offset + length),
 	});
 	const { image } = await openRangedImage(source, limits);
-	const [band] = await readRows(image, [1], 0, ROWS);
-	if (!band) throw new Error("readRows returned no band");
+	const [band] = await readWindow(image, [1], { rowStart: 0, rowEnd: ROWS, colStart: 0, colEnd: image.getWidth() });
+	if (!band) throw new Error("readWindow returned no band");
 	return band;
 }
 

@@ -29,7 +29,8 @@ function fail(what: string, problem: unknown): never {
 async function uploadBand(file: string): Promise<string> {
 	const bytes = readFileSync(join(ROOT, "samples", file));
 	const { data, error } = await createUpload({ client, body: new Blob([bytes]) });
-	if (!data) fail(`upload ${file}`, error);
+	// 202 (an upload in parts) only answers a request with Upload-Length; this one sends the file.
+	if (!data || !("raster" in data)) fail(`upload ${file}`, error ?? data);
 	const { width, height, data_type: type } = data.raster;
 	console.log(`uploaded ${file}: ${data.id} (${width}x${height} ${type})`);
 	return data.id;
@@ -82,6 +83,8 @@ console.log(`\n${job.index} statistics over ${stats.count} pixels (${stats.nodat
 console.log(
 	`  min ${format(stats.min)}  max ${format(stats.max)}  mean ${format(stats.mean)}  std ${format(stats.std)}`,
 );
+const { p2, p50, p98 } = stats.percentiles;
+console.log(`  p2 ${format(p2)}  p50 ${format(p50)}  p98 ${format(p98)}  (from a 0.001-wide histogram)`);
 const widest = Math.max(1, ...stats.histogram.counts);
 stats.histogram.counts.forEach((count, bin) => {
 	if (count === 0) return;

@@ -88,7 +88,7 @@ async function readMutant(bytes: Uint8Array): Promise<Omit<CaseOutcome, "index" 
 	const [
 		{ RangedSource, openRangedImage },
 		{ inspectRaster },
-		{ readRows },
+		{ readWindow },
 		{ RasterInputError },
 		{ wranglerRasterLimits },
 	] = await Promise.all([
@@ -108,7 +108,8 @@ async function readMutant(bytes: Uint8Array): Promise<Omit<CaseOutcome, "index" 
 		const bands = [...new Set([1, header.bands])];
 		const rowsPerRead = Math.max(header.block_height, Math.floor((16 * 1024 * 1024) / (header.width * 8)));
 		for (let row = 0; row < header.height; row += rowsPerRead) {
-			await readRows(image, bands, row, Math.min(header.height, row + rowsPerRead));
+			const rowEnd = Math.min(header.height, row + rowsPerRead);
+			await readWindow(image, bands, { rowStart: row, rowEnd, colStart: 0, colEnd: header.width });
 		}
 		return { outcome: "read", detail: `${header.width} x ${header.height}, ${header.data_type}` };
 	} catch (error) {

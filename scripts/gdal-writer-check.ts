@@ -1,21 +1,34 @@
 /**
- * Checks the streamed float32 GeoTIFF against GDAL itself: for real GDAL-written fixtures it
- * writes a result the way the store stage does (header, then strips in order), asks
- * `gdalinfo -json` for CRS, geotransform, size, type, nodata and band description, and reads
- * the pixels back with `gdal_translate -of ENVI` to compare them byte for byte. A PixelIsPoint
- * variant checks geotransformOf against GDAL's half-pixel convention, and a sparse file just
- * over 4 GiB checks the BigTIFF path.
+ * Checks result.tif's COG layout against GDAL itself: for real GDAL-written fixtures it writes
+ * a COG the way the store stage does (header and IFDs, then the overviews' tiles smallest
+ * first, then the full resolution), asks `gdalinfo -json` for CRS, geotransform, size, type,
+ * nodata, band description and overviews, runs GDAL's own COG validator
+ * (`validate_cloud_optimized_geotiff.py --full-check=yes`: IFDs before data, tiles in order,
+ * overviews present) and reads every level back with `gdal_translate -of ENVI` to compare the
+ * pixels byte for byte. A PixelIsPoint variant checks geotransformOf against GDAL's half-pixel
+ * convention, and a sparse file over 4 GiB checks the BigTIFF path.
  *
- * Needs GDAL's command-line tools (Debian: apt-get install gdal-bin). Exits non-zero on any
- * mismatch. Usage: npx tsx scripts/gdal-writer-check.ts
+ * Needs GDAL's command-line tools and Python bindings (Debian: apt-get install gdal-bin
+ * python3-gdal). Exits non-zero on any mismatch. Usage: npm run test:gdal
  */
 import { spawnSync } from "node:child_process";
-import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
+import {
+	closeSync,
+	ftruncateSync,
+	mkdtempSync,
+	openSync,
+	readFileSync,
+	rmSync,
+	writeFileSync,
+	writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromArrayBuffer } from "geotiff";
-import { type Float32RasterLayout, float32StripHeader } from "../src/raster/float32-writer";
+import { type CogLayout, cogHeader, cogLevels } from "../src/raster/cog-writer";
 import { type GeoReference, geotransformOf, readGeoReference } from "../src/raster/georeference";
+import { encodeTiles } from "../src/raster/tiles";
+import { assembleCog } from "../test/cog";
 
 const FIXTURES = join(import.meta.dirname, "..", "test", "fixtures");
 
@@ -27,6 +40,7 @@ interface GdalInfo {
 		type: string;
 		description?: string;
 		noDataValue?: number | string;
+		overviews?: { size: [number, number] }[];
 	}[];
 }
 
@@ -37,24 +51,44 @@ function check(label: string, ok: boolean, detail = ""): void {
 	console.log(`${ok ? "ok  " : "FAIL"} ${label}${ok || detail === "" ? "" : `: ${detail}`}`);
 }
 
-/** Runs a GDAL tool; anything it says on stderr (a TIFF warning, say) counts as a failure. */
-function gdal(tool: string, args: string[]): string {
-	const run = spawnSync(tool, args, { encoding: "utf8" });
-	if (run.error) throw run.error;
-	check(`${tool} ${args.at(-1)}: exit 0, no warnings`, run.status === 0 && run.stderr === "", run.stderr.trim());
-	return run.stdout;
+/** Runs a tool; anything it says on stderr (a TIFF warning, say) counts as a failure. */
+function run(tool: string, args: string[]): string {
+	const result = spawnSync(tool, args, { encoding: "utf8" });
+	if (result.error) throw result.error;
+	check(
+		`${tool} ${args.at(-1)}: exit 0, no warnings`,
+		result.status === 0 && result.stderr === "",
+		result.stderr.trim(),
+	);
+	return result.stdout;
 }
 
 function gdalinfo(path: string): GdalInfo {
-	return JSON.parse(gdal("gdalinfo", ["-json", path])) as GdalInfo;
+	return JSON.parse(run("gdalinfo", ["-json", path])) as GdalInfo;
 }
 
-/** Pixels as GDAL decodes them: raw float32 in this machine's (little-endian) order. */
-function gdalPixels(path: string, window?: [number, number, number, number]): Buffer {
-	const out = `${path}.raw`;
+/** Pixels of one level (-1: full resolution) as GDAL decodes them: raw little-endian float32. */
+function gdalPixels(path: string, overview: number, window?: [number, number, number, number]): Buffer {
+	const out = `${path}.${overview}.raw`;
 	const srcwin = window ? ["-srcwin", ...window.map(String)] : [];
-	gdal("gdal_translate", ["-q", "-of", "ENVI", ...srcwin, path, out]);
+	const level = overview >= 0 ? ["-oo", `OVERVIEW_LEVEL=${overview}`] : [];
+	run("gdal_translate", ["-q", "-of", "ENVI", ...level, ...srcwin, path, out]);
 	return readFileSync(out);
+}
+
+/** GDAL's COG validator, from the Python bindings (Debian's python3-gdal ships it). */
+function validateCog(path: string): void {
+	const result = spawnSync(
+		"/usr/bin/python3",
+		["-m", "osgeo_utils.samples.validate_cloud_optimized_geotiff", "--full-check=yes", path],
+		{ encoding: "utf8" },
+	);
+	if (result.error) throw result.error;
+	check(
+		"validate_cloud_optimized_geotiff --full-check=yes: valid",
+		result.status === 0 && result.stdout.includes("is a valid cloud optimized GeoTIFF"),
+		`${result.stdout.trim()} ${result.stderr.trim()}`,
+	);
 }
 
 async function readFixture(name: string): Promise<GeoReference> {
@@ -69,21 +103,6 @@ function syntheticPixels(count: number): Float32Array {
 	return Float32Array.from({ length: count }, (_, i) => special[i % 17] ?? Math.cos(i) * 2 - 1);
 }
 
-/** Writes the header, then each strip, appending as the store stage streams them. */
-function writeStreamed(path: string, layout: Float32RasterLayout, pixels: Float32Array): void {
-	const { header, stripByteCounts, totalBytes } = float32StripHeader(layout);
-	const data = Buffer.from(pixels.buffer);
-	const fd = openSync(path, "w");
-	writeSync(fd, header);
-	let written = 0;
-	for (const count of stripByteCounts) {
-		writeSync(fd, data, written, count);
-		written += count;
-	}
-	closeSync(fd);
-	check("file is totalBytes long", statSync(path).size === totalBytes);
-}
-
 function sameNumbers(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
 	return a !== undefined && b !== undefined && a.length === b.length && a.every((value, i) => value === b[i]);
 }
@@ -92,8 +111,12 @@ function isNanNodata(value: number | string | undefined): boolean {
 	return typeof value === "string" ? value.toLowerCase() === "nan" : Number.isNaN(value);
 }
 
-async function checkFixture(name: string, geoEdit?: (geo: GeoReference) => GeoReference): Promise<void> {
-	const label = geoEdit ? `${name} (as PixelIsPoint)` : name;
+async function checkFixture(
+	name: string,
+	size: [number, number],
+	geoEdit?: (geo: GeoReference) => GeoReference,
+): Promise<void> {
+	const label = `${name} as a ${size[0]} x ${size[1]} COG${geoEdit ? " (PixelIsPoint)" : ""}`;
 	console.log(`\n# ${label}`);
 	const source = gdalinfo(join(FIXTURES, name));
 	const fixtureGeo = await readFixture(name);
@@ -107,16 +130,10 @@ async function checkFixture(name: string, geoEdit?: (geo: GeoReference) => GeoRe
 		);
 	}
 
-	const layout: Float32RasterLayout = {
-		width: 37,
-		height: 23,
-		rowsPerStrip: 5,
-		geo,
-		description: `NDVI of ${name}`,
-	};
-	const pixels = syntheticPixels(layout.width * layout.height);
+	const layout: CogLayout = { width: size[0], height: size[1], geo, description: `NDVI of ${name}` };
+	const { file, levels } = await assembleCog(layout, syntheticPixels(layout.width * layout.height));
 	const path = join(workDir, `${label.replace(/\W+/g, "_")}.tif`);
-	writeStreamed(path, layout, pixels);
+	writeFileSync(path, file);
 
 	const result = gdalinfo(path);
 	const band = result.bands[0];
@@ -124,6 +141,13 @@ async function checkFixture(name: string, geoEdit?: (geo: GeoReference) => GeoRe
 	check("one band of type Float32", result.bands.length === 1 && band?.type === "Float32", `${band?.type}`);
 	check("nodata is NaN", isNanNodata(band?.noDataValue), `${band?.noDataValue}`);
 	check("band description", band?.description === layout.description, `${band?.description}`);
+	const overviews = (band?.overviews ?? []).map((overview) => overview.size.join("x"));
+	const expectedOverviews = levels.slice(1).map((level) => `${level.width}x${level.height}`);
+	check(
+		"gdalinfo lists the overviews",
+		overviews.join() === expectedOverviews.join(),
+		`${overviews} vs ${expectedOverviews}`,
+	);
 	check("CRS WKT equals the source's", result.coordinateSystem?.wkt === source.coordinateSystem?.wkt);
 	check(
 		"geotransform equals geotransformOf(geo)",
@@ -143,50 +167,56 @@ async function checkFixture(name: string, geoEdit?: (geo: GeoReference) => GeoRe
 	} else {
 		check("geotransform equals the source's", sameNumbers(result.geoTransform, source.geoTransform));
 	}
-	check("pixels are byte-identical", gdalPixels(path).equals(Buffer.from(pixels.buffer)));
+	validateCog(path);
+	levels.forEach((level, index) => {
+		check(
+			`level ${index} pixels are byte-identical`,
+			gdalPixels(path, index - 1).equals(
+				Buffer.from(level.values.buffer, level.values.byteOffset, level.values.byteLength),
+			),
+		);
+	});
 }
 
-/** A file just over 4 GiB, sparse except for its header and last strip. */
+/** A COG over 4 GiB, sparse except for its header and its last tile. */
 async function checkBigTiff(): Promise<void> {
-	console.log("\n# BigTIFF (sparse, just over 4 GiB)");
+	console.log("\n# BigTIFF (sparse, over 4 GiB)");
 	const geo = await readFixture("s2_red_256.tif");
-	const layout: Float32RasterLayout = {
-		width: 65536,
-		height: 16385,
-		rowsPerStrip: 256,
-		geo,
-		description: "big",
-	};
-	const { header, stripByteCounts, totalBytes } = float32StripHeader(layout);
-	check("needs BigTIFF", totalBytes > 2 ** 32 && new DataView(header.buffer).getUint16(2, true) === 43);
-	const lastStripCount = stripByteCounts.at(-1) ?? 0;
-	const lastStrip = syntheticPixels(lastStripCount / 4);
+	const layout: CogLayout = { width: 65536, height: 16384, geo, description: "big" };
+	const levels = cogLevels(layout.width, layout.height);
+	const lastTile = syntheticPixels(512 * 512);
+	const [encoded] = await encodeTiles({ values: lastTile, width: 512, height: 512 });
+	if (!encoded) throw new Error("no tile encoded");
+	// Tiles nobody reads are declared 1.1 MB each (holes in the file); the last one is real.
+	const counts = levels.map((level) => new Array<number>(level.tilesAcross * level.tilesDown).fill(1_100_000));
+	counts[0]?.splice(-1, 1, encoded.byteLength);
+	const { header, totalBytes, bigTiff } = cogHeader(layout, counts);
+	check("needs BigTIFF", bigTiff && totalBytes > 2 ** 32 && new DataView(header.buffer).getUint16(2, true) === 43);
 	const path = join(workDir, "bigtiff.tif");
 	const fd = openSync(path, "w");
 	writeSync(fd, header);
-	writeSync(fd, Buffer.from(lastStrip.buffer), 0, lastStripCount, totalBytes - lastStripCount);
+	writeSync(fd, encoded, 0, encoded.byteLength, totalBytes - encoded.byteLength);
 	ftruncateSync(fd, totalBytes);
 	closeSync(fd);
 
 	const result = gdalinfo(path);
 	check("size", sameNumbers(result.size, [layout.width, layout.height]), `${result.size}`);
 	check("type Float32", result.bands[0]?.type === "Float32");
+	check("overviews listed", (result.bands[0]?.overviews ?? []).length === levels.length - 1);
 	check("geotransform", sameNumbers(result.geoTransform, geotransformOf(geo) ?? undefined));
-	const lastRow = layout.height - 1;
 	check(
-		"last row (past 4 GiB) is byte-identical",
-		gdalPixels(path, [0, lastRow, layout.width, 1]).equals(
-			Buffer.from(lastStrip.buffer, lastStripCount - layout.width * 4),
-		),
+		"last tile (past 4 GiB) is byte-identical",
+		gdalPixels(path, -1, [layout.width - 512, layout.height - 512, 512, 512]).equals(Buffer.from(lastTile.buffer)),
 	);
 }
 
 const workDir = mkdtempSync(join(tmpdir(), "gdal-writer-check-"));
 try {
-	console.log(gdal("gdalinfo", ["--version"]).trim());
-	await checkFixture("s2_red_256.tif");
-	await checkFixture("landsat_rn_float32.tif");
-	await checkFixture("s2_red_256.tif", (geo) => {
+	console.log(run("gdalinfo", ["--version"]).trim());
+	await checkFixture("s2_red_256.tif", [256, 256]);
+	await checkFixture("s2_red_256.tif", [1100, 700]);
+	await checkFixture("landsat_rn_float32.tif", [1030, 1200]);
+	await checkFixture("s2_red_256.tif", [600, 520], (geo) => {
 		const directory = [...(geo.geoKeyDirectory ?? [])];
 		const at = directory.findIndex((value, i) => i % 4 === 0 && i > 0 && value === 1025);
 		if (at < 0) throw new Error("fixture has no GTRasterTypeGeoKey");

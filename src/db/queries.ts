@@ -556,3 +556,112 @@ export async function listEvents(db: D1Database, tenantId: string, jobId: string
 		detail: parseJson<Record<string, unknown>>(row.detail_json),
 	}));
 }
+
+export type UploadSessionStatus = "open" | "completed" | "aborted";
+
+/** An upload in parts: the R2 multipart upload behind it and how the file is cut. */
+export interface UploadSessionRecord {
+	id: string;
+	objectKey: string;
+	multipartId: string;
+	bytes: number;
+	partBytes: number;
+	status: UploadSessionStatus;
+	createdAt: string;
+}
+
+export interface UploadPartRecord {
+	number: number;
+	bytes: number;
+	etag: string;
+}
+
+export async function insertUploadSession(
+	db: D1Database,
+	session: UploadSessionRecord,
+	owner: { tenantId: string; traceId: string },
+): Promise<void> {
+	await db
+		.prepare(
+			`INSERT INTO upload_sessions (id, tenant_id, object_key, multipart_id, bytes, part_bytes, status, trace_id, created_at)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		)
+		.bind(
+			session.id,
+			owner.tenantId,
+			session.objectKey,
+			session.multipartId,
+			session.bytes,
+			session.partBytes,
+			session.status,
+			owner.traceId,
+			session.createdAt,
+		)
+		.run();
+}
+
+/** The tenant's upload session; another tenant's does not exist. */
+export async function getUploadSession(
+	db: D1Database,
+	tenantId: string,
+	id: string,
+): Promise<UploadSessionRecord | null> {
+	const row = await db
+		.prepare(
+			`SELECT id, object_key, multipart_id, bytes, part_bytes, status, created_at FROM upload_sessions
+			 WHERE id = ? AND tenant_id = ?`,
+		)
+		.bind(id, tenantId)
+		.first<{
+			id: string;
+			object_key: string;
+			multipart_id: string;
+			bytes: number;
+			part_bytes: number;
+			status: UploadSessionStatus;
+			created_at: string;
+		}>();
+	return row
+		? {
+				id: row.id,
+				objectKey: row.object_key,
+				multipartId: row.multipart_id,
+				bytes: row.bytes,
+				partBytes: row.part_bytes,
+				status: row.status,
+				createdAt: row.created_at,
+			}
+		: null;
+}
+
+/** Records a received part; sending a part again replaces it, as R2 does. */
+export async function saveUploadPart(db: D1Database, uploadId: string, part: UploadPartRecord): Promise<void> {
+	await db
+		.prepare(
+			`INSERT INTO upload_parts (upload_id, part_number, bytes, etag) VALUES (?, ?, ?, ?)
+			 ON CONFLICT (upload_id, part_number) DO UPDATE SET bytes = excluded.bytes, etag = excluded.etag`,
+		)
+		.bind(uploadId, part.number, part.bytes, part.etag)
+		.run();
+}
+
+export async function listUploadParts(db: D1Database, uploadId: string): Promise<UploadPartRecord[]> {
+	const { results } = await db
+		.prepare("SELECT part_number, bytes, etag FROM upload_parts WHERE upload_id = ? ORDER BY part_number")
+		.bind(uploadId)
+		.all<{ part_number: number; bytes: number; etag: string }>();
+	return results.map((row) => ({ number: row.part_number, bytes: row.bytes, etag: row.etag }));
+}
+
+/** Ends an open session; returns false when it was no longer open. */
+export async function closeUploadSession(
+	db: D1Database,
+	id: string,
+	status: Exclude<UploadSessionStatus, "open">,
+): Promise<boolean> {
+	const result = await db
+		.prepare("UPDATE upload_sessions SET status = ? WHERE id = ? AND status = 'open'")
+		.bind(status, id)
+		.run();
+	return result.meta.changes > 0;
+}

@@ -34,7 +34,7 @@ const errorStatuses = {
 	},
 	404: { description: "Not found", code: "not-found", detail: "Job job_0123456789abcdef01234567 does not exist." },
 	409: {
-		description: "Conflict with an earlier request or the job's state",
+		description: "Conflict with an earlier request or the resource's state",
 		code: "idempotency-key-reused",
 		detail: "Idempotency-Key 'order-42' was first used with a different request body.",
 	},

@@ -7,8 +7,8 @@
  * every band symbol becomes its STAC common name from the catalog's bands.json (N → nir,
  * S1 → swir16), so a formula reads as the job's inputs are named.
  */
-
 import { type FormulaNode, parseFormula } from "../formula/parse";
+import type { ColormapName } from "../preview/colormaps";
 import catalogBands from "./catalog/bands.json";
 import catalogConstants from "./catalog/constants.json";
 import catalog from "./catalog/spectral-indices-dict.json";
@@ -34,6 +34,15 @@ export interface IndexDefinition {
 	platforms: readonly string[];
 	/** `formula`, parsed. */
 	ast: FormulaNode;
+	/** preview.png's colormap unless the request names another. */
+	colormap: ColormapName;
+}
+
+/** Water reads blue, vegetation red to green; every other domain gets a neutral ramp. */
+export function defaultColormap(domain: string | null): ColormapName {
+	if (domain === "water") return "rdbu";
+	if (domain === "vegetation") return "rdylgn";
+	return "viridis";
 }
 
 /**
@@ -103,6 +112,7 @@ function define(entry: (typeof catalog.SpectralIndices)[keyof typeof catalog.Spe
 		reference: entry.reference,
 		platforms: entry.platforms,
 		ast: parseFormula(formula),
+		colormap: defaultColormap(entry.application_domain),
 	};
 }
 
@@ -134,6 +144,11 @@ export function matchingIndexIds(id: string): string[] {
  * Index ids are matched case-insensitively (`ndvi` and `NDVI` name the same index); an exact
  * match wins, and a name that fits several ids ignoring case (`bai`: BAI, BaI) fits none.
  */
+/** preview.png's default colormap for a job: its index's, or a neutral ramp for an expression. */
+export function colormapOf(indexId: string | null): ColormapName {
+	return (indexId === null ? undefined : indices.get(indexId)?.colormap) ?? defaultColormap(null);
+}
+
 export function findIndex(id: string): IndexDefinition | undefined {
 	const [only, ...others] = matchingIndexIds(id);
 	return only !== undefined && others.length === 0 ? indices.get(only) : undefined;

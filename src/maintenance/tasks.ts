@@ -50,10 +50,10 @@ export async function sweepJobs(env: Env, now: number): Promise<SweepReport> {
 		}
 	}
 	// A stage that was mid-way when its job failed or was canceled may have written after the
-	// cleanup, and a succeeded job's strips stay when their deletion failed after success.
+	// cleanup, and a succeeded job's work objects stay when their deletion failed after success.
 	const ended = await listRecentlyEndedJobs(env.DB, new Date(now - SWEEP_CLEANUP_WINDOW_MS).toISOString(), BATCH);
 	for (const job of ended) {
-		if (job.status === "succeeded") await deleteObjectsUnder(env.BUCKET, objectKeys.stripsPrefix(job.id));
+		if (job.status === "succeeded") await deleteObjectsUnder(env.BUCKET, objectKeys.workPrefix(job.id));
 		else await removeJobObjects(env, job.id, "");
 	}
 	return { stalled: stalled.length, cleaned: ended.length };

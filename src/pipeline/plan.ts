@@ -1,7 +1,9 @@
 /**
- * The strip plan: how a job's raster is cut into row strips so that one compute invocation's
- * working set stays under the configured memory budget.
+ * The strip plan: how a job's raster is cut into windows (rows x columns) so that one compute
+ * invocation's working set stays under the configured memory budget, and so that every
+ * output tile of result.tif lies inside exactly one window.
  */
+import { COG_TILE_SIZE as OUTPUT_TILE } from "../raster/cog-writer";
 import type { GeoReference } from "../raster/georeference";
 
 export interface PlannedInput {
@@ -19,13 +21,17 @@ export interface PlannedInput {
 	nodata: number | null;
 	/** Bytes one decoded pixel of the file takes, all bands together. */
 	bytes_per_pixel: number;
+	block_width: number;
 	block_height: number;
 }
 
+/** One compute invocation's window: rows [rowStart, rowEnd) x columns [colStart, colEnd). */
 export interface StripSpan {
 	index: number;
 	rowStart: number;
 	rowEnd: number;
+	colStart: number;
+	colEnd: number;
 }
 
 export interface JobPlan {
@@ -33,6 +39,7 @@ export interface JobPlan {
 	height: number;
 	geo: GeoReference;
 	rows_per_strip: number;
+	cols_per_strip: number;
 	strips: StripSpan[];
 	inputs: PlannedInput[];
 }
@@ -46,30 +53,104 @@ function gcd(a: number, b: number): number {
 	return b === 0 ? a : gcd(b, a % b);
 }
 
+function lcm(values: readonly number[]): number {
+	return values.reduce((result, value) => (result * value) / gcd(result, value), 1);
+}
+
+/** The ranged source's block cache (32 x 64 KiB) per file, and one tile's encoding scratch. */
+const CACHE_BYTES_PER_FILE = 2 * 1024 * 1024;
+const TILE_SCRATCH_BYTES = 3 * OUTPUT_TILE * OUTPUT_TILE * 4;
+
 /**
- * Bytes one output row costs in compute: each file's decoded blocks (compressed and decoded
- * copies may coexist, hence twice), each input's window as its own array (counted at 4 bytes a
- * sample), and the float32 output.
+ * Bytes one output pixel costs in compute, beyond the input blocks: each input converted to
+ * float32 in Wasm memory, the float32 output, its compressed tiles (at worst as large) and its
+ * decimated copy (a quarter).
  */
-export function bytesPerRow(width: number, inputs: readonly PlannedInput[]): number {
-	const files = new Map(inputs.map((input) => [fileOf(input), input.bytes_per_pixel]));
-	const decoded = [...files.values()].reduce((sum, bytesPerPixel) => sum + 2 * bytesPerPixel * width, 0);
-	return decoded + inputs.length * 4 * width + 4 * width;
+function outputBytesPerPixel(inputs: readonly PlannedInput[]): number {
+	return inputs.length * 4 + 4 + 4 + 1;
+}
+
+/** Pixels of `extent` that the blocks overlapping a `span`-long stretch cover, at worst. */
+function coveredBy(span: number, block: number, extent: number, aligned: boolean): number {
+	return Math.min(extent, (Math.ceil(span / block) + (aligned ? 0 : 1)) * block);
 }
 
 /**
- * Cuts `height` rows into strips aligned to the inputs' block rows (so no block is decoded by
- * two strips) and as tall as the budget allows; always at least one block row per strip.
+ * Working set of a `rows` x `columns` window whose edges fall on multiples of `rows` and
+ * `columns`: every block it touches held compressed and decoded (twice its decoded size, as
+ * geotiff.js may have them all in flight at once), the caches, and the output.
  */
-export function planStrips(height: number, rowBytes: number, budgetBytes: number, blockHeights: readonly number[]) {
-	const largest = Math.max(1, ...blockHeights);
-	const common = blockHeights.reduce((lcm, h) => (lcm * h) / gcd(lcm, h), 1);
-	const affordableRows = Math.floor(budgetBytes / Math.max(1, rowBytes));
-	const alignment = common <= Math.max(affordableRows, largest) ? common : largest;
-	const rowsPerStrip = Math.min(height, Math.max(alignment, Math.floor(affordableRows / alignment) * alignment));
-	const strips: StripSpan[] = [];
-	for (let rowStart = 0, index = 0; rowStart < height; rowStart += rowsPerStrip, index++) {
-		strips.push({ index, rowStart, rowEnd: Math.min(height, rowStart + rowsPerStrip) });
+export function windowBytes(
+	rows: number,
+	columns: number,
+	raster: { width: number; height: number },
+	inputs: readonly PlannedInput[],
+): number {
+	const files = new Map(inputs.map((input) => [fileOf(input), input]));
+	let blocks = 0;
+	for (const file of files.values()) {
+		const coveredRows = coveredBy(rows, file.block_height, raster.height, rows % file.block_height === 0);
+		const coveredColumns = coveredBy(columns, file.block_width, raster.width, columns % file.block_width === 0);
+		blocks += 2 * file.bytes_per_pixel * coveredRows * coveredColumns;
 	}
-	return { rowsPerStrip, strips };
+	return blocks + files.size * CACHE_BYTES_PER_FILE + TILE_SCRATCH_BYTES + rows * columns * outputBytesPerPixel(inputs);
+}
+
+/** The first alignment that fits the budget at its smallest window, else the plain tile size. */
+function chooseAlignment(candidate: number, fits: (alignment: number) => boolean): number {
+	return candidate !== OUTPUT_TILE && fits(candidate) ? candidate : OUTPUT_TILE;
+}
+
+/**
+ * Cuts the raster into windows whose edges are multiples of the output tile (so no output tile
+ * is split between invocations) and, where the budget allows, of the inputs' blocks (so no
+ * block is decoded twice). Full-width strips are preferred; when even the shortest full-width
+ * strip is over budget (e.g. 1024-row tiles across a 10980-pixel scene), strips are also cut
+ * into columns. A window never gets smaller than one output tile.
+ */
+export function planStrips(
+	width: number,
+	height: number,
+	inputs: readonly PlannedInput[],
+	budgetBytes: number,
+): { rowsPerStrip: number; colsPerStrip: number; strips: StripSpan[] } {
+	const raster = { width, height };
+	const cost = (rows: number, columns: number) =>
+		windowBytes(Math.min(rows, height), Math.min(columns, width), raster, inputs);
+	const rowAlign = chooseAlignment(
+		lcm([OUTPUT_TILE, ...inputs.map((input) => input.block_height)]),
+		(rows) => cost(rows, OUTPUT_TILE) <= budgetBytes,
+	);
+	const colAlign = chooseAlignment(
+		lcm([OUTPUT_TILE, ...inputs.map((input) => input.block_width)]),
+		(columns) => cost(rowAlign, columns) <= budgetBytes,
+	);
+	/** The largest multiple of `step` (at least one step, at most the extent) that fits. */
+	const largest = (step: number, extent: number, fits: (size: number) => boolean) => {
+		let size = step;
+		while (size < extent && fits(size + step)) size += step;
+		return Math.min(size, Math.ceil(extent / step) * step);
+	};
+	let rowsPerStrip: number;
+	let colsPerStrip: number;
+	if (cost(rowAlign, width) <= budgetBytes) {
+		colsPerStrip = width;
+		rowsPerStrip = largest(rowAlign, height, (rows) => cost(rows, width) <= budgetBytes);
+	} else {
+		rowsPerStrip = rowAlign;
+		colsPerStrip = largest(colAlign, width, (columns) => cost(rowAlign, columns) <= budgetBytes);
+	}
+	const strips: StripSpan[] = [];
+	for (let rowStart = 0; rowStart < height; rowStart += rowsPerStrip) {
+		for (let colStart = 0; colStart < width; colStart += colsPerStrip) {
+			strips.push({
+				index: strips.length,
+				rowStart,
+				rowEnd: Math.min(height, rowStart + rowsPerStrip),
+				colStart,
+				colEnd: Math.min(width, colStart + colsPerStrip),
+			});
+		}
+	}
+	return { rowsPerStrip: Math.min(rowsPerStrip, height), colsPerStrip: Math.min(colsPerStrip, width), strips };
 }

@@ -32,8 +32,11 @@ export interface RasterFile {
 	allowedHosts: readonly string[] | null;
 }
 
-/** Opens the file's first image once its header has passed the structure checks and limits. */
-export async function openRasterFile(env: Env, file: RasterFile): Promise<RangedImage> {
+/**
+ * Opens the file's first image, or the one at `imageIndex` (a COG's overviews follow it), once the
+ * header has passed the structure checks and limits.
+ */
+export async function openRasterFile(env: Env, file: RasterFile, imageIndex = 0): Promise<RangedImage> {
 	await installWorkerDecoders();
 	let reader: RangeReader;
 	if (file.href !== null) {
@@ -43,5 +46,5 @@ export async function openRasterFile(env: Env, file: RasterFile): Promise<Ranged
 	} else {
 		throw new Error("a raster file needs an object key or an href");
 	}
-	return openRangedImage(new RangedSource(reader), rasterLimits(env));
+	return openRangedImage(new RangedSource(reader), rasterLimits(env), imageIndex);
 }

@@ -192,13 +192,19 @@ async function actualizeDeferredArrays(image: GeoTIFFImage, reader: TiffReader):
 }
 
 /**
- * Opens the first image of a GeoTIFF through ranged reads, reading no more than its header,
- * once its structure has passed the checks and limits of src/raster/tiff-structure.ts.
+ * Opens one image of a GeoTIFF (the first unless told; later ones are e.g. a COG's overviews)
+ * through ranged reads, reading no more than the headers up to it, once the file's structure
+ * has passed the checks and limits of src/raster/tiff-structure.ts (`structure` describes the
+ * first image).
  */
-export async function openRangedImage(source: RangedSource, limits: RasterLimits): Promise<RangedImage> {
+export async function openRangedImage(
+	source: RangedSource,
+	limits: RasterLimits,
+	imageIndex = 0,
+): Promise<RangedImage> {
 	const { reader, structure } = await readTiffStructure(source, limits);
 	const tiff = await GeoTIFF.fromSource(source as unknown as GeoTiffSource);
-	const image = await tiff.getImage(0);
+	const image = await tiff.getImage(imageIndex);
 	await actualizeDeferredArrays(image, reader);
 	return { image, structure };
 }

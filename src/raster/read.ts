@@ -1,5 +1,5 @@
 /**
- * Reads row windows of chosen bands, the only pixel reads compute makes.
+ * Reads windows (rows x columns) of chosen bands, the only pixel reads compute makes.
  *
  * geotiff.js's readRasters copies every pixel through a DataView call, which costs more than
  * decoding. For the layouts archives use (whole-byte integer or float samples, stored in this
@@ -55,19 +55,28 @@ function sliceableArrayType(image: GeoTIFFImage): TypedArrayConstructor | null {
 	return byteSized || image.littleEndian === HOST_LITTLE_ENDIAN ? ArrayType : null;
 }
 
+/** A pixel window: rows [rowStart, rowEnd) x columns [colStart, colEnd). */
+export interface PixelWindow {
+	rowStart: number;
+	rowEnd: number;
+	colStart: number;
+	colEnd: number;
+}
+
 /**
- * Decodes rows [rowStart, rowEnd) of the given 1-based bands in one pass, so bands of one
- * pixel-interleaved file share each block decode.
+ * Decodes a window of the given 1-based bands in one pass, so bands of one pixel-interleaved
+ * file share each block decode. Each band comes back row-major, the window's width wide.
  */
-export async function readRows(
+export async function readWindow(
 	image: GeoTIFFImage,
 	bands: readonly number[],
-	rowStart: number,
-	rowEnd: number,
+	window: PixelWindow,
 ): Promise<TypedArray[]> {
 	const ArrayType = sliceableArrayType(image);
-	if (!ArrayType) return readRowsGenerally(image, bands, rowStart, rowEnd);
+	if (!ArrayType) return readWindowGenerally(image, bands, window);
 
+	const { rowStart, rowEnd, colStart, colEnd } = window;
+	const windowWidth = colEnd - colStart;
 	const width = image.getWidth();
 	const height = image.getHeight();
 	const blockWidth = image.getTileWidth();
@@ -80,14 +89,15 @@ export async function readRows(
 		compression,
 		(await blockParameters(directory)) as unknown as Parameters<typeof getDecoder>[1],
 	);
-	const outputs = bands.map(() => new ArrayType(width * (rowEnd - rowStart)));
+	const outputs = bands.map(() => new ArrayType(windowWidth * (rowEnd - rowStart)));
 
 	/** Copies one decoded block's rows of `sample` that fall in the window into `out`. */
 	const copyBlock = (data: ArrayBufferLike, blockX: number, blockY: number, sample: number, out: TypedArray) => {
 		const stride = planar ? 1 : samplesPerPixel;
 		const offset = planar ? 0 : sample;
-		const x0 = blockX * blockWidth;
-		const columns = Math.min(blockWidth, width - x0);
+		const blockX0 = blockX * blockWidth;
+		const x0 = Math.max(colStart, blockX0);
+		const columns = Math.min(blockX0 + blockWidth, width, colEnd) - x0;
 		const firstRow = Math.max(rowStart, blockY * blockHeight);
 		const lastRow = Math.min(rowEnd, (blockY + 1) * blockHeight, height);
 		// A corrupt block can decode short: refused, rather than read as zeros or half a sample.
@@ -97,8 +107,8 @@ export async function readRows(
 		}
 		const values = new ArrayType(data);
 		for (let row = firstRow; row < lastRow; row++) {
-			const from = (row - blockY * blockHeight) * blockWidth;
-			const to = (row - rowStart) * width + x0;
+			const from = (row - blockY * blockHeight) * blockWidth + (x0 - blockX0);
+			const to = (row - rowStart) * windowWidth + (x0 - colStart);
 			if (stride === 1) {
 				out.set(values.subarray(from, from + columns), to);
 			} else {
@@ -109,10 +119,9 @@ export async function readRows(
 		}
 	};
 
-	const blocksAcross = Math.ceil(width / blockWidth);
 	const reads: Promise<void>[] = [];
 	for (let blockY = Math.floor(rowStart / blockHeight); blockY * blockHeight < rowEnd; blockY++) {
-		for (let blockX = 0; blockX < blocksAcross; blockX++) {
+		for (let blockX = Math.floor(colStart / blockWidth); blockX * blockWidth < colEnd; blockX++) {
 			if (planar) {
 				bands.forEach((band, position) => {
 					reads.push(
@@ -136,14 +145,13 @@ export async function readRows(
 	return outputs;
 }
 
-async function readRowsGenerally(
+async function readWindowGenerally(
 	image: GeoTIFFImage,
 	bands: readonly number[],
-	rowStart: number,
-	rowEnd: number,
+	{ rowStart, rowEnd, colStart, colEnd }: PixelWindow,
 ): Promise<TypedArray[]> {
 	const rasters = await image.readRasters({
-		window: [0, rowStart, image.getWidth(), rowEnd],
+		window: [colStart, rowStart, colEnd, rowEnd],
 		samples: bands.map((band) => band - 1),
 		interleave: false,
 	});

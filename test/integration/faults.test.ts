@@ -154,7 +154,7 @@ async function outputs(jobId: string) {
 	return {
 		tif: new Uint8Array((await result?.arrayBuffer()) ?? new ArrayBuffer(0)),
 		stats: (await stats?.json()) ?? null,
-		leftovers: (await env.BUCKET.list({ prefix: objectKeys.stripsPrefix(jobId) })).objects.length,
+		leftovers: (await env.BUCKET.list({ prefix: objectKeys.workPrefix(jobId) })).objects.length,
 	};
 }
 

@@ -32,7 +32,7 @@ async function queuedJobWithObject(): Promise<string> {
 		request: { index: "ndvi", inputs: {} },
 		traceId: TRACE_ID,
 	});
-	await env.BUCKET.put(objectKeys.strip(job.id, 0), new Uint8Array(16));
+	await env.BUCKET.put(objectKeys.stripTiles(job.id, 0), new Uint8Array(16));
 	return job.id;
 }
 
@@ -106,7 +106,7 @@ describe("the sweeper", () => {
 		const id = await queuedJobWithObject();
 		expect((await api(`/v1/jobs/${id}/cancel`, { method: "POST" })).status).toBe(200);
 		// A compute invocation that was already running writes its strip after the cancel.
-		await env.BUCKET.put(objectKeys.strip(id, 1), new Uint8Array(16));
+		await env.BUCKET.put(objectKeys.stripTiles(id, 1), new Uint8Array(16));
 		await sweepJobs(env, Date.now());
 		expect(await objectsOf(id)).toEqual([]);
 	});

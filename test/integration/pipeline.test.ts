@@ -26,6 +26,7 @@ import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
 import saviL2a from "../fixtures/savi_s2_l2a.f32";
 import { api, expectProblem, partner, upload, waitForJob } from "../helpers";
+import { decodePng } from "../png";
 
 const files: Record<string, ArrayBuffer> = {
 	"s2_red_256.tif": red256,
@@ -192,7 +193,7 @@ describe.each(cases)("job %s through all five queues", (name) => {
 		expect(job.error).toBeNull();
 		expect(job.status).toBe("succeeded");
 		expect(job.progress).toBe(1);
-		expect(job.artifacts.map((artifact) => artifact.name)).toEqual(["result.tif", "stats.json"]);
+		expect(job.artifacts.map((artifact) => artifact.name)).toEqual(["preview.png", "result.tif", "stats.json"]);
 
 		const { image, pixels } = await resultPixels(job.id);
 		const [height, width] = spec.shape;
@@ -204,6 +205,17 @@ describe.each(cases)("job %s through all five queues", (name) => {
 		// The evaluator computes numpy's float32 arithmetic, so normalized differences of unscaled
 		// inputs match bit for bit; scaled inputs are converted in float32, numpy's in float64.
 		expect(pixelMismatches(pixels, spec)).toBe(0);
+
+		// The preview of a raster within 1024 px is the full resolution: nodata transparent, the rest opaque.
+		const preview = await decodePng(
+			new Uint8Array(await (await api(`/v1/jobs/${job.id}/artifacts/preview.png`)).arrayBuffer()),
+		);
+		expect([preview.height, preview.width]).toEqual(spec.shape);
+		let alphaMismatches = 0;
+		pixels.forEach((value, i) => {
+			if (preview.rgba[i * 4 + 3] !== (Number.isNaN(value) ? 0 : 255)) alphaMismatches++;
+		});
+		expect(alphaMismatches).toBe(0);
 
 		const firstInput = Object.values(spec.inputs)[0];
 		const source = await (await fromArrayBuffer(files[firstInput?.file ?? ""] as ArrayBuffer)).getImage();
@@ -263,7 +275,7 @@ describe("custom expressions", () => {
 });
 
 describe("job timeline", () => {
-	it("records every stage under the trace of the request that created the job, with several strips", async () => {
+	it("records every stage under the trace of the request that created the job, one compute event per strip", async () => {
 		const { job } = await runCase("ndvi_s2_256");
 		const { data } = await listJobEvents({ client: partner, path: { id: job.id } });
 		const events = data?.events ?? [];
@@ -273,8 +285,8 @@ describe("job timeline", () => {
 		}
 		expect(events.every((event) => event.trace_id === TRACE_ID)).toBe(true);
 		const computeSuccesses = events.filter((event) => event.stage === "compute" && event.status === "succeeded");
-		// The test budget (vitest.config.ts) splits 256 rows of 128-row tiles into two strips.
-		expect(computeSuccesses.length).toBe(2);
+		const planned = events.find((event) => event.stage === "validate" && event.status === "succeeded");
+		expect(computeSuccesses.length).toBe(planned?.detail?.strips);
 		expect(
 			events.filter((event) => event.status === "succeeded").every((event) => (event.duration_ms ?? -1) >= 0),
 		).toBe(true);

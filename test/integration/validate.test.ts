@@ -1,8 +1,9 @@
 /** Jobs whose inputs cannot be combined end `failed` at validate with a problem saying why. */
 import { fromArrayBuffer } from "geotiff";
 import { describe, expect, it } from "vitest";
-import { float32StripHeader } from "../../src/raster/float32-writer";
+
 import { readGeoReference } from "../../src/raster/georeference";
+import { assembleCog } from "../cog";
 import mismatch255 from "../fixtures/mismatch_nir_255.tif";
 import mismatchShifted from "../fixtures/mismatch_nir_shifted.tif";
 import nir256 from "../fixtures/s2_nir_256.tif";
@@ -59,16 +60,14 @@ describe("validate", () => {
 	it("fails an unsupported sample type, naming what it found", async () => {
 		// A readable float32 GeoTIFF relabelled as complex float (SampleFormat 6).
 		const geo = await readGeoReference(await (await fromArrayBuffer(red256)).getImage());
-		const { header, totalBytes } = float32StripHeader({ width: 256, height: 256, rowsPerStrip: 256, geo });
-		const bytes = new Uint8Array(totalBytes);
-		bytes.set(header);
+		const { file: bytes } = await assembleCog({ width: 256, height: 256, geo }, new Float32Array(256 * 256));
 		const view = new DataView(bytes.buffer);
 		const ifd = view.getUint32(4, true);
 		for (let entry = 0; entry < view.getUint16(ifd, true); entry++) {
 			const at = ifd + 2 + entry * 12;
 			if (view.getUint16(at, true) === 339) view.setUint16(at + 8, 6, true);
 		}
-		const job = await runNdvi(red256, bytes.buffer);
+		const job = await runNdvi(red256, bytes.buffer as ArrayBuffer);
 		expect(job.status).toBe("failed");
 		expect(job.error?.type).toBe("https://eo-edge.dev/problems/unsupported-raster");
 		expect(job.error?.detail).toContain("CFloat32");

@@ -1,9 +1,30 @@
 import { describe, expect, it } from "vitest";
-import { histogramEdges, mergeStripStats } from "../../src/pipeline/publish/statistics";
+import {
+	histogramEdges,
+	mergeStripStats,
+	PERCENTILE_BINS,
+	percentileHistogram,
+	type StripOutput,
+} from "../../src/pipeline/publish/statistics";
 import { kernels } from "../../src/wasm/index";
 
 const range = { first: -1, last: 1, bins: 20 };
 const ndvi = { index: "NDVI", expression: "(nir - red)/(nir + red)", constants: {}, histogram: range };
+
+/** A strip's output as compute records it (without tiles). */
+function stripOutput(values: Float32Array): StripOutput {
+	const fine = kernels.stripStats(values, percentileHistogram(range));
+	return { ...kernels.stripStats(values, range), percentile_counts: fine.histogram_counts, tile_bytes: [] };
+}
+
+/** numpy.percentile's default (linear) method over the finite values. */
+function exactPercentile(values: Float32Array, percent: number): number {
+	const sorted = Float64Array.from(values.filter((value) => !Number.isNaN(value))).sort();
+	const rank = ((sorted.length - 1) * percent) / 100;
+	const lower = Math.floor(rank);
+	const upper = Math.min(lower + 1, sorted.length - 1);
+	return (sorted[lower] as number) + ((sorted[upper] as number) - (sorted[lower] as number)) * (rank - lower);
+}
 
 function randomValues(count: number, seed: number): Float32Array {
 	let state = seed;
@@ -18,9 +39,9 @@ function randomValues(count: number, seed: number): Float32Array {
 describe("job statistics", () => {
 	it("merged from strips equal the statistics of the whole raster", () => {
 		const values = randomValues(100_003, 7);
-		const whole = mergeStripStats(ndvi, {}, [kernels.stripStats(values, range)]);
+		const whole = mergeStripStats(ndvi, {}, [stripOutput(values)]);
 		const cuts = [0, 1, 40_000, 40_001, 77_777, values.length];
-		const strips = cuts.slice(1).map((end, i) => kernels.stripStats(values.subarray(cuts[i], end), range));
+		const strips = cuts.slice(1).map((end, i) => stripOutput(values.subarray(cuts[i], end)));
 		const merged = mergeStripStats(ndvi, {}, strips);
 
 		expect(merged.count).toBe(whole.count);
@@ -51,8 +72,34 @@ describe("job statistics", () => {
 	});
 
 	it("of a raster with no valid pixel have null min, max, mean and std", () => {
-		const stats = mergeStripStats(ndvi, {}, [kernels.stripStats(new Float32Array([Number.NaN, Number.NaN]), range)]);
+		const stats = mergeStripStats(ndvi, {}, [stripOutput(new Float32Array([Number.NaN, Number.NaN]))]);
 		expect(stats).toMatchObject({ count: 0, nodata_count: 2, min: null, max: null, mean: null, std: null });
+		expect(stats.percentiles).toEqual({ p2: null, p50: null, p98: null });
+	});
+
+	it("estimate p2, p50 and p98 within one fine bin of numpy's linear percentiles, across strips", () => {
+		// Inside the histogram's range [-1, 1], as an index's values are.
+		const values = randomValues(100_003, 11).map((value) => value / 1.25);
+		const cuts = [0, 33_333, 66_666, values.length];
+		const merged = mergeStripStats(
+			ndvi,
+			{},
+			cuts.slice(1).map((end, i) => stripOutput(values.subarray(cuts[i], end))),
+		);
+		const binWidth = (range.last - range.first) / PERCENTILE_BINS;
+		for (const [key, percent] of [
+			["p2", 2],
+			["p50", 50],
+			["p98", 98],
+		] as const) {
+			const estimate = merged.percentiles[key];
+			expect(estimate).not.toBeNull();
+			expect(Math.abs((estimate as number) - exactPercentile(values, percent)), key).toBeLessThanOrEqual(binWidth);
+		}
+		// A value beyond the histogram's range is outside every bin: the estimate falls back to min or max.
+		const skewed = Float32Array.from({ length: 100 }, (_, i) => (i < 5 ? -3 - i : 0.5));
+		const edges = mergeStripStats(ndvi, {}, [stripOutput(skewed)]);
+		expect(edges.percentiles.p2).toBe(edges.min);
 	});
 
 	it("use numpy's histogram edges", () => {

@@ -1,19 +1,23 @@
 /**
- * compute: one strip of rows. Reads the strip's window of every input, runs the job's compiled
- * formula in the WebAssembly evaluator, writes the float32 strip and its partial statistics,
- * and counts completion idempotently; the delivery that completes the last strip asks for store.
+ * compute: one strip, a window of rows x columns. Reads the window of every input, runs the
+ * job's compiled formula in the WebAssembly evaluator, writes the window's compressed output tiles, its 2 x 2 average
+ * (the source of the overviews) and its partial statistics, and counts completion
+ * idempotently; the delivery that completes the last strip asks for store.
  */
 import type { TypedArray } from "geotiff";
 import { z } from "zod";
 import { completeStrip, getStrip } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
+import type { CompiledFormula } from "../../indices/formula";
 import { inputReadFailure } from "../../raster/input-errors";
 import { openRasterFile } from "../../raster/inputs";
-import { readRows } from "../../raster/read";
+import { type PixelWindow, readWindow } from "../../raster/read";
+import { encodeTiles, halve } from "../../raster/tiles";
 import { objectKeys } from "../../storage/keys";
 import { kernels } from "../../wasm/index";
 import { jobMessage } from "../message";
 import { fileOf, type PlannedInput } from "../plan";
+import { percentileHistogram, type StripOutput } from "../publish/statistics";
 import { sendToStage } from "../send";
 import { done, failed, type StageHandler } from "../stage";
 import { computeProgress } from "../stages";
@@ -26,8 +30,7 @@ async function readInputs(
 	env: Env,
 	allowedHosts: readonly string[] | null,
 	inputs: readonly PlannedInput[],
-	rowStart: number,
-	rowEnd: number,
+	window: PixelWindow,
 ): Promise<Map<string, TypedArray>> {
 	const byFile = Map.groupBy(inputs, fileOf);
 	const pixels = new Map<string, TypedArray>();
@@ -43,12 +46,12 @@ async function readInputs(
 				bytes: first.bytes,
 				allowedHosts,
 			});
-			decoded = await readRows(image, bands, rowStart, rowEnd);
+			decoded = await readWindow(image, bands, window);
 		} catch (error) {
 			throw inputReadFailure(
 				{ name: first.name, uploadId: first.upload_id, href: first.href },
 				error,
-				`decoding rows ${rowStart}-${rowEnd}`,
+				`decoding rows ${window.rowStart}-${window.rowEnd}, columns ${window.colStart}-${window.colEnd}`,
 			);
 		}
 		for (const input of group) {
@@ -64,13 +67,16 @@ export const computeStage: StageHandler<ComputeMessage> = {
 	async handle(message, { env, job }) {
 		const { plan, formula } = job;
 		const strip = await getStrip(env.DB, job.id, message.strip_index);
-		if (!plan || !formula || !strip) throw new Error(`job ${job.id}: strip ${message.strip_index} is not planned`);
+		const window = plan?.strips[message.strip_index];
+		if (!plan || !formula || !strip || !window) {
+			throw new Error(`job ${job.id}: strip ${message.strip_index} is not planned`);
+		}
 
 		if (!strip.done) {
 			let pixels: Map<string, TypedArray>;
 			try {
 				const allowedHosts = job.request.remote?.allowed_hosts ?? null;
-				pixels = await readInputs(env, allowedHosts, plan.inputs, strip.rowStart, strip.rowEnd);
+				pixels = await readInputs(env, allowedHosts, plan.inputs, window);
 			} catch (error) {
 				if (error instanceof ApiError) return failed(error);
 				throw error;
@@ -83,15 +89,36 @@ export const computeStage: StageHandler<ComputeMessage> = {
 				return { data, nodata: input.nodata, scale: requested.scale, offset: requested.offset };
 			});
 			const values = kernels.evaluate(formula.program, inputs);
-			await env.BUCKET.put(objectKeys.strip(job.id, message.strip_index), values);
-			const stats = kernels.stripStats(values, formula.histogram);
-			const completion = await completeStrip(env.DB, job.id, message.strip_index, stats, computeProgress);
-			return finish(env, message, completion.remaining, completion.total, strip);
+			const output = await writeStripOutput(env, job.id, message.strip_index, window, values, formula);
+			const completion = await completeStrip(env.DB, job.id, message.strip_index, output, computeProgress);
+			return finish(env, message, completion.remaining, completion.total, window);
 		}
 		const completion = await completeStrip(env.DB, job.id, message.strip_index, null, computeProgress);
-		return finish(env, message, completion.remaining, completion.total, strip, true);
+		return finish(env, message, completion.remaining, completion.total, window, true);
 	},
 };
+
+/**
+ * Stores the window's output tiles (one object, row-major) and its 2 x 2 average, and returns
+ * what store and publish need from D1: the tiles' byte counts and the partial statistics, with
+ * the fine histogram that percentiles come from.
+ */
+async function writeStripOutput(
+	env: Env,
+	jobId: string,
+	stripIndex: number,
+	window: PixelWindow,
+	values: Float32Array,
+	formula: CompiledFormula,
+): Promise<StripOutput> {
+	const raster = { values, width: window.colEnd - window.colStart, height: window.rowEnd - window.rowStart };
+	const tiles = await encodeTiles(raster);
+	await env.BUCKET.put(objectKeys.stripTiles(jobId, stripIndex), new Blob(tiles));
+	await env.BUCKET.put(objectKeys.stripHalf(jobId, stripIndex), halve(raster).values);
+	const stats = kernels.stripStats(values, formula.histogram);
+	const fine = kernels.stripStats(values, percentileHistogram(formula.histogram));
+	return { ...stats, percentile_counts: fine.histogram_counts, tile_bytes: tiles.map((tile) => tile.byteLength) };
+}
 
 /**
  * Whichever delivery sees no strip left sends store, including a redelivery whose first try
@@ -102,12 +129,13 @@ async function finish(
 	message: ComputeMessage,
 	remaining: number,
 	total: number,
-	strip: { rowStart: number; rowEnd: number },
+	window: PixelWindow,
 	alreadyDone = false,
 ) {
 	if (remaining === 0) await sendToStage(env, "store", { job_id: message.job_id, trace_id: message.trace_id });
 	return done({
-		rows: [strip.rowStart, strip.rowEnd],
+		rows: [window.rowStart, window.rowEnd],
+		columns: [window.colStart, window.colEnd],
 		remaining,
 		total,
 		...(alreadyDone ? { already_done: true } : {}),

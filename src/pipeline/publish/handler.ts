@@ -1,27 +1,29 @@
 /**
- * publish: writes stats.json from the strips' partial statistics, records both artifacts and
- * marks the job succeeded in one transaction, then drops the intermediate strips.
+ * publish: writes stats.json from the strips' partial statistics and preview.png from
+ * result.tif's overview, records the artifacts and marks the job succeeded in one
+ * transaction, then drops the intermediate strips and overviews.
  */
 import { completeJob, listStripStats } from "../../db/queries";
+import { colormapOf } from "../../indices/registry";
+import { PREVIEW_ARTIFACT, renderPreview } from "../../preview/render";
 import { objectKeys } from "../../storage/keys";
 import { deleteObjectsUnder } from "../../storage/objects";
-import type { StripStats } from "../../wasm/kernels";
 import { jobMessage } from "../message";
 import { done, type StageHandler } from "../stage";
 import { RESULT_ARTIFACT } from "../store/handler";
-import { mergeStripStats } from "./statistics";
+import { mergeStripStats, type StripOutput } from "./statistics";
 
 export const STATS_ARTIFACT = "stats.json";
 
 export const publishStage: StageHandler = {
 	message: jobMessage,
 	async handle(_message, { env, job }) {
-		const formula = job.formula;
-		if (!formula) throw new Error(`job ${job.id} has no compiled formula`);
+		const { formula, plan } = job;
+		if (!formula || !plan) throw new Error(`job ${job.id} has no compiled formula or no plan`);
 		const resultKey = objectKeys.artifact(job.id, RESULT_ARTIFACT);
 		const result = await env.BUCKET.head(resultKey);
 		if (!result) throw new Error(`job ${job.id}: ${RESULT_ARTIFACT} is not stored yet`);
-		const strips = await listStripStats<StripStats>(env.DB, job.id);
+		const strips = await listStripStats<StripOutput>(env.DB, job.id);
 		const partials = strips.map((strip) => {
 			if (!strip.stats) throw new Error(`job ${job.id}: strip ${strip.index} has no statistics`);
 			return strip.stats;
@@ -31,12 +33,19 @@ export const publishStage: StageHandler = {
 		const stats = await env.BUCKET.put(statsKey, JSON.stringify(statistics, null, 2), {
 			httpMetadata: { contentType: "application/json" },
 		});
+		const png = await renderPreview(env, { objectKey: resultKey, bytes: result.size }, plan, {
+			colormap: colormapOf(formula.index),
+			rescale: [formula.histogram.first, formula.histogram.last],
+		});
+		const previewKey = objectKeys.artifact(job.id, PREVIEW_ARTIFACT);
+		await env.BUCKET.put(previewKey, png, { httpMetadata: { contentType: "image/png" } });
 		await completeJob(env.DB, job.id, [
+			{ name: PREVIEW_ARTIFACT, mediaType: "image/png", bytes: png.byteLength, objectKey: previewKey },
 			{ name: RESULT_ARTIFACT, mediaType: "image/tiff; application=geotiff", bytes: result.size, objectKey: resultKey },
 			{ name: STATS_ARTIFACT, mediaType: "application/json", bytes: stats.size, objectKey: statsKey },
 		]);
-		// After success a redelivered store or publish is skipped, so nothing needs the strips.
-		await deleteObjectsUnder(env.BUCKET, objectKeys.stripsPrefix(job.id));
+		// After success a redelivered store or publish is skipped, so nothing needs the work objects.
+		await deleteObjectsUnder(env.BUCKET, objectKeys.workPrefix(job.id));
 		return done({ count: statistics.count, nodata_count: statistics.nodata_count });
 	},
 };

@@ -1,11 +1,31 @@
 /**
- * Job statistics merged from the strips' partials. Means and variances merge with Chan's
- * parallel formula, which stays exact where a running sum of squares would lose digits.
+ * Job statistics merged from the strips' partials, over every full-resolution pixel. Means and
+ * variances merge with Chan's parallel formula, which stays exact where a running sum of
+ * squares would lose digits. Percentiles are estimated from a fine histogram.
  */
 import type { JobInputRequest } from "../../db/queries";
 import type { CompiledFormula } from "../../indices/formula";
 import { EXPRESSION_INDEX } from "../../indices/registry";
 import type { HistogramSpec, StripStats } from "../../wasm/kernels";
+
+/** Bins of the histogram percentiles are read from: 0.001 wide over [-1, 1]. */
+export const PERCENTILE_BINS = 2000;
+
+/** The percentiles stats.json reports, in percent. */
+const REPORTED_PERCENTILES = [2, 50, 98] as const;
+
+/** What one compute strip records in D1: its statistics, fine histogram and output tiles. */
+export interface StripOutput extends StripStats {
+	/** Counts of {@link percentileHistogram}'s bins (values outside it are below/above_range). */
+	percentile_counts: number[];
+	/** Byte count of each of the strip's encoded output tiles, row-major within the strip. */
+	tile_bytes: number[];
+}
+
+/** The fine histogram over the formula's range that percentiles are estimated from. */
+export function percentileHistogram(range: HistogramSpec): HistogramSpec {
+	return { first: range.first, last: range.last, bins: PERCENTILE_BINS };
+}
 
 export interface JobStatistics {
 	/** The catalog index id, or `expression` for a custom expression. */
@@ -22,6 +42,12 @@ export interface JobStatistics {
 	mean: number | null;
 	/** Population standard deviation (ddof = 0), as numpy's default. */
 	std: number | null;
+	/**
+	 * p2, p50 and p98 as numpy.percentile's default (linear) method would give them, estimated
+	 * from a 2000-bin histogram over the histogram's range: within one bin width (0.001 for
+	 * [-1, 1]) of the exact value inside the range, min or max outside it.
+	 */
+	percentiles: { p2: number | null; p50: number | null; p98: number | null };
 	histogram: {
 		edges: number[];
 		counts: number[];
@@ -37,10 +63,38 @@ export function histogramEdges({ first, last, bins }: HistogramSpec): number[] {
 	return Array.from({ length: bins + 1 }, (_, i) => (i === bins ? last : first + i * step));
 }
 
+/**
+ * The value at `percent` of the sorted valid values, numpy's linear method (the order statistic
+ * at (count - 1) x percent / 100, interpolated), with the values of each bin taken as spread
+ * evenly over it; clamped to [min, max], which are exact.
+ */
+function estimatePercentile(
+	percent: number,
+	histogram: { spec: HistogramSpec; counts: readonly number[]; below: number },
+	count: number,
+	min: number,
+	max: number,
+): number {
+	const rank = ((count - 1) * percent) / 100;
+	const { first, last, bins } = histogram.spec;
+	const width = (last - first) / bins;
+	let before = histogram.below;
+	if (rank < before) return min;
+	for (let bin = 0; bin < bins; bin++) {
+		const inBin = histogram.counts[bin] ?? 0;
+		if (rank < before + inBin) {
+			const value = first + (bin + (rank - before + 0.5) / inBin) * width;
+			return Math.min(max, Math.max(min, value));
+		}
+		before += inBin;
+	}
+	return max;
+}
+
 export function mergeStripStats(
 	formula: Pick<CompiledFormula, "index" | "expression" | "constants" | "histogram">,
 	inputs: Readonly<Record<string, Pick<JobInputRequest, "scale" | "offset">>>,
-	strips: readonly StripStats[],
+	strips: readonly StripOutput[],
 ): JobStatistics {
 	const range = formula.histogram;
 	let count = 0;
@@ -52,7 +106,11 @@ export function mergeStripStats(
 	let below = 0;
 	let above = 0;
 	const counts = new Array<number>(range.bins).fill(0);
+	const fineCounts = new Array<number>(PERCENTILE_BINS).fill(0);
 	for (const strip of strips) {
+		strip.percentile_counts.forEach((binCount, bin) => {
+			fineCounts[bin] = (fineCounts[bin] ?? 0) + binCount;
+		});
 		nodata += strip.nodata_count;
 		below += strip.below_range;
 		above += strip.above_range;
@@ -69,6 +127,11 @@ export function mergeStripStats(
 		if (strip.min !== null) min = min === null ? strip.min : Math.min(min, strip.min);
 		if (strip.max !== null) max = max === null ? strip.max : Math.max(max, strip.max);
 	}
+	const percentile = (percent: number) =>
+		min === null || max === null
+			? null
+			: estimatePercentile(percent, { spec: percentileHistogram(range), counts: fineCounts, below }, count, min, max);
+	const [p2, p50, p98] = REPORTED_PERCENTILES.map(percentile);
 	return {
 		index: formula.index ?? EXPRESSION_INDEX,
 		expression: formula.expression,
@@ -80,6 +143,7 @@ export function mergeStripStats(
 		max,
 		mean: count > 0 ? mean : null,
 		std: count > 0 ? Math.sqrt(m2 / count) : null,
+		percentiles: { p2: p2 ?? null, p50: p50 ?? null, p98: p98 ?? null },
 		histogram: { edges: histogramEdges(range), counts, below_range: below, above_range: above },
 	};
 }

@@ -1,6 +1,6 @@
 /**
  * validate: reads only the inputs' headers, checks they share one grid and a supported sample
- * type, plans the compute strips under the memory budget and sends one message per strip.
+ * type, plans the compute strips (windows) under the memory budget and sends one message per strip.
  */
 import type { GeoTIFFImage } from "geotiff";
 import { findTenantQuotas } from "../../db/access";
@@ -12,7 +12,7 @@ import { inputReadFailure } from "../../raster/input-errors";
 import { openRasterFile } from "../../raster/inputs";
 import { bandDataType, inspectRaster, isSupportedDataType, type RasterHeader } from "../../raster/inspect";
 import { jobMessage } from "../message";
-import { bytesPerRow, type PlannedInput, planStrips } from "../plan";
+import { type PlannedInput, planStrips } from "../plan";
 import { sendAllToStage } from "../send";
 import { done, failed, type StageHandler } from "../stage";
 
@@ -177,22 +177,19 @@ export const validateStage: StageHandler = {
 				data_type: bandDataType(header, input.band),
 				nodata: nodata === null || !Number.isFinite(nodata) ? null : nodata,
 				bytes_per_pixel: image.getBytesPerPixel(),
+				block_width: header.block_width,
 				block_height: header.block_height,
 			};
 		});
 		const { width, height, geo } = reference.header;
-		const { rowsPerStrip, strips } = planStrips(
-			height,
-			bytesPerRow(width, planned),
-			env.STRIP_BUDGET_BYTES,
-			planned.map((input) => input.block_height),
-		);
+		const { rowsPerStrip, colsPerStrip, strips } = planStrips(width, height, planned, env.STRIP_BUDGET_BYTES);
 		// A redelivery gets the plan stored first back, so strips are sent from what D1 holds.
 		const stored = await saveJobPlan(env.DB, job.id, {
 			width,
 			height,
 			geo,
 			rows_per_strip: rowsPerStrip,
+			cols_per_strip: colsPerStrip,
 			strips,
 			inputs: planned,
 		});
@@ -201,6 +198,12 @@ export const validateStage: StageHandler = {
 			"compute",
 			stored.strips.map((strip) => ({ job_id: job.id, trace_id: message.trace_id, strip_index: strip.index })),
 		);
-		return done({ width, height, strips: stored.strips.length, rows_per_strip: stored.rows_per_strip });
+		return done({
+			width,
+			height,
+			strips: stored.strips.length,
+			rows_per_strip: stored.rows_per_strip,
+			cols_per_strip: stored.cols_per_strip,
+		});
 	},
 };

@@ -21,6 +21,24 @@ export const uploadExample = {
 	},
 };
 
+const SESSION_URL = "/v1/uploads/upl_0123456789abcdef01234567";
+
+export const uploadSessionExample = {
+	id: "upl_0123456789abcdef01234567",
+	status: "open",
+	bytes: 25165824,
+	part_bytes: 16777216,
+	created_at: "2026-11-25T12:00:00.000Z",
+	parts: [
+		{ number: 1, bytes: 16777216, href: `${SESSION_URL}/parts/1`, received: false },
+		{ number: 2, bytes: 8388608, href: `${SESSION_URL}/parts/2`, received: false },
+	],
+	complete_href: `${SESSION_URL}/complete`,
+	abort_href: `${SESSION_URL}/abort`,
+};
+
+export const uploadPartExample = { number: 1, bytes: 16777216, href: `${SESSION_URL}/parts/1`, received: true };
+
 export const createJobExample = {
 	index: "savi",
 	constants: { L: 0.5 },

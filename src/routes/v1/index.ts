@@ -9,12 +9,18 @@ import { registerCancelJob } from "./jobs.cancel";
 import { registerCreateJob } from "./jobs.create";
 import { registerListJobEvents } from "./jobs.events";
 import { registerGetJob } from "./jobs.get";
+import { registerAbortUpload } from "./uploads.abort";
+import { registerCompleteUpload } from "./uploads.complete";
 import { registerCreateUpload } from "./uploads.create";
 import { registerGetUpload } from "./uploads.get";
+import { registerUploadPart } from "./uploads.parts.put";
 
 export function registerV1Routes(app: App, version: string): void {
 	registerCreateUpload(app);
 	registerGetUpload(app);
+	registerUploadPart(app);
+	registerCompleteUpload(app);
+	registerAbortUpload(app);
 	registerCreateJob(app);
 	registerGetJob(app);
 	registerCancelJob(app);

@@ -1,6 +1,7 @@
 /**
  * GET /v1/jobs/{id}/artifacts/{name}: streams an artifact from R2. Range requests are honoured
- * so GIS clients (GDAL's /vsicurl/) can read result.tif in place.
+ * so GIS clients (GDAL's /vsicurl/) can read result.tif in place. preview.png with `colormap`
+ * or `rescale` is drawn anew from result.tif's overview instead.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { bearerWith, requireScope } from "../../access/auth";
@@ -8,8 +9,42 @@ import type { App } from "../../context";
 import { getTenantJob, listArtifacts } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
+import { colormapOf } from "../../indices/registry";
+import { RESULT_ARTIFACT } from "../../pipeline/store/handler";
+import { colormapNames } from "../../preview/colormaps";
+import { PREVIEW_ARTIFACT, renderPreview } from "../../preview/render";
 import { statisticsExample } from "./examples";
 import { JobIdParam } from "./schemas";
+
+const NUMBER = String.raw`[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?`;
+const RESCALE_PATTERN = new RegExp(`^${NUMBER},${NUMBER}$`);
+
+const PreviewQuery = z.object({
+	colormap: z
+		.enum(colormapNames)
+		.optional()
+		.openapi({
+			param: { name: "colormap", in: "query" },
+			description: `preview.png only: the colormap (default: the index's, rdylgn for vegetation indices, rdbu for water)`,
+			example: "viridis",
+		}),
+	rescale: z
+		.string()
+		.regex(RESCALE_PATTERN, "must be two numbers, min,max")
+		.refine((value) => {
+			// A value that is not two numbers is reported by the pattern alone.
+			if (!RESCALE_PATTERN.test(value)) return true;
+			const [min = 0, max = 0] = value.split(",").map(Number);
+			return min < max;
+		}, "min must be less than max")
+		.optional()
+		.openapi({
+			param: { name: "rescale", in: "query" },
+			description:
+				"preview.png only: the values drawn with the colormap's first and last colour, min,max (default: the index's range, -1,1 for NDVI and NDWI); values beyond are clamped",
+			example: "0,0.8",
+		}),
+});
 
 /**
  * The one byte range a `Range` header asks of a `size`-byte object (RFC 9110 14.1.2), or null
@@ -41,8 +76,10 @@ export const getJobArtifactRoute = createRoute({
 	summary: "Download a job artifact",
 	middleware: [requireScope("jobs:read")] as const,
 	security: bearerWith("jobs:read"),
-	description: "Artifacts of a succeeded job: result.tif (float32 GeoTIFF, nodata NaN) and stats.json.",
+	description:
+		"Artifacts of a succeeded job: result.tif (Cloud-Optimized GeoTIFF, float32, nodata NaN, with overviews), stats.json and preview.png (RGBA, at most 1024 px a side, nodata transparent; `colormap` and `rescale` redraw it).",
 	request: {
+		query: PreviewQuery,
 		params: JobIdParam.extend({
 			name: z
 				.string()
@@ -55,23 +92,47 @@ export const getJobArtifactRoute = createRoute({
 			description: "The artifact",
 			content: {
 				"image/tiff": { schema: z.string().openapi({ format: "binary" }) },
+				"image/png": { schema: z.string().openapi({ format: "binary" }) },
 				"application/json": { schema: z.record(z.string(), z.unknown()), example: statisticsExample },
 			},
 		},
 		206: { description: "The requested byte range of the artifact" },
-		...problemResponses(401, 403, 404, 416, 429),
+		...problemResponses(401, 403, 404, 416, 422, 429),
 	},
 });
 
 export function registerGetJobArtifact(app: App): void {
 	app.openapi(getJobArtifactRoute, async function getJobArtifact(c) {
 		const { id, name } = c.req.valid("param");
+		const { colormap, rescale } = c.req.valid("query");
 		const { tenantId } = c.get("principal");
 		const job = await getTenantJob(c.env.DB, tenantId, id);
 		if (!job) throw new ApiError("not-found", `Job ${id} does not exist.`);
-		const artifact = (await listArtifacts(c.env.DB, tenantId, id)).find((candidate) => candidate.name === name);
+		const artifacts = await listArtifacts(c.env.DB, tenantId, id);
+		const artifact = artifacts.find((candidate) => candidate.name === name);
 		if (!artifact) {
 			throw new ApiError("not-found", `Job ${id} (${job.status}) has no artifact named '${name}'.`);
+		}
+		const restyled = colormap !== undefined || rescale !== undefined;
+		if (restyled && name !== PREVIEW_ARTIFACT) {
+			const parameter = colormap !== undefined ? "colormap" : "rescale";
+			throw new ApiError("validation-failed", `query.${parameter}: only ${PREVIEW_ARTIFACT} can be restyled`, {
+				errors: [{ path: `query.${parameter}`, message: `only ${PREVIEW_ARTIFACT} takes ${parameter}` }],
+			});
+		}
+		const result = artifacts.find((candidate) => candidate.name === RESULT_ARTIFACT);
+		if (restyled && result && job.formula && job.plan) {
+			const { histogram } = job.formula;
+			const [min = histogram.first, max = histogram.last] = rescale?.split(",").map(Number) ?? [];
+			const png = await renderPreview(c.env, result, job.plan, {
+				colormap: colormap ?? colormapOf(job.formula.index),
+				rescale: [min, max],
+			});
+			return c.body(png as Uint8Array<ArrayBuffer>, 200, {
+				"Content-Type": "image/png",
+				"Content-Disposition": `inline; filename="${id}-${name}"`,
+				"Content-Length": String(png.byteLength),
+			});
 		}
 		const range = byteRange(c.req.header("range"), artifact.bytes);
 		if (range === "unsatisfiable") {

@@ -1,6 +1,6 @@
 /** Resource schemas shared by several operations, and the functions that render them. */
 import { z } from "@hono/zod-openapi";
-import type { ArtifactRecord, JobRecord, UploadRecord } from "../../db/queries";
+import type { ArtifactRecord, JobRecord, UploadPartRecord, UploadRecord, UploadSessionRecord } from "../../db/queries";
 import { ProblemSchema } from "../../errors/openapi";
 import type { IndexDefinition } from "../../indices/registry";
 import { stageNames } from "../../pipeline/stages";
@@ -46,6 +46,42 @@ export const UploadSchema = z
 		raster: RasterSummarySchema,
 	})
 	.openapi("Upload");
+
+export const UploadIdParam = z.object({
+	id: z.string().openapi({
+		param: { name: "id", in: "path" },
+		description: "Upload id; an id that names no upload answers 404",
+		example: "upl_0123456789abcdef01234567",
+	}),
+});
+
+export const UploadPartSchema = z
+	.object({
+		number: z.number().int().min(1).openapi({ example: 1 }),
+		bytes: z.number().int().openapi({ description: "Exact size this part must have", example: 16777216 }),
+		href: z.string().openapi({
+			description: "PUT the part's bytes here",
+			example: "/v1/uploads/upl_0123456789abcdef01234567/parts/1",
+		}),
+		received: z.boolean().openapi({ example: false }),
+	})
+	.openapi("UploadPart");
+
+export const UploadSessionSchema = z
+	.object({
+		id: z.string().openapi({ description: "The upload's id, once complete", example: "upl_0123456789abcdef01234567" }),
+		status: z.enum(["open", "completed", "aborted"]).openapi({ example: "open" }),
+		bytes: z.number().int().openapi({ example: 25165824 }),
+		part_bytes: z
+			.number()
+			.int()
+			.openapi({ description: "Size of every part but the last, which holds the rest", example: 16777216 }),
+		created_at: z.iso.datetime().openapi({ example: "2026-11-25T12:00:00.000Z" }),
+		parts: z.array(UploadPartSchema),
+		complete_href: z.string().openapi({ example: "/v1/uploads/upl_0123456789abcdef01234567/complete" }),
+		abort_href: z.string().openapi({ example: "/v1/uploads/upl_0123456789abcdef01234567/abort" }),
+	})
+	.openapi("UploadSession");
 
 export const ArtifactSchema = z
 	.object({
@@ -173,5 +209,37 @@ export function renderIndex(index: IndexDefinition): z.infer<typeof IndexSchema>
 		domain: index.domain,
 		reference: index.reference,
 		platforms: [...index.platforms],
+	};
+}
+
+/** Bytes part `number` (1-based) of a session must have: the part size, or the rest for the last. */
+export function partSize(session: Pick<UploadSessionRecord, "bytes" | "partBytes">, number: number): number {
+	return Math.min(session.partBytes, session.bytes - (number - 1) * session.partBytes);
+}
+
+export function partCount(session: Pick<UploadSessionRecord, "bytes" | "partBytes">): number {
+	return Math.ceil(session.bytes / session.partBytes);
+}
+
+export function renderUploadSession(
+	session: UploadSessionRecord,
+	received: readonly UploadPartRecord[],
+): z.infer<typeof UploadSessionSchema> {
+	const have = new Set(received.map((part) => part.number));
+	const base = `/v1/uploads/${session.id}`;
+	return {
+		id: session.id,
+		status: session.status,
+		bytes: session.bytes,
+		part_bytes: session.partBytes,
+		created_at: session.createdAt,
+		parts: Array.from({ length: partCount(session) }, (_, i) => ({
+			number: i + 1,
+			bytes: partSize(session, i + 1),
+			href: `${base}/parts/${i + 1}`,
+			received: have.has(i + 1),
+		})),
+		complete_href: `${base}/complete`,
+		abort_href: `${base}/abort`,
 	};
 }

@@ -1,21 +1,45 @@
-/** POST /v1/uploads: stores one GeoTIFF, streamed straight to R2, and reports its header. */
+/**
+ * POST /v1/uploads: stores one GeoTIFF, streamed straight to R2, and reports its header; or,
+ * given `Upload-Length: N` and no body, opens an upload in parts (R2 multipart) for files
+ * larger than one request may carry. The header is the one the IETF's resumable uploads draft
+ * uses; a header rather than a JSON body keeps the operation's body the file itself.
+ */
 import { createRoute, z } from "@hono/zod-openapi";
 import { bearerWith, requireScope } from "../../access/auth";
 import { claim, readIdempotencyKey, release, remember, replayFor, replayHeaders } from "../../access/idempotency";
 import type { App } from "../../context";
 import { type TenantQuotas, uploadedBytesSince } from "../../db/access";
-import { insertUpload } from "../../db/queries";
+import { insertUpload, insertUploadSession } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
 import { newUploadId } from "../../ids";
 import { log } from "../../observability/log";
-import { RasterInputError } from "../../raster/input-errors";
-import { openRasterFile } from "../../raster/inputs";
-import { inspectRaster, summarize } from "../../raster/inspect";
 import { hasTiffSignature, TIFF_SIGNATURE_BYTES } from "../../raster/tiff-structure";
 import { objectKeys } from "../../storage/keys";
-import { uploadExample } from "./examples";
-import { IdempotencyKeyHeader, renderUpload, UploadSchema } from "./schemas";
+import { uploadExample, uploadSessionExample } from "./examples";
+import { IdempotencyKeyHeader, renderUpload, renderUploadSession, UploadSchema, UploadSessionSchema } from "./schemas";
+import { describeStoredTiff, notATiff } from "./upload-files";
+
+/** R2 takes at most 10 000 parts per object. */
+const MAX_PARTS = 10_000;
+
+const UploadHeaders = IdempotencyKeyHeader.extend({
+	"upload-length": z
+		.string()
+		.regex(/^\d+$/, "must be the file's size in bytes")
+		// Anything but digits is reported by the pattern alone.
+		.refine(
+			(value) => !/^\d+$/.test(value) || Number(value) >= TIFF_SIGNATURE_BYTES,
+			`must be at least ${TIFF_SIGNATURE_BYTES}`,
+		)
+		.optional()
+		.openapi({
+			param: { name: "upload-length", in: "header" },
+			description:
+				"Size of the whole file, in bytes, sent without a body: opens an upload in parts instead of storing the body",
+			example: "209715200",
+		}),
+});
 
 const TiffBody = z.string().openapi({ format: "binary", description: "The GeoTIFF file, as raw bytes" });
 
@@ -28,11 +52,11 @@ export const createUploadRoute = createRoute({
 	middleware: [requireScope("uploads:write")] as const,
 	security: bearerWith("uploads:write"),
 	description:
-		"The body is the file itself (not multipart), with Content-Length. It is streamed to storage, then its header is read: the response reports size, bands, sample type, nodata and CRS.",
+		"The body is the file itself (not multipart/form-data), with Content-Length. It is streamed to storage, then its header is read: the response reports size, bands, sample type, nodata and CRS. A file larger than one request may carry (MAX_UPLOAD_BYTES, 100 MiB) is uploaded in parts instead: send `Upload-Length: N` and no body, and the 202 response gives the part size and the URL of every part (PUT each), then POST its complete URL.",
 	request: {
-		headers: IdempotencyKeyHeader,
+		headers: UploadHeaders,
 		body: {
-			required: true,
+			required: false,
 			content: { "image/tiff": { schema: TiffBody }, "application/octet-stream": { schema: TiffBody } },
 		},
 	},
@@ -41,6 +65,11 @@ export const createUploadRoute = createRoute({
 			description: "Stored",
 			headers: z.object({ Location: z.string().openapi({ example: "/v1/uploads/upl_0123456789abcdef01234567" }) }),
 			content: { "application/json": { schema: UploadSchema, example: uploadExample } },
+		},
+		202: {
+			description: "An upload in parts is open: PUT every part, then POST complete",
+			headers: z.object({ Location: z.string().openapi({ example: "/v1/uploads/upl_0123456789abcdef01234567" }) }),
+			content: { "application/json": { schema: UploadSessionSchema, example: uploadSessionExample } },
 		},
 		...problemResponses(400, 401, 403, 409, 411, 413, 415, 422, 429),
 	},
@@ -55,7 +84,10 @@ function declaredLength(header: string | undefined, limit: number): number {
 	}
 	const length = Number(header);
 	if (length > limit) {
-		throw new ApiError("payload-too-large", `The upload is ${length} bytes; the limit is ${limit} bytes.`);
+		throw new ApiError(
+			"payload-too-large",
+			`The upload is ${length} bytes; the limit is ${limit} bytes. Upload it in parts: POST /v1/uploads with Upload-Length: ${length} and no body.`,
+		);
 	}
 	return length;
 }
@@ -80,10 +112,7 @@ async function readSignature(reader: ReadableStreamDefaultReader<Uint8Array>): P
 	}
 	if (!hasTiffSignature(head)) {
 		await reader.cancel();
-		throw new ApiError(
-			"unsupported-media-type",
-			"The body is not a TIFF file: it must start with a TIFF signature (II*, MM*, or BigTIFF). Send the file's raw bytes, not a form.",
-		);
+		throw notATiff();
 	}
 	return chunks;
 }
@@ -180,14 +209,50 @@ async function checkDailyUploadQuota(db: D1Database, tenantId: string, quotas: T
 	}
 }
 
+/** Opens an R2 multipart upload for a file of `bytes`, cut into parts of the configured size. */
+async function openUploadSession(env: Env, bytes: number, owner: { tenantId: string; traceId: string }) {
+	const { traceId } = owner;
+	const partBytes = env.UPLOAD_PART_BYTES;
+	if (Math.ceil(bytes / partBytes) > MAX_PARTS) {
+		throw new ApiError(
+			"payload-too-large",
+			`The upload is ${bytes} bytes; in parts of ${partBytes} bytes the limit is ${MAX_PARTS * partBytes} bytes.`,
+		);
+	}
+	const id = newUploadId();
+	const objectKey = objectKeys.upload(id);
+	const multipart = await env.BUCKET.createMultipartUpload(objectKey, { httpMetadata: { contentType: "image/tiff" } });
+	const session = {
+		id,
+		objectKey,
+		multipartId: multipart.uploadId,
+		bytes,
+		partBytes,
+		status: "open" as const,
+		createdAt: new Date().toISOString(),
+	};
+	await insertUploadSession(env.DB, session, owner);
+	log.info("upload_session_opened", { trace_id: traceId, upload_id: id, bytes, part_bytes: partBytes });
+	return session;
+}
+
 export function registerCreateUpload(app: App): void {
 	app.openapi(createUploadRoute, async function createUpload(c) {
+		const { tenantId, quotas } = c.get("principal");
+		const uploadLength = c.req.valid("header")["upload-length"];
+		if (uploadLength !== undefined) {
+			await c.req.raw.body?.cancel();
+			// The whole file counts against today's quota when its session opens.
+			await checkDailyUploadQuota(c.env.DB, tenantId, quotas, Number(uploadLength));
+			const owner = { tenantId, traceId: c.get("trace").traceId };
+			const session = await openUploadSession(c.env, Number(uploadLength), owner);
+			return c.json(renderUploadSession(session, []), 202, { Location: `/v1/uploads/${session.id}` });
+		}
 		const length = declaredLength(c.req.header("content-length"), c.env.MAX_UPLOAD_BYTES);
 		const body = c.req.raw.body;
 		if (!body || length < TIFF_SIGNATURE_BYTES) {
 			throw new ApiError("unsupported-media-type", "The body is empty or too short to be a TIFF file.");
 		}
-		const { tenantId, quotas } = c.get("principal");
 		const idempotencyKey = readIdempotencyKey(c.req.header("idempotency-key"));
 		const idempotency = idempotencyKey
 			? { db: c.env.DB, tenantId, operation: "createUpload" as const, key: idempotencyKey }
@@ -221,20 +286,6 @@ async function storeUpload(env: Env, body: ReadableStream<Uint8Array>, length: n
 	const id = newUploadId();
 	const key = objectKeys.upload(id);
 	const digest = await storeBody(env.BUCKET, key, body, length);
-	let raster: ReturnType<typeof summarize>;
-	try {
-		const { image } = await openRasterFile(env, { objectKey: key, href: null, bytes: length, allowedHosts: null });
-		raster = summarize(await inspectRaster(image));
-	} catch (error) {
-		await env.BUCKET.delete(key);
-		const reason = error instanceof Error ? error.message : String(error);
-		const errors = [{ path: "(body)", message: reason }];
-		if (error instanceof RasterInputError) {
-			throw new ApiError(error.code, `The file's header is refused: ${reason}.`, { errors });
-		}
-		throw new ApiError("invalid-raster", `The file has a TIFF signature but its header cannot be read: ${reason}.`, {
-			errors,
-		});
-	}
+	const raster = await describeStoredTiff(env, key, length);
 	return { upload: { id, objectKey: key, bytes: length, raster, createdAt: new Date().toISOString() }, digest };
 }

@@ -1,12 +1,12 @@
 /** GET /v1/uploads/{id}: an upload and what its header says. */
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
 import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
 import { findUploads } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
 import { uploadExample } from "./examples";
-import { renderUpload, UploadSchema } from "./schemas";
+import { renderUpload, UploadIdParam, UploadSchema } from "./schemas";
 
 export const getUploadRoute = createRoute({
 	method: "get",
@@ -16,15 +16,7 @@ export const getUploadRoute = createRoute({
 	summary: "Get an upload",
 	middleware: [requireScope("uploads:write")] as const,
 	security: bearerWith("uploads:write"),
-	request: {
-		params: z.object({
-			id: z.string().openapi({
-				param: { name: "id", in: "path" },
-				description: "Upload id; an id that names no upload answers 404",
-				example: "upl_0123456789abcdef01234567",
-			}),
-		}),
-	},
+	request: { params: UploadIdParam },
 	responses: {
 		200: {
 			description: "The upload",

@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, ClientMeta, Options as Options2, RequestResult, TDataShape } from './client/index.js';
-import type { CancelJobData, CancelJobErrors, CancelJobResponses, CreateJobData, CreateJobErrors, CreateJobResponses, CreateUploadData, CreateUploadErrors, CreateUploadResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetIndexData, GetIndexErrors, GetIndexResponses, GetJobArtifactData, GetJobArtifactErrors, GetJobArtifactResponses, GetJobData, GetJobErrors, GetJobResponses, GetUploadData, GetUploadErrors, GetUploadResponses, ListIndicesData, ListIndicesErrors, ListIndicesResponses, ListJobEventsData, ListJobEventsErrors, ListJobEventsResponses } from './types.gen.js';
+import type { AbortUploadData, AbortUploadErrors, AbortUploadResponses, CancelJobData, CancelJobErrors, CancelJobResponses, CompleteUploadData, CompleteUploadErrors, CompleteUploadResponses, CreateJobData, CreateJobErrors, CreateJobResponses, CreateUploadData, CreateUploadErrors, CreateUploadResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetIndexData, GetIndexErrors, GetIndexResponses, GetJobArtifactData, GetJobArtifactErrors, GetJobArtifactResponses, GetJobData, GetJobErrors, GetJobResponses, GetUploadData, GetUploadErrors, GetUploadResponses, ListIndicesData, ListIndicesErrors, ListIndicesResponses, ListJobEventsData, ListJobEventsErrors, ListJobEventsResponses, UploadPartData, UploadPartErrors, UploadPartResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -21,16 +21,16 @@ export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends 
 /**
  * Upload one GeoTIFF
  *
- * The body is the file itself (not multipart), with Content-Length. It is streamed to storage, then its header is read: the response reports size, bands, sample type, nodata and CRS.
+ * The body is the file itself (not multipart/form-data), with Content-Length. It is streamed to storage, then its header is read: the response reports size, bands, sample type, nodata and CRS. A file larger than one request may carry (MAX_UPLOAD_BYTES, 100 MiB) is uploaded in parts instead: send `Upload-Length: N` and no body, and the 202 response gives the part size and the URL of every part (PUT each), then POST its complete URL.
  */
-export const createUpload = <ThrowOnError extends boolean = false>(options: Options<CreateUploadData, ThrowOnError>): RequestResult<CreateUploadResponses, CreateUploadErrors, ThrowOnError> => (options.client ?? client).post<CreateUploadResponses, CreateUploadErrors, ThrowOnError>({
+export const createUpload = <ThrowOnError extends boolean = false>(options?: Options<CreateUploadData, ThrowOnError>): RequestResult<CreateUploadResponses, CreateUploadErrors, ThrowOnError> => (options?.client ?? client).post<CreateUploadResponses, CreateUploadErrors, ThrowOnError>({
     bodySerializer: null,
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/v1/uploads',
     ...options,
     headers: {
         'Content-Type': 'image/tiff',
-        ...options.headers
+        ...options?.headers
     }
 });
 
@@ -40,6 +40,44 @@ export const createUpload = <ThrowOnError extends boolean = false>(options: Opti
 export const getUpload = <ThrowOnError extends boolean = false>(options: Options<GetUploadData, ThrowOnError>): RequestResult<GetUploadResponses, GetUploadErrors, ThrowOnError> => (options.client ?? client).get<GetUploadResponses, GetUploadErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/v1/uploads/{id}',
+    ...options
+});
+
+/**
+ * Upload one part of a large file
+ *
+ * Part n (1-based) holds bytes (n - 1) x part_bytes up to n x part_bytes of the file; every part has exactly part_bytes except the last, which holds the rest. Parts may arrive in any order, and a part sent again replaces the earlier one.
+ */
+export const uploadPart = <ThrowOnError extends boolean = false>(options: Options<UploadPartData, ThrowOnError>): RequestResult<UploadPartResponses, UploadPartErrors, ThrowOnError> => (options.client ?? client).put<UploadPartResponses, UploadPartErrors, ThrowOnError>({
+    bodySerializer: null,
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/uploads/{id}/parts/{n}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/octet-stream',
+        ...options.headers
+    }
+});
+
+/**
+ * Complete an upload in parts
+ *
+ * Every part must have been received. The joined file is checked like a single-request upload: not a TIFF answers 415, an unreadable header 422, and the upload is then discarded. Completing again answers 200 with the same upload.
+ */
+export const completeUpload = <ThrowOnError extends boolean = false>(options: Options<CompleteUploadData, ThrowOnError>): RequestResult<CompleteUploadResponses, CompleteUploadErrors, ThrowOnError> => (options.client ?? client).post<CompleteUploadResponses, CompleteUploadErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/uploads/{id}/complete',
+    ...options
+});
+
+/**
+ * Abort an upload in parts
+ *
+ * Aborting again does nothing; a completed upload cannot be aborted (409).
+ */
+export const abortUpload = <ThrowOnError extends boolean = false>(options: Options<AbortUploadData, ThrowOnError>): RequestResult<AbortUploadResponses, AbortUploadErrors, ThrowOnError> => (options.client ?? client).post<AbortUploadResponses, AbortUploadErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/uploads/{id}/abort',
     ...options
 });
 
@@ -92,7 +130,7 @@ export const listJobEvents = <ThrowOnError extends boolean = false>(options: Opt
 /**
  * Download a job artifact
  *
- * Artifacts of a succeeded job: result.tif (float32 GeoTIFF, nodata NaN) and stats.json.
+ * Artifacts of a succeeded job: result.tif (Cloud-Optimized GeoTIFF, float32, nodata NaN, with overviews), stats.json and preview.png (RGBA, at most 1024 px a side, nodata transparent; `colormap` and `rescale` redraw it).
  */
 export const getJobArtifact = <ThrowOnError extends boolean = false>(options: Options<GetJobArtifactData, ThrowOnError>): RequestResult<GetJobArtifactResponses, GetJobArtifactErrors, ThrowOnError> => (options.client ?? client).get<GetJobArtifactResponses, GetJobArtifactErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],

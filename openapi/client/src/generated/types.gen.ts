@@ -28,6 +28,36 @@ export type RasterSummary = {
     epsg: number | null;
 };
 
+export type UploadSession = {
+    /**
+     * The upload's id, once complete
+     */
+    id: string;
+    status: 'open' | 'completed' | 'aborted';
+    bytes: number;
+    /**
+     * Size of every part but the last, which holds the rest
+     */
+    part_bytes: number;
+    created_at: string;
+    parts: Array<UploadPart>;
+    complete_href: string;
+    abort_href: string;
+};
+
+export type UploadPart = {
+    number: number;
+    /**
+     * Exact size this part must have
+     */
+    bytes: number;
+    /**
+     * PUT the part's bytes here
+     */
+    href: string;
+    received: boolean;
+};
+
 export type Problem = {
     type: string;
     title: string;
@@ -219,12 +249,16 @@ export type CreateUploadData = {
     /**
      * The GeoTIFF file, as raw bytes
      */
-    body: Blob | File;
+    body?: Blob | File;
     headers?: {
         /**
          * Makes the request safe to retry: the same key and request within 24 h give the first response again
          */
         'idempotency-key'?: string;
+        /**
+         * Size of the whole file, in bytes, sent without a body: opens an upload in parts instead of storing the body
+         */
+        'upload-length'?: string;
     };
     path?: never;
     query?: never;
@@ -245,7 +279,7 @@ export type CreateUploadErrors = {
      */
     403: Problem;
     /**
-     * Conflict with an earlier request or the job's state
+     * Conflict with an earlier request or the resource's state
      */
     409: Problem;
     /**
@@ -281,6 +315,10 @@ export type CreateUploadResponses = {
      * Stored
      */
     201: Upload;
+    /**
+     * An upload in parts is open: PUT every part, then POST complete
+     */
+    202: UploadSession;
 };
 
 export type CreateUploadResponse = CreateUploadResponses[keyof CreateUploadResponses];
@@ -331,6 +369,183 @@ export type GetUploadResponses = {
 
 export type GetUploadResponse = GetUploadResponses[keyof GetUploadResponses];
 
+export type UploadPartData = {
+    /**
+     * The part's bytes
+     */
+    body: Blob | File;
+    path: {
+        /**
+         * Upload id; an id that names no upload answers 404
+         */
+        id: string;
+        /**
+         * Part number, from 1
+         */
+        n: number;
+    };
+    query?: never;
+    url: '/v1/uploads/{id}/parts/{n}';
+};
+
+export type UploadPartErrors = {
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * Not found
+     */
+    404: Problem;
+    /**
+     * Conflict with an earlier request or the resource's state
+     */
+    409: Problem;
+    /**
+     * Content-Length missing
+     */
+    411: Problem;
+    /**
+     * The request is well-formed but cannot be processed
+     */
+    422: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type UploadPartError = UploadPartErrors[keyof UploadPartErrors];
+
+export type UploadPartResponses = {
+    /**
+     * The part is stored
+     */
+    200: UploadPart;
+};
+
+export type UploadPartResponse = UploadPartResponses[keyof UploadPartResponses];
+
+export type CompleteUploadData = {
+    body?: never;
+    path: {
+        /**
+         * Upload id; an id that names no upload answers 404
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/uploads/{id}/complete';
+};
+
+export type CompleteUploadErrors = {
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * Not found
+     */
+    404: Problem;
+    /**
+     * Conflict with an earlier request or the resource's state
+     */
+    409: Problem;
+    /**
+     * Unsupported media type
+     */
+    415: Problem;
+    /**
+     * The request is well-formed but cannot be processed
+     */
+    422: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type CompleteUploadError = CompleteUploadErrors[keyof CompleteUploadErrors];
+
+export type CompleteUploadResponses = {
+    /**
+     * Already complete
+     */
+    200: Upload;
+    /**
+     * Complete and stored
+     */
+    201: Upload;
+};
+
+export type CompleteUploadResponse = CompleteUploadResponses[keyof CompleteUploadResponses];
+
+export type AbortUploadData = {
+    body?: never;
+    path: {
+        /**
+         * Upload id; an id that names no upload answers 404
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/uploads/{id}/abort';
+};
+
+export type AbortUploadErrors = {
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * Not found
+     */
+    404: Problem;
+    /**
+     * Conflict with an earlier request or the resource's state
+     */
+    409: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type AbortUploadError = AbortUploadErrors[keyof AbortUploadErrors];
+
+export type AbortUploadResponses = {
+    /**
+     * Aborted; the parts received are discarded
+     */
+    204: void;
+};
+
+export type AbortUploadResponse = AbortUploadResponses[keyof AbortUploadResponses];
+
 export type CreateJobData = {
     body: CreateJob;
     headers?: {
@@ -358,7 +573,7 @@ export type CreateJobErrors = {
      */
     403: Problem;
     /**
-     * Conflict with an earlier request or the job's state
+     * Conflict with an earlier request or the resource's state
      */
     409: Problem;
     /**
@@ -462,7 +677,7 @@ export type CancelJobErrors = {
      */
     404: Problem;
     /**
-     * Conflict with an earlier request or the job's state
+     * Conflict with an earlier request or the resource's state
      */
     409: Problem;
     /**
@@ -541,7 +756,16 @@ export type GetJobArtifactData = {
         id: string;
         name: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * preview.png only: the colormap (default: the index's, rdylgn for vegetation indices, rdbu for water)
+         */
+        colormap?: 'rdylgn' | 'rdbu' | 'viridis' | 'greys';
+        /**
+         * preview.png only: the values drawn with the colormap's first and last colour, min,max (default: the index's range, -1,1 for NDVI and NDWI); values beyond are clamped
+         */
+        rescale?: string;
+    };
     url: '/v1/jobs/{id}/artifacts/{name}';
 };
 
@@ -562,6 +786,10 @@ export type GetJobArtifactErrors = {
      * Range not satisfiable
      */
     416: Problem;
+    /**
+     * The request is well-formed but cannot be processed
+     */
+    422: Problem;
     /**
      * Rate limit or quota reached; retry after Retry-After seconds
      */

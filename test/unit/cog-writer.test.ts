@@ -1,11 +1,12 @@
 /**
- * The streamed float32 GeoTIFF: a header from float32StripHeader followed by raw strips must
- * read back (with geotiff.js) as the same pixels on the same grid and CRS as the source.
- * Also covers the georeference helpers on GDAL-written fixtures.
+ * result.tif's COG layout: a header from cogHeader followed by the encoded tiles, smallest
+ * overview first, must read back (with geotiff.js) as the same pixels on the same grid and CRS
+ * as the source, with the overviews, IFDs before data and tiles in order. Also covers the
+ * georeference helpers on GDAL-written fixtures.
  */
 import { fromArrayBuffer, type GeoTIFFImage } from "geotiff";
 import { describe, expect, it } from "vitest";
-import { float32StripHeader } from "../../src/raster/float32-writer";
+import { COG_TILE_SIZE, cogHeader, cogLevels } from "../../src/raster/cog-writer";
 import {
 	type GeoReference,
 	type Geotransform,
@@ -14,6 +15,7 @@ import {
 	sameCrs,
 	sameGeotransform,
 } from "../../src/raster/georeference";
+import { assembleCog } from "../cog";
 import landsatTif from "../fixtures/landsat_rn_float32.tif";
 import shiftedNirTif from "../fixtures/mismatch_nir_shifted.tif";
 import s2RedTif from "../fixtures/s2_red_256.tif";
@@ -161,72 +163,98 @@ function samplePixels(count: number): Float32Array {
 	return pixels;
 }
 
-async function stripTag(image: GeoTIFFImage, tag: "StripOffsets" | "StripByteCounts"): Promise<number[]> {
+async function tileTag(image: GeoTIFFImage, tag: "TileOffsets" | "TileByteCounts"): Promise<number[]> {
 	return Array.from((await image.fileDirectory.loadValue(tag)) ?? [], Number);
 }
 
-/** Header plus strips, each strip cut from `pixels` as the compute stage would produce it. */
-function assemble(header: Uint8Array, stripByteCounts: number[], pixels: Float32Array): Uint8Array {
-	const data = new Uint8Array(pixels.buffer);
-	const file = new Uint8Array(header.length + data.length);
-	file.set(header);
-	let written = 0;
-	for (const count of stripByteCounts) {
-		file.set(data.subarray(written, written + count), header.length + written);
-		written += count;
+function expectSameBits(read: Float32Array, written: Float32Array, label: string): void {
+	expect(read.length, label).toBe(written.length);
+	const readBits = new Uint32Array(read.buffer, read.byteOffset, read.length);
+	const writtenBits = new Uint32Array(written.buffer, written.byteOffset, written.length);
+	let mismatches = 0;
+	for (let i = 0; i < written.length; i++) {
+		// NaN payloads may be canonicalised on the way through a JS number; position is what matters.
+		const same = Number.isNaN(written[i]) ? Number.isNaN(read[i]) : readBits[i] === writtenBits[i];
+		if (!same) mismatches++;
 	}
-	expect(written).toBe(data.length);
-	return file;
+	expect(mismatches, label).toBe(0);
 }
 
-describe("float32StripHeader", () => {
+const TYPE_BYTES: Record<number, number> = { 2: 1, 3: 2, 4: 4, 12: 8, 16: 8 };
+
+/** Walks a classic TIFF's IFD chain: the end of the last IFD or out-of-line value. */
+function classicTiffHeaderEnd(file: Uint8Array): number {
+	const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+	let end = 0;
+	for (let ifd = view.getUint32(4, true); ifd !== 0; ) {
+		const entries = view.getUint16(ifd, true);
+		end = Math.max(end, ifd + 2 + entries * 12 + 4);
+		for (let entry = 0; entry < entries; entry++) {
+			const at = ifd + 2 + entry * 12;
+			const bytes = (TYPE_BYTES[view.getUint16(at + 2, true)] ?? 1) * view.getUint32(at + 4, true);
+			if (bytes > 4) end = Math.max(end, view.getUint32(at + 8, true) + bytes);
+		}
+		ifd = view.getUint32(ifd + 2 + entries * 12, true);
+	}
+	return end;
+}
+
+describe("cogHeader", () => {
+	it("halves down to one tile: 2x, 4x, … with sides rounded up", () => {
+		expect(cogLevels(10980, 10980).map((level) => level.width)).toEqual([10980, 5490, 2745, 1373, 687, 344]);
+		expect(cogLevels(1100, 700).map((level) => [level.width, level.height])).toEqual([
+			[1100, 700],
+			[550, 350],
+			[275, 175],
+		]);
+		expect(cogLevels(512, 300)).toHaveLength(1);
+	});
+
 	for (const [name, source] of [
 		["s2_red_256 (UTM 33N)", s2RedTif],
 		["landsat_rn_float32 (WGS 84, GeoDoubleParams)", landsatTif],
 	] as const) {
-		it(`writes a GeoTIFF geotiff.js reads back bit for bit on ${name}'s grid`, async () => {
+		it(`writes a COG geotiff.js reads back bit for bit, overviews included, on ${name}'s grid`, async () => {
 			const sourceImage = await firstImage(source);
 			const geo = await readGeoReference(sourceImage);
-			const layout = {
-				width: 13,
-				height: 10,
-				rowsPerStrip: 4,
-				geo,
-				description: "NDVI <b&w>",
-			};
-			const { header, stripByteCounts, totalBytes } = float32StripHeader(layout);
-			expect(stripByteCounts).toEqual([4 * 13 * 4, 4 * 13 * 4, 2 * 13 * 4]);
-			expect(header.length % 8).toBe(0);
+			const layout = { width: 1100, height: 700, geo, description: "NDVI <b&w>" };
+			const pixels = samplePixels(layout.width * layout.height);
+			const { file, levels } = await assembleCog(layout, pixels);
+			const tiff = await fromArrayBuffer(file.slice().buffer);
+			expect(await tiff.getImageCount()).toBe(3);
 
-			const pixels = samplePixels(13 * 10);
-			const file = assemble(header, stripByteCounts, pixels);
-			expect(file.length).toBe(totalBytes);
-
-			const image = await firstImage(file);
-			expect(image.getWidth()).toBe(13);
-			expect(image.getHeight()).toBe(10);
-			expect(image.getSamplesPerPixel()).toBe(1);
-			expect(image.getSampleFormat()).toBe(3);
-			expect(image.getBitsPerSample()).toBe(32);
-			expect(image.getTileHeight()).toBe(4);
-			expect(await stripTag(image, "StripOffsets")).toEqual([header.length, header.length + 208, header.length + 416]);
-
-			const [band] = (await image.readRasters()) as unknown as [Float32Array];
-			expect(band).toBeInstanceOf(Float32Array);
-			expect(band.length).toBe(pixels.length);
-			const readBits = new Uint32Array(band.buffer, band.byteOffset, band.length);
-			const writtenBits = new Uint32Array(pixels.buffer);
-			for (let i = 0; i < pixels.length; i++) {
-				// NaN payloads may be canonicalised on the way through a JS number; position is what matters.
-				if (Number.isNaN(pixels[i])) expect(Number.isNaN(band[i]), `pixel ${i}`).toBe(true);
-				else expect(readBits[i], `pixel ${i}`).toBe(writtenBits[i]);
+			const firstTileOffsets: number[] = [];
+			for (const [index, level] of levels.entries()) {
+				const image = await tiff.getImage(index);
+				expect([image.getWidth(), image.getHeight()]).toEqual([level.width, level.height]);
+				expect([image.getTileWidth(), image.getTileHeight()]).toEqual([COG_TILE_SIZE, COG_TILE_SIZE]);
+				expect(image.fileDirectory.getValue("Compression")).toBe(8);
+				expect(await image.fileDirectory.loadValue("Predictor")).toBe(3);
+				expect(image.getSampleFormat()).toBe(3);
+				expect(image.getBitsPerSample()).toBe(32);
+				expect(image.fileDirectory.getValue("NewSubfileType") ?? 0).toBe(index === 0 ? 0 : 1);
+				const offsets = await tileTag(image, "TileOffsets");
+				const counts = await tileTag(image, "TileByteCounts");
+				expect(offsets).toHaveLength(Math.ceil(level.width / 512) * Math.ceil(level.height / 512));
+				// Row-major and back to back within a level.
+				offsets.slice(1).forEach((offset, i) => {
+					expect(offset).toBe((offsets[i] ?? 0) + (counts[i] ?? 0));
+				});
+				firstTileOffsets.push(offsets[0] ?? 0);
+				const [band] = (await image.readRasters()) as unknown as [Float32Array];
+				expectSameBits(band, level.values, `level ${index}`);
 			}
+			// Data: smallest overview first, full resolution last, all after the IFDs.
+			expect(firstTileOffsets).toEqual([...firstTileOffsets].sort((a, b) => b - a));
+			expect(Math.min(...firstTileOffsets)).toBeGreaterThanOrEqual(classicTiffHeaderEnd(file));
+			expect(new TextDecoder().decode(file.subarray(8, 200))).toMatch(
+				/^GDAL_STRUCTURAL_METADATA_SIZE=\d{6} bytes\nLAYOUT=IFDS_BEFORE_DATA/,
+			);
 
+			const image = await tiff.getImage(0);
 			expect(image.getGDALNoData()).toBeNaN();
 			expect(image.fileDirectory.getValue("GDAL_NODATA")).toBe("nan\0");
-			expect(await image.getGDALMetadata(0)).toEqual({
-				DESCRIPTION: "NDVI &lt;b&amp;w&gt;",
-			});
+			expect(await image.getGDALMetadata(0)).toEqual({ DESCRIPTION: "NDVI &lt;b&amp;w&gt;" });
 			expect(image.getGeoKeys()).toEqual(sourceImage.getGeoKeys());
 			expect(image.getOrigin()).toEqual(sourceImage.getOrigin());
 			expect(image.getResolution()).toEqual(sourceImage.getResolution());
@@ -236,60 +264,48 @@ describe("float32StripHeader", () => {
 		});
 	}
 
-	it("omits GDAL_METADATA without a description and uses one strip when rowsPerStrip exceeds the height", async () => {
+	it("omits GDAL_METADATA without a description, and a raster within one tile has no overviews", async () => {
 		const geo = await geoOf(s2RedTif);
-		const { header, stripByteCounts, totalBytes } = float32StripHeader({
-			width: 3,
-			height: 2,
-			rowsPerStrip: 256,
-			geo,
-		});
-		expect(stripByteCounts).toEqual([24]);
 		const pixels = Float32Array.of(1, 2, 3, 4, 5, Number.NaN);
-		const file = assemble(header, stripByteCounts, pixels);
-		expect(file.length).toBe(totalBytes);
-		const image = await firstImage(file);
+		const { file } = await assembleCog({ width: 3, height: 2, geo }, pixels);
+		const tiff = await fromArrayBuffer(file.slice().buffer);
+		expect(await tiff.getImageCount()).toBe(1);
+		const image = await tiff.getImage(0);
 		expect(image.fileDirectory.hasTag("GDAL_METADATA")).toBe(false);
-		expect(image.getTileHeight()).toBe(2);
 		expect(Array.from((await image.readRasters())[0] as Float32Array)).toEqual([1, 2, 3, 4, 5, Number.NaN]);
 	});
 
 	it("switches to BigTIFF only when a classic TIFF cannot address the file", async () => {
 		const geo = await geoOf(s2RedTif);
 		const magic = (header: Uint8Array) => new DataView(header.buffer).getUint16(2, true);
-		const justUnder = float32StripHeader({
-			width: 65536,
-			height: 16383,
-			rowsPerStrip: 256,
-			geo,
-		});
+		const levels = cogLevels(65536, 16384);
+		const countsOf = (tileBytes: number) =>
+			levels.map((level) => new Array<number>(level.tilesAcross * level.tilesDown).fill(tileBytes));
+		const tiles = countsOf(1).flat().length;
+		const justUnder = cogHeader({ width: 65536, height: 16384, geo }, countsOf(Math.floor(2 ** 32 / tiles) - 64));
 		expect(justUnder.totalBytes).toBeLessThan(2 ** 32);
 		expect(magic(justUnder.header)).toBe(42);
 
-		const over = float32StripHeader({
-			width: 65536,
-			height: 16385,
-			rowsPerStrip: 256,
-			geo,
-		});
+		const over = cogHeader({ width: 65536, height: 16384, geo }, countsOf(Math.ceil(2 ** 32 / tiles)));
 		expect(over.totalBytes).toBeGreaterThan(2 ** 32);
 		expect(magic(over.header)).toBe(43);
-		// The strips are not there, but the header alone must parse, with offsets beyond 4 GiB.
-		const image = await firstImage(over.header);
-		expect(image.getWidth()).toBe(65536);
-		expect(image.getHeight()).toBe(16385);
-		const offsets = await stripTag(image, "StripOffsets");
-		const counts = await stripTag(image, "StripByteCounts");
-		expect(counts).toEqual(over.stripByteCounts);
-		expect(offsets[0]).toBe(over.header.length);
+		// The tiles are not there, but the header alone must parse, with offsets beyond 4 GiB.
+		const tiff = await fromArrayBuffer(over.header.slice().buffer);
+		const image = await tiff.getImage(0);
+		expect([image.getWidth(), image.getHeight()]).toEqual([65536, 16384]);
+		const offsets = await tileTag(image, "TileOffsets");
+		const counts = await tileTag(image, "TileByteCounts");
 		expect((offsets.at(-1) ?? 0) + (counts.at(-1) ?? 0)).toBe(over.totalBytes);
 		expect(await readGeoReference(image)).toEqual(geo);
+		const smallest = await tiff.getImage(levels.length - 1);
+		expect((await tileTag(smallest, "TileOffsets"))[0]).toBe(over.header.length);
 	});
 
-	it("rejects layouts that are not positive integers", async () => {
+	it("rejects sizes that are not positive integers and byte counts that do not match the tiles", async () => {
 		const geo = await geoOf(s2RedTif);
-		expect(() => float32StripHeader({ width: 0, height: 1, rowsPerStrip: 1, geo })).toThrow(RangeError);
-		expect(() => float32StripHeader({ width: 1, height: 1.5, rowsPerStrip: 1, geo })).toThrow(RangeError);
-		expect(() => float32StripHeader({ width: 1, height: 1, rowsPerStrip: 0, geo })).toThrow(RangeError);
+		expect(() => cogLevels(0, 1)).toThrow(RangeError);
+		expect(() => cogLevels(1, 1.5)).toThrow(RangeError);
+		expect(() => cogHeader({ width: 600, height: 10, geo }, [[1, 1]])).toThrow(RangeError);
+		expect(() => cogHeader({ width: 600, height: 10, geo }, [[1]])).toThrow(RangeError);
 	});
 });

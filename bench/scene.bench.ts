@@ -1,0 +1,372 @@
+/**
+ * bench:scene — a whole Sentinel-2 scene through the pipeline. Generates (once, cached in
+ * artifacts/bench-scene/) or takes a 10980 x 10980 UInt16 red/NIR pair of tiled Deflate COGs,
+ * then:
+ *
+ * 1. runs the full NDVI job on local `wrangler dev` (uploading both bands in parts), and reports
+ *    the wall time, each stage's time from the job's events, and the compute invocations;
+ * 2. runs the same stage handlers again under Node, one invocation at a time with the same
+ *    budget (Node bindings in bench/node-bindings.ts), measuring each invocation's CPU time
+ *    (process.cpuUsage, all threads) and peak memory (process.memoryUsage sampled every 2 ms,
+ *    above the level after a full GC), since local workerd reports neither and does not enforce
+ *    the 128 MB limit;
+ * 3. where GDAL is installed, times gdal_calc.py's NDVI on the same pair with one thread and
+ *    prints the ratio.
+ *
+ * Usage: npm run bench:scene [-- red.tif nir.tif]. Results also go to artifacts/bench-scene/report.json.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+
+import {
+	closeSync,
+	existsSync,
+	mkdirSync,
+	mkdtempSync,
+	openSync,
+	readSync,
+	rmSync,
+	statSync,
+	symlinkSync,
+	writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { freePort, startDevServer, stopChildrenOnExit, stopGroup, waitForHealth } from "../scripts/dev-server";
+import { DEVELOPMENT_API_KEY } from "../src/access/api-keys";
+import { defaultQuotas } from "../src/access/quotas";
+import { ensureTenant } from "../src/db/access";
+import { getJob, insertJob, insertUpload, saveJobInputs } from "../src/db/queries";
+import { compileFormula } from "../src/indices/formula";
+import { computeStage } from "../src/pipeline/compute/handler";
+import { publishStage } from "../src/pipeline/publish/handler";
+import type { StageHandler } from "../src/pipeline/stage";
+import { storeStage } from "../src/pipeline/store/handler";
+import { validateStage } from "../src/pipeline/validate/handler";
+import type { RasterSummary } from "../src/raster/inspect";
+import { collectingQueue, directoryR2, nodeD1 } from "./node-bindings";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const CACHE = join(ROOT, "artifacts", "bench-scene");
+const MiB = 1024 * 1024;
+const STRIP_BUDGET_BYTES = 64 * MiB;
+const WORKER_MEMORY_LIMIT = 128 * MiB;
+const CPU_LIMIT_MS = 30_000;
+const TRACE_ID = "0af7651916cd43dd8448eb211c80319c";
+
+function inputs(): { red: string; nir: string } {
+	const [red, nir] = process.argv.slice(2);
+	if (red && nir) return { red: resolve(red), nir: resolve(nir) };
+	const cached = { red: join(CACHE, "red.tif"), nir: join(CACHE, "nir.tif") };
+	if (!existsSync(cached.red) || !existsSync(cached.nir)) {
+		mkdirSync(CACHE, { recursive: true });
+		console.log("writing the 10980 x 10980 pair with GDAL (once; cached in artifacts/bench-scene/) …");
+		execFileSync("/usr/bin/python3", [join(import.meta.dirname, "scene-files.py"), CACHE], { stdio: "inherit" });
+	}
+	return cached;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. The job on `wrangler dev`
+
+/** A request to the dev server as the development tenant (`npm run dev` seeds its key). */
+function call(url: string, init: RequestInit = {}): Promise<Response> {
+	const headers = new Headers(init.headers);
+	headers.set("authorization", `Bearer ${DEVELOPMENT_API_KEY}`);
+	return fetch(url, { ...init, headers });
+}
+
+/** Uploads a file in parts (Upload-Length, PUT every part, complete); returns the upload id. */
+async function uploadInParts(api: string, path: string): Promise<string> {
+	const size = statSync(path).size;
+	const opened = await call(`${api}/v1/uploads`, { method: "POST", headers: { "upload-length": String(size) } });
+	if (opened.status !== 202) throw new Error(`opening an upload: ${opened.status} ${await opened.text()}`);
+	const session = (await opened.json()) as {
+		id: string;
+		part_bytes: number;
+		parts: { number: number; bytes: number }[];
+	};
+	const fd = openSync(path, "r");
+	for (const part of session.parts) {
+		const bytes = new Uint8Array(part.bytes);
+		readSync(fd, bytes, 0, part.bytes, (part.number - 1) * session.part_bytes);
+		const sent = await call(`${api}/v1/uploads/${session.id}/parts/${part.number}`, { method: "PUT", body: bytes });
+		if (sent.status !== 200) throw new Error(`part ${part.number}: ${sent.status} ${await sent.text()}`);
+	}
+	closeSync(fd);
+	const done = await call(`${api}/v1/uploads/${session.id}/complete`, { method: "POST" });
+	if (done.status !== 201) throw new Error(`completing: ${done.status} ${await done.text()}`);
+	return session.id;
+}
+
+interface StageEvent {
+	stage: string;
+	status: string;
+	at: string;
+	duration_ms: number | null;
+}
+
+async function runOnWrangler(files: { red: string; nir: string }) {
+	const port = await freePort();
+	const api = `http://127.0.0.1:${port}`;
+	const dev = startDevServer(port);
+	try {
+		await waitForHealth(dev, api);
+		const uploadStart = performance.now();
+		const red = await uploadInParts(api, files.red);
+		const nir = await uploadInParts(api, files.nir);
+		const uploadSeconds = (performance.now() - uploadStart) / 1000;
+		const started = performance.now();
+		const created = await call(`${api}/v1/jobs`, {
+			method: "POST",
+			headers: { "content-type": "application/json" },
+			body: JSON.stringify({ index: "ndvi", inputs: { red: { upload_id: red }, nir: { upload_id: nir } } }),
+		});
+		const { id } = (await created.json()) as { id: string };
+		let status = "queued";
+		while (status !== "succeeded" && status !== "failed") {
+			await sleep(1000);
+			status = ((await (await call(`${api}/v1/jobs/${id}`)).json()) as { status: string }).status;
+		}
+		const wallSeconds = (performance.now() - started) / 1000;
+		if (status !== "succeeded")
+			throw new Error(`job ${id} ${status}: ${await (await call(`${api}/v1/jobs/${id}`)).text()}`);
+		const { events } = (await (await call(`${api}/v1/jobs/${id}/events`)).json()) as { events: StageEvent[] };
+		const stages = ["ingest", "validate", "compute", "store", "publish"].map((stage) => {
+			const mine = events.filter((event) => event.stage === stage);
+			const first = Math.min(...mine.map((event) => Date.parse(event.at)));
+			const last = Math.max(...mine.map((event) => Date.parse(event.at)));
+			const succeeded = mine.filter((event) => event.status === "succeeded");
+			return {
+				stage,
+				invocations: succeeded.length,
+				span_s: (last - first) / 1000,
+				summed_s: succeeded.reduce((sum, event) => sum + (event.duration_ms ?? 0), 0) / 1000,
+				slowest_s: Math.max(...succeeded.map((event) => event.duration_ms ?? 0)) / 1000,
+			};
+		});
+		const result = await call(`${api}/v1/jobs/${id}/artifacts/result.tif`, { method: "HEAD" });
+		return { job: id, uploadSeconds, wallSeconds, stages, resultBytes: Number(result.headers.get("content-length")) };
+	} finally {
+		await stopGroup(dev.pid);
+	}
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. The same invocations under Node, measured one at a time
+
+interface Invocation {
+	stage: string;
+	detail: string;
+	cpuMs: number;
+	peakBytes: number;
+}
+
+declare const gc: (() => void) | undefined;
+
+async function measure(stage: string, detail: string, run: () => Promise<unknown>): Promise<Invocation> {
+	if (typeof gc !== "function") throw new Error("run with node --expose-gc (npm run bench:scene does)");
+	gc();
+	const used = () => {
+		const memory = process.memoryUsage();
+		return memory.heapUsed + memory.external;
+	};
+	const base = used();
+	let peak = base;
+	const sampler = setInterval(() => {
+		peak = Math.max(peak, used());
+	}, 2);
+	const cpu = process.cpuUsage();
+	try {
+		await run();
+	} finally {
+		clearInterval(sampler);
+	}
+	const spent = process.cpuUsage(cpu);
+	peak = Math.max(peak, used());
+	return { stage, detail, cpuMs: (spent.user + spent.system) / 1000, peakBytes: peak - base };
+}
+
+async function runUnderNode(files: { red: string; nir: string }): Promise<Invocation[]> {
+	const work = mkdtempSync(join(tmpdir(), "bench-scene-"));
+	try {
+		const queues = {
+			INGEST_QUEUE: collectingQueue(),
+			VALIDATE_QUEUE: collectingQueue(),
+			COMPUTE_QUEUE: collectingQueue(),
+			STORE_QUEUE: collectingQueue(),
+			PUBLISH_QUEUE: collectingQueue(),
+		};
+		const env = {
+			DB: nodeD1(join(ROOT, "migrations")),
+			BUCKET: directoryR2(work),
+			...queues,
+			STRIP_BUDGET_BYTES,
+			REMOTE_READ_TIMEOUT_MS: 15_000,
+		} as unknown as Env;
+		const inputs = Object.entries(files).map(([name, path]) => {
+			const objectKey = `uploads/${name}.tif`;
+			mkdirSync(dirname(join(work, objectKey)), { recursive: true });
+			symlinkSync(path, join(work, objectKey));
+			return { name, uploadId: `upl_${name}`, href: null, band: 1, objectKey, bytes: statSync(path).size };
+		});
+		const jobId = "job_benchscene0000000000000";
+		const now = new Date().toISOString();
+		const tenant = await ensureTenant(env.DB, {
+			id: "ten_bench",
+			name: "bench",
+			quotas: defaultQuotas,
+			createdAt: now,
+		});
+		// job_inputs refers to uploads: the rows the API would have written.
+		for (const input of inputs) {
+			const upload = { id: input.uploadId, objectKey: input.objectKey, bytes: input.bytes, createdAt: now };
+			await insertUpload(
+				env.DB,
+				{ ...upload, raster: {} as RasterSummary },
+				{ tenantId: tenant.id, traceId: TRACE_ID },
+			);
+		}
+		const requested = {
+			red: { upload_id: "upl_red", band: 1, scale: 1, offset: 0 },
+			nir: { upload_id: "upl_nir", band: 1, scale: 1, offset: 0 },
+		};
+		await insertJob(env.DB, {
+			id: jobId,
+			tenantId: tenant.id,
+			indexId: "NDVI",
+			formula: compileFormula({ index: "ndvi", inputs: requested }),
+			request: { index: "ndvi", inputs: requested },
+			traceId: TRACE_ID,
+		});
+		await saveJobInputs(env.DB, jobId, inputs);
+		const invoke = async <M extends { job_id: string; trace_id: string }>(
+			stage: string,
+			handler: StageHandler<M>,
+			message: M,
+			detail = "",
+		) => {
+			const job = await getJob(env.DB, jobId);
+			if (!job) throw new Error("the bench job is gone");
+			return measure(stage, detail, async () => {
+				const outcome = await handler.handle(message, { env, job, traceId: TRACE_ID, attempt: 1 });
+				if (outcome.kind !== "done") throw new Error(`${stage} failed: ${outcome.error.message}`);
+			});
+		};
+		const message = { job_id: jobId, trace_id: TRACE_ID };
+		const measured = [await invoke("validate", validateStage, message)];
+		for (const body of queues.COMPUTE_QUEUE.sent as { strip_index: number }[]) {
+			measured.push(
+				await invoke(
+					"compute",
+					computeStage,
+					{ ...message, strip_index: body.strip_index },
+					`strip ${body.strip_index}`,
+				),
+			);
+			process.stdout.write(".");
+		}
+		process.stdout.write("\n");
+		measured.push(await invoke("store", storeStage, message));
+		measured.push(await invoke("publish", publishStage, message));
+		return measured;
+	} finally {
+		rmSync(work, { recursive: true, force: true });
+	}
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. gdal_calc on one thread
+
+function gdalCalc(files: { red: string; nir: string }): { cpuSeconds: number; wallSeconds: number } | null {
+	if (spawnSync("gdal_calc.py", ["--help"]).error) return null;
+	const out = join(mkdtempSync(join(tmpdir(), "bench-scene-gdal-")), "ndvi.tif");
+	// Children's CPU as the kernel accounts it, so GDAL's own threads would count too.
+	const script = `
+import resource, subprocess, sys, time
+started = time.time()
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(usage.ru_utime + usage.ru_stime, time.time() - started)`;
+	const run = spawnSync(
+		"/usr/bin/python3",
+		[
+			"-c",
+			script,
+			"gdal_calc.py",
+			"-A",
+			files.red,
+			"-B",
+			files.nir,
+			"--outfile",
+			out,
+			"--type=Float32",
+			// Not nan: gdal_calc blends nodata in as value * 0 + nodata * mask, and NaN * 0 is NaN everywhere.
+			"--NoDataValue=-9999",
+			"--calc=(B.astype(numpy.float32) - A) / (B.astype(numpy.float32) + A)",
+			"--co=COMPRESS=DEFLATE",
+			"--co=PREDICTOR=3",
+			"--co=TILED=YES",
+			"--quiet",
+		],
+		{ encoding: "utf8", env: { ...process.env, GDAL_NUM_THREADS: "1" } },
+	);
+	rmSync(dirname(out), { recursive: true, force: true });
+	if (run.status !== 0) throw new Error(`gdal_calc.py failed: ${run.stderr}`);
+	const [cpuSeconds = Number.NaN, wallSeconds = Number.NaN] = run.stdout.trim().split(/\s+/).map(Number);
+	return { cpuSeconds, wallSeconds };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+stopChildrenOnExit();
+const files = inputs();
+console.log(`inputs: ${files.red} (${statSync(files.red).size} B), ${files.nir} (${statSync(files.nir).size} B)`);
+console.log("running the NDVI job on wrangler dev …");
+const wrangler = await runOnWrangler(files);
+console.log("running the same invocations under Node, one at a time …");
+const invocations = await runUnderNode(files);
+console.log("timing gdal_calc.py (one thread) …");
+const gdal = gdalCalc(files);
+
+const compute = invocations.filter((invocation) => invocation.stage === "compute");
+const cpuSeconds = invocations.reduce((sum, invocation) => sum + invocation.cpuMs, 0) / 1000;
+const slowest = invocations.reduce((a, b) => (b.cpuMs > a.cpuMs ? b : a));
+const peakCompute = compute.reduce((a, b) => (b.peakBytes > a.peakBytes ? b : a));
+const peakAny = invocations.reduce((a, b) => (b.peakBytes > a.peakBytes ? b : a));
+const mib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
+
+console.log(`\n## bench:scene — NDVI of a 10980 x 10980 UInt16 pair\n`);
+console.log(`| measure | value |\n| --- | --- |`);
+console.log(`| upload, two bands in parts (wrangler dev) | ${wrangler.uploadSeconds.toFixed(1)} s |`);
+console.log(`| job wall time, submit to succeeded (wrangler dev) | ${wrangler.wallSeconds.toFixed(1)} s |`);
+for (const stage of wrangler.stages) {
+	console.log(
+		`| ${stage.stage} (wrangler dev) | ${stage.invocations} invocation(s), ${stage.span_s.toFixed(1)} s from first to last event, ${stage.summed_s.toFixed(1)} s summed, slowest ${stage.slowest_s.toFixed(1)} s |`,
+	);
+}
+console.log(`| result.tif | ${mib(wrangler.resultBytes)} |`);
+console.log(`| compute invocations | ${compute.length} |`);
+console.log(
+	`| CPU summed over all invocations (Node) | ${cpuSeconds.toFixed(1)} s (compute ${(compute.reduce((s, c) => s + c.cpuMs, 0) / 1000).toFixed(1)} s) |`,
+);
+console.log(
+	`| slowest invocation CPU (Node) | ${(slowest.cpuMs / 1000).toFixed(1)} s (${slowest.stage} ${slowest.detail}) |`,
+);
+console.log(`| peak memory of one compute invocation (Node) | ${mib(peakCompute.peakBytes)} (${peakCompute.detail}) |`);
+console.log(
+	`| peak memory of any invocation (Node) | ${mib(peakAny.peakBytes)} (${peakAny.stage} ${peakAny.detail}) |`,
+);
+if (gdal) {
+	console.log(
+		`| gdal_calc.py, one thread | ${gdal.cpuSeconds.toFixed(1)} s CPU, ${gdal.wallSeconds.toFixed(1)} s wall |`,
+	);
+	console.log(`| summed CPU / gdal_calc CPU | ${(cpuSeconds / gdal.cpuSeconds).toFixed(2)} (goal ≤ 2) |`);
+} else {
+	console.log("| gdal_calc.py | not installed |");
+}
+console.log(
+	`\ngoals: every invocation under 128 MB: ${peakAny.peakBytes < WORKER_MEMORY_LIMIT ? "yes" : "NO"}; compute under the 64 MiB budget: ${peakCompute.peakBytes <= STRIP_BUDGET_BYTES ? "yes" : "NO"}; slowest under 30 s CPU: ${slowest.cpuMs < CPU_LIMIT_MS ? "yes" : "NO"}${gdal ? `; summed CPU at most 2x gdal_calc: ${cpuSeconds <= 2 * gdal.cpuSeconds ? "yes" : "NO"}` : ""}`,
+);
+mkdirSync(CACHE, { recursive: true });
+writeFileSync(join(CACHE, "report.json"), JSON.stringify({ files, wrangler, invocations, gdal }, null, 2));

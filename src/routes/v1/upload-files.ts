@@ -1,0 +1,36 @@
+/**
+ * What every way of uploading shares once the bytes are in R2 (in one request or in parts):
+ * the answer to a body that is not a TIFF, and reading the header into the upload's description.
+ */
+import { ApiError } from "../../errors/api-error";
+import { RasterInputError } from "../../raster/input-errors";
+import { openRasterFile } from "../../raster/inputs";
+import { inspectRaster, type RasterSummary, summarize } from "../../raster/inspect";
+
+export function notATiff(): ApiError {
+	return new ApiError(
+		"unsupported-media-type",
+		"The body is not a TIFF file: it must start with a TIFF signature (II*, MM*, or BigTIFF). Send the file's raw bytes, not a form.",
+	);
+}
+
+/**
+ * Reads the header of a stored file; when it is refused or cannot be read the object is
+ * deleted and the client gets the problem that says why.
+ */
+export async function describeStoredTiff(env: Env, key: string, bytes: number): Promise<RasterSummary> {
+	try {
+		const { image } = await openRasterFile(env, { objectKey: key, href: null, bytes, allowedHosts: null });
+		return summarize(await inspectRaster(image));
+	} catch (error) {
+		await env.BUCKET.delete(key);
+		const reason = error instanceof Error ? error.message : String(error);
+		const errors = [{ path: "(body)", message: reason }];
+		if (error instanceof RasterInputError) {
+			throw new ApiError(error.code, `The file's header is refused: ${reason}.`, { errors });
+		}
+		throw new ApiError("invalid-raster", `The file has a TIFF signature but its header cannot be read: ${reason}.`, {
+			errors,
+		});
+	}
+}
