@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { objectKeys } from "../../src/storage/keys";
 import red256 from "../fixtures/s2_red_256.tif";
 import { api, expectProblem, json, submitJob, upload, waitForJob } from "../helpers";
+import { createTenantKey } from "../tenants";
 
 interface Session {
 	id: string;
@@ -167,5 +168,37 @@ describe("upload in parts", () => {
 			"payload-too-large",
 		);
 		expect(problem.detail).toContain(`Upload-Length: ${env.MAX_UPLOAD_BYTES + 1}`);
+	});
+
+	it("belongs to the tenant that opened it: another tenant's key finds no such upload", async () => {
+		const session = await open(1000);
+		const other = { authorization: `Bearer ${(await createTenantKey()).key}` };
+		const part = await api(`/v1/uploads/${session.id}/parts/1`, {
+			method: "PUT",
+			headers: { ...other, "content-type": "application/octet-stream" },
+			body: paddedTiff(1000),
+		});
+		await expectProblem(part, 404, "not-found");
+		await expectProblem(
+			await api(`/v1/uploads/${session.id}/complete`, { method: "POST", headers: other }),
+			404,
+			"not-found",
+		);
+		await expectProblem(
+			await api(`/v1/uploads/${session.id}/abort`, { method: "POST", headers: other }),
+			404,
+			"not-found",
+		);
+		expect((await api(`/v1/uploads/${session.id}/abort`, { method: "POST" })).status).toBe(204);
+	});
+
+	it("counts the declared size against the tenant's daily upload quota", async () => {
+		const { key } = await createTenantKey({ quotas: { maxUploadBytesPerDay: 1_000_000 } });
+		const response = await api("/v1/uploads", {
+			method: "POST",
+			headers: { authorization: `Bearer ${key}`, "upload-length": "2000000" },
+		});
+		await expectProblem(response, 429, "quota-exceeded");
+		expect(Number(response.headers.get("retry-after"))).toBeGreaterThan(0);
 	});
 });
