@@ -373,7 +373,7 @@ async function checkDemo(api: string): Promise<void> {
 	check(`npm run demo exits 0 (${seconds(started)})`, run.status === 0, `exit ${run.status}`);
 	const jobId = /^job (job_[0-9a-f]+) submitted$/m.exec(run.output)?.[1];
 	if (jobId === undefined) throw new Error("the demo printed no job id");
-	check("the demo printed the statistics", /ndvi statistics over \d+ pixels/.test(run.output));
+	check("the demo printed the statistics", /NDVI statistics over \d+ pixels/.test(run.output));
 	const result = join(folder, jobId, "result.tif");
 	check(
 		"the demo saved result.tif and stats.json",
