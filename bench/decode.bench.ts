@@ -12,6 +12,7 @@ import { type Codecs, installDecoders } from "../src/raster/decoders";
 import { inflateNative } from "../src/raster/inflate";
 import { openRangedImage, RangedSource } from "../src/raster/ranged-source";
 import { readWindow } from "../src/raster/read";
+import { SAMPLE_ARRAYS } from "../src/raster/samples";
 import { createZstdDecode } from "../src/wasm/zstd";
 
 const ROWS = 1024;
@@ -79,8 +80,11 @@ async function readOurs(file: ArrayBuffer): Promise<TypedArray> {
 		read: async (offset, length) => file.slice(offset, offset + length),
 	});
 	const { image } = await openRangedImage(source, limits);
-	const [band] = await readWindow(image, [1], { rowStart: 0, rowEnd: ROWS, colStart: 0, colEnd: image.getWidth() });
-	if (!band) throw new Error("readWindow returned no band");
+	const decoded = await readWindow(image, [1], { rowStart: 0, rowEnd: ROWS, colStart: 0, colEnd: image.getWidth() });
+	const [sampleType] = decoded.sampleTypes;
+	if (!sampleType) throw new Error("readWindow returned no band");
+	const band = new SAMPLE_ARRAYS[sampleType](ROWS * image.getWidth());
+	decoded.copyBand(0, band);
 	return band;
 }
 

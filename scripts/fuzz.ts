@@ -89,12 +89,14 @@ async function readMutant(bytes: Uint8Array): Promise<Omit<CaseOutcome, "index" 
 		{ RangedSource, openRangedImage },
 		{ inspectRaster },
 		{ readWindow },
+		{ SAMPLE_ARRAYS },
 		{ RasterInputError },
 		{ wranglerRasterLimits },
 	] = await Promise.all([
 		import("../src/raster/ranged-source"),
 		import("../src/raster/inspect"),
 		import("../src/raster/read"),
+		import("../src/raster/samples"),
 		import("../src/raster/input-errors"),
 		import("./wrangler-vars"),
 	]);
@@ -109,7 +111,11 @@ async function readMutant(bytes: Uint8Array): Promise<Omit<CaseOutcome, "index" 
 		const rowsPerRead = Math.max(header.block_height, Math.floor((16 * 1024 * 1024) / (header.width * 8)));
 		for (let row = 0; row < header.height; row += rowsPerRead) {
 			const rowEnd = Math.min(header.height, row + rowsPerRead);
-			await readWindow(image, bands, { rowStart: row, rowEnd, colStart: 0, colEnd: header.width });
+			const decoded = await readWindow(image, bands, { rowStart: row, rowEnd, colStart: 0, colEnd: header.width });
+			// Copied out as compute copies them into its arena.
+			decoded.sampleTypes.forEach((sampleType, position) => {
+				decoded.copyBand(position, new SAMPLE_ARRAYS[sampleType]((rowEnd - row) * header.width));
+			});
 		}
 		return { outcome: "read", detail: `${header.width} x ${header.height}, ${header.data_type}` };
 	} catch (error) {

@@ -4,27 +4,22 @@
  * geotiff.js's readRasters copies every pixel through a DataView call, which costs more than
  * decoding. For the layouts archives use (whole-byte integer or float samples, stored in this
  * machine's byte order), blocks are decoded through geotiff.js and their rows copied into the
- * window as typed-array slices; every other layout goes through readRasters.
+ * caller's arrays as typed-array slices; every other layout goes through readRasters.
  */
 import { type GeoTIFFImage, getDecoder, type TypedArray } from "geotiff";
 import { blockParameters, COMPRESSION } from "./decoders";
+import { SAMPLE_ARRAYS, type SampleArray, type SampleType, sampleTypeOf } from "./samples";
 
-type TypedArrayConstructor = (new (
-	lengthOrBuffer: number | ArrayBufferLike,
-) => TypedArray) & {
-	readonly BYTES_PER_ELEMENT: number;
-};
-
-/** Array type per "sampleFormat:bits": unsigned, signed and IEEE float samples. */
-const SAMPLE_ARRAYS: Record<string, TypedArrayConstructor> = {
-	"1:8": Uint8Array,
-	"1:16": Uint16Array,
-	"1:32": Uint32Array,
-	"2:8": Int8Array,
-	"2:16": Int16Array,
-	"2:32": Int32Array,
-	"3:32": Float32Array,
-	"3:64": Float64Array,
+/** Sample type per "sampleFormat:bits": unsigned, signed and IEEE float samples. */
+const SAMPLE_TYPES: Record<string, SampleType> = {
+	"1:8": "uint8",
+	"1:16": "uint16",
+	"1:32": "uint32",
+	"2:8": "int8",
+	"2:16": "int16",
+	"2:32": "int32",
+	"3:32": "float32",
+	"3:64": "float64",
 };
 
 /** Compressions whose decoded blocks are plain samples, ready to be sliced. */
@@ -40,8 +35,8 @@ const SLICEABLE_COMPRESSIONS = new Set<number>([
 
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** The array type every band of the image decodes to, when its blocks can be sliced directly. */
-function sliceableArrayType(image: GeoTIFFImage): TypedArrayConstructor | null {
+/** The sample type every band of the image decodes to, when its blocks can be sliced directly. */
+function sliceableSampleType(image: GeoTIFFImage): SampleType | null {
 	const compression = Number(image.getFileDirectory().getValue("Compression") ?? COMPRESSION.none);
 	if (!SLICEABLE_COMPRESSIONS.has(compression)) return null;
 	const types = new Set<string>();
@@ -49,10 +44,10 @@ function sliceableArrayType(image: GeoTIFFImage): TypedArrayConstructor | null {
 		types.add(`${image.getSampleFormat(sample)}:${image.getBitsPerSample(sample)}`);
 	}
 	const [type] = types;
-	const ArrayType = types.size === 1 && type !== undefined ? SAMPLE_ARRAYS[type] : undefined;
-	if (!ArrayType) return null;
+	const sampleType = types.size === 1 && type !== undefined ? SAMPLE_TYPES[type] : undefined;
+	if (!sampleType) return null;
 	const byteSized = image.getBitsPerSample(0) === 8;
-	return byteSized || image.littleEndian === HOST_LITTLE_ENDIAN ? ArrayType : null;
+	return byteSized || image.littleEndian === HOST_LITTLE_ENDIAN ? sampleType : null;
 }
 
 /** A pixel window: rows [rowStart, rowEnd) x columns [colStart, colEnd). */
@@ -64,100 +59,149 @@ export interface PixelWindow {
 }
 
 /**
+ * A window of some bands, decoded and held until its samples are copied into the caller's
+ * arrays (e.g. views of Wasm memory that must not be held across an await).
+ */
+export interface DecodedWindow {
+	/** The sample type of each band, in the order the bands were asked for. */
+	readonly sampleTypes: readonly SampleType[];
+	/**
+	 * Writes the band at `position` into `destination` row-major, the window's width wide;
+	 * `destination` is the band's sample type and the window's pixel count long. Synchronous.
+	 */
+	copyBand(position: number, destination: SampleArray): void;
+}
+
+/**
  * Decodes a window of the given 1-based bands in one pass, so bands of one pixel-interleaved
- * file share each block decode. Each band comes back row-major, the window's width wide.
+ * file share each block decode. Every block is decoded (and checked) before this resolves; the
+ * rows are copied out only by {@link DecodedWindow.copyBand}.
  */
 export async function readWindow(
 	image: GeoTIFFImage,
 	bands: readonly number[],
 	window: PixelWindow,
-): Promise<TypedArray[]> {
-	const ArrayType = sliceableArrayType(image);
-	if (!ArrayType) return readWindowGenerally(image, bands, window);
+): Promise<DecodedWindow> {
+	const sampleType = sliceableSampleType(image);
+	if (!sampleType) return readWindowGenerally(image, bands, window);
 
+	const ArrayType = SAMPLE_ARRAYS[sampleType];
 	const { rowStart, rowEnd, colStart, colEnd } = window;
 	const windowWidth = colEnd - colStart;
+	const windowPixels = windowWidth * (rowEnd - rowStart);
 	const width = image.getWidth();
 	const height = image.getHeight();
 	const blockWidth = image.getTileWidth();
 	const blockHeight = image.getTileHeight();
 	const samplesPerPixel = image.getSamplesPerPixel();
 	const planar = image.planarConfiguration === 2;
+	const stride = planar ? 1 : samplesPerPixel;
 	const directory = image.getFileDirectory();
 	const compression = Number(directory.getValue("Compression") ?? COMPRESSION.none);
 	const decoder = await getDecoder(
 		compression,
 		(await blockParameters(directory)) as unknown as Parameters<typeof getDecoder>[1],
 	);
-	const outputs = bands.map(() => new ArrayType(windowWidth * (rowEnd - rowStart)));
 
-	/** Copies one decoded block's rows of `sample` that fall in the window into `out`. */
-	const copyBlock = (data: ArrayBufferLike, blockX: number, blockY: number, sample: number, out: TypedArray) => {
-		const stride = planar ? 1 : samplesPerPixel;
-		const offset = planar ? 0 : sample;
+	/** One decoded block: its position, and its samples (every band's, unless planar). */
+	interface Block {
+		blockX: number;
+		blockY: number;
+		values: SampleArray;
+	}
+	/** The columns and rows of a block that fall in the window. */
+	const spanOf = (blockX: number, blockY: number) => {
 		const blockX0 = blockX * blockWidth;
 		const x0 = Math.max(colStart, blockX0);
-		const columns = Math.min(blockX0 + blockWidth, width, colEnd) - x0;
-		const firstRow = Math.max(rowStart, blockY * blockHeight);
-		const lastRow = Math.min(rowEnd, (blockY + 1) * blockHeight, height);
+		return {
+			blockX0,
+			x0,
+			columns: Math.min(blockX0 + blockWidth, width, colEnd) - x0,
+			firstRow: Math.max(rowStart, blockY * blockHeight),
+			lastRow: Math.min(rowEnd, (blockY + 1) * blockHeight, height),
+		};
+	};
+	const decodeBlock = async (blockX: number, blockY: number, sample: number): Promise<Block> => {
+		const { data } = await image.getTileOrStrip(blockX, blockY, sample, decoder);
+		const { columns, lastRow } = spanOf(blockX, blockY);
 		// A corrupt block can decode short: refused, rather than read as zeros or half a sample.
 		const needed = ((lastRow - 1 - blockY * blockHeight) * blockWidth + columns) * stride * ArrayType.BYTES_PER_ELEMENT;
 		if (data.byteLength < needed || data.byteLength % ArrayType.BYTES_PER_ELEMENT !== 0) {
 			throw new Error(`block (${blockX}, ${blockY}) decodes to ${data.byteLength} bytes; its rows need ${needed}`);
 		}
-		const values = new ArrayType(data);
-		for (let row = firstRow; row < lastRow; row++) {
-			const from = (row - blockY * blockHeight) * blockWidth + (x0 - blockX0);
-			const to = (row - rowStart) * windowWidth + (x0 - colStart);
-			if (stride === 1) {
-				out.set(values.subarray(from, from + columns), to);
-			} else {
-				for (let column = 0; column < columns; column++) {
-					out[to + column] = values[(from + column) * stride + offset] as number;
-				}
-			}
-		}
+		return { blockX, blockY, values: new ArrayType(data as ArrayBuffer) };
 	};
 
-	const reads: Promise<void>[] = [];
+	// Planar files hold one block per band; interleaved ones one block for all bands.
+	const reads: Promise<Block>[][] = planar ? bands.map(() => []) : [[]];
 	for (let blockY = Math.floor(rowStart / blockHeight); blockY * blockHeight < rowEnd; blockY++) {
 		for (let blockX = Math.floor(colStart / blockWidth); blockX * blockWidth < colEnd; blockX++) {
 			if (planar) {
-				bands.forEach((band, position) => {
-					reads.push(
-						image.getTileOrStrip(blockX, blockY, band - 1, decoder).then(({ data }) => {
-							copyBlock(data, blockX, blockY, band - 1, outputs[position] as TypedArray);
-						}),
-					);
-				});
+				for (const [position, band] of bands.entries()) reads[position]?.push(decodeBlock(blockX, blockY, band - 1));
 			} else {
-				reads.push(
-					image.getTileOrStrip(blockX, blockY, 0, decoder).then(({ data }) => {
-						bands.forEach((band, position) => {
-							copyBlock(data, blockX, blockY, band - 1, outputs[position] as TypedArray);
-						});
-					}),
-				);
+				reads[0]?.push(decodeBlock(blockX, blockY, 0));
 			}
 		}
 	}
-	await Promise.all(reads);
-	return outputs;
+	const blocks = await Promise.all(reads.map((bandReads) => Promise.all(bandReads)));
+
+	return {
+		sampleTypes: bands.map(() => sampleType),
+		copyBand(position, destination) {
+			checkDestination(destination, sampleType, windowPixels);
+			const band = bands[position];
+			const bandBlocks = blocks[planar ? position : 0];
+			if (band === undefined || !bandBlocks) throw new RangeError(`no band at position ${position}`);
+			const offset = planar ? 0 : band - 1;
+			for (const { blockX, blockY, values } of bandBlocks) {
+				const { blockX0, x0, columns, firstRow, lastRow } = spanOf(blockX, blockY);
+				for (let row = firstRow; row < lastRow; row++) {
+					const from = (row - blockY * blockHeight) * blockWidth + (x0 - blockX0);
+					const to = (row - rowStart) * windowWidth + (x0 - colStart);
+					if (stride === 1) {
+						destination.set(values.subarray(from, from + columns), to);
+					} else {
+						for (let column = 0; column < columns; column++) {
+							destination[to + column] = values[(from + column) * stride + offset] as number;
+						}
+					}
+				}
+			}
+		},
+	};
 }
 
+function checkDestination(destination: SampleArray, sampleType: SampleType, pixels: number): void {
+	if (sampleTypeOf(destination) !== sampleType || destination.length !== pixels) {
+		throw new RangeError(`destination must be ${pixels} ${sampleType} samples`);
+	}
+}
+
+/** readRasters decodes into arrays of its own, copied into the caller's on request. */
 async function readWindowGenerally(
 	image: GeoTIFFImage,
 	bands: readonly number[],
 	{ rowStart, rowEnd, colStart, colEnd }: PixelWindow,
-): Promise<TypedArray[]> {
+): Promise<DecodedWindow> {
 	const rasters = await image.readRasters({
 		window: [colStart, rowStart, colEnd, rowEnd],
 		samples: bands.map((band) => band - 1),
 		interleave: false,
 	});
-	return bands.map((band, position) => {
+	const decoded: TypedArray[] = bands.map((band, position) => {
 		const data = rasters[position];
 		if (!data) throw new Error(`band ${band} was not decoded`);
 		return data;
 	});
+	const sampleTypes = decoded.map(sampleTypeOf);
+	return {
+		sampleTypes,
+		copyBand(position, destination) {
+			const data = decoded[position];
+			const sampleType = sampleTypes[position];
+			if (!data || !sampleType) throw new RangeError(`no band at position ${position}`);
+			checkDestination(destination, sampleType, data.length);
+			destination.set(data);
+		},
+	};
 }

@@ -68,14 +68,13 @@ export function applyFloatingPointPredictor(tile: Float32Array, out: Uint8Array)
 }
 
 /**
- * Encodes the tiles of `raster` in row-major order and returns each one's bytes. Tiles past
- * the raster's right or bottom edge are filled with NaN (nodata), as a COG's edge tiles are
- * always whole.
+ * The tiles of `raster` in row-major order, each cut out and run through the predictor into
+ * bytes of its own. Tiles past the raster's right or bottom edge are filled with NaN (nodata),
+ * as a COG's edge tiles are always whole. Each tile is read from `raster` only when the
+ * generator is advanced to it.
  */
-export async function encodeTiles(raster: FloatRaster): Promise<Uint8Array<ArrayBuffer>[]> {
+export function* predictedTiles(raster: FloatRaster): Generator<Uint8Array<ArrayBuffer>> {
 	const tile = new Float32Array(TILE_PIXELS);
-	const predicted = new Uint8Array(TILE_PIXELS * BYTES_PER_SAMPLE);
-	const encoded: Uint8Array<ArrayBuffer>[] = [];
 	for (let y0 = 0; y0 < raster.height; y0 += COG_TILE_SIZE) {
 		for (let x0 = 0; x0 < raster.width; x0 += COG_TILE_SIZE) {
 			const columns = Math.min(COG_TILE_SIZE, raster.width - x0);
@@ -85,10 +84,17 @@ export async function encodeTiles(raster: FloatRaster): Promise<Uint8Array<Array
 				const from = (y0 + row) * raster.width + x0;
 				tile.set(raster.values.subarray(from, from + columns), row * COG_TILE_SIZE);
 			}
+			const predicted = new Uint8Array(TILE_PIXELS * BYTES_PER_SAMPLE);
 			applyFloatingPointPredictor(tile, predicted);
-			encoded.push(await deflate(predicted));
+			yield predicted;
 		}
 	}
+}
+
+/** Deflates predicted tiles (see {@link predictedTiles}) one at a time, in order. */
+export async function encodeTiles(tiles: Iterable<Uint8Array>): Promise<Uint8Array<ArrayBuffer>[]> {
+	const encoded: Uint8Array<ArrayBuffer>[] = [];
+	for (const tile of tiles) encoded.push(await deflate(tile));
 	return encoded;
 }
 

@@ -1,7 +1,9 @@
-// The one place that talks to the band-math Wasm kernels (wasm/assembly/kernels.ts):
-// it instantiates a compiled module, owns its linear memory, lays buffers out after the
-// module's static data, copies inputs in (in their own sample type) and copies results out.
+// The one place that talks to the band-math Wasm kernels (wasm/assembly/kernels.ts): it
+// instantiates a compiled module, owns its linear memory and lays buffers out after the
+// module's static data. Callers get typed views of that memory (an arena) to decode pixels
+// into, and read the result where the evaluator wrote it: no pixel is copied in or out.
 import { INSTRUCTION_WORDS, MAX_REGISTERS, opcodes, PAIR_BASE, type Program } from "../formula/compile";
+import { SAMPLE_ARRAYS, type SampleArray, type SampleType } from "../raster/samples";
 
 /** The raw ABI of kernels.wasm: every pointer is a byte offset into `memory`. */
 interface KernelExports {
@@ -31,18 +33,6 @@ interface KernelExports {
 	): void;
 }
 
-/** Every sample type a GeoTIFF band can arrive as; values are converted to float32. */
-export type NumericArray =
-	| Uint8Array
-	| Uint8ClampedArray
-	| Int8Array
-	| Uint16Array
-	| Int16Array
-	| Uint32Array
-	| Int32Array
-	| Float32Array
-	| Float64Array;
-
 /** Uniform histogram bins over [first, last], as numpy.histogram(bins, range=(first, last)). */
 export interface HistogramSpec {
 	first: number;
@@ -67,65 +57,81 @@ export interface StripStats {
 	above_range: number;
 }
 
-/** One input of a formula: its samples, nodata value (in the samples' type) and linear scaling. */
-export interface EvaluatorInput {
-	data: NumericArray;
+/** How the evaluator reads one input: its nodata value (in the samples' type) and linear scaling. */
+export interface InputScaling {
 	nodata: number | null;
 	/** The value the formula sees is sample * scale + offset, in float32 (scale and offset rounded to it). */
 	scale: number;
 	offset: number;
 }
 
-export interface Kernels {
+/** The pixel buffers of one evaluation: how many pixels, and each input's sample type. */
+export interface ArenaLayout {
+	pixels: number;
+	inputs: readonly { type: SampleType }[];
+}
+
+/**
+ * Typed views of Wasm memory for one window: fill `inputs`, evaluate, read `output`. The views
+ * are valid until the next arena is made, which reuses (and may grow, detaching) the memory, so
+ * an arena must not be held across an `await` that could let another one be made.
+ */
+export interface Arena {
+	/** One view per input of the layout, `pixels` long, in the input's own sample type. */
+	readonly inputs: readonly SampleArray[];
+	/** `pixels` float32 values, written by {@link Arena.evaluate}. */
+	readonly output: Float32Array;
 	/**
-	 * Runs a compiled formula over every pixel, in float32: NaN where an input is nodata (compared
-	 * in the band's own sample type, as GDAL does), NaN or infinite, and where the result is NaN
-	 * or infinite. Inputs are given in the program's input order and must have equal lengths.
-	 * Returns `out` when given, otherwise a new array; never a view of Wasm memory.
+	 * Runs a compiled formula over every pixel of the inputs into `output`, in float32: NaN where
+	 * an input is nodata (compared in the band's own sample type, as GDAL does), NaN or infinite,
+	 * and where the result is NaN or infinite. `scaling` is given per input, in the program's input
+	 * order. Returns `output`.
 	 */
-	evaluate(program: Program, inputs: readonly EvaluatorInput[], out?: Float32Array): Float32Array;
-	/** Count, extremes, sum, m2 and histogram of the finite values of one strip. */
-	stripStats(values: Float32Array, histogram: HistogramSpec): StripStats;
+	evaluate(program: Program, scaling: readonly InputScaling[]): Float32Array;
+	/** Count, extremes, sum, m2 and histogram of the finite values of `output`, read in place. */
+	outputStats(histogram: HistogramSpec): StripStats;
+}
+
+export interface Kernels {
+	/** Lays out views for one window's inputs and output; the previous arena stops being valid. */
+	arena(layout: ArenaLayout): Arena;
 }
 
 const WASM_PAGE_BYTES = 65536;
 const RESULT_SLOTS = 6;
 const INPUT_DESCRIPTOR_BYTES = 32;
 /**
- * Pixels evaluated per call. Inputs are copied in and the result out a chunk at a time, so
- * the Wasm buffers stay in cache and memory traffic is one read of each input and one write
- * of the result.
+ * Bytes kept at the start of the heap for one call's bookkeeping (the program, its register file
+ * and input descriptors, or a histogram's counts), so calls never move or overwrite the pixels:
+ * the largest register file (MAX_REGISTERS blocks of 1 KiB) and as much again for the code,
+ * constants and descriptors (formulas of the longest allowed text, built of unrolled powers,
+ * compile to under 20 KiB of code) or for up to 65 000 histogram bins. Calls that need more are
+ * refused.
  */
-const CHUNK_PIXELS = 32768;
+const SCRATCH_BYTES = 2 * MAX_REGISTERS * 1024;
 /** The evaluator reads and writes in steps of 16 pixels, up to 15 elements past the end. */
 const LANE_SLACK_BYTES = 16 * 8;
 
-/** Sample type codes of wasm/assembly/kernels.ts, by the typed array that holds the samples. */
-const sampleTypes = [
-	{ code: 1, array: Uint8Array, min: 0, max: 0xff },
-	{ code: 1, array: Uint8ClampedArray, min: 0, max: 0xff },
-	{ code: 2, array: Int8Array, min: -0x80, max: 0x7f },
-	{ code: 3, array: Uint16Array, min: 0, max: 0xffff },
-	{ code: 4, array: Int16Array, min: -0x8000, max: 0x7fff },
-	{ code: 5, array: Uint32Array, min: 0, max: 0xffffffff },
-	{ code: 6, array: Int32Array, min: -0x80000000, max: 0x7fffffff },
-	{ code: 7, array: Float32Array, min: null, max: null },
-	{ code: 8, array: Float64Array, min: null, max: null },
-] as const;
-
-function sampleTypeOf(data: NumericArray): (typeof sampleTypes)[number] {
-	const type = sampleTypes.find((candidate) => data instanceof candidate.array);
-	if (!type) throw new TypeError(`unsupported sample array ${Object.prototype.toString.call(data)}`);
-	return type;
-}
+/** Sample type codes of wasm/assembly/kernels.ts. */
+const sampleTypes: Record<SampleType, { code: number; min: number | null; max: number | null }> = {
+	uint8: { code: 1, min: 0, max: 0xff },
+	int8: { code: 2, min: -0x80, max: 0x7f },
+	uint16: { code: 3, min: 0, max: 0xffff },
+	int16: { code: 4, min: -0x8000, max: 0x7fff },
+	uint32: { code: 5, min: 0, max: 0xffffffff },
+	int32: { code: 6, min: -0x80000000, max: 0x7fffffff },
+	float32: { code: 7, min: null, max: null },
+	float64: { code: 8, min: null, max: null },
+};
 
 /**
  * The nodata value the evaluator compares with, or null when no sample can equal it: GDAL
  * casts nodata to the band's type, so 0.5 or -1 never match an unsigned integer band.
  */
-function comparableNodata(type: (typeof sampleTypes)[number], nodata: number | null): number | null {
-	if (nodata === null || type.min === null) return nodata;
-	return Number.isInteger(nodata) && nodata >= type.min && nodata <= type.max ? nodata : null;
+function comparableNodata(type: SampleType, nodata: number | null): number | null {
+	const { min, max } = sampleTypes[type];
+	if (nodata === null || min === null || max === null) return nodata;
+	return Number.isInteger(nodata) && nodata >= min && nodata <= max ? nodata : null;
 }
 
 /** Rejects programs that would read or write registers they did not declare. */
@@ -161,121 +167,125 @@ function instantiateKernelExports(module: WebAssembly.Module): KernelExports {
 }
 
 /**
- * Instantiates the kernels once and returns typed wrappers that reuse its memory,
- * growing it when a call needs more. Calls are synchronous, so buffers never overlap.
+ * Instantiates the kernels once and hands out arenas that reuse its memory, growing it when
+ * a window needs more. Every call is synchronous, so a call never sees another's bookkeeping.
  */
 export function createKernels(module: WebAssembly.Module): Kernels {
 	const wasm = instantiateKernelExports(module);
-	const base = alignTo16(wasm.heap_base());
+	const scratch = alignTo16(wasm.heap_base());
+	const pixelsBase = scratch + SCRATCH_BYTES;
 	const registerBytes = wasm.register_bytes();
-
-	function ensureBytes(end: number): ArrayBuffer {
-		const available = wasm.memory.buffer.byteLength;
-		if (end > available) {
-			wasm.memory.grow(Math.ceil((end - available) / WASM_PAGE_BYTES));
-		}
-		// grow() detaches the old buffer, so views are made only after it.
-		return wasm.memory.buffer;
-	}
+	/** Counts the arenas made, so a stale one refuses to run on memory a newer one owns. */
+	let arenasMade = 0;
 
 	return {
-		evaluate(program, inputs, out) {
-			checkProgram(program, inputs.length);
-			const n = inputs[0]?.data.length ?? out?.length ?? 0;
-			for (const input of inputs) {
-				if (input.data.length !== n) throw new RangeError(`input lengths differ: ${input.data.length} and ${n}`);
-			}
-			if (out !== undefined && out.length !== n) {
-				throw new RangeError(`output length ${out.length} differs from input length ${n}`);
-			}
-			const result = out ?? new Float32Array(n);
-			const registersPtr = base;
-			const codePtr = registersPtr + program.registers * registerBytes;
-			const constantsPtr = codePtr + alignTo16(program.code.length * 4);
-			const descriptorsPtr = constantsPtr + alignTo16(program.constants.length * 4);
-			let next = descriptorsPtr + alignTo16(inputs.length * INPUT_DESCRIPTOR_BYTES);
-			const chunkPtrs = inputs.map((input) => {
+		arena({ pixels, inputs }) {
+			if (!Number.isInteger(pixels) || pixels < 0) throw new RangeError(`pixels must be a whole number, got ${pixels}`);
+			const arenaNumber = ++arenasMade;
+			// Every buffer starts 16-byte aligned for v128 loads and has the slack the evaluator's
+			// last 16-pixel step reads or writes past the end.
+			let next = pixelsBase;
+			const inputAt = inputs.map(({ type }) => {
 				const at = next;
-				next += alignTo16(CHUNK_PIXELS * input.data.BYTES_PER_ELEMENT + LANE_SLACK_BYTES);
+				next += alignTo16(pixels * SAMPLE_ARRAYS[type].BYTES_PER_ELEMENT + LANE_SLACK_BYTES);
 				return at;
 			});
-			const outPtr = next;
-			const buffer = ensureBytes(outPtr + CHUNK_PIXELS * 4 + LANE_SLACK_BYTES);
+			const outputAt = next;
+			const end = outputAt + pixels * 4 + LANE_SLACK_BYTES;
+			if (end > wasm.memory.buffer.byteLength) {
+				wasm.memory.grow(Math.ceil((end - wasm.memory.buffer.byteLength) / WASM_PAGE_BYTES));
+			}
+			// grow() detaches every earlier view, so this arena's views are made after it.
+			const buffer = wasm.memory.buffer;
+			const inputViews = inputs.map(({ type }, i) => new SAMPLE_ARRAYS[type](buffer, inputAt[i] as number, pixels));
+			const output = new Float32Array(buffer, outputAt, pixels);
 
-			new Int32Array(buffer, codePtr, program.code.length).set(program.code);
-			new Float32Array(buffer, constantsPtr, program.constants.length).set(program.constants);
-			const descriptors = new DataView(buffer, descriptorsPtr, inputs.length * INPUT_DESCRIPTOR_BYTES);
-			const chunks = inputs.map((input, i) => {
-				const type = sampleTypeOf(input.data);
-				const nodata = comparableNodata(type, input.nodata);
-				const at = i * INPUT_DESCRIPTOR_BYTES;
-				descriptors.setUint32(at, chunkPtrs[i] as number, true);
-				descriptors.setUint32(at + 4, type.code, true);
-				descriptors.setUint32(at + 8, nodata === null ? 0 : 1, true);
-				descriptors.setFloat64(at + 16, nodata ?? 0, true);
-				descriptors.setFloat32(at + 24, input.scale, true);
-				descriptors.setFloat32(at + 28, input.offset, true);
-				// A view of the same type, so each chunk is copied in with a plain memcpy.
-				const View = input.data.constructor as new (buffer: ArrayBuffer, at: number, length: number) => NumericArray;
-				return new View(buffer, chunkPtrs[i] as number, CHUNK_PIXELS);
-			});
-			const outView = new Float32Array(buffer, outPtr, CHUNK_PIXELS);
-			const sources = inputs.map((input) => input.data);
-			for (let start = 0; start < n; start += CHUNK_PIXELS) {
-				const end = Math.min(n, start + CHUNK_PIXELS);
-				for (let i = 0; i < sources.length; i++) {
-					(chunks[i] as NumericArray).set((sources[i] as NumericArray).subarray(start, end) as ArrayLike<number>);
-				}
-				wasm.evaluate(
-					codePtr,
-					program.code.length,
-					descriptorsPtr,
-					inputs.length,
-					constantsPtr,
-					program.constants.length,
-					program.result,
-					registersPtr,
-					outPtr,
-					end - start,
-				);
-				result.set(end - start === CHUNK_PIXELS ? outView : outView.subarray(0, end - start), start);
-			}
-			return result;
-		},
+			const checkCurrent = () => {
+				if (arenaNumber !== arenasMade) throw new Error("a newer arena reuses this arena's memory");
+			};
+			const checkScratchFits = (bytes: number) => {
+				if (bytes > SCRATCH_BYTES)
+					throw new RangeError(`a call needs ${bytes} bytes of scratch, more than ${SCRATCH_BYTES}`);
+			};
 
-		stripStats(values, { first, last, bins }) {
-			if (!Number.isInteger(bins) || bins < 1) {
-				throw new RangeError(`histogram bins must be a positive integer, got ${bins}`);
-			}
-			if (!(Number.isFinite(first) && Number.isFinite(last) && first < last)) {
-				throw new RangeError(`histogram range must be finite with first < last, got [${first}, ${last}]`);
-			}
-			const n = values.length;
-			const slotCount = bins + 2;
-			const resultPtr = base;
-			const countsPtr = resultPtr + alignTo16(RESULT_SLOTS * 8);
-			const valuesPtr = countsPtr + alignTo16(slotCount * 4);
-			const buffer = ensureBytes(valuesPtr + n * 4);
-			const counts = new Uint32Array(buffer, countsPtr, slotCount);
-			// The kernel adds to the counts so strips could share them; each call starts fresh.
-			counts.fill(0);
-			new Float32Array(buffer, valuesPtr, n).set(values);
-			wasm.strip_stats(valuesPtr, n, first, last, bins, countsPtr, resultPtr);
-			const [count = 0, nodataCount = 0, min = 0, max = 0, sum = 0, m2 = 0] = new Float64Array(
-				buffer,
-				resultPtr,
-				RESULT_SLOTS,
-			);
 			return {
-				count,
-				nodata_count: nodataCount,
-				min: count === 0 ? null : min,
-				max: count === 0 ? null : max,
-				sum,
-				m2,
-				histogram_counts: Array.from(counts.subarray(0, bins)),
-				below_range: counts[bins] ?? 0,
-				above_range: counts[bins + 1] ?? 0,
+				inputs: inputViews,
+				output,
+
+				evaluate(program, scaling) {
+					checkCurrent();
+					checkProgram(program, inputs.length);
+					if (scaling.length !== inputs.length) {
+						throw new RangeError(`${scaling.length} input scalings for ${inputs.length} inputs`);
+					}
+					const registersPtr = scratch;
+					const codePtr = registersPtr + program.registers * registerBytes;
+					const constantsPtr = codePtr + alignTo16(program.code.length * 4);
+					const descriptorsPtr = constantsPtr + alignTo16(program.constants.length * 4);
+					checkScratchFits(descriptorsPtr + inputs.length * INPUT_DESCRIPTOR_BYTES - scratch);
+					new Int32Array(buffer, codePtr, program.code.length).set(program.code);
+					new Float32Array(buffer, constantsPtr, program.constants.length).set(program.constants);
+					const descriptors = new DataView(buffer, descriptorsPtr, inputs.length * INPUT_DESCRIPTOR_BYTES);
+					inputs.forEach(({ type }, i) => {
+						const { nodata: givenNodata, scale, offset } = scaling[i] as InputScaling;
+						const nodata = comparableNodata(type, givenNodata);
+						const at = i * INPUT_DESCRIPTOR_BYTES;
+						descriptors.setUint32(at, inputAt[i] as number, true);
+						descriptors.setUint32(at + 4, sampleTypes[type].code, true);
+						descriptors.setUint32(at + 8, nodata === null ? 0 : 1, true);
+						descriptors.setFloat64(at + 16, nodata ?? 0, true);
+						descriptors.setFloat32(at + 24, scale, true);
+						descriptors.setFloat32(at + 28, offset, true);
+					});
+					// One call over the whole window: the evaluator walks it in register blocks itself.
+					wasm.evaluate(
+						codePtr,
+						program.code.length,
+						descriptorsPtr,
+						inputs.length,
+						constantsPtr,
+						program.constants.length,
+						program.result,
+						registersPtr,
+						outputAt,
+						pixels,
+					);
+					return output;
+				},
+
+				outputStats({ first, last, bins }) {
+					checkCurrent();
+					if (!Number.isInteger(bins) || bins < 1) {
+						throw new RangeError(`histogram bins must be a positive integer, got ${bins}`);
+					}
+					if (!(Number.isFinite(first) && Number.isFinite(last) && first < last)) {
+						throw new RangeError(`histogram range must be finite with first < last, got [${first}, ${last}]`);
+					}
+					const slotCount = bins + 2;
+					const resultPtr = scratch;
+					const countsPtr = resultPtr + alignTo16(RESULT_SLOTS * 8);
+					checkScratchFits(countsPtr + slotCount * 4 - scratch);
+					const counts = new Uint32Array(buffer, countsPtr, slotCount);
+					// The kernel adds to the counts so strips could share them; each call starts fresh.
+					counts.fill(0);
+					wasm.strip_stats(outputAt, pixels, first, last, bins, countsPtr, resultPtr);
+					const [count = 0, nodataCount = 0, min = 0, max = 0, sum = 0, m2 = 0] = new Float64Array(
+						buffer,
+						resultPtr,
+						RESULT_SLOTS,
+					);
+					return {
+						count,
+						nodata_count: nodataCount,
+						min: count === 0 ? null : min,
+						max: count === 0 ? null : max,
+						sum,
+						m2,
+						histogram_counts: Array.from(counts.subarray(0, bins)),
+						below_range: counts[bins] ?? 0,
+						above_range: counts[bins + 1] ?? 0,
+					};
+				},
 			};
 		},
 	};

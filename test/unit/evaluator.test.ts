@@ -8,8 +8,9 @@ import { parseFormula } from "../../src/formula/parse";
 import catalog from "../../src/indices/catalog/spectral-indices-dict.json";
 import { compileFormula } from "../../src/indices/formula";
 import { indices } from "../../src/indices/registry";
+import type { SampleArray } from "../../src/raster/samples";
 import { kernels } from "../../src/wasm/index";
-import type { NumericArray } from "../../src/wasm/kernels";
+import { evaluateCopied } from "../arena";
 import { seededRandom } from "../random";
 
 const RELATIVE_TOLERANCE = 1e-5;
@@ -57,7 +58,7 @@ const SENTINEL2_WAVELENGTHS: Record<string, number> = {
 	lambdaS2: 2190,
 };
 
-const unscaled = (data: NumericArray, nodata: number | null = null) => ({ data, nodata, scale: 1, offset: 0 });
+const unscaled = (data: SampleArray, nodata: number | null = null) => ({ data, nodata, scale: 1, offset: 0 });
 
 describe("the catalog", () => {
 	it("has every index of the Awesome Spectral Indices file, and every catalog formula parses", () => {
@@ -84,7 +85,7 @@ describe("the catalog", () => {
 			const columns = formula.inputs.map(() =>
 				Float32Array.from({ length: PIXELS }, () => (random() < 0.02 ? Number.NaN : 0.01 + random() * 0.99)),
 			);
-			const got = kernels.evaluate(
+			const got = evaluateCopied(
 				formula.program,
 				columns.map((column) => unscaled(column)),
 			);
@@ -101,7 +102,7 @@ function bothWays(expression: string, values: readonly number[]): [Float32Array,
 	const ast = parseFormula(expression);
 	const program = compileProgram(ast, 1, () => ({ input: 0 }));
 	const column = Float32Array.from(values);
-	return [kernels.evaluate(program, [unscaled(column)]), reference(ast, ["x"], [column], {})];
+	return [evaluateCopied(program, [unscaled(column)]), reference(ast, ["x"], [column], {})];
 }
 
 describe("functions and operators", () => {
@@ -165,7 +166,7 @@ describe("fused pairs of operations", () => {
 		it(`${expression} is one instruction, bit for bit the two float32 operations`, () => {
 			const formula = compileFormula({ expression, inputs: { x: {}, y: {}, z: {} } });
 			expect(formula.program.code.length).toBe(5);
-			const got = kernels.evaluate(formula.program, [unscaled(x), unscaled(y), unscaled(z)]);
+			const got = evaluateCopied(formula.program, [unscaled(x), unscaled(y), unscaled(z)]);
 			const expected = reference(parseFormula(expression), ["x", "y", "z"], [x, y, z], {});
 			const differing = Array.from(got).filter((value, i) => !Object.is(value, expected[i]));
 			expect(differing).toEqual([]);
@@ -174,7 +175,7 @@ describe("fused pairs of operations", () => {
 });
 
 describe("inputs", () => {
-	const sampleTypes: [string, NumericArray, number][] = [
+	const sampleTypes: [string, SampleArray, number][] = [
 		["Uint8Array", new Uint8Array([0, 1, 200, 255, 7]), 255],
 		["Int8Array", new Int8Array([0, -1, 100, -128, 7]), -128],
 		["Uint16Array", new Uint16Array([0, 1, 5000, 65535, 7]), 65535],
@@ -188,7 +189,7 @@ describe("inputs", () => {
 		it(`${name}: applies scale and offset, and makes nodata pixels NaN whatever the formula`, () => {
 			// x ** 0 and min() would turn a NaN into a number under Math's rules; nodata must win.
 			const formula = compileFormula({ expression: "x * 1 + min(x, 1e30) * 0 + x ** 0 - 1", inputs: { x: {} } });
-			const got = kernels.evaluate(formula.program, [{ data, nodata, scale: 0.5, offset: -2 }]);
+			const got = evaluateCopied(formula.program, [{ data, nodata, scale: 0.5, offset: -2 }]);
 			const expected = Array.from(data, (sample) =>
 				sample === nodata ? Number.NaN : Math.fround(Math.fround(Math.fround(sample) * 0.5) - 2),
 			);
@@ -200,7 +201,7 @@ describe("inputs", () => {
 	it("treats NaN and infinite float samples as nodata", () => {
 		const data = new Float32Array([1, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 2]);
 		const formula = compileFormula({ expression: "min(x, 5)", inputs: { x: {} } });
-		expect(Array.from(kernels.evaluate(formula.program, [unscaled(data)]))).toEqual([
+		expect(Array.from(evaluateCopied(formula.program, [unscaled(data)]))).toEqual([
 			1,
 			Number.NaN,
 			Number.NaN,
@@ -211,12 +212,12 @@ describe("inputs", () => {
 
 	it("runs a constant result over every pixel and rejects programs that do not fit their inputs", () => {
 		const formula = compileFormula({ expression: "x * 0 + 2", inputs: { x: {} } });
-		expect(Array.from(kernels.evaluate(formula.program, [unscaled(new Uint16Array(3))]))).toEqual([2, 2, 2]);
+		expect(Array.from(evaluateCopied(formula.program, [unscaled(new Uint16Array(3))]))).toEqual([2, 2, 2]);
 		const bare = compileFormula({ expression: "x", inputs: { x: {} } });
-		expect(Array.from(kernels.evaluate(bare.program, [unscaled(new Int16Array([3, -4]))]))).toEqual([3, -4]);
-		expect(() => kernels.evaluate(formula.program, [])).toThrow(RangeError);
+		expect(Array.from(evaluateCopied(bare.program, [unscaled(new Int16Array([3, -4]))]))).toEqual([3, -4]);
+		expect(() => evaluateCopied(formula.program, [])).toThrow(RangeError);
 		const broken = { ...formula.program, code: [99, 0, 0, 0, 0] };
-		expect(() => kernels.evaluate(broken, [unscaled(new Uint16Array(3))])).toThrow(RangeError);
+		expect(() => evaluateCopied(broken, [unscaled(new Uint16Array(3))])).toThrow(RangeError);
 	});
 
 	it("evaluates strips longer than one chunk of Wasm memory", () => {
@@ -225,7 +226,7 @@ describe("inputs", () => {
 		const nir = Uint16Array.from({ length }, () => Math.floor(random() * 10_000));
 		const red = Uint16Array.from({ length }, () => Math.floor(random() * 10_000));
 		const formula = compileFormula({ index: "SR", inputs: { nir: {}, red: {} } });
-		const got = kernels.evaluate(formula.program, [unscaled(nir, 0), unscaled(red, 0)]);
+		const got = evaluateCopied(formula.program, [unscaled(nir, 0), unscaled(red, 0)]);
 		const expected = reference(
 			parseFormula("nir / red"),
 			["nir", "red"],
@@ -236,5 +237,118 @@ describe("inputs", () => {
 			{},
 		);
 		expect(disagreements(got, expected)).toEqual([]);
+	});
+});
+
+describe("arenas", () => {
+	/** More pixels than the 32768 the evaluator was once fed at a time, and not a multiple of 16. */
+	const WINDOW_PIXELS = 100_003;
+
+	it("evaluates a window of many old chunks in place, bit for bit, leaving the inputs as they were", () => {
+		const random = seededRandom(31);
+		const arena = kernels.arena({ pixels: WINDOW_PIXELS, inputs: [{ type: "uint16" }, { type: "uint16" }] });
+		const [nir, red] = arena.inputs as [Uint16Array, Uint16Array];
+		for (let i = 0; i < WINDOW_PIXELS; i++) {
+			nir[i] = random() < 0.01 ? 0 : Math.floor(random() * 10_000);
+			red[i] = Math.floor(random() * 10_000);
+		}
+		const nirBefore = nir.slice();
+		const redBefore = red.slice();
+		const formula = compileFormula({ index: "NDVI", inputs: { nir: {}, red: {} } });
+		const unscaledNodata = { nodata: 0, scale: 1, offset: 0 };
+		const got = arena.evaluate(formula.program, [unscaledNodata, unscaledNodata]);
+		expect(got).toBe(arena.output);
+		expect(got.buffer).toBe(nir.buffer);
+		// uint16 sums and differences are exact in float32, so one rounded division is numpy's NDVI.
+		const expected = Float32Array.from(nirBefore, (x, i) => {
+			const y = redBefore[i] as number;
+			return x === 0 || y === 0 || x + y === 0 ? Number.NaN : Math.fround((x - y) / (x + y));
+		});
+		expect(Array.from(got).filter((value, i) => !Object.is(value, expected[i]))).toEqual([]);
+		expect(nir).toEqual(nirBefore);
+		expect(red).toEqual(redBefore);
+	});
+
+	it("lays out one view per input in its own sample type, 16-byte aligned, with nodata, scale and offset per input", () => {
+		const types = ["uint8", "int8", "int16", "uint32", "int32", "float32", "float64"] as const;
+		const random = seededRandom(57);
+		const arena = kernels.arena({ pixels: WINDOW_PIXELS, inputs: types.map((type) => ({ type })) });
+		const nodata = [255, -128, -1, 7, -5, -9999, 0.1];
+		const scaling = types.map((_, i) => ({ nodata: nodata[i] as number, scale: 0.5 + i, offset: i - 3 }));
+		arena.inputs.forEach((view, i) => {
+			expect(view.length).toBe(WINDOW_PIXELS);
+			expect(view.byteOffset % 16).toBe(0);
+			for (let p = 0; p < WINDOW_PIXELS; p++) view[p] = random() < 0.05 ? (nodata[i] as number) : random() * 100;
+		});
+		expect([arena.inputs.map((view) => view.constructor.name), arena.output.byteOffset % 16]).toEqual([
+			["Uint8Array", "Int8Array", "Int16Array", "Uint32Array", "Int32Array", "Float32Array", "Float64Array"],
+			0,
+		]);
+		const names = types.map((_, i) => `x${i}`);
+		const expression = names.join(" + ");
+		const formula = compileFormula({ expression, inputs: Object.fromEntries(names.map((name) => [name, {}])) });
+		// The formula sees sample * scale + offset in float32, and NaN for nodata.
+		const columns = formula.inputs.map((name) => {
+			const i = names.indexOf(name);
+			const view = arena.inputs[i] as Float64Array;
+			const { scale, offset } = scaling[i] as { scale: number; offset: number };
+			const isNodata = (sample: number) =>
+				sample === (view instanceof Float32Array ? Math.fround(nodata[i] as number) : nodata[i]);
+			return Float32Array.from(view, (sample) =>
+				isNodata(sample)
+					? Number.NaN
+					: Math.fround(Math.fround(Math.fround(sample) * Math.fround(scale)) + Math.fround(offset)),
+			);
+		});
+		const got = arena.evaluate(
+			formula.program,
+			formula.inputs.map((name) => scaling[names.indexOf(name)] as (typeof scaling)[number]),
+		);
+		expect(disagreements(got, reference(parseFormula(expression), formula.inputs, columns, {}))).toEqual([]);
+		expect(Array.from(got).filter(Number.isNaN).length).toBeGreaterThan(WINDOW_PIXELS * 0.2);
+	});
+
+	it("makes its views after growing memory, and refuses to run once a newer arena reuses the memory", () => {
+		const formula = compileFormula({ expression: "x * 2", inputs: { x: {} } });
+		const unscaled = { nodata: null, scale: 1, offset: 0 };
+		const small = kernels.arena({ pixels: 4, inputs: [{ type: "float32" }] });
+		const bytesBefore = small.output.buffer.byteLength;
+		// The output alone needs more bytes than memory has, so making this arena grows it.
+		const pixels = bytesBefore / 4 + 1;
+		const large = kernels.arena({ pixels, inputs: [{ type: "float32" }] });
+		const [x] = large.inputs as [Float32Array];
+		expect(large.output.buffer.byteLength).toBeGreaterThan(bytesBefore);
+		expect([x.length, large.output.length]).toEqual([pixels, pixels]);
+		for (let i = 0; i < pixels; i++) x[i] = i % 1000;
+		const got = large.evaluate(formula.program, [unscaled]);
+		expect(got.length).toBe(pixels);
+		expect(Array.from(got).filter((value, i) => value !== (i % 1000) * 2)).toEqual([]);
+		expect(() => small.evaluate(formula.program, [unscaled])).toThrow(/newer arena/);
+		expect(() => small.outputStats({ first: 0, last: 1, bins: 1 })).toThrow(/newer arena/);
+	});
+
+	it("takes statistics of its output in place", () => {
+		const arena = kernels.arena({ pixels: 6, inputs: [{ type: "int16" }] });
+		arena.inputs[0]?.set([-3, 0, 5, 2, -32768, 1]);
+		const formula = compileFormula({ expression: "x / 2", inputs: { x: {} } });
+		arena.evaluate(formula.program, [{ nodata: -32768, scale: 1, offset: 0 }]);
+		expect(arena.outputStats({ first: -1, last: 1, bins: 2 })).toEqual({
+			count: 5,
+			nodata_count: 1,
+			min: -1.5,
+			max: 2.5,
+			sum: 2.5,
+			// Squared deviations from the mean, 0.5.
+			m2: 2 ** 2 + 0.5 ** 2 + 2 ** 2 + 0.5 ** 2 + 0 ** 2,
+			histogram_counts: [0, 3],
+			below_range: 1,
+			above_range: 1,
+		});
+	});
+
+	it("refuses inputs scaled for another layout", () => {
+		const arena = kernels.arena({ pixels: 3, inputs: [{ type: "uint8" }] });
+		const formula = compileFormula({ expression: "x", inputs: { x: {} } });
+		expect(() => arena.evaluate(formula.program, [])).toThrow(RangeError);
 	});
 });

@@ -6,15 +6,15 @@ import {
 	percentileHistogram,
 	type StripOutput,
 } from "../../src/pipeline/publish/statistics";
-import { kernels } from "../../src/wasm/index";
+import { statsCopied } from "../arena";
 
 const range = { first: -1, last: 1, bins: 20 };
 const ndvi = { index: "NDVI", expression: "(nir - red)/(nir + red)", constants: {}, histogram: range };
 
 /** A strip's output as compute records it (without tiles). */
 function stripOutput(values: Float32Array): StripOutput {
-	const fine = kernels.stripStats(values, percentileHistogram(range));
-	return { ...kernels.stripStats(values, range), percentile_counts: fine.histogram_counts, tile_bytes: [] };
+	const fine = statsCopied(values, percentileHistogram(range));
+	return { ...statsCopied(values, range), percentile_counts: fine.histogram_counts, tile_bytes: [] };
 }
 
 /** numpy.percentile's default (linear) method over the finite values. */

@@ -1,6 +1,6 @@
 // Band-math kernels for EO Edge: one formula evaluator and the strip statistics. Every
 // export is a pure function over pointers and lengths in the exported linear memory:
-// src/wasm/kernels.ts lays buffers out after heap_base(), copies data in and results out.
+// src/wasm/kernels.ts lays buffers out after heap_base() and callers fill and read them in place.
 // Nothing here allocates.
 
 /** First byte of linear memory free for the caller's buffers. */

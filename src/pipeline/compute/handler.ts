@@ -3,20 +3,27 @@
  * job's compiled formula in the WebAssembly evaluator, writes the window's compressed output tiles, its 2 x 2 average
  * (the source of the overviews) and its partial statistics, and counts completion
  * idempotently; the delivery that completes the last strip asks for store.
+ *
+ * Each input's decoded rows are copied straight into views of Wasm memory (an arena) and
+ * evaluated there, and the output is read where the evaluator wrote it.
+ * An arena is valid only until the next one is made, and another strip may run in this isolate
+ * whenever this one awaits, so everything that touches the arena runs in one synchronous stretch:
+ * after every block is decoded and before any output is stored.
  */
-import type { TypedArray } from "geotiff";
 import { z } from "zod";
-import { completeStrip, getStrip } from "../../db/queries";
+import { completeStrip, getStrip, type JobRecord } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import type { CompiledFormula } from "../../indices/formula";
 import { inputReadFailure } from "../../raster/input-errors";
 import { openRasterFile } from "../../raster/inputs";
-import { type PixelWindow, readWindow } from "../../raster/read";
-import { encodeTiles, halve } from "../../raster/tiles";
+import { type DecodedWindow, type PixelWindow, readWindow } from "../../raster/read";
+import type { SampleArray, SampleType } from "../../raster/samples";
+import { encodeTiles, halve, predictedTiles } from "../../raster/tiles";
 import { objectKeys } from "../../storage/keys";
 import { kernels } from "../../wasm/index";
+import type { InputScaling, StripStats } from "../../wasm/kernels";
 import { jobMessage } from "../message";
-import { fileOf, type PlannedInput } from "../plan";
+import { fileOf, type JobPlan, type PlannedInput } from "../plan";
 import { percentileHistogram, type StripOutput } from "../publish/statistics";
 import { sendToStage } from "../send";
 import { done, failed, type StageHandler } from "../stage";
@@ -25,20 +32,26 @@ import { computeProgress } from "../stages";
 export const computeMessage = jobMessage.extend({ strip_index: z.number().int().min(0) });
 export type ComputeMessage = z.infer<typeof computeMessage>;
 
+/** Where an input's samples are: a decoded window of its file, and its band's position in it. */
+interface DecodedInput {
+	window: DecodedWindow;
+	position: number;
+}
+
 /** Decodes each file once for all of its bands this job uses. */
 async function readInputs(
 	env: Env,
 	allowedHosts: readonly string[] | null,
 	inputs: readonly PlannedInput[],
 	window: PixelWindow,
-): Promise<Map<string, TypedArray>> {
+): Promise<Map<string, DecodedInput>> {
 	const byFile = Map.groupBy(inputs, fileOf);
-	const pixels = new Map<string, TypedArray>();
+	const decodedInputs = new Map<string, DecodedInput>();
 	for (const group of byFile.values()) {
 		const [first] = group;
 		if (!first) continue;
 		const bands = [...new Set(group.map((input) => input.band))];
-		let decoded: TypedArray[];
+		let decoded: DecodedWindow;
 		try {
 			const { image } = await openRasterFile(env, {
 				objectKey: first.object_key,
@@ -54,12 +67,9 @@ async function readInputs(
 				`decoding rows ${window.rowStart}-${window.rowEnd}, columns ${window.colStart}-${window.colEnd}`,
 			);
 		}
-		for (const input of group) {
-			const data = decoded[bands.indexOf(input.band)];
-			if (data) pixels.set(input.name, data);
-		}
+		for (const input of group) decodedInputs.set(input.name, { window: decoded, position: bands.indexOf(input.band) });
 	}
-	return pixels;
+	return decodedInputs;
 }
 
 export const computeStage: StageHandler<ComputeMessage> = {
@@ -73,24 +83,15 @@ export const computeStage: StageHandler<ComputeMessage> = {
 		}
 
 		if (!strip.done) {
-			let pixels: Map<string, TypedArray>;
+			let computed: ComputedStrip;
 			try {
-				const allowedHosts = job.request.remote?.allowed_hosts ?? null;
-				pixels = await readInputs(env, allowedHosts, plan.inputs, window);
+				computed = await readAndCompute(env, job, plan, formula, window);
 			} catch (error) {
 				if (error instanceof ApiError) return failed(error);
 				throw error;
 			}
-			const inputs = formula.inputs.map((name) => {
-				const input = plan.inputs.find((candidate) => candidate.name === name);
-				const requested = job.request.inputs[name];
-				const data = pixels.get(name);
-				if (!input || !requested || !data) throw new Error(`job ${job.id}: input ${name} was not read`);
-				return { data, nodata: input.nodata, scale: requested.scale, offset: requested.offset };
-			});
-			const values = kernels.evaluate(formula.program, inputs);
-			const output = await writeStripOutput(env, job.id, message.strip_index, window, values, formula);
-			const completion = await completeStrip(env.DB, job.id, message.strip_index, output, computeProgress);
+			const stored = await storeStrip(env, job.id, message.strip_index, computed);
+			const completion = await completeStrip(env.DB, job.id, message.strip_index, stored, computeProgress);
 			return finish(env, message, completion.remaining, completion.total, window);
 		}
 		const completion = await completeStrip(env.DB, job.id, message.strip_index, null, computeProgress);
@@ -99,25 +100,93 @@ export const computeStage: StageHandler<ComputeMessage> = {
 };
 
 /**
- * Stores the window's output tiles (one object, row-major) and its 2 x 2 average, and returns
- * what store and publish need from D1: the tiles' byte counts and the partial statistics, with
- * the fine histogram that percentiles come from.
+ * Decodes the window of every input, then computes the strip from it. The decoded blocks are
+ * dropped when this returns, before anything is stored.
  */
-async function writeStripOutput(
+async function readAndCompute(
+	env: Env,
+	job: JobRecord,
+	plan: JobPlan,
+	formula: CompiledFormula,
+	window: PixelWindow,
+): Promise<ComputedStrip> {
+	const allowedHosts = job.request.remote?.allowed_hosts ?? null;
+	const decodedInputs = await readInputs(env, allowedHosts, plan.inputs, window);
+	const inputs = formula.inputs.map((name) => {
+		const planned = plan.inputs.find((candidate) => candidate.name === name);
+		const requested = job.request.inputs[name];
+		const decoded = decodedInputs.get(name);
+		const type = decoded?.window.sampleTypes[decoded.position];
+		if (!planned || !requested || !decoded || !type) throw new Error(`job ${job.id}: input ${name} was not read`);
+		return { decoded, type, scaling: { nodata: planned.nodata, scale: requested.scale, offset: requested.offset } };
+	});
+	return computeStrip(window, inputs, formula);
+}
+
+/** What a strip stores, none of it in Wasm memory. */
+interface ComputedStrip {
+	predictedTiles: Uint8Array<ArrayBuffer>[];
+	half: Float32Array;
+	stats: StripStats;
+	percentileCounts: number[];
+}
+
+/**
+ * Copies each input's decoded window into an arena, evaluates the formula there, and takes from
+ * the output everything the strip stores: its tiles (through the predictor, each into its own
+ * bytes), its 2 x 2 average and its partial statistics, with the fine histogram that
+ * percentiles come from. Synchronous, so no other strip can make an arena meanwhile.
+ */
+function computeStrip(
+	window: PixelWindow,
+	inputs: readonly { decoded: DecodedInput; type: SampleType; scaling: InputScaling }[],
+	formula: CompiledFormula,
+): ComputedStrip {
+	const width = window.colEnd - window.colStart;
+	const height = window.rowEnd - window.rowStart;
+	const arena = kernels.arena({ pixels: width * height, inputs });
+	inputs.forEach(({ decoded }, i) => {
+		decoded.window.copyBand(decoded.position, arena.inputs[i] as SampleArray);
+	});
+	const raster = {
+		values: arena.evaluate(
+			formula.program,
+			inputs.map((input) => input.scaling),
+		),
+		width,
+		height,
+	};
+	return {
+		predictedTiles: Array.from(predictedTiles(raster)),
+		half: halve(raster).values,
+		stats: arena.outputStats(formula.histogram),
+		percentileCounts: arena.outputStats(percentileHistogram(formula.histogram)).histogram_counts,
+	};
+}
+
+/**
+ * Stores the window's output tiles (one object, row-major) and its 2 x 2 average, and returns
+ * what store and publish need from D1: the tiles' byte counts and the partial statistics.
+ */
+async function storeStrip(
 	env: Env,
 	jobId: string,
 	stripIndex: number,
-	window: PixelWindow,
-	values: Float32Array,
-	formula: CompiledFormula,
+	{ predictedTiles, half, stats, percentileCounts }: ComputedStrip,
 ): Promise<StripOutput> {
-	const raster = { values, width: window.colEnd - window.colStart, height: window.rowEnd - window.rowStart };
-	const tiles = await encodeTiles(raster);
+	const tiles = await encodeTiles(draining(predictedTiles));
 	await env.BUCKET.put(objectKeys.stripTiles(jobId, stripIndex), new Blob(tiles));
-	await env.BUCKET.put(objectKeys.stripHalf(jobId, stripIndex), halve(raster).values);
-	const stats = kernels.stripStats(values, formula.histogram);
-	const fine = kernels.stripStats(values, percentileHistogram(formula.histogram));
-	return { ...stats, percentile_counts: fine.histogram_counts, tile_bytes: tiles.map((tile) => tile.byteLength) };
+	await env.BUCKET.put(objectKeys.stripHalf(jobId, stripIndex), half);
+	return { ...stats, percentile_counts: percentileCounts, tile_bytes: tiles.map((tile) => tile.byteLength) };
+}
+
+/**
+ * Yields each item and lets go of it, so a predicted tile can be collected once deflated: the
+ * predicted and compressed tiles then add up to about one copy of the output, as the plan's
+ * memory budget counts them.
+ */
+function* draining<T>(items: T[]): Generator<T> {
+	for (let item = items.shift(); item !== undefined; item = items.shift()) yield item;
 }
 
 /**

@@ -5,7 +5,7 @@
  * one object until the file is assembled; its tiles' byte counts are returned for the IFDs.
  */
 import { COG_TILE_SIZE, type CogLevel } from "../../raster/cog-writer";
-import { encodeTiles, halve } from "../../raster/tiles";
+import { encodeTiles, halve, predictedTiles } from "../../raster/tiles";
 import { objectKeys } from "../../storage/keys";
 import type { JobPlan, StripSpan } from "../plan";
 
@@ -49,7 +49,7 @@ class LevelBuilder {
 			width: this.level.width,
 			height: this.#rows,
 		};
-		const tiles = await encodeTiles(raster);
+		const tiles = await encodeTiles(predictedTiles(raster));
 		await this.#store(this.#tileRow, tiles);
 		this.tileByteCounts.push(...tiles.map((tile) => tile.byteLength));
 		// Tile rows start on even rows, so the next level's 2 x 2 blocks never straddle two of them.
