@@ -141,7 +141,9 @@ const tiles = await ndviTiles();
 const encodeTile = createTileEncoder(await wasmModule("deflate"));
 /** Each tile's predicted bytes, from the Wasm encoder's stream; checked against the TIFF predictor's inverse. */
 const predictedBytes = tiles.map((tile) => {
-	const predicted = inflate(encodeTile(tile, COG_TILE_SIZE, COG_TILE_SIZE));
+	const predicted = inflate(
+		encodeTile({ values: tile, width: COG_TILE_SIZE, height: COG_TILE_SIZE }, 0, 0, COG_TILE_SIZE, COG_TILE_SIZE),
+	);
 	const restored = new Uint32Array(undoFloatingPointPredictor(predicted, COG_TILE_SIZE, COG_TILE_SIZE).buffer);
 	const bits = new Uint32Array(tile.buffer, tile.byteOffset, tile.length);
 	if (!restored.every((word, i) => word === bits[i])) {
@@ -152,7 +154,13 @@ const predictedBytes = tiles.map((tile) => {
 
 const results: Measurement[] = [
 	await measure("Wasm: predictor 3 + zlib, runs and dynamic Huffman (adopted)", tiles, (tile) => {
-		const encoded = encodeTile(tile, COG_TILE_SIZE, COG_TILE_SIZE);
+		const encoded = encodeTile(
+			{ values: tile, width: COG_TILE_SIZE, height: COG_TILE_SIZE },
+			0,
+			0,
+			COG_TILE_SIZE,
+			COG_TILE_SIZE,
+		);
 		return encoded.byteLength;
 	}),
 ];

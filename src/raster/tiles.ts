@@ -13,26 +13,16 @@ export interface FloatRaster {
 	height: number;
 }
 
-const TILE_PIXELS = COG_TILE_SIZE * COG_TILE_SIZE;
-
 /**
  * Encodes the tiles of `raster` in row-major order and returns each one's bytes. Tiles past
  * the raster's right or bottom edge are filled with NaN (nodata), as a COG's edge tiles are
  * always whole. Synchronous, so it can run on a view of Wasm memory that a later call may move.
  */
 export function encodeTiles(raster: FloatRaster, encodeTile: TileEncoder): Uint8Array<ArrayBuffer>[] {
-	const tile = new Float32Array(TILE_PIXELS);
 	const encoded: Uint8Array<ArrayBuffer>[] = [];
 	for (let y0 = 0; y0 < raster.height; y0 += COG_TILE_SIZE) {
 		for (let x0 = 0; x0 < raster.width; x0 += COG_TILE_SIZE) {
-			const columns = Math.min(COG_TILE_SIZE, raster.width - x0);
-			const rows = Math.min(COG_TILE_SIZE, raster.height - y0);
-			if (columns < COG_TILE_SIZE || rows < COG_TILE_SIZE) tile.fill(Number.NaN);
-			for (let row = 0; row < rows; row++) {
-				const from = (y0 + row) * raster.width + x0;
-				tile.set(raster.values.subarray(from, from + columns), row * COG_TILE_SIZE);
-			}
-			encoded.push(encodeTile(tile, COG_TILE_SIZE, COG_TILE_SIZE));
+			encoded.push(encodeTile(raster, x0, y0, COG_TILE_SIZE, COG_TILE_SIZE));
 		}
 	}
 	return encoded;

@@ -14,7 +14,7 @@ async function roundTrip(
 	width: number,
 	rows: number,
 ): Promise<{ restored: Float32Array; bytes: number }> {
-	const stream = encodeTile(tile, width, rows);
+	const stream = encodeTile({ values: tile, width, height: rows }, 0, 0, width, rows);
 	// zlib header: deflate with a 32 KiB window, check bits valid.
 	expect(stream[0]).toBe(0x78);
 	expect((((stream[0] as number) << 8) | (stream[1] as number)) % 31).toBe(0);
@@ -67,8 +67,23 @@ describe("encodeTile", () => {
 		}
 	});
 
-	it("refuses widths that are not a multiple of 16 and sample counts that do not match", () => {
-		expect(() => encodeTile(new Float32Array(10 * 10), 10, 10)).toThrow(RangeError);
-		expect(() => encodeTile(new Float32Array(16 * 4), 16, 5)).toThrow(RangeError);
+	it("cuts a tile out of a larger raster, NaN past its right and bottom edges", async () => {
+		const raster = { values: Float32Array.from({ length: 40 * 30 }, (_, i) => i), width: 40, height: 30 };
+		const stream = encodeTile(raster, 32, 16, 16, 16);
+		const restored = undoFloatingPointPredictor(await inflateNative(stream, 16 * 16 * 4), 16, 16);
+		for (let row = 0; row < 16; row++) {
+			for (let column = 0; column < 16; column++) {
+				const inside = 32 + column < 40 && 16 + row < 30;
+				expect(restored[row * 16 + column]).toBe(inside ? (16 + row) * 40 + 32 + column : Number.NaN);
+			}
+		}
+	});
+
+	it("refuses widths that are not a multiple of 16, tiles outside the raster and mismatched rasters", () => {
+		const raster = { values: new Float32Array(32 * 4), width: 32, height: 4 };
+		expect(() => encodeTile(raster, 0, 0, 10, 4)).toThrow(RangeError);
+		expect(() => encodeTile(raster, 32, 0, 16, 4)).toThrow(RangeError);
+		expect(() => encodeTile(raster, 0, 4, 16, 4)).toThrow(RangeError);
+		expect(() => encodeTile({ ...raster, height: 5 }, 0, 0, 16, 4)).toThrow(RangeError);
 	});
 });

@@ -246,11 +246,12 @@ function reverseBits(code: u32, bits: i32): u32 {
 // The floating-point predictor
 
 /**
- * Writes `rows` rows of `width` float32 samples (little-endian host) as TIFF predictor 3 bytes:
- * each row split into byte planes, most significant first, then every byte minus the one before
- * it in the row. `width` is a multiple of 16.
+ * Turns `rows` rows of `width` float32 samples (little-endian host) into TIFF predictor 3 bytes,
+ * in place: each row split into byte planes, most significant first, then every byte minus the
+ * one before it in the row. A row is read whole into planesRow before it is overwritten.
+ * `width` is a multiple of 16.
  */
-function predict(tile: usize, width: i32, rows: i32, predicted: usize): void {
+function predict(tile: usize, width: i32, rows: i32): void {
 	const rowBytes = (<usize>width) << 2;
 	const plane = <usize>width;
 	for (let row = 0; row < rows; row++) {
@@ -279,7 +280,7 @@ function predict(tile: usize, width: i32, rows: i32, predicted: usize): void {
 				i8x16.shuffle(ab10, cd10, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31),
 			);
 		}
-		const to = predicted + <usize>row * rowBytes;
+		const to = from;
 		// planesRow - 1 is read only for byte 0, which is then stored as it is.
 		for (let i: usize = 0; i < rowBytes; i += 16) {
 			v128.store(to + i, i8x16.sub(v128.load(planesRow + i), v128.load(planesRow + i - 1)));
@@ -507,24 +508,17 @@ export function max_output_bytes(bytes: usize): usize {
 }
 
 /**
- * Encodes a tile of `width` x `rows` float32 samples at `tile` as one zlib stream at `output`:
- * predictor 3 into `predicted` (width * rows * 4 bytes), `tokens` holds BLOCK_BYTES u16 and
- * `row` one row's bytes plus 16. `width` is a multiple of 16 and the tile not empty. Returns
- * the stream's length in bytes.
+ * Encodes a tile of `width` x `rows` float32 samples at `tile` as one zlib stream at `output`.
+ * The tile is overwritten with its predictor 3 bytes; `tokens` holds BLOCK_BYTES u16 and `row`
+ * one row's bytes plus 32. `width` is a multiple of 16 and the tile not empty. Returns the
+ * stream's length in bytes.
  */
-export function encode_tile(
-	tile: usize,
-	width: i32,
-	rows: i32,
-	predicted: usize,
-	tokens: usize,
-	row: usize,
-	output: usize,
-): usize {
+export function encode_tile(tile: usize, width: i32, rows: i32, tokens: usize, row: usize, output: usize): usize {
 	if (!tablesReady) prepareTables();
 	// One spare byte before the row, read by the differencing of its first 16 bytes.
 	planesRow = row + 16;
-	predict(tile, width, rows, predicted);
+	predict(tile, width, rows);
+	const predicted = tile;
 	const length = <usize>width * <usize>rows * 4;
 	out = output;
 	bitBuffer = 0;
