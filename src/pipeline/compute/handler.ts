@@ -133,8 +133,9 @@ interface ComputedStrip {
 
 /**
  * Copies each input's decoded window into an arena, evaluates the formula there, and takes from
- * the output everything the strip stores: its compressed tiles, its 2 x 2 average and its partial statistics, with the fine histogram that
- * percentiles come from. Synchronous, so no other strip can make an arena meanwhile.
+ * the output everything the strip stores: its compressed tiles, its 2 x 2 average and its
+ * partial statistics, with the fine histogram that percentiles come from. Synchronous, so no
+ * other strip can make an arena meanwhile.
  */
 function computeStrip(
 	window: PixelWindow,
