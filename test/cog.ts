@@ -4,7 +4,8 @@
  * is small enough to hold.
  */
 import { type CogLayout, cogHeader, cogLevels } from "../src/raster/cog-writer";
-import { encodeTiles, type FloatRaster, halve, predictedTiles } from "../src/raster/tiles";
+import { encodeTiles, type FloatRaster, halve } from "../src/raster/tiles";
+import { encodeTile } from "../src/wasm/index";
 
 export async function assembleCog(
 	layout: CogLayout,
@@ -14,7 +15,7 @@ export async function assembleCog(
 	while (levels.length < cogLevels(layout.width, layout.height).length) {
 		levels.push(halve(levels.at(-1) as FloatRaster));
 	}
-	const tiles = await Promise.all(levels.map((level) => encodeTiles(predictedTiles(level))));
+	const tiles = levels.map((level) => encodeTiles(level, encodeTile));
 	const { header, totalBytes } = cogHeader(
 		layout,
 		tiles.map((level) => level.map((tile) => tile.byteLength)),

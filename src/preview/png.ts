@@ -3,7 +3,6 @@
  * rows cut into IDAT chunks, and IEND, each chunk with its CRC-32. The zlib stream comes from
  * the runtime's own CompressionStream("deflate"), which writes RFC 1950 as PNG requires.
  */
-import { deflate } from "../raster/tiles";
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const BIT_DEPTH = 8;
@@ -11,6 +10,34 @@ const COLOR_TYPE_RGBA = 6;
 const FILTER_NONE = 0;
 /** Largest IDAT chunk written; PNG allows up to 2^31 - 1 bytes, readers like smaller ones. */
 const IDAT_CHUNK_BYTES = 256 * 1024;
+
+/** Collects a stream's chunks into one array. */
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array<ArrayBuffer>> {
+	const chunks: Uint8Array[] = [];
+	let length = 0;
+	for await (const chunk of stream) {
+		chunks.push(chunk);
+		length += chunk.byteLength;
+	}
+	if (chunks.length === 1 && chunks[0]?.buffer instanceof ArrayBuffer) return chunks[0] as Uint8Array<ArrayBuffer>;
+	const joined = new Uint8Array(length);
+	let offset = 0;
+	for (const chunk of chunks) {
+		joined.set(chunk, offset);
+		offset += chunk.byteLength;
+	}
+	return joined;
+}
+
+/** zlib (RFC 1950) compression by the runtime's native CompressionStream. */
+async function deflate(bytes: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
+	const stream = new CompressionStream("deflate");
+	const writer = stream.writable.getWriter();
+	const written = Promise.all([writer.write(bytes as Uint8Array<ArrayBuffer>), writer.close()]);
+	const compressed = await readAll(stream.readable);
+	await written;
+	return compressed;
+}
 
 const CRC_TABLE = (() => {
 	const table = new Uint32Array(256);

@@ -18,9 +18,9 @@ import { inputReadFailure } from "../../raster/input-errors";
 import { openRasterFile } from "../../raster/inputs";
 import { type DecodedWindow, type PixelWindow, readWindow } from "../../raster/read";
 import type { SampleArray, SampleType } from "../../raster/samples";
-import { encodeTiles, halve, predictedTiles } from "../../raster/tiles";
+import { encodeTiles, halve } from "../../raster/tiles";
 import { objectKeys } from "../../storage/keys";
-import { kernels } from "../../wasm/index";
+import { encodeTile, kernels } from "../../wasm/index";
 import type { InputScaling, StripStats } from "../../wasm/kernels";
 import { jobMessage } from "../message";
 import { fileOf, type JobPlan, type PlannedInput } from "../plan";
@@ -125,7 +125,7 @@ async function readAndCompute(
 
 /** What a strip stores, none of it in Wasm memory. */
 interface ComputedStrip {
-	predictedTiles: Uint8Array<ArrayBuffer>[];
+	tiles: Uint8Array<ArrayBuffer>[];
 	half: Float32Array;
 	stats: StripStats;
 	percentileCounts: number[];
@@ -133,9 +133,9 @@ interface ComputedStrip {
 
 /**
  * Copies each input's decoded window into an arena, evaluates the formula there, and takes from
- * the output everything the strip stores: its tiles (through the predictor, each into its own
- * bytes), its 2 x 2 average and its partial statistics, with the fine histogram that
- * percentiles come from. Synchronous, so no other strip can make an arena meanwhile.
+ * the output everything the strip stores: its compressed tiles, its 2 x 2 average and its
+ * partial statistics, with the fine histogram that percentiles come from. Synchronous, so no
+ * other strip can make an arena meanwhile.
  */
 function computeStrip(
 	window: PixelWindow,
@@ -157,7 +157,7 @@ function computeStrip(
 		height,
 	};
 	return {
-		predictedTiles: Array.from(predictedTiles(raster)),
+		tiles: encodeTiles(raster, encodeTile),
 		half: halve(raster).values,
 		stats: arena.outputStats(formula.histogram),
 		percentileCounts: arena.outputStats(percentileHistogram(formula.histogram)).histogram_counts,
@@ -172,21 +172,11 @@ async function storeStrip(
 	env: Env,
 	jobId: string,
 	stripIndex: number,
-	{ predictedTiles, half, stats, percentileCounts }: ComputedStrip,
+	{ tiles, half, stats, percentileCounts }: ComputedStrip,
 ): Promise<StripOutput> {
-	const tiles = await encodeTiles(draining(predictedTiles));
 	await env.BUCKET.put(objectKeys.stripTiles(jobId, stripIndex), new Blob(tiles));
 	await env.BUCKET.put(objectKeys.stripHalf(jobId, stripIndex), half);
 	return { ...stats, percentile_counts: percentileCounts, tile_bytes: tiles.map((tile) => tile.byteLength) };
-}
-
-/**
- * Yields each item and lets go of it, so a predicted tile can be collected once deflated: the
- * predicted and compressed tiles then add up to about one copy of the output, as the plan's
- * memory budget counts them.
- */
-function* draining<T>(items: T[]): Generator<T> {
-	for (let item = items.shift(); item !== undefined; item = items.shift()) yield item;
 }
 
 /**

@@ -5,9 +5,20 @@
  * one object until the file is assembled; its tiles' byte counts are returned for the IFDs.
  */
 import { COG_TILE_SIZE, type CogLevel } from "../../raster/cog-writer";
-import { encodeTiles, halve, predictedTiles } from "../../raster/tiles";
+import { encodeTiles, halve } from "../../raster/tiles";
 import { objectKeys } from "../../storage/keys";
+import type { TileEncoder } from "../../wasm/deflate";
 import type { JobPlan, StripSpan } from "../plan";
+
+/**
+ * The tile encoder, imported on first use rather than with this module: store is part of the
+ * app's module graph (routes name its artifact), which `npm run openapi` also loads under Node,
+ * where a .wasm import is not a compiled module.
+ */
+async function loadTileEncoder(): Promise<TileEncoder> {
+	const { encodeTile } = await import("../../wasm/index");
+	return encodeTile;
+}
 
 /** Accumulates one level's rows into tile rows; flushing one encodes it and halves it onward. */
 class LevelBuilder {
@@ -49,7 +60,7 @@ class LevelBuilder {
 			width: this.level.width,
 			height: this.#rows,
 		};
-		const tiles = await encodeTiles(predictedTiles(raster));
+		const tiles = encodeTiles(raster, await loadTileEncoder());
 		await this.#store(this.#tileRow, tiles);
 		this.tileByteCounts.push(...tiles.map((tile) => tile.byteLength));
 		// Tile rows start on even rows, so the next level's 2 x 2 blocks never straddle two of them.

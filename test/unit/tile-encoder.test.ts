@@ -1,0 +1,89 @@
+/**
+ * The Wasm tile encoder (src/wasm/deflate.ts): every stream must inflate, through the runtime's
+ * own zlib, to TIFF predictor 3 bytes that give back the tile bit for bit, whatever the tile
+ * holds: noise that only stored blocks fit, long runs, NaN, and sizes other than 512 x 512.
+ */
+import { describe, expect, it } from "vitest";
+import { inflateNative } from "../../src/raster/inflate";
+import { encodeTile } from "../../src/wasm/index";
+import { undoFloatingPointPredictor } from "../predictor";
+import { seededRandom } from "../random";
+
+async function roundTrip(
+	tile: Float32Array,
+	width: number,
+	rows: number,
+): Promise<{ restored: Float32Array; bytes: number }> {
+	const stream = encodeTile({ values: tile, width, height: rows }, 0, 0, width, rows);
+	// zlib header: deflate with a 32 KiB window, check bits valid.
+	expect(stream[0]).toBe(0x78);
+	expect((((stream[0] as number) << 8) | (stream[1] as number)) % 31).toBe(0);
+	const predicted = await inflateNative(stream, tile.byteLength);
+	expect(predicted.length).toBe(tile.byteLength);
+	return { restored: undoFloatingPointPredictor(predicted, width, rows), bytes: stream.byteLength };
+}
+
+function bitsOf(values: Float32Array): Uint32Array {
+	return new Uint32Array(values.buffer, values.byteOffset, values.length);
+}
+
+describe("encodeTile", () => {
+	const side = 512;
+	const random = seededRandom(5);
+
+	it("round-trips smooth values with noise, and compresses them", async () => {
+		const tile = Float32Array.from({ length: side * side }, (_, i) => Math.sin(i / 5000) * 0.8 + random() * 0.01);
+		const { restored, bytes } = await roundTrip(tile, side, side);
+		expect(bitsOf(restored)).toEqual(bitsOf(tile));
+		expect(bytes).toBeLessThan(tile.byteLength * 0.8);
+	});
+
+	it("round-trips random bit patterns, NaN payloads and infinities included, in stored blocks", async () => {
+		const tile = new Float32Array(side * side);
+		const bits = bitsOf(tile);
+		for (let i = 0; i < bits.length; i++) bits[i] = Math.floor(random() * 2 ** 32);
+		const { restored, bytes } = await roundTrip(tile, side, side);
+		expect(bitsOf(restored)).toEqual(bits);
+		// Stored blocks cost 5 bytes per 32 KiB or more, plus the zlib header and checksum.
+		expect(bytes).toBeLessThanOrEqual(tile.byteLength + 5 * (tile.byteLength / 32768) + 6);
+	});
+
+	it("round-trips an all-NaN tile (a COG's edge padding) in a few KiB", async () => {
+		const tile = new Float32Array(side * side).fill(Number.NaN);
+		const { restored, bytes } = await roundTrip(tile, side, side);
+		expect(bitsOf(restored)).toEqual(bitsOf(tile));
+		expect(bytes).toBeLessThan(8192);
+	});
+
+	it("round-trips runs that cross rows and blocks, and tiles of other sizes", async () => {
+		for (const [width, rows] of [
+			[16, 1],
+			[16, 3],
+			[48, 700],
+		] as const) {
+			const tile = Float32Array.from({ length: width * rows }, (_, i) => (Math.floor(i / 300) % 3 === 0 ? 0.25 : i));
+			const { restored } = await roundTrip(tile, width, rows);
+			expect(bitsOf(restored)).toEqual(bitsOf(tile));
+		}
+	});
+
+	it("cuts a tile out of a larger raster, NaN past its right and bottom edges", async () => {
+		const raster = { values: Float32Array.from({ length: 40 * 30 }, (_, i) => i), width: 40, height: 30 };
+		const stream = encodeTile(raster, 32, 16, 16, 16);
+		const restored = undoFloatingPointPredictor(await inflateNative(stream, 16 * 16 * 4), 16, 16);
+		for (let row = 0; row < 16; row++) {
+			for (let column = 0; column < 16; column++) {
+				const inside = 32 + column < 40 && 16 + row < 30;
+				expect(restored[row * 16 + column]).toBe(inside ? (16 + row) * 40 + 32 + column : Number.NaN);
+			}
+		}
+	});
+
+	it("refuses widths that are not a multiple of 16, tiles outside the raster and mismatched rasters", () => {
+		const raster = { values: new Float32Array(32 * 4), width: 32, height: 4 };
+		expect(() => encodeTile(raster, 0, 0, 10, 4)).toThrow(RangeError);
+		expect(() => encodeTile(raster, 32, 0, 16, 4)).toThrow(RangeError);
+		expect(() => encodeTile(raster, 0, 4, 16, 4)).toThrow(RangeError);
+		expect(() => encodeTile({ ...raster, height: 5 }, 0, 0, 16, 4)).toThrow(RangeError);
+	});
+});
