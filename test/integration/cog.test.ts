@@ -16,6 +16,7 @@ import expectedPixels from "../fixtures/layouts/overviews.f32";
 import nirTif from "../fixtures/layouts/overviews_nir.tif";
 import redTif from "../fixtures/layouts/overviews_red.tif";
 import { api, expectProblem, json, submitJob, upload, waitForJob } from "../helpers";
+import { exactPercentile } from "../percentile";
 import { decodePng } from "../png";
 
 const [HEIGHT, WIDTH] = cases.overviews.shape as [number, number];
@@ -57,15 +58,6 @@ function countMismatches(got: Float32Array, want: Float32Array): number {
 		if (!same) mismatches++;
 	}
 	return mismatches + Math.abs(got.length - want.length);
-}
-
-/** numpy.percentile's default (linear) method over the non-NaN values. */
-function exactPercentile(values: Float32Array, percent: number): number {
-	const sorted = Float64Array.from(values.filter((value) => !Number.isNaN(value))).sort();
-	const rank = ((sorted.length - 1) * percent) / 100;
-	const lower = Math.floor(rank);
-	const upper = Math.min(lower + 1, sorted.length - 1);
-	return (sorted[lower] as number) + ((sorted[upper] as number) - (sorted[lower] as number)) * (rank - lower);
 }
 
 async function tileArray(image: GeoTIFFImage, tag: "TileOffsets" | "TileByteCounts"): Promise<number[]> {

@@ -7,6 +7,7 @@ import {
 	type StripOutput,
 } from "../../src/pipeline/publish/statistics";
 import { statsCopied } from "../arena";
+import { exactPercentile } from "../percentile";
 
 const range = { first: -1, last: 1, bins: 20 };
 const ndvi = { index: "NDVI", expression: "(nir - red)/(nir + red)", constants: {}, histogram: range };
@@ -15,15 +16,6 @@ const ndvi = { index: "NDVI", expression: "(nir - red)/(nir + red)", constants: 
 function stripOutput(values: Float32Array): StripOutput {
 	const fine = statsCopied(values, percentileHistogram(range));
 	return { ...statsCopied(values, range), percentile_counts: fine.histogram_counts, tile_bytes: [] };
-}
-
-/** numpy.percentile's default (linear) method over the finite values. */
-function exactPercentile(values: Float32Array, percent: number): number {
-	const sorted = Float64Array.from(values.filter((value) => !Number.isNaN(value))).sort();
-	const rank = ((sorted.length - 1) * percent) / 100;
-	const lower = Math.floor(rank);
-	const upper = Math.min(lower + 1, sorted.length - 1);
-	return (sorted[lower] as number) + ((sorted[upper] as number) - (sorted[lower] as number)) * (rank - lower);
 }
 
 function randomValues(count: number, seed: number): Float32Array {
