@@ -1,9 +1,19 @@
 /** Random identifiers: public ids carry a type prefix and 96 random bits, so they are unguessable and self-describing. */
 
+/** Bytes as lower-case hex, two digits each. */
+export function hex(bytes: ArrayBuffer | Uint8Array): string {
+	const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+	return Array.from(view, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
 export function randomHex(bytes: number): string {
-	return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (byte) => byte.toString(16).padStart(2, "0")).join(
-		"",
-	);
+	return hex(crypto.getRandomValues(new Uint8Array(bytes)));
+}
+
+/** The SHA-256 of a string or bytes, as hex. */
+export async function sha256Hex(data: string | ArrayBuffer): Promise<string> {
+	const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+	return hex(await crypto.subtle.digest("SHA-256", bytes));
 }
 
 export const UPLOAD_ID_PATTERN = /^upl_[0-9a-f]{24}$/;

@@ -2,7 +2,7 @@
  * API keys: what a key looks like, how it is stored (only its SHA-256), and the scopes it can
  * carry. Shared by the worker's auth and the `npm run keys` admin CLI.
  */
-import { randomHex } from "../ids";
+import { randomHex, sha256Hex } from "../ids";
 
 export const scopes = ["jobs:read", "jobs:write", "uploads:write"] as const;
 export type Scope = (typeof scopes)[number];
@@ -29,9 +29,8 @@ export function keyPrefix(key: string): string {
 	return key.slice(0, PREFIX_LENGTH);
 }
 
-export async function hashApiKey(key: string): Promise<string> {
-	const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));
-	return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+export function hashApiKey(key: string): Promise<string> {
+	return sha256Hex(key);
 }
 
 export function parseScopes(list: string): Scope[] {

@@ -39,12 +39,6 @@ export function readIdempotencyKey(header: string | undefined): string | null {
 	return header;
 }
 
-export async function sha256Hex(data: string | ArrayBuffer): Promise<string> {
-	const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-	const digest = await crypto.subtle.digest("SHA-256", bytes);
-	return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
-}
-
 /** JSON with object keys sorted, so equal requests hash alike whatever their key order. */
 export function canonicalJson(value: unknown): string {
 	return JSON.stringify(value, (_key, item: unknown) =>

@@ -13,7 +13,6 @@ import {
 	remember,
 	replayFor,
 	replayHeaders,
-	sha256Hex,
 } from "../../access/idempotency";
 import type { App } from "../../context";
 import { countLiveJobs, type TenantQuotas } from "../../db/access";
@@ -21,7 +20,7 @@ import { failJob, findUploads, insertJob, type JobRequest } from "../../db/queri
 import { ApiError, type FieldError, jobProblem } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
 import { MAX_FORMULA_DEPTH, MAX_FORMULA_LENGTH } from "../../formula/parse";
-import { newJobId, UPLOAD_ID_PATTERN } from "../../ids";
+import { newJobId, sha256Hex, UPLOAD_ID_PATTERN } from "../../ids";
 import { type CompiledFormula, compileFormula } from "../../indices/formula";
 import { EXPRESSION_INDEX } from "../../indices/registry";
 import { log } from "../../observability/log";

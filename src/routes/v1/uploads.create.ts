@@ -12,7 +12,7 @@ import { type TenantQuotas, uploadedBytesSince } from "../../db/access";
 import { insertUpload, insertUploadSession } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
-import { newUploadId } from "../../ids";
+import { hex, newUploadId } from "../../ids";
 import { log } from "../../observability/log";
 import { hasTiffSignature, TIFF_SIGNATURE_BYTES } from "../../raster/tiff-structure";
 import { objectKeys } from "../../storage/keys";
@@ -123,10 +123,6 @@ class BodyLengthMismatch extends Error {}
 /** Workers' incremental SHA-256; typed by hand, since Node's DOM typings of `crypto` lack it. */
 function sha256Stream(): DigestStream {
 	return new (crypto as unknown as { DigestStream: typeof DigestStream }).DigestStream("SHA-256");
-}
-
-function hex(digest: ArrayBuffer): string {
-	return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
 /** The SHA-256 of a body that is not kept (a replayed idempotent upload). */
