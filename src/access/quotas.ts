@@ -1,5 +1,6 @@
 /** What a new tenant may use unless its creator says otherwise (`npm run keys -- create`). */
 import type { TenantQuotas } from "../db/access";
+import { ApiError } from "../errors/api-error";
 
 export const defaultQuotas: TenantQuotas = {
 	maxConcurrentJobs: 20,
@@ -8,3 +9,17 @@ export const defaultQuotas: TenantQuotas = {
 	maxUploadBytesPerDay: 50 * 1024 ** 3,
 	maxRequestsPerMinute: 600,
 };
+
+/**
+ * The problem for a job over the tenant's pixel quota, or null. Checked at submission for
+ * uploads and at validate for remote inputs, whose size only their header tells. Waiting does
+ * not help, so there is no Retry-After: the tenant's quota must change.
+ */
+export function pixelQuotaProblem(pixels: number, quotas: TenantQuotas): ApiError | null {
+	if (pixels <= quotas.maxPixelsPerJob) return null;
+	return new ApiError(
+		"quota-exceeded",
+		`The inputs have ${pixels} pixels; this tenant's jobs may have at most ${quotas.maxPixelsPerJob}.`,
+		{ errors: [{ path: "inputs", message: `${pixels} pixels is over the quota of ${quotas.maxPixelsPerJob}` }] },
+	);
+}

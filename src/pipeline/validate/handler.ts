@@ -3,6 +3,7 @@
  * type, plans the compute strips (windows) under the memory budget and sends one message per strip.
  */
 import type { GeoTIFFImage } from "geotiff";
+import { pixelQuotaProblem } from "../../access/quotas";
 import { findTenantQuotas } from "../../db/access";
 import { type JobInputRecord, type JobRecord, listJobInputs, saveJobPlan } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
@@ -127,13 +128,7 @@ async function checkPixelQuota(
 	header: RasterHeader,
 ): Promise<ApiError | null> {
 	const quotas = tenantId ? await findTenantQuotas(db, tenantId) : null;
-	const pixels = header.width * header.height;
-	if (!quotas || pixels <= quotas.maxPixelsPerJob) return null;
-	return new ApiError(
-		"quota-exceeded",
-		`the inputs have ${pixels} pixels; this tenant's jobs may have at most ${quotas.maxPixelsPerJob}`,
-		{ errors: [{ path: "inputs", message: `${pixels} pixels is over the quota of ${quotas.maxPixelsPerJob}` }] },
-	);
+	return quotas ? pixelQuotaProblem(header.width * header.height, quotas) : null;
 }
 
 export const validateStage: StageHandler = {

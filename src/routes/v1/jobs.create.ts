@@ -14,6 +14,7 @@ import {
 	replayFor,
 	replayHeaders,
 } from "../../access/idempotency";
+import { pixelQuotaProblem } from "../../access/quotas";
 import type { App } from "../../context";
 import { countLiveJobs, type TenantQuotas } from "../../db/access";
 import { failJob, findUploads, insertJob, type JobRequest } from "../../db/queries";
@@ -272,7 +273,8 @@ async function checkRequest(
 	if (hostError) throw hostError;
 	const uploads = await checkUploads(env.DB, tenantId, inputs);
 	if (uploads.problem) throw uploads.problem;
-	checkPixelQuota(uploads.pixels, quotas);
+	const overQuota = pixelQuotaProblem(uploads.pixels, quotas);
+	if (overQuota) throw overQuota;
 	await checkConcurrencyQuota(env.DB, tenantId, quotas);
 	const jobRequest: JobRequest = {
 		index: request.index,
@@ -297,17 +299,6 @@ async function submit(env: Env, tenantId: string, traceId: string, jobRequest: J
 	}
 	log.info("job_created", { trace_id: traceId, job_id: job.id, stage: "ingest", index: indexId });
 	return job;
-}
-
-function checkPixelQuota(pixels: number, quotas: TenantQuotas): void {
-	if (pixels > quotas.maxPixelsPerJob) {
-		// Waiting does not help here, so there is no Retry-After: the tenant's quota must change.
-		throw new ApiError(
-			"quota-exceeded",
-			`The inputs have ${pixels} pixels; this tenant's jobs may have at most ${quotas.maxPixelsPerJob}.`,
-			{ errors: [{ path: "inputs", message: `${pixels} pixels is over the quota of ${quotas.maxPixelsPerJob}` }] },
-		);
-	}
 }
 
 async function checkConcurrencyQuota(db: D1Database, tenantId: string, quotas: TenantQuotas): Promise<void> {
