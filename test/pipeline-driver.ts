@@ -5,9 +5,16 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { vi } from "vitest";
+import { insertJob, type JobRecord } from "../src/db/queries";
+import { newJobId } from "../src/ids";
+import { compileFormula } from "../src/indices/formula";
 import { dispatchBatch } from "../src/pipeline/dispatch";
 import { type QueueConsumer, queueConsumers } from "../src/pipeline/registry";
 import { pipelineStages, type StageName, stageNames } from "../src/pipeline/stages";
+import nir256 from "./fixtures/s2_nir_256.tif";
+import red256 from "./fixtures/s2_red_256.tif";
+import { upload } from "./helpers";
+import { TEST_TENANT_ID } from "./tenants";
 
 export type SentMessages = Record<StageName, Record<string, unknown>[]>;
 
@@ -46,4 +53,28 @@ export async function deliver(
 	const ctx = createExecutionContext();
 	await dispatchBatch(batch, testEnv, consumers);
 	return { id, result: await getQueueResult(batch, ctx), retryOptions: retry.mock.calls.map(([options]) => options) };
+}
+
+/**
+ * An NDVI job of the test tenant on two uploaded bands (the sample red and NIR unless given),
+ * recorded as POST /v1/jobs would but with no message sent: the test delivers them itself.
+ */
+export async function insertNdviJob(
+	traceId: string,
+	bands: { red: ArrayBuffer; nir: ArrayBuffer } = { red: red256, nir: nir256 },
+): Promise<JobRecord> {
+	const red = await upload(bands.red);
+	const nir = await upload(bands.nir);
+	const inputs = {
+		red: { upload_id: red.id, band: 1, scale: 1, offset: 0 },
+		nir: { upload_id: nir.id, band: 1, scale: 1, offset: 0 },
+	};
+	return insertJob(env.DB, {
+		id: newJobId(),
+		tenantId: TEST_TENANT_ID,
+		indexId: "NDVI",
+		formula: compileFormula({ index: "ndvi", inputs }),
+		request: { index: "ndvi", inputs },
+		traceId,
+	});
 }

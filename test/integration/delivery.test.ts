@@ -4,9 +4,7 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { getJob, insertJob, listStripStats } from "../../src/db/queries";
-import { newJobId } from "../../src/ids";
-import { compileFormula } from "../../src/indices/formula";
+import { getJob, listStripStats } from "../../src/db/queries";
 import { retryDelaySeconds } from "../../src/pipeline/dispatch";
 import { jobMessage } from "../../src/pipeline/message";
 import { type QueueConsumer, stageHandlers } from "../../src/pipeline/registry";
@@ -18,34 +16,13 @@ import overviewsRed from "../fixtures/layouts/overviews_red.tif";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
 import { api, json, submitJob, upload, waitForJob } from "../helpers";
-import { deliver, recordingEnv } from "../pipeline-driver";
-import { TEST_TENANT_ID } from "../tenants";
+import { deliver, insertNdviJob, recordingEnv } from "../pipeline-driver";
 
 const TRACE_ID = "5c1f2b8e9a7d4c3b8e1f0a2b3c4d5e6f";
 
 /** Strips counted done: only a completed strip has statistics. */
 async function doneStrips(jobId: string): Promise<number> {
 	return (await listStripStats(env.DB, jobId)).filter((strip) => strip.stats !== null).length;
-}
-
-async function newNdviJob(
-	bands: { red: ArrayBuffer; nir: ArrayBuffer } = { red: red256, nir: nir256 },
-): Promise<string> {
-	const red = await upload(bands.red);
-	const nir = await upload(bands.nir);
-	const inputs = {
-		red: { upload_id: red.id, band: 1, scale: 1, offset: 0 },
-		nir: { upload_id: nir.id, band: 1, scale: 1, offset: 0 },
-	};
-	const job = await insertJob(env.DB, {
-		id: newJobId(),
-		tenantId: TEST_TENANT_ID,
-		indexId: "NDVI",
-		formula: compileFormula({ index: "ndvi", inputs }),
-		request: { index: "ndvi", inputs },
-		traceId: TRACE_ID,
-	});
-	return job.id;
 }
 
 afterEach(() => {
@@ -56,7 +33,7 @@ describe("redelivery", () => {
 	it("counts a redelivered compute strip once and finishes with exact statistics", async () => {
 		const { testEnv, sent } = recordingEnv();
 		// Larger than one output tile both ways: the test budget plans several windows.
-		const jobId = await newNdviJob({ red: overviewsRed, nir: overviewsNir });
+		const jobId = (await insertNdviJob(TRACE_ID, { red: overviewsRed, nir: overviewsNir })).id;
 		const message = { job_id: jobId, trace_id: TRACE_ID };
 
 		expect((await deliver(pipelineStages.ingest.queue, message, testEnv)).result.explicitAcks).toHaveLength(1);
@@ -148,7 +125,7 @@ describe("a stage that always throws", () => {
 
 	it("is retried with exponential backoff, then fails the job and goes to the dead-letter queue", async () => {
 		const { testEnv } = recordingEnv({ RETRY_BASE_DELAY_SECONDS: 3 });
-		const jobId = await newNdviJob();
+		const jobId = (await insertNdviJob(TRACE_ID)).id;
 		const message = { job_id: jobId, trace_id: TRACE_ID };
 
 		for (const attempt of [1, 2]) {

@@ -6,17 +6,11 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { getJob, insertJob, type JobRecord } from "../../src/db/queries";
-import { newJobId } from "../../src/ids";
-import { compileFormula } from "../../src/indices/formula";
+import { getJob } from "../../src/db/queries";
 import { sweepJobs } from "../../src/maintenance/tasks";
 import { pipelineStages, stageNames } from "../../src/pipeline/stages";
 import { objectKeys } from "../../src/storage/keys";
-import nir256 from "../fixtures/s2_nir_256.tif";
-import red256 from "../fixtures/s2_red_256.tif";
-import { upload } from "../helpers";
-import { deliver, recordingEnv } from "../pipeline-driver";
-import { TEST_TENANT_ID } from "../tenants";
+import { deliver, insertNdviJob, recordingEnv } from "../pipeline-driver";
 
 const TRACE_ID = "7d3c1a9e5b2f4c6d8e0a1b3c5d7e9f11";
 
@@ -85,25 +79,6 @@ function faultyBucket<T extends object>(bucket: T, plan: FaultPlan): T {
 	});
 }
 
-async function newNdviJob(): Promise<JobRecord> {
-	const red = await upload(red256);
-	const nir = await upload(nir256);
-	return insertJob(env.DB, {
-		id: newJobId(),
-		tenantId: TEST_TENANT_ID,
-		indexId: "NDVI",
-		formula: compileFormula({ index: "ndvi", inputs: { nir: {}, red: {} } }),
-		request: {
-			index: "ndvi",
-			inputs: {
-				red: { upload_id: red.id, band: 1, scale: 1, offset: 0 },
-				nir: { upload_id: nir.id, band: 1, scale: 1, offset: 0 },
-			},
-		},
-		traceId: TRACE_ID,
-	});
-}
-
 type Disturbance = "none" | "duplicate" | "d1" | "r2";
 
 /**
@@ -114,7 +89,7 @@ type Disturbance = "none" | "duplicate" | "d1" | "r2";
  */
 async function runJob(disturbance: Disturbance) {
 	const { testEnv, sent } = recordingEnv();
-	const job = await newNdviJob();
+	const job = await insertNdviJob(TRACE_ID);
 	sent.ingest.push({ job_id: job.id, trace_id: TRACE_ID });
 	let faults = 0;
 	for (const stage of stageNames) {
