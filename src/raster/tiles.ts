@@ -28,37 +28,49 @@ export function encodeTiles(raster: FloatRaster, encodeTile: TileEncoder): Uint8
 	return encoded;
 }
 
+/** A pixel's share of a mean's sum: nothing when it is NaN (nodata or past the edge). */
+function orZero(value: number): number {
+	return Number.isNaN(value) ? 0 : value;
+}
+
+/** A pixel's share of a mean's count. */
+function isValid(value: number): number {
+	return Number.isNaN(value) ? 0 : 1;
+}
+
 /**
  * The next overview level: each pixel is the mean of the valid (non-NaN) pixels of its 2 x 2
  * block, NaN when none is valid, like GDAL's AVERAGE resampling. Odd edges average the pixels
  * that exist. Means are taken in float64 and rounded once to float32.
+ *
+ * This runs over every output pixel of a job, so its loop is plain arithmetic: no per-pixel
+ * closure (bundlers that keep function names wrap each one in a call) and no edge cases, as a
+ * pixel past the right or bottom edge reads as NaN, which the mean skips like nodata.
+ * `into`, when given, receives the result instead of a new array (e.g. the next level's rows).
  */
-export function halve(raster: FloatRaster): FloatRaster {
+export function halve(raster: FloatRaster, into?: Float32Array): FloatRaster {
 	const width = Math.ceil(raster.width / 2);
 	const height = Math.ceil(raster.height / 2);
-	const values = new Float32Array(width * height);
+	if (into && into.length !== width * height)
+		throw new RangeError(`halving needs ${width * height} values, not ${into.length}`);
+	const values = into ?? new Float32Array(width * height);
 	const source = raster.values;
+	const evenWidth = raster.width % 2 === 0;
 	for (let y = 0; y < height; y++) {
 		const top = 2 * y * raster.width;
 		const bottom = 2 * y + 1 < raster.height ? top + raster.width : -1;
+		const row = y * width;
 		for (let x = 0; x < width; x++) {
 			const left = 2 * x;
-			const hasRight = left + 1 < raster.width;
-			let sum = 0;
-			let count = 0;
-			const add = (value: number) => {
-				if (!Number.isNaN(value)) {
-					sum += value;
-					count++;
-				}
-			};
-			add(source[top + left] as number);
-			if (hasRight) add(source[top + left + 1] as number);
-			if (bottom >= 0) {
-				add(source[bottom + left] as number);
-				if (hasRight) add(source[bottom + left + 1] as number);
-			}
-			values[y * width + x] = count === 0 ? Number.NaN : sum / count;
+			const hasRight = evenWidth || x < width - 1;
+			const a = source[top + left] as number;
+			const b = hasRight ? (source[top + left + 1] as number) : Number.NaN;
+			const c = bottom < 0 ? Number.NaN : (source[bottom + left] as number);
+			const d = bottom < 0 || !hasRight ? Number.NaN : (source[bottom + left + 1] as number);
+			// Summed in the same order as a loop skipping NaN would, from the same +0.
+			const sum = 0 + orZero(a) + orZero(b) + orZero(c) + orZero(d);
+			const count = isValid(a) + isValid(b) + isValid(c) + isValid(d);
+			values[row + x] = count === 0 ? Number.NaN : sum / count;
 		}
 	}
 	return { values, width, height };
