@@ -100,9 +100,16 @@ for (const name of COMPRESSIONS) {
 const zstd = createZstdDecode(
 	await WebAssembly.compile(await readFile(new URL("../wasm/build/zstd.wasm", import.meta.url))),
 );
+/** The inflate EO Edge used before node:zlib, kept here as the comparison. */
+async function inflateThroughStream(input: Uint8Array): Promise<Uint8Array> {
+	const stream = new Blob([input as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream("deflate"));
+	return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
 const variants: [string, Codecs][] = [
 	["EO Edge", { inflate: inflateNative, zstd }],
-	["EO Edge, pako for DecompressionStream", { inflate: (input) => inflate(input), zstd }],
+	["EO Edge, DecompressionStream for node:zlib", { inflate: inflateThroughStream, zstd }],
+	["EO Edge, pako for node:zlib", { inflate: (input) => inflate(input), zstd }],
 ];
 for (const [reader, codecs] of variants) {
 	installDecoders(codecs);

@@ -1,8 +1,8 @@
 /**
  * The TIFF decoders EO Edge plugs into geotiff.js, so that every compression a real archive
  * uses decodes inside a Worker and fast enough for whole scenes:
- * - Deflate through an inflate the caller chooses (the runtime's DecompressionStream in the
- *   Worker, where it measures faster than pako; see `npm run bench:decode`).
+ * - Deflate through an inflate the caller chooses (the runtime's own zlib in the Worker, which
+ *   measures faster than DecompressionStream and pako; see `npm run bench:decode`).
  * - LZW through src/raster/lzw.ts instead of geotiff.js's decoder (about 2 Mpx/s).
  * - ZSTD, and LERC with its optional Deflate or ZSTD layer, through a Zstandard decoder that
  *   was compiled ahead of time: geotiff.js's own ZSTD and LERC decoders compile Wasm from
