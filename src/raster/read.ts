@@ -2,11 +2,13 @@
  * Reads windows (rows x columns) of chosen bands, the only pixel reads compute makes.
  *
  * geotiff.js's readRasters copies every pixel through a DataView call, which costs more than
- * decoding. For the layouts archives use (whole-byte integer or float samples, stored in this
- * machine's byte order), blocks are decoded through geotiff.js and their rows copied into the
- * caller's arrays as typed-array slices; every other layout goes through readRasters.
+ * decoding. For the layouts archives use (whole-byte integer or float samples, one type for
+ * every band), blocks are decoded through geotiff.js's decoders, brought to this machine's byte
+ * order with predictor 2 undone here (src/raster/block-samples.ts), and their rows copied into
+ * the caller's arrays as typed-array slices; every other layout goes through readRasters.
  */
 import { type GeoTIFFImage, getDecoder, type TypedArray } from "geotiff";
+import { HOST_LITTLE_ENDIAN, reverseSampleBytes, undoHorizontalDifferencing } from "./block-samples";
 import { blockParameters, COMPRESSION } from "./decoders";
 import { SAMPLE_ARRAYS, type SampleArray, type SampleType, sampleTypeOf } from "./samples";
 
@@ -22,7 +24,7 @@ const SAMPLE_TYPES: Record<string, SampleType> = {
 	"3:64": "float64",
 };
 
-/** Compressions whose decoded blocks are plain samples, ready to be sliced. */
+/** Compressions whose decoded blocks are plain samples in the file's byte order, ready to be sliced. */
 const SLICEABLE_COMPRESSIONS = new Set<number>([
 	COMPRESSION.none,
 	COMPRESSION.lzw,
@@ -33,7 +35,8 @@ const SLICEABLE_COMPRESSIONS = new Set<number>([
 	COMPRESSION.lerc,
 ]);
 
-const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** TIFF Predictor tag values. */
+const PREDICTOR = { none: 1, horizontal: 2 } as const;
 
 /** The sample type every band of the image decodes to, when its blocks can be sliced directly. */
 function sliceableSampleType(image: GeoTIFFImage): SampleType | null {
@@ -44,10 +47,7 @@ function sliceableSampleType(image: GeoTIFFImage): SampleType | null {
 		types.add(`${image.getSampleFormat(sample)}:${image.getBitsPerSample(sample)}`);
 	}
 	const [type] = types;
-	const sampleType = types.size === 1 && type !== undefined ? SAMPLE_TYPES[type] : undefined;
-	if (!sampleType) return null;
-	const byteSized = image.getBitsPerSample(0) === 8;
-	return byteSized || image.littleEndian === HOST_LITTLE_ENDIAN ? sampleType : null;
+	return types.size === 1 && type !== undefined ? (SAMPLE_TYPES[type] ?? null) : null;
 }
 
 /** A pixel window: rows [rowStart, rowEnd) x columns [colStart, colEnd). */
@@ -98,10 +98,19 @@ export async function readWindow(
 	const stride = planar ? 1 : samplesPerPixel;
 	const directory = image.getFileDirectory();
 	const compression = Number(directory.getValue("Compression") ?? COMPRESSION.none);
-	const decoder = await getDecoder(
-		compression,
-		(await blockParameters(directory)) as unknown as Parameters<typeof getDecoder>[1],
-	);
+	const parameters = await blockParameters(directory);
+	const differenced = parameters.predictor === PREDICTOR.horizontal;
+	const swapped = ArrayType.BYTES_PER_ELEMENT > 1 && image.littleEndian !== HOST_LITTLE_ENDIAN;
+	// Predictor 2 is undone below, once the samples are in this machine's byte order.
+	const decoder = await getDecoder(compression, {
+		...parameters,
+		predictor: differenced ? PREDICTOR.none : parameters.predictor,
+	} as unknown as Parameters<typeof getDecoder>[1]);
+	const differencedBlock = {
+		rowSamples: blockWidth * stride,
+		stride,
+		bytesPerSample: ArrayType.BYTES_PER_ELEMENT,
+	};
 
 	/** One decoded block: its position, and its samples (every band's, unless planar). */
 	interface Block {
@@ -129,7 +138,10 @@ export async function readWindow(
 		if (data.byteLength < needed || data.byteLength % ArrayType.BYTES_PER_ELEMENT !== 0) {
 			throw new Error(`block (${blockX}, ${blockY}) decodes to ${data.byteLength} bytes; its rows need ${needed}`);
 		}
-		return { blockX, blockY, values: new ArrayType(data as ArrayBuffer) };
+		const buffer = data as ArrayBuffer;
+		if (swapped) reverseSampleBytes(buffer, ArrayType.BYTES_PER_ELEMENT);
+		if (differenced) undoHorizontalDifferencing(buffer, differencedBlock);
+		return { blockX, blockY, values: new ArrayType(buffer) };
 	};
 
 	// Planar files hold one block per band; interleaved ones one block for all bands.

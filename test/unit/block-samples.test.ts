@@ -1,0 +1,74 @@
+import { describe, expect, it } from "vitest";
+import { reverseSampleBytes, undoHorizontalDifferencing } from "../../src/raster/block-samples";
+
+/** Predictor 2 as a writer applies it: each sample minus the same sample of the pixel to its left. */
+function difference(samples: readonly number[], rowSamples: number, stride: number, modulus: number): number[] {
+	return samples.map((value, i) =>
+		i % rowSamples < stride ? value : (((value - (samples[i - stride] as number)) % modulus) + modulus) % modulus,
+	);
+}
+
+describe("reverseSampleBytes", () => {
+	it("turns big-endian samples of every width into this machine's order", () => {
+		const view = new DataView(new ArrayBuffer(24));
+		view.setUint16(0, 0x1234);
+		view.setUint16(2, 0xfedc);
+		const sixteen = view.buffer.slice(0, 4);
+		reverseSampleBytes(sixteen, 2);
+		expect(Array.from(new Uint16Array(sixteen))).toEqual([0x1234, 0xfedc]);
+
+		view.setFloat32(0, -1.5);
+		view.setInt32(4, -123456789);
+		const thirtyTwo = view.buffer.slice(0, 8);
+		reverseSampleBytes(thirtyTwo, 4);
+		expect(new Float32Array(thirtyTwo, 0, 1)[0]).toBe(-1.5);
+		expect(new Int32Array(thirtyTwo, 4, 1)[0]).toBe(-123456789);
+
+		view.setFloat64(8, Math.PI);
+		view.setFloat64(16, -2e-300);
+		const sixtyFour = view.buffer.slice(8, 24);
+		reverseSampleBytes(sixtyFour, 8);
+		expect(Array.from(new Float64Array(sixtyFour))).toEqual([Math.PI, -2e-300]);
+	});
+
+	it("leaves a trailing partial sample alone", () => {
+		const bytes = Uint8Array.from([1, 2, 3]);
+		reverseSampleBytes(bytes.buffer, 2);
+		expect(Array.from(bytes)).toEqual([2, 1, 3]);
+	});
+});
+
+describe("undoHorizontalDifferencing", () => {
+	it("adds up each row's differences, wrapping around like the writer's unsigned arithmetic", () => {
+		const samples = [65000, 100, 65535, 0, 7, 300, 2, 65534, 1, 40000];
+		const differenced = Uint16Array.from(difference(samples, 5, 1, 65536));
+		undoHorizontalDifferencing(differenced.buffer, { rowSamples: 5, stride: 1, bytesPerSample: 2 });
+		expect(Array.from(differenced)).toEqual(samples);
+	});
+
+	it("differences each sample of a pixel against the same sample of its left neighbour", () => {
+		// Two rows of three pixels with three interleaved samples (e.g. red, green, blue).
+		const samples = Array.from({ length: 18 }, (_, i) => (i * 2654435761) >>> 0);
+		const differenced = Uint32Array.from(difference(samples, 9, 3, 2 ** 32));
+		undoHorizontalDifferencing(differenced.buffer, { rowSamples: 9, stride: 3, bytesPerSample: 4 });
+		expect(Array.from(differenced)).toEqual(samples);
+	});
+
+	it("handles bytes and 64-bit words, and leaves a partial last row as it is", () => {
+		const bytes = Uint8Array.from([...difference([10, 250, 3, 128], 4, 1, 256), 9, 9]);
+		undoHorizontalDifferencing(bytes.buffer, { rowSamples: 4, stride: 1, bytesPerSample: 1 });
+		expect(Array.from(bytes)).toEqual([10, 250, 3, 128, 9, 9]);
+
+		const values = [1.5, -2.25, 1e300, 0];
+		const words = new BigUint64Array(new Float64Array(values).buffer);
+		const differenced = words.map((word, i) => (i === 0 ? word : BigInt.asUintN(64, word - (words[i - 1] as bigint))));
+		undoHorizontalDifferencing(differenced.buffer, { rowSamples: 4, stride: 1, bytesPerSample: 8 });
+		expect(Array.from(new Float64Array(differenced.buffer))).toEqual(values);
+	});
+
+	it("refuses sample widths predictor 2 is not defined for", () => {
+		expect(() =>
+			undoHorizontalDifferencing(new ArrayBuffer(12), { rowSamples: 4, stride: 1, bytesPerSample: 3 }),
+		).toThrow("1, 2, 4 or 8 bytes");
+	});
+});
