@@ -1,14 +1,20 @@
 /** Jobs whose inputs cannot be combined end `failed` at validate with a problem saying why. */
+import { env } from "cloudflare:workers";
 import { fromArrayBuffer } from "geotiff";
 import { describe, expect, it } from "vitest";
-
+import { getJob } from "../../src/db/queries";
+import { pipelineStages } from "../../src/pipeline/stages";
+import { storeWorkingSetBytes, widestStorableWidth } from "../../src/pipeline/store/handler";
 import { readGeoReference } from "../../src/raster/georeference";
 import { assembleCog } from "../cog";
+import overviewsNir from "../fixtures/layouts/overviews_nir.tif";
+import overviewsRed from "../fixtures/layouts/overviews_red.tif";
 import mismatch255 from "../fixtures/mismatch_nir_255.tif";
 import mismatchShifted from "../fixtures/mismatch_nir_shifted.tif";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
 import { api, json, submitJob, upload, waitForJob } from "../helpers";
+import { deliver, insertNdviJob, recordingEnv } from "../pipeline-driver";
 
 async function runNdvi(redBytes: ArrayBuffer, nirBytes: ArrayBuffer, extra: Record<string, unknown> = {}) {
 	const red = await upload(redBytes);
@@ -71,6 +77,41 @@ describe("validate", () => {
 		expect(job.status).toBe("failed");
 		expect(job.error?.type).toBe("https://eo-edge.dev/problems/unsupported-raster");
 		expect(job.error?.detail).toContain("CFloat32");
+	});
+});
+
+describe("store budget", () => {
+	it("fails a raster too wide for store's overviews before planning any strip, naming the widest that fits", async () => {
+		// 1030 x 620: store needs its overviews' tile rows and one result part; the budget is just short.
+		const needed = storeWorkingSetBytes(1030, 620);
+		const budget = needed - 1;
+		const { testEnv, sent } = recordingEnv({ STORE_BUDGET_BYTES: budget });
+		const job = await insertNdviJob("5f0c6a1e2b3d4c5e6f708192a3b4c5d6", { red: overviewsRed, nir: overviewsNir });
+		const message = { job_id: job.id, trace_id: job.traceId };
+		await deliver(pipelineStages.ingest.queue, message, testEnv);
+		await deliver(pipelineStages.validate.queue, message, testEnv);
+
+		const failed = await getJob(env.DB, job.id);
+		expect(failed?.status).toBe("failed");
+		expect(failed?.plan).toBeNull();
+		expect(sent.compute).toEqual([]);
+		expect(failed?.error?.type).toBe("https://eo-edge.dev/problems/raster-too-large");
+		const widest = widestStorableWidth(620, budget);
+		expect(widest).toBeLessThan(1030);
+		expect(storeWorkingSetBytes(widest, 620)).toBeLessThanOrEqual(budget);
+		expect(storeWorkingSetBytes(widest + 1, 620)).toBeGreaterThan(budget);
+		expect(failed?.error?.detail).toContain("1030 x 620");
+		expect(failed?.error?.detail).toContain("STORE_BUDGET_BYTES");
+		expect(failed?.error?.detail).toContain(`at most ${widest} pixels wide`);
+
+		// With the budget it needs, the same job is planned.
+		const { testEnv: enough, sent: planned } = recordingEnv({ STORE_BUDGET_BYTES: needed });
+		const again = await insertNdviJob("5f0c6a1e2b3d4c5e6f708192a3b4c5d7", { red: overviewsRed, nir: overviewsNir });
+		const messageAgain = { job_id: again.id, trace_id: again.traceId };
+		await deliver(pipelineStages.ingest.queue, messageAgain, enough);
+		await deliver(pipelineStages.validate.queue, messageAgain, enough);
+		expect((await getJob(env.DB, again.id))?.plan).not.toBeNull();
+		expect(planned.compute.length).toBeGreaterThan(0);
 	});
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type PlannedInput, planStrips, windowBytes } from "../../src/pipeline/plan";
+import { storeWorkingSetBytes, widestStorableWidth } from "../../src/pipeline/store/handler";
 import { COG_TILE_SIZE as OUTPUT_TILE } from "../../src/raster/cog-writer";
 
 const MiB = 1024 * 1024;
@@ -91,5 +92,35 @@ describe("strip plan", () => {
 		expect(planStrips(200, 300, inputs, 64 * MiB).strips).toEqual([
 			{ index: 0, rowStart: 0, rowEnd: 300, colStart: 0, colEnd: 200 },
 		]);
+	});
+});
+
+describe("storeWorkingSetBytes", () => {
+	const part = 8 * MiB;
+	const tile = OUTPUT_TILE * OUTPUT_TILE * 4;
+
+	it("is one result part when the raster fits one tile and has no overviews", () => {
+		expect(storeWorkingSetBytes(512, 512)).toBe(part);
+	});
+
+	it("adds a float32 tile row per overview level (or the level, when shorter) and the widest encoded tile row", () => {
+		// 1030 x 620: levels 515 x 310 (two tiles across) and 258 x 155.
+		expect(storeWorkingSetBytes(1030, 620)).toBe(310 * 515 * 4 + 155 * 258 * 4 + 2 * tile + part);
+		// 10980 x 10980: 5490, 2745, 1373, 687 and 344 pixels wide, a full tile row each but the last.
+		const rows = 512 * 4 * (5490 + 2745 + 1373 + 687) + 344 * 344 * 4;
+		expect(storeWorkingSetBytes(10980, 10980)).toBe(rows + 11 * tile + part);
+	});
+
+	it("grows with the width, not the height", () => {
+		expect(storeWorkingSetBytes(20000, 1024)).toBeGreaterThan(1.8 * storeWorkingSetBytes(10000, 1024) - part);
+		expect(storeWorkingSetBytes(10980, 100000) - storeWorkingSetBytes(10980, 10980)).toBeLessThan(MiB);
+	});
+
+	it("names the widest raster of a height that fits a budget", () => {
+		const widest = widestStorableWidth(10980, 64 * MiB);
+		expect(storeWorkingSetBytes(widest, 10980)).toBeLessThanOrEqual(64 * MiB);
+		expect(storeWorkingSetBytes(widest + 1, 10980)).toBeGreaterThan(64 * MiB);
+		expect(widest).toBeGreaterThan(10980);
+		expect(widestStorableWidth(512, part - 1)).toBe(0);
 	});
 });

@@ -14,12 +14,33 @@ import type { JobPlan, StripSpan } from "../plan";
 import type { StripOutput } from "../publish/statistics";
 import { sendToStage } from "../send";
 import { done, type StageHandler } from "../stage";
-import { buildOverviews } from "./overviews";
+import { buildOverviews, overviewWorkingSetBytes } from "./overviews";
 
 export const RESULT_ARTIFACT = "result.tif";
 
 /** Size of every part but the last of result.tif's multipart upload. */
 const RESULT_PART_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Bytes store holds at once for a `width` x `height` result: the overviews' tile rows and the
+ * part of result.tif being uploaded. Unlike compute's strips it grows with the width, so
+ * validate refuses a raster over STORE_BUDGET_BYTES before any strip is computed.
+ */
+export function storeWorkingSetBytes(width: number, height: number): number {
+	return overviewWorkingSetBytes(width, height) + RESULT_PART_BYTES;
+}
+
+/** The widest result of this height whose store fits `budgetBytes` (0 when none does). */
+export function widestStorableWidth(height: number, budgetBytes: number): number {
+	let fits = 0;
+	let over = 2 ** 32;
+	while (over - fits > 1) {
+		const width = Math.floor((fits + over) / 2);
+		if (storeWorkingSetBytes(width, height) <= budgetBytes) fits = width;
+		else over = width;
+	}
+	return fits;
+}
 
 /** A run of one strip's tiles that lie next to each other in both the strip and the file. */
 interface TileRun {

@@ -16,6 +16,7 @@ import { jobMessage } from "../message";
 import { type PlannedInput, planStrips } from "../plan";
 import { sendAllToStage } from "../send";
 import { done, failed, type StageHandler } from "../stage";
+import { storeWorkingSetBytes, widestStorableWidth } from "../store/handler";
 
 /**
  * Photometric interpretations whose samples are the band's values: grey levels and RGB. Palette
@@ -41,6 +42,18 @@ const SUGGESTED_COMPRESSIONS = [...new Set(decodableCompressions.values())].filt
 );
 
 type Inspected = { input: JobInputRecord; image: GeoTIFFImage; header: RasterHeader };
+
+const MiB = 1024 * 1024;
+
+/** A result too wide for store to build its overviews within STORE_BUDGET_BYTES. */
+function checkStoreBudget({ width, height }: RasterHeader, budgetBytes: number): ApiError | null {
+	const needed = storeWorkingSetBytes(width, height);
+	if (needed <= budgetBytes) return null;
+	return new ApiError(
+		"raster-too-large",
+		`the inputs are ${width} x ${height} pixels; building result.tif's overviews at that width takes ${(needed / MiB).toFixed(1)} MiB, over the ${(budgetBytes / MiB).toFixed(1)} MiB store budget (STORE_BUDGET_BYTES): rasters of this height can be at most ${widestStorableWidth(height, budgetBytes)} pixels wide`,
+	);
+}
 
 async function inspectInput(env: Env, job: JobRecord, input: JobInputRecord): Promise<Inspected | ApiError> {
 	try {
@@ -159,6 +172,8 @@ export const validateStage: StageHandler = {
 
 		const overQuota = await checkPixelQuota(env.DB, job.tenantId, reference.header);
 		if (overQuota) return failed(overQuota);
+		const tooWide = checkStoreBudget(reference.header, env.STORE_BUDGET_BYTES);
+		if (tooWide) return failed(tooWide);
 
 		const planned: PlannedInput[] = inspected.map(({ input, image, header }) => {
 			const nodata = job.request.nodata ?? header.nodataValue;
