@@ -3,6 +3,10 @@
  * one invocation at a time for bench:scene: D1 over node:sqlite (with the migrations applied),
  * R2 over a directory (so objects never sit in this process's memory), and queues that collect
  * what is sent.
+ *
+ * The directory's file system calls stand in for R2's own work, which a Worker does not spend
+ * CPU time on (R2 calls are subrequests); the CPU they take is counted apart, in
+ * {@link StorageCpu}, so the bench can report the stages' CPU without it.
  */
 import {
 	closeSync,
@@ -15,6 +19,7 @@ import {
 	rmSync,
 	statSync,
 	writeFileSync,
+	writeSync,
 } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
@@ -64,24 +69,64 @@ export function nodeD1(migrationsDir: string): D1Database {
 	} as unknown as D1Database;
 }
 
-async function bytesOf(value: unknown): Promise<Uint8Array> {
-	if (typeof value === "string") return new TextEncoder().encode(value);
-	if (value instanceof ArrayBuffer) return new Uint8Array(value);
-	if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-	if (value instanceof Blob) return new Uint8Array(await value.arrayBuffer());
-	return new Uint8Array(await new Response(value as ReadableStream).arrayBuffer());
+/** A put's value as chunks: a Blob or stream is written as it is read, never gathered into one buffer. */
+async function* chunksOf(value: unknown): AsyncGenerator<Uint8Array> {
+	if (typeof value === "string") yield new TextEncoder().encode(value);
+	else if (value instanceof ArrayBuffer) yield new Uint8Array(value);
+	else if (ArrayBuffer.isView(value)) yield new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+	else yield* value instanceof Blob ? value.stream() : (value as ReadableStream<Uint8Array>);
 }
 
-function objectBody(path: string, key: string, range?: { offset: number; length: number }) {
-	const size = statSync(path).size;
+/** Size of the chunks an object's body streams in. */
+const STREAM_CHUNK_BYTES = 256 * 1024;
+
+/** CPU time (all threads) spent in the R2 stand-in's file system calls. */
+export class StorageCpu {
+	ms = 0;
+	/** Called before every file system call, outside the CPU counted (e.g. to sample memory). */
+	beforeCall: (() => void) | null = null;
+
+	/** Runs a synchronous file system call, adding its CPU time. */
+	run<T>(call: () => T): T {
+		this.beforeCall?.();
+		const start = process.cpuUsage();
+		try {
+			return call();
+		} finally {
+			const spent = process.cpuUsage(start);
+			this.ms += (spent.user + spent.system) / 1000;
+		}
+	}
+}
+
+function objectBody(storage: StorageCpu, path: string, key: string, range?: { offset: number; length: number }) {
+	const size = storage.run(() => statSync(path).size);
 	const offset = range?.offset ?? 0;
 	const length = range?.length ?? size - offset;
-	const read = () => {
-		const bytes = new Uint8Array(length);
-		const fd = openSync(path, "r");
-		readSync(fd, bytes, 0, length, offset);
-		closeSync(fd);
-		return bytes;
+	const read = () =>
+		storage.run(() => {
+			const bytes = new Uint8Array(length);
+			const fd = openSync(path, "r");
+			readSync(fd, bytes, 0, length, offset);
+			closeSync(fd);
+			return bytes;
+		});
+	// A body streams in chunks, as R2's does, rather than arriving as one buffer.
+	const stream = () => {
+		let at = 0;
+		return new ReadableStream<Uint8Array>({
+			pull(controller) {
+				const bytes = new Uint8Array(Math.min(STREAM_CHUNK_BYTES, length - at));
+				storage.run(() => {
+					const fd = openSync(path, "r");
+					readSync(fd, bytes, 0, bytes.length, offset + at);
+					closeSync(fd);
+				});
+				at += bytes.length;
+				controller.enqueue(bytes);
+				if (at >= length) controller.close();
+			},
+		});
 	};
 	return {
 		key,
@@ -91,31 +136,46 @@ function objectBody(path: string, key: string, range?: { offset: number; length:
 			return read().buffer;
 		},
 		get body() {
-			return new Blob([read()]).stream();
+			return length === 0 ? new Blob([]).stream() : stream();
 		},
 	};
 }
 
 /** R2 over a directory: every object a file, written and read whole or by range. */
-export function directoryR2(root: string): R2Bucket {
+export function directoryR2(root: string, storage: StorageCpu): R2Bucket {
 	const pathOf = (key: string) => join(root, key);
-	const write = (key: string, bytes: Uint8Array) => {
-		mkdirSync(dirname(pathOf(key)), { recursive: true });
-		writeFileSync(pathOf(key), bytes);
-		return { key, size: bytes.byteLength };
+	const exists = (key: string) => storage.run(() => existsSync(pathOf(key)));
+	/** Writes `value` to `path` chunk by chunk; returns its size. */
+	const writeFile = async (path: string, value: unknown) => {
+		const fd = storage.run(() => {
+			mkdirSync(dirname(path), { recursive: true });
+			return openSync(path, "w");
+		});
+		let size = 0;
+		try {
+			for await (const chunk of chunksOf(value)) {
+				storage.run(() => writeSync(fd, chunk));
+				size += chunk.byteLength;
+			}
+		} finally {
+			storage.run(() => closeSync(fd));
+		}
+		return size;
 	};
 	const bucket = {
 		async put(key: string, value: unknown) {
-			return write(key, await bytesOf(value));
+			return { key, size: await writeFile(pathOf(key), value) };
 		},
 		async get(key: string, options?: { range?: { offset: number; length: number } }) {
-			return existsSync(pathOf(key)) ? objectBody(pathOf(key), key, options?.range) : null;
+			return exists(key) ? objectBody(storage, pathOf(key), key, options?.range) : null;
 		},
 		async head(key: string) {
-			return existsSync(pathOf(key)) ? { key, size: statSync(pathOf(key)).size } : null;
+			return exists(key) ? { key, size: storage.run(() => statSync(pathOf(key)).size) } : null;
 		},
 		async delete(keys: string | string[]) {
-			for (const key of [keys].flat()) rmSync(pathOf(key), { force: true });
+			storage.run(() => {
+				for (const key of [keys].flat()) rmSync(pathOf(key), { force: true });
+			});
 		},
 		async list({ prefix }: { prefix: string }) {
 			const walk = (dir: string): string[] =>
@@ -124,30 +184,32 @@ export function directoryR2(root: string): R2Bucket {
 							entry.isDirectory() ? walk(join(dir, entry.name)) : [relative(root, join(dir, entry.name))],
 						)
 					: [];
-			return { objects: walk(pathOf(prefix)).map((key) => ({ key })), truncated: false };
+			return { objects: storage.run(() => walk(pathOf(prefix))).map((key) => ({ key })), truncated: false };
 		},
 		async createMultipartUpload(key: string) {
 			const parts = join(root, ".multipart", key);
-			mkdirSync(parts, { recursive: true });
+			storage.run(() => mkdirSync(parts, { recursive: true }));
 			return {
 				uploadId: key,
 				async uploadPart(partNumber: number, value: unknown) {
-					writeFileSync(join(parts, String(partNumber)), await bytesOf(value));
+					await writeFile(join(parts, String(partNumber)), value);
 					return { partNumber, etag: String(partNumber) };
 				},
 				async complete(uploaded: { partNumber: number }[]) {
-					mkdirSync(dirname(pathOf(key)), { recursive: true });
-					const fd = openSync(pathOf(key), "w");
-					for (const { partNumber } of uploaded) {
-						const bytes = readFileSync(join(parts, String(partNumber)));
-						writeFileSync(fd, bytes);
-					}
-					closeSync(fd);
-					rmSync(parts, { recursive: true, force: true });
-					return { key, size: statSync(pathOf(key)).size };
+					return storage.run(() => {
+						mkdirSync(dirname(pathOf(key)), { recursive: true });
+						const fd = openSync(pathOf(key), "w");
+						for (const { partNumber } of uploaded) {
+							const bytes = readFileSync(join(parts, String(partNumber)));
+							writeFileSync(fd, bytes);
+						}
+						closeSync(fd);
+						rmSync(parts, { recursive: true, force: true });
+						return { key, size: statSync(pathOf(key)).size };
+					});
 				},
 				async abort() {
-					rmSync(parts, { recursive: true, force: true });
+					storage.run(() => rmSync(parts, { recursive: true, force: true }));
 				},
 			};
 		},
