@@ -257,7 +257,7 @@ async function runUnderNode(files: {
 			const objectKey = `uploads/${name}.tif`;
 			mkdirSync(dirname(join(work, objectKey)), { recursive: true });
 			symlinkSync(path, join(work, objectKey));
-			return { name, uploadId: `upl_${name}`, href: null, band: 1, objectKey, bytes: statSync(path).size };
+			return { name, uploadId: `upl_${name}`, href: null, band: 1, objectKey, bytes: statSync(path).size, etag: null };
 		});
 		const jobId = "job_benchscene0000000000000";
 		const now = new Date().toISOString();

@@ -71,6 +71,8 @@ export interface JobInputRecord {
 	band: number;
 	objectKey: string | null;
 	bytes: number;
+	/** A remote input's strong ETag when ingest probed it, which later reads must match; else null. */
+	etag: string | null;
 }
 
 export interface ArtifactRecord {
@@ -387,20 +389,31 @@ export async function completeJob(db: D1Database, jobId: string, artifacts: read
 
 export async function saveJobInputs(db: D1Database, jobId: string, inputs: readonly JobInputRecord[]): Promise<void> {
 	const statement = db.prepare(
-		`INSERT INTO job_inputs (job_id, name, upload_id, href, band, object_key, bytes) VALUES (?, ?, ?, ?, ?, ?, ?)
+		`INSERT INTO job_inputs (job_id, name, upload_id, href, band, object_key, bytes, etag) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		 ON CONFLICT (job_id, name) DO UPDATE SET upload_id = excluded.upload_id, href = excluded.href,
-		   band = excluded.band, object_key = excluded.object_key, bytes = excluded.bytes`,
+		   band = excluded.band, object_key = excluded.object_key, bytes = excluded.bytes, etag = excluded.etag`,
 	);
 	await db.batch(
 		inputs.map((input) =>
-			statement.bind(jobId, input.name, input.uploadId, input.href, input.band, input.objectKey, input.bytes),
+			statement.bind(
+				jobId,
+				input.name,
+				input.uploadId,
+				input.href,
+				input.band,
+				input.objectKey,
+				input.bytes,
+				input.etag,
+			),
 		),
 	);
 }
 
 export async function listJobInputs(db: D1Database, jobId: string): Promise<JobInputRecord[]> {
 	const { results } = await db
-		.prepare("SELECT name, upload_id, href, band, object_key, bytes FROM job_inputs WHERE job_id = ? ORDER BY name")
+		.prepare(
+			"SELECT name, upload_id, href, band, object_key, bytes, etag FROM job_inputs WHERE job_id = ? ORDER BY name",
+		)
 		.bind(jobId)
 		.all<{
 			name: string;
@@ -409,6 +422,7 @@ export async function listJobInputs(db: D1Database, jobId: string): Promise<JobI
 			band: number;
 			object_key: string | null;
 			bytes: number;
+			etag: string | null;
 		}>();
 	return results.map((row) => ({
 		name: row.name,
@@ -417,6 +431,7 @@ export async function listJobInputs(db: D1Database, jobId: string): Promise<JobI
 		band: row.band,
 		objectKey: row.object_key,
 		bytes: row.bytes,
+		etag: row.etag,
 	}));
 }
 

@@ -14,6 +14,8 @@ export interface PlannedInput {
 	/** The remote COG's URL, or null for an upload. */
 	href: string | null;
 	bytes: number;
+	/** The remote COG's ETag at ingest, which compute's reads must match (absent in older plans). */
+	etag?: string | null;
 	/** 1-based band of the file. */
 	band: number;
 	data_type: string;

@@ -28,6 +28,8 @@ export interface RasterFile {
 	objectKey: string | null;
 	href: string | null;
 	bytes: number;
+	/** A remote file's ETag when the job first read it (see src/raster/remote.ts). */
+	etag?: string | null;
 	/** The job's `remote.allowed_hosts`, which every redirect of a remote file must also pass. */
 	allowedHosts: readonly string[] | null;
 }
@@ -40,7 +42,11 @@ export async function openRasterFile(env: Env, file: RasterFile, imageIndex = 0)
 	await installWorkerDecoders();
 	let reader: RangeReader;
 	if (file.href !== null) {
-		reader = remoteRangeReader(remoteHref.parse(file.href), file.bytes, remoteAccess(env, file.allowedHosts));
+		reader = remoteRangeReader(
+			remoteHref.parse(file.href),
+			{ bytes: file.bytes, etag: file.etag ?? null },
+			remoteAccess(env, file.allowedHosts),
+		);
 	} else if (file.objectKey !== null) {
 		reader = r2RangeReader(env.BUCKET, file.objectKey, file.bytes);
 	} else {

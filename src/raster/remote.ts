@@ -8,6 +8,10 @@
  * address. Every answer is bounded: a body longer than the range asked for is refused, and a
  * reader stops after a total byte budget.
  *
+ * A job reads one version of each remote file: ingest records its size and strong ETag, and
+ * every later read asks for that version (If-Match) and checks the size, so a file replaced
+ * during a job fails it rather than mixing two versions into one result.
+ *
  * Failures are sorted by whether waiting can help: a 5xx, 408, 429 or a timeout throws a
  * retryable {@link RemoteReadError}; a 404, any other answer, a refused redirect, a server that
  * ignores Range (it would send the whole file, which is refused unread) or an unreachable host
@@ -99,10 +103,11 @@ interface RangedAnswer {
 	bytes: ArrayBuffer;
 	/** The file's size from Content-Range; null when the server does not say. */
 	total: number | null;
+	etag: string | null;
 }
 
 /** One GET, following redirects by hand so each hop's target is checked before it is asked. */
-async function fetchChecked(href: RemoteHref, range: string, access: RemoteAccess): Promise<Response> {
+async function fetchChecked(href: RemoteHref, headers: HeadersInit, access: RemoteAccess): Promise<Response> {
 	let url = new URL(href);
 	const refusedHref = remoteUrlRefusal(url, access.allowlists);
 	if (refusedHref) throw new RemoteReadError(href, `refused: ${refusedHref}`, false);
@@ -110,7 +115,7 @@ async function fetchChecked(href: RemoteHref, range: string, access: RemoteAcces
 		let response: Response;
 		try {
 			response = await fetch(url, {
-				headers: { range },
+				headers,
 				redirect: "manual",
 				signal: AbortSignal.timeout(access.timeoutMs),
 			});
@@ -172,9 +177,27 @@ async function readAtMost(href: string, response: Response, length: number): Pro
 	return bytes.buffer;
 }
 
+/** The version of a remote file a job reads: its size and, when the server gives one, strong ETag. */
+export interface RemoteVersion {
+	bytes: number;
+	etag: string | null;
+}
+
 /** One ranged GET: the bytes of exactly [offset, offset + length), or a RemoteReadError. */
-async function getRange(href: RemoteHref, offset: number, length: number, access: RemoteAccess): Promise<RangedAnswer> {
-	const response = await fetchChecked(href, `bytes=${offset}-${offset + length - 1}`, access);
+async function getRange(
+	href: RemoteHref,
+	offset: number,
+	length: number,
+	access: RemoteAccess,
+	etag: string | null = null,
+): Promise<RangedAnswer> {
+	const headers: Record<string, string> = { range: `bytes=${offset}-${offset + length - 1}` };
+	if (etag !== null) headers["if-match"] = etag;
+	const response = await fetchChecked(href, headers, access);
+	if (response.status === 412) {
+		await response.body?.cancel();
+		throw changed(href, `its ETag is no longer ${etag}`);
+	}
 	if (response.status !== 206) {
 		await response.body?.cancel();
 		throw statusError(href, response.status);
@@ -189,7 +212,17 @@ async function getRange(href: RemoteHref, offset: number, length: number, access
 		);
 	}
 	const bytes = await readAtMost(href, response, length);
-	return { bytes, total: range[3] === "*" ? null : Number(range[3]) };
+	return { bytes, total: range[3] === "*" ? null : Number(range[3]), etag: strongEtag(response) };
+}
+
+/** The response's ETag when it is strong: a weak one (W/) does not promise the same bytes. */
+function strongEtag(response: Response): string | null {
+	const etag = response.headers.get("etag");
+	return etag !== null && !etag.startsWith("W/") ? etag : null;
+}
+
+function changed(href: string, how: string): RemoteReadError {
+	return new RemoteReadError(href, `the file changed since the job started (${how})`, false);
 }
 
 function statusError(href: string, status: number): RemoteReadError {
@@ -207,21 +240,24 @@ function statusError(href: string, status: number): RemoteReadError {
 
 /**
  * Checks that a remote input can be read as a COG: reachable, served with byte ranges, of a
- * stated size and starting with a TIFF signature. Returns its size in bytes.
+ * stated size and starting with a TIFF signature. Returns the version every later read pins.
  */
-export async function probeRemote(href: RemoteHref, access: RemoteAccess): Promise<number> {
-	const { bytes, total } = await getRange(href, 0, TIFF_SIGNATURE_BYTES, access);
+export async function probeRemote(href: RemoteHref, access: RemoteAccess): Promise<RemoteVersion> {
+	const { bytes, total, etag } = await getRange(href, 0, TIFF_SIGNATURE_BYTES, access);
 	if (total === null) throw new RemoteReadError(href, "the server does not state the file's size", false);
 	if (!hasTiffSignature(new Uint8Array(bytes)))
 		throw new Error("not a TIFF file (it does not start with a TIFF signature)");
-	return total;
+	return { bytes: total, etag };
 }
 
-/** Ranged reads of a remote file, refused once they would pass the access's byte budget. */
-export function remoteRangeReader(href: RemoteHref, size: number, access: RemoteAccess): RangeReader {
+/**
+ * Ranged reads of one version of a remote file, refused once they would pass the access's byte
+ * budget, or once the server answers for another version (another ETag or size).
+ */
+export function remoteRangeReader(href: RemoteHref, version: RemoteVersion, access: RemoteAccess): RangeReader {
 	let fetched = 0;
 	return {
-		size,
+		size: version.bytes,
 		async read(offset, length) {
 			if (fetched + length > access.maxBytes) {
 				throw new RemoteReadError(
@@ -231,7 +267,11 @@ export function remoteRangeReader(href: RemoteHref, size: number, access: Remote
 				);
 			}
 			fetched += length;
-			return (await getRange(href, offset, length, access)).bytes;
+			const answer = await getRange(href, offset, length, access, version.etag);
+			if (answer.total !== null && answer.total !== version.bytes) {
+				throw changed(href, `it is ${answer.total} bytes long, not ${version.bytes}`);
+			}
+			return answer.bytes;
 		},
 	};
 }

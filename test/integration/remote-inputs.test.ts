@@ -71,6 +71,20 @@ describe("remote inputs", () => {
 	});
 
 	it.each([
+		["is replaced by another version (a new ETag) after ingest read it", "replaced", 'ETag is no longer "'],
+		["grows after ingest read it (another size, no ETag)", "grown", "bytes long, not 95855"],
+	])("fail the job, without retrying, when the file %s", async (_, kind, how) => {
+		const job = await withNir(`${COGS}/${kind}/${crypto.randomUUID()}/s2_nir_256.tif`);
+		expect(job.status).toBe("failed");
+		expect(job.stage).toBe("validate");
+		expect(job.error?.type).toBe("https://eo-edge.dev/problems/input-unavailable");
+		expect(job.error?.detail).toContain("input 'nir'");
+		expect(job.error?.detail).toContain("the file changed since the job started");
+		expect(job.error?.detail).toContain(how);
+		expect(await eventsOf(job.id)).not.toContain("validate:retrying");
+	});
+
+	it.each([
 		["keeps answering 500", `${COGS}/status/500/s2_nir_256.tif`, "HTTP 500"],
 		["does not answer in time", `${COGS}/slow/s2_nir_256.tif`, "no answer within"],
 	])("retry a server that %s, then fail the job naming the input", async (_, href, reason) => {

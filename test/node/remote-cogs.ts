@@ -13,6 +13,11 @@
  *                                              body than the range (Content-Length says so)
  *   https://cogs.test/stream-long/<fixture>    the same, streamed without a Content-Length
  *   https://cogs.test/corpus/<n>               case n of test/corpus/malformed-tiffs.ts, by ranges
+ *   https://cogs.test/replaced/<token>/<fixture>  the file under a new ETag after the first request
+ *                                              per token, as if replaced by another of its size
+ *   https://cogs.test/grown/<token>/<fixture>  no ETag, and one byte longer after the first
+ *                                              request per token
+ * Files are served with a strong ETag (but not grown/), and If-Match is honoured with 412.
  * mirror.cogs.test serves the same as cogs.test, as a second host for allowlists. Any other
  * host is unreachable: the fetch fails as a refused connection would.
  */
@@ -22,6 +27,14 @@ import { CORPUS_FIXTURES, CORPUS_SEED, type MalformedCase, malformedTiffs } from
 const FIXTURES = new URL("../fixtures/", import.meta.url);
 export const SLOW_ANSWER_MS = 2_000;
 const failedOnce = new Set<string>();
+const requestedOnce = new Set<string>();
+
+/** Whether `token` was asked for before (and remembers that it now has). */
+function seenBefore(token: string): boolean {
+	const seen = requestedOnce.has(token);
+	requestedOnce.add(token);
+	return seen;
+}
 
 async function fixture(path: string): Promise<Uint8Array<ArrayBuffer> | null> {
 	if (path.split("/").includes("..")) return null;
@@ -33,9 +46,10 @@ async function fixture(path: string): Promise<Uint8Array<ArrayBuffer> | null> {
 }
 
 /** One byte range of `file` as RFC 9110 asks (a single `bytes=a-b`, `a-` or `-n`). */
-function ranged(file: Uint8Array<ArrayBuffer>, range: string | null): Response {
+function ranged(file: Uint8Array<ArrayBuffer>, range: string | null, etag: string | null = null): Response {
+	const versioned: Record<string, string> = etag === null ? {} : { etag };
 	const match = /^bytes=(\d*)-(\d*)$/.exec(range ?? "");
-	if (!match) return new Response(file, { headers: { "accept-ranges": "bytes" } });
+	if (!match) return new Response(file, { headers: { "accept-ranges": "bytes", ...versioned } });
 	const [, first = "", last = ""] = match;
 	const start = first === "" ? Math.max(0, file.length - Number(last)) : Number(first);
 	const end = first === "" || last === "" ? file.length - 1 : Math.min(Number(last), file.length - 1);
@@ -44,7 +58,7 @@ function ranged(file: Uint8Array<ArrayBuffer>, range: string | null): Response {
 	}
 	return new Response(file.slice(start, end + 1), {
 		status: 206,
-		headers: { "content-range": `bytes ${start}-${end}/${file.length}`, "accept-ranges": "bytes" },
+		headers: { "content-range": `bytes ${start}-${end}/${file.length}`, "accept-ranges": "bytes", ...versioned },
 	});
 }
 
@@ -97,6 +111,12 @@ export async function remoteCogs(request: Request): Promise<Response> {
 			: new Response(null, { status: 404 });
 	}
 	let path = rest.join("/");
+	let version = "v1";
+	if (kind === "replaced" || kind === "grown") {
+		const [token = "", ...file] = rest;
+		if (seenBefore(`${kind}/${token}`)) version = "v2";
+		path = file.join("/");
+	}
 	if (kind === "flaky") {
 		const [token = "", ...file] = rest;
 		if (!failedOnce.has(token)) {
@@ -112,5 +132,12 @@ export async function remoteCogs(request: Request): Promise<Response> {
 	if (kind === "long-body" || kind === "stream-long") {
 		return overlong(file, request.headers.get("range"), kind === "stream-long");
 	}
-	return ranged(file, request.headers.get("range"));
+	if (kind === "grown") {
+		const served = version === "v1" ? file : Uint8Array.from([...file, 0]);
+		return ranged(served, request.headers.get("range"));
+	}
+	const etag = `"${path}@${version}"`;
+	const ifMatch = request.headers.get("if-match");
+	if (ifMatch !== null && ifMatch !== etag) return new Response(null, { status: 412 });
+	return ranged(file, request.headers.get("range"), etag);
 }

@@ -57,6 +57,7 @@ async function readInputs(
 				objectKey: first.object_key,
 				href: first.href,
 				bytes: first.bytes,
+				etag: first.etag,
 				allowedHosts,
 			});
 			decoded = await readWindow(image, bands, window);

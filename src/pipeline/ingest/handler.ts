@@ -1,11 +1,11 @@
 /**
  * ingest: resolves a job's inputs to stored uploads or to remote COGs it can read by ranges,
- * records them with their sizes, then asks for validation.
+ * records them with their sizes (and remote ones' ETags), then asks for validation.
  */
 import { findUploads, type JobInputRecord, saveJobInputs } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { inputReadFailure } from "../../raster/input-errors";
-import { probeRemote, remoteAccess, remoteHref } from "../../raster/remote";
+import { probeRemote, type RemoteVersion, remoteAccess, remoteHref } from "../../raster/remote";
 import { jobMessage } from "../message";
 import { sendToStage } from "../send";
 import { done, failed, type StageHandler } from "../stage";
@@ -20,14 +20,14 @@ export const ingestStage: StageHandler = {
 		const inputs: JobInputRecord[] = [];
 		for (const [name, input] of requested) {
 			if (input.href !== undefined) {
-				let bytes: number;
+				let version: RemoteVersion;
 				try {
 					const access = remoteAccess(env, job.request.remote?.allowed_hosts);
-					bytes = await probeRemote(remoteHref.parse(input.href), access);
+					version = await probeRemote(remoteHref.parse(input.href), access);
 				} catch (error) {
 					return failed(inputReadFailure({ name, uploadId: null, href: input.href }, error, "reading the file"));
 				}
-				inputs.push({ name, uploadId: null, href: input.href, band: input.band, objectKey: null, bytes });
+				inputs.push({ name, uploadId: null, href: input.href, band: input.band, objectKey: null, ...version });
 				continue;
 			}
 			const upload = uploads.get(input.upload_id);
@@ -46,6 +46,7 @@ export const ingestStage: StageHandler = {
 				band: input.band,
 				objectKey: upload.objectKey,
 				bytes: stored.size,
+				etag: null,
 			});
 		}
 		await saveJobInputs(env.DB, job.id, inputs);

@@ -183,6 +183,7 @@ export const validateStage: StageHandler = {
 				object_key: input.objectKey,
 				href: input.href,
 				bytes: input.bytes,
+				etag: input.etag,
 				band: input.band,
 				data_type: bandDataType(header, input.band),
 				nodata: nodata === null || !Number.isFinite(nodata) ? null : nodata,
