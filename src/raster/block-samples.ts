@@ -4,7 +4,8 @@
  *
  * The order matters for big-endian files: differences are sums of whole samples, so they must be
  * added up in the samples' own byte order. geotiff.js adds them up as host-order words, which
- * scrambles every big-endian 16-, 32- and 64-bit file written with predictor 2.
+ * scrambles every big-endian 16- and 32-bit file written with predictor 2 (and it refuses
+ * 64-bit samples).
  */
 
 export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -22,7 +23,11 @@ export function reverseSampleBytes(buffer: ArrayBuffer, bytesPerSample: number):
 	}
 	const bytes = new Uint8Array(buffer, 0, samples * bytesPerSample);
 	for (let start = 0; start < bytes.length; start += bytesPerSample) {
-		bytes.subarray(start, start + bytesPerSample).reverse();
+		for (let low = start, high = start + bytesPerSample - 1; low < high; low++, high--) {
+			const byte = bytes[low] as number;
+			bytes[low] = bytes[high] as number;
+			bytes[high] = byte;
+		}
 	}
 }
 
@@ -36,14 +41,18 @@ export interface DifferencedBlock {
 }
 
 /**
- * Undoes predictor 2 on every whole row of a block already in host byte order: each sample
- * was stored as its difference from the same sample of the pixel to its left, in unsigned
- * arithmetic that wraps around (as libtiff's does).
+ * Undoes predictor 2 on a block already in host byte order: each sample was stored as its
+ * difference from the same sample of the pixel to its left, in unsigned arithmetic that wraps
+ * around (as libtiff's does). A block that is not whole rows is corrupt, and refused: its last
+ * row would otherwise be read as differences.
  */
 export function undoHorizontalDifferencing(buffer: ArrayBuffer, block: DifferencedBlock): void {
 	const { rowSamples, stride, bytesPerSample } = block;
-	const rows = Math.floor(buffer.byteLength / (rowSamples * bytesPerSample));
-	const length = rows * rowSamples;
+	const rowBytes = rowSamples * bytesPerSample;
+	if (buffer.byteLength % rowBytes !== 0) {
+		throw new Error(`the block decodes to ${buffer.byteLength} bytes, not whole rows of ${rowBytes}`);
+	}
+	const length = buffer.byteLength / bytesPerSample;
 	// A view per width, as sums wrap at the width; 64-bit words need BigInt arithmetic.
 	switch (bytesPerSample) {
 		case 1:

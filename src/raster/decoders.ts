@@ -11,8 +11,10 @@
  * - JPEG through geotiff.js's decoder, once the block's frame header has been checked against
  *   the block: that decoder sizes its buffers from the frame header alone.
  * Every decoder here writes at most a block's decoded size, so a hostile block cannot make it
- * allocate more. Uncompressed blocks keep geotiff.js's decoder. Predictors 2 and 3 are applied
- * by geotiff.js's BaseDecoder after every decoder here.
+ * allocate more. Uncompressed blocks keep geotiff.js's decoder. Predictor 3 is applied by
+ * geotiff.js's BaseDecoder after every decoder here, and so is predictor 2 on readRasters'
+ * path; the window reader (src/raster/read.ts) asks for blocks without predictor 2 and undoes
+ * it itself, in the samples' byte order.
  */
 import { addDecoder, BaseDecoder, getDecoder, type ImageFileDirectory } from "geotiff";
 import Lerc from "lerc";

@@ -101,7 +101,7 @@ export async function readWindow(
 	const parameters = await blockParameters(directory);
 	const differenced = parameters.predictor === PREDICTOR.horizontal;
 	const swapped = ArrayType.BYTES_PER_ELEMENT > 1 && image.littleEndian !== HOST_LITTLE_ENDIAN;
-	// Predictor 2 is undone below, once the samples are in this machine's byte order.
+	// Predictor 2 is undone here, once the samples are in this machine's byte order.
 	const decoder = await getDecoder(compression, {
 		...parameters,
 		predictor: differenced ? PREDICTOR.none : parameters.predictor,
@@ -111,6 +111,19 @@ export async function readWindow(
 		stride,
 		bytesPerSample: ArrayType.BYTES_PER_ELEMENT,
 	};
+	/**
+	 * Decodes as the decoder does, then puts the samples in this machine's order. Only blocks
+	 * geotiff.js decodes pass here: it fills a block stored empty (byte count 0) with nodata
+	 * itself, already in this machine's order and not differenced.
+	 */
+	const hostOrderDecoder = {
+		async decode(stored: ArrayBuffer): Promise<ArrayBuffer> {
+			const buffer = (await decoder.decode(stored)) as ArrayBuffer;
+			if (swapped) reverseSampleBytes(buffer, ArrayType.BYTES_PER_ELEMENT);
+			if (differenced) undoHorizontalDifferencing(buffer, differencedBlock);
+			return buffer;
+		},
+	} as unknown as typeof decoder;
 
 	/** One decoded block: its position, and its samples (every band's, unless planar). */
 	interface Block {
@@ -131,17 +144,14 @@ export async function readWindow(
 		};
 	};
 	const decodeBlock = async (blockX: number, blockY: number, sample: number): Promise<Block> => {
-		const { data } = await image.getTileOrStrip(blockX, blockY, sample, decoder);
+		const { data } = await image.getTileOrStrip(blockX, blockY, sample, hostOrderDecoder);
 		const { columns, lastRow } = spanOf(blockX, blockY);
 		// A corrupt block can decode short: refused, rather than read as zeros or half a sample.
 		const needed = ((lastRow - 1 - blockY * blockHeight) * blockWidth + columns) * stride * ArrayType.BYTES_PER_ELEMENT;
 		if (data.byteLength < needed || data.byteLength % ArrayType.BYTES_PER_ELEMENT !== 0) {
 			throw new Error(`block (${blockX}, ${blockY}) decodes to ${data.byteLength} bytes; its rows need ${needed}`);
 		}
-		const buffer = data as ArrayBuffer;
-		if (swapped) reverseSampleBytes(buffer, ArrayType.BYTES_PER_ELEMENT);
-		if (differenced) undoHorizontalDifferencing(buffer, differencedBlock);
-		return { blockX, blockY, values: new ArrayType(buffer) };
+		return { blockX, blockY, values: new ArrayType(data as ArrayBuffer) };
 	};
 
 	// Planar files hold one block per band; interleaved ones one block for all bands.

@@ -54,10 +54,10 @@ describe("undoHorizontalDifferencing", () => {
 		expect(Array.from(differenced)).toEqual(samples);
 	});
 
-	it("handles bytes and 64-bit words, and leaves a partial last row as it is", () => {
-		const bytes = Uint8Array.from([...difference([10, 250, 3, 128], 4, 1, 256), 9, 9]);
+	it("handles bytes and 64-bit words", () => {
+		const bytes = Uint8Array.from(difference([10, 250, 3, 128], 4, 1, 256));
 		undoHorizontalDifferencing(bytes.buffer, { rowSamples: 4, stride: 1, bytesPerSample: 1 });
-		expect(Array.from(bytes)).toEqual([10, 250, 3, 128, 9, 9]);
+		expect(Array.from(bytes)).toEqual([10, 250, 3, 128]);
 
 		const values = [1.5, -2.25, 1e300, 0];
 		const words = new BigUint64Array(new Float64Array(values).buffer);
@@ -66,9 +66,16 @@ describe("undoHorizontalDifferencing", () => {
 		expect(Array.from(new Float64Array(differenced.buffer))).toEqual(values);
 	});
 
+	it("refuses a block that ends mid-row, whose last row would be read as differences", () => {
+		const block = new Uint16Array(4 * 2 + 3);
+		expect(() => undoHorizontalDifferencing(block.buffer, { rowSamples: 4, stride: 1, bytesPerSample: 2 })).toThrow(
+			"not whole rows of 8",
+		);
+	});
+
 	it("refuses sample widths predictor 2 is not defined for", () => {
 		expect(() =>
-			undoHorizontalDifferencing(new ArrayBuffer(12), { rowSamples: 4, stride: 1, bytesPerSample: 3 }),
+			undoHorizontalDifferencing(new ArrayBuffer(24), { rowSamples: 4, stride: 1, bytesPerSample: 3 }),
 		).toThrow("1, 2, 4 or 8 bytes");
 	});
 });
