@@ -194,7 +194,7 @@ async function getRange(
 	const headers: Record<string, string> = { range: `bytes=${offset}-${offset + length - 1}` };
 	if (etag !== null) headers["if-match"] = etag;
 	const response = await fetchChecked(href, headers, access);
-	if (response.status === 412) {
+	if (response.status === 412 && etag !== null) {
 		await response.body?.cancel();
 		throw changed(href, `its ETag is no longer ${etag}`);
 	}
@@ -268,6 +268,10 @@ export function remoteRangeReader(href: RemoteHref, version: RemoteVersion, acce
 			}
 			fetched += length;
 			const answer = await getRange(href, offset, length, access, version.etag);
+			// Servers that ignore If-Match still say which version they sent.
+			if (version.etag !== null && answer.etag !== null && answer.etag !== version.etag) {
+				throw changed(href, `its ETag is now ${answer.etag}, not ${version.etag}`);
+			}
 			if (answer.total !== null && answer.total !== version.bytes) {
 				throw changed(href, `it is ${answer.total} bytes long, not ${version.bytes}`);
 			}

@@ -72,6 +72,7 @@ describe("remote inputs", () => {
 
 	it.each([
 		["is replaced by another version (a new ETag) after ingest read it", "replaced", 'ETag is no longer "'],
+		["is replaced on a server that ignores If-Match", "retagged", 'ETag is now "'],
 		["grows after ingest read it (another size, no ETag)", "grown", "bytes long, not 95855"],
 	])("fail the job, without retrying, when the file %s", async (_, kind, how) => {
 		const job = await withNir(`${COGS}/${kind}/${crypto.randomUUID()}/s2_nir_256.tif`);
