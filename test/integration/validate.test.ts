@@ -7,8 +7,6 @@ import { pipelineStages } from "../../src/pipeline/stages";
 import { storeWorkingSetBytes, widestStorableWidth } from "../../src/pipeline/store/handler";
 import { readGeoReference } from "../../src/raster/georeference";
 import { assembleCog } from "../cog";
-import overviewsNir from "../fixtures/layouts/overviews_nir.tif";
-import overviewsRed from "../fixtures/layouts/overviews_red.tif";
 import mismatch255 from "../fixtures/mismatch_nir_255.tif";
 import mismatchShifted from "../fixtures/mismatch_nir_shifted.tif";
 import nir256 from "../fixtures/s2_nir_256.tif";
@@ -82,11 +80,16 @@ describe("validate", () => {
 
 describe("store budget", () => {
 	it("fails a raster too wide for store's overviews before planning any strip, naming the widest that fits", async () => {
-		// 1030 x 620: store needs its overviews' tile rows and one result part; the budget is just short.
-		const needed = storeWorkingSetBytes(1030, 620);
+		// 2060 x 1240: wide enough that building the overviews needs more than the result's part.
+		const [width, height] = [2060, 1240];
+		const geo = await readGeoReference(await (await fromArrayBuffer(red256)).getImage());
+		const values = Float32Array.from({ length: width * height }, (_, i) => 100 + (i % 997));
+		const { file } = await assembleCog({ width, height, geo }, values);
+		const band = file.buffer as ArrayBuffer;
+		const needed = storeWorkingSetBytes(width, height);
 		const budget = needed - 1;
 		const { testEnv, sent } = recordingEnv({ STORE_BUDGET_BYTES: budget });
-		const job = await insertNdviJob("5f0c6a1e2b3d4c5e6f708192a3b4c5d6", { red: overviewsRed, nir: overviewsNir });
+		const job = await insertNdviJob("5f0c6a1e2b3d4c5e6f708192a3b4c5d6", { red: band, nir: band });
 		const message = { job_id: job.id, trace_id: job.traceId };
 		await deliver(pipelineStages.ingest.queue, message, testEnv);
 		await deliver(pipelineStages.validate.queue, message, testEnv);
@@ -96,17 +99,18 @@ describe("store budget", () => {
 		expect(failed?.plan).toBeNull();
 		expect(sent.compute).toEqual([]);
 		expect(failed?.error?.type).toBe("https://eo-edge.dev/problems/raster-too-large");
-		const widest = widestStorableWidth(620, budget);
-		expect(widest).toBeLessThan(1030);
-		expect(storeWorkingSetBytes(widest, 620)).toBeLessThanOrEqual(budget);
-		expect(storeWorkingSetBytes(widest + 1, 620)).toBeGreaterThan(budget);
-		expect(failed?.error?.detail).toContain("1030 x 620");
+		const widest = widestStorableWidth(height, budget);
+		expect(widest).toBeGreaterThan(0);
+		expect(widest).toBeLessThan(width);
+		expect(storeWorkingSetBytes(widest, height)).toBeLessThanOrEqual(budget);
+		expect(storeWorkingSetBytes(widest + 1, height)).toBeGreaterThan(budget);
+		expect(failed?.error?.detail).toContain("2060 x 1240");
 		expect(failed?.error?.detail).toContain("STORE_BUDGET_BYTES");
 		expect(failed?.error?.detail).toContain(`at most ${widest} pixels wide`);
 
 		// With the budget it needs, the same job is planned.
 		const { testEnv: enough, sent: planned } = recordingEnv({ STORE_BUDGET_BYTES: needed });
-		const again = await insertNdviJob("5f0c6a1e2b3d4c5e6f708192a3b4c5d7", { red: overviewsRed, nir: overviewsNir });
+		const again = await insertNdviJob("5f0c6a1e2b3d4c5e6f708192a3b4c5d7", { red: band, nir: band });
 		const messageAgain = { job_id: again.id, trace_id: again.traceId };
 		await deliver(pipelineStages.ingest.queue, messageAgain, enough);
 		await deliver(pipelineStages.validate.queue, messageAgain, enough);

@@ -22,12 +22,13 @@ export const RESULT_ARTIFACT = "result.tif";
 const RESULT_PART_BYTES = 8 * 1024 * 1024;
 
 /**
- * Bytes store holds at once for a `width` x `height` result: the overviews' tile rows and the
- * part of result.tif being uploaded. Unlike compute's strips it grows with the width, so
- * validate refuses a raster over STORE_BUDGET_BYTES before any strip is computed.
+ * Bytes store needs for a `width` x `height` result: what building the overviews holds, or,
+ * once they are built, the part of result.tif being uploaded. Unlike compute's strips it grows
+ * with the width, so validate refuses a raster over STORE_BUDGET_BYTES before any strip is
+ * computed.
  */
 export function storeWorkingSetBytes(width: number, height: number): number {
-	return overviewWorkingSetBytes(width, height) + RESULT_PART_BYTES;
+	return Math.max(overviewWorkingSetBytes(width, height), RESULT_PART_BYTES);
 }
 
 /** The widest result of this height whose store fits `budgetBytes` (0 when none does). */

@@ -131,14 +131,15 @@ function tileRowBufferRows(level: CogLevel): number {
 }
 
 /**
- * Bytes store holds at once for the overviews of a `width` x `height` result: one float32 tile
- * row per level, and the encoded tiles of the widest one (as large as the tiles at worst).
+ * Bytes store holds at once while it builds the overviews of a `width` x `height` result: one
+ * float32 tile row per level, and the encoded tiles of the widest one (as large as the tiles at
+ * worst) twice, as the Blob that stores them copies them.
  */
 export function overviewWorkingSetBytes(width: number, height: number): number {
 	const overviews = cogLevels(width, height).slice(1);
 	const rowBuffers = overviews.reduce((sum, level) => sum + tileRowBufferRows(level) * level.width * 4, 0);
 	const widestTileRow = Math.max(0, ...overviews.map((level) => level.tilesAcross)) * COG_TILE_SIZE * COG_TILE_SIZE * 4;
-	return rowBuffers + widestTileRow;
+	return rowBuffers + 2 * widestTileRow;
 }
 
 /** The strips grouped by the rows they cover, top to bottom, each band left to right. */
@@ -195,7 +196,8 @@ export async function buildOverviews(
 					);
 				}
 				await levelOne.readRows(object.body, strip.colStart / 2, columns, rows).catch((error: unknown) => {
-					throw new Error(`job ${jobId}: reading the average of strip ${strip.index}: ${error}`, { cause: error });
+					const reason = error instanceof Error ? error.message : String(error);
+					throw new Error(`job ${jobId}: reading the average of strip ${strip.index}: ${reason}`, { cause: error });
 				});
 			}
 			await levelOne.advance(rows);

@@ -49,9 +49,10 @@ const MiB = 1024 * 1024;
 function checkStoreBudget({ width, height }: RasterHeader, budgetBytes: number): ApiError | null {
 	const needed = storeWorkingSetBytes(width, height);
 	if (needed <= budgetBytes) return null;
+	const widest = widestStorableWidth(height, budgetBytes);
 	return new ApiError(
 		"raster-too-large",
-		`the inputs are ${width} x ${height} pixels; building result.tif's overviews at that width takes ${(needed / MiB).toFixed(1)} MiB, over the ${(budgetBytes / MiB).toFixed(1)} MiB store budget (STORE_BUDGET_BYTES): rasters of this height can be at most ${widestStorableWidth(height, budgetBytes)} pixels wide`,
+		`the inputs are ${width} x ${height} pixels; building result.tif's overviews at that width takes ${(needed / MiB).toFixed(1)} MiB, over the ${(budgetBytes / MiB).toFixed(1)} MiB store budget (STORE_BUDGET_BYTES): ${widest > 0 ? `rasters of this height can be at most ${widest} pixels wide` : "no raster of this height fits it"}`,
 	);
 }
 
