@@ -80,6 +80,12 @@ async function* chunksOf(value: unknown): AsyncGenerator<Uint8Array> {
 /** Size of the chunks an object's body streams in. */
 const STREAM_CHUNK_BYTES = 256 * 1024;
 
+/** Milliseconds of CPU (all threads) since `start`, a process.cpuUsage() reading. */
+export function cpuMsSince(start: NodeJS.CpuUsage): number {
+	const spent = process.cpuUsage(start);
+	return (spent.user + spent.system) / 1000;
+}
+
 /** CPU time (all threads) spent in the R2 stand-in's file system calls. */
 export class StorageCpu {
 	ms = 0;
@@ -93,8 +99,7 @@ export class StorageCpu {
 		try {
 			return call();
 		} finally {
-			const spent = process.cpuUsage(start);
-			this.ms += (spent.user + spent.system) / 1000;
+			this.ms += cpuMsSince(start);
 		}
 	}
 }
@@ -103,11 +108,12 @@ function objectBody(storage: StorageCpu, path: string, key: string, range?: { of
 	const size = storage.run(() => statSync(path).size);
 	const offset = range?.offset ?? 0;
 	const length = range?.length ?? size - offset;
-	const read = () =>
+	/** `count` bytes of the object's range, from `at` within it. */
+	const read = (at = 0, count = length) =>
 		storage.run(() => {
-			const bytes = new Uint8Array(length);
+			const bytes = new Uint8Array(count);
 			const fd = openSync(path, "r");
-			readSync(fd, bytes, 0, length, offset);
+			readSync(fd, bytes, 0, count, offset + at);
 			closeSync(fd);
 			return bytes;
 		});
@@ -116,12 +122,7 @@ function objectBody(storage: StorageCpu, path: string, key: string, range?: { of
 		let at = 0;
 		return new ReadableStream<Uint8Array>({
 			pull(controller) {
-				const bytes = new Uint8Array(Math.min(STREAM_CHUNK_BYTES, length - at));
-				storage.run(() => {
-					const fd = openSync(path, "r");
-					readSync(fd, bytes, 0, bytes.length, offset + at);
-					closeSync(fd);
-				});
+				const bytes = read(at, Math.min(STREAM_CHUNK_BYTES, length - at));
 				at += bytes.length;
 				controller.enqueue(bytes);
 				if (at >= length) controller.close();

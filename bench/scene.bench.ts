@@ -47,7 +47,7 @@ import type { StageHandler } from "../src/pipeline/stage";
 import { storeStage, storeWorkingSetBytes } from "../src/pipeline/store/handler";
 import { validateStage } from "../src/pipeline/validate/handler";
 import type { RasterSummary } from "../src/raster/inspect";
-import { collectingQueue, directoryR2, nodeD1, StorageCpu } from "./node-bindings";
+import { collectingQueue, cpuMsSince, directoryR2, nodeD1, StorageCpu } from "./node-bindings";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const CACHE = join(ROOT, "artifacts", "bench-scene");
@@ -172,22 +172,29 @@ interface Invocation {
 
 declare const gc: (() => void) | undefined;
 
+/** The garbage collector, which `node --expose-gc` exposes (npm run bench:scene does). */
+function collector(): () => void {
+	if (typeof gc !== "function") throw new Error("run with node --expose-gc (npm run bench:scene does)");
+	return gc;
+}
+
+/** Bytes in use: the JavaScript heap and what lies outside it (ArrayBuffers, Wasm memory). */
+function usedBytes(): number {
+	const memory = process.memoryUsage();
+	return memory.heapUsed + memory.external;
+}
+
 async function measure(
 	stage: string,
 	detail: string,
 	storage: StorageCpu,
 	run: () => Promise<unknown>,
 ): Promise<Invocation> {
-	if (typeof gc !== "function") throw new Error("run with node --expose-gc (npm run bench:scene does)");
-	gc();
-	const used = () => {
-		const memory = process.memoryUsage();
-		return memory.heapUsed + memory.external;
-	};
-	const base = used();
+	collector()();
+	const base = usedBytes();
 	let peak = base;
 	const sampler = setInterval(() => {
-		peak = Math.max(peak, used());
+		peak = Math.max(peak, usedBytes());
 	}, 2);
 	const cpu = process.cpuUsage();
 	const storageBefore = storage.ms;
@@ -196,13 +203,13 @@ async function measure(
 	} finally {
 		clearInterval(sampler);
 	}
-	const spent = process.cpuUsage(cpu);
-	peak = Math.max(peak, used());
+	const cpuMs = cpuMsSince(cpu);
+	peak = Math.max(peak, usedBytes());
 	const storageCpuMs = storage.ms - storageBefore;
 	return {
 		stage,
 		detail,
-		cpuMs: (spent.user + spent.system) / 1000 - storageCpuMs,
+		cpuMs: cpuMs - storageCpuMs,
 		storageCpuMs,
 		peakBytes: peak - base,
 	};
@@ -214,11 +221,10 @@ async function measure(
  * being uploaded), and the stand-in's calls are synchronous, so a timer would rarely fire there.
  */
 async function livePeakBytes(storage: StorageCpu, run: () => Promise<unknown>): Promise<number> {
-	if (typeof gc !== "function") throw new Error("run with node --expose-gc (npm run bench:scene does)");
+	const collect = collector();
 	const collectAndMeasure = () => {
-		(gc as () => void)();
-		const memory = process.memoryUsage();
-		return memory.heapUsed + memory.external;
+		collect();
+		return usedBytes();
 	};
 	const base = collectAndMeasure();
 	let peak = base;
