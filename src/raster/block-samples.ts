@@ -41,17 +41,24 @@ export interface DifferencedBlock {
 }
 
 /**
+ * Refuses a decoded block that is not whole rows of `rowBytes`. Predictors are undone row by
+ * row, so a corrupt block's partial last row would otherwise be read as differences (or, in
+ * geotiff.js, throw a RangeError that names nothing).
+ */
+export function checkWholeRows(byteLength: number, rowBytes: number): void {
+	if (byteLength % rowBytes !== 0) {
+		throw new Error(`the block decodes to ${byteLength} bytes, not whole rows of ${rowBytes}`);
+	}
+}
+
+/**
  * Undoes predictor 2 on a block already in host byte order: each sample was stored as its
  * difference from the same sample of the pixel to its left, in unsigned arithmetic that wraps
- * around (as libtiff's does). A block that is not whole rows is corrupt, and refused: its last
- * row would otherwise be read as differences.
+ * around (as libtiff's does). A block that is not whole rows is refused.
  */
 export function undoHorizontalDifferencing(buffer: ArrayBuffer, block: DifferencedBlock): void {
 	const { rowSamples, stride, bytesPerSample } = block;
-	const rowBytes = rowSamples * bytesPerSample;
-	if (buffer.byteLength % rowBytes !== 0) {
-		throw new Error(`the block decodes to ${buffer.byteLength} bytes, not whole rows of ${rowBytes}`);
-	}
+	checkWholeRows(buffer.byteLength, rowSamples * bytesPerSample);
 	const length = buffer.byteLength / bytesPerSample;
 	// A view per width, as sums wrap at the width; 64-bit words need BigInt arithmetic.
 	switch (bytesPerSample) {

@@ -19,6 +19,7 @@
 import { addDecoder, BaseDecoder, getDecoder, type ImageFileDirectory } from "geotiff";
 import Lerc from "lerc";
 import type { ZstdDecode } from "../wasm/zstd";
+import { checkWholeRows } from "./block-samples";
 import { decodeLzw } from "./lzw";
 import { maxStoredBlockBytes } from "./tiff-structure";
 
@@ -255,17 +256,10 @@ export function installDecoders(codecs: Codecs): void {
 			return this.parameters as unknown as BlockParameters;
 		}
 
-		/**
-		 * The decoded block for geotiff.js. A predictor is undone row by row, and geotiff.js's
-		 * throws a RangeError on a partial row, so a block that decodes short of whole rows is
-		 * refused here with a reason.
-		 */
+		/** The decoded block for geotiff.js, refused if a predictor is to be undone on a partial row. */
 		output(bytes: Uint8Array): ArrayBuffer {
 			const { predictor, blockBytes, tileHeight } = this.block;
-			const rowBytes = blockBytes / tileHeight;
-			if (predictor !== 1 && bytes.byteLength % rowBytes !== 0) {
-				throw new Error(`the block decodes to ${bytes.byteLength} bytes, not whole rows of ${rowBytes}`);
-			}
+			if (predictor !== 1) checkWholeRows(bytes.byteLength, blockBytes / tileHeight);
 			return ownBuffer(bytes);
 		}
 	}
