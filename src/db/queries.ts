@@ -365,18 +365,26 @@ export async function markArtifactsExpired(db: D1Database, jobId: string): Promi
 
 /**
  * Records a job's artifacts and marks it succeeded in one transaction, so artifacts are
- * listed exactly when the job has succeeded.
+ * listed exactly when the job has succeeded. Every statement checks that the job is still
+ * live: a cancel, failure or sweep that ended it first wins, no artifact row is written, and
+ * this returns false (the caller then owns removing what it wrote). A won job's strips go
+ * with it: nothing reads them after success.
  */
-export async function completeJob(db: D1Database, jobId: string, artifacts: readonly ArtifactRecord[]): Promise<void> {
+export async function completeJob(
+	db: D1Database,
+	jobId: string,
+	artifacts: readonly ArtifactRecord[],
+): Promise<boolean> {
 	const at = now();
+	// The inserts run before the update and under the same condition; inside the batch's
+	// transaction nothing can end the job between them, so rows exist iff the update lands.
 	const saveArtifact = db.prepare(
-		`INSERT INTO artifacts (job_id, name, media_type, bytes, object_key, created_at) VALUES (?, ?, ?, ?, ?, ?)
-		 ON CONFLICT (job_id, name) DO UPDATE SET media_type = excluded.media_type, bytes = excluded.bytes,
-		   object_key = excluded.object_key`,
+		`INSERT INTO artifacts (job_id, name, media_type, bytes, object_key, created_at)
+		 SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ? AND status IN ('queued', 'running'))`,
 	);
-	await db.batch([
+	const results = await db.batch([
 		...artifacts.map((artifact) =>
-			saveArtifact.bind(jobId, artifact.name, artifact.mediaType, artifact.bytes, artifact.objectKey, at),
+			saveArtifact.bind(jobId, artifact.name, artifact.mediaType, artifact.bytes, artifact.objectKey, at, jobId),
 		),
 		db
 			.prepare(
@@ -384,7 +392,13 @@ export async function completeJob(db: D1Database, jobId: string, artifacts: read
 				 WHERE id = ? AND status IN ('queued', 'running')`,
 			)
 			.bind(at, jobId),
+		db
+			.prepare(
+				"DELETE FROM job_strips WHERE job_id = ? AND EXISTS (SELECT 1 FROM jobs WHERE id = ? AND status = 'succeeded')",
+			)
+			.bind(jobId, jobId),
 	]);
+	return (results[artifacts.length]?.meta.changes ?? 0) > 0;
 }
 
 export async function saveJobInputs(db: D1Database, jobId: string, inputs: readonly JobInputRecord[]): Promise<void> {
