@@ -6,7 +6,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { getJob, listArtifacts } from "../../src/db/queries";
-import { sweepJobs } from "../../src/maintenance/tasks";
+import { LATE_WRITE_GRACE_MS, sweepJobs } from "../../src/maintenance/tasks";
 import { pipelineStages } from "../../src/pipeline/stages";
 import { objectKeys } from "../../src/storage/keys";
 import { api, expectProblem, json } from "../helpers";
@@ -17,6 +17,7 @@ const TRACE_ID = "3e9a1c5b7d2f4e6a8c0b1d3f5a7c9e2b";
 const MINUTE_MS = 60_000;
 
 afterEach(() => {
+	vi.useRealTimers();
 	vi.restoreAllMocks();
 });
 
@@ -83,7 +84,7 @@ describe("a job ending while its last stages run", () => {
 		expect(problem.detail).toContain("canceled");
 	});
 
-	it("a sweep landing during store wins: publish changes nothing", async () => {
+	it("a sweep landing during store wins: publish changes nothing and the late result.tif is removed", async () => {
 		const { testEnv, sent } = recordingEnv();
 		const { jobId, message } = await jobAtStore(testEnv, sent);
 
@@ -101,6 +102,9 @@ describe("a job ending while its last stages run", () => {
 							const method = Reflect.get(multipart, name, multipart);
 							if (name !== "complete") return typeof method === "function" ? method.bind(multipart) : method;
 							return async (parts: R2UploadedPart[]) => {
+								// The clock moves too, so the failure is recorded at the sweep's time.
+								vi.useFakeTimers({ toFake: ["Date"] });
+								vi.setSystemTime(sweptAt);
 								await sweepJobs(env, sweptAt);
 								return multipart.complete(parts);
 							};
@@ -125,6 +129,10 @@ describe("a job ending while its last stages run", () => {
 		const problem = await expectProblem(await api(`/v1/jobs/${jobId}/artifacts/result.tif`), 409, "job-not-succeeded");
 		expect(problem.detail).toContain("failed");
 		expect(problem.detail).toContain("no progress");
+
+		// The sweeper's pass over ended jobs, once no stage of this one can still be writing.
+		await sweepJobs(env, sweptAt + LATE_WRITE_GRACE_MS + 1);
+		expect(await objectsOf(jobId)).toEqual([]);
 	});
 });
 
