@@ -214,8 +214,8 @@ export async function insertJob(
 	const at = now();
 	const row = await db
 		.prepare(
-			`INSERT INTO jobs (id, tenant_id, index_id, request_json, formula_json, status, stage, progress, trace_id, created_at, updated_at)
-			 VALUES (?, ?, ?, ?, ?, 'queued', NULL, 0, ?, ?, ?) RETURNING *`,
+			`INSERT INTO jobs (id, tenant_id, index_id, request_json, formula_json, status, stage, progress, trace_id, created_at, updated_at, waiting_since)
+			 VALUES (?, ?, ?, ?, ?, 'queued', NULL, 0, ?, ?, ?, ?) RETURNING *`,
 		)
 		.bind(
 			job.id,
@@ -224,6 +224,7 @@ export async function insertJob(
 			JSON.stringify(job.request),
 			JSON.stringify(job.formula),
 			job.traceId,
+			at,
 			at,
 			at,
 		)
@@ -248,8 +249,9 @@ export async function getTenantJob(db: D1Database, tenantId: string, jobId: stri
 }
 
 /**
- * Moves a live job to `stage`. Only forward: a late duplicate of an earlier stage's message
- * leaves the stage as it is, and a job already finished is not touched.
+ * Moves a live job to `stage` as an invocation of it starts, which is its heartbeat. Only
+ * forward: a late duplicate of an earlier stage's message leaves the stage as it is, and a
+ * job already finished is not touched.
  */
 export async function markStageRunning(
 	db: D1Database,
@@ -258,13 +260,25 @@ export async function markStageRunning(
 	progress: number,
 ): Promise<void> {
 	const reachable = stageNames.slice(0, stageNames.indexOf(stage) + 1);
+	const at = now();
 	await db
 		.prepare(
-			`UPDATE jobs SET status = 'running', stage = ?, progress = MAX(progress, ?), updated_at = ?
+			`UPDATE jobs SET status = 'running', stage = ?, progress = MAX(progress, ?), updated_at = ?, stage_heartbeat_at = ?
 			 WHERE id = ? AND status IN ('queued', 'running')
 			   AND (stage IS NULL OR stage IN (${placeholders(reachable)}))`,
 		)
-		.bind(stage, progress, now(), jobId, ...reachable)
+		.bind(stage, progress, at, at, jobId, ...reachable)
+		.run();
+}
+
+/**
+ * Records that an invocation of a live job settled (acknowledged or set to retry): from now on
+ * the job waits for a queued message, which is not stalling however long the queue takes.
+ */
+export async function markStageSettled(db: D1Database, jobId: string): Promise<void> {
+	await db
+		.prepare("UPDATE jobs SET waiting_since = ? WHERE id = ? AND status IN ('queued', 'running')")
+		.bind(now(), jobId)
 		.run();
 }
 
@@ -292,36 +306,84 @@ export async function cancelJob(db: D1Database, tenantId: string, jobId: string)
 	return result.meta.changes > 0;
 }
 
-/** Live jobs whose last change is older than `before`: the sweeper's candidates. */
-export async function listStalledJobs(
-	db: D1Database,
-	before: string,
-	limit: number,
-): Promise<{ id: string; traceId: string; stage: StageName | null; updatedAt: string }[]> {
-	const { results } = await db
-		.prepare(
-			`SELECT id, trace_id, stage, updated_at FROM jobs
-			 WHERE status IN ('queued', 'running') AND updated_at < ? ORDER BY updated_at LIMIT ?`,
-		)
-		.bind(before, limit)
-		.all<{ id: string; trace_id: string; stage: StageName | null; updated_at: string }>();
-	return results.map((row) => ({ id: row.id, traceId: row.trace_id, stage: row.stage, updatedAt: row.updated_at }));
+export interface StalledJob {
+	id: string;
+	traceId: string;
+	stage: StageName | null;
+	/** `running`: an invocation started and made no progress since `since`; `lost`: the job has waited for a message since `since`. */
+	kind: "running" | "lost";
+	since: string;
 }
 
-/** Jobs that ended since `since`: the sweeper removes what their stages left behind. */
-export async function listRecentlyEndedJobs(
+/**
+ * Live jobs that will not move again: a stage invocation that started (or last made progress)
+ * before `runningBefore` and has not settled, or a job waiting since before `waitingBefore`,
+ * longer than a queue keeps a message. Jobs from before 0007 count as waiting since their
+ * last change.
+ */
+export async function listStalledJobs(
 	db: D1Database,
-	since: string,
+	cutoffs: { runningBefore: string; waitingBefore: string },
+	limit: number,
+): Promise<StalledJob[]> {
+	const { results } = await db
+		.prepare(
+			`SELECT id, trace_id, stage, stage_heartbeat_at, COALESCE(waiting_since, updated_at) AS waiting FROM jobs
+			 WHERE status IN ('queued', 'running') AND (
+			   (stage_heartbeat_at > COALESCE(waiting_since, '') AND stage_heartbeat_at < ?)
+			   OR (COALESCE(stage_heartbeat_at, '') <= COALESCE(waiting_since, updated_at)
+			       AND COALESCE(waiting_since, updated_at) < ?))
+			 LIMIT ?`,
+		)
+		.bind(cutoffs.runningBefore, cutoffs.waitingBefore, limit)
+		.all<{
+			id: string;
+			trace_id: string;
+			stage: StageName | null;
+			stage_heartbeat_at: string | null;
+			waiting: string;
+		}>();
+	return results.map((row) => {
+		const running = row.stage_heartbeat_at !== null && row.stage_heartbeat_at > row.waiting;
+		return {
+			id: row.id,
+			traceId: row.trace_id,
+			stage: row.stage,
+			kind: running ? "running" : "lost",
+			since: running && row.stage_heartbeat_at ? row.stage_heartbeat_at : row.waiting,
+		};
+	});
+}
+
+/**
+ * Ended jobs whose leftovers the sweeper has not removed yet and that ended before `before`,
+ * oldest first. Cleaned jobs drop out, so repeated calls walk every ended job once, whatever
+ * the rate at which jobs end.
+ */
+export async function listJobsToClean(
+	db: D1Database,
+	before: string,
 	limit: number,
 ): Promise<{ id: string; status: JobStatus }[]> {
 	const { results } = await db
 		.prepare(
-			`SELECT id, status FROM jobs WHERE status IN ('succeeded', 'failed', 'canceled') AND updated_at >= ?
-			 ORDER BY updated_at LIMIT ?`,
+			// Named, or the planner may take jobs_by_status_updated and wade through every cleaned job.
+			`SELECT id, status FROM jobs INDEXED BY jobs_to_clean
+			 WHERE cleaned_at IS NULL AND status IN ('succeeded', 'failed', 'canceled')
+			 AND updated_at < ? ORDER BY updated_at LIMIT ?`,
 		)
-		.bind(since, limit)
+		.bind(before, limit)
 		.all<{ id: string; status: JobStatus }>();
 	return results;
+}
+
+/** Marks ended jobs cleaned once their objects are gone, and drops their strip rows. */
+export async function markJobsCleaned(db: D1Database, jobIds: readonly string[]): Promise<void> {
+	if (jobIds.length === 0) return;
+	await db.batch([
+		db.prepare(`DELETE FROM job_strips WHERE job_id IN (${placeholders(jobIds)})`).bind(...jobIds),
+		db.prepare(`UPDATE jobs SET cleaned_at = ? WHERE id IN (${placeholders(jobIds)})`).bind(now(), ...jobIds),
+	]);
 }
 
 /** Uploads created before `before` and not yet expired, oldest first. */
@@ -339,44 +401,70 @@ export async function listUploadsToExpire(
 	return results.map((row) => ({ id: row.id, objectKey: row.object_key }));
 }
 
-export async function markUploadExpired(db: D1Database, uploadId: string): Promise<void> {
-	await db.prepare("UPDATE uploads SET expired_at = ? WHERE id = ?").bind(now(), uploadId).run();
+export async function markUploadsExpired(db: D1Database, uploadIds: readonly string[]): Promise<void> {
+	if (uploadIds.length === 0) return;
+	await db
+		.prepare(`UPDATE uploads SET expired_at = ? WHERE id IN (${placeholders(uploadIds)})`)
+		.bind(now(), ...uploadIds)
+		.run();
 }
 
-/** Ended jobs last changed before `before` whose artifacts are still kept. */
-export async function listJobsWithArtifactsToExpire(db: D1Database, before: string, limit: number): Promise<string[]> {
+/**
+ * Ended jobs last changed before `before` that retention has not reached yet, oldest first;
+ * `hasObjects` when artifacts or leftovers may still be stored.
+ */
+export async function listJobsToRetire(
+	db: D1Database,
+	before: string,
+	limit: number,
+): Promise<{ id: string; hasObjects: boolean }[]> {
 	const { results } = await db
 		.prepare(
-			`SELECT id FROM jobs WHERE status IN ('succeeded', 'failed', 'canceled') AND updated_at < ?
-			 AND artifacts_expired_at IS NULL ORDER BY updated_at LIMIT ?`,
+			// Named, or the planner may take jobs_by_status_updated and wade through every retired job.
+			`SELECT id, status, cleaned_at FROM jobs INDEXED BY jobs_to_retire WHERE artifacts_expired_at IS NULL
+			 AND status IN ('succeeded', 'failed', 'canceled') AND updated_at < ? ORDER BY updated_at LIMIT ?`,
 		)
 		.bind(before, limit)
-		.all<{ id: string }>();
-	return results.map((row) => row.id);
+		.all<{ id: string; status: JobStatus; cleaned_at: string | null }>();
+	return results.map((row) => ({ id: row.id, hasObjects: row.status === "succeeded" || row.cleaned_at === null }));
 }
 
-/** Forgets a job's artifacts once their objects are gone; the job itself is kept. */
-export async function markArtifactsExpired(db: D1Database, jobId: string): Promise<void> {
+/**
+ * Forgets retired jobs' artifacts, events and strips once their objects are gone; the job
+ * records are kept, with their status and error.
+ */
+export async function markJobsRetired(db: D1Database, jobIds: readonly string[]): Promise<void> {
+	if (jobIds.length === 0) return;
 	await db.batch([
-		db.prepare("DELETE FROM artifacts WHERE job_id = ?").bind(jobId),
-		db.prepare("UPDATE jobs SET artifacts_expired_at = ? WHERE id = ?").bind(now(), jobId),
+		db.prepare(`DELETE FROM artifacts WHERE job_id IN (${placeholders(jobIds)})`).bind(...jobIds),
+		db.prepare(`DELETE FROM job_events WHERE job_id IN (${placeholders(jobIds)})`).bind(...jobIds),
+		db.prepare(`DELETE FROM job_strips WHERE job_id IN (${placeholders(jobIds)})`).bind(...jobIds),
+		db.prepare(`UPDATE jobs SET artifacts_expired_at = ? WHERE id IN (${placeholders(jobIds)})`).bind(now(), ...jobIds),
 	]);
 }
 
 /**
  * Records a job's artifacts and marks it succeeded in one transaction, so artifacts are
- * listed exactly when the job has succeeded.
+ * listed exactly when the job has succeeded. Every statement checks that the job is still
+ * live: a cancel, failure or sweep that ended it first wins, no artifact row is written, and
+ * this returns false (the caller then owns removing what it wrote). A won job's strips go
+ * with it: nothing reads them after success.
  */
-export async function completeJob(db: D1Database, jobId: string, artifacts: readonly ArtifactRecord[]): Promise<void> {
+export async function completeJob(
+	db: D1Database,
+	jobId: string,
+	artifacts: readonly ArtifactRecord[],
+): Promise<boolean> {
 	const at = now();
+	// The inserts run before the update and under the same condition; inside the batch's
+	// transaction nothing can end the job between them, so rows exist iff the update lands.
 	const saveArtifact = db.prepare(
-		`INSERT INTO artifacts (job_id, name, media_type, bytes, object_key, created_at) VALUES (?, ?, ?, ?, ?, ?)
-		 ON CONFLICT (job_id, name) DO UPDATE SET media_type = excluded.media_type, bytes = excluded.bytes,
-		   object_key = excluded.object_key`,
+		`INSERT INTO artifacts (job_id, name, media_type, bytes, object_key, created_at)
+		 SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ? AND status IN ('queued', 'running'))`,
 	);
-	await db.batch([
+	const results = await db.batch([
 		...artifacts.map((artifact) =>
-			saveArtifact.bind(jobId, artifact.name, artifact.mediaType, artifact.bytes, artifact.objectKey, at),
+			saveArtifact.bind(jobId, artifact.name, artifact.mediaType, artifact.bytes, artifact.objectKey, at, jobId),
 		),
 		db
 			.prepare(
@@ -384,7 +472,13 @@ export async function completeJob(db: D1Database, jobId: string, artifacts: read
 				 WHERE id = ? AND status IN ('queued', 'running')`,
 			)
 			.bind(at, jobId),
+		db
+			.prepare(
+				"DELETE FROM job_strips WHERE job_id = ? AND EXISTS (SELECT 1 FROM jobs WHERE id = ? AND status = 'succeeded')",
+			)
+			.bind(jobId, jobId),
 	]);
+	return (results[artifacts.length]?.meta.changes ?? 0) > 0;
 }
 
 export async function saveJobInputs(db: D1Database, jobId: string, inputs: readonly JobInputRecord[]): Promise<void> {
@@ -481,11 +575,13 @@ export async function completeStrip(
 	]);
 	const row = counts?.results[0];
 	if (!row) throw new Error(`job ${jobId} has no strip plan`);
+	const at = now();
 	await db
 		.prepare(
-			`UPDATE jobs SET progress = MAX(progress, ?), updated_at = ? WHERE id = ? AND status IN ('queued', 'running')`,
+			`UPDATE jobs SET progress = MAX(progress, ?), updated_at = ?, stage_heartbeat_at = ?
+			 WHERE id = ? AND status IN ('queued', 'running')`,
 		)
-		.bind(progressOf(row.done, row.total), now(), jobId)
+		.bind(progressOf(row.done, row.total), at, at, jobId)
 		.run();
 	return { remaining: row.total - row.done, total: row.total };
 }
@@ -679,4 +775,28 @@ export async function closeUploadSession(
 		.bind(status, id)
 		.run();
 	return result.meta.changes > 0;
+}
+
+/**
+ * Deletes up to `limit` completed or aborted upload sessions created before `before`, with
+ * their parts; returns how many sessions went. Open sessions are left to their own expiry.
+ */
+export async function deleteEndedUploadSessions(db: D1Database, before: string, limit: number): Promise<number> {
+	// Both statements pick the same sessions: the transaction sees no other writer between them,
+	// and deleting parts does not change which sessions match.
+	const [, sessions] = await db.batch([
+		db
+			.prepare(
+				`DELETE FROM upload_parts WHERE upload_id IN (SELECT id FROM upload_sessions
+				 WHERE status IN ('completed', 'aborted') AND created_at < ? ORDER BY created_at LIMIT ?)`,
+			)
+			.bind(before, limit),
+		db
+			.prepare(
+				`DELETE FROM upload_sessions WHERE id IN (SELECT id FROM upload_sessions
+				 WHERE status IN ('completed', 'aborted') AND created_at < ? ORDER BY created_at LIMIT ?)`,
+			)
+			.bind(before, limit),
+	]);
+	return sessions?.meta.changes ?? 0;
 }

@@ -29,6 +29,8 @@ export const problemTypes = {
 	"quota-exceeded": { status: 429, title: "The tenant's quota is used up" },
 	"idempotency-key-reused": { status: 409, title: "The Idempotency-Key was used for a different request" },
 	"job-ended": { status: 409, title: "The job has already ended" },
+	"job-not-finished": { status: 409, title: "The job has not finished yet" },
+	"job-not-succeeded": { status: 409, title: "The job ended without a result" },
 	"stage-failed": { status: 500, title: "A pipeline stage kept failing" },
 	"job-stalled": { status: 500, title: "The job made no progress for too long" },
 	"internal-error": { status: 500, title: "Internal error" },

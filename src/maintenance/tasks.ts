@@ -1,105 +1,212 @@
 /**
  * Scheduled upkeep (cron triggers, wrangler.toml [triggers]): the sweeper that fails jobs that
- * stopped moving and clears what failed or canceled jobs left behind, and the retention that
- * deletes old inputs and artifacts and forgets old idempotency and rate-limit records.
+ * will not move again and clears what ended jobs left behind, and the retention that deletes
+ * old inputs, artifacts, events and upload sessions and forgets old idempotency and rate-limit
+ * records.
+ *
+ * Every pass walks its rows in batches, oldest first, until none is left or the run's budget
+ * is used. What a pass has done is recorded in the rows themselves (cleaned_at,
+ * artifacts_expired_at, expired_at, deleted rows), so the next run resumes where this one
+ * stopped: a burst of ended jobs is worked off over a few runs, and no row is ever skipped.
  */
 
 import { IDEMPOTENCY_WINDOW_MS } from "../access/idempotency";
 import { deleteIdempotencyKeysBefore, deleteRateWindowsBefore } from "../db/access";
 import {
-	listJobsWithArtifactsToExpire,
-	listRecentlyEndedJobs,
+	deleteEndedUploadSessions,
+	listJobsToClean,
+	listJobsToRetire,
 	listStalledJobs,
 	listUploadsToExpire,
-	markArtifactsExpired,
-	markUploadExpired,
+	markJobsCleaned,
+	markJobsRetired,
+	markUploadsExpired,
+	type StalledJob,
 } from "../db/queries";
 import { ApiError, jobProblem } from "../errors/api-error";
 import { log } from "../observability/log";
-import { endJobAsFailed, removeJobObjects } from "../pipeline/failure";
+import { endJobAsFailed } from "../pipeline/failure";
 import { objectKeys } from "../storage/keys";
 import { deleteObjectsUnder } from "../storage/objects";
 
-/** Rows handled per run and kind, so one invocation stays well inside its limits. */
-const BATCH = 100;
+/** Rows per batch: D1 binds at most 100 parameters, which an IN list of a batch's ids must fit. */
+const BATCH = 50;
+/** Session rows per batch: two D1 statements and no R2 call, whatever the batch size. */
+const SESSION_BATCH = 500;
+/** Wall time one run may spend, well inside the shorter cron interval (5 minutes). */
+const RUN_MAX_MS = 60_000;
 const MINUTE_MS = 60_000;
 const DAY_MS = 24 * 60 * MINUTE_MS;
-const SWEEP_CLEANUP_WINDOW_MS = 60 * MINUTE_MS;
+/**
+ * A queue consumer invocation runs at most 15 minutes; once a job has been ended longer than
+ * that, no invocation of it can still write, so its leftovers are removed once and for good.
+ */
+export const LATE_WRITE_GRACE_MS = 15 * MINUTE_MS;
+/**
+ * Cloudflare Queues keep a message 4 days by default and then delete it unread: a job that has
+ * waited longer for its next message will never get it.
+ */
+const QUEUE_MESSAGE_RETENTION_MS = 4 * DAY_MS;
 const RATE_WINDOW_KEEP_MS = 10 * MINUTE_MS;
+
+/**
+ * What one run may still spend. The R2 and D1 allowances keep a run well inside a Workers Paid
+ * invocation's limits (10,000 subrequests, 1,000 D1 queries) however its passes share them.
+ */
+class RunBudget {
+	private r2Calls = 8_000;
+	private d1Queries = 800;
+	private readonly deadline = Date.now() + RUN_MAX_MS;
+
+	/** Takes the most one batch may use; false when the run cannot afford another. */
+	take(cost: { r2Calls: number; d1Queries: number }): boolean {
+		if (Date.now() >= this.deadline || cost.r2Calls > this.r2Calls || cost.d1Queries > this.d1Queries) return false;
+		this.r2Calls -= cost.r2Calls;
+		this.d1Queries -= cost.d1Queries;
+		return true;
+	}
+}
+
+/**
+ * Runs `batch` (which handles up to `size` rows and returns how many it did) until it handles
+ * fewer than `size` or the run's budget cannot pay for another batch.
+ */
+async function inBatches(
+	budget: RunBudget,
+	size: number,
+	cost: { r2Calls: number; d1Queries: number },
+	batch: () => Promise<number>,
+): Promise<number> {
+	let total = 0;
+	while (budget.take(cost)) {
+		const handled = await batch();
+		total += handled;
+		if (handled < size) break;
+	}
+	return total;
+}
+
+/** A batch of jobs: a list, up to a list and a delete of objects per job, and a write. */
+const JOB_BATCH_COST = { r2Calls: 2 * BATCH, d1Queries: 3 };
 
 export interface SweepReport {
 	stalled: number;
 	cleaned: number;
 }
 
-/** Fails live jobs with no change for STALLED_JOB_MINUTES and clears recently ended jobs' objects. */
+function stalledProblem(env: Env, job: StalledJob) {
+	const stage = job.stage ?? "queued";
+	const detail =
+		job.kind === "running"
+			? `The job made no progress at stage ${stage} since ${job.since} (over ${env.STALLED_JOB_MINUTES} minutes); it was stopped.`
+			: `The job waited for its next message since ${job.since} (last stage: ${stage}), longer than a queue keeps one; it was stopped.`;
+	return jobProblem(new ApiError("job-stalled", detail), job.id, job.traceId);
+}
+
+/**
+ * Fails jobs that will not move again and removes what ended jobs left behind.
+ *
+ * Stalled means a stage invocation started (or last made progress) STALLED_JOB_MINUTES ago
+ * and has neither progressed nor settled since. A job waiting for a queued message, for its
+ * first stage or its next strip, is not stalled however long the queues take; it is failed only
+ * once it has waited longer than a queue keeps a message.
+ */
 export async function sweepJobs(env: Env, now: number): Promise<SweepReport> {
-	const before = new Date(now - env.STALLED_JOB_MINUTES * MINUTE_MS).toISOString();
-	const stalled = await listStalledJobs(env.DB, before, BATCH);
-	for (const job of stalled) {
-		const problem = jobProblem(
-			new ApiError(
-				"job-stalled",
-				`The job made no progress at stage ${job.stage ?? "queued"} since ${job.updatedAt} (over ${env.STALLED_JOB_MINUTES} minutes); it was stopped.`,
-			),
-			job.id,
-			job.traceId,
-		);
-		if (await endJobAsFailed(env, job.id, problem)) {
-			log.warn("job_stalled", { trace_id: job.traceId, job_id: job.id, stage: job.stage ?? undefined });
+	const cutoffs = {
+		runningBefore: new Date(now - env.STALLED_JOB_MINUTES * MINUTE_MS).toISOString(),
+		waitingBefore: new Date(now - QUEUE_MESSAGE_RETENTION_MS).toISOString(),
+	};
+	const budget = new RunBudget();
+	// A stalled job's failure writes once and removes its objects (a list and a delete).
+	const stalled = await inBatches(budget, BATCH, { r2Calls: 2 * BATCH, d1Queries: 1 + BATCH }, async () => {
+		const jobs = await listStalledJobs(env.DB, cutoffs, BATCH);
+		for (const job of jobs) {
+			if (await endJobAsFailed(env, job.id, stalledProblem(env, job))) {
+				log.warn("job_stalled", {
+					trace_id: job.traceId,
+					job_id: job.id,
+					stage: job.stage ?? undefined,
+					kind: job.kind,
+				});
+			}
 		}
-	}
-	// A stage that was mid-way when its job failed or was canceled may have written after the
-	// cleanup, and a succeeded job's work objects stay when their deletion failed after success.
-	const ended = await listRecentlyEndedJobs(env.DB, new Date(now - SWEEP_CLEANUP_WINDOW_MS).toISOString(), BATCH);
-	for (const job of ended) {
-		if (job.status === "succeeded") await deleteObjectsUnder(env.BUCKET, objectKeys.workPrefix(job.id));
-		else await removeJobObjects(env, job.id, "");
-	}
-	return { stalled: stalled.length, cleaned: ended.length };
+		return jobs.length;
+	});
+	// Ending a job removes its objects at once, but a stage invocation that was mid-way may
+	// write after that, and a succeeded job's work objects stay when their deletion failed.
+	const cleanBefore = new Date(now - LATE_WRITE_GRACE_MS).toISOString();
+	const cleaned = await inBatches(budget, BATCH, JOB_BATCH_COST, async () => {
+		const jobs = await listJobsToClean(env.DB, cleanBefore, BATCH);
+		for (const job of jobs) {
+			const prefix = job.status === "succeeded" ? objectKeys.workPrefix(job.id) : objectKeys.jobPrefix(job.id);
+			await deleteObjectsUnder(env.BUCKET, prefix);
+		}
+		await markJobsCleaned(
+			env.DB,
+			jobs.map((job) => job.id),
+		);
+		return jobs.length;
+	});
+	return { stalled, cleaned };
 }
 
 export interface RetentionReport {
 	uploads: number;
 	jobs: number;
+	uploadSessions: number;
 	idempotencyKeys: number;
 	rateWindows: number;
 }
 
-/** Deletes inputs older than UPLOAD_RETENTION_DAYS and artifacts older than ARTIFACT_RETENTION_DAYS. */
+/**
+ * Deletes inputs older than UPLOAD_RETENTION_DAYS, with the rows of ended upload sessions, and
+ * retires jobs ended more than ARTIFACT_RETENTION_DAYS ago: their artifacts and events go, the
+ * job record stays.
+ */
 export async function applyRetention(env: Env, now: number): Promise<RetentionReport> {
-	const uploads = await listUploadsToExpire(
-		env.DB,
-		new Date(now - env.UPLOAD_RETENTION_DAYS * DAY_MS).toISOString(),
-		BATCH,
+	const uploadsBefore = new Date(now - env.UPLOAD_RETENTION_DAYS * DAY_MS).toISOString();
+	const budget = new RunBudget();
+	const uploads = await inBatches(budget, BATCH, { r2Calls: 1, d1Queries: 2 }, async () => {
+		const expiring = await listUploadsToExpire(env.DB, uploadsBefore, BATCH);
+		if (expiring.length > 0) await env.BUCKET.delete(expiring.map((upload) => upload.objectKey));
+		await markUploadsExpired(
+			env.DB,
+			expiring.map((upload) => upload.id),
+		);
+		return expiring.length;
+	});
+	const uploadSessions = await inBatches(budget, SESSION_BATCH, { r2Calls: 0, d1Queries: 2 }, () =>
+		deleteEndedUploadSessions(env.DB, uploadsBefore, SESSION_BATCH),
 	);
-	for (const upload of uploads) {
-		await env.BUCKET.delete(upload.objectKey);
-		await markUploadExpired(env.DB, upload.id);
-	}
-	const jobs = await listJobsWithArtifactsToExpire(
-		env.DB,
-		new Date(now - env.ARTIFACT_RETENTION_DAYS * DAY_MS).toISOString(),
-		BATCH,
-	);
-	for (const jobId of jobs) {
-		await deleteObjectsUnder(env.BUCKET, objectKeys.jobPrefix(jobId));
-		await markArtifactsExpired(env.DB, jobId);
-	}
+	const jobsBefore = new Date(now - env.ARTIFACT_RETENTION_DAYS * DAY_MS).toISOString();
+	const jobs = await inBatches(budget, BATCH, JOB_BATCH_COST, async () => {
+		const retiring = await listJobsToRetire(env.DB, jobsBefore, BATCH);
+		for (const job of retiring) {
+			if (job.hasObjects) await deleteObjectsUnder(env.BUCKET, objectKeys.jobPrefix(job.id));
+		}
+		await markJobsRetired(
+			env.DB,
+			retiring.map((job) => job.id),
+		);
+		return retiring.length;
+	});
 	const idempotencyKeys = await deleteIdempotencyKeysBefore(
 		env.DB,
 		new Date(now - IDEMPOTENCY_WINDOW_MS).toISOString(),
 	);
 	const rateWindows = await deleteRateWindowsBefore(env.DB, Math.floor((now - RATE_WINDOW_KEEP_MS) / 1000));
-	const report = { uploads: uploads.length, jobs: jobs.length, idempotencyKeys, rateWindows };
+	const report = { uploads, jobs, uploadSessions, idempotencyKeys, rateWindows };
 	log.info("retention_applied", { ...report });
 	return report;
 }
 
-/** Which task each cron expression in wrangler.toml runs. */
+/**
+ * Which task each cron expression in wrangler.toml runs. Retention runs every 10 minutes, not
+ * daily: each run handles a bounded share, so it must run often enough to keep up.
+ */
 export const scheduledTasks: Record<string, (env: Env, now: number) => Promise<unknown>> = {
 	"*/5 * * * *": sweepJobs,
-	"30 3 * * *": applyRetention,
+	"*/10 * * * *": applyRetention,
 };
 
 export async function runScheduled(cron: string, env: Env, now: number): Promise<void> {

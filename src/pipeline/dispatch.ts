@@ -2,7 +2,7 @@
  * The queue dispatcher: finds the consumer of a batch's queue, parses each message, runs the
  * stage and decides ack or retry. Stages never ack; they return an outcome or throw.
  */
-import { getJob, insertEvent, isTerminal, markStageRunning, type NewEvent } from "../db/queries";
+import { getJob, insertEvent, isTerminal, markStageRunning, markStageSettled, type NewEvent } from "../db/queries";
 import { ApiError, jobProblem } from "../errors/api-error";
 import { describeError, log } from "../observability/log";
 import { newSpanId } from "../observability/trace";
@@ -44,6 +44,19 @@ async function recordEvent(db: D1Database, event: NewEvent): Promise<void> {
 			stage: event.stage,
 			...describeError(error),
 		});
+	}
+}
+
+/**
+ * Marks the job as waiting for its next message once an invocation settles, so the sweeper does
+ * not take a queue's delay for a stall. Like the timeline, a lost mark must not repeat the work:
+ * the next invocation's start or settle corrects it.
+ */
+async function recordSettled(db: D1Database, jobId: string, traceId: string): Promise<void> {
+	try {
+		await markStageSettled(db, jobId);
+	} catch (error) {
+		log.warn("settle_not_recorded", { trace_id: traceId, job_id: jobId, ...describeError(error) });
 	}
 }
 
@@ -95,6 +108,7 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 			attempt: message.attempts,
 		});
 		const durationMs = Date.now() - started;
+		if (consumer.stage) await recordSettled(env.DB, job.id, body.trace_id);
 		if (outcome.kind === "failed") {
 			const problem = jobProblem(outcome.error, job.id, body.trace_id);
 			await endJobAsFailed(env, job.id, problem);
@@ -144,6 +158,7 @@ async function handleThrown(
 			detail: { ...detail, error: reason.message, delay_seconds: delaySeconds },
 		});
 		log.warn("stage_retrying", { ...fields, duration_ms: durationMs, delay_seconds: delaySeconds, ...reason });
+		if (consumer.stage) await recordSettled(env.DB, fields.job_id, fields.trace_id);
 		message.retry({ delaySeconds });
 		return;
 	}

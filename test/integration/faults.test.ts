@@ -7,7 +7,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { getJob } from "../../src/db/queries";
-import { sweepJobs } from "../../src/maintenance/tasks";
+import { LATE_WRITE_GRACE_MS, sweepJobs } from "../../src/maintenance/tasks";
 import { pipelineStages, stageNames } from "../../src/pipeline/stages";
 import { objectKeys } from "../../src/storage/keys";
 import { deliver, insertNdviJob, recordingEnv } from "../pipeline-driver";
@@ -151,7 +151,7 @@ describe("injected faults", () => {
 			expect(disturbed.job?.status, JSON.stringify(disturbed.job?.error)).toBe("succeeded");
 			expect(disturbed.job?.progress).toBe(1);
 			// Objects a failed deletion left after success are the sweeper's to remove.
-			await sweepJobs(env, Date.now());
+			await sweepJobs(env, Date.now() + LATE_WRITE_GRACE_MS + 1);
 			const actual = await outputs(disturbed.job?.id ?? "");
 			expect(actual.stats).toEqual(expected.stats);
 			expect(actual.tif).toEqual(expected.tif);

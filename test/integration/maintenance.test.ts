@@ -5,10 +5,10 @@
 import { createMessageBatch, createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { getJob, insertJob } from "../../src/db/queries";
+import { getJob, insertJob, markStageRunning } from "../../src/db/queries";
 import { newJobId } from "../../src/ids";
 import { compileFormula } from "../../src/indices/formula";
-import { applyRetention, sweepJobs } from "../../src/maintenance/tasks";
+import { applyRetention, LATE_WRITE_GRACE_MS, sweepJobs } from "../../src/maintenance/tasks";
 import { dispatchBatch } from "../../src/pipeline/dispatch";
 import { pipelineStages } from "../../src/pipeline/stages";
 import { objectKeys } from "../../src/storage/keys";
@@ -16,6 +16,7 @@ import worker from "../../src/worker";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
 import { api, expectProblem, json, submitJob, upload, waitForJob } from "../helpers";
+import { deliver, insertNdviJob, recordingEnv } from "../pipeline-driver";
 import { TEST_TENANT_ID } from "../tenants";
 
 const TRACE_ID = "0af7651916cd43dd8448eb211c80319c";
@@ -88,31 +89,55 @@ describe("POST /v1/jobs/{id}/cancel", () => {
 });
 
 describe("the sweeper", () => {
-	it("fails a job with no progress past STALLED_JOB_MINUTES, and leaves a moving one alone", async () => {
+	it("fails a job whose running stage made no progress past STALLED_JOB_MINUTES", async () => {
 		const stalled = await queuedJobWithObject();
+		await markStageRunning(env.DB, stalled, "compute", pipelineStages.compute.progress);
 		await sweepJobs(env, Date.now());
-		expect((await getJob(env.DB, stalled))?.status).toBe("queued");
+		expect((await getJob(env.DB, stalled))?.status).toBe("running");
 
 		const report = await sweepJobs(env, Date.now() + (env.STALLED_JOB_MINUTES + 1) * MINUTE_MS);
 		expect(report.stalled).toBeGreaterThanOrEqual(1);
 		const job = await getJob(env.DB, stalled);
 		expect(job?.status).toBe("failed");
 		expect(job?.error?.type).toBe("https://eo-edge.dev/problems/job-stalled");
+		expect(job?.error?.detail).toContain("no progress at stage compute");
 		expect(job?.error?.trace_id).toBe(TRACE_ID);
 		expect(await objectsOf(stalled)).toEqual([]);
 	});
 
-	it("removes what a stage wrote after its job was canceled", async () => {
+	it("leaves a job waiting in a queue alone until the queue would have dropped its message", async () => {
+		const queued = await queuedJobWithObject();
+		// Its first stage ran and handed over; the next message waits behind other tenants' work.
+		const { testEnv } = recordingEnv();
+		await deliver(pipelineStages.ingest.queue, { job_id: queued, trace_id: TRACE_ID }, testEnv);
+		const { id: neverStarted } = await insertNdviJob(TRACE_ID);
+
+		const hourLater = await sweepJobs(env, Date.now() + 60 * MINUTE_MS);
+		expect(hourLater.stalled).toBe(0);
+		expect((await getJob(env.DB, queued))?.status).toBe("running");
+		expect((await getJob(env.DB, neverStarted))?.status).toBe("queued");
+
+		await sweepJobs(env, Date.now() + 4 * DAY_MS + MINUTE_MS);
+		for (const id of [queued, neverStarted]) {
+			const job = await getJob(env.DB, id);
+			expect(job?.status).toBe("failed");
+			expect(job?.error?.type).toBe("https://eo-edge.dev/problems/job-stalled");
+			expect(job?.error?.detail).toContain("longer than a queue keeps one");
+		}
+	});
+
+	it("removes what a stage wrote after its job was canceled, once no stage can still be writing", async () => {
 		const id = await queuedJobWithObject();
 		expect((await api(`/v1/jobs/${id}/cancel`, { method: "POST" })).status).toBe(200);
 		// A compute invocation that was already running writes its strip after the cancel.
 		await env.BUCKET.put(objectKeys.stripTiles(id, 1), new Uint8Array(16));
-		await sweepJobs(env, Date.now());
+		await sweepJobs(env, Date.now() + LATE_WRITE_GRACE_MS + 1);
 		expect(await objectsOf(id)).toEqual([]);
 	});
 
 	it("runs from the five-minute cron trigger", async () => {
 		const stalled = await queuedJobWithObject();
+		await markStageRunning(env.DB, stalled, "ingest", pipelineStages.ingest.progress);
 		const controller = createScheduledController({
 			cron: "*/5 * * * *",
 			scheduledTime: Date.now() + (env.STALLED_JOB_MINUTES + 1) * MINUTE_MS,
@@ -149,5 +174,75 @@ describe("retention", () => {
 			inputs: { red: { upload_id: red.id }, nir: { upload_id: nir.id } },
 		});
 		await expectProblem(reuse, 422, "unknown-upload");
+	});
+});
+
+describe("upkeep at volume", () => {
+	const JOBS = 2000;
+	const SESSIONS = 1000;
+	const bulkCount = async (sql: string) => (await env.DB.prepare(sql).first<{ n: number }>())?.n;
+
+	it("reaches every expired row in one run: thousands of ended jobs, their strips and events, uploads and sessions", async () => {
+		const longAgo = new Date(
+			Date.now() - (Math.max(env.UPLOAD_RETENTION_DAYS, env.ARTIFACT_RETENTION_DAYS) + 1) * DAY_MS,
+		);
+		const at = longAgo.toISOString();
+		// Ended jobs in all three end states, each with a strip row and two events; ended upload
+		// sessions with two parts each; uploads past retention.
+		await env.DB.batch([
+			env.DB.prepare(
+				`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
+				 INSERT INTO jobs (id, tenant_id, index_id, request_json, status, stage, progress, trace_id, created_at, updated_at)
+				 SELECT 'job_bulk' || printf('%016d', i), ?, 'NDVI', '{}',
+				   CASE i % 3 WHEN 0 THEN 'succeeded' WHEN 1 THEN 'failed' ELSE 'canceled' END, 'publish', 1, ?, ?, ? FROM n`,
+			).bind(JOBS, TEST_TENANT_ID, TRACE_ID, at, at),
+			env.DB.prepare(
+				`INSERT INTO job_strips (job_id, strip_index, row_start, row_end, stats_json, done_at)
+				 SELECT id, 0, 0, 256, '{"histogram_counts":[]}', ? FROM jobs WHERE id LIKE 'job_bulk%'`,
+			).bind(at),
+			env.DB.prepare(
+				`INSERT INTO job_events (job_id, stage, status, at, attempt, trace_id)
+				 SELECT id, 'ingest', 'started', ?, 1, ? FROM jobs WHERE id LIKE 'job_bulk%'
+				 UNION ALL SELECT id, 'ingest', 'succeeded', ?, 1, ? FROM jobs WHERE id LIKE 'job_bulk%'`,
+			).bind(at, TRACE_ID, at, TRACE_ID),
+			env.DB.prepare(
+				`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
+				 INSERT INTO upload_sessions (id, tenant_id, object_key, multipart_id, bytes, part_bytes, status, trace_id, created_at)
+				 SELECT 'upl_bulk' || printf('%016d', i), ?, 'uploads/bulk.tif', 'mp', 10, 5,
+				   CASE i % 2 WHEN 0 THEN 'completed' ELSE 'aborted' END, ?, ? FROM n`,
+			).bind(SESSIONS, TEST_TENANT_ID, TRACE_ID, at),
+			env.DB.prepare(
+				`INSERT INTO upload_parts (upload_id, part_number, bytes, etag)
+				 SELECT id, 1, 5, 'e1' FROM upload_sessions WHERE id LIKE 'upl_bulk%'
+				 UNION ALL SELECT id, 2, 5, 'e2' FROM upload_sessions WHERE id LIKE 'upl_bulk%'`,
+			),
+			env.DB.prepare(
+				`INSERT INTO uploads (id, tenant_id, object_key, bytes, raster_json, trace_id, created_at)
+				 SELECT id, tenant_id, 'uploads/' || id || '.tif', 10, '{}', trace_id, created_at
+				 FROM upload_sessions WHERE id LIKE 'upl_bulk%'`,
+			),
+		]);
+		expect(await bulkCount("SELECT COUNT(*) AS n FROM job_strips WHERE job_id LIKE 'job_bulk%'")).toBe(JOBS);
+
+		const swept = await sweepJobs(env, Date.now());
+		expect(swept.cleaned).toBeGreaterThanOrEqual(JOBS);
+		expect(await bulkCount("SELECT COUNT(*) AS n FROM jobs WHERE id LIKE 'job_bulk%' AND cleaned_at IS NULL")).toBe(0);
+		expect(await bulkCount("SELECT COUNT(*) AS n FROM job_strips WHERE job_id LIKE 'job_bulk%'")).toBe(0);
+
+		const retained = await applyRetention(env, Date.now());
+		expect(retained.jobs).toBeGreaterThanOrEqual(JOBS);
+		expect(retained.uploads).toBeGreaterThanOrEqual(SESSIONS);
+		expect(retained.uploadSessions).toBeGreaterThanOrEqual(SESSIONS);
+		expect(
+			await bulkCount("SELECT COUNT(*) AS n FROM jobs WHERE id LIKE 'job_bulk%' AND artifacts_expired_at IS NULL"),
+		).toBe(0);
+		expect(await bulkCount("SELECT COUNT(*) AS n FROM job_events WHERE job_id LIKE 'job_bulk%'")).toBe(0);
+		expect(await bulkCount("SELECT COUNT(*) AS n FROM upload_sessions WHERE id LIKE 'upl_bulk%'")).toBe(0);
+		expect(await bulkCount("SELECT COUNT(*) AS n FROM upload_parts WHERE upload_id LIKE 'upl_bulk%'")).toBe(0);
+		expect(await bulkCount("SELECT COUNT(*) AS n FROM uploads WHERE id LIKE 'upl_bulk%' AND expired_at IS NULL")).toBe(
+			0,
+		);
+		// The job records stay, with how they ended.
+		expect(await bulkCount("SELECT COUNT(*) AS n FROM jobs WHERE id LIKE 'job_bulk%'")).toBe(JOBS);
 	});
 });

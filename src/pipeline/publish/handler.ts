@@ -1,13 +1,15 @@
 /**
  * publish: writes stats.json from the strips' partial statistics and preview.png from
  * result.tif's overview, records the artifacts and marks the job succeeded in one
- * transaction, then drops the intermediate strips and overviews.
+ * transaction, then drops the intermediate strips and overviews. A job that ended meanwhile
+ * keeps its end, and what publish wrote is removed.
  */
 import { completeJob, listStripStats } from "../../db/queries";
 import { colormapOf } from "../../indices/registry";
 import { PREVIEW_ARTIFACT, renderPreview } from "../../preview/render";
 import { objectKeys } from "../../storage/keys";
 import { deleteObjectsUnder } from "../../storage/objects";
+import { removeJobObjects } from "../failure";
 import { jobMessage } from "../message";
 import { done, type StageHandler } from "../stage";
 import { RESULT_ARTIFACT } from "../store/handler";
@@ -17,7 +19,7 @@ export const STATS_ARTIFACT = "stats.json";
 
 export const publishStage: StageHandler = {
 	message: jobMessage,
-	async handle(_message, { env, job }) {
+	async handle(_message, { env, job, traceId }) {
 		const { formula, plan } = job;
 		if (!formula || !plan) throw new Error(`job ${job.id} has no compiled formula or no plan`);
 		const resultKey = objectKeys.artifact(job.id, RESULT_ARTIFACT);
@@ -39,11 +41,18 @@ export const publishStage: StageHandler = {
 		});
 		const previewKey = objectKeys.artifact(job.id, PREVIEW_ARTIFACT);
 		await env.BUCKET.put(previewKey, png, { httpMetadata: { contentType: "image/png" } });
-		await completeJob(env.DB, job.id, [
+		const succeeded = await completeJob(env.DB, job.id, [
 			{ name: PREVIEW_ARTIFACT, mediaType: "image/png", bytes: png.byteLength, objectKey: previewKey },
 			{ name: RESULT_ARTIFACT, mediaType: "image/tiff; application=geotiff", bytes: result.size, objectKey: resultKey },
 			{ name: STATS_ARTIFACT, mediaType: "application/json", bytes: stats.size, objectKey: statsKey },
 		]);
+		if (!succeeded) {
+			// A cancel, failure or sweep ended the job after the dispatcher let this delivery in,
+			// and its cleanup may have run before the artifacts above were written: remove them
+			// now rather than leave them to the sweeper's late pass.
+			await removeJobObjects(env, job.id, traceId);
+			return done({ ended_before_publish: true });
+		}
 		// After success a redelivered store or publish is skipped, so nothing needs the work objects.
 		await deleteObjectsUnder(env.BUCKET, objectKeys.workPrefix(job.id));
 		return done({ count: statistics.count, nodata_count: statistics.nodata_count });

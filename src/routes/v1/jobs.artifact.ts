@@ -6,7 +6,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
-import { getTenantJob, listArtifacts } from "../../db/queries";
+import { getTenantJob, isTerminal, listArtifacts } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
 import { colormapOf } from "../../indices/registry";
@@ -14,6 +14,7 @@ import { RESULT_ARTIFACT } from "../../pipeline/store/handler";
 import { colormapNames } from "../../preview/colormaps";
 import { PREVIEW_ARTIFACT, renderPreview } from "../../preview/render";
 import { statisticsExample } from "./examples";
+import { POLL_AFTER_SECONDS } from "./jobs.get";
 import { JobIdParam } from "./schemas";
 
 const NUMBER = String.raw`[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?`;
@@ -77,7 +78,7 @@ export const getJobArtifactRoute = createRoute({
 	middleware: [requireScope("jobs:read")] as const,
 	security: bearerWith("jobs:read"),
 	description:
-		"Artifacts of a succeeded job: result.tif (Cloud-Optimized GeoTIFF, float32, nodata NaN, with overviews), stats.json and preview.png (RGBA, at most 1024 px a side, nodata transparent; `colormap` and `rescale` redraw it).",
+		"Artifacts of a succeeded job. While the job is queued or running: 409 `job-not-finished` with Retry-After; a failed or canceled job: 409 `job-not-succeeded`; a name the job does not have: 404 listing the names it has. The artifacts: result.tif (Cloud-Optimized GeoTIFF, float32, nodata NaN, with overviews), stats.json and preview.png (RGBA, at most 1024 px a side, nodata transparent; `colormap` and `rescale` redraw it).",
 	request: {
 		query: PreviewQuery,
 		params: JobIdParam.extend({
@@ -97,7 +98,7 @@ export const getJobArtifactRoute = createRoute({
 			},
 		},
 		206: { description: "The requested byte range of the artifact" },
-		...problemResponses(401, 403, 404, 416, 422, 429),
+		...problemResponses(401, 403, 404, 409, 416, 422, 429),
 	},
 });
 
@@ -108,10 +109,35 @@ export function registerGetJobArtifact(app: App): void {
 		const { tenantId } = c.get("principal");
 		const job = await getTenantJob(c.env.DB, tenantId, id);
 		if (!job) throw new ApiError("not-found", `Job ${id} does not exist.`);
+		if (!isTerminal(job.status)) {
+			throw new ApiError(
+				"job-not-finished",
+				`Job ${id} is ${job.status}${job.stage ? ` (stage ${job.stage})` : ""}; its artifacts exist once it has succeeded.`,
+				{ headers: { "Retry-After": POLL_AFTER_SECONDS } },
+			);
+		}
+		if (job.status !== "succeeded") {
+			const reason = job.error ? `: ${job.error.detail}` : "";
+			throw new ApiError("job-not-succeeded", `Job ${id} ${job.status}${reason}. Only a succeeded job has artifacts.`);
+		}
 		const artifacts = await listArtifacts(c.env.DB, tenantId, id);
 		const artifact = artifacts.find((candidate) => candidate.name === name);
 		if (!artifact) {
-			throw new ApiError("not-found", `Job ${id} (${job.status}) has no artifact named '${name}'.`);
+			const names = artifacts.map((candidate) => candidate.name);
+			throw new ApiError(
+				"not-found",
+				names.length > 0
+					? `Job ${id} has no artifact named '${name}'; it has ${names.join(", ")}.`
+					: `Job ${id} has no artifacts any more: they are deleted ${c.env.ARTIFACT_RETENTION_DAYS} days after the job ends.`,
+				{
+					errors: [
+						{
+							path: "param.name",
+							message: names.length > 0 ? `must be one of ${names.join(", ")}` : "the job has no artifacts",
+						},
+					],
+				},
+			);
 		}
 		const restyled = colormap !== undefined || rescale !== undefined;
 		if (restyled && name !== PREVIEW_ARTIFACT) {

@@ -9,7 +9,7 @@ import { succeededJobExample } from "./examples";
 import { JobIdParam, JobSchema, renderJob } from "./schemas";
 
 /** How long a client should wait before polling a live job again. */
-const POLL_AFTER_SECONDS = "1";
+export const POLL_AFTER_SECONDS = "1";
 
 export const getJobRoute = createRoute({
 	method: "get",

@@ -783,6 +783,10 @@ export type GetJobArtifactErrors = {
      */
     404: Problem;
     /**
+     * Conflict with an earlier request or the resource's state
+     */
+    409: Problem;
+    /**
      * Range not satisfiable
      */
     416: Problem;
