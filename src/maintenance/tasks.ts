@@ -1,12 +1,15 @@
 /**
  * Scheduled upkeep (cron triggers, wrangler.toml [triggers]): the sweeper that fails jobs that
- * stopped moving and clears what failed or canceled jobs left behind, and the retention that
- * deletes old inputs and artifacts and forgets old idempotency and rate-limit records.
+ * stopped moving and clears what failed or canceled jobs left behind, the expiry of abandoned
+ * uploads in parts, and the retention that deletes old inputs and artifacts and forgets old
+ * idempotency and rate-limit records.
  */
 
 import { IDEMPOTENCY_WINDOW_MS } from "../access/idempotency";
-import { deleteIdempotencyKeysBefore, deleteRateWindowsBefore } from "../db/access";
+import { deleteIdempotencyKeysBefore, deleteRateWindowsBefore, deleteUploadReservationsBefore } from "../db/access";
 import {
+	closeUploadSession,
+	listExpiredUploadSessions,
 	listJobsWithArtifactsToExpire,
 	listRecentlyEndedJobs,
 	listStalledJobs,
@@ -15,7 +18,7 @@ import {
 	markUploadExpired,
 } from "../db/queries";
 import { ApiError, jobProblem } from "../errors/api-error";
-import { log } from "../observability/log";
+import { describeError, log } from "../observability/log";
 import { endJobAsFailed, removeJobObjects } from "../pipeline/failure";
 import { objectKeys } from "../storage/keys";
 import { deleteObjectsUnder } from "../storage/objects";
@@ -59,6 +62,40 @@ export async function sweepJobs(env: Env, now: number): Promise<SweepReport> {
 	return { stalled: stalled.length, cleaned: ended.length };
 }
 
+export interface UploadExpiryReport {
+	sessions: number;
+	reservations: number;
+}
+
+/**
+ * Aborts upload sessions past their expires_at: the R2 multipart upload is aborted, its parts
+ * forgotten and the session marked expired, batch after batch until none is left; and forgets
+ * quota reservations whose upload died before settling them.
+ */
+export async function expireUploadSessions(env: Env, now: number): Promise<UploadExpiryReport> {
+	const at = new Date(now).toISOString();
+	let sessions = 0;
+	for (;;) {
+		const expired = await listExpiredUploadSessions(env.DB, at, BATCH);
+		for (const session of expired) {
+			try {
+				await env.BUCKET.resumeMultipartUpload(session.objectKey, session.multipartId).abort();
+			} catch (error) {
+				// Marked anyway, so one bad session cannot stall the rest: R2 itself drops incomplete
+				// multipart uploads after 7 days.
+				log.warn("upload_session_abort_failed", { upload_id: session.id, ...describeError(error) });
+			}
+			await closeUploadSession(env.DB, session.id, "aborted", at);
+		}
+		sessions += expired.length;
+		if (expired.length < BATCH) break;
+	}
+	const reservations = await deleteUploadReservationsBefore(env.DB, at);
+	const report = { sessions, reservations };
+	if (sessions + reservations > 0) log.info("uploads_expired", { ...report });
+	return report;
+}
+
 export interface RetentionReport {
 	uploads: number;
 	jobs: number;
@@ -97,16 +134,25 @@ export async function applyRetention(env: Env, now: number): Promise<RetentionRe
 }
 
 /** Which task each cron expression in wrangler.toml runs. */
-export const scheduledTasks: Record<string, (env: Env, now: number) => Promise<unknown>> = {
-	"*/5 * * * *": sweepJobs,
-	"30 3 * * *": applyRetention,
+export const scheduledTasks: Record<string, readonly ((env: Env, now: number) => Promise<unknown>)[]> = {
+	"*/5 * * * *": [sweepJobs, expireUploadSessions],
+	"30 3 * * *": [applyRetention],
 };
 
 export async function runScheduled(cron: string, env: Env, now: number): Promise<void> {
-	const task = scheduledTasks[cron];
-	if (!task) {
+	const tasks = scheduledTasks[cron];
+	if (!tasks) {
 		log.error("unknown_cron", { cron });
 		return;
 	}
-	await task(env, now);
+	// Each task runs even when one before it failed; the failures are reported together after.
+	const failures: unknown[] = [];
+	for (const task of tasks) {
+		try {
+			await task(env, now);
+		} catch (error) {
+			failures.push(error);
+		}
+	}
+	if (failures.length > 0) throw new AggregateError(failures, `${failures.length} task(s) of cron ${cron} failed`);
 }
