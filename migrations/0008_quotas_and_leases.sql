@@ -33,7 +33,7 @@ CREATE VIEW upload_quota_holds AS
 
 -- An Idempotency-Key claim is leased: claim_token names the request holding it until
 -- lease_until, after which a retry may take it over if nothing was created. resource_id is
--- what the request created (a job id), bound in the same transaction that records it.
+-- what the request created (a job or upload id), bound in the transaction that records it.
 ALTER TABLE idempotency_keys ADD COLUMN claim_token TEXT;
 ALTER TABLE idempotency_keys ADD COLUMN lease_until TEXT;
 ALTER TABLE idempotency_keys ADD COLUMN resource_id TEXT;

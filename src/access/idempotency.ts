@@ -3,8 +3,8 @@
  * the same key and the same request get the first response again, and the same key with a
  * different request is a 409. A request holds its key on a lease: if it fails before creating
  * anything it gives the key back, and if it crashed the key is free again once the lease runs
- * out. A job is bound to its key in the transaction that records it, so a retry after a failure
- * past that point answers with the job instead of making a second one.
+ * out. What it creates (a job, an upload) is bound to its key in the transaction that records
+ * it, so a retry after a failure past that point answers with it instead of making another.
  */
 import {
 	claimIdempotencyKey,

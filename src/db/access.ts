@@ -204,7 +204,7 @@ export interface IdempotencyRecord {
 	requestHash: string | null;
 	/** null until the first request stored its response. */
 	response: { status: number; body: unknown; location: string | null } | null;
-	/** What the first request created (a job id), bound when it was recorded; null before. */
+	/** What the first request created (a job or upload id), bound when it was recorded; null before. */
 	resourceId: string | null;
 	/** When the claim of a request still running lapses. */
 	leaseUntil: string | null;
@@ -291,6 +291,24 @@ export async function saveIdempotentResponse(
 			record.token,
 		)
 		.run();
+}
+
+/**
+ * The statement that binds what a request created to its claim (and the request's hash, known
+ * only once an upload's body was read), to run in the batch that records it: a retry then
+ * finds it even if the response is never stored.
+ */
+export function bindIdempotentResource(
+	db: D1Database,
+	claim: IdempotencyClaim,
+	resource: { id: string; requestHash: string },
+): D1PreparedStatement {
+	return db
+		.prepare(
+			`UPDATE idempotency_keys SET resource_id = ?, request_hash = ?
+			 WHERE tenant_id = ? AND operation = ? AND key = ? AND claim_token = ?`,
+		)
+		.bind(resource.id, resource.requestHash, claim.tenantId, claim.operation, claim.key, claim.token);
 }
 
 /**

@@ -143,14 +143,15 @@ function toJob(row: JobRow): JobRecord {
 }
 
 /**
- * Records a stored upload; `settle`, when given, runs in the same transaction (it ends the
- * quota reservation the upload held, so its bytes are never counted twice or not at all).
+ * Records a stored upload; `alongside` runs in the same transaction: ending the quota
+ * reservation the upload held (so its bytes are never counted twice or not at all) and
+ * binding it to its Idempotency-Key.
  */
 export async function insertUpload(
 	db: D1Database,
 	upload: UploadRecord,
 	owner: { tenantId: string; traceId: string },
-	settle?: D1PreparedStatement,
+	alongside: readonly D1PreparedStatement[] = [],
 ): Promise<void> {
 	const insert = db
 		.prepare(
@@ -166,7 +167,7 @@ export async function insertUpload(
 			owner.traceId,
 			upload.createdAt,
 		);
-	await db.batch(settle ? [insert, settle] : [insert]);
+	await db.batch([insert, ...alongside]);
 }
 
 /**

@@ -218,4 +218,31 @@ describe("Idempotency-Key claims under failure", () => {
 			"idempotency-key-reused",
 		);
 	});
+
+	it("answers a retried upload with the upload already stored when storing the first response failed", async () => {
+		const { key } = await createTenantKey();
+		const failsToRemember = {
+			...held,
+			DB: failingDatabase(env.DB, (sql) => sql.includes("UPDATE idempotency_keys SET request_hash = ?, status")),
+		};
+		const send = (bindings: Partial<Env>, bytes: ArrayBuffer) =>
+			apiWith(bindings, "/v1/uploads", {
+				method: "POST",
+				headers: {
+					"content-type": "image/tiff",
+					"content-length": String(bytes.byteLength),
+					"idempotency-key": "band-red",
+					...bearer(key),
+				},
+				body: bytes,
+			});
+		expect((await send(failsToRemember, red256)).status).toBe(500);
+		const retried = await send(held, red256);
+		expect(retried.status, await retried.clone().text()).toBe(201);
+		expect(retried.headers.get("idempotent-replayed")).toBe("true");
+		const { id, bytes } = await json<{ id: string; bytes: number }>(retried);
+		expect(retried.headers.get("location")).toBe(`/v1/uploads/${id}`);
+		expect(bytes).toBe(red256.byteLength);
+		await expectProblem(await send(held, nir256), 409, "idempotency-key-reused");
+	});
 });

@@ -17,13 +17,14 @@ import {
 } from "../../access/idempotency";
 import type { App } from "../../context";
 import {
+	bindIdempotentResource,
 	dropUploadReservation,
 	reserveUploadBytes,
 	settleUploadReservation,
 	type TenantQuotas,
 	uploadUsage,
 } from "../../db/access";
-import { insertUpload, insertUploadSession } from "../../db/queries";
+import { findUploads, insertUpload, insertUploadSession } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
 import { hex, newUploadId } from "../../ids";
@@ -303,9 +304,20 @@ export function registerCreateUpload(app: App): void {
 			const outcome = await claim(scope, null);
 			if ("earlier" in outcome) {
 				const replay = replayFor(scope, outcome.earlier, await digestOf(body));
-				// Only jobs are bound to their key, so what an upload's key replays is a stored response.
-				if (!("response" in replay)) throw new Error(`Idempotency-Key of an upload names ${replay.resourceId}`);
-				return c.json(replay.response.body as z.infer<typeof UploadSchema>, 201, replayHeaders(replay.response));
+				if ("response" in replay) {
+					return c.json(replay.response.body as z.infer<typeof UploadSchema>, 201, replayHeaders(replay.response));
+				}
+				// The first request recorded the upload, then failed before it could answer: this is its answer.
+				const upload = (await findUploads(c.env.DB, tenantId, [replay.resourceId])).get(replay.resourceId);
+				if (!upload) {
+					throw new ApiError("not-found", `Upload ${replay.resourceId}, stored for this Idempotency-Key, was deleted.`);
+				}
+				const rendered = renderUpload(upload);
+				return c.json(
+					rendered,
+					201,
+					replayHeaders({ status: 201, body: rendered, location: `/v1/uploads/${upload.id}` }),
+				);
 			}
 			held = outcome.held;
 		}
@@ -315,7 +327,8 @@ export function registerCreateUpload(app: App): void {
 			await reserveDailyUploadBytes(c.env.DB, { id, tenantId, bytes: length }, quotas);
 			try {
 				const { upload, digest } = await storeUpload(c.env, id, body, length);
-				await insertUpload(c.env.DB, upload, { tenantId, traceId }, settleUploadReservation(c.env.DB, id));
+				const bind = held ? [bindIdempotentResource(c.env.DB, held, { id, requestHash: digest })] : [];
+				await insertUpload(c.env.DB, upload, { tenantId, traceId }, [settleUploadReservation(c.env.DB, id), ...bind]);
 				log.info("upload_stored", { trace_id: traceId, upload_id: upload.id, bytes: length, ...upload.raster });
 				const rendered = renderUpload(upload);
 				const location = `/v1/uploads/${upload.id}`;
