@@ -1,5 +1,5 @@
 /** Drives the worker as a client would: HTTP requests through the worker's own fetch handler. */
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
 import {
 	createClient,
@@ -8,6 +8,7 @@ import {
 	type Upload,
 	waitForJob as waitForPartnerJob,
 } from "../openapi/client/src/index";
+import { createApp } from "../src/app";
 import type { Problem } from "../src/errors/api-error";
 import { TEST_API_KEY } from "./tenants";
 
@@ -19,6 +20,24 @@ export function api(path: string, init?: RequestInit): Promise<Response> {
 	if (!headers.has("authorization")) headers.set("authorization", `Bearer ${TEST_API_KEY}`);
 	return exports.default.fetch(new Request(`${BASE}${path}`, { ...init, headers }));
 }
+
+const app = createApp();
+
+/**
+ * A request as {@link api} makes it, through the same app factory but with some bindings
+ * replaced: a D1 that fails on cue, or a queue that holds messages so jobs stay queued.
+ */
+export function apiWith(bindings: Partial<Env>, path: string, init?: RequestInit): Promise<Response> {
+	const headers = new Headers(init?.headers);
+	if (!headers.has("authorization")) headers.set("authorization", `Bearer ${TEST_API_KEY}`);
+	return Promise.resolve(app.fetch(new Request(`${BASE}${path}`, { ...init, headers }), { ...env, ...bindings }));
+}
+
+/** A queue binding that accepts messages and delivers none: jobs sent to it stay queued. */
+export const heldQueue = {
+	send: async () => undefined,
+	sendBatch: async () => undefined,
+} as unknown as Queue;
 
 /** A request with no key at all. */
 export function anonymous(path: string, init?: RequestInit): Promise<Response> {

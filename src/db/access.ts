@@ -202,33 +202,52 @@ export async function deleteRateWindowsBefore(db: D1Database, windowStart: numbe
 
 export interface IdempotencyRecord {
 	requestHash: string | null;
-	/** null while the first request is still running. */
+	/** null until the first request stored its response. */
 	response: { status: number; body: unknown; location: string | null } | null;
+	/** What the first request created (a job or upload id), bound when it was recorded; null before. */
+	resourceId: string | null;
+	/** When the claim of a request still running lapses. */
+	leaseUntil: string | null;
+}
+
+/** The claim a request holds on (tenant, operation, key), named by its token. */
+export interface IdempotencyClaim {
+	tenantId: string;
+	operation: string;
+	key: string;
+	token: string;
 }
 
 /**
  * Claims (tenant, operation, key) for a new request: returns null when this request holds the
- * claim, or the record an earlier request left. Records older than `since` are replaced.
+ * claim, or the record an earlier request left. Records older than `since` are replaced, and so
+ * is a claim whose lease ran out with nothing created and no response stored (its request
+ * crashed): one statement decides, so two retries cannot both take it over.
  */
 export async function claimIdempotencyKey(
 	db: D1Database,
-	claim: { tenantId: string; operation: string; key: string; requestHash: string | null; at: string; since: string },
+	claim: IdempotencyClaim & { requestHash: string | null; at: string; leaseUntil: string; since: string },
 ): Promise<IdempotencyRecord | null> {
 	await db
 		.prepare("DELETE FROM idempotency_keys WHERE tenant_id = ? AND operation = ? AND key = ? AND created_at < ?")
 		.bind(claim.tenantId, claim.operation, claim.key, claim.since)
 		.run();
-	const inserted = await db
+	const claimed = await db
 		.prepare(
-			`INSERT INTO idempotency_keys (tenant_id, operation, key, request_hash, created_at) VALUES (?, ?, ?, ?, ?)
-			 ON CONFLICT (tenant_id, operation, key) DO NOTHING`,
+			`INSERT INTO idempotency_keys (tenant_id, operation, key, request_hash, created_at, claim_token, lease_until)
+			 VALUES (?, ?, ?, ?, ?, ?, ?)
+			 ON CONFLICT (tenant_id, operation, key) DO UPDATE SET request_hash = excluded.request_hash,
+			   created_at = excluded.created_at, claim_token = excluded.claim_token, lease_until = excluded.lease_until
+			 WHERE idempotency_keys.status IS NULL AND idempotency_keys.resource_id IS NULL
+			   AND COALESCE(idempotency_keys.lease_until, '') < excluded.created_at`,
 		)
-		.bind(claim.tenantId, claim.operation, claim.key, claim.requestHash, claim.at)
+		.bind(claim.tenantId, claim.operation, claim.key, claim.requestHash, claim.at, claim.token, claim.leaseUntil)
 		.run();
-	if (inserted.meta.changes > 0) return null;
+	if (claimed.meta.changes > 0) return null;
 	const row = await db
 		.prepare(
-			"SELECT request_hash, status, response_json, location FROM idempotency_keys WHERE tenant_id = ? AND operation = ? AND key = ?",
+			`SELECT request_hash, status, response_json, location, resource_id, lease_until FROM idempotency_keys
+			 WHERE tenant_id = ? AND operation = ? AND key = ?`,
 		)
 		.bind(claim.tenantId, claim.operation, claim.key)
 		.first<{
@@ -236,6 +255,8 @@ export async function claimIdempotencyKey(
 			status: number | null;
 			response_json: string | null;
 			location: string | null;
+			resource_id: string | null;
+			lease_until: string | null;
 		}>();
 	if (!row) return null;
 	return {
@@ -244,25 +265,20 @@ export async function claimIdempotencyKey(
 			row.status === null || row.response_json === null
 				? null
 				: { status: row.status, body: JSON.parse(row.response_json), location: row.location },
+		resourceId: row.resource_id,
+		leaseUntil: row.lease_until,
 	};
 }
 
+/** Stores the response for replays, if this request still holds the claim. */
 export async function saveIdempotentResponse(
 	db: D1Database,
-	record: {
-		tenantId: string;
-		operation: string;
-		key: string;
-		requestHash: string;
-		status: number;
-		body: unknown;
-		location: string | null;
-	},
+	record: IdempotencyClaim & { requestHash: string; status: number; body: unknown; location: string | null },
 ): Promise<void> {
 	await db
 		.prepare(
 			`UPDATE idempotency_keys SET request_hash = ?, status = ?, response_json = ?, location = ?
-			 WHERE tenant_id = ? AND operation = ? AND key = ?`,
+			 WHERE tenant_id = ? AND operation = ? AND key = ? AND claim_token = ?`,
 		)
 		.bind(
 			record.requestHash,
@@ -272,18 +288,40 @@ export async function saveIdempotentResponse(
 			record.tenantId,
 			record.operation,
 			record.key,
+			record.token,
 		)
 		.run();
 }
 
-/** Gives a claim back after the request failed, so the client can retry with the same key. */
-export async function releaseIdempotencyKey(
+/**
+ * The statement that binds what a request created to its claim (and the request's hash, known
+ * only once an upload's body was read), to run in the batch that records it: a retry then
+ * finds it even if the response is never stored.
+ */
+export function bindIdempotentResource(
 	db: D1Database,
-	claim: { tenantId: string; operation: string; key: string },
-): Promise<void> {
+	claim: IdempotencyClaim,
+	resource: { id: string; requestHash: string },
+): D1PreparedStatement {
+	return db
+		.prepare(
+			`UPDATE idempotency_keys SET resource_id = ?, request_hash = ?
+			 WHERE tenant_id = ? AND operation = ? AND key = ? AND claim_token = ?`,
+		)
+		.bind(resource.id, resource.requestHash, claim.tenantId, claim.operation, claim.key, claim.token);
+}
+
+/**
+ * Gives a claim back after its request failed, so the client can retry with the same key; a
+ * claim that already has a response or a created resource is kept.
+ */
+export async function releaseIdempotencyKey(db: D1Database, claim: IdempotencyClaim): Promise<void> {
 	await db
-		.prepare("DELETE FROM idempotency_keys WHERE tenant_id = ? AND operation = ? AND key = ? AND status IS NULL")
-		.bind(claim.tenantId, claim.operation, claim.key)
+		.prepare(
+			`DELETE FROM idempotency_keys WHERE tenant_id = ? AND operation = ? AND key = ? AND claim_token = ?
+			 AND status IS NULL AND resource_id IS NULL`,
+		)
+		.bind(claim.tenantId, claim.operation, claim.key, claim.token)
 		.run();
 }
 
@@ -292,20 +330,74 @@ export async function deleteIdempotencyKeysBefore(db: D1Database, before: string
 	return result.meta.changes;
 }
 
-/** Jobs of the tenant still queued or running. */
-export async function countLiveJobs(db: D1Database, tenantId: string): Promise<number> {
-	const row = await db
-		.prepare("SELECT COUNT(*) AS live FROM jobs WHERE tenant_id = ? AND status IN ('queued', 'running')")
-		.bind(tenantId)
-		.first<{ live: number }>();
-	return row?.live ?? 0;
+/** What the tenant's uploads hold against today's quota, for the message of a refusal. */
+export interface UploadUsage {
+	/** Bytes of uploads stored since the start of the day, deleted ones included. */
+	stored: number;
+	/** Bytes declared by open upload sessions and uploads still streaming. */
+	reserved: number;
 }
 
-/** Bytes the tenant has uploaded since `since` (an ISO time). */
-export async function uploadedBytesSince(db: D1Database, tenantId: string, since: string): Promise<number> {
+/**
+ * Reserves `bytes` of the tenant's daily upload quota, in one statement so that racing uploads
+ * cannot all pass: uploads stored since `dayStart`, open sessions, other reservations and this
+ * one must stay within `quota`. False when they would not. The reservation lapses at
+ * `expiresAt`; {@link settleUploadReservation} or {@link dropUploadReservation} ends it sooner.
+ */
+export async function reserveUploadBytes(
+	db: D1Database,
+	reservation: { id: string; tenantId: string; bytes: number; dayStart: string; at: string; expiresAt: string },
+	quota: number,
+): Promise<boolean> {
+	const result = await db
+		.prepare(
+			`INSERT INTO upload_reservations (id, tenant_id, bytes, expires_at)
+			 SELECT ?4, ?1, ?5, ?6
+			 WHERE (SELECT COALESCE(SUM(bytes), 0) FROM upload_quota_holds
+			        WHERE tenant_id = ?1 AND (stored_at >= ?2 OR held_until > ?3)) + ?5 <= ?7`,
+		)
+		.bind(
+			reservation.tenantId,
+			reservation.dayStart,
+			reservation.at,
+			reservation.id,
+			reservation.bytes,
+			reservation.expiresAt,
+			quota,
+		)
+		.run();
+	return result.meta.changes > 0;
+}
+
+/** The statement that ends a reservation, to run in the batch that records what it was for. */
+export function settleUploadReservation(db: D1Database, reservationId: string): D1PreparedStatement {
+	return db.prepare("DELETE FROM upload_reservations WHERE id = ?").bind(reservationId);
+}
+
+/** Gives reserved bytes back after the upload failed. */
+export async function dropUploadReservation(db: D1Database, reservationId: string): Promise<void> {
+	await settleUploadReservation(db, reservationId).run();
+}
+
+export async function uploadUsage(
+	db: D1Database,
+	tenantId: string,
+	dayStart: string,
+	at: string,
+): Promise<UploadUsage> {
 	const row = await db
-		.prepare("SELECT COALESCE(SUM(bytes), 0) AS bytes FROM uploads WHERE tenant_id = ? AND created_at >= ?")
-		.bind(tenantId, since)
-		.first<{ bytes: number }>();
-	return row?.bytes ?? 0;
+		.prepare(
+			`SELECT COALESCE(SUM(CASE WHEN stored_at IS NOT NULL THEN bytes END), 0) AS stored,
+			        COALESCE(SUM(CASE WHEN held_until IS NOT NULL THEN bytes END), 0) AS reserved
+			 FROM upload_quota_holds WHERE tenant_id = ?1 AND (stored_at >= ?2 OR held_until > ?3)`,
+		)
+		.bind(tenantId, dayStart, at)
+		.first<UploadUsage>();
+	return { stored: row?.stored ?? 0, reserved: row?.reserved ?? 0 };
+}
+
+/** Forgets reservations whose upload crashed before settling them. */
+export async function deleteUploadReservationsBefore(db: D1Database, before: string): Promise<number> {
+	const result = await db.prepare("DELETE FROM upload_reservations WHERE expires_at <= ?").bind(before).run();
+	return result.meta.changes;
 }

@@ -142,12 +142,18 @@ function toJob(row: JobRow): JobRecord {
 	};
 }
 
+/**
+ * Records a stored upload; `alongside` runs in the same transaction: ending the quota
+ * reservation the upload held (so its bytes are never counted twice or not at all) and
+ * binding it to its Idempotency-Key.
+ */
 export async function insertUpload(
 	db: D1Database,
 	upload: UploadRecord,
 	owner: { tenantId: string; traceId: string },
+	alongside: readonly D1PreparedStatement[] = [],
 ): Promise<void> {
-	await db
+	const insert = db
 		.prepare(
 			`INSERT INTO uploads (id, tenant_id, object_key, bytes, raster_json, trace_id, created_at)
 			 VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -160,8 +166,8 @@ export async function insertUpload(
 			JSON.stringify(upload.raster),
 			owner.traceId,
 			upload.createdAt,
-		)
-		.run();
+		);
+	await db.batch([insert, ...alongside]);
 }
 
 /**
@@ -231,6 +237,107 @@ export async function insertJob(
 		.first<JobRow>();
 	if (!row) throw new Error(`job ${job.id} was not inserted`);
 	return toJob(row);
+}
+
+export type JobAdmission = { job: JobRecord } | { refused: "quota" | "claim" };
+
+/**
+ * Records a job only while the tenant has fewer than `maxLive` jobs queued or running, and,
+ * with an Idempotency-Key, only while `claim` still holds the key, binding the job to it in
+ * the same transaction: each condition is checked by the statement that inserts, so racing
+ * submissions cannot overrun the quota, and a retry finds the job as soon as it exists.
+ */
+export async function admitJob(
+	db: D1Database,
+	job: {
+		id: string;
+		tenantId: string;
+		indexId: string;
+		formula: CompiledFormula;
+		request: JobRequest;
+		traceId: string;
+	},
+	maxLive: number,
+	claim: { operation: string; key: string; token: string } | null,
+): Promise<JobAdmission> {
+	const at = now();
+	const insert = db
+		.prepare(
+			`INSERT INTO jobs (id, tenant_id, index_id, request_json, formula_json, status, stage, progress, trace_id, created_at, updated_at)
+			 SELECT ?1, ?2, ?3, ?4, ?5, 'queued', NULL, 0, ?6, ?7, ?7
+			 WHERE (SELECT COUNT(*) FROM jobs WHERE tenant_id = ?2 AND status IN ('queued', 'running')) < ?8
+			   AND (?9 IS NULL OR EXISTS (
+			     SELECT 1 FROM idempotency_keys WHERE tenant_id = ?2 AND operation = ?9 AND key = ?10
+			       AND claim_token = ?11 AND resource_id IS NULL AND status IS NULL))
+			 RETURNING *`,
+		)
+		.bind(
+			job.id,
+			job.tenantId,
+			job.indexId,
+			JSON.stringify(job.request),
+			JSON.stringify(job.formula),
+			job.traceId,
+			at,
+			maxLive,
+			claim?.operation ?? null,
+			claim?.key ?? null,
+			claim?.token ?? null,
+		);
+	const bind = claim
+		? [
+				db
+					.prepare(
+						`UPDATE idempotency_keys SET resource_id = ?1
+						 WHERE tenant_id = ?2 AND operation = ?3 AND key = ?4 AND claim_token = ?5
+						   AND EXISTS (SELECT 1 FROM jobs WHERE id = ?1)`,
+					)
+					.bind(job.id, job.tenantId, claim.operation, claim.key, claim.token),
+			]
+		: [];
+	const [inserted] = await db.batch<JobRow>([insert, ...bind]);
+	const row = inserted?.results[0];
+	if (row) return { job: toJob(row) };
+	if (!claim) return { refused: "quota" };
+	const live = await countLiveJobs(db, job.tenantId);
+	return { refused: live >= maxLive ? "quota" : "claim" };
+}
+
+/** Jobs of the tenant still queued or running. */
+export async function countLiveJobs(db: D1Database, tenantId: string): Promise<number> {
+	const row = await db
+		.prepare("SELECT COUNT(*) AS live FROM jobs WHERE tenant_id = ? AND status IN ('queued', 'running')")
+		.bind(tenantId)
+		.first<{ live: number }>();
+	return row?.live ?? 0;
+}
+
+/** Where a page of a job listing ends: the next page starts after this job. */
+export interface JobCursor {
+	createdAt: string;
+	id: string;
+}
+
+/**
+ * A page of the tenant's jobs in `statuses`, newest first (ties by id), starting after `after`; one more than `limit` is read to tell whether another page follows.
+ */
+export async function listTenantJobs(
+	db: D1Database,
+	tenantId: string,
+	page: { statuses: readonly JobStatus[]; after: JobCursor | null; limit: number },
+): Promise<{ jobs: JobRecord[]; next: JobCursor | null }> {
+	const { statuses, after, limit } = page;
+	const { results } = await db
+		.prepare(
+			`SELECT * FROM jobs WHERE tenant_id = ?
+			   AND (? IS NULL OR (created_at, id) < (?, ?)) AND status IN (${placeholders(statuses)})
+			 ORDER BY created_at DESC, id DESC LIMIT ?`,
+		)
+		.bind(tenantId, after?.createdAt ?? null, after?.createdAt ?? null, after?.id ?? null, ...statuses, limit + 1)
+		.all<JobRow>();
+	const jobs = results.slice(0, limit).map(toJob);
+	const last = jobs.at(-1);
+	return { jobs, next: results.length > limit && last ? { createdAt: last.createdAt, id: last.id } : null };
 }
 
 /** A job by id, for the pipeline, which only handles ids it was given. */
@@ -622,6 +729,32 @@ export async function listArtifacts(db: D1Database, tenantId: string, jobId: str
 	}));
 }
 
+/** The artifacts of each of the tenant's jobs among `jobIds`, in one query (a page of a listing). */
+export async function listArtifactsOfJobs(
+	db: D1Database,
+	tenantId: string,
+	jobIds: readonly string[],
+): Promise<Map<string, ArtifactRecord[]>> {
+	const byJob = new Map<string, ArtifactRecord[]>(jobIds.map((id) => [id, []]));
+	if (jobIds.length === 0) return byJob;
+	const { results } = await db
+		.prepare(
+			`SELECT a.job_id, a.name, a.media_type, a.bytes, a.object_key FROM artifacts a JOIN jobs j ON j.id = a.job_id
+			 WHERE j.tenant_id = ? AND a.job_id IN (${placeholders(jobIds)}) ORDER BY a.job_id, a.name`,
+		)
+		.bind(tenantId, ...jobIds)
+		.all<{ job_id: string; name: string; media_type: string; bytes: number; object_key: string }>();
+	for (const row of results) {
+		byJob.get(row.job_id)?.push({
+			name: row.name,
+			mediaType: row.media_type,
+			bytes: row.bytes,
+			objectKey: row.object_key,
+		});
+	}
+	return byJob;
+}
+
 export async function insertEvent(db: D1Database, event: NewEvent): Promise<void> {
 	await db
 		.prepare(
@@ -679,6 +812,10 @@ export interface UploadSessionRecord {
 	partBytes: number;
 	status: UploadSessionStatus;
 	createdAt: string;
+	/** After this the session takes no parts and no longer holds quota; the sweeper aborts it. */
+	expiresAt: string;
+	/** When the sweeper aborted it for having expired; null otherwise. */
+	expiredAt: string | null;
 }
 
 export interface UploadPartRecord {
@@ -687,15 +824,18 @@ export interface UploadPartRecord {
 	etag: string;
 }
 
+/** Records an open session; `settle` runs in the same transaction (see {@link insertUpload}). */
 export async function insertUploadSession(
 	db: D1Database,
-	session: UploadSessionRecord,
+	session: Omit<UploadSessionRecord, "expiredAt">,
 	owner: { tenantId: string; traceId: string },
+	settle: D1PreparedStatement,
 ): Promise<void> {
-	await db
+	const insert = db
 		.prepare(
-			`INSERT INTO upload_sessions (id, tenant_id, object_key, multipart_id, bytes, part_bytes, status, trace_id, created_at)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			`INSERT INTO upload_sessions (id, tenant_id, object_key, multipart_id, bytes, part_bytes, status, trace_id,
+			                              created_at, expires_at)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		)
 		.bind(
 			session.id,
@@ -707,8 +847,35 @@ export async function insertUploadSession(
 			session.status,
 			owner.traceId,
 			session.createdAt,
-		)
-		.run();
+			session.expiresAt,
+		);
+	await db.batch([insert, settle]);
+}
+
+interface UploadSessionRow {
+	id: string;
+	object_key: string;
+	multipart_id: string;
+	bytes: number;
+	part_bytes: number;
+	status: UploadSessionStatus;
+	created_at: string;
+	expires_at: string;
+	expired_at: string | null;
+}
+
+function toUploadSession(row: UploadSessionRow): UploadSessionRecord {
+	return {
+		id: row.id,
+		objectKey: row.object_key,
+		multipartId: row.multipart_id,
+		bytes: row.bytes,
+		partBytes: row.part_bytes,
+		status: row.status,
+		createdAt: row.created_at,
+		expiresAt: row.expires_at,
+		expiredAt: row.expired_at,
+	};
 }
 
 /** The tenant's upload session; another tenant's does not exist. */
@@ -719,30 +886,12 @@ export async function getUploadSession(
 ): Promise<UploadSessionRecord | null> {
 	const row = await db
 		.prepare(
-			`SELECT id, object_key, multipart_id, bytes, part_bytes, status, created_at FROM upload_sessions
-			 WHERE id = ? AND tenant_id = ?`,
+			`SELECT id, object_key, multipart_id, bytes, part_bytes, status, created_at, expires_at, expired_at
+			 FROM upload_sessions WHERE id = ? AND tenant_id = ?`,
 		)
 		.bind(id, tenantId)
-		.first<{
-			id: string;
-			object_key: string;
-			multipart_id: string;
-			bytes: number;
-			part_bytes: number;
-			status: UploadSessionStatus;
-			created_at: string;
-		}>();
-	return row
-		? {
-				id: row.id,
-				objectKey: row.object_key,
-				multipartId: row.multipart_id,
-				bytes: row.bytes,
-				partBytes: row.part_bytes,
-				status: row.status,
-				createdAt: row.created_at,
-			}
-		: null;
+		.first<UploadSessionRow>();
+	return row ? toUploadSession(row) : null;
 }
 
 /** Records a received part; sending a part again replaces it, as R2 does. */
@@ -764,17 +913,40 @@ export async function listUploadParts(db: D1Database, uploadId: string): Promise
 	return results.map((row) => ({ number: row.part_number, bytes: row.bytes, etag: row.etag }));
 }
 
-/** Ends an open session; returns false when it was no longer open. */
+/**
+ * Ends an open session; returns false when it was no longer open. An aborted session forgets
+ * its parts (their R2 multipart upload is aborted by the caller); `expiredAt` marks one the
+ * sweeper ended.
+ */
 export async function closeUploadSession(
 	db: D1Database,
 	id: string,
 	status: Exclude<UploadSessionStatus, "open">,
+	expiredAt: string | null = null,
 ): Promise<boolean> {
-	const result = await db
-		.prepare("UPDATE upload_sessions SET status = ? WHERE id = ? AND status = 'open'")
-		.bind(status, id)
-		.run();
-	return result.meta.changes > 0;
+	const [closed] = await db.batch([
+		db
+			.prepare("UPDATE upload_sessions SET status = ?, expired_at = ? WHERE id = ? AND status = 'open'")
+			.bind(status, expiredAt, id),
+		...(status === "aborted" ? [db.prepare("DELETE FROM upload_parts WHERE upload_id = ?").bind(id)] : []),
+	]);
+	return (closed?.meta.changes ?? 0) > 0;
+}
+
+/** Open sessions that expired at or before `at`, oldest first: the sweeper aborts them. */
+export async function listExpiredUploadSessions(
+	db: D1Database,
+	at: string,
+	limit: number,
+): Promise<UploadSessionRecord[]> {
+	const { results } = await db
+		.prepare(
+			`SELECT id, object_key, multipart_id, bytes, part_bytes, status, created_at, expires_at, expired_at
+			 FROM upload_sessions WHERE status = 'open' AND expires_at <= ? ORDER BY expires_at LIMIT ?`,
+		)
+		.bind(at, limit)
+		.all<UploadSessionRow>();
+	return results.map(toUploadSession);
 }
 
 /**

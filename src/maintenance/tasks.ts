@@ -2,7 +2,7 @@
  * Scheduled upkeep (cron triggers, wrangler.toml [triggers]): the sweeper that fails jobs that
  * will not move again and clears what ended jobs left behind, and the retention that deletes
  * old inputs, artifacts, events and upload sessions and forgets old idempotency and rate-limit
- * records.
+ * records; and the expiry of abandoned uploads in parts.
  *
  * Every pass walks its rows in batches, oldest first, until none is left or the run's budget
  * is used. What a pass has done is recorded in the rows themselves (cleaned_at,
@@ -11,9 +11,11 @@
  */
 
 import { IDEMPOTENCY_WINDOW_MS } from "../access/idempotency";
-import { deleteIdempotencyKeysBefore, deleteRateWindowsBefore } from "../db/access";
+import { deleteIdempotencyKeysBefore, deleteRateWindowsBefore, deleteUploadReservationsBefore } from "../db/access";
 import {
+	closeUploadSession,
 	deleteEndedUploadSessions,
+	listExpiredUploadSessions,
 	listJobsToClean,
 	listJobsToRetire,
 	listStalledJobs,
@@ -24,7 +26,7 @@ import {
 	type StalledJob,
 } from "../db/queries";
 import { ApiError, jobProblem } from "../errors/api-error";
-import { log } from "../observability/log";
+import { describeError, log } from "../observability/log";
 import { endJobAsFailed } from "../pipeline/failure";
 import { objectKeys } from "../storage/keys";
 import { deleteObjectsUnder } from "../storage/objects";
@@ -150,6 +152,39 @@ export async function sweepJobs(env: Env, now: number): Promise<SweepReport> {
 	return { stalled, cleaned };
 }
 
+export interface UploadExpiryReport {
+	sessions: number;
+	reservations: number;
+}
+
+/**
+ * Aborts upload sessions past their expires_at: the R2 multipart upload is aborted, its parts
+ * forgotten and the session marked expired, batch after batch until none is left; and forgets
+ * quota reservations whose upload died before settling them.
+ */
+export async function expireUploadSessions(env: Env, now: number): Promise<UploadExpiryReport> {
+	const at = new Date(now).toISOString();
+	// Each session costs an abort and a write.
+	const sessions = await inBatches(new RunBudget(), BATCH, { r2Calls: BATCH, d1Queries: 1 + BATCH }, async () => {
+		const expired = await listExpiredUploadSessions(env.DB, at, BATCH);
+		for (const session of expired) {
+			try {
+				await env.BUCKET.resumeMultipartUpload(session.objectKey, session.multipartId).abort();
+			} catch (error) {
+				// Marked anyway, so one bad session cannot stall the rest: R2 itself drops incomplete
+				// multipart uploads after 7 days.
+				log.warn("upload_session_abort_failed", { upload_id: session.id, ...describeError(error) });
+			}
+			await closeUploadSession(env.DB, session.id, "aborted", at);
+		}
+		return expired.length;
+	});
+	const reservations = await deleteUploadReservationsBefore(env.DB, at);
+	const report = { sessions, reservations };
+	if (sessions + reservations > 0) log.info("uploads_expired", { ...report });
+	return report;
+}
+
 export interface RetentionReport {
 	uploads: number;
 	jobs: number;
@@ -204,16 +239,25 @@ export async function applyRetention(env: Env, now: number): Promise<RetentionRe
  * Which task each cron expression in wrangler.toml runs. Retention runs every 10 minutes, not
  * daily: each run handles a bounded share, so it must run often enough to keep up.
  */
-export const scheduledTasks: Record<string, (env: Env, now: number) => Promise<unknown>> = {
-	"*/5 * * * *": sweepJobs,
-	"*/10 * * * *": applyRetention,
+export const scheduledTasks: Record<string, readonly ((env: Env, now: number) => Promise<unknown>)[]> = {
+	"*/5 * * * *": [sweepJobs, expireUploadSessions],
+	"*/10 * * * *": [applyRetention],
 };
 
 export async function runScheduled(cron: string, env: Env, now: number): Promise<void> {
-	const task = scheduledTasks[cron];
-	if (!task) {
+	const tasks = scheduledTasks[cron];
+	if (!tasks) {
 		log.error("unknown_cron", { cron });
 		return;
 	}
-	await task(env, now);
+	// Each task runs even when one before it failed; the failures are reported together after.
+	const failures: unknown[] = [];
+	for (const task of tasks) {
+		try {
+			await task(env, now);
+		} catch (error) {
+			failures.push(error);
+		}
+	}
+	if (failures.length > 0) throw new AggregateError(failures, `${failures.length} task(s) of cron ${cron} failed`);
 }

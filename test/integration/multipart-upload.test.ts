@@ -3,16 +3,23 @@
  * part size) joined and read like a single-request upload, and every error path: a part out of
  * range or of the wrong size, completing with parts missing, completing twice, aborting.
  */
+import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { getUploadSession, listUploadParts } from "../../src/db/queries";
+import { expireUploadSessions } from "../../src/maintenance/tasks";
+import { UPLOAD_SESSION_TTL_MS } from "../../src/routes/v1/upload-files";
 import { objectKeys } from "../../src/storage/keys";
+import worker from "../../src/worker";
 import red256 from "../fixtures/s2_red_256.tif";
 import { api, expectProblem, json, submitJob, upload, waitForJob } from "../helpers";
-import { createTenantKey } from "../tenants";
+import { createTenantKey, TEST_TENANT_ID } from "../tenants";
 
 interface Session {
 	id: string;
 	status: string;
+	created_at: string;
+	expires_at: string;
 	bytes: number;
 	part_bytes: number;
 	parts: { number: number; bytes: number; href: string; received: boolean }[];
@@ -200,5 +207,70 @@ describe("upload in parts", () => {
 		});
 		await expectProblem(response, 429, "quota-exceeded");
 		expect(Number(response.headers.get("retry-after"))).toBeGreaterThan(0);
+	});
+});
+
+describe("expiry of uploads in parts", () => {
+	afterEach(() => {
+		vi.useRealTimers();
+	});
+
+	/** Moves the clock past a session's expiry. */
+	function pastExpiry(session: Session): number {
+		const later = Date.parse(session.expires_at) + 60_000;
+		vi.useFakeTimers({ toFake: ["Date"], now: later });
+		return later;
+	}
+
+	it("expires 24 h after opening: parts and complete are refused, and the sweeper aborts it and drops its parts", async () => {
+		const file = paddedTiff(env.UPLOAD_PART_BYTES + 10);
+		const session = await open(file.length);
+		expect(Date.parse(session.expires_at) - Date.parse(session.created_at)).toBe(UPLOAD_SESSION_TTL_MS);
+		await sendAll(session, file, [1]);
+		const later = pastExpiry(session);
+
+		const part = await expectProblem(
+			await putPart(session, 2, file.subarray(env.UPLOAD_PART_BYTES)),
+			409,
+			"upload-closed",
+		);
+		expect(part.detail).toContain(`expired at ${session.expires_at}`);
+		const complete = await expectProblem(await api(session.complete_href, { method: "POST" }), 409, "upload-closed");
+		expect(complete.detail).toContain("expired");
+
+		const report = await expireUploadSessions(env, later);
+		expect(report.sessions).toBeGreaterThanOrEqual(1);
+		const swept = await getUploadSession(env.DB, TEST_TENANT_ID, session.id);
+		expect(swept?.status).toBe("aborted");
+		expect(swept?.expiredAt).not.toBeNull();
+		expect(await listUploadParts(env.DB, session.id)).toEqual([]);
+		// The R2 multipart upload is gone: it takes no more parts.
+		const multipart = env.BUCKET.resumeMultipartUpload(objectKeys.upload(session.id), swept?.multipartId ?? "");
+		await expect(multipart.uploadPart(2, new Uint8Array(10))).rejects.toThrow();
+		// Still told apart from an abort by the client.
+		const after = await expectProblem(await api(session.complete_href, { method: "POST" }), 409, "upload-closed");
+		expect(after.detail).toContain("expired");
+		expect((await api(session.abort_href, { method: "POST" })).status).toBe(204);
+	});
+
+	it("stops holding the daily quota once expired, and is swept by the five-minute cron", async () => {
+		const { key, tenantId } = await createTenantKey({ quotas: { maxUploadBytesPerDay: 1_000_000 } });
+		const openAs = (bytes: number) =>
+			api("/v1/uploads", {
+				method: "POST",
+				headers: { authorization: `Bearer ${key}`, "upload-length": String(bytes) },
+			});
+		const first = await openAs(900_000);
+		expect(first.status).toBe(202);
+		const session = await json<Session>(first);
+		await expectProblem(await openAs(900_000), 429, "quota-exceeded");
+
+		const later = pastExpiry(session);
+		const reopened = await openAs(900_000);
+		expect(reopened.status, await reopened.clone().text()).toBe(202);
+		await reopened.body?.cancel();
+
+		await worker.scheduled(createScheduledController({ cron: "*/5 * * * *", scheduledTime: later }), env);
+		expect((await getUploadSession(env.DB, tenantId, session.id))?.status).toBe("aborted");
 	});
 });

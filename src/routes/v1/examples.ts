@@ -29,6 +29,7 @@ export const uploadSessionExample = {
 	bytes: 25165824,
 	part_bytes: 16777216,
 	created_at: "2026-11-25T12:00:00.000Z",
+	expires_at: "2026-11-26T12:00:00.000Z",
 	parts: [
 		{ number: 1, bytes: 16777216, href: `${SESSION_URL}/parts/1`, received: false },
 		{ number: 2, bytes: 8388608, href: `${SESSION_URL}/parts/2`, received: false },
@@ -89,6 +90,11 @@ export const canceledJobExample = {
 	stage: "compute",
 	progress: 0.4,
 	updated_at: "2026-11-25T12:00:02.000Z",
+};
+
+export const jobListExample = {
+	jobs: [{ ...succeededJobExample, id: "job_89abcdef0123456789abcdef" }, queuedJobExample],
+	next: "MjAyNi0xMS0yNVQxMjowMDowMS4wMDBafGpvYl8wMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc",
 };
 
 export const jobEventsExample = {

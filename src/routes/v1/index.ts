@@ -9,19 +9,23 @@ import { registerCancelJob } from "./jobs.cancel";
 import { registerCreateJob } from "./jobs.create";
 import { registerListJobEvents } from "./jobs.events";
 import { registerGetJob } from "./jobs.get";
+import { registerListJobs } from "./jobs.list";
 import { registerAbortUpload } from "./uploads.abort";
 import { registerCompleteUpload } from "./uploads.complete";
 import { registerCreateUpload } from "./uploads.create";
+import { registerDeleteUpload } from "./uploads.delete";
 import { registerGetUpload } from "./uploads.get";
 import { registerUploadPart } from "./uploads.parts.put";
 
 export function registerV1Routes(app: App, version: string): void {
 	registerCreateUpload(app);
 	registerGetUpload(app);
+	registerDeleteUpload(app);
 	registerUploadPart(app);
 	registerCompleteUpload(app);
 	registerAbortUpload(app);
 	registerCreateJob(app);
+	registerListJobs(app);
 	registerGetJob(app);
 	registerCancelJob(app);
 	registerListJobEvents(app);

@@ -8,6 +8,7 @@ import { bearerWith, requireScope } from "../../access/auth";
 import {
 	canonicalJson,
 	claim,
+	type HeldClaim,
 	readIdempotencyKey,
 	release,
 	remember,
@@ -16,8 +17,16 @@ import {
 } from "../../access/idempotency";
 import { pixelQuotaProblem } from "../../access/quotas";
 import type { App } from "../../context";
-import { countLiveJobs, type TenantQuotas } from "../../db/access";
-import { failJob, findUploads, insertJob, type JobRequest } from "../../db/queries";
+import type { TenantQuotas } from "../../db/access";
+import {
+	admitJob,
+	failJob,
+	findUploads,
+	getTenantJob,
+	type JobRecord,
+	type JobRequest,
+	listArtifacts,
+} from "../../db/queries";
 import { ApiError, type FieldError, jobProblem } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
 import { MAX_FORMULA_DEPTH, MAX_FORMULA_LENGTH } from "../../formula/parse";
@@ -234,29 +243,40 @@ export function registerCreateJob(app: App): void {
 	app.openapi(createJobRoute, async function createJob(c) {
 		const request = c.req.valid("json");
 		const { tenantId, quotas } = c.get("principal");
+		const { traceId } = c.get("trace");
 		const idempotencyKey = readIdempotencyKey(c.req.header("idempotency-key"));
-		const idempotency = idempotencyKey
-			? { db: c.env.DB, tenantId, operation: "createJob" as const, key: idempotencyKey }
-			: null;
 		const requestHash = await sha256Hex(canonicalJson(request));
-		if (idempotency) {
-			const earlier = await claim(idempotency, requestHash);
-			if (earlier) {
-				const replayed = replayFor(idempotency, earlier, requestHash);
-				return c.json(replayed.body as z.infer<typeof JobSchema>, 202, replayHeaders(replayed));
+		let held: HeldClaim | null = null;
+		if (idempotencyKey) {
+			const scope = { db: c.env.DB, tenantId, operation: "createJob" as const, key: idempotencyKey };
+			const outcome = await claim(scope, requestHash);
+			if ("earlier" in outcome) {
+				const replay = replayFor(scope, outcome.earlier, requestHash);
+				if ("response" in replay) {
+					return c.json(replay.response.body as z.infer<typeof JobSchema>, 202, replayHeaders(replay.response));
+				}
+				// The first request recorded the job, then failed before it could answer: this is its answer.
+				const job = await getTenantJob(c.env.DB, tenantId, replay.resourceId);
+				if (!job) throw new Error(`job ${replay.resourceId} is bound to an Idempotency-Key but not recorded`);
+				const body = renderJob(job, await listArtifacts(c.env.DB, tenantId, job.id));
+				return c.json(body, 202, replayHeaders({ status: 202, body, location: `/v1/jobs/${job.id}` }));
 			}
+			held = outcome.held;
 		}
+		let job: JobRecord;
 		try {
-			const { jobRequest, formula } = await checkRequest(c.env, tenantId, quotas, request);
-			const job = await submit(c.env, tenantId, c.get("trace").traceId, jobRequest, formula);
-			const body = renderJob(job, []);
-			const location = `/v1/jobs/${job.id}`;
-			if (idempotency) await remember(idempotency, requestHash, { status: 202, body, location });
-			return c.json(body, 202, { Location: location });
+			const { jobRequest, formula } = await checkRequest(c.env, tenantId, request, quotas);
+			job = await admit(c.env.DB, { tenantId, traceId, jobRequest, formula }, quotas, held);
 		} catch (error) {
-			if (idempotency) await release(idempotency);
+			if (held) await release(held);
 			throw error;
 		}
+		// The job exists and is bound to the key: from here a failure never gives the key back.
+		await enqueue(c.env, job);
+		const body = renderJob(job, []);
+		const location = `/v1/jobs/${job.id}`;
+		if (held) await remember(held, requestHash, { status: 202, body, location });
+		return c.json(body, 202, { Location: location });
 	});
 }
 
@@ -264,8 +284,8 @@ export function registerCreateJob(app: App): void {
 async function checkRequest(
 	env: Env,
 	tenantId: string,
-	quotas: TenantQuotas,
 	request: CreateJob,
+	quotas: TenantQuotas,
 ): Promise<{ jobRequest: JobRequest; formula: CompiledFormula }> {
 	const formula = compileFormula(request);
 	const inputs = inputRequests(request.inputs);
@@ -275,7 +295,6 @@ async function checkRequest(
 	if (uploads.problem) throw uploads.problem;
 	const overQuota = pixelQuotaProblem(uploads.pixels, quotas);
 	if (overQuota) throw overQuota;
-	await checkConcurrencyQuota(env.DB, tenantId, quotas);
 	const jobRequest: JobRequest = {
 		index: request.index,
 		expression: request.expression,
@@ -287,27 +306,41 @@ async function checkRequest(
 	return { jobRequest, formula };
 }
 
-/** Records the job and hands it to ingest; a job that cannot be queued ends failed, never stuck. */
-async function submit(env: Env, tenantId: string, traceId: string, jobRequest: JobRequest, formula: CompiledFormula) {
+/**
+ * Records the job if the tenant has a job slot free (and the claim on its Idempotency-Key still
+ * holds); the insert itself checks both, so simultaneous submissions never overrun the quota.
+ */
+async function admit(
+	db: D1Database,
+	submission: { tenantId: string; traceId: string; jobRequest: JobRequest; formula: CompiledFormula },
+	quotas: TenantQuotas,
+	held: HeldClaim | null,
+): Promise<JobRecord> {
+	const { tenantId, traceId, jobRequest, formula } = submission;
 	const indexId = formula.index ?? EXPRESSION_INDEX;
-	const job = await insertJob(env.DB, { id: newJobId(), tenantId, indexId, formula, request: jobRequest, traceId });
-	try {
-		await sendToStage(env, "ingest", { job_id: job.id, trace_id: traceId });
-	} catch (error) {
-		await failJob(env.DB, job.id, jobProblem(error, job.id, traceId));
-		throw error;
-	}
-	log.info("job_created", { trace_id: traceId, job_id: job.id, stage: "ingest", index: indexId });
-	return job;
-}
-
-async function checkConcurrencyQuota(db: D1Database, tenantId: string, quotas: TenantQuotas): Promise<void> {
-	const live = await countLiveJobs(db, tenantId);
-	if (live >= quotas.maxConcurrentJobs) {
+	const job = { id: newJobId(), tenantId, indexId, formula, request: jobRequest, traceId };
+	const admission = await admitJob(db, job, quotas.maxConcurrentJobs, held);
+	if ("job" in admission) return admission.job;
+	if (admission.refused === "claim") {
 		throw new ApiError(
-			"quota-exceeded",
-			`This tenant has ${live} jobs queued or running; at most ${quotas.maxConcurrentJobs} may run at once.`,
-			{ headers: { "Retry-After": String(CONCURRENCY_RETRY_AFTER_SECONDS) } },
+			"idempotency-key-reused",
+			`This request's hold on its Idempotency-Key lapsed and a retry with the same key took it over; that retry answers for the key.`,
 		);
 	}
+	throw new ApiError(
+		"quota-exceeded",
+		`This tenant already has ${quotas.maxConcurrentJobs} jobs queued or running; at most ${quotas.maxConcurrentJobs} may run at once.`,
+		{ headers: { "Retry-After": String(CONCURRENCY_RETRY_AFTER_SECONDS) } },
+	);
+}
+
+/** Hands the job to ingest; a job that cannot be queued ends failed, never stuck. */
+async function enqueue(env: Env, job: JobRecord): Promise<void> {
+	try {
+		await sendToStage(env, "ingest", { job_id: job.id, trace_id: job.traceId });
+	} catch (error) {
+		await failJob(env.DB, job.id, jobProblem(error, job.id, job.traceId));
+		throw error;
+	}
+	log.info("job_created", { trace_id: job.traceId, job_id: job.id, stage: "ingest", index: job.indexId });
 }

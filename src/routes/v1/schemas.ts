@@ -77,6 +77,11 @@ export const UploadSessionSchema = z
 			.int()
 			.openapi({ description: "Size of every part but the last, which holds the rest", example: 16777216 }),
 		created_at: z.iso.datetime().openapi({ example: "2026-11-25T12:00:00.000Z" }),
+		expires_at: z.iso.datetime().openapi({
+			description:
+				"Complete the upload before this (24 h after it was opened): after it the session takes no parts, its declared bytes stop counting against the daily quota, and its parts are discarded",
+			example: "2026-11-26T12:00:00.000Z",
+		}),
 		parts: z.array(UploadPartSchema),
 		complete_href: z.string().openapi({ example: "/v1/uploads/upl_0123456789abcdef01234567/complete" }),
 		abort_href: z.string().openapi({ example: "/v1/uploads/upl_0123456789abcdef01234567/abort" }),
@@ -233,6 +238,7 @@ export function renderUploadSession(
 		bytes: session.bytes,
 		part_bytes: session.partBytes,
 		created_at: session.createdAt,
+		expires_at: session.expiresAt,
 		parts: Array.from({ length: partCount(session) }, (_, i) => ({
 			number: i + 1,
 			bytes: partSize(session, i + 1),

@@ -1,7 +1,9 @@
 /**
  * What every way of uploading shares once the bytes are in R2 (in one request or in parts):
- * the answer to a body that is not a TIFF, and reading the header into the upload's description.
+ * the answer to a body that is not a TIFF, and reading the header into the upload's description;
+ * and how long an upload in parts stays open, and how one is abandoned.
  */
+import { closeUploadSession, type UploadSessionRecord } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { RasterInputError } from "../../raster/input-errors";
 import { openRasterFile } from "../../raster/inputs";
@@ -33,4 +35,27 @@ export async function describeStoredTiff(env: Env, key: string, bytes: number): 
 			errors,
 		});
 	}
+}
+
+/**
+ * An upload in parts must be completed within this long of being opened: until then its
+ * declared size holds against the daily quota, after it the session refuses parts and the
+ * sweeper aborts it, so an abandoned session neither holds quota nor keeps its parts forever.
+ */
+export const UPLOAD_SESSION_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** The problem for a session that has expired (swept or not yet), or null while it may go on. */
+export function sessionExpired(session: UploadSessionRecord, now: number): ApiError | null {
+	const expired = session.expiredAt !== null || (session.status === "open" && Date.parse(session.expiresAt) <= now);
+	if (!expired) return null;
+	return new ApiError(
+		"upload-closed",
+		`Upload ${session.id} expired at ${session.expiresAt}: an upload in parts must be completed within ${UPLOAD_SESSION_TTL_MS / 3_600_000} h of being opened, and its parts are discarded. Open a new upload.`,
+	);
+}
+
+/** Abandons an open session: its R2 multipart upload and the parts received are discarded. */
+export async function abortUploadSession(env: Env, session: UploadSessionRecord): Promise<void> {
+	await env.BUCKET.resumeMultipartUpload(session.objectKey, session.multipartId).abort();
+	await closeUploadSession(env.DB, session.id, "aborted");
 }

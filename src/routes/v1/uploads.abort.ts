@@ -2,10 +2,11 @@
 import { createRoute } from "@hono/zod-openapi";
 import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
-import { closeUploadSession, getUploadSession } from "../../db/queries";
+import { getUploadSession } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
 import { UploadIdParam } from "./schemas";
+import { abortUploadSession } from "./upload-files";
 
 export const abortUploadRoute = createRoute({
 	method: "post",
@@ -15,7 +16,8 @@ export const abortUploadRoute = createRoute({
 	summary: "Abort an upload in parts",
 	middleware: [requireScope("uploads:write")] as const,
 	security: bearerWith("uploads:write"),
-	description: "Aborting again does nothing; a completed upload cannot be aborted (409).",
+	description:
+		"Aborting again does nothing; a completed upload cannot be aborted (409). DELETE /v1/uploads/{id} does the same to an open upload.",
 	request: { params: UploadIdParam },
 	responses: {
 		204: { description: "Aborted; the parts received are discarded" },
@@ -32,10 +34,7 @@ export function registerAbortUpload(app: App): void {
 		if (session.status === "completed") {
 			throw new ApiError("upload-closed", `Upload ${id} is complete; it cannot be aborted.`);
 		}
-		if (session.status === "open") {
-			await c.env.BUCKET.resumeMultipartUpload(session.objectKey, session.multipartId).abort();
-			await closeUploadSession(c.env.DB, id, "aborted");
-		}
+		if (session.status === "open") await abortUploadSession(c.env, session);
 		return c.body(null, 204);
 	});
 }

@@ -13,7 +13,7 @@ import { log } from "../../observability/log";
 import { hasTiffSignature, TIFF_SIGNATURE_BYTES } from "../../raster/tiff-structure";
 import { uploadExample } from "./examples";
 import { partCount, renderUpload, UploadIdParam, UploadSchema } from "./schemas";
-import { describeStoredTiff, notATiff } from "./upload-files";
+import { describeStoredTiff, notATiff, sessionExpired } from "./upload-files";
 
 export const completeUploadRoute = createRoute({
 	method: "post",
@@ -24,7 +24,7 @@ export const completeUploadRoute = createRoute({
 	middleware: [requireScope("uploads:write")] as const,
 	security: bearerWith("uploads:write"),
 	description:
-		"Every part must have been received. The joined file is checked like a single-request upload: not a TIFF answers 415, an unreadable header 422, and the upload is then discarded. Completing again answers 200 with the same upload.",
+		"Every part must have been received. The joined file is checked like a single-request upload: not a TIFF answers 415, an unreadable header 422, and the upload is then discarded. Completing again answers 200 with the same upload; completing after the session expired (24 h after it was opened) answers 409.",
 	request: { params: UploadIdParam },
 	responses: {
 		200: {
@@ -50,6 +50,8 @@ export function registerCompleteUpload(app: App): void {
 			if (!upload) throw new Error(`upload session ${id} is completed but its upload is not recorded`);
 			return c.json(renderUpload(upload), 200);
 		}
+		const expired = sessionExpired(session, Date.now());
+		if (expired) throw expired;
 		if (session.status === "aborted") throw new ApiError("upload-closed", `Upload ${id} was aborted.`);
 		const parts = await listUploadParts(c.env.DB, id);
 		const received = new Set(parts.map((part) => part.number));

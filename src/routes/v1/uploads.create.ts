@@ -6,10 +6,25 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { bearerWith, requireScope } from "../../access/auth";
-import { claim, readIdempotencyKey, release, remember, replayFor, replayHeaders } from "../../access/idempotency";
+import {
+	claim,
+	type HeldClaim,
+	readIdempotencyKey,
+	release,
+	remember,
+	replayFor,
+	replayHeaders,
+} from "../../access/idempotency";
 import type { App } from "../../context";
-import { type TenantQuotas, uploadedBytesSince } from "../../db/access";
-import { insertUpload, insertUploadSession } from "../../db/queries";
+import {
+	bindIdempotentResource,
+	dropUploadReservation,
+	reserveUploadBytes,
+	settleUploadReservation,
+	type TenantQuotas,
+	uploadUsage,
+} from "../../db/access";
+import { findUploads, insertUpload, insertUploadSession } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
 import { hex, newUploadId } from "../../ids";
@@ -18,10 +33,17 @@ import { hasTiffSignature, TIFF_SIGNATURE_BYTES } from "../../raster/tiff-struct
 import { objectKeys } from "../../storage/keys";
 import { uploadExample, uploadSessionExample } from "./examples";
 import { IdempotencyKeyHeader, renderUpload, renderUploadSession, UploadSchema, UploadSessionSchema } from "./schemas";
-import { describeStoredTiff, notATiff } from "./upload-files";
+import { describeStoredTiff, notATiff, UPLOAD_SESSION_TTL_MS } from "./upload-files";
 
 /** R2 takes at most 10 000 parts per object. */
 const MAX_PARTS = 10_000;
+
+/**
+ * How long the bytes an upload reserves against the quota hold if its request dies before
+ * settling them: a single upload streams up to MAX_UPLOAD_BYTES, opening a session takes one
+ * R2 call.
+ */
+const RESERVATION_LEASE_MS = 15 * 60 * 1000;
 
 const UploadHeaders = IdempotencyKeyHeader.extend({
 	"upload-length": z
@@ -191,23 +213,40 @@ function startOfUtcDay(at: Date): Date {
 	return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate()));
 }
 
-async function checkDailyUploadQuota(db: D1Database, tenantId: string, quotas: TenantQuotas, length: number) {
+/**
+ * Reserves `length` bytes of today's (UTC) upload quota for upload `id`, or refuses with 429:
+ * stored uploads, open sessions and uploads still streaming all count, and one statement
+ * decides, so simultaneous uploads cannot together pass the quota.
+ */
+async function reserveDailyUploadBytes(
+	db: D1Database,
+	upload: { id: string; tenantId: string; bytes: number },
+	quotas: TenantQuotas,
+): Promise<void> {
 	const now = new Date();
-	const dayStart = startOfUtcDay(now);
-	const used = await uploadedBytesSince(db, tenantId, dayStart.toISOString());
-	if (used + length > quotas.maxUploadBytesPerDay) {
-		const nextDay = dayStart.getTime() + 24 * 60 * 60 * 1000;
-		throw new ApiError(
-			"quota-exceeded",
-			`This tenant uploaded ${used} bytes today (UTC); ${length} more would pass the daily quota of ${quotas.maxUploadBytesPerDay}.`,
-			{ headers: { "Retry-After": String(Math.ceil((nextDay - now.getTime()) / 1000)) } },
-		);
-	}
+	const dayStart = startOfUtcDay(now).toISOString();
+	const at = now.toISOString();
+	const expiresAt = new Date(now.getTime() + RESERVATION_LEASE_MS).toISOString();
+	if (await reserveUploadBytes(db, { ...upload, dayStart, at, expiresAt }, quotas.maxUploadBytesPerDay)) return;
+	const { stored, reserved } = await uploadUsage(db, upload.tenantId, dayStart, at);
+	const nextDay = startOfUtcDay(now).getTime() + 24 * 60 * 60 * 1000;
+	throw new ApiError(
+		"quota-exceeded",
+		`This tenant uploaded ${stored} bytes today (UTC) and has ${reserved} more reserved by uploads in progress; ${upload.bytes} more would pass the daily quota of ${quotas.maxUploadBytesPerDay}.`,
+		{ headers: { "Retry-After": String(Math.ceil((nextDay - now.getTime()) / 1000)) } },
+	);
 }
 
-/** Opens an R2 multipart upload for a file of `bytes`, cut into parts of the configured size. */
-async function openUploadSession(env: Env, bytes: number, owner: { tenantId: string; traceId: string }) {
-	const { traceId } = owner;
+/**
+ * Opens an R2 multipart upload for a file of `bytes`, cut into parts of the configured size;
+ * its declared size holds against the daily quota while the session is open.
+ */
+async function openUploadSession(
+	env: Env,
+	bytes: number,
+	owner: { tenantId: string; traceId: string; quotas: TenantQuotas },
+) {
+	const { tenantId, traceId, quotas } = owner;
 	const partBytes = env.UPLOAD_PART_BYTES;
 	if (Math.ceil(bytes / partBytes) > MAX_PARTS) {
 		throw new ApiError(
@@ -216,32 +255,41 @@ async function openUploadSession(env: Env, bytes: number, owner: { tenantId: str
 		);
 	}
 	const id = newUploadId();
-	const objectKey = objectKeys.upload(id);
-	const multipart = await env.BUCKET.createMultipartUpload(objectKey, { httpMetadata: { contentType: "image/tiff" } });
-	const session = {
-		id,
-		objectKey,
-		multipartId: multipart.uploadId,
-		bytes,
-		partBytes,
-		status: "open" as const,
-		createdAt: new Date().toISOString(),
-	};
-	await insertUploadSession(env.DB, session, owner);
-	log.info("upload_session_opened", { trace_id: traceId, upload_id: id, bytes, part_bytes: partBytes });
-	return session;
+	await reserveDailyUploadBytes(env.DB, { id, tenantId, bytes }, quotas);
+	try {
+		const objectKey = objectKeys.upload(id);
+		const multipart = await env.BUCKET.createMultipartUpload(objectKey, {
+			httpMetadata: { contentType: "image/tiff" },
+		});
+		const createdAt = new Date();
+		const session = {
+			id,
+			objectKey,
+			multipartId: multipart.uploadId,
+			bytes,
+			partBytes,
+			status: "open" as const,
+			createdAt: createdAt.toISOString(),
+			expiresAt: new Date(createdAt.getTime() + UPLOAD_SESSION_TTL_MS).toISOString(),
+		};
+		// The open session holds the bytes from now on, in place of the reservation.
+		await insertUploadSession(env.DB, session, { tenantId, traceId }, settleUploadReservation(env.DB, id));
+		log.info("upload_session_opened", { trace_id: traceId, upload_id: id, bytes, part_bytes: partBytes });
+		return { ...session, expiredAt: null };
+	} catch (error) {
+		await dropUploadReservation(env.DB, id);
+		throw error;
+	}
 }
 
 export function registerCreateUpload(app: App): void {
 	app.openapi(createUploadRoute, async function createUpload(c) {
 		const { tenantId, quotas } = c.get("principal");
 		const uploadLength = c.req.valid("header")["upload-length"];
+		const { traceId } = c.get("trace");
 		if (uploadLength !== undefined) {
 			await c.req.raw.body?.cancel();
-			// The whole file counts against today's quota when its session opens.
-			await checkDailyUploadQuota(c.env.DB, tenantId, quotas, Number(uploadLength));
-			const owner = { tenantId, traceId: c.get("trace").traceId };
-			const session = await openUploadSession(c.env, Number(uploadLength), owner);
+			const session = await openUploadSession(c.env, Number(uploadLength), { tenantId, traceId, quotas });
 			return c.json(renderUploadSession(session, []), 202, { Location: `/v1/uploads/${session.id}` });
 		}
 		const length = declaredLength(c.req.header("content-length"), c.env.MAX_UPLOAD_BYTES);
@@ -250,36 +298,55 @@ export function registerCreateUpload(app: App): void {
 			throw new ApiError("unsupported-media-type", "The body is empty or too short to be a TIFF file.");
 		}
 		const idempotencyKey = readIdempotencyKey(c.req.header("idempotency-key"));
-		const idempotency = idempotencyKey
-			? { db: c.env.DB, tenantId, operation: "createUpload" as const, key: idempotencyKey }
-			: null;
-		if (idempotency) {
-			const earlier = await claim(idempotency, null);
-			if (earlier) {
-				const replayed = replayFor(idempotency, earlier, await digestOf(body));
-				return c.json(replayed.body as z.infer<typeof UploadSchema>, 201, replayHeaders(replayed));
+		let held: HeldClaim | null = null;
+		if (idempotencyKey) {
+			const scope = { db: c.env.DB, tenantId, operation: "createUpload" as const, key: idempotencyKey };
+			const outcome = await claim(scope, null);
+			if ("earlier" in outcome) {
+				const replay = replayFor(scope, outcome.earlier, await digestOf(body));
+				if ("response" in replay) {
+					return c.json(replay.response.body as z.infer<typeof UploadSchema>, 201, replayHeaders(replay.response));
+				}
+				// The first request recorded the upload, then failed before it could answer: this is its answer.
+				const upload = (await findUploads(c.env.DB, tenantId, [replay.resourceId])).get(replay.resourceId);
+				if (!upload) {
+					throw new ApiError("not-found", `Upload ${replay.resourceId}, stored for this Idempotency-Key, was deleted.`);
+				}
+				const rendered = renderUpload(upload);
+				return c.json(
+					rendered,
+					201,
+					replayHeaders({ status: 201, body: rendered, location: `/v1/uploads/${upload.id}` }),
+				);
 			}
+			held = outcome.held;
 		}
+		const id = newUploadId();
 		try {
-			await checkDailyUploadQuota(c.env.DB, tenantId, quotas, length);
-			const { upload, digest } = await storeUpload(c.env, body, length);
-			const { traceId } = c.get("trace");
-			await insertUpload(c.env.DB, upload, { tenantId, traceId });
-			log.info("upload_stored", { trace_id: traceId, upload_id: upload.id, bytes: length, ...upload.raster });
-			const rendered = renderUpload(upload);
-			const location = `/v1/uploads/${upload.id}`;
-			if (idempotency) await remember(idempotency, digest, { status: 201, body: rendered, location });
-			return c.json(rendered, 201, { Location: location });
+			// The declared length is reserved before the body streams, and settled when it is recorded.
+			await reserveDailyUploadBytes(c.env.DB, { id, tenantId, bytes: length }, quotas);
+			try {
+				const { upload, digest } = await storeUpload(c.env, id, body, length);
+				const bind = held ? [bindIdempotentResource(c.env.DB, held, { id, requestHash: digest })] : [];
+				await insertUpload(c.env.DB, upload, { tenantId, traceId }, [settleUploadReservation(c.env.DB, id), ...bind]);
+				log.info("upload_stored", { trace_id: traceId, upload_id: upload.id, bytes: length, ...upload.raster });
+				const rendered = renderUpload(upload);
+				const location = `/v1/uploads/${upload.id}`;
+				if (held) await remember(held, digest, { status: 201, body: rendered, location });
+				return c.json(rendered, 201, { Location: location });
+			} catch (error) {
+				await dropUploadReservation(c.env.DB, id);
+				throw error;
+			}
 		} catch (error) {
-			if (idempotency) await release(idempotency);
+			if (held) await release(held);
 			throw error;
 		}
 	});
 }
 
 /** Stores the body and reads its header; a file whose header cannot be read is not kept. */
-async function storeUpload(env: Env, body: ReadableStream<Uint8Array>, length: number) {
-	const id = newUploadId();
+async function storeUpload(env: Env, id: string, body: ReadableStream<Uint8Array>, length: number) {
 	const key = objectKeys.upload(id);
 	const digest = await storeBody(env.BUCKET, key, body, length);
 	const raster = await describeStoredTiff(env, key, length);

@@ -7,6 +7,7 @@ import { ApiError } from "../../errors/api-error";
 import { problemResponses } from "../../errors/openapi";
 import { uploadPartExample } from "./examples";
 import { partCount, partSize, UploadIdParam, UploadPartSchema } from "./schemas";
+import { sessionExpired } from "./upload-files";
 
 const PartBody = z.string().openapi({ format: "binary", description: "The part's bytes" });
 
@@ -19,7 +20,7 @@ export const uploadPartRoute = createRoute({
 	middleware: [requireScope("uploads:write")] as const,
 	security: bearerWith("uploads:write"),
 	description:
-		"Part n (1-based) holds bytes (n - 1) x part_bytes up to n x part_bytes of the file; every part has exactly part_bytes except the last, which holds the rest. Parts may arrive in any order, and a part sent again replaces the earlier one.",
+		"Part n (1-based) holds bytes (n - 1) x part_bytes up to n x part_bytes of the file; every part has exactly part_bytes except the last, which holds the rest. Parts may arrive in any order, and a part sent again replaces the earlier one. A session expires 24 h after it was opened (its `expires_at`); it then refuses parts with 409.",
 	request: {
 		params: UploadIdParam.extend({
 			n: z.coerce
@@ -45,6 +46,8 @@ export function registerUploadPart(app: App): void {
 		const { tenantId } = c.get("principal");
 		const session = await getUploadSession(c.env.DB, tenantId, id);
 		if (!session) throw new ApiError("not-found", `Upload ${id} does not exist.`);
+		const expired = sessionExpired(session, Date.now());
+		if (expired) throw expired;
 		if (session.status !== "open") {
 			throw new ApiError("upload-closed", `Upload ${id} is ${session.status}; it takes no more parts.`);
 		}

@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, ClientMeta, Options as Options2, RequestResult, TDataShape } from './client/index.js';
-import type { AbortUploadData, AbortUploadErrors, AbortUploadResponses, CancelJobData, CancelJobErrors, CancelJobResponses, CompleteUploadData, CompleteUploadErrors, CompleteUploadResponses, CreateJobData, CreateJobErrors, CreateJobResponses, CreateUploadData, CreateUploadErrors, CreateUploadResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetIndexData, GetIndexErrors, GetIndexResponses, GetJobArtifactData, GetJobArtifactErrors, GetJobArtifactResponses, GetJobData, GetJobErrors, GetJobResponses, GetUploadData, GetUploadErrors, GetUploadResponses, ListIndicesData, ListIndicesErrors, ListIndicesResponses, ListJobEventsData, ListJobEventsErrors, ListJobEventsResponses, UploadPartData, UploadPartErrors, UploadPartResponses } from './types.gen.js';
+import type { AbortUploadData, AbortUploadErrors, AbortUploadResponses, CancelJobData, CancelJobErrors, CancelJobResponses, CompleteUploadData, CompleteUploadErrors, CompleteUploadResponses, CreateJobData, CreateJobErrors, CreateJobResponses, CreateUploadData, CreateUploadErrors, CreateUploadResponses, DeleteUploadData, DeleteUploadErrors, DeleteUploadResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetIndexData, GetIndexErrors, GetIndexResponses, GetJobArtifactData, GetJobArtifactErrors, GetJobArtifactResponses, GetJobData, GetJobErrors, GetJobResponses, GetUploadData, GetUploadErrors, GetUploadResponses, ListIndicesData, ListIndicesErrors, ListIndicesResponses, ListJobEventsData, ListJobEventsErrors, ListJobEventsResponses, ListJobsData, ListJobsErrors, ListJobsResponses, UploadPartData, UploadPartErrors, UploadPartResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -35,6 +35,17 @@ export const createUpload = <ThrowOnError extends boolean = false>(options?: Opt
 });
 
 /**
+ * Delete an upload
+ *
+ * The file is deleted at once and the upload answers 404 from then on; new jobs cannot use it. Jobs that already read it are unaffected, but a job still queued that names it fails with input-unavailable. Its bytes still count against today's upload quota. An upload in parts that is still open is aborted, as by its abort URL.
+ */
+export const deleteUpload = <ThrowOnError extends boolean = false>(options: Options<DeleteUploadData, ThrowOnError>): RequestResult<DeleteUploadResponses, DeleteUploadErrors, ThrowOnError> => (options.client ?? client).delete<DeleteUploadResponses, DeleteUploadErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/uploads/{id}',
+    ...options
+});
+
+/**
  * Get an upload
  */
 export const getUpload = <ThrowOnError extends boolean = false>(options: Options<GetUploadData, ThrowOnError>): RequestResult<GetUploadResponses, GetUploadErrors, ThrowOnError> => (options.client ?? client).get<GetUploadResponses, GetUploadErrors, ThrowOnError>({
@@ -46,7 +57,7 @@ export const getUpload = <ThrowOnError extends boolean = false>(options: Options
 /**
  * Upload one part of a large file
  *
- * Part n (1-based) holds bytes (n - 1) x part_bytes up to n x part_bytes of the file; every part has exactly part_bytes except the last, which holds the rest. Parts may arrive in any order, and a part sent again replaces the earlier one.
+ * Part n (1-based) holds bytes (n - 1) x part_bytes up to n x part_bytes of the file; every part has exactly part_bytes except the last, which holds the rest. Parts may arrive in any order, and a part sent again replaces the earlier one. A session expires 24 h after it was opened (its `expires_at`); it then refuses parts with 409.
  */
 export const uploadPart = <ThrowOnError extends boolean = false>(options: Options<UploadPartData, ThrowOnError>): RequestResult<UploadPartResponses, UploadPartErrors, ThrowOnError> => (options.client ?? client).put<UploadPartResponses, UploadPartErrors, ThrowOnError>({
     bodySerializer: null,
@@ -62,7 +73,7 @@ export const uploadPart = <ThrowOnError extends boolean = false>(options: Option
 /**
  * Complete an upload in parts
  *
- * Every part must have been received. The joined file is checked like a single-request upload: not a TIFF answers 415, an unreadable header 422, and the upload is then discarded. Completing again answers 200 with the same upload.
+ * Every part must have been received. The joined file is checked like a single-request upload: not a TIFF answers 415, an unreadable header 422, and the upload is then discarded. Completing again answers 200 with the same upload; completing after the session expired (24 h after it was opened) answers 409.
  */
 export const completeUpload = <ThrowOnError extends boolean = false>(options: Options<CompleteUploadData, ThrowOnError>): RequestResult<CompleteUploadResponses, CompleteUploadErrors, ThrowOnError> => (options.client ?? client).post<CompleteUploadResponses, CompleteUploadErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -73,11 +84,23 @@ export const completeUpload = <ThrowOnError extends boolean = false>(options: Op
 /**
  * Abort an upload in parts
  *
- * Aborting again does nothing; a completed upload cannot be aborted (409).
+ * Aborting again does nothing; a completed upload cannot be aborted (409). DELETE /v1/uploads/{id} does the same to an open upload.
  */
 export const abortUpload = <ThrowOnError extends boolean = false>(options: Options<AbortUploadData, ThrowOnError>): RequestResult<AbortUploadResponses, AbortUploadErrors, ThrowOnError> => (options.client ?? client).post<AbortUploadResponses, AbortUploadErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/v1/uploads/{id}/abort',
+    ...options
+});
+
+/**
+ * List jobs
+ *
+ * The tenant's jobs, newest first, at most `limit` per page. Follow `next` until it is null; jobs submitted meanwhile do not shift the pages already served.
+ */
+export const listJobs = <ThrowOnError extends boolean = false>(options?: Options<ListJobsData, ThrowOnError>): RequestResult<ListJobsResponses, ListJobsErrors, ThrowOnError> => (options?.client ?? client).get<ListJobsResponses, ListJobsErrors, ThrowOnError>({
+    querySerializer: { parameters: { status: { array: { explode: false } } } },
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/jobs',
     ...options
 });
 

@@ -40,6 +40,10 @@ export type UploadSession = {
      */
     part_bytes: number;
     created_at: string;
+    /**
+     * Complete the upload before this (24 h after it was opened): after it the session takes no parts, its declared bytes stop counting against the daily quota, and its parts are discarded
+     */
+    expires_at: string;
     parts: Array<UploadPart>;
     complete_href: string;
     abort_href: string;
@@ -188,6 +192,14 @@ export type RemoteOptions = {
     allowed_hosts: Array<string>;
 };
 
+export type JobList = {
+    jobs: Array<Job>;
+    /**
+     * Pass as `cursor` for the next page (with the same filter); null on the last page
+     */
+    next: string | null;
+};
+
 export type JobEvents = {
     events: Array<JobEvent>;
 };
@@ -322,6 +334,52 @@ export type CreateUploadResponses = {
 };
 
 export type CreateUploadResponse = CreateUploadResponses[keyof CreateUploadResponses];
+
+export type DeleteUploadData = {
+    body?: never;
+    path: {
+        /**
+         * Upload id; an id that names no upload answers 404
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/uploads/{id}';
+};
+
+export type DeleteUploadErrors = {
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * Not found
+     */
+    404: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type DeleteUploadError = DeleteUploadErrors[keyof DeleteUploadErrors];
+
+export type DeleteUploadResponses = {
+    /**
+     * Deleted
+     */
+    204: void;
+};
+
+export type DeleteUploadResponse = DeleteUploadResponses[keyof DeleteUploadResponses];
 
 export type GetUploadData = {
     body?: never;
@@ -545,6 +603,60 @@ export type AbortUploadResponses = {
 };
 
 export type AbortUploadResponse = AbortUploadResponses[keyof AbortUploadResponses];
+
+export type ListJobsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Only jobs in these statuses, comma-separated; all statuses when absent
+         */
+        status?: Array<JobStatus>;
+        /**
+         * Jobs per page
+         */
+        limit?: number;
+        /**
+         * The `next` of the previous page; the first page without it
+         */
+        cursor?: string;
+    };
+    url: '/v1/jobs';
+};
+
+export type ListJobsErrors = {
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * The request is well-formed but cannot be processed
+     */
+    422: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type ListJobsError = ListJobsErrors[keyof ListJobsErrors];
+
+export type ListJobsResponses = {
+    /**
+     * A page of jobs
+     */
+    200: JobList;
+};
+
+export type ListJobsResponse = ListJobsResponses[keyof ListJobsResponses];
 
 export type CreateJobData = {
     body: CreateJob;

@@ -1,0 +1,111 @@
+/** GET /v1/jobs: the tenant's jobs, newest first, a page at a time, optionally by status. */
+import { createRoute, z } from "@hono/zod-openapi";
+import { bearerWith, requireScope } from "../../access/auth";
+import type { App } from "../../context";
+import { type JobCursor, type JobStatus, listArtifactsOfJobs, listTenantJobs } from "../../db/queries";
+import { problemResponses } from "../../errors/openapi";
+import { jobListExample } from "./examples";
+import { JobSchema, JobStatusSchema, renderJob } from "./schemas";
+
+const DEFAULT_LIMIT = 20;
+const MAX_LIMIT = 100;
+const CURSOR_PATTERN = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)\|(job_[0-9a-f]{24})$/;
+
+/**
+ * A cursor is the last job of a page, (created_at, id), base64url-encoded: opaque to clients,
+ * and the next page starts strictly after it, so jobs created meanwhile never shift a page.
+ */
+function encodeCursor(cursor: JobCursor): string {
+	return btoa(`${cursor.createdAt}|${cursor.id}`).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+function decodeCursor(text: string): JobCursor | null {
+	let decoded: string;
+	try {
+		decoded = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
+	} catch {
+		return null;
+	}
+	const match = CURSOR_PATTERN.exec(decoded);
+	return match?.[1] && match[2] ? { createdAt: match[1], id: match[2] } : null;
+}
+
+const JobListQuery = z.object({
+	status: z
+		// One status, several separated by commas, or the parameter repeated.
+		.preprocess((value) => (typeof value === "string" ? value.split(",") : value), z.array(JobStatusSchema).min(1))
+		.optional()
+		.openapi({
+			param: { name: "status", in: "query", style: "form", explode: false },
+			description: "Only jobs in these statuses, comma-separated; all statuses when absent",
+			example: ["queued", "running"],
+		}),
+	limit: z.coerce
+		.number()
+		.int()
+		.min(1)
+		.max(MAX_LIMIT)
+		.default(DEFAULT_LIMIT)
+		.openapi({ param: { name: "limit", in: "query" }, description: "Jobs per page", example: DEFAULT_LIMIT }),
+	cursor: z
+		.string()
+		.refine((text) => decodeCursor(text) !== null, "must be the `next` of an earlier page")
+		.optional()
+		.openapi({
+			param: { name: "cursor", in: "query" },
+			description: "The `next` of the previous page; the first page without it",
+			example: jobListExample.next,
+		}),
+});
+
+const JobListSchema = z
+	.object({
+		jobs: z.array(JobSchema),
+		next: z.string().nullable().openapi({
+			description: "Pass as `cursor` for the next page (with the same filter); null on the last page",
+			example: jobListExample.next,
+		}),
+	})
+	.openapi("JobList");
+
+export const listJobsRoute = createRoute({
+	method: "get",
+	path: "/v1/jobs",
+	operationId: "listJobs",
+	tags: ["jobs"],
+	summary: "List jobs",
+	description:
+		"The tenant's jobs, newest first, at most `limit` per page. Follow `next` until it is null; jobs submitted meanwhile do not shift the pages already served.",
+	middleware: [requireScope("jobs:read")] as const,
+	security: bearerWith("jobs:read"),
+	request: { query: JobListQuery },
+	responses: {
+		200: {
+			description: "A page of jobs",
+			content: { "application/json": { schema: JobListSchema, example: jobListExample } },
+		},
+		...problemResponses(401, 403, 422, 429),
+	},
+});
+
+export function registerListJobs(app: App): void {
+	app.openapi(listJobsRoute, async function listJobs(c) {
+		const { status, limit, cursor } = c.req.valid("query");
+		const { tenantId } = c.get("principal");
+		const statuses: readonly JobStatus[] = status ?? JobStatusSchema.options;
+		const after = cursor === undefined ? null : decodeCursor(cursor);
+		const page = await listTenantJobs(c.env.DB, tenantId, { statuses: [...new Set(statuses)], after, limit });
+		const artifacts = await listArtifactsOfJobs(
+			c.env.DB,
+			tenantId,
+			page.jobs.map((job) => job.id),
+		);
+		return c.json(
+			{
+				jobs: page.jobs.map((job) => renderJob(job, artifacts.get(job.id) ?? [])),
+				next: page.next ? encodeCursor(page.next) : null,
+			},
+			200,
+		);
+	});
+}
