@@ -60,8 +60,11 @@ const JobInputSchema = z
 	})
 	.openapi("JobInput");
 
-/** A host name, or `*.` and a domain for any of its subdomains. */
-const HOST_PATTERN = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
+/**
+ * A host name (any case), or `*.` and a domain for any of its subdomains. No flags: the
+ * document publishes only the pattern's source, so case is spelled out in the classes.
+ */
+const HOST_PATTERN = /^(\*\.)?[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*$/;
 
 const RemoteOptionsSchema = z
 	.strictObject({
