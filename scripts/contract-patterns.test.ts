@@ -14,6 +14,9 @@ const expectations: Record<string, { accepts?: string[]; refuses: string[] }> = 
 		accepts: ["*.example.com", "Sentinel-COGS.s3.us-west-2.amazonaws.com", "127.0.0.1", "localhost"],
 		refuses: ["https://example.com", "*example.com", "-example.com", "example..com", "example.com/"],
 	},
+	"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$": {
+		refuses: ["00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e4736"],
+	},
 	"^\\d+$": { accepts: ["0"], refuses: ["12 ", "-1", "1e6"] },
 	"^[-+]?(?:\\d+\\.?\\d*|\\.\\d+)(?:[eE][-+]?\\d+)?,[-+]?(?:\\d+\\.?\\d*|\\.\\d+)(?:[eE][-+]?\\d+)?$": {
 		accepts: ["-1,1", ".5,1e3"],

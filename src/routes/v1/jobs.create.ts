@@ -19,7 +19,7 @@ import type { App } from "../../context";
 import { countLiveJobs, type TenantQuotas } from "../../db/access";
 import { failJob, findUploads, insertJob, type JobRequest } from "../../db/queries";
 import { ApiError, type FieldError, jobProblem } from "../../errors/api-error";
-import { problemResponses } from "../../errors/openapi";
+import { keyedHeaders, locationHeader, problemResponses, responseHeaders } from "../../errors/openapi";
 import { MAX_FORMULA_DEPTH, MAX_FORMULA_LENGTH } from "../../formula/parse";
 import { newJobId, sha256Hex, UPLOAD_ID_PATTERN } from "../../ids";
 import { type CompiledFormula, compileFormula } from "../../indices/formula";
@@ -154,7 +154,11 @@ export const createJobRoute = createRoute({
 	responses: {
 		202: {
 			description: "Accepted; poll the job at Location",
-			headers: z.object({ Location: z.string().openapi({ example: "/v1/jobs/job_0123456789abcdef01234567" }) }),
+			headers: {
+				...keyedHeaders,
+				...locationHeader("/v1/jobs/job_0123456789abcdef01234567"),
+				...responseHeaders("Idempotent-Replayed"),
+			},
 			content: { "application/json": { schema: JobSchema, example: queuedJobExample } },
 		},
 		...problemResponses(400, 401, 403, 409, 415, 422, 429),

@@ -4,7 +4,7 @@ import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
 import { closeUploadSession, getUploadSession } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
-import { problemResponses } from "../../errors/openapi";
+import { keyedHeaders, problemResponses } from "../../errors/openapi";
 import { UploadIdParam } from "./schemas";
 
 export const abortUploadRoute = createRoute({
@@ -18,7 +18,7 @@ export const abortUploadRoute = createRoute({
 	description: "Aborting again does nothing; a completed upload cannot be aborted (409).",
 	request: { params: UploadIdParam },
 	responses: {
-		204: { description: "Aborted; the parts received are discarded" },
+		204: { description: "Aborted; the parts received are discarded", headers: keyedHeaders },
 		...problemResponses(401, 403, 404, 409, 429),
 	},
 });
