@@ -53,7 +53,9 @@ export default defineConfig(async () => {
 		],
 		test: {
 			include: ["test/**/*.test.ts"],
-			setupFiles: ["./test/setup/apply-migrations.ts"],
+			setupFiles: ["./test/setup/apply-migrations.ts", "./test/setup/contract.ts"],
+			// Fails the run when the tests, together, leave an operation of the contract unexercised.
+			globalSetup: ["./test/node/contract-coverage.ts"],
 			testTimeout: 30_000,
 			// Request and stage logs are shown for failing tests only.
 			silent: "passed-only" as const,

@@ -9,7 +9,7 @@ import { createApp } from "../src/app";
 import { generateDocuments, splitByMajorVersion } from "./contract-document";
 
 interface MediaType {
-	schema?: { $ref?: string };
+	schema?: { $ref?: string; format?: string; properties?: Record<string, unknown> };
 	example?: unknown;
 }
 interface Operation {
@@ -23,7 +23,10 @@ interface Operation {
 
 const document = JSON.parse(generateDocuments().get("openapi/v1.json") ?? "{}") as {
 	paths: Record<string, Record<string, Operation>>;
-	components: { securitySchemes?: Record<string, { type: string; scheme?: string }> };
+	components: {
+		securitySchemes?: Record<string, { type: string; scheme?: string }>;
+		schemas?: Record<string, { properties?: Record<string, unknown> }>;
+	};
 };
 const operations = Object.entries(document.paths).flatMap(([path, methods]) =>
 	Object.entries(methods).map(([method, operation]) => ({ name: `${method.toUpperCase()} ${path}`, operation })),
@@ -45,8 +48,20 @@ describe("the OpenAPI document", () => {
 		const bodies = [
 			...Object.entries(operation.requestBody?.content ?? {}),
 			...Object.values(operation.responses).flatMap((response) => Object.entries(response.content ?? {})),
-		].filter(([mediaType]) => isJson(mediaType));
+			// A byte range of a JSON artifact is bytes, not a JSON value to show.
+		].filter(([mediaType, body]) => isJson(mediaType) && body.schema?.format !== "binary");
 		for (const [mediaType, body] of bodies) expect(body.example, mediaType).toBeDefined();
+	});
+
+	it.each(operations)("$name gives every JSON answer a schema that names its fields", ({ operation }) => {
+		for (const [status, response] of Object.entries(operation.responses)) {
+			for (const [mediaType, body] of Object.entries(response.content ?? {})) {
+				if (!isJson(mediaType) || body.schema?.format === "binary") continue;
+				const ref = body.schema?.$ref ?? "";
+				const schema = ref ? document.components.schemas?.[ref.replace("#/components/schemas/", "")] : body.schema;
+				expect(Object.keys(schema?.properties ?? {}), `${status} ${mediaType}`).not.toEqual([]);
+			}
+		}
 	});
 
 	it.each(operations)("$name answers every error with the one problem schema", ({ operation }) => {

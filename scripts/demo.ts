@@ -73,7 +73,8 @@ for (const artifact of job.artifacts) {
 		parseAs: "arrayBuffer",
 	});
 	if (!data) fail(`download ${artifact.name}`, error);
-	writeFileSync(join(folder, artifact.name), new Uint8Array(data as ArrayBuffer));
+	// data is typed by the JSON artifact's schema; parseAs makes every artifact bytes here.
+	writeFileSync(join(folder, artifact.name), new Uint8Array(data as unknown as ArrayBuffer));
 	console.log(`saved ${join(folder, artifact.name)} (${artifact.bytes} bytes)`);
 }
 

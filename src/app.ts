@@ -9,7 +9,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppEnv } from "./context";
 import { ApiError, toProblem, validationError } from "./errors/api-error";
-import { PROBLEM_MEDIA_TYPE } from "./errors/openapi";
+import { PROBLEM_MEDIA_TYPE, registerResponseHeaders } from "./errors/openapi";
 import type { ProblemCode } from "./errors/problems";
 import { describeError, log } from "./observability/log";
 import { formatTraceparent, traceFromHeader } from "./observability/trace";
@@ -117,6 +117,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
 		description:
 			"An API key, sent as `Authorization: Bearer <key>`. Each operation names the scope it needs (jobs:read, jobs:write or uploads:write). Keys belong to a tenant, which sees only its own uploads and jobs.",
 	});
+	registerResponseHeaders(app.openAPIRegistry);
 	registerV1Routes(app, API_VERSION);
 	app.doc31("/v1/openapi.json", openApiDocumentConfig);
 	return app;

@@ -10,15 +10,21 @@ import {
 } from "../openapi/client/src/index";
 import { createApp } from "../src/app";
 import type { Problem } from "../src/errors/api-error";
+import { contractFetch } from "./contract";
 import { TEST_API_KEY } from "./tenants";
 
 export const BASE = "http://localhost";
+
+/** The worker's own fetch, every exchange held against openapi/v1.json (test/contract.ts). */
+function send(request: Request): Promise<Response> {
+	return contractFetch(request, (checked) => exports.default.fetch(checked));
+}
 
 /** A request as the test tenant: its key is sent unless the request carries an Authorization of its own. */
 export function api(path: string, init?: RequestInit): Promise<Response> {
 	const headers = new Headers(init?.headers);
 	if (!headers.has("authorization")) headers.set("authorization", `Bearer ${TEST_API_KEY}`);
-	return exports.default.fetch(new Request(`${BASE}${path}`, { ...init, headers }));
+	return send(new Request(`${BASE}${path}`, { ...init, headers }));
 }
 
 const app = createApp();
@@ -41,7 +47,7 @@ export const heldQueue = {
 
 /** A request with no key at all. */
 export function anonymous(path: string, init?: RequestInit): Promise<Response> {
-	return exports.default.fetch(new Request(`${BASE}${path}`, init));
+	return send(new Request(`${BASE}${path}`, init));
 }
 
 export async function json<T = Record<string, unknown>>(response: Response): Promise<T> {
@@ -56,7 +62,7 @@ export function clientFor(key: string) {
 	return createClient({
 		baseUrl: BASE,
 		auth: key,
-		fetch: ((request: Request) => exports.default.fetch(request)) as typeof fetch,
+		fetch: send as typeof fetch,
 	});
 }
 

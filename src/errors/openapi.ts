@@ -1,8 +1,117 @@
-/** The problem schema and the error responses every route declares in the OpenAPI document. */
-import { z } from "@hono/zod-openapi";
+/**
+ * The problem schema, the error responses every route declares in the OpenAPI document, and
+ * the response headers answers share (each declared once, under components.headers).
+ */
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { PROBLEM_TYPE_BASE, type ProblemCode, problemTypes, problemTypeUri } from "./problems";
 
 export const PROBLEM_MEDIA_TYPE = "application/problem+json";
+
+type HeaderComponent = Parameters<OpenAPIHono["openAPIRegistry"]["registerComponent"]>[2];
+
+const seconds = { type: "integer", minimum: 0 } as const;
+
+/** Every response header the API sends beyond the body's own framing, as components.headers. */
+const responseHeaderComponents = {
+	traceparent: {
+		description:
+			"W3C Trace Context of this request; its trace id is the problem's `trace_id` and the jobs' and logs'. Send a traceparent to continue your own trace.",
+		required: true,
+		schema: {
+			type: "string",
+			pattern: "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+			example: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		},
+	},
+	"RateLimit-Limit": {
+		description: "Requests this API key may make in the current window",
+		schema: { type: "integer", minimum: 0, example: 600 },
+	},
+	"RateLimit-Remaining": {
+		description: "Requests left to this API key in the current window",
+		schema: { type: "integer", minimum: 0, example: 599 },
+	},
+	"RateLimit-Reset": { description: "Seconds until the window starts anew", schema: { ...seconds, example: 42 } },
+	"RateLimit-Policy": {
+		description: "The limit and its window in seconds (IETF RateLimit header fields draft)",
+		schema: { type: "string", example: "600;w=60" },
+	},
+	"Retry-After": {
+		description: "Seconds to wait before trying again (or, for a live job, before polling again)",
+		schema: { ...seconds, example: 10 },
+	},
+	"WWW-Authenticate": {
+		description: "The Bearer challenge; says invalid_token or insufficient_scope (with the scope) when it applies",
+		required: true,
+		schema: { type: "string", example: 'Bearer realm="eo-edge", error="insufficient_scope", scope="jobs:write"' },
+	},
+	"Idempotent-Replayed": {
+		description: "Present on the first response replayed for a repeated Idempotency-Key",
+		schema: { type: "string", enum: ["true"] },
+	},
+	"Content-Range": {
+		description: "The bytes sent and the artifact's size, or `bytes */size` when the range is past its end",
+		required: true,
+		schema: { type: "string", example: "bytes 0-1023/262400" },
+	},
+	"Content-Length": { description: "Bytes in the body", schema: { type: "integer", minimum: 0, example: 262400 } },
+	ETag: {
+		description: "The stored artifact's entity tag",
+		schema: { type: "string", example: '"0b1d2c3e4f5a6b7c8d9e0f1a2b3c4d5e"' },
+	},
+	"Content-Disposition": {
+		description: "The file name to save the artifact under",
+		required: true,
+		schema: { type: "string", example: 'attachment; filename="job_0123456789abcdef01234567-result.tif"' },
+	},
+	"Accept-Ranges": {
+		description: "The artifact can be read by byte ranges (Range: bytes=first-last)",
+		schema: { type: "string", enum: ["bytes"] },
+	},
+} satisfies Record<string, HeaderComponent>;
+
+export type ResponseHeaderName = keyof typeof responseHeaderComponents;
+
+export function registerResponseHeaders(registry: OpenAPIHono["openAPIRegistry"]): void {
+	for (const [name, header] of Object.entries(responseHeaderComponents)) {
+		registry.registerComponent("headers", name, header);
+	}
+}
+
+/** References to shared response headers, for a response's `headers`. */
+export function responseHeaders(...names: ResponseHeaderName[]): Record<string, { $ref: string }> {
+	return Object.fromEntries(names.map((name) => [name, { $ref: `#/components/headers/${name}` }]));
+}
+
+const rateLimitHeaders = ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy"] as const;
+
+/** Headers of every answer of an operation without a key (traceparent), or with one (and RateLimit-*). */
+export const tracedHeaders = responseHeaders("traceparent");
+export const keyedHeaders = responseHeaders("traceparent", ...rateLimitHeaders);
+
+/** Where the resource a request created can be read. */
+export function locationHeader(example: string) {
+	return {
+		Location: { description: "The created resource", required: true, schema: { type: "string" as const, example } },
+	};
+}
+
+/**
+ * Headers of an error answer besides traceparent. An operation that can answer 401 takes a key,
+ * and every answer after the key is found counts against (and reports) its rate limit.
+ */
+function problemHeaders(status: ErrorStatus, keyed: boolean): Record<string, { $ref: string }> {
+	const rateLimited = keyed && status !== 401 ? rateLimitHeaders : [];
+	const extra: Partial<Record<ErrorStatus, ResponseHeaderName[]>> = {
+		401: ["WWW-Authenticate"],
+		403: ["WWW-Authenticate"],
+		// An Idempotency-Key still being processed
+		409: ["Retry-After"],
+		416: ["Content-Range"],
+		429: ["Retry-After"],
+	};
+	return responseHeaders("traceparent", ...rateLimited, ...(extra[status] ?? []));
+}
 
 export const ProblemSchema = z
 	.object({
@@ -86,11 +195,13 @@ function exampleProblem(status: ErrorStatus) {
 
 /** Error responses for a route (500 always among them), all with the one problem schema. */
 export function problemResponses<const S extends readonly ErrorStatus[]>(...statuses: S) {
+	const keyed = statuses.includes(401);
 	return Object.fromEntries(
 		[...statuses, 500 as const].map((status) => [
 			status,
 			{
 				description: errorStatuses[status].description,
+				headers: problemHeaders(status, keyed),
 				content: { [PROBLEM_MEDIA_TYPE]: { schema: ProblemSchema, example: exampleProblem(status) } },
 			},
 		]),
@@ -98,6 +209,7 @@ export function problemResponses<const S extends readonly ErrorStatus[]>(...stat
 		S[number] | 500,
 		{
 			description: string;
+			headers: Record<string, { $ref: string }>;
 			content: { [PROBLEM_MEDIA_TYPE]: { schema: typeof ProblemSchema; example: ReturnType<typeof exampleProblem> } };
 		}
 	>;

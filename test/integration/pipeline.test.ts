@@ -143,7 +143,8 @@ async function resultPixels(jobId: string) {
 		parseAs: "arrayBuffer",
 	});
 	expect(result.response?.status).toBe(200);
-	const image = await (await fromArrayBuffer(result.data as ArrayBuffer)).getImage();
+	// The client types an artifact by its JSON schema (stats.json's); parseAs says it is bytes here.
+	const image = await (await fromArrayBuffer(result.data as unknown as ArrayBuffer)).getImage();
 	const [pixels] = (await image.readRasters()) as unknown as Float32Array[];
 	return { image, pixels: pixels as Float32Array };
 }
@@ -151,7 +152,7 @@ async function resultPixels(jobId: string) {
 async function statistics(jobId: string): Promise<JobStatistics> {
 	const artifact = await getJobArtifact({ client: partner, path: { id: jobId, name: "stats.json" } });
 	expect(artifact.response?.headers.get("content-type")).toMatch(/^application\/json/);
-	return artifact.data as unknown as JobStatistics;
+	return artifact.data as JobStatistics;
 }
 
 function expectStatistics(stats: JobStatistics, spec: ManifestCase): void {

@@ -3,6 +3,7 @@
  * variances merge with Chan's parallel formula, which stays exact where a running sum of
  * squares would lose digits. Percentiles are estimated from a fine histogram.
  */
+import { z } from "@hono/zod-openapi";
 import type { JobInputRequest } from "../../db/queries";
 import type { CompiledFormula } from "../../indices/formula";
 import { EXPRESSION_INDEX } from "../../indices/registry";
@@ -27,35 +28,57 @@ export function percentileHistogram(range: HistogramSpec): HistogramSpec {
 	return { first: range.first, last: range.last, bins: PERCENTILE_BINS };
 }
 
-export interface JobStatistics {
-	/** The catalog index id, or `expression` for a custom expression. */
-	index: string;
-	/** The formula evaluated, over the input and constant names. */
-	expression: string;
-	constants: Record<string, number>;
-	/** The linear scaling applied to each input before the formula. */
-	inputs: Record<string, { scale: number; offset: number }>;
-	count: number;
-	nodata_count: number;
-	min: number | null;
-	max: number | null;
-	mean: number | null;
-	/** Population standard deviation (ddof = 0), as numpy's default. */
-	std: number | null;
-	/**
-	 * p2, p50 and p98 as numpy.percentile's default (linear) method would give them, estimated
-	 * from a 2000-bin histogram over the histogram's range: within one bin width (0.001 for
-	 * [-1, 1]) of the exact value inside the range, min or max outside it.
-	 */
-	percentiles: { p2: number | null; p50: number | null; p98: number | null };
-	histogram: {
-		edges: number[];
-		counts: number[];
-		/** Valid pixels below the first edge or above the last, not in any bin. */
-		below_range: number;
-		above_range: number;
-	};
-}
+const nullableNumber = (description: string, example: number) =>
+	z.number().nullable().openapi({ description, example });
+
+/**
+ * stats.json, the contract's `Statistics`: the type the writer returns and the schema the
+ * artifact is declared with, so the file and the document cannot disagree.
+ */
+export const StatisticsSchema = z
+	.object({
+		index: z.string().openapi({
+			description: "The catalog index id, or `expression` for a custom expression",
+			example: "SAVI",
+		}),
+		expression: z.string().openapi({
+			description: "The formula evaluated, over the input and constant names",
+			example: "(1.0 + L) * (nir - red) / (nir + red + L)",
+		}),
+		constants: z.record(z.string(), z.number()).openapi({ example: { L: 0.5 } }),
+		inputs: z
+			.record(z.string(), z.object({ scale: z.number(), offset: z.number() }))
+			.openapi({ description: "The linear scaling applied to each input before the formula" }),
+		count: z.number().int().min(0).openapi({ description: "Valid pixels", example: 65536 }),
+		nodata_count: z.number().int().min(0).openapi({ description: "Pixels that are nodata or NaN", example: 0 }),
+		min: nullableNumber("null when no pixel is valid", -0.21),
+		max: nullableNumber("null when no pixel is valid", 0.87),
+		mean: nullableNumber("null when no pixel is valid", 0.41),
+		std: nullableNumber("Population standard deviation (ddof = 0), as numpy's default", 0.18),
+		percentiles: z
+			.object({ p2: z.number().nullable(), p50: z.number().nullable(), p98: z.number().nullable() })
+			.openapi({
+				description:
+					"As numpy.percentile's default (linear) method would give them, estimated from a 2000-bin histogram over the histogram's range: within one bin width (0.001 for [-1, 1]) of the exact value inside the range, min or max outside it; null when no pixel is valid",
+			}),
+		histogram: z.object({
+			edges: z.array(z.number()).openapi({ description: "Bin edges, one more than the counts", example: [-1, 0, 1] }),
+			counts: z.array(z.number().int().min(0)).openapi({ example: [5120, 60416] }),
+			below_range: z
+				.number()
+				.int()
+				.min(0)
+				.openapi({ description: "Valid pixels below the first edge, in no bin", example: 0 }),
+			above_range: z
+				.number()
+				.int()
+				.min(0)
+				.openapi({ description: "Valid pixels above the last edge, in no bin", example: 0 }),
+		}),
+	})
+	.openapi("Statistics");
+
+export type JobStatistics = z.infer<typeof StatisticsSchema>;
 
 /** Edges as numpy.linspace makes them: start + i * step, the last one exactly `last`. */
 export function histogramEdges({ first, last, bins }: HistogramSpec): number[] {

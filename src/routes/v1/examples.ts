@@ -140,6 +140,7 @@ export const statisticsExample = {
 	max: 0.87,
 	mean: 0.41,
 	std: 0.18,
+	percentiles: { p2: -0.05, p50: 0.43, p98: 0.79 },
 	histogram: {
 		edges: [-1, 0, 1],
 		counts: [5120, 60416],

@@ -1,7 +1,7 @@
 /** GET /v1/health: liveness, with the API version. */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../../context";
-import { problemResponses } from "../../errors/openapi";
+import { problemResponses, tracedHeaders } from "../../errors/openapi";
 import { healthExample } from "./examples";
 
 export const healthRoute = createRoute({
@@ -13,6 +13,7 @@ export const healthRoute = createRoute({
 	responses: {
 		200: {
 			description: "The service is up",
+			headers: tracedHeaders,
 			content: {
 				"application/json": {
 					schema: z

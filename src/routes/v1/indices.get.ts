@@ -2,7 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../../context";
 import { ApiError } from "../../errors/api-error";
-import { problemResponses } from "../../errors/openapi";
+import { problemResponses, tracedHeaders } from "../../errors/openapi";
 import { findIndex, matchingIndexIds } from "../../indices/registry";
 import { indexExample } from "./examples";
 import { IndexSchema, renderIndex } from "./schemas";
@@ -23,7 +23,11 @@ export const getIndexRoute = createRoute({
 	summary: "Describe one index",
 	request: { params: IndexIdParam },
 	responses: {
-		200: { description: "The index", content: { "application/json": { schema: IndexSchema, example: indexExample } } },
+		200: {
+			description: "The index",
+			headers: tracedHeaders,
+			content: { "application/json": { schema: IndexSchema, example: indexExample } },
+		},
 		...problemResponses(404),
 	},
 });

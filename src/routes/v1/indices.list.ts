@@ -1,7 +1,7 @@
 /** GET /v1/indices: the catalog's indices, filtered by domain, band or text. */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../../context";
-import { problemResponses } from "../../errors/openapi";
+import { problemResponses, tracedHeaders } from "../../errors/openapi";
 import { bandNames, indexDomains, indices } from "../../indices/registry";
 import { indexListExample } from "./examples";
 import { IndexSchema, renderIndex } from "./schemas";
@@ -39,6 +39,7 @@ export const listIndicesRoute = createRoute({
 	responses: {
 		200: {
 			description: "Every index that matches all the filters given",
+			headers: tracedHeaders,
 			content: {
 				"application/json": {
 					schema: z.object({ indices: z.array(IndexSchema) }).openapi("IndexList"),

@@ -8,8 +8,9 @@ import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
 import { getTenantJob, isTerminal, listArtifacts } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
-import { problemResponses } from "../../errors/openapi";
+import { keyedHeaders, problemResponses, responseHeaders } from "../../errors/openapi";
 import { colormapOf } from "../../indices/registry";
+import { StatisticsSchema } from "../../pipeline/publish/statistics";
 import { RESULT_ARTIFACT } from "../../pipeline/store/handler";
 import { colormapNames } from "../../preview/colormaps";
 import { PREVIEW_ARTIFACT, renderPreview } from "../../preview/render";
@@ -69,6 +70,9 @@ export function byteRange(
 	return end < offset ? null : { offset, length: end - offset + 1 };
 }
 
+const ArtifactBytes = z.string().openapi({ format: "binary" });
+const artifactHeaders = responseHeaders("Content-Disposition", "Content-Length", "ETag", "Accept-Ranges");
+
 export const getJobArtifactRoute = createRoute({
 	method: "get",
 	path: "/v1/jobs/{id}/artifacts/{name}",
@@ -91,13 +95,23 @@ export const getJobArtifactRoute = createRoute({
 	responses: {
 		200: {
 			description: "The artifact",
+			headers: { ...keyedHeaders, ...artifactHeaders },
 			content: {
-				"image/tiff": { schema: z.string().openapi({ format: "binary" }) },
-				"image/png": { schema: z.string().openapi({ format: "binary" }) },
-				"application/json": { schema: z.record(z.string(), z.unknown()), example: statisticsExample },
+				"image/tiff": { schema: ArtifactBytes },
+				"image/png": { schema: ArtifactBytes },
+				"application/json": { schema: StatisticsSchema, example: statisticsExample },
 			},
 		},
-		206: { description: "The requested byte range of the artifact" },
+		206: {
+			description: "The requested byte range of the artifact",
+			headers: { ...keyedHeaders, ...artifactHeaders, ...responseHeaders("Content-Range") },
+			// A range of any artifact is bytes, stats.json's too.
+			content: {
+				"image/tiff": { schema: ArtifactBytes },
+				"image/png": { schema: ArtifactBytes },
+				"application/json": { schema: ArtifactBytes },
+			},
+		},
 		...problemResponses(401, 403, 404, 409, 416, 422, 429),
 	},
 });

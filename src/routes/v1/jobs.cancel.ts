@@ -7,7 +7,7 @@ import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
 import { getTenantJob, listArtifacts } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
-import { problemResponses } from "../../errors/openapi";
+import { keyedHeaders, problemResponses } from "../../errors/openapi";
 import { log } from "../../observability/log";
 import { endJobAsCanceled } from "../../pipeline/failure";
 import { canceledJobExample } from "./examples";
@@ -26,6 +26,7 @@ export const cancelJobRoute = createRoute({
 	responses: {
 		200: {
 			description: "The job, now canceled",
+			headers: keyedHeaders,
 			content: { "application/json": { schema: JobSchema, example: canceledJobExample } },
 		},
 		...problemResponses(401, 403, 404, 409, 429),

@@ -28,7 +28,7 @@ import {
 	listArtifacts,
 } from "../../db/queries";
 import { ApiError, type FieldError, jobProblem } from "../../errors/api-error";
-import { problemResponses } from "../../errors/openapi";
+import { keyedHeaders, locationHeader, problemResponses, responseHeaders } from "../../errors/openapi";
 import { MAX_FORMULA_DEPTH, MAX_FORMULA_LENGTH } from "../../formula/parse";
 import { newJobId, sha256Hex, UPLOAD_ID_PATTERN } from "../../ids";
 import { type CompiledFormula, compileFormula } from "../../indices/formula";
@@ -69,8 +69,11 @@ const JobInputSchema = z
 	})
 	.openapi("JobInput");
 
-/** A host name, or `*.` and a domain for any of its subdomains. */
-const HOST_PATTERN = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
+/**
+ * A host name (any case), or `*.` and a domain for any of its subdomains. No flags: the
+ * document publishes only the pattern's source, so case is spelled out in the classes.
+ */
+const HOST_PATTERN = /^(\*\.)?[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*$/;
 
 const RemoteOptionsSchema = z
 	.strictObject({
@@ -160,7 +163,11 @@ export const createJobRoute = createRoute({
 	responses: {
 		202: {
 			description: "Accepted; poll the job at Location",
-			headers: z.object({ Location: z.string().openapi({ example: "/v1/jobs/job_0123456789abcdef01234567" }) }),
+			headers: {
+				...keyedHeaders,
+				...locationHeader("/v1/jobs/job_0123456789abcdef01234567"),
+				...responseHeaders("Idempotent-Replayed"),
+			},
 			content: { "application/json": { schema: JobSchema, example: queuedJobExample } },
 		},
 		...problemResponses(400, 401, 403, 409, 415, 422, 429),

@@ -4,7 +4,7 @@ import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
 import { getTenantJob, listEvents } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
-import { problemResponses } from "../../errors/openapi";
+import { keyedHeaders, problemResponses } from "../../errors/openapi";
 import { jobEventsExample } from "./examples";
 import { JobIdParam } from "./schemas";
 
@@ -35,6 +35,7 @@ export const listJobEventsRoute = createRoute({
 	responses: {
 		200: {
 			description: "The events, oldest first",
+			headers: keyedHeaders,
 			content: {
 				"application/json": {
 					schema: z.object({ events: z.array(EventSchema) }).openapi("JobEvents"),

@@ -4,7 +4,7 @@ import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
 import { getTenantJob, isTerminal, listArtifacts } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
-import { problemResponses } from "../../errors/openapi";
+import { keyedHeaders, problemResponses, responseHeaders } from "../../errors/openapi";
 import { succeededJobExample } from "./examples";
 import { JobIdParam, JobSchema, renderJob } from "./schemas";
 
@@ -24,6 +24,7 @@ export const getJobRoute = createRoute({
 	responses: {
 		200: {
 			description: "The job",
+			headers: { ...keyedHeaders, ...responseHeaders("Retry-After") },
 			content: { "application/json": { schema: JobSchema, example: succeededJobExample } },
 		},
 		...problemResponses(401, 403, 404, 429),

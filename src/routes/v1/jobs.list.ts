@@ -3,7 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
 import { type JobCursor, type JobStatus, listArtifactsOfJobs, listTenantJobs } from "../../db/queries";
-import { problemResponses } from "../../errors/openapi";
+import { keyedHeaders, problemResponses } from "../../errors/openapi";
 import { jobListExample } from "./examples";
 import { JobSchema, JobStatusSchema, renderJob } from "./schemas";
 
@@ -82,6 +82,7 @@ export const listJobsRoute = createRoute({
 	responses: {
 		200: {
 			description: "A page of jobs",
+			headers: keyedHeaders,
 			content: { "application/json": { schema: JobListSchema, example: jobListExample } },
 		},
 		...problemResponses(401, 403, 422, 429),

@@ -4,7 +4,7 @@ import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
 import { getUploadSession } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
-import { problemResponses } from "../../errors/openapi";
+import { keyedHeaders, problemResponses } from "../../errors/openapi";
 import { UploadIdParam } from "./schemas";
 import { abortUploadSession } from "./upload-files";
 
@@ -20,7 +20,7 @@ export const abortUploadRoute = createRoute({
 		"Aborting again does nothing; a completed upload cannot be aborted (409). DELETE /v1/uploads/{id} does the same to an open upload.",
 	request: { params: UploadIdParam },
 	responses: {
-		204: { description: "Aborted; the parts received are discarded" },
+		204: { description: "Aborted; the parts received are discarded", headers: keyedHeaders },
 		...problemResponses(401, 403, 404, 409, 429),
 	},
 });

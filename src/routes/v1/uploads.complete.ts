@@ -8,7 +8,7 @@ import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
 import { closeUploadSession, findUploads, getUploadSession, insertUpload, listUploadParts } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
-import { problemResponses } from "../../errors/openapi";
+import { keyedHeaders, locationHeader, problemResponses } from "../../errors/openapi";
 import { log } from "../../observability/log";
 import { hasTiffSignature, TIFF_SIGNATURE_BYTES } from "../../raster/tiff-structure";
 import { uploadExample } from "./examples";
@@ -29,10 +29,12 @@ export const completeUploadRoute = createRoute({
 	responses: {
 		200: {
 			description: "Already complete",
+			headers: keyedHeaders,
 			content: { "application/json": { schema: UploadSchema, example: uploadExample } },
 		},
 		201: {
 			description: "Complete and stored",
+			headers: { ...keyedHeaders, ...locationHeader("/v1/uploads/upl_0123456789abcdef01234567") },
 			content: { "application/json": { schema: UploadSchema, example: uploadExample } },
 		},
 		...problemResponses(401, 403, 404, 409, 415, 422, 429),

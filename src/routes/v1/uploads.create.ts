@@ -26,7 +26,7 @@ import {
 } from "../../db/access";
 import { findUploads, insertUpload, insertUploadSession } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
-import { problemResponses } from "../../errors/openapi";
+import { keyedHeaders, locationHeader, problemResponses, responseHeaders } from "../../errors/openapi";
 import { hex, newUploadId } from "../../ids";
 import { log } from "../../observability/log";
 import { hasTiffSignature, TIFF_SIGNATURE_BYTES } from "../../raster/tiff-structure";
@@ -85,12 +85,16 @@ export const createUploadRoute = createRoute({
 	responses: {
 		201: {
 			description: "Stored",
-			headers: z.object({ Location: z.string().openapi({ example: "/v1/uploads/upl_0123456789abcdef01234567" }) }),
+			headers: {
+				...keyedHeaders,
+				...locationHeader("/v1/uploads/upl_0123456789abcdef01234567"),
+				...responseHeaders("Idempotent-Replayed"),
+			},
 			content: { "application/json": { schema: UploadSchema, example: uploadExample } },
 		},
 		202: {
 			description: "An upload in parts is open: PUT every part, then POST complete",
-			headers: z.object({ Location: z.string().openapi({ example: "/v1/uploads/upl_0123456789abcdef01234567" }) }),
+			headers: { ...keyedHeaders, ...locationHeader("/v1/uploads/upl_0123456789abcdef01234567") },
 			content: { "application/json": { schema: UploadSessionSchema, example: uploadSessionExample } },
 		},
 		...problemResponses(400, 401, 403, 409, 411, 413, 415, 422, 429),

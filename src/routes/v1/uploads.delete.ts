@@ -7,7 +7,7 @@ import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
 import { findUploads, getUploadSession, markUploadsExpired } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
-import { problemResponses } from "../../errors/openapi";
+import { keyedHeaders, problemResponses } from "../../errors/openapi";
 import { log } from "../../observability/log";
 import { UploadIdParam } from "./schemas";
 import { abortUploadSession } from "./upload-files";
@@ -24,7 +24,7 @@ export const deleteUploadRoute = createRoute({
 	security: bearerWith("uploads:write"),
 	request: { params: UploadIdParam },
 	responses: {
-		204: { description: "Deleted" },
+		204: { description: "Deleted", headers: keyedHeaders },
 		...problemResponses(401, 403, 404, 429),
 	},
 });

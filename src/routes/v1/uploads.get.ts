@@ -4,7 +4,7 @@ import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
 import { findUploads } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
-import { problemResponses } from "../../errors/openapi";
+import { keyedHeaders, problemResponses } from "../../errors/openapi";
 import { uploadExample } from "./examples";
 import { renderUpload, UploadIdParam, UploadSchema } from "./schemas";
 
@@ -20,6 +20,7 @@ export const getUploadRoute = createRoute({
 	responses: {
 		200: {
 			description: "The upload",
+			headers: keyedHeaders,
 			content: { "application/json": { schema: UploadSchema, example: uploadExample } },
 		},
 		...problemResponses(401, 403, 404, 429),

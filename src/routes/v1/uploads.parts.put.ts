@@ -4,7 +4,7 @@ import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
 import { getUploadSession, saveUploadPart } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
-import { problemResponses } from "../../errors/openapi";
+import { keyedHeaders, problemResponses } from "../../errors/openapi";
 import { uploadPartExample } from "./examples";
 import { partCount, partSize, UploadIdParam, UploadPartSchema } from "./schemas";
 import { sessionExpired } from "./upload-files";
@@ -34,6 +34,7 @@ export const uploadPartRoute = createRoute({
 	responses: {
 		200: {
 			description: "The part is stored",
+			headers: keyedHeaders,
 			content: { "application/json": { schema: UploadPartSchema, example: uploadPartExample } },
 		},
 		...problemResponses(401, 403, 404, 409, 411, 422, 429),

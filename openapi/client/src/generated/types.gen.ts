@@ -216,6 +216,76 @@ export type JobEvent = {
     } | null;
 };
 
+export type Statistics = {
+    /**
+     * The catalog index id, or `expression` for a custom expression
+     */
+    index: string;
+    /**
+     * The formula evaluated, over the input and constant names
+     */
+    expression: string;
+    constants: {
+        [key: string]: number;
+    };
+    /**
+     * The linear scaling applied to each input before the formula
+     */
+    inputs: {
+        [key: string]: {
+            scale: number;
+            offset: number;
+        };
+    };
+    /**
+     * Valid pixels
+     */
+    count: number;
+    /**
+     * Pixels that are nodata or NaN
+     */
+    nodata_count: number;
+    /**
+     * null when no pixel is valid
+     */
+    min: number | null;
+    /**
+     * null when no pixel is valid
+     */
+    max: number | null;
+    /**
+     * null when no pixel is valid
+     */
+    mean: number | null;
+    /**
+     * Population standard deviation (ddof = 0), as numpy's default
+     */
+    std: number | null;
+    /**
+     * As numpy.percentile's default (linear) method would give them, estimated from a 2000-bin histogram over the histogram's range: within one bin width (0.001 for [-1, 1]) of the exact value inside the range, min or max outside it; null when no pixel is valid
+     */
+    percentiles: {
+        p2: number | null;
+        p50: number | null;
+        p98: number | null;
+    };
+    histogram: {
+        /**
+         * Bin edges, one more than the counts
+         */
+        edges: Array<number>;
+        counts: Array<number>;
+        /**
+         * Valid pixels below the first edge, in no bin
+         */
+        below_range: number;
+        /**
+         * Valid pixels above the last edge, in no bin
+         */
+        above_range: number;
+    };
+};
+
 export type IndexList = {
     indices: Array<Index>;
 };
@@ -922,13 +992,11 @@ export type GetJobArtifactResponses = {
     /**
      * The artifact
      */
-    200: {
-        [key: string]: unknown;
-    };
+    200: Statistics;
     /**
      * The requested byte range of the artifact
      */
-    206: unknown;
+    206: Blob | File;
 };
 
 export type GetJobArtifactResponse = GetJobArtifactResponses[keyof GetJobArtifactResponses];
