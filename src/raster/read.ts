@@ -10,6 +10,7 @@
 import { type GeoTIFFImage, getDecoder, type TypedArray } from "geotiff";
 import { HOST_LITTLE_ENDIAN, reverseSampleBytes, undoHorizontalDifferencing } from "./block-samples";
 import { blockParameters, COMPRESSION } from "./decoders";
+import { RasterInputError } from "./input-errors";
 import { SAMPLE_ARRAYS, type SampleArray, type SampleType, sampleTypeOf } from "./samples";
 
 /** Sample type per "sampleFormat:bits": unsigned, signed and IEEE float samples. */
@@ -145,11 +146,17 @@ export async function readWindow(
 	};
 	const decodeBlock = async (blockX: number, blockY: number, sample: number): Promise<Block> => {
 		const { data } = await image.getTileOrStrip(blockX, blockY, sample, hostOrderDecoder);
-		const { columns, lastRow } = spanOf(blockX, blockY);
+		const { blockX0, x0, columns, lastRow } = spanOf(blockX, blockY);
 		// A corrupt block can decode short: refused, rather than read as zeros or half a sample.
-		const needed = ((lastRow - 1 - blockY * blockHeight) * blockWidth + columns) * stride * ArrayType.BYTES_PER_ELEMENT;
+		// copyBand reads the window's last row of the block up to its last column, which lies
+		// `x0 - blockX0` samples into the row when the window starts inside the block.
+		const lastRowEnd = (lastRow - 1 - blockY * blockHeight) * blockWidth + (x0 - blockX0) + columns;
+		const needed = lastRowEnd * stride * ArrayType.BYTES_PER_ELEMENT;
 		if (data.byteLength < needed || data.byteLength % ArrayType.BYTES_PER_ELEMENT !== 0) {
-			throw new Error(`block (${blockX}, ${blockY}) decodes to ${data.byteLength} bytes; its rows need ${needed}`);
+			throw new RasterInputError(
+				"invalid-raster",
+				`block (${blockX}, ${blockY}) decodes to ${data.byteLength} bytes; the rows read from it need ${needed}`,
+			);
 		}
 		return { blockX, blockY, values: new ArrayType(data as ArrayBuffer) };
 	};

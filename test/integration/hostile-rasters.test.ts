@@ -20,7 +20,7 @@ const globbed = {
 		import: "default",
 	}),
 	...import.meta.glob<ArrayBuffer>(
-		"../fixtures/layouts/{be_tiled16_red,bigtiff_red,lerc_zstd_red,packbits_tiled_red}.tif",
+		"../fixtures/layouts/{be_tiled16_red,bigtiff_red,lerc_zstd_red,packbits_tiled_red,wide_strips_red,wide_tiles_red}.tif",
 		{
 			eager: true,
 			import: "default",
@@ -137,6 +137,17 @@ describe("raster limits", () => {
 			"invalid-raster",
 		);
 		expect(problem.detail).toContain("more than any compression of its 8192 decoded bytes takes");
+	});
+
+	it("fail a job whose windows start inside a strip that decodes short", async () => {
+		// 1100 columns in 512-column windows: the second and third windows start inside every strip.
+		const name = "layouts/wide_strips_red.tif: first block byte count 4 short";
+		for (const job of [await uploadedJob(name), await remoteJob(name)]) {
+			expect(job.status).toBe("failed");
+			expect(job.stage).toBe("compute");
+			expect(job.error?.type).toBe("https://eo-edge.dev/problems/invalid-raster");
+			expect(job.error?.detail).toMatch(/block \(0, 0\) decodes to \d+ bytes; the rows read from it need \d+/);
+		}
 	});
 
 	it("read a file whose IFD points at itself: only the first IFD is read", async () => {
