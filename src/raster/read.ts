@@ -9,7 +9,7 @@
  */
 import { type GeoTIFFImage, getDecoder, type TypedArray } from "geotiff";
 import { HOST_LITTLE_ENDIAN, reverseSampleBytes, undoHorizontalDifferencing } from "./block-samples";
-import { blockParameters, COMPRESSION } from "./decoders";
+import { blockParameters, COMPRESSION, decodableCompressions, describeCompression } from "./decoders";
 import { RasterInputError } from "./input-errors";
 import { SAMPLE_ARRAYS, type SampleArray, type SampleType, sampleTypeOf } from "./samples";
 
@@ -39,9 +39,38 @@ const SLICEABLE_COMPRESSIONS = new Set<number>([
 /** TIFF Predictor tag values. */
 const PREDICTOR = { none: 1, horizontal: 2 } as const;
 
+function compressionOf(image: GeoTIFFImage): number {
+	return Number(image.getFileDirectory().getValue("Compression") ?? COMPRESSION.none);
+}
+
+/**
+ * Refuses a compression or a band's sample type that no reader here decodes, before any block
+ * is read. Validate refuses them too, naming the input; here they are refused rather than left
+ * to fail inside geotiff.js with an error that does not say the file is at fault.
+ */
+function checkDecodable(image: GeoTIFFImage, bands: readonly number[]): void {
+	const compression = compressionOf(image);
+	if (!decodableCompressions.has(compression)) {
+		throw new RasterInputError(
+			"unsupported-raster",
+			`compression ${describeCompression(compression)} is not supported`,
+		);
+	}
+	for (const band of bands) {
+		const format = image.getSampleFormat(band - 1);
+		const bits = image.getBitsPerSample(band - 1);
+		if (!SAMPLE_TYPES[`${format}:${bits}`]) {
+			throw new RasterInputError(
+				"unsupported-raster",
+				`band ${band} holds samples of format ${format} and ${bits} bits, which are not supported`,
+			);
+		}
+	}
+}
+
 /** The sample type every band of the image decodes to, when its blocks can be sliced directly. */
 function sliceableSampleType(image: GeoTIFFImage): SampleType | null {
-	const compression = Number(image.getFileDirectory().getValue("Compression") ?? COMPRESSION.none);
+	const compression = compressionOf(image);
 	if (!SLICEABLE_COMPRESSIONS.has(compression)) return null;
 	const types = new Set<string>();
 	for (let sample = 0; sample < image.getSamplesPerPixel(); sample++) {
@@ -83,6 +112,7 @@ export async function readWindow(
 	bands: readonly number[],
 	window: PixelWindow,
 ): Promise<DecodedWindow> {
+	checkDecodable(image, bands);
 	const sampleType = sliceableSampleType(image);
 	if (!sampleType) return readWindowGenerally(image, bands, window);
 
@@ -98,7 +128,7 @@ export async function readWindow(
 	const planar = image.planarConfiguration === 2;
 	const stride = planar ? 1 : samplesPerPixel;
 	const directory = image.getFileDirectory();
-	const compression = Number(directory.getValue("Compression") ?? COMPRESSION.none);
+	const compression = compressionOf(image);
 	const parameters = await blockParameters(directory);
 	const differenced = parameters.predictor === PREDICTOR.horizontal;
 	const swapped = ArrayType.BYTES_PER_ELEMENT > 1 && image.littleEndian !== HOST_LITTLE_ENDIAN;
