@@ -100,6 +100,67 @@ export interface DecodedWindow {
 	 * `destination` is the band's sample type and the window's pixel count long. Synchronous.
 	 */
 	copyBand(position: number, destination: SampleArray): void;
+	/**
+	 * Sets NaN in `output` (the window's pixels, row-major) wherever the band at `position` lies
+	 * in a block the file stores empty. Synchronous.
+	 */
+	maskEmptyBlocks(position: number, output: Float32Array): void;
+}
+
+/** The blocks a window overlaps, as [column, row] of the block grid. */
+function* blocksIn(window: PixelWindow, blockWidth: number, blockHeight: number): Generator<[number, number]> {
+	for (let blockY = Math.floor(window.rowStart / blockHeight); blockY * blockHeight < window.rowEnd; blockY++) {
+		for (let blockX = Math.floor(window.colStart / blockWidth); blockX * blockWidth < window.colEnd; blockX++) {
+			yield [blockX, blockY];
+		}
+	}
+}
+
+/**
+ * The parts of the window (relative to it) that lie in blocks stored empty (byte count 0), for
+ * each band asked for. GDAL leaves blocks of nodata unwritten in sparse files, and geotiff.js
+ * fills them with the file's nodata value, or 0 without one, which a job's own nodata value
+ * would not mark: those pixels are marked in the output instead, whatever value they read as.
+ */
+async function emptyAreas(
+	image: GeoTIFFImage,
+	bands: readonly number[],
+	window: PixelWindow,
+): Promise<PixelWindow[][]> {
+	const blockWidth = image.getTileWidth();
+	const blockHeight = image.getTileHeight();
+	const across = Math.ceil(image.getWidth() / blockWidth);
+	const down = Math.ceil(image.getHeight() / blockHeight);
+	const byteCounts = image.isTiled ? "TileByteCounts" : "StripByteCounts";
+	const planar = image.planarConfiguration === 2;
+	const areasOf = async (plane: number): Promise<PixelWindow[]> => {
+		const areas: PixelWindow[] = [];
+		for (const [blockX, blockY] of blocksIn(window, blockWidth, blockHeight)) {
+			const index = plane * across * down + blockY * across + blockX;
+			if (Number(await image.getFileDirectory().loadValueIndexed(byteCounts, index)) !== 0) continue;
+			areas.push({
+				rowStart: Math.max(window.rowStart, blockY * blockHeight) - window.rowStart,
+				rowEnd: Math.min(window.rowEnd, (blockY + 1) * blockHeight) - window.rowStart,
+				colStart: Math.max(window.colStart, blockX * blockWidth) - window.colStart,
+				colEnd: Math.min(window.colEnd, (blockX + 1) * blockWidth) - window.colStart,
+			});
+		}
+		return areas;
+	};
+	if (!planar) {
+		const areas = await areasOf(0);
+		return bands.map(() => areas);
+	}
+	return Promise.all(bands.map((band) => areasOf(band - 1)));
+}
+
+/** Sets NaN over `areas` of `output`, a window `windowWidth` wide. */
+function maskAreas(output: Float32Array, windowWidth: number, areas: readonly PixelWindow[]): void {
+	for (const { rowStart, rowEnd, colStart, colEnd } of areas) {
+		for (let row = rowStart; row < rowEnd; row++) {
+			output.fill(Number.NaN, row * windowWidth + colStart, row * windowWidth + colEnd);
+		}
+	}
 }
 
 /**
@@ -144,8 +205,8 @@ export async function readWindow(
 	};
 	/**
 	 * Decodes as the decoder does, then puts the samples in this machine's order. Only blocks
-	 * geotiff.js decodes pass here: it fills a block stored empty (byte count 0) with nodata
-	 * itself, already in this machine's order and not differenced.
+	 * geotiff.js decodes pass here: it fills a block stored empty (byte count 0) itself, already
+	 * in this machine's order and not differenced (and such blocks are masked; see emptyAreas).
 	 */
 	const hostOrderDecoder = {
 		async decode(stored: ArrayBuffer): Promise<ArrayBuffer> {
@@ -193,19 +254,21 @@ export async function readWindow(
 
 	// Planar files hold one block per band; interleaved ones one block for all bands.
 	const reads: Promise<Block>[][] = planar ? bands.map(() => []) : [[]];
-	for (let blockY = Math.floor(rowStart / blockHeight); blockY * blockHeight < rowEnd; blockY++) {
-		for (let blockX = Math.floor(colStart / blockWidth); blockX * blockWidth < colEnd; blockX++) {
-			if (planar) {
-				for (const [position, band] of bands.entries()) reads[position]?.push(decodeBlock(blockX, blockY, band - 1));
-			} else {
-				reads[0]?.push(decodeBlock(blockX, blockY, 0));
-			}
+	for (const [blockX, blockY] of blocksIn(window, blockWidth, blockHeight)) {
+		if (planar) {
+			for (const [position, band] of bands.entries()) reads[position]?.push(decodeBlock(blockX, blockY, band - 1));
+		} else {
+			reads[0]?.push(decodeBlock(blockX, blockY, 0));
 		}
 	}
 	const blocks = await Promise.all(reads.map((bandReads) => Promise.all(bandReads)));
+	const empty = await emptyAreas(image, bands, window);
 
 	return {
 		sampleTypes: bands.map(() => sampleType),
+		maskEmptyBlocks(position, output) {
+			maskAreas(output, windowWidth, empty[position] ?? []);
+		},
 		copyBand(position, destination) {
 			checkDestination(destination, sampleType, windowPixels);
 			const band = bands[position];
@@ -240,8 +303,9 @@ function checkDestination(destination: SampleArray, sampleType: SampleType, pixe
 async function readWindowGenerally(
 	image: GeoTIFFImage,
 	bands: readonly number[],
-	{ rowStart, rowEnd, colStart, colEnd }: PixelWindow,
+	window: PixelWindow,
 ): Promise<DecodedWindow> {
+	const { rowStart, rowEnd, colStart, colEnd } = window;
 	const rasters = await image.readRasters({
 		window: [colStart, rowStart, colEnd, rowEnd],
 		samples: bands.map((band) => band - 1),
@@ -253,8 +317,12 @@ async function readWindowGenerally(
 		return data;
 	});
 	const sampleTypes = decoded.map(sampleTypeOf);
+	const empty = await emptyAreas(image, bands, window);
 	return {
 		sampleTypes,
+		maskEmptyBlocks(position, output) {
+			maskAreas(output, colEnd - colStart, empty[position] ?? []);
+		},
 		copyBand(position, destination) {
 			const data = decoded[position];
 			const sampleType = sampleTypes[position];
