@@ -22,6 +22,11 @@ export const CORPUS_FIXTURES = [
 	"layouts/wide_tiles_red.tif",
 ] as const;
 export const CORPUS_SEED = 6;
+/**
+ * The nodata value jobs on corpus cases state, so that a corrupted GDAL_NODATA tag does not make
+ * them disagree with GDAL's decode about which pixels are nodata.
+ */
+export const CORPUS_JOB_NODATA = 0;
 
 export interface MalformedCase {
 	/** Which fixture and what was done to it, e.g. `s2_red_256.tif: truncated in the IFD entry table`. */
