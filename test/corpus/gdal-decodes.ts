@@ -73,7 +73,12 @@ function main(): void {
 	const cases = malformedTiffs(fixtures, { seed: CORPUS_SEED });
 	const scratch = mkdtempSync(join(tmpdir(), "corpus-"));
 	try {
-		const paths = [...CORPUS_FIXTURES.map((name) => join(FIXTURES, name))];
+		// Copies, as the decoder writes its output beside each file.
+		const paths = CORPUS_FIXTURES.map((name, i) => {
+			const path = join(scratch, `clean-${i}.tif`);
+			writeFileSync(path, fixtures[name] as Uint8Array);
+			return path;
+		});
 		cases.forEach(({ bytes }, i) => {
 			const path = join(scratch, `${i}.tif`);
 			writeFileSync(path, bytes);
