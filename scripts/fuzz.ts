@@ -4,12 +4,13 @@
  * worker's read path under Node: the structure check, geotiff.js's header parse, inspect, and
  * every row of the first and last band decoded as compute would.
  *
- * Each case ends as read, refused (a RasterInputError, what the API reports as a 4xx problem) or
- * failed with a plain Error from a decoder. Reported, and failing the run, is anything else:
- * a TypeError, RangeError or non-Error thrown (code that read malformed data unguarded), a case
+ * Each case ends as read, or refused with a RasterInputError (what the API reports as a 4xx
+ * problem). Reported, and failing the run, is anything else: any other error (a malformation
+ * met where nothing refuses it, which the pipeline would take for a fault of its own), a case
  * that takes longer than --timeout-ms (a hang), or one that exhausts a 512 MiB heap (an
  * allocation a header could force). Cases run in a child process that is replaced after a hang
- * or a crash, so one bad case does not end the run. The same seed always makes the same cases.
+ * or a crash, so one bad case does not end the run. The same seed always makes the same cases;
+ * `--seed S --case N` reads case N alone and prints where an unclassified error was thrown.
  */
 import { fork } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -39,8 +40,10 @@ const HEAP_LIMIT_MB = 512;
 interface CaseOutcome {
 	index: number;
 	name: string;
-	outcome: "read" | "refused" | "decode-error" | "unclassified";
+	outcome: "read" | "refused" | "unclassified";
 	detail: string;
+	/** Where an unclassified error was thrown; printed by a replay (--case). */
+	stack?: string;
 }
 
 function fixtureBytes(): [string, Uint8Array][] {
@@ -120,15 +123,14 @@ async function readMutant(bytes: Uint8Array): Promise<Omit<CaseOutcome, "index" 
 		return { outcome: "read", detail: `${header.width} x ${header.height}, ${header.data_type}` };
 	} catch (error) {
 		if (error instanceof RasterInputError) return { outcome: "refused", detail: `${error.code}: ${error.message}` };
-		const unguarded = !(error instanceof Error) || error instanceof TypeError || error instanceof RangeError;
 		const detail =
 			error instanceof Error ? `${error.name}: ${error.message}` : `thrown ${typeof error}: ${String(error)}`;
-		return { outcome: unguarded ? "unclassified" : "decode-error", detail };
+		return { outcome: "unclassified", detail, stack: error instanceof Error ? error.stack : undefined };
 	}
 }
 
-/** The child: reads mutants [from, to) and reports each one's start and end to the parent. */
-async function runCases(seed: number, from: number, to: number): Promise<void> {
+/** Installs the Worker's decoders, with Node's zlib standing in for the Worker's. */
+async function installCodecs(): Promise<void> {
 	const [{ installDecoders }, { inflateNative }, { createZstdDecode }] = await Promise.all([
 		import("../src/raster/decoders"),
 		import("../src/raster/inflate"),
@@ -136,6 +138,11 @@ async function runCases(seed: number, from: number, to: number): Promise<void> {
 	]);
 	const zstdWasm = readFileSync(new URL("../wasm/build/zstd.wasm", import.meta.url));
 	installDecoders({ inflate: inflateNative, zstd: createZstdDecode(await WebAssembly.compile(zstdWasm)) });
+}
+
+/** The child: reads mutants [from, to) and reports each one's start and end to the parent. */
+async function runCases(seed: number, from: number, to: number): Promise<void> {
+	await installCodecs();
 	const fixtures = fixtureBytes();
 	const send = (message: object) => new Promise((resolve) => process.send?.(message, resolve));
 	for (let index = from; index < to; index++) {
@@ -151,10 +158,12 @@ async function main(): Promise<void> {
 			iterations: { type: "string", default: "500" },
 			seed: { type: "string", default: "1" },
 			"timeout-ms": { type: "string", default: "10000" },
+			case: { type: "string" },
 		},
 	});
 	const iterations = Number(values.iterations);
 	const seed = Number(values.seed);
+	if (values.case !== undefined) return replay(seed, Number(values.case));
 	const timeoutMs = Number(values["timeout-ms"]);
 	const counts = new Map<string, number>();
 	const reported: CaseOutcome[] = [];
@@ -216,6 +225,15 @@ async function main(): Promise<void> {
 	const summary = Object.fromEntries([...counts.entries()].sort());
 	console.log(JSON.stringify({ iterations, seed, ...summary }));
 	process.exitCode = reported.length === 0 ? 0 : 1;
+}
+
+/** Reads one mutant in this process and prints how it ended, with the stack of an unclassified error. */
+async function replay(seed: number, index: number): Promise<void> {
+	await installCodecs();
+	const { name, bytes } = mutant(fixtureBytes(), seed, index);
+	const { outcome, detail, stack } = await readMutant(bytes);
+	console.log(`#${index} ${name}: ${outcome}\n  ${stack ?? detail}`);
+	process.exitCode = outcome === "unclassified" ? 1 : 0;
 }
 
 const [flag, seedArg, fromArg, toArg] = process.argv.slice(2);

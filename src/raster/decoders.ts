@@ -11,7 +11,8 @@
  * - JPEG through geotiff.js's decoder, once the block's frame header has been checked against
  *   the block: that decoder sizes its buffers from the frame header alone.
  * Every decoder here writes at most a block's decoded size, so a hostile block cannot make it
- * allocate more. Uncompressed blocks keep geotiff.js's decoder. Predictor 3 is applied by
+ * allocate more. Uncompressed blocks are passed on as stored, but refused, as every block here
+ * is, when a predictor is to be undone on a partial row. Predictor 3 is applied by
  * geotiff.js's BaseDecoder after every decoder here, and so is predictor 2 on readRasters'
  * path; the window reader (src/raster/read.ts) asks for blocks without predictor 2 and undoes
  * it itself, in the samples' byte order.
@@ -20,6 +21,7 @@ import { addDecoder, BaseDecoder, getDecoder, type ImageFileDirectory } from "ge
 import Lerc from "lerc";
 import type { ZstdDecode } from "../wasm/zstd";
 import { checkWholeRows } from "./block-samples";
+import { RasterInputError } from "./input-errors";
 import { decodeLzw } from "./lzw";
 import { maxStoredBlockBytes } from "./tiff-structure";
 
@@ -135,6 +137,11 @@ function ownBuffer(bytes: Uint8Array): ArrayBuffer {
 		: (bytes.slice().buffer as ArrayBuffer);
 }
 
+/** A block the file stores that does not decode: the file is malformed. */
+function corrupt(message: string): never {
+	throw new RasterInputError("invalid-raster", message);
+}
+
 /** LercParameters' second value: the layer GDAL wraps the LERC blob in. */
 const LERC_ADDITIONAL_COMPRESSION = { none: 0, deflate: 1, zstd: 2 } as const;
 
@@ -151,20 +158,20 @@ function checkLercBlobs(blob: Uint8Array, block: BlockParameters): void {
 	const allowed = block.tileWidth * block.tileHeight * block.samplesPerBlock;
 	let declared = 0;
 	for (let at = 0; at < blob.byteLength; ) {
-		if (at + 38 > blob.byteLength) throw new Error("LERC: a blob header is cut short");
+		if (at + 38 > blob.byteLength) corrupt("LERC: a blob header is cut short");
 		const signature = String.fromCharCode(...blob.subarray(at, at + LERC2_SIGNATURE.length));
-		if (signature !== LERC2_SIGNATURE) throw new Error("LERC: the block is not made of Lerc2 blobs");
+		if (signature !== LERC2_SIGNATURE) corrupt("LERC: the block is not made of Lerc2 blobs");
 		const version = view.getInt32(at + 6, true);
-		if (version < LERC2_FIRST_SIZED_VERSION) throw new Error(`LERC: Lerc2 version ${version} is not supported`);
+		if (version < LERC2_FIRST_SIZED_VERSION) {
+			throw new RasterInputError("unsupported-raster", `LERC: Lerc2 version ${version} is not supported`);
+		}
 		const rows = view.getUint32(at + 14, true);
 		const columns = view.getUint32(at + 18, true);
 		const dimensions = version >= 4 ? view.getUint32(at + 22, true) : 1;
 		const blobSize = view.getInt32(at + (version >= 4 ? 34 : 30), true);
 		declared += rows * columns * dimensions;
-		if (declared > allowed) {
-			throw new Error(`LERC: the blobs declare more than the block's ${allowed} values`);
-		}
-		if (blobSize <= 0 || at + blobSize > blob.byteLength) throw new Error("LERC: a blob's size is out of range");
+		if (declared > allowed) corrupt(`LERC: the blobs declare more than the block's ${allowed} values`);
+		if (blobSize <= 0 || at + blobSize > blob.byteLength) corrupt("LERC: a blob's size is out of range");
 		at += blobSize;
 	}
 }
@@ -206,7 +213,7 @@ const JPEG_NON_FRAME_MARKERS = new Set([0xc4, 0xc8, 0xcc]);
 export function checkJpegFrame(bytes: Uint8Array, block: Pick<BlockParameters, "tileWidth" | "tileHeight">): void {
 	const byte = (at: number) => bytes[at] ?? 0;
 	for (let at = 0; at + 1 < bytes.length; ) {
-		if (byte(at) !== 0xff) throw new Error(`JPEG: no marker at byte ${at} of the block`);
+		if (byte(at) !== 0xff) corrupt(`JPEG: no marker at byte ${at} of the block`);
 		const marker = byte(at + 1);
 		if (marker === 0xff) {
 			at += 1;
@@ -221,7 +228,7 @@ export function checkJpegFrame(bytes: Uint8Array, block: Pick<BlockParameters, "
 				const width = (byte(at + 7) << 8) | byte(at + 8);
 				const components = byte(at + 9);
 				if (width > block.tileWidth || height > block.tileHeight || components > 4) {
-					throw new Error(
+					corrupt(
 						`JPEG: the block declares a ${width} x ${height} frame of ${components} components; the block is ${block.tileWidth} x ${block.tileHeight}`,
 					);
 				}
@@ -263,6 +270,11 @@ export function installDecoders(codecs: Codecs): void {
 			return ownBuffer(bytes);
 		}
 	}
+	class UncompressedDecoder extends SizedDecoder {
+		override decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
+			return this.output(new Uint8Array(buffer));
+		}
+	}
 	class DeflateDecoder extends SizedDecoder {
 		override async decodeBlock(buffer: ArrayBufferLike): Promise<ArrayBufferLike> {
 			return this.output(await codecs.inflate(new Uint8Array(buffer), this.block.blockBytes));
@@ -291,19 +303,19 @@ export function installDecoders(codecs: Codecs): void {
 			if (additional === LERC_ADDITIONAL_COMPRESSION.deflate) blob = await codecs.inflate(blob, maxBlobBytes);
 			else if (additional === LERC_ADDITIONAL_COMPRESSION.zstd) blob = codecs.zstd(blob, maxBlobBytes, false);
 			else if (additional !== LERC_ADDITIONAL_COMPRESSION.none) {
-				throw new Error(`LERC: unknown additional compression ${additional}`);
+				throw new RasterInputError("unsupported-raster", `LERC: unknown additional compression ${additional}`);
 			}
 			checkLercBlobs(blob, this.block);
 			let decoded: ReturnType<typeof Lerc.decode>;
 			try {
 				decoded = Lerc.decode(ownBuffer(blob), { returnPixelInterleavedDims: this.block.planarConfiguration === 1 });
 			} catch (error) {
-				// The LERC decoder throws bare strings ("Checksum failed.").
-				if (error instanceof Error) throw error;
-				throw new Error(`LERC: ${String(error)}`);
+				// The blobs were checked above, so what the LERC decoder refuses is their content. It
+				// throws bare strings ("Checksum failed.").
+				corrupt(`LERC: ${error instanceof Error ? error.message : String(error)}`);
 			}
 			const [pixels] = decoded.pixels;
-			if (!pixels) throw new Error("LERC: the block holds no pixels");
+			if (!pixels) corrupt("LERC: the block holds no pixels");
 			return this.output(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength));
 		}
 	}
@@ -315,13 +327,19 @@ export function installDecoders(codecs: Codecs): void {
 			checkJpegFrame(new Uint8Array(buffer), this.block);
 			const Inner = await jpegDecoderClass;
 			this.#inner ??= new Inner({ ...this.parameters, JPEGTables: this.block.jpegTables ?? undefined });
-			return this.#inner.decodeBlock(buffer as ArrayBuffer);
+			try {
+				return await this.#inner.decodeBlock(buffer as ArrayBuffer);
+			} catch (error) {
+				// geotiff.js's JPEG decoder works on the block's bytes alone: what it refuses is them.
+				corrupt(`JPEG: ${error instanceof Error ? error.message : String(error)}`);
+			}
 		}
 	}
 
 	const parameters = blockParameters as unknown as Parameters<typeof addDecoder>[2];
 	const register = (cases: number | number[], decoder: typeof BaseDecoder) =>
 		addDecoder(cases, async () => decoder, parameters, false);
+	register(COMPRESSION.none, UncompressedDecoder);
 	register([COMPRESSION.deflate, COMPRESSION.adobeDeflate], DeflateDecoder);
 	register(COMPRESSION.lzw, LzwDecoder);
 	register(COMPRESSION.packBits, PackBitsDecoder);

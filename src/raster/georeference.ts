@@ -4,6 +4,7 @@
  * the GDAL geotransform it implies, and whether two rasters share a grid and a CRS.
  */
 import type { GeoTIFFImage } from "geotiff";
+import { RasterInputError } from "./input-errors";
 
 /** Raw GeoTIFF tag values; JSON-serialisable. */
 export interface GeoReference {
@@ -47,7 +48,7 @@ async function loadNumbers(image: GeoTIFFImage, tag: NumericGeoTag): Promise<num
 	const value: unknown = await image.fileDirectory.loadValue(tag);
 	if (typeof value === "number") return [value];
 	if (ArrayBuffer.isView(value) || Array.isArray(value)) return Array.from(value as ArrayLike<number>, Number);
-	throw new Error(`TIFF tag ${tag} is not numeric`);
+	throw new RasterInputError("invalid-raster", `TIFF tag ${tag} is not numeric`);
 }
 
 /** Reads the georeferencing tags of one image; absent tags are `null`. */
@@ -55,7 +56,7 @@ export async function readGeoReference(image: GeoTIFFImage): Promise<GeoReferenc
 	let geoAsciiParams: string | null = null;
 	if (image.fileDirectory.hasTag("GeoAsciiParams")) {
 		const text: unknown = await image.fileDirectory.loadValue("GeoAsciiParams");
-		if (typeof text !== "string") throw new Error("TIFF tag GeoAsciiParams is not ASCII");
+		if (typeof text !== "string") throw new RasterInputError("invalid-raster", "TIFF tag GeoAsciiParams is not ASCII");
 		// geotiff.js keeps the terminating NUL of ASCII tags.
 		geoAsciiParams = text.replace(/\0$/, "");
 	}
@@ -67,6 +68,10 @@ export async function readGeoReference(image: GeoTIFFImage): Promise<GeoReferenc
 		geoDoubleParams: await loadNumbers(image, "GeoDoubleParams"),
 		geoAsciiParams,
 	};
+}
+
+function invalidGeoKeys(message: string): never {
+	throw new RasterInputError("invalid-raster", message);
 }
 
 /**
@@ -82,21 +87,21 @@ function parseGeoKeys(ref: GeoReference): Map<number, GeoKeyValue> {
 	for (let entry = 1; entry <= keyCount; entry++) {
 		const [keyId, location, count, valueOrOffset] = directory.slice(entry * 4, entry * 4 + 4);
 		if (keyId === undefined || location === undefined || count === undefined || valueOrOffset === undefined) {
-			throw new Error(`GeoKeyDirectory declares ${keyCount} keys but holds ${directory.length / 4 - 1}`);
+			invalidGeoKeys(`GeoKeyDirectory declares ${keyCount} keys but holds ${directory.length / 4 - 1}`);
 		}
 		if (location === 0) {
 			keys.set(keyId, valueOrOffset);
 		} else if (location === GEO_DOUBLE_PARAMS_TAG) {
 			const doubles = ref.geoDoubleParams ?? [];
-			if (valueOrOffset + count > doubles.length) throw new Error(`GeoKey ${keyId} lies outside GeoDoubleParams`);
+			if (valueOrOffset + count > doubles.length) invalidGeoKeys(`GeoKey ${keyId} lies outside GeoDoubleParams`);
 			keys.set(keyId, doubles.slice(valueOrOffset, valueOrOffset + count));
 		} else if (location === GEO_ASCII_PARAMS_TAG) {
 			const text = ref.geoAsciiParams ?? "";
 			// Allow one past the end: some writers count the tag's NUL terminator.
-			if (valueOrOffset + count > text.length + 1) throw new Error(`GeoKey ${keyId} lies outside GeoAsciiParams`);
+			if (valueOrOffset + count > text.length + 1) invalidGeoKeys(`GeoKey ${keyId} lies outside GeoAsciiParams`);
 			keys.set(keyId, text.slice(valueOrOffset, valueOrOffset + count).replace(/\|$/, ""));
 		} else {
-			throw new Error(`GeoKey ${keyId} is stored in unsupported TIFF tag ${location}`);
+			invalidGeoKeys(`GeoKey ${keyId} is stored in unsupported TIFF tag ${location}`);
 		}
 	}
 	return keys;

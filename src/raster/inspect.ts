@@ -4,6 +4,7 @@
  */
 import type { GeoTIFFImage } from "geotiff";
 import { type GeoReference, readGeoReference } from "./georeference";
+import { RasterInputError } from "./input-errors";
 
 /** GDAL's names for the sample types EO Edge computes on. */
 export const supportedDataTypes = ["Byte", "Int8", "UInt16", "Int16", "UInt32", "Int32", "Float32", "Float64"] as const;
@@ -60,7 +61,16 @@ const EPSG_KEYS = ["ProjectedCSTypeGeoKey", "GeographicTypeGeoKey"] as const;
 const USER_DEFINED = 32767;
 
 function epsgOf(image: GeoTIFFImage): number | null {
-	const keys = image.getGeoKeys();
+	let keys: ReturnType<GeoTIFFImage["getGeoKeys"]>;
+	try {
+		keys = image.getGeoKeys();
+	} catch (error) {
+		// geotiff.js parses the GeoKeyDirectory here, and refuses a key whose value it cannot find.
+		throw new RasterInputError(
+			"invalid-raster",
+			`the GeoKeyDirectory is malformed: ${error instanceof Error ? error.message : String(error)}`,
+		);
+	}
 	for (const name of EPSG_KEYS) {
 		const code = keys?.[name];
 		if (typeof code === "number" && code > 0 && code !== USER_DEFINED) return code;
@@ -74,7 +84,7 @@ export async function inspectRaster(image: GeoTIFFImage): Promise<RasterHeader> 
 	const height = image.getHeight();
 	const bands = image.getSamplesPerPixel();
 	if (!(width > 0 && height > 0 && bands > 0)) {
-		throw new Error(`the image declares ${width} x ${height} pixels and ${bands} bands`);
+		throw new RasterInputError("invalid-raster", `the image declares ${width} x ${height} pixels and ${bands} bands`);
 	}
 	const bandDataTypes = Array.from({ length: bands }, (_, band) =>
 		dataTypeName(image.getSampleFormat(band), image.getBitsPerSample(band)),

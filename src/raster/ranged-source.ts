@@ -9,6 +9,7 @@
  * after the other costs a single request.
  */
 import { GeoTIFF, type GeoTIFFImage } from "geotiff";
+import { RasterInputError } from "./input-errors";
 import type { RasterLimits } from "./limits";
 import { readsAsNumbers, readTiffStructure, type TiffReader, type TiffStructure } from "./tiff-structure";
 
@@ -50,6 +51,8 @@ export class RangedSource {
 	readonly #cache = new Map<number, Uint8Array>();
 	readonly #inFlight = new Map<number, Promise<Uint8Array>>();
 	#queued = new Map<number, PendingBlock>();
+	/** What reading has thrown, so a caller can tell a failed read from what it made of the bytes. */
+	readonly #failures = new Set<unknown>();
 
 	constructor(
 		reader: RangeReader,
@@ -65,8 +68,22 @@ export class RangedSource {
 		return this.#reader.size;
 	}
 
+	/** Whether `error` is one this source threw from a read. */
+	threw(error: unknown): boolean {
+		return this.#failures.has(error);
+	}
+
 	/** Each slice's bytes; a slice reaching past the end of the file is cut at the end. */
 	async fetch(slices: readonly Slice[]): Promise<ArrayBuffer[]> {
+		try {
+			return await this.#fetch(slices);
+		} catch (error) {
+			this.#failures.add(error);
+			throw error;
+		}
+	}
+
+	async #fetch(slices: readonly Slice[]): Promise<ArrayBuffer[]> {
 		const wanted = slices.map(({ offset, length }) => ({
 			offset,
 			end: Math.max(offset, Math.min(offset + length, this.fileSize)),
@@ -203,8 +220,19 @@ export async function openRangedImage(
 	imageIndex = 0,
 ): Promise<RangedImage> {
 	const { reader, structure } = await readTiffStructure(source, limits);
-	const tiff = await GeoTIFF.fromSource(source as unknown as GeoTiffSource);
-	const image = await tiff.getImage(imageIndex);
+	let image: GeoTIFFImage;
+	try {
+		const tiff = await GeoTIFF.fromSource(source as unknown as GeoTiffSource);
+		image = await tiff.getImage(imageIndex);
+	} catch (error) {
+		// geotiff.js parses the bytes the structure check let through, and refuses some it does not
+		// look at (a 64-bit value past 2^53, say): the file's fault, unless reading it failed.
+		if (source.threw(error)) throw error;
+		throw new RasterInputError(
+			"invalid-raster",
+			`the header does not parse (${error instanceof Error ? error.message : String(error)})`,
+		);
+	}
 	await actualizeDeferredArrays(image, reader);
 	return { image, structure };
 }

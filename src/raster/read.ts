@@ -9,7 +9,8 @@
  */
 import { type GeoTIFFImage, getDecoder, type TypedArray } from "geotiff";
 import { HOST_LITTLE_ENDIAN, reverseSampleBytes, undoHorizontalDifferencing } from "./block-samples";
-import { blockParameters, COMPRESSION } from "./decoders";
+import { blockParameters, COMPRESSION, decodableCompressions, describeCompression } from "./decoders";
+import { RasterInputError } from "./input-errors";
 import { SAMPLE_ARRAYS, type SampleArray, type SampleType, sampleTypeOf } from "./samples";
 
 /** Sample type per "sampleFormat:bits": unsigned, signed and IEEE float samples. */
@@ -38,9 +39,38 @@ const SLICEABLE_COMPRESSIONS = new Set<number>([
 /** TIFF Predictor tag values. */
 const PREDICTOR = { none: 1, horizontal: 2 } as const;
 
+function compressionOf(image: GeoTIFFImage): number {
+	return Number(image.getFileDirectory().getValue("Compression") ?? COMPRESSION.none);
+}
+
+/**
+ * Refuses a compression or a band's sample type that no reader here decodes, before any block
+ * is read. Validate refuses them too, naming the input; here they are refused rather than left
+ * to fail inside geotiff.js with an error that does not say the file is at fault.
+ */
+function checkDecodable(image: GeoTIFFImage, bands: readonly number[]): void {
+	const compression = compressionOf(image);
+	if (!decodableCompressions.has(compression)) {
+		throw new RasterInputError(
+			"unsupported-raster",
+			`compression ${describeCompression(compression)} is not supported`,
+		);
+	}
+	for (const band of bands) {
+		const format = image.getSampleFormat(band - 1);
+		const bits = image.getBitsPerSample(band - 1);
+		if (!SAMPLE_TYPES[`${format}:${bits}`]) {
+			throw new RasterInputError(
+				"unsupported-raster",
+				`band ${band} holds samples of format ${format} and ${bits} bits, which are not supported`,
+			);
+		}
+	}
+}
+
 /** The sample type every band of the image decodes to, when its blocks can be sliced directly. */
 function sliceableSampleType(image: GeoTIFFImage): SampleType | null {
-	const compression = Number(image.getFileDirectory().getValue("Compression") ?? COMPRESSION.none);
+	const compression = compressionOf(image);
 	if (!SLICEABLE_COMPRESSIONS.has(compression)) return null;
 	const types = new Set<string>();
 	for (let sample = 0; sample < image.getSamplesPerPixel(); sample++) {
@@ -70,6 +100,67 @@ export interface DecodedWindow {
 	 * `destination` is the band's sample type and the window's pixel count long. Synchronous.
 	 */
 	copyBand(position: number, destination: SampleArray): void;
+	/**
+	 * Sets NaN in `output` (the window's pixels, row-major) wherever the band at `position` lies
+	 * in a block the file stores empty. Synchronous.
+	 */
+	maskEmptyBlocks(position: number, output: Float32Array): void;
+}
+
+/** The blocks a window overlaps, as [column, row] of the block grid. */
+function* blocksIn(window: PixelWindow, blockWidth: number, blockHeight: number): Generator<[number, number]> {
+	for (let blockY = Math.floor(window.rowStart / blockHeight); blockY * blockHeight < window.rowEnd; blockY++) {
+		for (let blockX = Math.floor(window.colStart / blockWidth); blockX * blockWidth < window.colEnd; blockX++) {
+			yield [blockX, blockY];
+		}
+	}
+}
+
+/**
+ * The parts of the window (relative to it) that lie in blocks stored empty (byte count 0), for
+ * each band asked for. GDAL leaves blocks of nodata unwritten in sparse files, and geotiff.js
+ * fills them with the file's nodata value, or 0 without one, which a job's own nodata value
+ * would not mark: those pixels are marked in the output instead, whatever value they read as.
+ */
+async function emptyAreas(
+	image: GeoTIFFImage,
+	bands: readonly number[],
+	window: PixelWindow,
+): Promise<PixelWindow[][]> {
+	const blockWidth = image.getTileWidth();
+	const blockHeight = image.getTileHeight();
+	const across = Math.ceil(image.getWidth() / blockWidth);
+	const down = Math.ceil(image.getHeight() / blockHeight);
+	const byteCounts = image.isTiled ? "TileByteCounts" : "StripByteCounts";
+	const planar = image.planarConfiguration === 2;
+	const areasOf = async (plane: number): Promise<PixelWindow[]> => {
+		const areas: PixelWindow[] = [];
+		for (const [blockX, blockY] of blocksIn(window, blockWidth, blockHeight)) {
+			const index = plane * across * down + blockY * across + blockX;
+			if (Number(await image.getFileDirectory().loadValueIndexed(byteCounts, index)) !== 0) continue;
+			areas.push({
+				rowStart: Math.max(window.rowStart, blockY * blockHeight) - window.rowStart,
+				rowEnd: Math.min(window.rowEnd, (blockY + 1) * blockHeight) - window.rowStart,
+				colStart: Math.max(window.colStart, blockX * blockWidth) - window.colStart,
+				colEnd: Math.min(window.colEnd, (blockX + 1) * blockWidth) - window.colStart,
+			});
+		}
+		return areas;
+	};
+	if (!planar) {
+		const areas = await areasOf(0);
+		return bands.map(() => areas);
+	}
+	return Promise.all(bands.map((band) => areasOf(band - 1)));
+}
+
+/** Sets NaN over `areas` of `output`, a window `windowWidth` wide. */
+function maskAreas(output: Float32Array, windowWidth: number, areas: readonly PixelWindow[]): void {
+	for (const { rowStart, rowEnd, colStart, colEnd } of areas) {
+		for (let row = rowStart; row < rowEnd; row++) {
+			output.fill(Number.NaN, row * windowWidth + colStart, row * windowWidth + colEnd);
+		}
+	}
 }
 
 /**
@@ -82,6 +173,7 @@ export async function readWindow(
 	bands: readonly number[],
 	window: PixelWindow,
 ): Promise<DecodedWindow> {
+	checkDecodable(image, bands);
 	const sampleType = sliceableSampleType(image);
 	if (!sampleType) return readWindowGenerally(image, bands, window);
 
@@ -97,7 +189,7 @@ export async function readWindow(
 	const planar = image.planarConfiguration === 2;
 	const stride = planar ? 1 : samplesPerPixel;
 	const directory = image.getFileDirectory();
-	const compression = Number(directory.getValue("Compression") ?? COMPRESSION.none);
+	const compression = compressionOf(image);
 	const parameters = await blockParameters(directory);
 	const differenced = parameters.predictor === PREDICTOR.horizontal;
 	const swapped = ArrayType.BYTES_PER_ELEMENT > 1 && image.littleEndian !== HOST_LITTLE_ENDIAN;
@@ -113,8 +205,8 @@ export async function readWindow(
 	};
 	/**
 	 * Decodes as the decoder does, then puts the samples in this machine's order. Only blocks
-	 * geotiff.js decodes pass here: it fills a block stored empty (byte count 0) with nodata
-	 * itself, already in this machine's order and not differenced.
+	 * geotiff.js decodes pass here: it fills a block stored empty (byte count 0) itself, already
+	 * in this machine's order and not differenced (and such blocks are masked; see emptyAreas).
 	 */
 	const hostOrderDecoder = {
 		async decode(stored: ArrayBuffer): Promise<ArrayBuffer> {
@@ -145,30 +237,38 @@ export async function readWindow(
 	};
 	const decodeBlock = async (blockX: number, blockY: number, sample: number): Promise<Block> => {
 		const { data } = await image.getTileOrStrip(blockX, blockY, sample, hostOrderDecoder);
-		const { columns, lastRow } = spanOf(blockX, blockY);
+		const { blockX0, x0, columns, lastRow } = spanOf(blockX, blockY);
 		// A corrupt block can decode short: refused, rather than read as zeros or half a sample.
-		const needed = ((lastRow - 1 - blockY * blockHeight) * blockWidth + columns) * stride * ArrayType.BYTES_PER_ELEMENT;
+		// copyBand reads the window's last row of the block up to its last column, which lies
+		// `x0 - blockX0` samples into the row when the window starts inside the block.
+		const lastRowEnd = (lastRow - 1 - blockY * blockHeight) * blockWidth + (x0 - blockX0) + columns;
+		const needed = lastRowEnd * stride * ArrayType.BYTES_PER_ELEMENT;
 		if (data.byteLength < needed || data.byteLength % ArrayType.BYTES_PER_ELEMENT !== 0) {
-			throw new Error(`block (${blockX}, ${blockY}) decodes to ${data.byteLength} bytes; its rows need ${needed}`);
+			throw new RasterInputError(
+				"invalid-raster",
+				`block (${blockX}, ${blockY}) decodes to ${data.byteLength} bytes; the rows read from it need ${needed}`,
+			);
 		}
 		return { blockX, blockY, values: new ArrayType(data as ArrayBuffer) };
 	};
 
 	// Planar files hold one block per band; interleaved ones one block for all bands.
 	const reads: Promise<Block>[][] = planar ? bands.map(() => []) : [[]];
-	for (let blockY = Math.floor(rowStart / blockHeight); blockY * blockHeight < rowEnd; blockY++) {
-		for (let blockX = Math.floor(colStart / blockWidth); blockX * blockWidth < colEnd; blockX++) {
-			if (planar) {
-				for (const [position, band] of bands.entries()) reads[position]?.push(decodeBlock(blockX, blockY, band - 1));
-			} else {
-				reads[0]?.push(decodeBlock(blockX, blockY, 0));
-			}
+	for (const [blockX, blockY] of blocksIn(window, blockWidth, blockHeight)) {
+		if (planar) {
+			for (const [position, band] of bands.entries()) reads[position]?.push(decodeBlock(blockX, blockY, band - 1));
+		} else {
+			reads[0]?.push(decodeBlock(blockX, blockY, 0));
 		}
 	}
 	const blocks = await Promise.all(reads.map((bandReads) => Promise.all(bandReads)));
+	const empty = await emptyAreas(image, bands, window);
 
 	return {
 		sampleTypes: bands.map(() => sampleType),
+		maskEmptyBlocks(position, output) {
+			maskAreas(output, windowWidth, empty[position] ?? []);
+		},
 		copyBand(position, destination) {
 			checkDestination(destination, sampleType, windowPixels);
 			const band = bands[position];
@@ -203,8 +303,9 @@ function checkDestination(destination: SampleArray, sampleType: SampleType, pixe
 async function readWindowGenerally(
 	image: GeoTIFFImage,
 	bands: readonly number[],
-	{ rowStart, rowEnd, colStart, colEnd }: PixelWindow,
+	window: PixelWindow,
 ): Promise<DecodedWindow> {
+	const { rowStart, rowEnd, colStart, colEnd } = window;
 	const rasters = await image.readRasters({
 		window: [colStart, rowStart, colEnd, rowEnd],
 		samples: bands.map((band) => band - 1),
@@ -216,8 +317,12 @@ async function readWindowGenerally(
 		return data;
 	});
 	const sampleTypes = decoded.map(sampleTypeOf);
+	const empty = await emptyAreas(image, bands, window);
 	return {
 		sampleTypes,
+		maskEmptyBlocks(position, output) {
+			maskAreas(output, colEnd - colStart, empty[position] ?? []);
+		},
 		copyBand(position, destination) {
 			const data = decoded[position];
 			const sampleType = sampleTypes[position];

@@ -191,6 +191,7 @@ async function numbers(
 	return entryValues(reader, entry);
 }
 
+/** A tag's one value; geotiff.js reads a tag of several values as an array, not a number. */
 async function scalar(
 	reader: TiffReader,
 	entries: Map<number, Entry>,
@@ -198,8 +199,9 @@ async function scalar(
 	name: string,
 	fallback?: number,
 ): Promise<number> {
-	const [value = 0] = await numbers(reader, entries, tag, name, fallback === undefined ? undefined : [fallback]);
-	return value;
+	const values = await numbers(reader, entries, tag, name, fallback === undefined ? undefined : [fallback]);
+	if (values.length !== 1) invalid(`${name} has ${values.length} values, not one`);
+	return values[0] ?? 0;
 }
 
 /**
@@ -258,6 +260,8 @@ export async function readTiffStructure(
 	if (planar !== 1 && planar !== 2) invalid(`PlanarConfiguration ${planar} is neither 1 nor 2`);
 
 	const tiled = entries.has(TAG.tileWidth) || entries.has(TAG.tileOffsets);
+	// geotiff.js reads a file as stripped whenever it has StripOffsets.
+	if (tiled && entries.has(TAG.stripOffsets)) invalid("the image declares both strips and tiles");
 	const blockWidth = tiled ? await scalar(reader, entries, TAG.tileWidth, "TileWidth") : width;
 	const blockHeight = tiled
 		? await scalar(reader, entries, TAG.tileLength, "TileLength")

@@ -74,7 +74,8 @@ export interface ArenaLayout {
 /**
  * Typed views of Wasm memory for one window: fill `inputs`, evaluate, read `output`. The views
  * are valid until the next arena is made, which reuses (and may grow, detaching) the memory, so
- * an arena must not be held across an `await` that could let another one be made.
+ * an arena must not be held across an `await` that could let another one be made. A new arena
+ * holds nothing of earlier ones: every byte of it is {@link ARENA_FILL_BYTE}.
  */
 export interface Arena {
 	/** One view per input of the layout, `pixels` long, in the input's own sample type. */
@@ -111,6 +112,8 @@ const INPUT_DESCRIPTOR_BYTES = 32;
 const SCRATCH_BYTES = 2 * MAX_REGISTERS * 1024;
 /** The evaluator reads and writes in steps of 16 pixels, up to 15 elements past the end. */
 const LANE_SLACK_BYTES = 16 * 8;
+/** What every byte of a new arena holds until the caller writes it. */
+export const ARENA_FILL_BYTE = 0xff;
 
 /** Sample type codes of wasm/assembly/kernels.ts. */
 const sampleTypes: Record<SampleType, { code: number; min: number | null; max: number | null }> = {
@@ -197,6 +200,10 @@ export function createKernels(module: WebAssembly.Module): Kernels {
 			}
 			// grow() detaches every earlier view, so this arena's views are made after it.
 			const buffer = wasm.memory.buffer;
+			// The memory still holds the last window's pixels, possibly another job's: a sample the
+			// caller fails to write must not be one of them. All-ones bytes are NaN in either float
+			// type, which the evaluator reads as nodata.
+			new Uint8Array(buffer, pixelsBase, end - pixelsBase).fill(ARENA_FILL_BYTE);
 			const inputViews = inputs.map(({ type }, i) => new SAMPLE_ARRAYS[type](buffer, inputAt[i] as number, pixels));
 			const output = new Float32Array(buffer, outputAt, pixels);
 

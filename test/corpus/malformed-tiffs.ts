@@ -17,8 +17,16 @@ export const CORPUS_FIXTURES = [
 	"layouts/bigtiff_red.tif",
 	"layouts/lerc_zstd_red.tif",
 	"layouts/packbits_tiled_red.tif",
+	// Wider than one window of the tests' budget, so the windows after the first start inside blocks.
+	"layouts/wide_strips_red.tif",
+	"layouts/wide_tiles_red.tif",
 ] as const;
 export const CORPUS_SEED = 6;
+/**
+ * The nodata value jobs on corpus cases state, so that a corrupted GDAL_NODATA tag does not make
+ * them disagree with GDAL's decode about which pixels are nodata.
+ */
+export const CORPUS_JOB_NODATA = 0;
 
 export interface MalformedCase {
 	/** Which fixture and what was done to it, e.g. `s2_red_256.tif: truncated in the IFD entry table`. */
@@ -313,6 +321,18 @@ function headerEdits(bytes: Uint8Array, layout: Layout): [string, Uint8Array | n
 				layout.blockCountsTag,
 				0,
 				entryValue(bytes, layout, entries.get(layout.blockCountsTag) as Entry, 0) - 1,
+			),
+		],
+		[
+			// Decodes a few samples short (PackBits stops where its input ends): short of the block's
+			// last row, which every window that starts inside the block reads to its end.
+			"first block byte count 4 short",
+			withArrayValue(
+				bytes,
+				layout,
+				layout.blockCountsTag,
+				0,
+				entryValue(bytes, layout, entries.get(layout.blockCountsTag) as Entry, 0) - 4,
 			),
 		],
 		[

@@ -4,14 +4,24 @@
  * (test/corpus/malformed-tiffs.ts) goes through upload and, when accepted, through a job
  * (validate and compute); every case is also given to a job as a remote input, so validate
  * sees the headers upload refuses. Every case must end in a 4xx problem, or a job that ends
- * within the timeout with, if it failed, a 4xx problem: never a 500, a hang or a stuck job.
+ * within the timeout with, if it failed, a 4xx problem: never a 500, a hang or a stuck job. A
+ * job that succeeds must have written, for every pixel, NaN or the sample GDAL decodes there
+ * (test/fixtures/corpus-gdal-decodes.json, written by test/corpus/gdal-decodes.ts).
  */
 import { env } from "cloudflare:workers";
+import { fromArrayBuffer } from "geotiff";
 import { describe, expect, it } from "vitest";
 import type { Job } from "../../openapi/client/src/index";
 import type { Problem } from "../../src/errors/api-error";
-import { CORPUS_FIXTURES, CORPUS_SEED, type MalformedCase, malformedTiffs } from "../corpus/malformed-tiffs";
-import { api, expectProblem, json, submitJob, waitForJob } from "../helpers";
+import {
+	CORPUS_FIXTURES,
+	CORPUS_JOB_NODATA,
+	CORPUS_SEED,
+	type MalformedCase,
+	malformedTiffs,
+} from "../corpus/malformed-tiffs";
+import gdalDecodes from "../fixtures/corpus-gdal-decodes.json";
+import { api, expectProblem, json, submitJob, upload, waitForJob } from "../helpers";
 
 const COGS = "https://cogs.test";
 const globbed = {
@@ -20,7 +30,7 @@ const globbed = {
 		import: "default",
 	}),
 	...import.meta.glob<ArrayBuffer>(
-		"../fixtures/layouts/{be_tiled16_red,bigtiff_red,lerc_zstd_red,packbits_tiled_red}.tif",
+		"../fixtures/layouts/{be_tiled16_red,bigtiff_red,lerc_zstd_red,packbits_tiled_red,wide_strips_red,wide_tiles_red}.tif",
 		{
 			eager: true,
 			import: "default",
@@ -56,11 +66,80 @@ function postUpload(bytes: Uint8Array): Promise<Response> {
 	});
 }
 
-/** An NDVI job whose two bands are band 1 of one file, so its grid always matches itself. */
+/** A job that writes band 1 of the file as it is (NaN where nodata), to compare with GDAL's decode. */
 async function submitOnOneFile(input: Record<string, string>): Promise<string> {
-	const response = await submitJob({ index: "ndvi", inputs: { red: input, nir: input } });
+	const response = await submitJob({ expression: "red", inputs: { red: input }, nodata: CORPUS_JOB_NODATA });
 	expect(response.status, await response.clone().text()).toBe(202);
 	return (await json<{ id: string }>(response)).id;
+}
+
+async function resultPixels(jobId: string): Promise<Float32Array> {
+	const result = await (await api(`/v1/jobs/${jobId}/artifacts/result.tif`)).arrayBuffer();
+	const image = await (await fromArrayBuffer(result)).getImage();
+	const [pixels] = (await image.readRasters()) as unknown as Float32Array[];
+	if (!pixels) throw new Error(`job ${jobId}: result.tif has no band`);
+	return pixels;
+}
+
+async function sha256(values: Float32Array): Promise<string> {
+	// NaN written afresh, so every NaN has the same bits.
+	const canonical = Float32Array.from(values, (value) => (Number.isNaN(value) ? Number.NaN : value));
+	const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", canonical));
+	return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+const cleanOutputs = new Map<string, Promise<Float32Array>>();
+
+/** A job's output on the unmodified fixture, checked against GDAL's decode of it. */
+function cleanOutput(fixture: string): Promise<Float32Array> {
+	let output = cleanOutputs.get(fixture);
+	if (!output) {
+		output = (async () => {
+			const bytes = globbed[`../fixtures/${fixture}`];
+			if (!bytes) throw new Error(`no fixture ${fixture}`);
+			const job = await waitForJob(await submitOnOneFile({ upload_id: (await upload(bytes)).id }));
+			if (job.status !== "succeeded") throw new Error(`the job on ${fixture} ended ${job.status}`);
+			const pixels = await resultPixels(job.id);
+			const expected = (gdalDecodes.clean_sha256 as Record<string, string>)[fixture];
+			if ((await sha256(pixels)) !== expected) throw new Error(`the job on ${fixture} differs from GDAL's decode`);
+			return pixels;
+		})();
+		cleanOutputs.set(fixture, output);
+	}
+	return output;
+}
+
+/**
+ * What is wrong with a succeeded job's pixels, or null: each must be NaN or the sample GDAL
+ * decodes from the case (NaN where it is nodata); a file GDAL cannot read must not succeed.
+ */
+async function pixelsOutcome(caseName: string, jobId: string): Promise<string | null> {
+	const decoded = (
+		gdalDecodes.cases as unknown as Record<string, null | "many" | ([number, string] | [number, number, number])[]>
+	)[caseName];
+	if (decoded === undefined) return "not in corpus-gdal-decodes.json: run test/corpus/gdal-decodes.ts";
+	if (decoded === null) return "succeeded, but GDAL cannot read the file";
+	if (decoded === "many") return "succeeded, but GDAL decodes more than 20000 pixels differently (not stored)";
+	const expected = (await cleanOutput(caseName.slice(0, caseName.indexOf(": ")))).slice();
+	for (const [first, samples, sample] of decoded) {
+		const values =
+			typeof samples === "number"
+				? new Float32Array(samples).fill(sample ?? Number.NaN)
+				: new Float32Array(Uint8Array.from(atob(samples), (char) => char.charCodeAt(0)).buffer);
+		values.forEach((value, i) => {
+			expected[first + i] = value === CORPUS_JOB_NODATA ? Number.NaN : value;
+		});
+	}
+	const pixels = await resultPixels(jobId);
+	if (pixels.length !== expected.length)
+		return `result.tif has ${pixels.length} pixels, GDAL decodes ${expected.length}`;
+	const wrong: string[] = [];
+	pixels.forEach((got, i) => {
+		if (!Number.isNaN(got) && !Object.is(got, expected[i])) wrong.push(`pixel ${i}: ${got}, GDAL ${expected[i]}`);
+	});
+	return wrong.length === 0
+		? null
+		: `${wrong.length} pixels differ from GDAL's decode, e.g. ${wrong.slice(0, 3).join("; ")}`;
 }
 
 async function uploadedJob(name: string): Promise<Job> {
@@ -139,6 +218,17 @@ describe("raster limits", () => {
 		expect(problem.detail).toContain("more than any compression of its 8192 decoded bytes takes");
 	});
 
+	it("fail a job whose windows start inside a strip that decodes short", async () => {
+		// 1100 columns in 512-column windows: the second and third windows start inside every strip.
+		const name = "layouts/wide_strips_red.tif: first block byte count 4 short";
+		for (const job of [await uploadedJob(name), await remoteJob(name)]) {
+			expect(job.status).toBe("failed");
+			expect(job.stage).toBe("compute");
+			expect(job.error?.type).toBe("https://eo-edge.dev/problems/invalid-raster");
+			expect(job.error?.detail).toMatch(/block \(0, 0\) decodes to \d+ bytes; the rows read from it need \d+/);
+		}
+	});
+
 	it("read a file whose IFD points at itself: only the first IFD is read", async () => {
 		const job = await uploadedJob("s2_red_256.tif: IFD that points at itself");
 		expect(job.error).toBeNull();
@@ -166,7 +256,7 @@ describe("unsupported layouts", () => {
 });
 
 /** What went wrong with one corpus case, or null when it ended as it must. */
-async function runCase({ bytes }: MalformedCase): Promise<string | null> {
+async function runCase({ name, bytes }: MalformedCase): Promise<string | null> {
 	const upload = await postUpload(bytes);
 	const uploaded = await json<{ id?: string } & Partial<Problem>>(upload);
 	if (upload.status !== 201) {
@@ -175,11 +265,14 @@ async function runCase({ bytes }: MalformedCase): Promise<string | null> {
 			? null
 			: `upload answered ${upload.status}: ${JSON.stringify(uploaded)}`;
 	}
-	return jobOutcome({ upload_id: uploaded.id ?? "" });
+	return jobOutcome(name, { upload_id: uploaded.id ?? "" });
 }
 
-/** Submits a job on the file and waits for it: it must end, and a failure must be a 4xx problem. */
-async function jobOutcome(input: Record<string, string>): Promise<string | null> {
+/**
+ * Submits a job on the case and waits for it: it must end, a failure must be a 4xx problem, and
+ * a success must hold GDAL's pixels.
+ */
+async function jobOutcome(caseName: string, input: Record<string, string>): Promise<string | null> {
 	const id = await submitOnOneFile(input);
 	let job: Job;
 	try {
@@ -187,7 +280,7 @@ async function jobOutcome(input: Record<string, string>): Promise<string | null>
 	} catch (error) {
 		return `job ${id} did not end: ${error instanceof Error ? error.message : String(error)}`;
 	}
-	if (job.status === "succeeded") return null;
+	if (job.status === "succeeded") return pixelsOutcome(caseName, id);
 	if (job.status === "failed" && job.error && job.error.status >= 400 && job.error.status < 500) return null;
 	return `job ${id} ended ${job.status} with ${JSON.stringify(job.error)}`;
 }
@@ -207,7 +300,7 @@ describe.each(CORPUS_FIXTURES)("malformed variants of %s", (fixture) => {
 			for (let next = queue.shift(); next; next = queue.shift()) {
 				const uploadOutcome = await runCase(next.candidate);
 				// Every case, refused at upload or not, also reaches validate as a remote input.
-				const remoteOutcome = await jobOutcome({ href: `${COGS}/corpus/${next.index}` });
+				const remoteOutcome = await jobOutcome(next.candidate.name, { href: `${COGS}/corpus/${next.index}` });
 				for (const outcome of [uploadOutcome, remoteOutcome]) {
 					if (outcome) failures.push(`${next.candidate.name}: ${outcome}`);
 				}

@@ -54,3 +54,32 @@ describe.each(Object.entries(cases as unknown as Record<string, LayoutCase>))("l
 		expect(mismatches).toEqual([]);
 	});
 });
+
+describe("blocks stored empty (SPARSE_OK)", () => {
+	// sparse_pred2 leaves rows 64-191, columns 0-127 unwritten; the file's nodata is 1000.
+	const blank = { rows: [64, 192], columns: [0, 128] } as const;
+
+	it.each([0, 1000, 5])("read as nodata whatever the job's nodata (%d)", async (nodata) => {
+		const inputs = {
+			red: { upload_id: (await upload(fixture("sparse_pred2_red.tif"))).id },
+			nir: { upload_id: (await upload(fixture("sparse_pred2_nir.tif"))).id },
+		};
+		const response = await submitJob({ index: "ndvi", inputs, nodata });
+		expect(response.status, await response.clone().text()).toBe(202);
+		const job = await waitForJob((await json<{ id: string }>(response)).id);
+		expect(job.error).toBeNull();
+		const result = await (await api(`/v1/jobs/${job.id}/artifacts/result.tif`)).arrayBuffer();
+		const image = await (await fromArrayBuffer(result)).getImage();
+		const [pixels = new Float32Array()] = (await image.readRasters()) as unknown as Float32Array[];
+		const width = image.getWidth();
+		let read = 0;
+		for (let row = blank.rows[0]; row < blank.rows[1]; row++) {
+			for (let column = blank.columns[0]; column < blank.columns[1]; column++) {
+				if (!Number.isNaN(pixels[row * width + column])) read++;
+			}
+		}
+		expect(read).toBe(0);
+		// The written blocks still read as values.
+		expect(pixels.some((value) => !Number.isNaN(value))).toBe(true);
+	});
+});

@@ -4,7 +4,8 @@
 import { describe, expect, it } from "vitest";
 import { compileFormula } from "../../src/indices/formula";
 import type { SampleArray } from "../../src/raster/samples";
-import type { StripStats } from "../../src/wasm/kernels";
+import { kernels } from "../../src/wasm/index";
+import { ARENA_FILL_BYTE, type StripStats } from "../../src/wasm/kernels";
 import { evaluateCopied, statsCopied } from "../arena";
 import { seededRandom } from "../random";
 
@@ -401,5 +402,27 @@ describe("stripStats", () => {
 		expect(() => statsCopied(values, { first: 1, last: 1, bins: 4 })).toThrow(RangeError);
 		expect(() => statsCopied(values, { first: 0, last: 1, bins: 0 })).toThrow(RangeError);
 		expect(() => statsCopied(values, { first: 0, last: 1, bins: 2.5 })).toThrow(RangeError);
+	});
+});
+
+describe("arenas", () => {
+	const SENTINEL = 0x5a5a;
+
+	it("hold nothing of the arena before them, whether the memory grows or not", () => {
+		const layout = { pixels: 4099, inputs: [{ type: "uint16" as const }, { type: "float32" as const }] };
+		const earlier = kernels.arena(layout);
+		for (const input of earlier.inputs) input.fill(SENTINEL);
+		earlier.output.fill(SENTINEL);
+		for (const pixels of [1000, layout.pixels, 1_000_000]) {
+			const arena = kernels.arena({ ...layout, pixels });
+			const views = [...arena.inputs, arena.output];
+			for (const view of views) {
+				const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+				expect(bytes.every((byte) => byte === ARENA_FILL_BYTE)).toBe(true);
+			}
+			// The float input's unwritten samples are NaN, which the evaluator reads as nodata.
+			expect(arena.inputs[1]?.every((value) => Number.isNaN(value))).toBe(true);
+			for (const view of views) view.fill(SENTINEL);
+		}
 	});
 });

@@ -149,14 +149,12 @@ function computeStrip(
 	inputs.forEach(({ decoded }, i) => {
 		decoded.window.copyBand(decoded.position, arena.inputs[i] as SampleArray);
 	});
-	const raster = {
-		values: arena.evaluate(
-			formula.program,
-			inputs.map((input) => input.scaling),
-		),
-		width,
-		height,
-	};
+	const values = arena.evaluate(
+		formula.program,
+		inputs.map((input) => input.scaling),
+	);
+	for (const { decoded } of inputs) decoded.window.maskEmptyBlocks(decoded.position, values);
+	const raster = { values, width, height };
 	return {
 		tiles: encodeTiles(raster, encodeTile),
 		half: halve(raster).values,
