@@ -2,13 +2,13 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 
-import { API_VERSION, createApp } from "../../src/app";
+import { API_VERSION, CORS_EXPOSED_HEADERS, CORS_REQUEST_HEADERS, createApp } from "../../src/app";
 import { objectKeys } from "../../src/storage/keys";
 import landsatFloat32 from "../fixtures/landsat_rn_float32.tif";
 import notATiff from "../fixtures/not_a_tiff.tif";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
-import { api, expectProblem, json, submitJob, upload } from "../helpers";
+import { anonymous, api, expectProblem, json, submitJob, upload } from "../helpers";
 import { TEST_API_KEY } from "../tenants";
 
 async function storedUploads(): Promise<string[]> {
@@ -260,22 +260,61 @@ describe("other routes", () => {
 });
 
 describe("browser clients", () => {
-	it("get CORS headers on answers and preflights, with the headers they must read exposed", async () => {
-		const preflight = await api("/v1/jobs", {
-			method: "OPTIONS",
-			headers: {
-				origin: "https://partner.example",
-				"access-control-request-method": "POST",
-				"access-control-request-headers": "content-type, traceparent",
-			},
-		});
-		expect(preflight.status).toBe(204);
-		expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
-		expect(preflight.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("traceparent");
+	const origin = "https://partner.example";
+	const lower = (names: readonly string[]) => names.map((name) => name.toLowerCase());
+	const listed = (header: string | null) => (header ?? "").toLowerCase().split(/\s*,\s*/);
 
-		const response = await api("/v1/indices", { headers: { origin: "https://partner.example" } });
+	it("may send every request header the operations read, in a preflight", async () => {
+		const sent = ["authorization", "content-type", "idempotency-key", "upload-length", "range", "traceparent"];
+		for (const [path, method] of [
+			["/v1/uploads", "POST"],
+			["/v1/jobs", "POST"],
+			["/v1/jobs/job_0123456789abcdef01234567/artifacts/result.tif", "GET"],
+		] as const) {
+			const preflight = await api(path, {
+				method: "OPTIONS",
+				headers: {
+					origin,
+					"access-control-request-method": method,
+					"access-control-request-headers": sent.join(", "),
+				},
+			});
+			expect(preflight.status).toBe(204);
+			expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
+			expect(listed(preflight.headers.get("access-control-allow-methods"))).toContain(method.toLowerCase());
+			expect(listed(preflight.headers.get("access-control-allow-headers"))).toEqual(expect.arrayContaining(sent));
+		}
+	});
+
+	it("can read the headers of answers and of problems", async () => {
+		const response = await api("/v1/indices", { headers: { origin } });
 		expect(response.headers.get("access-control-allow-origin")).toBe("*");
-		expect(response.headers.get("access-control-expose-headers")).toContain("Location");
+		expect(listed(response.headers.get("access-control-expose-headers"))).toEqual(
+			expect.arrayContaining(["location", "retry-after", "ratelimit-remaining", "idempotent-replayed", "etag"]),
+		);
+		// A refused key must reach the page as a readable 401, not as a CORS failure.
+		const refused = await anonymous("/v1/jobs/job_0123456789abcdef01234567", { headers: { origin } });
+		expect(refused.status).toBe(401);
+		expect(refused.headers.get("access-control-allow-origin")).toBe("*");
+		expect(listed(refused.headers.get("access-control-expose-headers"))).toContain("www-authenticate");
+	});
+
+	it("cover every header the contract declares", async () => {
+		type Operation = {
+			parameters?: { in: string; name: string }[];
+			responses?: Record<string, { headers?: Record<string, unknown> }>;
+		};
+		const document = await json<{ paths: Record<string, Record<string, Operation>> }>(await api("/v1/openapi.json"));
+		const operations = Object.values(document.paths).flatMap((methods) => Object.values(methods));
+		const requestHeaders = operations.flatMap((operation) =>
+			(operation.parameters ?? []).filter((parameter) => parameter.in === "header").map((parameter) => parameter.name),
+		);
+		const responseHeaders = operations.flatMap((operation) =>
+			Object.values(operation.responses ?? {}).flatMap((response) => Object.keys(response.headers ?? {})),
+		);
+		expect(requestHeaders.length).toBeGreaterThan(0);
+		expect(lower(CORS_REQUEST_HEADERS)).toEqual(expect.arrayContaining(lower(requestHeaders)));
+		expect(lower(CORS_EXPOSED_HEADERS)).toEqual(expect.arrayContaining(lower(responseHeaders)));
 	});
 });
 
