@@ -13,6 +13,8 @@ import { PROBLEM_MEDIA_TYPE } from "./errors/openapi";
 import type { ProblemCode } from "./errors/problems";
 import { describeError, log } from "./observability/log";
 import { formatTraceparent, traceFromHeader } from "./observability/trace";
+import { registerRoot } from "./routes/root";
+import { OPENAPI_PATH } from "./routes/v1/docs";
 import { registerV1Routes } from "./routes/v1/index";
 
 export const API_VERSION = "1.1.0";
@@ -154,6 +156,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
 			"An API key, sent as `Authorization: Bearer <key>`. Each operation names the scope it needs (jobs:read, jobs:write or uploads:write). Keys belong to a tenant, which sees only its own uploads and jobs.",
 	});
 	registerV1Routes(app, API_VERSION);
-	app.doc31("/v1/openapi.json", openApiDocumentConfig);
+	app.doc31(OPENAPI_PATH, openApiDocumentConfig);
+	registerRoot(app, API_VERSION);
 	return app;
 }
