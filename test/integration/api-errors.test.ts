@@ -184,6 +184,26 @@ describe("POST /v1/jobs", () => {
 		expect(unknown.errors?.[0]?.message).toContain("unknown band name 'rde'; did you mean 'red'?");
 	});
 
+	it("names the band behind a catalog symbol used as an input name", async () => {
+		const red = await upload(red256);
+		const input = { upload_id: red.id };
+		const problem = await expectProblem(
+			await submitJob({ index: "ndvi", inputs: { R: input, N: input, G: input } }),
+			422,
+			"invalid-inputs",
+		);
+		expect(problem.errors).toEqual(
+			expect.arrayContaining([
+				{ path: "inputs.R", message: "'R' is the catalog's symbol for red; name the input 'red'" },
+				{ path: "inputs.N", message: "'N' is the catalog's symbol for nir; name the input 'nir'" },
+				{
+					path: "inputs.G",
+					message: "'G' is the catalog's symbol for green; NDVI uses nir, red, as STAC common names",
+				},
+			]),
+		);
+	});
+
 	it("answers 422 for a band number the file does not have", async () => {
 		const red = await upload(red256);
 		const nir = await upload(nir256);
