@@ -125,6 +125,16 @@ export function createApp(): OpenAPIHono<AppEnv> {
 		});
 	});
 
+	// An answer given before the body is read (401, 411, 413, …) cancels the body, so that the
+	// connection closes after the answer instead of waiting to drain a body the client may never
+	// finish: a Content-Length larger than what is sent otherwise left wrangler dev's proxy, and
+	// the client, waiting for ever.
+	app.use("*", async function cancelUnreadBody(c, next) {
+		await next();
+		const body = c.req.raw.body;
+		if (body !== null && !body.locked) await body.cancel();
+	});
+
 	// Browser clients of partners call the API directly, with a key; nothing rides on cookies,
 	// so any origin may send the request headers the operations read and read what they answer.
 	app.use(

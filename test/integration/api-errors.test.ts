@@ -81,6 +81,37 @@ describe("POST /v1/uploads", () => {
 		expect(pulls * 1024).toBeLessThan(1024 * 1024);
 	});
 
+	it("cancels a body it answers without reading, so that a client whose body never ends gets the answer", async () => {
+		// A body that never ends, as from a client whose Content-Length exceeds what it sends.
+		let canceled = false;
+		const endless = () =>
+			new ReadableStream<Uint8Array>({
+				pull: () => new Promise<void>(() => undefined),
+				cancel() {
+					canceled = true;
+				},
+			});
+		const headers = { "content-length": String(env.MAX_UPLOAD_BYTES + 1) };
+		await expectProblem(
+			await createApp().request("/v1/uploads", { method: "POST", headers, body: endless() }, env),
+			401,
+			"unauthorized",
+		);
+		expect(canceled).toBe(true);
+		canceled = false;
+		const authorization = `Bearer ${TEST_API_KEY}`;
+		await expectProblem(
+			await createApp().request(
+				"/v1/uploads",
+				{ method: "POST", headers: { ...headers, authorization }, body: endless() },
+				env,
+			),
+			413,
+			"payload-too-large",
+		);
+		expect(canceled).toBe(true);
+	});
+
 	it("answers 400 when the body is shorter than its Content-Length, and stores nothing", async () => {
 		const before = await storedUploads();
 		const body = new ReadableStream<Uint8Array>({
