@@ -2,16 +2,19 @@
  * End-to-end check of the README as a newcomer meets it: starts `npm run dev` on a free port,
  * runs the "Walk-through with curl" bash blocks as written (only the API URL is swapped), and
  * verifies what they downloaded against the GDAL/numpy values in test/fixtures/manifest.json,
- * plus `gdalinfo` where GDAL is installed. Over plain HTTP it also runs an NDWI job and one
- * error path (a non-TIFF upload), runs `npm run demo` (the generated partner client) and
- * loads the docs page in headless Chromium. It owns the dev server and the temp directory it
- * creates, and always stops the server's whole process tree, also on failure or a signal.
+ * plus `gdalinfo` where GDAL is installed. Over plain HTTP it also runs an NDWI job and error
+ * paths (a non-TIFF upload, no key, and over a raw socket a Content-Length larger than the
+ * body), runs `npm run demo` (the generated partner client), loads the docs page in headless
+ * Chromium, and runs a page from another origin that calls the API through CORS. It owns the
+ * dev server and the temp directory it creates, and always stops the server's whole process
+ * tree, also on failure or a signal.
  *
  * Needs curl, jq and chromium (Debian: apt-get install -y jq chromium). Usage: npm run test:e2e
  */
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +24,7 @@ import { DEVELOPMENT_API_KEY } from "../src/access/api-keys";
 import type { JobStatistics as Statistics } from "../src/pipeline/publish/statistics";
 import { stageNames } from "../src/pipeline/stages";
 import type { ManifestCase } from "../test/fixtures/manifest";
+import { checkBrowserClient } from "./browser-client-check";
 import {
 	adoptGroup,
 	type DevServer,
@@ -398,6 +402,41 @@ async function checkDemo(api: string): Promise<void> {
 		await checkPixels("demo result.tif", new Uint8Array(readFileSync(result)).buffer, "ndvi_s2_256");
 }
 
+/**
+ * A client whose Content-Length is past the upload limit and who sends only 10 bytes, then
+ * waits for the answer with its side open (as curl does). Over a raw socket, since fetch
+ * would not send a body shorter than its Content-Length.
+ */
+async function checkLyingContentLength(api: string): Promise<void> {
+	console.log("\n# Error path: Content-Length 1 GiB, 10 bytes sent, the client waiting");
+	const { hostname, port, host } = new URL(api);
+	const socket = connect(Number(port), hostname);
+	const chunks: Buffer[] = [];
+	socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+	socket.on("error", () => undefined);
+	const closed = once(socket, "close").then(() => true);
+	socket.write(
+		`POST /v1/uploads HTTP/1.1\r\nHost: ${host}\r\nAuthorization: ${DEV_AUTH.authorization}\r\n` +
+			`Content-Type: image/tiff\r\nContent-Length: ${2 ** 30}\r\n\r\nII*\0abcdef`,
+	);
+	const answered = await Promise.race([closed, sleep(10_000).then(() => false)]);
+	socket.destroy();
+	const answer = Buffer.concat(chunks).toString("latin1");
+	check("answered within 10 s, then the connection closed", answered, `got ${JSON.stringify(answer.slice(0, 200))}`);
+	check(
+		"413 application/problem+json",
+		/^HTTP\/1\.1 413 /.test(answer) && /^content-type: application\/problem\+json/im.test(answer),
+		answer.split("\r\n")[0] ?? "nothing",
+	);
+}
+
+/** A partner's page on another origin: upload, submit, poll and download through CORS. */
+async function checkBrowserPage(api: string): Promise<void> {
+	console.log("\n# A page from another origin calls the API with a key, in headless Chromium");
+	const { checks } = await checkBrowserClient(api, DEVELOPMENT_API_KEY, manifestCase("ndvi_s2_256").stats.count);
+	for (const { label, ok, detail } of checks) check(label, ok, detail);
+}
+
 async function checkDocs(api: string): Promise<void> {
 	console.log("\n# GET /v1/docs in headless Chromium");
 	mkdirSync(join(ROOT, "build"), { recursive: true });
@@ -423,8 +462,10 @@ try {
 	await checkNdwi(api);
 	await checkNotATiff(api);
 	await checkKeyRequired(api);
+	await checkLyingContentLength(api);
 	await checkDemo(api);
 	await checkDocs(api);
+	await checkBrowserPage(api);
 } catch (error) {
 	check("run", false, error instanceof Error ? error.message : String(error));
 } finally {
@@ -447,7 +488,7 @@ try {
 if (failed === 0) {
 	const gdal = gdalChecked ? "GDAL's view of its grid" : "GDAL checks skipped";
 	console.log(
-		`\nverified in ${seconds(started)}: README walk-through (NDVI pixels and stats, EVI and SAVI stats), ${gdal}, NDWI, 415 and 401 problems, npm run demo, docs page`,
+		`\nverified in ${seconds(started)}: README walk-through (NDVI pixels and stats, EVI and SAVI stats), ${gdal}, NDWI, 415, 401 and 413 problems, npm run demo, docs page, a cross-origin page`,
 	);
 }
 console.log(`e2e: ${passed} passed, ${failed} failed`);
