@@ -132,7 +132,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
 	app.use("*", async function cancelUnreadBody(c, next) {
 		await next();
 		const body = c.req.raw.body;
-		if (body !== null && !body.locked) await body.cancel();
+		// A body that already failed (the client went away) rejects the cancel; nothing is left to drain.
+		if (body !== null && !body.locked) await body.cancel().catch(() => undefined);
 	});
 
 	// Browser clients of partners call the API directly, with a key; nothing rides on cookies,

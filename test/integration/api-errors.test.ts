@@ -110,6 +110,17 @@ describe("POST /v1/uploads", () => {
 			"payload-too-large",
 		);
 		expect(canceled).toBe(true);
+		// A body that failed before anyone read it (the client went away) keeps its answer.
+		const broken = new ReadableStream<Uint8Array>({
+			start(controller) {
+				controller.error(new Error("the client went away"));
+			},
+		});
+		await expectProblem(
+			await createApp().request("/v1/uploads", { method: "POST", headers, body: broken }, env),
+			401,
+			"unauthorized",
+		);
 	});
 
 	it("answers 400 when the body is shorter than its Content-Length, and stores nothing", async () => {
