@@ -40,7 +40,7 @@ const ROOT = join(import.meta.dirname, "..");
 const FIXTURES = join(ROOT, "test", "fixtures");
 const SAMPLES = join(ROOT, "samples");
 const README_API_LINE = "API=http://localhost:8787";
-const WALKTHROUGH_TIMEOUT_MS = 120_000;
+const WALKTHROUGH_TIMEOUT_MS = 240_000;
 const JOB_TIMEOUT_MS = 60_000;
 const TOLERANCE = 1e-6;
 /** The development key `npm run dev` seeds, as the README walk-through uses it. */
