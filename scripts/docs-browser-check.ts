@@ -5,7 +5,7 @@
  * screenshot. Used by scripts/e2e.ts; on its own: tsx scripts/docs-browser-check.ts <api> <png>.
  */
 import { existsSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { type Browser, chromium } from "playwright-core";
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -15,19 +15,13 @@ export interface DocsCheck {
 	detail: string;
 }
 
-export async function checkDocsPage(api: string, screenshotPath: string): Promise<DocsCheck[]> {
+/** Debian's headless Chromium, kept from dialling home: the machine has no route out. */
+export async function launchChromium(): Promise<Browser> {
 	if (!existsSync(CHROMIUM_PATH)) {
 		throw new Error(`no Chromium at ${CHROMIUM_PATH} (Debian: apt-get install -y chromium, or set CHROMIUM_PATH)`);
 	}
-	const document = (await (await fetch(`${api}/v1/openapi.json`)).json()) as {
-		paths: Record<string, Record<string, { summary?: string }>>;
-	};
-	const summaries = Object.values(document.paths).flatMap((methods) =>
-		Object.values(methods).map((operation) => operation.summary ?? ""),
-	);
-	const browser = await chromium.launch({
+	return chromium.launch({
 		executablePath: CHROMIUM_PATH,
-		// The machine has no route out; these keep Chromium from dialling home on start.
 		args: [
 			"--no-sandbox",
 			"--disable-gpu",
@@ -38,6 +32,16 @@ export async function checkDocsPage(api: string, screenshotPath: string): Promis
 			"--disable-sync",
 		],
 	});
+}
+
+export async function checkDocsPage(api: string, screenshotPath: string): Promise<DocsCheck[]> {
+	const document = (await (await fetch(`${api}/v1/openapi.json`)).json()) as {
+		paths: Record<string, Record<string, { summary?: string }>>;
+	};
+	const summaries = Object.values(document.paths).flatMap((methods) =>
+		Object.values(methods).map((operation) => operation.summary ?? ""),
+	);
+	const browser = await launchChromium();
 	try {
 		const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
 		const consoleErrors: string[] = [];

@@ -13,6 +13,8 @@ import { PROBLEM_MEDIA_TYPE, registerResponseHeaders } from "./errors/openapi";
 import type { ProblemCode } from "./errors/problems";
 import { describeError, log } from "./observability/log";
 import { formatTraceparent, traceFromHeader } from "./observability/trace";
+import { registerRoot } from "./routes/root";
+import { OPENAPI_PATH } from "./routes/v1/docs";
 import { registerV1Routes } from "./routes/v1/index";
 
 export const API_VERSION = "1.1.0";
@@ -33,6 +35,41 @@ export const openApiDocumentConfig = {
 		{ name: "service", description: "Health and the contract itself" },
 	],
 };
+
+/**
+ * The request headers a browser may send: the ones the operations read (the contract's header
+ * parameters, the bearer key, the body's type, the trace, a byte range). A test checks that
+ * every header parameter of the contract is here.
+ */
+export const CORS_REQUEST_HEADERS = [
+	"Authorization",
+	"Content-Type",
+	"Idempotency-Key",
+	"Upload-Length",
+	"Range",
+	"traceparent",
+] as const;
+
+/**
+ * The response headers a browser's script may read, beyond the CORS-safelisted ones (such as
+ * Content-Type and Content-Length). A test checks that every response header the contract
+ * declares is here.
+ */
+export const CORS_EXPOSED_HEADERS = [
+	"Location",
+	"Retry-After",
+	"traceparent",
+	"Content-Range",
+	"Content-Disposition",
+	"Accept-Ranges",
+	"ETag",
+	"WWW-Authenticate",
+	"RateLimit-Limit",
+	"RateLimit-Remaining",
+	"RateLimit-Reset",
+	"RateLimit-Policy",
+	"Idempotent-Replayed",
+] as const;
 
 /** HTTP errors raised by Hono or its validators, mapped onto our problem types. */
 const HTTP_EXCEPTION_CODES: Record<number, ProblemCode> = {
@@ -88,13 +125,25 @@ export function createApp(): OpenAPIHono<AppEnv> {
 		});
 	});
 
-	// Browser clients of partners call the API directly; the headers they need are exposed.
+	// An answer given before the body is read (401, 411, 413, …) cancels the body, so that the
+	// connection closes after the answer instead of waiting to drain a body the client may never
+	// finish: a Content-Length larger than what is sent otherwise left wrangler dev's proxy, and
+	// the client, waiting for ever.
+	app.use("*", async function cancelUnreadBody(c, next) {
+		await next();
+		const body = c.req.raw.body;
+		// A body that already failed (the client went away) rejects the cancel; nothing is left to drain.
+		if (body !== null && !body.locked) await body.cancel().catch(() => undefined);
+	});
+
+	// Browser clients of partners call the API directly, with a key; nothing rides on cookies,
+	// so any origin may send the request headers the operations read and read what they answer.
 	app.use(
 		"/v1/*",
 		cors({
 			origin: "*",
-			allowHeaders: ["Content-Type", "traceparent", "Range"],
-			exposeHeaders: ["Location", "Retry-After", "traceparent", "Content-Range", "Content-Disposition", "ETag"],
+			allowHeaders: [...CORS_REQUEST_HEADERS],
+			exposeHeaders: [...CORS_EXPOSED_HEADERS],
 			maxAge: 86400,
 		}),
 	);
@@ -119,6 +168,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
 	});
 	registerResponseHeaders(app.openAPIRegistry);
 	registerV1Routes(app, API_VERSION);
-	app.doc31("/v1/openapi.json", openApiDocumentConfig);
+	app.doc31(OPENAPI_PATH, openApiDocumentConfig);
+	registerRoot(app, API_VERSION);
 	return app;
 }

@@ -9,7 +9,7 @@ import { type Binding, compileProgram, isNormalizedDifference, type Program } fr
 import { evaluateFormula } from "../formula/evaluate";
 import { FormulaError, type FormulaNode, formulaVariables, parseFormula } from "../formula/parse";
 import type { HistogramSpec } from "../wasm/kernels";
-import { bandNames, findIndex, indices, matchingIndexIds } from "./registry";
+import { bandNameOfSymbol, bandNames, findIndex, indices, matchingIndexIds } from "./registry";
 
 interface FormulaRequest {
 	index?: string | undefined;
@@ -56,14 +56,19 @@ function compileIndex(id: string, request: FormulaRequest): CompiledFormula {
 		if (!Object.hasOwn(request.inputs, band))
 			inputErrors.push({ path: `inputs.${band}`, message: `required by ${index.id}` });
 	}
+	const uses = `${index.id} uses ${index.bands.join(", ")}`;
 	for (const name of Object.keys(request.inputs)) {
 		if (index.bands.includes(name)) continue;
-		inputErrors.push({
-			path: `inputs.${name}`,
-			message: bandNames.includes(name)
-				? `${index.id} does not use ${name}; it uses ${index.bands.join(", ")}`
-				: `unknown band name '${name}'${suggestion(name, index.bands)} (${index.id} uses ${index.bands.join(", ")}, as STAC common names)`,
-		});
+		// The catalog's formulas say R and N; a reader of them names inputs so, and is shown the name.
+		const common = bandNameOfSymbol(name);
+		let message: string;
+		if (common !== undefined) {
+			const rename = index.bands.includes(common) ? `name the input '${common}'` : `${uses}, as STAC common names`;
+			message = `'${name}' is the catalog's symbol for ${common}; ${rename}`;
+		} else if (bandNames.includes(name))
+			message = `${index.id} does not use ${name}; it uses ${index.bands.join(", ")}`;
+		else message = `unknown band name '${name}'${suggestion(name, index.bands)} (${uses}, as STAC common names)`;
+		inputErrors.push({ path: `inputs.${name}`, message });
 	}
 	if (inputErrors.length > 0) throw fieldErrors("invalid-inputs", inputErrors);
 

@@ -59,6 +59,11 @@ const bandCommonNames: Record<string, string> = {
 /** Every input band name an index can use. */
 export const bandNames: readonly string[] = [...new Set(Object.values(bandCommonNames))];
 
+/** The common name of a catalog band symbol (R → red, S1 → swir16), which inputs must use. */
+export function bandNameOfSymbol(symbol: string): string | undefined {
+	return Object.hasOwn(bandCommonNames, symbol) ? bandCommonNames[symbol] : undefined;
+}
+
 const constants: Record<string, IndexConstant> = Object.fromEntries(
 	Object.entries(catalogConstants).map(([name, constant]) => [
 		name,

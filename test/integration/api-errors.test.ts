@@ -2,13 +2,13 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 
-import { API_VERSION, createApp } from "../../src/app";
+import { API_VERSION, CORS_EXPOSED_HEADERS, CORS_REQUEST_HEADERS, createApp } from "../../src/app";
 import { objectKeys } from "../../src/storage/keys";
 import landsatFloat32 from "../fixtures/landsat_rn_float32.tif";
 import notATiff from "../fixtures/not_a_tiff.tif";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
-import { api, expectProblem, json, submitJob, upload } from "../helpers";
+import { anonymous, api, expectProblem, json, submitJob, upload } from "../helpers";
 import { TEST_API_KEY } from "../tenants";
 
 async function storedUploads(): Promise<string[]> {
@@ -79,6 +79,48 @@ describe("POST /v1/uploads", () => {
 		expect(problem.detail).toContain(String(env.MAX_UPLOAD_BYTES));
 		// Only what the runtime buffers ahead was pulled, far from the declared size.
 		expect(pulls * 1024).toBeLessThan(1024 * 1024);
+	});
+
+	it("cancels a body it answers without reading, so that a client whose body never ends gets the answer", async () => {
+		// A body that never ends, as from a client whose Content-Length exceeds what it sends.
+		let canceled = false;
+		const endless = () =>
+			new ReadableStream<Uint8Array>({
+				pull: () => new Promise<void>(() => undefined),
+				cancel() {
+					canceled = true;
+				},
+			});
+		const headers = { "content-length": String(env.MAX_UPLOAD_BYTES + 1) };
+		await expectProblem(
+			await createApp().request("/v1/uploads", { method: "POST", headers, body: endless() }, env),
+			401,
+			"unauthorized",
+		);
+		expect(canceled).toBe(true);
+		canceled = false;
+		const authorization = `Bearer ${TEST_API_KEY}`;
+		await expectProblem(
+			await createApp().request(
+				"/v1/uploads",
+				{ method: "POST", headers: { ...headers, authorization }, body: endless() },
+				env,
+			),
+			413,
+			"payload-too-large",
+		);
+		expect(canceled).toBe(true);
+		// A body that failed before anyone read it (the client went away) keeps its answer.
+		const broken = new ReadableStream<Uint8Array>({
+			start(controller) {
+				controller.error(new Error("the client went away"));
+			},
+		});
+		await expectProblem(
+			await createApp().request("/v1/uploads", { method: "POST", headers, body: broken }, env),
+			401,
+			"unauthorized",
+		);
 	});
 
 	it("answers 400 when the body is shorter than its Content-Length, and stores nothing", async () => {
@@ -184,6 +226,26 @@ describe("POST /v1/jobs", () => {
 		expect(unknown.errors?.[0]?.message).toContain("unknown band name 'rde'; did you mean 'red'?");
 	});
 
+	it("names the band behind a catalog symbol used as an input name", async () => {
+		const red = await upload(red256);
+		const input = { upload_id: red.id };
+		const problem = await expectProblem(
+			await submitJob({ index: "ndvi", inputs: { R: input, N: input, G: input } }),
+			422,
+			"invalid-inputs",
+		);
+		expect(problem.errors).toEqual(
+			expect.arrayContaining([
+				{ path: "inputs.R", message: "'R' is the catalog's symbol for red; name the input 'red'" },
+				{ path: "inputs.N", message: "'N' is the catalog's symbol for nir; name the input 'nir'" },
+				{
+					path: "inputs.G",
+					message: "'G' is the catalog's symbol for green; NDVI uses nir, red, as STAC common names",
+				},
+			]),
+		);
+	});
+
 	it("answers 422 for a band number the file does not have", async () => {
 		const red = await upload(red256);
 		const nir = await upload(nir256);
@@ -260,22 +322,61 @@ describe("other routes", () => {
 });
 
 describe("browser clients", () => {
-	it("get CORS headers on answers and preflights, with the headers they must read exposed", async () => {
-		const preflight = await api("/v1/jobs", {
-			method: "OPTIONS",
-			headers: {
-				origin: "https://partner.example",
-				"access-control-request-method": "POST",
-				"access-control-request-headers": "content-type, traceparent",
-			},
-		});
-		expect(preflight.status).toBe(204);
-		expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
-		expect(preflight.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("traceparent");
+	const origin = "https://partner.example";
+	const lower = (names: readonly string[]) => names.map((name) => name.toLowerCase());
+	const listed = (header: string | null) => (header ?? "").toLowerCase().split(/\s*,\s*/);
 
-		const response = await api("/v1/indices", { headers: { origin: "https://partner.example" } });
+	it("may send every request header the operations read, in a preflight", async () => {
+		const sent = ["authorization", "content-type", "idempotency-key", "upload-length", "range", "traceparent"];
+		for (const [path, method] of [
+			["/v1/uploads", "POST"],
+			["/v1/jobs", "POST"],
+			["/v1/jobs/job_0123456789abcdef01234567/artifacts/result.tif", "GET"],
+		] as const) {
+			const preflight = await api(path, {
+				method: "OPTIONS",
+				headers: {
+					origin,
+					"access-control-request-method": method,
+					"access-control-request-headers": sent.join(", "),
+				},
+			});
+			expect(preflight.status).toBe(204);
+			expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
+			expect(listed(preflight.headers.get("access-control-allow-methods"))).toContain(method.toLowerCase());
+			expect(listed(preflight.headers.get("access-control-allow-headers"))).toEqual(expect.arrayContaining(sent));
+		}
+	});
+
+	it("can read the headers of answers and of problems", async () => {
+		const response = await api("/v1/indices", { headers: { origin } });
 		expect(response.headers.get("access-control-allow-origin")).toBe("*");
-		expect(response.headers.get("access-control-expose-headers")).toContain("Location");
+		expect(listed(response.headers.get("access-control-expose-headers"))).toEqual(
+			expect.arrayContaining(["location", "retry-after", "ratelimit-remaining", "idempotent-replayed", "etag"]),
+		);
+		// A refused key must reach the page as a readable 401, not as a CORS failure.
+		const refused = await anonymous("/v1/jobs/job_0123456789abcdef01234567", { headers: { origin } });
+		expect(refused.status).toBe(401);
+		expect(refused.headers.get("access-control-allow-origin")).toBe("*");
+		expect(listed(refused.headers.get("access-control-expose-headers"))).toContain("www-authenticate");
+	});
+
+	it("cover every header the contract declares", async () => {
+		type Operation = {
+			parameters?: { in: string; name: string }[];
+			responses?: Record<string, { headers?: Record<string, unknown> }>;
+		};
+		const document = await json<{ paths: Record<string, Record<string, Operation>> }>(await api("/v1/openapi.json"));
+		const operations = Object.values(document.paths).flatMap((methods) => Object.values(methods));
+		const requestHeaders = operations.flatMap((operation) =>
+			(operation.parameters ?? []).filter((parameter) => parameter.in === "header").map((parameter) => parameter.name),
+		);
+		const responseHeaders = operations.flatMap((operation) =>
+			Object.values(operation.responses ?? {}).flatMap((response) => Object.keys(response.headers ?? {})),
+		);
+		expect(requestHeaders.length).toBeGreaterThan(0);
+		expect(lower(CORS_REQUEST_HEADERS)).toEqual(expect.arrayContaining(lower(requestHeaders)));
+		expect(lower(CORS_EXPOSED_HEADERS)).toEqual(expect.arrayContaining(lower(responseHeaders)));
 	});
 });
 
