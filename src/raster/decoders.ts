@@ -20,6 +20,7 @@ import { addDecoder, BaseDecoder, getDecoder, type ImageFileDirectory } from "ge
 import Lerc from "lerc";
 import type { ZstdDecode } from "../wasm/zstd";
 import { checkWholeRows } from "./block-samples";
+import { RasterInputError } from "./input-errors";
 import { decodeLzw } from "./lzw";
 import { maxStoredBlockBytes } from "./tiff-structure";
 
@@ -298,9 +299,9 @@ export function installDecoders(codecs: Codecs): void {
 			try {
 				decoded = Lerc.decode(ownBuffer(blob), { returnPixelInterleavedDims: this.block.planarConfiguration === 1 });
 			} catch (error) {
-				// The LERC decoder throws bare strings ("Checksum failed.").
+				// The LERC decoder throws bare strings ("Checksum failed.") for blocks it cannot read.
 				if (error instanceof Error) throw error;
-				throw new Error(`LERC: ${String(error)}`);
+				throw new RasterInputError("invalid-raster", `LERC: ${String(error)}`);
 			}
 			const [pixels] = decoded.pixels;
 			if (!pixels) throw new Error("LERC: the block holds no pixels");

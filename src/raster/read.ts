@@ -10,6 +10,7 @@
 import { type GeoTIFFImage, getDecoder, type TypedArray } from "geotiff";
 import { HOST_LITTLE_ENDIAN, reverseSampleBytes, undoHorizontalDifferencing } from "./block-samples";
 import { blockParameters, COMPRESSION } from "./decoders";
+import { RasterInputError } from "./input-errors";
 import { SAMPLE_ARRAYS, type SampleArray, type SampleType, sampleTypeOf } from "./samples";
 
 /** Sample type per "sampleFormat:bits": unsigned, signed and IEEE float samples. */
@@ -149,7 +150,10 @@ export async function readWindow(
 		// A corrupt block can decode short: refused, rather than read as zeros or half a sample.
 		const needed = ((lastRow - 1 - blockY * blockHeight) * blockWidth + columns) * stride * ArrayType.BYTES_PER_ELEMENT;
 		if (data.byteLength < needed || data.byteLength % ArrayType.BYTES_PER_ELEMENT !== 0) {
-			throw new Error(`block (${blockX}, ${blockY}) decodes to ${data.byteLength} bytes; its rows need ${needed}`);
+			throw new RasterInputError(
+				"invalid-raster",
+				`block (${blockX}, ${blockY}) decodes to ${data.byteLength} bytes; its rows need ${needed}`,
+			);
 		}
 		return { blockX, blockY, values: new ArrayType(data as ArrayBuffer) };
 	};

@@ -1,6 +1,7 @@
 // The one place that talks to the Zstandard decoder (wasm/build/zstd.wasm, extracted from the
 // zstddec package by scripts/extract-zstd-wasm.ts): it instantiates the compiled module,
 // copies a compressed block into its memory and the decoded bytes out.
+import { RasterInputError } from "../raster/input-errors";
 
 /** The raw ABI of zstd.wasm (zstd's one-shot API, built by Emscripten). */
 interface ZstdExports {
@@ -36,7 +37,9 @@ export function createZstdDecode(module: WebAssembly.Module): ZstdDecode {
 			if (destination === 0) throw new Error("ZSTD: out of Wasm memory");
 			// size_t results come back as i32: errors are the top of the unsigned range.
 			const written = wasm.ZSTD_decompress(destination, capacity, source, input.byteLength) >>> 0;
-			if (wasm.ZSTD_isError(written)) throw new Error(`ZSTD: the block does not decode (error ${-(written | 0)})`);
+			if (wasm.ZSTD_isError(written)) {
+				throw new RasterInputError("invalid-raster", `ZSTD: the block does not decode (error ${-(written | 0)})`);
+			}
 			return new Uint8Array(wasm.memory.buffer).slice(destination, destination + written);
 		} finally {
 			wasm.free(source);
@@ -47,7 +50,7 @@ export function createZstdDecode(module: WebAssembly.Module): ZstdDecode {
 	function frameSize(source: number, sourceSize: number, maxBytes: number): number {
 		// Unknown and error sizes are the top of the unsigned 64-bit range, negative here.
 		const size = BigInt.asIntN(64, wasm.ZSTD_findDecompressedSize(source, sourceSize));
-		if (size < 0n) throw new Error("ZSTD: the frame does not state its size");
+		if (size < 0n) throw new RasterInputError("invalid-raster", "ZSTD: the frame does not state its size");
 		if (size > BigInt(maxBytes)) throw new Error(`ZSTD: the frame states ${size} bytes, more than ${maxBytes}`);
 		return Number(size);
 	}
