@@ -4,6 +4,7 @@
  */
 import { getJob, insertEvent, isTerminal, markStageRunning, type NewEvent } from "../db/queries";
 import { ApiError, type FieldError, jobProblem, TransientFault } from "../errors/api-error";
+import { runHeavy } from "../isolate-memory";
 import { describeError, log } from "../observability/log";
 import { newSpanId } from "../observability/trace";
 import { endJobAsFailed } from "./failure";
@@ -180,7 +181,11 @@ async function handleThrown(
 	}
 }
 
-/** Entry point for the worker's queue(): every message settles on its own. */
+/**
+ * Entry point for the worker's queue(): every message settles on its own. A heavy stage's
+ * messages run one at a time, after any heavy task already running in the isolate; a light
+ * stage's batch runs at once.
+ */
 export async function dispatchBatch(
 	batch: MessageBatch<unknown>,
 	env: Env,
@@ -192,20 +197,23 @@ export async function dispatchBatch(
 		batch.retryAll();
 		return;
 	}
-	await Promise.all(
-		batch.messages.map(async (message) => {
-			try {
-				await handleMessage(consumer, message, env);
-			} catch (error) {
-				// Bookkeeping itself failed (e.g. D1 unavailable): let the queue deliver again.
-				log.error("dispatch_failed", {
-					...rawJobFields(message.body),
-					stage: consumer.name,
-					message_id: message.id,
-					...describeError(error),
-				});
-				message.retry({ delaySeconds: retryDelaySeconds(env.RETRY_BASE_DELAY_SECONDS, message.attempts) });
-			}
-		}),
-	);
+	const settle = async (message: Message<unknown>) => {
+		try {
+			await handleMessage(consumer, message, env);
+		} catch (error) {
+			// Bookkeeping itself failed (e.g. D1 unavailable): let the queue deliver again.
+			log.error("dispatch_failed", {
+				...rawJobFields(message.body),
+				stage: consumer.name,
+				message_id: message.id,
+				...describeError(error),
+			});
+			message.retry({ delaySeconds: retryDelaySeconds(env.RETRY_BASE_DELAY_SECONDS, message.attempts) });
+		}
+	};
+	if (consumer.heavy) {
+		await Promise.all(batch.messages.map((message) => runHeavy(() => settle(message))));
+	} else {
+		await Promise.all(batch.messages.map(settle));
+	}
 }
