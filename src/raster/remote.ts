@@ -53,13 +53,20 @@ export const remoteHref = z
 
 export type RemoteHref = z.infer<typeof remoteHref>;
 
-/** What a job may fetch: whose hosts, for how long per read, and how many bytes in all. */
+/** What a job may fetch: whose hosts, and for how long per read. */
 export interface RemoteAccess {
 	timeoutMs: number;
 	/** Every list here (the operator's REMOTE_ALLOWED_HOSTS, the job's allowed_hosts) must allow a host. */
 	allowlists: readonly (readonly string[])[];
-	/** Bytes one reader may fetch over all its responses. */
-	maxBytes: number;
+}
+
+/**
+ * The bytes a job may still fetch from its remote inputs, over every reader and invocation
+ * (src/raster/remote-budget.ts): `take` resolves false when `length` more would pass `limit`.
+ */
+export interface RemoteByteBudget {
+	limit: number;
+	take(length: number): Promise<boolean>;
 }
 
 /** The operator's allowlist: REMOTE_ALLOWED_HOSTS, comma-separated; empty allows any public host. */
@@ -75,7 +82,6 @@ export function remoteAccess(env: Env, jobAllowedHosts: readonly string[] | null
 	return {
 		timeoutMs: env.REMOTE_READ_TIMEOUT_MS,
 		allowlists: [operator, jobAllowedHosts].filter((list): list is readonly string[] => list != null),
-		maxBytes: env.REMOTE_MAX_BYTES_PER_JOB,
 	};
 }
 
@@ -263,22 +269,25 @@ export async function probeRemote(href: RemoteHref, access: RemoteAccess): Promi
 }
 
 /**
- * Ranged reads of one version of a remote file, refused once they would pass the access's byte
+ * Ranged reads of one version of a remote file, refused once they would pass the job's byte
  * budget, or once the server answers for another version (another ETag or size).
  */
-export function remoteRangeReader(href: RemoteHref, version: RemoteVersion, access: RemoteAccess): RangeReader {
-	let fetched = 0;
+export function remoteRangeReader(
+	href: RemoteHref,
+	version: RemoteVersion,
+	access: RemoteAccess,
+	budget: RemoteByteBudget,
+): RangeReader {
 	return {
 		size: version.bytes,
 		async read(offset, length) {
-			if (fetched + length > access.maxBytes) {
+			if (!(await budget.take(length))) {
 				throw new RemoteReadError(
 					href,
-					`reading it would fetch more than REMOTE_MAX_BYTES_PER_JOB (${access.maxBytes} bytes)`,
+					`the job's reads of its remote inputs would pass REMOTE_MAX_BYTES_PER_JOB (${budget.limit} bytes)`,
 					false,
 				);
 			}
-			fetched += length;
 			const answer = await getRange(href, offset, length, access, version.etag);
 			// Servers that ignore If-Match still say which version they sent.
 			if (version.etag !== null && answer.etag !== null && answer.etag !== version.etag) {
