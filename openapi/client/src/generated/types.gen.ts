@@ -306,6 +306,10 @@ export type CreateUploadErrors = {
      * Internal error
      */
     500: Problem;
+    /**
+     * Storage is briefly unavailable; retry after Retry-After seconds
+     */
+    503: Problem;
 };
 
 export type CreateUploadError = CreateUploadErrors[keyof CreateUploadErrors];
@@ -479,6 +483,10 @@ export type CompleteUploadErrors = {
      * Internal error
      */
     500: Problem;
+    /**
+     * Storage is briefly unavailable; retry after Retry-After seconds
+     */
+    503: Problem;
 };
 
 export type CompleteUploadError = CompleteUploadErrors[keyof CompleteUploadErrors];
