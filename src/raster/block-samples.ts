@@ -7,6 +7,7 @@
  * scrambles every big-endian 16- and 32-bit file written with predictor 2 (and it refuses
  * 64-bit samples).
  */
+import { RasterInputError } from "./input-errors";
 
 export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -47,7 +48,10 @@ export interface DifferencedBlock {
  */
 export function checkWholeRows(byteLength: number, rowBytes: number): void {
 	if (byteLength % rowBytes !== 0) {
-		throw new Error(`the block decodes to ${byteLength} bytes, not whole rows of ${rowBytes}`);
+		throw new RasterInputError(
+			"invalid-raster",
+			`the block decodes to ${byteLength} bytes, not whole rows of ${rowBytes}`,
+		);
 	}
 }
 

@@ -7,6 +7,7 @@
  * stopped by zlib a little past it, and refused.
  */
 import { inflateSync } from "node:zlib";
+import { RasterInputError } from "./input-errors";
 
 /**
  * How far past the bound zlib is let write. workerd refuses a stream as soon as its output and
@@ -28,9 +29,9 @@ export function inflateNative(input: Uint8Array, maxBytes: number): Uint8Array {
 	} catch (error) {
 		// Node and workerd both report output past maxOutputLength as a RangeError.
 		if (error instanceof RangeError) throw tooLong(maxBytes);
-		throw new Error(
+		throw new RasterInputError(
+			"invalid-raster",
 			`Deflate: the block does not inflate (${error instanceof Error ? error.message || error.name : error})`,
-			{ cause: error },
 		);
 	}
 	if (inflated.byteLength > maxBytes) throw tooLong(maxBytes);
@@ -38,5 +39,5 @@ export function inflateNative(input: Uint8Array, maxBytes: number): Uint8Array {
 }
 
 function tooLong(maxBytes: number): Error {
-	return new Error(`Deflate: the block inflates past ${maxBytes} bytes`);
+	return new RasterInputError("invalid-raster", `Deflate: the block inflates past ${maxBytes} bytes`);
 }

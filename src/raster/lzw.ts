@@ -8,6 +8,7 @@
  * where its string was last written, so emitting a code is a copy from earlier output, as in
  * LZ77, and nothing is allocated per code.
  */
+import { RasterInputError } from "./input-errors";
 
 const CLEAR_CODE = 256;
 const END_OF_INFORMATION = 257;
@@ -71,7 +72,10 @@ export function decodeLzw(input: Uint8Array, expectedBytes: number): Uint8Array 
 			length = Math.min(previousLength + 1, expectedBytes - pos);
 			for (let i = 0; i < length; i++) out[pos + i] = out[previousStart + (i < previousLength ? i : 0)] as number;
 		} else {
-			throw new Error(`LZW: code ${code} is not in the table (next free code ${nextCode})`);
+			throw new RasterInputError(
+				"invalid-raster",
+				`LZW: code ${code} is not in the table (next free code ${nextCode})`,
+			);
 		}
 
 		if (previousStart >= 0 && nextCode < TABLE_SIZE) {
