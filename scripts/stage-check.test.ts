@@ -48,6 +48,15 @@ describe("stage registry check", () => {
 		]);
 	});
 
+	it("reports a heavy stage that takes batches of more than one", () => {
+		const batched = editTable("consumers", "eo-edge-publish", (table) =>
+			table.replace("max_batch_size = 1", "max_batch_size = 10"),
+		);
+		expect(findStageProblems(batched)).toEqual([
+			"stage publish: heavy, so its messages run one at a time; max_batch_size must be 1, not 10",
+		]);
+	});
+
 	it("reports a retry policy or dead-letter queue the dispatcher does not expect", () => {
 		const retries = editTable("consumers", "eo-edge-validate", (table) =>
 			table.replace("max_retries = 3", "max_retries = 5"),

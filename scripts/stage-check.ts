@@ -1,7 +1,7 @@
 /**
  * Finds where wrangler.toml and the stage registry disagree: a consumer with no stage, a stage
  * with no consumer, a producer binding nobody sends to, a retry policy or dead-letter queue
- * that differs from what the dispatcher assumes.
+ * that differs from what the dispatcher assumes, a heavy stage taking batches of more than one.
  */
 import { parse } from "smol-toml";
 import { deadLetterQueue, pipelineStages, stageNames } from "../src/pipeline/stages";
@@ -9,12 +9,13 @@ import { deadLetterQueue, pipelineStages, stageNames } from "../src/pipeline/sta
 interface WranglerQueues {
 	queues?: {
 		producers?: { binding: string; queue: string }[];
-		consumers?: { queue: string; max_retries?: number; dead_letter_queue?: string }[];
+		consumers?: { queue: string; max_retries?: number; max_batch_size?: number; dead_letter_queue?: string }[];
 	};
 }
 
-/** Wrangler's default when max_retries is not set. */
+/** Wrangler's defaults when max_retries or max_batch_size is not set. */
 const DEFAULT_MAX_RETRIES = 3;
+const DEFAULT_MAX_BATCH_SIZE = 10;
 
 /** Every disagreement between a wrangler.toml text and the stage registry. */
 export function findStageProblems(wranglerToml: string, configPath = "wrangler.toml"): string[] {
@@ -24,13 +25,19 @@ export function findStageProblems(wranglerToml: string, configPath = "wrangler.t
 	const consumers = new Map((config.queues?.consumers ?? []).map((consumer) => [consumer.queue, consumer]));
 
 	for (const stage of stageNames) {
-		const { queue, producer, maxRetries } = pipelineStages[stage];
+		const { queue, producer, maxRetries, heavy } = pipelineStages[stage];
 		const consumer = consumers.get(queue);
 		if (!consumer) problems.push(`stage ${stage}: queue ${queue} has no consumer in ${configPath}`);
 		else {
 			const retries = consumer.max_retries ?? DEFAULT_MAX_RETRIES;
 			if (retries !== maxRetries) {
 				problems.push(`stage ${stage}: max_retries is ${retries} in ${configPath} but ${maxRetries} in the registry`);
+			}
+			const batchSize = consumer.max_batch_size ?? DEFAULT_MAX_BATCH_SIZE;
+			if (heavy && batchSize !== 1) {
+				problems.push(
+					`stage ${stage}: heavy, so its messages run one at a time; max_batch_size must be 1, not ${batchSize}`,
+				);
 			}
 			if (consumer.dead_letter_queue !== deadLetterQueue.queue) {
 				problems.push(`stage ${stage}: consumer of ${queue} must dead-letter to ${deadLetterQueue.queue}`);

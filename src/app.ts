@@ -150,8 +150,13 @@ export function createApp(): OpenAPIHono<AppEnv> {
 
 	app.onError(function handleError(error, c) {
 		const apiError = toApiError(error);
-		if (!apiError) {
-			log.error("unhandled_error", { trace_id: c.get("trace")?.traceId, path: c.req.path, ...describeError(error) });
+		// A 5xx problem (e.g. storage-unavailable) is ours: the operator gets its cause.
+		if (!apiError || apiError.status >= 500) {
+			log.error(apiError ? "server_problem" : "unhandled_error", {
+				trace_id: c.get("trace")?.traceId,
+				path: c.req.path,
+				...describeError(error),
+			});
 		}
 		return problemResponse(c, apiError ?? error);
 	});

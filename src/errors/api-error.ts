@@ -43,6 +43,23 @@ export class ApiError extends Error {
 	}
 }
 
+/**
+ * A fault that may clear by itself (a remote server's 503, a timeout): a stage throws it so the
+ * dispatcher retries. `detail` and `errors` say in the tenant's words what kept failing, for the
+ * job's problem should it never clear; the message and cause, with internals, go to the logs only.
+ */
+export class TransientFault extends Error {
+	constructor(
+		readonly detail: string,
+		readonly errors: FieldError[] | undefined,
+		logged: string,
+		cause?: unknown,
+	) {
+		super(logged, { cause });
+		this.name = "TransientFault";
+	}
+}
+
 /** Builds the problem document for an ApiError; anything else is an internal error. */
 export function toProblem(error: unknown, context: { instance: string | null; traceId: string }): Problem {
 	const apiError = error instanceof ApiError ? error : new ApiError("internal-error", "An unexpected error occurred.");

@@ -109,6 +109,8 @@ function problemHeaders(status: ErrorStatus, keyed: boolean): Record<string, { $
 		409: ["Retry-After"],
 		416: ["Content-Range"],
 		429: ["Retry-After"],
+		// Storage briefly unavailable
+		503: ["Retry-After"],
 	};
 	return responseHeaders("traceparent", ...rateLimited, ...(extra[status] ?? []));
 }
@@ -174,6 +176,11 @@ const errorStatuses = {
 		detail: "This key made 600 requests in the current minute; the limit is 600.",
 	},
 	500: { description: "Internal error", code: "internal-error", detail: "An unexpected error occurred." },
+	503: {
+		description: "Storage is briefly unavailable; retry after Retry-After seconds",
+		code: "storage-unavailable",
+		detail: "The file is stored, but reading it back failed; retry after Retry-After seconds.",
+	},
 } as const satisfies Record<number, { description: string; code: ProblemCode; detail: string }>;
 
 type ErrorStatus = keyof typeof errorStatuses;

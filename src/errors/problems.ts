@@ -34,6 +34,7 @@ export const problemTypes = {
 	"stage-failed": { status: 500, title: "A pipeline stage kept failing" },
 	"job-stalled": { status: 500, title: "The job made no progress for too long" },
 	"internal-error": { status: 500, title: "Internal error" },
+	"storage-unavailable": { status: 503, title: "Storage is temporarily unavailable" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemCode = keyof typeof problemTypes;

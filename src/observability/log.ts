@@ -25,8 +25,18 @@ export const log = {
 	error: (event: string, fields: LogFields = {}) => write("error", event, fields),
 };
 
-/** The message and stack of anything thrown, in a loggable shape. */
-export function describeError(error: unknown): { message: string; stack?: string | undefined } {
-	if (error instanceof Error) return { message: error.message, stack: error.stack };
-	return { message: String(error) };
+export interface ErrorDescription {
+	message: string;
+	stack?: string | undefined;
+	cause?: ErrorDescription | undefined;
+}
+
+/**
+ * The message, stack and causes of anything thrown, in a loggable shape. Errors shown to
+ * tenants are worded for them; the cause chain is where the internal detail stays.
+ */
+export function describeError(error: unknown): ErrorDescription {
+	if (!(error instanceof Error)) return { message: String(error) };
+	const cause = error.cause === undefined ? undefined : describeError(error.cause);
+	return { message: error.message, stack: error.stack, ...(cause ? { cause } : {}) };
 }

@@ -3,7 +3,8 @@
  * stage and decides ack or retry. Stages never ack; they return an outcome or throw.
  */
 import { getJob, insertEvent, isTerminal, markStageRunning, markStageSettled, type NewEvent } from "../db/queries";
-import { ApiError, jobProblem } from "../errors/api-error";
+import { ApiError, type FieldError, jobProblem, TransientFault } from "../errors/api-error";
+import { runHeavy } from "../isolate-memory";
 import { describeError, log } from "../observability/log";
 import { newSpanId } from "../observability/trace";
 import { endJobAsFailed } from "./failure";
@@ -131,8 +132,19 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 }
 
 /**
- * A throw is retried with backoff. On the last attempt the job fails with the error recorded
- * and the message is retried once more, which hands it to the dead-letter queue.
+ * What a tenant may learn of a thrown error: a TransientFault's own words, otherwise only that
+ * an internal error happened and which trace_id the logs keep it under.
+ */
+function tenantReason(error: unknown, traceId: string): { detail: string; errors?: FieldError[] } {
+	if (error instanceof TransientFault)
+		return { detail: error.detail, ...(error.errors ? { errors: error.errors } : {}) };
+	return { detail: `an internal error occurred; it is logged under trace_id ${traceId}` };
+}
+
+/**
+ * A throw is retried with backoff. On the last attempt the job fails and the message is retried
+ * once more, which hands it to the dead-letter queue. The job's problem and the events carry
+ * the tenant's reason only; the error's text and stack go to the logs.
  */
 async function handleThrown(
 	consumer: QueueConsumer,
@@ -147,7 +159,8 @@ async function handleThrown(
 	},
 ): Promise<void> {
 	const { event, fields, detail, error, durationMs } = context;
-	const reason = describeError(error);
+	const logged = describeError(error);
+	const reason = tenantReason(error, fields.trace_id);
 	const lastAttempt = message.attempts > consumer.maxRetries;
 	if (!lastAttempt) {
 		const delaySeconds = retryDelaySeconds(env.RETRY_BASE_DELAY_SECONDS, message.attempts);
@@ -155,9 +168,9 @@ async function handleThrown(
 			...event,
 			status: "retrying",
 			durationMs,
-			detail: { ...detail, error: reason.message, delay_seconds: delaySeconds },
+			detail: { ...detail, error: reason.detail, delay_seconds: delaySeconds },
 		});
-		log.warn("stage_retrying", { ...fields, duration_ms: durationMs, delay_seconds: delaySeconds, ...reason });
+		log.warn("stage_retrying", { ...fields, duration_ms: durationMs, delay_seconds: delaySeconds, ...logged });
 		if (consumer.stage) await recordSettled(env.DB, fields.job_id, fields.trace_id);
 		message.retry({ delaySeconds });
 		return;
@@ -165,7 +178,10 @@ async function handleThrown(
 	const problem = jobProblem(
 		new ApiError(
 			"stage-failed",
-			`stage ${consumer.name} failed ${message.attempts} times; last error: ${reason.message}`,
+			`stage ${consumer.name} failed ${message.attempts} times; last error: ${reason.detail}`,
+			{
+				...(reason.errors ? { errors: reason.errors } : {}),
+			},
 		),
 		fields.job_id,
 		fields.trace_id,
@@ -174,13 +190,17 @@ async function handleThrown(
 		if (consumer.stage) await endJobAsFailed(env, fields.job_id, problem);
 		await recordEvent(env.DB, { ...event, status: "failed", durationMs, detail: { ...detail, problem } });
 	} finally {
-		log.error("stage_gave_up", { ...fields, duration_ms: durationMs, ...reason });
+		log.error("stage_gave_up", { ...fields, duration_ms: durationMs, ...logged });
 		// Past max_retries this retry moves the message to the dead-letter queue.
 		message.retry();
 	}
 }
 
-/** Entry point for the worker's queue(): every message settles on its own. */
+/**
+ * Entry point for the worker's queue(): every message settles on its own. A heavy stage's
+ * messages run one at a time, after any heavy task already running in the isolate; a light
+ * stage's batch runs at once.
+ */
 export async function dispatchBatch(
 	batch: MessageBatch<unknown>,
 	env: Env,
@@ -192,20 +212,23 @@ export async function dispatchBatch(
 		batch.retryAll();
 		return;
 	}
-	await Promise.all(
-		batch.messages.map(async (message) => {
-			try {
-				await handleMessage(consumer, message, env);
-			} catch (error) {
-				// Bookkeeping itself failed (e.g. D1 unavailable): let the queue deliver again.
-				log.error("dispatch_failed", {
-					...rawJobFields(message.body),
-					stage: consumer.name,
-					message_id: message.id,
-					...describeError(error),
-				});
-				message.retry({ delaySeconds: retryDelaySeconds(env.RETRY_BASE_DELAY_SECONDS, message.attempts) });
-			}
-		}),
-	);
+	const settle = async (message: Message<unknown>) => {
+		try {
+			await handleMessage(consumer, message, env);
+		} catch (error) {
+			// Bookkeeping itself failed (e.g. D1 unavailable): let the queue deliver again.
+			log.error("dispatch_failed", {
+				...rawJobFields(message.body),
+				stage: consumer.name,
+				message_id: message.id,
+				...describeError(error),
+			});
+			message.retry({ delaySeconds: retryDelaySeconds(env.RETRY_BASE_DELAY_SECONDS, message.attempts) });
+		}
+	};
+	if (consumer.heavy) {
+		await Promise.all(batch.messages.map((message) => runHeavy(() => settle(message))));
+	} else {
+		await Promise.all(batch.messages.map(settle));
+	}
 }

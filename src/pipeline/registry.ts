@@ -26,6 +26,8 @@ export interface QueueConsumer {
 	maxRetries: number;
 	/** The dead-letter consumer records messages of jobs that have already ended. */
 	acceptsEndedJobs: boolean;
+	/** Messages run one at a time in the isolate (src/isolate-memory.ts). */
+	heavy: boolean;
 	handler: StageHandler;
 }
 
@@ -37,6 +39,7 @@ export const queueConsumers: ReadonlyMap<string, QueueConsumer> = new Map<string
 			name: stage,
 			maxRetries: pipelineStages[stage].maxRetries,
 			acceptsEndedJobs: false,
+			heavy: pipelineStages[stage].heavy,
 			handler: stageHandlers[stage],
 		},
 	]),
@@ -47,6 +50,7 @@ export const queueConsumers: ReadonlyMap<string, QueueConsumer> = new Map<string
 			name: "dead-letter",
 			maxRetries: deadLetterQueue.maxRetries,
 			acceptsEndedJobs: true,
+			heavy: false,
 			handler: deadLetterStage,
 		},
 	],

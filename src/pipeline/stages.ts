@@ -4,12 +4,18 @@
  * src/pipeline/registry.ts attaches a handler to every entry.
  */
 
+/**
+ * `heavy`: a message may hold megabytes (headers, decoded blocks, overviews, a preview), so the
+ * dispatcher runs it alone in its isolate (see src/isolate-memory.ts for the budget); a heavy
+ * stage's consumer takes batches of one, where more would only wait. Light stages settle a
+ * whole batch at once.
+ */
 export const pipelineStages = {
-	ingest: { queue: "eo-edge-ingest", producer: "INGEST_QUEUE", maxRetries: 3, progress: 0.02 },
-	validate: { queue: "eo-edge-validate", producer: "VALIDATE_QUEUE", maxRetries: 3, progress: 0.05 },
-	compute: { queue: "eo-edge-compute", producer: "COMPUTE_QUEUE", maxRetries: 3, progress: 0.1 },
-	store: { queue: "eo-edge-store", producer: "STORE_QUEUE", maxRetries: 3, progress: 0.9 },
-	publish: { queue: "eo-edge-publish", producer: "PUBLISH_QUEUE", maxRetries: 3, progress: 0.95 },
+	ingest: { queue: "eo-edge-ingest", producer: "INGEST_QUEUE", maxRetries: 3, progress: 0.02, heavy: false },
+	validate: { queue: "eo-edge-validate", producer: "VALIDATE_QUEUE", maxRetries: 3, progress: 0.05, heavy: true },
+	compute: { queue: "eo-edge-compute", producer: "COMPUTE_QUEUE", maxRetries: 3, progress: 0.1, heavy: true },
+	store: { queue: "eo-edge-store", producer: "STORE_QUEUE", maxRetries: 3, progress: 0.9, heavy: true },
+	publish: { queue: "eo-edge-publish", producer: "PUBLISH_QUEUE", maxRetries: 3, progress: 0.95, heavy: true },
 } as const;
 
 export type StageName = keyof typeof pipelineStages;

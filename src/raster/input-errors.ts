@@ -1,9 +1,11 @@
 /**
- * What a failure to read a job's input means: a storage fault or a remote server's passing
- * trouble may clear and is rethrown for a retry; a vanished upload, a remote file that cannot
- * be read as a COG, or an unreadable file cannot, and becomes the job's problem.
+ * What a failure to read a job's input means. A file refused for what it holds, a remote server's
+ * lasting answer or a vanished upload cannot improve and becomes the job's problem. A remote
+ * server's passing trouble is rethrown as a TransientFault worded for the tenant; a storage fault
+ * or any error not recognised here is ours, and is rethrown for the dispatcher to retry and, if
+ * it persists, to report as an internal error without its text.
  */
-import { ApiError } from "../errors/api-error";
+import { ApiError, TransientFault } from "../errors/api-error";
 import type { ProblemCode } from "../errors/problems";
 import { RasterObjectMissing, StorageReadError } from "./r2-reader";
 import { RemoteReadError } from "./remote";
@@ -32,10 +34,10 @@ export interface InputIdentity {
 export function inputReadFailure(input: InputIdentity, error: unknown, doing: string): ApiError {
 	if (error instanceof StorageReadError) throw error;
 	if (error instanceof RemoteReadError) {
-		if (error.retryable) throw new Error(`input '${input.name}': ${error.message}`, { cause: error });
-		return new ApiError("input-unavailable", `input '${input.name}': ${error.message}`, {
-			errors: [{ path: `inputs.${input.name}.href`, message: error.reason }],
-		});
+		const detail = `input '${input.name}': ${error.href}: ${error.reason}`;
+		const errors = [{ path: `inputs.${input.name}.href`, message: error.reason }];
+		if (error.retryable) throw new TransientFault(detail, errors, `input '${input.name}': ${error.message}`, error);
+		return new ApiError("input-unavailable", detail, { errors });
 	}
 	if (error instanceof RasterObjectMissing) {
 		return new ApiError("input-unavailable", `input '${input.name}': upload ${input.uploadId} is no longer stored`, {
@@ -47,8 +49,7 @@ export function inputReadFailure(input: InputIdentity, error: unknown, doing: st
 			errors: [{ path: `inputs.${input.name}`, message: error.message }],
 		});
 	}
-	const reason = error instanceof Error ? error.message : String(error);
-	return new ApiError("invalid-raster", `input '${input.name}': ${doing} failed (${reason})`, {
-		errors: [{ path: `inputs.${input.name}`, message: reason }],
-	});
+	// A malformed file is refused by a RasterInputError where it is found; anything else is a
+	// fault of ours (or a case not yet classified), which must not be blamed on the file.
+	throw new Error(`input '${input.name}': ${doing} failed`, { cause: error });
 }

@@ -7,7 +7,7 @@ import { inflateNative } from "./inflate";
 import { rasterLimits } from "./limits";
 import { r2RangeReader } from "./r2-reader";
 import { openRangedImage, type RangedImage, RangedSource, type RangeReader } from "./ranged-source";
-import { remoteAccess, remoteHref, remoteRangeReader } from "./remote";
+import { type RemoteByteBudget, remoteAccess, remoteHref, remoteRangeReader } from "./remote";
 
 let decodersInstalled: Promise<void> | null = null;
 
@@ -32,6 +32,8 @@ export interface RasterFile {
 	etag?: string | null;
 	/** The job's `remote.allowed_hosts`, which every redirect of a remote file must also pass. */
 	allowedHosts: readonly string[] | null;
+	/** What the job may still read from remote files; required to open one. */
+	remoteBudget?: RemoteByteBudget;
 }
 
 /**
@@ -42,10 +44,12 @@ export async function openRasterFile(env: Env, file: RasterFile, imageIndex = 0)
 	await installWorkerDecoders();
 	let reader: RangeReader;
 	if (file.href !== null) {
+		if (!file.remoteBudget) throw new Error("a remote file is read only against its job's byte budget");
 		reader = remoteRangeReader(
 			remoteHref.parse(file.href),
 			{ bytes: file.bytes, etag: file.etag ?? null },
 			remoteAccess(env, file.allowedHosts),
+			file.remoteBudget,
 		);
 	} else if (file.objectKey !== null) {
 		reader = r2RangeReader(env.BUCKET, file.objectKey, file.bytes);

@@ -12,12 +12,17 @@
  * every later read asks for that version (If-Match) and checks the size, so a file replaced
  * during a job fails it rather than mixing two versions into one result.
  *
- * Failures are sorted by whether waiting can help: a 5xx, 408, 429 or a timeout throws a
- * retryable {@link RemoteReadError}; a 404, any other answer, a refused redirect, a server that
- * ignores Range (it would send the whole file, which is refused unread) or an unreachable host
- * cannot improve by retrying.
+ * Failures are sorted by whether waiting can help: a 5xx, 408, 429 or any network-level failure
+ * (refused, reset, DNS, timeout) throws a retryable {@link RemoteReadError}; a 404, any other
+ * answer, a refused redirect or a server that ignores Range (it would send the whole file, which
+ * is refused unread) cannot improve by retrying.
+ *
+ * What a tenant learns about a host is the HTTP status it answered, or "unreachable" for every
+ * network-level failure, with no error text: a job's errors must not tell open ports from closed
+ * ones or map hosts. The error's message and cause keep the detail for the logs.
  */
 import { z } from "zod";
+import { RasterInputError } from "./input-errors";
 import type { RangeReader } from "./ranged-source";
 import { hostAllowed, hostRefusal } from "./remote-hosts";
 import { hasTiffSignature, TIFF_SIGNATURE_BYTES } from "./tiff-structure";
@@ -48,13 +53,20 @@ export const remoteHref = z
 
 export type RemoteHref = z.infer<typeof remoteHref>;
 
-/** What a job may fetch: whose hosts, for how long per read, and how many bytes in all. */
+/** What a job may fetch: whose hosts, and for how long per read. */
 export interface RemoteAccess {
 	timeoutMs: number;
 	/** Every list here (the operator's REMOTE_ALLOWED_HOSTS, the job's allowed_hosts) must allow a host. */
 	allowlists: readonly (readonly string[])[];
-	/** Bytes one reader may fetch over all its responses. */
-	maxBytes: number;
+}
+
+/**
+ * The bytes a job may still fetch from its remote inputs, over every reader and invocation
+ * (src/raster/remote-budget.ts): `take` resolves false when `length` more would pass `limit`.
+ */
+export interface RemoteByteBudget {
+	limit: number;
+	take(length: number): Promise<boolean>;
 }
 
 /** The operator's allowlist: REMOTE_ALLOWED_HOSTS, comma-separated; empty allows any public host. */
@@ -70,7 +82,6 @@ export function remoteAccess(env: Env, jobAllowedHosts: readonly string[] | null
 	return {
 		timeoutMs: env.REMOTE_READ_TIMEOUT_MS,
 		allowlists: [operator, jobAllowedHosts].filter((list): list is readonly string[] => list != null),
-		maxBytes: env.REMOTE_MAX_BYTES_PER_JOB,
 	};
 }
 
@@ -82,18 +93,25 @@ export function remoteUrlRefusal(url: URL, allowlists: RemoteAccess["allowlists"
 	return outside ? `${url.hostname} is not among the allowed hosts (${outside.join(", ")})` : null;
 }
 
-/** What went wrong reading a remote input, and whether a later attempt may succeed. */
+/**
+ * What went wrong reading a remote input, and whether a later attempt may succeed. `reason` is
+ * for the tenant; `internal` (and the cause) only for the logs.
+ */
 export class RemoteReadError extends Error {
 	constructor(
 		readonly href: string,
 		readonly reason: string,
 		readonly retryable: boolean,
 		cause?: unknown,
+		internal?: string,
 	) {
-		super(`${href}: ${reason}`, { cause });
+		super(`${href}: ${reason}${internal ? ` (${internal})` : ""}`, { cause });
 		this.name = "RemoteReadError";
 	}
 }
+
+/** The one answer a tenant gets for a network-level failure, whatever it was. */
+export const UNREACHABLE = "unreachable";
 
 const RETRYABLE_STATUSES = new Set([408, 429]);
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -120,11 +138,11 @@ async function fetchChecked(href: RemoteHref, headers: HeadersInit, access: Remo
 				signal: AbortSignal.timeout(access.timeoutMs),
 			});
 		} catch (error) {
-			if (error instanceof Error && error.name === "TimeoutError") {
-				throw new RemoteReadError(href, `no answer within ${access.timeoutMs} ms`, true, error);
-			}
-			const detail = error instanceof Error ? error.message : String(error);
-			throw new RemoteReadError(href, `unreachable (${detail})`, false, error);
+			const timedOut = error instanceof Error && error.name === "TimeoutError";
+			const internal = timedOut
+				? `no answer from ${url.host} within ${access.timeoutMs} ms`
+				: `fetching ${url.href} failed`;
+			throw new RemoteReadError(href, UNREACHABLE, true, error, internal);
 		}
 		if (!REDIRECT_STATUSES.has(response.status)) return response;
 		await response.body?.cancel();
@@ -169,7 +187,7 @@ async function readAtMost(href: string, response: Response, length: number): Pro
 		}
 	} catch (error) {
 		if (error instanceof RemoteReadError) throw error;
-		throw new RemoteReadError(href, "the connection broke off", true, error);
+		throw new RemoteReadError(href, UNREACHABLE, true, error, "the connection broke off");
 	}
 	if (received !== length) {
 		throw new RemoteReadError(href, `sent ${received} bytes for a range of ${length}`, true);
@@ -246,27 +264,30 @@ export async function probeRemote(href: RemoteHref, access: RemoteAccess): Promi
 	const { bytes, total, etag } = await getRange(href, 0, TIFF_SIGNATURE_BYTES, access);
 	if (total === null) throw new RemoteReadError(href, "the server does not state the file's size", false);
 	if (!hasTiffSignature(new Uint8Array(bytes)))
-		throw new Error("not a TIFF file (it does not start with a TIFF signature)");
+		throw new RasterInputError("invalid-raster", "not a TIFF file (it does not start with a TIFF signature)");
 	return { bytes: total, etag };
 }
 
 /**
- * Ranged reads of one version of a remote file, refused once they would pass the access's byte
+ * Ranged reads of one version of a remote file, refused once they would pass the job's byte
  * budget, or once the server answers for another version (another ETag or size).
  */
-export function remoteRangeReader(href: RemoteHref, version: RemoteVersion, access: RemoteAccess): RangeReader {
-	let fetched = 0;
+export function remoteRangeReader(
+	href: RemoteHref,
+	version: RemoteVersion,
+	access: RemoteAccess,
+	budget: RemoteByteBudget,
+): RangeReader {
 	return {
 		size: version.bytes,
 		async read(offset, length) {
-			if (fetched + length > access.maxBytes) {
+			if (!(await budget.take(length))) {
 				throw new RemoteReadError(
 					href,
-					`reading it would fetch more than REMOTE_MAX_BYTES_PER_JOB (${access.maxBytes} bytes)`,
+					`the job's reads of its remote inputs would pass REMOTE_MAX_BYTES_PER_JOB (${budget.limit} bytes)`,
 					false,
 				);
 			}
-			fetched += length;
 			const answer = await getRange(href, offset, length, access, version.etag);
 			// Servers that ignore If-Match still say which version they sent.
 			if (version.etag !== null && answer.etag !== null && answer.etag !== version.etag) {

@@ -114,6 +114,7 @@ describe("a stage that always throws", () => {
 		name: "ingest",
 		maxRetries: 2,
 		acceptsEndedJobs: false,
+		heavy: false,
 		handler: {
 			message: jobMessage,
 			handle: async () => {

@@ -87,7 +87,7 @@ describe("remote inputs", () => {
 
 	it.each([
 		["keeps answering 500", `${COGS}/status/500/s2_nir_256.tif`, "HTTP 500"],
-		["does not answer in time", `${COGS}/slow/s2_nir_256.tif`, "no answer within"],
+		["does not answer in time", `${COGS}/slow/s2_nir_256.tif`, "unreachable"],
 	])("retry a server that %s, then fail the job naming the input", async (_, href, reason) => {
 		const job = await withNir(href);
 		expect(job.status).toBe("failed");

@@ -17,6 +17,8 @@ import type { CompiledFormula } from "../../indices/formula";
 import { inputReadFailure } from "../../raster/input-errors";
 import { openRasterFile } from "../../raster/inputs";
 import { type DecodedWindow, type PixelWindow, readWindow } from "../../raster/read";
+import type { RemoteByteBudget } from "../../raster/remote";
+import { jobRemoteBudget } from "../../raster/remote-budget";
 import type { SampleArray, SampleType } from "../../raster/samples";
 import { encodeTiles, halve } from "../../raster/tiles";
 import { objectKeys } from "../../storage/keys";
@@ -41,7 +43,7 @@ interface DecodedInput {
 /** Decodes each file once for all of its bands this job uses. */
 async function readInputs(
 	env: Env,
-	allowedHosts: readonly string[] | null,
+	remote: { allowedHosts: readonly string[] | null; budget: RemoteByteBudget },
 	inputs: readonly PlannedInput[],
 	window: PixelWindow,
 ): Promise<Map<string, DecodedInput>> {
@@ -58,7 +60,8 @@ async function readInputs(
 				href: first.href,
 				bytes: first.bytes,
 				etag: first.etag,
-				allowedHosts,
+				allowedHosts: remote.allowedHosts,
+				remoteBudget: remote.budget,
 			});
 			decoded = await readWindow(image, bands, window);
 		} catch (error) {
@@ -112,7 +115,13 @@ async function readAndCompute(
 	window: PixelWindow,
 ): Promise<ComputedStrip> {
 	const allowedHosts = job.request.remote?.allowed_hosts ?? null;
-	const decodedInputs = await readInputs(env, allowedHosts, plan.inputs, window);
+	const budget = jobRemoteBudget(env, job.id);
+	let decodedInputs: Map<string, DecodedInput>;
+	try {
+		decodedInputs = await readInputs(env, { allowedHosts, budget }, plan.inputs, window);
+	} finally {
+		await budget.settle();
+	}
 	const inputs = formula.inputs.map((name) => {
 		const planned = plan.inputs.find((candidate) => candidate.name === name);
 		const requested = job.request.inputs[name];

@@ -12,10 +12,12 @@ import { geotransformOf, sameCrs, sameGeotransform } from "../../raster/georefer
 import { inputReadFailure } from "../../raster/input-errors";
 import { openRasterFile } from "../../raster/inputs";
 import { bandDataType, inspectRaster, isSupportedDataType, type RasterHeader } from "../../raster/inspect";
-import { jobMessage } from "../message";
+import type { RemoteByteBudget } from "../../raster/remote";
+import { jobRemoteBudget } from "../../raster/remote-budget";
+import { type JobMessage, jobMessage } from "../message";
 import { type PlannedInput, planStrips } from "../plan";
 import { sendAllToStage } from "../send";
-import { done, failed, type StageHandler } from "../stage";
+import { done, failed, type StageContext, type StageHandler, type StageOutcome } from "../stage";
 import { storeWorkingSetBytes, widestStorableWidth } from "../store/handler";
 
 /**
@@ -56,10 +58,15 @@ function checkStoreBudget({ width, height }: RasterHeader, budgetBytes: number):
 	);
 }
 
-async function inspectInput(env: Env, job: JobRecord, input: JobInputRecord): Promise<Inspected | ApiError> {
+async function inspectInput(
+	env: Env,
+	job: JobRecord,
+	input: JobInputRecord,
+	remoteBudget: RemoteByteBudget,
+): Promise<Inspected | ApiError> {
 	try {
 		const allowedHosts = job.request.remote?.allowed_hosts ?? null;
-		const { image, structure } = await openRasterFile(env, { ...input, allowedHosts });
+		const { image, structure } = await openRasterFile(env, { ...input, allowedHosts, remoteBudget });
 		if (input.href !== null && structure.storedBytes > env.REMOTE_MAX_BYTES_PER_JOB) {
 			return new ApiError(
 				"raster-too-large",
@@ -147,75 +154,91 @@ async function checkPixelQuota(
 
 export const validateStage: StageHandler = {
 	message: jobMessage,
-	async handle(message, { env, job }) {
-		if (!job.formula) throw new Error(`job ${job.id} has no compiled formula`);
-		const inputs = await listJobInputs(env.DB, job.id);
-		const inspected: Inspected[] = [];
-		for (const input of inputs) {
-			const result = await inspectInput(env, job, input);
-			if (result instanceof ApiError) return failed(result);
-			const unsupported = checkSupported(result);
-			if (unsupported) return failed(unsupported);
-			inspected.push(result);
+	async handle(message, context) {
+		// Headers are read lazily (the georeference while grids are compared): the budget is
+		// settled once the stage is done with them.
+		const budget = jobRemoteBudget(context.env, context.job.id);
+		try {
+			return await validate(message, context, budget);
+		} finally {
+			await budget.settle();
 		}
-		const [reference, ...others] = inspected;
-		if (!reference) return failed(new ApiError("invalid-inputs", "the job has no inputs"));
-		for (const other of others) {
-			let mismatch: ApiError | null;
-			try {
-				mismatch = checkSameGrid(reference, other);
-			} catch (error) {
-				// Georeference tags are parsed here first; malformed ones make the file unreadable.
-				return failed(inputReadFailure(other.input, error, "reading the georeference"));
-			}
-			if (mismatch) return failed(mismatch);
-		}
-
-		const overQuota = await checkPixelQuota(env.DB, job.tenantId, reference.header);
-		if (overQuota) return failed(overQuota);
-		const tooWide = checkStoreBudget(reference.header, env.STORE_BUDGET_BYTES);
-		if (tooWide) return failed(tooWide);
-
-		const planned: PlannedInput[] = inspected.map(({ input, image, header }) => {
-			const nodata = job.request.nodata ?? header.nodataValue;
-			return {
-				name: input.name,
-				upload_id: input.uploadId,
-				object_key: input.objectKey,
-				href: input.href,
-				bytes: input.bytes,
-				etag: input.etag,
-				band: input.band,
-				data_type: bandDataType(header, input.band),
-				nodata: nodata === null || !Number.isFinite(nodata) ? null : nodata,
-				bytes_per_pixel: image.getBytesPerPixel(),
-				block_width: header.block_width,
-				block_height: header.block_height,
-			};
-		});
-		const { width, height, geo } = reference.header;
-		const { rowsPerStrip, colsPerStrip, strips } = planStrips(width, height, planned, env.STRIP_BUDGET_BYTES);
-		// A redelivery gets the plan stored first back, so strips are sent from what D1 holds.
-		const stored = await saveJobPlan(env.DB, job.id, {
-			width,
-			height,
-			geo,
-			rows_per_strip: rowsPerStrip,
-			cols_per_strip: colsPerStrip,
-			strips,
-			inputs: planned,
-		});
-		await sendAllToStage(
-			env,
-			"compute",
-			stored.strips.map((strip) => ({ job_id: job.id, trace_id: message.trace_id, strip_index: strip.index })),
-		);
-		return done({
-			width,
-			height,
-			strips: stored.strips.length,
-			rows_per_strip: stored.rows_per_strip,
-			cols_per_strip: stored.cols_per_strip,
-		});
 	},
 };
+
+/** Checks the inputs' headers against each other and the limits, plans the strips and sends them. */
+async function validate(
+	message: JobMessage,
+	{ env, job }: StageContext,
+	budget: RemoteByteBudget,
+): Promise<StageOutcome> {
+	if (!job.formula) throw new Error(`job ${job.id} has no compiled formula`);
+	const inputs = await listJobInputs(env.DB, job.id);
+	const inspected: Inspected[] = [];
+	for (const input of inputs) {
+		const result = await inspectInput(env, job, input, budget);
+		if (result instanceof ApiError) return failed(result);
+		const unsupported = checkSupported(result);
+		if (unsupported) return failed(unsupported);
+		inspected.push(result);
+	}
+	const [reference, ...others] = inspected;
+	if (!reference) return failed(new ApiError("invalid-inputs", "the job has no inputs"));
+	for (const other of others) {
+		let mismatch: ApiError | null;
+		try {
+			mismatch = checkSameGrid(reference, other);
+		} catch (error) {
+			// Georeference tags are parsed here first; malformed ones make the file unreadable.
+			return failed(inputReadFailure(other.input, error, "reading the georeference"));
+		}
+		if (mismatch) return failed(mismatch);
+	}
+
+	const overQuota = await checkPixelQuota(env.DB, job.tenantId, reference.header);
+	if (overQuota) return failed(overQuota);
+	const tooWide = checkStoreBudget(reference.header, env.STORE_BUDGET_BYTES);
+	if (tooWide) return failed(tooWide);
+
+	const planned: PlannedInput[] = inspected.map(({ input, image, header }) => {
+		const nodata = job.request.nodata ?? header.nodataValue;
+		return {
+			name: input.name,
+			upload_id: input.uploadId,
+			object_key: input.objectKey,
+			href: input.href,
+			bytes: input.bytes,
+			etag: input.etag,
+			band: input.band,
+			data_type: bandDataType(header, input.band),
+			nodata: nodata === null || !Number.isFinite(nodata) ? null : nodata,
+			bytes_per_pixel: image.getBytesPerPixel(),
+			block_width: header.block_width,
+			block_height: header.block_height,
+		};
+	});
+	const { width, height, geo } = reference.header;
+	const { rowsPerStrip, colsPerStrip, strips } = planStrips(width, height, planned, env.STRIP_BUDGET_BYTES);
+	// A redelivery gets the plan stored first back, so strips are sent from what D1 holds.
+	const stored = await saveJobPlan(env.DB, job.id, {
+		width,
+		height,
+		geo,
+		rows_per_strip: rowsPerStrip,
+		cols_per_strip: colsPerStrip,
+		strips,
+		inputs: planned,
+	});
+	await sendAllToStage(
+		env,
+		"compute",
+		stored.strips.map((strip) => ({ job_id: job.id, trace_id: message.trace_id, strip_index: strip.index })),
+	);
+	return done({
+		width,
+		height,
+		strips: stored.strips.length,
+		rows_per_strip: stored.rows_per_strip,
+		cols_per_strip: stored.cols_per_strip,
+	});
+}

@@ -10,6 +10,7 @@ import { getTenantJob, isTerminal, listArtifacts } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { keyedHeaders, problemResponses, responseHeaders } from "../../errors/openapi";
 import { colormapOf } from "../../indices/registry";
+import { runHeavy } from "../../isolate-memory";
 import { StatisticsSchema } from "../../pipeline/publish/statistics";
 import { RESULT_ARTIFACT } from "../../pipeline/store/handler";
 import { colormapNames } from "../../preview/colormaps";
@@ -164,10 +165,10 @@ export function registerGetJobArtifact(app: App): void {
 		if (restyled && result && job.formula && job.plan) {
 			const { histogram } = job.formula;
 			const [min = histogram.first, max = histogram.last] = rescale?.split(",").map(Number) ?? [];
-			const png = await renderPreview(c.env, result, job.plan, {
-				colormap: colormap ?? colormapOf(job.formula.index),
-				rescale: [min, max],
-			});
+			const style = { colormap: colormap ?? colormapOf(job.formula.index), rescale: [min, max] as const };
+			const { plan } = job;
+			// A preview is heavy work: it waits for the isolate's other heavy task to settle.
+			const png = await runHeavy(() => renderPreview(c.env, result, plan, style));
 			return c.body(png as Uint8Array<ArrayBuffer>, 200, {
 				"Content-Type": "image/png",
 				"Content-Disposition": `inline; filename="${id}-${name}"`,

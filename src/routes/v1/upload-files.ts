@@ -8,6 +8,7 @@ import { ApiError } from "../../errors/api-error";
 import { RasterInputError } from "../../raster/input-errors";
 import { openRasterFile } from "../../raster/inputs";
 import { inspectRaster, type RasterSummary, summarize } from "../../raster/inspect";
+import { StorageReadError } from "../../raster/r2-reader";
 
 export function notATiff(): ApiError {
 	return new ApiError(
@@ -16,15 +17,26 @@ export function notATiff(): ApiError {
 	);
 }
 
+/** Seconds a client is asked to wait before retrying when storage could not be read. */
+const STORAGE_RETRY_AFTER_SECONDS = 5;
+
 /**
- * Reads the header of a stored file; when it is refused or cannot be read the object is
- * deleted and the client gets the problem that says why.
+ * Reads the header of a stored file. When the file is refused, the object is deleted and the
+ * client gets the problem that says why; when storage could not be read, the object is kept
+ * and the client gets a 503 to retry (the caller decides what becomes of the object).
  */
 export async function describeStoredTiff(env: Env, key: string, bytes: number): Promise<RasterSummary> {
 	try {
 		const { image } = await openRasterFile(env, { objectKey: key, href: null, bytes, allowedHosts: null });
 		return summarize(await inspectRaster(image));
 	} catch (error) {
+		if (error instanceof StorageReadError) {
+			throw new ApiError(
+				"storage-unavailable",
+				"The file was stored, but reading its header back from storage failed; retry after Retry-After seconds.",
+				{ headers: { "Retry-After": String(STORAGE_RETRY_AFTER_SECONDS) }, cause: error },
+			);
+		}
 		await env.BUCKET.delete(key);
 		const reason = error instanceof Error ? error.message : String(error);
 		const errors = [{ path: "(body)", message: reason }];

@@ -24,7 +24,7 @@ export const completeUploadRoute = createRoute({
 	middleware: [requireScope("uploads:write")] as const,
 	security: bearerWith("uploads:write"),
 	description:
-		"Every part must have been received. The joined file is checked like a single-request upload: not a TIFF answers 415, an unreadable header 422, and the upload is then discarded. Completing again answers 200 with the same upload; completing after the session expired (24 h after it was opened) answers 409.",
+		"Every part must have been received. The joined file is checked like a single-request upload: not a TIFF answers 415, an unreadable header 422, and the upload is then discarded. A 503 (storage briefly unavailable) keeps the joined file and the upload open: complete it again after Retry-After. Completing again answers 200 with the same upload; completing after the session expired (24 h after it was opened) answers 409.",
 	request: { params: UploadIdParam },
 	responses: {
 		200: {
@@ -37,7 +37,7 @@ export const completeUploadRoute = createRoute({
 			headers: { ...keyedHeaders, ...locationHeader("/v1/uploads/upl_0123456789abcdef01234567") },
 			content: { "application/json": { schema: UploadSchema, example: uploadExample } },
 		},
-		...problemResponses(401, 403, 404, 409, 415, 422, 429),
+		...problemResponses(401, 403, 404, 409, 415, 422, 429, 503),
 	},
 });
 
@@ -63,8 +63,11 @@ export function registerCompleteUpload(app: App): void {
 				errors: missing.map((n) => ({ path: `parts.${n}`, message: "not received" })),
 			});
 		}
-		const multipart = c.env.BUCKET.resumeMultipartUpload(session.objectKey, session.multipartId);
-		await multipart.complete(parts.map((part) => ({ partNumber: part.number, etag: part.etag })));
+		// A completion that answered 503 after joining the parts left the object: it is read again.
+		if (!(await c.env.BUCKET.head(session.objectKey))) {
+			const multipart = c.env.BUCKET.resumeMultipartUpload(session.objectKey, session.multipartId);
+			await multipart.complete(parts.map((part) => ({ partNumber: part.number, etag: part.etag })));
+		}
 
 		const head = await c.env.BUCKET.get(session.objectKey, { range: { offset: 0, length: TIFF_SIGNATURE_BYTES } });
 		const signature = head ? new Uint8Array(await head.arrayBuffer()) : new Uint8Array(0);
@@ -93,8 +96,11 @@ export function registerCompleteUpload(app: App): void {
 			});
 			return c.json(renderUpload(upload), 201, { Location: `/v1/uploads/${id}` });
 		} catch (error) {
-			// The file was rejected and is gone: the session cannot be completed again.
-			if (error instanceof ApiError) await closeUploadSession(c.env.DB, id, "aborted");
+			// The file was rejected and is gone: the session cannot be completed again. After a
+			// storage fault the file and the open session are kept, for the client to complete again.
+			if (error instanceof ApiError && error.code !== "storage-unavailable") {
+				await closeUploadSession(c.env.DB, id, "aborted");
+			}
 			throw error;
 		}
 	});

@@ -28,7 +28,8 @@ import { findUploads, insertUpload, insertUploadSession } from "../../db/queries
 import { ApiError } from "../../errors/api-error";
 import { keyedHeaders, locationHeader, problemResponses, responseHeaders } from "../../errors/openapi";
 import { hex, newUploadId } from "../../ids";
-import { log } from "../../observability/log";
+import { describeError, log } from "../../observability/log";
+import type { RasterSummary } from "../../raster/inspect";
 import { hasTiffSignature, TIFF_SIGNATURE_BYTES } from "../../raster/tiff-structure";
 import { objectKeys } from "../../storage/keys";
 import { uploadExample, uploadSessionExample } from "./examples";
@@ -97,7 +98,7 @@ export const createUploadRoute = createRoute({
 			headers: { ...keyedHeaders, ...locationHeader("/v1/uploads/upl_0123456789abcdef01234567") },
 			content: { "application/json": { schema: UploadSessionSchema, example: uploadSessionExample } },
 		},
-		...problemResponses(400, 401, 403, 409, 411, 413, 415, 422, 429),
+		...problemResponses(400, 401, 403, 409, 411, 413, 415, 422, 429, 503),
 	},
 });
 
@@ -330,7 +331,7 @@ export function registerCreateUpload(app: App): void {
 			// The declared length is reserved before the body streams, and settled when it is recorded.
 			await reserveDailyUploadBytes(c.env.DB, { id, tenantId, bytes: length }, quotas);
 			try {
-				const { upload, digest } = await storeUpload(c.env, id, body, length);
+				const { upload, digest } = await storeUpload(c.env, id, body, length, traceId);
 				const bind = held ? [bindIdempotentResource(c.env.DB, held, { id, requestHash: digest })] : [];
 				await insertUpload(c.env.DB, upload, { tenantId, traceId }, [settleUploadReservation(c.env.DB, id), ...bind]);
 				log.info("upload_stored", { trace_id: traceId, upload_id: upload.id, bytes: length, ...upload.raster });
@@ -349,10 +350,24 @@ export function registerCreateUpload(app: App): void {
 	});
 }
 
-/** Stores the body and reads its header; a file whose header cannot be read is not kept. */
-async function storeUpload(env: Env, id: string, body: ReadableStream<Uint8Array>, length: number) {
+/**
+ * Stores the body and reads its header; a file whose header cannot be read is not kept. Nor is
+ * one whose header storage could not give back: no upload refers to it, and the client, told to
+ * retry, sends the body again.
+ */
+async function storeUpload(env: Env, id: string, body: ReadableStream<Uint8Array>, length: number, traceId: string) {
 	const key = objectKeys.upload(id);
 	const digest = await storeBody(env.BUCKET, key, body, length);
-	const raster = await describeStoredTiff(env, key, length);
+	let raster: RasterSummary;
+	try {
+		raster = await describeStoredTiff(env, key, length);
+	} catch (error) {
+		if (error instanceof ApiError && error.code === "storage-unavailable") {
+			await env.BUCKET.delete(key).catch((cause: unknown) => {
+				log.warn("upload_cleanup_failed", { trace_id: traceId, upload_id: id, ...describeError(cause) });
+			});
+		}
+		throw error;
+	}
 	return { upload: { id, objectKey: key, bytes: length, raster, createdAt: new Date().toISOString() }, digest };
 }

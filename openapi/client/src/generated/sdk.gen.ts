@@ -73,7 +73,7 @@ export const uploadPart = <ThrowOnError extends boolean = false>(options: Option
 /**
  * Complete an upload in parts
  *
- * Every part must have been received. The joined file is checked like a single-request upload: not a TIFF answers 415, an unreadable header 422, and the upload is then discarded. Completing again answers 200 with the same upload; completing after the session expired (24 h after it was opened) answers 409.
+ * Every part must have been received. The joined file is checked like a single-request upload: not a TIFF answers 415, an unreadable header 422, and the upload is then discarded. A 503 (storage briefly unavailable) keeps the joined file and the upload open: complete it again after Retry-After. Completing again answers 200 with the same upload; completing after the session expired (24 h after it was opened) answers 409.
  */
 export const completeUpload = <ThrowOnError extends boolean = false>(options: Options<CompleteUploadData, ThrowOnError>): RequestResult<CompleteUploadResponses, CompleteUploadErrors, ThrowOnError> => (options.client ?? client).post<CompleteUploadResponses, CompleteUploadErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],

@@ -388,6 +388,10 @@ export type CreateUploadErrors = {
      * Internal error
      */
     500: Problem;
+    /**
+     * Storage is briefly unavailable; retry after Retry-After seconds
+     */
+    503: Problem;
 };
 
 export type CreateUploadError = CreateUploadErrors[keyof CreateUploadErrors];
@@ -607,6 +611,10 @@ export type CompleteUploadErrors = {
      * Internal error
      */
     500: Problem;
+    /**
+     * Storage is briefly unavailable; retry after Retry-After seconds
+     */
+    503: Problem;
 };
 
 export type CompleteUploadError = CompleteUploadErrors[keyof CompleteUploadErrors];
