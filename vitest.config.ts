@@ -37,6 +37,8 @@ export default defineConfig(async () => {
 					bindings: {
 						TEST_MIGRATIONS: migrations,
 						STRIP_BUDGET_BYTES: 262144,
+						// Fewer than the windows most test jobs plan, so every job runs the chain of sends.
+						WINDOWS_IN_FLIGHT_PER_JOB: 2,
 						// R2's smallest part, so the multipart tests need only a few MiB.
 						UPLOAD_PART_BYTES: 5242880,
 						RETRY_BASE_DELAY_SECONDS: 0,

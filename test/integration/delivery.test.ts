@@ -41,10 +41,14 @@ describe("redelivery", () => {
 		await deliver(pipelineStages.validate.queue, message, testEnv);
 		// A redelivered validate keeps the first plan and re-sends the same strips.
 		await deliver(pipelineStages.validate.queue, message, testEnv, 2);
-		const strips = sent.compute.length / 2;
-		expect(strips).toBeGreaterThan(2);
-		const planned = Array.from({ length: strips }, (_, index) => ({ ...message, strip_index: index }));
-		expect(sent.compute).toEqual([...planned, ...planned]);
+		const strips = (await getJob(env.DB, jobId))?.plan?.strips.length ?? 0;
+		expect(strips).toBeGreaterThan(env.WINDOWS_IN_FLIGHT_PER_JOB + 1);
+		// Only the first windows are queued; each finished one queues the window that many places on.
+		const queued = Array.from({ length: env.WINDOWS_IN_FLIGHT_PER_JOB }, (_, index) => ({
+			...message,
+			strip_index: index,
+		}));
+		expect(sent.compute).toEqual([...queued, ...queued]);
 		const last = strips - 1;
 
 		const first = await deliver(pipelineStages.compute.queue, { ...message, strip_index: 0 }, testEnv);
@@ -53,12 +57,20 @@ describe("redelivery", () => {
 		expect(again.result.explicitAcks).toEqual([again.id]);
 		expect(await doneStrips(jobId)).toBe(1);
 		expect(sent.store).toHaveLength(0);
+		// Both deliveries of window 0 queue the next one (a redelivery may follow a lost send).
+		const next = { ...message, strip_index: env.WINDOWS_IN_FLIGHT_PER_JOB };
+		expect(sent.compute.slice(2 * env.WINDOWS_IN_FLIGHT_PER_JOB)).toEqual([next, next]);
 		expect((await getJob(env.DB, jobId))?.progress).toBeCloseTo(computeProgress(1, strips), 10);
 		for (let index = 1; index < last; index++) {
 			await deliver(pipelineStages.compute.queue, { ...message, strip_index: index }, testEnv);
 			expect((await getJob(env.DB, jobId))?.progress).toBeCloseTo(computeProgress(index + 1, strips), 10);
 		}
 		expect(sent.store).toHaveLength(0);
+		// Every window was queued, none past the plan.
+		const queuedIndices = new Set(sent.compute.map((body) => body.strip_index));
+		expect([...queuedIndices].sort((a, b) => Number(a) - Number(b))).toEqual(
+			Array.from({ length: strips }, (_, index) => index),
+		);
 
 		// The last strip's first delivery dies after counting, before store is sent.
 		const storeQueue = testEnv.STORE_QUEUE;

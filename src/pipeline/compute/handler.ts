@@ -188,8 +188,11 @@ async function storeStrip(
 }
 
 /**
- * Whichever delivery sees no strip left sends store, including a redelivery whose first try
- * died before sending: store is idempotent, a lost store message is not recoverable.
+ * Queues the window WINDOWS_IN_FLIGHT_PER_JOB places on (validate queued the first ones), so a
+ * job holds at most that many places in the compute queue and other jobs' windows interleave
+ * with its own. Whichever delivery sees no strip left sends store. A redelivery sends both again
+ * when its first try died before sending: compute skips a window already done and store is
+ * idempotent, while a lost message would never be sent again.
  */
 async function finish(
 	env: Env,
@@ -199,6 +202,8 @@ async function finish(
 	window: PixelWindow,
 	alreadyDone = false,
 ) {
+	const next = message.strip_index + env.WINDOWS_IN_FLIGHT_PER_JOB;
+	if (next < total) await sendToStage(env, "compute", { ...message, strip_index: next });
 	if (remaining === 0) await sendToStage(env, "store", { job_id: message.job_id, trace_id: message.trace_id });
 	return done({
 		rows: [window.rowStart, window.rowEnd],

@@ -229,10 +229,14 @@ async function validate(
 		strips,
 		inputs: planned,
 	});
+	// Only the first windows are queued; each finished window queues the next (compute's finish),
+	// so one job never holds more than WINDOWS_IN_FLIGHT_PER_JOB places in the shared queue.
 	await sendAllToStage(
 		env,
 		"compute",
-		stored.strips.map((strip) => ({ job_id: job.id, trace_id: message.trace_id, strip_index: strip.index })),
+		stored.strips
+			.slice(0, env.WINDOWS_IN_FLIGHT_PER_JOB)
+			.map((strip) => ({ job_id: job.id, trace_id: message.trace_id, strip_index: strip.index })),
 	);
 	return done({
 		width,
