@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 const ROOT = join(import.meta.dirname, "..");
-const HEALTH_TIMEOUT_MS = 90_000;
+const HEALTH_TIMEOUT_MS = 240_000;
 /** Enough of the dev server's output to explain a failure; its request log grows with every poll. */
 const DEV_LOG_LIMIT = 256 * 1024;
 

@@ -20,12 +20,16 @@
  *     artifact reads, D1 reads                                              ~ 1 MiB each
  *   code, Wasm modules and the runtime                                      ~10 MiB
  *
- * The usual case fits: a heavy task, an arena of a few MiB and a few requests. The worst case
- * does not: store (64) after a full-budget strip (43) and a ZSTD block of 16 MiB (32), with
- * the runtime (10), is about 149 MiB. Closing that gap needs the Wasm memories bounded by the
- * same budget (or STORE_BUDGET_BYTES lowered by what they may retain); raising
- * STRIP_BUDGET_BYTES or STORE_BUDGET_BYTES widens it.
+ * Wasm memories would otherwise keep the size they grew to for the isolate's life: store (64)
+ * after a full-budget strip (43) and a ZSTD block of 16 MiB (32), with the runtime (10), would
+ * be about 149 MiB. So every Wasm instance is dropped when a heavy task ends
+ * (releaseWasmInstances) and made again by the next task that needs it: a task holds only the
+ * Wasm memory it grew itself. The worst case is then one heavy task with the decoders it uses,
+ * a compute strip (64, its arena included) decoding ZSTD blocks (32), with the runtime (10) and
+ * a few light requests: about 110 MiB. Raising STRIP_BUDGET_BYTES or STORE_BUDGET_BYTES, or
+ * RASTER_MAX_BLOCK_BYTES, eats into the remaining margin.
  */
+import { releaseWasmInstances } from "./wasm/instances";
 
 let tail: Promise<unknown> = Promise.resolve();
 
@@ -34,7 +38,7 @@ let tail: Promise<unknown> = Promise.resolve();
  * overlap; a failure is the caller's and does not stop the tasks queued after it.
  */
 export function runHeavy<T>(work: () => Promise<T>): Promise<T> {
-	const run = tail.then(work);
+	const run = tail.then(work).finally(releaseWasmInstances);
 	tail = run.catch(() => undefined);
 	return run;
 }

@@ -1,5 +1,9 @@
-// The Worker's single instance of each decoder Wasm module, created once per isolate.
+// The Worker's instance of each decoder Wasm module: made on first use and released between
+// heavy tasks (src/wasm/instances.ts).
 import zstdModule from "../../wasm/build/zstd.wasm";
-import { createZstdDecode } from "./zstd";
+import { releasable } from "./instances";
+import { createZstdDecode, type ZstdDecode } from "./zstd";
 
-export const zstdDecode = createZstdDecode(zstdModule);
+const zstdInstance = releasable(() => createZstdDecode(zstdModule));
+
+export const zstdDecode: ZstdDecode = (...args) => zstdInstance.get()(...args);

@@ -1,9 +1,13 @@
-// The Worker's single instances of the band-math kernels and of the tile encoder, created once
-// per isolate.
+// The Worker's instances of the band-math kernels and of the tile encoder: made on first use
+// and released between heavy tasks (src/wasm/instances.ts).
 import deflateModule from "../../wasm/build/deflate.wasm";
 import kernelsModule from "../../wasm/build/kernels.wasm";
-import { createTileEncoder } from "./deflate";
-import { createKernels } from "./kernels";
+import { createTileEncoder, type TileEncoder } from "./deflate";
+import { releasable } from "./instances";
+import { createKernels, type Kernels } from "./kernels";
 
-export const kernels = createKernels(kernelsModule);
-export const encodeTile = createTileEncoder(deflateModule);
+const kernelsInstance = releasable(() => createKernels(kernelsModule));
+const tileEncoder = releasable(() => createTileEncoder(deflateModule));
+
+export const kernels: Kernels = { arena: (layout) => kernelsInstance.get().arena(layout) };
+export const encodeTile: TileEncoder = (...args) => tileEncoder.get()(...args);
