@@ -19,6 +19,8 @@ interface Parameter {
 	in: "path" | "query" | "header" | "cookie";
 	required?: boolean;
 	schema?: SchemaObject;
+	/** Query arrays: `form` style, one name per item (explode, the default) or comma-separated. */
+	explode?: boolean;
 }
 interface MediaType {
 	schema?: SchemaObject;
@@ -134,6 +136,19 @@ function typed(schema: SchemaObject | undefined, text: string): unknown {
 	return text;
 }
 
+/**
+ * A query array as OpenAPI's `form` style sends it: each repetition an item when exploded,
+ * else comma-separated (repetitions, which some clients send anyway, are joined).
+ */
+function queryArray(values: string[], explode: boolean, schema: SchemaObject): unknown[] {
+	const items =
+		schema.items && typeof schema.items === "object" && !Array.isArray(schema.items)
+			? resolve(schema.items as SchemaObject)
+			: undefined;
+	const texts = explode ? values : values.flatMap((value) => value.split(","));
+	return texts.map((text) => typed(items, text));
+}
+
 const mediaTypeOf = (contentType: string | null) => contentType?.split(";")[0]?.trim().toLowerCase() ?? null;
 const isJson = (mediaType: string) => mediaType === "application/json" || mediaType.endsWith("+json");
 /** A schema for bytes, not for a JSON value (a byte range of any artifact, for one). */
@@ -173,7 +188,11 @@ async function requestErrors(request: Request, route: Route, params: Record<stri
 			continue;
 		}
 		const schema = parameter.schema ? resolve(parameter.schema) : undefined;
-		for (const error of schema ? schemaErrors(schema, typed(schema, value)) : []) {
+		const instance =
+			parameter.in === "query" && schema?.type === "array"
+				? queryArray(url.searchParams.getAll(parameter.name), parameter.explode !== false, schema)
+				: typed(schema, value);
+		for (const error of schema ? schemaErrors(schema, instance) : []) {
 			errors.push(`${parameter.in} ${parameter.name}${error.slice(error.indexOf(":"))}`);
 		}
 	}

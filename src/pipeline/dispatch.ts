@@ -4,7 +4,7 @@
  */
 import { getJob, insertEvent, isTerminal, markStageRunning, markStageSettled, type NewEvent } from "../db/queries";
 import { ApiError, type FieldError, jobProblem, TransientFault } from "../errors/api-error";
-import { runHeavy } from "../isolate-memory";
+import { oneAtATime } from "../isolate-memory";
 import { describeError, log } from "../observability/log";
 import { newSpanId } from "../observability/trace";
 import { endJobAsFailed } from "./failure";
@@ -198,8 +198,7 @@ async function handleThrown(
 
 /**
  * Entry point for the worker's queue(): every message settles on its own. A heavy stage's
- * messages run one at a time, after any heavy task already running in the isolate; a light
- * stage's batch runs at once.
+ * messages run one at a time (src/isolate-memory.ts); a light stage's batch runs at once.
  */
 export async function dispatchBatch(
 	batch: MessageBatch<unknown>,
@@ -227,7 +226,7 @@ export async function dispatchBatch(
 		}
 	};
 	if (consumer.heavy) {
-		await Promise.all(batch.messages.map((message) => runHeavy(() => settle(message))));
+		await oneAtATime(batch.messages, settle);
 	} else {
 		await Promise.all(batch.messages.map(settle));
 	}

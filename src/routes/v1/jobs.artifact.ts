@@ -10,7 +10,6 @@ import { getTenantJob, isTerminal, listArtifacts } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { keyedHeaders, problemResponses, responseHeaders } from "../../errors/openapi";
 import { colormapOf } from "../../indices/registry";
-import { runHeavy } from "../../isolate-memory";
 import { StatisticsSchema } from "../../pipeline/publish/statistics";
 import { RESULT_ARTIFACT } from "../../pipeline/store/handler";
 import { colormapNames } from "../../preview/colormaps";
@@ -166,9 +165,7 @@ export function registerGetJobArtifact(app: App): void {
 			const { histogram } = job.formula;
 			const [min = histogram.first, max = histogram.last] = rescale?.split(",").map(Number) ?? [];
 			const style = { colormap: colormap ?? colormapOf(job.formula.index), rescale: [min, max] as const };
-			const { plan } = job;
-			// A preview is heavy work: it waits for the isolate's other heavy task to settle.
-			const png = await runHeavy(() => renderPreview(c.env, result, plan, style));
+			const png = await renderPreview(c.env, result, job.plan, style);
 			return c.body(png as Uint8Array<ArrayBuffer>, 200, {
 				"Content-Type": "image/png",
 				"Content-Disposition": `inline; filename="${id}-${name}"`,
