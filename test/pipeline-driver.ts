@@ -5,7 +5,7 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { vi } from "vitest";
-import { insertJob, type JobRecord } from "../src/db/queries";
+import { admitJob, type JobRecord, type JobRequest } from "../src/db/queries";
 import { newJobId } from "../src/ids";
 import { compileFormula } from "../src/indices/formula";
 import { dispatchBatch } from "../src/pipeline/dispatch";
@@ -56,9 +56,31 @@ export async function deliver(
 }
 
 /**
- * An NDVI job of the test tenant on two uploaded bands (the sample red and NIR unless given),
- * recorded as POST /v1/jobs would but with no message sent: the test delivers them itself.
+ * Records an NDVI job over `inputs` as POST /v1/jobs does (admitJob), with no quota or
+ * Idempotency-Key in its way and no message sent: the test delivers them itself.
  */
+export async function recordNdviJob(
+	inputs: JobRequest["inputs"],
+	{ traceId, tenantId = TEST_TENANT_ID }: { traceId: string; tenantId?: string },
+): Promise<JobRecord> {
+	const admission = await admitJob(
+		env.DB,
+		{
+			id: newJobId(),
+			tenantId,
+			indexId: "NDVI",
+			formula: compileFormula({ index: "ndvi", inputs: { red: {}, nir: {} } }),
+			request: { index: "ndvi", inputs },
+			traceId,
+		},
+		Number.MAX_SAFE_INTEGER,
+		null,
+	);
+	if (!("job" in admission)) throw new Error(`the job was not recorded (${admission.refused})`);
+	return admission.job;
+}
+
+/** An NDVI job of the test tenant on two uploaded bands (the sample red and NIR unless given). */
 export async function insertNdviJob(
 	traceId: string,
 	bands: { red: ArrayBuffer; nir: ArrayBuffer } = { red: red256, nir: nir256 },
@@ -69,12 +91,5 @@ export async function insertNdviJob(
 		red: { upload_id: red.id, band: 1, scale: 1, offset: 0 },
 		nir: { upload_id: nir.id, band: 1, scale: 1, offset: 0 },
 	};
-	return insertJob(env.DB, {
-		id: newJobId(),
-		tenantId: TEST_TENANT_ID,
-		indexId: "NDVI",
-		formula: compileFormula({ index: "ndvi", inputs }),
-		request: { index: "ndvi", inputs },
-		traceId,
-	});
+	return recordNdviJob(inputs, { traceId });
 }

@@ -206,39 +206,6 @@ export async function findUploads(
 	);
 }
 
-export async function insertJob(
-	db: D1Database,
-	job: {
-		id: string;
-		tenantId: string;
-		indexId: string;
-		formula: CompiledFormula;
-		request: JobRequest;
-		traceId: string;
-	},
-): Promise<JobRecord> {
-	const at = now();
-	const row = await db
-		.prepare(
-			`INSERT INTO jobs (id, tenant_id, index_id, request_json, formula_json, status, stage, progress, trace_id, created_at, updated_at, waiting_since)
-			 VALUES (?, ?, ?, ?, ?, 'queued', NULL, 0, ?, ?, ?, ?) RETURNING *`,
-		)
-		.bind(
-			job.id,
-			job.tenantId,
-			job.indexId,
-			JSON.stringify(job.request),
-			JSON.stringify(job.formula),
-			job.traceId,
-			at,
-			at,
-			at,
-		)
-		.first<JobRow>();
-	if (!row) throw new Error(`job ${job.id} was not inserted`);
-	return toJob(row);
-}
-
 export type JobAdmission = { job: JobRecord } | { refused: "quota" | "claim" };
 
 /**
@@ -263,8 +230,8 @@ export async function admitJob(
 	const at = now();
 	const insert = db
 		.prepare(
-			`INSERT INTO jobs (id, tenant_id, index_id, request_json, formula_json, status, stage, progress, trace_id, created_at, updated_at)
-			 SELECT ?1, ?2, ?3, ?4, ?5, 'queued', NULL, 0, ?6, ?7, ?7
+			`INSERT INTO jobs (id, tenant_id, index_id, request_json, formula_json, status, stage, progress, trace_id, created_at, updated_at, waiting_since)
+			 SELECT ?1, ?2, ?3, ?4, ?5, 'queued', NULL, 0, ?6, ?7, ?7, ?7
 			 WHERE (SELECT COUNT(*) FROM jobs WHERE tenant_id = ?2 AND status IN ('queued', 'running')) < ?8
 			   AND (?9 IS NULL OR EXISTS (
 			     SELECT 1 FROM idempotency_keys WHERE tenant_id = ?2 AND operation = ?9 AND key = ?10

@@ -2,15 +2,14 @@
  * Access: API keys and scopes, tenant isolation, the per-key rate limit, tenant quotas and
  * Idempotency-Key, over HTTP through the worker.
  */
+
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { revokeApiKey } from "../../src/db/access";
-import { insertJob } from "../../src/db/queries";
-import { newJobId } from "../../src/ids";
-import { compileFormula } from "../../src/indices/formula";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
 import { anonymous, api, expectProblem, json } from "../helpers";
+import { recordNdviJob } from "../pipeline-driver";
 import { createTenantKey } from "../tenants";
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
@@ -49,14 +48,7 @@ async function ndviRequestAs(key: string) {
 
 /** A job of the tenant that stays queued: no queue message is sent for it. */
 async function queuedJob(tenantId: string): Promise<string> {
-	const job = await insertJob(env.DB, {
-		id: newJobId(),
-		tenantId,
-		indexId: "NDVI",
-		formula: compileFormula({ index: "ndvi", inputs: { nir: {}, red: {} } }),
-		request: { index: "ndvi", inputs: {} },
-		traceId: "0af7651916cd43dd8448eb211c80319c",
-	});
+	const job = await recordNdviJob({}, { traceId: "0af7651916cd43dd8448eb211c80319c", tenantId });
 	return job.id;
 }
 

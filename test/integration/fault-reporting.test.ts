@@ -1,21 +1,11 @@
-/**
- * What a tenant learns when something fails: the problem document and the trace id, never an
- * exception's text; for a remote host, the HTTP status it answered or "unreachable", the same
- * for every network-level failure. Internal faults are retried; the logs keep their detail.
- */
-import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Job } from "../../openapi/client/src/index";
-import { insertJob } from "../../src/db/queries";
 import { ApiError } from "../../src/errors/api-error";
-import { newJobId } from "../../src/ids";
-import { compileFormula } from "../../src/indices/formula";
 import { type QueueConsumer, queueConsumers } from "../../src/pipeline/registry";
 import { pipelineStages } from "../../src/pipeline/stages";
 import { inputReadFailure, RasterInputError } from "../../src/raster/input-errors";
 import { api, json, submitJob, waitForJob } from "../helpers";
-import { deliver, insertNdviJob, recordingEnv } from "../pipeline-driver";
-import { TEST_TENANT_ID } from "../tenants";
+import { deliver, insertNdviJob, recordingEnv, recordNdviJob } from "../pipeline-driver";
 
 const TRACE_ID = "0c1d2e3f405162738495a6b7c8d9eaf1";
 const SECRET = "secret internal detail at 10.0.0.5:5432";
@@ -27,14 +17,7 @@ function insertRemoteJob(href: string) {
 		red: { href, band: 1, scale: 1, offset: 0 },
 		nir: { href, band: 2, scale: 1, offset: 0 },
 	};
-	return insertJob(env.DB, {
-		id: newJobId(),
-		tenantId: TEST_TENANT_ID,
-		indexId: "NDVI",
-		formula: compileFormula({ index: "ndvi", inputs }),
-		request: { index: "ndvi", inputs },
-		traceId: TRACE_ID,
-	});
+	return recordNdviJob(inputs, { traceId: TRACE_ID });
 }
 
 afterEach(() => {

@@ -5,9 +5,7 @@
 import { createMessageBatch, createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { getJob, insertJob, markStageRunning } from "../../src/db/queries";
-import { newJobId } from "../../src/ids";
-import { compileFormula } from "../../src/indices/formula";
+import { getJob, markStageRunning } from "../../src/db/queries";
 import { applyRetention, LATE_WRITE_GRACE_MS, sweepJobs } from "../../src/maintenance/tasks";
 import { dispatchBatch } from "../../src/pipeline/dispatch";
 import { pipelineStages } from "../../src/pipeline/stages";
@@ -16,7 +14,7 @@ import worker from "../../src/worker";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
 import { api, expectProblem, json, submitJob, upload, waitForJob } from "../helpers";
-import { deliver, insertNdviJob, recordingEnv } from "../pipeline-driver";
+import { deliver, insertNdviJob, recordingEnv, recordNdviJob } from "../pipeline-driver";
 import { TEST_TENANT_ID } from "../tenants";
 
 const TRACE_ID = "0af7651916cd43dd8448eb211c80319c";
@@ -25,14 +23,7 @@ const DAY_MS = 24 * 60 * MINUTE_MS;
 
 /** A job of the test tenant that stays queued (no message is sent), with one object written. */
 async function queuedJobWithObject(): Promise<string> {
-	const job = await insertJob(env.DB, {
-		id: newJobId(),
-		tenantId: TEST_TENANT_ID,
-		indexId: "NDVI",
-		formula: compileFormula({ index: "ndvi", inputs: { nir: {}, red: {} } }),
-		request: { index: "ndvi", inputs: {} },
-		traceId: TRACE_ID,
-	});
+	const job = await recordNdviJob({}, { traceId: TRACE_ID });
 	await env.BUCKET.put(objectKeys.stripTiles(job.id, 0), new Uint8Array(16));
 	return job.id;
 }

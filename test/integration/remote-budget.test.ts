@@ -4,13 +4,10 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { getJob, insertJob } from "../../src/db/queries";
+import { getJob } from "../../src/db/queries";
 import { remoteBytesRead } from "../../src/db/remote-bytes";
-import { newJobId } from "../../src/ids";
-import { compileFormula } from "../../src/indices/formula";
 import { pipelineStages, stageNames } from "../../src/pipeline/stages";
-import { deliver, recordingEnv } from "../pipeline-driver";
-import { TEST_TENANT_ID } from "../tenants";
+import { deliver, recordingEnv, recordNdviJob } from "../pipeline-driver";
 
 const TRACE_ID = "9a8b7c6d5e4f30211203f4e5d6c7b8a9";
 const COGS = "https://cogs.test/files";
@@ -20,14 +17,7 @@ async function insertRemoteJob() {
 		red: { href: `${COGS}/s2_red_256.tif`, band: 1, scale: 1, offset: 0 },
 		nir: { href: `${COGS}/s2_nir_256.tif`, band: 1, scale: 1, offset: 0 },
 	};
-	return insertJob(env.DB, {
-		id: newJobId(),
-		tenantId: TEST_TENANT_ID,
-		indexId: "NDVI",
-		formula: compileFormula({ index: "ndvi", inputs }),
-		request: { index: "ndvi", inputs },
-		traceId: TRACE_ID,
-	});
+	return recordNdviJob(inputs, { traceId: TRACE_ID });
 }
 
 /** Runs a remote job stage by stage under `limit`; returns it and the bytes each delivery read. */

@@ -5,15 +5,14 @@
 import { createMessageBatch } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { cancelJob, failJob, getJob, insertJob } from "../../src/db/queries";
-import { newJobId } from "../../src/ids";
-import { compileFormula } from "../../src/indices/formula";
+import { cancelJob, failJob, getJob } from "../../src/db/queries";
 import { dispatchBatch } from "../../src/pipeline/dispatch";
 import { pipelineStages } from "../../src/pipeline/stages";
 import { objectKeys } from "../../src/storage/keys";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
 import { api, apiWith, expectProblem, heldQueue, json } from "../helpers";
+import { recordNdviJob } from "../pipeline-driver";
 import { createTenantKey } from "../tenants";
 
 const TRACE_ID = "0af7651916cd43dd8448eb211c80319c";
@@ -26,14 +25,7 @@ interface JobList {
 
 /** A job of the tenant that stays queued: no queue message is sent for it. */
 async function queuedJob(tenantId: string): Promise<string> {
-	const job = await insertJob(env.DB, {
-		id: newJobId(),
-		tenantId,
-		indexId: "NDVI",
-		formula: compileFormula({ index: "ndvi", inputs: { nir: {}, red: {} } }),
-		request: { index: "ndvi", inputs: {} },
-		traceId: TRACE_ID,
-	});
+	const job = await recordNdviJob({}, { traceId: TRACE_ID, tenantId });
 	return job.id;
 }
 
