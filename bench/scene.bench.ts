@@ -39,7 +39,7 @@ import { wranglerVars } from "../scripts/wrangler-vars";
 import { DEVELOPMENT_API_KEY } from "../src/access/api-keys";
 import { defaultQuotas } from "../src/access/quotas";
 import { ensureTenant } from "../src/db/access";
-import { getJob, insertJob, insertUpload, saveJobInputs } from "../src/db/queries";
+import { admitJob, getJob, insertUpload, saveJobInputs } from "../src/db/queries";
 import { compileFormula } from "../src/indices/formula";
 import { computeStage } from "../src/pipeline/compute/handler";
 import { publishStage } from "../src/pipeline/publish/handler";
@@ -286,14 +286,21 @@ async function runUnderNode(files: {
 			red: { upload_id: "upl_red", band: 1, scale: 1, offset: 0 },
 			nir: { upload_id: "upl_nir", band: 1, scale: 1, offset: 0 },
 		};
-		await insertJob(env.DB, {
-			id: jobId,
-			tenantId: tenant.id,
-			indexId: "NDVI",
-			formula: compileFormula({ index: "ndvi", inputs: requested }),
-			request: { index: "ndvi", inputs: requested },
-			traceId: TRACE_ID,
-		});
+		// As POST /v1/jobs records it; the bench's tenant has no other job in the way.
+		const admission = await admitJob(
+			env.DB,
+			{
+				id: jobId,
+				tenantId: tenant.id,
+				indexId: "NDVI",
+				formula: compileFormula({ index: "ndvi", inputs: requested }),
+				request: { index: "ndvi", inputs: requested },
+				traceId: TRACE_ID,
+			},
+			tenant.maxConcurrentJobs,
+			null,
+		);
+		if (!("job" in admission)) throw new Error(`the bench job was refused (${admission.refused})`);
 		await saveJobInputs(env.DB, jobId, inputs);
 		const invoke = async <M extends { job_id: string; trace_id: string }>(
 			stage: string,
