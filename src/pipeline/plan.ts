@@ -42,6 +42,12 @@ export interface JobPlan {
 	geo: GeoReference;
 	rows_per_strip: number;
 	cols_per_strip: number;
+	/**
+	 * How many windows the job keeps queued at once (WINDOWS_IN_FLIGHT_PER_JOB when validate
+	 * planned it): each finished window queues the one this many places on. Absent in plans from
+	 * before the limit, whose windows were all queued at once.
+	 */
+	windows_in_flight?: number;
 	strips: StripSpan[];
 	inputs: PlannedInput[];
 }

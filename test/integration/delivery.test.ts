@@ -66,6 +66,12 @@ describe("redelivery", () => {
 			expect((await getJob(env.DB, jobId))?.progress).toBeCloseTo(computeProgress(index + 1, strips), 10);
 		}
 		expect(sent.store).toHaveLength(0);
+		// A window redelivered once the window it queues is done starts no second chain.
+		const queuedBefore = sent.compute.length;
+		await deliver(pipelineStages.compute.queue, { ...message, strip_index: 0 }, testEnv, 3);
+		expect(sent.compute).toHaveLength(queuedBefore);
+		// The chain's step is the plan's, whatever a later deploy sets.
+		expect((await getJob(env.DB, jobId))?.plan?.windows_in_flight).toBe(env.WINDOWS_IN_FLIGHT_PER_JOB);
 		// Every window was queued, none past the plan.
 		const queuedIndices = new Set(sent.compute.map((body) => body.strip_index));
 		expect([...queuedIndices].sort((a, b) => Number(a) - Number(b))).toEqual(

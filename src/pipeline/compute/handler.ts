@@ -11,7 +11,7 @@
  * after every block is decoded and before any output is stored.
  */
 import { z } from "zod";
-import { completeStrip, getStrip, type JobRecord } from "../../db/queries";
+import { completeStrip, getStrip, type JobRecord, type StripCompletion } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import type { CompiledFormula } from "../../indices/formula";
 import { inputReadFailure } from "../../raster/input-errors";
@@ -96,10 +96,10 @@ export const computeStage: StageHandler<ComputeMessage> = {
 			}
 			const stored = await storeStrip(env, job.id, message.strip_index, computed);
 			const completion = await completeStrip(env.DB, job.id, message.strip_index, stored, computeProgress);
-			return finish(env, message, completion.remaining, completion.total, window);
+			return finish(env, job.id, plan, message, completion, window);
 		}
 		const completion = await completeStrip(env.DB, job.id, message.strip_index, null, computeProgress);
-		return finish(env, message, completion.remaining, completion.total, window, true);
+		return finish(env, job.id, plan, message, completion, window, true);
 	},
 };
 
@@ -188,22 +188,25 @@ async function storeStrip(
 }
 
 /**
- * Queues the window WINDOWS_IN_FLIGHT_PER_JOB places on (validate queued the first ones), so a
+ * Queues the window `plan.windows_in_flight` places on (validate queued the first ones), so a
  * job holds at most that many places in the compute queue and other jobs' windows interleave
  * with its own. Whichever delivery sees no strip left sends store. A redelivery sends both again
- * when its first try died before sending: compute skips a window already done and store is
- * idempotent, while a lost message would never be sent again.
+ * when its first try may have died before sending (a lost message would never be sent again),
+ * but not a next window already done, so a redelivery never starts a second chain.
  */
 async function finish(
 	env: Env,
+	jobId: string,
+	plan: JobPlan,
 	message: ComputeMessage,
-	remaining: number,
-	total: number,
+	{ remaining, total }: StripCompletion,
 	window: PixelWindow,
 	alreadyDone = false,
 ) {
-	const next = message.strip_index + env.WINDOWS_IN_FLIGHT_PER_JOB;
-	if (next < total) await sendToStage(env, "compute", { ...message, strip_index: next });
+	const next = plan.windows_in_flight === undefined ? total : message.strip_index + plan.windows_in_flight;
+	if (next < total && !(alreadyDone && (await getStrip(env.DB, jobId, next))?.done)) {
+		await sendToStage(env, "compute", { ...message, strip_index: next });
+	}
 	if (remaining === 0) await sendToStage(env, "store", { job_id: message.job_id, trace_id: message.trace_id });
 	return done({
 		rows: [window.rowStart, window.rowEnd],

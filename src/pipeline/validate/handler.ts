@@ -226,6 +226,8 @@ async function validate(
 		geo,
 		rows_per_strip: rowsPerStrip,
 		cols_per_strip: colsPerStrip,
+		// Kept with the plan, so a job keeps one chain of windows whatever a later deploy sets.
+		windows_in_flight: Math.max(1, env.WINDOWS_IN_FLIGHT_PER_JOB),
 		strips,
 		inputs: planned,
 	});
@@ -235,7 +237,7 @@ async function validate(
 		env,
 		"compute",
 		stored.strips
-			.slice(0, env.WINDOWS_IN_FLIGHT_PER_JOB)
+			.slice(0, stored.windows_in_flight ?? stored.strips.length)
 			.map((strip) => ({ job_id: job.id, trace_id: message.trace_id, strip_index: strip.index })),
 	);
 	return done({
