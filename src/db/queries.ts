@@ -900,6 +900,37 @@ export async function closeUploadSession(
 	return (closed?.meta.changes ?? 0) > 0;
 }
 
+/**
+ * Records the upload an open session's parts became and closes the session as completed, in
+ * one transaction, so the two never disagree: false (and nothing written) when the session was
+ * no longer open, e.g. a concurrent completion got there first.
+ */
+export async function completeUploadSession(
+	db: D1Database,
+	upload: UploadRecord,
+	owner: { tenantId: string; traceId: string },
+): Promise<boolean> {
+	const [inserted] = await db.batch([
+		db
+			.prepare(
+				`INSERT INTO uploads (id, tenant_id, object_key, bytes, raster_json, trace_id, created_at)
+				 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+				 WHERE EXISTS (SELECT 1 FROM upload_sessions WHERE id = ?1 AND tenant_id = ?2 AND status = 'open')`,
+			)
+			.bind(
+				upload.id,
+				owner.tenantId,
+				upload.objectKey,
+				upload.bytes,
+				JSON.stringify(upload.raster),
+				owner.traceId,
+				upload.createdAt,
+			),
+		db.prepare("UPDATE upload_sessions SET status = 'completed' WHERE id = ? AND status = 'open'").bind(upload.id),
+	]);
+	return (inserted?.meta.changes ?? 0) > 0;
+}
+
 /** Open sessions that expired at or before `at`, oldest first: the sweeper aborts them. */
 export async function listExpiredUploadSessions(
 	db: D1Database,

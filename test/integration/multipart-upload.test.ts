@@ -111,6 +111,27 @@ describe("upload in parts", () => {
 		await expectProblem(await putPart(session, 2, file.subarray(0, 99)), 422, "upload-part-mismatch");
 	});
 
+	it("records one upload when two completions race, and keeps the session and the upload in step", async () => {
+		const file = paddedTiff(env.UPLOAD_PART_BYTES + 777);
+		const session = await open(file.length);
+		await sendAll(session, file);
+		const answers = await Promise.all([1, 2, 3].map(() => api(session.complete_href, { method: "POST" })));
+		const statuses = answers.map((answer) => answer.status).sort();
+		expect(statuses[0]).toBe(200);
+		expect(statuses).toContain(201);
+		expect(statuses.every((status) => status === 200 || status === 201)).toBe(true);
+		const bodies = await Promise.all(answers.map((answer) => json<{ id: string; bytes: number }>(answer)));
+		expect(new Set(bodies.map((body) => `${body.id}:${body.bytes}`)).size).toBe(1);
+		const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM uploads WHERE id = ?")
+			.bind(session.id)
+			.first<{ n: number }>();
+		expect(rows?.n).toBe(1);
+		const state = await env.DB.prepare("SELECT status FROM upload_sessions WHERE id = ?")
+			.bind(session.id)
+			.first<{ status: string }>();
+		expect(state?.status).toBe("completed");
+	});
+
 	it("will not complete with parts missing, and tells which", async () => {
 		const file = paddedTiff(env.UPLOAD_PART_BYTES * 2 + 1);
 		const session = await open(file.length);

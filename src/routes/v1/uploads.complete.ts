@@ -6,7 +6,13 @@
 import { createRoute } from "@hono/zod-openapi";
 import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
-import { closeUploadSession, findUploads, getUploadSession, insertUpload, listUploadParts } from "../../db/queries";
+import {
+	closeUploadSession,
+	completeUploadSession,
+	findUploads,
+	getUploadSession,
+	listUploadParts,
+} from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import { keyedHeaders, locationHeader, problemResponses } from "../../errors/openapi";
 import { log } from "../../observability/log";
@@ -66,7 +72,12 @@ export function registerCompleteUpload(app: App): void {
 		// A completion that answered 503 after joining the parts left the object: it is read again.
 		if (!(await c.env.BUCKET.head(session.objectKey))) {
 			const multipart = c.env.BUCKET.resumeMultipartUpload(session.objectKey, session.multipartId);
-			await multipart.complete(parts.map((part) => ({ partNumber: part.number, etag: part.etag })));
+			try {
+				await multipart.complete(parts.map((part) => ({ partNumber: part.number, etag: part.etag })));
+			} catch (error) {
+				// A concurrent completion of the same session joined the parts first: its file is this one.
+				if (!(await c.env.BUCKET.head(session.objectKey))) throw error;
+			}
 		}
 
 		const head = await c.env.BUCKET.get(session.objectKey, { range: { offset: 0, length: TIFF_SIGNATURE_BYTES } });
@@ -85,8 +96,12 @@ export function registerCompleteUpload(app: App): void {
 				createdAt: new Date().toISOString(),
 			};
 			const { traceId } = c.get("trace");
-			await insertUpload(c.env.DB, upload, { tenantId, traceId });
-			await closeUploadSession(c.env.DB, id, "completed");
+			if (!(await completeUploadSession(c.env.DB, upload, { tenantId, traceId }))) {
+				// Another completion of the same session recorded the upload first: it is the answer.
+				const recorded = (await findUploads(c.env.DB, tenantId, [id])).get(id);
+				if (!recorded) throw new ApiError("upload-closed", `Upload ${id} is no longer open.`);
+				return c.json(renderUpload(recorded), 200);
+			}
 			log.info("upload_stored", {
 				trace_id: traceId,
 				upload_id: id,
