@@ -451,6 +451,34 @@ export async function listJobsToClean(
 	return results;
 }
 
+/**
+ * Queued jobs whose first stage never started, recorded (or last sent again) before `before`:
+ * their ingest message may have been lost between recording the job and queueing it.
+ */
+export async function listUnstartedJobs(
+	db: D1Database,
+	before: string,
+	limit: number,
+): Promise<{ id: string; traceId: string }[]> {
+	const { results } = await db
+		.prepare(
+			`SELECT id, trace_id FROM jobs WHERE status = 'queued' AND stage_heartbeat_at IS NULL
+			 AND COALESCE(waiting_since, updated_at) < ? LIMIT ?`,
+		)
+		.bind(before, limit)
+		.all<{ id: string; trace_id: string }>();
+	return results.map((row) => ({ id: row.id, traceId: row.trace_id }));
+}
+
+/** Notes that the jobs' first message was sent again, so the next sweep waits as long again. */
+export async function markJobsResent(db: D1Database, jobIds: readonly string[], at: string): Promise<void> {
+	if (jobIds.length === 0) return;
+	await db
+		.prepare(`UPDATE jobs SET waiting_since = ? WHERE status = 'queued' AND id IN (${placeholders(jobIds)})`)
+		.bind(at, ...jobIds)
+		.run();
+}
+
 /** Marks ended jobs cleaned once their objects are gone, and drops their strip rows. */
 export async function markJobsCleaned(db: D1Database, jobIds: readonly string[]): Promise<void> {
 	if (jobIds.length === 0) return;

@@ -19,8 +19,10 @@ import {
 	listJobsToClean,
 	listJobsToRetire,
 	listStalledJobs,
+	listUnstartedJobs,
 	listUploadsToExpire,
 	markJobsCleaned,
+	markJobsResent,
 	markJobsRetired,
 	markUploadsExpired,
 	type StalledJob,
@@ -28,6 +30,7 @@ import {
 import { ApiError, jobProblem } from "../errors/api-error";
 import { describeError, log } from "../observability/log";
 import { endJobAsFailed } from "../pipeline/failure";
+import { sendAllToStage } from "../pipeline/send";
 import { objectKeys } from "../storage/keys";
 import { deleteObjectsUnder } from "../storage/objects";
 
@@ -91,8 +94,16 @@ async function inBatches(
 /** A batch of jobs: a list, up to a list and a delete of objects per job, and a write. */
 const JOB_BATCH_COST = { r2Calls: 2 * BATCH, d1Queries: 3 };
 
+/**
+ * A queued job whose first stage has not started after this long is sent to ingest again
+ * (ingest is idempotent): the worker may have died between recording the job and queueing it.
+ * A job merely waiting behind others gets at most one extra message per interval.
+ */
+export const UNSTARTED_RESEND_MS = 10 * MINUTE_MS;
+
 export interface SweepReport {
 	stalled: number;
+	resent: number;
 	cleaned: number;
 }
 
@@ -134,6 +145,24 @@ export async function sweepJobs(env: Env, now: number): Promise<SweepReport> {
 		}
 		return jobs.length;
 	});
+	const resendBefore = new Date(now - UNSTARTED_RESEND_MS).toISOString();
+	// A batch is one list, one send of up to BATCH messages and one write.
+	const resent = await inBatches(budget, BATCH, { r2Calls: 1, d1Queries: 2 }, async () => {
+		const jobs = await listUnstartedJobs(env.DB, resendBefore, BATCH);
+		await sendAllToStage(
+			env,
+			"ingest",
+			jobs.map((job) => ({ job_id: job.id, trace_id: job.traceId })),
+		);
+		await markJobsResent(
+			env.DB,
+			jobs.map((job) => job.id),
+			new Date(now).toISOString(),
+		);
+		for (const job of jobs)
+			log.warn("job_resent_to_ingest", { trace_id: job.traceId, job_id: job.id, stage: "ingest" });
+		return jobs.length;
+	});
 	// Ending a job removes its objects at once, but a stage invocation that was mid-way may
 	// write after that, and a succeeded job's work objects stay when their deletion failed.
 	const cleanBefore = new Date(now - LATE_WRITE_GRACE_MS).toISOString();
@@ -149,7 +178,7 @@ export async function sweepJobs(env: Env, now: number): Promise<SweepReport> {
 		);
 		return jobs.length;
 	});
-	return { stalled, cleaned };
+	return { stalled, resent, cleaned };
 }
 
 export interface UploadExpiryReport {

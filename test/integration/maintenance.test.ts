@@ -6,7 +6,7 @@ import { createMessageBatch, createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { getJob, markStageRunning } from "../../src/db/queries";
-import { applyRetention, LATE_WRITE_GRACE_MS, sweepJobs } from "../../src/maintenance/tasks";
+import { applyRetention, LATE_WRITE_GRACE_MS, sweepJobs, UNSTARTED_RESEND_MS } from "../../src/maintenance/tasks";
 import { dispatchBatch } from "../../src/pipeline/dispatch";
 import { pipelineStages } from "../../src/pipeline/stages";
 import { objectKeys } from "../../src/storage/keys";
@@ -99,22 +99,46 @@ describe("the sweeper", () => {
 	it("leaves a job waiting in a queue alone until the queue would have dropped its message", async () => {
 		const queued = await queuedJobWithObject();
 		// Its first stage ran and handed over; the next message waits behind other tenants' work.
-		const { testEnv } = recordingEnv();
+		const { testEnv, sent } = recordingEnv();
 		await deliver(pipelineStages.ingest.queue, { job_id: queued, trace_id: TRACE_ID }, testEnv);
 		const { id: neverStarted } = await insertNdviJob(TRACE_ID);
 
-		const hourLater = await sweepJobs(env, Date.now() + 60 * MINUTE_MS);
+		const hourLater = await sweepJobs(testEnv, Date.now() + 60 * MINUTE_MS);
 		expect(hourLater.stalled).toBe(0);
 		expect((await getJob(env.DB, queued))?.status).toBe("running");
 		expect((await getJob(env.DB, neverStarted))?.status).toBe("queued");
+		// A job whose first stage never started may have lost its message: ingest gets it again.
+		expect(sent.ingest).toContainEqual({ job_id: neverStarted, trace_id: TRACE_ID });
 
-		await sweepJobs(env, Date.now() + 4 * DAY_MS + MINUTE_MS);
-		for (const id of [queued, neverStarted]) {
+		await sweepJobs(testEnv, Date.now() + 4 * DAY_MS + MINUTE_MS);
+		for (const id of [queued]) {
 			const job = await getJob(env.DB, id);
 			expect(job?.status).toBe("failed");
 			expect(job?.error?.type).toBe("https://eo-edge.dev/problems/job-stalled");
 			expect(job?.error?.detail).toContain("longer than a queue keeps one");
 		}
+	});
+
+	it("sends a job whose first stage never started to ingest again, once per interval", async () => {
+		const { testEnv, sent } = recordingEnv();
+		const { id } = await insertNdviJob(TRACE_ID);
+		const message = { job_id: id, trace_id: TRACE_ID };
+		const start = Date.now();
+		await sweepJobs(testEnv, start + UNSTARTED_RESEND_MS / 2);
+		expect(sent.ingest).not.toContainEqual(message);
+		await sweepJobs(testEnv, start + UNSTARTED_RESEND_MS + MINUTE_MS);
+		expect(sent.ingest.filter((body) => body.job_id === id)).toHaveLength(1);
+		// Sent again, it waits a whole interval before the next.
+		await sweepJobs(testEnv, start + UNSTARTED_RESEND_MS + 2 * MINUTE_MS);
+		expect(sent.ingest.filter((body) => body.job_id === id)).toHaveLength(1);
+		await sweepJobs(testEnv, start + 2 * UNSTARTED_RESEND_MS + 2 * MINUTE_MS);
+		expect(sent.ingest.filter((body) => body.job_id === id)).toHaveLength(2);
+		// Once ingest has run, it is never sent again by the sweeper.
+		await deliver(pipelineStages.ingest.queue, message, testEnv);
+		const afterIngest = sent.ingest.length;
+		await sweepJobs(testEnv, start + 4 * UNSTARTED_RESEND_MS);
+		expect(sent.ingest.filter((body) => body.job_id === id)).toHaveLength(2);
+		expect(sent.ingest).toHaveLength(afterIngest);
 	});
 
 	it("removes what a stage wrote after its job was canceled, once no stage can still be writing", async () => {
