@@ -23,7 +23,8 @@ const STORAGE_RETRY_AFTER_SECONDS = 5;
 /**
  * Reads the header of a stored file. When the file is refused, the object is deleted and the
  * client gets the problem that says why; when storage could not be read, the object is kept
- * and the client gets a 503 to retry (the caller decides what becomes of the object).
+ * and the client gets a 503 to retry; any other error is ours and is rethrown (a 500 with the
+ * trace id). In both of the last cases the caller decides what becomes of the object.
  */
 export async function describeStoredTiff(env: Env, key: string, bytes: number): Promise<RasterSummary> {
 	try {
@@ -37,15 +38,12 @@ export async function describeStoredTiff(env: Env, key: string, bytes: number): 
 				{ headers: { "Retry-After": String(STORAGE_RETRY_AFTER_SECONDS) }, cause: error },
 			);
 		}
+		// Every malformed header is refused with a RasterInputError where it is found; anything else
+		// is our fault, answered as an internal error with the trace id, never blamed on the file.
+		if (!(error instanceof RasterInputError)) throw error;
 		await env.BUCKET.delete(key);
-		const reason = error instanceof Error ? error.message : String(error);
-		const errors = [{ path: "(body)", message: reason }];
-		if (error instanceof RasterInputError) {
-			throw new ApiError(error.code, `The file's header is refused: ${reason}.`, { errors });
-		}
-		throw new ApiError("invalid-raster", `The file has a TIFF signature but its header cannot be read: ${reason}.`, {
-			errors,
-		});
+		const errors = [{ path: "(body)", message: error.message }];
+		throw new ApiError(error.code, `The file's header is refused: ${error.message}.`, { errors });
 	}
 }
 

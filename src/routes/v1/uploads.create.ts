@@ -362,7 +362,8 @@ async function storeUpload(env: Env, id: string, body: ReadableStream<Uint8Array
 	try {
 		raster = await describeStoredTiff(env, key, length);
 	} catch (error) {
-		if (error instanceof ApiError && error.code === "storage-unavailable") {
+		// A refused file is deleted already; after a fault of ours no upload refers to the object.
+		if (!(error instanceof ApiError) || error.code === "storage-unavailable") {
 			await env.BUCKET.delete(key).catch((cause: unknown) => {
 				log.warn("upload_cleanup_failed", { trace_id: traceId, upload_id: id, ...describeError(cause) });
 			});
