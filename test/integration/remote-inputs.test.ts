@@ -211,6 +211,18 @@ describe("remote inputs", () => {
 		expect(job.error?.detail).toContain("REMOTE_MAX_BYTES_PER_JOB");
 	});
 
+	it("fail the job at validate when its remote files together exceed what a job may read", async () => {
+		// Each file stores less than REMOTE_MAX_BYTES_PER_JOB (1 MiB in the tests), both together more.
+		const job = await runNdvi({
+			red: { href: `${COGS}/files/layouts/overviews_red.tif` },
+			nir: { href: `${COGS}/files/layouts/overviews_nir.tif` },
+		});
+		expect(job.status).toBe("failed");
+		expect(job.stage).toBe("validate");
+		expect(job.error?.type).toBe("https://eo-edge.dev/problems/raster-too-large");
+		expect(job.error?.errors?.map((error) => error.path).sort()).toEqual(["inputs.nir.href", "inputs.red.href"]);
+	});
+
 	it("are refused unless they are https:// URLs, and need exactly one of upload_id and href", async () => {
 		const plain = await expectProblem(
 			await submitJob({

@@ -43,7 +43,7 @@ const SUGGESTED_COMPRESSIONS = [...new Set(decodableCompressions.values())].filt
 	(name) => name !== "none" && name !== "JPEG",
 );
 
-type Inspected = { input: JobInputRecord; image: GeoTIFFImage; header: RasterHeader };
+type Inspected = { input: JobInputRecord; image: GeoTIFFImage; header: RasterHeader; storedBytes: number };
 
 const MiB = 1024 * 1024;
 
@@ -67,14 +67,7 @@ async function inspectInput(
 	try {
 		const allowedHosts = job.request.remote?.allowed_hosts ?? null;
 		const { image, structure } = await openRasterFile(env, { ...input, allowedHosts, remoteBudget });
-		if (input.href !== null && structure.storedBytes > env.REMOTE_MAX_BYTES_PER_JOB) {
-			return new ApiError(
-				"raster-too-large",
-				`input '${input.name}': its blocks take ${structure.storedBytes} bytes; a job reads at most ${env.REMOTE_MAX_BYTES_PER_JOB} bytes from one remote input (REMOTE_MAX_BYTES_PER_JOB)`,
-				{ errors: [{ path: `inputs.${input.name}.href`, message: "larger than a job may read" }] },
-			);
-		}
-		return { input, image, header: await inspectRaster(image) };
+		return { input, image, header: await inspectRaster(image), storedBytes: structure.storedBytes };
 	} catch (error) {
 		return inputReadFailure(input, error, "reading the header");
 	}
@@ -166,6 +159,28 @@ export const validateStage: StageHandler = {
 	},
 };
 
+/**
+ * The job's remote files, each counted once however many inputs read it, against the bytes a
+ * job may read (REMOTE_MAX_BYTES_PER_JOB, which compute's reads are also held to, summed): a job
+ * that cannot fit is refused here, before any window is computed.
+ */
+function checkRemoteBytes(inspected: readonly Inspected[], limit: number): ApiError | null {
+	const remote = new Map<string, Inspected>();
+	for (const entry of inspected) if (entry.input.href !== null) remote.set(entry.input.href, entry);
+	const total = [...remote.values()].reduce((sum, entry) => sum + entry.storedBytes, 0);
+	if (total <= limit) return null;
+	return new ApiError(
+		"raster-too-large",
+		`the job's remote files store ${total} bytes of blocks; a job reads at most ${limit} bytes from remote files (REMOTE_MAX_BYTES_PER_JOB)`,
+		{
+			errors: [...remote.values()].map((entry) => ({
+				path: `inputs.${entry.input.name}.href`,
+				message: `its blocks take ${entry.storedBytes} bytes`,
+			})),
+		},
+	);
+}
+
 /** Checks the inputs' headers against each other and the limits, plans the strips and sends them. */
 async function validate(
 	message: JobMessage,
@@ -182,6 +197,8 @@ async function validate(
 		if (unsupported) return failed(unsupported);
 		inspected.push(result);
 	}
+	const tooMuchRemote = checkRemoteBytes(inspected, env.REMOTE_MAX_BYTES_PER_JOB);
+	if (tooMuchRemote) return failed(tooMuchRemote);
 	const [reference, ...others] = inspected;
 	if (!reference) return failed(new ApiError("invalid-inputs", "the job has no inputs"));
 	for (const other of others) {
