@@ -19,7 +19,7 @@ export const deleteUploadRoute = createRoute({
 	tags: ["uploads"],
 	summary: "Delete an upload",
 	description:
-		"The file is deleted at once and the upload answers 404 from then on; new jobs cannot use it. Jobs that already read it are unaffected, but a job still queued that names it fails with input-unavailable. Its bytes still count against today's upload quota. An upload in parts that is still open is aborted, as by its abort URL.",
+		"The file is deleted at once and the upload answers 404 from then on; new jobs cannot use it. A job that has ended keeps its result; a job still queued or running that reads it fails with input-unavailable. Its bytes still count against today's upload quota. An upload in parts that is still open is aborted, as by its abort URL.",
 	middleware: [requireScope("uploads:write")] as const,
 	security: bearerWith("uploads:write"),
 	request: { params: UploadIdParam },

@@ -37,7 +37,7 @@ export const createUpload = <ThrowOnError extends boolean = false>(options?: Opt
 /**
  * Delete an upload
  *
- * The file is deleted at once and the upload answers 404 from then on; new jobs cannot use it. Jobs that already read it are unaffected, but a job still queued that names it fails with input-unavailable. Its bytes still count against today's upload quota. An upload in parts that is still open is aborted, as by its abort URL.
+ * The file is deleted at once and the upload answers 404 from then on; new jobs cannot use it. A job that has ended keeps its result; a job still queued or running that reads it fails with input-unavailable. Its bytes still count against today's upload quota. An upload in parts that is still open is aborted, as by its abort URL.
  */
 export const deleteUpload = <ThrowOnError extends boolean = false>(options: Options<DeleteUploadData, ThrowOnError>): RequestResult<DeleteUploadResponses, DeleteUploadErrors, ThrowOnError> => (options.client ?? client).delete<DeleteUploadResponses, DeleteUploadErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
