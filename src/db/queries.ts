@@ -153,10 +153,24 @@ export async function insertUpload(
 	owner: { tenantId: string; traceId: string },
 	alongside: readonly D1PreparedStatement[] = [],
 ): Promise<void> {
-	const insert = db
+	await db.batch([uploadInsert(db, upload, owner, { onlyFromOpenSession: false }), ...alongside]);
+}
+
+/**
+ * The INSERT of an upload row; with `onlyFromOpenSession`, it inserts nothing unless the
+ * tenant's upload session of the same id is still open.
+ */
+function uploadInsert(
+	db: D1Database,
+	upload: UploadRecord,
+	owner: { tenantId: string; traceId: string },
+	{ onlyFromOpenSession }: { onlyFromOpenSession: boolean },
+): D1PreparedStatement {
+	return db
 		.prepare(
 			`INSERT INTO uploads (id, tenant_id, object_key, bytes, raster_json, trace_id, created_at)
-			 VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+			 WHERE ?8 = 0 OR EXISTS (SELECT 1 FROM upload_sessions WHERE id = ?1 AND tenant_id = ?2 AND status = 'open')`,
 		)
 		.bind(
 			upload.id,
@@ -166,8 +180,8 @@ export async function insertUpload(
 			JSON.stringify(upload.raster),
 			owner.traceId,
 			upload.createdAt,
+			onlyFromOpenSession ? 1 : 0,
 		);
-	await db.batch([insert, ...alongside]);
 }
 
 /**
@@ -939,21 +953,7 @@ export async function completeUploadSession(
 	owner: { tenantId: string; traceId: string },
 ): Promise<boolean> {
 	const [inserted] = await db.batch([
-		db
-			.prepare(
-				`INSERT INTO uploads (id, tenant_id, object_key, bytes, raster_json, trace_id, created_at)
-				 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
-				 WHERE EXISTS (SELECT 1 FROM upload_sessions WHERE id = ?1 AND tenant_id = ?2 AND status = 'open')`,
-			)
-			.bind(
-				upload.id,
-				owner.tenantId,
-				upload.objectKey,
-				upload.bytes,
-				JSON.stringify(upload.raster),
-				owner.traceId,
-				upload.createdAt,
-			),
+		uploadInsert(db, upload, owner, { onlyFromOpenSession: true }),
 		db.prepare("UPDATE upload_sessions SET status = 'completed' WHERE id = ? AND status = 'open'").bind(upload.id),
 	]);
 	return (inserted?.meta.changes ?? 0) > 0;
