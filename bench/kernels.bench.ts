@@ -14,7 +14,7 @@ const PIXELS = 16 * 1024 * 1024;
 const WARMUP_RUNS = 2;
 const MEASURED_RUNS = 7;
 const NODATA = 0;
-const HISTOGRAM = { first: -1, last: 1, bins: 200 };
+const HISTOGRAM = { first: -1, last: 1, bins: 20 };
 /** Sentinel-2 L2A after processing baseline 04.00: reflectance = DN * 0.0001 - 0.1. */
 const REFLECTANCE = { scale: 0.0001, offset: -0.1 };
 
@@ -98,22 +98,60 @@ const ndviCopiedIn = measure("wasm evaluator NDVI, inputs copied in from JS arra
 	});
 	ndvi.arena.evaluate(ndvi.program, ndvi.scaling);
 });
-const ndviStats = measure(`wasm outputStats of the NDVI output, in place (${HISTOGRAM.bins} bins)`, () => {
-	ndvi.arena.outputStats(HISTOGRAM);
+const statisticsKernel = measure("wasm statistics of the NDVI output, in place (count, min, max, sums, sketch)", () => {
+	ndvi.arena.outputStats(null);
 });
+const smoothOutput = new Float32Array(PIXELS);
+for (let i = 0; i < PIXELS; i++) {
+	const x = i % 4096;
+	const y = Math.floor(i / 4096);
+	smoothOutput[i] = 0.45 + 0.3 * Math.sin(x / 97) * Math.cos(y / 131) + 0.02 * Math.sin(x * 1.7 + y * 0.3);
+}
+const randomOutput = ndvi.arena.output.slice();
+ndvi.arena.output.set(smoothOutput);
+const statisticsSmooth = measure("wasm statistics of a smooth field, in place", () => {
+	ndvi.arena.outputStats(null);
+});
+ndvi.arena.output.set(randomOutput);
+const ndviWithStats = measure("wasm evaluator NDVI with its statistics fused", () => {
+	ndvi.arena.evaluateWithStats(ndvi.program, ndvi.scaling, null);
+});
+const statisticsWithHistogram = measure(
+	`wasm statistics of the NDVI output with a ${HISTOGRAM.bins}-bin histogram over fixed edges`,
+	() => {
+		ndvi.arena.outputStats(HISTOGRAM);
+	},
+);
 const evi = inArena("EVI", { nir, red, blue }, REFLECTANCE);
 const eviInPlace = measure("wasm evaluator EVI, scaled to reflectance, in place", () => {
 	evi.arena.evaluate(evi.program, evi.scaling);
 });
+const eviWithStats = measure("wasm evaluator EVI with its statistics fused", () => {
+	evi.arena.evaluateWithStats(evi.program, evi.scaling, null);
+});
 const typescriptLoop = measure("typescript NDVI loop", () => {
 	typescriptNormalizedDifference(nir, red, typescriptOut);
 });
-const results = [ndviInPlace, ndviCopiedIn, eviInPlace, typescriptLoop, ndviStats];
+const results = [
+	ndviInPlace,
+	ndviCopiedIn,
+	statisticsKernel,
+	statisticsSmooth,
+	ndviWithStats,
+	statisticsWithHistogram,
+	eviInPlace,
+	eviWithStats,
+	typescriptLoop,
+].map((result) => ({ ...result, ratio_to_ndvi: Number((result.mpx_per_s / ndviInPlace.mpx_per_s).toFixed(2)) }));
 
 const nameWidth = Math.max(...results.map((result) => result.name.length));
-console.log(`${"kernel".padEnd(nameWidth)}  ${"median ms".padStart(10)}  ${"Mpx/s".padStart(8)}`);
-for (const { name, median_ms, mpx_per_s } of results) {
-	console.log(`${name.padEnd(nameWidth)}  ${median_ms.toFixed(2).padStart(10)}  ${mpx_per_s.toFixed(1).padStart(8)}`);
+console.log(
+	`${"kernel".padEnd(nameWidth)}  ${"median ms".padStart(10)}  ${"Mpx/s".padStart(8)}  ${"x NDVI".padStart(7)}`,
+);
+for (const { name, median_ms, mpx_per_s, ratio_to_ndvi } of results) {
+	console.log(
+		`${name.padEnd(nameWidth)}  ${median_ms.toFixed(2).padStart(10)}  ${mpx_per_s.toFixed(1).padStart(8)}  ${ratio_to_ndvi.toFixed(2).padStart(7)}`,
+	);
 }
 console.log(
 	JSON.stringify({

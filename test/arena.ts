@@ -4,7 +4,7 @@
 import type { Program } from "../src/formula/compile";
 import { type SampleArray, sampleTypeOf } from "../src/raster/samples";
 import { kernels } from "../src/wasm/index";
-import type { HistogramSpec, InputScaling, StripStats } from "../src/wasm/kernels";
+import type { HistogramSpec, InputScaling, WindowStats } from "../src/wasm/kernels";
 
 export interface SampleInput extends InputScaling {
 	data: SampleArray;
@@ -22,7 +22,7 @@ export function evaluateCopied(program: Program, inputs: readonly SampleInput[])
 }
 
 /** Statistics of `values`, copied into an arena's output first. */
-export function statsCopied(values: Float32Array, histogram: HistogramSpec): StripStats {
+export function statsCopied(values: Float32Array, histogram: HistogramSpec | null): WindowStats {
 	const arena = kernels.arena({ pixels: values.length, inputs: [] });
 	arena.output.set(values);
 	return arena.outputStats(histogram);

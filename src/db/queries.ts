@@ -42,6 +42,15 @@ export interface JobRequest {
 	nodata?: number | undefined;
 	/** Hosts the job's remote inputs, and every redirect they take, may reach. */
 	remote?: { allowed_hosts: string[] } | undefined;
+	/** stats.json's histogram: fixed edges, or (without `range`) edges over the job's own values. */
+	histogram?: { range?: [number, number] | undefined; bins: number } | undefined;
+}
+
+/** A warning on a job's result (the contract's JobWarning). */
+export interface JobWarningRecord {
+	code: string;
+	input?: string | undefined;
+	message: string;
 }
 
 export interface JobRecord {
@@ -53,6 +62,8 @@ export interface JobRecord {
 	request: JobRequest;
 	/** Compiled at creation; null only for jobs created before formulas were stored (0004). */
 	formula: CompiledFormula | null;
+	/** What its result looks wrong for, recorded when it succeeds. */
+	warnings: JobWarningRecord[];
 	status: JobStatus;
 	stage: StageName | null;
 	progress: number;
@@ -119,9 +130,25 @@ interface JobRow {
 	error_json: string | null;
 	plan_json: string | null;
 	formula_json: string | null;
+	warnings_json: string | null;
 	trace_id: string;
 	created_at: string;
 	updated_at: string;
+}
+
+/**
+ * A stored formula; those stored before 0011 call the preview's range `histogram` and list no
+ * additive constants.
+ */
+function storedFormula(text: string | null): CompiledFormula | null {
+	const formula = parseJson<CompiledFormula & { histogram?: CompiledFormula["previewRange"] }>(text);
+	if (!formula) return null;
+	const { histogram, ...current } = formula;
+	return {
+		...current,
+		previewRange: current.previewRange ?? histogram ?? { first: -1, last: 1 },
+		additiveConstants: current.additiveConstants ?? [],
+	};
 }
 
 function toJob(row: JobRow): JobRecord {
@@ -130,7 +157,8 @@ function toJob(row: JobRow): JobRecord {
 		tenantId: row.tenant_id,
 		indexId: row.index_id,
 		request: JSON.parse(row.request_json) as JobRequest,
-		formula: parseJson<CompiledFormula>(row.formula_json),
+		formula: storedFormula(row.formula_json),
+		warnings: parseJson<JobWarningRecord[]>(row.warnings_json) ?? [],
 		status: row.status,
 		stage: row.stage,
 		progress: row.progress,
@@ -570,6 +598,7 @@ export async function completeJob(
 	db: D1Database,
 	jobId: string,
 	artifacts: readonly ArtifactRecord[],
+	warnings: readonly JobWarningRecord[],
 ): Promise<boolean> {
 	const at = now();
 	// The inserts run before the update and under the same condition; inside the batch's
@@ -584,10 +613,10 @@ export async function completeJob(
 		),
 		db
 			.prepare(
-				`UPDATE jobs SET status = 'succeeded', progress = 1, updated_at = ?
+				`UPDATE jobs SET status = 'succeeded', progress = 1, updated_at = ?, warnings_json = ?
 				 WHERE id = ? AND status IN ('queued', 'running')`,
 			)
-			.bind(at, jobId),
+			.bind(at, JSON.stringify(warnings), jobId),
 		db
 			.prepare(
 				"DELETE FROM job_strips WHERE job_id = ? AND EXISTS (SELECT 1 FROM jobs WHERE id = ? AND status = 'succeeded')",
@@ -702,24 +731,65 @@ export async function completeStrip(
 	return { remaining: row.total - row.done, total: row.total };
 }
 
-export async function listStripStats<T>(db: D1Database, jobId: string): Promise<{ index: number; stats: T | null }[]> {
+export async function listStripStats<T, H = never>(
+	db: D1Database,
+	jobId: string,
+): Promise<{ index: number; stats: T | null; histogram: H | null }[]> {
 	const { results } = await db
-		.prepare("SELECT strip_index, stats_json FROM job_strips WHERE job_id = ? ORDER BY strip_index")
+		.prepare("SELECT strip_index, stats_json, histogram_json FROM job_strips WHERE job_id = ? ORDER BY strip_index")
 		.bind(jobId)
-		.all<{ strip_index: number; stats_json: string | null }>();
-	return results.map((row) => ({ index: row.strip_index, stats: parseJson<T>(row.stats_json) }));
+		.all<{ strip_index: number; stats_json: string | null; histogram_json: string | null }>();
+	return results.map((row) => ({
+		index: row.strip_index,
+		stats: parseJson<T>(row.stats_json),
+		histogram: parseJson<H>(row.histogram_json),
+	}));
+}
+
+/**
+ * Records a strip's counts of the histogram's second pass, once, and counts how many strips
+ * have theirs, as completeStrip does for compute.
+ */
+export async function completeStripHistogram(
+	db: D1Database,
+	jobId: string,
+	stripIndex: number,
+	histogram: unknown,
+	progressOf: (done: number, total: number) => number,
+): Promise<StripCompletion> {
+	const [, counts] = await db.batch<{ done: number; total: number }>([
+		db
+			.prepare(
+				"UPDATE job_strips SET histogram_json = ?, binned_at = ? WHERE job_id = ? AND strip_index = ? AND binned_at IS NULL",
+			)
+			.bind(JSON.stringify(histogram), now(), jobId, stripIndex),
+		db.prepare("SELECT COUNT(binned_at) AS done, COUNT(*) AS total FROM job_strips WHERE job_id = ?").bind(jobId),
+	]);
+	const row = counts?.results[0];
+	if (!row) throw new Error(`job ${jobId} has no strip plan`);
+	const at = now();
+	await db
+		.prepare(
+			`UPDATE jobs SET progress = MAX(progress, ?), updated_at = ?, stage_heartbeat_at = ?
+			 WHERE id = ? AND status IN ('queued', 'running')`,
+		)
+		.bind(progressOf(row.done, row.total), at, at, jobId)
+		.run();
+	return { remaining: row.total - row.done, total: row.total };
 }
 
 export async function getStrip(
 	db: D1Database,
 	jobId: string,
 	stripIndex: number,
-): Promise<{ rowStart: number; rowEnd: number; done: boolean } | null> {
+): Promise<{ rowStart: number; rowEnd: number; done: boolean; binned: boolean } | null> {
 	const row = await db
-		.prepare("SELECT row_start, row_end, done_at FROM job_strips WHERE job_id = ? AND strip_index = ?")
+		.prepare("SELECT row_start, row_end, done_at, binned_at FROM job_strips WHERE job_id = ? AND strip_index = ?")
 		.bind(jobId, stripIndex)
-		.first<{ row_start: number; row_end: number; done_at: string | null }>();
-	return row ? { rowStart: row.row_start, rowEnd: row.row_end, done: row.done_at !== null } : null;
+		.first<{ row_start: number; row_end: number; done_at: string | null; binned_at: string | null }>();
+	return row
+		? { rowStart: row.row_start, rowEnd: row.row_end, done: row.done_at !== null, binned: row.binned_at !== null }
+		: null;
 }
 
 export async function listArtifacts(db: D1Database, tenantId: string, jobId: string): Promise<ArtifactRecord[]> {

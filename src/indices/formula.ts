@@ -8,7 +8,6 @@ import { ApiError, type FieldError } from "../errors/api-error";
 import { type Binding, compileProgram, isNormalizedDifference, type Program } from "../formula/compile";
 import { evaluateFormula } from "../formula/evaluate";
 import { FormulaError, type FormulaNode, formulaVariables, parseFormula } from "../formula/parse";
-import type { HistogramSpec } from "../wasm/kernels";
 import { bandNameOfSymbol, bandNames, findIndex, indices, matchingIndexIds } from "./registry";
 
 interface FormulaRequest {
@@ -29,18 +28,28 @@ export interface CompiledFormula {
 	/** Input names in the program's input order. */
 	inputs: string[];
 	program: Program;
-	/** The histogram range of the statistics, see histogramFor(). */
-	histogram: HistogramSpec;
+	/** The values the preview's colours span unless the request rescales them, see previewRangeFor(). */
+	previewRange: ValueRange;
+	/**
+	 * The constant terms the formula adds to terms of its inputs ("L = 1", "0.5"): they assume
+	 * inputs scaled to reflectance, so over raw counts they make the index wrong without a sign.
+	 */
+	additiveConstants: string[];
 }
 
-const HISTOGRAM_BINS = 20;
-const UNIT_RANGE: HistogramSpec = { first: -1, last: 1, bins: HISTOGRAM_BINS };
+/** A range of output values, first < last. */
+export interface ValueRange {
+	first: number;
+	last: number;
+}
+
+const UNIT_RANGE: ValueRange = { first: -1, last: 1 };
 const RANGE_SAMPLES = 2048;
 /**
  * Indices whose usual range is narrower than sampling independent bands suggests: EVI's
  * denominator only nears zero for band combinations real surfaces do not show.
  */
-const KNOWN_RANGES: Record<string, HistogramSpec> = { EVI: UNIT_RANGE, EVI2: UNIT_RANGE };
+const KNOWN_RANGES: Record<string, ValueRange> = { EVI: UNIT_RANGE, EVI2: UNIT_RANGE };
 
 /** Compiles the request's formula, or throws an ApiError (422) naming every field at fault. */
 export function compileFormula(request: FormulaRequest): CompiledFormula {
@@ -103,7 +112,8 @@ function compileIndex(id: string, request: FormulaRequest): CompiledFormula {
 		constants: values,
 		inputs,
 		program,
-		histogram: KNOWN_RANGES[index.id] ?? histogramFor(index.ast, inputs, values),
+		previewRange: KNOWN_RANGES[index.id] ?? previewRangeFor(index.ast, inputs, values),
+		additiveConstants: additiveConstants(index.ast, inputs, values),
 	};
 }
 
@@ -153,7 +163,15 @@ function compileExpression(expression: string, request: FormulaRequest): Compile
 	];
 	if (unused.length > 0) throw fieldErrors("invalid-inputs", unused);
 	const program = compileOrThrow(ast, inputs, values, "expression");
-	return { index: null, expression, constants: values, inputs, program, histogram: histogramFor(ast, inputs, values) };
+	return {
+		index: null,
+		expression,
+		constants: values,
+		inputs,
+		program,
+		previewRange: previewRangeFor(ast, inputs, values),
+		additiveConstants: additiveConstants(ast, inputs, values),
+	};
 }
 
 function compileOrThrow(ast: FormulaNode, inputs: string[], values: Record<string, number>, path: string): Program {
@@ -170,12 +188,12 @@ function compileOrThrow(ast: FormulaNode, inputs: string[], values: Record<strin
 }
 
 /**
- * The statistics histogram's range: [-1, 1] for a normalized difference, whose values always
- * lie there. Otherwise the formula's 1st to 99th percentile over reflectance-like inputs
- * (each input spread evenly over [0, 1], the job's constants), widened to round numbers; [-1, 1]
- * when that yields no range. Statistics min, max, mean and std do not depend on it.
+ * The preview's colour range: [-1, 1] for a normalized difference, whose values always lie
+ * there. Otherwise the formula's 1st to 99th percentile over reflectance-like inputs (each input
+ * spread evenly over [0, 1], the job's constants), widened to round numbers; [-1, 1] when that
+ * yields no range. The statistics do not depend on it.
  */
-function histogramFor(ast: FormulaNode, inputs: readonly string[], values: Record<string, number>): HistogramSpec {
+function previewRangeFor(ast: FormulaNode, inputs: readonly string[], values: Record<string, number>): ValueRange {
 	if (isNormalizedDifference(ast)) return UNIT_RANGE;
 	const alphas = spreadSequence(inputs.length);
 	const samples: number[] = [];
@@ -193,11 +211,40 @@ function histogramFor(ast: FormulaNode, inputs: readonly string[], values: Recor
 	if (low === undefined || high === undefined || !(high > low)) return UNIT_RANGE;
 	const step = 10 ** Math.floor(Math.log10(high - low));
 	const round = (x: number) => Number(x.toPrecision(12));
-	return {
-		first: round(Math.floor(low / step) * step),
-		last: round(Math.ceil(high / step) * step),
-		bins: HISTOGRAM_BINS,
+	return { first: round(Math.floor(low / step) * step), last: round(Math.ceil(high / step) * step) };
+}
+
+/**
+ * Constant terms added to (or subtracted from) a term of the inputs, anywhere in the formula:
+ * SAVI's "+ L", EVI's "+ L" and "C1 * red" is not one (it scales an input). Named constants are
+ * described with their value, other terms by their value.
+ */
+function additiveConstants(ast: FormulaNode, inputs: readonly string[], values: Record<string, number>): string[] {
+	const usesInputs = (node: FormulaNode) => formulaVariables(node).some(({ name }) => inputs.includes(name));
+	const found = new Set<string>();
+	const visit = (node: FormulaNode): void => {
+		if (node.kind === "negate") visit(node.operand);
+		else if (node.kind === "call") node.args.forEach(visit);
+		else if (node.kind === "binary") {
+			if (node.operator === "+" || node.operator === "-") {
+				for (const [term, other] of [
+					[node.left, node.right],
+					[node.right, node.left],
+				] as const) {
+					if (usesInputs(term) || !usesInputs(other)) continue;
+					const value = evaluateFormula(term, values);
+					if (value === 0 || !Number.isFinite(value)) continue;
+					found.add(
+						term.kind === "variable" ? `${term.name} = ${values[term.name]}` : String(Number(value.toPrecision(7))),
+					);
+				}
+			}
+			visit(node.left);
+			visit(node.right);
+		}
 	};
+	visit(ast);
+	return [...found];
 }
 
 function unknownIndex(id: string): ApiError {

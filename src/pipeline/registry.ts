@@ -4,6 +4,7 @@
  */
 import { computeStage } from "./compute/handler";
 import { deadLetterStage } from "./dead-letter/handler";
+import { histogramStage } from "./histogram/handler";
 import { ingestStage } from "./ingest/handler";
 import { publishStage } from "./publish/handler";
 import type { StageHandler } from "./stage";
@@ -15,6 +16,7 @@ export const stageHandlers: Record<StageName, StageHandler> = {
 	ingest: ingestStage,
 	validate: validateStage,
 	compute: computeStage,
+	histogram: histogramStage,
 	store: storeStage,
 	publish: publishStage,
 };

@@ -105,6 +105,8 @@ export interface DecodedWindow {
 	 * in a block the file stores empty. Synchronous.
 	 */
 	maskEmptyBlocks(position: number, output: Float32Array): void;
+	/** Whether maskEmptyBlocks has anything to mark for the band at `position`. */
+	hasEmptyBlocks(position: number): boolean;
 }
 
 /** The blocks a window overlaps, as [column, row] of the block grid. */
@@ -269,6 +271,9 @@ export async function readWindow(
 		maskEmptyBlocks(position, output) {
 			maskAreas(output, windowWidth, empty[position] ?? []);
 		},
+		hasEmptyBlocks(position) {
+			return (empty[position] ?? []).length > 0;
+		},
 		copyBand(position, destination) {
 			checkDestination(destination, sampleType, windowPixels);
 			const band = bands[position];
@@ -322,6 +327,9 @@ async function readWindowGenerally(
 		sampleTypes,
 		maskEmptyBlocks(position, output) {
 			maskAreas(output, colEnd - colStart, empty[position] ?? []);
+		},
+		hasEmptyBlocks(position) {
+			return (empty[position] ?? []).length > 0;
 		},
 		copyBand(position, destination) {
 			const data = decoded[position];

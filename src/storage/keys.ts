@@ -8,6 +8,8 @@ export const objectKeys = {
 	stripTiles: (jobId: string, stripIndex: number) => `jobs/${jobId}/work/strips/${pad(stripIndex)}.tiles`,
 	/** A strip's window averaged 2 x 2 (raw float32), the source of the first overview. */
 	stripHalf: (jobId: string, stripIndex: number) => `jobs/${jobId}/work/strips/${pad(stripIndex)}.half.f32`,
+	/** A strip's quantile sketch: (key, count) pairs of uint32, see src/pipeline/publish/quantile-sketch.ts. */
+	stripSketch: (jobId: string, stripIndex: number) => `jobs/${jobId}/work/strips/${pad(stripIndex)}.sketch`,
 	/** One tile row of an overview level, compressed tiles concatenated, before assembly. */
 	overviewTiles: (jobId: string, level: number, tileRow: number) =>
 		`jobs/${jobId}/work/overviews/${level}/${pad(tileRow)}.tiles`,

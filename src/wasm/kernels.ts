@@ -21,16 +21,13 @@ interface KernelExports {
 		registers: number,
 		out: number,
 		n: number,
+		stats: number,
 	): void;
-	strip_stats(
-		values: number,
-		n: number,
-		histFirst: number,
-		histLast: number,
-		bins: number,
-		counts: number,
-		result: number,
-	): void;
+	stats_record_bytes(): number;
+	output_stats(values: number, n: number, stats: number): void;
+	sketch_take(pairs: number): number;
+	bin_values(values: number, n: number, first: number, last: number, bins: number, counts: number): void;
+	undo_float_predictor(source: number, width: number, rows: number, target: number): void;
 }
 
 /** Uniform histogram bins over [first, last], as numpy.histogram(bins, range=(first, last)). */
@@ -40,8 +37,20 @@ export interface HistogramSpec {
 	bins: number;
 }
 
-/** Statistics of the finite values of one strip; non-finite values are nodata. */
-export interface StripStats {
+/** Counts of values over fixed edges, as numpy.histogram(values, bins, range=(first, last)). */
+export interface HistogramCounts {
+	counts: number[];
+	/** Valid values below the first edge, in no bin. */
+	below: number;
+	/** Valid values above the last edge, in no bin. */
+	above: number;
+}
+
+/**
+ * Statistics of the valid values of one window (NaN is nodata): exact count, extremes, sum and
+ * m2, the quantile sketch's counts, and a histogram when one was asked for.
+ */
+export interface WindowStats {
 	count: number;
 	nodata_count: number;
 	/** null when count is 0. */
@@ -52,9 +61,12 @@ export interface StripStats {
 	sum: number;
 	/** Sum of squared deviations from the mean; 0 when count is 0. */
 	m2: number;
-	histogram_counts: number[];
-	below_range: number;
-	above_range: number;
+	/**
+	 * The quantile sketch: (key, count) pairs, keys ascending, where a value's key is the top
+	 * 16 bits of its float32 (src/pipeline/publish/quantile-sketch.ts reads them).
+	 */
+	sketch: Uint32Array;
+	histogram: HistogramCounts | null;
 }
 
 /** How the evaluator reads one input: its nodata value (in the samples' type) and linear scaling. */
@@ -89,8 +101,21 @@ export interface Arena {
 	 * order. Returns `output`.
 	 */
 	evaluate(program: Program, scaling: readonly InputScaling[]): Float32Array;
-	/** Count, extremes, sum, m2 and histogram of the finite values of `output`, read in place. */
-	outputStats(histogram: HistogramSpec): StripStats;
+	/**
+	 * {@link Arena.evaluate}, with the output's statistics gathered block by block as it is
+	 * written (binned over `histogram` too, when given).
+	 */
+	evaluateWithStats(program: Program, scaling: readonly InputScaling[], histogram: HistogramSpec | null): WindowStats;
+	/** The statistics of `output` as it is now, read in place. */
+	outputStats(histogram: HistogramSpec | null): WindowStats;
+	/** Adds the valid values of `output` to `histogram`'s counts, read in place. */
+	addToHistogram(spec: HistogramSpec, histogram: HistogramCounts): void;
+	/**
+	 * Reads the one float32 input's bytes as a tile of `width` (a multiple of 16) x `rows`
+	 * values stored with TIFF's floating-point predictor, and writes the values to `output`.
+	 * The input's bytes are changed.
+	 */
+	undoFloatingPointPredictor(width: number, rows: number): Float32Array;
 }
 
 export interface Kernels {
@@ -99,21 +124,28 @@ export interface Kernels {
 }
 
 const WASM_PAGE_BYTES = 65536;
-const RESULT_SLOTS = 6;
 const INPUT_DESCRIPTOR_BYTES = 32;
 /**
  * Bytes kept at the start of the heap for one call's bookkeeping (the program, its register file
- * and input descriptors, or a histogram's counts), so calls never move or overwrite the pixels:
- * the largest register file (MAX_REGISTERS blocks of 1 KiB) and as much again for the code,
- * constants and descriptors (formulas of the longest allowed text, built of unrolled powers,
- * compile to under 20 KiB of code) or for up to 65 000 histogram bins. Calls that need more are
- * refused.
+ * and input descriptors), so calls never move or overwrite the pixels: the largest register file
+ * (MAX_REGISTERS blocks of 1 KiB) and as much again for the code, constants and descriptors
+ * (formulas of the longest allowed text, built of unrolled powers, compile to under 20 KiB of
+ * code). Calls that need more are refused.
  */
 const SCRATCH_BYTES = 2 * MAX_REGISTERS * 1024;
 /** The evaluator reads and writes in steps of 16 pixels, up to 15 elements past the end. */
 const LANE_SLACK_BYTES = 16 * 8;
 /** What every byte of a new arena holds until the caller writes it. */
 export const ARENA_FILL_BYTE = 0xff;
+/** The most bins a histogram may have. */
+export const MAX_HISTOGRAM_BINS = 1000;
+/** Keys of the quantile sketch: every 16-bit prefix of a float32. */
+const SKETCH_KEYS = 65536;
+/**
+ * What an arena holds besides its pixels: the statistics record, a histogram's counts and the
+ * sketch's pairs. The sketch's tables (1 MiB) are the module's static data.
+ */
+export const ARENA_STATISTICS_BYTES = 128 + (MAX_HISTOGRAM_BINS + 2) * 4 + SKETCH_KEYS * 8;
 
 /** Sample type codes of wasm/assembly/kernels.ts. */
 const sampleTypes: Record<SampleType, { code: number; min: number | null; max: number | null }> = {
@@ -161,7 +193,16 @@ function checkProgram(program: Program, inputCount: number): void {
  */
 function instantiateKernelExports(module: WebAssembly.Module): KernelExports {
 	const { exports } = new WebAssembly.Instance(module, {});
-	const functionNames = ["heap_base", "register_bytes", "evaluate", "strip_stats"];
+	const functionNames = [
+		"heap_base",
+		"register_bytes",
+		"evaluate",
+		"stats_record_bytes",
+		"output_stats",
+		"sketch_take",
+		"bin_values",
+		"undo_float_predictor",
+	];
 	const missing = functionNames.filter((name) => typeof exports[name] !== "function");
 	if (!(exports.memory instanceof WebAssembly.Memory) || missing.length > 0) {
 		throw new Error(`kernels.wasm lacks exports: ${["memory", ...missing].join(", ")}`);
@@ -178,6 +219,7 @@ export function createKernels(module: WebAssembly.Module): Kernels {
 	const scratch = alignTo16(wasm.heap_base());
 	const pixelsBase = scratch + SCRATCH_BYTES;
 	const registerBytes = wasm.register_bytes();
+	const recordBytes = alignTo16(wasm.stats_record_bytes());
 	/** Counts the arenas made, so a stale one refuses to run on memory a newer one owns. */
 	let arenasMade = 0;
 
@@ -194,7 +236,11 @@ export function createKernels(module: WebAssembly.Module): Kernels {
 				return at;
 			});
 			const outputAt = next;
-			const end = outputAt + pixels * 4 + LANE_SLACK_BYTES;
+			const recordAt = alignTo16(outputAt + pixels * 4 + LANE_SLACK_BYTES);
+			const histogramAt = recordAt + recordBytes;
+			const pairsAt = alignTo16(histogramAt + (MAX_HISTOGRAM_BINS + 2) * 4);
+			const end = pairsAt + SKETCH_KEYS * 8;
+			if (end - recordAt > ARENA_STATISTICS_BYTES) throw new Error("the statistics outgrew ARENA_STATISTICS_BYTES");
 			if (end > wasm.memory.buffer.byteLength) {
 				wasm.memory.grow(Math.ceil((end - wasm.memory.buffer.byteLength) / WASM_PAGE_BYTES));
 			}
@@ -203,7 +249,7 @@ export function createKernels(module: WebAssembly.Module): Kernels {
 			// The memory still holds the last window's pixels, possibly another job's: a sample the
 			// caller fails to write must not be one of them. All-ones bytes are NaN in either float
 			// type, which the evaluator reads as nodata.
-			new Uint8Array(buffer, pixelsBase, end - pixelsBase).fill(ARENA_FILL_BYTE);
+			new Uint8Array(buffer, pixelsBase, pairsAt - pixelsBase).fill(ARENA_FILL_BYTE);
 			const inputViews = inputs.map(({ type }, i) => new SAMPLE_ARRAYS[type](buffer, inputAt[i] as number, pixels));
 			const output = new Float32Array(buffer, outputAt, pixels);
 
@@ -215,87 +261,154 @@ export function createKernels(module: WebAssembly.Module): Kernels {
 					throw new RangeError(`a call needs ${bytes} bytes of scratch, more than ${SCRATCH_BYTES}`);
 			};
 
+			/** Writes the program and input descriptors to scratch; returns the evaluator's arguments. */
+			const prepare = (program: Program, scaling: readonly InputScaling[]) => {
+				checkCurrent();
+				checkProgram(program, inputs.length);
+				if (scaling.length !== inputs.length) {
+					throw new RangeError(`${scaling.length} input scalings for ${inputs.length} inputs`);
+				}
+				const registersPtr = scratch;
+				const codePtr = registersPtr + program.registers * registerBytes;
+				const constantsPtr = codePtr + alignTo16(program.code.length * 4);
+				const descriptorsPtr = constantsPtr + alignTo16(program.constants.length * 4);
+				checkScratchFits(descriptorsPtr + inputs.length * INPUT_DESCRIPTOR_BYTES - scratch);
+				new Int32Array(buffer, codePtr, program.code.length).set(program.code);
+				new Float32Array(buffer, constantsPtr, program.constants.length).set(program.constants);
+				const descriptors = new DataView(buffer, descriptorsPtr, inputs.length * INPUT_DESCRIPTOR_BYTES);
+				inputs.forEach(({ type }, i) => {
+					const { nodata: givenNodata, scale, offset } = scaling[i] as InputScaling;
+					const nodata = comparableNodata(type, givenNodata);
+					const at = i * INPUT_DESCRIPTOR_BYTES;
+					descriptors.setUint32(at, inputAt[i] as number, true);
+					descriptors.setUint32(at + 4, sampleTypes[type].code, true);
+					descriptors.setUint32(at + 8, nodata === null ? 0 : 1, true);
+					descriptors.setFloat64(at + 16, nodata ?? 0, true);
+					descriptors.setFloat32(at + 24, scale, true);
+					descriptors.setFloat32(at + 28, offset, true);
+				});
+				return [
+					codePtr,
+					program.code.length,
+					descriptorsPtr,
+					inputs.length,
+					constantsPtr,
+					program.constants.length,
+					program.result,
+					registersPtr,
+					outputAt,
+					pixels,
+				] as const;
+			};
+
+			/** Starts a statistics record: nothing counted, binning over `histogram` if given. */
+			const startRecord = (histogram: HistogramSpec | null) => {
+				const record = new DataView(buffer, recordAt, recordBytes);
+				record.setFloat64(0, 0, true);
+				record.setFloat64(8, Number.NaN, true);
+				record.setFloat64(16, 0, true);
+				record.setFloat64(24, 0, true);
+				record.setFloat64(32, Number.POSITIVE_INFINITY, true);
+				record.setFloat64(40, Number.NEGATIVE_INFINITY, true);
+				record.setUint32(52, histogram ? histogramAt : 0, true);
+				if (histogram) {
+					checkHistogram(histogram);
+					new Uint32Array(buffer, histogramAt, histogram.bins + 2).fill(0);
+					record.setInt32(56, histogram.bins, true);
+					record.setFloat64(64, histogram.first, true);
+					record.setFloat64(72, histogram.last, true);
+				}
+				return recordAt;
+			};
+
+			/** Reads a finished record, and takes the sketch's counts out (zeroing its tables). */
+			const finishRecord = (histogram: HistogramSpec | null): WindowStats => {
+				const record = new DataView(buffer, recordAt, recordBytes);
+				const count = record.getFloat64(0, true);
+				const shift = record.getFloat64(8, true);
+				const shiftedSum = record.getFloat64(16, true);
+				const shiftedSquares = record.getFloat64(24, true);
+				const pairCount = wasm.sketch_take(pairsAt);
+				const counts = histogram ? new Uint32Array(buffer, histogramAt, histogram.bins + 2) : null;
+				return {
+					count,
+					nodata_count: pixels - count,
+					min: count === 0 ? null : record.getFloat64(32, true),
+					max: count === 0 ? null : record.getFloat64(40, true),
+					// Sums of deviations from the window's first valid value, which keep m2's digits.
+					sum: count === 0 ? 0 : count * shift + shiftedSum,
+					m2: count === 0 ? 0 : Math.max(0, shiftedSquares - (shiftedSum * shiftedSum) / count),
+					sketch: new Uint32Array(buffer, pairsAt, pairCount * 2).slice(),
+					histogram:
+						histogram && counts
+							? {
+									counts: Array.from(counts.subarray(0, histogram.bins)),
+									below: counts[histogram.bins] ?? 0,
+									above: counts[histogram.bins + 1] ?? 0,
+								}
+							: null,
+				};
+			};
+
 			return {
 				inputs: inputViews,
 				output,
 
 				evaluate(program, scaling) {
-					checkCurrent();
-					checkProgram(program, inputs.length);
-					if (scaling.length !== inputs.length) {
-						throw new RangeError(`${scaling.length} input scalings for ${inputs.length} inputs`);
-					}
-					const registersPtr = scratch;
-					const codePtr = registersPtr + program.registers * registerBytes;
-					const constantsPtr = codePtr + alignTo16(program.code.length * 4);
-					const descriptorsPtr = constantsPtr + alignTo16(program.constants.length * 4);
-					checkScratchFits(descriptorsPtr + inputs.length * INPUT_DESCRIPTOR_BYTES - scratch);
-					new Int32Array(buffer, codePtr, program.code.length).set(program.code);
-					new Float32Array(buffer, constantsPtr, program.constants.length).set(program.constants);
-					const descriptors = new DataView(buffer, descriptorsPtr, inputs.length * INPUT_DESCRIPTOR_BYTES);
-					inputs.forEach(({ type }, i) => {
-						const { nodata: givenNodata, scale, offset } = scaling[i] as InputScaling;
-						const nodata = comparableNodata(type, givenNodata);
-						const at = i * INPUT_DESCRIPTOR_BYTES;
-						descriptors.setUint32(at, inputAt[i] as number, true);
-						descriptors.setUint32(at + 4, sampleTypes[type].code, true);
-						descriptors.setUint32(at + 8, nodata === null ? 0 : 1, true);
-						descriptors.setFloat64(at + 16, nodata ?? 0, true);
-						descriptors.setFloat32(at + 24, scale, true);
-						descriptors.setFloat32(at + 28, offset, true);
-					});
 					// One call over the whole window: the evaluator walks it in register blocks itself.
-					wasm.evaluate(
-						codePtr,
-						program.code.length,
-						descriptorsPtr,
-						inputs.length,
-						constantsPtr,
-						program.constants.length,
-						program.result,
-						registersPtr,
-						outputAt,
-						pixels,
-					);
+					wasm.evaluate(...prepare(program, scaling), 0);
 					return output;
 				},
 
-				outputStats({ first, last, bins }) {
+				evaluateWithStats(program, scaling, histogram) {
+					const args = prepare(program, scaling);
+					wasm.evaluate(...args, startRecord(histogram));
+					return finishRecord(histogram);
+				},
+
+				outputStats(histogram) {
 					checkCurrent();
-					if (!Number.isInteger(bins) || bins < 1) {
-						throw new RangeError(`histogram bins must be a positive integer, got ${bins}`);
+					wasm.output_stats(outputAt, pixels, startRecord(histogram));
+					return finishRecord(histogram);
+				},
+
+				undoFloatingPointPredictor(width, rows) {
+					checkCurrent();
+					const [input] = inputs;
+					if (inputs.length !== 1 || input?.type !== "float32" || width * rows !== pixels || width % 16 !== 0) {
+						throw new RangeError(`a ${width} x ${rows} tile needs one float32 input of as many pixels`);
 					}
-					if (!(Number.isFinite(first) && Number.isFinite(last) && first < last)) {
-						throw new RangeError(`histogram range must be finite with first < last, got [${first}, ${last}]`);
+					wasm.undo_float_predictor(inputAt[0] as number, width, rows, outputAt);
+					return output;
+				},
+
+				addToHistogram(spec, histogram) {
+					checkCurrent();
+					checkHistogram(spec);
+					if (histogram.counts.length !== spec.bins) {
+						throw new RangeError(`${histogram.counts.length} counts for ${spec.bins} bins`);
 					}
-					const slotCount = bins + 2;
-					const resultPtr = scratch;
-					const countsPtr = resultPtr + alignTo16(RESULT_SLOTS * 8);
-					checkScratchFits(countsPtr + slotCount * 4 - scratch);
-					const counts = new Uint32Array(buffer, countsPtr, slotCount);
-					// The kernel adds to the counts so strips could share them; each call starts fresh.
+					const counts = new Uint32Array(buffer, histogramAt, spec.bins + 2);
 					counts.fill(0);
-					wasm.strip_stats(outputAt, pixels, first, last, bins, countsPtr, resultPtr);
-					const [count = 0, nodataCount = 0, min = 0, max = 0, sum = 0, m2 = 0] = new Float64Array(
-						buffer,
-						resultPtr,
-						RESULT_SLOTS,
-					);
-					return {
-						count,
-						nodata_count: nodataCount,
-						min: count === 0 ? null : min,
-						max: count === 0 ? null : max,
-						sum,
-						m2,
-						histogram_counts: Array.from(counts.subarray(0, bins)),
-						below_range: counts[bins] ?? 0,
-						above_range: counts[bins + 1] ?? 0,
-					};
+					wasm.bin_values(outputAt, pixels, spec.first, spec.last, spec.bins, histogramAt);
+					for (let bin = 0; bin < spec.bins; bin++) {
+						histogram.counts[bin] = (histogram.counts[bin] ?? 0) + (counts[bin] ?? 0);
+					}
+					histogram.below += counts[spec.bins] ?? 0;
+					histogram.above += counts[spec.bins + 1] ?? 0;
 				},
 			};
 		},
 	};
+}
+
+function checkHistogram({ first, last, bins }: HistogramSpec): void {
+	if (!Number.isInteger(bins) || bins < 1 || bins > MAX_HISTOGRAM_BINS) {
+		throw new RangeError(`histogram bins must be a whole number in 1..${MAX_HISTOGRAM_BINS}, got ${bins}`);
+	}
+	if (!(Number.isFinite(first) && Number.isFinite(last) && first < last)) {
+		throw new RangeError(`histogram range must be finite with first < last, got [${first}, ${last}]`);
+	}
 }
 
 function alignTo16(bytes: number): number {

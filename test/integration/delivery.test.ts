@@ -8,7 +8,7 @@ import { getJob, listStripStats } from "../../src/db/queries";
 import { retryDelaySeconds } from "../../src/pipeline/dispatch";
 import { jobMessage } from "../../src/pipeline/message";
 import { type QueueConsumer, stageHandlers } from "../../src/pipeline/registry";
-import { computeProgress, deadLetterQueue, pipelineStages } from "../../src/pipeline/stages";
+import { deadLetterQueue, pipelineStages, windowProgress } from "../../src/pipeline/stages";
 import { objectKeys } from "../../src/storage/keys";
 import overviewsNdvi from "../fixtures/layouts/overviews.f32";
 import overviewsNir from "../fixtures/layouts/overviews_nir.tif";
@@ -60,10 +60,10 @@ describe("redelivery", () => {
 		// Both deliveries of window 0 queue the next one (a redelivery may follow a lost send).
 		const next = { ...message, strip_index: env.WINDOWS_IN_FLIGHT_PER_JOB };
 		expect(sent.compute.slice(2 * env.WINDOWS_IN_FLIGHT_PER_JOB)).toEqual([next, next]);
-		expect((await getJob(env.DB, jobId))?.progress).toBeCloseTo(computeProgress(1, strips), 10);
+		expect((await getJob(env.DB, jobId))?.progress).toBeCloseTo(windowProgress("compute")(1, strips), 10);
 		for (let index = 1; index < last; index++) {
 			await deliver(pipelineStages.compute.queue, { ...message, strip_index: index }, testEnv);
-			expect((await getJob(env.DB, jobId))?.progress).toBeCloseTo(computeProgress(index + 1, strips), 10);
+			expect((await getJob(env.DB, jobId))?.progress).toBeCloseTo(windowProgress("compute")(index + 1, strips), 10);
 		}
 		expect(sent.store).toHaveLength(0);
 		// A window redelivered once the window it queues is done starts no second chain.

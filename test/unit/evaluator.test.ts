@@ -332,6 +332,7 @@ describe("arenas", () => {
 		arena.inputs[0]?.set([-3, 0, 5, 2, -32768, 1]);
 		const formula = compileFormula({ expression: "x / 2", inputs: { x: {} } });
 		arena.evaluate(formula.program, [{ nodata: -32768, scale: 1, offset: 0 }]);
+		const keyOf = (value: number) => (new Uint32Array(new Float32Array([value]).buffer)[0] as number) >>> 16;
 		expect(arena.outputStats({ first: -1, last: 1, bins: 2 })).toEqual({
 			count: 5,
 			nodata_count: 1,
@@ -340,9 +341,9 @@ describe("arenas", () => {
 			sum: 2.5,
 			// Squared deviations from the mean, 0.5.
 			m2: 2 ** 2 + 0.5 ** 2 + 2 ** 2 + 0.5 ** 2 + 0 ** 2,
-			histogram_counts: [0, 3],
-			below_range: 1,
-			above_range: 1,
+			// (key, count) pairs in key order: 0, 0.5, 1, 2.5, then -1.5 (its sign bit set).
+			sketch: new Uint32Array([keyOf(0), 1, keyOf(0.5), 1, keyOf(1), 1, keyOf(2.5), 1, keyOf(-1.5), 1]),
+			histogram: { counts: [0, 3], below: 1, above: 1 },
 		});
 	});
 

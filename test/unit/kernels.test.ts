@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { compileFormula } from "../../src/indices/formula";
 import type { SampleArray } from "../../src/raster/samples";
 import { kernels } from "../../src/wasm/index";
-import { ARENA_FILL_BYTE, type StripStats } from "../../src/wasm/kernels";
+import { ARENA_FILL_BYTE, type WindowStats } from "../../src/wasm/kernels";
 import { evaluateCopied, statsCopied } from "../arena";
 import { seededRandom } from "../random";
 
@@ -250,12 +250,15 @@ function linspaceEdges(first: number, last: number, bins: number): number[] {
 	return edges;
 }
 
+/** A window's statistics but its sketch, which has tests of its own (statistics.test.ts). */
+type SketchlessStats = Omit<WindowStats, "sketch">;
+
 /**
  * Plain statistics plus numpy's general (searchsorted) histogram: bin k holds
  * edges[k] <= v < edges[k + 1], and the last bin also holds v == last. The kernel
  * uses numpy's uniform-bin fast path instead, which must land in the same bins.
  */
-function referenceStripStats(values: Float32Array, first: number, last: number, bins: number): StripStats {
+function referenceStripStats(values: Float32Array, first: number, last: number, bins: number): SketchlessStats {
 	const edges = linspaceEdges(first, last, bins);
 	const histogram = new Array<number>(bins).fill(0);
 	const finite = Array.from(values).filter((v) => Number.isFinite(v));
@@ -295,9 +298,7 @@ function referenceStripStats(values: Float32Array, first: number, last: number, 
 		max: empty ? null : max,
 		sum,
 		m2,
-		histogram_counts: histogram,
-		below_range: below,
-		above_range: above,
+		histogram: { counts: histogram, below, above },
 	};
 }
 
@@ -328,8 +329,8 @@ function expectRelativelyClose(got: number, expected: number): void {
 	else expect(Math.abs(got - expected) / Math.abs(expected)).toBeLessThanOrEqual(1e-9);
 }
 
-function expectStatsToMatch(got: StripStats, expected: StripStats): void {
-	const { sum, m2, ...exact } = got;
+function expectStatsToMatch(got: WindowStats, expected: SketchlessStats): void {
+	const { sum, m2, sketch: _, ...exact } = got;
 	const { sum: expectedSum, m2: expectedM2, ...expectedExact } = expected;
 	expect(exact).toEqual(expectedExact);
 	expectRelativelyClose(sum, expectedSum);
@@ -348,13 +349,8 @@ describe("stripStats", () => {
 				const { first, last, bins } = histogram;
 				const random = seededRandom(length * 7 + bins);
 				const span = last - first;
-				const special = [
-					...edgeNeighbours(first, last, bins),
-					Number.NaN,
-					Number.POSITIVE_INFINITY,
-					Number.NEGATIVE_INFINITY,
-					-0,
-				];
+				// An output holds finite values or NaN: the evaluator makes every other result NaN.
+				const special = [...edgeNeighbours(first, last, bins), Number.NaN, -0];
 				const values = new Float32Array(length);
 				for (let i = 0; i < length; i++) {
 					const roll = random();
@@ -375,14 +371,12 @@ describe("stripStats", () => {
 			last: 0.75,
 			bins: 4,
 		});
-		expect(got.histogram_counts).toEqual([1, 0, 0, 1]);
-		expect(got.below_range).toBe(1);
-		expect(got.above_range).toBe(1);
+		expect(got.histogram).toEqual({ counts: [1, 0, 0, 1], below: 1, above: 1 });
 		expect(got.nodata_count).toBe(1);
 	});
 
 	it("reports null extremes and zero sums when every value is nodata", () => {
-		const values = new Float32Array([Number.NaN, Number.POSITIVE_INFINITY, Number.NaN]);
+		const values = new Float32Array([Number.NaN, Number.NaN, Number.NaN]);
 		const got = statsCopied(values, { first: 0, last: 1, bins: 2 });
 		expect(got).toEqual({
 			count: 0,
@@ -391,10 +385,33 @@ describe("stripStats", () => {
 			max: null,
 			sum: 0,
 			m2: 0,
-			histogram_counts: [0, 0],
-			below_range: 0,
-			above_range: 0,
+			sketch: new Uint32Array(0),
+			histogram: { counts: [0, 0], below: 0, above: 0 },
 		});
+	});
+
+	it("are the same fused with evaluation as read from the output after it, sketch included", () => {
+		const random = seededRandom(99);
+		const a = Uint16Array.from({ length: 10_007 }, () => Math.floor(random() * 10_000));
+		const b = Uint16Array.from({ length: 10_007 }, () => Math.floor(random() * 10_000));
+		for (const expression of ["(a - b) / (a + b)", "2.5 * (a - b) / (a + 6 * b - 7.5 * a + 1)"]) {
+			const formula = compileFormula({ expression, inputs: { a: {}, b: {} } });
+			const arena = kernels.arena({ pixels: a.length, inputs: [{ type: "uint16" }, { type: "uint16" }] });
+			arena.inputs[0]?.set(a);
+			arena.inputs[1]?.set(b);
+			const scaling = [0, 1].map(() => ({ nodata: 0, scale: 1, offset: 0 }));
+			const histogram = { first: -1, last: 1, bins: 16 };
+			const fused = arena.evaluateWithStats(formula.program, scaling, histogram);
+			const { sum, m2, ...rest } = arena.outputStats(histogram);
+			// Sums are added in blocks of another size, so only their last bits may differ.
+			expect({ ...fused, sum: 0, m2: 0 }).toEqual({ ...rest, sum: 0, m2: 0 });
+			expectRelativelyClose(sum, fused.sum);
+			expectRelativelyClose(m2, fused.m2);
+			expect(fused.count).toBeGreaterThan(0);
+			// The sketch counts every valid value once: pairs of (key, count), keys ascending.
+			const counted = fused.sketch.filter((_, i) => i % 2 === 1).reduce((sum, count) => sum + count, 0);
+			expect(counted).toBe(fused.count);
+		}
 	});
 
 	it("rejects histogram specs that have no bins", () => {

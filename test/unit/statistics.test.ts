@@ -1,104 +1,236 @@
 import { describe, expect, it } from "vitest";
+import { QuantileSketch, SKETCH_RELATIVE_ERROR, keyValue } from "../../src/pipeline/publish/quantile-sketch";
 import {
+	addHistogram,
+	dataHistogram,
+	emptyHistogram,
 	histogramEdges,
+	mergedExtremes,
 	mergeStripStats,
-	PERCENTILE_BINS,
-	percentileHistogram,
+	resultWarnings,
 	type StripOutput,
 } from "../../src/pipeline/publish/statistics";
+import { kernels } from "../../src/wasm/index";
+import type { HistogramCounts, HistogramSpec } from "../../src/wasm/kernels";
 import { statsCopied } from "../arena";
-import { exactPercentile } from "../percentile";
+import allNan from "../fixtures/statistics/all_nan.f32";
+import bimodalWithNodata from "../fixtures/statistics/bimodal_with_nodata.f32";
+import cauchy from "../fixtures/statistics/cauchy.f32";
+import constant from "../fixtures/statistics/constant.f32";
+import expectedJson from "../fixtures/statistics/expected.json";
+import lognormal from "../fixtures/statistics/lognormal.f32";
+import negative from "../fixtures/statistics/negative.f32";
+import rawDnDifference from "../fixtures/statistics/raw_dn_difference.f32";
+import uniform from "../fixtures/statistics/uniform.f32";
+import zerosAndTiny from "../fixtures/statistics/zeros_and_tiny.f32";
 
-const range = { first: -1, last: 1, bins: 20 };
-const ndvi = { index: "NDVI", expression: "(nir - red)/(nir + red)", constants: {}, histogram: range };
-
-/** A strip's output as compute records it (without tiles). */
-function stripOutput(values: Float32Array): StripOutput {
-	const fine = statsCopied(values, percentileHistogram(range));
-	return { ...statsCopied(values, range), percentile_counts: fine.histogram_counts, tile_bytes: [] };
+/** What numpy says of each distribution (test/fixtures/statistics/generate.py). */
+interface NumpyStatistics {
+	pixels: number;
+	count: number;
+	min?: number;
+	max?: number;
+	mean?: number;
+	std?: number;
+	percentiles?: { p2: number; p50: number; p98: number };
+	histogram?: { edges: number[]; counts: number[] };
+	fixed_histogram?: { range: [number, number]; bins: number; edges: number[]; counts: number[]; below: number; above: number };
 }
 
-function randomValues(count: number, seed: number): Float32Array {
-	let state = seed;
-	const values = new Float32Array(count);
-	for (let i = 0; i < count; i++) {
-		state = (state * 1103515245 + 12345) >>> 0;
-		values[i] = i % 17 === 0 ? Number.NaN : (state / 2 ** 32) * 2.4 - 1.2;
+const expected = expectedJson as unknown as Record<string, NumpyStatistics>;
+const distributions: Record<string, ArrayBuffer> = {
+	uniform,
+	lognormal,
+	cauchy,
+	constant,
+	all_nan: allNan,
+	negative,
+	raw_dn_difference: rawDnDifference,
+	bimodal_with_nodata: bimodalWithNodata,
+	zeros_and_tiny: zerosAndTiny,
+};
+
+const formula = { index: null, expression: "x", constants: {} };
+
+/** Uneven windows, as a raster's are: the sketch and sums must merge across them. */
+function windowsOf(values: Float32Array): Float32Array[] {
+	const cuts = [0, 1, Math.floor(values.length / 3), Math.floor(values.length / 3) + 4097, values.length];
+	return cuts.slice(1).map((end, i) => values.subarray(cuts[i], end));
+}
+
+/** Bins `values` over `spec` as the histogram stage does, in an arena's output. */
+function binned(values: Float32Array, spec: HistogramSpec): HistogramCounts {
+	const arena = kernels.arena({ pixels: values.length, inputs: [] });
+	arena.output.set(values);
+	const counts = emptyHistogram(spec);
+	arena.addToHistogram(spec, counts);
+	return counts;
+}
+
+/** Statistics of `values` computed window by window and merged, as a job's are. */
+function jobStatistics(values: Float32Array, fixed?: HistogramSpec) {
+	const windows = windowsOf(values);
+	const sketch = new QuantileSketch();
+	const strips: StripOutput[] = [];
+	const fixedCounts = fixed ? emptyHistogram(fixed) : null;
+	for (const window of windows) {
+		const { sketch: pairs, histogram, ...partials } = statsCopied(window, fixed ?? null);
+		sketch.add(pairs);
+		strips.push({ ...partials, tile_bytes: [] });
+		if (fixedCounts && histogram) addHistogram(fixedCounts, histogram);
 	}
-	return values;
+	const spec = fixed ?? dataHistogram({}, mergedExtremes(strips));
+	const counts = fixedCounts ?? emptyHistogram(spec);
+	if (!fixed) for (const window of windows) addHistogram(counts, binned(window, spec));
+	return mergeStripStats(strips, {
+		formula,
+		inputs: {},
+		histogram: { spec, source: fixed ? "request" : "data", counts },
+		sketch,
+		warnings: [],
+	});
 }
 
-describe("job statistics", () => {
-	it("merged from strips equal the statistics of the whole raster", () => {
-		const values = randomValues(100_003, 7);
-		const whole = mergeStripStats(ndvi, {}, [stripOutput(values)]);
-		const cuts = [0, 1, 40_000, 40_001, 77_777, values.length];
-		const strips = cuts.slice(1).map((end, i) => stripOutput(values.subarray(cuts[i], end)));
-		const merged = mergeStripStats(ndvi, {}, strips);
+/** The order statistics numpy's linear percentile interpolates between. */
+function neighbours(values: Float32Array, percent: number): [number, number] {
+	const sorted = Float64Array.from(values.filter((value) => !Number.isNaN(value))).sort();
+	const rank = ((sorted.length - 1) * percent) / 100;
+	return [sorted[Math.floor(rank)] as number, sorted[Math.ceil(rank)] as number];
+}
 
-		expect(merged.count).toBe(whole.count);
-		expect(merged.nodata_count).toBe(whole.nodata_count);
-		expect(merged.min).toBe(whole.min);
-		expect(merged.max).toBe(whole.max);
-		expect(merged.histogram).toEqual(whole.histogram);
-		expect(merged.mean).toBeCloseTo(whole.mean ?? Number.NaN, 12);
-		expect(merged.std).toBeCloseTo(whole.std ?? Number.NaN, 12);
+describe.each(Object.keys(distributions))("statistics of the %s distribution, against numpy", (name) => {
+	const values = new Float32Array(distributions[name] as ArrayBuffer);
+	const want = expected[name] as NumpyStatistics;
 
-		let sum = 0;
-		let count = 0;
-		for (const value of values) {
-			if (Number.isNaN(value)) continue;
-			sum += value;
-			count++;
+	it("count, min and max exactly; mean and std to 1e-9; percentiles within the stated bound", () => {
+		const stats = jobStatistics(values);
+		expect(stats.count).toBe(want.count);
+		expect(stats.nodata_count).toBe(want.pixels - want.count);
+		expect(stats.percentile_relative_error).toBe(SKETCH_RELATIVE_ERROR);
+		if (want.count === 0) {
+			expect(stats).toMatchObject({ min: null, max: null, mean: null, std: null });
+			expect(stats.percentiles).toEqual({ p2: null, p50: null, p98: null });
+			return;
 		}
-		const mean = sum / count;
-		let squares = 0;
-		for (const value of values) if (!Number.isNaN(value)) squares += (value - mean) ** 2;
-		expect(merged.count).toBe(count);
-		expect(merged.mean).toBeCloseTo(mean, 12);
-		expect(merged.std).toBeCloseTo(Math.sqrt(squares / count), 12);
-		expect(merged.histogram.below_range + merged.histogram.above_range).toBeGreaterThan(0);
-		expect(
-			merged.histogram.counts.reduce((a, b) => a + b, 0) + merged.histogram.below_range + merged.histogram.above_range,
-		).toBe(count);
-	});
-
-	it("of a raster with no valid pixel have null min, max, mean and std", () => {
-		const stats = mergeStripStats(ndvi, {}, [stripOutput(new Float32Array([Number.NaN, Number.NaN]))]);
-		expect(stats).toMatchObject({ count: 0, nodata_count: 2, min: null, max: null, mean: null, std: null });
-		expect(stats.percentiles).toEqual({ p2: null, p50: null, p98: null });
-	});
-
-	it("estimate p2, p50 and p98 within one fine bin of numpy's linear percentiles, across strips", () => {
-		// Inside the histogram's range [-1, 1], as an index's values are.
-		const values = randomValues(100_003, 11).map((value) => value / 1.25);
-		const cuts = [0, 33_333, 66_666, values.length];
-		const merged = mergeStripStats(
-			ndvi,
-			{},
-			cuts.slice(1).map((end, i) => stripOutput(values.subarray(cuts[i], end))),
-		);
-		const binWidth = (range.last - range.first) / PERCENTILE_BINS;
+		expect(stats.min).toBe(want.min);
+		expect(stats.max).toBe(want.max);
+		const scale = (want.std as number) + Math.abs(want.mean as number);
+		expect(Math.abs((stats.mean as number) - (want.mean as number))).toBeLessThanOrEqual(1e-9 * scale);
+		expect(Math.abs((stats.std as number) - (want.std as number))).toBeLessThanOrEqual(1e-9 * scale);
 		for (const [key, percent] of [
 			["p2", 2],
 			["p50", 50],
 			["p98", 98],
 		] as const) {
-			const estimate = merged.percentiles[key];
-			expect(estimate).not.toBeNull();
-			expect(Math.abs((estimate as number) - exactPercentile(values, percent)), key).toBeLessThanOrEqual(binWidth);
+			const [below, above] = neighbours(values, percent);
+			const bound = SKETCH_RELATIVE_ERROR * Math.max(Math.abs(below), Math.abs(above));
+			const got = stats.percentiles[key] as number;
+			expect(Math.abs(got - (want.percentiles?.[key] as number)), key).toBeLessThanOrEqual(bound * (1 + 1e-9));
 		}
-		// A value beyond the histogram's range is outside every bin: the estimate falls back to min or max.
-		const skewed = Float32Array.from({ length: 100 }, (_, i) => (i < 5 ? -3 - i : 0.5));
-		const edges = mergeStripStats(ndvi, {}, [stripOutput(skewed)]);
-		expect(edges.percentiles.p2).toBe(edges.min);
 	});
 
-	it("use numpy's histogram edges", () => {
-		const edges = histogramEdges(range);
-		expect(edges).toHaveLength(21);
-		expect(edges[0]).toBe(-1);
-		expect(edges[6]).toBe(-0.3999999999999999);
-		expect(edges[20]).toBe(1);
+	it("histogram over its own min and max: numpy's edges and counts, exactly", () => {
+		const stats = jobStatistics(values);
+		expect(stats.histogram.range_source).toBe("data");
+		if (want.count === 0) {
+			// numpy.histogram of no values spans [0, 1], with every bin empty.
+			expect(stats.histogram.edges).toEqual(histogramEdges({ first: 0, last: 1, bins: 20 }));
+			expect(stats.histogram.counts).toEqual(new Array(20).fill(0));
+			return;
+		}
+		expect(stats.histogram.edges).toEqual(want.histogram?.edges);
+		expect(stats.histogram.counts).toEqual(want.histogram?.counts);
+		expect(stats.histogram.below_range + stats.histogram.above_range).toBe(0);
+	});
+
+	it("histogram over fixed edges, counted in the first pass: numpy's counts", () => {
+		const fixed = want.fixed_histogram ?? {
+			range: [-0.5, 0.5],
+			bins: 10,
+			edges: histogramEdges({ first: -0.5, last: 0.5, bins: 10 }),
+			counts: new Array(10).fill(0),
+			below: 0,
+			above: 0,
+		};
+		const stats = jobStatistics(values, { first: fixed.range[0], last: fixed.range[1], bins: fixed.bins });
+		expect(stats.histogram.range_source).toBe("request");
+		expect(stats.histogram.edges).toEqual(fixed.edges);
+		expect(stats.histogram.counts).toEqual(fixed.counts);
+		expect(stats.histogram.below_range).toBe(fixed.below);
+		expect(stats.histogram.above_range).toBe(fixed.above);
+	});
+});
+
+describe("the quantile sketch", () => {
+	it("stands for every float32 within its relative error, and keeps zero and the sign", () => {
+		const probe = new Float32Array(4096);
+		let state = 12345;
+		for (let i = 0; i < probe.length; i++) {
+			state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+			// Every exponent of a normal float32, both signs.
+			probe[i] = (state & 1 ? -1 : 1) * 2 ** ((state % 252) - 126) * (1 + (state >>> 8) / 2 ** 24);
+		}
+		const keys = new Uint32Array(probe.buffer.slice(0));
+		probe.forEach((value, i) => {
+			const key = (keys[i] as number) >>> 16;
+			expect(Math.abs(keyValue(key) - value)).toBeLessThanOrEqual(SKETCH_RELATIVE_ERROR * Math.abs(value));
+		});
+		expect(keyValue(0)).toBe(0);
+		expect(Object.is(keyValue(0x8000), -0)).toBe(true);
+	});
+
+	it("adds windows' counts and reads order statistics in value order", () => {
+		const sketch = new QuantileSketch();
+		const values = new Float32Array([-3, -0.5, 0, 0.25, 7, 7]);
+		const keys = new Uint32Array(values.buffer.slice(0)).map((bits) => bits >>> 16);
+		for (const key of keys) sketch.add(new Uint32Array([key, 1]));
+		expect(sketch.count).toBe(6);
+		const got = sketch.orderStatistics([0, 1, 2, 3, 4, 5]);
+		got.forEach((value, i) => {
+			expect(Math.abs(value - (values[i] as number))).toBeLessThanOrEqual(SKETCH_RELATIVE_ERROR * Math.abs(values[i] as number));
+		});
+		expect(() => sketch.orderStatistics([6])).toThrow(RangeError);
+	});
+
+	it("refuses pairs that are not pairs or keys past 16 bits", () => {
+		expect(() => new QuantileSketch().add(new Uint32Array([1]))).toThrow(RangeError);
+		expect(() => new QuantileSketch().add(new Uint32Array([65536, 1]))).toThrow(RangeError);
+	});
+
+	it("is refused when it holds other values than the windows counted", () => {
+		const { sketch: pairs, histogram: _, ...partials } = statsCopied(new Float32Array([1, 2, 3]), null);
+		const spec = { first: 1, last: 3, bins: 2 };
+		expect(() =>
+			mergeStripStats([{ ...partials, tile_bytes: [] }], {
+				formula,
+				inputs: {},
+				histogram: { spec, source: "data", counts: emptyHistogram(spec) },
+				sketch: new QuantileSketch(),
+				warnings: [],
+			}),
+		).toThrow(/sketch holds 0 values/);
+		expect(pairs.length).toBe(6);
+	});
+});
+
+describe("result warnings", () => {
+	const evi = { index: "EVI", additiveConstants: ["L = 1"] };
+	const inputs = { nir: { scale: 1, offset: 0 }, red: { scale: 0.0001, offset: -0.1 } };
+
+	it("name an input most of whose values are far outside reflectance, for a formula adding constants", () => {
+		const warnings = resultWarnings(evi, inputs, [
+			{ input_samples: { nir: { sampled: 100, far_outside: 60 }, red: { sampled: 100, far_outside: 0 } } },
+			{ input_samples: { nir: { sampled: 100, far_outside: 41 }, red: { sampled: 100, far_outside: 0 } } },
+		]);
+		expect(warnings).toHaveLength(1);
+		expect(warnings[0]).toMatchObject({ code: "inputs-not-reflectance", input: "nir" });
+		expect(warnings[0]?.message).toMatch(/EVI adds L = 1.*51% of 'nir'.*inputs\.nir\.scale/);
+	});
+
+	it("are none for a formula without additive constants, or inputs mostly in range", () => {
+		const samples = [{ input_samples: { nir: { sampled: 10, far_outside: 10 } } }];
+		expect(resultWarnings({ index: "NDVI", additiveConstants: [] }, inputs, samples)).toEqual([]);
+		expect(resultWarnings(evi, inputs, [{ input_samples: { nir: { sampled: 10, far_outside: 5 } } }])).toEqual([]);
+		expect(resultWarnings(evi, inputs, [{}])).toEqual([]);
 	});
 });

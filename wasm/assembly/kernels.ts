@@ -21,6 +21,9 @@ export function register_bytes(): usize {
 	return BLOCK_BYTES;
 }
 
+/** Pixels per pass of the two-input normalized difference, which needs no registers. */
+const DIFFERENCE_BLOCK: i32 = 2048;
+
 /** Bytes of four f32x4 vectors: every loop runs in steps of 16 pixels. */
 const UNROLL_BYTES: usize = 64;
 /** Five i32 words: opcode, dst, a, b, c. */
@@ -71,7 +74,8 @@ const SAMPLE_F64: u32 = 8;
  * into register i. `constants` holds
  * `constant_count` f32 values for the registers after the inputs. `registers` has room for
  * every register the program uses. Inputs are read, and `out` written, in steps of 16 pixels:
- * both need up to 15 elements of slack after n. Nothing is allocated.
+ * both need up to 15 elements of slack after n. With `stats` not 0, each block of output is added
+ * to that statistics record (see accumulate) while it is in cache. Nothing is allocated.
  */
 export function evaluate(
 	code: usize,
@@ -84,6 +88,7 @@ export function evaluate(
 	registers: usize,
 	out: usize,
 	n: i32,
+	stats: usize,
 ): void {
 	// A program that is one normalized difference of its two inputs (NDVI, NDWI, NBR, … over
 	// bands of one sample type) skips the registers; `npm run bench` shows what this is worth.
@@ -93,7 +98,12 @@ export function evaluate(
 		const inputA = inputs + <usize>a * INPUT_BYTES;
 		const inputB = inputs + <usize>b * INPUT_BYTES;
 		if (a + b === 1 && load<u32>(inputA, 4) === load<u32>(inputB, 4)) {
-			differenceOfInputs(inputA, inputB, out, n);
+			for (let start = 0; start < n; start += DIFFERENCE_BLOCK) {
+				const count = min(DIFFERENCE_BLOCK, n - start);
+				const target = out + ((<usize>start) << 2);
+				differenceOfInputs(inputA, inputB, start, target, count);
+				if (stats !== 0) accumulate(target, count, stats);
+			}
 			return;
 		}
 	}
@@ -123,6 +133,7 @@ export function evaluate(
 		if (code_words === 0) {
 			for (let o: usize = 0; o < bytes; o += 16) v128.store(target + o, Lanes.finish(true, v128.load(result + o)));
 		}
+		if (stats !== 0) accumulate(target, count, stats);
 	}
 }
 
@@ -336,27 +347,27 @@ function runPair(op: i32, last: bool, dst: usize, a: usize, b: usize, c: usize, 
  * (a - b) / (a + b) of two inputs straight to `out` in one pass: no registers, and the
  * division overlaps the conversions. Both inputs have one sample type.
  */
-function differenceOfInputs(a: usize, b: usize, out: usize, n: i32): void {
+function differenceOfInputs(a: usize, b: usize, start: i32, out: usize, n: i32): void {
 	const type = load<u32>(a, 4);
 	const scaled = isScaled(a) || isScaled(b);
 	if (scaled) {
-		if (type === SAMPLE_U16) Lanes.differenceLoop(SAMPLE_U16, true, a, b, out, n);
-		else if (type === SAMPLE_F32) Lanes.differenceLoop(SAMPLE_F32, true, a, b, out, n);
-		else if (type === SAMPLE_I16) Lanes.differenceLoop(SAMPLE_I16, true, a, b, out, n);
-		else if (type === SAMPLE_U8) Lanes.differenceLoop(SAMPLE_U8, true, a, b, out, n);
-		else if (type === SAMPLE_I8) Lanes.differenceLoop(SAMPLE_I8, true, a, b, out, n);
-		else if (type === SAMPLE_U32) Lanes.differenceLoop(SAMPLE_U32, true, a, b, out, n);
-		else if (type === SAMPLE_I32) Lanes.differenceLoop(SAMPLE_I32, true, a, b, out, n);
-		else Lanes.differenceLoop(SAMPLE_F64, true, a, b, out, n);
+		if (type === SAMPLE_U16) Lanes.differenceLoop(SAMPLE_U16, true, a, b, start, out, n);
+		else if (type === SAMPLE_F32) Lanes.differenceLoop(SAMPLE_F32, true, a, b, start, out, n);
+		else if (type === SAMPLE_I16) Lanes.differenceLoop(SAMPLE_I16, true, a, b, start, out, n);
+		else if (type === SAMPLE_U8) Lanes.differenceLoop(SAMPLE_U8, true, a, b, start, out, n);
+		else if (type === SAMPLE_I8) Lanes.differenceLoop(SAMPLE_I8, true, a, b, start, out, n);
+		else if (type === SAMPLE_U32) Lanes.differenceLoop(SAMPLE_U32, true, a, b, start, out, n);
+		else if (type === SAMPLE_I32) Lanes.differenceLoop(SAMPLE_I32, true, a, b, start, out, n);
+		else Lanes.differenceLoop(SAMPLE_F64, true, a, b, start, out, n);
 	} else {
-		if (type === SAMPLE_U16) Lanes.differenceLoop(SAMPLE_U16, false, a, b, out, n);
-		else if (type === SAMPLE_F32) Lanes.differenceLoop(SAMPLE_F32, false, a, b, out, n);
-		else if (type === SAMPLE_I16) Lanes.differenceLoop(SAMPLE_I16, false, a, b, out, n);
-		else if (type === SAMPLE_U8) Lanes.differenceLoop(SAMPLE_U8, false, a, b, out, n);
-		else if (type === SAMPLE_I8) Lanes.differenceLoop(SAMPLE_I8, false, a, b, out, n);
-		else if (type === SAMPLE_U32) Lanes.differenceLoop(SAMPLE_U32, false, a, b, out, n);
-		else if (type === SAMPLE_I32) Lanes.differenceLoop(SAMPLE_I32, false, a, b, out, n);
-		else Lanes.differenceLoop(SAMPLE_F64, false, a, b, out, n);
+		if (type === SAMPLE_U16) Lanes.differenceLoop(SAMPLE_U16, false, a, b, start, out, n);
+		else if (type === SAMPLE_F32) Lanes.differenceLoop(SAMPLE_F32, false, a, b, start, out, n);
+		else if (type === SAMPLE_I16) Lanes.differenceLoop(SAMPLE_I16, false, a, b, start, out, n);
+		else if (type === SAMPLE_U8) Lanes.differenceLoop(SAMPLE_U8, false, a, b, start, out, n);
+		else if (type === SAMPLE_I8) Lanes.differenceLoop(SAMPLE_I8, false, a, b, start, out, n);
+		else if (type === SAMPLE_U32) Lanes.differenceLoop(SAMPLE_U32, false, a, b, start, out, n);
+		else if (type === SAMPLE_I32) Lanes.differenceLoop(SAMPLE_I32, false, a, b, start, out, n);
+		else Lanes.differenceLoop(SAMPLE_F64, false, a, b, start, out, n);
 	}
 }
 
@@ -518,52 +529,104 @@ function powHalf(a: v128, b: v128): v128 {
 	return exp2d(f64x2.mul(b, log2d(f64x2.abs(a))));
 }
 
+// ---------------------------------------------------------------------------------------------
+// Window statistics, gathered while the evaluator's output is still in cache: count, min, max,
+// sums shifted by the window's first valid value (so the variance keeps its digits), a quantile
+// sketch and, when asked for, a histogram over fixed edges. The output holds finite values or
+// NaN (nodata) only; the evaluator makes every other result NaN.
+//
+// The statistics record, laid out by src/wasm/kernels.ts (byte offsets):
+//   0 f64 count of valid values        8 f64 shift (NaN until the first valid value)
+//  16 f64 sum of (v - shift)          24 f64 sum of (v - shift)^2
+//  32 f64 min (+Infinity while none)  40 f64 max (-Infinity while none)
+//  52 u32 histogram counts (bins + 2), 0 for none
+//  56 i32 bins                        64 f64 first edge    72 f64 last edge
+//
+// The sketch counts values by their float32 bits' top 16: sign, exponent and 7 mantissa bits,
+// so a key's values lie within 2^-7 of each other, relative to the smaller (log-linear buckets,
+// as DDSketch's bitwise mapping). Keys with an all-ones exponent (NaN, infinities) collect the
+// NaN lanes the loop counts without a branch; sketch_take drops them. Each lane of a vector
+// counts into its own table, so neighbouring pixels, which often share a key, never wait on
+// each other's increment. The tables are static data: at fixed addresses, each increment is one
+// load and one store with the table in the instruction's offset.
+
+/** Keys of one sketch table, and its bytes. */
+const SKETCH_KEYS: i32 = 65536;
+const SKETCH_TABLE_BYTES: usize = (<usize>SKETCH_KEYS) << 2;
+/** The four tables, one after the other. */
+const SKETCH_TABLE_0: usize = memory.data(4 * 65536 * 4, 16);
+const SKETCH_TABLE_1: usize = SKETCH_TABLE_0 + SKETCH_TABLE_BYTES;
+const SKETCH_TABLE_2: usize = SKETCH_TABLE_1 + SKETCH_TABLE_BYTES;
+const SKETCH_TABLE_3: usize = SKETCH_TABLE_2 + SKETCH_TABLE_BYTES;
+/** Bytes of the statistics record. */
+export function stats_record_bytes(): usize {
+	return 80;
+}
+
 /**
- * Summary statistics and histogram of one strip of float32 values, where any
- * non-finite value is nodata. Writes f64 result[0..6] = [count, nodata_count,
- * min, max, sum, m2] with m2 = sum of squared deviations from the mean; when
- * count is 0, min and max are NaN and sum and m2 are 0. Adds to (does not
- * reset) u32 counts[0..bins+2]: bins histogram bins, then values below
- * hist_first, then values above hist_last. Binning reproduces
- * numpy.histogram(values.astype(float64), bins, range=(hist_first, hist_last)).
+ * Adds the values[0..n) to the statistics record `stats` (see above). Vectors of four, then the
+ * odd values one at a time.
  */
-export function strip_stats(
-	values: usize,
-	n: i32,
-	hist_first: f64,
-	hist_last: f64,
-	bins: i32,
-	counts: usize,
-	result: usize,
-): void {
-	const infinityVec = f32x4.splat(Infinity);
-	const negativeInfinityVec = f32x4.splat(-Infinity);
+function accumulate(values: usize, n: i32, stats: usize): void {
+	let shift = load<f64>(stats, 8);
+	if (F64.isNaN(shift)) {
+		for (let i = 0; i < n; i++) {
+			const v = load<f32>(values + ((<usize>i) << 2));
+			if (!F32.isNaN(v)) {
+				shift = <f64>v;
+				break;
+			}
+		}
+		// No valid value yet: nothing to count but NaN, which the sketch drops anyway.
+		if (F64.isNaN(shift)) return;
+		store<f64>(stats, shift, 8);
+	}
+	const shiftLanes = f32x4.splat(<f32>shift);
+	const shiftWide = f64x2.splat(shift);
+	const keyMask = i32x4.splat(0xffff << 2);
 	let countVec = i32x4.splat(0);
-	let sumLowVec = f64x2.splat(0);
-	let sumHighVec = f64x2.splat(0);
-	let minVec = infinityVec;
-	let maxVec = negativeInfinityVec;
+	let minVec = f32x4.splat(Infinity);
+	let maxVec = f32x4.splat(-Infinity);
+	let sumLow = f64x2.splat(0);
+	let sumHigh = f64x2.splat(0);
+	let squaresLow = f64x2.splat(0);
+	let squaresHigh = f64x2.splat(0);
 	const vectorEnd = n & ~3;
-	let i = 0;
-	for (; i < vectorEnd; i += 4) {
+	for (let i = 0; i < vectorEnd; i += 4) {
 		const v = v128.load(values + ((<usize>i) << 2));
-		const finite = f32x4.lt(f32x4.abs(v), infinityVec);
-		// A true lane is all ones, i.e. -1 as i32.
-		countVec = i32x4.sub(countVec, finite);
-		// Masked-out lanes become +0.0, which leaves the sums unchanged.
-		const kept = v128.and(v, finite);
-		sumLowVec = f64x2.add(sumLowVec, f64x2.promote_low_f32x4(kept));
-		sumHighVec = f64x2.add(sumHighVec, f64x2.promote_low_f32x4(i32x4.shuffle(kept, kept, 2, 3, 0, 1)));
-		minVec = f32x4.min(minVec, v128.bitselect(v, infinityVec, finite));
-		maxVec = f32x4.max(maxVec, v128.bitselect(v, negativeInfinityVec, finite));
+		const valid = f32x4.eq(v, v);
+		countVec = i32x4.sub(countVec, valid);
+		// pmin(a, b) is b < a ? b : a, so a NaN lane of v never replaces the running extreme.
+		minVec = f32x4.pmin(minVec, v);
+		maxVec = f32x4.pmax(maxVec, v);
+		// An invalid lane takes the shift's value, whose deviation is exactly zero.
+		const kept = v128.bitselect(v, shiftLanes, valid);
+		const low = f64x2.sub(f64x2.promote_low_f32x4(kept), shiftWide);
+		const high = f64x2.sub(f64x2.promote_low_f32x4(i32x4.shuffle(kept, kept, 2, 3, 0, 1)), shiftWide);
+		sumLow = f64x2.add(sumLow, low);
+		sumHigh = f64x2.add(sumHigh, high);
+		squaresLow = f64x2.add(squaresLow, f64x2.mul(low, low));
+		squaresHigh = f64x2.add(squaresHigh, f64x2.mul(high, high));
+		// Key x 4, the byte offset of its counter in a table.
+		const offsets = v128.and(i32x4.shr_u(v, 14), keyMask);
+		const o0 = <usize>i32x4.extract_lane(offsets, 0);
+		const o1 = <usize>i32x4.extract_lane(offsets, 1);
+		const o2 = <usize>i32x4.extract_lane(offsets, 2);
+		const o3 = <usize>i32x4.extract_lane(offsets, 3);
+		store<u32>(o0, load<u32>(o0, SKETCH_TABLE_0) + 1, SKETCH_TABLE_0);
+		store<u32>(o1, load<u32>(o1, SKETCH_TABLE_1) + 1, SKETCH_TABLE_1);
+		store<u32>(o2, load<u32>(o2, SKETCH_TABLE_2) + 1, SKETCH_TABLE_2);
+		store<u32>(o3, load<u32>(o3, SKETCH_TABLE_3) + 1, SKETCH_TABLE_3);
 	}
 	let count =
 		i32x4.extract_lane(countVec, 0) +
 		i32x4.extract_lane(countVec, 1) +
 		i32x4.extract_lane(countVec, 2) +
 		i32x4.extract_lane(countVec, 3);
-	const sumVec = f64x2.add(sumLowVec, sumHighVec);
+	const sumVec = f64x2.add(sumLow, sumHigh);
+	const squaresVec = f64x2.add(squaresLow, squaresHigh);
 	let sum = f64x2.extract_lane(sumVec, 0) + f64x2.extract_lane(sumVec, 1);
+	let squares = f64x2.extract_lane(squaresVec, 0) + f64x2.extract_lane(squaresVec, 1);
 	let min = Mathf.min(
 		Mathf.min(f32x4.extract_lane(minVec, 0), f32x4.extract_lane(minVec, 1)),
 		Mathf.min(f32x4.extract_lane(minVec, 2), f32x4.extract_lane(minVec, 3)),
@@ -572,61 +635,171 @@ export function strip_stats(
 		Mathf.max(f32x4.extract_lane(maxVec, 0), f32x4.extract_lane(maxVec, 1)),
 		Mathf.max(f32x4.extract_lane(maxVec, 2), f32x4.extract_lane(maxVec, 3)),
 	);
-	for (; i < n; i++) {
+	for (let i = vectorEnd; i < n; i++) {
 		const v = load<f32>(values + ((<usize>i) << 2));
-		if (Mathf.abs(v) < Infinity) {
-			count++;
-			sum += <f64>v;
-			min = Mathf.min(min, v);
-			max = Mathf.max(max, v);
+		if (F32.isNaN(v)) continue;
+		count++;
+		const deviation = <f64>v - shift;
+		sum += deviation;
+		squares += deviation * deviation;
+		min = Mathf.min(min, v);
+		max = Mathf.max(max, v);
+		const key = (<usize>(reinterpret<u32>(v) >>> 16)) << 2;
+		store<u32>(key, load<u32>(key, SKETCH_TABLE_0) + 1, SKETCH_TABLE_0);
+	}
+	store<f64>(stats, load<f64>(stats) + <f64>count);
+	store<f64>(stats, load<f64>(stats, 16) + sum, 16);
+	store<f64>(stats, load<f64>(stats, 24) + squares, 24);
+	store<f64>(stats, Math.min(load<f64>(stats, 32), <f64>min), 32);
+	store<f64>(stats, Math.max(load<f64>(stats, 40), <f64>max), 40);
+	const counts = <usize>load<u32>(stats, 52);
+	if (counts !== 0) {
+		bin_values(values, n, load<f64>(stats, 64), load<f64>(stats, 72), load<i32>(stats, 56), counts);
+	}
+}
+
+/**
+ * Adds the values[0..n) of a whole output to the statistics record `stats`, block by block as
+ * the evaluator does (for an output changed after evaluation).
+ */
+export function output_stats(values: usize, n: i32, stats: usize): void {
+	for (let start = 0; start < n; start += BLOCK) {
+		accumulate(values + ((<usize>start) << 2), min(BLOCK, n - start), stats);
+	}
+}
+
+/**
+ * Sums the sketch's four tables into (key, count) pairs of u32 at `pairs` (room for 65536), for
+ * every valid key with a count, in key order; zeroes the tables for the next window. Returns the
+ * pair count.
+ */
+export function sketch_take(pairs: usize): i32 {
+	let taken = 0;
+	for (let key = 0; key < SKETCH_KEYS; key += 4) {
+		const at = SKETCH_TABLE_0 + ((<usize>key) << 2);
+		const total = i32x4.add(
+			i32x4.add(v128.load(at), v128.load(at + SKETCH_TABLE_BYTES)),
+			i32x4.add(v128.load(at + 2 * SKETCH_TABLE_BYTES), v128.load(at + 3 * SKETCH_TABLE_BYTES)),
+		);
+		if (!v128.any_true(total)) continue;
+		const zero = i32x4.splat(0);
+		v128.store(at, zero);
+		v128.store(at + SKETCH_TABLE_BYTES, zero);
+		v128.store(at + 2 * SKETCH_TABLE_BYTES, zero);
+		v128.store(at + 3 * SKETCH_TABLE_BYTES, zero);
+		// An all-ones exponent: the NaN lanes' keys.
+		if ((key & 0x7f80) === 0x7f80) continue;
+		for (let lane = 0; lane < 4; lane++) {
+			const laneTotal = laneOf(total, lane);
+			if (laneTotal === 0) continue;
+			const out = pairs + ((<usize>taken) << 3);
+			store<u32>(out, key + lane);
+			store<u32>(out, laneTotal, 4);
+			taken++;
 		}
 	}
+	return taken;
+}
 
-	// Second pass: deviations need the mean, and binning is a scatter that SIMD cannot do.
-	const mean = sum / <f64>count;
+/**
+ * Adds to u32 counts[0..bins+2]: bins histogram bins, then values below first, then values
+ * above last, of the non-NaN values[0..n). Binning reproduces
+ * numpy.histogram(values.astype(float64), bins, range=(first, last)).
+ */
+export function bin_values(values: usize, n: i32, first: f64, last: f64, bins: i32, counts: usize): void {
 	const binsF = <f64>bins;
-	const binWidth = (hist_last - hist_first) / binsF;
-	const binsPerUnit = binsF / (hist_last - hist_first);
+	const binWidth = (last - first) / binsF;
+	const binsPerUnit = binsF / (last - first);
 	const lastBin = bins - 1;
 	const belowSlot = counts + ((<usize>bins) << 2);
 	const aboveSlot = belowSlot + 4;
-	let m2: f64 = 0;
 	for (let j = 0; j < n; j++) {
 		const v = <f64>load<f32>(values + ((<usize>j) << 2));
-		if (!(Math.abs(v) < Infinity)) continue;
-		const deviation = v - mean;
-		m2 += deviation * deviation;
-		if (v < hist_first) {
+		if (F64.isNaN(v)) continue;
+		if (v < first) {
 			store<u32>(belowSlot, load<u32>(belowSlot) + 1);
-		} else if (v > hist_last) {
+		} else if (v > last) {
 			store<u32>(aboveSlot, load<u32>(aboveSlot) + 1);
 		} else {
 			// numpy's uniform-bin fast path: a first guess that can be one bin off near an
 			// edge, corrected against the same edges linspace produces.
-			let bin = <i32>((v - hist_first) * binsPerUnit);
+			let bin = <i32>((v - first) * binsPerUnit);
 			if (bin === bins) bin = lastBin;
-			if (v < binEdge(bin, bins, hist_first, hist_last, binWidth)) {
+			if (v < binEdge(bin, bins, first, last, binWidth)) {
 				bin--;
-			} else if (bin !== lastBin && v >= binEdge(bin + 1, bins, hist_first, hist_last, binWidth)) {
+			} else if (bin !== lastBin && v >= binEdge(bin + 1, bins, first, last, binWidth)) {
 				bin++;
 			}
 			const slot = counts + ((<usize>bin) << 2);
 			store<u32>(slot, load<u32>(slot) + 1);
 		}
 	}
-
-	const empty = count === 0;
-	store<f64>(result, <f64>count);
-	store<f64>(result, <f64>(n - count), 8);
-	store<f64>(result, empty ? NaN : <f64>min, 16);
-	store<f64>(result, empty ? NaN : <f64>max, 24);
-	store<f64>(result, sum, 32);
-	store<f64>(result, m2, 40);
 }
 
 // numpy.linspace(first, last, bins + 1)[index]: arange * step + first, last edge pinned.
 function binEdge(index: i32, bins: i32, first: f64, last: f64, binWidth: f64): f64 {
 	return index === bins ? last : <f64>index * binWidth + first;
+}
+
+/**
+ * Undoes TIFF's floating-point predictor (predictor 3) on `rows` rows of `width` float32 values
+ * at `source`, each row as the encoder left it: the bytes of its values split into four planes,
+ * most significant first, then differenced byte by byte. Sums the differences back in place and
+ * writes the little-endian values to `target`. `width` must be a multiple of 16.
+ */
+export function undo_float_predictor(source: usize, width: i32, rows: i32, target: usize): void {
+	const rowBytes = (<usize>width) << 2;
+	const zero = i8x16.splat(0);
+	for (let row = 0; row < rows; row++) {
+		const bytes = source + <usize>row * rowBytes;
+		// A running sum of bytes: each vector's prefix sum in four shifted adds, plus the carry of
+		// the vectors before it (the last byte so far, in every lane).
+		let carry = zero;
+		for (let o: usize = 0; o < rowBytes; o += 16) {
+			let x = v128.load(bytes + o);
+			x = i8x16.add(x, i8x16.shuffle(zero, x, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30));
+			x = i8x16.add(x, i8x16.shuffle(zero, x, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29));
+			x = i8x16.add(x, i8x16.shuffle(zero, x, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27));
+			x = i8x16.add(x, i8x16.shuffle(zero, x, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23));
+			x = i8x16.add(x, carry);
+			carry = i8x16.shuffle(x, x, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15);
+			v128.store(bytes + o, x);
+		}
+		// Planes back into values, 16 at a time: byte k of a value comes from plane 3 - k.
+		const out = target + <usize>row * rowBytes;
+		const plane = <usize>width;
+		for (let i: usize = 0; i < plane; i += 16) {
+			const high = v128.load(bytes + i);
+			const second = v128.load(bytes + plane + i);
+			const third = v128.load(bytes + 2 * plane + i);
+			const low = v128.load(bytes + 3 * plane + i);
+			const lowPairs0 = i8x16.shuffle(low, third, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+			const lowPairs1 = i8x16.shuffle(low, third, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+			const highPairs0 = i8x16.shuffle(second, high, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+			const highPairs1 = i8x16.shuffle(second, high, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+			const at = out + (i << 2);
+			v128.store(at, i8x16.shuffle(lowPairs0, highPairs0, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23));
+			v128.store(
+				at,
+				i8x16.shuffle(lowPairs0, highPairs0, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31),
+				16,
+			);
+			v128.store(at, i8x16.shuffle(lowPairs1, highPairs1, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23), 32);
+			v128.store(
+				at,
+				i8x16.shuffle(lowPairs1, highPairs1, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31),
+				48,
+			);
+		}
+	}
+}
+
+/** Lane `lane` of an i32x4, for a lane number known only at run time. */
+function laneOf(total: v128, lane: i32): u32 {
+	if (lane === 0) return i32x4.extract_lane(total, 0);
+	if (lane === 1) return i32x4.extract_lane(total, 1);
+	if (lane === 2) return i32x4.extract_lane(total, 2);
+	return i32x4.extract_lane(total, 3);
 }
 
 /**
@@ -747,11 +920,11 @@ class Lanes {
 
 	/** (a - b) / (a + b) over two inputs of one sample type, converted as they are read, to `out`. */
 	@inline
-	static differenceLoop(type: u32, scaled: bool, inputA: usize, inputB: usize, out: usize, n: i32): void {
+	static differenceLoop(type: u32, scaled: bool, inputA: usize, inputB: usize, start: i32, out: usize, n: i32): void {
 		const sampleBytes: usize = type === SAMPLE_F64 ? 8 : type >= SAMPLE_U32 ? 4 : type >= SAMPLE_U16 ? 2 : 1;
 		const wide = type === SAMPLE_U32 || type === SAMPLE_I32;
-		const fromA = <usize>load<u32>(inputA);
-		const fromB = <usize>load<u32>(inputB);
+		const fromA = <usize>load<u32>(inputA) + <usize>start * sampleBytes;
+		const fromB = <usize>load<u32>(inputB) + <usize>start * sampleBytes;
 		const hasNodataA = load<u32>(inputA, 8) !== 0;
 		const hasNodataB = load<u32>(inputB, 8) !== 0;
 		const nodataA = load<f64>(inputA, 16);

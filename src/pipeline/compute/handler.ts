@@ -1,8 +1,10 @@
 /**
  * compute: one strip, a window of rows x columns. Reads the window of every input, runs the
- * job's compiled formula in the WebAssembly evaluator, writes the window's compressed output tiles, its 2 x 2 average
- * (the source of the overviews) and its partial statistics, and counts completion
- * idempotently; the delivery that completes the last strip asks for store.
+ * job's compiled formula in the WebAssembly evaluator with the statistics gathered as it goes,
+ * writes the window's compressed output tiles, its 2 x 2 average (the source of the overviews),
+ * its quantile sketch and its partial statistics, and counts completion idempotently; the
+ * delivery that completes the last strip starts the histogram's second pass, or store when the
+ * request fixed the histogram's edges (then binned here).
  *
  * Each input's decoded rows are copied straight into views of Wasm memory (an arena) and
  * evaluated there, and the output is read where the evaluator wrote it.
@@ -10,8 +12,7 @@
  * whenever this one awaits, so everything that touches the arena runs in one synchronous stretch:
  * after every block is decoded and before any output is stored.
  */
-import { z } from "zod";
-import { completeStrip, getStrip, type JobRecord, type StripCompletion } from "../../db/queries";
+import { completeStrip, getStrip, type JobRecord } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
 import type { CompiledFormula } from "../../indices/formula";
 import { inputReadFailure } from "../../raster/input-errors";
@@ -23,16 +24,14 @@ import type { SampleArray, SampleType } from "../../raster/samples";
 import { encodeTiles, halve } from "../../raster/tiles";
 import { objectKeys } from "../../storage/keys";
 import { encodeTile, kernels } from "../../wasm/index";
-import type { InputScaling, StripStats } from "../../wasm/kernels";
-import { jobMessage } from "../message";
+import type { InputScaling, WindowStats } from "../../wasm/kernels";
 import { fileOf, type JobPlan, type PlannedInput } from "../plan";
-import { percentileHistogram, type StripOutput } from "../publish/statistics";
+import { sketchBytes } from "../publish/quantile-sketch";
+import { fixedHistogram, type InputSample, REFLECTANCE_LIMIT, type StripOutput } from "../publish/statistics";
 import { sendToStage } from "../send";
 import { done, failed, type StageHandler } from "../stage";
-import { computeProgress } from "../stages";
-
-export const computeMessage = jobMessage.extend({ strip_index: z.number().int().min(0) });
-export type ComputeMessage = z.infer<typeof computeMessage>;
+import { windowProgress } from "../stages";
+import { continueWindows, startWindows, type WindowCompletion, type WindowMessage, windowMessage } from "../windows";
 
 /** Where an input's samples are: a decoded window of its file, and its band's position in it. */
 interface DecodedInput {
@@ -76,8 +75,8 @@ async function readInputs(
 	return decodedInputs;
 }
 
-export const computeStage: StageHandler<ComputeMessage> = {
-	message: computeMessage,
+export const computeStage: StageHandler<WindowMessage> = {
+	message: windowMessage,
 	async handle(message, { env, job }) {
 		const { plan, formula } = job;
 		const strip = await getStrip(env.DB, job.id, message.strip_index);
@@ -95,11 +94,11 @@ export const computeStage: StageHandler<ComputeMessage> = {
 				throw error;
 			}
 			const stored = await storeStrip(env, job.id, message.strip_index, computed);
-			const completion = await completeStrip(env.DB, job.id, message.strip_index, stored, computeProgress);
-			return finish(env, job.id, plan, message, completion, window);
+			const completion = await completeStrip(env.DB, job.id, message.strip_index, stored, windowProgress("compute"));
+			return finish(env, job, plan, message, completion, window);
 		}
-		const completion = await completeStrip(env.DB, job.id, message.strip_index, null, computeProgress);
-		return finish(env, job.id, plan, message, completion, window, true);
+		const completion = await completeStrip(env.DB, job.id, message.strip_index, null, windowProgress("compute"));
+		return finish(env, job, plan, message, completion, window, true);
 	},
 };
 
@@ -130,27 +129,31 @@ async function readAndCompute(
 		if (!planned || !requested || !decoded || !type) throw new Error(`job ${job.id}: input ${name} was not read`);
 		return { decoded, type, scaling: { nodata: planned.nodata, scale: requested.scale, offset: requested.offset } };
 	});
-	return computeStrip(window, inputs, formula);
+	return computeStrip(window, inputs, formula, job);
 }
 
 /** What a strip stores, none of it in Wasm memory. */
 interface ComputedStrip {
 	tiles: Uint8Array<ArrayBuffer>[];
 	half: Float32Array;
-	stats: StripStats;
-	percentileCounts: number[];
+	stats: WindowStats;
+	inputSamples: Record<string, InputSample> | undefined;
 }
 
+/** Every how many pixels an input is sampled for the warnings: prime, so rows do not line up. */
+const INPUT_SAMPLE_STEP = 97;
+
 /**
- * Copies each input's decoded window into an arena, evaluates the formula there, and takes from
- * the output everything the strip stores: its compressed tiles, its 2 x 2 average and its
- * partial statistics, with the fine histogram that percentiles come from. Synchronous, so no
- * other strip can make an arena meanwhile.
+ * Copies each input's decoded window into an arena, evaluates the formula there with the
+ * statistics gathered as the output is written, and takes from the output what the strip
+ * stores: its compressed tiles and its 2 x 2 average. Synchronous, so no other strip can make
+ * an arena meanwhile.
  */
 function computeStrip(
 	window: PixelWindow,
 	inputs: readonly { decoded: DecodedInput; type: SampleType; scaling: InputScaling }[],
 	formula: CompiledFormula,
+	job: JobRecord,
 ): ComputedStrip {
 	const width = window.colEnd - window.colStart;
 	const height = window.rowEnd - window.rowStart;
@@ -158,61 +161,95 @@ function computeStrip(
 	inputs.forEach(({ decoded }, i) => {
 		decoded.window.copyBand(decoded.position, arena.inputs[i] as SampleArray);
 	});
-	const values = arena.evaluate(
-		formula.program,
-		inputs.map((input) => input.scaling),
-	);
-	for (const { decoded } of inputs) decoded.window.maskEmptyBlocks(decoded.position, values);
-	const raster = { values, width, height };
-	return {
-		tiles: encodeTiles(raster, encodeTile),
-		half: halve(raster).values,
-		stats: arena.outputStats(formula.histogram),
-		percentileCounts: arena.outputStats(percentileHistogram(formula.histogram)).histogram_counts,
-	};
+	// Only formulas that add constants to their inputs can be misled by unscaled inputs.
+	const inputSamples =
+		(formula.additiveConstants ?? []).length > 0
+			? Object.fromEntries(
+					formula.inputs.map((name, i) => [
+						name,
+						sampleInput(arena.inputs[i] as SampleArray, (inputs[i] as { scaling: InputScaling }).scaling),
+					]),
+				)
+			: undefined;
+	const scaling = inputs.map((input) => input.scaling);
+	const histogram = fixedHistogram(job.request);
+	const masked = inputs.some(({ decoded }) => decoded.window.hasEmptyBlocks(decoded.position));
+	let stats: WindowStats;
+	if (masked) {
+		// Blocks stored empty are marked after evaluation, so the statistics are read after that.
+		const values = arena.evaluate(formula.program, scaling);
+		for (const { decoded } of inputs) decoded.window.maskEmptyBlocks(decoded.position, values);
+		stats = arena.outputStats(histogram);
+	} else {
+		stats = arena.evaluateWithStats(formula.program, scaling, histogram);
+	}
+	const raster = { values: arena.output, width, height };
+	return { tiles: encodeTiles(raster, encodeTile), half: halve(raster).values, stats, inputSamples };
+}
+
+/** Of every INPUT_SAMPLE_STEP-th valid sample, after scale and offset: how many are far from reflectance. */
+function sampleInput(samples: SampleArray, { nodata, scale, offset }: InputScaling): InputSample {
+	let sampled = 0;
+	let farOutside = 0;
+	for (let i = 0; i < samples.length; i += INPUT_SAMPLE_STEP) {
+		const raw = samples[i] as number;
+		if (raw === nodata || Number.isNaN(raw)) continue;
+		sampled++;
+		if (Math.abs(raw * scale + offset) > REFLECTANCE_LIMIT) farOutside++;
+	}
+	return { sampled, far_outside: farOutside };
 }
 
 /**
- * Stores the window's output tiles (one object, row-major) and its 2 x 2 average, and returns
- * what store and publish need from D1: the tiles' byte counts and the partial statistics.
+ * Stores the window's output tiles (one object, row-major), its 2 x 2 average and its quantile
+ * sketch, and returns what store and publish need from D1: the tiles' byte counts and the
+ * partial statistics.
  */
 async function storeStrip(
 	env: Env,
 	jobId: string,
 	stripIndex: number,
-	{ tiles, half, stats, percentileCounts }: ComputedStrip,
+	{ tiles, half, stats, inputSamples }: ComputedStrip,
 ): Promise<StripOutput> {
 	await env.BUCKET.put(objectKeys.stripTiles(jobId, stripIndex), new Blob(tiles));
 	await env.BUCKET.put(objectKeys.stripHalf(jobId, stripIndex), half);
-	return { ...stats, percentile_counts: percentileCounts, tile_bytes: tiles.map((tile) => tile.byteLength) };
+	await env.BUCKET.put(objectKeys.stripSketch(jobId, stripIndex), sketchBytes(stats.sketch));
+	const { sketch, histogram, ...partials } = stats;
+	return {
+		...partials,
+		tile_bytes: tiles.map((tile) => tile.byteLength),
+		...(histogram ? { histogram } : {}),
+		...(inputSamples ? { input_samples: inputSamples } : {}),
+	};
 }
 
 /**
- * Queues the window `plan.windows_in_flight` places on (validate queued the first ones), so a
- * job holds at most that many places in the compute queue and other jobs' windows interleave
- * with its own. Whichever delivery sees no strip left sends store. A redelivery sends both again
- * when its first try may have died before sending (a lost message would never be sent again),
- * but not a next window already done, so a redelivery never starts a second chain.
+ * Queues the next window; whichever delivery sees no window left starts the next stage: the
+ * histogram's second pass over the stored tiles, or store when the request fixed the edges.
  */
 async function finish(
 	env: Env,
-	jobId: string,
+	job: JobRecord,
 	plan: JobPlan,
-	message: ComputeMessage,
-	{ remaining, total }: StripCompletion,
+	message: WindowMessage,
+	completion: WindowCompletion,
 	window: PixelWindow,
 	alreadyDone = false,
 ) {
-	const next = plan.windows_in_flight === undefined ? total : message.strip_index + plan.windows_in_flight;
-	if (next < total && !(alreadyDone && (await getStrip(env.DB, jobId, next))?.done)) {
-		await sendToStage(env, "compute", { ...message, strip_index: next });
+	await continueWindows(env, "compute", plan, message, completion, {
+		alreadyDone,
+		isDone: async (index) => (await getStrip(env.DB, job.id, index))?.done ?? false,
+	});
+	if (completion.remaining === 0) {
+		const next = { job_id: message.job_id, trace_id: message.trace_id };
+		if (fixedHistogram(job.request)) await sendToStage(env, "store", next);
+		else await startWindows(env, "histogram", plan, next);
 	}
-	if (remaining === 0) await sendToStage(env, "store", { job_id: message.job_id, trace_id: message.trace_id });
 	return done({
 		rows: [window.rowStart, window.rowEnd],
 		columns: [window.colStart, window.colEnd],
-		remaining,
-		total,
+		remaining: completion.remaining,
+		total: completion.total,
 		...(alreadyDone ? { already_done: true } : {}),
 	});
 }

@@ -1,32 +1,91 @@
 /**
- * Job statistics merged from the strips' partials, over every full-resolution pixel. Means and
+ * Job statistics merged from the windows' partials, over every full-resolution pixel. Means and
  * variances merge with Chan's parallel formula, which stays exact where a running sum of
- * squares would lose digits. Percentiles are estimated from a fine histogram.
+ * squares would lose digits. Percentiles come from the merged quantile sketch
+ * (./quantile-sketch.ts), within a stated relative error for any distribution; the histogram's
+ * counts are exact, over edges the request fixed or that span the job's own values.
  */
 import { z } from "@hono/zod-openapi";
-import type { JobInputRequest } from "../../db/queries";
+import type { JobInputRequest, JobRequest } from "../../db/queries";
 import type { CompiledFormula } from "../../indices/formula";
 import { EXPRESSION_INDEX } from "../../indices/registry";
-import type { HistogramSpec, StripStats } from "../../wasm/kernels";
+import type { HistogramCounts, HistogramSpec, WindowStats } from "../../wasm/kernels";
+import { type QuantileSketch, SKETCH_RELATIVE_ERROR } from "./quantile-sketch";
 
-/** Bins of the histogram percentiles are read from: 0.001 wide over [-1, 1]. */
-export const PERCENTILE_BINS = 2000;
+/** Bins of stats.json's histogram unless the request says. */
+export const DEFAULT_HISTOGRAM_BINS = 20;
 
 /** The percentiles stats.json reports, in percent. */
 const REPORTED_PERCENTILES = [2, 50, 98] as const;
 
-/** What one compute strip records in D1: its statistics, fine histogram and output tiles. */
-export interface StripOutput extends StripStats {
-	/** Counts of {@link percentileHistogram}'s bins (values outside it are below/above_range). */
-	percentile_counts: number[];
-	/** Byte count of each of the strip's encoded output tiles, row-major within the strip. */
+/** What one compute window records in D1 (its sketch is an object of its own in R2). */
+export interface StripOutput extends Omit<WindowStats, "sketch" | "histogram"> {
+	/** Byte count of each of the window's encoded output tiles, row-major within the window. */
 	tile_bytes: number[];
+	/** Its histogram over the request's fixed edges; absent when the edges come from the data. */
+	histogram?: HistogramCounts;
+	/** What the window's inputs look like, for the warnings (see inputSampleOf). */
+	input_samples?: Record<string, InputSample>;
 }
 
-/** The fine histogram over the formula's range that percentiles are estimated from. */
-export function percentileHistogram(range: HistogramSpec): HistogramSpec {
-	return { first: range.first, last: range.last, bins: PERCENTILE_BINS };
+/** Of a sample of an input's valid values (after scale and offset): how many, and how many far out of [0, 1]. */
+export interface InputSample {
+	sampled: number;
+	far_outside: number;
 }
+
+/** A value is far outside reflectance beyond this magnitude (bright snow reaches about 1.5). */
+export const REFLECTANCE_LIMIT = 2;
+
+/** Whether stats.json's histogram edges are known before the job runs. */
+export function fixedHistogram(request: Pick<JobRequest, "histogram">): HistogramSpec | null {
+	const range = request.histogram?.range;
+	if (!range) return null;
+	return { first: range[0], last: range[1], bins: request.histogram?.bins ?? DEFAULT_HISTOGRAM_BINS };
+}
+
+/**
+ * The histogram of a job whose edges come from its values: numpy.histogram(values, bins)'s,
+ * which span [min, max], widened by 0.5 each way when they are equal, and [0, 1] without values.
+ */
+export function dataHistogram(
+	request: Pick<JobRequest, "histogram">,
+	extremes: { min: number | null; max: number | null },
+): HistogramSpec {
+	const bins = request.histogram?.bins ?? DEFAULT_HISTOGRAM_BINS;
+	const { min, max } = extremes;
+	if (min === null || max === null) return { first: 0, last: 1, bins };
+	if (min === max) return { first: min - 0.5, last: max + 0.5, bins };
+	return { first: min, last: max, bins };
+}
+
+/** The exact minimum and maximum over the windows' partials, null when no value is valid. */
+export function mergedExtremes(strips: readonly Pick<StripOutput, "min" | "max">[]): {
+	min: number | null;
+	max: number | null;
+} {
+	let min: number | null = null;
+	let max: number | null = null;
+	for (const strip of strips) {
+		if (strip.min !== null) min = min === null ? strip.min : Math.min(min, strip.min);
+		if (strip.max !== null) max = max === null ? strip.max : Math.max(max, strip.max);
+	}
+	return { min, max };
+}
+
+/** Something in a job's result that looks wrong, with what to do about it. */
+export const JobWarningSchema = z
+	.object({
+		code: z.enum(["inputs-not-reflectance"]).openapi({ example: "inputs-not-reflectance" }),
+		input: z.string().optional().openapi({ description: "The input it concerns", example: "nir" }),
+		message: z.string().openapi({
+			example:
+				"EVI adds L = 1 to terms of its inputs, which assumes reflectance (about 0 to 1), but 100% of 'nir' values are beyond ±2 after scale 1 and offset 0: set inputs.nir.scale and offset (…)",
+		}),
+	})
+	.openapi("JobWarning");
+
+export type JobWarning = z.infer<typeof JobWarningSchema>;
 
 const nullableNumber = (description: string, example: number) =>
 	z.number().nullable().openapi({ description, example });
@@ -58,12 +117,26 @@ export const StatisticsSchema = z
 		percentiles: z
 			.object({ p2: z.number().nullable(), p50: z.number().nullable(), p98: z.number().nullable() })
 			.openapi({
-				description:
-					"As numpy.percentile's default (linear) method would give them, estimated from a 2000-bin histogram over the histogram's range: within one bin width (0.001 for [-1, 1]) of the exact value inside the range, min or max outside it; null when no pixel is valid",
+				description: `numpy.percentile's (linear method) from the merged quantile sketch: each order statistic it interpolates between is within percentile_relative_error (${SKETCH_RELATIVE_ERROR}) of the exact one, relative to its value, for any distribution; the 0th and last are the exact min and max. Null when no pixel is valid.`,
 			}),
+		percentile_relative_error: z.number().openapi({
+			description: "The bound on the percentiles' error, relative to each value",
+			example: SKETCH_RELATIVE_ERROR,
+		}),
 		histogram: z.object({
-			edges: z.array(z.number()).openapi({ description: "Bin edges, one more than the counts", example: [-1, 0, 1] }),
-			counts: z.array(z.number().int().min(0)).openapi({ example: [5120, 60416] }),
+			edges: z.array(z.number()).openapi({
+				description:
+					"Bin edges, one more than the counts: numpy.linspace(first, last, bins + 1) over the request's range, or over the job's min and max (as numpy.histogram without a range: widened by 0.5 when they are equal, [0, 1] without valid pixels)",
+				example: [-1, 0, 1],
+			}),
+			range_source: z.enum(["request", "data"]).openapi({
+				description: "Whether the edges came from the request's histogram.range or span the job's values",
+			}),
+			counts: z.array(z.number().int().min(0)).openapi({
+				description:
+					"Valid pixels per bin, exactly as numpy.histogram(values, bins=edges) counts them: each bin holds its first edge, the last bin its last edge too",
+				example: [5120, 60416],
+			}),
 			below_range: z
 				.number()
 				.int()
@@ -75,6 +148,7 @@ export const StatisticsSchema = z
 				.min(0)
 				.openapi({ description: "Valid pixels above the last edge, in no bin", example: 0 }),
 		}),
+		warnings: z.array(JobWarningSchema).openapi({ description: "What in the result looks wrong, and why" }),
 	})
 	.openapi("Statistics");
 
@@ -87,59 +161,46 @@ export function histogramEdges({ first, last, bins }: HistogramSpec): number[] {
 }
 
 /**
- * The value at `percent` of the sorted valid values, numpy's linear method (the order statistic
- * at (count - 1) x percent / 100, interpolated), with the values of each bin taken as spread
- * evenly over it; clamped to [min, max], which are exact.
+ * numpy.percentile's linear method: the order statistic at (count - 1) x percent / 100,
+ * interpolated between its neighbours, here read from the sketch; the first and last order
+ * statistics are the exact min and max.
  */
-function estimatePercentile(
-	percent: number,
-	histogram: { spec: HistogramSpec; counts: readonly number[]; below: number },
-	count: number,
-	min: number,
-	max: number,
-): number {
-	const rank = ((count - 1) * percent) / 100;
-	const { first, last, bins } = histogram.spec;
-	const width = (last - first) / bins;
-	let before = histogram.below;
-	if (rank < before) return min;
-	for (let bin = 0; bin < bins; bin++) {
-		const inBin = histogram.counts[bin] ?? 0;
-		if (rank < before + inBin) {
-			const value = first + (bin + (rank - before + 0.5) / inBin) * width;
-			return Math.min(max, Math.max(min, value));
-		}
-		before += inBin;
-	}
-	return max;
+function percentiles(
+	percents: readonly number[],
+	sketch: QuantileSketch,
+	{ count, min, max }: { count: number; min: number; max: number },
+): number[] {
+	const positions = percents.map((percent) => ((count - 1) * percent) / 100);
+	const ranks = [...new Set(positions.flatMap((rank) => [Math.floor(rank), Math.ceil(rank)]))].sort((a, b) => a - b);
+	const interior = ranks.filter((rank) => rank > 0 && rank < count - 1);
+	const sketched = sketch.orderStatistics(interior);
+	const estimates = new Map(interior.map((rank, i) => [rank, Math.min(max, Math.max(min, sketched[i] as number))]));
+	const orderStatistic = (rank: number) => (rank <= 0 ? min : rank >= count - 1 ? max : (estimates.get(rank) ?? min));
+	return positions.map((rank) => {
+		const below = orderStatistic(Math.floor(rank));
+		const above = orderStatistic(Math.ceil(rank));
+		return below + (rank - Math.floor(rank)) * (above - below);
+	});
 }
 
-export function mergeStripStats(
-	formula: Pick<CompiledFormula, "index" | "expression" | "constants" | "histogram">,
-	inputs: Readonly<Record<string, Pick<JobInputRequest, "scale" | "offset">>>,
-	strips: readonly StripOutput[],
-): JobStatistics {
-	const range = formula.histogram;
+/** Everything stats.json is made of, besides the windows' partials. */
+export interface MergeInputs {
+	formula: Pick<CompiledFormula, "index" | "expression" | "constants">;
+	inputs: Readonly<Record<string, Pick<JobInputRequest, "scale" | "offset">>>;
+	/** The histogram's edges, and whether the request fixed them. */
+	histogram: { spec: HistogramSpec; source: "request" | "data"; counts: HistogramCounts };
+	sketch: QuantileSketch;
+	warnings: JobWarning[];
+}
+
+export function mergeStripStats(strips: readonly StripOutput[], merge: MergeInputs): JobStatistics {
+	const { formula, inputs, histogram, sketch, warnings } = merge;
 	let count = 0;
 	let nodata = 0;
-	let min: number | null = null;
-	let max: number | null = null;
 	let mean = 0;
 	let m2 = 0;
-	let below = 0;
-	let above = 0;
-	const counts = new Array<number>(range.bins).fill(0);
-	const fineCounts = new Array<number>(PERCENTILE_BINS).fill(0);
 	for (const strip of strips) {
-		strip.percentile_counts.forEach((binCount, bin) => {
-			fineCounts[bin] = (fineCounts[bin] ?? 0) + binCount;
-		});
 		nodata += strip.nodata_count;
-		below += strip.below_range;
-		above += strip.above_range;
-		strip.histogram_counts.forEach((binCount, bin) => {
-			counts[bin] = (counts[bin] ?? 0) + binCount;
-		});
 		if (strip.count === 0) continue;
 		const stripMean = strip.sum / strip.count;
 		const merged = count + strip.count;
@@ -147,14 +208,11 @@ export function mergeStripStats(
 		mean += (delta * strip.count) / merged;
 		m2 += strip.m2 + (delta * delta * count * strip.count) / merged;
 		count = merged;
-		if (strip.min !== null) min = min === null ? strip.min : Math.min(min, strip.min);
-		if (strip.max !== null) max = max === null ? strip.max : Math.max(max, strip.max);
 	}
-	const percentile = (percent: number) =>
-		min === null || max === null
-			? null
-			: estimatePercentile(percent, { spec: percentileHistogram(range), counts: fineCounts, below }, count, min, max);
-	const [p2, p50, p98] = REPORTED_PERCENTILES.map(percentile);
+	const { min, max } = mergedExtremes(strips);
+	if (sketch.count !== count) throw new Error(`the sketch holds ${sketch.count} values, the windows ${count}`);
+	const [p2 = null, p50 = null, p98 = null] =
+		min === null || max === null ? [] : percentiles(REPORTED_PERCENTILES, sketch, { count, min, max });
 	return {
 		index: formula.index ?? EXPRESSION_INDEX,
 		expression: formula.expression,
@@ -166,7 +224,64 @@ export function mergeStripStats(
 		max,
 		mean: count > 0 ? mean : null,
 		std: count > 0 ? Math.sqrt(m2 / count) : null,
-		percentiles: { p2: p2 ?? null, p50: p50 ?? null, p98: p98 ?? null },
-		histogram: { edges: histogramEdges(range), counts, below_range: below, above_range: above },
+		percentiles: { p2, p50, p98 },
+		percentile_relative_error: SKETCH_RELATIVE_ERROR,
+		histogram: {
+			edges: histogramEdges(histogram.spec),
+			range_source: histogram.source,
+			counts: histogram.counts.counts,
+			below_range: histogram.counts.below,
+			above_range: histogram.counts.above,
+		},
+		warnings,
 	};
+}
+
+/** Counts of `spec`'s bins, all zero. */
+export function emptyHistogram(spec: HistogramSpec): HistogramCounts {
+	return { counts: new Array<number>(spec.bins).fill(0), below: 0, above: 0 };
+}
+
+/** Adds `more` to `total`, bin by bin. */
+export function addHistogram(total: HistogramCounts, more: HistogramCounts): void {
+	if (more.counts.length !== total.counts.length) {
+		throw new Error(`a histogram of ${more.counts.length} bins added to one of ${total.counts.length}`);
+	}
+	more.counts.forEach((count, bin) => {
+		total.counts[bin] = (total.counts[bin] ?? 0) + count;
+	});
+	total.below += more.below;
+	total.above += more.above;
+}
+
+/**
+ * The warnings a job's result carries: an index that adds constants to its inputs (EVI's L,
+ * SAVI's L, …) over inputs most of whose values are far outside reflectance, as raw counts are
+ * when the request gives no scale and offset.
+ */
+export function resultWarnings(
+	formula: Pick<CompiledFormula, "index" | "additiveConstants">,
+	inputs: Readonly<Record<string, Pick<JobInputRequest, "scale" | "offset">>>,
+	strips: readonly Pick<StripOutput, "input_samples">[],
+): JobWarning[] {
+	const additive = formula.additiveConstants ?? [];
+	if (additive.length === 0) return [];
+	const warnings: JobWarning[] = [];
+	for (const [name, { scale, offset }] of Object.entries(inputs)) {
+		let sampled = 0;
+		let farOutside = 0;
+		for (const strip of strips) {
+			sampled += strip.input_samples?.[name]?.sampled ?? 0;
+			farOutside += strip.input_samples?.[name]?.far_outside ?? 0;
+		}
+		if (sampled === 0 || farOutside * 2 <= sampled) continue;
+		const share = Math.round((farOutside / sampled) * 100);
+		const what = formula.index ?? "The expression";
+		warnings.push({
+			code: "inputs-not-reflectance",
+			input: name,
+			message: `${what} adds ${additive.join(", ")} to terms of its inputs, which assumes reflectance (about 0 to 1), but ${share}% of '${name}' values are beyond ±${REFLECTANCE_LIMIT} after scale ${scale} and offset ${offset}: set inputs.${name}.scale and offset (Sentinel-2 L2A: scale 0.0001, offset -0.1 from baseline 04.00; Landsat C2 L2: 0.0000275 and -0.2).`,
+		});
+	}
+	return warnings;
 }

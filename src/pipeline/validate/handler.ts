@@ -16,9 +16,9 @@ import type { RemoteByteBudget } from "../../raster/remote";
 import { jobRemoteBudget } from "../../raster/remote-budget";
 import { type JobMessage, jobMessage } from "../message";
 import { type PlannedInput, planStrips } from "../plan";
-import { sendAllToStage } from "../send";
 import { done, failed, type StageContext, type StageHandler, type StageOutcome } from "../stage";
 import { storeWorkingSetBytes, widestStorableWidth } from "../store/handler";
+import { startWindows } from "../windows";
 
 /**
  * Photometric interpretations whose samples are the band's values: grey levels and RGB. Palette
@@ -248,15 +248,8 @@ async function validate(
 		strips,
 		inputs: planned,
 	});
-	// Only the first windows are queued; each finished window queues the next (compute's finish),
-	// so one job never holds more than WINDOWS_IN_FLIGHT_PER_JOB places in the shared queue.
-	await sendAllToStage(
-		env,
-		"compute",
-		stored.strips
-			.slice(0, stored.windows_in_flight ?? stored.strips.length)
-			.map((strip) => ({ job_id: job.id, trace_id: message.trace_id, strip_index: strip.index })),
-	);
+	// Only the first windows are queued; each finished window queues the next (src/pipeline/windows.ts).
+	await startWindows(env, "compute", stored, message);
 	return done({
 		width,
 		height,

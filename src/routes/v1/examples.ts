@@ -64,6 +64,7 @@ export const queuedJobExample = {
 	created_at: "2026-11-25T12:00:01.000Z",
 	updated_at: "2026-11-25T12:00:01.000Z",
 	error: null,
+	warnings: [],
 	artifacts: [],
 };
 
@@ -141,12 +142,15 @@ export const statisticsExample = {
 	mean: 0.41,
 	std: 0.18,
 	percentiles: { p2: -0.05, p50: 0.43, p98: 0.79 },
+	percentile_relative_error: 0.00390625,
 	histogram: {
-		edges: [-1, 0, 1],
+		edges: [-0.21, 0.33, 0.87],
+		range_source: "data" as const,
 		counts: [5120, 60416],
 		below_range: 0,
 		above_range: 0,
 	},
+	warnings: [],
 };
 
 export const indexExample = {

@@ -162,8 +162,8 @@ export function registerGetJobArtifact(app: App): void {
 		}
 		const result = artifacts.find((candidate) => candidate.name === RESULT_ARTIFACT);
 		if (restyled && result && job.formula && job.plan) {
-			const { histogram } = job.formula;
-			const [min = histogram.first, max = histogram.last] = rescale?.split(",").map(Number) ?? [];
+			const { previewRange } = job.formula;
+			const [min = previewRange.first, max = previewRange.last] = rescale?.split(",").map(Number) ?? [];
 			const style = { colormap: colormap ?? colormapOf(job.formula.index), rescale: [min, max] as const };
 			const png = await renderPreview(c.env, result, job.plan, style);
 			return c.body(png as Uint8Array<ArrayBuffer>, 200, {

@@ -34,8 +34,10 @@ import { newJobId, sha256Hex, UPLOAD_ID_PATTERN } from "../../ids";
 import { type CompiledFormula, compileFormula } from "../../indices/formula";
 import { EXPRESSION_INDEX } from "../../indices/registry";
 import { log } from "../../observability/log";
+import { DEFAULT_HISTOGRAM_BINS } from "../../pipeline/publish/statistics";
 import { sendToStage } from "../../pipeline/send";
 import { operatorAllowlist, remoteHref, remoteUrlRefusal } from "../../raster/remote";
+import { MAX_HISTOGRAM_BINS } from "../../wasm/kernels";
 import { createJobExample, queuedJobExample } from "./examples";
 import { IdempotencyKeyHeader, JobSchema, renderJob } from "./schemas";
 
@@ -89,6 +91,29 @@ const RemoteOptionsSchema = z
 	})
 	.openapi("RemoteOptions", { description: "Limits on what the job's remote inputs may fetch" });
 
+const HistogramOptionsSchema = z
+	.strictObject({
+		range: z
+			.tuple([z.number(), z.number()])
+			.refine(([first, last]) => first < last, { message: "the range's first edge must be below its last" })
+			.optional()
+			.openapi({
+				description:
+					"Fixed first and last edges, for histograms comparable across jobs; values outside are counted in below_range and above_range. Without it the edges span the job's own minimum and maximum.",
+				example: [-1, 1],
+			}),
+		bins: z
+			.number()
+			.int()
+			.min(1)
+			.max(MAX_HISTOGRAM_BINS)
+			.default(DEFAULT_HISTOGRAM_BINS)
+			.openapi({ description: "Equal-width bins between the edges", example: 20 }),
+	})
+	.openapi("HistogramOptions", {
+		description: "How stats.json bins the result: counts are what numpy.histogram(values, bins, range) gives, exactly.",
+	});
+
 export const CreateJobSchema = z
 	.strictObject({
 		index: z.string().min(1).optional().openapi({
@@ -125,6 +150,7 @@ export const CreateJobSchema = z
 			.optional()
 			.openapi({ description: "Overrides every input's GDAL_NODATA: pixels equal to it become NaN", example: 0 }),
 		remote: RemoteOptionsSchema.optional(),
+		histogram: HistogramOptionsSchema.optional(),
 	})
 	.superRefine((request, context) => {
 		const allowed = request.remote?.allowed_hosts;
@@ -309,6 +335,7 @@ async function checkRequest(
 		inputs,
 		nodata: request.nodata,
 		remote: request.remote,
+		histogram: request.histogram,
 	};
 	return { jobRequest, formula };
 }

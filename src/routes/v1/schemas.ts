@@ -1,8 +1,10 @@
 /** Resource schemas shared by several operations, and the functions that render them. */
+
 import { z } from "@hono/zod-openapi";
 import type { ArtifactRecord, JobRecord, UploadPartRecord, UploadRecord, UploadSessionRecord } from "../../db/queries";
 import { ProblemSchema } from "../../errors/openapi";
 import type { IndexDefinition } from "../../indices/registry";
+import { type JobWarning, JobWarningSchema } from "../../pipeline/publish/statistics";
 import { stageNames } from "../../pipeline/stages";
 
 export const JobIdParam = z.object({
@@ -136,6 +138,9 @@ export const JobSchema = z
 		created_at: z.iso.datetime(),
 		updated_at: z.iso.datetime(),
 		error: z.union([ProblemSchema, z.null()]).openapi({ description: "Why the job failed; null unless it failed" }),
+		warnings: z.array(JobWarningSchema).openapi({
+			description: "What its result looks wrong for (as in stats.json), known once it has succeeded; empty until then",
+		}),
 		artifacts: z.array(ArtifactSchema),
 	})
 	.openapi("Job");
@@ -167,6 +172,11 @@ export function renderJob(job: JobRecord, artifacts: readonly ArtifactRecord[]):
 		created_at: job.createdAt,
 		updated_at: job.updatedAt,
 		error: job.error,
+		warnings: job.warnings.map((warning) => ({
+			code: warning.code as JobWarning["code"],
+			...(warning.input === undefined ? {} : { input: warning.input }),
+			message: warning.message,
+		})),
 		artifacts: artifacts.map((artifact) => ({
 			name: artifact.name,
 			media_type: artifact.mediaType,
