@@ -41,3 +41,10 @@ export function numpyHistogram(
 	}
 	return { edges, counts, below, above };
 }
+
+/** The two order statistics numpy's linear percentile interpolates between, for its error bound. */
+export function percentileNeighbours(values: Float32Array, percent: number): [number, number] {
+	const sorted = Float64Array.from(values.filter((value) => !Number.isNaN(value))).sort();
+	const rank = ((sorted.length - 1) * percent) / 100;
+	return [sorted[Math.floor(rank)] as number, sorted[Math.ceil(rank)] as number];
+}

@@ -494,4 +494,18 @@ describe("POST /v1/jobs formulas", () => {
 		);
 		expect(badConstant.errors?.map((error) => error.path)).toEqual(["constants.L"]);
 	});
+
+	it("wants a histogram range whose first edge is below its last, and 1 to 1000 whole bins", async () => {
+		const ndvi = { index: "ndvi", inputs: { nir: input, red: input } };
+		const reversed = await formulaProblem({ ...ndvi, histogram: { range: [1, -1] } }, "validation-failed");
+		expect(reversed.errors).toEqual([
+			{ path: "histogram.range", message: "the range's first edge must be below its last" },
+		]);
+		for (const bins of [0, 1001, 2.5]) {
+			const problem = await formulaProblem({ ...ndvi, histogram: { bins } }, "validation-failed");
+			expect(problem.errors?.map((error) => error.path)).toEqual(["histogram.bins"]);
+		}
+		const unknown = await formulaProblem({ ...ndvi, histogram: { edges: [0, 1] } }, "validation-failed");
+		expect(unknown.errors?.map((error) => error.path)).toEqual(["histogram.edges"]);
+	});
 });

@@ -16,6 +16,7 @@ import overviewsRed from "../fixtures/layouts/overviews_red.tif";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
 import { api, json, submitJob, upload, waitForJob } from "../helpers";
+import { numpyHistogram } from "../percentile";
 import { deliver, insertNdviJob, recordingEnv } from "../pipeline-driver";
 
 const TRACE_ID = "5c1f2b8e9a7d4c3b8e1f0a2b3c4d5e6f";
@@ -78,17 +79,27 @@ describe("redelivery", () => {
 			Array.from({ length: strips }, (_, index) => index),
 		);
 
-		// The last strip's first delivery dies after counting, before store is sent.
-		const storeQueue = testEnv.STORE_QUEUE;
-		const sendStore = vi.spyOn(storeQueue, "send").mockRejectedValueOnce(new Error("queue unavailable"));
+		// The last strip's first delivery dies after counting, before the histogram's pass is sent.
+		const histogramQueue = testEnv.HISTOGRAM_QUEUE;
+		const sendHistogram = vi.spyOn(histogramQueue, "sendBatch").mockRejectedValueOnce(new Error("queue unavailable"));
 		const crashed = await deliver(pipelineStages.compute.queue, { ...message, strip_index: last }, testEnv);
 		expect(crashed.result.retryMessages.map((retry) => retry.msgId)).toEqual([crashed.id]);
 		expect(await doneStrips(jobId)).toBe(strips);
-		expect(sent.store).toHaveLength(0);
+		expect(sent.histogram).toHaveLength(0);
 		const redelivered = await deliver(pipelineStages.compute.queue, { ...message, strip_index: last }, testEnv, 2);
 		expect(redelivered.result.explicitAcks).toEqual([redelivered.id]);
-		expect(sendStore).toHaveBeenCalledTimes(2);
-		expect(await doneStrips(jobId)).toBe(strips);
+		expect(sendHistogram).toHaveBeenCalledTimes(2);
+		expect(sent.histogram).toEqual(queued);
+		expect(sent.store).toHaveLength(0);
+
+		// The second pass fans out the same way; a redelivered window is binned once.
+		for (let index = 0; index < strips; index++) {
+			await deliver(pipelineStages.histogram.queue, { ...message, strip_index: index }, testEnv);
+			if (index === 0) await deliver(pipelineStages.histogram.queue, { ...message, strip_index: 0 }, testEnv, 2);
+			const remaining = strips - index - 1;
+			expect(sent.store).toHaveLength(remaining === 0 ? 1 : 0);
+		}
+		expect((await getJob(env.DB, jobId))?.progress).toBeCloseTo(windowProgress("histogram")(strips, strips), 10);
 		expect(sent.store).toEqual([message]);
 
 		await deliver(pipelineStages.store.queue, message, testEnv);
@@ -101,13 +112,16 @@ describe("redelivery", () => {
 		const job = await getJob(env.DB, jobId);
 		expect(job?.status).toBe("succeeded");
 
-		const stats = await json<{ count: number; nodata_count: number }>(
+		const stats = await json<{ count: number; nodata_count: number; histogram: { edges: number[]; counts: number[] } }>(
 			await api(`/v1/jobs/${jobId}/artifacts/stats.json`),
 		);
 		const expected = new Float32Array(overviewsNdvi);
 		const nodata = expected.filter((value) => Number.isNaN(value)).length;
 		expect(stats.count).toBe(expected.length - nodata);
 		expect(stats.nodata_count).toBe(nodata);
+		// A window binned twice would count its pixels twice.
+		const { edges, counts } = numpyHistogram(expected, 20);
+		expect(stats.histogram).toMatchObject({ edges, counts });
 		expect((await env.BUCKET.list({ prefix: objectKeys.workPrefix(jobId) })).objects).toHaveLength(0);
 
 		// Late redeliveries after success are acknowledged and change nothing.

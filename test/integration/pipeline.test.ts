@@ -26,6 +26,7 @@ import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
 import saviL2a from "../fixtures/savi_s2_l2a.f32";
 import { api, expectProblem, partner, upload, waitForJob } from "../helpers";
+import { exactPercentile, numpyHistogram, percentileNeighbours } from "../percentile";
 import { decodePng } from "../png";
 
 const files: Record<string, ArrayBuffer> = {
@@ -114,7 +115,16 @@ async function runJob(body: CreateJob): Promise<Job> {
 async function runCase(name: CaseName) {
 	const spec = manifestCase(name);
 	const constants = caseConstants[name];
-	const job = await runJob({ index: spec.index, inputs: await caseInputs(spec), ...(constants ? { constants } : {}) });
+	// The manifest bins normalized differences over [-1, 1]: those jobs ask for the same edges.
+	const histogram = spec.stats["histogram_range_-1_1_20_bins"]
+		? { range: [-1, 1] as [number, number], bins: 20 }
+		: undefined;
+	const job = await runJob({
+		index: spec.index,
+		inputs: await caseInputs(spec),
+		...(constants ? { constants } : {}),
+		...(histogram ? { histogram } : {}),
+	});
 	return { spec, job };
 }
 
@@ -164,24 +174,39 @@ function expectStatistics(stats: JobStatistics, spec: ManifestCase): void {
 	relativeClose(stats.max, want.max, tolerance);
 	relativeClose(stats.mean, want.mean, tolerance);
 	relativeClose(stats.std, want.std, tolerance);
-	const histogram = want["histogram_range_-1_1_20_bins"];
-	if (histogram) {
+	const expected = new Float32Array(expectedPixels[spec.expected] as ArrayBuffer);
+	// The request fixed the normalized differences' edges to the manifest's; others span the values.
+	const fixed = stats.histogram.range_source === "request" ? want["histogram_range_-1_1_20_bins"] : undefined;
+	const histogram = fixed ?? numpyHistogram(expected, 20);
+	if (spec.tolerance === undefined) {
 		expect(stats.histogram.edges).toEqual(histogram.edges);
-		if (spec.tolerance === undefined) {
-			expect(stats.histogram.counts).toEqual(histogram.counts);
-		} else {
-			// A pixel within the tolerance of a bin edge may land on either side of it.
-			const relative = spec.tolerance;
-			const expected = new Float32Array(expectedPixels[spec.expected] as ArrayBuffer);
-			const nearEdge = expected.filter(
-				(v) => Number.isFinite(v) && histogram.edges.some((edge) => Math.abs(v - edge) <= relative * Math.abs(v)),
-			).length;
-			const moved = stats.histogram.counts.reduce(
-				(sum, count, bin) => sum + Math.abs(count - (histogram.counts[bin] ?? 0)),
-				0,
-			);
-			expect(moved / 2).toBeLessThanOrEqual(nearEdge);
-		}
+		expect(stats.histogram.counts).toEqual(histogram.counts);
+	} else {
+		// Edges over the job's own min and max move with them, within the tolerance.
+		stats.histogram.edges.forEach((edge, i) => {
+			relativeClose(edge, histogram.edges[i] as number, spec.tolerance as number);
+		});
+		// A pixel within the tolerance of a bin edge may land on either side of it.
+		const relative = spec.tolerance;
+		const nearEdge = expected.filter(
+			(v) => Number.isFinite(v) && histogram.edges.some((edge) => Math.abs(v - edge) <= relative * Math.abs(v)),
+		).length;
+		const moved = stats.histogram.counts.reduce(
+			(sum, count, bin) => sum + Math.abs(count - (histogram.counts[bin] ?? 0)),
+			0,
+		);
+		expect(moved / 2).toBeLessThanOrEqual(nearEdge);
+	}
+	// Percentiles within the sketch's stated relative error of numpy's (and the pixels' tolerance).
+	for (const [key, percent] of [
+		["p2", 2],
+		["p50", 50],
+		["p98", 98],
+	] as const) {
+		const exact = exactPercentile(expected, percent);
+		const magnitude = Math.max(...percentileNeighbours(expected, percent).map(Math.abs));
+		const bound = (stats.percentile_relative_error + tolerance) * magnitude + 1e-12;
+		expect(Math.abs((stats.percentiles[key] as number) - exact), key).toBeLessThanOrEqual(bound);
 	}
 	// Every valid pixel is counted once, in a bin or outside the range.
 	const binned = stats.histogram.counts.reduce((sum, count) => sum + count, 0);
@@ -241,6 +266,50 @@ describe.each(cases)("job %s through all five queues", (name) => {
 		expect(job.index).toBe(index?.id);
 		expect(job.constants).toEqual(stats.constants);
 		for (const [name, applied] of Object.entries(scaling)) expect(job.inputs[name]).toMatchObject(applied);
+	});
+});
+
+describe("statistics of values outside any guessed range", () => {
+	it("EVI over raw counts: percentiles and histogram hold, and a warning names the missing scale", async () => {
+		const spec = manifestCase("evi_s2_l2a");
+		const inputs = Object.fromEntries(
+			Object.entries(await caseInputs(spec)).map(([name, { scale: _, offset: __, ...input }]) => [name, input]),
+		);
+		const job = await runJob({ index: "EVI", inputs, histogram: { bins: 50 } });
+		expect(job.status).toBe("succeeded");
+		const { pixels } = await resultPixels(job.id);
+		const stats = await statistics(job.id);
+		// Every value is in a bin: the edges span the job's own values, as numpy.histogram's do.
+		expect(stats.histogram).toMatchObject({ range_source: "data", below_range: 0, above_range: 0 });
+		const { edges, counts } = numpyHistogram(pixels, 50);
+		expect(stats.histogram.edges).toEqual(edges);
+		expect(stats.histogram.counts).toEqual(counts);
+		for (const [key, percent] of [
+			["p2", 2],
+			["p50", 50],
+			["p98", 98],
+		] as const) {
+			const magnitude = Math.max(...percentileNeighbours(pixels, percent).map(Math.abs));
+			const error = Math.abs((stats.percentiles[key] as number) - exactPercentile(pixels, percent));
+			expect(error, key).toBeLessThanOrEqual(stats.percentile_relative_error * magnitude);
+		}
+		expect(stats.percentiles.p98).toBeLessThan(stats.max as number);
+		// Each raw input is named, in stats.json and in the job.
+		const warned = stats.warnings.map((warning) => warning.input).sort();
+		expect(warned).toEqual(["blue", "nir", "red"]);
+		for (const warning of stats.warnings) {
+			expect(warning.code).toBe("inputs-not-reflectance");
+			expect(warning.message).toMatch(/EVI adds .*L = 1.*inputs\.(blue|nir|red)\.scale/);
+		}
+		const finished = await waitForJob(job.id);
+		expect(finished.warnings).toEqual(stats.warnings);
+	});
+
+	it("the same EVI with scale and offset carries no warning", async () => {
+		const job = await runJob({ index: "EVI", inputs: await caseInputs(manifestCase("evi_s2_l2a")) });
+		expect(job.status).toBe("succeeded");
+		expect(job.warnings).toEqual([]);
+		expect((await statistics(job.id)).warnings).toEqual([]);
 	});
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { QuantileSketch, SKETCH_RELATIVE_ERROR, keyValue } from "../../src/pipeline/publish/quantile-sketch";
+import { keyValue, QuantileSketch, SKETCH_RELATIVE_ERROR } from "../../src/pipeline/publish/quantile-sketch";
 import {
 	addHistogram,
 	dataHistogram,
@@ -23,6 +23,7 @@ import negative from "../fixtures/statistics/negative.f32";
 import rawDnDifference from "../fixtures/statistics/raw_dn_difference.f32";
 import uniform from "../fixtures/statistics/uniform.f32";
 import zerosAndTiny from "../fixtures/statistics/zeros_and_tiny.f32";
+import { percentileNeighbours } from "../percentile";
 
 /** What numpy says of each distribution (test/fixtures/statistics/generate.py). */
 interface NumpyStatistics {
@@ -34,7 +35,14 @@ interface NumpyStatistics {
 	std?: number;
 	percentiles?: { p2: number; p50: number; p98: number };
 	histogram?: { edges: number[]; counts: number[] };
-	fixed_histogram?: { range: [number, number]; bins: number; edges: number[]; counts: number[]; below: number; above: number };
+	fixed_histogram?: {
+		range: [number, number];
+		bins: number;
+		edges: number[];
+		counts: number[];
+		below: number;
+		above: number;
+	};
 }
 
 const expected = expectedJson as unknown as Record<string, NumpyStatistics>;
@@ -91,13 +99,6 @@ function jobStatistics(values: Float32Array, fixed?: HistogramSpec) {
 	});
 }
 
-/** The order statistics numpy's linear percentile interpolates between. */
-function neighbours(values: Float32Array, percent: number): [number, number] {
-	const sorted = Float64Array.from(values.filter((value) => !Number.isNaN(value))).sort();
-	const rank = ((sorted.length - 1) * percent) / 100;
-	return [sorted[Math.floor(rank)] as number, sorted[Math.ceil(rank)] as number];
-}
-
 describe.each(Object.keys(distributions))("statistics of the %s distribution, against numpy", (name) => {
 	const values = new Float32Array(distributions[name] as ArrayBuffer);
 	const want = expected[name] as NumpyStatistics;
@@ -122,7 +123,7 @@ describe.each(Object.keys(distributions))("statistics of the %s distribution, ag
 			["p50", 50],
 			["p98", 98],
 		] as const) {
-			const [below, above] = neighbours(values, percent);
+			const [below, above] = percentileNeighbours(values, percent);
 			const bound = SKETCH_RELATIVE_ERROR * Math.max(Math.abs(below), Math.abs(above));
 			const got = stats.percentiles[key] as number;
 			expect(Math.abs(got - (want.percentiles?.[key] as number)), key).toBeLessThanOrEqual(bound * (1 + 1e-9));
@@ -187,7 +188,9 @@ describe("the quantile sketch", () => {
 		expect(sketch.count).toBe(6);
 		const got = sketch.orderStatistics([0, 1, 2, 3, 4, 5]);
 		got.forEach((value, i) => {
-			expect(Math.abs(value - (values[i] as number))).toBeLessThanOrEqual(SKETCH_RELATIVE_ERROR * Math.abs(values[i] as number));
+			expect(Math.abs(value - (values[i] as number))).toBeLessThanOrEqual(
+				SKETCH_RELATIVE_ERROR * Math.abs(values[i] as number),
+			);
 		});
 		expect(() => sketch.orderStatistics([6])).toThrow(RangeError);
 	});

@@ -20,6 +20,7 @@ function job(status: Job["status"]): Job {
 		created_at: "2026-11-25T12:00:00.000Z",
 		updated_at: "2026-11-25T12:00:00.000Z",
 		error: null,
+		warnings: [],
 		artifacts: [],
 	};
 }

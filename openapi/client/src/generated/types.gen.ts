@@ -109,12 +109,16 @@ export type Job = {
      * Why the job failed; null unless it failed
      */
     error: Problem | null;
+    /**
+     * What its result looks wrong for (as in stats.json), known once it has succeeded; empty until then
+     */
+    warnings: Array<JobWarning>;
     artifacts: Array<Artifact>;
 };
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
 
-export type Stage = 'ingest' | 'validate' | 'compute' | 'store' | 'publish';
+export type Stage = 'ingest' | 'validate' | 'compute' | 'histogram' | 'store' | 'publish';
 
 export type JobInputSummary = {
     upload_id?: string;
@@ -122,6 +126,15 @@ export type JobInputSummary = {
     band: number;
     scale: number;
     offset: number;
+};
+
+export type JobWarning = {
+    code: 'inputs-not-reflectance';
+    /**
+     * The input it concerns
+     */
+    input?: string;
+    message: string;
 };
 
 export type Artifact = {
@@ -157,6 +170,7 @@ export type CreateJob = {
      */
     nodata?: number;
     remote?: RemoteOptions;
+    histogram?: HistogramOptions;
 };
 
 export type JobInput = {
@@ -190,6 +204,23 @@ export type RemoteOptions = {
      * The only hosts this job's href inputs, and every redirect they take, may reach; `*.example.com` matches its subdomains
      */
     allowed_hosts: Array<string>;
+};
+
+/**
+ * How stats.json bins the result: counts are what numpy.histogram(values, bins, range) gives, exactly.
+ */
+export type HistogramOptions = {
+    /**
+     * Fixed first and last edges, for histograms comparable across jobs; values outside are counted in below_range and above_range. Without it the edges span the job's own minimum and maximum.
+     */
+    range?: [
+        number,
+        number
+    ];
+    /**
+     * Equal-width bins between the edges
+     */
+    bins?: number;
 };
 
 export type JobList = {
@@ -262,18 +293,29 @@ export type Statistics = {
      */
     std: number | null;
     /**
-     * As numpy.percentile's default (linear) method would give them, estimated from a 2000-bin histogram over the histogram's range: within one bin width (0.001 for [-1, 1]) of the exact value inside the range, min or max outside it; null when no pixel is valid
+     * numpy.percentile's (linear method) from the merged quantile sketch: each order statistic it interpolates between is within percentile_relative_error (0.00390625) of the exact one, relative to its value, for any distribution; the 0th and last are the exact min and max. Null when no pixel is valid.
      */
     percentiles: {
         p2: number | null;
         p50: number | null;
         p98: number | null;
     };
+    /**
+     * The bound on the percentiles' error, relative to each value
+     */
+    percentile_relative_error: number;
     histogram: {
         /**
-         * Bin edges, one more than the counts
+         * Bin edges, one more than the counts: numpy.linspace(first, last, bins + 1) over the request's range, or over the job's min and max (as numpy.histogram without a range: widened by 0.5 when they are equal, [0, 1] without valid pixels)
          */
         edges: Array<number>;
+        /**
+         * Whether the edges came from the request's histogram.range or span the job's values
+         */
+        range_source: 'request' | 'data';
+        /**
+         * Valid pixels per bin, exactly as numpy.histogram(values, bins=edges) counts them: each bin holds its first edge, the last bin its last edge too
+         */
         counts: Array<number>;
         /**
          * Valid pixels below the first edge, in no bin
@@ -284,6 +326,10 @@ export type Statistics = {
          */
         above_range: number;
     };
+    /**
+     * What in the result looks wrong, and why
+     */
+    warnings: Array<JobWarning>;
 };
 
 export type IndexList = {
