@@ -85,11 +85,12 @@ console.log(
 	`  min ${format(stats.min)}  max ${format(stats.max)}  mean ${format(stats.mean)}  std ${format(stats.std)}`,
 );
 const { p2, p50, p98 } = stats.percentiles;
-console.log(`  p2 ${format(p2)}  p50 ${format(p50)}  p98 ${format(p98)}  (from a 0.001-wide histogram)`);
+const within = `${(stats.percentile_relative_error * 100).toFixed(2)}%`;
+console.log(`  p2 ${format(p2)}  p50 ${format(p50)}  p98 ${format(p98)}  (each within ${within} of the exact value)`);
 const widest = Math.max(1, ...stats.histogram.counts);
 stats.histogram.counts.forEach((count, bin) => {
 	if (count === 0) return;
 	const [from, to] = [stats.histogram.edges[bin] ?? 0, stats.histogram.edges[bin + 1] ?? 0];
 	const bar = "#".repeat(Math.ceil((40 * count) / widest));
-	console.log(`  ${from.toFixed(1).padStart(5)} .. ${to.toFixed(1).padStart(4)} ${String(count).padStart(8)} ${bar}`);
+	console.log(`  ${from.toFixed(3).padStart(7)} .. ${to.toFixed(3).padStart(6)} ${String(count).padStart(8)} ${bar}`);
 });

@@ -203,10 +203,16 @@ async function checkStatistics(label: string, api: string, jobId: string, caseNa
 		moments.length === 0,
 		moments.map((key) => `${key} ${stats[key]} vs ${want[key]}`).join(", "),
 	);
-	// Only a histogram over the manifest's range, [-1, 1], compares; and only bit for bit, since
-	// a value within a case's tolerance of a bin edge may fall on either side of it.
+	const binned = stats.histogram.counts.reduce((sum, count) => sum + count, 0);
+	check(
+		`${label}: the histogram counts every valid pixel once`,
+		binned + stats.histogram.below_range + stats.histogram.above_range === want.count,
+		`${binned} + ${stats.histogram.below_range} + ${stats.histogram.above_range} vs ${want.count}`,
+	);
+	// Only a histogram over the manifest's range, [-1, 1], compares bin for bin; and only bit for
+	// bit, since a value within a case's tolerance of a bin edge may fall on either side of it.
 	const histogram = want["histogram_range_-1_1_20_bins"];
-	if (!histogram || stats.histogram.edges[0] !== -1 || spec.tolerance !== undefined) return;
+	if (!histogram || stats.histogram.range_source !== "request" || spec.tolerance !== undefined) return;
 	const counts = histogram.counts;
 	check(
 		`${label}: histogram counts`,
@@ -328,7 +334,12 @@ async function checkNdwi(api: string): Promise<void> {
 	const submitted = await fetch(`${api}/v1/jobs`, {
 		method: "POST",
 		headers: { "content-type": "application/json", ...DEV_AUTH },
-		body: JSON.stringify({ index: "ndwi", inputs: { green: { upload_id: green }, nir: { upload_id: nir } } }),
+		body: JSON.stringify({
+			index: "ndwi",
+			inputs: { green: { upload_id: green }, nir: { upload_id: nir } },
+			// The manifest's edges, so the histogram compares bin for bin.
+			histogram: { range: [-1, 1], bins: 20 },
+		}),
 	});
 	const { id } = (await submitted.json()) as { id: string };
 	check(

@@ -56,6 +56,14 @@ export async function deliver(
 }
 
 /**
+ * Delivers every message a stage has been sent, those its deliveries queue meanwhile included:
+ * a windowed stage's whole chain (compute, histogram).
+ */
+export async function deliverAllSent(stage: StageName, sent: SentMessages, testEnv: Env): Promise<void> {
+	for (const body of sent[stage]) await deliver(pipelineStages[stage].queue, body, testEnv);
+}
+
+/**
  * Records an NDVI job over `inputs` as POST /v1/jobs does (admitJob), with no quota or
  * Idempotency-Key in its way and no message sent: the test delivers them itself.
  */

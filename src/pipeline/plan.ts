@@ -3,8 +3,10 @@
  * invocation's working set stays under the configured memory budget, and so that every
  * output tile of result.tif lies inside exactly one window.
  */
+
 import { COG_TILE_SIZE as OUTPUT_TILE } from "../raster/cog-writer";
 import type { GeoReference } from "../raster/georeference";
+import { ARENA_STATISTICS_BYTES, SKETCH_TABLE_BYTES } from "../wasm/kernels";
 
 export interface PlannedInput {
 	name: string;
@@ -68,6 +70,8 @@ function lcm(values: readonly number[]): number {
 /** The ranged source's block cache (32 x 64 KiB) per file, and one tile's encoding scratch. */
 const CACHE_BYTES_PER_FILE = 2 * 1024 * 1024;
 const TILE_SCRATCH_BYTES = 3 * OUTPUT_TILE * OUTPUT_TILE * 4;
+/** The arena's statistics and the quantile sketch's tables (the kernels' static data). */
+const STATISTICS_BYTES = ARENA_STATISTICS_BYTES + SKETCH_TABLE_BYTES;
 
 /**
  * Bytes one output pixel costs in compute, beyond the input blocks: each input converted to
@@ -101,7 +105,8 @@ export function windowBytes(
 		const coveredColumns = coveredBy(columns, file.block_width, raster.width, columns % file.block_width === 0);
 		blocks += 2 * file.bytes_per_pixel * coveredRows * coveredColumns;
 	}
-	return blocks + files.size * CACHE_BYTES_PER_FILE + TILE_SCRATCH_BYTES + rows * columns * outputBytesPerPixel(inputs);
+	const fixed = files.size * CACHE_BYTES_PER_FILE + TILE_SCRATCH_BYTES + STATISTICS_BYTES;
+	return blocks + fixed + rows * columns * outputBytesPerPixel(inputs);
 }
 
 /** The first alignment that fits the budget at its smallest window, else the plain tile size. */

@@ -1,7 +1,7 @@
 // The one place that talks to the band-math Wasm kernels (wasm/assembly/kernels.ts): it
 // instantiates a compiled module, owns its linear memory and lays buffers out after the
-// module's static data. Callers get typed views of that memory (an arena) to decode pixels
-// into, and read the result where the evaluator wrote it: no pixel is copied in or out.
+// module's static data. Callers get typed views of that memory (an arena) to copy decoded
+// pixels into, and read the result, and its statistics, where the evaluator wrote them.
 import { INSTRUCTION_WORDS, MAX_REGISTERS, opcodes, PAIR_BASE, type Program } from "../formula/compile";
 import { SAMPLE_ARRAYS, type SampleArray, type SampleType } from "../raster/samples";
 
@@ -141,6 +141,8 @@ export const ARENA_FILL_BYTE = 0xff;
 export const MAX_HISTOGRAM_BINS = 1000;
 /** Keys of the quantile sketch: every 16-bit prefix of a float32. */
 const SKETCH_KEYS = 65536;
+/** The sketch's four tables of counters, the kernels module's static data. */
+export const SKETCH_TABLE_BYTES = 4 * SKETCH_KEYS * 4;
 /**
  * What an arena holds besides its pixels: the statistics record, a histogram's counts and the
  * sketch's pairs. The sketch's tables (1 MiB) are the module's static data.

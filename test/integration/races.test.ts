@@ -10,7 +10,7 @@ import { LATE_WRITE_GRACE_MS, sweepJobs } from "../../src/maintenance/tasks";
 import { pipelineStages } from "../../src/pipeline/stages";
 import { objectKeys } from "../../src/storage/keys";
 import { api, expectProblem, json } from "../helpers";
-import { deliver, insertNdviJob, recordingEnv } from "../pipeline-driver";
+import { deliver, deliverAllSent, insertNdviJob, recordingEnv } from "../pipeline-driver";
 import { TEST_TENANT_ID } from "../tenants";
 
 const TRACE_ID = "3e9a1c5b7d2f4e6a8c0b1d3f5a7c9e2b";
@@ -40,13 +40,14 @@ function bucketWithHook(matches: (key: string) => boolean, before: () => Promise
 	});
 }
 
-/** Runs a new job's ingest, validate and compute messages; returns its id and message. */
+/** Runs a new job's ingest, validate, compute and histogram messages; returns its id and message. */
 async function jobAtStore(testEnv: Env, sent: ReturnType<typeof recordingEnv>["sent"]) {
 	const jobId = (await insertNdviJob(TRACE_ID)).id;
 	const message = { job_id: jobId, trace_id: TRACE_ID };
 	await deliver(pipelineStages.ingest.queue, message, testEnv);
 	await deliver(pipelineStages.validate.queue, message, testEnv);
-	for (const strip of sent.compute) await deliver(pipelineStages.compute.queue, strip, testEnv);
+	await deliverAllSent("compute", sent, testEnv);
+	await deliverAllSent("histogram", sent, testEnv);
 	expect(sent.store).toEqual([message]);
 	return { jobId, message };
 }
