@@ -46,7 +46,8 @@ export function fixedHistogram(request: Pick<JobRequest, "histogram">): Histogra
 
 /**
  * The histogram of a job whose edges come from its values: numpy.histogram(values, bins)'s,
- * which span [min, max], widened by 0.5 each way when they are equal, and [0, 1] without values.
+ * which span [min, max], widened by 0.5 each way when they are equal (by a few ulps of values
+ * too large for 0.5 to change), and [0, 1] without values.
  */
 export function dataHistogram(
 	request: Pick<JobRequest, "histogram">,
@@ -55,7 +56,11 @@ export function dataHistogram(
 	const bins = request.histogram?.bins ?? DEFAULT_HISTOGRAM_BINS;
 	const { min, max } = extremes;
 	if (min === null || max === null) return { first: 0, last: 1, bins };
-	if (min === max) return { first: min - 0.5, last: max + 0.5, bins };
+	if (min === max) {
+		// numpy's ± 0.5; past 2^52 that leaves a constant where it is, so it widens by its own ulps.
+		const widen = Math.max(0.5, Math.abs(min) * 2 ** -50);
+		return { first: min - widen, last: max + widen, bins };
+	}
 	return { first: min, last: max, bins };
 }
 
