@@ -93,3 +93,23 @@ export async function insertNdviJob(
 	};
 	return recordNdviJob(inputs, { traceId });
 }
+
+/**
+ * Delivers every message sent to `stage` from index `from` on, in the order sent, including those
+ * the deliveries themselves send, until none is left (store fans out into many messages).
+ * Returns each delivery with the message it carried.
+ */
+export async function deliverSent(
+	stage: StageName,
+	sent: SentMessages,
+	testEnv: Env,
+	{ from = 0, until }: { from?: number; until?: (body: Record<string, unknown>) => boolean } = {},
+) {
+	const deliveries: { body: Record<string, unknown>; delivery: Awaited<ReturnType<typeof deliver>> }[] = [];
+	for (let next = from; next < sent[stage].length; next++) {
+		const body = sent[stage][next] as Record<string, unknown>;
+		if (until?.(body)) return { deliveries, next };
+		deliveries.push({ body, delivery: await deliver(pipelineStages[stage].queue, body, testEnv) });
+	}
+	return { deliveries, next: sent[stage].length };
+}
