@@ -35,14 +35,20 @@ export interface OverviewBlockRecord {
 	done: boolean;
 }
 
-/** Records the tree's blocks once; a redelivery finds them (and whichever are done) as they are. */
+/**
+ * Records the tree's blocks once, `blocks` of each level (one statement a level, however many
+ * blocks); a redelivery finds them, and whichever are done, as they are.
+ */
 export async function saveOverviewBlocks(
 	db: D1Database,
 	jobId: string,
-	blocks: readonly { level: number; block: number }[],
+	levels: readonly { level: number; blocks: number }[],
 ): Promise<void> {
-	const insert = db.prepare("INSERT OR IGNORE INTO job_overview_blocks (job_id, level, block) VALUES (?, ?, ?)");
-	await db.batch(blocks.map(({ level, block }) => insert.bind(jobId, level, block)));
+	const insert = db.prepare(
+		`WITH RECURSIVE block(number) AS (SELECT 0 UNION ALL SELECT number + 1 FROM block WHERE number + 1 < ?3)
+		 INSERT OR IGNORE INTO job_overview_blocks (job_id, level, block) SELECT ?1, ?2, number FROM block`,
+	);
+	await db.batch(levels.map(({ level, blocks }) => insert.bind(jobId, level, blocks)));
 }
 
 interface OverviewBlockRow {

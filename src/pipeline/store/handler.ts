@@ -143,12 +143,7 @@ async function saveBlocks(store: StoreJob): Promise<void> {
 	await saveOverviewBlocks(
 		store.env.DB,
 		store.job.id,
-		store.tree.flatMap((treeLevel) =>
-			Array.from({ length: treeLevel.blocksAcross * treeLevel.blocksDown }, (_, block) => ({
-				level: treeLevel.level,
-				block,
-			})),
-		),
+		store.tree.map((treeLevel) => ({ level: treeLevel.level, blocks: treeLevel.blocksAcross * treeLevel.blocksDown })),
 	);
 }
 
