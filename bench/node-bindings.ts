@@ -1,12 +1,12 @@
 /**
  * Just enough of the Worker's bindings, under Node, to run the pipeline's own stage handlers
- * one invocation at a time for bench:scene: D1 over node:sqlite (with the migrations applied),
+ * through its dispatcher for bench:scene: D1 over node:sqlite (with the migrations applied),
  * R2 over a directory (so objects never sit in this process's memory), and queues that collect
  * what is sent.
  *
- * The directory's file system calls stand in for R2's own work, which a Worker does not spend
- * CPU time on (R2 calls are subrequests); the CPU they take is counted apart, in
- * {@link StorageCpu}, so the bench can report the stages' CPU without it.
+ * The directory's file system calls and SQLite's statements stand in for R2's and D1's own
+ * work, which a Worker does not spend CPU time on (both are subrequests); the CPU they take is
+ * counted apart, in {@link StorageCpu}, so the bench can report the stages' CPU without it.
  */
 import {
 	closeSync,
@@ -18,7 +18,6 @@ import {
 	readSync,
 	rmSync,
 	statSync,
-	writeFileSync,
 	writeSync,
 } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -27,44 +26,50 @@ import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 class Statement {
 	constructor(
 		readonly db: DatabaseSync,
+		readonly storage: StorageCpu,
 		readonly sql: string,
 		readonly params: SQLInputValue[] = [],
 	) {}
 	bind(...params: unknown[]): Statement {
-		return new Statement(this.db, this.sql, params as SQLInputValue[]);
+		return new Statement(this.db, this.storage, this.sql, params as SQLInputValue[]);
 	}
 	async first<T>(): Promise<T | null> {
-		return (this.db.prepare(this.sql).get(...this.params) as T | undefined) ?? null;
+		return this.storage.run(() => (this.db.prepare(this.sql).get(...this.params) as T | undefined) ?? null);
 	}
 	async all<T>(): Promise<{ results: T[] }> {
-		return { results: this.db.prepare(this.sql).all(...this.params) as T[] };
+		return this.storage.run(() => ({ results: this.db.prepare(this.sql).all(...this.params) as T[] }));
 	}
 	async run(): Promise<{ meta: { changes: number } }> {
-		return { meta: { changes: Number(this.db.prepare(this.sql).run(...this.params).changes) } };
+		return this.storage.run(() => ({
+			meta: { changes: Number(this.db.prepare(this.sql).run(...this.params).changes) },
+		}));
 	}
 	execute(): { results: unknown[]; meta: { changes: number } } {
 		const statement = this.db.prepare(this.sql);
-		if (/^\s*(SELECT|WITH)|RETURNING/i.test(this.sql))
+		// A statement that returns rows: a query, or a write with RETURNING (WITH may start either).
+		if (/^\s*SELECT|RETURNING|^\s*WITH(?![\s\S]*\b(INSERT|UPDATE|DELETE)\b)/i.test(this.sql))
 			return { results: statement.all(...this.params), meta: { changes: 0 } };
 		return { results: [], meta: { changes: Number(statement.run(...this.params).changes) } };
 	}
 }
 
-export function nodeD1(migrationsDir: string): D1Database {
+export function nodeD1(migrationsDir: string, storage: StorageCpu): D1Database {
 	const db = new DatabaseSync(":memory:");
 	for (const file of readdirSync(migrationsDir).sort()) db.exec(readFileSync(join(migrationsDir, file), "utf8"));
 	return {
-		prepare: (sql: string) => new Statement(db, sql),
+		prepare: (sql: string) => new Statement(db, storage, sql),
 		async batch(statements: Statement[]) {
-			db.exec("BEGIN");
-			try {
-				const results = statements.map((statement) => statement.execute());
-				db.exec("COMMIT");
-				return results;
-			} catch (error) {
-				db.exec("ROLLBACK");
-				throw error;
-			}
+			return storage.run(() => {
+				db.exec("BEGIN");
+				try {
+					const results = statements.map((statement) => statement.execute());
+					db.exec("COMMIT");
+					return results;
+				} catch (error) {
+					db.exec("ROLLBACK");
+					throw error;
+				}
+			});
 		},
 	} as unknown as D1Database;
 }
@@ -86,20 +91,21 @@ export function cpuMsSince(start: NodeJS.CpuUsage): number {
 	return (spent.user + spent.system) / 1000;
 }
 
-/** CPU time (all threads) spent in the R2 stand-in's file system calls. */
+/** CPU time (all threads) spent in the R2 and D1 stand-ins' calls. */
 export class StorageCpu {
 	ms = 0;
-	/** Called before every file system call, outside the CPU counted (e.g. to sample memory). */
-	beforeCall: (() => void) | null = null;
+	/** Called before and after every call, outside the CPU counted (e.g. to sample memory). */
+	aroundCall: (() => void) | null = null;
 
-	/** Runs a synchronous file system call, adding its CPU time. */
+	/** Runs a synchronous file system or SQLite call, adding its CPU time. */
 	run<T>(call: () => T): T {
-		this.beforeCall?.();
+		this.aroundCall?.();
 		const start = process.cpuUsage();
 		try {
 			return call();
 		} finally {
 			this.ms += cpuMsSince(start);
+			this.aroundCall?.();
 		}
 	}
 }
@@ -136,6 +142,9 @@ function objectBody(storage: StorageCpu, path: string, key: string, range?: { of
 		async arrayBuffer() {
 			return read().buffer;
 		},
+		async text() {
+			return new TextDecoder().decode(read());
+		},
 		get body() {
 			return length === 0 ? new Blob([]).stream() : stream();
 		},
@@ -163,6 +172,45 @@ export function directoryR2(root: string, storage: StorageCpu): R2Bucket {
 		}
 		return size;
 	};
+	/** A multipart upload: its parts are files of a directory until it is completed or aborted. */
+	const multipart = (key: string, uploadId: string, create: boolean) => {
+		const parts = join(root, ".multipart", uploadId);
+		if (create) storage.run(() => mkdirSync(parts, { recursive: true }));
+		const open = () => {
+			if (!storage.run(() => existsSync(parts))) throw new Error(`multipart upload ${uploadId} does not exist`);
+		};
+		return {
+			key,
+			uploadId,
+			async uploadPart(partNumber: number, value: unknown) {
+				open();
+				const size = await writeFile(join(parts, String(partNumber)), value);
+				return { partNumber, etag: `${partNumber}-${size}` };
+			},
+			async complete(uploaded: { partNumber: number }[]) {
+				open();
+				return storage.run(() => {
+					mkdirSync(dirname(pathOf(key)), { recursive: true });
+					const fd = openSync(pathOf(key), "w");
+					// Copied through one small buffer: joining the parts is R2's work, not memory of the isolate.
+					const buffer = new Uint8Array(STREAM_CHUNK_BYTES);
+					for (const { partNumber } of uploaded) {
+						const part = openSync(join(parts, String(partNumber)), "r");
+						for (let read = readSync(part, buffer); read > 0; read = readSync(part, buffer)) {
+							writeSync(fd, buffer, 0, read);
+						}
+						closeSync(part);
+					}
+					closeSync(fd);
+					rmSync(parts, { recursive: true, force: true });
+					return { key, size: statSync(pathOf(key)).size };
+				});
+			},
+			async abort() {
+				storage.run(() => rmSync(parts, { recursive: true, force: true }));
+			},
+		};
+	};
 	const bucket = {
 		async put(key: string, value: unknown) {
 			return { key, size: await writeFile(pathOf(key), value) };
@@ -188,31 +236,10 @@ export function directoryR2(root: string, storage: StorageCpu): R2Bucket {
 			return { objects: storage.run(() => walk(pathOf(prefix))).map((key) => ({ key })), truncated: false };
 		},
 		async createMultipartUpload(key: string) {
-			const parts = join(root, ".multipart", key);
-			storage.run(() => mkdirSync(parts, { recursive: true }));
-			return {
-				uploadId: key,
-				async uploadPart(partNumber: number, value: unknown) {
-					await writeFile(join(parts, String(partNumber)), value);
-					return { partNumber, etag: String(partNumber) };
-				},
-				async complete(uploaded: { partNumber: number }[]) {
-					return storage.run(() => {
-						mkdirSync(dirname(pathOf(key)), { recursive: true });
-						const fd = openSync(pathOf(key), "w");
-						for (const { partNumber } of uploaded) {
-							const bytes = readFileSync(join(parts, String(partNumber)));
-							writeFileSync(fd, bytes);
-						}
-						closeSync(fd);
-						rmSync(parts, { recursive: true, force: true });
-						return { key, size: statSync(pathOf(key)).size };
-					});
-				},
-				async abort() {
-					storage.run(() => rmSync(parts, { recursive: true, force: true }));
-				},
-			};
+			return multipart(key, `${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`, true);
+		},
+		resumeMultipartUpload(key: string, uploadId: string) {
+			return multipart(key, uploadId, false);
 		},
 	};
 	return bucket as unknown as R2Bucket;

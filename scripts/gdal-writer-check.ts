@@ -6,7 +6,8 @@
  * (`validate_cloud_optimized_geotiff.py --full-check=yes`: IFDs before data, tiles in order,
  * overviews present) and reads every level back with `gdal_translate -of ENVI` to compare the
  * pixels byte for byte. A PixelIsPoint variant checks geotransformOf against GDAL's half-pixel
- * convention, and a sparse file over 4 GiB checks the BigTIFF path.
+ * convention, a file assembled as store's invocations assemble it (overview blocks, layout,
+ * parts) is checked the same way, and a sparse file over 4 GiB checks the BigTIFF path.
  *
  * Needs GDAL's command-line tools and Python bindings (Debian: apt-get install gdal-bin
  * python3-gdal). Exits non-zero on any mismatch. Usage: npm run test:gdal
@@ -30,6 +31,7 @@ import { type GeoReference, geotransformOf, readGeoReference } from "../src/rast
 import { encodeTiles } from "../src/raster/tiles";
 import { encodeTile } from "../src/wasm/index";
 import { assembleCog } from "../test/cog";
+import { assembleAsStore } from "../test/store-windows";
 
 const FIXTURES = join(import.meta.dirname, "..", "test", "fixtures");
 
@@ -179,6 +181,39 @@ async function checkFixture(
 	});
 }
 
+/**
+ * result.tif as store's invocations make it: the windows' outputs, the overview tree's blocks
+ * (of one tile, so every level below the top has several), the layout, and the file joined from
+ * parts read as the part invocations read them; checked by GDAL and against the serial file.
+ */
+async function checkStoreAssembly(): Promise<void> {
+	console.log("\n# result.tif assembled as store's invocations make it (2600 x 2250, 1024 x 1536 windows)");
+	const geo = await readFixture("s2_red_256.tif");
+	const [width, height] = [2600, 2250];
+	const values = syntheticPixels(width * height);
+	const description = "NDVI assembled in parts";
+	const file = await assembleAsStore(
+		{ values, width, height },
+		{ geo, description, rows: 1024, columns: 1536, blockTiles: 1, partBytes: 5 * 1024 * 1024 },
+	);
+	const { file: serial, levels } = await assembleCog({ width, height, geo, description }, values);
+	check("byte-identical to the serial assembly", Buffer.from(file).equals(Buffer.from(serial)));
+	const path = join(workDir, "store-assembly.tif");
+	writeFileSync(path, file);
+	const result = gdalinfo(path);
+	check("size", sameNumbers(result.size, [width, height]), `${result.size}`);
+	check("overviews listed", (result.bands[0]?.overviews ?? []).length === levels.length - 1);
+	validateCog(path);
+	levels.forEach((level, index) => {
+		check(
+			`level ${index} pixels are byte-identical`,
+			gdalPixels(path, index - 1).equals(
+				Buffer.from(level.values.buffer, level.values.byteOffset, level.values.byteLength),
+			),
+		);
+	});
+}
+
 /** A COG over 4 GiB, sparse except for its header and its last tile. */
 async function checkBigTiff(): Promise<void> {
 	console.log("\n# BigTIFF (sparse, over 4 GiB)");
@@ -224,6 +259,7 @@ try {
 		directory[at + 3] = 2; // GTRasterTypeGeoKey = PixelIsPoint
 		return { ...geo, geoKeyDirectory: directory };
 	});
+	await checkStoreAssembly();
 	await checkBigTiff();
 } finally {
 	rmSync(workDir, { recursive: true, force: true });

@@ -5,7 +5,8 @@
  *
  *   one heavy message at a time per invocation, the largest of:             64 MiB
  *     a compute window (STRIP_BUDGET_BYTES, the kernels' arena included)    64 MiB
- *     store's overviews or one result part (STORE_BUDGET_BYTES)             64 MiB
+ *     a store invocation: an overview block or one part of result.tif
+ *       (at most 16 MiB whatever the raster; STORE_BUDGET_BYTES caps it)    16 MiB
  *     a preview (publish): a level of at most 1024² float32 values, its
  *       RGBA, PNG rows and output                                           ~20 MiB
  *     validate: the headers of a job's inputs, each under RASTER_MAX_BLOCKS
@@ -21,12 +22,12 @@
  * Heavy stages take batches of one (wrangler.toml, checked by check:stages), and a batch that
  * holds more runs its messages one after another. Wasm memories never shrink, so every Wasm
  * instance is dropped after each heavy message and made again by the next that needs one: a
- * task holds only the Wasm memory it grew itself, never store (64) beside the arena of the
+ * task holds only the Wasm memory it grew itself, never a store block beside the arena of the
  * largest window before it (43). One heavy invocation with a few requests and a redraw is then
  * at most 64 + 24 + 20 + 10 + a few = about 120 MiB (126 MB, under the 128 MB limit) in the
  * worst case, a full window of the largest ZSTD blocks while a redraw runs, and about 75 MiB
- * for a window of ordinary (1 MiB) blocks. Raising STRIP_BUDGET_BYTES, STORE_BUDGET_BYTES or
- * RASTER_MAX_BLOCK_BYTES breaks this sum.
+ * for a window of ordinary (1 MiB) blocks. Raising STRIP_BUDGET_BYTES or RASTER_MAX_BLOCK_BYTES
+ * breaks this sum. `npm run bench:scene` measures each invocation and a full light batch.
  *
  * Messages of separate invocations are not ordered: workerd cancels a request that waits on a
  * promise another request settles, so an isolate cannot queue one invocation's work behind

@@ -56,14 +56,6 @@ export async function deliver(
 }
 
 /**
- * Delivers every message a stage has been sent, those its deliveries queue meanwhile included:
- * a windowed stage's whole chain (compute, histogram).
- */
-export async function deliverAllSent(stage: StageName, sent: SentMessages, testEnv: Env): Promise<void> {
-	for (const body of sent[stage]) await deliver(pipelineStages[stage].queue, body, testEnv);
-}
-
-/**
  * Records an NDVI job over `inputs` as POST /v1/jobs does (admitJob), with no quota or
  * Idempotency-Key in its way and no message sent: the test delivers them itself.
  */
@@ -100,4 +92,24 @@ export async function insertNdviJob(
 		nir: { upload_id: nir.id, band: 1, scale: 1, offset: 0 },
 	};
 	return recordNdviJob(inputs, { traceId });
+}
+
+/**
+ * Delivers every message sent to `stage` from index `from` on, in the order sent, including those
+ * the deliveries themselves send, until none is left (store fans out into many messages).
+ * Returns each delivery with the message it carried.
+ */
+export async function deliverSent(
+	stage: StageName,
+	sent: SentMessages,
+	testEnv: Env,
+	{ from = 0, until }: { from?: number; until?: (body: Record<string, unknown>) => boolean } = {},
+) {
+	const deliveries: { body: Record<string, unknown>; delivery: Awaited<ReturnType<typeof deliver>> }[] = [];
+	for (let next = from; next < sent[stage].length; next++) {
+		const body = sent[stage][next] as Record<string, unknown>;
+		if (until?.(body)) return { deliveries, next };
+		deliveries.push({ body, delivery: await deliver(pipelineStages[stage].queue, body, testEnv) });
+	}
+	return { deliveries, next: sent[stage].length };
 }

@@ -521,13 +521,26 @@ export async function markJobsResent(db: D1Database, jobIds: readonly string[], 
 		.run();
 }
 
-/** Marks ended jobs cleaned once their objects are gone, and drops their strip rows. */
+/** Marks ended jobs cleaned once their objects are gone, and drops their strip and store rows. */
 export async function markJobsCleaned(db: D1Database, jobIds: readonly string[]): Promise<void> {
 	if (jobIds.length === 0) return;
 	await db.batch([
-		db.prepare(`DELETE FROM job_strips WHERE job_id IN (${placeholders(jobIds)})`).bind(...jobIds),
+		...deleteStageRows(db, jobIds),
 		db.prepare(`UPDATE jobs SET cleaned_at = ? WHERE id IN (${placeholders(jobIds)})`).bind(now(), ...jobIds),
 	]);
+}
+
+/**
+ * The rows the stages keep while a job runs: its strips, and store's overview blocks, result
+ * upload and parts (src/db/store.ts). An unfinished upload is aborted before these go.
+ */
+function deleteStageRows(db: D1Database, jobIds: readonly string[]): D1PreparedStatement[] {
+	return [
+		db.prepare(`DELETE FROM job_strips WHERE job_id IN (${placeholders(jobIds)})`).bind(...jobIds),
+		db.prepare(`DELETE FROM job_overview_blocks WHERE job_id IN (${placeholders(jobIds)})`).bind(...jobIds),
+		db.prepare(`DELETE FROM job_result_parts WHERE job_id IN (${placeholders(jobIds)})`).bind(...jobIds),
+		db.prepare(`DELETE FROM job_result_uploads WHERE job_id IN (${placeholders(jobIds)})`).bind(...jobIds),
+	];
 }
 
 /** Uploads created before `before` and not yet expired, oldest first. */
@@ -582,7 +595,7 @@ export async function markJobsRetired(db: D1Database, jobIds: readonly string[])
 	await db.batch([
 		db.prepare(`DELETE FROM artifacts WHERE job_id IN (${placeholders(jobIds)})`).bind(...jobIds),
 		db.prepare(`DELETE FROM job_events WHERE job_id IN (${placeholders(jobIds)})`).bind(...jobIds),
-		db.prepare(`DELETE FROM job_strips WHERE job_id IN (${placeholders(jobIds)})`).bind(...jobIds),
+		...deleteStageRows(db, jobIds),
 		db.prepare(`UPDATE jobs SET artifacts_expired_at = ? WHERE id IN (${placeholders(jobIds)})`).bind(now(), ...jobIds),
 	]);
 }

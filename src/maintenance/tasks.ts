@@ -27,10 +27,12 @@ import {
 	markUploadsExpired,
 	type StalledJob,
 } from "../db/queries";
+import { listOpenResultUploads } from "../db/store";
 import { ApiError, jobProblem } from "../errors/api-error";
 import { describeError, log } from "../observability/log";
 import { endJobAsFailed } from "../pipeline/failure";
 import { sendAllToStage } from "../pipeline/send";
+import { abortResultUpload } from "../pipeline/store/result-upload";
 import { objectKeys } from "../storage/keys";
 import { deleteObjectsUnder } from "../storage/objects";
 
@@ -93,6 +95,10 @@ async function inBatches(
 
 /** A batch of jobs: a list, up to a list and a delete of objects per job, and a write. */
 const JOB_BATCH_COST = { r2Calls: 2 * BATCH, d1Queries: 3 };
+/** Cleaning a batch also lists the jobs' unfinished result uploads (each abort is paid apart). */
+const CLEAN_BATCH_COST = { r2Calls: 2 * BATCH, d1Queries: 4 };
+/** Aborting a result upload: the call and its write. */
+const ABORT_COST = { r2Calls: 1, d1Queries: 1 };
 
 /**
  * A queued job whose first stage has not started after this long is sent to ingest again
@@ -166,17 +172,30 @@ export async function sweepJobs(env: Env, now: number): Promise<SweepReport> {
 	// Ending a job removes its objects at once, but a stage invocation that was mid-way may
 	// write after that, and a succeeded job's work objects stay when their deletion failed.
 	const cleanBefore = new Date(now - LATE_WRITE_GRACE_MS).toISOString();
-	const cleaned = await inBatches(budget, BATCH, JOB_BATCH_COST, async () => {
+	const cleaned = await inBatches(budget, BATCH, CLEAN_BATCH_COST, async () => {
 		const jobs = await listJobsToClean(env.DB, cleanBefore, BATCH);
-		for (const job of jobs) {
+		// A failed or canceled job's result upload that aborting it when the job ended did not
+		// reach: aborted now (or, if R2 refuses, left to its own 7-day expiry). A job whose abort
+		// the run cannot pay for stays uncleaned, for the next run.
+		const uploads = await listOpenResultUploads(
+			env.DB,
+			jobs.map((job) => job.id),
+		);
+		const waiting = new Set<string>();
+		for (const upload of uploads) {
+			if (budget.take(ABORT_COST)) await abortResultUpload(env.DB, env.BUCKET, upload, { markAnyway: true });
+			else waiting.add(upload.jobId);
+		}
+		const ready = jobs.filter((job) => !waiting.has(job.id));
+		for (const job of ready) {
 			const prefix = job.status === "succeeded" ? objectKeys.workPrefix(job.id) : objectKeys.jobPrefix(job.id);
 			await deleteObjectsUnder(env.BUCKET, prefix);
 		}
 		await markJobsCleaned(
 			env.DB,
-			jobs.map((job) => job.id),
+			ready.map((job) => job.id),
 		);
-		return jobs.length;
+		return ready.length;
 	});
 	return { stalled, resent, cleaned };
 }

@@ -1,15 +1,27 @@
 /**
  * Ending a job without a result, failed or canceled: the status is recorded and whatever the
- * job wrote to R2 is removed.
+ * job wrote to R2 is removed, its unfinished result upload (and the parts it holds) aborted.
  */
 import { cancelJob, failJob } from "../db/queries";
+import { getResultUpload } from "../db/store";
 import type { Problem } from "../errors/api-error";
 import { describeError, log } from "../observability/log";
 import { objectKeys } from "../storage/keys";
 import { deleteObjectsUnder } from "../storage/objects";
+import { abortResultUpload } from "./store/result-upload";
 
-/** Removes the job's strips and partial artifacts; a failure is logged, not thrown. */
+/**
+ * Aborts the job's result upload if store started one, then removes the job's strips and partial
+ * artifacts; a failure is logged, not thrown. A store invocation still running may complete the
+ * upload or write after this: the sweeper's last pass over ended jobs removes what it left.
+ */
 export async function removeJobObjects(env: Env, jobId: string, traceId: string): Promise<void> {
+	try {
+		const upload = await getResultUpload(env.DB, jobId);
+		if (upload) await abortResultUpload(env.DB, env.BUCKET, { ...upload, jobId });
+	} catch (error) {
+		log.warn("result_upload_abort_failed", { trace_id: traceId, job_id: jobId, ...describeError(error) });
+	}
 	try {
 		await deleteObjectsUnder(env.BUCKET, objectKeys.jobPrefix(jobId));
 	} catch (error) {

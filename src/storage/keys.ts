@@ -10,9 +10,19 @@ export const objectKeys = {
 	stripHalf: (jobId: string, stripIndex: number) => `jobs/${jobId}/work/strips/${pad(stripIndex)}.half.f32`,
 	/** A strip's quantile sketch: (key, count) pairs of uint32, see src/pipeline/publish/quantile-sketch.ts. */
 	stripSketch: (jobId: string, stripIndex: number) => `jobs/${jobId}/work/strips/${pad(stripIndex)}.sketch`,
-	/** One tile row of an overview level, compressed tiles concatenated, before assembly. */
-	overviewTiles: (jobId: string, level: number, tileRow: number) =>
-		`jobs/${jobId}/work/overviews/${level}/${pad(tileRow)}.tiles`,
+	/**
+	 * One block of an overview level, its compressed tiles concatenated row-major; the top block's
+	 * object holds every level from the coarsest down to its own, in result.tif's order.
+	 */
+	overviewBlockTiles: (jobId: string, level: number, block: number) =>
+		`jobs/${jobId}/work/overviews/${level}/${pad(block)}.tiles`,
+	/** A block's region averaged 2 x 2 (raw float32, row-major): what the next level's blocks read. */
+	overviewBlockHalf: (jobId: string, level: number, block: number) =>
+		`jobs/${jobId}/work/overviews/${level}/${pad(block)}.half.f32`,
+	/** result.tif's header and IFDs, written once its layout is known. */
+	resultHeader: (jobId: string) => `jobs/${jobId}/work/result/header.bin`,
+	/** Where every byte range of result.tif is read from (JSON), for the invocations that upload its parts. */
+	resultLayout: (jobId: string) => `jobs/${jobId}/work/result/layout.json`,
 	/** Intermediate objects of a job (strips, overviews), dropped once it has succeeded. */
 	workPrefix: (jobId: string) => `jobs/${jobId}/work/`,
 	/** Everything a job wrote: intermediate objects and artifacts. */

@@ -1,16 +1,18 @@
 /**
  * A job's end racing its last stages: a cancel or a sweep that lands while store or publish is
  * mid-way, injected at a fixed point of the stage so the interleaving is the same every run.
- * Whatever ends the job first wins, and the job never shows artifacts it does not have.
+ * Whatever ends the job first wins, the job never shows artifacts it does not have, and store's
+ * upload is aborted rather than completed late.
  */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { getJob, listArtifacts } from "../../src/db/queries";
+import { getResultUpload } from "../../src/db/store";
 import { LATE_WRITE_GRACE_MS, sweepJobs } from "../../src/maintenance/tasks";
 import { pipelineStages } from "../../src/pipeline/stages";
 import { objectKeys } from "../../src/storage/keys";
 import { api, expectProblem, json } from "../helpers";
-import { deliver, deliverAllSent, insertNdviJob, recordingEnv } from "../pipeline-driver";
+import { deliver, deliverSent, insertNdviJob, recordingEnv } from "../pipeline-driver";
 import { TEST_TENANT_ID } from "../tenants";
 
 const TRACE_ID = "3e9a1c5b7d2f4e6a8c0b1d3f5a7c9e2b";
@@ -46,8 +48,8 @@ async function jobAtStore(testEnv: Env, sent: ReturnType<typeof recordingEnv>["s
 	const message = { job_id: jobId, trace_id: TRACE_ID };
 	await deliver(pipelineStages.ingest.queue, message, testEnv);
 	await deliver(pipelineStages.validate.queue, message, testEnv);
-	await deliverAllSent("compute", sent, testEnv);
-	await deliverAllSent("histogram", sent, testEnv);
+	await deliverSent("compute", sent, testEnv);
+	await deliverSent("histogram", sent, testEnv);
 	expect(sent.store).toEqual([message]);
 	return { jobId, message };
 }
@@ -61,7 +63,7 @@ describe("a job ending while its last stages run", () => {
 	it("a cancel landing during publish wins: no artifacts are recorded and what publish wrote is removed", async () => {
 		const { testEnv, sent } = recordingEnv();
 		const { jobId, message } = await jobAtStore(testEnv, sent);
-		await deliver(pipelineStages.store.queue, message, testEnv);
+		await deliverSent("store", sent, testEnv);
 		expect(sent.publish).toEqual([message]);
 
 		// The dispatcher has found the job running; the cancel lands as publish writes preview.png.
@@ -85,19 +87,19 @@ describe("a job ending while its last stages run", () => {
 		expect(problem.detail).toContain("canceled");
 	});
 
-	it("a sweep landing during store wins: publish changes nothing and the late result.tif is removed", async () => {
+	it("a sweep landing as store completes result.tif wins: the upload is aborted, nothing is published or left", async () => {
 		const { testEnv, sent } = recordingEnv();
-		const { jobId, message } = await jobAtStore(testEnv, sent);
+		const { jobId } = await jobAtStore(testEnv, sent);
 
-		// Store has started (its heartbeat is now) and read every strip; the sweep runs, as if
-		// that start was long ago, just before store completes result.tif's upload.
+		// Store has uploaded every part; the sweep runs, as if the last part's invocation had
+		// started long ago, just before it completes result.tif's upload.
 		const sweptAt = Date.now() + (env.STALLED_JOB_MINUTES + 1) * MINUTE_MS;
 		const bucket = new Proxy(env.BUCKET, {
 			get(target, property) {
 				const value = Reflect.get(target, property, target);
-				if (property !== "createMultipartUpload") return typeof value === "function" ? value.bind(target) : value;
-				return async (...args: Parameters<R2Bucket["createMultipartUpload"]>) => {
-					const upload = await target.createMultipartUpload(...args);
+				if (property !== "resumeMultipartUpload") return typeof value === "function" ? value.bind(target) : value;
+				return (...args: Parameters<R2Bucket["resumeMultipartUpload"]>) => {
+					const upload = target.resumeMultipartUpload(...args);
 					return new Proxy(upload, {
 						get(multipart, name) {
 							const method = Reflect.get(multipart, name, multipart);
@@ -114,18 +116,19 @@ describe("a job ending while its last stages run", () => {
 				};
 			},
 		});
-		const stored = await deliver(pipelineStages.store.queue, message, { ...testEnv, BUCKET: bucket });
-		expect(stored.result.explicitAcks).toEqual([stored.id]);
+		const { deliveries } = await deliverSent("store", sent, { ...testEnv, BUCKET: bucket });
 		const failed = await getJob(env.DB, jobId);
 		expect(failed?.status).toBe("failed");
 		expect(failed?.error?.type).toBe("https://eo-edge.dev/problems/job-stalled");
-		// Store finished its upload after the sweep had removed the job's objects.
-		expect(await objectsOf(jobId)).toContain(objectKeys.artifact(jobId, "result.tif"));
-
-		expect(sent.publish).toEqual([message]);
-		const published = await deliver(pipelineStages.publish.queue, message, testEnv);
-		expect(published.result.explicitAcks).toEqual([published.id]);
-		expect((await getJob(env.DB, jobId))?.status).toBe("failed");
+		// The sweep aborted the upload, so completing it failed and the delivery is retried …
+		const retried = deliveries.filter(({ delivery }) => delivery.result.retryMessages.length > 0);
+		expect(retried.map(({ body }) => body.task)).toEqual(["part"]);
+		expect((await getResultUpload(env.DB, jobId))?.abortedAt).not.toBeNull();
+		// … and then dropped, as the job has ended.
+		const again = await deliver(pipelineStages.store.queue, retried[0]?.body, testEnv, 2);
+		expect(again.result.explicitAcks).toEqual([again.id]);
+		expect(sent.publish).toEqual([]);
+		expect(await objectsOf(jobId)).toEqual([]);
 		expect(await listArtifacts(env.DB, TEST_TENANT_ID, jobId)).toEqual([]);
 		const problem = await expectProblem(await api(`/v1/jobs/${jobId}/artifacts/result.tif`), 409, "job-not-succeeded");
 		expect(problem.detail).toContain("failed");
@@ -134,6 +137,7 @@ describe("a job ending while its last stages run", () => {
 		// The sweeper's pass over ended jobs, once no stage of this one can still be writing.
 		await sweepJobs(env, sweptAt + LATE_WRITE_GRACE_MS + 1);
 		expect(await objectsOf(jobId)).toEqual([]);
+		expect(await getResultUpload(env.DB, jobId)).toBeNull();
 	});
 });
 
@@ -146,7 +150,7 @@ describe("GET /v1/jobs/{id}/artifacts/{name}", () => {
 		const notFinished = await expectProblem(early, 409, "job-not-finished");
 		expect(notFinished.detail).toContain("running");
 
-		await deliver(pipelineStages.store.queue, message, testEnv);
+		await deliverSent("store", sent, testEnv);
 		await deliver(pipelineStages.publish.queue, message, testEnv);
 		expect((await api(`/v1/jobs/${jobId}/artifacts/result.tif`)).status).toBe(200);
 		const unknown = await expectProblem(await api(`/v1/jobs/${jobId}/artifacts/result.tiff`), 404, "not-found");

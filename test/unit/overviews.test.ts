@@ -1,127 +1,73 @@
 /**
- * Store's overview builder against the plain construction (each level the 2 x 2 average of
- * the whole level above, cut into tile rows and encoded), over plans whose bands of windows
- * cover a quarter, half and one and a half level-1 tile rows, so rows cross tile rows, levels
- * have several tile rows and partial last ones, and widths are odd.
+ * Store's overview tree and result layout against the serial construction: each level the
+ * 2 x 2 average of the whole level above, encoded whole, and the file assembled in one pass
+ * (test/cog.ts, what the single store invocation streamed before the tree, which the previous
+ * version of this test held equal to it). Blocks of one and two tiles make trees of two to three
+ * levels with several blocks per level; windows cover a quarter, half and one and a half of a
+ * level-1 tile, so averages cross blocks, and widths are odd at several levels.
  */
 import { describe, expect, it } from "vitest";
-import type { JobPlan, StripSpan } from "../../src/pipeline/plan";
-import { buildOverviews } from "../../src/pipeline/store/overviews";
-import { COG_TILE_SIZE, cogLevels } from "../../src/raster/cog-writer";
-import { encodeTiles, type FloatRaster, halve } from "../../src/raster/tiles";
+import type { JobPlan } from "../../src/pipeline/plan";
+import { buildOverviewBlock, overviewTree } from "../../src/pipeline/store/overviews";
+import { cogLevels } from "../../src/raster/cog-writer";
 import { objectKeys } from "../../src/storage/keys";
 import { encodeTile } from "../../src/wasm/index";
-import { seededRandom } from "../random";
+import { assembleCog } from "../cog";
+import { assembleAsStore, memoryBucket, planWindows, randomRaster, TEST_GEO } from "../store-windows";
 
-/** An R2 bucket in memory whose bodies arrive in small chunks that cut across rows. */
-function memoryBucket() {
-	const objects = new Map<string, Uint8Array>();
-	const bucket = {
-		async put(key: string, value: Blob | Uint8Array) {
-			objects.set(key, value instanceof Blob ? new Uint8Array(await value.arrayBuffer()) : value.slice());
-		},
-		async get(key: string, options?: { range?: { offset: number; length: number } }) {
-			const bytes = objects.get(key);
-			if (!bytes) return null;
-			const { offset = 0, length = bytes.length - offset } = options?.range ?? {};
-			const range = bytes.subarray(offset, offset + length);
-			let at = 0;
-			const body = new ReadableStream<Uint8Array>({
-				pull(controller) {
-					controller.enqueue(range.slice(at, at + 1000));
-					at += 1000;
-					if (at >= range.length) controller.close();
-				},
-			});
-			return { size: bytes.length, body };
-		},
-	};
-	return { objects, bucket: bucket as unknown as R2Bucket };
-}
+const width = 2600;
+const height = 2250;
+const raster = randomRaster(width, height, 7);
+const levels = cogLevels(width, height);
 
-function windowOf(raster: FloatRaster, { rowStart, rowEnd, colStart, colEnd }: StripSpan): FloatRaster {
-	const width = colEnd - colStart;
-	const values = new Float32Array(width * (rowEnd - rowStart));
-	for (let row = rowStart; row < rowEnd; row++) {
-		const from = row * raster.width + colStart;
-		values.set(raster.values.subarray(from, from + width), (row - rowStart) * width);
-	}
-	return { values, width, height: rowEnd - rowStart };
-}
-
-describe("buildOverviews", () => {
-	const width = 2600;
-	const height = 2250;
-	const random = seededRandom(7);
-	const values = Float32Array.from({ length: width * height }, () => (random() < 0.1 ? Number.NaN : random() * 2 - 1));
-	const full: FloatRaster = { values, width, height };
-	const levels = cogLevels(width, height);
-
+describe("the overview tree and result.tif's layout", () => {
 	it.each([
-		[512, 1024],
-		[1024, 1536],
-		[1536, 512],
-	])("matches the whole-level construction for windows of %i rows x %i columns", async (rows, columns) => {
-		const strips: StripSpan[] = [];
-		for (let rowStart = 0; rowStart < height; rowStart += rows) {
-			for (let colStart = 0; colStart < width; colStart += columns) {
-				const strip = {
-					index: strips.length,
-					rowStart,
-					rowEnd: Math.min(height, rowStart + rows),
-					colStart,
-					colEnd: Math.min(width, colStart + columns),
-				};
-				strips.push(strip);
-			}
-		}
-		const plan = { width, height, rows_per_strip: rows, cols_per_strip: columns, strips } as unknown as JobPlan;
-		const { objects, bucket } = memoryBucket();
-		for (const strip of strips) {
-			const half = halve(windowOf(full, strip)).values;
-			objects.set(objectKeys.stripHalf("job", strip.index), new Uint8Array(half.buffer));
-		}
-
-		const byteCounts = await buildOverviews(bucket, "job", plan, levels);
-
-		expect(levels.length).toBe(4);
-		let level = full;
-		for (let index = 1; index < levels.length; index++) {
-			level = halve(level);
-			const expectedCounts: number[] = [];
-			for (let tileRow = 0; tileRow * COG_TILE_SIZE < level.height; tileRow++) {
-				const top = tileRow * COG_TILE_SIZE;
-				const tileRowRaster = windowOf(level, {
-					index: 0,
-					rowStart: top,
-					rowEnd: Math.min(level.height, top + COG_TILE_SIZE),
-					colStart: 0,
-					colEnd: level.width,
-				});
-				const tiles = encodeTiles(tileRowRaster, encodeTile);
-				expectedCounts.push(...tiles.map((tile) => tile.byteLength));
-				const stored = objects.get(objectKeys.overviewTiles("job", index, tileRow));
-				expect(stored, `level ${index}, tile row ${tileRow}`).toEqual(
-					new Uint8Array(await new Blob(tiles).arrayBuffer()),
-				);
-			}
-			expect(byteCounts[index - 1]).toEqual(expectedCounts);
-		}
-	});
+		[512, 1024, 1],
+		[1024, 1536, 1],
+		[1536, 512, 2],
+		[512, 1024, 2],
+	])(
+		"give the serial construction's file, bit for bit, for windows of %i x %i and blocks of %i tiles",
+		async (rows, columns, blockTiles) => {
+			const tree = overviewTree(levels, blockTiles);
+			expect(tree.at(-1)?.top).toBe(true);
+			// Below the top, every level has several blocks: 3 x 3 and 2 x 2 of one tile, or 2 x 2 of two.
+			expect(tree.slice(0, -1).map((level) => level.blocksAcross * level.blocksDown)).toEqual(
+				blockTiles === 1 ? [9, 4] : [4],
+			);
+			const description = "NDVI";
+			// Parts cut anywhere, here through the header and through tiles, join into the file.
+			const file = await assembleAsStore(raster, {
+				geo: TEST_GEO,
+				description,
+				rows,
+				columns,
+				blockTiles,
+				partBytes: 300_001,
+			});
+			const serial = (await assembleCog({ width, height, geo: TEST_GEO, description }, raster.values)).file;
+			expect(file.byteLength).toBe(serial.byteLength);
+			// Compared without a matcher's diff of 10 MB: the first differing byte, if any.
+			expect(file.findIndex((byte, i) => byte !== serial[i])).toBe(-1);
+		},
+	);
 
 	it("refuses an average whose size does not match its window", async () => {
-		const strips = [{ index: 0, rowStart: 0, rowEnd: 1024, colStart: 0, colEnd: 1024 }];
-		const plan = {
-			width: 1024,
-			height: 1024,
-			rows_per_strip: 1024,
-			cols_per_strip: 1024,
-			strips,
-		} as unknown as JobPlan;
+		const strips = planWindows(1024, 1024, 1024, 1024);
+		const plan = { width: 1024, height: 1024, geo: TEST_GEO, strips } as unknown as JobPlan;
+		const small = cogLevels(1024, 1024);
 		const { objects, bucket } = memoryBucket();
 		objects.set(objectKeys.stripHalf("job", 0), new Uint8Array(512 * 511 * 4));
-		await expect(buildOverviews(bucket, "job", plan, cogLevels(1024, 1024))).rejects.toThrow(
-			`has ${512 * 511 * 4} bytes, not ${512 * 512 * 4}`,
-		);
+		const tree = overviewTree(small);
+		await expect(
+			buildOverviewBlock(bucket, { jobId: "job", plan, levels: small, tree }, 1, 0, encodeTile),
+		).rejects.toThrow(`has ${512 * 511 * 4} bytes, not ${512 * 512 * 4}`);
+	});
+
+	it("has no tree when the raster fits one tile", () => {
+		expect(overviewTree(cogLevels(512, 300))).toEqual([]);
+		expect(overviewTree(cogLevels(10980, 10980)).map((level) => level.blocksAcross * level.blocksDown)).toEqual([
+			36, 9, 4, 1,
+		]);
 	});
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type PlannedInput, planStrips, windowBytes } from "../../src/pipeline/plan";
-import { storeWorkingSetBytes, widestStorableWidth } from "../../src/pipeline/store/handler";
+import { RESULT_PART_BYTES, storeWorkingSetBytes, widestStorableWidth } from "../../src/pipeline/store/handler";
+import { overviewWorkingSetBytes } from "../../src/pipeline/store/overviews";
 import { COG_TILE_SIZE as OUTPUT_TILE } from "../../src/raster/cog-writer";
 
 const MiB = 1024 * 1024;
@@ -96,35 +97,28 @@ describe("strip plan", () => {
 });
 
 describe("storeWorkingSetBytes", () => {
-	const part = 8 * MiB;
-	const tile = OUTPUT_TILE * OUTPUT_TILE * 4;
+	const block = 1024 * 1024 * 4;
 
-	it("is one result part when the raster fits one tile and has no overviews", () => {
-		expect(storeWorkingSetBytes(512, 512)).toBe(part);
-		// 1030 x 620's overviews take less than the part that is uploaded after them.
-		expect(storeWorkingSetBytes(1030, 620)).toBe(part);
+	it("is the top overview block's, whatever the width: every store invocation holds one block, one part or the layout", () => {
+		// The top block: 1024 x 1024 float32, its tiles and coarser levels' (a third more) twice, their averages.
+		expect(overviewWorkingSetBytes()).toBe(block + (2 * block * 4) / 3 + block / 3);
+		expect(overviewWorkingSetBytes()).toBeGreaterThan(RESULT_PART_BYTES);
+		for (const [width, height] of [
+			[512, 512],
+			[1030, 620],
+			[10980, 10980],
+			[65536, 65536],
+			[65536, 512],
+		] as const) {
+			expect(storeWorkingSetBytes(width, height), `${width} x ${height}`).toBe(overviewWorkingSetBytes());
+		}
 	});
 
-	it("is otherwise a float32 tile row per overview level (or the level, when shorter) and the widest encoded tile row, twice", () => {
-		// 2060 x 1240: levels 1030 x 620 (three tiles across), 515 x 310 and 258 x 155.
-		const small = 512 * 1030 * 4 + 310 * 515 * 4 + 155 * 258 * 4 + 2 * 3 * tile;
-		expect(small).toBeGreaterThan(part);
-		expect(storeWorkingSetBytes(2060, 1240)).toBe(small);
-		// 10980 x 10980: 5490, 2745, 1373, 687 and 344 pixels wide, a full tile row each but the last.
-		const rows = 512 * 4 * (5490 + 2745 + 1373 + 687) + 344 * 344 * 4;
-		expect(storeWorkingSetBytes(10980, 10980)).toBe(rows + 2 * 11 * tile);
-	});
-
-	it("grows with the width, not the height", () => {
-		expect(storeWorkingSetBytes(20000, 1024)).toBeGreaterThan(1.8 * storeWorkingSetBytes(10000, 1024));
-		expect(storeWorkingSetBytes(10980, 100000) - storeWorkingSetBytes(10980, 10980)).toBeLessThan(MiB);
-	});
-
-	it("names the widest raster of a height that fits a budget", () => {
+	it("grows only with the layout's few hundred bytes a tile, far past the largest raster accepted", () => {
 		const widest = widestStorableWidth(10980, 64 * MiB);
 		expect(storeWorkingSetBytes(widest, 10980)).toBeLessThanOrEqual(64 * MiB);
 		expect(storeWorkingSetBytes(widest + 1, 10980)).toBeGreaterThan(64 * MiB);
-		expect(widest).toBeGreaterThan(10980);
-		expect(widestStorableWidth(512, part - 1)).toBe(0);
+		expect(widest).toBeGreaterThan(1_000_000);
+		expect(widestStorableWidth(512, overviewWorkingSetBytes() - 1)).toBe(0);
 	});
 });

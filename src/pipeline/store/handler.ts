@@ -1,34 +1,73 @@
 /**
- * store: assembles result.tif, a Cloud-Optimized GeoTIFF, from the compute strips. It builds
- * the overviews from the strips' averages first (their tiles' sizes are needed for the IFDs),
- * then streams header and IFDs, the overview tiles (smallest first) and the strips' full
- * resolution tiles into one R2 multipart upload: the whole file is never in memory. publish
- * records the artifact once the job is done.
+ * store: assembles result.tif, a Cloud-Optimized GeoTIFF, from the windows compute wrote, in
+ * many invocations that fan out like compute's windows (at most the plan's windows_in_flight
+ * messages of a job queued at once, each finished one queuing the next):
+ *
+ * 1. `{job_id, trace_id}` (what compute sends once every window is done): records the overview
+ *    tree's blocks (./overviews.ts) and queues level 1's.
+ * 2. `task: "overview"`: builds one block; the delivery that completes a level queues the next
+ *    level's blocks, and the one that completes the top queues the layout.
+ * 3. `task: "layout"`: from every tile's byte count, writes the header and the file's layout
+ *    (./layout.ts), creates the R2 multipart upload, records it in D1 and queues the parts.
+ * 4. `task: "part"`: reads its byte range of the file from the header, block and window objects
+ *    and uploads it as its part; the delivery that records the last part completes the upload
+ *    with every part's ETag (from D1) and asks for publish.
+ *
+ * Each step is idempotent: blocks and parts are counted done in D1 transactions, a redelivered
+ * part uploads the same bytes under the same number again, and a redelivery only queues what is
+ * not done yet. A job that ends meanwhile has its upload aborted (../failure.ts).
  */
-import { listStripStats } from "../../db/queries";
-import { COG_TILE_SIZE, cogHeader, cogLevels } from "../../raster/cog-writer";
+import { z } from "zod";
+import type { JobRecord } from "../../db/queries";
+import {
+	completeOverviewBlock,
+	completeResultPart,
+	getOverviewBlock,
+	getResultUpload,
+	listOverviewBlocks,
+	listWindowTileBytes,
+	recordResultUpload,
+	resultPartsDone,
+	saveOverviewBlocks,
+} from "../../db/store";
+import { type CogLevel, cogLevels } from "../../raster/cog-writer";
 import { objectKeys } from "../../storage/keys";
-import { MultipartWriter } from "../../storage/multipart";
+import type { TileEncoder } from "../../wasm/deflate";
 import { jobMessage } from "../message";
-import type { JobPlan, StripSpan } from "../plan";
-import type { StripOutput } from "../publish/statistics";
-import { sendToStage } from "../send";
-import { done, type StageHandler } from "../stage";
-import { buildOverviews, overviewWorkingSetBytes } from "./overviews";
+import type { JobPlan } from "../plan";
+import { sendAllToStage, sendToStage } from "../send";
+import { done, type StageHandler, type StageOutcome } from "../stage";
+import { blockId, layoutWorkingSetBytes, partLength, partReads, type ResultLayout, resultLayout } from "./layout";
+import { buildOverviewBlock, overviewTree, overviewWorkingSetBytes, type TreeLevel } from "./overviews";
+import { forEachConcurrently, readInto } from "./reads";
+import { completeResultUpload, MIN_PART_BYTES, resultStored, resumeResultUpload } from "./result-upload";
 
 export const RESULT_ARTIFACT = "result.tif";
 
 /** Size of every part but the last of result.tif's multipart upload. */
-const RESULT_PART_BYTES = 8 * 1024 * 1024;
+export const RESULT_PART_BYTES = 8 * 1024 * 1024;
+
+/** R2 reads one part invocation keeps in flight at once. */
+const READS_IN_FLIGHT = 4;
+
+const index = z.number().int().min(0);
+
+export const storeMessage = z.union([
+	jobMessage.extend({ task: z.literal("overview"), level: index.min(1), block: index }),
+	jobMessage.extend({ task: z.literal("layout") }),
+	jobMessage.extend({ task: z.literal("part"), part: index.min(1) }),
+	// What compute (or a stage after it) sends: the start of store.
+	jobMessage.extend({ task: z.never().optional() }),
+]);
+export type StoreMessage = z.infer<typeof storeMessage>;
 
 /**
- * Bytes store needs for a `width` x `height` result: what building the overviews holds, or,
- * once they are built, the part of result.tif being uploaded. Unlike compute's strips it grows
- * with the width, so validate refuses a raster over STORE_BUDGET_BYTES before any strip is
- * computed.
+ * Bytes one store invocation holds at most for a `width` x `height` result: an overview block
+ * (the top one, with its coarser levels), a part of result.tif, or the layout, which alone grows
+ * with the raster (a few hundred bytes a tile). validate refuses a raster over STORE_BUDGET_BYTES.
  */
 export function storeWorkingSetBytes(width: number, height: number): number {
-	return Math.max(overviewWorkingSetBytes(width, height), RESULT_PART_BYTES);
+	return Math.max(overviewWorkingSetBytes(), RESULT_PART_BYTES, layoutWorkingSetBytes(cogLevels(width, height)));
 }
 
 /** The widest result of this height whose store fits `budgetBytes` (0 when none does). */
@@ -43,88 +82,251 @@ export function widestStorableWidth(height: number, budgetBytes: number): number
 	return fits;
 }
 
-/** A run of one strip's tiles that lie next to each other in both the strip and the file. */
-interface TileRun {
-	strip: number;
-	offset: number;
-	length: number;
+/**
+ * The tile encoder, imported on first use rather than with this module: store is part of the
+ * app's module graph (routes name its artifact), which `npm run openapi` also loads under Node,
+ * where a .wasm import is not a compiled module.
+ */
+async function loadTileEncoder(): Promise<TileEncoder> {
+	const { encodeTile } = await import("../../wasm/index");
+	return encodeTile;
 }
 
-/**
- * Full-resolution tiles in file order (row-major over the raster), as runs of consecutive
- * tiles of one strip, with the byte count of every tile in file order.
- */
-function fullResolutionTiles(jobId: string, plan: JobPlan, outputs: ReadonlyMap<number, StripOutput>) {
-	const tileByteCounts: number[] = [];
-	const runs: TileRun[] = [];
-	const tilesDown = Math.ceil(plan.height / COG_TILE_SIZE);
-	const bandsByTileRow = Map.groupBy(plan.strips, (strip) => Math.floor(strip.rowStart / COG_TILE_SIZE));
-	let band: StripSpan[] = [];
-	for (let tileRow = 0; tileRow < tilesDown; tileRow++) {
-		band = (bandsByTileRow.get(tileRow) ?? band).toSorted((a, b) => a.colStart - b.colStart);
-		for (const strip of band) {
-			const output = outputs.get(strip.index);
-			if (!output) throw new Error(`job ${jobId}: strip ${strip.index} has no output recorded`);
-			const across = Math.ceil((strip.colEnd - strip.colStart) / COG_TILE_SIZE);
-			const first = (tileRow - strip.rowStart / COG_TILE_SIZE) * across;
-			const counts = output.tile_bytes.slice(first, first + across);
-			if (counts.length !== across) throw new Error(`job ${jobId}: strip ${strip.index} lacks tiles`);
-			const offset = output.tile_bytes.slice(0, first).reduce((sum, count) => sum + count, 0);
-			runs.push({ strip: strip.index, offset, length: counts.reduce((sum, count) => sum + count, 0) });
-			tileByteCounts.push(...counts);
+interface StoreJob {
+	env: Env;
+	job: JobRecord;
+	plan: JobPlan;
+	levels: CogLevel[];
+	tree: TreeLevel[];
+	/** Messages of the job's store one step keeps queued at once. */
+	inFlight: number;
+	traceId: string;
+}
+
+const messageOf = (store: StoreJob) => ({ job_id: store.job.id, trace_id: store.traceId });
+
+/** The first `inFlight` of `count` items (0-based), less those `isDone` says are done. */
+async function firstNotDone(
+	store: StoreJob,
+	count: number,
+	isDone: (indices: number[]) => Promise<Set<number>>,
+): Promise<number[]> {
+	const first = Array.from({ length: Math.min(count, store.inFlight) }, (_, i) => i);
+	const doneAlready = await isDone(first);
+	return first.filter((i) => !doneAlready.has(i));
+}
+
+/** Queues the blocks of a tree level that are among its first ones and not done. */
+async function queueLevel(store: StoreJob, treeLevel: TreeLevel): Promise<number> {
+	const blocks = treeLevel.blocksAcross * treeLevel.blocksDown;
+	const queue = await firstNotDone(store, blocks, async () => {
+		const rows = await listOverviewBlocks(store.env.DB, store.job.id, treeLevel.level);
+		return new Set(rows.filter((row) => row.done).map((row) => row.block));
+	});
+	await sendAllToStage(
+		store.env,
+		"store",
+		queue.map((block) => ({ ...messageOf(store), task: "overview", level: treeLevel.level, block })),
+	);
+	return queue.length;
+}
+
+async function begin(store: StoreJob): Promise<StageOutcome> {
+	const [first] = store.tree;
+	if (!first) return layOut(store);
+	await saveBlocks(store);
+	const queued = await queueLevel(store, first);
+	return done({ levels: store.levels.length, tree_levels: store.tree.length, queued });
+}
+
+async function saveBlocks(store: StoreJob): Promise<void> {
+	await saveOverviewBlocks(
+		store.env.DB,
+		store.job.id,
+		store.tree.map((treeLevel) => ({ level: treeLevel.level, blocks: treeLevel.blocksAcross * treeLevel.blocksDown })),
+	);
+}
+
+async function overview(store: StoreJob, level: number, block: number): Promise<StageOutcome> {
+	const { env, job } = store;
+	const treeIndex = store.tree.findIndex((candidate) => candidate.level === level);
+	const treeLevel = store.tree[treeIndex];
+	const record = await getOverviewBlock(env.DB, job.id, level, block);
+	if (!treeLevel || !record) throw new Error(`job ${job.id}: level ${level} block ${block} is not planned`);
+	const alreadyDone = record.done;
+	let tileBytes: number[][] | null = null;
+	if (!alreadyDone) {
+		tileBytes = await buildOverviewBlock(
+			env.BUCKET,
+			{ jobId: job.id, plan: store.plan, levels: store.levels, tree: store.tree },
+			level,
+			block,
+			await loadTileEncoder(),
+		);
+	}
+	const { remaining, total } = await completeOverviewBlock(env.DB, job.id, level, block, tileBytes);
+	// The block this many places on, unless a redelivery finds it done (a first delivery may
+	// have died before sending it; sending it again never starts a second chain).
+	const next = block + store.inFlight;
+	if (next < total && !(alreadyDone && (await getOverviewBlock(env.DB, job.id, level, next))?.done)) {
+		await sendToStage(env, "store", { ...messageOf(store), task: "overview", level, block: next });
+	}
+	if (remaining === 0) {
+		const above = store.tree[treeIndex + 1];
+		if (above) await queueLevel(store, above);
+		else if (!(alreadyDone && (await getResultUpload(env.DB, job.id)))) {
+			await sendToStage(env, "store", { ...messageOf(store), task: "layout" });
 		}
 	}
-	return { tileByteCounts, runs };
+	return done({
+		level,
+		block,
+		tiles: tileBytes?.reduce((sum, counts) => sum + counts.length, 0) ?? 0,
+		remaining,
+		...(alreadyDone ? { already_done: true } : {}),
+	});
 }
 
-export const storeStage: StageHandler = {
-	message: jobMessage,
-	async handle(message, { env, job }) {
+/** Queues the first parts that are not done. */
+async function queueParts(store: StoreJob, partCount: number): Promise<number> {
+	const parts = await firstNotDone(store, partCount, async (indices) => {
+		const doneParts = await resultPartsDone(
+			store.env.DB,
+			store.job.id,
+			indices.map((i) => i + 1),
+		);
+		return new Set([...doneParts].map((part) => part - 1));
+	});
+	await sendAllToStage(
+		store.env,
+		"store",
+		parts.map((i) => ({ ...messageOf(store), task: "part", part: i + 1 })),
+	);
+	return parts.length;
+}
+
+async function layOut(store: StoreJob): Promise<StageOutcome> {
+	const { env, job, plan, levels, tree } = store;
+	const recordedBefore = await getResultUpload(env.DB, job.id);
+	if (recordedBefore) {
+		return done({ parts: recordedBefore.partCount, queued: await queueParts(store, recordedBefore.partCount) });
+	}
+	const blocks = await listOverviewBlocks(env.DB, job.id);
+	const blockTileBytes = new Map<string, number[][]>();
+	for (const block of blocks) {
+		if (!block.tileBytes) throw new Error(`job ${job.id}: level ${block.level} block ${block.block} is not done`);
+		blockTileBytes.set(blockId(block.level, block.block), block.tileBytes);
+	}
+	const { header, layout } = resultLayout({
+		jobId: job.id,
+		plan,
+		geo: plan.geo,
+		description: job.formula?.index ?? job.formula?.expression,
+		levels,
+		tree,
+		windowTileBytes: await listWindowTileBytes(env.DB, job.id),
+		blockTileBytes,
+	});
+	await env.BUCKET.put(objectKeys.resultHeader(job.id), header);
+	await env.BUCKET.put(objectKeys.resultLayout(job.id), JSON.stringify(layout));
+
+	const objectKey = objectKeys.artifact(job.id, RESULT_ARTIFACT);
+	const created = await env.BUCKET.createMultipartUpload(objectKey, { httpMetadata: { contentType: "image/tiff" } });
+	const partCount = Math.max(1, Math.ceil(layout.totalBytes / RESULT_PART_BYTES));
+	let recorded: Awaited<ReturnType<typeof recordResultUpload>>;
+	try {
+		recorded = await recordResultUpload(env.DB, job.id, {
+			objectKey,
+			multipartId: created.uploadId,
+			partBytes: RESULT_PART_BYTES,
+			partCount,
+			totalBytes: layout.totalBytes,
+		});
+	} catch (error) {
+		await created.abort().catch(() => undefined);
+		throw error;
+	}
+	// Another delivery recorded its upload first, or the job ended (and its cleanup found none).
+	if (recorded?.multipartId !== created.uploadId) await created.abort();
+	if (!recorded) return done({ ended_before_upload: true });
+	const queued = await queueParts(store, recorded.partCount);
+	return done({ bytes: layout.totalBytes, parts: recorded.partCount, segments: layout.segments.length, queued });
+}
+
+async function readLayout(bucket: R2Bucket, jobId: string): Promise<ResultLayout> {
+	const object = await bucket.get(objectKeys.resultLayout(jobId));
+	if (!object) throw new Error(`job ${jobId}: result.tif's layout is missing`);
+	return JSON.parse(await object.text()) as ResultLayout;
+}
+
+/** Reads part `part` of result.tif from the objects it is made of. */
+async function readPart(bucket: R2Bucket, jobId: string, layout: ResultLayout, partBytes: number, part: number) {
+	const bytes = new Uint8Array(partLength(layout.totalBytes, partBytes, part));
+	await forEachConcurrently(partReads(layout, partBytes, part), READS_IN_FLIGHT, async (read) => {
+		const object = await bucket.get(read.key, { range: { offset: read.offset, length: read.length } });
+		if (!object) throw new Error(`job ${jobId}: ${read.key} is missing`);
+		await readInto(object.body, bytes, read.at, read.length);
+	});
+	return bytes;
+}
+
+async function finishUpload(store: StoreJob): Promise<boolean> {
+	const completed = await completeResultUpload(store.env.DB, store.env.BUCKET, store.job.id);
+	if (completed) await sendToStage(store.env, "publish", messageOf(store));
+	return completed;
+}
+
+async function uploadPart(store: StoreJob, part: number): Promise<StageOutcome> {
+	const { env, job } = store;
+	const upload = await getResultUpload(env.DB, job.id);
+	if (!upload || part > upload.partCount) throw new Error(`job ${job.id}: part ${part} of result.tif is not planned`);
+	// Completed: a late redelivery, or the completing delivery died before asking for publish.
+	if (upload.completedAt) return done({ part, completed: await finishUpload(store), already_done: true });
+	if (upload.abortedAt) return done({ part, aborted: true });
+	if (upload.partBytes < MIN_PART_BYTES) throw new Error(`job ${job.id}: parts of ${upload.partBytes} bytes`);
+
+	const bytes = await readPart(env.BUCKET, job.id, await readLayout(env.BUCKET, job.id), upload.partBytes, part);
+	let etag: string;
+	try {
+		etag = (await resumeResultUpload(env.BUCKET, upload).uploadPart(part, bytes)).etag;
+	} catch (error) {
+		// Another delivery completed the upload meanwhile; otherwise (aborted, or R2 failed) retry.
+		if (!(await resultStored(env.BUCKET, upload))) throw error;
+		return done({ part, completed: await finishUpload(store), already_done: true });
+	}
+	const { remaining, alreadyDone } = await completeResultPart(env.DB, job.id, part, etag);
+	const next = part + store.inFlight;
+	if (next <= upload.partCount && !(alreadyDone && (await resultPartsDone(env.DB, job.id, [next])).has(next))) {
+		await sendToStage(env, "store", { ...messageOf(store), task: "part", part: next });
+	}
+	const completed = remaining === 0 ? await finishUpload(store) : false;
+	return done({ part, bytes: bytes.byteLength, remaining, ...(completed ? { completed } : {}) });
+}
+
+export const storeStage: StageHandler<StoreMessage> = {
+	message: storeMessage,
+	async handle(message, { env, job, traceId }) {
 		const { plan, formula } = job;
 		if (!plan || !formula) throw new Error(`job ${job.id} has no plan`);
-		const outputs = new Map<number, StripOutput>();
-		for (const strip of await listStripStats<StripOutput>(env.DB, job.id)) {
-			if (strip.stats) outputs.set(strip.index, strip.stats);
-		}
 		const levels = cogLevels(plan.width, plan.height);
-		const fullResolution = fullResolutionTiles(job.id, plan, outputs);
-		const overviewByteCounts = await buildOverviews(env.BUCKET, job.id, plan, levels);
-		const { header, totalBytes } = cogHeader(
-			{ width: plan.width, height: plan.height, geo: plan.geo, description: formula.index ?? formula.expression },
-			[fullResolution.tileByteCounts, ...overviewByteCounts],
-		);
-
-		const key = objectKeys.artifact(job.id, RESULT_ARTIFACT);
-		const upload = await env.BUCKET.createMultipartUpload(key, { httpMetadata: { contentType: "image/tiff" } });
-		const writer = new MultipartWriter(upload, RESULT_PART_BYTES);
-		let stored: R2Object;
-		try {
-			await writer.write(header);
-			for (let level = levels.length - 1; level >= 1; level--) {
-				const tileRows = levels[level]?.tilesDown ?? 0;
-				for (let tileRow = 0; tileRow < tileRows; tileRow++) {
-					const object = await env.BUCKET.get(objectKeys.overviewTiles(job.id, level, tileRow));
-					if (!object) throw new Error(`job ${job.id}: overview ${level} tile row ${tileRow} is missing`);
-					await writer.writeStream(object.body);
-				}
-			}
-			for (const run of fullResolution.runs) {
-				const object = await env.BUCKET.get(objectKeys.stripTiles(job.id, run.strip), {
-					range: { offset: run.offset, length: run.length },
-				});
-				if (!object) throw new Error(`job ${job.id}: the tiles of strip ${run.strip} are missing`);
-				await writer.writeStream(object.body);
-			}
-			if (writer.written !== totalBytes) {
-				throw new Error(`job ${job.id}: wrote ${writer.written} bytes of result.tif, the header says ${totalBytes}`);
-			}
-			stored = await writer.complete();
-		} catch (error) {
-			// A retry starts a new upload; this one's parts would otherwise linger until R2 expires them.
-			await writer.abort().catch(() => undefined);
-			throw error;
+		const store: StoreJob = {
+			env,
+			job,
+			plan,
+			levels,
+			tree: overviewTree(levels),
+			inFlight: plan.windows_in_flight ?? Number.MAX_SAFE_INTEGER,
+			traceId,
+		};
+		switch (message.task) {
+			case "overview":
+				return overview(store, message.level, message.block);
+			case "layout":
+				return layOut(store);
+			case "part":
+				return uploadPart(store, message.part);
+			default:
+				return begin(store);
 		}
-		await sendToStage(env, "publish", { job_id: job.id, trace_id: message.trace_id });
-		return done({ bytes: stored.size, strips: plan.strips.length, levels: levels.length });
 	},
 };

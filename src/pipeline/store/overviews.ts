@@ -1,38 +1,160 @@
 /**
- * The overview levels of result.tif, built by store from the strips' 2 x 2 averages: level 1
- * is assembled from them band by band, and every level feeds the next as it goes, so only one
- * tile row per level is in memory at a time (see overviewWorkingSetBytes). Each finished tile
- * row is encoded and stored as one object until the file is assembled; its tiles' byte counts
- * are returned for the IFDs.
+ * The overview levels of result.tif as a tree of blocks, each built by its own store invocation.
+ * A block is a square of up to OVERVIEW_BLOCK_TILES x OVERVIEW_BLOCK_TILES tiles of one level.
+ * Level 1's blocks are read from the windows' 2 x 2 averages (compute writes one per window);
+ * every block encodes its tiles and writes its own 2 x 2 average, which the blocks of the next
+ * level read. The first level that fits in one block is the top: its one block builds that
+ * level and every coarser one in memory, so the small top levels are made in one place.
+ *
+ * Blocks start on multiples of 512 pixels of their level (even numbers), so every 2 x 2 block
+ * of pixels lies in one block and each block's tiles and average are, bit for bit, those of the
+ * whole level: the tree gives the file the serial construction gives (test/unit/overviews.test.ts).
  */
-import { COG_TILE_SIZE, type CogLevel, cogLevels } from "../../raster/cog-writer";
+import { COG_TILE_SIZE, type CogLevel } from "../../raster/cog-writer";
 import { encodeTiles, type FloatRaster, halve } from "../../raster/tiles";
 import { objectKeys } from "../../storage/keys";
 import type { TileEncoder } from "../../wasm/deflate";
-import type { JobPlan, StripSpan } from "../plan";
+import type { JobPlan } from "../plan";
+import { forEachConcurrently } from "./reads";
 
-/**
- * The tile encoder, imported on first use rather than with this module: store is part of the
- * app's module graph (routes name its artifact), which `npm run openapi` also loads under Node,
- * where a .wasm import is not a compiled module.
- */
-async function loadTileEncoder(): Promise<TileEncoder> {
-	const { encodeTile } = await import("../../wasm/index");
-	return encodeTile;
+/** Tiles on a block's side: 2 x 2 tiles (1024 x 1024 float32, 4 MiB) per invocation. */
+export const OVERVIEW_BLOCK_TILES = 2;
+
+/** R2 reads one block invocation keeps in flight at once. */
+const READS_IN_FLIGHT = 4;
+
+/** One level of the tree: its blocks, row-major; the top level has exactly one. */
+export interface TreeLevel {
+	/** The level's index in cogLevels (1 is the first overview). */
+	level: number;
+	blocksAcross: number;
+	blocksDown: number;
+	/** The last tree level: its one block also builds every coarser level. */
+	top: boolean;
 }
 
 /**
- * Copies `rows` rows of `columns` float32 values, streamed row-major, into `destination`,
- * whose rows are `width` values long, starting at index `at`. Chunks are copied as they
- * arrive, so the rows are never held twice.
+ * The tree of `levels` (as cogLevels gives them): levels 1 up to the first that fits in one block.
+ * Empty when the raster has no overviews.
  */
-async function readRowsInto(
+export function overviewTree(levels: readonly CogLevel[], blockTiles = OVERVIEW_BLOCK_TILES): TreeLevel[] {
+	const tree: TreeLevel[] = [];
+	for (let index = 1; index < levels.length; index++) {
+		const level = levels[index] as CogLevel;
+		const blocksAcross = Math.ceil(level.tilesAcross / blockTiles);
+		const blocksDown = Math.ceil(level.tilesDown / blockTiles);
+		const top = blocksAcross === 1 && blocksDown === 1;
+		tree.push({ level: index, blocksAcross, blocksDown, top });
+		// The coarsest level is one tile, so the loop always ends on a top level.
+		if (top) break;
+	}
+	return tree;
+}
+
+/** A rectangle of one level's pixels. */
+export interface PixelRegion {
+	x: number;
+	y: number;
+	width: number;
+	height: number;
+}
+
+/** The pixels of `block` (row-major in its tree level) of level `level`. */
+export function blockRegion(
+	levels: readonly CogLevel[],
+	tree: readonly TreeLevel[],
+	level: number,
+	block: number,
+	blockTiles = OVERVIEW_BLOCK_TILES,
+): PixelRegion {
+	const treeLevel = tree.find((candidate) => candidate.level === level);
+	const size = levels[level];
+	if (!treeLevel || !size || !Number.isInteger(block) || block < 0) {
+		throw new RangeError(`level ${level} has no overview block ${block}`);
+	}
+	const span = blockTiles * COG_TILE_SIZE;
+	const x = (block % treeLevel.blocksAcross) * span;
+	const y = Math.floor(block / treeLevel.blocksAcross) * span;
+	if (y >= size.height) throw new RangeError(`level ${level} has no overview block ${block}`);
+	return { x, y, width: Math.min(span, size.width - x), height: Math.min(span, size.height - y) };
+}
+
+/** The 2 x 2 average of a region, in the next level's pixels (a region starts on even pixels). */
+export function halfRegion(region: PixelRegion): PixelRegion {
+	return {
+		x: region.x / 2,
+		y: region.y / 2,
+		width: Math.ceil((region.x + region.width) / 2) - region.x / 2,
+		height: Math.ceil((region.y + region.height) / 2) - region.y / 2,
+	};
+}
+
+/** A raw float32 object of `region`'s pixels, row-major: a window's average or a block's. */
+interface AverageSource {
+	key: string;
+	region: PixelRegion;
+	what: string;
+}
+
+/** The averages level `level` is read from: the windows' for level 1, else the blocks' of the level below. */
+function averageSources(
+	jobId: string,
+	plan: JobPlan,
+	levels: readonly CogLevel[],
+	tree: readonly TreeLevel[],
+	level: number,
+	blockTiles: number,
+): AverageSource[] {
+	if (level === 1) {
+		return plan.strips.map((strip) => ({
+			key: objectKeys.stripHalf(jobId, strip.index),
+			region: halfRegion({
+				x: strip.colStart,
+				y: strip.rowStart,
+				width: strip.colEnd - strip.colStart,
+				height: strip.rowEnd - strip.rowStart,
+			}),
+			what: `the average of window ${strip.index}`,
+		}));
+	}
+	const below = tree.find((candidate) => candidate.level === level - 1);
+	if (!below || below.top) throw new RangeError(`level ${level} is not built from blocks`);
+	return Array.from({ length: below.blocksAcross * below.blocksDown }, (_, block) => ({
+		key: objectKeys.overviewBlockHalf(jobId, level - 1, block),
+		region: halfRegion(blockRegion(levels, tree, level - 1, block, blockTiles)),
+		what: `the average of level ${level - 1} block ${block}`,
+	}));
+}
+
+function overlap(a: PixelRegion, b: PixelRegion): PixelRegion | null {
+	const x = Math.max(a.x, b.x);
+	const y = Math.max(a.y, b.y);
+	const width = Math.min(a.x + a.width, b.x + b.width) - x;
+	const height = Math.min(a.y + a.height, b.y + b.height) - y;
+	return width > 0 && height > 0 ? { x, y, width, height } : null;
+}
+
+/**
+ * Copies columns [column, column + columns) of `rows` rows of `sourceWidth` float32 values,
+ * streamed row-major, into `destination`, whose rows are `width` values long, starting at index
+ * `at`. Chunks are copied as they arrive, so the rows are never held twice.
+ */
+export async function readColumnsInto(
 	stream: ReadableStream<Uint8Array>,
 	destination: Float32Array,
-	{ at, width, columns, rows }: { at: number; width: number; columns: number; rows: number },
+	{
+		at,
+		width,
+		sourceWidth,
+		column,
+		columns,
+		rows,
+	}: { at: number; width: number; sourceWidth: number; column: number; columns: number; rows: number },
 ): Promise<void> {
 	const bytes = new Uint8Array(destination.buffer, destination.byteOffset, destination.byteLength);
-	const rowBytes = columns * 4;
+	const rowBytes = sourceWidth * 4;
+	const first = column * 4;
+	const end = (column + columns) * 4;
 	const expected = rows * rowBytes;
 	let received = 0;
 	for await (const chunk of stream) {
@@ -41,7 +163,11 @@ async function readRowsInto(
 			const row = Math.floor(received / rowBytes);
 			const within = received - row * rowBytes;
 			const take = Math.min(rowBytes - within, chunk.byteLength - offset);
-			bytes.set(chunk.subarray(offset, offset + take), (at + row * width) * 4 + within);
+			const from = Math.max(within, first);
+			const to = Math.min(within + take, end);
+			if (to > from) {
+				bytes.set(chunk.subarray(offset + from - within, offset + to - within), (at + row * width) * 4 + from - first);
+			}
 			offset += take;
 			received += take;
 		}
@@ -49,160 +175,96 @@ async function readRowsInto(
 	if (received !== expected) throw new Error(`${received} bytes instead of ${expected}`);
 }
 
-/**
- * One overview level, built a tile row at a time: rows are written into its tile row until it
- * is full (512 rows, or what is left of the level), which is then encoded, stored and halved
- * straight into the next level's tile row.
- */
-class LevelBuilder {
-	readonly tileByteCounts: number[] = [];
-	readonly #store: (tileRow: number, tiles: Uint8Array<ArrayBuffer>[]) => Promise<void>;
-	readonly level: CogLevel;
-	readonly #next: LevelBuilder | null;
-	readonly #buffer: Float32Array;
-	#rows = 0;
-	#rowsDone = 0;
-	#tileRow = 0;
-
-	constructor(
-		store: (tileRow: number, tiles: Uint8Array<ArrayBuffer>[]) => Promise<void>,
-		level: CogLevel,
-		next: LevelBuilder | null,
-	) {
-		this.#store = store;
-		this.level = level;
-		this.#next = next;
-		this.#buffer = new Float32Array(tileRowBufferRows(level) * level.width);
-	}
-
-	/** Rows the current tile row still takes. */
-	get rowsFree(): number {
-		return Math.min(COG_TILE_SIZE, this.level.height - this.#rowsDone) - this.#rows;
-	}
-
-	/** Streams the next `rows` rows of columns [column, column + columns) into the tile row. */
-	readRows(stream: ReadableStream<Uint8Array>, column: number, columns: number, rows: number): Promise<void> {
-		if (rows > this.rowsFree || column + columns > this.level.width) {
-			throw new RangeError(`${rows} rows of columns ${column}-${column + columns} do not fit the tile row`);
+/** Fills `region`'s pixels from the averages that cover it, reading only the rows it needs. */
+async function readRegion(bucket: R2Bucket, jobId: string, region: PixelRegion, sources: readonly AverageSource[]) {
+	const values = new Float32Array(region.width * region.height);
+	let covered = 0;
+	const reads = sources.flatMap((source) => {
+		const shared = overlap(region, source.region);
+		return shared ? [{ source, shared }] : [];
+	});
+	await forEachConcurrently(reads, READS_IN_FLIGHT, async ({ source, shared }) => {
+		const rowBytes = source.region.width * 4;
+		const object = await bucket.get(source.key, {
+			range: { offset: (shared.y - source.region.y) * rowBytes, length: shared.height * rowBytes },
+		});
+		if (!object) throw new Error(`job ${jobId}: ${source.what} is missing`);
+		const size = source.region.height * rowBytes;
+		if (object.size !== size) {
+			await object.body.cancel();
+			throw new Error(`job ${jobId}: ${source.what} has ${object.size} bytes, not ${size}`);
 		}
-		const width = this.level.width;
-		return readRowsInto(stream, this.#buffer, { at: this.#rows * width + column, width, columns, rows });
+		await readColumnsInto(object.body, values, {
+			at: (shared.y - region.y) * region.width + shared.x - region.x,
+			width: region.width,
+			sourceWidth: source.region.width,
+			column: shared.x - source.region.x,
+			columns: shared.width,
+			rows: shared.height,
+		}).catch((error: unknown) => {
+			const reason = error instanceof Error ? error.message : String(error);
+			throw new Error(`job ${jobId}: reading ${source.what}: ${reason}`, { cause: error });
+		});
+		covered += shared.width * shared.height;
+	});
+	// Windows tile the raster and blocks tile their level, so every pixel is read exactly once.
+	if (covered !== values.length) {
+		throw new Error(`job ${jobId}: the averages cover ${covered} of the ${values.length} pixels of a block`);
 	}
-
-	/** Counts `rows` more rows as written (across the whole width), flushing a full tile row. */
-	async advance(rows: number): Promise<void> {
-		if (rows > this.rowsFree) throw new RangeError(`${rows} rows overflow the tile row`);
-		this.#rows += rows;
-		if (this.rowsFree === 0) await this.#flush();
-	}
-
-	async #flush(): Promise<void> {
-		const raster = {
-			values: this.#buffer.subarray(0, this.#rows * this.level.width),
-			width: this.level.width,
-			height: this.#rows,
-		};
-		await this.#storeTiles(raster);
-		// Tile rows start on even rows, so the next level's 2 x 2 blocks never straddle two of them.
-		if (this.#next) await this.#next.#receiveHalfOf(raster);
-		this.#rowsDone += this.#rows;
-		this.#rows = 0;
-		this.#tileRow++;
-	}
-
-	/** Encodes and stores the tile row; its tiles are dropped before the next level is built. */
-	async #storeTiles(raster: FloatRaster): Promise<void> {
-		const tiles = encodeTiles(raster, await loadTileEncoder());
-		await this.#store(this.#tileRow, tiles);
-		this.tileByteCounts.push(...tiles.map((tile) => tile.byteLength));
-	}
-
-	async #receiveHalfOf(raster: FloatRaster): Promise<void> {
-		const rows = Math.ceil(raster.height / 2);
-		const width = this.level.width;
-		halve(raster, this.#buffer.subarray(this.#rows * width, (this.#rows + rows) * width));
-		await this.advance(rows);
-	}
-}
-
-/** Rows of a level's tile row buffer: a tile's height, or the whole level when it is shorter. */
-function tileRowBufferRows(level: CogLevel): number {
-	return Math.min(COG_TILE_SIZE, level.height);
+	return values;
 }
 
 /**
- * Bytes store holds at once while it builds the overviews of a `width` x `height` result: one
- * float32 tile row per level, and the encoded tiles of the widest one (as large as the tiles at
- * worst) twice, as the Blob that stores them copies them.
+ * Builds one block of the tree and stores it: its tiles (for the top block, every coarser
+ * level's too, coarsest first, as result.tif orders them) and, below the top, its 2 x 2 average.
+ * Returns the byte count of each tile, row-major, per level from the block's own upward.
  */
-export function overviewWorkingSetBytes(width: number, height: number): number {
-	const overviews = cogLevels(width, height).slice(1);
-	const rowBuffers = overviews.reduce((sum, level) => sum + tileRowBufferRows(level) * level.width * 4, 0);
-	const widestTileRow = Math.max(0, ...overviews.map((level) => level.tilesAcross)) * COG_TILE_SIZE * COG_TILE_SIZE * 4;
-	return rowBuffers + 2 * widestTileRow;
-}
-
-/** The strips grouped by the rows they cover, top to bottom, each band left to right. */
-function stripBands(strips: readonly StripSpan[]): StripSpan[][] {
-	const bands = Map.groupBy(strips, (strip) => strip.rowStart);
-	return [...bands.keys()]
-		.sort((a, b) => a - b)
-		.map((rowStart) => (bands.get(rowStart) ?? []).toSorted((a, b) => a.colStart - b.colStart));
-}
-
-/**
- * Builds and stores every overview level (levels[1..]) and returns each one's tile byte counts,
- * row-major. Windows start on multiples of 512, so a strip's average starts on whole level-1
- * pixels and the strips' averages tile level 1 exactly. Each strip's average is read in ranges
- * of rows straight into level 1's tile row, so no band of strips is ever held whole.
- */
-export async function buildOverviews(
+export async function buildOverviewBlock(
 	bucket: R2Bucket,
-	jobId: string,
-	plan: JobPlan,
-	levels: readonly CogLevel[],
+	{
+		jobId,
+		plan,
+		levels,
+		tree,
+	}: { jobId: string; plan: JobPlan; levels: readonly CogLevel[]; tree: readonly TreeLevel[] },
+	level: number,
+	block: number,
+	encodeTile: TileEncoder,
+	blockTiles = OVERVIEW_BLOCK_TILES,
 ): Promise<number[][]> {
-	if (!levels[1]) return [];
-	let next: LevelBuilder | null = null;
-	const builders: LevelBuilder[] = [];
-	for (let index = levels.length - 1; index >= 1; index--) {
-		const level = levels[index] as CogLevel;
-		next = new LevelBuilder(
-			async (tileRow, tiles) => {
-				await bucket.put(objectKeys.overviewTiles(jobId, index, tileRow), new Blob(tiles));
-			},
-			level,
-			next,
-		);
-		builders.unshift(next);
+	const treeLevel = tree.find((candidate) => candidate.level === level);
+	if (!treeLevel) throw new RangeError(`level ${level} is not in the overview tree`);
+	const region = blockRegion(levels, tree, level, block, blockTiles);
+	const sources = averageSources(jobId, plan, levels, tree, level, blockTiles);
+	let raster: FloatRaster = {
+		values: await readRegion(bucket, jobId, region, sources),
+		width: region.width,
+		height: region.height,
+	};
+	if (!treeLevel.top) {
+		const tiles = encodeTiles(raster, encodeTile);
+		await bucket.put(objectKeys.overviewBlockTiles(jobId, level, block), new Blob(tiles));
+		const tileBytes = tiles.map((tile) => tile.byteLength);
+		await bucket.put(objectKeys.overviewBlockHalf(jobId, level, block), halve(raster).values);
+		return [tileBytes];
 	}
-	const levelOne = builders[0] as LevelBuilder;
-	for (const band of stripBands(plan.strips)) {
-		const [{ rowStart, rowEnd } = { rowStart: 0, rowEnd: 0 }] = band;
-		const bandRows = Math.ceil(rowEnd / 2) - rowStart / 2;
-		for (let done = 0; done < bandRows; ) {
-			const rows = Math.min(bandRows - done, levelOne.rowsFree);
-			for (const strip of band) {
-				const columns = Math.ceil(strip.colEnd / 2) - strip.colStart / 2;
-				const rowBytes = columns * 4;
-				const object = await bucket.get(objectKeys.stripHalf(jobId, strip.index), {
-					range: { offset: done * rowBytes, length: rows * rowBytes },
-				});
-				if (!object) throw new Error(`job ${jobId}: the average of strip ${strip.index} is missing`);
-				if (object.size !== bandRows * rowBytes) {
-					await object.body.cancel();
-					throw new Error(
-						`job ${jobId}: the average of strip ${strip.index} has ${object.size} bytes, not ${bandRows * rowBytes}`,
-					);
-				}
-				await levelOne.readRows(object.body, strip.colStart / 2, columns, rows).catch((error: unknown) => {
-					const reason = error instanceof Error ? error.message : String(error);
-					throw new Error(`job ${jobId}: reading the average of strip ${strip.index}: ${reason}`, { cause: error });
-				});
-			}
-			await levelOne.advance(rows);
-			done += rows;
-		}
+	const perLevel: Uint8Array<ArrayBuffer>[][] = [];
+	for (let index = level; index < levels.length; index++) {
+		if (index > level) raster = halve(raster);
+		perLevel.push(encodeTiles(raster, encodeTile));
 	}
-	return builders.map((builder) => builder.tileByteCounts);
+	await bucket.put(objectKeys.overviewBlockTiles(jobId, level, block), new Blob(perLevel.toReversed().flat()));
+	return perLevel.map((tiles) => tiles.map((tile) => tile.byteLength));
+}
+
+/**
+ * Bytes one block invocation holds at most: its float32 pixels, the encoded tiles (as large as
+ * the pixels at worst) twice, as the Blob that stores them copies them, and its average. The top
+ * block holds every coarser level's tiles and pixels too (a third more).
+ */
+export function overviewWorkingSetBytes(blockTiles = OVERVIEW_BLOCK_TILES): number {
+	const pixels = (blockTiles * COG_TILE_SIZE) ** 2 * 4;
+	const below = pixels + 2 * pixels + pixels / 4;
+	const top = pixels + (2 * pixels * 4) / 3 + pixels / 3;
+	return Math.ceil(Math.max(below, top));
 }

@@ -1,0 +1,169 @@
+/**
+ * What compute leaves for store, made directly from a float32 raster: a plan of windows and,
+ * per window, its encoded tiles, its 2 x 2 average and its tiles' byte counts. Store's tests
+ * start from these instead of running compute, so they can choose the raster's size and content
+ * (random values compress poorly, so a few megapixels make a result.tif of several parts); the
+ * unit test and the GDAL check also run store's tree and layout on them in memory.
+ */
+import type { JobPlan, StripSpan } from "../src/pipeline/plan";
+import { blockId, partReads, resultLayout } from "../src/pipeline/store/layout";
+import { buildOverviewBlock, overviewTree } from "../src/pipeline/store/overviews";
+import { cogLevels } from "../src/raster/cog-writer";
+import type { GeoReference } from "../src/raster/georeference";
+import { encodeTiles, type FloatRaster, halve } from "../src/raster/tiles";
+import { objectKeys } from "../src/storage/keys";
+import { encodeTile } from "../src/wasm/index";
+import { seededRandom } from "./random";
+
+/** Row-major windows of `rows` x `columns` pixels over a `width` x `height` raster. */
+export function planWindows(width: number, height: number, rows: number, columns: number): StripSpan[] {
+	const strips: StripSpan[] = [];
+	for (let rowStart = 0; rowStart < height; rowStart += rows) {
+		for (let colStart = 0; colStart < width; colStart += columns) {
+			strips.push({
+				index: strips.length,
+				rowStart,
+				rowEnd: Math.min(height, rowStart + rows),
+				colStart,
+				colEnd: Math.min(width, colStart + columns),
+			});
+		}
+	}
+	return strips;
+}
+
+export function windowOf(raster: FloatRaster, { rowStart, rowEnd, colStart, colEnd }: StripSpan): FloatRaster {
+	const width = colEnd - colStart;
+	const values = new Float32Array(width * (rowEnd - rowStart));
+	for (let row = rowStart; row < rowEnd; row++) {
+		const from = row * raster.width + colStart;
+		values.set(raster.values.subarray(from, from + width), (row - rowStart) * width);
+	}
+	return { values, width, height: rowEnd - rowStart };
+}
+
+/** Values in [-1, 1) with about one in ten NaN, the same for a seed. */
+export function randomRaster(width: number, height: number, seed: number): FloatRaster {
+	const random = seededRandom(seed);
+	const values = Float32Array.from({ length: width * height }, () => (random() < 0.1 ? Number.NaN : random() * 2 - 1));
+	return { values, width, height };
+}
+
+/** A window's outputs as compute stores them. */
+export interface WindowOutput {
+	tiles: Blob;
+	half: Float32Array;
+	tileBytes: number[];
+}
+
+export function windowOutput(raster: FloatRaster, strip: StripSpan): WindowOutput {
+	const window = windowOf(raster, strip);
+	const tiles = encodeTiles(window, encodeTile);
+	return { tiles: new Blob(tiles), half: halve(window).values, tileBytes: tiles.map((tile) => tile.byteLength) };
+}
+
+/** A UTM-like georeference, so the header carries the tags a real result has. */
+export const TEST_GEO: GeoReference = {
+	modelPixelScale: [10, 10, 0],
+	modelTiepoint: [0, 0, 0, 300000, 5000040, 0],
+	modelTransformation: null,
+	geoKeyDirectory: [1, 1, 0, 3, 1024, 0, 1, 1, 1025, 0, 1, 1, 3072, 0, 1, 32633],
+	geoDoubleParams: null,
+	geoAsciiParams: null,
+};
+
+/** An R2 bucket in memory whose bodies arrive in small chunks that cut across rows. */
+export function memoryBucket() {
+	const objects = new Map<string, Uint8Array>();
+	const bucket = {
+		async put(key: string, value: Blob | Uint8Array | Float32Array) {
+			const bytes =
+				value instanceof Blob
+					? new Uint8Array(await value.arrayBuffer())
+					: new Uint8Array(value.buffer, value.byteOffset, value.byteLength).slice();
+			objects.set(key, bytes);
+		},
+		async get(key: string, options?: { range?: { offset: number; length: number } }) {
+			const bytes = objects.get(key);
+			if (!bytes) return null;
+			const { offset = 0, length = bytes.length - offset } = options?.range ?? {};
+			const range = bytes.subarray(offset, offset + length);
+			let at = 0;
+			const body = new ReadableStream<Uint8Array>({
+				pull(controller) {
+					controller.enqueue(range.slice(at, at + 1000));
+					at += 1000;
+					if (at >= range.length) controller.close();
+				},
+			});
+			return { size: bytes.length, body };
+		},
+	};
+	return { objects, bucket: bucket as unknown as R2Bucket };
+}
+
+/**
+ * Everything store's invocations would do for `raster`, in one place and in memory: the windows'
+ * outputs, every block of the overview tree, the layout and the header; then the file joined
+ * from parts of `partBytes` read as the part invocations read them.
+ */
+export async function assembleAsStore(
+	raster: FloatRaster,
+	{
+		geo,
+		description,
+		rows,
+		columns,
+		blockTiles,
+		partBytes,
+	}: { geo: GeoReference; description: string; rows: number; columns: number; blockTiles: number; partBytes: number },
+): Promise<Uint8Array> {
+	const { width, height } = raster;
+	const strips = planWindows(width, height, rows, columns);
+	const plan = { width, height, geo, strips } as unknown as JobPlan;
+	const levels = cogLevels(width, height);
+	const { objects, bucket } = memoryBucket();
+	const windowTileBytes = new Map<number, number[]>();
+	for (const strip of strips) {
+		const output = windowOutput(raster, strip);
+		await bucket.put(objectKeys.stripTiles("job", strip.index), output.tiles);
+		await bucket.put(objectKeys.stripHalf("job", strip.index), output.half);
+		windowTileBytes.set(strip.index, output.tileBytes);
+	}
+	const tree = overviewTree(levels, blockTiles);
+	const blockTileBytes = new Map<string, number[][]>();
+	for (const treeLevel of tree) {
+		for (let block = 0; block < treeLevel.blocksAcross * treeLevel.blocksDown; block++) {
+			const counts = await buildOverviewBlock(
+				bucket,
+				{ jobId: "job", plan, levels, tree },
+				treeLevel.level,
+				block,
+				encodeTile,
+				blockTiles,
+			);
+			blockTileBytes.set(blockId(treeLevel.level, block), counts);
+		}
+	}
+	const { header, layout } = resultLayout({
+		jobId: "job",
+		plan,
+		geo,
+		description,
+		levels,
+		tree,
+		windowTileBytes,
+		blockTileBytes,
+		blockTiles,
+	});
+	await bucket.put(objectKeys.resultHeader("job"), header);
+	const file = new Uint8Array(layout.totalBytes);
+	for (let part = 1; (part - 1) * partBytes < layout.totalBytes; part++) {
+		for (const read of partReads(layout, partBytes, part)) {
+			const source = objects.get(read.key);
+			if (!source) throw new Error(`${read.key} was not stored`);
+			file.set(source.subarray(read.offset, read.offset + read.length), (part - 1) * partBytes + read.at);
+		}
+	}
+	return file;
+}
