@@ -716,20 +716,39 @@ export interface StripCompletion {
  * Marks a strip done and counts what is left, in one transaction, so a redelivered strip
  * never counts twice and exactly the set of done rows decides completion.
  */
-export async function completeStrip(
+/**
+ * How each pass over a job's windows records a window's result and its time, and counts the
+ * windows done: compute's statistics, then the histogram stage's counts.
+ */
+const windowPasses = {
+	compute: {
+		record:
+			"UPDATE job_strips SET stats_json = ?, done_at = ? WHERE job_id = ? AND strip_index = ? AND done_at IS NULL",
+		count: "SELECT COUNT(done_at) AS done, COUNT(*) AS total FROM job_strips WHERE job_id = ?",
+	},
+	histogram: {
+		record:
+			"UPDATE job_strips SET histogram_json = ?, binned_at = ? WHERE job_id = ? AND strip_index = ? AND binned_at IS NULL",
+		count: "SELECT COUNT(binned_at) AS done, COUNT(*) AS total FROM job_strips WHERE job_id = ?",
+	},
+} as const;
+
+/**
+ * Records a window's result of one pass, once (a redelivery changes nothing), and counts how
+ * many windows that pass has done, in one transaction; moves the job's progress.
+ */
+async function completeWindowPass(
 	db: D1Database,
+	pass: keyof typeof windowPasses,
 	jobId: string,
 	stripIndex: number,
-	stats: unknown,
+	value: unknown,
 	progressOf: (done: number, total: number) => number,
 ): Promise<StripCompletion> {
+	const statements = windowPasses[pass];
 	const [, counts] = await db.batch<{ done: number; total: number }>([
-		db
-			.prepare(
-				"UPDATE job_strips SET stats_json = ?, done_at = ? WHERE job_id = ? AND strip_index = ? AND done_at IS NULL",
-			)
-			.bind(JSON.stringify(stats), now(), jobId, stripIndex),
-		db.prepare("SELECT COUNT(done_at) AS done, COUNT(*) AS total FROM job_strips WHERE job_id = ?").bind(jobId),
+		db.prepare(statements.record).bind(JSON.stringify(value), now(), jobId, stripIndex),
+		db.prepare(statements.count).bind(jobId),
 	]);
 	const row = counts?.results[0];
 	if (!row) throw new Error(`job ${jobId} has no strip plan`);
@@ -742,6 +761,28 @@ export async function completeStrip(
 		.bind(progressOf(row.done, row.total), at, at, jobId)
 		.run();
 	return { remaining: row.total - row.done, total: row.total };
+}
+
+/** Records a computed window's statistics (see completeWindowPass). */
+export function completeStrip(
+	db: D1Database,
+	jobId: string,
+	stripIndex: number,
+	stats: unknown,
+	progressOf: (done: number, total: number) => number,
+): Promise<StripCompletion> {
+	return completeWindowPass(db, "compute", jobId, stripIndex, stats, progressOf);
+}
+
+/** Records a window's counts of the histogram's second pass (see completeWindowPass). */
+export function completeStripHistogram(
+	db: D1Database,
+	jobId: string,
+	stripIndex: number,
+	histogram: unknown,
+	progressOf: (done: number, total: number) => number,
+): Promise<StripCompletion> {
+	return completeWindowPass(db, "histogram", jobId, stripIndex, histogram, progressOf);
 }
 
 export async function listStripStats<T, H = never>(
@@ -757,38 +798,6 @@ export async function listStripStats<T, H = never>(
 		stats: parseJson<T>(row.stats_json),
 		histogram: parseJson<H>(row.histogram_json),
 	}));
-}
-
-/**
- * Records a strip's counts of the histogram's second pass, once, and counts how many strips
- * have theirs, as completeStrip does for compute.
- */
-export async function completeStripHistogram(
-	db: D1Database,
-	jobId: string,
-	stripIndex: number,
-	histogram: unknown,
-	progressOf: (done: number, total: number) => number,
-): Promise<StripCompletion> {
-	const [, counts] = await db.batch<{ done: number; total: number }>([
-		db
-			.prepare(
-				"UPDATE job_strips SET histogram_json = ?, binned_at = ? WHERE job_id = ? AND strip_index = ? AND binned_at IS NULL",
-			)
-			.bind(JSON.stringify(histogram), now(), jobId, stripIndex),
-		db.prepare("SELECT COUNT(binned_at) AS done, COUNT(*) AS total FROM job_strips WHERE job_id = ?").bind(jobId),
-	]);
-	const row = counts?.results[0];
-	if (!row) throw new Error(`job ${jobId} has no strip plan`);
-	const at = now();
-	await db
-		.prepare(
-			`UPDATE jobs SET progress = MAX(progress, ?), updated_at = ?, stage_heartbeat_at = ?
-			 WHERE id = ? AND status IN ('queued', 'running')`,
-		)
-		.bind(progressOf(row.done, row.total), at, at, jobId)
-		.run();
-	return { remaining: row.total - row.done, total: row.total };
 }
 
 export async function getStrip(
