@@ -5,7 +5,8 @@
  * idempotently; the delivery that completes the last strip asks for store.
  *
  * Each input's decoded rows are copied straight into views of Wasm memory (an arena) and
- * evaluated there, and the output is read where the evaluator wrote it.
+ * evaluated there, and the output is read where the evaluator wrote it. A window wider than the
+ * plan's chunk_columns is decoded once and evaluated chunk by chunk (./chunks.ts).
  * An arena is valid only until the next one is made, and another strip may run in this isolate
  * whenever this one awaits, so everything that touches the arena runs in one synchronous stretch:
  * after every block is decoded and before any output is stored.
@@ -30,6 +31,7 @@ import { percentileHistogram, type StripOutput } from "../publish/statistics";
 import { sendToStage } from "../send";
 import { done, failed, type StageHandler } from "../stage";
 import { computeProgress } from "../stages";
+import { computeInChunks } from "./chunks";
 
 export const computeMessage = jobMessage.extend({ strip_index: z.number().int().min(0) });
 export type ComputeMessage = z.infer<typeof computeMessage>;
@@ -130,7 +132,16 @@ async function readAndCompute(
 		if (!planned || !requested || !decoded || !type) throw new Error(`job ${job.id}: input ${name} was not read`);
 		return { decoded, type, scaling: { nodata: planned.nodata, scale: requested.scale, offset: requested.offset } };
 	});
-	return computeStrip(window, inputs, formula);
+	return computeInChunks(window, plan.chunk_columns, (chunk) =>
+		computeStrip(
+			chunk,
+			inputs.map((input) => ({
+				...input,
+				decoded: { ...input.decoded, window: input.decoded.window.columns(chunk.colStart, chunk.colEnd) },
+			})),
+			formula,
+		),
+	);
 }
 
 /** What a strip stores, none of it in Wasm memory. */

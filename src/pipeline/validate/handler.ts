@@ -235,7 +235,12 @@ async function validate(
 		};
 	});
 	const { width, height, geo } = reference.header;
-	const { rowsPerStrip, colsPerStrip, strips } = planStrips(width, height, planned, env.STRIP_BUDGET_BYTES);
+	const { rowsPerStrip, colsPerStrip, chunkColumns, strips } = planStrips(
+		width,
+		height,
+		planned,
+		env.STRIP_BUDGET_BYTES,
+	);
 	// A redelivery gets the plan stored first back, so strips are sent from what D1 holds.
 	const stored = await saveJobPlan(env.DB, job.id, {
 		width,
@@ -243,6 +248,7 @@ async function validate(
 		geo,
 		rows_per_strip: rowsPerStrip,
 		cols_per_strip: colsPerStrip,
+		...(chunkColumns < colsPerStrip ? { chunk_columns: chunkColumns } : {}),
 		// Kept with the plan, so a job keeps one chain of windows whatever a later deploy sets.
 		windows_in_flight: Math.max(1, env.WINDOWS_IN_FLIGHT_PER_JOB),
 		strips,
@@ -263,5 +269,6 @@ async function validate(
 		strips: stored.strips.length,
 		rows_per_strip: stored.rows_per_strip,
 		cols_per_strip: stored.cols_per_strip,
+		...(stored.chunk_columns === undefined ? {} : { chunk_columns: stored.chunk_columns }),
 	});
 }

@@ -1,0 +1,109 @@
+/**
+ * A window evaluated in chunks of columns (the plan's `chunk_columns`): its blocks are decoded
+ * once, then each chunk is copied into an arena, evaluated and cut into tiles on its own, so a
+ * full-width window over strips holds one chunk's arena at a time, not the window's. The
+ * chunks' outputs are joined here into the window's: its tiles row-major, its 2 x 2 average and
+ * its partial statistics, as if the window had been evaluated whole.
+ */
+import { COG_TILE_SIZE } from "../../raster/cog-writer";
+import type { PixelWindow } from "../../raster/read";
+import type { StripStats } from "../../wasm/kernels";
+
+/** What one chunk (or a whole window) gives the strip that stores it. */
+export interface ChunkOutput {
+	tiles: Uint8Array<ArrayBuffer>[];
+	half: Float32Array;
+	stats: StripStats;
+	percentileCounts: number[];
+}
+
+/**
+ * The window's columns cut every `chunkColumns` (a multiple of the output tile, so no output
+ * tile spans two chunks), or the whole window when no chunk size is given or it is as wide.
+ */
+export function chunksOf(window: PixelWindow, chunkColumns: number | undefined): PixelWindow[] {
+	const width = window.colEnd - window.colStart;
+	if (chunkColumns === undefined || chunkColumns >= width) return [window];
+	if (!(chunkColumns > 0 && chunkColumns % COG_TILE_SIZE === 0)) {
+		throw new RangeError(`chunks must be a multiple of ${COG_TILE_SIZE} columns, not ${chunkColumns}`);
+	}
+	const chunks: PixelWindow[] = [];
+	for (let colStart = window.colStart; colStart < window.colEnd; colStart += chunkColumns) {
+		chunks.push({ ...window, colStart, colEnd: Math.min(window.colEnd, colStart + chunkColumns) });
+	}
+	return chunks;
+}
+
+/**
+ * Evaluates `window` chunk by chunk with `compute` (synchronous, so the chunks share one
+ * stretch without an await) and joins the outputs.
+ */
+export function computeInChunks(
+	window: PixelWindow,
+	chunkColumns: number | undefined,
+	compute: (chunk: PixelWindow) => ChunkOutput,
+): ChunkOutput {
+	const chunks = chunksOf(window, chunkColumns);
+	const [only] = chunks;
+	if (chunks.length === 1 && only) return compute(only);
+	const height = window.rowEnd - window.rowStart;
+	const halfWidth = Math.ceil((window.colEnd - window.colStart) / 2);
+	const halfHeight = Math.ceil(height / 2);
+	const half = new Float32Array(halfWidth * halfHeight);
+	const tileRows = Math.ceil(height / COG_TILE_SIZE);
+	const tilesByChunk: Uint8Array<ArrayBuffer>[][] = [];
+	let stats: StripStats | null = null;
+	let percentileCounts: number[] = [];
+	for (const chunk of chunks) {
+		const output = compute(chunk);
+		tilesByChunk.push(output.tiles);
+		// Chunks start on multiples of 512 columns, so each chunk's average starts on a whole column.
+		const chunkHalfWidth = Math.ceil((chunk.colEnd - chunk.colStart) / 2);
+		const at = (chunk.colStart - window.colStart) / 2;
+		for (let row = 0; row < halfHeight; row++) {
+			half.set(output.half.subarray(row * chunkHalfWidth, (row + 1) * chunkHalfWidth), row * halfWidth + at);
+		}
+		stats = stats ? mergeStats(stats, output.stats) : output.stats;
+		percentileCounts =
+			percentileCounts.length === 0
+				? output.percentileCounts
+				: percentileCounts.map((count, bin) => count + (output.percentileCounts[bin] ?? 0));
+	}
+	// Row-major over the window: each tile row takes its tiles from every chunk in turn.
+	const tiles: Uint8Array<ArrayBuffer>[] = [];
+	for (let tileRow = 0; tileRow < tileRows; tileRow++) {
+		for (const chunkTiles of tilesByChunk) {
+			const across = chunkTiles.length / tileRows;
+			tiles.push(...chunkTiles.slice(tileRow * across, (tileRow + 1) * across));
+		}
+	}
+	if (!stats) throw new Error("a window has no chunk");
+	return { tiles, half, stats, percentileCounts };
+}
+
+/**
+ * Statistics of two disjoint sets of values from each one's: counts and histograms add, and
+ * the sum of squared deviations merges with Chan's formula (as the job's statistics merge the
+ * strips').
+ */
+export function mergeStats(a: StripStats, b: StripStats): StripStats {
+	const count = a.count + b.count;
+	let m2 = a.m2 + b.m2;
+	if (a.count > 0 && b.count > 0) {
+		const delta = b.sum / b.count - a.sum / a.count;
+		m2 += (delta * delta * a.count * b.count) / count;
+	}
+	const extreme = (x: number | null, y: number | null, pick: (p: number, q: number) => number) =>
+		x === null ? y : y === null ? x : pick(x, y);
+	return {
+		count,
+		nodata_count: a.nodata_count + b.nodata_count,
+		min: extreme(a.min, b.min, Math.min),
+		max: extreme(a.max, b.max, Math.max),
+		sum: a.sum + b.sum,
+		m2,
+		histogram_counts: a.histogram_counts.map((binCount, bin) => binCount + (b.histogram_counts[bin] ?? 0)),
+		below_range: a.below_range + b.below_range,
+		above_range: a.above_range + b.above_range,
+	};
+}
