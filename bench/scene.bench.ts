@@ -15,7 +15,14 @@
  * 3. where GDAL is installed, times gdal_calc.py's NDVI on the same pair with one thread and
  *    prints the ratio.
  *
- * Usage: npm run bench:scene [-- red.tif nir.tif]. Results also go to artifacts/bench-scene/report.json.
+ * Under Node it also counts the blocks every compute invocation decodes, against the blocks the
+ * files hold: a plan that decodes each block once shows 1.00.
+ *
+ * Usage: npm run bench:scene [-- [--stripped] [--node-only] [red.tif nir.tif]].
+ *   --stripped   the same pair re-written in GDAL's default layout, full-width strips (with
+ *                `gdal_translate -co COMPRESS=DEFLATE -co PREDICTOR=2`, once, cached beside it)
+ *   --node-only  skips the job on wrangler dev (step 1): the CPU and memory figures only
+ * Results also go to artifacts/bench-scene/report.json (report-strips.json with --stripped).
  */
 import { execFileSync, spawnSync } from "node:child_process";
 
@@ -32,8 +39,10 @@ import {
 	writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { parseArgs } from "node:util";
+import { GeoTIFFImage } from "geotiff";
 import { freePort, startDevServer, stopChildrenOnExit, stopGroup, waitForHealth } from "../scripts/dev-server";
 import { wranglerVars } from "../scripts/wrangler-vars";
 import { DEVELOPMENT_API_KEY } from "../src/access/api-keys";
@@ -42,6 +51,7 @@ import { ensureTenant } from "../src/db/access";
 import { admitJob, getJob, insertUpload, saveJobInputs } from "../src/db/queries";
 import { compileFormula } from "../src/indices/formula";
 import { computeStage } from "../src/pipeline/compute/handler";
+import { type JobPlan, windowBytes } from "../src/pipeline/plan";
 import { publishStage } from "../src/pipeline/publish/handler";
 import type { StageHandler } from "../src/pipeline/stage";
 import { storeStage, storeWorkingSetBytes } from "../src/pipeline/store/handler";
@@ -59,16 +69,71 @@ const WORKER_MEMORY_LIMIT = 128 * MiB;
 const CPU_LIMIT_MS = 30_000;
 const TRACE_ID = "0af7651916cd43dd8448eb211c80319c";
 
-function inputs(): { red: string; nir: string } {
-	const [red, nir] = process.argv.slice(2);
-	if (red && nir) return { red: resolve(red), nir: resolve(nir) };
-	const cached = { red: join(CACHE, "red.tif"), nir: join(CACHE, "nir.tif") };
-	if (!existsSync(cached.red) || !existsSync(cached.nir)) {
-		mkdirSync(CACHE, { recursive: true });
-		console.log("writing the 10980 x 10980 pair with GDAL (once; cached in artifacts/bench-scene/) …");
-		execFileSync("/usr/bin/python3", [join(import.meta.dirname, "scene-files.py"), CACHE], { stdio: "inherit" });
+const args = parseArgs({
+	allowPositionals: true,
+	options: { stripped: { type: "boolean", default: false }, "node-only": { type: "boolean", default: false } },
+});
+
+/**
+ * `path` in GDAL's default GeoTIFF layout, full-width strips (one row each at this width), the
+ * same Deflate and predictor: written once beside it as `<name>-strips.tif`.
+ */
+function stripped(path: string): string {
+	const target = join(dirname(path), `${basename(path, ".tif")}-strips.tif`);
+	if (!existsSync(target)) {
+		console.log(`writing ${target} in full-width strips with gdal_translate (once) …`);
+		execFileSync("gdal_translate", ["-q", "-co", "COMPRESS=DEFLATE", "-co", "PREDICTOR=2", path, target], {
+			stdio: "inherit",
+		});
 	}
-	return cached;
+	return target;
+}
+
+function inputs(): { red: string; nir: string } {
+	const [red, nir] = args.positionals;
+	let files: { red: string; nir: string };
+	if (red && nir) {
+		files = { red: resolve(red), nir: resolve(nir) };
+	} else {
+		files = { red: join(CACHE, "red.tif"), nir: join(CACHE, "nir.tif") };
+		if (!existsSync(files.red) || !existsSync(files.nir)) {
+			mkdirSync(CACHE, { recursive: true });
+			console.log("writing the 10980 x 10980 pair with GDAL (once; cached in artifacts/bench-scene/) …");
+			execFileSync("/usr/bin/python3", [join(import.meta.dirname, "scene-files.py"), CACHE], { stdio: "inherit" });
+		}
+	}
+	return args.values.stripped ? { red: stripped(files.red), nir: stripped(files.nir) } : files;
+}
+
+/**
+ * Counts every block geotiff.js is asked to decode: the window reader asks for each block a
+ * window needs once. Files are told apart by their size.
+ */
+function countBlockDecodes(): { decodes: number; blocks: Map<string, number>; stop: () => void } {
+	const original = GeoTIFFImage.prototype.getTileOrStrip;
+	const counts = {
+		decodes: 0,
+		blocks: new Map<string, number>(),
+		stop: () => {
+			GeoTIFFImage.prototype.getTileOrStrip = original;
+		},
+	};
+	GeoTIFFImage.prototype.getTileOrStrip = function (this: GeoTIFFImage, x, y, sample, ...rest) {
+		const file = (this as unknown as { source: { fileSize: number } }).source.fileSize;
+		const key = `${file}:${x}:${y}:${sample}`;
+		counts.decodes++;
+		counts.blocks.set(key, (counts.blocks.get(key) ?? 0) + 1);
+		return original.call(this, x, y, sample, ...rest);
+	} as typeof original;
+	return counts;
+}
+
+/** Blocks the files hold (one band each). */
+function blocksIn(plan: JobPlan): number {
+	return plan.inputs.reduce(
+		(sum, input) => sum + Math.ceil(plan.width / input.block_width) * Math.ceil(plan.height / input.block_height),
+		0,
+	);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -239,10 +304,13 @@ async function livePeakBytes(storage: StorageCpu, run: () => Promise<unknown>): 
 	return peak - base;
 }
 
-async function runUnderNode(files: {
-	red: string;
-	nir: string;
-}): Promise<{ invocations: Invocation[]; storeLivePeakBytes: number; width: number; height: number }> {
+async function runUnderNode(files: { red: string; nir: string }): Promise<{
+	invocations: Invocation[];
+	storeLivePeakBytes: number;
+	computeLivePeakBytes: number;
+	plan: JobPlan;
+	decodes: { blocks: number; decoded: number; distinct: number; most: number };
+}> {
 	const work = mkdtempSync(join(tmpdir(), "bench-scene-"));
 	const storage = new StorageCpu();
 	try {
@@ -265,7 +333,6 @@ async function runUnderNode(files: {
 			symlinkSync(path, join(work, objectKey));
 			return { name, uploadId: `upl_${name}`, href: null, band: 1, objectKey, bytes: statSync(path).size, etag: null };
 		});
-		const jobId = "job_benchscene0000000000000";
 		const now = new Date().toISOString();
 		const tenant = await ensureTenant(env.DB, {
 			id: "ten_bench",
@@ -286,22 +353,26 @@ async function runUnderNode(files: {
 			red: { upload_id: "upl_red", band: 1, scale: 1, offset: 0 },
 			nir: { upload_id: "upl_nir", band: 1, scale: 1, offset: 0 },
 		};
-		// As POST /v1/jobs records it; the bench's tenant has no other job in the way.
-		const admission = await admitJob(
-			env.DB,
-			{
-				id: jobId,
-				tenantId: tenant.id,
-				indexId: "NDVI",
-				formula: compileFormula({ index: "ndvi", inputs: requested }),
-				request: { index: "ndvi", inputs: requested },
-				traceId: TRACE_ID,
-			},
-			tenant.maxConcurrentJobs,
-			null,
-		);
-		if (!("job" in admission)) throw new Error(`the bench job was refused (${admission.refused})`);
-		await saveJobInputs(env.DB, jobId, inputs);
+		/** Records an NDVI job on the pair, as POST /v1/jobs would; the bench's tenant has no other in the way. */
+		const recordJob = async (id: string) => {
+			const admission = await admitJob(
+				env.DB,
+				{
+					id,
+					tenantId: tenant.id,
+					indexId: "NDVI",
+					formula: compileFormula({ index: "ndvi", inputs: requested }),
+					request: { index: "ndvi", inputs: requested },
+					traceId: TRACE_ID,
+				},
+				Number.MAX_SAFE_INTEGER,
+				null,
+			);
+			if (!("job" in admission)) throw new Error(`the bench job was refused (${admission.refused})`);
+			await saveJobInputs(env.DB, id, inputs);
+		};
+		const jobId = "job_benchscene0000000000000";
+		await recordJob(jobId);
 		const invoke = async <M extends { job_id: string; trace_id: string }>(
 			stage: string,
 			handler: StageHandler<M>,
@@ -317,6 +388,7 @@ async function runUnderNode(files: {
 		};
 		const message = { job_id: jobId, trace_id: TRACE_ID };
 		const measured = [await invoke("validate", validateStage, message)];
+		const counts = countBlockDecodes();
 		for (const body of queues.COMPUTE_QUEUE.sent as { strip_index: number }[]) {
 			measured.push(
 				await invoke(
@@ -328,7 +400,25 @@ async function runUnderNode(files: {
 			);
 			process.stdout.write(".");
 		}
+		counts.stop();
 		process.stdout.write("\n");
+		// The first window again, in a job of its own (a window is computed once per job), for its
+		// live working set without garbage.
+		const liveJobId = "job_benchscenelive000000000";
+		await recordJob(liveJobId);
+		const liveMessage = { job_id: liveJobId, trace_id: TRACE_ID };
+		const liveJob = async () => {
+			const job = await getJob(env.DB, liveJobId);
+			if (!job) throw new Error("the bench's second job is gone");
+			return job;
+		};
+		await validateStage.handle(liveMessage, { env, job: await liveJob(), traceId: TRACE_ID, attempt: 1 });
+		const computeLivePeakBytes = await livePeakBytes(storage, async () =>
+			computeStage.handle(
+				{ ...liveMessage, strip_index: 0 },
+				{ env, job: await liveJob(), traceId: TRACE_ID, attempt: 1 },
+			),
+		);
 		measured.push(await invoke("store", storeStage, message));
 		// Store again (it is idempotent), for its live working set, before publish deletes its inputs.
 		const job = await getJob(env.DB, jobId);
@@ -337,7 +427,13 @@ async function runUnderNode(files: {
 			storeStage.handle(message, { env, job, traceId: TRACE_ID, attempt: 1 }),
 		);
 		measured.push(await invoke("publish", publishStage, message));
-		return { invocations: measured, storeLivePeakBytes, width: job.plan.width, height: job.plan.height };
+		const decodes = {
+			blocks: blocksIn(job.plan),
+			decoded: counts.decodes,
+			distinct: counts.blocks.size,
+			most: Math.max(...counts.blocks.values()),
+		};
+		return { invocations: measured, storeLivePeakBytes, computeLivePeakBytes, plan: job.plan, decodes };
 	} finally {
 		rmSync(work, { recursive: true, force: true });
 	}
@@ -390,10 +486,13 @@ print(usage.ru_utime + usage.ru_stime, time.time() - started)`;
 stopChildrenOnExit();
 const files = inputs();
 console.log(`inputs: ${files.red} (${statSync(files.red).size} B), ${files.nir} (${statSync(files.nir).size} B)`);
-console.log("running the NDVI job on wrangler dev …");
-const wrangler = await runOnWrangler(files);
+let wrangler: Awaited<ReturnType<typeof runOnWrangler>> | null = null;
+if (!args.values["node-only"]) {
+	console.log("running the NDVI job on wrangler dev …");
+	wrangler = await runOnWrangler(files);
+}
 console.log("running the same invocations under Node, one at a time …");
-const { invocations, storeLivePeakBytes, ...sceneSize } = await runUnderNode(files);
+const { invocations, storeLivePeakBytes, computeLivePeakBytes, plan, decodes } = await runUnderNode(files);
 console.log("timing gdal_calc.py (one thread) …");
 const gdal = gdalCalc(files);
 
@@ -405,16 +504,28 @@ const peakAny = invocations.reduce((a, b) => (b.peakBytes > a.peakBytes ? b : a)
 const storageSeconds = invocations.reduce((sum, invocation) => sum + invocation.storageCpuMs, 0) / 1000;
 const mib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
 
-console.log(`\n## bench:scene — NDVI of a 10980 x 10980 UInt16 pair\n`);
+const [red] = plan.inputs;
+console.log(`\n## bench:scene — NDVI of a ${plan.width} x ${plan.height} ${red?.data_type ?? ""} pair\n`);
 console.log(`| measure | value |\n| --- | --- |`);
-console.log(`| upload, two bands in parts (wrangler dev) | ${wrangler.uploadSeconds.toFixed(1)} s |`);
-console.log(`| job wall time, submit to succeeded (wrangler dev) | ${wrangler.wallSeconds.toFixed(1)} s |`);
-for (const stage of wrangler.stages) {
-	console.log(
-		`| ${stage.stage} (wrangler dev) | ${stage.invocations} invocation(s), ${stage.span_s.toFixed(1)} s from first to last event, ${stage.summed_s.toFixed(1)} s summed, slowest ${stage.slowest_s.toFixed(1)} s |`,
-	);
+console.log(
+	`| inputs' blocks | ${plan.inputs.map((input) => `${input.name} ${input.block_width} x ${input.block_height}`).join(", ")} |`,
+);
+if (wrangler) {
+	console.log(`| upload, two bands in parts (wrangler dev) | ${wrangler.uploadSeconds.toFixed(1)} s |`);
+	console.log(`| job wall time, submit to succeeded (wrangler dev) | ${wrangler.wallSeconds.toFixed(1)} s |`);
+	for (const stage of wrangler.stages) {
+		console.log(
+			`| ${stage.stage} (wrangler dev) | ${stage.invocations} invocation(s), ${stage.span_s.toFixed(1)} s from first to last event, ${stage.summed_s.toFixed(1)} s summed, slowest ${stage.slowest_s.toFixed(1)} s |`,
+		);
+	}
+	console.log(`| result.tif | ${mib(wrangler.resultBytes)} |`);
 }
-console.log(`| result.tif | ${mib(wrangler.resultBytes)} |`);
+console.log(
+	`| windows (plan) | ${plan.strips.length} of ${plan.rows_per_strip} x ${plan.cols_per_strip}${plan.chunk_columns ? `, evaluated ${plan.chunk_columns} columns at a time` : ""} |`,
+);
+console.log(
+	`| blocks decoded (Node) | ${decodes.decoded} for the files' ${decodes.blocks} (${(decodes.decoded / decodes.blocks).toFixed(2)} per block; ${decodes.distinct} distinct, each at most ${decodes.most} times) |`,
+);
 console.log(`| compute invocations | ${compute.length} |`);
 console.log(
 	`| CPU summed over all invocations (Node) | ${cpuSeconds.toFixed(1)} s (compute ${(compute.reduce((s, c) => s + c.cpuMs, 0) / 1000).toFixed(1)} s) |`,
@@ -427,10 +538,13 @@ console.log(
 );
 console.log(`| peak memory of one compute invocation (Node) | ${mib(peakCompute.peakBytes)} (${peakCompute.detail}) |`);
 console.log(
+	`| compute's live peak (Node, the first window again, full GC before every R2 call) | ${mib(computeLivePeakBytes)}; plan's estimate ${mib(windowBytes(plan.rows_per_strip, plan.cols_per_strip, plan, plan.inputs, plan.chunk_columns))}, budget ${mib(STRIP_BUDGET_BYTES)} |`,
+);
+console.log(
 	`| peak memory of any invocation (Node) | ${mib(peakAny.peakBytes)} (${peakAny.stage} ${peakAny.detail}) |`,
 );
 console.log(
-	`| store's live peak (Node, a second run, full GC before every R2 call) | ${mib(storeLivePeakBytes)}; validate's estimate ${mib(storeWorkingSetBytes(sceneSize.width, sceneSize.height))}, budget ${mib(STORE_BUDGET_BYTES)} |`,
+	`| store's live peak (Node, a second run, full GC before every R2 call) | ${mib(storeLivePeakBytes)}; validate's estimate ${mib(storeWorkingSetBytes(plan.width, plan.height))}, budget ${mib(STORE_BUDGET_BYTES)} |`,
 );
 if (gdal) {
 	console.log(
@@ -444,10 +558,23 @@ if (gdal) {
 	console.log("| gdal_calc.py | not installed |");
 }
 console.log(
-	`\ngoals: every invocation under 128 MB: ${peakAny.peakBytes < WORKER_MEMORY_LIMIT ? "yes" : "NO"}; compute under its ${mib(STRIP_BUDGET_BYTES)} budget: ${peakCompute.peakBytes <= STRIP_BUDGET_BYTES ? "yes" : "NO"}; store's live set under its ${mib(STORE_BUDGET_BYTES)} budget: ${storeLivePeakBytes <= STORE_BUDGET_BYTES ? "yes" : "NO"}; slowest under 30 s CPU: ${slowest.cpuMs < CPU_LIMIT_MS ? "yes" : "NO"}${gdal ? `; summed CPU at most 2x gdal_calc: ${cpuSeconds <= 2 * gdal.cpuSeconds ? "yes" : "NO"}` : ""}`,
+	`\ngoals: every invocation under 128 MB: ${peakAny.peakBytes < WORKER_MEMORY_LIMIT ? "yes" : "NO"}; compute under its ${mib(STRIP_BUDGET_BYTES)} budget: ${peakCompute.peakBytes <= STRIP_BUDGET_BYTES ? "yes" : `NO with garbage, ${computeLivePeakBytes <= STRIP_BUDGET_BYTES ? "yes" : "NO"} live`}; store's live set under its ${mib(STORE_BUDGET_BYTES)} budget: ${storeLivePeakBytes <= STORE_BUDGET_BYTES ? "yes" : "NO"}; slowest under 30 s CPU: ${slowest.cpuMs < CPU_LIMIT_MS ? "yes" : "NO"}${gdal ? `; summed CPU at most 2x gdal_calc: ${cpuSeconds <= 2 * gdal.cpuSeconds ? "yes" : "NO"}` : ""}`,
 );
 mkdirSync(CACHE, { recursive: true });
 writeFileSync(
-	join(CACHE, "report.json"),
-	JSON.stringify({ files, wrangler, invocations, storeLivePeakBytes, gdal }, null, 2),
+	join(CACHE, args.values.stripped ? "report-strips.json" : "report.json"),
+	JSON.stringify(
+		{
+			files,
+			wrangler,
+			invocations,
+			storeLivePeakBytes,
+			computeLivePeakBytes,
+			plan: { ...plan, strips: plan.strips.length, geo: undefined },
+			decodes,
+			gdal,
+		},
+		null,
+		2,
+	),
 );
