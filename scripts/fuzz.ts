@@ -32,6 +32,9 @@ const FIXTURES = [
 	"layouts/lzw_pred2_red.tif",
 	"layouts/deflate_pred3_red.tif",
 	"layouts/sep_band.tif",
+	"jpeg/jpeg_byte_256.tif",
+	"jpeg/ycbcr_tiled.tif",
+	"jpeg/ycbcr_strips.tif",
 ];
 /** Values a hostile header would write over a field: boundaries of every width. */
 const EXTREMES = [0, 1, 2, 0x7f, 0xff, 0x7fff, 0xffff, 0x7fffffff, 0xffffffff];

@@ -14,8 +14,9 @@
  */
 import { type GeoTIFFImage, getDecoder, type TypedArray } from "geotiff";
 import { HOST_LITTLE_ENDIAN, reverseSampleBytes, undoHorizontalDifferencing } from "./block-samples";
-import { blockParameters, COMPRESSION, decodableCompressions, describeCompression } from "./decoders";
+import { blockParameters, COMPRESSION, decodableCompressions, describeCompression, PHOTOMETRIC } from "./decoders";
 import { RasterInputError } from "./input-errors";
+import { dataTypeName, ycbcrUnreadable } from "./inspect";
 import { SAMPLE_ARRAYS, type SampleArray, type SampleType, sampleTypeOf } from "./samples";
 
 /** Sample type per "sampleFormat:bits": unsigned, signed and IEEE float samples. */
@@ -55,9 +56,9 @@ function compressionOf(image: GeoTIFFImage): number {
 }
 
 /**
- * Refuses a compression or a band's sample type that no reader here decodes, before any block
- * is read. Validate refuses them too, naming the input; here they are refused rather than left
- * to fail inside geotiff.js with an error that does not say the file is at fault.
+ * Refuses a compression, a band's sample type or a YCbCr layout that no reader here decodes,
+ * before any block is read. Validate refuses them too, naming the input; here they are refused
+ * rather than left to fail inside geotiff.js with an error that does not say the file is at fault.
  */
 function checkDecodable(image: GeoTIFFImage, bands: readonly number[]): void {
 	const compression = compressionOf(image);
@@ -66,6 +67,18 @@ function checkDecodable(image: GeoTIFFImage, bands: readonly number[]): void {
 			"unsupported-raster",
 			`compression ${describeCompression(compression)} is not supported`,
 		);
+	}
+	const directory = image.getFileDirectory();
+	if (Number(directory.getValue("PhotometricInterpretation")) === PHOTOMETRIC.ycbcr) {
+		const unreadable = ycbcrUnreadable({
+			compression,
+			planar: image.planarConfiguration === 2,
+			bandDataTypes: Array.from({ length: image.getSamplesPerPixel() }, (_, sample) =>
+				dataTypeName(image.getSampleFormat(sample), image.getBitsPerSample(sample)),
+			),
+		});
+		if (unreadable)
+			throw new RasterInputError("unsupported-raster", `photometric interpretation 6 (YCbCr): ${unreadable}`);
 	}
 	for (const band of bands) {
 		const format = image.getSampleFormat(band - 1);
