@@ -140,7 +140,7 @@ async function installCodecs(): Promise<void> {
 		import("../src/wasm/zstd"),
 	]);
 	const zstdWasm = readFileSync(new URL("../wasm/build/zstd.wasm", import.meta.url));
-	installDecoders({ inflate: inflateNative, zstd: createZstdDecode(await WebAssembly.compile(zstdWasm)) });
+	await installDecoders({ inflate: inflateNative, zstd: createZstdDecode(await WebAssembly.compile(zstdWasm)) });
 }
 
 /** The child: reads mutants [from, to) and reports each one's start and end to the parent. */

@@ -285,15 +285,19 @@ let installed: Codecs | null = null;
 
 /**
  * Registers the decoders with geotiff.js for the whole isolate. Installing the same codecs
- * again is a no-op; other codecs replace them.
+ * again is a no-op; other codecs replace them. The registration is immediate; the promise
+ * settles once geotiff.js's JPEG reader is loaded, and the Worker awaits it before reading a
+ * file (src/raster/inputs.ts): in workerd, loading it is work of the invocation that installs,
+ * and a later invocation must not wait on what an earlier one left unfinished.
  */
-export function installDecoders(codecs: Codecs): void {
-	if (installed === codecs) return;
-	installed = codecs;
+export function installDecoders(codecs: Codecs): Promise<void> {
 	geotiffJpegDecoder ??= getDecoder(COMPRESSION.jpeg, {} as never).then(
 		(decoder) => decoder.constructor as new (parameters: unknown) => BaseDecoder,
 	);
 	const jpegDecoderClass = geotiffJpegDecoder;
+	const ready = jpegDecoderClass.then(() => undefined);
+	if (installed === codecs) return ready;
+	installed = codecs;
 
 	abstract class SizedDecoder extends BaseDecoder {
 		get block(): BlockParameters {
@@ -402,4 +406,5 @@ export function installDecoders(codecs: Codecs): void {
 	register(COMPRESSION.zstd, ZstdDecoder);
 	register(COMPRESSION.lerc, LercDecoder);
 	register(COMPRESSION.jpeg, JpegDecoder);
+	return ready;
 }

@@ -9,7 +9,11 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { getJob } from "../../src/db/queries";
 import { type PlannedInput, windowBytes } from "../../src/pipeline/plan";
 import { pipelineStages } from "../../src/pipeline/stages";
+import { openRasterFile } from "../../src/raster/inputs";
+import { readWindow } from "../../src/raster/read";
+import { SAMPLE_ARRAYS } from "../../src/raster/samples";
 import { objectKeys } from "../../src/storage/keys";
+import ycbcrStrips from "../fixtures/jpeg/ycbcr_strips.tif";
 import stripedRed from "../fixtures/layouts/mixed_strips_red.tif";
 import expectedNdvi from "../fixtures/layouts/overviews.f32";
 import tiledNir from "../fixtures/layouts/overviews_nir.tif";
@@ -93,5 +97,37 @@ describe("strip planning", () => {
 			if (!same && mismatches.length < 3) mismatches.push(`pixel ${i}: ${got}, numpy ${want}`);
 		});
 		expect(mismatches).toEqual([]);
+	});
+});
+
+describe("a decoded window", () => {
+	it.each([
+		["16-row Deflate strips (sliced blocks)", stripedRed, [1]],
+		["YCbCr JPEG strips (geotiff.js's readRasters)", ycbcrStrips, [1, 2, 3]],
+	] as const)("of %s copies any of its columns as a read of those columns alone", async (_name, tiff, bands) => {
+		const key = `test/strip-planning/${crypto.randomUUID()}.tif`;
+		await env.BUCKET.put(key, tiff);
+		const file = { objectKey: key, href: null, bytes: tiff.byteLength, allowedHosts: null };
+		const { image } = await openRasterFile(env, file);
+		const rows = { rowStart: 20, rowEnd: Math.min(image.getHeight(), 100) };
+		const window = { ...rows, colStart: 0, colEnd: image.getWidth() };
+		const decoded = await readWindow(image, bands, window);
+		for (const [colStart, colEnd] of [
+			[0, 64],
+			[64, 150],
+			[150, image.getWidth()],
+		] as const) {
+			const alone = await readWindow((await openRasterFile(env, file)).image, bands, { ...rows, colStart, colEnd });
+			const view = decoded.columns(colStart, colEnd);
+			for (const position of bands.keys()) {
+				const type = decoded.sampleTypes[position] ?? "uint8";
+				const pixels = (colEnd - colStart) * (rows.rowEnd - rows.rowStart);
+				const fromView = new SAMPLE_ARRAYS[type](pixels);
+				const fromRead = new SAMPLE_ARRAYS[type](pixels);
+				view.copyBand(position, fromView);
+				alone.copyBand(position, fromRead);
+				expect(fromView).toEqual(fromRead);
+			}
+		}
 	});
 });
