@@ -112,7 +112,7 @@ const variants: [string, Codecs][] = [
 	["EO Edge, pako for node:zlib", { inflate: (input) => inflate(input), zstd }],
 ];
 for (const [reader, codecs] of variants) {
-	installDecoders(codecs);
+	await installDecoders(codecs);
 	for (const name of COMPRESSIONS) {
 		if (name !== "deflate" && reader !== variants[0]?.[0]) continue;
 		const file = files.get(name) as ArrayBuffer;

@@ -18,7 +18,14 @@
  * 3. where GDAL is installed, times gdal_calc.py's NDVI on the same pair with one thread and
  *    prints the ratios.
  *
- * Usage: npm run bench:scene [-- red.tif nir.tif]. Results also go to artifacts/bench-scene/report.json.
+ * Under Node it also counts the blocks compute decodes, against the blocks the files hold: a plan
+ * that decodes each block once shows 1.00.
+ *
+ * Usage: npm run bench:scene [-- [--stripped] [--node-only] [red.tif nir.tif]].
+ *   --stripped   the same pair re-written in GDAL's default layout, full-width strips (with
+ *                `gdal_translate -co COMPRESS=DEFLATE -co PREDICTOR=2`, once, cached beside it)
+ *   --node-only  skips the job on wrangler dev: the CPU and memory figures only
+ * Results also go to artifacts/bench-scene/report.json (report-strips.json with --stripped).
  */
 import { execFileSync, spawnSync } from "node:child_process";
 
@@ -35,9 +42,10 @@ import {
 	writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { getHeapStatistics } from "node:v8";
+import { GeoTIFFImage } from "geotiff";
 import { freePort, startDevServer, stopChildrenOnExit, stopGroup, waitForHealth } from "../scripts/dev-server";
 import { wranglerVars } from "../scripts/wrangler-vars";
 import { DEVELOPMENT_API_KEY } from "../src/access/api-keys";
@@ -46,6 +54,7 @@ import { ensureTenant } from "../src/db/access";
 import { admitJob, getJob, insertUpload } from "../src/db/queries";
 import { compileFormula } from "../src/indices/formula";
 import { dispatchBatch } from "../src/pipeline/dispatch";
+import type { JobPlan } from "../src/pipeline/plan";
 import { pipelineStages, type StageName } from "../src/pipeline/stages";
 import { storeWorkingSetBytes } from "../src/pipeline/store/handler";
 import type { RasterSummary } from "../src/raster/inspect";
@@ -61,8 +70,58 @@ const WORKER_MEMORY_LIMIT = 128 * MiB;
 const CPU_LIMIT_MS = 30_000;
 const TRACE_ID = "0af7651916cd43dd8448eb211c80319c";
 
+/**
+ * `path` in GDAL's default GeoTIFF layout, full-width strips (one row each at this width), the
+ * same Deflate and predictor: written once beside it as `<name>-strips.tif`.
+ */
+function stripped(path: string): string {
+	const target = join(dirname(path), `${basename(path, ".tif")}-strips.tif`);
+	if (!existsSync(target)) {
+		console.log(`writing ${target} in full-width strips with gdal_translate (once) …`);
+		execFileSync("gdal_translate", ["-q", "-co", "COMPRESS=DEFLATE", "-co", "PREDICTOR=2", path, target], {
+			stdio: "inherit",
+		});
+	}
+	return target;
+}
+
+/**
+ * Counts every block geotiff.js is asked to decode: the window reader asks for each block a
+ * window needs once. Files are told apart by their size.
+ */
+function countBlockDecodes(): { decodes: number; blocks: Map<string, number>; stop: () => void } {
+	const original = GeoTIFFImage.prototype.getTileOrStrip;
+	const counts = {
+		decodes: 0,
+		blocks: new Map<string, number>(),
+		stop: () => {
+			GeoTIFFImage.prototype.getTileOrStrip = original;
+		},
+	};
+	GeoTIFFImage.prototype.getTileOrStrip = function (this: GeoTIFFImage, x, y, sample, ...rest) {
+		const file = (this as unknown as { source: { fileSize: number } }).source.fileSize;
+		const key = `${file}:${x}:${y}:${sample}`;
+		counts.decodes++;
+		counts.blocks.set(key, (counts.blocks.get(key) ?? 0) + 1);
+		return original.call(this, x, y, sample, ...rest);
+	} as typeof original;
+	return counts;
+}
+
+/** Blocks the files hold (one band each). */
+function blocksIn(plan: JobPlan): number {
+	return plan.inputs.reduce(
+		(sum, input) => sum + Math.ceil(plan.width / input.block_width) * Math.ceil(plan.height / input.block_height),
+		0,
+	);
+}
+
 function inputs(): { red: string; nir: string } {
-	const [red, nir] = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));
+	const files = pairOf(process.argv.slice(2).filter((arg) => !arg.startsWith("--")));
+	return process.argv.includes("--stripped") ? { red: stripped(files.red), nir: stripped(files.nir) } : files;
+}
+
+function pairOf([red, nir]: string[]): { red: string; nir: string } {
 	if (red && nir) return { red: resolve(red), nir: resolve(nir) };
 	const cached = { red: join(CACHE, "red.tif"), nir: join(CACHE, "nir.tif") };
 	if (!existsSync(cached.red) || !existsSync(cached.nir)) {
@@ -310,6 +369,7 @@ async function runUnderNode(files: { red: string; nir: string }) {
 			INGEST_QUEUE: collectingQueue(),
 			VALIDATE_QUEUE: collectingQueue(),
 			COMPUTE_QUEUE: collectingQueue(),
+			HISTOGRAM_QUEUE: collectingQueue(),
 			STORE_QUEUE: collectingQueue(),
 			PUBLISH_QUEUE: collectingQueue(),
 		};
@@ -367,9 +427,20 @@ async function runUnderNode(files: { red: string; nir: string }) {
 			measure(stepOf(stage, body), detail, storage, () => dispatch(env, pipelineStages[stage].queue, [body]));
 
 		const measured = [await invoke("ingest", message), await invoke("validate", message)];
-		for (const body of queues.COMPUTE_QUEUE.sent as Record<string, unknown>[]) {
-			measured.push(await invoke("compute", body, `window ${body.strip_index}`));
-			process.stdout.write(".");
+		const blockDecodes = countBlockDecodes();
+		try {
+			for (const body of queues.COMPUTE_QUEUE.sent as Record<string, unknown>[]) {
+				measured.push(await invoke("compute", body, `window ${body.strip_index}`));
+				process.stdout.write(".");
+			}
+		} finally {
+			blockDecodes.stop();
+		}
+		process.stdout.write("\n");
+		// The histogram's second pass over the stored windows.
+		for (const body of queues.HISTOGRAM_QUEUE.sent as Record<string, unknown>[]) {
+			measured.push(await invoke("histogram", body, `window ${body.strip_index}`));
+			process.stdout.write("+");
 		}
 		process.stdout.write("\n");
 		// Store's start, then whatever each of its invocations queues, in the order queued.
@@ -393,7 +464,13 @@ async function runUnderNode(files: { red: string; nir: string }) {
 		);
 		const job = await getJob(env.DB, message.job_id);
 		if (job?.status !== "succeeded" || !job.plan) throw new Error(`the bench job ended ${job?.status}`);
-		return { invocations: measured, lightBatch, width: job.plan.width, height: job.plan.height };
+		const decodes = {
+			held: blocksIn(job.plan),
+			decoded: blockDecodes.decodes,
+			distinct: blockDecodes.blocks.size,
+			most: Math.max(0, ...blockDecodes.blocks.values()),
+		};
+		return { invocations: measured, lightBatch, width: job.plan.width, height: job.plan.height, decodes };
 	} finally {
 		console.log = print;
 		rmSync(work, { recursive: true, force: true });
@@ -451,7 +528,7 @@ if (!process.argv.includes("--node-only")) console.log("running the NDVI job on 
 // --node-only skips the job on wrangler dev (its rows are left out), for a quicker look at CPU and memory.
 const wrangler = process.argv.includes("--node-only") ? null : await runOnWrangler(files);
 console.log("running the same invocations under Node through the dispatcher, one batch at a time …");
-const { invocations, lightBatch, ...sceneSize } = await runUnderNode(files);
+const { invocations, lightBatch, decodes, ...sceneSize } = await runUnderNode(files);
 console.log("timing gdal_calc.py (one thread) …");
 const gdal = gdalCalc(files);
 
@@ -508,6 +585,9 @@ for (const step of steps) {
 }
 console.log(`| CPU summed over all invocations (Node) | ${seconds(cpuMs)} |`);
 console.log(
+	`| blocks decoded by compute / blocks the files hold | ${decodes.decoded} / ${decodes.held} = ${(decodes.decoded / decodes.held).toFixed(2)} (the most decodes of one block: ${decodes.most}) |`,
+);
+console.log(
 	`| critical path (Node): the slowest invocation of each step, summed | ${seconds(criticalCpuMs)} CPU, ${seconds(criticalWallMs)} wall |`,
 );
 console.log(
@@ -549,6 +629,6 @@ console.log(
 );
 mkdirSync(CACHE, { recursive: true });
 writeFileSync(
-	join(CACHE, "report.json"),
-	JSON.stringify({ files, wrangler, steps, invocations, lightBatch, retained, gdal }, null, 2),
+	join(CACHE, process.argv.includes("--stripped") ? "report-strips.json" : "report.json"),
+	JSON.stringify({ files, wrangler, steps, invocations, lightBatch, retained, gdal, decodes }, null, 2),
 );

@@ -32,6 +32,9 @@ const FIXTURES = [
 	"layouts/lzw_pred2_red.tif",
 	"layouts/deflate_pred3_red.tif",
 	"layouts/sep_band.tif",
+	"jpeg/jpeg_byte_256.tif",
+	"jpeg/ycbcr_tiled.tif",
+	"jpeg/ycbcr_strips.tif",
 ];
 /** Values a hostile header would write over a field: boundaries of every width. */
 const EXTREMES = [0, 1, 2, 0x7f, 0xff, 0x7fff, 0xffff, 0x7fffffff, 0xffffffff];
@@ -137,7 +140,7 @@ async function installCodecs(): Promise<void> {
 		import("../src/wasm/zstd"),
 	]);
 	const zstdWasm = readFileSync(new URL("../wasm/build/zstd.wasm", import.meta.url));
-	installDecoders({ inflate: inflateNative, zstd: createZstdDecode(await WebAssembly.compile(zstdWasm)) });
+	await installDecoders({ inflate: inflateNative, zstd: createZstdDecode(await WebAssembly.compile(zstdWasm)) });
 }
 
 /** The child: reads mutants [from, to) and reports each one's start and end to the parent. */

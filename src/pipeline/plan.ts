@@ -1,11 +1,13 @@
 /**
  * The strip plan: how a job's raster is cut into windows (rows x columns) so that one compute
- * invocation's working set stays under the configured memory budget, and so that every
- * output tile of result.tif lies inside exactly one window.
+ * invocation's working set stays under the configured memory budget, that every output tile of
+ * result.tif lies inside exactly one window, and that the inputs' blocks are decoded as few
+ * times as the budget allows: once each whenever some plan under the budget does so.
  */
 
 import { COG_TILE_SIZE as OUTPUT_TILE } from "../raster/cog-writer";
 import type { GeoReference } from "../raster/georeference";
+import { READ_GROUP_BYTES } from "../raster/read";
 import { ARENA_STATISTICS_BYTES, SKETCH_TABLE_BYTES } from "../wasm/kernels";
 
 export interface PlannedInput {
@@ -45,6 +47,13 @@ export interface JobPlan {
 	rows_per_strip: number;
 	cols_per_strip: number;
 	/**
+	 * Columns compute evaluates at once inside a window, a multiple of the output tile: a window
+	 * wider than this decodes its blocks once and evaluates them in chunks of this many columns
+	 * (so a full-width window over strips fits the budget). Absent in plans from before chunks
+	 * and in plans whose windows are evaluated whole.
+	 */
+	chunk_columns?: number;
+	/**
 	 * How many windows the job keeps queued at once (WINDOWS_IN_FLIGHT_PER_JOB when validate
 	 * planned it): each finished window queues the one this many places on. Absent in plans from
 	 * before the limit, whose windows were all queued at once.
@@ -74,96 +83,207 @@ const TILE_SCRATCH_BYTES = 3 * OUTPUT_TILE * OUTPUT_TILE * 4;
 const STATISTICS_BYTES = ARENA_STATISTICS_BYTES + SKETCH_TABLE_BYTES;
 
 /**
- * Bytes one output pixel costs in compute, beyond the input blocks: each input converted to
- * float32 in Wasm memory, the float32 output, its compressed tiles (at worst as large) and its
- * decimated copy (a quarter).
+ * Bytes one pixel of a window costs until the window is stored: its compressed output tiles (at
+ * worst as large as the float32 values) and its 2 x 2 average (a quarter of them).
  */
-function outputBytesPerPixel(inputs: readonly PlannedInput[]): number {
-	return inputs.length * 4 + 4 + 4 + 1;
+const WINDOW_BYTES_PER_PIXEL = 4 + 1;
+
+/**
+ * Bytes one pixel of a chunk (the columns evaluated at once) costs: each input converted to
+ * float32 in Wasm memory and the float32 output. A window evaluated in several chunks also
+ * holds one chunk's 2 x 2 average (a quarter) before it joins the window's.
+ */
+function chunkBytesPerPixel(inputs: readonly PlannedInput[], chunked: boolean): number {
+	return inputs.length * 4 + 4 + (chunked ? 1 : 0);
 }
 
-/** Pixels of `extent` that the blocks overlapping a `span`-long stretch cover, at worst. */
-function coveredBy(span: number, block: number, extent: number, aligned: boolean): number {
-	return Math.min(extent, (Math.ceil(span / block) + (aligned ? 0 : 1)) * block);
+/**
+ * Pixels of `extent` covered by the blocks that a `span`-long stretch starting at a multiple of
+ * `span` overlaps, at worst: a stretch starting `gcd(span, block)` short of a block edge
+ * overlaps the most.
+ */
+function coveredBy(span: number, block: number, extent: number): number {
+	const blocks = Math.floor((span + block - gcd(span, block) - 1) / block) + 1;
+	return Math.min(extent, blocks * block);
+}
+
+/**
+ * Pixels of the blocks a window holds along one axis: the reader keeps only the part of a block
+ * inside the window when the block reaches past it, so at most the window's span, and the part
+ * of a block at the raster's edge that lies past the edge (kept whole when the rest is inside).
+ */
+function heldBy(span: number, block: number, extent: number): number {
+	const overhang = Math.ceil(extent / block) * block - extent;
+	return Math.min(coveredBy(span, block, extent), span + overhang);
+}
+
+/** The files the inputs read, each once, with the layout of its blocks. */
+function filesOf(inputs: readonly PlannedInput[]): PlannedInput[] {
+	return [...new Map(inputs.map((input) => [fileOf(input), input])).values()];
 }
 
 /**
  * Working set of a `rows` x `columns` window whose edges fall on multiples of `rows` and
- * `columns`: every block it touches held compressed and decoded (twice its decoded size, as
- * geotiff.js may have them all in flight at once), the caches, and the output.
+ * `columns`, evaluated `chunkColumns` columns at a time (the whole window when omitted): the
+ * decoded blocks it touches (only their part inside the window when they reach past it), the
+ * blocks being read (compute reads each file in groups of at most
+ * READ_GROUP_BYTES stored, or one block, held compressed and copied once by the ranged source),
+ * the caches, the window's output tiles and average, and one chunk's inputs and output.
  */
 export function windowBytes(
 	rows: number,
 	columns: number,
 	raster: { width: number; height: number },
 	inputs: readonly PlannedInput[],
+	chunkColumns = columns,
 ): number {
-	const files = new Map(inputs.map((input) => [fileOf(input), input]));
+	const files = filesOf(inputs);
 	let blocks = 0;
-	for (const file of files.values()) {
-		const coveredRows = coveredBy(rows, file.block_height, raster.height, rows % file.block_height === 0);
-		const coveredColumns = coveredBy(columns, file.block_width, raster.width, columns % file.block_width === 0);
-		blocks += 2 * file.bytes_per_pixel * coveredRows * coveredColumns;
+	let largestBlock = 0;
+	for (const file of files) {
+		const heldRows = heldBy(rows, file.block_height, raster.height);
+		const heldColumns = heldBy(columns, file.block_width, raster.width);
+		blocks += file.bytes_per_pixel * heldRows * heldColumns;
+		largestBlock = Math.max(largestBlock, file.bytes_per_pixel * file.block_width * file.block_height);
 	}
-	const fixed = files.size * CACHE_BYTES_PER_FILE + TILE_SCRATCH_BYTES + STATISTICS_BYTES;
-	return blocks + fixed + rows * columns * outputBytesPerPixel(inputs);
+	const reading = 2 * Math.max(READ_GROUP_BYTES, largestBlock);
+	const chunk = Math.min(chunkColumns, columns);
+	return (
+		blocks +
+		reading +
+		files.length * CACHE_BYTES_PER_FILE +
+		TILE_SCRATCH_BYTES +
+		STATISTICS_BYTES +
+		rows * columns * WINDOW_BYTES_PER_PIXEL +
+		rows * chunk * chunkBytesPerPixel(inputs, chunk < columns)
+	);
 }
 
-/** The first alignment that fits the budget at its smallest window, else the plain tile size. */
-function chooseAlignment(candidate: number, fits: (alignment: number) => boolean): number {
-	return candidate !== OUTPUT_TILE && fits(candidate) ? candidate : OUTPUT_TILE;
+/**
+ * Bytes of blocks decoded over a whole job cut into `windows`: each window decodes every block
+ * it overlaps, so a block two windows overlap counts twice.
+ */
+export function decodedBytes(windows: readonly StripSpan[], inputs: readonly PlannedInput[]): number {
+	let total = 0;
+	for (const file of filesOf(inputs)) {
+		const blockBytes = file.bytes_per_pixel * file.block_width * file.block_height;
+		for (const { rowStart, rowEnd, colStart, colEnd } of windows) {
+			const down = Math.floor((rowEnd - 1) / file.block_height) - Math.floor(rowStart / file.block_height) + 1;
+			const across = Math.floor((colEnd - 1) / file.block_width) - Math.floor(colStart / file.block_width) + 1;
+			total += down * across * blockBytes;
+		}
+	}
+	return total;
+}
+
+/** Windows of `rows` x `columns` over the raster, row-major, the last ones cut at its edges. */
+function windowsOf(width: number, height: number, rows: number, columns: number): StripSpan[] {
+	const strips: StripSpan[] = [];
+	for (let rowStart = 0; rowStart < height; rowStart += rows) {
+		for (let colStart = 0; colStart < width; colStart += columns) {
+			strips.push({
+				index: strips.length,
+				rowStart,
+				rowEnd: Math.min(height, rowStart + rows),
+				colStart,
+				colEnd: Math.min(width, colStart + columns),
+			});
+		}
+	}
+	return strips;
+}
+
+/** The largest multiple of `step` (at least one step, at most the extent rounded up) that fits. */
+function largest(step: number, extent: number, fits: (size: number) => boolean): number {
+	let size = step;
+	while (size < extent && fits(size + step)) size += step;
+	return Math.min(size, Math.ceil(extent / step) * step);
+}
+
+export interface StripPlan {
+	rowsPerStrip: number;
+	colsPerStrip: number;
+	/** Columns evaluated at once; equal to colsPerStrip when windows are evaluated whole. */
+	chunkColumns: number;
+	strips: StripSpan[];
 }
 
 /**
  * Cuts the raster into windows whose edges are multiples of the output tile (so no output tile
- * is split between invocations) and, where the budget allows, of the inputs' blocks (so no
- * block is decoded twice). Full-width strips are preferred; when even the shortest full-width
- * strip is over budget (e.g. 1024-row tiles across a 10980-pixel scene), strips are also cut
- * into columns. A window never gets smaller than one output tile.
+ * is split between invocations), under the budget, choosing among these shapes the one that
+ * decodes the fewest bytes of blocks over the job (ties: windows evaluated whole, then fewer
+ * windows):
+ *
+ * - full-width windows, as many rows as fit, evaluated whole;
+ * - full-width windows evaluated in chunks of columns: each window's blocks are decoded once and
+ *   only one chunk's inputs and output are held at a time, which is what lets a raster of
+ *   full-width strips (GDAL's default layout) be decoded once per job;
+ * - windows of one row alignment cut into columns too (aligned to the inputs' blocks where the
+ *   budget allows), evaluated whole or in chunks: a row of 1024 x 1024 tiles across a
+ *   10980-pixel scene is over budget, and tiles are decoded once however they are cut.
+ *
+ * Rows are aligned to every input's block height where that fits (so no block is split
+ * between two windows), else to the output tile alone. When no shape fits, the windows are
+ * one output tile, the smallest there is. Blocks an input's layout spreads across window
+ * edges that must fall on multiples of 512 (e.g. strips wider than the budget allows for a
+ * full-width window) are decoded by each window that needs them.
  */
 export function planStrips(
 	width: number,
 	height: number,
 	inputs: readonly PlannedInput[],
 	budgetBytes: number,
-): { rowsPerStrip: number; colsPerStrip: number; strips: StripSpan[] } {
+): StripPlan {
 	const raster = { width, height };
-	const cost = (rows: number, columns: number) =>
-		windowBytes(Math.min(rows, height), Math.min(columns, width), raster, inputs);
-	const rowAlign = chooseAlignment(
-		lcm([OUTPUT_TILE, ...inputs.map((input) => input.block_height)]),
-		(rows) => cost(rows, OUTPUT_TILE) <= budgetBytes,
-	);
-	const colAlign = chooseAlignment(
-		lcm([OUTPUT_TILE, ...inputs.map((input) => input.block_width)]),
-		(columns) => cost(rowAlign, columns) <= budgetBytes,
-	);
-	/** The largest multiple of `step` (at least one step, at most the extent) that fits. */
-	const largest = (step: number, extent: number, fits: (size: number) => boolean) => {
-		let size = step;
-		while (size < extent && fits(size + step)) size += step;
-		return Math.min(size, Math.ceil(extent / step) * step);
-	};
-	let rowsPerStrip: number;
-	let colsPerStrip: number;
-	if (cost(rowAlign, width) <= budgetBytes) {
-		colsPerStrip = width;
-		rowsPerStrip = largest(rowAlign, height, (rows) => cost(rows, width) <= budgetBytes);
-	} else {
-		rowsPerStrip = rowAlign;
-		colsPerStrip = largest(colAlign, width, (columns) => cost(rowAlign, columns) <= budgetBytes);
-	}
-	const strips: StripSpan[] = [];
-	for (let rowStart = 0; rowStart < height; rowStart += rowsPerStrip) {
-		for (let colStart = 0; colStart < width; colStart += colsPerStrip) {
-			strips.push({
-				index: strips.length,
-				rowStart,
-				rowEnd: Math.min(height, rowStart + rowsPerStrip),
-				colStart,
-				colEnd: Math.min(width, colStart + colsPerStrip),
-			});
+	const fits = (rows: number, columns: number, chunk: number) =>
+		windowBytes(Math.min(rows, height), Math.min(columns, width), raster, inputs, chunk) <= budgetBytes;
+	const rowAlignments = [...new Set([lcm([OUTPUT_TILE, ...inputs.map((input) => input.block_height)]), OUTPUT_TILE])];
+	const columnAlignment = lcm([OUTPUT_TILE, ...inputs.map((input) => input.block_width)]);
+	const shapes: { rows: number; columns: number; chunk: number }[] = [];
+	for (const rowAlign of rowAlignments) {
+		for (const chunked of [false, true]) {
+			// A chunked shape is sized with the smallest chunk, then given the widest chunk that fits.
+			const least = (columns: number) => (chunked ? OUTPUT_TILE : columns);
+			const widestChunk = (rows: number, columns: number) =>
+				chunked ? largest(OUTPUT_TILE, columns, (chunk) => fits(rows, columns, chunk)) : columns;
+			if (fits(rowAlign, width, least(width))) {
+				const rows = largest(rowAlign, height, (size) => fits(size, width, least(width)));
+				shapes.push({ rows, columns: width, chunk: widestChunk(rows, width) });
+			}
+			const colAlign =
+				columnAlignment !== OUTPUT_TILE && fits(rowAlign, columnAlignment, least(columnAlignment))
+					? columnAlignment
+					: OUTPUT_TILE;
+			if (fits(rowAlign, colAlign, least(colAlign))) {
+				const columns = largest(colAlign, width, (size) => fits(rowAlign, size, least(size)));
+				shapes.push({ rows: rowAlign, columns, chunk: widestChunk(rowAlign, columns) });
+			}
 		}
 	}
-	return { rowsPerStrip: Math.min(rowsPerStrip, height), colsPerStrip: Math.min(colsPerStrip, width), strips };
+	let best: (StripPlan & { decoded: number }) | null = null;
+	for (const shape of shapes) {
+		const rows = Math.min(shape.rows, height);
+		const columns = Math.min(shape.columns, width);
+		const chunkColumns = Math.min(shape.chunk, columns);
+		const strips = windowsOf(width, height, rows, columns);
+		const candidate = { rowsPerStrip: rows, colsPerStrip: columns, chunkColumns, strips };
+		const decoded = decodedBytes(strips, inputs);
+		const order = (plan: StripPlan & { decoded: number }) =>
+			[plan.decoded, plan.chunkColumns < plan.colsPerStrip ? 1 : 0, plan.strips.length] as const;
+		const [a, b, c] = order({ ...candidate, decoded });
+		const [x, y, z] = best ? order(best) : [Number.POSITIVE_INFINITY, 0, 0];
+		if (a < x || (a === x && (b < y || (b === y && c < z)))) best = { ...candidate, decoded };
+	}
+	if (best) {
+		const { decoded: _decoded, ...plan } = best;
+		return plan;
+	}
+	const rows = Math.min(OUTPUT_TILE, height);
+	const columns = Math.min(OUTPUT_TILE, width);
+	return {
+		rowsPerStrip: rows,
+		colsPerStrip: columns,
+		chunkColumns: columns,
+		strips: windowsOf(width, height, rows, columns),
+	};
 }

@@ -8,8 +8,10 @@
  *   was compiled ahead of time: geotiff.js's own ZSTD and LERC decoders compile Wasm from
  *   bytes, which Workers forbid.
  * - PackBits into a block-sized buffer, where geotiff.js's decoder grows without bound.
- * - JPEG through geotiff.js's decoder, once the block's frame header has been checked against
- *   the block: that decoder sizes its buffers from the frame header alone.
+ * - JPEG: markers and coefficients through geotiff.js's decoder, once the block's frame header
+ *   has been checked against the block (that decoder sizes its buffers from the frame header
+ *   alone), then the inverse DCT, upsampling and YCbCr to RGB as libjpeg does them for GDAL
+ *   (src/raster/jpeg.ts).
  * Every decoder here writes at most a block's decoded size, so a hostile block cannot make it
  * allocate more. Uncompressed blocks are passed on as stored, but refused, as every block here
  * is, when a predictor is to be undone on a partial row. Predictor 3 is applied by
@@ -22,6 +24,7 @@ import Lerc from "lerc";
 import type { ZstdDecode } from "../wasm/zstd";
 import { checkWholeRows } from "./block-samples";
 import { RasterInputError } from "./input-errors";
+import { jpegPixels, type ParsedJpeg } from "./jpeg";
 import { decodeLzw } from "./lzw";
 import { maxStoredBlockBytes } from "./tiff-structure";
 
@@ -95,7 +98,12 @@ export interface BlockParameters {
 	lercParameters: number[] | null;
 	/** The quantization and Huffman tables JPEG blocks share (the JPEGTables tag). */
 	jpegTables: Uint8Array | null;
+	/** The PhotometricInterpretation tag; null when the file has none. */
+	photometric: number | null;
 }
+
+/** TIFF PhotometricInterpretation tag values. */
+export const PHOTOMETRIC = { minIsWhite: 0, minIsBlack: 1, rgb: 2, ycbcr: 6 } as const;
 
 function numbersOf(value: unknown): number[] {
 	if (typeof value === "number") return [value];
@@ -126,6 +134,9 @@ export async function blockParameters(directory: ImageFileDirectory): Promise<Bl
 		lercParameters: directory.hasTag("LercParameters") ? numbersOf(await directory.loadValue("LercParameters")) : null,
 		jpegTables: directory.hasTag("JPEGTables")
 			? new Uint8Array(numbersOf(await directory.loadValue("JPEGTables")))
+			: null,
+		photometric: directory.hasTag("PhotometricInterpretation")
+			? Number(await directory.loadValue("PhotometricInterpretation"))
 			: null,
 	};
 }
@@ -207,13 +218,19 @@ export function decodePackBits(input: Uint8Array, maxBytes: number): Uint8Array 
 const JPEG_NON_FRAME_MARKERS = new Set([0xc4, 0xc8, 0xcc]);
 
 /**
- * Reads a JPEG block's markers up to its scan and refuses a frame (SOFn) larger than the block
- * or with more than four components, before geotiff.js allocates what the frame declares.
+ * Reads a JPEG block's markers up to its scan and refuses a frame (SOFn) larger than the block,
+ * with more than four components or with sampling factors outside 1-4 (libjpeg's "bogus
+ * sampling factors"), before geotiff.js allocates what the frame declares, and a frame whose
+ * components' factors do not divide the largest (which libjpeg does not upsample either).
  */
-export function checkJpegFrame(bytes: Uint8Array, block: Pick<BlockParameters, "tileWidth" | "tileHeight">): void {
+export function checkJpegFrame(
+	bytes: Uint8Array,
+	block: Pick<BlockParameters, "tileWidth" | "tileHeight">,
+	what = "the block",
+): void {
 	const byte = (at: number) => bytes[at] ?? 0;
 	for (let at = 0; at + 1 < bytes.length; ) {
-		if (byte(at) !== 0xff) corrupt(`JPEG: no marker at byte ${at} of the block`);
+		if (byte(at) !== 0xff) corrupt(`JPEG: no marker at byte ${at} of ${what}`);
 		const marker = byte(at + 1);
 		if (marker === 0xff) {
 			at += 1;
@@ -232,15 +249,35 @@ export function checkJpegFrame(bytes: Uint8Array, block: Pick<BlockParameters, "
 						`JPEG: the block declares a ${width} x ${height} frame of ${components} components; the block is ${block.tileWidth} x ${block.tileHeight}`,
 					);
 				}
+				checkSamplingFactors(Array.from({ length: components }, (_, i) => byte(at + 11 + 3 * i)));
 			}
 			at += 2 + ((byte(at + 2) << 8) | byte(at + 3));
 		}
 	}
 }
 
+/** Each component's sampling factors (horizontal in the high nibble), as a frame header gives them. */
+function checkSamplingFactors(factors: readonly number[]): void {
+	const horizontal = factors.map((factor) => factor >> 4);
+	const vertical = factors.map((factor) => factor & 15);
+	const described = () => factors.map((factor) => `${factor >> 4} x ${factor & 15}`).join(", ");
+	if ([...horizontal, ...vertical].some((factor) => factor < 1 || factor > 4)) {
+		corrupt(`JPEG: sampling factors ${described()} are not between 1 and 4`);
+	}
+	const maxH = Math.max(...horizontal);
+	const maxV = Math.max(...vertical);
+	if (horizontal.some((h) => maxH % h !== 0) || vertical.some((v) => maxV % v !== 0)) {
+		throw new RasterInputError("unsupported-raster", `JPEG: sampling factors ${described()} are not supported`);
+	}
+}
+
+/** geotiff.js's JPEG reader: it parses a block's markers and decodes its coefficients. */
+type JpegReader = ParsedJpeg & { resetFrames(): void; parse(data: Uint8Array): void };
+type JpegDecoderWithReader = BaseDecoder & { reader: JpegReader };
+
 /**
  * geotiff.js's own JPEG decoder class, taken from its registry before EO Edge's guard replaces
- * the entry (the guard hands every checked block to it).
+ * the entry: EO Edge's decoder hands every checked block to its reader.
  */
 let geotiffJpegDecoder: Promise<new (parameters: unknown) => BaseDecoder> | null = null;
 
@@ -248,15 +285,19 @@ let installed: Codecs | null = null;
 
 /**
  * Registers the decoders with geotiff.js for the whole isolate. Installing the same codecs
- * again is a no-op; other codecs replace them.
+ * again is a no-op; other codecs replace them. The registration is immediate; the promise
+ * settles once geotiff.js's JPEG reader is loaded, and the Worker awaits it before reading a
+ * file (src/raster/inputs.ts): in workerd, loading it is work of the invocation that installs,
+ * and a later invocation must not wait on what an earlier one left unfinished.
  */
-export function installDecoders(codecs: Codecs): void {
-	if (installed === codecs) return;
-	installed = codecs;
+export function installDecoders(codecs: Codecs): Promise<void> {
 	geotiffJpegDecoder ??= getDecoder(COMPRESSION.jpeg, {} as never).then(
 		(decoder) => decoder.constructor as new (parameters: unknown) => BaseDecoder,
 	);
 	const jpegDecoderClass = geotiffJpegDecoder;
+	const ready = jpegDecoderClass.then(() => undefined);
+	if (installed === codecs) return ready;
+	installed = codecs;
 
 	abstract class SizedDecoder extends BaseDecoder {
 		get block(): BlockParameters {
@@ -321,18 +362,37 @@ export function installDecoders(codecs: Codecs): void {
 	}
 
 	class JpegDecoder extends SizedDecoder {
-		#inner: BaseDecoder | null = null;
+		#reader: JpegReader | null = null;
 
 		override async decodeBlock(buffer: ArrayBufferLike): Promise<ArrayBufferLike> {
-			checkJpegFrame(new Uint8Array(buffer), this.block);
+			const bytes = new Uint8Array(buffer);
+			checkJpegFrame(bytes, this.block);
 			const Inner = await jpegDecoderClass;
-			this.#inner ??= new Inner({ ...this.parameters, JPEGTables: this.block.jpegTables ?? undefined });
+			const tables = this.block.jpegTables;
+			let reader: JpegReader;
 			try {
-				return await this.#inner.decodeBlock(buffer as ArrayBuffer);
+				// The reader keeps the tables of JPEGTables, and of earlier blocks, as libjpeg does. The
+				// tables are checked as a block is: a frame header in them would be parsed too.
+				if (!this.#reader && tables) checkJpegFrame(tables, this.block, "the JPEGTables tag");
+				this.#reader ??= (
+					new Inner({ ...this.parameters, JPEGTables: tables ?? undefined }) as JpegDecoderWithReader
+				).reader;
+				reader = this.#reader;
+				reader.resetFrames();
+				reader.parse(bytes);
 			} catch (error) {
-				// geotiff.js's JPEG decoder works on the block's bytes alone: what it refuses is them.
+				if (error instanceof RasterInputError) throw error;
+				// geotiff.js's JPEG reader works on the block's and the tag's bytes alone: what it
+				// refuses is them.
 				corrupt(`JPEG: ${error instanceof Error ? error.message : String(error)}`);
 			}
+			const components = reader.frames[0]?.componentsOrder.length ?? 0;
+			if (components !== this.block.samplesPerBlock) {
+				corrupt(
+					`JPEG: the block holds ${components} components; the file has ${this.block.samplesPerBlock} samples per pixel`,
+				);
+			}
+			return this.output(jpegPixels(reader, { ycbcr: this.block.photometric === PHOTOMETRIC.ycbcr }));
 		}
 	}
 
@@ -346,4 +406,5 @@ export function installDecoders(codecs: Codecs): void {
 	register(COMPRESSION.zstd, ZstdDecoder);
 	register(COMPRESSION.lerc, LercDecoder);
 	register(COMPRESSION.jpeg, JpegDecoder);
+	return ready;
 }

@@ -3,6 +3,7 @@
  * block layout, nodata and georeference, all from the header.
  */
 import type { GeoTIFFImage } from "geotiff";
+import { COMPRESSION } from "./decoders";
 import { type GeoReference, readGeoReference } from "./georeference";
 import { RasterInputError } from "./input-errors";
 
@@ -31,12 +32,15 @@ export interface RasterHeader extends RasterSummary {
 	bandDataTypes: string[];
 	compression: number;
 	photometric: number | null;
+	/** Whether each band is stored apart (PlanarConfiguration 2), not pixel-interleaved. */
+	planar: boolean;
 	geo: GeoReference;
 }
 
 const SAMPLE_FORMAT_NAMES: Record<number, string> = { 1: "UInt", 2: "Int", 3: "Float", 5: "CInt", 6: "CFloat" };
 
-function dataTypeName(sampleFormat: number, bits: number): string {
+/** GDAL's name of a sample type, from its TIFF SampleFormat and BitsPerSample. */
+export function dataTypeName(sampleFormat: number, bits: number): string {
 	if (sampleFormat === 1 && bits === 8) return "Byte";
 	return `${SAMPLE_FORMAT_NAMES[sampleFormat] ?? `Format${sampleFormat}-`}${bits}`;
 }
@@ -107,8 +111,23 @@ export async function inspectRaster(image: GeoTIFFImage): Promise<RasterHeader> 
 		photometric: directory.hasTag("PhotometricInterpretation")
 			? Number(directory.getValue("PhotometricInterpretation"))
 			: null,
+		planar: image.planarConfiguration === 2,
 		geo: await readGeoReference(image),
 	};
+}
+
+/**
+ * Why a YCbCr file cannot be read, or null when it can: YCbCr is read (as RGB, as GDAL reads it)
+ * only from JPEG-compressed, pixel-interleaved blocks of three 8-bit bands, where libjpeg does
+ * the conversion. Other YCbCr files store subsampled chroma in a layout of their own.
+ */
+export function ycbcrUnreadable(header: Pick<RasterHeader, "compression" | "planar" | "bandDataTypes">): string | null {
+	if (header.compression !== COMPRESSION.jpeg) return "YCbCr is read only from JPEG-compressed files";
+	if (header.planar) return "YCbCr is read only from pixel-interleaved files (PlanarConfiguration 1)";
+	if (header.bandDataTypes.length !== 3 || header.bandDataTypes.some((type) => type !== "Byte")) {
+		return `YCbCr is read only from three Byte bands, not ${header.bandDataTypes.length} of ${[...new Set(header.bandDataTypes)].join(", ")}`;
+	}
+	return null;
 }
 
 /** The sample type of a 1-based band. */

@@ -6,11 +6,17 @@
  * every band), blocks are decoded through geotiff.js's decoders, brought to this machine's byte
  * order with predictor 2 undone here (src/raster/block-samples.ts), and their rows copied into
  * the caller's arrays as typed-array slices; every other layout goes through readRasters.
+ *
+ * A window's blocks are read in groups of at most READ_GROUP_BYTES stored (or one block), each
+ * group decoded before the next is read, so a window never holds more than one group's
+ * compressed bytes beside its decoded blocks (see windowBytes in src/pipeline/plan.ts). A
+ * decoded window can be copied out whole or by columns, so one decode serves several chunks.
  */
 import { type GeoTIFFImage, getDecoder, type TypedArray } from "geotiff";
 import { HOST_LITTLE_ENDIAN, reverseSampleBytes, undoHorizontalDifferencing } from "./block-samples";
-import { blockParameters, COMPRESSION, decodableCompressions, describeCompression } from "./decoders";
+import { blockParameters, COMPRESSION, decodableCompressions, describeCompression, PHOTOMETRIC } from "./decoders";
 import { RasterInputError } from "./input-errors";
+import { dataTypeName, ycbcrUnreadable } from "./inspect";
 import { SAMPLE_ARRAYS, type SampleArray, type SampleType, sampleTypeOf } from "./samples";
 
 /** Sample type per "sampleFormat:bits": unsigned, signed and IEEE float samples. */
@@ -36,6 +42,12 @@ const SLICEABLE_COMPRESSIONS = new Set<number>([
 	COMPRESSION.lerc,
 ]);
 
+/**
+ * Stored bytes of the blocks read at once: enough for the ranged source to merge neighbouring
+ * blocks into few reads, little enough to leave the budget to the decoded blocks.
+ */
+export const READ_GROUP_BYTES = 2 * 1024 * 1024;
+
 /** TIFF Predictor tag values. */
 const PREDICTOR = { none: 1, horizontal: 2 } as const;
 
@@ -44,9 +56,9 @@ function compressionOf(image: GeoTIFFImage): number {
 }
 
 /**
- * Refuses a compression or a band's sample type that no reader here decodes, before any block
- * is read. Validate refuses them too, naming the input; here they are refused rather than left
- * to fail inside geotiff.js with an error that does not say the file is at fault.
+ * Refuses a compression, a band's sample type or a YCbCr layout that no reader here decodes,
+ * before any block is read. Validate refuses them too, naming the input; here they are refused
+ * rather than left to fail inside geotiff.js with an error that does not say the file is at fault.
  */
 function checkDecodable(image: GeoTIFFImage, bands: readonly number[]): void {
 	const compression = compressionOf(image);
@@ -55,6 +67,18 @@ function checkDecodable(image: GeoTIFFImage, bands: readonly number[]): void {
 			"unsupported-raster",
 			`compression ${describeCompression(compression)} is not supported`,
 		);
+	}
+	const directory = image.getFileDirectory();
+	if (Number(directory.getValue("PhotometricInterpretation")) === PHOTOMETRIC.ycbcr) {
+		const unreadable = ycbcrUnreadable({
+			compression,
+			planar: image.planarConfiguration === 2,
+			bandDataTypes: Array.from({ length: image.getSamplesPerPixel() }, (_, sample) =>
+				dataTypeName(image.getSampleFormat(sample), image.getBitsPerSample(sample)),
+			),
+		});
+		if (unreadable)
+			throw new RasterInputError("unsupported-raster", `photometric interpretation 6 (YCbCr): ${unreadable}`);
 	}
 	for (const band of bands) {
 		const format = image.getSampleFormat(band - 1);
@@ -105,8 +129,60 @@ export interface DecodedWindow {
 	 * in a block the file stores empty. Synchronous.
 	 */
 	maskEmptyBlocks(position: number, output: Float32Array): void;
+	/**
+	 * The same decoded samples seen as the window's columns [colStart, colEnd) (raster columns,
+	 * inside the window): copyBand and maskEmptyBlocks then work on that narrower window. No
+	 * block is decoded again.
+	 */
+	columns(colStart: number, colEnd: number): DecodedWindow;
 	/** Whether maskEmptyBlocks has anything to mark for the band at `position`. */
 	hasEmptyBlocks(position: number): boolean;
+}
+
+/**
+ * What a decoded window holds, for {@link viewOf}: a way to copy rows of a band for a range of
+ * the window's columns, and each band's areas stored empty (relative to the window).
+ */
+interface DecodedSamples {
+	sampleTypes: readonly SampleType[];
+	/** Writes the band's rows over columns [colStart, colEnd) of the raster into `destination`. */
+	copyColumns(position: number, destination: SampleArray, colStart: number, colEnd: number): void;
+	empty: readonly PixelWindow[][];
+}
+
+/** The DecodedWindow over columns [colStart, colEnd) of a decoded `window`. */
+function viewOf(samples: DecodedSamples, window: PixelWindow, colStart: number, colEnd: number): DecodedWindow {
+	if (!(window.colStart <= colStart && colStart < colEnd && colEnd <= window.colEnd)) {
+		throw new RangeError(`columns ${colStart}-${colEnd} are not inside ${window.colStart}-${window.colEnd}`);
+	}
+	const width = colEnd - colStart;
+	const pixels = width * (window.rowEnd - window.rowStart);
+	const shift = colStart - window.colStart;
+	/** The band's areas stored empty, relative to these columns. */
+	const emptyIn = (position: number) =>
+		(samples.empty[position] ?? []).flatMap((area) => {
+			const from = Math.max(area.colStart - shift, 0);
+			const to = Math.min(area.colEnd - shift, width);
+			return from < to ? [{ ...area, colStart: from, colEnd: to }] : [];
+		});
+	return {
+		sampleTypes: samples.sampleTypes,
+		copyBand(position, destination) {
+			const sampleType = samples.sampleTypes[position];
+			if (sampleType === undefined) throw new RangeError(`no band at position ${position}`);
+			checkDestination(destination, sampleType, pixels);
+			samples.copyColumns(position, destination, colStart, colEnd);
+		},
+		maskEmptyBlocks(position, output) {
+			maskAreas(output, width, emptyIn(position));
+		},
+		hasEmptyBlocks(position) {
+			return emptyIn(position).length > 0;
+		},
+		columns(start, end) {
+			return viewOf(samples, window, start, end);
+		},
+	};
 }
 
 /** The blocks a window overlaps, as [column, row] of the block grid. */
@@ -181,8 +257,6 @@ export async function readWindow(
 
 	const ArrayType = SAMPLE_ARRAYS[sampleType];
 	const { rowStart, rowEnd, colStart, colEnd } = window;
-	const windowWidth = colEnd - colStart;
-	const windowPixels = windowWidth * (rowEnd - rowStart);
 	const width = image.getWidth();
 	const height = image.getHeight();
 	const blockWidth = image.getTileWidth();
@@ -219,83 +293,150 @@ export async function readWindow(
 		},
 	} as unknown as typeof decoder;
 
-	/** One decoded block: its position, and its samples (every band's, unless planar). */
+	/**
+	 * One decoded block, or the part of it inside the window: its samples (every band's, unless
+	 * planar), rows [y0, y1) and columns [x0, x1) of the raster, `rowPixels` pixels to a row.
+	 */
 	interface Block {
-		blockX: number;
-		blockY: number;
 		values: SampleArray;
+		x0: number;
+		x1: number;
+		y0: number;
+		y1: number;
+		rowPixels: number;
 	}
-	/** The columns and rows of a block that fall in the window. */
-	const spanOf = (blockX: number, blockY: number) => {
-		const blockX0 = blockX * blockWidth;
-		const x0 = Math.max(colStart, blockX0);
-		return {
-			blockX0,
-			x0,
-			columns: Math.min(blockX0 + blockWidth, width, colEnd) - x0,
-			firstRow: Math.max(rowStart, blockY * blockHeight),
-			lastRow: Math.min(rowEnd, (blockY + 1) * blockHeight, height),
-		};
-	};
 	const decodeBlock = async (blockX: number, blockY: number, sample: number): Promise<Block> => {
 		const { data } = await image.getTileOrStrip(blockX, blockY, sample, hostOrderDecoder);
-		const { blockX0, x0, columns, lastRow } = spanOf(blockX, blockY);
+		const blockX0 = blockX * blockWidth;
+		const blockY0 = blockY * blockHeight;
+		const x0 = Math.max(colStart, blockX0);
+		const x1 = Math.min(colEnd, blockX0 + blockWidth, width);
+		const y0 = Math.max(rowStart, blockY0);
+		const y1 = Math.min(rowEnd, blockY0 + blockHeight, height);
 		// A corrupt block can decode short: refused, rather than read as zeros or half a sample.
-		// copyBand reads the window's last row of the block up to its last column, which lies
-		// `x0 - blockX0` samples into the row when the window starts inside the block.
-		const lastRowEnd = (lastRow - 1 - blockY * blockHeight) * blockWidth + (x0 - blockX0) + columns;
-		const needed = lastRowEnd * stride * ArrayType.BYTES_PER_ELEMENT;
+		// The window's last row of the block is read up to its last column, which lies
+		// `x1 - blockX0` pixels into the row.
+		const needed = ((y1 - 1 - blockY0) * blockWidth + (x1 - blockX0)) * stride * ArrayType.BYTES_PER_ELEMENT;
 		if (data.byteLength < needed || data.byteLength % ArrayType.BYTES_PER_ELEMENT !== 0) {
 			throw new RasterInputError(
 				"invalid-raster",
 				`block (${blockX}, ${blockY}) decodes to ${data.byteLength} bytes; the rows read from it need ${needed}`,
 			);
 		}
-		return { blockX, blockY, values: new ArrayType(data as ArrayBuffer) };
+		const values = new ArrayType(data as ArrayBuffer);
+		const whole = { values, x0: blockX0, x1, y0: blockY0, y1, rowPixels: blockWidth };
+		const inside =
+			blockX0 >= colStart &&
+			Math.min(blockX0 + blockWidth, width) <= colEnd &&
+			blockY0 >= rowStart &&
+			Math.min(blockY0 + blockHeight, height) <= rowEnd;
+		if (inside) return whole;
+		// A block reaching past the window (a strip across a narrower window, a tile across a
+		// window edge): only the part inside is kept, so a window holds no more than its pixels.
+		const rowPixels = x1 - x0;
+		const part = new ArrayType((y1 - y0) * rowPixels * stride);
+		for (let row = y0; row < y1; row++) {
+			const from = ((row - blockY0) * blockWidth + (x0 - blockX0)) * stride;
+			part.set(values.subarray(from, from + rowPixels * stride), (row - y0) * rowPixels * stride);
+		}
+		return { values: part, x0, x1, y0, y1, rowPixels };
 	};
 
 	// Planar files hold one block per band; interleaved ones one block for all bands.
-	const reads: Promise<Block>[][] = planar ? bands.map(() => []) : [[]];
-	for (const [blockX, blockY] of blocksIn(window, blockWidth, blockHeight)) {
-		if (planar) {
-			for (const [position, band] of bands.entries()) reads[position]?.push(decodeBlock(blockX, blockY, band - 1));
-		} else {
-			reads[0]?.push(decodeBlock(blockX, blockY, 0));
-		}
+	const planes = planar ? bands.map((band) => band - 1) : [0];
+	const wanted = await storedBlocks(image, planes, window);
+	const blocks: Block[][] = planes.map(() => []);
+	for (const group of readGroups(wanted)) {
+		const decoded = await Promise.all(group.map(({ blockX, blockY, plane }) => decodeBlock(blockX, blockY, plane)));
+		for (const [i, { position }] of group.entries()) blocks[position]?.push(decoded[i] as Block);
 	}
-	const blocks = await Promise.all(reads.map((bandReads) => Promise.all(bandReads)));
 	const empty = await emptyAreas(image, bands, window);
 
-	return {
-		sampleTypes: bands.map(() => sampleType),
-		maskEmptyBlocks(position, output) {
-			maskAreas(output, windowWidth, empty[position] ?? []);
-		},
-		hasEmptyBlocks(position) {
-			return (empty[position] ?? []).length > 0;
-		},
-		copyBand(position, destination) {
-			checkDestination(destination, sampleType, windowPixels);
-			const band = bands[position];
-			const bandBlocks = blocks[planar ? position : 0];
-			if (band === undefined || !bandBlocks) throw new RangeError(`no band at position ${position}`);
-			const offset = planar ? 0 : band - 1;
-			for (const { blockX, blockY, values } of bandBlocks) {
-				const { blockX0, x0, columns, firstRow, lastRow } = spanOf(blockX, blockY);
-				for (let row = firstRow; row < lastRow; row++) {
-					const from = (row - blockY * blockHeight) * blockWidth + (x0 - blockX0);
-					const to = (row - rowStart) * windowWidth + (x0 - colStart);
-					if (stride === 1) {
-						destination.set(values.subarray(from, from + columns), to);
-					} else {
-						for (let column = 0; column < columns; column++) {
-							destination[to + column] = values[(from + column) * stride + offset] as number;
+	return viewOf(
+		{
+			sampleTypes: bands.map(() => sampleType),
+			empty,
+			copyColumns(position, destination, fromColumn, toColumn) {
+				const band = bands[position];
+				const bandBlocks = blocks[planar ? position : 0];
+				if (band === undefined || !bandBlocks) throw new RangeError(`no band at position ${position}`);
+				const offset = planar ? 0 : band - 1;
+				const destinationWidth = toColumn - fromColumn;
+				for (const { values, x0, x1, y0, y1, rowPixels } of bandBlocks) {
+					const from0 = Math.max(fromColumn, x0);
+					const columns = Math.min(toColumn, x1) - from0;
+					if (columns <= 0) continue;
+					for (let row = Math.max(rowStart, y0); row < Math.min(rowEnd, y1); row++) {
+						const from = (row - y0) * rowPixels + (from0 - x0);
+						const to = (row - rowStart) * destinationWidth + (from0 - fromColumn);
+						if (stride === 1) {
+							destination.set(values.subarray(from, from + columns), to);
+						} else {
+							for (let column = 0; column < columns; column++) {
+								destination[to + column] = values[(from + column) * stride + offset] as number;
+							}
 						}
 					}
 				}
-			}
+			},
 		},
-	};
+		window,
+		colStart,
+		colEnd,
+	);
+}
+
+/** A block a window needs: where it is, which plane, and the bytes the file stores for it. */
+interface StoredBlock {
+	blockX: number;
+	blockY: number;
+	/** The sample (plane) of a planar file, else 0. */
+	plane: number;
+	/** Index of the plane among those read, where its decoded block goes. */
+	position: number;
+	storedBytes: number;
+}
+
+/** The blocks of each plane a window overlaps, plane by plane, with their stored sizes. */
+async function storedBlocks(
+	image: GeoTIFFImage,
+	planes: readonly number[],
+	window: PixelWindow,
+): Promise<StoredBlock[]> {
+	const blockWidth = image.getTileWidth();
+	const blockHeight = image.getTileHeight();
+	const across = Math.ceil(image.getWidth() / blockWidth);
+	const down = Math.ceil(image.getHeight() / blockHeight);
+	const byteCounts = image.isTiled ? "TileByteCounts" : "StripByteCounts";
+	const directory = image.getFileDirectory();
+	const blocks: StoredBlock[] = [];
+	for (const [position, plane] of planes.entries()) {
+		for (const [blockX, blockY] of blocksIn(window, blockWidth, blockHeight)) {
+			const index = plane * across * down + blockY * across + blockX;
+			const storedBytes = Number(await directory.loadValueIndexed(byteCounts, index));
+			blocks.push({ blockX, blockY, plane, position, storedBytes });
+		}
+	}
+	return blocks;
+}
+
+/**
+ * Blocks in groups of at most READ_GROUP_BYTES stored (a larger block alone): each group is
+ * asked for at once, so the ranged source merges its neighbouring blocks into one read.
+ */
+function* readGroups(blocks: readonly StoredBlock[]): Generator<StoredBlock[]> {
+	let group: StoredBlock[] = [];
+	let bytes = 0;
+	for (const block of blocks) {
+		if (group.length > 0 && bytes + block.storedBytes > READ_GROUP_BYTES) {
+			yield group;
+			group = [];
+			bytes = 0;
+		}
+		group.push(block);
+		bytes += block.storedBytes;
+	}
+	if (group.length > 0) yield group;
 }
 
 function checkDestination(destination: SampleArray, sampleType: SampleType, pixels: number): void {
@@ -323,20 +464,27 @@ async function readWindowGenerally(
 	});
 	const sampleTypes = decoded.map(sampleTypeOf);
 	const empty = await emptyAreas(image, bands, window);
-	return {
-		sampleTypes,
-		maskEmptyBlocks(position, output) {
-			maskAreas(output, colEnd - colStart, empty[position] ?? []);
+	const windowWidth = colEnd - colStart;
+	return viewOf(
+		{
+			sampleTypes,
+			empty,
+			copyColumns(position, destination, fromColumn, toColumn) {
+				const data = decoded[position];
+				if (!data) throw new RangeError(`no band at position ${position}`);
+				if (fromColumn === colStart && toColumn === colEnd) {
+					destination.set(data as ArrayLike<number>);
+					return;
+				}
+				const columns = toColumn - fromColumn;
+				for (let row = 0; row < rowEnd - rowStart; row++) {
+					const from = row * windowWidth + (fromColumn - colStart);
+					destination.set((data as SampleArray).subarray(from, from + columns), row * columns);
+				}
+			},
 		},
-		hasEmptyBlocks(position) {
-			return (empty[position] ?? []).length > 0;
-		},
-		copyBand(position, destination) {
-			const data = decoded[position];
-			const sampleType = sampleTypes[position];
-			if (!data || !sampleType) throw new RangeError(`no band at position ${position}`);
-			checkDestination(destination, sampleType, data.length);
-			destination.set(data);
-		},
-	};
+		window,
+		colStart,
+		colEnd,
+	);
 }

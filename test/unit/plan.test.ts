@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type PlannedInput, planStrips, windowBytes } from "../../src/pipeline/plan";
+import { decodedBytes, type PlannedInput, planStrips, type StripSpan, windowBytes } from "../../src/pipeline/plan";
 import { RESULT_PART_BYTES, storeWorkingSetBytes, widestStorableWidth } from "../../src/pipeline/store/handler";
 import { overviewWorkingSetBytes } from "../../src/pipeline/store/overviews";
 import { COG_TILE_SIZE as OUTPUT_TILE } from "../../src/raster/cog-writer";
@@ -28,6 +28,44 @@ function expectCover(width: number, height: number, strips: ReturnType<typeof pl
 	const starts = new Set(strips.map((strip) => `${strip.rowStart},${strip.colStart}`));
 	expect(starts.size).toBe(strips.length);
 	expect(strips.map((strip) => strip.index)).toEqual(strips.map((_, i) => i));
+}
+
+/** How many windows decode each block of each file: a window decodes every block it overlaps. */
+function decodesPerBlock(
+	width: number,
+	height: number,
+	strips: readonly StripSpan[],
+	inputs: readonly PlannedInput[],
+): number[] {
+	const counts: number[] = [];
+	for (const file of new Map(inputs.map((input) => [input.upload_id, input])).values()) {
+		const across = Math.ceil(width / file.block_width);
+		const down = Math.ceil(height / file.block_height);
+		const fileCounts = new Array<number>(across * down).fill(0);
+		for (const { rowStart, rowEnd, colStart, colEnd } of strips) {
+			for (let y = Math.floor(rowStart / file.block_height); y * file.block_height < rowEnd; y++) {
+				for (let x = Math.floor(colStart / file.block_width); x * file.block_width < colEnd; x++) {
+					fileCounts[y * across + x] = (fileCounts[y * across + x] ?? 0) + 1;
+				}
+			}
+		}
+		counts.push(...fileCounts);
+	}
+	return counts;
+}
+
+/** Every window of the plan within the budget, evaluated as the plan says. */
+function expectWithin(
+	raster: { width: number; height: number },
+	plan: ReturnType<typeof planStrips>,
+	inputs: readonly PlannedInput[],
+	budget: number,
+): void {
+	for (const strip of plan.strips) {
+		const rows = strip.rowEnd - strip.rowStart;
+		const columns = strip.colEnd - strip.colStart;
+		expect(windowBytes(rows, columns, raster, inputs, plan.chunkColumns)).toBeLessThanOrEqual(budget);
+	}
 }
 
 describe("strip plan", () => {
@@ -84,10 +122,66 @@ describe("strip plan", () => {
 		expectCover(4000, 20_000, strips);
 	});
 
+	it("decodes each strip of GDAL's default layout once: full-width windows, evaluated in chunks of columns", () => {
+		// A 10980-pixel Sentinel-2 band written by GDAL without TILED=YES: one-row strips.
+		const inputs = [input("red", "a", 2, [10980, 1]), input("nir", "b", 2, [10980, 1])];
+		const raster = { width: 10980, height: 10980 };
+		// A full-width window evaluated whole is over budget; evaluated 512 columns at a time it fits.
+		expect(windowBytes(512, 10980, raster, inputs)).toBeGreaterThan(64 * MiB);
+		expect(windowBytes(512, 10980, raster, inputs, 512)).toBeLessThanOrEqual(64 * MiB);
+		const plan = planStrips(10980, 10980, inputs, 64 * MiB);
+		expect(plan.colsPerStrip).toBe(10980);
+		expect(plan.rowsPerStrip).toBe(512);
+		expect(plan.chunkColumns % OUTPUT_TILE).toBe(0);
+		expect(plan.chunkColumns).toBeLessThan(10980);
+		expectCover(10980, 10980, plan.strips);
+		expectWithin(raster, plan, inputs, 64 * MiB);
+		const decodes = decodesPerBlock(10980, 10980, plan.strips, inputs);
+		expect(decodes).toHaveLength(2 * 10980);
+		expect(new Set(decodes)).toEqual(new Set([1]));
+		expect(decodedBytes(plan.strips, inputs)).toBe(2 * 2 * 10980 * 10980);
+	});
+
+	it("keeps tiled inputs in windows evaluated whole, each tile decoded once", () => {
+		const inputs = [input("red", "a", 2, [1024, 1024]), input("nir", "b", 2, [1024, 1024])];
+		const plan = planStrips(10980, 10980, inputs, 64 * MiB);
+		expect([plan.rowsPerStrip, plan.colsPerStrip, plan.chunkColumns]).toEqual([1024, 2048, 2048]);
+		expect(new Set(decodesPerBlock(10980, 10980, plan.strips, inputs))).toEqual(new Set([1]));
+	});
+
+	it("decodes every block once across inputs of different layouts and strip heights", () => {
+		const raster = { width: 10980, height: 10980 };
+		const mixed = [input("red", "a", 2, [512, 512]), input("nir", "b", 2, [10980, 16])];
+		const plan = planStrips(10980, 10980, mixed, 64 * MiB);
+		expect(plan.colsPerStrip).toBe(10980);
+		expectWithin(raster, plan, mixed, 64 * MiB);
+		expect(new Set(decodesPerBlock(10980, 10980, plan.strips, mixed))).toEqual(new Set([1]));
+		// Strips of 3 rows (GDAL's default at 1100 UInt16 columns): rows aligned to 1536, not 512.
+		const threes = [input("red", "a", 2, [1100, 3]), input("nir", "b", 2, [1100, 3])];
+		const aligned = planStrips(1100, 5000, threes, 64 * MiB);
+		expect(aligned.rowsPerStrip % 1536).toBe(0);
+		expect(new Set(decodesPerBlock(1100, 5000, aligned.strips, threes))).toEqual(new Set([1]));
+	});
+
+	it("falls back to column windows that keep only their part of each strip when no full-width window fits", () => {
+		// Float64 strips 16000 pixels wide: 512 full-width rows of both inputs take 125 MiB decoded.
+		const inputs = [input("red", "a", 8, [16000, 1]), input("nir", "b", 8, [16000, 1])];
+		const raster = { width: 16000, height: 2048 };
+		expect(windowBytes(512, 16000, raster, inputs, 512)).toBeGreaterThan(64 * MiB);
+		const plan = planStrips(16000, 2048, inputs, 64 * MiB);
+		expect(plan.colsPerStrip).toBeLessThan(16000);
+		expect(plan.colsPerStrip % OUTPUT_TILE).toBe(0);
+		expectCover(16000, 2048, plan.strips);
+		expectWithin(raster, plan, inputs, 64 * MiB);
+		// Each strip is decoded by every column window across it, and by no other.
+		const across = Math.ceil(16000 / plan.colsPerStrip);
+		expect(new Set(decodesPerBlock(16000, 2048, plan.strips, inputs))).toEqual(new Set([across]));
+	});
+
 	it("never goes below one output tile, and keeps a small raster in one strip", () => {
 		const inputs = [input("red", "a", 2, [256, 128]), input("nir", "b", 2, [256, 128])];
 		const tiny = planStrips(1100, 700, inputs, 1000);
-		expect([tiny.rowsPerStrip, tiny.colsPerStrip]).toEqual([512, 512]);
+		expect([tiny.rowsPerStrip, tiny.colsPerStrip, tiny.chunkColumns]).toEqual([512, 512, 512]);
 		expect(tiny.strips).toHaveLength(6);
 		expectCover(1100, 700, tiny.strips);
 		expect(planStrips(200, 300, inputs, 64 * MiB).strips).toEqual([

@@ -7,7 +7,8 @@
  * request fixed the histogram's edges (then binned here).
  *
  * Each input's decoded rows are copied straight into views of Wasm memory (an arena) and
- * evaluated there, and the output is read where the evaluator wrote it.
+ * evaluated there, and the output is read where the evaluator wrote it. A window wider than the
+ * plan's chunk_columns is decoded once and evaluated chunk by chunk (./chunks.ts).
  * An arena is valid only until the next one is made, and another strip may run in this isolate
  * whenever this one awaits, so everything that touches the arena runs in one synchronous stretch:
  * after every block is decoded and before any output is stored.
@@ -32,6 +33,7 @@ import { sendToStage } from "../send";
 import { done, failed, type StageHandler } from "../stage";
 import { windowProgress } from "../stages";
 import { continueWindows, startWindows, type WindowCompletion, type WindowMessage, windowMessage } from "../windows";
+import { type ChunkOutput, computeInChunks } from "./chunks";
 
 /** Where an input's samples are: a decoded window of its file, and its band's position in it. */
 interface DecodedInput {
@@ -86,7 +88,7 @@ export const computeStage: StageHandler<WindowMessage> = {
 		}
 
 		if (!strip.done) {
-			let computed: ComputedStrip;
+			let computed: ChunkOutput;
 			try {
 				computed = await readAndCompute(env, job, plan, formula, window);
 			} catch (error) {
@@ -112,7 +114,7 @@ async function readAndCompute(
 	plan: JobPlan,
 	formula: CompiledFormula,
 	window: PixelWindow,
-): Promise<ComputedStrip> {
+): Promise<ChunkOutput> {
 	const allowedHosts = job.request.remote?.allowed_hosts ?? null;
 	const budget = jobRemoteBudget(env, job.id);
 	let decodedInputs: Map<string, DecodedInput>;
@@ -129,15 +131,17 @@ async function readAndCompute(
 		if (!planned || !requested || !decoded || !type) throw new Error(`job ${job.id}: input ${name} was not read`);
 		return { decoded, type, scaling: { nodata: planned.nodata, scale: requested.scale, offset: requested.offset } };
 	});
-	return computeStrip(window, inputs, formula, job);
-}
-
-/** What a strip stores, none of it in Wasm memory. */
-interface ComputedStrip {
-	tiles: Uint8Array<ArrayBuffer>[];
-	half: Float32Array;
-	stats: WindowStats;
-	inputSamples: Record<string, InputSample> | undefined;
+	return computeInChunks(window, plan.chunk_columns, (chunk) =>
+		computeStrip(
+			chunk,
+			inputs.map((input) => ({
+				...input,
+				decoded: { ...input.decoded, window: input.decoded.window.columns(chunk.colStart, chunk.colEnd) },
+			})),
+			formula,
+			job,
+		),
+	);
 }
 
 /** Every how many pixels an input is sampled for the warnings: prime, so rows do not line up. */
@@ -154,7 +158,7 @@ function computeStrip(
 	inputs: readonly { decoded: DecodedInput; type: SampleType; scaling: InputScaling }[],
 	formula: CompiledFormula,
 	job: JobRecord,
-): ComputedStrip {
+): ChunkOutput {
 	const width = window.colEnd - window.colStart;
 	const height = window.rowEnd - window.rowStart;
 	const arena = kernels.arena({ pixels: width * height, inputs });
@@ -209,7 +213,7 @@ async function storeStrip(
 	env: Env,
 	jobId: string,
 	stripIndex: number,
-	{ tiles, half, stats, inputSamples }: ComputedStrip,
+	{ tiles, half, stats, inputSamples }: ChunkOutput,
 ): Promise<StripOutput> {
 	await env.BUCKET.put(objectKeys.stripTiles(jobId, stripIndex), new Blob(tiles));
 	await env.BUCKET.put(objectKeys.stripHalf(jobId, stripIndex), half);

@@ -84,6 +84,29 @@ export class QuantileSketch {
 	}
 }
 
+/** Two sketches' (key, count) pairs as one, keys ascending: the counts of a key present in both add. */
+export function mergeSketchPairs(a: Uint32Array, b: Uint32Array): Uint32Array {
+	const merged: number[] = [];
+	let i = 0;
+	let j = 0;
+	while (i < a.length || j < b.length) {
+		const keyA = i < a.length ? (a[i] as number) : Number.POSITIVE_INFINITY;
+		const keyB = j < b.length ? (b[j] as number) : Number.POSITIVE_INFINITY;
+		if (keyA === keyB) {
+			merged.push(keyA, (a[i + 1] as number) + (b[j + 1] as number));
+			i += 2;
+			j += 2;
+		} else if (keyA < keyB) {
+			merged.push(keyA, a[i + 1] as number);
+			i += 2;
+		} else {
+			merged.push(keyB, b[j + 1] as number);
+			j += 2;
+		}
+	}
+	return Uint32Array.from(merged);
+}
+
 /** Serialized form of a window's pairs, as stored between compute and publish. */
 export function sketchBytes(pairs: Uint32Array): Uint8Array<ArrayBuffer> {
 	return new Uint8Array(pairs.slice().buffer);

@@ -7,11 +7,17 @@ import { pixelQuotaProblem } from "../../access/quotas";
 import { findTenantQuotas } from "../../db/access";
 import { type JobInputRecord, type JobRecord, listJobInputs, saveJobPlan } from "../../db/queries";
 import { ApiError } from "../../errors/api-error";
-import { decodableCompressions, describeCompression } from "../../raster/decoders";
+import { decodableCompressions, describeCompression, PHOTOMETRIC } from "../../raster/decoders";
 import { geotransformOf, sameCrs, sameGeotransform } from "../../raster/georeference";
 import { inputReadFailure } from "../../raster/input-errors";
 import { openRasterFile } from "../../raster/inputs";
-import { bandDataType, inspectRaster, isSupportedDataType, type RasterHeader } from "../../raster/inspect";
+import {
+	bandDataType,
+	inspectRaster,
+	isSupportedDataType,
+	type RasterHeader,
+	ycbcrUnreadable,
+} from "../../raster/inspect";
 import type { RemoteByteBudget } from "../../raster/remote";
 import { jobRemoteBudget } from "../../raster/remote-budget";
 import { type JobMessage, jobMessage } from "../message";
@@ -21,11 +27,17 @@ import { storeWorkingSetBytes, widestStorableWidth } from "../store/handler";
 import { startWindows } from "../windows";
 
 /**
- * Photometric interpretations whose samples are the band's values: grey levels and RGB. Palette
- * indices, transparency masks, CMYK, YCbCr (JPEG's usual colour space) and CIE L*a*b* are not
- * measurements an index can use, and are refused by name.
+ * Photometric interpretations whose samples are the band's values: grey levels and RGB, and
+ * YCbCr JPEG (GDAL's layout for RGB JPEG), which is read as RGB as GDAL reads it. Palette
+ * indices, transparency masks, CMYK and CIE L*a*b* are not measurements an index can use, and
+ * are refused by name, as is YCbCr in any other layout.
  */
-const VALUE_PHOTOMETRICS = new Set([0, 1, 2]);
+const VALUE_PHOTOMETRICS = new Set<number>([
+	PHOTOMETRIC.minIsWhite,
+	PHOTOMETRIC.minIsBlack,
+	PHOTOMETRIC.rgb,
+	PHOTOMETRIC.ycbcr,
+]);
 const PHOTOMETRIC_NAMES = new Map<number, string>([
 	[3, "palette"],
 	[4, "transparency mask"],
@@ -100,11 +112,20 @@ function checkSupported({ input, header }: Inspected): ApiError | null {
 			{ errors: [{ path, message: `unsupported ${found}` }] },
 		);
 	}
+	const ycbcr = header.photometric === PHOTOMETRIC.ycbcr ? ycbcrUnreadable(header) : null;
+	if (ycbcr) {
+		const found = "photometric interpretation 6 (YCbCr)";
+		return new ApiError(
+			"unsupported-raster",
+			`input '${input.name}': ${found} is not supported in this file: ${ycbcr} (GDAL's RGB JPEG layout, PHOTOMETRIC=YCBCR, is)`,
+			{ errors: [{ path, message: `unsupported ${found}: ${ycbcr}` }] },
+		);
+	}
 	if (header.photometric !== null && !VALUE_PHOTOMETRICS.has(header.photometric)) {
 		const found = `photometric interpretation ${header.photometric} (${PHOTOMETRIC_NAMES.get(header.photometric) ?? "unknown"})`;
 		return new ApiError(
 			"unsupported-raster",
-			`input '${input.name}': ${found} is not supported; bands must hold values (MinIsBlack, MinIsWhite or RGB)`,
+			`input '${input.name}': ${found} is not supported; bands must hold values (MinIsBlack, MinIsWhite, RGB, or YCbCr JPEG, read as RGB)`,
 			{ errors: [{ path, message: `unsupported ${found}` }] },
 		);
 	}
@@ -235,7 +256,12 @@ async function validate(
 		};
 	});
 	const { width, height, geo } = reference.header;
-	const { rowsPerStrip, colsPerStrip, strips } = planStrips(width, height, planned, env.STRIP_BUDGET_BYTES);
+	const { rowsPerStrip, colsPerStrip, chunkColumns, strips } = planStrips(
+		width,
+		height,
+		planned,
+		env.STRIP_BUDGET_BYTES,
+	);
 	// A redelivery gets the plan stored first back, so strips are sent from what D1 holds.
 	const stored = await saveJobPlan(env.DB, job.id, {
 		width,
@@ -243,6 +269,7 @@ async function validate(
 		geo,
 		rows_per_strip: rowsPerStrip,
 		cols_per_strip: colsPerStrip,
+		...(chunkColumns < colsPerStrip ? { chunk_columns: chunkColumns } : {}),
 		// Kept with the plan, so a job keeps one chain of windows whatever a later deploy sets.
 		windows_in_flight: Math.max(1, env.WINDOWS_IN_FLIGHT_PER_JOB),
 		strips,
@@ -256,5 +283,6 @@ async function validate(
 		strips: stored.strips.length,
 		rows_per_strip: stored.rows_per_strip,
 		cols_per_strip: stored.cols_per_strip,
+		...(stored.chunk_columns === undefined ? {} : { chunk_columns: stored.chunk_columns }),
 	});
 }

@@ -1,0 +1,130 @@
+/**
+ * A window evaluated in chunks of columns (the plan's `chunk_columns`): its blocks are decoded
+ * once, then each chunk is copied into an arena, evaluated and cut into tiles on its own, so a
+ * full-width window over strips holds one chunk's arena at a time, not the window's. The
+ * chunks' outputs are joined here into the window's: its tiles row-major, its 2 x 2 average and
+ * its partial statistics, as if the window had been evaluated whole.
+ */
+import { COG_TILE_SIZE } from "../../raster/cog-writer";
+import type { PixelWindow } from "../../raster/read";
+import type { WindowStats } from "../../wasm/kernels";
+import { mergeSketchPairs } from "../publish/quantile-sketch";
+import { addHistogram, type InputSample } from "../publish/statistics";
+
+/** What one chunk (or a whole window) gives the strip that stores it, none of it in Wasm memory. */
+export interface ChunkOutput {
+	tiles: Uint8Array<ArrayBuffer>[];
+	half: Float32Array;
+	stats: WindowStats;
+	/** Samples of the inputs for the warnings, when the formula adds constants to them. */
+	inputSamples: Record<string, InputSample> | undefined;
+}
+
+/**
+ * The window's columns cut every `chunkColumns` (a multiple of the output tile, so no output
+ * tile spans two chunks), or the whole window when no chunk size is given or it is as wide.
+ */
+export function chunksOf(window: PixelWindow, chunkColumns: number | undefined): PixelWindow[] {
+	const width = window.colEnd - window.colStart;
+	if (chunkColumns === undefined || chunkColumns >= width) return [window];
+	if (!(chunkColumns > 0 && chunkColumns % COG_TILE_SIZE === 0)) {
+		throw new RangeError(`chunks must be a multiple of ${COG_TILE_SIZE} columns, not ${chunkColumns}`);
+	}
+	const chunks: PixelWindow[] = [];
+	for (let colStart = window.colStart; colStart < window.colEnd; colStart += chunkColumns) {
+		chunks.push({ ...window, colStart, colEnd: Math.min(window.colEnd, colStart + chunkColumns) });
+	}
+	return chunks;
+}
+
+/**
+ * Evaluates `window` chunk by chunk with `compute` (synchronous, so the chunks share one
+ * stretch without an await) and joins the outputs.
+ */
+export function computeInChunks(
+	window: PixelWindow,
+	chunkColumns: number | undefined,
+	compute: (chunk: PixelWindow) => ChunkOutput,
+): ChunkOutput {
+	const chunks = chunksOf(window, chunkColumns);
+	const [only] = chunks;
+	if (chunks.length === 1 && only) return compute(only);
+	const height = window.rowEnd - window.rowStart;
+	const halfWidth = Math.ceil((window.colEnd - window.colStart) / 2);
+	const halfHeight = Math.ceil(height / 2);
+	const half = new Float32Array(halfWidth * halfHeight);
+	const tileRows = Math.ceil(height / COG_TILE_SIZE);
+	const tilesByChunk: Uint8Array<ArrayBuffer>[][] = [];
+	let stats: WindowStats | null = null;
+	let inputSamples: Record<string, InputSample> | undefined;
+	for (const chunk of chunks) {
+		const output = compute(chunk);
+		tilesByChunk.push(output.tiles);
+		// Chunks start on multiples of 512 columns, so each chunk's average starts on a whole column.
+		const chunkHalfWidth = Math.ceil((chunk.colEnd - chunk.colStart) / 2);
+		const at = (chunk.colStart - window.colStart) / 2;
+		for (let row = 0; row < halfHeight; row++) {
+			half.set(output.half.subarray(row * chunkHalfWidth, (row + 1) * chunkHalfWidth), row * halfWidth + at);
+		}
+		stats = stats ? mergeStats(stats, output.stats) : output.stats;
+		inputSamples = mergeInputSamples(inputSamples, output.inputSamples);
+	}
+	// Row-major over the window: each tile row takes its tiles from every chunk in turn.
+	const tiles: Uint8Array<ArrayBuffer>[] = [];
+	for (let tileRow = 0; tileRow < tileRows; tileRow++) {
+		for (const chunkTiles of tilesByChunk) {
+			const across = chunkTiles.length / tileRows;
+			tiles.push(...chunkTiles.slice(tileRow * across, (tileRow + 1) * across));
+		}
+	}
+	if (!stats) throw new Error("a window has no chunk");
+	return { tiles, half, stats, inputSamples };
+}
+
+/**
+ * Statistics of two disjoint sets of values from each one's: counts, sketches and histograms
+ * add, and the sum of squared deviations merges with Chan's formula (as the job's statistics
+ * merge the strips').
+ */
+export function mergeStats(a: WindowStats, b: WindowStats): WindowStats {
+	const count = a.count + b.count;
+	let m2 = a.m2 + b.m2;
+	if (a.count > 0 && b.count > 0) {
+		const delta = b.sum / b.count - a.sum / a.count;
+		m2 += (delta * delta * a.count * b.count) / count;
+	}
+	const extreme = (x: number | null, y: number | null, pick: (p: number, q: number) => number) =>
+		x === null ? y : y === null ? x : pick(x, y);
+	let histogram = a.histogram;
+	if (histogram && b.histogram) {
+		histogram = { counts: [...histogram.counts], below: histogram.below, above: histogram.above };
+		addHistogram(histogram, b.histogram);
+	}
+	return {
+		count,
+		nodata_count: a.nodata_count + b.nodata_count,
+		min: extreme(a.min, b.min, Math.min),
+		max: extreme(a.max, b.max, Math.max),
+		sum: a.sum + b.sum,
+		m2,
+		sketch: mergeSketchPairs(a.sketch, b.sketch),
+		histogram,
+	};
+}
+
+/** Both chunks' samples of each input, added. */
+function mergeInputSamples(
+	a: Record<string, InputSample> | undefined,
+	b: Record<string, InputSample> | undefined,
+): Record<string, InputSample> | undefined {
+	if (!a || !b) return a ?? b;
+	return Object.fromEntries(
+		Object.entries(a).map(([name, sample]) => [
+			name,
+			{
+				sampled: sample.sampled + (b[name]?.sampled ?? 0),
+				far_outside: sample.far_outside + (b[name]?.far_outside ?? 0),
+			},
+		]),
+	);
+}
