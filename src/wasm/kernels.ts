@@ -25,7 +25,9 @@ interface KernelExports {
 	): void;
 	stats_record_bytes(): number;
 	output_stats(values: number, n: number, stats: number): void;
-	sketch_take(pairs: number): number;
+	sketch_take(): number;
+	sketch_pairs(): number;
+	sketch_clear(taken: number): void;
 	bin_values(values: number, n: number, first: number, last: number, bins: number, counts: number): void;
 	undo_float_predictor(source: number, width: number, rows: number, target: number): void;
 }
@@ -144,10 +146,11 @@ const SKETCH_KEYS = 65536;
 /** The sketch's four tables of counters, the kernels module's static data. */
 export const SKETCH_TABLE_BYTES = 4 * SKETCH_KEYS * 4;
 /**
- * What an arena holds besides its pixels: the statistics record, a histogram's counts and the
- * sketch's pairs. The sketch's tables (1 MiB) are the module's static data.
+ * What an arena holds besides its pixels: the statistics record and a histogram's counts. The
+ * sketch's tables (SKETCH_TABLE_BYTES) are the module's static data, and its pairs are taken out
+ * over them.
  */
-export const ARENA_STATISTICS_BYTES = 128 + (MAX_HISTOGRAM_BINS + 2) * 4 + SKETCH_KEYS * 8;
+export const ARENA_STATISTICS_BYTES = 128 + (MAX_HISTOGRAM_BINS + 2) * 4;
 
 /** Sample type codes of wasm/assembly/kernels.ts. */
 const sampleTypes: Record<SampleType, { code: number; min: number | null; max: number | null }> = {
@@ -202,6 +205,8 @@ function instantiateKernelExports(module: WebAssembly.Module): KernelExports {
 		"stats_record_bytes",
 		"output_stats",
 		"sketch_take",
+		"sketch_pairs",
+		"sketch_clear",
 		"bin_values",
 		"undo_float_predictor",
 	];
@@ -240,8 +245,7 @@ export function createKernels(module: WebAssembly.Module): Kernels {
 			const outputAt = next;
 			const recordAt = alignTo16(outputAt + pixels * 4 + LANE_SLACK_BYTES);
 			const histogramAt = recordAt + recordBytes;
-			const pairsAt = alignTo16(histogramAt + (MAX_HISTOGRAM_BINS + 2) * 4);
-			const end = pairsAt + SKETCH_KEYS * 8;
+			const end = alignTo16(histogramAt + (MAX_HISTOGRAM_BINS + 2) * 4);
 			if (end - recordAt > ARENA_STATISTICS_BYTES) throw new Error("the statistics outgrew ARENA_STATISTICS_BYTES");
 			if (end > wasm.memory.buffer.byteLength) {
 				wasm.memory.grow(Math.ceil((end - wasm.memory.buffer.byteLength) / WASM_PAGE_BYTES));
@@ -251,7 +255,7 @@ export function createKernels(module: WebAssembly.Module): Kernels {
 			// The memory still holds the last window's pixels, possibly another job's: a sample the
 			// caller fails to write must not be one of them. All-ones bytes are NaN in either float
 			// type, which the evaluator reads as nodata.
-			new Uint8Array(buffer, pixelsBase, pairsAt - pixelsBase).fill(ARENA_FILL_BYTE);
+			new Uint8Array(buffer, pixelsBase, end - pixelsBase).fill(ARENA_FILL_BYTE);
 			const inputViews = inputs.map(({ type }, i) => new SAMPLE_ARRAYS[type](buffer, inputAt[i] as number, pixels));
 			const output = new Float32Array(buffer, outputAt, pixels);
 
@@ -330,7 +334,9 @@ export function createKernels(module: WebAssembly.Module): Kernels {
 				const shift = record.getFloat64(8, true);
 				const shiftedSum = record.getFloat64(16, true);
 				const shiftedSquares = record.getFloat64(24, true);
-				const pairCount = wasm.sketch_take(pairsAt);
+				const pairCount = wasm.sketch_take();
+				const sketch = new Uint32Array(buffer, wasm.sketch_pairs(), pairCount * 2).slice();
+				wasm.sketch_clear(pairCount);
 				const counts = histogram ? new Uint32Array(buffer, histogramAt, histogram.bins + 2) : null;
 				return {
 					count,
@@ -340,7 +346,7 @@ export function createKernels(module: WebAssembly.Module): Kernels {
 					// Sums of deviations from the window's first valid value, which keep m2's digits.
 					sum: count === 0 ? 0 : count * shift + shiftedSum,
 					m2: count === 0 ? 0 : Math.max(0, shiftedSquares - (shiftedSum * shiftedSum) / count),
-					sketch: new Uint32Array(buffer, pairsAt, pairCount * 2).slice(),
+					sketch,
 					histogram:
 						histogram && counts
 							? {

@@ -17,7 +17,7 @@ import ycbcrStrips from "../fixtures/jpeg/ycbcr_strips.tif";
 import stripedRed from "../fixtures/layouts/mixed_strips_red.tif";
 import expectedNdvi from "../fixtures/layouts/overviews.f32";
 import tiledNir from "../fixtures/layouts/overviews_nir.tif";
-import { deliver, insertNdviJob, recordingEnv } from "../pipeline-driver";
+import { deliver, deliverSent, insertNdviJob, recordingEnv } from "../pipeline-driver";
 
 const TRACE_ID = "7d2c4b1a9e8f4c3d8b6a5f4e3d2c1b0a";
 const WIDTH = 1030;
@@ -82,9 +82,10 @@ describe("strip planning", () => {
 		expect(decodes.size).toBe(Math.ceil(HEIGHT / 16) + Math.ceil(WIDTH / 256) * Math.ceil(HEIGHT / 256));
 		expect(new Set(decodes.values())).toEqual(new Set([1]));
 
+		await deliverSent("histogram", sent, testEnv);
 		expect(sent.store).toEqual([message]);
-		await deliver(pipelineStages.store.queue, message, testEnv);
-		await deliver(pipelineStages.publish.queue, message, testEnv);
+		await deliverSent("store", sent, testEnv);
+		await deliverSent("publish", sent, testEnv);
 		expect((await getJob(env.DB, jobId))?.status).toBe("succeeded");
 		const result = await env.BUCKET.get(objectKeys.artifact(jobId, "result.tif"));
 		const image = await (await fromArrayBuffer(await (result as R2ObjectBody).arrayBuffer())).getImage();

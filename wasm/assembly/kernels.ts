@@ -669,36 +669,48 @@ export function output_stats(values: usize, n: i32, stats: usize): void {
 }
 
 /**
- * Sums the sketch's four tables into (key, count) pairs of u32 at `pairs` (room for 65536), for
- * every valid key with a count, in key order; zeroes the tables for the next window. Returns the
+ * Takes the sketch's counts out as (key, count) pairs of u32, keys ascending, for every valid key
+ * with a count: the four tables are summed into the first, which is then compacted into the
+ * pairs, written from sketch_pairs() over the second and third tables (room for all 65536). Every
+ * counter is left zero but the pairs', which sketch_clear zeroes once they are read. Returns the
  * pair count.
  */
-export function sketch_take(pairs: usize): i32 {
-	let taken = 0;
-	for (let key = 0; key < SKETCH_KEYS; key += 4) {
-		const at = SKETCH_TABLE_0 + ((<usize>key) << 2);
+export function sketch_take(): i32 {
+	for (let at = SKETCH_TABLE_0; at < SKETCH_TABLE_1; at += 16) {
 		const total = i32x4.add(
 			i32x4.add(v128.load(at), v128.load(at + SKETCH_TABLE_BYTES)),
 			i32x4.add(v128.load(at + 2 * SKETCH_TABLE_BYTES), v128.load(at + 3 * SKETCH_TABLE_BYTES)),
 		);
-		if (!v128.any_true(total)) continue;
 		const zero = i32x4.splat(0);
-		v128.store(at, zero);
+		v128.store(at, total);
 		v128.store(at + SKETCH_TABLE_BYTES, zero);
 		v128.store(at + 2 * SKETCH_TABLE_BYTES, zero);
 		v128.store(at + 3 * SKETCH_TABLE_BYTES, zero);
+	}
+	let taken = 0;
+	for (let key = 0; key < SKETCH_KEYS; key++) {
+		const at = SKETCH_TABLE_0 + ((<usize>key) << 2);
+		const count = load<u32>(at);
+		if (count === 0) continue;
+		store<u32>(at, 0);
 		// An all-ones exponent: the NaN lanes' keys.
 		if ((key & 0x7f80) === 0x7f80) continue;
-		for (let lane = 0; lane < 4; lane++) {
-			const laneTotal = laneOf(total, lane);
-			if (laneTotal === 0) continue;
-			const out = pairs + ((<usize>taken) << 3);
-			store<u32>(out, key + lane);
-			store<u32>(out, laneTotal, 4);
-			taken++;
-		}
+		const out = SKETCH_TABLE_1 + ((<usize>taken) << 3);
+		store<u32>(out, key);
+		store<u32>(out, count, 4);
+		taken++;
 	}
 	return taken;
+}
+
+/** Where sketch_take writes its pairs. */
+export function sketch_pairs(): usize {
+	return SKETCH_TABLE_1;
+}
+
+/** Zeroes the `taken` pairs sketch_take wrote, once they are read: the counters are whole again. */
+export function sketch_clear(taken: i32): void {
+	memory.fill(SKETCH_TABLE_1, 0, (<usize>taken) << 3);
 }
 
 /**
