@@ -1,9 +1,9 @@
 /**
  * The TIFF decoders EO Edge plugs into geotiff.js, so that every compression a real archive
  * uses decodes inside a Worker and fast enough for whole scenes:
- * - Deflate through an inflate the caller chooses (the runtime's own zlib in the Worker, which
- *   measures faster than DecompressionStream and pako; see `npm run bench:decode`).
- * - LZW through src/raster/lzw.ts instead of geotiff.js's decoder (about 2 Mpx/s).
+ * - Deflate and LZW through EO Edge's own Wasm decoders (wasm/assembly/decode.ts), which
+ *   measure faster than the runtime's zlib and than GDAL on the same tiles (see
+ *   `npm run bench:decode`).
  * - ZSTD, and LERC with its optional Deflate or ZSTD layer, through a Zstandard decoder that
  *   was compiled ahead of time: geotiff.js's own ZSTD and LERC decoders compile Wasm from
  *   bytes, which Workers forbid.
@@ -14,15 +14,16 @@
  * allocate more. Uncompressed blocks are passed on as stored, but refused, as every block here
  * is, when a predictor is to be undone on a partial row. Predictor 3 is applied by
  * geotiff.js's BaseDecoder after every decoder here, and so is predictor 2 on readRasters'
- * path; the window reader (src/raster/read.ts) asks for blocks without predictor 2 and undoes
- * it itself, in the samples' byte order.
+ * path. The window reader (src/raster/read.ts) asks for blocks without geotiff.js's predictor 2:
+ * it either has the decoder undo it (`differencing`, for samples already in this machine's
+ * byte order: in Wasm, before the block leaves Wasm memory) or undoes it itself, once the
+ * samples are in this machine's byte order.
  */
 import { addDecoder, BaseDecoder, getDecoder, type ImageFileDirectory } from "geotiff";
 import Lerc from "lerc";
 import type { ZstdDecode } from "../wasm/zstd";
-import { checkWholeRows } from "./block-samples";
+import { checkWholeRows, type DifferencedBlock } from "./block-samples";
 import { RasterInputError } from "./input-errors";
-import { decodeLzw } from "./lzw";
 import { maxStoredBlockBytes } from "./tiff-structure";
 
 /** TIFF Compression tag values. */
@@ -72,12 +73,25 @@ export function describeCompression(code: number): string {
 	return name ? `${code} (${name})` : `${code} (unknown)`;
 }
 
-/** Inflates a zlib stream into at most `maxBytes`, refusing a stream that inflates further. */
-export type Inflate = (input: Uint8Array, maxBytes: number) => Promise<Uint8Array> | Uint8Array;
+/**
+ * Inflates a zlib stream into at most `maxBytes`, refusing a stream that inflates further; with
+ * `differencing`, undoes predictor 2 on the result (refusing one that is not whole rows).
+ */
+export type Inflate = (
+	input: Uint8Array,
+	maxBytes: number,
+	differencing?: DifferencedBlock | null,
+) => Promise<Uint8Array> | Uint8Array;
+
+/** Decodes TIFF LZW into at most `maxBytes` (shorter if the codes end first); `differencing` as for {@link Inflate}. */
+export type LzwDecode = (input: Uint8Array, maxBytes: number, differencing?: DifferencedBlock | null) => Uint8Array;
 
 export interface Codecs {
 	inflate: Inflate;
+	lzw: LzwDecode;
 	zstd: ZstdDecode;
+	/** Undoes predictor 2 in place on a block of whole rows another decoder wrote. */
+	undoDifferencing(bytes: Uint8Array, differencing: DifferencedBlock): void;
 }
 
 /** What geotiff.js passes every decoder, plus the decoded size of a full block. */
@@ -95,6 +109,11 @@ export interface BlockParameters {
 	lercParameters: number[] | null;
 	/** The quantization and Huffman tables JPEG blocks share (the JPEGTables tag). */
 	jpegTables: Uint8Array | null;
+	/**
+	 * Predictor 2 for the decoder to undo on every block, when the window reader asks for it
+	 * (the samples are then in this machine's byte order and `predictor` is 1); otherwise null.
+	 */
+	differencing: DifferencedBlock | null;
 }
 
 function numbersOf(value: unknown): number[] {
@@ -127,6 +146,7 @@ export async function blockParameters(directory: ImageFileDirectory): Promise<Bl
 		jpegTables: directory.hasTag("JPEGTables")
 			? new Uint8Array(numbersOf(await directory.loadValue("JPEGTables")))
 			: null,
+		differencing: null,
 	};
 }
 
@@ -263,10 +283,14 @@ export function installDecoders(codecs: Codecs): void {
 			return this.parameters as unknown as BlockParameters;
 		}
 
-		/** The decoded block for geotiff.js, refused if a predictor is to be undone on a partial row. */
-		output(bytes: Uint8Array): ArrayBuffer {
-			const { predictor, blockBytes, tileHeight } = this.block;
-			if (predictor !== 1) checkWholeRows(bytes.byteLength, blockBytes / tileHeight);
+		/**
+		 * The decoded block for geotiff.js, refused if a predictor is to be undone on a partial
+		 * row, with predictor 2 undone unless the codec has done it (`undone`).
+		 */
+		output(bytes: Uint8Array, undone = false): ArrayBuffer {
+			const { predictor, blockBytes, tileHeight, differencing } = this.block;
+			if (predictor !== 1 || differencing) checkWholeRows(bytes.byteLength, blockBytes / tileHeight);
+			if (differencing && !undone) codecs.undoDifferencing(bytes, differencing);
 			return ownBuffer(bytes);
 		}
 	}
@@ -277,12 +301,14 @@ export function installDecoders(codecs: Codecs): void {
 	}
 	class DeflateDecoder extends SizedDecoder {
 		override async decodeBlock(buffer: ArrayBufferLike): Promise<ArrayBufferLike> {
-			return this.output(await codecs.inflate(new Uint8Array(buffer), this.block.blockBytes));
+			const { blockBytes, differencing } = this.block;
+			return this.output(await codecs.inflate(new Uint8Array(buffer), blockBytes, differencing), true);
 		}
 	}
 	class LzwDecoder extends SizedDecoder {
 		override decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
-			return this.output(decodeLzw(new Uint8Array(buffer), this.block.blockBytes));
+			const { blockBytes, differencing } = this.block;
+			return this.output(codecs.lzw(new Uint8Array(buffer), blockBytes, differencing), true);
 		}
 	}
 	class PackBitsDecoder extends SizedDecoder {
