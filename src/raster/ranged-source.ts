@@ -8,6 +8,7 @@
  * read together: consecutive blocks become one ranged read, so a strip of tiles stored one
  * after the other costs a single request.
  */
+import { setImmediate } from "node:timers";
 import { GeoTIFF, type GeoTIFFImage } from "geotiff";
 import { RasterInputError } from "./input-errors";
 import type { RasterLimits } from "./limits";
@@ -130,7 +131,9 @@ export class RangedSource {
 		const inFlight = this.#inFlight.get(id);
 		if (inFlight) return inFlight;
 		const promise = new Promise<Uint8Array>((resolve, reject) => {
-			if (this.#queued.size === 0) setTimeout(() => this.#readQueued(), 0);
+			// Once every request of this turn is queued: the next macrotask, without a timer's
+			// minimum delay (and, under Node, without the process sleeping for it).
+			if (this.#queued.size === 0) setImmediate(() => this.#readQueued());
 			this.#queued.set(id, { resolve, reject });
 		});
 		this.#inFlight.set(id, promise);
