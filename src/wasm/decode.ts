@@ -3,9 +3,8 @@
 // predictor 2 there, while the bytes are still in Wasm memory), and copies the decoded bytes
 // out. Its memory holds one block at a time: the stored bytes and the decoded ones.
 import { checkWholeRows, type DifferencedBlock } from "../raster/block-samples";
-import type { Codecs } from "../raster/decoders";
+import type { Codecs, ZstdDecode } from "../raster/decoders";
 import { RasterInputError } from "../raster/input-errors";
-import type { ZstdDecode } from "./zstd";
 
 /** The raw ABI of decode.wasm: every pointer is a byte offset into `memory`. */
 interface DecodeExports {
@@ -164,14 +163,14 @@ export function createBlockDecoder(module: WebAssembly.Module): BlockDecoder {
 }
 
 /**
- * The codecs geotiff.js's decoders call (src/raster/decoders.ts), from a block decoder and a
- * Zstandard decoder each got on every call, so a released instance is made again on next use.
+ * The codecs geotiff.js's decoders call (src/raster/decoders.ts): a block decoder got on every
+ * call, so a released instance is made again on next use, and a Zstandard decoder.
  */
-export function codecsOf(decoder: () => BlockDecoder, zstd: () => ZstdDecode): Codecs {
+export function codecsOf(decoder: () => BlockDecoder, zstd: ZstdDecode): Codecs {
 	return {
 		inflate: (input, maxBytes, differencing) => decoder().inflate(input, maxBytes, differencing),
 		lzw: (input, maxBytes, differencing) => decoder().lzw(input, maxBytes, differencing),
-		zstd: (input, maxBytes, exact) => zstd()(input, maxBytes, exact),
+		zstd,
 		undoDifferencing: (bytes, differencing) => decoder().undoDifferencing(bytes, differencing),
 	};
 }

@@ -1,7 +1,9 @@
 /** Decoders that a hostile block cannot make allocate more than the block's decoded size. */
+import { zstdCompressSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { decodePackBits } from "../../src/raster/decoders";
 import { workerCodecs } from "../../src/wasm/codecs";
+import zstdRed from "../fixtures/layouts/zstd_red.tif";
 import sixBands from "../fixtures/s2_l2a_6band_pb04.tif";
 import { storedBlocks } from "../stored-blocks";
 
@@ -43,6 +45,31 @@ describe("the Worker's inflate", () => {
 		const corrupt = await deflate(Uint8Array.from({ length: 4096 }, (_, i) => i % 7));
 		corrupt.fill(0xff, 4, 12);
 		expect(() => inflate(corrupt, 4096)).toThrow(/^Deflate: /);
+	});
+});
+
+describe("the Worker's zstd", () => {
+	const zstd = (input: Uint8Array, maxBytes: number) => workerCodecs.zstd(input, maxBytes);
+
+	it("decodes GDAL's blocks, which fill their bound exactly", async () => {
+		const { compression, blocks } = await storedBlocks(zstdRed);
+		expect(compression).toBe(50000);
+		for (const { stored, decodedBytes } of blocks) expect(zstd(stored, decodedBytes).byteLength).toBe(decodedBytes);
+	});
+
+	it("refuses a frame one byte longer than its bound, and a bomb, at the bound", () => {
+		const block = Uint8Array.from({ length: 4097 }, (_, i) => (i * 31) % 256);
+		expect(zstd(zstdCompressSync(block), 4097)).toEqual(block);
+		expect(() => zstd(zstdCompressSync(block), 4096)).toThrow("ZSTD: the block decodes past 4096 bytes");
+		const bomb = zstdCompressSync(new Uint8Array(64 * 1024 * 1024));
+		expect(bomb.length).toBeLessThan(64 * 1024);
+		expect(() => zstd(bomb, 65536)).toThrow("ZSTD: the block decodes past 65536 bytes");
+	});
+
+	it("names corrupt data as a ZSTD error", () => {
+		const frame = zstdCompressSync(Uint8Array.from({ length: 4096 }, (_, i) => i % 7));
+		frame.fill(0xff, 4, 12);
+		expect(() => zstd(frame, 4096)).toThrow(/^ZSTD: the block does not decode/);
 	});
 });
 
