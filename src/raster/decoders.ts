@@ -92,8 +92,11 @@ export interface Codecs {
 	inflate: Inflate;
 	lzw: LzwDecode;
 	zstd: ZstdDecode;
-	/** Undoes predictor 2 in place on a block of whole rows another decoder wrote. */
-	undoDifferencing(bytes: Uint8Array, differencing: DifferencedBlock): void;
+	/**
+	 * Undoes predictor 2 on a block of whole rows another decoder wrote: the result is a copy in
+	 * a buffer of its own, exactly its length.
+	 */
+	undoDifferencing(bytes: Uint8Array, differencing: DifferencedBlock): Uint8Array;
 }
 
 /** What geotiff.js passes every decoder, plus the decoded size of a full block. */
@@ -292,8 +295,7 @@ export function installDecoders(codecs: Codecs): void {
 		output(bytes: Uint8Array, undone = false): ArrayBuffer {
 			const { predictor, blockBytes, tileHeight, differencing } = this.block;
 			if (predictor !== 1 || differencing) checkWholeRows(bytes.byteLength, blockBytes / tileHeight);
-			if (differencing && !undone) codecs.undoDifferencing(bytes, differencing);
-			return ownBuffer(bytes);
+			return ownBuffer(differencing && !undone ? codecs.undoDifferencing(bytes, differencing) : bytes);
 		}
 	}
 	class UncompressedDecoder extends SizedDecoder {

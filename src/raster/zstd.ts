@@ -16,9 +16,10 @@ const OVERSHOOT_BYTES = 64 * 1024;
 export function zstdNative(input: Uint8Array, maxBytes: number): Uint8Array {
 	let decoded: Uint8Array;
 	try {
-		const limit = maxBytes + OVERSHOOT_BYTES;
-		// One output chunk in Node, so nothing is concatenated.
-		const output = zstdDecompressSync(input, { maxOutputLength: limit, chunkSize: limit });
+		// One output chunk of the block's size, so a whole block is a buffer of its own with
+		// nothing concatenated (zlib's chunks are at least 64 bytes).
+		const chunkSize = Math.max(maxBytes, 64);
+		const output = zstdDecompressSync(input, { maxOutputLength: maxBytes + OVERSHOOT_BYTES, chunkSize });
 		// A plain view: a Buffer's slice() is a view too, where callers expect slice() to copy, and
 		// small Buffers share a pooled ArrayBuffer.
 		decoded = new Uint8Array(output.buffer, output.byteOffset, output.byteLength);

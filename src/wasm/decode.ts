@@ -32,8 +32,8 @@ export interface BlockDecoder {
 	 * (a short result, as libtiff gives).
 	 */
 	lzw(input: Uint8Array, maxBytes: number, differencing?: DifferencedBlock | null): Uint8Array<ArrayBuffer>;
-	/** Undoes predictor 2, in place, on a block that another decoder wrote. */
-	undoDifferencing(bytes: Uint8Array, differencing: DifferencedBlock): void;
+	/** Undoes predictor 2 on a block that another decoder wrote: the result is a copy. */
+	undoDifferencing(bytes: Uint8Array, differencing: DifferencedBlock): Uint8Array<ArrayBuffer>;
 }
 
 const WASM_PAGE_BYTES = 65536;
@@ -157,7 +157,7 @@ export function createBlockDecoder(module: WebAssembly.Module): BlockDecoder {
 			const memory = new Uint8Array(wasm.memory.buffer);
 			memory.set(bytes, outputAt);
 			undo(outputAt, bytes.byteLength, differencing);
-			bytes.set(memory.subarray(outputAt, outputAt + bytes.byteLength));
+			return memory.slice(outputAt, outputAt + bytes.byteLength);
 		},
 	};
 }
