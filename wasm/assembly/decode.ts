@@ -818,8 +818,21 @@ const FIRST_FREE_CODE: u32 = 258;
 const MIN_CODE_BITS: u32 = 9;
 const MAX_CODE_BITS: u32 = 12;
 const LZW_TABLE_SIZE: u32 = 1 << MAX_CODE_BITS;
+/** Where each code's string is (an address) and how long; codes 0-255 point into `alphabet`. */
 const entryStarts = memory.data(LZW_TABLE_SIZE * 4);
 const entryLengths = memory.data(LZW_TABLE_SIZE * 4);
+/** The 256 one-byte strings, and room for a 16-byte copy from the last. */
+const alphabet = memory.data(256 + 16);
+let alphabetReady = false;
+
+function prepareAlphabet(): void {
+	for (let byte: u32 = 0; byte < 256; byte++) {
+		store<u8>(alphabet + byte, <u8>byte);
+		store<u32>(entryStarts + ((<usize>byte) << 2), <u32>(alphabet + byte));
+		store<u32>(entryLengths + ((<usize>byte) << 2), 1);
+	}
+	alphabetReady = true;
+}
 
 /**
  * Decodes LZW codes into at most `maxBytes` bytes. Decoding stops at the end-of-information
@@ -827,45 +840,46 @@ const entryLengths = memory.data(LZW_TABLE_SIZE * 4);
  * written, or LZW_BAD_CODE for a code that is not in the table (see error_detail()).
  */
 export function lzw(input: usize, inputBytes: usize, output: usize, maxBytes: usize): i32 {
+	if (!alphabetReady) prepareAlphabet();
 	const inputBits: u64 = (<u64>inputBytes) << 3;
+	const outEnd = output + maxBytes;
 	let bitPos: u64 = 0;
 	let codeBits: u32 = MIN_CODE_BITS;
 	let widenAt: u32 = (1 << MIN_CODE_BITS) - 1;
 	let nextCode: u32 = FIRST_FREE_CODE;
-	let pos: usize = 0;
+	let out = output;
 	let previousStart: usize = 0;
 	let previousLength: usize = 0;
 	let havePrevious = false;
 
-	while (pos < maxBytes) {
+	while (out < outEnd) {
 		// 32 bits from the code's first byte hold it whole (a code starts at most 7 bits in).
 		const word = bswap<u32>(load<u32>(input + <usize>(bitPos >> 3)));
 		const code = (word << (<u32>bitPos & 7)) >>> (32 - codeBits);
 		bitPos += codeBits;
 		if (bitPos > inputBits) break;
 
-		let length: usize;
-		if (code < CLEAR_CODE) {
-			store<u8>(output + pos, <u8>code);
-			length = 1;
-		} else if (code < nextCode) {
-			if (code === CLEAR_CODE) {
-				codeBits = MIN_CODE_BITS;
-				widenAt = (1 << MIN_CODE_BITS) - 1;
-				nextCode = FIRST_FREE_CODE;
-				havePrevious = false;
-				continue;
-			}
-			if (code === END_OF_INFORMATION) break;
+		let length: usize = 0;
+		if (code < nextCode && code - CLEAR_CODE >= 2) {
+			// A byte or a string of the table (every code below the next free one but clear and
+			// end-of-information): a copy of at most the room left.
 			length = <usize>load<u32>(entryLengths + ((<usize>code) << 2));
-			if (length > maxBytes - pos) length = maxBytes - pos;
-			Strings.copy(output + pos, output + <usize>load<u32>(entryStarts + ((<usize>code) << 2)), length);
+			if (length > outEnd - out) length = outEnd - out;
+			Strings.copy(out, <usize>load<u32>(entryStarts + ((<usize>code) << 2)), length);
+		} else if (code === CLEAR_CODE) {
+			codeBits = MIN_CODE_BITS;
+			widenAt = (1 << MIN_CODE_BITS) - 1;
+			nextCode = FIRST_FREE_CODE;
+			havePrevious = false;
+			continue;
+		} else if (code === END_OF_INFORMATION) {
+			break;
 		} else if (code === nextCode && havePrevious) {
 			// The code being defined right now: the previous string plus its own first byte.
 			length = previousLength + 1;
-			if (length > maxBytes - pos) length = maxBytes - pos;
-			Strings.copy(output + pos, output + previousStart, length < previousLength ? length : previousLength);
-			if (length > previousLength) store<u8>(output + pos + previousLength, load<u8>(output + previousStart));
+			if (length > outEnd - out) length = outEnd - out;
+			Strings.copy(out, previousStart, length < previousLength ? length : previousLength);
+			if (length > previousLength) store<u8>(out + previousLength, load<u8>(previousStart));
 		} else {
 			errorDetail = <i32>(code | (nextCode << 16));
 			return LZW_BAD_CODE;
@@ -883,11 +897,11 @@ export function lzw(input: usize, inputBytes: usize, output: usize, maxBytes: us
 			}
 		}
 		havePrevious = true;
-		previousStart = pos;
+		previousStart = out;
 		previousLength = length;
-		pos += length;
+		out += length;
 	}
-	return <i32>pos;
+	return <i32>(out - output);
 }
 
 // biome-ignore lint/complexity/noStaticOnlyClass: Biome parses this file as TypeScript, which allows decorators only on class members.
