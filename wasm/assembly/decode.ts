@@ -318,7 +318,7 @@ function pairLiterals(table: usize, bits: u32): void {
 /** The error to report when decoding stopped at `code`: running out of input comes first. */
 function failure(code: i32, inp: usize, bitsLeft: u32, inEnd: usize): i32 {
 	// Bits consumed so far reach past the input: what was read there was padding.
-	return <u64>inp * 8 - <u64>bitsLeft > <u64>inEnd * 8 ? TRUNCATED : code;
+	return <u64>inp * 8 - <u64>(bitsLeft & 0xff) > <u64>inEnd * 8 ? TRUNCATED : code;
 }
 
 /**
@@ -350,7 +350,8 @@ export function inflate(input: usize, inputBytes: usize, output: usize, maxBytes
 		if (inp > inLimit) return TRUNCATED;
 		bitbuf |= load<u64>(inp) << bitsLeft;
 		inp += 7 - ((bitsLeft >> 3) & 7);
-		bitsLeft |= 56;
+		// The symbol loops subtract whole entries from bitsLeft: only its low byte counts.
+		bitsLeft = (bitsLeft | 56) & 0xff;
 
 		last = (bitbuf & 1) !== 0;
 		const type = <u32>(bitbuf >> 1) & 3;
@@ -489,7 +490,9 @@ export function inflate(input: usize, inputBytes: usize, output: usize, maxBytes
 		// buffered) with the next literal/length entry looked up: three lookups of the main
 		// table take at most 11 + 11 + 16 bits (the last may be a length and its extra bits);
 		// a distance (at most 28 bits) refills first when fewer are left, and the match's copy
-		// comes after the next lookup, so the two overlap.
+		// comes after the next lookup, so the two overlap. An entry is consumed whole, as
+		// libdeflate does: its low byte is its bit count (bits 5-7 clear), which is all that a
+		// 64-bit shift reads of it, and only bitsLeft's low byte counts until the next block.
 		let blockDone = false;
 		if (inp < inFastEnd && out < outFastEnd) {
 			bitbuf |= load<u64>(inp) << bitsLeft;
@@ -498,22 +501,22 @@ export function inflate(input: usize, inputBytes: usize, output: usize, maxBytes
 			let entry = load<u32>(litlen + ((<usize>(<u32>bitbuf & litlenMask)) << 2));
 			do {
 				let saved = bitbuf;
-				bitbuf >>= entry & 0x1f;
-				bitsLeft -= entry & 0x1f;
+				bitbuf >>= <u64>entry;
+				bitsLeft -= entry;
 				if (<i32>entry < 0) {
 					store<u16>(out, <u16>(entry >> 8));
 					out += 1 + ((entry >> 30) & 1);
 					entry = load<u32>(litlen + ((<usize>(<u32>bitbuf & litlenMask)) << 2));
 					saved = bitbuf;
-					bitbuf >>= entry & 0x1f;
-					bitsLeft -= entry & 0x1f;
+					bitbuf >>= <u64>entry;
+					bitsLeft -= entry;
 					if (<i32>entry < 0) {
 						store<u16>(out, <u16>(entry >> 8));
 						out += 1 + ((entry >> 30) & 1);
 						entry = load<u32>(litlen + ((<usize>(<u32>bitbuf & litlenMask)) << 2));
 						saved = bitbuf;
-						bitbuf >>= entry & 0x1f;
-						bitsLeft -= entry & 0x1f;
+						bitbuf >>= <u64>entry;
+						bitsLeft -= entry;
 						if (<i32>entry < 0) {
 							store<u16>(out, <u16>(entry >> 8));
 							out += 1 + ((entry >> 30) & 1);
@@ -536,8 +539,8 @@ export function inflate(input: usize, inputBytes: usize, output: usize, maxBytes
 						litlen + ((<usize>((entry >> 16) + (<u32>bitbuf & (((<u32>1) << ((entry >> 8) & 0xf)) - 1)))) << 2),
 					);
 					saved = bitbuf;
-					bitbuf >>= entry & 0x1f;
-					bitsLeft -= entry & 0x1f;
+					bitbuf >>= <u64>entry;
+					bitsLeft -= entry;
 					if (<i32>entry < 0) {
 						store<u8>(out, <u8>(entry >> 16));
 						out++;
@@ -557,7 +560,7 @@ export function inflate(input: usize, inputBytes: usize, output: usize, maxBytes
 				}
 				const length: u32 = (entry >> 16) + ((<u32>saved & (((<u32>1) << (entry & 0x1f)) - 1)) >> ((entry >> 8) & 0xf));
 
-				if (bitsLeft < 28) {
+				if ((bitsLeft & 0xff) < 28) {
 					bitbuf |= load<u64>(inp) << bitsLeft;
 					inp += 7 - ((bitsLeft >> 3) & 7);
 					bitsLeft |= 56;
@@ -565,16 +568,16 @@ export function inflate(input: usize, inputBytes: usize, output: usize, maxBytes
 				entry = load<u32>(distances + ((<usize>(<u32>bitbuf & distanceMask)) << 2));
 				if ((entry & EXCEPTIONAL) !== 0) {
 					if ((entry & SUBTABLE) === 0) return failure(BAD_DISTANCE_CODE, inp, bitsLeft, inEnd);
-					bitbuf >>= entry & 0x1f;
-					bitsLeft -= entry & 0x1f;
+					bitbuf >>= <u64>entry;
+					bitsLeft -= entry;
 					entry = load<u32>(
 						distances + ((<usize>((entry >> 16) + (<u32>bitbuf & (((<u32>1) << ((entry >> 8) & 0xf)) - 1)))) << 2),
 					);
 					if ((entry & EXCEPTIONAL) !== 0) return failure(BAD_DISTANCE_CODE, inp, bitsLeft, inEnd);
 				}
 				saved = bitbuf;
-				bitbuf >>= entry & 0x1f;
-				bitsLeft -= entry & 0x1f;
+				bitbuf >>= <u64>entry;
+				bitsLeft -= entry;
 				const distance: u32 =
 					(entry >> 16) + ((<u32>saved & (((<u32>1) << (entry & 0x1f)) - 1)) >> ((entry >> 8) & 0xf));
 				if (<usize>distance > out - output) return failure(DISTANCE_TOO_FAR, inp, bitsLeft, inEnd);
@@ -625,20 +628,20 @@ export function inflate(input: usize, inputBytes: usize, output: usize, maxBytes
 			// one or two (a lone literal's second byte is later output's room).
 			let entry = load<u32>(litlen + ((<usize>(<u32>bitbuf & litlenMask)) << 2));
 			if (<i32>entry < 0) {
-				bitbuf >>= entry & 0x1f;
-				bitsLeft -= entry & 0x1f;
+				bitbuf >>= <u64>entry;
+				bitsLeft -= entry;
 				store<u16>(out, <u16>(entry >> 8));
 				out += 1 + ((entry >> 30) & 1);
 				entry = load<u32>(litlen + ((<usize>(<u32>bitbuf & litlenMask)) << 2));
 				if (<i32>entry < 0) {
-					bitbuf >>= entry & 0x1f;
-					bitsLeft -= entry & 0x1f;
+					bitbuf >>= <u64>entry;
+					bitsLeft -= entry;
 					store<u16>(out, <u16>(entry >> 8));
 					out += 1 + ((entry >> 30) & 1);
 					entry = load<u32>(litlen + ((<usize>(<u32>bitbuf & litlenMask)) << 2));
 					if (<i32>entry < 0) {
-						bitbuf >>= entry & 0x1f;
-						bitsLeft -= entry & 0x1f;
+						bitbuf >>= <u64>entry;
+						bitsLeft -= entry;
 						store<u16>(out, <u16>(entry >> 8));
 						out += 1 + ((entry >> 30) & 1);
 						if (out > outEnd) return failure(TOO_LONG, inp, bitsLeft, inEnd);
@@ -648,8 +651,8 @@ export function inflate(input: usize, inputBytes: usize, output: usize, maxBytes
 				if (out > outEnd) return failure(TOO_LONG, inp, bitsLeft, inEnd);
 			}
 			let saved = bitbuf;
-			bitbuf >>= entry & 0x1f;
-			bitsLeft -= entry & 0x1f;
+			bitbuf >>= <u64>entry;
+			bitsLeft -= entry;
 			if ((entry & EXCEPTIONAL) !== 0) {
 				if ((entry & END_OF_BLOCK) !== 0) break;
 				if ((entry & SUBTABLE) === 0) return failure(BAD_LITLEN_CODE, inp, bitsLeft, inEnd);
@@ -657,8 +660,8 @@ export function inflate(input: usize, inputBytes: usize, output: usize, maxBytes
 					litlen + ((<usize>((entry >> 16) + (<u32>bitbuf & (((<u32>1) << ((entry >> 8) & 0xf)) - 1)))) << 2),
 				);
 				saved = bitbuf;
-				bitbuf >>= entry & 0x1f;
-				bitsLeft -= entry & 0x1f;
+				bitbuf >>= <u64>entry;
+				bitsLeft -= entry;
 				if (<i32>entry < 0) {
 					if (out >= outEnd) return failure(TOO_LONG, inp, bitsLeft, inEnd);
 					store<u8>(out, <u8>(entry >> 16));
@@ -672,7 +675,7 @@ export function inflate(input: usize, inputBytes: usize, output: usize, maxBytes
 			}
 			const length: u32 = (entry >> 16) + ((<u32>saved & (((<u32>1) << (entry & 0x1f)) - 1)) >> ((entry >> 8) & 0xf));
 
-			if (bitsLeft < 28) {
+			if ((bitsLeft & 0xff) < 28) {
 				if (inp > inLimit) return TRUNCATED;
 				bitbuf |= load<u64>(inp) << bitsLeft;
 				inp += 7 - ((bitsLeft >> 3) & 7);
@@ -681,16 +684,16 @@ export function inflate(input: usize, inputBytes: usize, output: usize, maxBytes
 			entry = load<u32>(distances + ((<usize>(<u32>bitbuf & distanceMask)) << 2));
 			if ((entry & EXCEPTIONAL) !== 0) {
 				if ((entry & SUBTABLE) === 0) return failure(BAD_DISTANCE_CODE, inp, bitsLeft, inEnd);
-				bitbuf >>= entry & 0x1f;
-				bitsLeft -= entry & 0x1f;
+				bitbuf >>= <u64>entry;
+				bitsLeft -= entry;
 				entry = load<u32>(
 					distances + ((<usize>((entry >> 16) + (<u32>bitbuf & (((<u32>1) << ((entry >> 8) & 0xf)) - 1)))) << 2),
 				);
 				if ((entry & EXCEPTIONAL) !== 0) return failure(BAD_DISTANCE_CODE, inp, bitsLeft, inEnd);
 			}
 			saved = bitbuf;
-			bitbuf >>= entry & 0x1f;
-			bitsLeft -= entry & 0x1f;
+			bitbuf >>= <u64>entry;
+			bitsLeft -= entry;
 			const distance: u32 = (entry >> 16) + ((<u32>saved & (((<u32>1) << (entry & 0x1f)) - 1)) >> ((entry >> 8) & 0xf));
 
 			if (<usize>distance > out - output) return failure(DISTANCE_TOO_FAR, inp, bitsLeft, inEnd);
@@ -718,7 +721,7 @@ export function inflate(input: usize, inputBytes: usize, output: usize, maxBytes
 	}
 
 	// The Adler-32 of the output, from the next byte boundary, most significant byte first.
-	bitsLeft &= ~7;
+	bitsLeft &= 0xf8;
 	inp -= bitsLeft >> 3;
 	if (inp + 4 > inEnd) return TRUNCATED;
 	const written = <u32>(out - output);
