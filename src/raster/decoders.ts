@@ -4,9 +4,9 @@
  * - Deflate and LZW through EO Edge's own Wasm decoders (wasm/assembly/decode.ts), which
  *   measure faster than the runtime's zlib and than a TypeScript LZW decoder
  *   (`npm run bench:decode`).
- * - ZSTD, and LERC with its optional Deflate or ZSTD layer, ZSTD through the runtime's own
- *   zstd (src/raster/zstd.ts): geotiff.js's own ZSTD and LERC decoders compile Wasm from bytes,
- *   which Workers forbid.
+ * - ZSTD, and LERC with its optional Deflate or ZSTD layer, through a Zstandard decoder that
+ *   was compiled ahead of time: geotiff.js's own ZSTD and LERC decoders compile Wasm from
+ *   bytes, which Workers forbid.
  * - PackBits into a block-sized buffer, where geotiff.js's decoder grows without bound.
  * - JPEG through geotiff.js's decoder, once the block's frame header has been checked against
  *   the block: that decoder sizes its buffers from the frame header alone.
@@ -21,6 +21,7 @@
  */
 import { addDecoder, BaseDecoder, getDecoder, type ImageFileDirectory } from "geotiff";
 import Lerc from "lerc";
+import type { ZstdDecode } from "../wasm/zstd";
 import { checkWholeRows, type DifferencedBlock } from "./block-samples";
 import { RasterInputError } from "./input-errors";
 import { maxStoredBlockBytes } from "./tiff-structure";
@@ -82,9 +83,6 @@ export type Inflate = (
 	differencing?: DifferencedBlock | null,
 ) => Promise<Uint8Array> | Uint8Array;
 
-/** Decodes Zstandard frames into at most `maxBytes`, refusing frames that decode further. */
-export type ZstdDecode = (input: Uint8Array, maxBytes: number) => Uint8Array;
-
 /** Decodes TIFF LZW into at most `maxBytes` (shorter if the codes end first); `differencing` as for {@link Inflate}. */
 export type LzwDecode = (input: Uint8Array, maxBytes: number, differencing?: DifferencedBlock | null) => Uint8Array;
 
@@ -93,8 +91,8 @@ export interface Codecs {
 	lzw: LzwDecode;
 	zstd: ZstdDecode;
 	/**
-	 * Undoes predictor 2 on a block of whole rows another decoder wrote: the result is a copy in
-	 * a buffer of its own, exactly its length.
+	 * Undoes predictor 2 on a block of whole rows another decoder wrote: the result is in a
+	 * buffer of its own, exactly its length (the block itself, when it is one).
 	 */
 	undoDifferencing(bytes: Uint8Array, differencing: DifferencedBlock): Uint8Array;
 }
@@ -331,7 +329,7 @@ export function installDecoders(codecs: Codecs): void {
 			const maxBlobBytes = maxStoredBlockBytes(this.block.blockBytes);
 			let blob = new Uint8Array(buffer);
 			if (additional === LERC_ADDITIONAL_COMPRESSION.deflate) blob = await codecs.inflate(blob, maxBlobBytes);
-			else if (additional === LERC_ADDITIONAL_COMPRESSION.zstd) blob = codecs.zstd(blob, maxBlobBytes);
+			else if (additional === LERC_ADDITIONAL_COMPRESSION.zstd) blob = codecs.zstd(blob, maxBlobBytes, false);
 			else if (additional !== LERC_ADDITIONAL_COMPRESSION.none) {
 				throw new RasterInputError("unsupported-raster", `LERC: unknown additional compression ${additional}`);
 			}

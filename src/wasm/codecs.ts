@@ -1,11 +1,16 @@
-// The Worker's instance of EO Edge's block decoders (wasm/assembly/decode.ts): made on first
-// use and released between heavy tasks (src/wasm/instances.ts).
+// The Worker's instances of the decoder Wasm modules (EO Edge's block decoders and zstd's):
+// made on first use and released between heavy tasks (src/wasm/instances.ts).
 import decodeModule from "../../wasm/build/decode.wasm";
+import zstdModule from "../../wasm/build/zstd.wasm";
 import type { Codecs } from "../raster/decoders";
-import { zstdNative } from "../raster/zstd";
 import { codecsOf, createBlockDecoder } from "./decode";
 import { releasable } from "./instances";
+import { createZstdDecode } from "./zstd";
 
 const blockDecoder = releasable(() => createBlockDecoder(decodeModule));
+const zstdInstance = releasable(() => createZstdDecode(zstdModule));
 
-export const workerCodecs: Codecs = codecsOf(() => blockDecoder.get(), zstdNative);
+export const workerCodecs: Codecs = codecsOf(
+	() => blockDecoder.get(),
+	() => zstdInstance.get(),
+);

@@ -3,8 +3,9 @@
 // predictor 2 there, while the bytes are still in Wasm memory), and copies the decoded bytes
 // out. Its memory holds one block at a time: the stored bytes and the decoded ones.
 import { checkWholeRows, type DifferencedBlock } from "../raster/block-samples";
-import type { Codecs, ZstdDecode } from "../raster/decoders";
+import type { Codecs } from "../raster/decoders";
 import { RasterInputError } from "../raster/input-errors";
+import type { ZstdDecode } from "./zstd";
 
 /** The raw ABI of decode.wasm: every pointer is a byte offset into `memory`. */
 interface DecodeExports {
@@ -32,7 +33,10 @@ export interface BlockDecoder {
 	 * (a short result, as libtiff gives).
 	 */
 	lzw(input: Uint8Array, maxBytes: number, differencing?: DifferencedBlock | null): Uint8Array<ArrayBuffer>;
-	/** Undoes predictor 2 on a block that another decoder wrote: the result is a copy. */
+	/**
+	 * Undoes predictor 2 on a block that another decoder wrote: in place when the block is a
+	 * buffer of its own, exactly its length (returned as it is), else into a copy that is.
+	 */
 	undoDifferencing(bytes: Uint8Array, differencing: DifferencedBlock): Uint8Array<ArrayBuffer>;
 }
 
@@ -157,20 +161,23 @@ export function createBlockDecoder(module: WebAssembly.Module): BlockDecoder {
 			const memory = new Uint8Array(wasm.memory.buffer);
 			memory.set(bytes, outputAt);
 			undo(outputAt, bytes.byteLength, differencing);
-			return memory.slice(outputAt, outputAt + bytes.byteLength);
+			const undone = memory.subarray(outputAt, outputAt + bytes.byteLength);
+			if (bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength) return undone.slice();
+			bytes.set(undone);
+			return bytes as Uint8Array<ArrayBuffer>;
 		},
 	};
 }
 
 /**
- * The codecs geotiff.js's decoders call (src/raster/decoders.ts): a block decoder got on every
- * call, so a released instance is made again on next use, and a Zstandard decoder.
+ * The codecs geotiff.js's decoders call (src/raster/decoders.ts), from a block decoder and a
+ * Zstandard decoder each got on every call, so a released instance is made again on next use.
  */
-export function codecsOf(decoder: () => BlockDecoder, zstd: ZstdDecode): Codecs {
+export function codecsOf(decoder: () => BlockDecoder, zstd: () => ZstdDecode): Codecs {
 	return {
 		inflate: (input, maxBytes, differencing) => decoder().inflate(input, maxBytes, differencing),
 		lzw: (input, maxBytes, differencing) => decoder().lzw(input, maxBytes, differencing),
-		zstd,
+		zstd: (input, maxBytes, exact) => zstd()(input, maxBytes, exact),
 		undoDifferencing: (bytes, differencing) => decoder().undoDifferencing(bytes, differencing),
 	};
 }

@@ -106,7 +106,16 @@ describe("predictor 2 in Wasm", () => {
 		}
 	});
 
-	it("reads a view into a larger buffer, and returns a copy of its own", () => {
+	it("undoes a block in place when it is a buffer of its own, and a view into a larger one into a copy", () => {
+		const own = new Uint16Array(40).fill(1);
+		const inPlace = decoder.undoDifferencing(new Uint8Array(own.buffer), {
+			rowSamples: 20,
+			stride: 1,
+			bytesPerSample: 2,
+		});
+		expect(inPlace.buffer).toBe(own.buffer);
+		expect(Array.from(own)).toEqual(Array.from({ length: 40 }, (_, i) => (i % 20) + 1));
+
 		const buffer = new Uint16Array(2 + 2 * 20 + 2).fill(1);
 		const view = new Uint8Array(buffer.buffer, 4, 2 * 20 * 2);
 		const undone = decoder.undoDifferencing(view, { rowSamples: 20, stride: 1, bytesPerSample: 2 });
