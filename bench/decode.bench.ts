@@ -24,8 +24,11 @@ import { SAMPLE_ARRAYS, type SampleArray } from "../src/raster/samples";
 
 const ROWS = 1024;
 const limits = wranglerRasterLimits();
-/** Reads before timing: V8 runs Wasm on its baseline compiler until a function has run a while. */
-const WARMUP_READS = 5;
+/**
+ * Reads before timing: V8 runs Wasm on its baseline compiler until a function has run a while,
+ * then compiles optimized code in the background, which a busy machine delays by seconds.
+ */
+const WARMUP_READS = 20;
 const ROUNDS = 5;
 const READS_PER_ROUND = 3;
 /** geotiff.js alone takes seconds per LZW read: a few reads are enough to show where it stands. */
@@ -166,6 +169,9 @@ interface Row {
 	geotiff_js_mpx_per_s: number;
 	eo_edge_median_ms: number;
 	gdal_median_ms: number;
+	/** Every timed read, in the order taken (rounds of READS_PER_ROUND, GDAL's first in each). */
+	eo_edge_ms: number[];
+	gdal_ms: number[];
 }
 const rows: Row[] = [];
 let gdalVersion = "";
@@ -201,6 +207,8 @@ for (const name of COMPRESSIONS) {
 		geotiff_js_mpx_per_s: mpxPerS(pixels, reference.ms),
 		eo_edge_median_ms: Number(median(oursMs).toFixed(1)),
 		gdal_median_ms: Number(median(gdalMs).toFixed(1)),
+		eo_edge_ms: oursMs.map((ms) => Number(ms.toFixed(1))),
+		gdal_ms: gdalMs.map((ms) => Number(ms.toFixed(1))),
 	});
 }
 gdal.close();
