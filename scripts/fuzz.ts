@@ -132,15 +132,13 @@ async function readMutant(bytes: Uint8Array): Promise<Omit<CaseOutcome, "index" 
 	}
 }
 
-/** Installs the Worker's decoders, with Node's zlib standing in for the Worker's. */
+/** Installs the Worker's decoders. */
 async function installCodecs(): Promise<void> {
-	const [{ installDecoders }, { inflateNative }, { createZstdDecode }] = await Promise.all([
+	const [{ installDecoders }, { nodeCodecs }] = await Promise.all([
 		import("../src/raster/decoders"),
-		import("../src/raster/inflate"),
-		import("../src/wasm/zstd"),
+		import("./node-codecs"),
 	]);
-	const zstdWasm = readFileSync(new URL("../wasm/build/zstd.wasm", import.meta.url));
-	await installDecoders({ inflate: inflateNative, zstd: createZstdDecode(await WebAssembly.compile(zstdWasm)) });
+	await installDecoders(await nodeCodecs());
 }
 
 /** The child: reads mutants [from, to) and reports each one's start and end to the parent. */

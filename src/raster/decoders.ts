@@ -1,9 +1,9 @@
 /**
  * The TIFF decoders EO Edge plugs into geotiff.js, so that every compression a real archive
  * uses decodes inside a Worker and fast enough for whole scenes:
- * - Deflate through an inflate the caller chooses (the runtime's own zlib in the Worker, which
- *   measures faster than DecompressionStream and pako; see `npm run bench:decode`).
- * - LZW through src/raster/lzw.ts instead of geotiff.js's decoder (about 2 Mpx/s).
+ * - Deflate and LZW through EO Edge's own Wasm decoders (wasm/assembly/decode.ts), which
+ *   measure faster than the runtime's zlib and than a TypeScript LZW decoder
+ *   (`npm run bench:decode`).
  * - ZSTD, and LERC with its optional Deflate or ZSTD layer, through a Zstandard decoder that
  *   was compiled ahead of time: geotiff.js's own ZSTD and LERC decoders compile Wasm from
  *   bytes, which Workers forbid.
@@ -16,16 +16,17 @@
  * allocate more. Uncompressed blocks are passed on as stored, but refused, as every block here
  * is, when a predictor is to be undone on a partial row. Predictor 3 is applied by
  * geotiff.js's BaseDecoder after every decoder here, and so is predictor 2 on readRasters'
- * path; the window reader (src/raster/read.ts) asks for blocks without predictor 2 and undoes
- * it itself, in the samples' byte order.
+ * path. The window reader (src/raster/read.ts) asks for blocks without geotiff.js's predictor 2:
+ * it either has the decoder undo it (`differencing`, for samples already in this machine's
+ * byte order: in Wasm, before the block leaves Wasm memory) or undoes it itself, once the
+ * samples are in this machine's byte order.
  */
 import { addDecoder, BaseDecoder, getDecoder, type ImageFileDirectory } from "geotiff";
 import Lerc from "lerc";
 import type { ZstdDecode } from "../wasm/zstd";
-import { checkWholeRows } from "./block-samples";
+import { checkWholeRows, type DifferencedBlock } from "./block-samples";
 import { RasterInputError } from "./input-errors";
 import { jpegPixels, type ParsedJpeg } from "./jpeg";
-import { decodeLzw } from "./lzw";
 import { maxStoredBlockBytes } from "./tiff-structure";
 
 /** TIFF Compression tag values. */
@@ -75,12 +76,28 @@ export function describeCompression(code: number): string {
 	return name ? `${code} (${name})` : `${code} (unknown)`;
 }
 
-/** Inflates a zlib stream into at most `maxBytes`, refusing a stream that inflates further. */
-export type Inflate = (input: Uint8Array, maxBytes: number) => Promise<Uint8Array> | Uint8Array;
+/**
+ * Inflates a zlib stream into at most `maxBytes`, refusing a stream that inflates further; with
+ * `differencing`, undoes predictor 2 on the result (refusing one that is not whole rows).
+ */
+export type Inflate = (
+	input: Uint8Array,
+	maxBytes: number,
+	differencing?: DifferencedBlock | null,
+) => Promise<Uint8Array> | Uint8Array;
+
+/** Decodes TIFF LZW into at most `maxBytes` (shorter if the codes end first); `differencing` as for {@link Inflate}. */
+export type LzwDecode = (input: Uint8Array, maxBytes: number, differencing?: DifferencedBlock | null) => Uint8Array;
 
 export interface Codecs {
 	inflate: Inflate;
+	lzw: LzwDecode;
 	zstd: ZstdDecode;
+	/**
+	 * Undoes predictor 2 on a block of whole rows another decoder wrote: the result is in a
+	 * buffer of its own, exactly its length (the block itself, when it is one).
+	 */
+	undoDifferencing(bytes: Uint8Array, differencing: DifferencedBlock): Uint8Array;
 }
 
 /** What geotiff.js passes every decoder, plus the decoded size of a full block. */
@@ -100,6 +117,11 @@ export interface BlockParameters {
 	jpegTables: Uint8Array | null;
 	/** The PhotometricInterpretation tag; null when the file has none. */
 	photometric: number | null;
+	/**
+	 * Predictor 2 for the decoder to undo on every block, when the window reader asks for it
+	 * (the samples are then in this machine's byte order and `predictor` is 1); otherwise null.
+	 */
+	differencing: DifferencedBlock | null;
 }
 
 /** TIFF PhotometricInterpretation tag values. */
@@ -138,6 +160,7 @@ export async function blockParameters(directory: ImageFileDirectory): Promise<Bl
 		photometric: directory.hasTag("PhotometricInterpretation")
 			? Number(await directory.loadValue("PhotometricInterpretation"))
 			: null,
+		differencing: null,
 	};
 }
 
@@ -304,11 +327,14 @@ export function installDecoders(codecs: Codecs): Promise<void> {
 			return this.parameters as unknown as BlockParameters;
 		}
 
-		/** The decoded block for geotiff.js, refused if a predictor is to be undone on a partial row. */
-		output(bytes: Uint8Array): ArrayBuffer {
-			const { predictor, blockBytes, tileHeight } = this.block;
-			if (predictor !== 1) checkWholeRows(bytes.byteLength, blockBytes / tileHeight);
-			return ownBuffer(bytes);
+		/**
+		 * The decoded block for geotiff.js, refused if a predictor is to be undone on a partial
+		 * row, with predictor 2 undone unless the codec has done it (`undone`).
+		 */
+		output(bytes: Uint8Array, undone = false): ArrayBuffer {
+			const { predictor, blockBytes, tileHeight, differencing } = this.block;
+			if (predictor !== 1 || differencing) checkWholeRows(bytes.byteLength, blockBytes / tileHeight);
+			return ownBuffer(differencing && !undone ? codecs.undoDifferencing(bytes, differencing) : bytes);
 		}
 	}
 	class UncompressedDecoder extends SizedDecoder {
@@ -318,12 +344,14 @@ export function installDecoders(codecs: Codecs): Promise<void> {
 	}
 	class DeflateDecoder extends SizedDecoder {
 		override async decodeBlock(buffer: ArrayBufferLike): Promise<ArrayBufferLike> {
-			return this.output(await codecs.inflate(new Uint8Array(buffer), this.block.blockBytes));
+			const { blockBytes, differencing } = this.block;
+			return this.output(await codecs.inflate(new Uint8Array(buffer), blockBytes, differencing), true);
 		}
 	}
 	class LzwDecoder extends SizedDecoder {
 		override decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
-			return this.output(decodeLzw(new Uint8Array(buffer), this.block.blockBytes));
+			const { blockBytes, differencing } = this.block;
+			return this.output(codecs.lzw(new Uint8Array(buffer), blockBytes, differencing), true);
 		}
 	}
 	class PackBitsDecoder extends SizedDecoder {

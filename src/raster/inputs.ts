@@ -3,7 +3,6 @@
  * of its remote URL, with EO Edge's decoders installed in geotiff.js.
  */
 import { installDecoders } from "./decoders";
-import { inflateNative } from "./inflate";
 import { rasterLimits } from "./limits";
 import { r2RangeReader } from "./r2-reader";
 import { openRangedImage, type RangedImage, RangedSource, type RangeReader } from "./ranged-source";
@@ -17,9 +16,7 @@ let decodersInstalled: Promise<void> | null = null;
  * imports cannot load as an ES module.
  */
 function installWorkerDecoders(): Promise<void> {
-	decodersInstalled ??= import("../wasm/codecs").then(({ zstdDecode }) =>
-		installDecoders({ inflate: inflateNative, zstd: zstdDecode }),
-	);
+	decodersInstalled ??= import("../wasm/codecs").then(({ workerCodecs }) => installDecoders(workerCodecs));
 	return decodersInstalled;
 }
 

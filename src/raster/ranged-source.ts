@@ -8,6 +8,7 @@
  * read together: consecutive blocks become one ranged read, so a strip of tiles stored one
  * after the other costs a single request.
  */
+import { setImmediate } from "node:timers";
 import { GeoTIFF, type GeoTIFFImage } from "geotiff";
 import { RasterInputError } from "./input-errors";
 import type { RasterLimits } from "./limits";
@@ -130,7 +131,9 @@ export class RangedSource {
 		const inFlight = this.#inFlight.get(id);
 		if (inFlight) return inFlight;
 		const promise = new Promise<Uint8Array>((resolve, reject) => {
-			if (this.#queued.size === 0) setTimeout(() => this.#readQueued(), 0);
+			// Once every request of this turn is queued: the next macrotask, without a timer's
+			// minimum delay (and, under Node, without the process sleeping for it).
+			if (this.#queued.size === 0) setImmediate(() => this.#readQueued());
 			this.#queued.set(id, { resolve, reject });
 		});
 		this.#inFlight.set(id, promise);
@@ -158,10 +161,17 @@ export class RangedSource {
 		try {
 			const data = new Uint8Array(await this.#reader.read(offset, length));
 			if (data.length !== length) throw new Error(`read ${data.length} bytes at ${offset} instead of ${length}`);
+			// The cache keeps the last `cacheBlocks` blocks of a run; the others would be evicted by
+			// the run's own later blocks, so they go to their requests as views, not copies.
+			const firstKept = count - this.#cacheBlocks;
 			for (let i = 0; i < count; i++) {
-				// A copy, so a cached block does not keep the whole read alive.
-				const block = data.slice(i * this.#blockBytes, (i + 1) * this.#blockBytes);
-				this.#remember(firstId + i, block);
+				const start = i * this.#blockBytes;
+				// A kept block is a copy, so the cache does not keep the whole read alive.
+				const kept = i >= firstKept;
+				const block = kept
+					? data.slice(start, start + this.#blockBytes)
+					: data.subarray(start, start + this.#blockBytes);
+				if (kept) this.#remember(firstId + i, block);
 				queued.get(firstId + i)?.resolve(block);
 			}
 		} catch (error) {

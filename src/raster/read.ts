@@ -4,8 +4,9 @@
  * geotiff.js's readRasters copies every pixel through a DataView call, which costs more than
  * decoding. For the layouts archives use (whole-byte integer or float samples, one type for
  * every band), blocks are decoded through geotiff.js's decoders, brought to this machine's byte
- * order with predictor 2 undone here (src/raster/block-samples.ts), and their rows copied into
- * the caller's arrays as typed-array slices; every other layout goes through readRasters.
+ * order with predictor 2 undone (by the decoder, or here with src/raster/block-samples.ts), and
+ * their rows copied into the caller's arrays as typed-array slices; every other layout goes
+ * through readRasters.
  *
  * A window's blocks are read in groups of at most READ_GROUP_BYTES stored (or one block), each
  * group decoded before the next is read, so a window never holds more than one group's
@@ -269,16 +270,18 @@ export async function readWindow(
 	const parameters = await blockParameters(directory);
 	const differenced = parameters.predictor === PREDICTOR.horizontal;
 	const swapped = ArrayType.BYTES_PER_ELEMENT > 1 && image.littleEndian !== HOST_LITTLE_ENDIAN;
-	// Predictor 2 is undone here, once the samples are in this machine's byte order.
-	const decoder = await getDecoder(compression, {
-		...parameters,
-		predictor: differenced ? PREDICTOR.none : parameters.predictor,
-	} as unknown as Parameters<typeof getDecoder>[1]);
 	const differencedBlock = {
 		rowSamples: blockWidth * stride,
 		stride,
 		bytesPerSample: ArrayType.BYTES_PER_ELEMENT,
 	};
+	// Predictor 2 is undone once the samples are in this machine's byte order: by the decoder
+	// itself when they already are (in Wasm, for Deflate and LZW), here after swapping otherwise.
+	const decoder = await getDecoder(compression, {
+		...parameters,
+		predictor: differenced ? PREDICTOR.none : parameters.predictor,
+		differencing: differenced && !swapped ? differencedBlock : null,
+	} as unknown as Parameters<typeof getDecoder>[1]);
 	/**
 	 * Decodes as the decoder does, then puts the samples in this machine's order. Only blocks
 	 * geotiff.js decodes pass here: it fills a block stored empty (byte count 0) itself, already
@@ -287,8 +290,10 @@ export async function readWindow(
 	const hostOrderDecoder = {
 		async decode(stored: ArrayBuffer): Promise<ArrayBuffer> {
 			const buffer = (await decoder.decode(stored)) as ArrayBuffer;
-			if (swapped) reverseSampleBytes(buffer, ArrayType.BYTES_PER_ELEMENT);
-			if (differenced) undoHorizontalDifferencing(buffer, differencedBlock);
+			if (swapped) {
+				reverseSampleBytes(buffer, ArrayType.BYTES_PER_ELEMENT);
+				if (differenced) undoHorizontalDifferencing(buffer, differencedBlock);
+			}
 			return buffer;
 		},
 	} as unknown as typeof decoder;

@@ -1,9 +1,20 @@
-// The Worker's instance of each decoder Wasm module: made on first use and released between
-// heavy tasks (src/wasm/instances.ts).
+// The Worker's instances of the decoder Wasm modules (EO Edge's block decoders and zstd's):
+// made on first use and released between heavy tasks (src/wasm/instances.ts).
+import decodeModule from "../../wasm/build/decode.wasm";
 import zstdModule from "../../wasm/build/zstd.wasm";
+import type { Codecs } from "../raster/decoders";
+import { codecsOf, createBlockDecoder } from "./decode";
 import { releasable } from "./instances";
-import { createZstdDecode, type ZstdDecode } from "./zstd";
+import { createZstdDecode } from "./zstd";
 
+const blockDecoder = releasable(() => createBlockDecoder(decodeModule));
 const zstdInstance = releasable(() => createZstdDecode(zstdModule));
 
-export const zstdDecode: ZstdDecode = (...args) => zstdInstance.get()(...args);
+/** Inflates a zlib stream of at most `maxBytes` synchronously, in the block decoder's Wasm. */
+export const inflateBlock = (input: Uint8Array, maxBytes: number): Uint8Array<ArrayBuffer> =>
+	blockDecoder.get().inflate(input, maxBytes);
+
+export const workerCodecs: Codecs = codecsOf(
+	() => blockDecoder.get(),
+	() => zstdInstance.get(),
+);

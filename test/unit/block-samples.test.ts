@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { reverseSampleBytes, undoHorizontalDifferencing } from "../../src/raster/block-samples";
+import { createBlockDecoder } from "../../src/wasm/decode";
+import decodeModule from "../../wasm/build/decode.wasm";
+import { seededRandom } from "../random";
 
 /** Predictor 2 as a writer applies it: each sample minus the same sample of the pixel to its left. */
 function difference(samples: readonly number[], rowSamples: number, stride: number, modulus: number): number[] {
@@ -77,5 +80,57 @@ describe("undoHorizontalDifferencing", () => {
 		expect(() =>
 			undoHorizontalDifferencing(new ArrayBuffer(24), { rowSamples: 4, stride: 1, bytesPerSample: 3 }),
 		).toThrow("1, 2, 4 or 8 bytes");
+	});
+});
+
+describe("predictor 2 in Wasm", () => {
+	const decoder = createBlockDecoder(decodeModule);
+
+	it("undoes it as the TypeScript reference does, for every width, stride and row length", () => {
+		const random = seededRandom(21);
+		for (const bytesPerSample of [1, 2, 4, 8]) {
+			for (const stride of [1, 2, 3, 4, 5, 8]) {
+				for (const pixels of [1, 2, 3, 7, 8, 9, 16, 17, 100, 512]) {
+					const rowSamples = pixels * stride;
+					const rows = 1 + Math.floor(random() * 4);
+					const bytes = Uint8Array.from({ length: rows * rowSamples * bytesPerSample }, () =>
+						Math.floor(random() * 256),
+					);
+					const block = { rowSamples, stride, bytesPerSample };
+					const expected = bytes.slice();
+					undoHorizontalDifferencing(expected.buffer, block);
+					const undone = decoder.undoDifferencing(bytes, block);
+					expect(undone, `${bytesPerSample} bytes, stride ${stride}, ${pixels} pixels`).toEqual(expected);
+				}
+			}
+		}
+	});
+
+	it("undoes a block in place when it is a buffer of its own, and a view into a larger one into a copy", () => {
+		const own = new Uint16Array(40).fill(1);
+		const inPlace = decoder.undoDifferencing(new Uint8Array(own.buffer), {
+			rowSamples: 20,
+			stride: 1,
+			bytesPerSample: 2,
+		});
+		expect(inPlace.buffer).toBe(own.buffer);
+		expect(Array.from(own)).toEqual(Array.from({ length: 40 }, (_, i) => (i % 20) + 1));
+
+		const buffer = new Uint16Array(2 + 2 * 20 + 2).fill(1);
+		const view = new Uint8Array(buffer.buffer, 4, 2 * 20 * 2);
+		const undone = decoder.undoDifferencing(view, { rowSamples: 20, stride: 1, bytesPerSample: 2 });
+		expect(undone.byteOffset).toBe(0);
+		expect(undone.buffer.byteLength).toBe(80);
+		expect(Array.from(new Uint16Array(undone.buffer))).toEqual(Array.from({ length: 40 }, (_, i) => (i % 20) + 1));
+		expect(Array.from(buffer)).toEqual(new Array(44).fill(1));
+	});
+
+	it("refuses a block that ends mid-row, and sample widths predictor 2 is not defined for", () => {
+		expect(() => decoder.undoDifferencing(new Uint8Array(22), { rowSamples: 4, stride: 1, bytesPerSample: 2 })).toThrow(
+			"not whole rows of 8",
+		);
+		expect(() => decoder.undoDifferencing(new Uint8Array(24), { rowSamples: 4, stride: 1, bytesPerSample: 3 })).toThrow(
+			"1, 2, 4 or 8 bytes",
+		);
 	});
 });

@@ -1,50 +1,75 @@
 /** Decoders that a hostile block cannot make allocate more than the block's decoded size. */
-import { fromArrayBuffer } from "geotiff";
+import { zstdCompressSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { decodePackBits } from "../../src/raster/decoders";
-import { inflateNative } from "../../src/raster/inflate";
+import { workerCodecs } from "../../src/wasm/codecs";
+import zstdRed from "../fixtures/layouts/zstd_red.tif";
 import sixBands from "../fixtures/s2_l2a_6band_pb04.tif";
+import { storedBlocks } from "../stored-blocks";
 
 async function deflate(bytes: Uint8Array): Promise<Uint8Array> {
 	const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("deflate"));
 	return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-describe("inflateNative", () => {
+describe("the Worker's inflate", () => {
+	const inflate = (input: Uint8Array, maxBytes: number) => workerCodecs.inflate(input, maxBytes);
+
 	it("inflates a block within its bound", async () => {
 		const block = Uint8Array.from({ length: 4096 }, (_, i) => (i * 31) % 256);
-		expect(inflateNative(await deflate(block), block.length)).toEqual(block);
+		expect(await inflate(await deflate(block), block.length)).toEqual(block);
 	});
 
 	it("inflates blocks that fill their bound exactly, as GDAL's tiles do", async () => {
-		const image = await (await fromArrayBuffer(sixBands)).getImage();
-		const directory = image.getFileDirectory();
-		const offsets = (await directory.loadValue("TileOffsets")) as ArrayLike<number>;
-		const counts = (await directory.loadValue("TileByteCounts")) as ArrayLike<number>;
 		// 64 x 64 pixels of six UInt16 samples.
-		const blockBytes = 64 * 64 * 6 * 2;
-		expect(offsets.length).toBeGreaterThan(1);
-		for (let tile = 0; tile < offsets.length; tile++) {
-			const stored = new Uint8Array(sixBands, Number(offsets[tile]), Number(counts[tile]));
-			expect(inflateNative(stored, blockBytes).byteLength).toBe(blockBytes);
+		const { blocks } = await storedBlocks(sixBands);
+		expect(blocks.length).toBeGreaterThan(1);
+		for (const { stored, decodedBytes } of blocks) {
+			expect(decodedBytes).toBe(64 * 64 * 6 * 2);
+			expect((await inflate(stored, decodedBytes)).byteLength).toBe(decodedBytes);
 		}
 	});
 
 	it("refuses a stream one byte longer than its bound", async () => {
 		const stream = await deflate(Uint8Array.from({ length: 4097 }, (_, i) => (i * 31) % 256));
-		expect(() => inflateNative(stream, 4096)).toThrow("inflates past 4096 bytes");
+		expect(() => inflate(stream, 4096)).toThrow("inflates past 4096 bytes");
 	});
 
 	it("refuses a stream that inflates past its bound, however small it is", async () => {
 		const bomb = await deflate(new Uint8Array(16 * 1024 * 1024));
 		expect(bomb.length).toBeLessThan(64 * 1024);
-		expect(() => inflateNative(bomb, 64 * 1024)).toThrow("inflates past 65536 bytes");
+		expect(() => inflate(bomb, 64 * 1024)).toThrow("inflates past 65536 bytes");
 	});
 
 	it("names corrupt data as a Deflate error", async () => {
 		const corrupt = await deflate(Uint8Array.from({ length: 4096 }, (_, i) => i % 7));
 		corrupt.fill(0xff, 4, 12);
-		expect(() => inflateNative(corrupt, 4096)).toThrow(/^Deflate: /);
+		expect(() => inflate(corrupt, 4096)).toThrow(/^Deflate: /);
+	});
+});
+
+describe("the Worker's zstd", () => {
+	const zstd = (input: Uint8Array, maxBytes: number) => workerCodecs.zstd(input, maxBytes);
+
+	it("decodes GDAL's blocks, which fill their bound exactly", async () => {
+		const { compression, blocks } = await storedBlocks(zstdRed);
+		expect(compression).toBe(50000);
+		for (const { stored, decodedBytes } of blocks) expect(zstd(stored, decodedBytes).byteLength).toBe(decodedBytes);
+	});
+
+	it("refuses a frame one byte longer than its bound, and a bomb, at the bound", () => {
+		const block = Uint8Array.from({ length: 4097 }, (_, i) => (i * 31) % 256);
+		expect(zstd(zstdCompressSync(block), 4097)).toEqual(block);
+		expect(() => zstd(zstdCompressSync(block), 4096)).toThrow(/^ZSTD: the block does not decode/);
+		const bomb = zstdCompressSync(new Uint8Array(64 * 1024 * 1024));
+		expect(bomb.length).toBeLessThan(64 * 1024);
+		expect(() => zstd(bomb, 65536)).toThrow(/^ZSTD: the block does not decode/);
+	});
+
+	it("names corrupt data as a ZSTD error", () => {
+		const frame = zstdCompressSync(Uint8Array.from({ length: 4096 }, (_, i) => i % 7));
+		frame.fill(0xff, 4, 12);
+		expect(() => zstd(frame, 4096)).toThrow(/^ZSTD: /);
 	});
 });
 

@@ -7,8 +7,8 @@
  */
 import { completeStripHistogram, getStrip, listStripStats } from "../../db/queries";
 import { COG_TILE_SIZE } from "../../raster/cog-writer";
-import { inflateNative } from "../../raster/inflate";
 import { objectKeys } from "../../storage/keys";
+import { inflateBlock } from "../../wasm/codecs";
 import { kernels } from "../../wasm/index";
 import type { HistogramCounts, HistogramSpec } from "../../wasm/kernels";
 import { dataHistogram, emptyHistogram, mergedExtremes, type StripOutput } from "../publish/statistics";
@@ -55,8 +55,9 @@ export const histogramStage: StageHandler<WindowMessage> = {
 };
 
 /**
- * Decodes each of the window's stored tiles (zlib, then the floating-point predictor) and bins
- * its values. One arena serves every tile: the loop never awaits, so no other task can make one.
+ * Decodes each of the window's stored tiles (zlib, in the block decoder's Wasm inflate, then the
+ * floating-point predictor) and bins its values. One arena serves every tile: the loop never
+ * awaits, so no other task can make one.
  */
 async function binStoredTiles(
 	env: Env,
@@ -75,7 +76,7 @@ async function binStoredTiles(
 	const inputBytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
 	let offset = 0;
 	for (const length of tileBytes) {
-		const tile = inflateNative(stored.subarray(offset, offset + length), inputBytes.byteLength);
+		const tile = inflateBlock(stored.subarray(offset, offset + length), inputBytes.byteLength);
 		if (tile.byteLength !== inputBytes.byteLength) {
 			throw new Error(`job ${jobId}: a tile of strip ${index} inflates to ${tile.byteLength} bytes`);
 		}

@@ -1,14 +1,11 @@
 /**
- * TIFF LZW decoding (compression 5), as libtiff writes it: codes of 9 to 12 bits, most
- * significant bit first, with the "early change" of code width one code before the table
- * fills each width.
- *
- * geotiff.js's decoder rebuilds every string by walking the prefix chain into a JavaScript
- * array (about 2 Mpx/s). Here every table entry is remembered as the place in the output
- * where its string was last written, so emitting a code is a copy from earlier output, as in
- * LZ77, and nothing is allocated per code.
+ * TIFF LZW decoding (compression 5) in plain TypeScript: the reference the Wasm decoder
+ * (wasm/assembly/decode.ts) is checked against, which it replaced in the read path. Codes of 9
+ * to 12 bits, most significant bit first, with libtiff's "early change" of code width one code
+ * before the table fills each width. Every table entry is remembered as the place in the output
+ * where its string was last written, so emitting a code is a copy from earlier output.
  */
-import { RasterInputError } from "./input-errors";
+import { RasterInputError } from "../src/raster/input-errors";
 
 const CLEAR_CODE = 256;
 const END_OF_INFORMATION = 257;
