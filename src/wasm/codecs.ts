@@ -3,16 +3,15 @@
 import decodeModule from "../../wasm/build/decode.wasm";
 import zstdModule from "../../wasm/build/zstd.wasm";
 import type { Codecs } from "../raster/decoders";
-import { codecsOf, createBlockDecoder } from "./decode";
+import { type BlockDecoder, codecsOf, createBlockDecoder } from "./decode";
 import { releasable } from "./instances";
 import { createZstdDecode } from "./zstd";
 
 const blockDecoder = releasable(() => createBlockDecoder(decodeModule));
 const zstdInstance = releasable(() => createZstdDecode(zstdModule));
 
-/** Inflates a zlib stream of at most `maxBytes` synchronously, in the block decoder's Wasm. */
-export const inflateBlock = (input: Uint8Array, maxBytes: number): Uint8Array<ArrayBuffer> =>
-	blockDecoder.get().inflate(input, maxBytes);
+/** The Worker's block decoder (made again after a release), for a synchronous inflate or predictor. */
+export const workerBlockDecoder = (): BlockDecoder => blockDecoder.get();
 
 export const workerCodecs: Codecs = codecsOf(
 	() => blockDecoder.get(),

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { reverseSampleBytes, undoHorizontalDifferencing } from "../../src/raster/block-samples";
-import { createBlockDecoder } from "../../src/wasm/decode";
-import decodeModule from "../../wasm/build/decode.wasm";
+import { workerBlockDecoder } from "../../src/wasm/codecs";
 import { seededRandom } from "../random";
 
 /** Predictor 2 as a writer applies it: each sample minus the same sample of the pixel to its left. */
@@ -84,7 +83,7 @@ describe("undoHorizontalDifferencing", () => {
 });
 
 describe("predictor 2 in Wasm", () => {
-	const decoder = createBlockDecoder(decodeModule);
+	const decoder = workerBlockDecoder();
 
 	it("undoes it as the TypeScript reference does, for every width, stride and row length", () => {
 		const random = seededRandom(21);

@@ -8,7 +8,7 @@
 import { completeStripHistogram, getStrip, listStripStats } from "../../db/queries";
 import { COG_TILE_SIZE } from "../../raster/cog-writer";
 import { objectKeys } from "../../storage/keys";
-import { inflateBlock } from "../../wasm/codecs";
+import { workerBlockDecoder } from "../../wasm/codecs";
 import { kernels } from "../../wasm/index";
 import type { HistogramCounts, HistogramSpec } from "../../wasm/kernels";
 import { dataHistogram, emptyHistogram, mergedExtremes, type StripOutput } from "../publish/statistics";
@@ -76,7 +76,7 @@ async function binStoredTiles(
 	const inputBytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
 	let offset = 0;
 	for (const length of tileBytes) {
-		const tile = inflateBlock(stored.subarray(offset, offset + length), inputBytes.byteLength);
+		const tile = workerBlockDecoder().inflate(stored.subarray(offset, offset + length), inputBytes.byteLength);
 		if (tile.byteLength !== inputBytes.byteLength) {
 			throw new Error(`job ${jobId}: a tile of strip ${index} inflates to ${tile.byteLength} bytes`);
 		}
