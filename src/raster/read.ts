@@ -457,11 +457,21 @@ async function readWindowGenerally(
 	window: PixelWindow,
 ): Promise<DecodedWindow> {
 	const { rowStart, rowEnd, colStart, colEnd } = window;
-	const rasters = await image.readRasters({
-		window: [colStart, rowStart, colEnd, rowEnd],
-		samples: bands.map((band) => band - 1),
-		interleave: false,
-	});
+	let rasters: Awaited<ReturnType<GeoTIFFImage["readRasters"]>>;
+	try {
+		rasters = await image.readRasters({
+			window: [colStart, rowStart, colEnd, rowEnd],
+			samples: bands.map((band) => band - 1),
+			interleave: false,
+		});
+	} catch (error) {
+		// readRasters reads each decoded block with a DataView over the rows its tags promise: a
+		// block that decodes to fewer (a JPEG frame smaller than its tile, say) runs past its end.
+		if (error instanceof RangeError) {
+			throw new RasterInputError("invalid-raster", "a block decodes to less than the file's layout says it holds");
+		}
+		throw error;
+	}
 	const decoded: TypedArray[] = bands.map((band, position) => {
 		const data = rasters[position];
 		if (!data) throw new Error(`band ${band} was not decoded`);
