@@ -5,7 +5,7 @@
  * (random values compress poorly, so a few megapixels make a result.tif of several parts); the
  * unit test and the GDAL check also run store's tree and layout on them in memory.
  */
-import type { JobPlan, StripSpan } from "../src/pipeline/plan";
+import { type JobPlan, type StripSpan, windowsOf } from "../src/pipeline/plan";
 import { blockId, partReads, resultLayout } from "../src/pipeline/store/layout";
 import { buildOverviewBlock, overviewTree } from "../src/pipeline/store/overviews";
 import { cogLevels } from "../src/raster/cog-writer";
@@ -14,23 +14,6 @@ import { encodeTiles, type FloatRaster, halve } from "../src/raster/tiles";
 import { objectKeys } from "../src/storage/keys";
 import { encodeTile } from "../src/wasm/index";
 import { seededRandom } from "./random";
-
-/** Row-major windows of `rows` x `columns` pixels over a `width` x `height` raster. */
-export function planWindows(width: number, height: number, rows: number, columns: number): StripSpan[] {
-	const strips: StripSpan[] = [];
-	for (let rowStart = 0; rowStart < height; rowStart += rows) {
-		for (let colStart = 0; colStart < width; colStart += columns) {
-			strips.push({
-				index: strips.length,
-				rowStart,
-				rowEnd: Math.min(height, rowStart + rows),
-				colStart,
-				colEnd: Math.min(width, colStart + columns),
-			});
-		}
-	}
-	return strips;
-}
 
 export function windowOf(raster: FloatRaster, { rowStart, rowEnd, colStart, colEnd }: StripSpan): FloatRaster {
 	const width = colEnd - colStart;
@@ -119,7 +102,7 @@ export async function assembleAsStore(
 	}: { geo: GeoReference; description: string; rows: number; columns: number; blockTiles: number; partBytes: number },
 ): Promise<Uint8Array> {
 	const { width, height } = raster;
-	const strips = planWindows(width, height, rows, columns);
+	const strips = windowsOf(width, height, rows, columns);
 	const plan = { width, height, geo, strips } as unknown as JobPlan;
 	const levels = cogLevels(width, height);
 	const { objects, bucket } = memoryBucket();

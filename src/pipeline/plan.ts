@@ -177,7 +177,7 @@ export function decodedBytes(windows: readonly StripSpan[], inputs: readonly Pla
 }
 
 /** Windows of `rows` x `columns` over the raster, row-major, the last ones cut at its edges. */
-function windowsOf(width: number, height: number, rows: number, columns: number): StripSpan[] {
+export function windowsOf(width: number, height: number, rows: number, columns: number): StripSpan[] {
 	const strips: StripSpan[] = [];
 	for (let rowStart = 0; rowStart < height; rowStart += rows) {
 		for (let colStart = 0; colStart < width; colStart += columns) {

@@ -12,14 +12,14 @@ import { completeStrip, getJob, saveJobPlan } from "../../src/db/queries";
 import { getResultUpload, listResultParts } from "../../src/db/store";
 import { LATE_WRITE_GRACE_MS, sweepJobs } from "../../src/maintenance/tasks";
 import { endJobAsCanceled } from "../../src/pipeline/failure";
-import type { JobPlan } from "../../src/pipeline/plan";
+import { type JobPlan, windowsOf } from "../../src/pipeline/plan";
 import { pipelineStages, windowProgress } from "../../src/pipeline/stages";
 import { RESULT_PART_BYTES } from "../../src/pipeline/store/handler";
 import { objectKeys } from "../../src/storage/keys";
 import { assembleCog } from "../cog";
 import { api } from "../helpers";
 import { deliver, deliverSent, recordingEnv, recordNdviJob } from "../pipeline-driver";
-import { planWindows, randomRaster, TEST_GEO, windowOutput } from "../store-windows";
+import { randomRaster, TEST_GEO, windowOutput } from "../store-windows";
 import { TEST_TENANT_ID } from "../tenants";
 
 const TRACE_ID = "7b3e9d1f5a2c4e6b8d0f1a3c5e7b9d2f";
@@ -48,7 +48,7 @@ async function jobAtStore() {
 		nir: { upload_id: "upl_000000000000000000000002", band: 1, scale: 1, offset: 0 },
 	};
 	const job = await recordNdviJob(inputs, { traceId: TRACE_ID });
-	const strips = planWindows(WIDTH, HEIGHT, 1024, 1024);
+	const strips = windowsOf(WIDTH, HEIGHT, 1024, 1024);
 	const plan: JobPlan = {
 		width: WIDTH,
 		height: HEIGHT,

@@ -7,13 +7,13 @@
  * level-1 tile, so averages cross blocks, and widths are odd at several levels.
  */
 import { describe, expect, it } from "vitest";
-import type { JobPlan } from "../../src/pipeline/plan";
+import { type JobPlan, windowsOf } from "../../src/pipeline/plan";
 import { buildOverviewBlock, overviewTree } from "../../src/pipeline/store/overviews";
 import { cogLevels } from "../../src/raster/cog-writer";
 import { objectKeys } from "../../src/storage/keys";
 import { encodeTile } from "../../src/wasm/index";
 import { assembleCog } from "../cog";
-import { assembleAsStore, memoryBucket, planWindows, randomRaster, TEST_GEO } from "../store-windows";
+import { assembleAsStore, memoryBucket, randomRaster, TEST_GEO } from "../store-windows";
 
 const width = 2600;
 const height = 2250;
@@ -53,7 +53,7 @@ describe("the overview tree and result.tif's layout", () => {
 	);
 
 	it("refuses an average whose size does not match its window", async () => {
-		const strips = planWindows(1024, 1024, 1024, 1024);
+		const strips = windowsOf(1024, 1024, 1024, 1024);
 		const plan = { width: 1024, height: 1024, geo: TEST_GEO, strips } as unknown as JobPlan;
 		const small = cogLevels(1024, 1024);
 		const { objects, bucket } = memoryBucket();
