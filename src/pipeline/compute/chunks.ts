@@ -9,7 +9,7 @@ import { COG_TILE_SIZE } from "../../raster/cog-writer";
 import type { PixelWindow } from "../../raster/read";
 import type { WindowStats } from "../../wasm/kernels";
 import { mergeSketchPairs } from "../publish/quantile-sketch";
-import { addHistogram, type InputSample } from "../publish/statistics";
+import { addHistogram, type InputSample, mergedExtremes, mergeMoments } from "../publish/statistics";
 
 /** What one chunk (or a whole window) gives the strip that stores it, none of it in Wasm memory. */
 export interface ChunkOutput {
@@ -83,30 +83,18 @@ export function computeInChunks(
 
 /**
  * Statistics of two disjoint sets of values from each one's: counts, sketches and histograms
- * add, and the sum of squared deviations merges with Chan's formula (as the job's statistics
- * merge the strips').
+ * add, and the moments merge as the job's statistics merge the windows' (mergeMoments).
  */
 export function mergeStats(a: WindowStats, b: WindowStats): WindowStats {
-	const count = a.count + b.count;
-	let m2 = a.m2 + b.m2;
-	if (a.count > 0 && b.count > 0) {
-		const delta = b.sum / b.count - a.sum / a.count;
-		m2 += (delta * delta * a.count * b.count) / count;
-	}
-	const extreme = (x: number | null, y: number | null, pick: (p: number, q: number) => number) =>
-		x === null ? y : y === null ? x : pick(x, y);
 	let histogram = a.histogram;
 	if (histogram && b.histogram) {
 		histogram = { counts: [...histogram.counts], below: histogram.below, above: histogram.above };
 		addHistogram(histogram, b.histogram);
 	}
 	return {
-		count,
+		...mergeMoments(a, b),
 		nodata_count: a.nodata_count + b.nodata_count,
-		min: extreme(a.min, b.min, Math.min),
-		max: extreme(a.max, b.max, Math.max),
-		sum: a.sum + b.sum,
-		m2,
+		...mergedExtremes([a, b]),
 		sketch: mergeSketchPairs(a.sketch, b.sketch),
 		histogram,
 	};

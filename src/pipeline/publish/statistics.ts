@@ -1,9 +1,8 @@
 /**
  * Job statistics merged from the windows' partials, over every full-resolution pixel. Means and
- * variances merge with Chan's parallel formula, which stays exact where a running sum of
- * squares would lose digits. Percentiles come from the merged quantile sketch
- * (./quantile-sketch.ts), within a stated relative error for any distribution; the histogram's
- * counts are exact, over edges the request fixed or that span the job's own values.
+ * variances merge with Chan's parallel formula (mergeMoments). Percentiles come from the merged
+ * quantile sketch (./quantile-sketch.ts), within a stated relative error for any distribution;
+ * the histogram's counts are exact, over edges the request fixed or that span the job's own values.
  */
 import { z } from "@hono/zod-openapi";
 import type { JobInputRequest, JobRequest } from "../../db/queries";
@@ -188,6 +187,27 @@ function percentiles(
 	});
 }
 
+/** What means and variances merge from: a count, a sum and the sum of squared deviations from the mean. */
+export interface Moments {
+	count: number;
+	sum: number;
+	m2: number;
+}
+
+/**
+ * The moments of two disjoint sets of values from each one's, by Chan's parallel formula,
+ * which stays exact where a running sum of squares would lose digits.
+ */
+export function mergeMoments(a: Moments, b: Moments): Moments {
+	const count = a.count + b.count;
+	let m2 = a.m2 + b.m2;
+	if (a.count > 0 && b.count > 0) {
+		const delta = b.sum / b.count - a.sum / a.count;
+		m2 += (delta * delta * a.count * b.count) / count;
+	}
+	return { count, sum: a.sum + b.sum, m2 };
+}
+
 /** Everything stats.json is made of, besides the windows' partials. */
 export interface MergeInputs {
 	formula: Pick<CompiledFormula, "index" | "expression" | "constants">;
@@ -200,20 +220,8 @@ export interface MergeInputs {
 
 export function mergeStripStats(strips: readonly StripOutput[], merge: MergeInputs): JobStatistics {
 	const { formula, inputs, histogram, sketch, warnings } = merge;
-	let count = 0;
-	let nodata = 0;
-	let mean = 0;
-	let m2 = 0;
-	for (const strip of strips) {
-		nodata += strip.nodata_count;
-		if (strip.count === 0) continue;
-		const stripMean = strip.sum / strip.count;
-		const merged = count + strip.count;
-		const delta = stripMean - mean;
-		mean += (delta * strip.count) / merged;
-		m2 += strip.m2 + (delta * delta * count * strip.count) / merged;
-		count = merged;
-	}
+	const { count, sum, m2 } = strips.reduce(mergeMoments, { count: 0, sum: 0, m2: 0 });
+	const nodata = strips.reduce((total, strip) => total + strip.nodata_count, 0);
 	const { min, max } = mergedExtremes(strips);
 	if (sketch.count !== count) throw new Error(`the sketch holds ${sketch.count} values, the windows ${count}`);
 	const [p2 = null, p50 = null, p98 = null] =
@@ -227,7 +235,7 @@ export function mergeStripStats(strips: readonly StripOutput[], merge: MergeInpu
 		nodata_count: nodata,
 		min,
 		max,
-		mean: count > 0 ? mean : null,
+		mean: count > 0 ? sum / count : null,
 		std: count > 0 ? Math.sqrt(m2 / count) : null,
 		percentiles: { p2, p50, p98 },
 		percentile_relative_error: SKETCH_RELATIVE_ERROR,
