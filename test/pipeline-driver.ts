@@ -5,7 +5,7 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { vi } from "vitest";
-import { admitJob, type JobRecord, type JobRequest } from "../src/db/queries";
+import { admitJob, type JobRecord, type JobRequest } from "../src/db/jobs";
 import { newJobId } from "../src/ids";
 import { compileFormula } from "../src/indices/formula";
 import { dispatchBatch } from "../src/pipeline/dispatch";

@@ -13,21 +13,18 @@
 import { IDEMPOTENCY_WINDOW_MS } from "../access/idempotency";
 import { deleteIdempotencyKeysBefore, deleteRateWindowsBefore, deleteUploadReservationsBefore } from "../db/access";
 import {
-	closeUploadSession,
-	deleteEndedUploadSessions,
-	listExpiredUploadSessions,
 	listJobsToClean,
 	listJobsToRetire,
 	listStalledJobs,
 	listUnstartedJobs,
-	listUploadsToExpire,
 	markJobsCleaned,
 	markJobsResent,
 	markJobsRetired,
-	markUploadsExpired,
 	type StalledJob,
-} from "../db/queries";
+} from "../db/jobs";
 import { listOpenResultUploads } from "../db/store";
+import { closeUploadSession, deleteEndedUploadSessions, listExpiredUploadSessions } from "../db/upload-sessions";
+import { listUploadsToExpire, markUploadsExpired } from "../db/uploads";
 import { ApiError, jobProblem } from "../errors/api-error";
 import { describeError, log } from "../observability/log";
 import { endJobAsFailed } from "../pipeline/failure";

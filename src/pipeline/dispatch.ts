@@ -2,7 +2,8 @@
  * The queue dispatcher: finds the consumer of a batch's queue, parses each message, runs the
  * stage and decides ack or retry. Stages never ack; they return an outcome or throw.
  */
-import { getJob, insertEvent, isTerminal, markStageRunning, markStageSettled, type NewEvent } from "../db/queries";
+import { insertEvent, type NewEvent } from "../db/events";
+import { getJob, isTerminal, markStageRunning, markStageSettled } from "../db/jobs";
 import { ApiError, type FieldError, jobProblem, TransientFault } from "../errors/api-error";
 import { oneAtATime } from "../isolate-memory";
 import { describeError, log } from "../observability/log";

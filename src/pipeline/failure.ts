@@ -2,7 +2,7 @@
  * Ending a job without a result, failed or canceled: the status is recorded and whatever the
  * job wrote to R2 is removed, its unfinished result upload (and the parts it holds) aborted.
  */
-import { cancelJob, failJob } from "../db/queries";
+import { cancelJob, failJob } from "../db/jobs";
 import { getResultUpload } from "../db/store";
 import type { Problem } from "../errors/api-error";
 import { describeError, log } from "../observability/log";

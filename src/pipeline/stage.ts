@@ -1,6 +1,6 @@
 /** The contract between the dispatcher and a stage: parse a message, do the work, report. */
 import type { z } from "zod";
-import type { JobRecord } from "../db/queries";
+import type { JobRecord } from "../db/jobs";
 import type { ApiError } from "../errors/api-error";
 import type { JobMessage } from "./message";
 

@@ -4,7 +4,8 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { getJob, listStripStats } from "../../src/db/queries";
+import { getJob } from "../../src/db/jobs";
+import { listStripStats } from "../../src/db/windows";
 import { retryDelaySeconds } from "../../src/pipeline/dispatch";
 import { jobMessage } from "../../src/pipeline/message";
 import { type QueueConsumer, stageHandlers } from "../../src/pipeline/registry";

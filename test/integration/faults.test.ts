@@ -6,7 +6,7 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { getJob } from "../../src/db/queries";
+import { getJob } from "../../src/db/jobs";
 import { LATE_WRITE_GRACE_MS, sweepJobs } from "../../src/maintenance/tasks";
 import { pipelineStages, stageNames } from "../../src/pipeline/stages";
 import { objectKeys } from "../../src/storage/keys";

@@ -5,7 +5,7 @@
 import { createMessageBatch, createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { getJob, markStageRunning } from "../../src/db/queries";
+import { getJob, markStageRunning } from "../../src/db/jobs";
 import { applyRetention, LATE_WRITE_GRACE_MS, sweepJobs, UNSTARTED_RESEND_MS } from "../../src/maintenance/tasks";
 import { dispatchBatch } from "../../src/pipeline/dispatch";
 import { pipelineStages } from "../../src/pipeline/stages";

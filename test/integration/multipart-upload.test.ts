@@ -6,7 +6,7 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { getUploadSession, listUploadParts } from "../../src/db/queries";
+import { getUploadSession, listUploadParts } from "../../src/db/upload-sessions";
 import { expireUploadSessions } from "../../src/maintenance/tasks";
 import { UPLOAD_SESSION_TTL_MS } from "../../src/routes/v1/upload-files";
 import { objectKeys } from "../../src/storage/keys";

@@ -6,7 +6,8 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { getJob, listArtifacts } from "../../src/db/queries";
+import { listArtifacts } from "../../src/db/artifacts";
+import { getJob } from "../../src/db/jobs";
 import { getResultUpload } from "../../src/db/store";
 import { LATE_WRITE_GRACE_MS, sweepJobs } from "../../src/maintenance/tasks";
 import { pipelineStages } from "../../src/pipeline/stages";

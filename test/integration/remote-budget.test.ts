@@ -4,7 +4,7 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { getJob } from "../../src/db/queries";
+import { getJob } from "../../src/db/jobs";
 import { remoteBytesRead } from "../../src/db/remote-bytes";
 import { pipelineStages, stageNames } from "../../src/pipeline/stages";
 import { deliver, recordingEnv, recordNdviJob } from "../pipeline-driver";

@@ -8,8 +8,9 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { completeStrip, getJob, saveJobPlan } from "../../src/db/queries";
+import { getJob } from "../../src/db/jobs";
 import { getResultUpload, listResultParts } from "../../src/db/store";
+import { completeStrip, saveJobPlan } from "../../src/db/windows";
 import { LATE_WRITE_GRACE_MS, sweepJobs } from "../../src/maintenance/tasks";
 import { endJobAsCanceled } from "../../src/pipeline/failure";
 import { type JobPlan, windowsOf } from "../../src/pipeline/plan";

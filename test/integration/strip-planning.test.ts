@@ -6,7 +6,7 @@
 import { env } from "cloudflare:workers";
 import { fromArrayBuffer, GeoTIFFImage } from "geotiff";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { getJob } from "../../src/db/queries";
+import { getJob } from "../../src/db/jobs";
 import { type PlannedInput, windowBytes } from "../../src/pipeline/plan";
 import { pipelineStages } from "../../src/pipeline/stages";
 import { openRasterFile } from "../../src/raster/inputs";

@@ -5,7 +5,7 @@
 import { createMessageBatch } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { cancelJob, failJob, getJob } from "../../src/db/queries";
+import { cancelJob, failJob, getJob } from "../../src/db/jobs";
 import { dispatchBatch } from "../../src/pipeline/dispatch";
 import { pipelineStages } from "../../src/pipeline/stages";
 import { objectKeys } from "../../src/storage/keys";

@@ -5,7 +5,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
-import { getUploadSession } from "../../src/db/queries";
+import { getUploadSession } from "../../src/db/upload-sessions";
 import { objectKeys } from "../../src/storage/keys";
 import red256 from "../fixtures/s2_red_256.tif";
 import { api, BASE, expectProblem, json } from "../helpers";

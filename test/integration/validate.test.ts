@@ -2,7 +2,7 @@
 import { env } from "cloudflare:workers";
 import { fromArrayBuffer } from "geotiff";
 import { describe, expect, it } from "vitest";
-import { getJob } from "../../src/db/queries";
+import { getJob } from "../../src/db/jobs";
 import { pipelineStages } from "../../src/pipeline/stages";
 import { storeWorkingSetBytes, widestStorableWidth } from "../../src/pipeline/store/handler";
 import { readGeoReference } from "../../src/raster/georeference";

@@ -13,7 +13,8 @@
  * whenever this one awaits, so everything that touches the arena runs in one synchronous stretch:
  * after every block is decoded and before any output is stored.
  */
-import { completeStrip, getStrip, type JobRecord } from "../../db/queries";
+import type { JobRecord } from "../../db/jobs";
+import { completeStrip, getStrip } from "../../db/windows";
 import { ApiError } from "../../errors/api-error";
 import type { CompiledFormula } from "../../indices/formula";
 import { inputReadFailure } from "../../raster/input-errors";

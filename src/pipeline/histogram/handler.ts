@@ -5,7 +5,7 @@
  * its last window is done, and the delivery that bins the last window asks for store. A job
  * whose request fixed the edges was binned in compute and skips this stage.
  */
-import { completeStripHistogram, getStrip, listStripStats } from "../../db/queries";
+import { completeStripHistogram, getStrip, listStripStats } from "../../db/windows";
 import { COG_TILE_SIZE } from "../../raster/cog-writer";
 import { objectKeys } from "../../storage/keys";
 import { workerBlockDecoder } from "../../wasm/codecs";

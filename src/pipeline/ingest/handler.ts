@@ -2,7 +2,8 @@
  * ingest: resolves a job's inputs to stored uploads or to remote COGs it can read by ranges,
  * records them with their sizes (and remote ones' ETags), then asks for validation.
  */
-import { findUploads, type JobInputRecord, saveJobInputs } from "../../db/queries";
+import { type JobInputRecord, saveJobInputs } from "../../db/job-inputs";
+import { findUploads } from "../../db/uploads";
 import { ApiError } from "../../errors/api-error";
 import { inputReadFailure } from "../../raster/input-errors";
 import { probeRemote, type RemoteVersion, remoteAccess, remoteHref } from "../../raster/remote";

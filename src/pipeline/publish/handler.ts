@@ -4,7 +4,8 @@
  * transaction, then drops the intermediate strips and overviews. A job that ended meanwhile
  * keeps its end, and what publish wrote is removed.
  */
-import { completeJob, type JobRecord, listStripStats } from "../../db/queries";
+import { completeJob, type JobRecord } from "../../db/jobs";
+import { listStripStats } from "../../db/windows";
 import type { CompiledFormula } from "../../indices/formula";
 import { colormapOf } from "../../indices/registry";
 import { PREVIEW_ARTIFACT, renderPreview } from "../../preview/render";

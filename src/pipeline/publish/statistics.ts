@@ -5,7 +5,7 @@
  * the histogram's counts are exact, over edges the request fixed or that span the job's own values.
  */
 import { z } from "@hono/zod-openapi";
-import type { JobInputRequest, JobRequest } from "../../db/queries";
+import type { JobInputRequest, JobRequest } from "../../db/jobs";
 import type { CompiledFormula } from "../../indices/formula";
 import { EXPRESSION_INDEX } from "../../indices/registry";
 import type { HistogramCounts, HistogramSpec, WindowStats } from "../../wasm/kernels";

@@ -18,7 +18,7 @@
  * not done yet. A job that ends meanwhile has its upload aborted (../failure.ts).
  */
 import { z } from "zod";
-import type { JobRecord } from "../../db/queries";
+import type { JobRecord } from "../../db/jobs";
 import {
 	completeOverviewBlock,
 	completeResultPart,

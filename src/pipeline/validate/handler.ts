@@ -5,7 +5,9 @@
 import type { GeoTIFFImage } from "geotiff";
 import { pixelQuotaProblem } from "../../access/quotas";
 import { findTenantQuotas } from "../../db/access";
-import { type JobInputRecord, type JobRecord, listJobInputs, saveJobPlan } from "../../db/queries";
+import { type JobInputRecord, listJobInputs } from "../../db/job-inputs";
+import type { JobRecord } from "../../db/jobs";
+import { saveJobPlan } from "../../db/windows";
 import { ApiError } from "../../errors/api-error";
 import { decodableCompressions, describeCompression, PHOTOMETRIC } from "../../raster/decoders";
 import { geotransformOf, sameCrs, sameGeotransform } from "../../raster/georeference";

@@ -6,7 +6,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
-import { getTenantJob, isTerminal, listArtifacts } from "../../db/queries";
+import { listArtifacts } from "../../db/artifacts";
+import { getTenantJob, isTerminal } from "../../db/jobs";
 import { ApiError } from "../../errors/api-error";
 import { keyedHeaders, problemResponses, responseHeaders } from "../../errors/openapi";
 import { colormapOf } from "../../indices/registry";

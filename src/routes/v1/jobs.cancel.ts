@@ -5,7 +5,8 @@
 import { createRoute } from "@hono/zod-openapi";
 import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
-import { getTenantJob, listArtifacts } from "../../db/queries";
+import { listArtifacts } from "../../db/artifacts";
+import { getTenantJob } from "../../db/jobs";
 import { ApiError } from "../../errors/api-error";
 import { keyedHeaders, problemResponses } from "../../errors/openapi";
 import { log } from "../../observability/log";

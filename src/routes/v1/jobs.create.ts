@@ -18,15 +18,9 @@ import {
 import { pixelQuotaProblem } from "../../access/quotas";
 import type { App } from "../../context";
 import type { TenantQuotas } from "../../db/access";
-import {
-	admitJob,
-	failJob,
-	findUploads,
-	getTenantJob,
-	type JobRecord,
-	type JobRequest,
-	listArtifacts,
-} from "../../db/queries";
+import { listArtifacts } from "../../db/artifacts";
+import { admitJob, failJob, getTenantJob, type JobRecord, type JobRequest } from "../../db/jobs";
+import { findUploads } from "../../db/uploads";
 import { ApiError, type FieldError, jobProblem } from "../../errors/api-error";
 import { keyedHeaders, locationHeader, problemResponses, responseHeaders } from "../../errors/openapi";
 import { MAX_FORMULA_DEPTH, MAX_FORMULA_LENGTH } from "../../formula/parse";

@@ -2,7 +2,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
-import { getTenantJob, listEvents } from "../../db/queries";
+import { listEvents } from "../../db/events";
+import { getTenantJob } from "../../db/jobs";
 import { ApiError } from "../../errors/api-error";
 import { keyedHeaders, problemResponses } from "../../errors/openapi";
 import { jobEventsExample } from "./examples";

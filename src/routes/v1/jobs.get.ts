@@ -2,7 +2,8 @@
 import { createRoute } from "@hono/zod-openapi";
 import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
-import { getTenantJob, isTerminal, listArtifacts } from "../../db/queries";
+import { listArtifacts } from "../../db/artifacts";
+import { getTenantJob, isTerminal } from "../../db/jobs";
 import { ApiError } from "../../errors/api-error";
 import { keyedHeaders, problemResponses, responseHeaders } from "../../errors/openapi";
 import { succeededJobExample } from "./examples";

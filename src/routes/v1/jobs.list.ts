@@ -2,7 +2,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
-import { type JobCursor, type JobStatus, listArtifactsOfJobs, listTenantJobs } from "../../db/queries";
+import { listArtifactsOfJobs } from "../../db/artifacts";
+import { type JobCursor, type JobStatus, listTenantJobs } from "../../db/jobs";
 import { keyedHeaders, problemResponses } from "../../errors/openapi";
 import { jobListExample } from "./examples";
 import { JobSchema, JobStatusSchema, renderJob } from "./schemas";

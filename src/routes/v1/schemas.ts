@@ -1,7 +1,10 @@
 /** Resource schemas shared by several operations, and the functions that render them. */
 
 import { z } from "@hono/zod-openapi";
-import type { ArtifactRecord, JobRecord, UploadPartRecord, UploadRecord, UploadSessionRecord } from "../../db/queries";
+import type { ArtifactRecord } from "../../db/artifacts";
+import type { JobRecord } from "../../db/jobs";
+import type { UploadPartRecord, UploadSessionRecord } from "../../db/upload-sessions";
+import type { UploadRecord } from "../../db/uploads";
 import { ProblemSchema } from "../../errors/openapi";
 import type { IndexDefinition } from "../../indices/registry";
 import { type JobWarning, JobWarningSchema } from "../../pipeline/publish/statistics";

@@ -3,7 +3,7 @@
  * the answer to a body that is not a TIFF, and reading the header into the upload's description;
  * and how long an upload in parts stays open, and how one is abandoned.
  */
-import { closeUploadSession, type UploadSessionRecord } from "../../db/queries";
+import { closeUploadSession, type UploadSessionRecord } from "../../db/upload-sessions";
 import { ApiError } from "../../errors/api-error";
 import { RasterInputError } from "../../raster/input-errors";
 import { openRasterFile } from "../../raster/inputs";

@@ -2,7 +2,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
-import { getUploadSession } from "../../db/queries";
+import { getUploadSession } from "../../db/upload-sessions";
 import { ApiError } from "../../errors/api-error";
 import { keyedHeaders, problemResponses } from "../../errors/openapi";
 import { UploadIdParam } from "./schemas";

@@ -6,13 +6,8 @@
 import { createRoute } from "@hono/zod-openapi";
 import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
-import {
-	closeUploadSession,
-	completeUploadSession,
-	findUploads,
-	getUploadSession,
-	listUploadParts,
-} from "../../db/queries";
+import { closeUploadSession, completeUploadSession, getUploadSession, listUploadParts } from "../../db/upload-sessions";
+import { findUploads } from "../../db/uploads";
 import { ApiError } from "../../errors/api-error";
 import { keyedHeaders, locationHeader, problemResponses } from "../../errors/openapi";
 import { log } from "../../observability/log";

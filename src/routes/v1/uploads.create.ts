@@ -24,7 +24,8 @@ import {
 	type TenantQuotas,
 	uploadUsage,
 } from "../../db/access";
-import { findUploads, insertUpload, insertUploadSession } from "../../db/queries";
+import { insertUploadSession } from "../../db/upload-sessions";
+import { findUploads, insertUpload } from "../../db/uploads";
 import { ApiError } from "../../errors/api-error";
 import { keyedHeaders, locationHeader, problemResponses, responseHeaders } from "../../errors/openapi";
 import { hex, newUploadId } from "../../ids";

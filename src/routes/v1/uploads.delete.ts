@@ -5,7 +5,8 @@
 import { createRoute } from "@hono/zod-openapi";
 import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
-import { findUploads, getUploadSession, markUploadsExpired } from "../../db/queries";
+import { getUploadSession } from "../../db/upload-sessions";
+import { findUploads, markUploadsExpired } from "../../db/uploads";
 import { ApiError } from "../../errors/api-error";
 import { keyedHeaders, problemResponses } from "../../errors/openapi";
 import { log } from "../../observability/log";

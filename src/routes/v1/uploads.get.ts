@@ -2,7 +2,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
-import { findUploads } from "../../db/queries";
+import { findUploads } from "../../db/uploads";
 import { ApiError } from "../../errors/api-error";
 import { keyedHeaders, problemResponses } from "../../errors/openapi";
 import { uploadExample } from "./examples";

@@ -2,7 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
-import { getUploadSession, saveUploadPart } from "../../db/queries";
+import { getUploadSession, saveUploadPart } from "../../db/upload-sessions";
 import { ApiError } from "../../errors/api-error";
 import { keyedHeaders, problemResponses } from "../../errors/openapi";
 import { uploadPartExample } from "./examples";
