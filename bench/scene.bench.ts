@@ -55,9 +55,10 @@ import { admitJob, getJob } from "../src/db/jobs";
 import { insertUpload } from "../src/db/uploads";
 import { compileFormula } from "../src/indices/formula";
 import { dispatchBatch } from "../src/pipeline/dispatch";
-import type { JobPlan } from "../src/pipeline/plan";
+import "../src/processes/registry";
+import { type JobPlan, jobPlan } from "../src/pipeline/plan";
 import { pipelineStages, type StageName } from "../src/pipeline/stages";
-import { storeWorkingSetBytes } from "../src/pipeline/store/handler";
+import { storeWorkingSetBytes } from "../src/pipeline/store/budget";
 import type { RasterSummary } from "../src/raster/inspect";
 import { collectingQueue, cpuMsSince, directoryR2, nodeD1, StorageCpu } from "./node-bindings";
 
@@ -412,6 +413,7 @@ async function runUnderNode(files: { red: string; nir: string }) {
 				{
 					id,
 					tenantId: tenant.id,
+					process: "index",
 					indexId: "NDVI",
 					formula: compileFormula({ index: "ndvi", inputs: requested }),
 					request: { index: "ndvi", inputs: requested },
@@ -464,14 +466,15 @@ async function runUnderNode(files: { red: string; nir: string }) {
 			dispatch(env, pipelineStages.ingest.queue, others),
 		);
 		const job = await getJob(env.DB, message.job_id);
-		if (job?.status !== "succeeded" || !job.plan) throw new Error(`the bench job ended ${job?.status}`);
+		const plan = job ? jobPlan(job) : null;
+		if (job?.status !== "succeeded" || !plan) throw new Error(`the bench job ended ${job?.status}`);
 		const decodes = {
-			held: blocksIn(job.plan),
+			held: blocksIn(plan),
 			decoded: blockDecodes.decodes,
 			distinct: blockDecodes.blocks.size,
 			most: Math.max(0, ...blockDecodes.blocks.values()),
 		};
-		return { invocations: measured, lightBatch, width: job.plan.width, height: job.plan.height, decodes };
+		return { invocations: measured, lightBatch, width: plan.width, height: plan.height, decodes };
 	} finally {
 		console.log = print;
 		rmSync(work, { recursive: true, force: true });

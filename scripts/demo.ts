@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createClient, createJob, createUpload, getJobArtifact, type Problem, waitForJob } from "@eo-edge/client";
 import { DEVELOPMENT_API_KEY } from "../src/access/api-keys";
-import type { JobStatistics } from "../src/pipeline/publish/statistics";
+import type { JobStatistics } from "../src/processes/index/statistics";
 
 const ROOT = join(import.meta.dirname, "..");
 const baseUrl = process.env.EO_EDGE_API ?? "http://localhost:8787";

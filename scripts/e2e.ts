@@ -21,8 +21,8 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fromArrayBuffer } from "geotiff";
 import { DEVELOPMENT_API_KEY } from "../src/access/api-keys";
-import type { JobStatistics as Statistics } from "../src/pipeline/publish/statistics";
 import { stageNames } from "../src/pipeline/stages";
+import type { JobStatistics as Statistics } from "../src/processes/index/statistics";
 import type { ManifestCase } from "../test/fixtures/manifest";
 import { checkBrowserClient } from "./browser-client-check";
 import {

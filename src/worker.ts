@@ -2,6 +2,7 @@
 import { createApp } from "./app";
 import { runScheduled } from "./maintenance/tasks";
 import { dispatchBatch } from "./pipeline/dispatch";
+import "./processes/registry";
 
 const app = createApp();
 

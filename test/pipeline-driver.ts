@@ -10,6 +10,7 @@ import { newJobId } from "../src/ids";
 import { compileFormula } from "../src/indices/formula";
 import { dispatchBatch } from "../src/pipeline/dispatch";
 import { type QueueConsumer, queueConsumers } from "../src/pipeline/registry";
+import "../src/processes/registry";
 import { pipelineStages, type StageName, stageNames } from "../src/pipeline/stages";
 import nir256 from "./fixtures/s2_nir_256.tif";
 import red256 from "./fixtures/s2_red_256.tif";
@@ -68,6 +69,7 @@ export async function recordNdviJob(
 		{
 			id: newJobId(),
 			tenantId,
+			process: "index",
 			indexId: "NDVI",
 			formula: compileFormula({ index: "ndvi", inputs: { red: {}, nir: {} } }),
 			request: { index: "ndvi", inputs },

@@ -1,8 +1,5 @@
 /** SQL of the jobs aggregate: admission, the stage a job is in, its end, and the sweeps over jobs. */
 import type { Problem } from "../errors/api-error";
-import type { CompiledFormula } from "../indices/formula";
-import type { JobPlan } from "../pipeline/plan";
-import { type StageName, stageNames } from "../pipeline/stages";
 import type { ArtifactRecord } from "./artifacts";
 import { now, parseJson, placeholders } from "./sql";
 
@@ -47,18 +44,24 @@ export interface JobRecord {
 	id: string;
 	/** null only for jobs from before tenancy, which no key can see. */
 	tenantId: string | null;
-	/** The catalog index id, or EXPRESSION_INDEX for a custom expression. */
-	indexId: string;
+	/** The process the job runs (src/processes/); `index` for every job before 0012. */
+	process: string;
+	/** The catalog index id, EXPRESSION_INDEX for a custom expression, or null when the process computes none. */
+	indexId: string | null;
 	request: JobRequest;
-	/** Compiled at creation; null only for jobs created before formulas were stored (0004). */
-	formula: CompiledFormula | null;
+	/**
+	 * The formula compiled at creation, as stored (the index process reads it, see jobFormula);
+	 * null when the process compiles none, and for jobs created before formulas were stored (0004).
+	 */
+	formula: unknown;
 	/** What its result looks wrong for, recorded when it succeeds. */
 	warnings: JobWarningRecord[];
 	status: JobStatus;
-	stage: StageName | null;
+	stage: string | null;
 	progress: number;
 	error: Problem | null;
-	plan: JobPlan | null;
+	/** The plan validate stored, as stored (the pipeline reads it, see jobPlan); null before validate. */
+	plan: unknown;
 	traceId: string;
 	createdAt: string;
 	updatedAt: string;
@@ -67,10 +70,11 @@ export interface JobRecord {
 interface JobRow {
 	id: string;
 	tenant_id: string | null;
-	index_id: string;
+	process: string;
+	index_id: string | null;
 	request_json: string;
 	status: JobStatus;
-	stage: StageName | null;
+	stage: string | null;
 	progress: number;
 	error_json: string | null;
 	plan_json: string | null;
@@ -81,34 +85,20 @@ interface JobRow {
 	updated_at: string;
 }
 
-/**
- * A stored formula; those stored before 0011 call the preview's range `histogram` and list no
- * additive constants.
- */
-function storedFormula(text: string | null): CompiledFormula | null {
-	const formula = parseJson<CompiledFormula & { histogram?: CompiledFormula["previewRange"] }>(text);
-	if (!formula) return null;
-	const { histogram, ...current } = formula;
-	return {
-		...current,
-		previewRange: current.previewRange ?? histogram ?? { first: -1, last: 1 },
-		additiveConstants: current.additiveConstants ?? [],
-	};
-}
-
 function toJob(row: JobRow): JobRecord {
 	return {
 		id: row.id,
 		tenantId: row.tenant_id,
+		process: row.process,
 		indexId: row.index_id,
 		request: JSON.parse(row.request_json) as JobRequest,
-		formula: storedFormula(row.formula_json),
+		formula: parseJson<unknown>(row.formula_json),
 		warnings: parseJson<JobWarningRecord[]>(row.warnings_json) ?? [],
 		status: row.status,
 		stage: row.stage,
 		progress: row.progress,
 		error: parseJson<Problem>(row.error_json),
-		plan: parseJson<JobPlan>(row.plan_json),
+		plan: parseJson<unknown>(row.plan_json),
 		traceId: row.trace_id,
 		createdAt: row.created_at,
 		updatedAt: row.updated_at,
@@ -128,8 +118,9 @@ export async function admitJob(
 	job: {
 		id: string;
 		tenantId: string;
-		indexId: string;
-		formula: CompiledFormula;
+		process: string;
+		indexId: string | null;
+		formula: unknown;
 		request: JobRequest;
 		traceId: string;
 	},
@@ -139,8 +130,8 @@ export async function admitJob(
 	const at = now();
 	const insert = db
 		.prepare(
-			`INSERT INTO jobs (id, tenant_id, index_id, request_json, formula_json, status, stage, progress, trace_id, created_at, updated_at, waiting_since)
-			 SELECT ?1, ?2, ?3, ?4, ?5, 'queued', NULL, 0, ?6, ?7, ?7, ?7
+			`INSERT INTO jobs (id, tenant_id, index_id, request_json, formula_json, status, stage, progress, trace_id, created_at, updated_at, waiting_since, process)
+			 SELECT ?1, ?2, ?3, ?4, ?5, 'queued', NULL, 0, ?6, ?7, ?7, ?7, ?12
 			 WHERE (SELECT COUNT(*) FROM jobs WHERE tenant_id = ?2 AND status IN ('queued', 'running')) < ?8
 			   AND (?9 IS NULL OR EXISTS (
 			     SELECT 1 FROM idempotency_keys WHERE tenant_id = ?2 AND operation = ?9 AND key = ?10
@@ -152,13 +143,14 @@ export async function admitJob(
 			job.tenantId,
 			job.indexId,
 			JSON.stringify(job.request),
-			JSON.stringify(job.formula),
+			job.formula === null ? null : JSON.stringify(job.formula),
 			job.traceId,
 			at,
 			maxLive,
 			claim?.operation ?? null,
 			claim?.key ?? null,
 			claim?.token ?? null,
+			job.process,
 		);
 	const bind = claim
 		? [
@@ -233,16 +225,17 @@ export async function getTenantJob(db: D1Database, tenantId: string, jobId: stri
 
 /**
  * Moves a live job to `stage` as an invocation of it starts, which is its heartbeat. Only
- * forward: a late duplicate of an earlier stage's message leaves the stage as it is, and a
- * job already finished is not touched.
+ * forward: the job moves only from a stage among `reachable` (the job's stages up to this one),
+ * so a late duplicate of an earlier stage's message leaves the stage as it is, and a job already
+ * finished is not touched.
  */
 export async function markStageRunning(
 	db: D1Database,
 	jobId: string,
-	stage: StageName,
+	stage: string,
 	progress: number,
+	reachable: readonly string[],
 ): Promise<void> {
-	const reachable = stageNames.slice(0, stageNames.indexOf(stage) + 1);
 	const at = now();
 	await db
 		.prepare(
@@ -292,7 +285,7 @@ export async function cancelJob(db: D1Database, tenantId: string, jobId: string)
 export interface StalledJob {
 	id: string;
 	traceId: string;
-	stage: StageName | null;
+	stage: string | null;
 	/** `running`: an invocation started and made no progress since `since`; `lost`: the job has waited for a message since `since`. */
 	kind: "running" | "lost";
 	since: string;
@@ -322,7 +315,7 @@ export async function listStalledJobs(
 		.all<{
 			id: string;
 			trace_id: string;
-			stage: StageName | null;
+			stage: string | null;
 			stage_heartbeat_at: string | null;
 			waiting: string;
 		}>();

@@ -1,19 +1,20 @@
 /** SQL of a job's plan and its windows (job_strips): each pass's results and how many are done. */
-import type { JobPlan } from "../pipeline/plan";
 import { now, parseJson } from "./sql";
 
 /**
  * Records the strip plan once and returns the plan that is stored: a redelivered validate
  * (even one that would plan differently) gets the first plan back, and its strips.
  */
-export async function saveJobPlan(db: D1Database, jobId: string, plan: JobPlan): Promise<JobPlan> {
+export async function saveJobPlan<
+	Plan extends { strips: readonly { index: number; rowStart: number; rowEnd: number }[] },
+>(db: D1Database, jobId: string, plan: Plan): Promise<Plan> {
 	const [, stored] = await db.batch<{ plan_json: string | null }>([
 		db
 			.prepare("UPDATE jobs SET plan_json = ?, updated_at = ? WHERE id = ? AND plan_json IS NULL")
 			.bind(JSON.stringify(plan), now(), jobId),
 		db.prepare("SELECT plan_json FROM jobs WHERE id = ?").bind(jobId),
 	]);
-	const storedPlan = parseJson<JobPlan>(stored?.results[0]?.plan_json);
+	const storedPlan = parseJson<Plan>(stored?.results[0]?.plan_json);
 	if (!storedPlan) throw new Error(`job ${jobId}: the plan was not stored`);
 	const insertStrip = db.prepare(
 		"INSERT OR IGNORE INTO job_strips (job_id, strip_index, row_start, row_end) VALUES (?, ?, ?, ?)",

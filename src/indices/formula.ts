@@ -304,3 +304,18 @@ function spreadSequence(dimensions: number): number[] {
 	for (let i = 0; i < 32; i++) phi = (1 + phi) ** (1 / (dimensions + 1));
 	return Array.from({ length: dimensions }, (_, k) => (1 / phi) ** (k + 1) % 1);
 }
+
+/**
+ * The formula a job stored at creation, or null when it has none; formulas stored before 0011
+ * call the preview's range `histogram` and list no additive constants.
+ */
+export function jobFormula(job: { formula: unknown }): CompiledFormula | null {
+	const stored = job.formula as (CompiledFormula & { histogram?: ValueRange }) | null;
+	if (!stored) return null;
+	const { histogram, ...current } = stored;
+	return {
+		...current,
+		previewRange: current.previewRange ?? histogram ?? UNIT_RANGE,
+		additiveConstants: current.additiveConstants ?? [],
+	};
+}

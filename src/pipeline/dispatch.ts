@@ -9,8 +9,9 @@ import { oneAtATime } from "../isolate-memory";
 import { describeError, log } from "../observability/log";
 import { newSpanId } from "../observability/trace";
 import { endJobAsFailed } from "./failure";
+import { processNamed } from "./processes";
 import { type QueueConsumer, queueConsumers } from "./registry";
-import { pipelineStages } from "./stages";
+import { stageDefinition } from "./stage-table";
 
 const MAX_DELAY_SECONDS = 300;
 
@@ -97,8 +98,27 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 
 	const detail = messageDetail(body);
 	const event = { jobId: job.id, stage: consumer.name, attempt: message.attempts, traceId: body.trace_id };
+	const process = processNamed(job.process);
+	if (!process) {
+		// A deploy that dropped a process: retrying cannot bring it back.
+		const problem = jobProblem(
+			new ApiError("stage-failed", `the job's process '${job.process}' is not known to this deploy`),
+			job.id,
+			body.trace_id,
+		);
+		if (consumer.stage) await endJobAsFailed(env, job.id, problem);
+		await recordEvent(env.DB, { ...event, status: "failed", detail: { ...detail, problem } });
+		log.error("process_unknown", { ...fields, process: job.process });
+		message.ack();
+		return;
+	}
 	const started = Date.now();
-	if (consumer.stage) await markStageRunning(env.DB, job.id, consumer.stage, pipelineStages[consumer.stage].progress);
+	if (consumer.stage) {
+		// Only forward along the job's own sequence: a late duplicate of an earlier stage leaves it.
+		const sequence = process.stages(job.request);
+		const reachable = sequence.slice(0, sequence.indexOf(consumer.stage) + 1);
+		await markStageRunning(env.DB, job.id, consumer.stage, stageDefinition(consumer.stage).progress, reachable);
+	}
 	await recordEvent(env.DB, { ...event, status: "started", detail });
 	log.info("stage_started", fields);
 
@@ -106,6 +126,7 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 		const outcome = await consumer.handler.handle(body, {
 			env,
 			job,
+			process,
 			traceId: body.trace_id,
 			attempt: message.attempts,
 		});

@@ -287,3 +287,8 @@ export function planStrips(
 		strips: windowsOf(width, height, rows, columns),
 	};
 }
+
+/** The plan validate stored for a job, or null before validate has. */
+export function jobPlan(job: { plan: unknown }): JobPlan | null {
+	return (job.plan as JobPlan | null) ?? null;
+}

@@ -1,6 +1,7 @@
 /**
  * Queue name → stage handler. The worker's queue() dispatches through this map only; a new
- * stage is one entry in src/pipeline/stages.ts plus its handler here.
+ * stage is one entry in src/pipeline/stages.ts plus its handler here (or, in a test build, one
+ * registerStage call), and runs for the processes whose sequence names it.
  */
 import { computeStage } from "./compute/handler";
 import { deadLetterStage } from "./dead-letter/handler";
@@ -8,7 +9,8 @@ import { histogramStage } from "./histogram/handler";
 import { ingestStage } from "./ingest/handler";
 import { publishStage } from "./publish/handler";
 import type { StageHandler } from "./stage";
-import { deadLetterQueue, pipelineStages, type StageName, stageNames } from "./stages";
+import { addStageDefinition } from "./stage-table";
+import { deadLetterQueue, pipelineStages, type StageDefinition, type StageName, stageNames } from "./stages";
 import { storeStage } from "./store/handler";
 import { validateStage } from "./validate/handler";
 
@@ -23,7 +25,7 @@ export const stageHandlers: Record<StageName, StageHandler> = {
 
 export interface QueueConsumer {
 	/** The stage a job is in while this queue works on it; null for the dead-letter queue. */
-	stage: StageName | null;
+	stage: string | null;
 	name: string;
 	maxRetries: number;
 	/** The dead-letter consumer records messages of jobs that have already ended. */
@@ -33,18 +35,22 @@ export interface QueueConsumer {
 	handler: StageHandler;
 }
 
-export const queueConsumers: ReadonlyMap<string, QueueConsumer> = new Map<string, QueueConsumer>([
-	...stageNames.map((stage): [string, QueueConsumer] => [
-		pipelineStages[stage].queue,
+function stageConsumer(stage: string, definition: StageDefinition, handler: StageHandler): [string, QueueConsumer] {
+	return [
+		definition.queue,
 		{
 			stage,
 			name: stage,
-			maxRetries: pipelineStages[stage].maxRetries,
+			maxRetries: definition.maxRetries,
 			acceptsEndedJobs: false,
-			heavy: pipelineStages[stage].heavy,
-			handler: stageHandlers[stage],
+			heavy: definition.heavy,
+			handler,
 		},
-	]),
+	];
+}
+
+const consumers = new Map<string, QueueConsumer>([
+	...stageNames.map((stage) => stageConsumer(stage, pipelineStages[stage], stageHandlers[stage])),
 	[
 		deadLetterQueue.queue,
 		{
@@ -57,3 +63,16 @@ export const queueConsumers: ReadonlyMap<string, QueueConsumer> = new Map<string
 		},
 	],
 ]);
+
+export const queueConsumers: ReadonlyMap<string, QueueConsumer> = consumers;
+
+/**
+ * Adds a stage beside the production table: its queue's consumer and its definition, which sends
+ * and job sequences find by name. Production stages are entries of ./stages.ts, held against
+ * wrangler.toml by `npm run check:stages`; this is for builds that bind more queues (tests).
+ */
+export function registerStage(stage: string, definition: StageDefinition, handler: StageHandler): void {
+	addStageDefinition(stage, definition);
+	const [queue, consumer] = stageConsumer(stage, definition, handler);
+	consumers.set(queue, consumer);
+}

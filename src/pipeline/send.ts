@@ -1,17 +1,20 @@
 /** Sends work to a stage's queue; queues take at most 100 messages per batch. */
-import { pipelineStages, type StageName } from "./stages";
+import { stageDefinition } from "./stage-table";
 
 const SEND_BATCH_LIMIT = 100;
 
-function queueOf(env: Env, stage: StageName): Queue {
-	return env[pipelineStages[stage].producer];
+function queueOf(env: Env, stage: string): Queue {
+	const producer = stageDefinition(stage).producer;
+	const queue = (env as unknown as Record<string, Queue | undefined>)[producer];
+	if (!queue) throw new Error(`stage ${stage}: the producer binding ${producer} is not bound`);
+	return queue;
 }
 
-export async function sendToStage<T>(env: Env, stage: StageName, body: T): Promise<void> {
+export async function sendToStage<T>(env: Env, stage: string, body: T): Promise<void> {
 	await queueOf(env, stage).send(body, { contentType: "json" });
 }
 
-export async function sendAllToStage<T>(env: Env, stage: StageName, bodies: readonly T[]): Promise<void> {
+export async function sendAllToStage<T>(env: Env, stage: string, bodies: readonly T[]): Promise<void> {
 	const queue = queueOf(env, stage);
 	for (let start = 0; start < bodies.length; start += SEND_BATCH_LIMIT) {
 		await queue.sendBatch(

@@ -3,10 +3,13 @@ import type { z } from "zod";
 import type { JobRecord } from "../db/jobs";
 import type { ApiError } from "../errors/api-error";
 import type { JobMessage } from "./message";
+import type { Process } from "./process";
 
 export interface StageContext {
 	env: Env;
 	job: JobRecord;
+	/** The job's process, which the stage calls where processes differ. */
+	process: Process;
 	traceId: string;
 	attempt: number;
 }

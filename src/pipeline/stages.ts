@@ -10,14 +10,43 @@
  * stage's consumer takes batches of one, where more would only wait. Light stages settle a
  * whole batch at once.
  */
+export interface StageDefinition {
+	queue: string;
+	/** The Env binding that sends to the queue. */
+	producer: string;
+	maxRetries: number;
+	/** The job's progress when the stage starts (0 to 1). */
+	progress: number;
+	heavy: boolean;
+	/**
+	 * A stage that runs once per window of the job's plan: "first" computes each window's partial
+	 * result, "second" revisits each window once every first-pass partial is known.
+	 */
+	windows?: "first" | "second";
+}
+
 export const pipelineStages = {
 	ingest: { queue: "eo-edge-ingest", producer: "INGEST_QUEUE", maxRetries: 3, progress: 0.02, heavy: false },
 	validate: { queue: "eo-edge-validate", producer: "VALIDATE_QUEUE", maxRetries: 3, progress: 0.05, heavy: true },
-	compute: { queue: "eo-edge-compute", producer: "COMPUTE_QUEUE", maxRetries: 3, progress: 0.1, heavy: true },
-	histogram: { queue: "eo-edge-histogram", producer: "HISTOGRAM_QUEUE", maxRetries: 3, progress: 0.85, heavy: true },
+	compute: {
+		queue: "eo-edge-compute",
+		producer: "COMPUTE_QUEUE",
+		maxRetries: 3,
+		progress: 0.1,
+		heavy: true,
+		windows: "first",
+	},
+	histogram: {
+		queue: "eo-edge-histogram",
+		producer: "HISTOGRAM_QUEUE",
+		maxRetries: 3,
+		progress: 0.85,
+		heavy: true,
+		windows: "second",
+	},
 	store: { queue: "eo-edge-store", producer: "STORE_QUEUE", maxRetries: 3, progress: 0.9, heavy: true },
 	publish: { queue: "eo-edge-publish", producer: "PUBLISH_QUEUE", maxRetries: 3, progress: 0.95, heavy: true },
-} as const;
+} as const satisfies Record<string, StageDefinition>;
 
 export type StageName = keyof typeof pipelineStages;
 
@@ -25,14 +54,3 @@ export const stageNames = Object.keys(pipelineStages) as StageName[];
 
 /** Messages a stage gives up on land here; its consumer records them against their job. */
 export const deadLetterQueue = { queue: "eo-edge-dlq", maxRetries: 3 } as const;
-
-/**
- * The progress of a stage that fans out over windows (compute, histogram) once `done` of its
- * `total` windows are done: from the stage's own share up to the next stage's.
- */
-export function windowProgress(stage: StageName): (done: number, total: number) => number {
-	const start = pipelineStages[stage].progress;
-	const next = stageNames[stageNames.indexOf(stage) + 1];
-	const end = next === undefined ? 1 : pipelineStages[next].progress;
-	return (done, total) => start + (end - start) * (total === 0 ? 1 : done / total);
-}

@@ -8,7 +8,6 @@ import { z } from "zod";
 import { type JobMessage, jobMessage } from "./message";
 import type { JobPlan } from "./plan";
 import { sendAllToStage, sendToStage } from "./send";
-import type { StageName } from "./stages";
 
 export const windowMessage = jobMessage.extend({ strip_index: z.number().int().min(0) });
 export type WindowMessage = z.infer<typeof windowMessage>;
@@ -20,7 +19,7 @@ export interface WindowCompletion {
 }
 
 /** Queues a stage's first windows. */
-export async function startWindows(env: Env, stage: StageName, plan: JobPlan, message: JobMessage): Promise<void> {
+export async function startWindows(env: Env, stage: string, plan: JobPlan, message: JobMessage): Promise<void> {
 	await sendAllToStage(
 		env,
 		stage,
@@ -37,7 +36,7 @@ export async function startWindows(env: Env, stage: StageName, plan: JobPlan, me
  */
 export async function continueWindows(
 	env: Env,
-	stage: StageName,
+	stage: string,
 	plan: JobPlan,
 	message: WindowMessage,
 	{ total }: WindowCompletion,

@@ -8,9 +8,9 @@
 import { fromArrayBuffer, type GeoTIFFImage } from "geotiff";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Job } from "../../openapi/client/src/index";
-import type { JobStatistics } from "../../src/pipeline/publish/statistics";
 import { type ColormapName, colormapTable } from "../../src/preview/colormaps";
 import { crc32 } from "../../src/preview/png";
+import type { JobStatistics } from "../../src/processes/index/statistics";
 import cases from "../fixtures/layouts/cases.json";
 import expectedPixels from "../fixtures/layouts/overviews.f32";
 import nirTif from "../fixtures/layouts/overviews_nir.tif";

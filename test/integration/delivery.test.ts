@@ -2,14 +2,18 @@
  * At-least-once delivery: stages driven message by message through the real dispatcher, with
  * the queues replaced by recorders so every redelivery and retry is under the test's control.
  */
+
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { getJob } from "../../src/db/jobs";
 import { listStripStats } from "../../src/db/windows";
 import { retryDelaySeconds } from "../../src/pipeline/dispatch";
 import { jobMessage } from "../../src/pipeline/message";
+import { jobPlan } from "../../src/pipeline/plan";
 import { type QueueConsumer, stageHandlers } from "../../src/pipeline/registry";
-import { deadLetterQueue, pipelineStages, windowProgress } from "../../src/pipeline/stages";
+import { windowProgress } from "../../src/pipeline/stage-table";
+import { deadLetterQueue, pipelineStages } from "../../src/pipeline/stages";
+import { indexProcess } from "../../src/processes/index/process";
 import { objectKeys } from "../../src/storage/keys";
 import overviewsNdvi from "../fixtures/layouts/overviews.f32";
 import overviewsNir from "../fixtures/layouts/overviews_nir.tif";
@@ -43,7 +47,7 @@ describe("redelivery", () => {
 		await deliver(pipelineStages.validate.queue, message, testEnv);
 		// A redelivered validate keeps the first plan and re-sends the same strips.
 		await deliver(pipelineStages.validate.queue, message, testEnv, 2);
-		const strips = (await getJob(env.DB, jobId))?.plan?.strips.length ?? 0;
+		const strips = jobPlan((await getJob(env.DB, jobId)) ?? { plan: null })?.strips.length ?? 0;
 		expect(strips).toBeGreaterThan(env.WINDOWS_IN_FLIGHT_PER_JOB + 1);
 		// Only the first windows are queued; each finished one queues the window that many places on.
 		const queued = Array.from({ length: env.WINDOWS_IN_FLIGHT_PER_JOB }, (_, index) => ({
@@ -62,10 +66,16 @@ describe("redelivery", () => {
 		// Both deliveries of window 0 queue the next one (a redelivery may follow a lost send).
 		const next = { ...message, strip_index: env.WINDOWS_IN_FLIGHT_PER_JOB };
 		expect(sent.compute.slice(2 * env.WINDOWS_IN_FLIGHT_PER_JOB)).toEqual([next, next]);
-		expect((await getJob(env.DB, jobId))?.progress).toBeCloseTo(windowProgress("compute")(1, strips), 10);
+		expect((await getJob(env.DB, jobId))?.progress).toBeCloseTo(
+			windowProgress("compute", indexProcess.stages({ inputs: {} }))(1, strips),
+			10,
+		);
 		for (let index = 1; index < last; index++) {
 			await deliver(pipelineStages.compute.queue, { ...message, strip_index: index }, testEnv);
-			expect((await getJob(env.DB, jobId))?.progress).toBeCloseTo(windowProgress("compute")(index + 1, strips), 10);
+			expect((await getJob(env.DB, jobId))?.progress).toBeCloseTo(
+				windowProgress("compute", indexProcess.stages({ inputs: {} }))(index + 1, strips),
+				10,
+			);
 		}
 		expect(sent.store).toHaveLength(0);
 		// A window redelivered once the window it queues is done starts no second chain.
@@ -73,7 +83,9 @@ describe("redelivery", () => {
 		await deliver(pipelineStages.compute.queue, { ...message, strip_index: 0 }, testEnv, 3);
 		expect(sent.compute).toHaveLength(queuedBefore);
 		// The chain's step is the plan's, whatever a later deploy sets.
-		expect((await getJob(env.DB, jobId))?.plan?.windows_in_flight).toBe(env.WINDOWS_IN_FLIGHT_PER_JOB);
+		expect(jobPlan((await getJob(env.DB, jobId)) ?? { plan: null })?.windows_in_flight).toBe(
+			env.WINDOWS_IN_FLIGHT_PER_JOB,
+		);
 		// Every window was queued, none past the plan.
 		const queuedIndices = new Set(sent.compute.map((body) => body.strip_index));
 		expect([...queuedIndices].sort((a, b) => Number(a) - Number(b))).toEqual(
@@ -100,7 +112,10 @@ describe("redelivery", () => {
 			const remaining = strips - index - 1;
 			expect(sent.store).toHaveLength(remaining === 0 ? 1 : 0);
 		}
-		expect((await getJob(env.DB, jobId))?.progress).toBeCloseTo(windowProgress("histogram")(strips, strips), 10);
+		expect((await getJob(env.DB, jobId))?.progress).toBeCloseTo(
+			windowProgress("histogram", indexProcess.stages({ inputs: {} }))(strips, strips),
+			10,
+		);
 		expect(sent.store).toEqual([message]);
 
 		// Store fans out into blocks and parts; its start redelivered once it is all done queues nothing.

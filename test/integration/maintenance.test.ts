@@ -2,6 +2,7 @@
  * Cancel, the sweeper and retention: jobs that are stopped, stall or age end in a known state,
  * and what they wrote is removed.
  */
+import "../../src/processes/registry";
 import { createMessageBatch, createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
@@ -82,7 +83,11 @@ describe("POST /v1/jobs/{id}/cancel", () => {
 describe("the sweeper", () => {
 	it("fails a job whose running stage made no progress past STALLED_JOB_MINUTES", async () => {
 		const stalled = await queuedJobWithObject();
-		await markStageRunning(env.DB, stalled, "compute", pipelineStages.compute.progress);
+		await markStageRunning(env.DB, stalled, "compute", pipelineStages.compute.progress, [
+			"ingest",
+			"validate",
+			"compute",
+		]);
 		await sweepJobs(env, Date.now());
 		expect((await getJob(env.DB, stalled))?.status).toBe("running");
 
@@ -152,7 +157,7 @@ describe("the sweeper", () => {
 
 	it("runs from the five-minute cron trigger", async () => {
 		const stalled = await queuedJobWithObject();
-		await markStageRunning(env.DB, stalled, "ingest", pipelineStages.ingest.progress);
+		await markStageRunning(env.DB, stalled, "ingest", pipelineStages.ingest.progress, ["ingest"]);
 		const controller = createScheduledController({
 			cron: "*/5 * * * *",
 			scheduledTime: Date.now() + (env.STALLED_JOB_MINUTES + 1) * MINUTE_MS,

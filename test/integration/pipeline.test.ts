@@ -6,7 +6,7 @@ import { fromArrayBuffer } from "geotiff";
 import { describe, expect, it } from "vitest";
 import { type CreateJob, createJob, getJobArtifact, type Job, listJobEvents } from "../../openapi/client/src/index";
 import { findIndex } from "../../src/indices/registry";
-import type { JobStatistics } from "../../src/pipeline/publish/statistics";
+import type { JobStatistics } from "../../src/processes/index/statistics";
 import { geotransformOf, readGeoReference, sameCrs } from "../../src/raster/georeference";
 import eviL2a from "../fixtures/evi_s2_l2a.f32";
 import landsatFloat32 from "../fixtures/landsat_rn_float32.tif";

@@ -14,8 +14,10 @@ import { completeStrip, saveJobPlan } from "../../src/db/windows";
 import { LATE_WRITE_GRACE_MS, sweepJobs } from "../../src/maintenance/tasks";
 import { endJobAsCanceled } from "../../src/pipeline/failure";
 import { type JobPlan, windowsOf } from "../../src/pipeline/plan";
-import { pipelineStages, windowProgress } from "../../src/pipeline/stages";
-import { RESULT_PART_BYTES } from "../../src/pipeline/store/handler";
+import { windowProgress } from "../../src/pipeline/stage-table";
+import { pipelineStages } from "../../src/pipeline/stages";
+import { RESULT_PART_BYTES } from "../../src/pipeline/store/budget";
+import { indexProcess } from "../../src/processes/index/process";
 import { objectKeys } from "../../src/storage/keys";
 import { assembleCog } from "../cog";
 import { api } from "../helpers";
@@ -65,7 +67,13 @@ async function jobAtStore() {
 		const output = windowOutput(raster, strip);
 		await env.BUCKET.put(objectKeys.stripTiles(job.id, strip.index), output.tiles);
 		await env.BUCKET.put(objectKeys.stripHalf(job.id, strip.index), output.half);
-		await completeStrip(env.DB, job.id, strip.index, { tile_bytes: output.tileBytes }, windowProgress("compute"));
+		await completeStrip(
+			env.DB,
+			job.id,
+			strip.index,
+			{ tile_bytes: output.tileBytes },
+			windowProgress("compute", indexProcess.stages({ inputs: {} })),
+		);
 	}
 	return { jobId: job.id, message: { job_id: job.id, trace_id: TRACE_ID } };
 }

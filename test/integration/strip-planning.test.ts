@@ -7,7 +7,7 @@ import { env } from "cloudflare:workers";
 import { fromArrayBuffer, GeoTIFFImage } from "geotiff";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { getJob } from "../../src/db/jobs";
-import { type PlannedInput, windowBytes } from "../../src/pipeline/plan";
+import { jobPlan, type PlannedInput, windowBytes } from "../../src/pipeline/plan";
 import { pipelineStages } from "../../src/pipeline/stages";
 import { openRasterFile } from "../../src/raster/inputs";
 import { readWindow } from "../../src/raster/read";
@@ -71,7 +71,7 @@ describe("strip planning", () => {
 		const message = { job_id: jobId, trace_id: TRACE_ID };
 		await deliver(pipelineStages.ingest.queue, message, testEnv);
 		await deliver(pipelineStages.validate.queue, message, testEnv);
-		const plan = (await getJob(env.DB, jobId))?.plan;
+		const plan = jobPlan((await getJob(env.DB, jobId)) ?? { plan: null });
 		expect(plan).toMatchObject({ rows_per_strip: 512, cols_per_strip: WIDTH, chunk_columns: 512 });
 		expect(plan?.strips).toHaveLength(2);
 

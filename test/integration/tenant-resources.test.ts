@@ -2,6 +2,7 @@
  * What a tenant can find and remove: GET /v1/jobs (newest first, by status, paged by cursor)
  * and DELETE /v1/uploads/{id}, with their error paths and tenant isolation.
  */
+import "../../src/processes/registry";
 import { createMessageBatch } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";

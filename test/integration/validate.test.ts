@@ -4,7 +4,7 @@ import { fromArrayBuffer } from "geotiff";
 import { describe, expect, it } from "vitest";
 import { getJob } from "../../src/db/jobs";
 import { pipelineStages } from "../../src/pipeline/stages";
-import { storeWorkingSetBytes, widestStorableWidth } from "../../src/pipeline/store/handler";
+import { storeWorkingSetBytes, widestStorableWidth } from "../../src/pipeline/store/budget";
 import { readGeoReference } from "../../src/raster/georeference";
 import { assembleCog } from "../cog";
 import mismatch255 from "../fixtures/mismatch_nir_255.tif";

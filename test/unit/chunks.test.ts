@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type ChunkOutput, chunksOf, computeInChunks } from "../../src/pipeline/compute/chunks";
+import { type ChunkOutput, chunksOf, computeInChunks } from "../../src/processes/index/chunks";
 import type { PixelWindow } from "../../src/raster/read";
 import { encodeTiles, halve } from "../../src/raster/tiles";
 import { encodeTile } from "../../src/wasm/index";

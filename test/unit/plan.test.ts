@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decodedBytes, type PlannedInput, planStrips, type StripSpan, windowBytes } from "../../src/pipeline/plan";
-import { RESULT_PART_BYTES, storeWorkingSetBytes, widestStorableWidth } from "../../src/pipeline/store/handler";
+import { RESULT_PART_BYTES, storeWorkingSetBytes, widestStorableWidth } from "../../src/pipeline/store/budget";
 import { overviewWorkingSetBytes } from "../../src/pipeline/store/overviews";
 import { COG_TILE_SIZE as OUTPUT_TILE } from "../../src/raster/cog-writer";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { keyValue, QuantileSketch, SKETCH_RELATIVE_ERROR } from "../../src/pipeline/publish/quantile-sketch";
+import { keyValue, QuantileSketch, SKETCH_RELATIVE_ERROR } from "../../src/processes/index/quantile-sketch";
 import {
 	addHistogram,
 	dataHistogram,
@@ -9,7 +9,7 @@ import {
 	mergeStripStats,
 	resultWarnings,
 	type StripOutput,
-} from "../../src/pipeline/publish/statistics";
+} from "../../src/processes/index/statistics";
 import { kernels } from "../../src/wasm/index";
 import type { HistogramCounts, HistogramSpec } from "../../src/wasm/kernels";
 import { statsCopied } from "../arena";

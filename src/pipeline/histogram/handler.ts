@@ -1,90 +1,47 @@
 /**
- * histogram: the second pass, over one window's stored output tiles, for a histogram whose
- * edges span the job's own values. Those edges are known only once every window is computed,
- * and counts exact at any edges need every value again; compute fans this out like itself once
- * its last window is done, and the delivery that bins the last window asks for store. A job
- * whose request fixed the edges was binned in compute and skips this stage.
+ * histogram: the second pass over a job's windows, for a process that needs every window's
+ * first-pass partial before it can finish any window (the index process's histogram, whose
+ * edges span the job's own values). It fans out like compute once compute's last window is
+ * done; each window's result is recorded once, and the delivery that records the last starts
+ * the process's next stage.
  */
 import { completeStripHistogram, getStrip, listStripStats } from "../../db/windows";
-import { COG_TILE_SIZE } from "../../raster/cog-writer";
-import { objectKeys } from "../../storage/keys";
-import { workerBlockDecoder } from "../../wasm/codecs";
-import { kernels } from "../../wasm/index";
-import type { HistogramCounts, HistogramSpec } from "../../wasm/kernels";
-import { dataHistogram, emptyHistogram, mergedExtremes, type StripOutput } from "../publish/statistics";
-import { sendToStage } from "../send";
+import { advance } from "../advance";
+import { jobPlan } from "../plan";
 import { done, type StageHandler } from "../stage";
-import { windowProgress } from "../stages";
+import { windowProgress } from "../stage-table";
 import { continueWindows, type WindowMessage, windowMessage } from "../windows";
-
-const TILE_PIXELS = COG_TILE_SIZE * COG_TILE_SIZE;
 
 export const histogramStage: StageHandler<WindowMessage> = {
 	message: windowMessage,
-	async handle(message, { env, job }) {
-		const { plan } = job;
+	async handle(message, context) {
+		const { env, job, process } = context;
+		const plan = jobPlan(job);
 		const index = message.strip_index;
 		const strip = await getStrip(env.DB, job.id, index);
-		if (!plan || !strip || !plan.strips[index]) throw new Error(`job ${job.id}: strip ${index} is not planned`);
-		const progress = windowProgress("histogram");
-		let counts: HistogramCounts | null = null;
+		const window = plan?.strips[index];
+		if (!plan || !strip || !window) throw new Error(`job ${job.id}: strip ${index} is not planned`);
+		if (!process.revisitWindow) throw new Error(`process ${process.name} has no second pass over its windows`);
+		let result: unknown = null;
 		if (!strip.binned) {
-			const partials = (await listStripStats<StripOutput>(env.DB, job.id)).map(({ index: at, stats }) => {
-				if (!stats) throw new Error(`job ${job.id}: strip ${at} has no statistics`);
-				return { at, stats };
-			});
-			const own = partials.find(({ at }) => at === index)?.stats;
-			if (!own) throw new Error(`job ${job.id}: strip ${index} has no statistics`);
-			const spec = dataHistogram(job.request, mergedExtremes(partials.map(({ stats }) => stats)));
-			counts = own.count === 0 ? emptyHistogram(spec) : await binStoredTiles(env, job.id, index, own.tile_bytes, spec);
+			const partials = (await listStripStats<unknown>(env.DB, job.id)).map((row) => ({
+				index: row.index,
+				partial: row.stats,
+			}));
+			result = await process.revisitWindow(context, plan, window, partials);
 		}
-		const completion = await completeStripHistogram(env.DB, job.id, index, counts, progress);
+		const progress = windowProgress("histogram", process.stages(job.request));
+		const completion = await completeStripHistogram(env.DB, job.id, index, result, progress);
 		await continueWindows(env, "histogram", plan, message, completion, {
 			alreadyDone: strip.binned,
 			isDone: async (next) => (await getStrip(env.DB, job.id, next))?.binned ?? false,
 		});
-		if (completion.remaining === 0) {
-			await sendToStage(env, "store", { job_id: message.job_id, trace_id: message.trace_id });
-		}
+		const next = completion.remaining === 0 ? await advance(context, "histogram", plan) : undefined;
 		return done({
 			remaining: completion.remaining,
 			total: completion.total,
 			...(strip.binned ? { already_done: true } : {}),
+			...(next ? { next } : {}),
 		});
 	},
 };
-
-/**
- * Decodes each of the window's stored tiles (zlib, in the block decoder's Wasm inflate, then the
- * floating-point predictor) and bins its values. One arena serves every tile: the loop never
- * awaits, so no other task can make one.
- */
-async function binStoredTiles(
-	env: Env,
-	jobId: string,
-	index: number,
-	tileBytes: readonly number[],
-	spec: HistogramSpec,
-): Promise<HistogramCounts> {
-	const object = await env.BUCKET.get(objectKeys.stripTiles(jobId, index));
-	if (!object) throw new Error(`job ${jobId}: the tiles of strip ${index} are missing`);
-	const stored = new Uint8Array(await object.arrayBuffer());
-	const histogram = emptyHistogram(spec);
-	const arena = kernels.arena({ pixels: TILE_PIXELS, inputs: [{ type: "float32" }] });
-	const [input] = arena.inputs;
-	if (!input) throw new Error("the tile arena has no input");
-	const inputBytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
-	let offset = 0;
-	for (const length of tileBytes) {
-		const tile = workerBlockDecoder().inflate(stored.subarray(offset, offset + length), inputBytes.byteLength);
-		if (tile.byteLength !== inputBytes.byteLength) {
-			throw new Error(`job ${jobId}: a tile of strip ${index} inflates to ${tile.byteLength} bytes`);
-		}
-		inputBytes.set(tile);
-		arena.undoFloatingPointPredictor(COG_TILE_SIZE, COG_TILE_SIZE);
-		arena.addToHistogram(spec, histogram);
-		offset += length;
-	}
-	if (offset !== stored.byteLength) throw new Error(`job ${jobId}: strip ${index}'s tiles are not ${offset} bytes`);
-	return histogram;
-}

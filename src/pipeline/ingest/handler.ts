@@ -1,19 +1,20 @@
 /**
  * ingest: resolves a job's inputs to stored uploads or to remote COGs it can read by ranges,
- * records them with their sizes (and remote ones' ETags), then asks for validation.
+ * records them with their sizes (and remote ones' ETags), then starts the job's next stage.
  */
 import { type JobInputRecord, saveJobInputs } from "../../db/job-inputs";
 import { findUploads } from "../../db/uploads";
 import { ApiError } from "../../errors/api-error";
 import { inputReadFailure } from "../../raster/input-errors";
 import { probeRemote, type RemoteVersion, remoteAccess, remoteHref } from "../../raster/remote";
+import { advance } from "../advance";
 import { jobMessage } from "../message";
-import { sendToStage } from "../send";
 import { done, failed, type StageHandler } from "../stage";
 
 export const ingestStage: StageHandler = {
 	message: jobMessage,
-	async handle(message, { env, job }) {
+	async handle(_message, context) {
+		const { env, job } = context;
 		const requested = Object.entries(job.request.inputs);
 		const uploadIds = requested.flatMap(([, input]) => (input.upload_id === undefined ? [] : [input.upload_id]));
 		// A job from before tenancy owns no uploads, so its upload inputs are not found.
@@ -51,7 +52,6 @@ export const ingestStage: StageHandler = {
 			});
 		}
 		await saveJobInputs(env.DB, job.id, inputs);
-		await sendToStage(env, "validate", { job_id: job.id, trace_id: message.trace_id });
-		return done({ inputs: inputs.length });
+		return done({ inputs: inputs.length, next: await advance(context, "ingest", null) });
 	},
 };

@@ -11,7 +11,7 @@
  *    (./layout.ts), creates the R2 multipart upload, records it in D1 and queues the parts.
  * 4. `task: "part"`: reads its byte range of the file from the header, block and window objects
  *    and uploads it as its part; the delivery that records the last part completes the upload
- *    with every part's ETag (from D1) and asks for publish.
+ *    with every part's ETag (from D1) and starts the process's next stage (publish).
  *
  * Each step is idempotent: blocks and parts are counted done in D1 transactions, a redelivered
  * part uploads the same bytes under the same number again, and a redelivery only queues what is
@@ -32,20 +32,23 @@ import {
 } from "../../db/store";
 import { type CogLevel, cogLevels } from "../../raster/cog-writer";
 import { objectKeys } from "../../storage/keys";
-import type { TileEncoder } from "../../wasm/deflate";
+import { encodeTile } from "../../wasm/index";
+import { advance } from "../advance";
 import { jobMessage } from "../message";
-import type { JobPlan } from "../plan";
+import { type JobPlan, jobPlan } from "../plan";
 import { sendAllToStage, sendToStage } from "../send";
-import { done, type StageHandler, type StageOutcome } from "../stage";
-import { blockId, layoutWorkingSetBytes, partLength, partReads, type ResultLayout, resultLayout } from "./layout";
-import { buildOverviewBlock, overviewTree, overviewWorkingSetBytes, type TreeLevel } from "./overviews";
+import { done, type StageContext, type StageHandler, type StageOutcome } from "../stage";
+import { RESULT_PART_BYTES } from "./budget";
+import { blockId, partLength, partReads, type ResultLayout, resultLayout } from "./layout";
+import { buildOverviewBlock, overviewTree, type TreeLevel } from "./overviews";
 import { forEachConcurrently, readInto } from "./reads";
-import { completeResultUpload, MIN_PART_BYTES, resultStored, resumeResultUpload } from "./result-upload";
-
-export const RESULT_ARTIFACT = "result.tif";
-
-/** Size of every part but the last of result.tif's multipart upload. */
-export const RESULT_PART_BYTES = 8 * 1024 * 1024;
+import {
+	completeResultUpload,
+	MIN_PART_BYTES,
+	RESULT_ARTIFACT,
+	resultStored,
+	resumeResultUpload,
+} from "./result-upload";
 
 /** R2 reads one part invocation keeps in flight at once. */
 const READS_IN_FLIGHT = 4;
@@ -61,38 +64,8 @@ export const storeMessage = z.union([
 ]);
 export type StoreMessage = z.infer<typeof storeMessage>;
 
-/**
- * Bytes one store invocation holds at most for a `width` x `height` result: an overview block
- * (the top one, with its coarser levels), a part of result.tif, or the layout, which alone grows
- * with the raster (a few hundred bytes a tile). validate refuses a raster over STORE_BUDGET_BYTES.
- */
-export function storeWorkingSetBytes(width: number, height: number): number {
-	return Math.max(overviewWorkingSetBytes(), RESULT_PART_BYTES, layoutWorkingSetBytes(cogLevels(width, height)));
-}
-
-/** The widest result of this height whose store fits `budgetBytes` (0 when none does). */
-export function widestStorableWidth(height: number, budgetBytes: number): number {
-	let fits = 0;
-	let over = 2 ** 32;
-	while (over - fits > 1) {
-		const width = Math.floor((fits + over) / 2);
-		if (storeWorkingSetBytes(width, height) <= budgetBytes) fits = width;
-		else over = width;
-	}
-	return fits;
-}
-
-/**
- * The tile encoder, imported on first use rather than with this module: store is part of the
- * app's module graph (routes name its artifact), which `npm run openapi` also loads under Node,
- * where a .wasm import is not a compiled module.
- */
-async function loadTileEncoder(): Promise<TileEncoder> {
-	const { encodeTile } = await import("../../wasm/index");
-	return encodeTile;
-}
-
 interface StoreJob {
+	context: StageContext;
 	env: Env;
 	job: JobRecord;
 	plan: JobPlan;
@@ -161,7 +134,7 @@ async function overview(store: StoreJob, level: number, block: number): Promise<
 			{ jobId: job.id, plan: store.plan, levels: store.levels, tree: store.tree },
 			level,
 			block,
-			await loadTileEncoder(),
+			encodeTile,
 		);
 	}
 	const { remaining, total } = await completeOverviewBlock(env.DB, job.id, level, block, tileBytes);
@@ -221,7 +194,7 @@ async function layOut(store: StoreJob): Promise<StageOutcome> {
 		jobId: job.id,
 		plan,
 		geo: plan.geo,
-		description: job.formula?.index ?? job.formula?.expression,
+		description: store.context.process.resultDescription?.(job),
 		levels,
 		tree,
 		windowTileBytes: await listWindowTileBytes(env.DB, job.id),
@@ -272,7 +245,7 @@ async function readPart(bucket: R2Bucket, jobId: string, layout: ResultLayout, p
 
 async function finishUpload(store: StoreJob): Promise<boolean> {
 	const completed = await completeResultUpload(store.env.DB, store.env.BUCKET, store.job.id);
-	if (completed) await sendToStage(store.env, "publish", messageOf(store));
+	if (completed) await advance(store.context, "store", store.plan);
 	return completed;
 }
 
@@ -305,11 +278,13 @@ async function uploadPart(store: StoreJob, part: number): Promise<StageOutcome> 
 
 export const storeStage: StageHandler<StoreMessage> = {
 	message: storeMessage,
-	async handle(message, { env, job, traceId }) {
-		const { plan, formula } = job;
-		if (!plan || !formula) throw new Error(`job ${job.id} has no plan`);
+	async handle(message, context) {
+		const { env, job, traceId } = context;
+		const plan = jobPlan(job);
+		if (!plan) throw new Error(`job ${job.id} has no plan`);
 		const levels = cogLevels(plan.width, plan.height);
 		const store: StoreJob = {
+			context,
 			env,
 			job,
 			plan,

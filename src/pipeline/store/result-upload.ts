@@ -11,6 +11,8 @@ import {
 	type ResultUploadRecord,
 } from "../../db/store";
 
+export const RESULT_ARTIFACT = "result.tif";
+
 /** R2's smallest part, except for the last one. */
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
 

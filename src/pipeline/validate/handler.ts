@@ -1,8 +1,9 @@
 /**
- * validate: reads only the inputs' headers, checks they share one grid and a supported sample
- * type, plans the compute strips (windows) under the memory budget and sends one message per strip.
+ * validate: reads only the inputs' headers, checks each has a supported layout and sample type
+ * and that the job's remote files fit its byte budget, then has the job's process plan the job
+ * (windows under the memory budget), checks the plan against the pixel quota, stores it and
+ * starts the process's next stage.
  */
-import type { GeoTIFFImage } from "geotiff";
 import { pixelQuotaProblem } from "../../access/quotas";
 import { findTenantQuotas } from "../../db/access";
 import { type JobInputRecord, listJobInputs } from "../../db/job-inputs";
@@ -10,23 +11,16 @@ import type { JobRecord } from "../../db/jobs";
 import { saveJobPlan } from "../../db/windows";
 import { ApiError } from "../../errors/api-error";
 import { decodableCompressions, describeCompression, PHOTOMETRIC } from "../../raster/decoders";
-import { geotransformOf, sameCrs, sameGeotransform } from "../../raster/georeference";
 import { inputReadFailure } from "../../raster/input-errors";
 import { openRasterFile } from "../../raster/inputs";
-import {
-	bandDataType,
-	inspectRaster,
-	isSupportedDataType,
-	type RasterHeader,
-	ycbcrUnreadable,
-} from "../../raster/inspect";
+import { bandDataType, inspectRaster, isSupportedDataType, ycbcrUnreadable } from "../../raster/inspect";
 import type { RemoteByteBudget } from "../../raster/remote";
 import { jobRemoteBudget } from "../../raster/remote-budget";
-import { type JobMessage, jobMessage } from "../message";
-import { type PlannedInput, planStrips } from "../plan";
+import { advance } from "../advance";
+import { jobMessage } from "../message";
+import type { JobPlan } from "../plan";
+import type { InspectedInput } from "../raster-plan";
 import { done, failed, type StageContext, type StageHandler, type StageOutcome } from "../stage";
-import { storeWorkingSetBytes, widestStorableWidth } from "../store/handler";
-import { startWindows } from "../windows";
 
 /**
  * Photometric interpretations whose samples are the band's values: grey levels and RGB, and
@@ -57,27 +51,12 @@ const SUGGESTED_COMPRESSIONS = [...new Set(decodableCompressions.values())].filt
 	(name) => name !== "none" && name !== "JPEG",
 );
 
-type Inspected = { input: JobInputRecord; image: GeoTIFFImage; header: RasterHeader; storedBytes: number };
-
-const MiB = 1024 * 1024;
-
-/** A result too wide for store to build its overviews within STORE_BUDGET_BYTES. */
-function checkStoreBudget({ width, height }: RasterHeader, budgetBytes: number): ApiError | null {
-	const needed = storeWorkingSetBytes(width, height);
-	if (needed <= budgetBytes) return null;
-	const widest = widestStorableWidth(height, budgetBytes);
-	return new ApiError(
-		"raster-too-large",
-		`the inputs are ${width} x ${height} pixels; building result.tif's overviews at that width takes ${(needed / MiB).toFixed(1)} MiB, over the ${(budgetBytes / MiB).toFixed(1)} MiB store budget (STORE_BUDGET_BYTES): ${widest > 0 ? `rasters of this height can be at most ${widest} pixels wide` : "no raster of this height fits it"}`,
-	);
-}
-
 async function inspectInput(
 	env: Env,
 	job: JobRecord,
 	input: JobInputRecord,
 	remoteBudget: RemoteByteBudget,
-): Promise<Inspected | ApiError> {
+): Promise<InspectedInput | ApiError> {
 	try {
 		const allowedHosts = job.request.remote?.allowed_hosts ?? null;
 		const { image, structure } = await openRasterFile(env, { ...input, allowedHosts, remoteBudget });
@@ -87,7 +66,7 @@ async function inspectInput(
 	}
 }
 
-function checkSupported({ input, header }: Inspected): ApiError | null {
+function checkSupported({ input, header }: InspectedInput): ApiError | null {
 	const path = `inputs.${input.name}`;
 	if (input.band > header.bands) {
 		return new ApiError(
@@ -134,48 +113,23 @@ function checkSupported({ input, header }: Inspected): ApiError | null {
 	return null;
 }
 
-function checkSameGrid(reference: Inspected, other: Inspected): ApiError | null {
-	const a = reference.header;
-	const b = other.header;
-	const names = `'${reference.input.name}' and '${other.input.name}'`;
-	const errors = [{ path: `inputs.${other.input.name}`, message: `not on the grid of inputs.${reference.input.name}` }];
-	if (a.width !== b.width || a.height !== b.height) {
-		return new ApiError(
-			"raster-mismatch",
-			`sizes differ: ${names} are ${a.width} x ${a.height} and ${b.width} x ${b.height} pixels`,
-			{ errors },
-		);
-	}
-	const transformA = geotransformOf(a.geo);
-	const transformB = geotransformOf(b.geo);
-	const bothUngeoreferenced = transformA === null && transformB === null;
-	if (!bothUngeoreferenced && !(transformA && transformB && sameGeotransform(transformA, transformB))) {
-		return new ApiError("raster-mismatch", `geotransforms differ between ${names} (origin or pixel size)`, { errors });
-	}
-	if (!sameCrs(a.geo, b.geo)) {
-		return new ApiError("raster-mismatch", `coordinate reference systems differ between ${names}`, { errors });
-	}
-	return null;
-}
-
-/** Remote inputs show their size only here; the quota checked at submission applies to them too. */
-async function checkPixelQuota(
-	db: D1Database,
-	tenantId: string | null,
-	header: RasterHeader,
-): Promise<ApiError | null> {
+/**
+ * Remote inputs show their size only here, and the output's size only once planned; the quota
+ * checked at submission applies to the output the plan computes.
+ */
+async function checkPixelQuota(db: D1Database, tenantId: string | null, plan: JobPlan): Promise<ApiError | null> {
 	const quotas = tenantId ? await findTenantQuotas(db, tenantId) : null;
-	return quotas ? pixelQuotaProblem(header.width * header.height, quotas) : null;
+	return quotas ? pixelQuotaProblem(plan.width * plan.height, quotas) : null;
 }
 
 export const validateStage: StageHandler = {
 	message: jobMessage,
-	async handle(message, context) {
+	async handle(_message, context) {
 		// Headers are read lazily (the georeference while grids are compared): the budget is
 		// settled once the stage is done with them.
 		const budget = jobRemoteBudget(context.env, context.job.id);
 		try {
-			return await validate(message, context, budget);
+			return await validate(context, budget);
 		} finally {
 			await budget.settle();
 		}
@@ -187,8 +141,8 @@ export const validateStage: StageHandler = {
  * job may read (REMOTE_MAX_BYTES_PER_JOB, which compute's reads are also held to, summed): a job
  * that cannot fit is refused here, before any window is computed.
  */
-function checkRemoteBytes(inspected: readonly Inspected[], limit: number): ApiError | null {
-	const remote = new Map<string, Inspected>();
+function checkRemoteBytes(inspected: readonly InspectedInput[], limit: number): ApiError | null {
+	const remote = new Map<string, InspectedInput>();
 	for (const entry of inspected) if (entry.input.href !== null) remote.set(entry.input.href, entry);
 	const total = [...remote.values()].reduce((sum, entry) => sum + entry.storedBytes, 0);
 	if (total <= limit) return null;
@@ -204,15 +158,14 @@ function checkRemoteBytes(inspected: readonly Inspected[], limit: number): ApiEr
 	);
 }
 
-/** Checks the inputs' headers against each other and the limits, plans the strips and sends them. */
-async function validate(
-	message: JobMessage,
-	{ env, job }: StageContext,
-	budget: RemoteByteBudget,
-): Promise<StageOutcome> {
-	if (!job.formula) throw new Error(`job ${job.id} has no compiled formula`);
+/**
+ * Checks every input's header and the job's remote bytes, has the job's process plan it, checks
+ * the plan against the tenant's pixel quota, stores it and starts the process's next stage.
+ */
+async function validate(context: StageContext, budget: RemoteByteBudget): Promise<StageOutcome> {
+	const { env, job } = context;
 	const inputs = await listJobInputs(env.DB, job.id);
-	const inspected: Inspected[] = [];
+	const inspected: InspectedInput[] = [];
 	for (const input of inputs) {
 		const result = await inspectInput(env, job, input, budget);
 		if (result instanceof ApiError) return failed(result);
@@ -222,69 +175,20 @@ async function validate(
 	}
 	const tooMuchRemote = checkRemoteBytes(inspected, env.REMOTE_MAX_BYTES_PER_JOB);
 	if (tooMuchRemote) return failed(tooMuchRemote);
-	const [reference, ...others] = inspected;
-	if (!reference) return failed(new ApiError("invalid-inputs", "the job has no inputs"));
-	for (const other of others) {
-		let mismatch: ApiError | null;
-		try {
-			mismatch = checkSameGrid(reference, other);
-		} catch (error) {
-			// Georeference tags are parsed here first; malformed ones make the file unreadable.
-			return failed(inputReadFailure(other.input, error, "reading the georeference"));
-		}
-		if (mismatch) return failed(mismatch);
-	}
-
-	const overQuota = await checkPixelQuota(env.DB, job.tenantId, reference.header);
+	const plan = await context.process.plan(context, inspected);
+	if (plan instanceof ApiError) return failed(plan);
+	const overQuota = await checkPixelQuota(env.DB, job.tenantId, plan);
 	if (overQuota) return failed(overQuota);
-	const tooWide = checkStoreBudget(reference.header, env.STORE_BUDGET_BYTES);
-	if (tooWide) return failed(tooWide);
-
-	const planned: PlannedInput[] = inspected.map(({ input, image, header }) => {
-		const nodata = job.request.nodata ?? header.nodataValue;
-		return {
-			name: input.name,
-			upload_id: input.uploadId,
-			object_key: input.objectKey,
-			href: input.href,
-			bytes: input.bytes,
-			etag: input.etag,
-			band: input.band,
-			data_type: bandDataType(header, input.band),
-			nodata: nodata === null || !Number.isFinite(nodata) ? null : nodata,
-			bytes_per_pixel: image.getBytesPerPixel(),
-			block_width: header.block_width,
-			block_height: header.block_height,
-		};
-	});
-	const { width, height, geo } = reference.header;
-	const { rowsPerStrip, colsPerStrip, chunkColumns, strips } = planStrips(
-		width,
-		height,
-		planned,
-		env.STRIP_BUDGET_BYTES,
-	);
-	// A redelivery gets the plan stored first back, so strips are sent from what D1 holds.
-	const stored = await saveJobPlan(env.DB, job.id, {
-		width,
-		height,
-		geo,
-		rows_per_strip: rowsPerStrip,
-		cols_per_strip: colsPerStrip,
-		...(chunkColumns < colsPerStrip ? { chunk_columns: chunkColumns } : {}),
-		// Kept with the plan, so a job keeps one chain of windows whatever a later deploy sets.
-		windows_in_flight: Math.max(1, env.WINDOWS_IN_FLIGHT_PER_JOB),
-		strips,
-		inputs: planned,
-	});
-	// Only the first windows are queued; each finished window queues the next (src/pipeline/windows.ts).
-	await startWindows(env, "compute", stored, message);
+	// A redelivery gets the plan stored first back, so windows are sent from what D1 holds.
+	const stored = await saveJobPlan(env.DB, job.id, plan);
+	const next = await advance(context, "validate", stored);
 	return done({
-		width,
-		height,
+		width: stored.width,
+		height: stored.height,
 		strips: stored.strips.length,
 		rows_per_strip: stored.rows_per_strip,
 		cols_per_strip: stored.cols_per_strip,
 		...(stored.chunk_columns === undefined ? {} : { chunk_columns: stored.chunk_columns }),
+		next,
 	});
 }

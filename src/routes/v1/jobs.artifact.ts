@@ -10,11 +10,13 @@ import { listArtifacts } from "../../db/artifacts";
 import { getTenantJob, isTerminal } from "../../db/jobs";
 import { ApiError } from "../../errors/api-error";
 import { keyedHeaders, problemResponses, responseHeaders } from "../../errors/openapi";
+import { jobFormula } from "../../indices/formula";
 import { colormapOf } from "../../indices/registry";
-import { StatisticsSchema } from "../../pipeline/publish/statistics";
-import { RESULT_ARTIFACT } from "../../pipeline/store/handler";
+import { jobPlan } from "../../pipeline/plan";
+import { RESULT_ARTIFACT } from "../../pipeline/store/result-upload";
 import { colormapNames } from "../../preview/colormaps";
 import { PREVIEW_ARTIFACT, renderPreview } from "../../preview/render";
+import { StatisticsSchema } from "../../processes/index/statistics";
 import { statisticsExample } from "./examples";
 import { POLL_AFTER_SECONDS } from "./jobs.get";
 import { JobIdParam } from "./schemas";
@@ -162,11 +164,13 @@ export function registerGetJobArtifact(app: App): void {
 			});
 		}
 		const result = artifacts.find((candidate) => candidate.name === RESULT_ARTIFACT);
-		if (restyled && result && job.formula && job.plan) {
-			const { previewRange } = job.formula;
+		const formula = jobFormula(job);
+		const plan = jobPlan(job);
+		if (restyled && result && formula && plan) {
+			const { previewRange } = formula;
 			const [min = previewRange.first, max = previewRange.last] = rescale?.split(",").map(Number) ?? [];
-			const style = { colormap: colormap ?? colormapOf(job.formula.index), rescale: [min, max] as const };
-			const png = await renderPreview(c.env, result, job.plan, style);
+			const style = { colormap: colormap ?? colormapOf(formula.index), rescale: [min, max] as const };
+			const png = await renderPreview(c.env, result, plan, style);
 			return c.body(png as Uint8Array<ArrayBuffer>, 200, {
 				"Content-Type": "image/png",
 				"Content-Disposition": `inline; filename="${id}-${name}"`,

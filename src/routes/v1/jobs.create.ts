@@ -1,7 +1,7 @@
 /**
- * POST /v1/jobs: compiles the job's formula (a catalog index or a custom expression) against
- * its inputs, checks the uploads and quotas, records the job with its compiled program and
- * hands it to the ingest queue.
+ * POST /v1/jobs: has the job's process check and compile its request (the index process: its
+ * formula, a catalog index or a custom expression, against its inputs), checks the uploads and
+ * quotas, records the job with what its process compiled and hands it to the ingest queue.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { bearerWith, requireScope } from "../../access/auth";
@@ -23,15 +23,17 @@ import { admitJob, failJob, getTenantJob, type JobRecord, type JobRequest } from
 import { findUploads } from "../../db/uploads";
 import { ApiError, type FieldError, jobProblem } from "../../errors/api-error";
 import { keyedHeaders, locationHeader, problemResponses, responseHeaders } from "../../errors/openapi";
-import { MAX_FORMULA_DEPTH, MAX_FORMULA_LENGTH } from "../../formula/parse";
 import { newJobId, sha256Hex, UPLOAD_ID_PATTERN } from "../../ids";
-import { type CompiledFormula, compileFormula } from "../../indices/formula";
-import { EXPRESSION_INDEX } from "../../indices/registry";
 import { log } from "../../observability/log";
-import { DEFAULT_HISTOGRAM_BINS } from "../../pipeline/publish/statistics";
 import { sendToStage } from "../../pipeline/send";
+import {
+	type ProcessRequest,
+	processNames,
+	processRequestFields,
+	processRequestIssues,
+	processRequests,
+} from "../../processes/requests";
 import { operatorAllowlist, remoteHref, remoteUrlRefusal } from "../../raster/remote";
-import { MAX_HISTOGRAM_BINS } from "../../wasm/kernels";
 import { createJobExample, queuedJobExample } from "./examples";
 import { IdempotencyKeyHeader, JobSchema, renderJob } from "./schemas";
 
@@ -85,52 +87,14 @@ const RemoteOptionsSchema = z
 	})
 	.openapi("RemoteOptions", { description: "Limits on what the job's remote inputs may fetch" });
 
-const HistogramOptionsSchema = z
-	.strictObject({
-		range: z
-			.tuple([z.number(), z.number()])
-			.refine(([first, last]) => first < last, { message: "the range's first edge must be below its last" })
-			.optional()
-			.openapi({
-				description:
-					"Fixed first and last edges, for histograms comparable across jobs; values outside are counted in below_range and above_range. Without it the edges span the job's own minimum and maximum.",
-				example: [-1, 1],
-			}),
-		bins: z
-			.number()
-			.int()
-			.min(1)
-			.max(MAX_HISTOGRAM_BINS)
-			.default(DEFAULT_HISTOGRAM_BINS)
-			.openapi({ description: "Equal-width bins between the edges", example: 20 }),
-	})
-	.openapi("HistogramOptions", {
-		description: "How stats.json bins the result: counts are what numpy.histogram(values, bins, range) gives, exactly.",
-	});
-
 export const CreateJobSchema = z
 	.strictObject({
-		index: z.string().min(1).optional().openapi({
+		process: z.enum(processNames).default("index").openapi({
 			description:
-				"A catalog index id (the Awesome Spectral Indices short name), case-insensitive: NDVI, EVI, NBR, …; GET /v1/indices lists them. Give index or expression.",
-			example: "ndvi",
+				"What the job computes: `index` (the default) evaluates a catalog index or an expression into result.tif, stats.json and preview.png",
+			example: "index",
 		}),
-		expression: z
-			.string()
-			.min(1)
-			.optional()
-			.openapi({
-				description: `A formula over the input names: numbers, + - * /, ** (power), unary minus, parentheses and min max abs sqrt exp log tanh clamp(x, lo, hi). At most ${MAX_FORMULA_LENGTH} characters and ${MAX_FORMULA_DEPTH} levels of nesting. Give index or expression.`,
-				example: "(nir - red) / (nir + red + 0.5) * 1.5",
-			}),
-		constants: z
-			.record(z.string(), z.number())
-			.optional()
-			.openapi({
-				description:
-					"Values of the index's constants, overriding the catalog defaults (e.g. L for SAVI); with an expression, extra named values it uses",
-				example: { L: 0.5 },
-			}),
+		...processRequestFields,
 		inputs: z.record(z.string(), JobInputSchema).openapi({
 			description:
 				"One entry per band: for an index keyed by STAC common name (red, nir, swir16, …), for an expression by the names it uses",
@@ -144,7 +108,6 @@ export const CreateJobSchema = z
 			.optional()
 			.openapi({ description: "Overrides every input's GDAL_NODATA: pixels equal to it become NaN", example: 0 }),
 		remote: RemoteOptionsSchema.optional(),
-		histogram: HistogramOptionsSchema.optional(),
 	})
 	.superRefine((request, context) => {
 		const allowed = request.remote?.allowed_hosts;
@@ -156,13 +119,7 @@ export const CreateJobSchema = z
 		}
 	})
 	.superRefine((request, context) => {
-		if ((request.index === undefined) === (request.expression === undefined)) {
-			context.addIssue({
-				code: "custom",
-				path: [request.index === undefined ? "index" : "expression"],
-				message: request.index === undefined ? "give index or expression" : "give index or expression, not both",
-			});
-		}
+		for (const issue of processRequestIssues(request.process, request)) context.addIssue({ code: "custom", ...issue });
 	})
 	.openapi("CreateJob");
 
@@ -292,8 +249,9 @@ export function registerCreateJob(app: App): void {
 		}
 		let job: JobRecord;
 		try {
-			const { jobRequest, formula } = await checkRequest(c.env, tenantId, request, quotas);
-			job = await admit(c.env.DB, { tenantId, traceId, jobRequest, formula }, quotas, held);
+			const { jobRequest, prepared } = await checkRequest(c.env, tenantId, request, quotas);
+			const submission = { tenantId, traceId, process: request.process, jobRequest, ...prepared };
+			job = await admit(c.env.DB, submission, quotas, held);
 		} catch (error) {
 			if (held) await release(held);
 			throw error;
@@ -313,15 +271,8 @@ async function checkRequest(
 	tenantId: string,
 	request: CreateJob,
 	quotas: TenantQuotas,
-): Promise<{ jobRequest: JobRequest; formula: CompiledFormula }> {
-	const formula = compileFormula(request);
+): Promise<{ jobRequest: JobRequest; prepared: ReturnType<ProcessRequest["prepare"]> }> {
 	const inputs = inputRequests(request.inputs);
-	const hostError = checkOperatorAllowlist(env, inputs);
-	if (hostError) throw hostError;
-	const uploads = await checkUploads(env.DB, tenantId, inputs);
-	if (uploads.problem) throw uploads.problem;
-	const overQuota = pixelQuotaProblem(uploads.pixels, quotas);
-	if (overQuota) throw overQuota;
 	const jobRequest: JobRequest = {
 		index: request.index,
 		expression: request.expression,
@@ -331,7 +282,14 @@ async function checkRequest(
 		remote: request.remote,
 		histogram: request.histogram,
 	};
-	return { jobRequest, formula };
+	const prepared = processRequests[request.process].prepare(jobRequest);
+	const hostError = checkOperatorAllowlist(env, inputs);
+	if (hostError) throw hostError;
+	const uploads = await checkUploads(env.DB, tenantId, inputs);
+	if (uploads.problem) throw uploads.problem;
+	const overQuota = pixelQuotaProblem(uploads.pixels, quotas);
+	if (overQuota) throw overQuota;
+	return { jobRequest, prepared };
 }
 
 /**
@@ -340,13 +298,19 @@ async function checkRequest(
  */
 async function admit(
 	db: D1Database,
-	submission: { tenantId: string; traceId: string; jobRequest: JobRequest; formula: CompiledFormula },
+	submission: {
+		tenantId: string;
+		traceId: string;
+		process: string;
+		jobRequest: JobRequest;
+		indexId: string | null;
+		formula: unknown;
+	},
 	quotas: TenantQuotas,
 	held: HeldClaim | null,
 ): Promise<JobRecord> {
-	const { tenantId, traceId, jobRequest, formula } = submission;
-	const indexId = formula.index ?? EXPRESSION_INDEX;
-	const job = { id: newJobId(), tenantId, indexId, formula, request: jobRequest, traceId };
+	const { tenantId, traceId, process, jobRequest, indexId, formula } = submission;
+	const job = { id: newJobId(), tenantId, process, indexId, formula, request: jobRequest, traceId };
 	const admission = await admitJob(db, job, quotas.maxConcurrentJobs, held);
 	if ("job" in admission) return admission.job;
 	if (admission.refused === "claim") {
@@ -370,5 +334,11 @@ async function enqueue(env: Env, job: JobRecord): Promise<void> {
 		await failJob(env.DB, job.id, jobProblem(error, job.id, job.traceId));
 		throw error;
 	}
-	log.info("job_created", { trace_id: job.traceId, job_id: job.id, stage: "ingest", index: job.indexId });
+	log.info("job_created", {
+		trace_id: job.traceId,
+		job_id: job.id,
+		stage: "ingest",
+		process: job.process,
+		index: job.indexId,
+	});
 }

@@ -6,9 +6,10 @@ import type { JobRecord } from "../../db/jobs";
 import type { UploadPartRecord, UploadSessionRecord } from "../../db/upload-sessions";
 import type { UploadRecord } from "../../db/uploads";
 import { ProblemSchema } from "../../errors/openapi";
+import { jobFormula } from "../../indices/formula";
 import type { IndexDefinition } from "../../indices/registry";
-import { type JobWarning, JobWarningSchema } from "../../pipeline/publish/statistics";
 import { stageNames } from "../../pipeline/stages";
+import { type JobWarning, JobWarningSchema } from "../../processes/index/statistics";
 
 export const JobIdParam = z.object({
 	id: z.string().openapi({
@@ -124,8 +125,12 @@ export const JobSchema = z
 			.union([StageSchema, z.null()])
 			.openapi({ description: "The stage the job is in, or the last it reached once it has ended; null while queued" }),
 		progress: z.number().min(0).max(1).openapi({ example: 0.5 }),
-		index: z.string().openapi({
-			description: "The catalog index id, or `expression` for a job of a custom expression",
+		process: z
+			.string()
+			.openapi({ description: "The process the job runs (POST /v1/jobs `process`)", example: "index" }),
+		index: z.union([z.string(), z.null()]).openapi({
+			description:
+				"The catalog index id, `expression` for a job of a custom expression, or null for a process that evaluates no formula",
 			example: "NDVI",
 		}),
 		expression: z.string().nullable().openapi({
@@ -153,14 +158,16 @@ export function renderUpload(upload: UploadRecord): z.infer<typeof UploadSchema>
 }
 
 export function renderJob(job: JobRecord, artifacts: readonly ArtifactRecord[]): z.infer<typeof JobSchema> {
+	const formula = jobFormula(job);
 	return {
 		id: job.id,
 		status: job.status,
 		stage: job.stage,
 		progress: job.progress,
+		process: job.process,
 		index: job.indexId,
-		expression: job.formula?.expression ?? null,
-		constants: job.formula?.constants ?? {},
+		expression: formula?.expression ?? null,
+		constants: formula?.constants ?? {},
 		inputs: Object.fromEntries(
 			Object.entries(job.request.inputs).map(([name, input]) => [
 				name,

@@ -84,9 +84,13 @@ export type Job = {
     stage: Stage | null;
     progress: number;
     /**
-     * The catalog index id, or `expression` for a job of a custom expression
+     * The process the job runs (POST /v1/jobs `process`)
      */
-    index: string;
+    process: string;
+    /**
+     * The catalog index id, `expression` for a job of a custom expression, or null for a process that evaluates no formula
+     */
+    index: string | null;
     /**
      * The formula compiled, over the input and constant names
      */
@@ -146,6 +150,10 @@ export type Artifact = {
 
 export type CreateJob = {
     /**
+     * What the job computes: `index` (the default) evaluates a catalog index or an expression into result.tif, stats.json and preview.png
+     */
+    process?: 'index';
+    /**
      * A catalog index id (the Awesome Spectral Indices short name), case-insensitive: NDVI, EVI, NBR, …; GET /v1/indices lists them. Give index or expression.
      */
     index?: string;
@@ -159,6 +167,7 @@ export type CreateJob = {
     constants?: {
         [key: string]: number;
     };
+    histogram?: HistogramOptions;
     /**
      * One entry per band: for an index keyed by STAC common name (red, nir, swir16, …), for an expression by the names it uses
      */
@@ -170,7 +179,23 @@ export type CreateJob = {
      */
     nodata?: number;
     remote?: RemoteOptions;
-    histogram?: HistogramOptions;
+};
+
+/**
+ * How stats.json bins the result: counts are what numpy.histogram(values, bins, range) gives, exactly.
+ */
+export type HistogramOptions = {
+    /**
+     * Fixed first and last edges, for histograms comparable across jobs; values outside are counted in below_range and above_range. Without it the edges span the job's own minimum and maximum.
+     */
+    range?: [
+        number,
+        number
+    ];
+    /**
+     * Equal-width bins between the edges
+     */
+    bins?: number;
 };
 
 export type JobInput = {
@@ -204,23 +229,6 @@ export type RemoteOptions = {
      * The only hosts this job's href inputs, and every redirect they take, may reach; `*.example.com` matches its subdomains
      */
     allowed_hosts: Array<string>;
-};
-
-/**
- * How stats.json bins the result: counts are what numpy.histogram(values, bins, range) gives, exactly.
- */
-export type HistogramOptions = {
-    /**
-     * Fixed first and last edges, for histograms comparable across jobs; values outside are counted in below_range and above_range. Without it the edges span the job's own minimum and maximum.
-     */
-    range?: [
-        number,
-        number
-    ];
-    /**
-     * Equal-width bins between the edges
-     */
-    bins?: number;
 };
 
 export type JobList = {

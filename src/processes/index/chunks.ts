@@ -8,8 +8,8 @@
 import { COG_TILE_SIZE } from "../../raster/cog-writer";
 import type { PixelWindow } from "../../raster/read";
 import type { WindowStats } from "../../wasm/kernels";
-import { mergeSketchPairs } from "../publish/quantile-sketch";
-import { addHistogram, type InputSample, mergedExtremes, mergeMoments } from "../publish/statistics";
+import { mergeSketchPairs } from "./quantile-sketch";
+import { addHistogram, type InputSample, mergedExtremes, mergeMoments } from "./statistics";
 
 /** What one chunk (or a whole window) gives the strip that stores it, none of it in Wasm memory. */
 export interface ChunkOutput {

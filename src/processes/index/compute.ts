@@ -1,0 +1,155 @@
+/**
+ * The index process's window: runs the job's compiled formula over the window of every input in
+ * the WebAssembly evaluator with the statistics gathered as it goes, and writes the window's
+ * compressed output tiles, its 2 x 2 average (the source of the overviews) and its quantile
+ * sketch; its partial statistics are what compute records for it.
+ *
+ * Each input's decoded rows are copied straight into views of Wasm memory (an arena) and
+ * evaluated there, and the output is read where the evaluator wrote it. A window wider than the
+ * plan's chunk_columns is decoded once and evaluated chunk by chunk (./chunks.ts).
+ * An arena is valid only until the next one is made, and another window may run in this isolate
+ * whenever this one awaits, so everything that touches the arena runs in one synchronous stretch:
+ * after every block is decoded and before any output is stored.
+ */
+import type { JobRecord } from "../../db/jobs";
+import { type CompiledFormula, jobFormula } from "../../indices/formula";
+import type { JobPlan, StripSpan } from "../../pipeline/plan";
+import type { StageContext } from "../../pipeline/stage";
+import { type DecodedInput, readWindowInputs } from "../../pipeline/window-inputs";
+import type { PixelWindow } from "../../raster/read";
+import type { SampleArray, SampleType } from "../../raster/samples";
+import { encodeTiles, halve } from "../../raster/tiles";
+import { objectKeys } from "../../storage/keys";
+import { encodeTile, kernels } from "../../wasm/index";
+import type { InputScaling, WindowStats } from "../../wasm/kernels";
+import { type ChunkOutput, computeInChunks } from "./chunks";
+import { sketchBytes } from "./quantile-sketch";
+import { fixedHistogram, type InputSample, REFLECTANCE_LIMIT, type StripOutput } from "./statistics";
+
+/** Computes and stores one window; its partial statistics are returned for compute to record. */
+export async function computeIndexWindow(
+	{ env, job }: StageContext,
+	plan: JobPlan,
+	window: StripSpan,
+): Promise<StripOutput> {
+	const formula = jobFormula(job);
+	if (!formula) throw new Error(`job ${job.id} has no compiled formula`);
+	const computed = await readAndCompute(env, job, plan, formula, window);
+	return storeStrip(env, job.id, window.index, computed);
+}
+
+/**
+ * Decodes the window of every input, then computes the strip from it. The decoded blocks are
+ * dropped when this returns, before anything is stored.
+ */
+async function readAndCompute(
+	env: Env,
+	job: JobRecord,
+	plan: JobPlan,
+	formula: CompiledFormula,
+	window: PixelWindow,
+): Promise<ChunkOutput> {
+	const decodedInputs = await readWindowInputs(env, job, plan.inputs, window);
+	const inputs = formula.inputs.map((name) => {
+		const planned = plan.inputs.find((candidate) => candidate.name === name);
+		const requested = job.request.inputs[name];
+		const decoded = decodedInputs.get(name);
+		const type = decoded?.window.sampleTypes[decoded.position];
+		if (!planned || !requested || !decoded || !type) throw new Error(`job ${job.id}: input ${name} was not read`);
+		return { decoded, type, scaling: { nodata: planned.nodata, scale: requested.scale, offset: requested.offset } };
+	});
+	return computeInChunks(window, plan.chunk_columns, (chunk) =>
+		computeStrip(
+			chunk,
+			inputs.map((input) => ({
+				...input,
+				decoded: { ...input.decoded, window: input.decoded.window.columns(chunk.colStart, chunk.colEnd) },
+			})),
+			formula,
+			job,
+		),
+	);
+}
+
+/** Every how many pixels an input is sampled for the warnings: prime, so rows do not line up. */
+const INPUT_SAMPLE_STEP = 97;
+
+/**
+ * Copies each input's decoded window into an arena, evaluates the formula there with the
+ * statistics gathered as the output is written, and takes from the output what the strip
+ * stores: its compressed tiles and its 2 x 2 average. Synchronous, so no other strip can make
+ * an arena meanwhile.
+ */
+function computeStrip(
+	window: PixelWindow,
+	inputs: readonly { decoded: DecodedInput; type: SampleType; scaling: InputScaling }[],
+	formula: CompiledFormula,
+	job: JobRecord,
+): ChunkOutput {
+	const width = window.colEnd - window.colStart;
+	const height = window.rowEnd - window.rowStart;
+	const arena = kernels.arena({ pixels: width * height, inputs });
+	inputs.forEach(({ decoded }, i) => {
+		decoded.window.copyBand(decoded.position, arena.inputs[i] as SampleArray);
+	});
+	// Only formulas that add constants to their inputs can be misled by unscaled inputs.
+	const inputSamples =
+		(formula.additiveConstants ?? []).length > 0
+			? Object.fromEntries(
+					formula.inputs.map((name, i) => [
+						name,
+						sampleInput(arena.inputs[i] as SampleArray, (inputs[i] as { scaling: InputScaling }).scaling),
+					]),
+				)
+			: undefined;
+	const scaling = inputs.map((input) => input.scaling);
+	const histogram = fixedHistogram(job.request);
+	const masked = inputs.some(({ decoded }) => decoded.window.hasEmptyBlocks(decoded.position));
+	let stats: WindowStats;
+	if (masked) {
+		// Blocks stored empty are marked after evaluation, so the statistics are read after that.
+		const values = arena.evaluate(formula.program, scaling);
+		for (const { decoded } of inputs) decoded.window.maskEmptyBlocks(decoded.position, values);
+		stats = arena.outputStats(histogram);
+	} else {
+		stats = arena.evaluateWithStats(formula.program, scaling, histogram);
+	}
+	const raster = { values: arena.output, width, height };
+	return { tiles: encodeTiles(raster, encodeTile), half: halve(raster).values, stats, inputSamples };
+}
+
+/** Of every INPUT_SAMPLE_STEP-th valid sample, after scale and offset: how many are far from reflectance. */
+function sampleInput(samples: SampleArray, { nodata, scale, offset }: InputScaling): InputSample {
+	let sampled = 0;
+	let farOutside = 0;
+	for (let i = 0; i < samples.length; i += INPUT_SAMPLE_STEP) {
+		const raw = samples[i] as number;
+		if (raw === nodata || Number.isNaN(raw)) continue;
+		sampled++;
+		if (Math.abs(raw * scale + offset) > REFLECTANCE_LIMIT) farOutside++;
+	}
+	return { sampled, far_outside: farOutside };
+}
+
+/**
+ * Stores the window's output tiles (one object, row-major), its 2 x 2 average and its quantile
+ * sketch, and returns what store and publish need from D1: the tiles' byte counts and the
+ * partial statistics.
+ */
+async function storeStrip(
+	env: Env,
+	jobId: string,
+	stripIndex: number,
+	{ tiles, half, stats, inputSamples }: ChunkOutput,
+): Promise<StripOutput> {
+	await env.BUCKET.put(objectKeys.stripTiles(jobId, stripIndex), new Blob(tiles));
+	await env.BUCKET.put(objectKeys.stripHalf(jobId, stripIndex), half);
+	await env.BUCKET.put(objectKeys.stripSketch(jobId, stripIndex), sketchBytes(stats.sketch));
+	const { sketch, histogram, ...partials } = stats;
+	return {
+		...partials,
+		tile_bytes: tiles.map((tile) => tile.byteLength),
+		...(histogram ? { histogram } : {}),
+		...(inputSamples ? { input_samples: inputSamples } : {}),
+	};
+}

@@ -1,0 +1,34 @@
+/**
+ * The index process: a catalog index or a custom expression evaluated over the inputs, giving
+ * result.tif (a Cloud-Optimized GeoTIFF), stats.json and preview.png. Its stages: ingest and
+ * validate, compute (evaluate each window), histogram (bin each window again over the job's own
+ * edges, unless the request fixed them and compute binned already), store (assemble result.tif)
+ * and publish.
+ */
+import { jobFormula } from "../../indices/formula";
+import type { Process } from "../../pipeline/process";
+import { computeIndexWindow } from "./compute";
+import { binIndexWindow } from "./histogram";
+import { planIndexJob } from "./plan";
+import { publishIndex } from "./publish";
+import { fixedHistogram } from "./statistics";
+
+export const indexProcess: Process = {
+	name: "index",
+	stages: (request) => [
+		"ingest",
+		"validate",
+		"compute",
+		...(fixedHistogram(request) ? [] : ["histogram"]),
+		"store",
+		"publish",
+	],
+	plan: planIndexJob,
+	computeWindow: computeIndexWindow,
+	revisitWindow: (context, _plan, window, partials) => binIndexWindow(context, window.index, partials),
+	resultDescription(job) {
+		const formula = jobFormula(job);
+		return formula?.index ?? formula?.expression;
+	},
+	publish: publishIndex,
+};
