@@ -11,27 +11,33 @@ import { compileFormula } from "../src/indices/formula";
 import { dispatchBatch } from "../src/pipeline/dispatch";
 import { type QueueConsumer, queueConsumers } from "../src/pipeline/registry";
 import "../src/processes/registry";
-import { pipelineStages, type StageName, stageNames } from "../src/pipeline/stages";
+import { stageDefinition } from "../src/pipeline/stage-table";
+import { type StageName, stageNames } from "../src/pipeline/stages";
 import nir256 from "./fixtures/s2_nir_256.tif";
 import red256 from "./fixtures/s2_red_256.tif";
 import { upload } from "./helpers";
 import { TEST_TENANT_ID } from "./tenants";
 
-export type SentMessages = Record<StageName, Record<string, unknown>[]>;
+export type SentMessages = Record<StageName, Record<string, unknown>[]> & Record<string, Record<string, unknown>[]>;
 
-export function recordingEnv(overrides: Partial<Env> = {}) {
-	const sent = Object.fromEntries(stageNames.map((stage) => [stage, []])) as unknown as SentMessages;
-	const queue = (stage: StageName) =>
+/**
+ * An env whose stage producers record what is sent, by stage: the production stages and
+ * `extraStages` (stages a test registered beside them).
+ */
+export function recordingEnv(overrides: Partial<Env> = {}, extraStages: readonly string[] = []) {
+	const stages = [...stageNames, ...extraStages];
+	const sent = Object.fromEntries(stages.map((stage) => [stage, []])) as unknown as SentMessages;
+	const queue = (stage: string) =>
 		({
 			send: async (body: Record<string, unknown>) => {
-				sent[stage].push(body);
+				(sent[stage] ??= []).push(body);
 			},
 			sendBatch: async (messages: { body: Record<string, unknown> }[]) => {
-				sent[stage].push(...messages.map((message) => message.body));
+				(sent[stage] ??= []).push(...messages.map((message) => message.body));
 			},
 		}) as unknown as Queue;
 	const producers = Object.fromEntries(
-		stageNames.map((stage) => [pipelineStages[stage].producer, queue(stage)]),
+		stages.map((stage) => [stageDefinition(stage).producer, queue(stage)]),
 	) as Partial<Env>;
 	const testEnv: Env = { ...env, ...producers, ...overrides };
 	return { testEnv, sent };
@@ -102,16 +108,17 @@ export async function insertNdviJob(
  * Returns each delivery with the message it carried.
  */
 export async function deliverSent(
-	stage: StageName,
+	stage: string,
 	sent: SentMessages,
 	testEnv: Env,
 	{ from = 0, until }: { from?: number; until?: (body: Record<string, unknown>) => boolean } = {},
 ) {
 	const deliveries: { body: Record<string, unknown>; delivery: Awaited<ReturnType<typeof deliver>> }[] = [];
-	for (let next = from; next < sent[stage].length; next++) {
-		const body = sent[stage][next] as Record<string, unknown>;
+	const messages = (sent[stage] ??= []);
+	for (let next = from; next < messages.length; next++) {
+		const body = messages[next] as Record<string, unknown>;
 		if (until?.(body)) return { deliveries, next };
-		deliveries.push({ body, delivery: await deliver(pipelineStages[stage].queue, body, testEnv) });
+		deliveries.push({ body, delivery: await deliver(stageDefinition(stage).queue, body, testEnv) });
 	}
-	return { deliveries, next: sent[stage].length };
+	return { deliveries, next: messages.length };
 }
