@@ -27,15 +27,18 @@ export type SentMessages = Record<StageName, Record<string, unknown>[]> & Record
 export function recordingEnv(overrides: Partial<Env> = {}, extraStages: readonly string[] = []) {
 	const stages = [...stageNames, ...extraStages];
 	const sent = Object.fromEntries(stages.map((stage) => [stage, []])) as unknown as SentMessages;
-	const queue = (stage: string) =>
-		({
+	const queue = (stage: string) => {
+		const messages: Record<string, unknown>[] = [];
+		sent[stage] = messages;
+		return {
 			send: async (body: Record<string, unknown>) => {
-				(sent[stage] ??= []).push(body);
+				messages.push(body);
 			},
-			sendBatch: async (messages: { body: Record<string, unknown> }[]) => {
-				(sent[stage] ??= []).push(...messages.map((message) => message.body));
+			sendBatch: async (batch: { body: Record<string, unknown> }[]) => {
+				messages.push(...batch.map((message) => message.body));
 			},
-		}) as unknown as Queue;
+		} as unknown as Queue;
+	};
 	const producers = Object.fromEntries(
 		stages.map((stage) => [stageDefinition(stage).producer, queue(stage)]),
 	) as Partial<Env>;
@@ -114,7 +117,7 @@ export async function deliverSent(
 	{ from = 0, until }: { from?: number; until?: (body: Record<string, unknown>) => boolean } = {},
 ) {
 	const deliveries: { body: Record<string, unknown>; delivery: Awaited<ReturnType<typeof deliver>> }[] = [];
-	const messages = (sent[stage] ??= []);
+	const messages = sent[stage] ?? [];
 	for (let next = from; next < messages.length; next++) {
 		const body = messages[next] as Record<string, unknown>;
 		if (until?.(body)) return { deliveries, next };

@@ -18,6 +18,8 @@ export type JobInputRequest = (
 	/** The formula sees sample * scale + offset. */
 	scale: number;
 	offset: number;
+	/** Overrides the job's `nodata` and the file's for this input. */
+	nodata?: number | undefined;
 };
 
 export interface JobRequest {
@@ -31,6 +33,15 @@ export interface JobRequest {
 	remote?: { allowed_hosts: string[] } | undefined;
 	/** stats.json's histogram: fixed edges, or (without `range`) edges over the job's own values. */
 	histogram?: { range?: [number, number] | undefined; bins: number } | undefined;
+	/** Pixels to drop, by a rule on one input's raw samples. */
+	mask?:
+		| {
+				input: string;
+				classes?: number[] | undefined;
+				bits?: number[] | undefined;
+				preset?: string | undefined;
+		  }
+		| undefined;
 }
 
 /** A warning on a job's result (the contract's JobWarning). */

@@ -16,6 +16,8 @@ interface FormulaRequest {
 	constants?: Record<string, number> | undefined;
 	/** The job's inputs; only their names matter here. */
 	inputs: Record<string, unknown>;
+	/** The mask names an input that the formula need not use (read for the mask alone). */
+	mask?: { input: string } | undefined;
 }
 
 export interface CompiledFormula {
@@ -67,7 +69,7 @@ function compileIndex(id: string, request: FormulaRequest): CompiledFormula {
 	}
 	const uses = `${index.id} uses ${index.bands.join(", ")}`;
 	for (const name of Object.keys(request.inputs)) {
-		if (index.bands.includes(name)) continue;
+		if (index.bands.includes(name) || name === request.mask?.input) continue;
 		// The catalog's formulas say R and N; a reader of them names inputs so, and is shown the name.
 		const common = bandNameOfSymbol(name);
 		let message: string;
@@ -126,12 +128,14 @@ function compileExpression(expression: string, request: FormulaRequest): Compile
 			throw fieldErrors("invalid-formula", [{ path: "expression", message: error.message }]);
 		throw error;
 	}
-	const inputs = Object.keys(request.inputs);
+	const variables = formulaVariables(ast);
+	const used = new Set(variables.map(({ name }) => name));
+	// The mask's input is read for the mask; the formula reads it only when it names it.
+	const inputs = Object.keys(request.inputs).filter((name) => name !== request.mask?.input || used.has(name));
 	if (inputs.length === 0) {
 		throw fieldErrors("invalid-inputs", [{ path: "inputs", message: "an expression needs at least one input" }]);
 	}
 	const values = { ...(request.constants ?? {}) };
-	const variables = formulaVariables(ast);
 	const unknown = variables.filter(({ name }) => !Object.hasOwn(request.inputs, name) && !Object.hasOwn(values, name));
 	if (unknown.length > 0) {
 		const names = [...inputs, ...Object.keys(values)];
@@ -143,7 +147,6 @@ function compileExpression(expression: string, request: FormulaRequest): Compile
 			})),
 		);
 	}
-	const used = new Set(variables.map(({ name }) => name));
 	// An unused input would be read for nothing, and an unused constant is likely a typo.
 	const unused: FieldError[] = [
 		...inputs

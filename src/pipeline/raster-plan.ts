@@ -47,7 +47,7 @@ function checkSameGrid(reference: InspectedInput, other: InspectedInput): ApiErr
 
 /** An input as compute reads it: its file, band, sample type, nodata and block layout. */
 function plannedInput(job: JobRecord, { input, image, header }: InspectedInput): PlannedInput {
-	const nodata = job.request.nodata ?? header.nodataValue;
+	const nodata = job.request.inputs[input.name]?.nodata ?? job.request.nodata ?? header.nodataValue;
 	return {
 		name: input.name,
 		upload_id: input.uploadId,

@@ -28,6 +28,8 @@ function outputOf(values: Float32Array, width: number, window: PixelWindow): Chu
 		tiles: encodeTiles(windowRaster, encodeTile),
 		half: halve(windowRaster).values,
 		stats: statsCopied(part, HISTOGRAM),
+		// Any count per window that the join must add up.
+		maskedCount: columns,
 		inputSamples: { red: { sampled: columns, far_outside: rows } },
 	};
 }
@@ -65,6 +67,7 @@ describe("a window evaluated in chunks of columns", () => {
 		expect(chunked.half).toEqual(whole.half);
 		// The sketch and the histogram count every chunk's values, the input samples add up.
 		expect(chunked.inputSamples?.red?.far_outside).toBe(rows(window) * chunksOf(window, chunkColumns).length);
+		expect(chunked.maskedCount).toBe(whole.maskedCount);
 		const { sum, m2, ...exact } = chunked.stats;
 		const { sum: wholeSum, m2: wholeM2, ...wholeExact } = whole.stats;
 		expect(exact).toEqual(wholeExact);

@@ -16,6 +16,8 @@ export interface ChunkOutput {
 	tiles: Uint8Array<ArrayBuffer>[];
 	half: Float32Array;
 	stats: WindowStats;
+	/** Pixels the request's mask dropped (NaN in the output, and apart from stats' nodata_count). */
+	maskedCount: number;
 	/** Samples of the inputs for the warnings, when the formula adds constants to them. */
 	inputSamples: Record<string, InputSample> | undefined;
 }
@@ -57,6 +59,7 @@ export function computeInChunks(
 	const tilesByChunk: Uint8Array<ArrayBuffer>[][] = [];
 	let stats: WindowStats | null = null;
 	let inputSamples: Record<string, InputSample> | undefined;
+	let maskedCount = 0;
 	for (const chunk of chunks) {
 		const output = compute(chunk);
 		tilesByChunk.push(output.tiles);
@@ -68,6 +71,7 @@ export function computeInChunks(
 		}
 		stats = stats ? mergeStats(stats, output.stats) : output.stats;
 		inputSamples = mergeInputSamples(inputSamples, output.inputSamples);
+		maskedCount += output.maskedCount;
 	}
 	// Row-major over the window: each tile row takes its tiles from every chunk in turn.
 	const tiles: Uint8Array<ArrayBuffer>[] = [];
@@ -78,7 +82,7 @@ export function computeInChunks(
 		}
 	}
 	if (!stats) throw new Error("a window has no chunk");
-	return { tiles, half, stats, inputSamples };
+	return { tiles, half, stats, maskedCount, inputSamples };
 }
 
 /**

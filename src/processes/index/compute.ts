@@ -16,14 +16,16 @@ import { type CompiledFormula, jobFormula } from "../../indices/formula";
 import type { JobPlan, StripSpan } from "../../pipeline/plan";
 import type { StageContext } from "../../pipeline/stage";
 import { type DecodedInput, readWindowInputs } from "../../pipeline/window-inputs";
+import { applyMask, type MaskRule } from "../../raster/mask";
 import type { PixelWindow } from "../../raster/read";
-import type { SampleArray, SampleType } from "../../raster/samples";
+import { SAMPLE_ARRAYS, type SampleArray, type SampleType } from "../../raster/samples";
 import { encodeTiles, halve } from "../../raster/tiles";
 import { objectKeys } from "../../storage/keys";
 import { encodeTile, kernels } from "../../wasm/index";
 import type { InputScaling, WindowStats } from "../../wasm/kernels";
 import { type ChunkOutput, computeInChunks } from "./chunks";
 import { sketchBytes } from "./quantile-sketch";
+import { maskRule } from "./request";
 import { fixedHistogram, type InputSample, REFLECTANCE_LIMIT, type StripOutput } from "./statistics";
 
 /** Computes and stores one window; its partial statistics are returned for compute to record. */
@@ -58,17 +60,42 @@ async function readAndCompute(
 		if (!planned || !requested || !decoded || !type) throw new Error(`job ${job.id}: input ${name} was not read`);
 		return { decoded, type, scaling: { nodata: planned.nodata, scale: requested.scale, offset: requested.offset } };
 	});
+	const mask = windowMask(job, plan, decodedInputs);
+	const columnsOf = (decoded: DecodedInput, chunk: PixelWindow) => ({
+		...decoded,
+		window: decoded.window.columns(chunk.colStart, chunk.colEnd),
+	});
 	return computeInChunks(window, plan.chunk_columns, (chunk) =>
 		computeStrip(
 			chunk,
-			inputs.map((input) => ({
-				...input,
-				decoded: { ...input.decoded, window: input.decoded.window.columns(chunk.colStart, chunk.colEnd) },
-			})),
+			inputs.map((input) => ({ ...input, decoded: columnsOf(input.decoded, chunk) })),
+			mask && { ...mask, decoded: columnsOf(mask.decoded, chunk) },
 			formula,
 			job,
 		),
 	);
+}
+
+/** The request's mask over the decoded window: its input's samples, rule and nodata; null without a mask. */
+function windowMask(
+	job: JobRecord,
+	plan: JobPlan,
+	decodedInputs: ReadonlyMap<string, DecodedInput>,
+): WindowMask | null {
+	const { mask } = job.request;
+	if (!mask) return null;
+	const planned = plan.inputs.find((candidate) => candidate.name === mask.input);
+	const decoded = decodedInputs.get(mask.input);
+	const type = decoded?.window.sampleTypes[decoded.position];
+	if (!planned || !decoded || !type) throw new Error(`job ${job.id}: the mask's input ${mask.input} was not read`);
+	return { decoded, type, rule: maskRule(mask), nodata: planned.nodata };
+}
+
+interface WindowMask {
+	decoded: DecodedInput;
+	type: SampleType;
+	rule: MaskRule;
+	nodata: number | null;
 }
 
 /** Every how many pixels an input is sampled for the warnings: prime, so rows do not line up. */
@@ -83,6 +110,7 @@ const INPUT_SAMPLE_STEP = 97;
 function computeStrip(
 	window: PixelWindow,
 	inputs: readonly { decoded: DecodedInput; type: SampleType; scaling: InputScaling }[],
+	mask: WindowMask | null,
 	formula: CompiledFormula,
 	job: JobRecord,
 ): ChunkOutput {
@@ -104,18 +132,33 @@ function computeStrip(
 			: undefined;
 	const scaling = inputs.map((input) => input.scaling);
 	const histogram = fixedHistogram(job.request);
-	const masked = inputs.some(({ decoded }) => decoded.window.hasEmptyBlocks(decoded.position));
+	const read = mask ? [...inputs, mask] : inputs;
+	const emptyBlocks = read.some(({ decoded }) => decoded.window.hasEmptyBlocks(decoded.position));
 	let stats: WindowStats;
-	if (masked) {
-		// Blocks stored empty are marked after evaluation, so the statistics are read after that.
+	let maskedCount = 0;
+	if (emptyBlocks || mask) {
+		// The mask and blocks stored empty are marked after evaluation, so the statistics are read after that.
 		const values = arena.evaluate(formula.program, scaling);
-		for (const { decoded } of inputs) decoded.window.maskEmptyBlocks(decoded.position, values);
+		if (mask) {
+			const samples = new SAMPLE_ARRAYS[mask.type](values.length);
+			mask.decoded.window.copyBand(mask.decoded.position, samples);
+			maskedCount = applyMask(values, samples, mask.rule, mask.nodata);
+		}
+		for (const { decoded } of read) decoded.window.maskEmptyBlocks(decoded.position, values);
 		stats = arena.outputStats(histogram);
+		// A pixel the mask drops is masked, not nodata, even where an input is nodata too.
+		stats.nodata_count -= maskedCount;
 	} else {
 		stats = arena.evaluateWithStats(formula.program, scaling, histogram);
 	}
 	const raster = { values: arena.output, width, height };
-	return { tiles: encodeTiles(raster, encodeTile), half: halve(raster).values, stats, inputSamples };
+	return {
+		tiles: encodeTiles(raster, encodeTile),
+		half: halve(raster).values,
+		stats,
+		maskedCount,
+		inputSamples,
+	};
 }
 
 /** Of every INPUT_SAMPLE_STEP-th valid sample, after scale and offset: how many are far from reflectance. */
@@ -140,7 +183,7 @@ async function storeStrip(
 	env: Env,
 	jobId: string,
 	stripIndex: number,
-	{ tiles, half, stats, inputSamples }: ChunkOutput,
+	{ tiles, half, stats, maskedCount, inputSamples }: ChunkOutput,
 ): Promise<StripOutput> {
 	await env.BUCKET.put(objectKeys.stripTiles(jobId, stripIndex), new Blob(tiles));
 	await env.BUCKET.put(objectKeys.stripHalf(jobId, stripIndex), half);
@@ -148,6 +191,7 @@ async function storeStrip(
 	const { sketch, histogram, ...partials } = stats;
 	return {
 		...partials,
+		masked_count: maskedCount,
 		tile_bytes: tiles.map((tile) => tile.byteLength),
 		...(histogram ? { histogram } : {}),
 		...(inputSamples ? { input_samples: inputSamples } : {}),

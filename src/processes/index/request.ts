@@ -8,6 +8,7 @@ import type { JobRequest } from "../../db/jobs";
 import { MAX_FORMULA_DEPTH, MAX_FORMULA_LENGTH } from "../../formula/parse";
 import { type CompiledFormula, compileFormula } from "../../indices/formula";
 import { EXPRESSION_INDEX } from "../../indices/registry";
+import { MASK_PRESETS, MAX_MASK_BIT, type MaskPreset, type MaskRule } from "../../raster/mask";
 import { MAX_HISTOGRAM_BINS } from "../../wasm/kernels";
 import { DEFAULT_HISTOGRAM_BINS } from "./statistics";
 
@@ -34,6 +35,50 @@ const HistogramOptionsSchema = z
 		description: "How stats.json bins the result: counts are what numpy.histogram(values, bins, range) gives, exactly.",
 	});
 
+const MaskSchema = z
+	.strictObject({
+		input: z.string().min(1).openapi({
+			description:
+				"The input whose raw samples (before scale and offset) the rule tests; it need not appear in the formula",
+			example: "scl",
+		}),
+		classes: z
+			.array(z.number().int())
+			.min(1)
+			.max(256)
+			.optional()
+			.openapi({ description: "Drop pixels whose sample is one of these values", example: [3, 8, 9, 10] }),
+		bits: z
+			.array(z.number().int().min(0).max(MAX_MASK_BIT))
+			.min(1)
+			.max(MAX_MASK_BIT + 1)
+			.optional()
+			.openapi({ description: "Drop pixels with any of these bits set (bit 0 is the lowest)", example: [1, 3, 4] }),
+		preset: z
+			.enum(Object.keys(MASK_PRESETS) as [MaskPreset, ...MaskPreset[]])
+			.optional()
+			.openapi({
+				description:
+					"`sentinel-2-scl`: classes 0, 1, 3, 8, 9, 10 (no data, saturated, cloud shadow, cloud medium and high probability, thin cirrus); `landsat-qa-pixel`: bits 0 to 4 (fill, dilated cloud, cirrus, cloud, cloud shadow)",
+				example: "sentinel-2-scl",
+			}),
+	})
+	.refine((mask) => [mask.classes, mask.bits, mask.preset].filter((rule) => rule !== undefined).length === 1, {
+		message: "give exactly one of classes, bits and preset",
+	})
+	.openapi("Mask", {
+		description:
+			"Pixels to drop before any statistic: NaN in result.tif and counted in stats.json's masked_count, apart from nodata_count",
+	});
+
+/** The rule a request's mask applies. */
+export function maskRule(mask: NonNullable<JobRequest["mask"]>): MaskRule {
+	if (mask.preset !== undefined) return MASK_PRESETS[mask.preset as MaskPreset];
+	if (mask.bits !== undefined) return { bits: mask.bits };
+	if (mask.classes !== undefined) return { classes: mask.classes };
+	throw new Error("the mask has no rule");
+}
+
 /** The index process's own fields of POST /v1/jobs. */
 export const indexRequestFields = {
 	index: z.string().min(1).optional().openapi({
@@ -58,20 +103,31 @@ export const indexRequestFields = {
 			example: { L: 0.5 },
 		}),
 	histogram: HistogramOptionsSchema.optional(),
+	mask: MaskSchema.optional(),
 };
 
-/** Field problems of an index request that the fields alone cannot show: index or expression, not both. */
+/**
+ * Field problems of an index request that the fields alone cannot show: index or expression,
+ * not both; a mask that names one of the inputs.
+ */
 export function indexRequestIssues(request: {
 	index?: string | undefined;
 	expression?: string | undefined;
+	inputs: Record<string, unknown>;
+	mask?: { input: string } | undefined;
 }): { path: string[]; message: string }[] {
-	if ((request.index === undefined) !== (request.expression === undefined)) return [];
-	return [
-		{
+	const issues: { path: string[]; message: string }[] = [];
+	if ((request.index === undefined) === (request.expression === undefined)) {
+		issues.push({
 			path: [request.index === undefined ? "index" : "expression"],
 			message: request.index === undefined ? "give index or expression" : "give index or expression, not both",
-		},
-	];
+		});
+	}
+	if (request.mask && !Object.hasOwn(request.inputs, request.mask.input)) {
+		const names = Object.keys(request.inputs).join(", ");
+		issues.push({ path: ["mask", "input"], message: `names no input (the inputs are ${names})` });
+	}
+	return issues;
 }
 
 /** The formula compiled against the request's inputs (a 422 ApiError when it cannot be), and the job's index id. */

@@ -19,6 +19,8 @@ const REPORTED_PERCENTILES = [2, 50, 98] as const;
 
 /** What one compute window records in D1 (its sketch is an object of its own in R2). */
 export interface StripOutput extends Omit<WindowStats, "sketch" | "histogram"> {
+	/** Pixels the request's mask dropped; absent in windows computed before masks. */
+	masked_count?: number;
 	/** Byte count of each of the window's encoded output tiles, row-major within the window. */
 	tile_bytes: number[];
 	/** Its histogram over the request's fixed edges; absent when the edges come from the data. */
@@ -113,7 +115,16 @@ export const StatisticsSchema = z
 			.record(z.string(), z.object({ scale: z.number(), offset: z.number() }))
 			.openapi({ description: "The linear scaling applied to each input before the formula" }),
 		count: z.number().int().min(0).openapi({ description: "Valid pixels", example: 65536 }),
-		nodata_count: z.number().int().min(0).openapi({ description: "Pixels that are nodata or NaN", example: 0 }),
+		nodata_count: z.number().int().min(0).openapi({
+			description:
+				"Pixels not masked that are nodata in any input (the mask's input included), NaN from the formula, or outside the AOI polygon",
+			example: 0,
+		}),
+		masked_count: z
+			.number()
+			.int()
+			.min(0)
+			.openapi({ description: "Pixels the request's mask dropped, whatever else they are", example: 0 }),
 		min: nullableNumber("null when no pixel is valid", -0.21),
 		max: nullableNumber("null when no pixel is valid", 0.87),
 		mean: nullableNumber("null when no pixel is valid", 0.41),
@@ -222,6 +233,7 @@ export function mergeStripStats(strips: readonly StripOutput[], merge: MergeInpu
 	const { formula, inputs, histogram, sketch, warnings } = merge;
 	const { count, sum, m2 } = strips.reduce(mergeMoments, { count: 0, sum: 0, m2: 0 });
 	const nodata = strips.reduce((total, strip) => total + strip.nodata_count, 0);
+	const masked = strips.reduce((total, strip) => total + (strip.masked_count ?? 0), 0);
 	const { min, max } = mergedExtremes(strips);
 	if (sketch.count !== count) throw new Error(`the sketch holds ${sketch.count} values, the windows ${count}`);
 	const [p2 = null, p50 = null, p98 = null] =
@@ -233,6 +245,7 @@ export function mergeStripStats(strips: readonly StripOutput[], merge: MergeInpu
 		inputs: Object.fromEntries(Object.entries(inputs).map(([name, { scale, offset }]) => [name, { scale, offset }])),
 		count,
 		nodata_count: nodata,
+		masked_count: masked,
 		min,
 		max,
 		mean: count > 0 ? sum / count : null,

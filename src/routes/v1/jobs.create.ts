@@ -61,6 +61,11 @@ const JobInputSchema = z
 			.number()
 			.default(0)
 			.openapi({ description: "Added after scale (e.g. -0.1 for Sentinel-2 L2A since baseline 04.00)", example: 0 }),
+		nodata: z.number().optional().openapi({
+			description:
+				"Samples equal to this are nodata in this input; overrides the job's nodata and the file's GDAL_NODATA",
+			example: 0,
+		}),
 	})
 	.refine((input) => (input.upload_id === undefined) !== (input.href === undefined), {
 		message: "give exactly one of upload_id and href",
@@ -103,10 +108,11 @@ export const CreateJobSchema = z
 				nir: { upload_id: "upl_89abcdef0123456789abcdef", band: 1 },
 			},
 		}),
-		nodata: z
-			.number()
-			.optional()
-			.openapi({ description: "Overrides every input's GDAL_NODATA: pixels equal to it become NaN", example: 0 }),
+		nodata: z.number().optional().openapi({
+			description:
+				"Overrides every input's GDAL_NODATA (an input's own nodata overrides this): pixels equal to it become NaN",
+			example: 0,
+		}),
 		remote: RemoteOptionsSchema.optional(),
 	})
 	.superRefine((request, context) => {
@@ -215,9 +221,10 @@ function checkOperatorAllowlist(env: Env, inputs: JobRequest["inputs"]): ApiErro
 /** The validated inputs as stored: each names its upload or its href, never both. */
 function inputRequests(inputs: CreateJob["inputs"]): JobRequest["inputs"] {
 	return Object.fromEntries(
-		Object.entries(inputs).map(([name, { upload_id, href, band, scale, offset }]) => {
-			if (upload_id !== undefined) return [name, { upload_id, band, scale, offset }];
-			if (href !== undefined) return [name, { href, band, scale, offset }];
+		Object.entries(inputs).map(([name, { upload_id, href, band, scale, offset, nodata }]) => {
+			const sampling = { band, scale, offset, ...(nodata === undefined ? {} : { nodata }) };
+			if (upload_id !== undefined) return [name, { upload_id, ...sampling }];
+			if (href !== undefined) return [name, { href, ...sampling }];
 			throw new Error(`inputs.${name}: the schema let through an input with neither upload_id nor href`);
 		}),
 	);
@@ -281,6 +288,7 @@ async function checkRequest(
 		nodata: request.nodata,
 		remote: request.remote,
 		histogram: request.histogram,
+		mask: request.mask,
 	};
 	const prepared = processRequests[request.process].prepare(jobRequest);
 	const hostError = checkOperatorAllowlist(env, inputs);

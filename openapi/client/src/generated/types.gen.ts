@@ -168,6 +168,7 @@ export type CreateJob = {
         [key: string]: number;
     };
     histogram?: HistogramOptions;
+    mask?: Mask;
     /**
      * One entry per band: for an index keyed by STAC common name (red, nir, swir16, …), for an expression by the names it uses
      */
@@ -175,7 +176,7 @@ export type CreateJob = {
         [key: string]: JobInput;
     };
     /**
-     * Overrides every input's GDAL_NODATA: pixels equal to it become NaN
+     * Overrides every input's GDAL_NODATA (an input's own nodata overrides this): pixels equal to it become NaN
      */
     nodata?: number;
     remote?: RemoteOptions;
@@ -196,6 +197,28 @@ export type HistogramOptions = {
      * Equal-width bins between the edges
      */
     bins?: number;
+};
+
+/**
+ * Pixels to drop before any statistic: NaN in result.tif and counted in stats.json's masked_count, apart from nodata_count
+ */
+export type Mask = {
+    /**
+     * The input whose raw samples (before scale and offset) the rule tests; it need not appear in the formula
+     */
+    input: string;
+    /**
+     * Drop pixels whose sample is one of these values
+     */
+    classes?: Array<number>;
+    /**
+     * Drop pixels with any of these bits set (bit 0 is the lowest)
+     */
+    bits?: Array<number>;
+    /**
+     * `sentinel-2-scl`: classes 0, 1, 3, 8, 9, 10 (no data, saturated, cloud shadow, cloud medium and high probability, thin cirrus); `landsat-qa-pixel`: bits 0 to 4 (fill, dilated cloud, cirrus, cloud, cloud shadow)
+     */
+    preset?: 'sentinel-2-scl' | 'landsat-qa-pixel';
 };
 
 export type JobInput = {
@@ -219,6 +242,10 @@ export type JobInput = {
      * Added after scale (e.g. -0.1 for Sentinel-2 L2A since baseline 04.00)
      */
     offset?: number;
+    /**
+     * Samples equal to this are nodata in this input; overrides the job's nodata and the file's GDAL_NODATA
+     */
+    nodata?: number;
 };
 
 /**
@@ -281,9 +308,13 @@ export type Statistics = {
      */
     count: number;
     /**
-     * Pixels that are nodata or NaN
+     * Pixels not masked that are nodata in any input (the mask's input included), NaN from the formula, or outside the AOI polygon
      */
     nodata_count: number;
+    /**
+     * Pixels the request's mask dropped, whatever else they are
+     */
+    masked_count: number;
     /**
      * null when no pixel is valid
      */

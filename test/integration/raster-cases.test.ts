@@ -1,0 +1,140 @@
+/**
+ * Raster algebra for real archives, job by job over HTTP through every queue, against what
+ * GDAL 3.6, numpy and pyproj computed (test/fixtures/t2/manifest-t2.json `raster_cases`):
+ * masks from class and bit bands, and the other cases as their features are enabled below.
+ * Each result.tif is compared pixel by pixel (NaN where GDAL has NaN) on its own grid.
+ */
+import { fromArrayBuffer } from "geotiff";
+import { describe, expect, it } from "vitest";
+import type { JobStatistics } from "../../src/processes/index/statistics";
+import { geotransformOf, readGeoReference } from "../../src/raster/georeference";
+import lsNir from "../fixtures/t2/ls_nir_30m.tif";
+import lsQa from "../fixtures/t2/ls_qa_pixel_30m.tif";
+import lsRed from "../fixtures/t2/ls_red_30m.tif";
+import manifest from "../fixtures/t2/manifest-t2.json";
+import ndviLandsatQaBits from "../fixtures/t2/ndvi_landsat_qa_bits.f32";
+import ndviLandsatQaPreset from "../fixtures/t2/ndvi_landsat_qa_preset.f32";
+import { api, json, submitJob, upload, waitForJob } from "../helpers";
+
+interface RasterCase {
+	request: Record<string, unknown> & { inputs: Record<string, { file: string } & Record<string, unknown>> };
+	expected?: string;
+	/** [height, width] */
+	shape?: [number, number];
+	grid?: { epsg: number; origin: [number, number]; resolution: number };
+	ignore_border?: number;
+	tolerance?: number;
+	edge_slack?: number;
+	expect?: string;
+}
+
+const files: Record<string, ArrayBuffer> = {
+	"ls_red_30m.tif": lsRed,
+	"ls_nir_30m.tif": lsNir,
+	"ls_qa_pixel_30m.tif": lsQa,
+};
+const expectedPixels: Record<string, ArrayBuffer> = {
+	"ndvi_landsat_qa_bits.f32": ndviLandsatQaBits,
+	"ndvi_landsat_qa_preset.f32": ndviLandsatQaPreset,
+};
+
+const cases = manifest.raster_cases as unknown as Record<string, RasterCase>;
+
+/** The request with each `{ file }` replaced by an upload of that file. */
+async function uploadedRequest(spec: RasterCase): Promise<Record<string, unknown>> {
+	const uploads = new Map<string, string>();
+	const inputs: Record<string, Record<string, unknown>> = {};
+	for (const [name, { file, ...rest }] of Object.entries(spec.request.inputs)) {
+		let id = uploads.get(file);
+		if (!id) {
+			const bytes = files[file];
+			if (!bytes) throw new Error(`fixture ${file} is not loaded`);
+			id = (await upload(bytes)).id;
+			uploads.set(file, id);
+		}
+		inputs[name] = { upload_id: id, ...rest };
+	}
+	return { ...spec.request, inputs };
+}
+
+async function artifact(jobId: string, name: string): Promise<Response> {
+	const response = await api(`/v1/jobs/${jobId}/artifacts/${name}`);
+	expect(response.status).toBe(200);
+	return response;
+}
+
+/** Runs a case's job to its end and checks result.tif and stats.json against the case. */
+async function runCase(name: string): Promise<void> {
+	const spec = cases[name];
+	if (!spec?.expected || !spec.shape || !spec.grid) throw new Error(`case ${name} has no expected raster`);
+	const response = await submitJob(await uploadedRequest(spec));
+	const created = await json<{ id: string }>(response);
+	expect(response.status, JSON.stringify(created)).toBe(202);
+	const job = await waitForJob(created.id);
+	expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+
+	const image = await (await fromArrayBuffer(await (await artifact(job.id, "result.tif")).arrayBuffer())).getImage();
+	const [height, width] = spec.shape;
+	expect([image.getHeight(), image.getWidth()]).toEqual([height, width]);
+	const transform = geotransformOf(await readGeoReference(image));
+	expect(transform?.[0]).toBeCloseTo(spec.grid.origin[0], 6);
+	expect(transform?.[3]).toBeCloseTo(spec.grid.origin[1], 6);
+	expect(transform?.[1]).toBeCloseTo(spec.grid.resolution, 9);
+
+	const [values] = (await image.readRasters()) as unknown as Float32Array[];
+	const bytes = expectedPixels[spec.expected];
+	if (!values || !bytes) throw new Error(`no pixels for ${name}`);
+	const expected = new Float32Array(bytes);
+	const border = spec.ignore_border ?? 0;
+	const tolerance = spec.tolerance ?? 1e-6;
+	let compared = 0;
+	let nan = 0;
+	for (let row = border; row < height - border; row++) {
+		for (let column = border; column < width - border; column++) {
+			const i = row * width + column;
+			const want = expected[i] as number;
+			const got = values[i] as number;
+			if (Number.isNaN(want)) {
+				expect(got, `pixel ${row}, ${column}`).toBeNaN();
+				nan++;
+			} else {
+				expect(Math.abs(got - want), `pixel ${row}, ${column}: ${got} vs ${want}`).toBeLessThanOrEqual(
+					tolerance * Math.max(1, Math.abs(want)),
+				);
+			}
+			compared++;
+		}
+	}
+	expect(compared).toBeGreaterThan(0);
+
+	const stats = await json<JobStatistics>(await artifact(job.id, "stats.json"));
+	const valid = expected.reduce((count, value) => count + (Number.isNaN(value) ? 0 : 1), 0);
+	if (border === 0) {
+		expect(stats.count).toBe(valid);
+		expect(stats.count + stats.nodata_count + stats.masked_count).toBe(width * height);
+		expect(nan).toBe(width * height - valid);
+	}
+}
+
+describe("masks", () => {
+	it.each([
+		["ndvi_landsat_qa_bits", "QA_PIXEL bits 1, 3 and 4, with Landsat Collection 2 scaling"],
+		["ndvi_landsat_qa_preset", "the landsat-qa-pixel preset"],
+	])("%s: %s", async (name) => {
+		await runCase(name);
+	});
+
+	it("counts masked pixels apart from nodata, a masked nodata pixel as masked", async () => {
+		const spec = cases.ndvi_landsat_qa_preset as RasterCase;
+		const response = await submitJob(await uploadedRequest(spec));
+		const job = await waitForJob((await json<{ id: string }>(response)).id);
+		const stats = await json<JobStatistics>(await artifact(job.id, "stats.json"));
+		const qa = (
+			await (await (await fromArrayBuffer(lsQa)).getImage()).readRasters()
+		)[0] as unknown as ArrayLike<number>;
+		// The preset drops bits 0 to 4; bit 0 (fill) is set exactly where the bands are nodata.
+		let masked = 0;
+		for (let i = 0; i < qa.length; i++) if (((qa[i] as number) & 0b11111) !== 0) masked++;
+		expect(stats.masked_count).toBe(masked);
+	});
+});
