@@ -14,7 +14,7 @@ import lsRed from "../fixtures/t2/ls_red_30m.tif";
 import manifest from "../fixtures/t2/manifest-t2.json";
 import ndviLandsatQaBits from "../fixtures/t2/ndvi_landsat_qa_bits.f32";
 import ndviLandsatQaPreset from "../fixtures/t2/ndvi_landsat_qa_preset.f32";
-import { api, json, submitJob, upload, waitForJob } from "../helpers";
+import { api, expectProblem, json, submitJob, upload, waitForJob } from "../helpers";
 
 interface RasterCase {
 	request: Record<string, unknown> & { inputs: Record<string, { file: string } & Record<string, unknown>> };
@@ -136,5 +136,53 @@ describe("masks", () => {
 		let masked = 0;
 		for (let i = 0; i < qa.length; i++) if (((qa[i] as number) & 0b11111) !== 0) masked++;
 		expect(stats.masked_count).toBe(masked);
+	});
+});
+
+describe("requests the processes refuse", () => {
+	it("answers 422 for a process that does not exist, naming the field", async () => {
+		const problem = await expectProblem(
+			await submitJob({ process: "zonal_magic", index: "ndvi", inputs: { red: { upload_id: "upl_0" } } }),
+			422,
+			"validation-failed",
+		);
+		expect(problem.errors?.map((error) => error.path)).toContain("process");
+	});
+
+	it("answers 422 for a mask naming no input, a mask with two rules, and a bit out of range", async () => {
+		const red = await upload(lsRed);
+		const nir = await upload(lsNir);
+		const inputs = { red: { upload_id: red.id }, nir: { upload_id: nir.id } };
+		const noInput = await expectProblem(
+			await submitJob({ index: "ndvi", inputs, mask: { input: "qa", bits: [1] } }),
+			422,
+			"validation-failed",
+		);
+		expect(noInput.errors).toEqual([{ path: "mask.input", message: "names no input (the inputs are red, nir)" }]);
+		const twoRules = await expectProblem(
+			await submitJob({ index: "ndvi", inputs, mask: { input: "red", bits: [1], classes: [3] } }),
+			422,
+			"validation-failed",
+		);
+		expect(twoRules.errors?.[0]?.message).toBe("give exactly one of classes, bits and preset");
+		const bit = await expectProblem(
+			await submitJob({ index: "ndvi", inputs, mask: { input: "red", bits: [32] } }),
+			422,
+			"validation-failed",
+		);
+		expect(bit.errors?.[0]?.path).toBe("mask.bits.0");
+	});
+
+	it("takes the process by name, and the job says which process ran", async () => {
+		const red = await upload(lsRed);
+		const nir = await upload(lsNir);
+		const response = await submitJob({
+			process: "index",
+			index: "ndvi",
+			inputs: { red: { upload_id: red.id }, nir: { upload_id: nir.id } },
+		});
+		expect(response.status).toBe(202);
+		const job = await waitForJob((await json<{ id: string }>(response)).id);
+		expect(job).toMatchObject({ status: "succeeded", process: "index", index: "NDVI" });
 	});
 });
