@@ -2,7 +2,7 @@
  * The processes this build runs, by name. Processes register themselves from src/processes/
  * (the worker imports that list); the pipeline only looks them up, so it depends on no process.
  */
-import type { Process } from "./process";
+import type { Process } from "./stage";
 
 const registered = new Map<string, Process>();
 

@@ -1,9 +1,18 @@
-/** The contract between the dispatcher and a stage: parse a message, do the work, report. */
+/**
+ * The pipeline's two plug-in contracts. A stage handler: parse a message, do the work, report,
+ * and the dispatcher acks or retries. A process: one kind of job (an index raster, zonal
+ * statistics, …) plugged into the stages, which hold no knowledge of any process: ingest and
+ * validate read the inputs for every process alike, then each stage calls the job's process at
+ * its one point of variation, and the order of the stages a job runs through is the process's
+ * data. A process is registered once (./processes.ts) and found by the job's `process`.
+ */
 import type { z } from "zod";
-import type { JobRecord } from "../db/jobs";
+import type { ArtifactRecord } from "../db/artifacts";
+import type { JobRecord, JobRequest, JobWarningRecord } from "../db/jobs";
 import type { ApiError } from "../errors/api-error";
 import type { JobMessage } from "./message";
-import type { Process } from "./process";
+import type { JobPlan, StripSpan } from "./plan";
+import type { InspectedInput } from "./raster-plan";
 
 export interface StageContext {
 	env: Env;
@@ -29,3 +38,41 @@ export interface StageHandler<M extends JobMessage = JobMessage> {
 export const done = (detail?: Record<string, unknown>): StageOutcome =>
 	detail ? { kind: "done", detail } : { kind: "done" };
 export const failed = (error: ApiError): StageOutcome => ({ kind: "failed", error });
+
+/** What publish records for a job: its artifacts (already written), its warnings, event detail. */
+export interface PublishedResult {
+	artifacts: ArtifactRecord[];
+	warnings: JobWarningRecord[];
+	detail?: Record<string, unknown>;
+}
+
+/** One window's partial of a pass, as kept in D1 (JSON). */
+export type WindowPartial = unknown;
+
+export interface Process {
+	/** The `process` of a job request. */
+	readonly name: string;
+	/**
+	 * The stages a job of this request runs through, in order: ingest and validate first, then
+	 * the process's own, publish last. Stages named here must exist in the stage table.
+	 */
+	stages(request: JobRequest): readonly string[];
+	/** validate: the job's plan from its inputs' headers, or the problem that makes it impossible. */
+	plan(context: StageContext, inputs: readonly InspectedInput[]): Promise<JobPlan | ApiError>;
+	/**
+	 * A window stage's first pass (compute): one window's partial result. Objects it writes go
+	 * under the job's work prefix; a thrown ApiError fails the job, any other error is retried.
+	 */
+	computeWindow(context: StageContext, plan: JobPlan, window: StripSpan): Promise<WindowPartial>;
+	/** A window stage's second pass (histogram): one window again, with every window's first-pass partial. */
+	revisitWindow?(
+		context: StageContext,
+		plan: JobPlan,
+		window: StripSpan,
+		partials: readonly { index: number; partial: WindowPartial }[],
+	): Promise<WindowPartial>;
+	/** store: the description result.tif carries, for a process whose windows write tiles. */
+	resultDescription?(job: JobRecord): string | undefined;
+	/** publish: writes the job's artifacts from its partials and says what to record. */
+	publish(context: StageContext, plan: JobPlan): Promise<PublishedResult>;
+}

@@ -6,7 +6,7 @@
  * and publish.
  */
 import { jobFormula } from "../../indices/formula";
-import type { Process } from "../../pipeline/process";
+import type { Process } from "../../pipeline/stage";
 import { computeIndexWindow } from "./compute";
 import { binIndexWindow } from "./histogram";
 import { planIndexJob } from "./plan";
