@@ -1,10 +1,12 @@
 /**
- * The pixel work behind result.tif: cutting float32 rasters into COG tiles, each encoded by the
- * Wasm tile encoder (floating-point predictor and zlib, src/wasm/deflate.ts), and the 2 x 2
- * NaN-aware average that makes each overview level from the one above it.
+ * The pixel work behind result.tif: cutting float32 rasters into COG tiles, each quantised to
+ * the output type and encoded by the Wasm tile encoder (predictor and zlib,
+ * src/wasm/deflate.ts), and the 2 x 2 NaN-aware average that makes each overview level from
+ * the one above it (always in float: a level is quantised only as its tiles are encoded).
  */
 import type { TileEncoder } from "../wasm/deflate";
 import { COG_TILE_SIZE } from "./cog-writer";
+import { FLOAT32_OUTPUT, type OutputOptions } from "./output-type";
 
 /** A row-major float32 raster (or window of one). */
 export interface FloatRaster {
@@ -14,15 +16,20 @@ export interface FloatRaster {
 }
 
 /**
- * Encodes the tiles of `raster` in row-major order and returns each one's bytes. Tiles past
- * the raster's right or bottom edge are filled with NaN (nodata), as a COG's edge tiles are
- * always whole. Synchronous, so it can run on a view of Wasm memory that a later call may move.
+ * Encodes the tiles of `raster` as `output`'s samples in row-major order and returns each
+ * one's bytes. Tiles past the raster's right or bottom edge are filled with nodata, as a COG's
+ * edge tiles are always whole. Synchronous, so it can run on a view of Wasm memory that a later
+ * call may move.
  */
-export function encodeTiles(raster: FloatRaster, encodeTile: TileEncoder): Uint8Array<ArrayBuffer>[] {
+export function encodeTiles(
+	raster: FloatRaster,
+	encodeTile: TileEncoder,
+	output: OutputOptions = FLOAT32_OUTPUT,
+): Uint8Array<ArrayBuffer>[] {
 	const encoded: Uint8Array<ArrayBuffer>[] = [];
 	for (let y0 = 0; y0 < raster.height; y0 += COG_TILE_SIZE) {
 		for (let x0 = 0; x0 < raster.width; x0 += COG_TILE_SIZE) {
-			encoded.push(encodeTile(raster, x0, y0, COG_TILE_SIZE, COG_TILE_SIZE));
+			encoded.push(encodeTile(raster, x0, y0, COG_TILE_SIZE, COG_TILE_SIZE, output));
 		}
 	}
 	return encoded;
