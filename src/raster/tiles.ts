@@ -4,9 +4,10 @@
  * src/wasm/deflate.ts), and the 2 x 2 NaN-aware average that makes each overview level from
  * the one above it (always in float: a level is quantised only as its tiles are encoded).
  */
+import type { BlockDecoder } from "../wasm/decode";
 import type { TileEncoder } from "../wasm/deflate";
 import { COG_TILE_SIZE } from "./cog-writer";
-import { FLOAT32_OUTPUT, type OutputOptions } from "./output-type";
+import { FLOAT32_OUTPUT, type OutputOptions, outputTypes, unscale } from "./output-type";
 
 /** A row-major float32 raster (or window of one). */
 export interface FloatRaster {
@@ -33,6 +34,27 @@ export function encodeTiles(
 		}
 	}
 	return encoded;
+}
+
+/**
+ * The values of one stored tile of an integer output type, as encodeTile wrote it: inflated
+ * and predictor 2 undone by `decoder`, then unscaled into `into` (one value per pixel of the
+ * tile, NaN for nodata), within scale / 2 of the values encoded. For a second pass over a
+ * window's stored tiles; float32 tiles take the kernels' floating-point predictor instead.
+ */
+export function decodeIntegerTile(
+	stream: Uint8Array,
+	into: Float32Array,
+	decoder: BlockDecoder,
+	output: OutputOptions,
+	width = COG_TILE_SIZE,
+): void {
+	const type = outputTypes[output.data_type];
+	if (type.predictor !== 2) throw new RangeError(`${output.data_type} tiles are not integer tiles`);
+	const bytes = into.length * type.bytes;
+	const samples = decoder.inflate(stream, bytes, { rowSamples: width, stride: 1, bytesPerSample: type.bytes });
+	if (samples.byteLength !== bytes) throw new RangeError(`a tile inflated to ${samples.byteLength} of ${bytes} bytes`);
+	into.set(unscale(type.view(samples.buffer, 0, into.length), { ...output, nodata: type.nodata }));
 }
 
 /** A pixel's share of a mean's sum: nothing when it is NaN (nodata or past the edge). */

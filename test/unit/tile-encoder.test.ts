@@ -6,7 +6,9 @@
  */
 import { inflateSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { type OutputOptions, outputTypes, quantize } from "../../src/raster/output-type";
+import { type OutputOptions, outputTypes, quantize, unscale } from "../../src/raster/output-type";
+import { decodeIntegerTile } from "../../src/raster/tiles";
+import { workerBlockDecoder } from "../../src/wasm/codecs";
 import { encodeTile } from "../../src/wasm/index";
 import { undoFloatingPointPredictor, undoHorizontalPredictor } from "../predictor";
 import { seededRandom } from "../random";
@@ -135,6 +137,19 @@ describe("encodeTile with an integer output type", () => {
 		const stream = encodeTile({ values, width, height: width }, 0, 0, width, width, output);
 		expect(samplesOf(stream, width, width, output)).toEqual(bytesOf(values, output));
 		expect(stream.byteLength).toBeLessThan(width * width * outputTypes[dataType].bytes * 0.8);
+	});
+
+	it.each(integerTypes)("%s: decodeIntegerTile gives back the unscaled samples, nodata as NaN", (dataType) => {
+		const output = { data_type: dataType, scale: 0.01, offset: -1 };
+		const width = 512;
+		const values = Float32Array.from({ length: width * 300 }, (_, i) => (i % 7 === 0 ? Number.NaN : Math.sin(i / 900)));
+		const stream = encodeTile({ values, width, height: 300 }, 0, 0, width, width, output);
+		const decoded = new Float32Array(width * width);
+		decodeIntegerTile(stream, decoded, workerBlockDecoder(), output);
+		const expected = unscale(quantize(values, output), { ...output, nodata: outputTypes[dataType].nodata });
+		expect(decoded.subarray(0, values.length)).toEqual(expected);
+		// Past the raster's bottom edge: nodata.
+		expect(decoded.subarray(values.length).every(Number.isNaN)).toBe(true);
 	});
 
 	it("fills the part past the raster's edges with the type's nodata", () => {
