@@ -1,9 +1,12 @@
 /**
  * The sample types result.tif can be written in, and the quantisation that turns the computed
- * float values into them. Stored samples are `(value - offset) / scale`, rounded for the
- * integer types; the file records scale and offset (GDAL's band Scale and Offset) and a nodata
- * value, so `gdal_translate -unscale`, GDAL's GetScale()/GetOffset() and preview.png give the
- * values back within scale / 2. The statistics are of the float values, taken before this.
+ * float values into them. Integer samples are round((value - offset) / scale); the file records
+ * scale and offset (GDAL's band Scale and Offset) and a nodata value, so `gdal_translate
+ * -unscale`, GDAL's GetScale()/GetOffset() and preview.png give the values back within
+ * scale / 2. float32 stores the values as computed, and a scale or offset with it is refused:
+ * it would only add rounding and size to a file that holds the values exactly (measured: 4.7%
+ * larger for an NDVI), and values in other units are the expression's job (`ndvi * 100`). The
+ * statistics are of the float values, taken before this.
  *
  * Each type is one entry of {@link outputTypes}: the API's enum is its keys, and the tile
  * encoder and the header writer read everything they need (sample size, TIFF tags, nodata)
@@ -106,7 +109,7 @@ export const OutputOptionsSchema = z
 	.strictObject({
 		data_type: z.enum(outputDataTypes).default("float32").openapi({
 			description:
-				"Sample type of result.tif. Integer types store round((value - offset) / scale), rounded half away from zero and clamped to the type's range; nodata (NaN values and pixels without data) is -32768 for int16, 65535 for uint16 and 255 for uint8, which no value is stored as. float32 stores (value - offset) / scale; its nodata is NaN.",
+				"Sample type of result.tif. Integer types store round((value - offset) / scale), rounded half away from zero and clamped to the type's range; nodata (NaN values and pixels without data) is -32768 for int16, 65535 for uint16 and 255 for uint8, which no value is stored as. float32 stores the values as computed, with nodata NaN, and takes no scale or offset.",
 			example: "int16",
 		}),
 		scale: z
@@ -124,6 +127,20 @@ export const OutputOptionsSchema = z
 			.openapi({ description: "Added after scale; written as the band's GDAL offset", example: 0 }),
 	})
 	.superRefine((output, context) => {
+		if (output.data_type === "float32") {
+			for (const [field, identity] of [
+				["scale", 1],
+				["offset", 0],
+			] as const) {
+				if (output[field] === identity) continue;
+				context.addIssue({
+					code: "custom",
+					path: [field],
+					message: `float32 stores the values as computed: ${field} applies to the integer types (for other units, scale the expression)`,
+				});
+			}
+			return;
+		}
 		if (!representableRange(output).every(Number.isFinite)) {
 			context.addIssue({
 				code: "custom",
@@ -158,15 +175,15 @@ export function outputRangeWarning(output: OutputOptions, expected: readonly [nu
  * Writes `values` as `output`'s samples into `into` (as long as `values`). Integer samples are
  * round((value - offset) / scale), rounded half away from zero (as GDAL's GDALCopyWords and C's
  * lround; numpy's round goes to even instead), then clamped to [min, max] of the type, so
- * ±Infinity become its ends; NaN becomes the type's nodata. float32 stores
- * (value - offset) / scale unrounded, and the values themselves at scale 1 and offset 0.
+ * ±Infinity become its ends; NaN becomes the type's nodata. float32 stores the values as
+ * they are, and refuses a scale or offset (see the schema).
  */
 export function quantizeInto(values: Float32Array, into: OutputSamples, output: OutputOptions = FLOAT32_OUTPUT): void {
 	if (into.length !== values.length) throw new RangeError(`${values.length} values into ${into.length} samples`);
 	const { scale, offset } = output;
 	if (output.data_type === "float32") {
-		if (scale === 1 && offset === 0) into.set(values);
-		else for (let i = 0; i < values.length; i++) into[i] = ((values[i] as number) - offset) / scale;
+		if (scale !== 1 || offset !== 0) throw new RangeError("float32 takes no scale or offset");
+		into.set(values);
 		return;
 	}
 	const { nodata, min, max } = outputTypes[output.data_type];
