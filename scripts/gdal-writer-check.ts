@@ -8,6 +8,9 @@
  * pixels byte for byte. A PixelIsPoint variant checks geotransformOf against GDAL's half-pixel
  * convention, a file assembled as store's invocations assemble it (overview blocks, layout,
  * parts) is checked the same way, and a sparse file over 4 GiB checks the BigTIFF path.
+ * Each integer output type (src/raster/output-type.ts) is written from a real NDVI and checked
+ * for its GDAL type, nodata, scale and offset, and for values within scale / 2 at every level
+ * (`gdal_translate -unscale` at full resolution); the sizes of the files are printed.
  *
  * Needs GDAL's command-line tools and Python bindings (Debian: apt-get install gdal-bin
  * python3-gdal). Exits non-zero on any mismatch. Usage: npm run test:gdal
@@ -28,6 +31,7 @@ import { join } from "node:path";
 import { fromArrayBuffer } from "geotiff";
 import { type CogLayout, cogHeader, cogLevels } from "../src/raster/cog-writer";
 import { type GeoReference, geotransformOf, readGeoReference } from "../src/raster/georeference";
+import { FLOAT32_OUTPUT, type OutputOptions, outputTypes, unscale } from "../src/raster/output-type";
 import { encodeTiles } from "../src/raster/tiles";
 import { encodeTile } from "../src/wasm/index";
 import { assembleCog } from "../test/cog";
@@ -43,6 +47,8 @@ interface GdalInfo {
 		type: string;
 		description?: string;
 		noDataValue?: number | string;
+		scale?: number;
+		offset?: number;
 		overviews?: { size: [number, number] }[];
 	}[];
 }
@@ -70,12 +76,20 @@ function gdalinfo(path: string): GdalInfo {
 	return JSON.parse(run("gdalinfo", ["-json", path])) as GdalInfo;
 }
 
-/** Pixels of one level (-1: full resolution) as GDAL decodes them: raw little-endian float32. */
-function gdalPixels(path: string, overview: number, window?: [number, number, number, number]): Buffer {
+/**
+ * Pixels of one level (-1: full resolution) as GDAL decodes them: raw little-endian samples,
+ * or with `options` (e.g. `-unscale -ot Float32`) as gdal_translate converts them.
+ */
+function gdalPixels(
+	path: string,
+	overview: number,
+	window?: [number, number, number, number],
+	options: string[] = [],
+): Buffer {
 	const out = `${path}.${overview}.raw`;
 	const srcwin = window ? ["-srcwin", ...window.map(String)] : [];
 	const level = overview >= 0 ? ["-oo", `OVERVIEW_LEVEL=${overview}`] : [];
-	run("gdal_translate", ["-q", "-of", "ENVI", ...level, ...srcwin, path, out]);
+	run("gdal_translate", ["-q", "-of", "ENVI", ...options, ...level, ...srcwin, path, out]);
 	return readFileSync(out);
 }
 
@@ -246,6 +260,95 @@ async function checkBigTiff(): Promise<void> {
 	);
 }
 
+/**
+ * The fixtures' Sentinel-2 NDVI (test/fixtures/ndvi_s2_256.f32, 256 x 256) repeated over
+ * `width` x `height`, mirrored at every repeat so the values stay continuous: a real index's
+ * values and noise, on a raster large enough for overviews.
+ */
+function ndviRaster(width: number, height: number): Float32Array {
+	const bytes = readFileSync(join(FIXTURES, "ndvi_s2_256.f32"));
+	const ndvi = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+	const mirrored = (i: number) => (Math.floor(i / 256) % 2 === 0 ? i % 256 : 255 - (i % 256));
+	return Float32Array.from({ length: width * height }, (_, i) => {
+		const x = i % width;
+		const y = Math.floor(i / width);
+		return ndvi[mirrored(y) * 256 + mirrored(x)] as number;
+	});
+}
+
+/**
+ * result.tif in each integer output type (float32 is checked above), from a real NDVI: GDAL's
+ * type, nodata, scale and offset, the COG validator, and every level within scale / 2 of the
+ * float values (nodata where they are NaN). Prints each file's size beside float32's.
+ */
+async function checkOutputTypes(): Promise<void> {
+	const geo = await readFixture("s2_red_256.tif");
+	const [width, height] = [1100, 700];
+	const values = ndviRaster(width, height);
+	const float32Bytes = (await assembleCog({ width, height, geo }, values)).file.byteLength;
+	const cases: OutputOptions[] = [
+		{ data_type: "int16", scale: 0.0001, offset: 0 },
+		{ data_type: "uint16", scale: 0.0001, offset: -1 },
+		{ data_type: "uint8", scale: 0.01, offset: -1.27 },
+	];
+	for (const output of cases) {
+		const label = `${output.data_type} x ${output.scale} + ${output.offset}`;
+		console.log(`\n# NDVI as ${label} (${width} x ${height})`);
+		const type = outputTypes[output.data_type];
+		const { file, levels } = await assembleCog({ width, height, geo, description: "NDVI", output }, values);
+		const path = join(workDir, `ndvi-${output.data_type}.tif`);
+		writeFileSync(path, file);
+		console.log(
+			`     ${file.byteLength} bytes, ${((100 * file.byteLength) / float32Bytes).toFixed(1)}% of float32's ${float32Bytes}`,
+		);
+		const band = gdalinfo(path).bands[0];
+		check(`type ${type.gdalName}`, band?.type === type.gdalName, `${band?.type}`);
+		check(`nodata ${type.nodata}`, band?.noDataValue === type.nodata, `${band?.noDataValue}`);
+		check(
+			`scale ${output.scale}, offset ${output.offset}`,
+			band?.scale === output.scale && band?.offset === output.offset,
+			`${band?.scale}, ${band?.offset}`,
+		);
+		check("band description", band?.description === "NDVI", `${band?.description}`);
+		validateCog(path);
+		const scaling = { nodata: type.nodata, scale: band?.scale ?? 1, offset: band?.offset ?? 0 };
+		levels.forEach((level, index) => {
+			let unscaled: Float32Array;
+			if (index === 0) {
+				// gdal_translate -unscale keeps the nodata sample as it is: made NaN here.
+				const raw = gdalPixels(path, -1, undefined, ["-unscale", "-ot", "Float32"]);
+				const read = new Float32Array(new Uint8Array(raw).buffer);
+				unscaled = unscale(read, { ...scaling, scale: 1, offset: 0 });
+			} else {
+				// GDAL gives overview bands no scale or offset (as in the COGs it writes itself): the
+				// level's samples, unscaled with the band's GetScale() and GetOffset().
+				const raw = gdalPixels(path, index - 1);
+				unscaled = unscale(type.view(new Uint8Array(raw).buffer, 0, level.values.length), scaling);
+			}
+			let largest = 0;
+			let misplacedNodata = 0;
+			level.values.forEach((value, i) => {
+				const read = unscaled[i] as number;
+				if (Number.isNaN(value) || Number.isNaN(read))
+					misplacedNodata += Number.isNaN(value) === Number.isNaN(read) ? 0 : 1;
+				else largest = Math.max(largest, Math.abs(read - value));
+			});
+			check(
+				`level ${index}: ${index === 0 ? "-unscale gives" : "samples x scale + offset give"} the values within scale / 2, nodata where they are NaN`,
+				unscaled.length === level.values.length && misplacedNodata === 0 && largest <= output.scale / 2 + 1e-6,
+				`${misplacedNodata} nodata misplaced, largest difference ${largest}`,
+			);
+		});
+	}
+	const ndvi = ndviRaster(256, 256);
+	const float32 = (await assembleCog({ width: 256, height: 256, geo, output: FLOAT32_OUTPUT }, ndvi)).file.byteLength;
+	const int16Output: OutputOptions = { data_type: "int16", scale: 0.0001, offset: 0 };
+	const int16 = (await assembleCog({ width: 256, height: 256, geo, output: int16Output }, ndvi)).file.byteLength;
+	console.log(
+		`\nndvi_s2_256 itself: float32 ${float32} bytes, int16 x 0.0001 ${int16} bytes (${((100 * int16) / float32).toFixed(1)}%)`,
+	);
+}
+
 const workDir = mkdtempSync(join(tmpdir(), "gdal-writer-check-"));
 try {
 	console.log(run("gdalinfo", ["--version"]).trim());
@@ -261,6 +364,7 @@ try {
 	});
 	await checkStoreAssembly();
 	await checkBigTiff();
+	await checkOutputTypes();
 } finally {
 	rmSync(workDir, { recursive: true, force: true });
 }

@@ -20,3 +20,25 @@ export function undoFloatingPointPredictor(predicted: Uint8Array, width: number,
 	}
 	return new Float32Array(bytes.buffer);
 }
+
+/**
+ * TIFF's horizontal predictor (2) undone, as a reader does, on little-endian samples of
+ * `bytesPerSample` (1 or 2) bytes: running sums of each row's samples, modulo 2^bits. Returns
+ * the samples' bytes.
+ */
+export function undoHorizontalPredictor(
+	predicted: Uint8Array,
+	width: number,
+	rows: number,
+	bytesPerSample: 1 | 2,
+): Uint8Array<ArrayBuffer> {
+	const bytes = new Uint8Array(predicted);
+	const samples = bytesPerSample === 2 ? new Uint16Array(bytes.buffer) : bytes;
+	for (let y = 0; y < rows; y++) {
+		for (let x = 1; x < width; x++) {
+			const at = y * width + x;
+			samples[at] = (samples[at] as number) + (samples[at - 1] as number);
+		}
+	}
+	return bytes;
+}

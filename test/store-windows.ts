@@ -10,6 +10,7 @@ import { blockId, partReads, resultLayout } from "../src/pipeline/store/layout";
 import { buildOverviewBlock, overviewTree } from "../src/pipeline/store/overviews";
 import { cogLevels } from "../src/raster/cog-writer";
 import type { GeoReference } from "../src/raster/georeference";
+import type { OutputOptions } from "../src/raster/output-type";
 import { encodeTiles, type FloatRaster, halve } from "../src/raster/tiles";
 import { objectKeys } from "../src/storage/keys";
 import { encodeTile } from "../src/wasm/index";
@@ -39,9 +40,9 @@ export interface WindowOutput {
 	tileBytes: number[];
 }
 
-export function windowOutput(raster: FloatRaster, strip: StripSpan): WindowOutput {
+export function windowOutput(raster: FloatRaster, strip: StripSpan, output?: OutputOptions): WindowOutput {
 	const window = windowOf(raster, strip);
-	const tiles = encodeTiles(window, encodeTile);
+	const tiles = encodeTiles(window, encodeTile, output);
 	return { tiles: new Blob(tiles), half: halve(window).values, tileBytes: tiles.map((tile) => tile.byteLength) };
 }
 
@@ -88,7 +89,7 @@ export function memoryBucket() {
 /**
  * Everything store's invocations would do for `raster`, in one place and in memory: the windows'
  * outputs, every block of the overview tree, the layout and the header; then the file joined
- * from parts of `partBytes` read as the part invocations read them.
+ * from parts of `partBytes` read as the part invocations read them, its samples of `output`.
  */
 export async function assembleAsStore(
 	raster: FloatRaster,
@@ -99,7 +100,16 @@ export async function assembleAsStore(
 		columns,
 		blockTiles,
 		partBytes,
-	}: { geo: GeoReference; description: string; rows: number; columns: number; blockTiles: number; partBytes: number },
+		output,
+	}: {
+		geo: GeoReference;
+		description: string;
+		rows: number;
+		columns: number;
+		blockTiles: number;
+		partBytes: number;
+		output?: OutputOptions;
+	},
 ): Promise<Uint8Array> {
 	const { width, height } = raster;
 	const strips = windowsOf(width, height, rows, columns);
@@ -108,10 +118,10 @@ export async function assembleAsStore(
 	const { objects, bucket } = memoryBucket();
 	const windowTileBytes = new Map<number, number[]>();
 	for (const strip of strips) {
-		const output = windowOutput(raster, strip);
-		await bucket.put(objectKeys.stripTiles("job", strip.index), output.tiles);
-		await bucket.put(objectKeys.stripHalf("job", strip.index), output.half);
-		windowTileBytes.set(strip.index, output.tileBytes);
+		const window = windowOutput(raster, strip, output);
+		await bucket.put(objectKeys.stripTiles("job", strip.index), window.tiles);
+		await bucket.put(objectKeys.stripHalf("job", strip.index), window.half);
+		windowTileBytes.set(strip.index, window.tileBytes);
 	}
 	const tree = overviewTree(levels, blockTiles);
 	const blockTileBytes = new Map<string, number[][]>();
@@ -119,7 +129,7 @@ export async function assembleAsStore(
 		for (let block = 0; block < treeLevel.blocksAcross * treeLevel.blocksDown; block++) {
 			const counts = await buildOverviewBlock(
 				bucket,
-				{ jobId: "job", plan, levels, tree },
+				{ jobId: "job", plan, levels, tree, output },
 				treeLevel.level,
 				block,
 				encodeTile,
@@ -133,6 +143,7 @@ export async function assembleAsStore(
 		plan,
 		geo,
 		description,
+		output,
 		levels,
 		tree,
 		windowTileBytes,

@@ -1,10 +1,13 @@
 /**
  * preview.png: the index drawn through a colormap from the first level of result.tif (full
- * resolution or an overview) whose sides are at most 1024 pixels. Values are rescaled linearly
- * from [min, max] onto the colormap and clamped; nodata (NaN) is transparent.
+ * resolution or an overview) whose sides are at most 1024 pixels. The level's samples are read
+ * back as the values they stand for (the file's own nodata, scale and offset, whatever output
+ * type it was written in), rescaled linearly from [min, max] onto the colormap and clamped;
+ * nodata is transparent.
  */
 import { cogLevels } from "../raster/cog-writer";
 import { openRasterFile } from "../raster/inputs";
+import { type OutputSamples, readSampleScaling, unscale } from "../raster/output-type";
 import { COLORMAP_ENTRIES, type ColormapName, colormapTable } from "./colormaps";
 import { encodePng } from "./png";
 
@@ -48,12 +51,13 @@ export async function renderPreview(
 	raster: { width: number; height: number },
 	style: PreviewStyle,
 ): Promise<Uint8Array> {
-	const { image } = await openRasterFile(
+	const { image, first } = await openRasterFile(
 		env,
 		{ objectKey: result.objectKey, href: null, bytes: result.bytes, allowedHosts: null },
 		previewLevel(raster.width, raster.height),
 	);
-	const [values] = (await image.readRasters({ interleave: false })) as unknown as Float32Array[];
-	if (!values) throw new Error("result.tif has no band to preview");
+	const [samples] = (await image.readRasters({ interleave: false })) as unknown as OutputSamples[];
+	if (!samples) throw new Error("result.tif has no band to preview");
+	const values = unscale(samples, await readSampleScaling(first, image));
 	return encodePng(colorize(values, style), image.getWidth(), image.getHeight());
 }

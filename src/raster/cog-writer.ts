@@ -8,11 +8,14 @@
  * level's tiles in row-major order. That is the layout of GDAL's COG driver (without its
  * block leaders and trailers), which `validate_cloud_optimized_geotiff.py` checks.
  *
- * Tiles are 512 x 512 float32, deflate with the floating-point predictor (3); nodata is NaN.
- * Little-endian; BigTIFF only when a classic TIFF's 32-bit offsets cannot address the file.
+ * Tiles are 512 x 512 samples of the output type (src/raster/output-type.ts), deflate with its
+ * predictor: float32 (the default) with the floating-point predictor (3) and NaN for nodata,
+ * integers with the horizontal predictor (2) and the type's nodata. Scale and offset other
+ * than 1 and 0 are written as the band's GDAL scale and offset. Little-endian; BigTIFF only when a classic TIFF's 32-bit offsets cannot address the file.
  * The georeference is copied tag for tag, so GDAL reports the input's CRS and geotransform.
  */
 import type { GeoReference } from "./georeference";
+import { FLOAT32_OUTPUT, type OutputOptions, outputTypes } from "./output-type";
 
 /** Side of every tile, at every level. */
 export const COG_TILE_SIZE = 512;
@@ -23,6 +26,8 @@ export interface CogLayout {
 	geo: GeoReference;
 	/** Band description GDAL shows (e.g. the index name); omitted when absent. */
 	description?: string;
+	/** How the samples are stored; float32 as computed when absent. */
+	output?: OutputOptions;
 }
 
 /** One resolution level: level 0 is the full resolution, level k is 2^k times coarser. */
@@ -128,7 +133,6 @@ const TAG = {
 } as const;
 
 const COMPRESSION_DEFLATE = 8;
-const PREDICTOR_FLOATING_POINT = 3;
 const REDUCED_RESOLUTION = 1;
 
 /**
@@ -203,7 +207,8 @@ export function cogHeader(layout: CogLayout, tileByteCounts: readonly (readonly 
 	}
 	const totalBytes = headerBytes + dataBytes;
 	if (totalBytes > Number.MAX_SAFE_INTEGER) {
-		throw new RangeError(`a ${layout.width} x ${layout.height} float32 raster is too large to address`);
+		const type = (layout.output ?? FLOAT32_OUTPUT).data_type;
+		throw new RangeError(`a ${layout.width} x ${layout.height} ${type} raster is too large to address`);
 	}
 
 	const offsets: number[][] = levels.map(() => []);
@@ -234,24 +239,26 @@ function tagEntries(
 	tileByteCounts: readonly number[],
 	format: TiffFormat,
 ): TagEntry[] {
-	const { geo } = layout;
+	const { geo, description, output = FLOAT32_OUTPUT } = layout;
+	const type = outputTypes[output.data_type];
 	const fullResolution = levelIndex === 0;
+	const metadata = fullResolution ? gdalMetadataXml(description, output) : null;
 	const entries: (TagEntry | null)[] = [
 		fullResolution ? null : { tag: TAG.NewSubfileType, type: LONG, values: [REDUCED_RESOLUTION] },
 		{ tag: TAG.ImageWidth, type: LONG, values: [level.width] },
 		{ tag: TAG.ImageLength, type: LONG, values: [level.height] },
-		{ tag: TAG.BitsPerSample, type: SHORT, values: [32] },
+		{ tag: TAG.BitsPerSample, type: SHORT, values: [type.bytes * 8] },
 		{ tag: TAG.Compression, type: SHORT, values: [COMPRESSION_DEFLATE] },
 		{ tag: TAG.PhotometricInterpretation, type: SHORT, values: [1] }, // BlackIsZero
 		{ tag: TAG.SamplesPerPixel, type: SHORT, values: [1] },
 		{ tag: TAG.PlanarConfiguration, type: SHORT, values: [1] }, // contiguous
-		{ tag: TAG.Predictor, type: SHORT, values: [PREDICTOR_FLOATING_POINT] },
+		{ tag: TAG.Predictor, type: SHORT, values: [type.predictor] },
 		{ tag: TAG.TileWidth, type: SHORT, values: [COG_TILE_SIZE] },
 		{ tag: TAG.TileLength, type: SHORT, values: [COG_TILE_SIZE] },
 		{ tag: TAG.TileOffsets, type: format.offsetType, values: [...tileOffsets] },
 		{ tag: TAG.TileByteCounts, type: format.offsetType, values: [...tileByteCounts] },
-		{ tag: TAG.SampleFormat, type: SHORT, values: [3] }, // IEEE float
-		// The georeference and the band description belong to the dataset: GDAL reads them from the first IFD.
+		{ tag: TAG.SampleFormat, type: SHORT, values: [type.sampleFormat] },
+		// The georeference and the band's metadata belong to the dataset: GDAL reads them from the first IFD.
 		...(fullResolution
 			? [
 					numbersEntry(TAG.ModelPixelScale, DOUBLE, geo.modelPixelScale),
@@ -260,10 +267,10 @@ function tagEntries(
 					numbersEntry(TAG.GeoKeyDirectory, SHORT, geo.geoKeyDirectory),
 					numbersEntry(TAG.GeoDoubleParams, DOUBLE, geo.geoDoubleParams),
 					geo.geoAsciiParams === null ? null : asciiEntry(TAG.GeoAsciiParams, geo.geoAsciiParams),
-					layout.description === undefined ? null : asciiEntry(TAG.GdalMetadata, gdalMetadataXml(layout.description)),
+					metadata === null ? null : asciiEntry(TAG.GdalMetadata, metadata),
 				]
 			: []),
-		asciiEntry(TAG.GdalNodata, "nan"),
+		asciiEntry(TAG.GdalNodata, Number.isNaN(type.nodata) ? "nan" : String(type.nodata)),
 	];
 	return entries.filter((entry) => entry !== null);
 }
@@ -278,9 +285,30 @@ function asciiEntry(tag: number, text: string): TagEntry {
 	return { tag, type: ASCII, values: new TextEncoder().encode(`${text}\0`) };
 }
 
-/** GDAL's per-band metadata document: the description is what `gdalinfo` shows for band 1. */
-function gdalMetadataXml(description: string): string {
-	const escaped = description.replace(
+/**
+ * GDAL's per-band metadata document, or null when there is none to write: the description is
+ * what `gdalinfo` shows for band 1; offset and scale (both, as GDAL writes them, unless they
+ * are 0 and 1) are what GetOffset() and GetScale() return. Numbers are written in JavaScript's
+ * shortest form, which reads back as the same double.
+ */
+function gdalMetadataXml(description: string | undefined, { scale, offset }: OutputOptions): string | null {
+	const items = [
+		description === undefined
+			? null
+			: `<Item name="DESCRIPTION" sample="0" role="description">${escapeXml(description)}</Item>`,
+		...(scale === 1 && offset === 0
+			? []
+			: [
+					`<Item name="OFFSET" sample="0" role="offset">${offset}</Item>`,
+					`<Item name="SCALE" sample="0" role="scale">${scale}</Item>`,
+				]),
+	].filter((item) => item !== null);
+	if (items.length === 0) return null;
+	return `<GDALMetadata>\n${items.map((item) => `  ${item}\n`).join("")}</GDALMetadata>\n`;
+}
+
+function escapeXml(text: string): string {
+	return text.replace(
 		/[&<>"']/g,
 		(char) =>
 			({
@@ -291,7 +319,6 @@ function gdalMetadataXml(description: string): string {
 				"'": "&apos;",
 			})[char] ?? char,
 	);
-	return `<GDALMetadata>\n  <Item name="DESCRIPTION" sample="0" role="description">${escaped}</Item>\n</GDALMetadata>\n`;
 }
 
 function byteLength(entry: TagEntry): number {

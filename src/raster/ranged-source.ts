@@ -231,9 +231,12 @@ export async function openRangedImage(
 ): Promise<RangedImage> {
 	const { reader, structure } = await readTiffStructure(source, limits);
 	let image: GeoTIFFImage;
+	let first: GeoTIFFImage;
 	try {
 		const tiff = await GeoTIFF.fromSource(source as unknown as GeoTiffSource);
 		image = await tiff.getImage(imageIndex);
+		// Parsed on the way to `image` already: geotiff.js reads the IFDs in turn and keeps them.
+		first = await tiff.getImage(0);
 	} catch (error) {
 		// geotiff.js parses the bytes the structure check let through, and refuses some it does not
 		// look at (a 64-bit value past 2^53, say): the file's fault, unless reading it failed.
@@ -244,10 +247,12 @@ export async function openRangedImage(
 		);
 	}
 	await actualizeDeferredArrays(image, reader);
-	return { image, structure };
+	return { image, first, structure };
 }
 
 export interface RangedImage {
 	image: GeoTIFFImage;
+	/** The file's first image, whose tags hold what GDAL reads as the dataset's (band metadata). */
+	first: GeoTIFFImage;
 	structure: TiffStructure;
 }

@@ -1,10 +1,13 @@
 /**
- * The pixel work behind result.tif: cutting float32 rasters into COG tiles, each encoded by the
- * Wasm tile encoder (floating-point predictor and zlib, src/wasm/deflate.ts), and the 2 x 2
- * NaN-aware average that makes each overview level from the one above it.
+ * The pixel work behind result.tif: cutting float32 rasters into COG tiles, each quantised to
+ * the output type and encoded by the Wasm tile encoder (predictor and zlib,
+ * src/wasm/deflate.ts), and the 2 x 2 NaN-aware average that makes each overview level from
+ * the one above it (always in float: a level is quantised only as its tiles are encoded).
  */
+import type { BlockDecoder } from "../wasm/decode";
 import type { TileEncoder } from "../wasm/deflate";
 import { COG_TILE_SIZE } from "./cog-writer";
+import { FLOAT32_OUTPUT, type OutputOptions, outputTypes, unscale } from "./output-type";
 
 /** A row-major float32 raster (or window of one). */
 export interface FloatRaster {
@@ -14,18 +17,44 @@ export interface FloatRaster {
 }
 
 /**
- * Encodes the tiles of `raster` in row-major order and returns each one's bytes. Tiles past
- * the raster's right or bottom edge are filled with NaN (nodata), as a COG's edge tiles are
- * always whole. Synchronous, so it can run on a view of Wasm memory that a later call may move.
+ * Encodes the tiles of `raster` as `output`'s samples in row-major order and returns each
+ * one's bytes. Tiles past the raster's right or bottom edge are filled with nodata, as a COG's
+ * edge tiles are always whole. Synchronous, so it can run on a view of Wasm memory that a later
+ * call may move.
  */
-export function encodeTiles(raster: FloatRaster, encodeTile: TileEncoder): Uint8Array<ArrayBuffer>[] {
+export function encodeTiles(
+	raster: FloatRaster,
+	encodeTile: TileEncoder,
+	output: OutputOptions = FLOAT32_OUTPUT,
+): Uint8Array<ArrayBuffer>[] {
 	const encoded: Uint8Array<ArrayBuffer>[] = [];
 	for (let y0 = 0; y0 < raster.height; y0 += COG_TILE_SIZE) {
 		for (let x0 = 0; x0 < raster.width; x0 += COG_TILE_SIZE) {
-			encoded.push(encodeTile(raster, x0, y0, COG_TILE_SIZE, COG_TILE_SIZE));
+			encoded.push(encodeTile(raster, x0, y0, COG_TILE_SIZE, COG_TILE_SIZE, output));
 		}
 	}
 	return encoded;
+}
+
+/**
+ * The values of one stored tile of an integer output type, as encodeTile wrote it: inflated
+ * and predictor 2 undone by `decoder`, then unscaled into `into` (one value per pixel of the
+ * tile, NaN for nodata), within scale / 2 of the values encoded. For a second pass over a
+ * window's stored tiles; float32 tiles take the kernels' floating-point predictor instead.
+ */
+export function decodeIntegerTile(
+	stream: Uint8Array,
+	into: Float32Array,
+	decoder: BlockDecoder,
+	output: OutputOptions,
+	width = COG_TILE_SIZE,
+): void {
+	const type = outputTypes[output.data_type];
+	if (type.predictor !== 2) throw new RangeError(`${output.data_type} tiles are not integer tiles`);
+	const bytes = into.length * type.bytes;
+	const samples = decoder.inflate(stream, bytes, { rowSamples: width, stride: 1, bytesPerSample: type.bytes });
+	if (samples.byteLength !== bytes) throw new RangeError(`a tile inflated to ${samples.byteLength} of ${bytes} bytes`);
+	into.set(unscale(type.view(samples.buffer, 0, into.length), { ...output, nodata: type.nodata }));
 }
 
 /** A pixel's share of a mean's sum: nothing when it is NaN (nodata or past the edge). */

@@ -1,8 +1,9 @@
 // The one place that talks to the tile encoder (wasm/assembly/deflate.ts): it instantiates the
 // compiled module, lays its buffers out after heap_base(), cuts a tile out of a raster straight
-// into them and copies its zlib stream out. Its memory is about 2.3 tiles: the tile (predicted
-// in place), the tokens of one block and the stream.
+// into them (as the output type's samples) and copies its zlib stream out. Its memory is about
+// 2.3 tiles: the tile (predicted in place), the tokens of one block and the stream.
 
+import { FLOAT32_OUTPUT, type OutputOptions, outputTypes, quantizeInto } from "../raster/output-type";
 import type { FloatRaster } from "../raster/tiles";
 
 /** The raw ABI of deflate.wasm: every pointer is a byte offset into `memory`. */
@@ -11,14 +12,24 @@ interface DeflateExports {
 	heap_base(): number;
 	block_bytes(): number;
 	max_output_bytes(bytes: number): number;
-	encode_tile(tile: number, width: number, rows: number, tokens: number, row: number, output: number): number;
+	encode_tile(
+		tile: number,
+		width: number,
+		rows: number,
+		sampleBytes: number,
+		tokens: number,
+		row: number,
+		output: number,
+	): number;
 }
 
 /**
  * Encodes the `width` x `rows` tile of `raster` whose top-left pixel is (x0, y0) as TIFF stores
- * it with Deflate and the floating-point predictor: predictor 3, then one zlib stream. The part
- * past the raster's right or bottom edge is NaN (nodata), as a COG's edge tiles are whole.
- * Returns a copy, never a view of Wasm memory. `width` must be a multiple of 16.
+ * it with Deflate: its values as `output`'s samples (src/raster/output-type.ts; float32 as
+ * computed by default), the type's predictor (3 for float32, 2 for integers), then one zlib
+ * stream. The part past the raster's right or bottom edge is the type's nodata, as a COG's
+ * edge tiles are whole. Returns a copy, never a view of Wasm memory. `width` must be a
+ * multiple of 16.
  */
 export type TileEncoder = (
 	raster: FloatRaster,
@@ -26,6 +37,7 @@ export type TileEncoder = (
 	y0: number,
 	width: number,
 	rows: number,
+	output?: OutputOptions,
 ) => Uint8Array<ArrayBuffer>;
 
 const WASM_PAGE_BYTES = 65536;
@@ -37,7 +49,7 @@ export function createTileEncoder(module: WebAssembly.Module): TileEncoder {
 	const wasm = exports as unknown as DeflateExports;
 	const base = alignTo16(wasm.heap_base());
 	const tokenBytes = wasm.block_bytes() * 2;
-	return function encodeTile(raster, x0, y0, width, rows) {
+	return function encodeTile(raster, x0, y0, width, rows, output = FLOAT32_OUTPUT) {
 		if (!Number.isInteger(width) || width <= 0 || width % 16 !== 0 || !Number.isInteger(rows) || rows <= 0) {
 			throw new RangeError(`tile of ${width} x ${rows}: the width must be a positive multiple of 16`);
 		}
@@ -49,7 +61,8 @@ export function createTileEncoder(module: WebAssembly.Module): TileEncoder {
 		if (!(Number.isInteger(x0) && Number.isInteger(y0) && x0 >= 0 && y0 >= 0 && columns > 0 && rowsInside > 0)) {
 			throw new RangeError(`tile at (${x0}, ${y0}) lies outside the ${raster.width} x ${raster.height} raster`);
 		}
-		const bytes = width * rows * 4;
+		const type = outputTypes[output.data_type];
+		const bytes = width * rows * type.bytes;
 		const tilePtr = base;
 		const tokensPtr = tilePtr + alignTo16(bytes);
 		const rowPtr = tokensPtr + alignTo16(tokenBytes);
@@ -58,13 +71,14 @@ export function createTileEncoder(module: WebAssembly.Module): TileEncoder {
 		const available = wasm.memory.buffer.byteLength;
 		if (end > available) wasm.memory.grow(Math.ceil((end - available) / WASM_PAGE_BYTES));
 		// grow() detaches the old buffer, so views are made only after it.
-		const tile = new Float32Array(wasm.memory.buffer, tilePtr, width * rows);
-		if (columns < width || rowsInside < rows) tile.fill(Number.NaN);
+		const tile = type.view(wasm.memory.buffer, tilePtr, width * rows);
+		if (columns < width || rowsInside < rows) tile.fill(type.nodata);
 		for (let row = 0; row < rowsInside; row++) {
 			const from = (y0 + row) * raster.width + x0;
-			tile.set(raster.values.subarray(from, from + columns), row * width);
+			const to = row * width;
+			quantizeInto(raster.values.subarray(from, from + columns), tile.subarray(to, to + columns), output);
 		}
-		const length = wasm.encode_tile(tilePtr, width, rows, tokensPtr, rowPtr, outputPtr);
+		const length = wasm.encode_tile(tilePtr, width, rows, type.bytes, tokensPtr, rowPtr, outputPtr);
 		return new Uint8Array(wasm.memory.buffer).slice(outputPtr, outputPtr + length);
 	};
 }

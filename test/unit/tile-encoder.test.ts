@@ -2,11 +2,15 @@
  * The Wasm tile encoder (src/wasm/deflate.ts): every stream must inflate, through the runtime's
  * own zlib, to TIFF predictor 3 bytes that give back the tile bit for bit, whatever the tile
  * holds: noise that only stored blocks fit, long runs, NaN, and sizes other than 512 x 512.
+ * Integer output types must inflate to predictor 2 bytes that give back quantize()'s samples.
  */
 import { inflateSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
+import { type OutputOptions, outputTypes, quantize, unscale } from "../../src/raster/output-type";
+import { decodeIntegerTile } from "../../src/raster/tiles";
+import { workerBlockDecoder } from "../../src/wasm/codecs";
 import { encodeTile } from "../../src/wasm/index";
-import { undoFloatingPointPredictor } from "../predictor";
+import { undoFloatingPointPredictor, undoHorizontalPredictor } from "../predictor";
 import { seededRandom } from "../random";
 
 async function roundTrip(
@@ -85,5 +89,78 @@ describe("encodeTile", () => {
 		expect(() => encodeTile(raster, 32, 0, 16, 4)).toThrow(RangeError);
 		expect(() => encodeTile(raster, 0, 4, 16, 4)).toThrow(RangeError);
 		expect(() => encodeTile({ ...raster, height: 5 }, 0, 0, 16, 4)).toThrow(RangeError);
+	});
+});
+
+describe("encodeTile with an integer output type", () => {
+	const random = seededRandom(11);
+	const integerTypes = ["int16", "uint16", "uint8"] as const;
+
+	/** The samples a stream holds, through zlib and the TIFF reader's predictor 2. */
+	function samplesOf(stream: Uint8Array, width: number, rows: number, output: OutputOptions): Uint8Array {
+		const type = outputTypes[output.data_type];
+		const predicted = new Uint8Array(inflateSync(stream));
+		expect(predicted.length).toBe(width * rows * type.bytes);
+		return undoHorizontalPredictor(predicted, width, rows, type.bytes as 1 | 2);
+	}
+
+	function bytesOf(values: Float32Array, output: OutputOptions): Uint8Array {
+		const samples = quantize(values, output);
+		return new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength);
+	}
+
+	it.each(integerTypes)("%s: predictor 2 gives back quantize()'s samples, every difference wrapping", (dataType) => {
+		const output = { data_type: dataType, scale: 1, offset: 0 };
+		const { min, max, nodata } = outputTypes[dataType];
+		// Jumps between the ends of the range, nodata among them, wrap modulo 2^bits.
+		const edges = [min, max, nodata, 0, min, Number.NaN, max];
+		for (const [width, rows] of [
+			[16, 1],
+			[48, 3],
+			[512, 512],
+		] as const) {
+			const values = Float32Array.from(
+				{ length: width * rows },
+				(_, i) => edges[i % 23] ?? min + Math.floor(random() * (max - min + 1)),
+			);
+			const stream = encodeTile({ values, width, height: rows }, 0, 0, width, rows, output);
+			expect(samplesOf(stream, width, rows, output)).toEqual(bytesOf(values, output));
+		}
+	});
+
+	it.each(integerTypes)("%s: smooth values compress, runs across rows and blocks round-trip", (dataType) => {
+		const output = { data_type: dataType, scale: 0.01, offset: 0 };
+		const width = 512;
+		const values = Float32Array.from({ length: width * width }, (_, i) =>
+			Math.floor(i / 700) % 3 === 0 ? 0.25 : Math.abs(Math.sin(i / 5000)) * 2 + random() * 0.02,
+		);
+		const stream = encodeTile({ values, width, height: width }, 0, 0, width, width, output);
+		expect(samplesOf(stream, width, width, output)).toEqual(bytesOf(values, output));
+		expect(stream.byteLength).toBeLessThan(width * width * outputTypes[dataType].bytes * 0.8);
+	});
+
+	it.each(integerTypes)("%s: decodeIntegerTile gives back the unscaled samples, nodata as NaN", (dataType) => {
+		const output = { data_type: dataType, scale: 0.01, offset: -1 };
+		const width = 512;
+		const values = Float32Array.from({ length: width * 300 }, (_, i) => (i % 7 === 0 ? Number.NaN : Math.sin(i / 900)));
+		const stream = encodeTile({ values, width, height: 300 }, 0, 0, width, width, output);
+		const decoded = new Float32Array(width * width);
+		decodeIntegerTile(stream, decoded, workerBlockDecoder(), output);
+		const expected = unscale(quantize(values, output), { ...output, nodata: outputTypes[dataType].nodata });
+		expect(decoded.subarray(0, values.length)).toEqual(expected);
+		// Past the raster's bottom edge: nodata.
+		expect(decoded.subarray(values.length).every(Number.isNaN)).toBe(true);
+	});
+
+	it("fills the part past the raster's edges with the type's nodata", () => {
+		const output = { data_type: "int16", scale: 1, offset: 0 } as const;
+		const raster = { values: Float32Array.from({ length: 40 * 30 }, (_, i) => i), width: 40, height: 30 };
+		const samples = new Int16Array(samplesOf(encodeTile(raster, 32, 16, 16, 16, output), 16, 16, output).buffer);
+		for (let row = 0; row < 16; row++) {
+			for (let column = 0; column < 16; column++) {
+				const inside = 32 + column < 40 && 16 + row < 30;
+				expect(samples[row * 16 + column]).toBe(inside ? (16 + row) * 40 + 32 + column : -32768);
+			}
+		}
 	});
 });

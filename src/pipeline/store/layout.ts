@@ -7,6 +7,7 @@
  */
 import { COG_TILE_SIZE, type CogLevel, cogHeader } from "../../raster/cog-writer";
 import type { GeoReference } from "../../raster/georeference";
+import type { OutputOptions } from "../../raster/output-type";
 import { objectKeys } from "../../storage/keys";
 import type { JobPlan } from "../plan";
 import { blockRegion, type TreeLevel } from "./overviews";
@@ -90,6 +91,8 @@ export interface LayoutInputs {
 	plan: JobPlan;
 	geo: GeoReference;
 	description: string | undefined;
+	/** The job's output type, which the header declares; float32 as computed when absent. */
+	output?: OutputOptions;
 	levels: readonly CogLevel[];
 	tree: readonly TreeLevel[];
 	/** Each window's tile byte counts, row-major within the window, by window index. */
@@ -161,7 +164,13 @@ export function resultLayout(inputs: LayoutInputs): { header: Uint8Array; layout
 		overviewRuns.push(runs);
 	}
 	const { header, totalBytes } = cogHeader(
-		{ width: plan.width, height: plan.height, geo: inputs.geo, description: inputs.description },
+		{
+			width: plan.width,
+			height: plan.height,
+			geo: inputs.geo,
+			description: inputs.description,
+			output: inputs.output,
+		},
 		counts,
 	);
 	// File order: the header, the coarsest levels (the top block) first, full resolution last.

@@ -11,6 +11,7 @@
  * whole level: the tree gives the file the serial construction gives (test/unit/overviews.test.ts).
  */
 import { COG_TILE_SIZE, type CogLevel } from "../../raster/cog-writer";
+import type { OutputOptions } from "../../raster/output-type";
 import { encodeTiles, type FloatRaster, halve } from "../../raster/tiles";
 import { objectKeys } from "../../storage/keys";
 import type { TileEncoder } from "../../wasm/deflate";
@@ -214,19 +215,25 @@ async function readRegion(bucket: R2Bucket, jobId: string, region: PixelRegion, 
 	return values;
 }
 
+/** What every block of a job's tree shares. */
+export interface OverviewJob {
+	jobId: string;
+	plan: JobPlan;
+	levels: readonly CogLevel[];
+	tree: readonly TreeLevel[];
+	/** The job's output type; float32 as computed when absent. */
+	output?: OutputOptions;
+}
+
 /**
  * Builds one block of the tree and stores it: its tiles (for the top block, every coarser
  * level's too, coarsest first, as result.tif orders them) and, below the top, its 2 x 2 average.
+ * Averages stay float; only the tiles are quantised to the output type, as the windows' are.
  * Returns the byte count of each tile, row-major, per level from the block's own upward.
  */
 export async function buildOverviewBlock(
 	bucket: R2Bucket,
-	{
-		jobId,
-		plan,
-		levels,
-		tree,
-	}: { jobId: string; plan: JobPlan; levels: readonly CogLevel[]; tree: readonly TreeLevel[] },
+	{ jobId, plan, levels, tree, output }: OverviewJob,
 	level: number,
 	block: number,
 	encodeTile: TileEncoder,
@@ -242,7 +249,7 @@ export async function buildOverviewBlock(
 		height: region.height,
 	};
 	if (!treeLevel.top) {
-		const tiles = encodeTiles(raster, encodeTile);
+		const tiles = encodeTiles(raster, encodeTile, output);
 		await bucket.put(objectKeys.overviewBlockTiles(jobId, level, block), new Blob(tiles));
 		const tileBytes = tiles.map((tile) => tile.byteLength);
 		await bucket.put(objectKeys.overviewBlockHalf(jobId, level, block), halve(raster).values);
@@ -251,7 +258,7 @@ export async function buildOverviewBlock(
 	const perLevel: Uint8Array<ArrayBuffer>[][] = [];
 	for (let index = level; index < levels.length; index++) {
 		if (index > level) raster = halve(raster);
-		perLevel.push(encodeTiles(raster, encodeTile));
+		perLevel.push(encodeTiles(raster, encodeTile, output));
 	}
 	await bucket.put(objectKeys.overviewBlockTiles(jobId, level, block), new Blob(perLevel.toReversed().flat()));
 	return perLevel.map((tiles) => tiles.map((tile) => tile.byteLength));
