@@ -33,6 +33,8 @@ export interface JobRequest {
 	remote?: { allowed_hosts: string[] } | undefined;
 	/** stats.json's histogram: fixed edges, or (without `range`) edges over the job's own values. */
 	histogram?: { range?: [number, number] | undefined; bins: number } | undefined;
+	/** result.tif's sample type, and the scale and offset of an integer one. */
+	output?: { data_type: "float32" | "int16" | "uint16" | "uint8"; scale: number; offset: number } | undefined;
 	/** Pixels to drop, by a rule on one input's raw samples. */
 	mask?:
 		| {

@@ -10,6 +10,7 @@ import type { z } from "zod";
 import type { ArtifactRecord } from "../db/artifacts";
 import type { JobRecord, JobRequest, JobWarningRecord } from "../db/jobs";
 import type { ApiError } from "../errors/api-error";
+import type { OutputOptions } from "../raster/output-type";
 import type { JobMessage } from "./message";
 import type { JobPlan, StripSpan } from "./plan";
 import type { InspectedInput } from "./raster-plan";
@@ -71,8 +72,11 @@ export interface Process {
 		window: StripSpan,
 		partials: readonly { index: number; partial: WindowPartial }[],
 	): Promise<WindowPartial>;
-	/** store: the description result.tif carries, for a process whose windows write tiles. */
-	resultDescription?(job: JobRecord): string | undefined;
+	/**
+	 * store: what result.tif is, for a process whose windows write its tiles: the description it
+	 * carries and the sample type its tiles were encoded in (float32 when absent).
+	 */
+	resultRaster?(job: JobRecord): { description: string | undefined; output: OutputOptions | undefined };
 	/** publish: writes the job's artifacts from its partials and says what to record. */
 	publish(context: StageContext, plan: JobPlan): Promise<PublishedResult>;
 }

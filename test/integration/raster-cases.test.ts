@@ -8,6 +8,9 @@ import { fromArrayBuffer } from "geotiff";
 import { describe, expect, it } from "vitest";
 import type { JobStatistics } from "../../src/processes/index/statistics";
 import { geotransformOf, readGeoReference } from "../../src/raster/georeference";
+import ndviS2 from "../fixtures/ndvi_s2_256.f32";
+import nir256 from "../fixtures/s2_nir_256.tif";
+import red256 from "../fixtures/s2_red_256.tif";
 import lsNir from "../fixtures/t2/ls_nir_30m.tif";
 import lsQa from "../fixtures/t2/ls_qa_pixel_30m.tif";
 import lsRed from "../fixtures/t2/ls_red_30m.tif";
@@ -184,5 +187,64 @@ describe("requests the processes refuse", () => {
 		expect(response.status).toBe(202);
 		const job = await waitForJob((await json<{ id: string }>(response)).id);
 		expect(job).toMatchObject({ status: "succeeded", process: "index", index: "NDVI" });
+	});
+});
+
+describe("output types", () => {
+	it("stores NDVI as int16 x 0.0001 in half the bytes, GDAL's nodata and scale declared, statistics of the values", async () => {
+		const red = await upload(red256);
+		const nir = await upload(nir256);
+		const inputs = { red: { upload_id: red.id }, nir: { upload_id: nir.id } };
+		const run = async (extra: Record<string, unknown>) => {
+			const response = await submitJob({ index: "ndvi", inputs, ...extra });
+			const job = await waitForJob((await json<{ id: string }>(response)).id);
+			expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+			const file = await (await artifact(job.id, "result.tif")).arrayBuffer();
+			const stats = await json<JobStatistics>(await artifact(job.id, "stats.json"));
+			return { file, stats };
+		};
+		const float = await run({});
+		const scaled = await run({ output: { data_type: "int16", scale: 0.0001, offset: 0 } });
+		expect(scaled.file.byteLength).toBeLessThan(float.file.byteLength * 0.6);
+
+		const image = await (await fromArrayBuffer(scaled.file)).getImage();
+		expect(image.getGDALNoData()).toBe(-32768);
+		const metadata = (await image.getGDALMetadata(0)) as Record<string, string>;
+		expect(Number(metadata.SCALE)).toBe(0.0001);
+		const [samples] = (await image.readRasters()) as unknown as Int16Array[];
+		const expected = new Float32Array(ndviS2);
+		let checked = 0;
+		expected.forEach((want, i) => {
+			const sample = samples?.[i] as number;
+			if (Number.isNaN(want)) expect(sample).toBe(-32768);
+			else {
+				expect(Math.abs(sample * 0.0001 - want)).toBeLessThanOrEqual(0.00005 + 1e-7);
+				checked++;
+			}
+		});
+		expect(checked).toBeGreaterThan(0);
+		// Statistics are of the computed values, not of the rounded samples.
+		expect(scaled.stats).toMatchObject({
+			count: float.stats.count,
+			min: float.stats.min,
+			max: float.stats.max,
+			mean: float.stats.mean,
+		});
+		expect(scaled.stats.histogram.counts.reduce((sum, count) => sum + count, 0)).toBe(scaled.stats.count);
+	});
+
+	it("answers 422 for a float32 output with a scale, naming the field", async () => {
+		const red = await upload(red256);
+		const nir = await upload(nir256);
+		const problem = await expectProblem(
+			await submitJob({
+				index: "ndvi",
+				inputs: { red: { upload_id: red.id }, nir: { upload_id: nir.id } },
+				output: { data_type: "float32", scale: 0.5 },
+			}),
+			422,
+			"validation-failed",
+		);
+		expect(problem.errors?.[0]?.path).toMatch(/^output/);
 	});
 });

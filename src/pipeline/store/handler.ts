@@ -31,6 +31,7 @@ import {
 	saveOverviewBlocks,
 } from "../../db/store";
 import { type CogLevel, cogLevels } from "../../raster/cog-writer";
+import type { OutputOptions } from "../../raster/output-type";
 import { objectKeys } from "../../storage/keys";
 import { encodeTile } from "../../wasm/index";
 import { advance } from "../advance";
@@ -66,6 +67,8 @@ export type StoreMessage = z.infer<typeof storeMessage>;
 
 interface StoreJob {
 	context: StageContext;
+	/** What result.tif is, as the job's process says. */
+	raster: { description: string | undefined; output: OutputOptions | undefined };
 	env: Env;
 	job: JobRecord;
 	plan: JobPlan;
@@ -131,7 +134,7 @@ async function overview(store: StoreJob, level: number, block: number): Promise<
 	if (!alreadyDone) {
 		tileBytes = await buildOverviewBlock(
 			env.BUCKET,
-			{ jobId: job.id, plan: store.plan, levels: store.levels, tree: store.tree },
+			{ jobId: job.id, plan: store.plan, levels: store.levels, tree: store.tree, output: store.raster.output },
 			level,
 			block,
 			encodeTile,
@@ -194,7 +197,8 @@ async function layOut(store: StoreJob): Promise<StageOutcome> {
 		jobId: job.id,
 		plan,
 		geo: plan.geo,
-		description: store.context.process.resultDescription?.(job),
+		description: store.raster.description,
+		output: store.raster.output,
 		levels,
 		tree,
 		windowTileBytes: await listWindowTileBytes(env.DB, job.id),
@@ -283,8 +287,10 @@ export const storeStage: StageHandler<StoreMessage> = {
 		const plan = jobPlan(job);
 		if (!plan) throw new Error(`job ${job.id} has no plan`);
 		const levels = cogLevels(plan.width, plan.height);
+		if (!context.process.resultRaster) throw new Error(`process ${context.process.name} writes no result.tif`);
 		const store: StoreJob = {
 			context,
+			raster: context.process.resultRaster(job),
 			env,
 			job,
 			plan,

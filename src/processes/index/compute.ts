@@ -153,7 +153,7 @@ function computeStrip(
 	}
 	const raster = { values: arena.output, width, height };
 	return {
-		tiles: encodeTiles(raster, encodeTile),
+		tiles: encodeTiles(raster, encodeTile, job.request.output),
 		half: halve(raster).values,
 		stats,
 		maskedCount,

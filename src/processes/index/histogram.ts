@@ -5,6 +5,8 @@
  */
 import type { StageContext } from "../../pipeline/stage";
 import { COG_TILE_SIZE } from "../../raster/cog-writer";
+import { type OutputOptions, outputTypes } from "../../raster/output-type";
+import { decodeIntegerTile } from "../../raster/tiles";
 import { objectKeys } from "../../storage/keys";
 import { workerBlockDecoder } from "../../wasm/codecs";
 import { kernels } from "../../wasm/index";
@@ -26,13 +28,15 @@ export async function binIndexWindow(
 	const own = stats.find(({ at }) => at === index)?.stats;
 	if (!own) throw new Error(`job ${job.id}: strip ${index} has no statistics`);
 	const spec = dataHistogram(job.request, mergedExtremes(stats.map(({ stats: partial }) => partial)));
-	return own.count === 0 ? emptyHistogram(spec) : binStoredTiles(env, job.id, index, own.tile_bytes, spec);
+	if (own.count === 0) return emptyHistogram(spec);
+	return binStoredTiles(env, job.id, index, own.tile_bytes, spec, job.request.output);
 }
 
 /**
  * Decodes each of the window's stored tiles (zlib, in the block decoder's Wasm inflate, then the
- * floating-point predictor) and bins its values. One arena serves every tile: the loop never
- * awaits, so no other task can make one.
+ * floating-point predictor, or for an integer output the horizontal predictor and the output's
+ * scale and offset) and bins its values. One arena serves every tile: the loop never awaits, so
+ * no other task can make one.
  */
 async function binStoredTiles(
 	env: Env,
@@ -40,6 +44,7 @@ async function binStoredTiles(
 	index: number,
 	tileBytes: readonly number[],
 	spec: HistogramSpec,
+	output: OutputOptions | undefined,
 ): Promise<HistogramCounts> {
 	const object = await env.BUCKET.get(objectKeys.stripTiles(jobId, index));
 	if (!object) throw new Error(`job ${jobId}: the tiles of strip ${index} are missing`);
@@ -49,14 +54,20 @@ async function binStoredTiles(
 	const [input] = arena.inputs;
 	if (!input) throw new Error("the tile arena has no input");
 	const inputBytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+	const integer = output !== undefined && outputTypes[output.data_type].predictor === 2;
 	let offset = 0;
 	for (const length of tileBytes) {
-		const tile = workerBlockDecoder().inflate(stored.subarray(offset, offset + length), inputBytes.byteLength);
-		if (tile.byteLength !== inputBytes.byteLength) {
-			throw new Error(`job ${jobId}: a tile of strip ${index} inflates to ${tile.byteLength} bytes`);
+		const stream = stored.subarray(offset, offset + length);
+		if (integer) {
+			decodeIntegerTile(stream, arena.output, workerBlockDecoder(), output);
+		} else {
+			const tile = workerBlockDecoder().inflate(stream, inputBytes.byteLength);
+			if (tile.byteLength !== inputBytes.byteLength) {
+				throw new Error(`job ${jobId}: a tile of strip ${index} inflates to ${tile.byteLength} bytes`);
+			}
+			inputBytes.set(tile);
+			arena.undoFloatingPointPredictor(COG_TILE_SIZE, COG_TILE_SIZE);
 		}
-		inputBytes.set(tile);
-		arena.undoFloatingPointPredictor(COG_TILE_SIZE, COG_TILE_SIZE);
 		arena.addToHistogram(spec, histogram);
 		offset += length;
 	}

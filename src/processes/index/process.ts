@@ -26,9 +26,9 @@ export const indexProcess: Process = {
 	plan: planIndexJob,
 	computeWindow: computeIndexWindow,
 	revisitWindow: (context, _plan, window, partials) => binIndexWindow(context, window.index, partials),
-	resultDescription(job) {
+	resultRaster(job) {
 		const formula = jobFormula(job);
-		return formula?.index ?? formula?.expression;
+		return { description: formula?.index ?? formula?.expression, output: job.request.output };
 	},
 	publish: publishIndex,
 };

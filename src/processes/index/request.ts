@@ -9,6 +9,7 @@ import { MAX_FORMULA_DEPTH, MAX_FORMULA_LENGTH } from "../../formula/parse";
 import { type CompiledFormula, compileFormula } from "../../indices/formula";
 import { EXPRESSION_INDEX } from "../../indices/registry";
 import { MASK_PRESETS, MAX_MASK_BIT, type MaskPreset, type MaskRule } from "../../raster/mask";
+import { OutputOptionsSchema } from "../../raster/output-type";
 import { MAX_HISTOGRAM_BINS } from "../../wasm/kernels";
 import { DEFAULT_HISTOGRAM_BINS } from "./statistics";
 
@@ -104,6 +105,7 @@ export const indexRequestFields = {
 		}),
 	histogram: HistogramOptionsSchema.optional(),
 	mask: MaskSchema.optional(),
+	output: OutputOptionsSchema.optional(),
 };
 
 /**

@@ -8,6 +8,7 @@ import { z } from "@hono/zod-openapi";
 import type { JobInputRequest, JobRequest } from "../../db/jobs";
 import type { CompiledFormula } from "../../indices/formula";
 import { EXPRESSION_INDEX } from "../../indices/registry";
+import { outputTypes, quantize, unscale } from "../../raster/output-type";
 import type { HistogramCounts, HistogramSpec, WindowStats } from "../../wasm/kernels";
 import { type QuantileSketch, SKETCH_RELATIVE_ERROR } from "./quantile-sketch";
 
@@ -51,11 +52,11 @@ export function fixedHistogram(request: Pick<JobRequest, "histogram">): Histogra
  * too large for 0.5 to change), and [0, 1] without values.
  */
 export function dataHistogram(
-	request: Pick<JobRequest, "histogram">,
+	request: Pick<JobRequest, "histogram" | "output">,
 	extremes: { min: number | null; max: number | null },
 ): HistogramSpec {
 	const bins = request.histogram?.bins ?? DEFAULT_HISTOGRAM_BINS;
-	const { min, max } = extremes;
+	const { min, max } = storedExtremes(extremes, request.output);
 	if (min === null || max === null) return { first: 0, last: 1, bins };
 	if (min === max) {
 		// numpy's ± 0.5; past 2^52 that leaves a constant where it is, so it widens by its own ulps.
@@ -63,6 +64,25 @@ export function dataHistogram(
 		return { first: min - widen, last: max + widen, bins };
 	}
 	return { first: min, last: max, bins };
+}
+
+/**
+ * The extremes as result.tif stores them: an integer output's second pass bins the values its
+ * tiles hold (each within scale / 2 of the value computed), whose extremes are the computed
+ * ones quantised; float32 stores the values themselves.
+ */
+function storedExtremes(
+	extremes: { min: number | null; max: number | null },
+	output: JobRequest["output"],
+): { min: number | null; max: number | null } {
+	const { min, max } = extremes;
+	if (!output || outputTypes[output.data_type].predictor !== 2 || min === null || max === null) return extremes;
+	const type = outputTypes[output.data_type];
+	const [storedMin, storedMax] = unscale(quantize(new Float32Array([min, max]), output), {
+		...output,
+		nodata: type.nodata,
+	});
+	return { min: storedMin ?? min, max: storedMax ?? max };
 }
 
 /** The exact minimum and maximum over the windows' partials, null when no value is valid. */

@@ -289,6 +289,7 @@ async function checkRequest(
 		remote: request.remote,
 		histogram: request.histogram,
 		mask: request.mask,
+		output: request.output,
 	};
 	const prepared = processRequests[request.process].prepare(jobRequest);
 	const hostError = checkOperatorAllowlist(env, inputs);

@@ -169,6 +169,7 @@ export type CreateJob = {
     };
     histogram?: HistogramOptions;
     mask?: Mask;
+    output?: OutputOptions;
     /**
      * One entry per band: for an index keyed by STAC common name (red, nir, swir16, …), for an expression by the names it uses
      */
@@ -219,6 +220,24 @@ export type Mask = {
      * `sentinel-2-scl`: classes 0, 1, 3, 8, 9, 10 (no data, saturated, cloud shadow, cloud medium and high probability, thin cirrus); `landsat-qa-pixel`: bits 0 to 4 (fill, dilated cloud, cirrus, cloud, cloud shadow)
      */
     preset?: 'sentinel-2-scl' | 'landsat-qa-pixel';
+};
+
+/**
+ * How result.tif stores the values. An NDVI as int16 with scale 0.0001 takes half the bytes of float32 and keeps 4 decimals; values outside the type's range at that scale are clamped to its ends. Statistics are always of the unquantised values.
+ */
+export type OutputOptions = {
+    /**
+     * Sample type of result.tif. Integer types store round((value - offset) / scale), rounded half away from zero and clamped to the type's range; nodata (NaN values and pixels without data) is -32768 for int16, 65535 for uint16 and 255 for uint8, which no value is stored as. float32 stores the values as computed, with nodata NaN, and takes no scale or offset.
+     */
+    data_type?: 'float32' | 'int16' | 'uint16' | 'uint8';
+    /**
+     * A stored sample s means the value s * scale + offset; written as the band's GDAL scale, so GDAL (gdal_translate -unscale, GetScale()) gives the values back
+     */
+    scale?: number;
+    /**
+     * Added after scale; written as the band's GDAL offset
+     */
+    offset?: number;
 };
 
 export type JobInput = {
