@@ -127,6 +127,28 @@ export function geotransformOf(ref: GeoReference): Geotransform | null {
 	return transform;
 }
 
+/**
+ * The georeference of a window of the raster starting at pixel (`column`, `row`): the same tags,
+ * with the tiepoint (or the transformation's translation) moved so that the window's first pixel
+ * lies where it lay in the whole raster. PixelIsPoint and the CRS are kept as they are.
+ */
+export function windowGeoReference(ref: GeoReference, column: number, row: number): GeoReference {
+	if (column === 0 && row === 0) return ref;
+	const [scaleX, scaleY] = ref.modelPixelScale ?? [];
+	if (scaleX && scaleY && (ref.modelTiepoint?.length ?? 0) >= 6) {
+		// With a pixel scale only the first tiepoint places the raster (as GDAL reads it).
+		const [pixel = 0, line = 0, k = 0, x = 0, y = 0, z = 0] = ref.modelTiepoint ?? [];
+		const tiepoint = [0, 0, k, x + (column - pixel) * scaleX, y - (row - line) * Math.abs(scaleY), z];
+		return { ...ref, modelTiepoint: tiepoint };
+	}
+	const matrix = ref.modelTransformation;
+	if (matrix?.length !== 16) return ref;
+	const moved = [...matrix];
+	moved[3] = (matrix[3] ?? 0) + (matrix[0] ?? 0) * column + (matrix[1] ?? 0) * row;
+	moved[7] = (matrix[7] ?? 0) + (matrix[4] ?? 0) * column + (matrix[5] ?? 0) * row;
+	return { ...ref, modelTransformation: moved };
+}
+
 /** The transform as the tags state it, before any PixelIsPoint shift. */
 function affineOf(ref: GeoReference): Geotransform | null {
 	const [scaleX, scaleY] = ref.modelPixelScale ?? [];
