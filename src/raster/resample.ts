@@ -16,10 +16,15 @@
  * - `average`: each source pixel weighs by the length it shares with the target pixel along each
  *   axis, nodata left out. Onto a finer grid this is the one source pixel holding the target
  *   pixel, the same as nearest.
- * At the raster's outer edge, gdalwarp leaves out the neighbours beyond the raster and re-weights
- * the rest (for 2x2 bilinear, the same as repeating the edge pixels), and a target pixel whose
- * centre lies outside the raster is nodata for nearest and bilinear; average keeps a target
- * pixel that overlaps the raster at all. The same is done here, so the edge needs no slack.
+ * At the raster's outer edge gdalwarp leaves out the neighbours beyond the raster and re-weights
+ * the rest (for 2x2 bilinear, the same as repeating the edge pixels), a target pixel whose centre
+ * lies outside the raster is nodata for nearest and bilinear, and average weighs the part of a
+ * target pixel beyond the raster as if the edge pixel went on. All three are done here, so the
+ * edge matches gdalwarp with no slack. Two gdalwarp 3.6 artefacts of its chunking are not copied:
+ * onto a coarser grid its bilinear kernel is scaled by the target window's size over the source
+ * window's rather than by the pixel sizes' ratio, which differ when the input does not cover the
+ * target (here: the ratio, as when it does); and onto a finer grid its average repeats an input's
+ * first row and column over up to one input pixel of target pixels before them (here: nodata).
  * NaN samples of a float band are nodata too, whatever the band's nodata value.
  */
 import type { AxisMapping, InputMapping } from "./grid";
