@@ -23,6 +23,7 @@ export const problemTypes = {
 	"unsupported-raster": { status: 422, title: "The raster layout or sample type is not supported" },
 	"raster-too-large": { status: 422, title: "The raster exceeds a configured size limit" },
 	"input-unavailable": { status: 422, title: "An input could not be read" },
+	"aoi-outside-raster": { status: 422, title: "The area of interest does not overlap the raster" },
 	unauthorized: { status: 401, title: "A valid API key is required" },
 	forbidden: { status: 403, title: "The API key lacks the scope this needs" },
 	"rate-limited": { status: 429, title: "Too many requests for this API key" },

@@ -21,7 +21,7 @@ export interface GeoReference {
 export type Geotransform = [number, number, number, number, number, number];
 
 /** A GeoKey's value: a SHORT stored in the directory, DOUBLEs, or ASCII text. */
-type GeoKeyValue = number | number[] | string;
+export type GeoKeyValue = number | number[] | string;
 
 const GEO_DOUBLE_PARAMS_TAG = 34736;
 const GEO_ASCII_PARAMS_TAG = 34737;
@@ -79,7 +79,7 @@ function invalidGeoKeys(message: string): never {
  * terminates each of them in GeoAsciiParams (some writers omit it).
  * Throws when an entry points outside GeoDoubleParams/GeoAsciiParams.
  */
-function parseGeoKeys(ref: GeoReference): Map<number, GeoKeyValue> {
+export function parseGeoKeys(ref: GeoReference): Map<number, GeoKeyValue> {
 	const keys = new Map<number, GeoKeyValue>();
 	const directory = ref.geoKeyDirectory;
 	if (directory === null) return keys;
@@ -212,4 +212,35 @@ export function sameCrs(a: GeoReference, b: GeoReference): boolean {
 		if (other === undefined || !sameGeoKeyValue(value, other)) return false;
 	}
 	return true;
+}
+
+const GT_MODEL_TYPE_KEY = 1024;
+const GEOGRAPHIC_TYPE_KEY = 2048;
+const PROJECTED_CS_TYPE_KEY = 3072;
+const USER_DEFINED = 32767;
+const MODEL_TYPE = { projected: 1, geographic: 2 } as const;
+
+/**
+ * The EPSG code the GeoKeys name for the raster's CRS (ProjectedCSTypeGeoKey for a projected
+ * model, GeographicTypeGeoKey for a geographic one), or `null` when the CRS is user-defined or
+ * not given. Without GTModelTypeGeoKey the projected code is preferred, as GDAL does.
+ */
+export function epsgCodeOf(ref: GeoReference): number | null {
+	const keys = parseGeoKeys(ref);
+	const modelType = keys.get(GT_MODEL_TYPE_KEY);
+	const candidates =
+		modelType === MODEL_TYPE.geographic ? [GEOGRAPHIC_TYPE_KEY] : [PROJECTED_CS_TYPE_KEY, GEOGRAPHIC_TYPE_KEY];
+	if (modelType === MODEL_TYPE.projected) candidates.pop();
+	for (const key of candidates) {
+		const code = keys.get(key);
+		if (typeof code === "number" && code > 0 && code !== USER_DEFINED) return code;
+	}
+	return null;
+}
+
+/** The CRS as a person reads it in an error: `EPSG:32633`, or what the GeoKeys leave it as. */
+export function describeCrs(ref: GeoReference): string {
+	const code = epsgCodeOf(ref);
+	if (code !== null) return `EPSG:${code}`;
+	return ref.geoKeyDirectory === null ? "no CRS (no GeoKeys)" : "a user-defined CRS";
 }

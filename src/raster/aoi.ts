@@ -1,0 +1,285 @@
+/**
+ * Areas of interest: the request's shape (GeoJSON Polygon or MultiPolygon in longitude/latitude,
+ * RFC 7946, or a bbox), the window of a raster they cover, and which of its pixels they keep.
+ *
+ * Coordinates go into the raster's CRS through proj4 (named from the raster's GeoKeys), polygon
+ * vertices one by one and bbox edges densified, since a straight lon/lat edge is curved in most
+ * projections. A pixel is kept when its centre lies inside the polygon, the rule gdalwarp's
+ * cutline (GDAL's rasterizer) follows.
+ */
+import { z } from "@hono/zod-openapi";
+import proj4 from "proj4";
+import { ApiError } from "../errors/api-error";
+import { describeCrs, epsgCodeOf, type GeoReference } from "./georeference";
+import type { Grid } from "./grid";
+import type { PixelWindow } from "./read";
+
+const Longitude = z
+	.number()
+	.min(-180, "longitude must be between -180 and 180")
+	.max(180, "longitude must be between -180 and 180");
+const Latitude = z
+	.number()
+	.min(-90, "latitude must be between -90 and 90")
+	.max(90, "latitude must be between -90 and 90");
+/** [longitude, latitude], an altitude allowed (and ignored) as RFC 7946 permits. */
+const Position = z.tuple([Longitude, Latitude], z.number());
+
+const LinearRing = z
+	.array(Position)
+	.min(4, "a linear ring needs at least 4 positions")
+	.refine((ring) => {
+		const first = ring[0];
+		const last = ring.at(-1);
+		return first !== undefined && last !== undefined && first[0] === last[0] && first[1] === last[1];
+	}, "a linear ring must end at its first position (closed)");
+const PolygonCoordinates = z.array(LinearRing).min(1, "a polygon needs an exterior ring");
+
+export const AoiPolygonSchema = z
+	.object({ type: z.literal("Polygon"), coordinates: PolygonCoordinates })
+	.openapi("AoiPolygon", {
+		description: "A GeoJSON Polygon in longitude/latitude (RFC 7946): exterior ring first, then holes",
+	});
+
+export const AoiMultiPolygonSchema = z
+	.object({ type: z.literal("MultiPolygon"), coordinates: z.array(PolygonCoordinates).min(1, "needs a polygon") })
+	.openapi("AoiMultiPolygon", { description: "A GeoJSON MultiPolygon in longitude/latitude (RFC 7946)" });
+
+export const AoiBboxSchema = z
+	.object({
+		bbox: z
+			.array(z.number())
+			.length(4, "bbox must be [west, south, east, north]")
+			.superRefine((bbox, context) => {
+				const [west, south, east, north] = bbox;
+				if (west === undefined || south === undefined || east === undefined || north === undefined) return;
+				const issue = (index: number, message: string) => context.addIssue({ code: "custom", path: [index], message });
+				for (const [index, value] of [
+					[0, west],
+					[2, east],
+				] as const) {
+					if (Math.abs(value) > 180) issue(index, "longitude must be between -180 and 180");
+				}
+				for (const [index, value] of [
+					[1, south],
+					[3, north],
+				] as const) {
+					if (Math.abs(value) > 90) issue(index, "latitude must be between -90 and 90");
+				}
+				if (west >= east) {
+					issue(
+						0,
+						"west must be less than east (a bbox across the antimeridian is not supported: send a MultiPolygon)",
+					);
+				}
+				if (south >= north) issue(1, "south must be less than north");
+			}),
+	})
+	.openapi("AoiBbox", {
+		description: "A box in longitude/latitude: [west, south, east, north]",
+		example: { bbox: [16.343176, 47.8297191, 16.354997, 47.8385446] },
+	});
+
+/** The area of interest as a request gives it. */
+export const AoiSchema = z
+	.union([AoiBboxSchema, z.discriminatedUnion("type", [AoiPolygonSchema, AoiMultiPolygonSchema])], {
+		error: 'must be a GeoJSON Polygon or MultiPolygon in longitude/latitude, or { "bbox": [west, south, east, north] }',
+	})
+	.openapi("Aoi");
+
+export type Aoi = z.infer<typeof AoiSchema>;
+
+/** x, y in the raster's CRS. */
+export type Point = [number, number];
+
+/** An area of interest in the raster's CRS. */
+export interface AoiInRasterCrs {
+	/** Polygons, each its rings (exterior first, then holes); null for a bbox, which keeps every pixel of its window. */
+	polygons: Point[][][] | null;
+	/** minX, minY, maxX, maxY of the transformed vertices (for a bbox: of its densified edges). */
+	extent: [number, number, number, number];
+}
+
+export interface AoiWindow {
+	window: PixelWindow;
+	inRasterCrs: AoiInRasterCrs;
+}
+
+const LONLAT = "EPSG:4326";
+/** Points per bbox edge, corners included: enough that a UTM or Mercator edge's bulge is inside a pixel. */
+const BBOX_EDGE_POINTS = 21;
+const SUPPORTED_CRSS =
+	"EPSG:4326, 4258, 4269 (geographic), 3857, WGS 84 UTM (326xx, 327xx), ETRS89 UTM (258xx), NAD83 UTM (269xx)";
+
+/** The proj4 definition of a CRS the GeoKeys name by EPSG code, or null when it is not one supported here. */
+function proj4Definition(code: number | null): string | null {
+	if (code === null) return null;
+	if (code === 4326) return LONLAT;
+	// ETRS89 and NAD83 coincide with WGS 84 within a metre or so; PROJ's EPSG transformations say so too.
+	if (code === 4258 || code === 4269) return "+proj=longlat +ellps=GRS80 +towgs84=0,0,0 +no_defs";
+	if (code === 3857) return "EPSG:3857";
+	if (code >= 32601 && code <= 32660) return `+proj=utm +zone=${code - 32600} +datum=WGS84 +units=m +no_defs`;
+	if (code >= 32701 && code <= 32760) return `+proj=utm +zone=${code - 32700} +south +datum=WGS84 +units=m +no_defs`;
+	if (code >= 25801 && code <= 25860) {
+		return `+proj=utm +zone=${code - 25800} +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs`;
+	}
+	if (code >= 26901 && code <= 26923) return `+proj=utm +zone=${code - 26900} +datum=NAD83 +units=m +no_defs`;
+	return null;
+}
+
+function lonLatPoints(aoi: Aoi): { polygons: [number, number][][][] | null; points: [number, number][] } {
+	if ("bbox" in aoi) {
+		const [west = 0, south = 0, east = 0, north = 0] = aoi.bbox;
+		const points: [number, number][] = [];
+		for (let k = 0; k < BBOX_EDGE_POINTS; k++) {
+			const f = k / (BBOX_EDGE_POINTS - 1);
+			const lon = west + (east - west) * f;
+			const lat = south + (north - south) * f;
+			points.push([lon, south], [lon, north], [west, lat], [east, lat]);
+		}
+		return { polygons: null, points };
+	}
+	const polygons = (aoi.type === "Polygon" ? [aoi.coordinates] : aoi.coordinates).map((polygon) =>
+		polygon.map((ring) => ring.map(([lon, lat]): [number, number] => [lon, lat])),
+	);
+	return { polygons, points: polygons.flat(2) };
+}
+
+/**
+ * Transforms the area of interest into the raster's CRS. Throws ApiError `unsupported-raster`
+ * naming `aoi` and the CRS when the raster's CRS is not one proj4 is told here, and
+ * `aoi-outside-raster` when a vertex has no place in that CRS (e.g. a pole in Web Mercator).
+ */
+export function aoiInCrs(aoi: Aoi, crs: GeoReference): AoiInRasterCrs {
+	const definition = proj4Definition(epsgCodeOf(crs));
+	if (definition === null) {
+		throw new ApiError(
+			"unsupported-raster",
+			`the area of interest cannot be projected into the raster's CRS (${describeCrs(crs)}); supported: ${SUPPORTED_CRSS}`,
+			{
+				errors: [
+					{ path: "aoi", message: `the raster's CRS (${describeCrs(crs)}) is not supported for an area of interest` },
+				],
+			},
+		);
+	}
+	const converter = proj4(LONLAT, definition);
+	const project = ([lon, lat]: [number, number]): Point => {
+		const [x, y] = converter.forward([lon, lat]);
+		if (x === undefined || y === undefined || !Number.isFinite(x) || !Number.isFinite(y)) {
+			throw new ApiError(
+				"aoi-outside-raster",
+				`(${lon}, ${lat}) has no place in the raster's CRS (${describeCrs(crs)})`,
+				{
+					errors: [{ path: "aoi", message: `(${lon}, ${lat}) lies outside the domain of ${describeCrs(crs)}` }],
+				},
+			);
+		}
+		return [x, y];
+	};
+	const { polygons, points } = lonLatPoints(aoi);
+	const extent: [number, number, number, number] = [
+		Number.POSITIVE_INFINITY,
+		Number.POSITIVE_INFINITY,
+		Number.NEGATIVE_INFINITY,
+		Number.NEGATIVE_INFINITY,
+	];
+	const projected = (polygons ?? [[points]]).map((polygon) =>
+		polygon.map((ring) =>
+			ring.map((position) => {
+				const point = project(position);
+				extent[0] = Math.min(extent[0], point[0]);
+				extent[1] = Math.min(extent[1], point[1]);
+				extent[2] = Math.max(extent[2], point[0]);
+				extent[3] = Math.max(extent[3], point[1]);
+				return point;
+			}),
+		),
+	);
+	return { polygons: polygons === null ? null : projected, extent };
+}
+
+/** A coordinate within this share of a pixel of a pixel edge is on it: transforms carry float noise. */
+const EDGE_SNAP = 1e-9;
+
+function snapped(value: number): number {
+	const rounded = Math.round(value);
+	return Math.abs(value - rounded) < EDGE_SNAP ? rounded : value;
+}
+
+/**
+ * The smallest window of whole pixels of `grid` covering the area of interest's extent in the
+ * raster's CRS, cut to the raster. Throws ApiError `aoi-outside-raster` naming `aoi` when they do
+ * not overlap (and see {@link aoiInCrs}).
+ */
+export function aoiWindow(aoi: Aoi, grid: Grid): AoiWindow {
+	const inRasterCrs = aoiInCrs(aoi, grid.crs);
+	const [originX, pixelWidth, , originY, , pixelHeight] = grid.geotransform;
+	const [minX, minY, maxX, maxY] = inRasterCrs.extent;
+	const window = {
+		colStart: Math.max(0, Math.floor(snapped((minX - originX) / pixelWidth))),
+		colEnd: Math.min(grid.width, Math.ceil(snapped((maxX - originX) / pixelWidth))),
+		rowStart: Math.max(0, Math.floor(snapped((maxY - originY) / pixelHeight))),
+		rowEnd: Math.min(grid.height, Math.ceil(snapped((minY - originY) / pixelHeight))),
+	};
+	if (window.colEnd <= window.colStart || window.rowEnd <= window.rowStart) {
+		const extent = inRasterCrs.extent.map((value) => Number(value.toFixed(3))).join(", ");
+		throw new ApiError(
+			"aoi-outside-raster",
+			`the area of interest (${extent} in ${describeCrs(grid.crs)}) does not overlap the raster`,
+			{ errors: [{ path: "aoi", message: "does not overlap the raster" }] },
+		);
+	}
+	return { window, inRasterCrs };
+}
+
+/**
+ * Which pixels of `window` the area of interest keeps: 1 where the pixel's centre lies inside a
+ * polygon (even-odd over its rings, so holes are left out; a MultiPolygon's polygons are joined,
+ * so overlapping ones still keep their overlap), 0 elsewhere; row-major, the window's size. A
+ * centre on a left edge is inside and on a right edge outside, as GDAL's rasterizer has it. Each
+ * row takes the crossings of its centre line with the edges. Null for a bbox: every pixel is kept.
+ */
+export function aoiCentreMask(aoi: AoiInRasterCrs, grid: Grid, window: PixelWindow): Uint8Array | null {
+	if (aoi.polygons === null) return null;
+	const [originX, pixelWidth, , originY, , pixelHeight] = grid.geotransform;
+	const width = window.colEnd - window.colStart;
+	const height = window.rowEnd - window.rowStart;
+	const mask = new Uint8Array(width * height);
+	const crossings: number[] = [];
+	for (const polygon of aoi.polygons) {
+		// Edges in pixel coordinates of the window: x1, y1, x2, y2 per edge.
+		const edges = Float64Array.from(
+			polygon.flatMap((ring) =>
+				ring.slice(1).flatMap((point, i) => {
+					const previous = ring[i] ?? point;
+					return [
+						(previous[0] - originX) / pixelWidth - window.colStart,
+						(previous[1] - originY) / pixelHeight - window.rowStart,
+						(point[0] - originX) / pixelWidth - window.colStart,
+						(point[1] - originY) / pixelHeight - window.rowStart,
+					];
+				}),
+			),
+		);
+		for (let row = 0; row < height; row++) {
+			const y = row + 0.5;
+			crossings.length = 0;
+			for (let e = 0; e < edges.length; e += 4) {
+				const x1 = edges[e] ?? 0;
+				const y1 = edges[e + 1] ?? 0;
+				const x2 = edges[e + 2] ?? 0;
+				const y2 = edges[e + 3] ?? 0;
+				if (y1 <= y === y2 <= y) continue;
+				crossings.push(x1 + ((y - y1) * (x2 - x1)) / (y2 - y1));
+			}
+			crossings.sort((a, b) => a - b);
+			for (let k = 0; k + 1 < crossings.length; k += 2) {
+				const from = Math.max(0, Math.ceil((crossings[k] ?? 0) - 0.5));
+				const to = Math.min(width, Math.ceil((crossings[k + 1] ?? 0) - 0.5));
+				if (to > from) mask.fill(1, row * width + from, row * width + to);
+			}
+		}
+	}
+	return mask;
+}
