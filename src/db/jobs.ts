@@ -20,6 +20,8 @@ export type JobInputRequest = (
 	offset: number;
 	/** Overrides the job's `nodata` and the file's for this input. */
 	nodata?: number | undefined;
+	/** How the input is resampled onto the target grid when it lies on another. */
+	resampling?: "nearest" | "bilinear" | "average" | undefined;
 };
 
 export interface JobRequest {
@@ -35,6 +37,10 @@ export interface JobRequest {
 	histogram?: { range?: [number, number] | undefined; bins: number } | undefined;
 	/** result.tif's sample type, and the scale and offset of an integer one. */
 	output?: { data_type: "float32" | "int16" | "uint16" | "uint8"; scale: number; offset: number } | undefined;
+	/** The target grid: that of the input named, instead of the finest input's. */
+	grid?: { like: string } | undefined;
+	/** The area of interest (GeoJSON Polygon or MultiPolygon in longitude/latitude, or a bbox), as validated. */
+	aoi?: { bbox: number[] } | { type: string; coordinates: unknown } | undefined;
 	/** Pixels to drop, by a rule on one input's raw samples. */
 	mask?:
 		| {

@@ -5,9 +5,12 @@
  * times as the budget allows: once each whenever some plan under the budget does so.
  */
 
+import type { Point } from "../raster/aoi";
 import { COG_TILE_SIZE as OUTPUT_TILE } from "../raster/cog-writer";
 import type { GeoReference } from "../raster/georeference";
+import type { Grid, InputMapping } from "../raster/grid";
 import { READ_GROUP_BYTES } from "../raster/read";
+import type { ResamplingMethod } from "../raster/resample";
 import { ARENA_STATISTICS_BYTES, SKETCH_TABLE_BYTES } from "../wasm/kernels";
 
 export interface PlannedInput {
@@ -29,6 +32,14 @@ export interface PlannedInput {
 	bytes_per_pixel: number;
 	block_width: number;
 	block_height: number;
+	/** How the input is resampled onto the target grid; absent when it is read on that grid as it is. */
+	placement?: InputPlacement;
+}
+
+/** An input on another grid than the target's: where its pixels lie, and how they are resampled. */
+export interface InputPlacement {
+	mapping: InputMapping;
+	resampling: ResamplingMethod;
 }
 
 /** One compute invocation's window: rows [rowStart, rowEnd) x columns [colStart, colEnd). */
@@ -61,6 +72,12 @@ export interface JobPlan {
 	windows_in_flight?: number;
 	strips: StripSpan[];
 	inputs: PlannedInput[];
+	/**
+	 * Where the output lies on the target grid when it is not the whole of it (an area of
+	 * interest): its first pixel there, the target grid, and the AOI's polygons in the grid's CRS
+	 * (pixels whose centre lies outside them are NaN). Absent: the output is the target grid.
+	 */
+	area?: { origin: { column: number; row: number }; grid: Grid; polygons?: Point[][][] };
 }
 
 /** Identifies the file an input reads, so inputs sharing one file decode it once. */

@@ -7,10 +7,13 @@ import type { GeoTIFFImage } from "geotiff";
 import type { JobInputRecord } from "../db/job-inputs";
 import type { JobRecord } from "../db/jobs";
 import { ApiError } from "../errors/api-error";
-import { geotransformOf, sameCrs, sameGeotransform } from "../raster/georeference";
+import { type Aoi, aoiWindow } from "../raster/aoi";
+import { type GeoReference, type Geotransform, geotransformOf, windowGeoReference } from "../raster/georeference";
+import { type Grid, targetGrid } from "../raster/grid";
 import { inputReadFailure } from "../raster/input-errors";
 import { bandDataType, type RasterHeader } from "../raster/inspect";
-import { type JobPlan, type PlannedInput, planStrips } from "./plan";
+import type { ResamplingMethod } from "../raster/resample";
+import { type InputPlacement, type JobPlan, type PlannedInput, planStrips } from "./plan";
 
 /** An input of the job with its file's header, as validate read it. */
 export interface InspectedInput {
@@ -21,32 +24,40 @@ export interface InspectedInput {
 	storedBytes: number;
 }
 
-function checkSameGrid(reference: InspectedInput, other: InspectedInput): ApiError | null {
+/** Inputs without any georeference can only be read together pixel for pixel, at one size. */
+function checkSameSize(inspected: readonly InspectedInput[]): ApiError | null {
+	const [reference, ...others] = inspected;
+	if (!reference) return null;
 	const a = reference.header;
-	const b = other.header;
-	const names = `'${reference.input.name}' and '${other.input.name}'`;
-	const errors = [{ path: `inputs.${other.input.name}`, message: `not on the grid of inputs.${reference.input.name}` }];
-	if (a.width !== b.width || a.height !== b.height) {
+	for (const other of others) {
+		const b = other.header;
+		if (a.width === b.width && a.height === b.height) continue;
 		return new ApiError(
 			"raster-mismatch",
-			`sizes differ: ${names} are ${a.width} x ${a.height} and ${b.width} x ${b.height} pixels`,
-			{ errors },
+			`sizes differ: '${reference.input.name}' and '${other.input.name}' are ${a.width} x ${a.height} and ${b.width} x ${b.height} pixels, and neither is georeferenced`,
+			{
+				errors: [{ path: `inputs.${other.input.name}`, message: `not on the grid of inputs.${reference.input.name}` }],
+			},
 		);
-	}
-	const transformA = geotransformOf(a.geo);
-	const transformB = geotransformOf(b.geo);
-	const bothUngeoreferenced = transformA === null && transformB === null;
-	if (!bothUngeoreferenced && !(transformA && transformB && sameGeotransform(transformA, transformB))) {
-		return new ApiError("raster-mismatch", `geotransforms differ between ${names} (origin or pixel size)`, { errors });
-	}
-	if (!sameCrs(a.geo, b.geo)) {
-		return new ApiError("raster-mismatch", `coordinate reference systems differ between ${names}`, { errors });
 	}
 	return null;
 }
 
-/** An input as compute reads it: its file, band, sample type, nodata and block layout. */
-function plannedInput(job: JobRecord, { input, image, header }: InspectedInput): PlannedInput {
+/**
+ * How an input is read for a job: on the target grid as it is, or resampled. An input named by
+ * the mask or by a comparison or bitwise operator (`classInputs`) is a class or bit band, read
+ * nearest by default; any other is read bilinearly unless its request says otherwise.
+ */
+function resamplingOf(job: JobRecord, name: string, classInputs: ReadonlySet<string>): ResamplingMethod {
+	return job.request.inputs[name]?.resampling ?? (classInputs.has(name) ? "nearest" : "bilinear");
+}
+
+/** An input as compute reads it: its file, band, sample type, nodata, block layout and placement. */
+function plannedInput(
+	job: JobRecord,
+	{ input, image, header }: InspectedInput,
+	placement: InputPlacement | undefined,
+): PlannedInput {
 	const nodata = job.request.inputs[input.name]?.nodata ?? job.request.nodata ?? header.nodataValue;
 	return {
 		name: input.name,
@@ -61,28 +72,108 @@ function plannedInput(job: JobRecord, { input, image, header }: InspectedInput):
 		bytes_per_pixel: image.getBytesPerPixel(),
 		block_width: header.block_width,
 		block_height: header.block_height,
+		...(placement ? { placement } : {}),
+	};
+}
+
+/** The grid of an input whose geotransform is known. */
+function gridOf({ header }: InspectedInput, geotransform: Geotransform): Grid {
+	return { geotransform, width: header.width, height: header.height, crs: header.geo };
+}
+
+/**
+ * The output grid: the target grid (every input on one grid, src/raster/grid.ts), cut to the
+ * smallest window of whole pixels covering the request's area of interest, with each input's
+ * placement on it; or the problem that makes the inputs unusable together.
+ */
+function outputGrid(
+	job: JobRecord,
+	inspected: readonly InspectedInput[],
+	classInputs: ReadonlySet<string>,
+): {
+	width: number;
+	height: number;
+	geo: GeoReference;
+	area?: JobPlan["area"];
+	placements: Map<string, InputPlacement>;
+} {
+	const transforms = inspected.map((entry) => {
+		try {
+			return geotransformOf(entry.header.geo);
+		} catch (error) {
+			// Georeference tags are parsed here first; malformed ones make the file unreadable.
+			throw inputReadFailure(entry.input, error, "reading the georeference");
+		}
+	});
+	const [reference] = inspected;
+	if (!reference) throw new ApiError("invalid-inputs", "the job has no inputs");
+	const { aoi, grid } = job.request;
+	if (transforms.every((transform) => transform === null)) {
+		const mismatch = checkSameSize(inspected);
+		if (mismatch) throw mismatch;
+		if (aoi || grid) {
+			const path = aoi ? "aoi" : "grid";
+			throw new ApiError(
+				"raster-mismatch",
+				`'${path}' needs georeferenced inputs; none of the inputs is georeferenced`,
+				{
+					errors: [{ path, message: "the inputs have no georeference" }],
+				},
+			);
+		}
+		const { width, height, geo } = reference.header;
+		return { width, height, geo, placements: new Map() };
+	}
+	const missing = inspected.find((_, i) => transforms[i] === null);
+	if (missing) {
+		throw new ApiError("raster-mismatch", `input '${missing.input.name}' has no georeference and the others have`, {
+			errors: [{ path: `inputs.${missing.input.name}`, message: "not georeferenced" }],
+		});
+	}
+	const target = targetGrid(
+		inspected.map((entry, i) => ({ name: entry.input.name, grid: gridOf(entry, transforms[i] as Geotransform) })),
+		grid?.like,
+	);
+	const cut = aoi ? aoiWindow(aoi as Aoi, target.grid) : null;
+	const window = cut?.window ?? { rowStart: 0, rowEnd: target.grid.height, colStart: 0, colEnd: target.grid.width };
+	const origin = { column: window.colStart, row: window.rowStart };
+	const placements = new Map<string, InputPlacement>();
+	for (const mapping of target.inputs) {
+		if (mapping.identity) continue;
+		placements.set(mapping.name, { mapping, resampling: resamplingOf(job, mapping.name, classInputs) });
+	}
+	const like = inspected.find((entry) => entry.input.name === target.like) ?? reference;
+	const polygons = cut?.inRasterCrs.polygons;
+	return {
+		width: window.colEnd - window.colStart,
+		height: window.rowEnd - window.rowStart,
+		geo: windowGeoReference(like.header.geo, origin.column, origin.row),
+		...(origin.column === 0 && origin.row === 0 && !polygons
+			? {}
+			: { area: { origin, grid: target.grid, ...(polygons ? { polygons } : {}) } }),
+		placements,
 	};
 }
 
 /**
- * The job's windows over its inputs' grid, under STRIP_BUDGET_BYTES, or the problem that makes
- * the inputs unusable together (no input, or grids that differ).
+ * The job's windows over its output grid (see outputGrid), under STRIP_BUDGET_BYTES, or the
+ * problem that makes the inputs unusable together or the area of interest miss them.
  */
-export function planRasterWindows(env: Env, job: JobRecord, inspected: readonly InspectedInput[]): JobPlan | ApiError {
-	const [reference, ...others] = inspected;
-	if (!reference) return new ApiError("invalid-inputs", "the job has no inputs");
-	for (const other of others) {
-		let mismatch: ApiError | null;
-		try {
-			mismatch = checkSameGrid(reference, other);
-		} catch (error) {
-			// Georeference tags are parsed here first; malformed ones make the file unreadable.
-			return inputReadFailure(other.input, error, "reading the georeference");
-		}
-		if (mismatch) return mismatch;
+export function planRasterWindows(
+	env: Env,
+	job: JobRecord,
+	inspected: readonly InspectedInput[],
+	classInputs: ReadonlySet<string> = new Set(),
+): JobPlan | ApiError {
+	let output: ReturnType<typeof outputGrid>;
+	try {
+		output = outputGrid(job, inspected, classInputs);
+	} catch (error) {
+		if (error instanceof ApiError) return error;
+		throw error;
 	}
-	const planned = inspected.map((entry) => plannedInput(job, entry));
-	const { width, height, geo } = reference.header;
+	const planned = inspected.map((entry) => plannedInput(job, entry, output.placements.get(entry.input.name)));
+	const { width, height, geo } = output;
 	const { rowsPerStrip, colsPerStrip, chunkColumns, strips } = planStrips(
 		width,
 		height,
@@ -100,5 +191,6 @@ export function planRasterWindows(env: Env, job: JobRecord, inspected: readonly 
 		windows_in_flight: Math.max(1, env.WINDOWS_IN_FLIGHT_PER_JOB),
 		strips,
 		inputs: planned,
+		...(output.area ? { area: output.area } : {}),
 	};
 }

@@ -1,7 +1,9 @@
 /**
- * Reads one window of a job's inputs for a process's compute: each file decoded once for all
- * of its bands the job uses, remote reads held to the job's byte budget. A file that cannot be
- * read fails the job as an ApiError naming the input.
+ * Reads one window of a job's output grid from its inputs, for a process's compute: an input on
+ * the target grid is read there as it is (each file decoded once for all of its bands the job
+ * uses), an input on another grid is read over only the source pixels the window needs and
+ * resampled onto it (src/raster/resample.ts). Remote reads are held to the job's byte budget. A
+ * file that cannot be read fails the job as an ApiError naming the input.
  */
 import type { JobRecord } from "../db/jobs";
 import { inputReadFailure } from "../raster/input-errors";
@@ -9,61 +11,166 @@ import { openRasterFile } from "../raster/inputs";
 import { type DecodedWindow, type PixelWindow, readWindow } from "../raster/read";
 import type { RemoteByteBudget } from "../raster/remote";
 import { jobRemoteBudget } from "../raster/remote-budget";
-import { fileOf, type PlannedInput } from "./plan";
+import { planResample } from "../raster/resample";
+import { SAMPLE_ARRAYS, type SampleArray } from "../raster/samples";
+import { fileOf, type InputPlacement, type JobPlan, type PlannedInput } from "./plan";
 
-/** Where an input's samples are: a decoded window of its file, and its band's position in it. */
+/**
+ * Where an input's samples are: a decoded window (addressed in the output's columns) and its
+ * band's position in it, with the value that marks nodata in those samples: the input's own for
+ * samples read as they are, null for resampled ones, where NaN marks it.
+ */
 export interface DecodedInput {
 	window: DecodedWindow;
 	position: number;
+	nodata: number | null;
 }
 
-/** Decodes each file once for all of its bands this job uses. */
+interface RemoteAccess {
+	allowedHosts: readonly string[] | null;
+	budget: RemoteByteBudget;
+}
+
+/** The window moved by `column`, `row`: the output's window as a window of the target grid. */
+function shifted(window: PixelWindow, { column, row }: { column: number; row: number }): PixelWindow {
+	return {
+		rowStart: window.rowStart + row,
+		rowEnd: window.rowEnd + row,
+		colStart: window.colStart + column,
+		colEnd: window.colEnd + column,
+	};
+}
+
+/** A decoded window of the target grid seen in the output's columns, `shift` columns to its left. */
+function inOutputColumns(window: DecodedWindow, shift: number): DecodedWindow {
+	if (shift === 0) return window;
+	return {
+		...window,
+		columns: (colStart, colEnd) => inOutputColumns(window.columns(colStart + shift, colEnd + shift), shift),
+	};
+}
+
+/** One float32 band held whole for `window`, as a DecodedWindow (nothing stored empty). */
+function floatWindow(values: Float32Array, window: PixelWindow): DecodedWindow {
+	const width = window.colEnd - window.colStart;
+	const view = (colStart: number, colEnd: number): DecodedWindow => {
+		if (!(window.colStart <= colStart && colStart < colEnd && colEnd <= window.colEnd)) {
+			throw new RangeError(`columns ${colStart}-${colEnd} are not inside ${window.colStart}-${window.colEnd}`);
+		}
+		const columns = colEnd - colStart;
+		return {
+			sampleTypes: ["float32"],
+			copyBand(position, destination) {
+				if (position !== 0 || !(destination instanceof Float32Array)) {
+					throw new RangeError("a resampled input has one float32 band");
+				}
+				for (let row = 0; row < window.rowEnd - window.rowStart; row++) {
+					const from = row * width + colStart - window.colStart;
+					destination.set(values.subarray(from, from + columns), row * columns);
+				}
+			},
+			maskEmptyBlocks() {},
+			hasEmptyBlocks: () => false,
+			columns: view,
+		};
+	};
+	return view(window.colStart, window.colEnd);
+}
+
+async function openInput(env: Env, remote: RemoteAccess, input: PlannedInput) {
+	const { image } = await openRasterFile(env, {
+		objectKey: input.object_key,
+		href: input.href,
+		bytes: input.bytes,
+		etag: input.etag,
+		allowedHosts: remote.allowedHosts,
+		remoteBudget: remote.budget,
+	});
+	return image;
+}
+
+function readFailure(input: PlannedInput, error: unknown, window: PixelWindow) {
+	return inputReadFailure(
+		{ name: input.name, uploadId: input.upload_id, href: input.href },
+		error,
+		`decoding rows ${window.rowStart}-${window.rowEnd}, columns ${window.colStart}-${window.colEnd}`,
+	);
+}
+
+/**
+ * An input on another grid over the target window `target`: its source pixels under the window,
+ * decoded (blocks stored empty as nodata), resampled to float32 with NaN for nodata.
+ */
+async function readResampled(
+	env: Env,
+	remote: RemoteAccess,
+	input: PlannedInput & { placement: InputPlacement },
+	target: PixelWindow,
+): Promise<Float32Array> {
+	const resampling = planResample(input.placement.mapping, target, input.placement.resampling);
+	const source = resampling.sourceWindow;
+	if (!source) return resampling.resample(null, input.nodata);
+	let samples: SampleArray;
+	try {
+		const decoded = await readWindow(await openInput(env, remote, input), [input.band], source);
+		const [type] = decoded.sampleTypes;
+		if (!type) throw new Error("the band was not decoded");
+		samples = new SAMPLE_ARRAYS[type]((source.rowEnd - source.rowStart) * (source.colEnd - source.colStart));
+		decoded.copyBand(0, samples);
+		if (decoded.hasEmptyBlocks(0)) {
+			const marked = Float32Array.from(samples);
+			decoded.maskEmptyBlocks(0, marked);
+			samples = marked;
+		}
+	} catch (error) {
+		throw readFailure(input, error, source);
+	}
+	return resampling.resample(samples, input.nodata);
+}
+
 async function readInputs(
 	env: Env,
-	remote: { allowedHosts: readonly string[] | null; budget: RemoteByteBudget },
-	inputs: readonly PlannedInput[],
+	remote: RemoteAccess,
+	plan: JobPlan,
 	window: PixelWindow,
 ): Promise<Map<string, DecodedInput>> {
-	const byFile = Map.groupBy(inputs, fileOf);
+	const origin = plan.area?.origin ?? { column: 0, row: 0 };
+	const target = shifted(window, origin);
 	const decodedInputs = new Map<string, DecodedInput>();
-	for (const group of byFile.values()) {
+	const onTarget = plan.inputs.filter((input) => !input.placement);
+	for (const group of Map.groupBy(onTarget, fileOf).values()) {
 		const [first] = group;
 		if (!first) continue;
 		const bands = [...new Set(group.map((input) => input.band))];
 		let decoded: DecodedWindow;
 		try {
-			const { image } = await openRasterFile(env, {
-				objectKey: first.object_key,
-				href: first.href,
-				bytes: first.bytes,
-				etag: first.etag,
-				allowedHosts: remote.allowedHosts,
-				remoteBudget: remote.budget,
-			});
-			decoded = await readWindow(image, bands, window);
+			decoded = inOutputColumns(await readWindow(await openInput(env, remote, first), bands, target), origin.column);
 		} catch (error) {
-			throw inputReadFailure(
-				{ name: first.name, uploadId: first.upload_id, href: first.href },
-				error,
-				`decoding rows ${window.rowStart}-${window.rowEnd}, columns ${window.colStart}-${window.colEnd}`,
-			);
+			throw readFailure(first, error, target);
 		}
-		for (const input of group) decodedInputs.set(input.name, { window: decoded, position: bands.indexOf(input.band) });
+		for (const input of group) {
+			decodedInputs.set(input.name, { window: decoded, position: bands.indexOf(input.band), nodata: input.nodata });
+		}
+	}
+	for (const input of plan.inputs) {
+		if (!input.placement) continue;
+		const values = await readResampled(env, remote, { ...input, placement: input.placement }, target);
+		decodedInputs.set(input.name, { window: floatWindow(values, window), position: 0, nodata: null });
 	}
 	return decodedInputs;
 }
 
-/** The window of every input, by input name. */
+/** The output window `window` of every input of the plan, by input name. */
 export async function readWindowInputs(
 	env: Env,
 	job: JobRecord,
-	inputs: readonly PlannedInput[],
+	plan: JobPlan,
 	window: PixelWindow,
 ): Promise<Map<string, DecodedInput>> {
 	const allowedHosts = job.request.remote?.allowed_hosts ?? null;
 	const budget = jobRemoteBudget(env, job.id);
 	try {
-		return await readInputs(env, { allowedHosts, budget }, inputs, window);
+		return await readInputs(env, { allowedHosts, budget }, plan, window);
 	} finally {
 		await budget.settle();
 	}

@@ -9,6 +9,16 @@ import { RasterInputError } from "./input-errors";
 
 /** GDAL's names for the sample types EO Edge computes on. */
 export const supportedDataTypes = ["Byte", "Int8", "UInt16", "Int16", "UInt32", "Int32", "Float32", "Float64"] as const;
+
+/** The supported sample types that hold integers (class and bit bands). */
+export const INTEGER_SAMPLE_TYPES: ReadonlySet<string> = new Set([
+	"Byte",
+	"Int8",
+	"UInt16",
+	"Int16",
+	"UInt32",
+	"Int32",
+]);
 export type SupportedDataType = (typeof supportedDataTypes)[number];
 
 export interface RasterSummary {

@@ -46,15 +46,23 @@ function classifier(rule: MaskRule, nodata: number | null): (sample: number) => 
 /**
  * Applies the mask to `output` (the same pixels as `samples`, row-major): a pixel the rule drops
  * becomes NaN and is counted as masked, even where it is also nodata; a pixel that is nodata in
- * the mask input becomes NaN (nodata). Returns how many pixels the rule dropped.
+ * the mask input becomes NaN (nodata). Pixels `considered` marks 0 (outside an area of interest)
+ * are left to the caller and not counted. Returns how many pixels the rule dropped.
  */
-export function applyMask(output: Float32Array, samples: SampleArray, rule: MaskRule, nodata: number | null): number {
+export function applyMask(
+	output: Float32Array,
+	samples: SampleArray,
+	rule: MaskRule,
+	nodata: number | null,
+	considered: Uint8Array | null = null,
+): number {
 	if (samples.length !== output.length) {
 		throw new RangeError(`the mask has ${samples.length} samples for ${output.length} pixels`);
 	}
 	const classify = classifier(rule, nodata);
 	let masked = 0;
 	for (let i = 0; i < output.length; i++) {
+		if (considered?.[i] === 0) continue;
 		const fate = classify(samples[i] as number);
 		if (fate === "kept") continue;
 		output[i] = Number.NaN;

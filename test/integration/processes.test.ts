@@ -53,7 +53,7 @@ const validPixelCount: Process = {
 			failuresToCome.set(window.index, failures - 1);
 			throw new Error("a transient fault");
 		}
-		const decoded = await readWindowInputs(stageEnv, job, plan.inputs, window);
+		const decoded = await readWindowInputs(stageEnv, job, plan, window);
 		const pixels = (window.rowEnd - window.rowStart) * (window.colEnd - window.colStart);
 		const valid = new Uint8Array(pixels).fill(1);
 		for (const input of plan.inputs) {
@@ -63,7 +63,7 @@ const validPixelCount: Process = {
 			const samples = new SAMPLE_ARRAYS[type](pixels);
 			band.window.copyBand(band.position, samples);
 			samples.forEach((sample, i) => {
-				if (sample === input.nodata || Number.isNaN(sample)) valid[i] = 0;
+				if (sample === band.nodata || Number.isNaN(sample)) valid[i] = 0;
 			});
 		}
 		return { valid: valid.reduce((sum, flag) => sum + flag, 0), pixels };

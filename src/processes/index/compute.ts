@@ -16,6 +16,7 @@ import { type CompiledFormula, jobFormula } from "../../indices/formula";
 import type { JobPlan, StripSpan } from "../../pipeline/plan";
 import type { StageContext } from "../../pipeline/stage";
 import { type DecodedInput, readWindowInputs } from "../../pipeline/window-inputs";
+import { aoiCentreMask } from "../../raster/aoi";
 import { applyMask, type MaskRule } from "../../raster/mask";
 import type { PixelWindow } from "../../raster/read";
 import { SAMPLE_ARRAYS, type SampleArray, type SampleType } from "../../raster/samples";
@@ -51,16 +52,15 @@ async function readAndCompute(
 	formula: CompiledFormula,
 	window: PixelWindow,
 ): Promise<ChunkOutput> {
-	const decodedInputs = await readWindowInputs(env, job, plan.inputs, window);
+	const decodedInputs = await readWindowInputs(env, job, plan, window);
 	const inputs = formula.inputs.map((name) => {
-		const planned = plan.inputs.find((candidate) => candidate.name === name);
 		const requested = job.request.inputs[name];
 		const decoded = decodedInputs.get(name);
 		const type = decoded?.window.sampleTypes[decoded.position];
-		if (!planned || !requested || !decoded || !type) throw new Error(`job ${job.id}: input ${name} was not read`);
-		return { decoded, type, scaling: { nodata: planned.nodata, scale: requested.scale, offset: requested.offset } };
+		if (!requested || !decoded || !type) throw new Error(`job ${job.id}: input ${name} was not read`);
+		return { decoded, type, scaling: { nodata: decoded.nodata, scale: requested.scale, offset: requested.offset } };
 	});
-	const mask = windowMask(job, plan, decodedInputs);
+	const mask = windowMask(job, decodedInputs);
 	const columnsOf = (decoded: DecodedInput, chunk: PixelWindow) => ({
 		...decoded,
 		window: decoded.window.columns(chunk.colStart, chunk.colEnd),
@@ -70,25 +70,38 @@ async function readAndCompute(
 			chunk,
 			inputs.map((input) => ({ ...input, decoded: columnsOf(input.decoded, chunk) })),
 			mask && { ...mask, decoded: columnsOf(mask.decoded, chunk) },
+			outsideArea(plan, chunk),
 			formula,
 			job,
 		),
 	);
 }
 
+/**
+ * The pixels of `window` (of the output) whose centre lies outside the request's AOI polygon,
+ * as 0 in a mask of the window (GDAL's cutline rule); null when every pixel is inside.
+ */
+function outsideArea(plan: JobPlan, window: PixelWindow): Uint8Array | null {
+	const area = plan.area;
+	if (!area?.polygons) return null;
+	const { column, row } = area.origin;
+	const onGrid = {
+		rowStart: window.rowStart + row,
+		rowEnd: window.rowEnd + row,
+		colStart: window.colStart + column,
+		colEnd: window.colEnd + column,
+	};
+	return aoiCentreMask({ polygons: area.polygons, extent: [0, 0, 0, 0] }, area.grid, onGrid);
+}
+
 /** The request's mask over the decoded window: its input's samples, rule and nodata; null without a mask. */
-function windowMask(
-	job: JobRecord,
-	plan: JobPlan,
-	decodedInputs: ReadonlyMap<string, DecodedInput>,
-): WindowMask | null {
+function windowMask(job: JobRecord, decodedInputs: ReadonlyMap<string, DecodedInput>): WindowMask | null {
 	const { mask } = job.request;
 	if (!mask) return null;
-	const planned = plan.inputs.find((candidate) => candidate.name === mask.input);
 	const decoded = decodedInputs.get(mask.input);
 	const type = decoded?.window.sampleTypes[decoded.position];
-	if (!planned || !decoded || !type) throw new Error(`job ${job.id}: the mask's input ${mask.input} was not read`);
-	return { decoded, type, rule: maskRule(mask), nodata: planned.nodata };
+	if (!decoded || !type) throw new Error(`job ${job.id}: the mask's input ${mask.input} was not read`);
+	return { decoded, type, rule: maskRule(mask), nodata: decoded.nodata };
 }
 
 interface WindowMask {
@@ -111,6 +124,7 @@ function computeStrip(
 	window: PixelWindow,
 	inputs: readonly { decoded: DecodedInput; type: SampleType; scaling: InputScaling }[],
 	mask: WindowMask | null,
+	inside: Uint8Array | null,
 	formula: CompiledFormula,
 	job: JobRecord,
 ): ChunkOutput {
@@ -136,13 +150,17 @@ function computeStrip(
 	const emptyBlocks = read.some(({ decoded }) => decoded.window.hasEmptyBlocks(decoded.position));
 	let stats: WindowStats;
 	let maskedCount = 0;
-	if (emptyBlocks || mask) {
-		// The mask and blocks stored empty are marked after evaluation, so the statistics are read after that.
+	if (emptyBlocks || mask || inside) {
+		// The mask, the AOI and blocks stored empty are marked after evaluation, so the statistics are read after that.
 		const values = arena.evaluate(formula.program, scaling);
 		if (mask) {
 			const samples = new SAMPLE_ARRAYS[mask.type](values.length);
 			mask.decoded.window.copyBand(mask.decoded.position, samples);
-			maskedCount = applyMask(values, samples, mask.rule, mask.nodata);
+			maskedCount = applyMask(values, samples, mask.rule, mask.nodata, inside);
+		}
+		if (inside) {
+			// Outside the AOI polygon is nodata, as GDAL's cutline leaves it; the mask counted none of it.
+			for (let i = 0; i < values.length; i++) if (inside[i] === 0) values[i] = Number.NaN;
 		}
 		for (const { decoded } of read) decoded.window.maskEmptyBlocks(decoded.position, values);
 		stats = arena.outputStats(histogram);

@@ -2,12 +2,15 @@
  * The index process's plan: windows over its inputs' grid (src/pipeline/raster-plan.ts), for a
  * result.tif that store can build within STORE_BUDGET_BYTES.
  */
+import type { JobRecord } from "../../db/jobs";
 import { ApiError } from "../../errors/api-error";
 import type { JobPlan } from "../../pipeline/plan";
 import type { InspectedInput } from "../../pipeline/raster-plan";
 import { planRasterWindows } from "../../pipeline/raster-plan";
 import type { StageContext } from "../../pipeline/stage";
 import { storeWorkingSetBytes, widestStorableWidth } from "../../pipeline/store/budget";
+import { INTEGER_SAMPLE_TYPES } from "../../raster/inspect";
+import { maskRule } from "./request";
 
 const MiB = 1024 * 1024;
 
@@ -22,11 +25,44 @@ function checkStoreBudget({ width, height }: JobPlan, budgetBytes: number): ApiE
 	);
 }
 
+/**
+ * The mask's input read as the rule needs it: raw classes or bits survive only nearest
+ * resampling, and bits need an integer band.
+ */
+function checkMaskInput(job: JobRecord, plan: JobPlan): ApiError | null {
+	const { mask } = job.request;
+	if (!mask) return null;
+	const input = plan.inputs.find((candidate) => candidate.name === mask.input);
+	if (!input) return null;
+	const resampling = input.placement?.resampling;
+	if (resampling !== undefined && resampling !== "nearest") {
+		return new ApiError(
+			"invalid-inputs",
+			`the mask's input '${mask.input}' lies on another grid and is resampled ${resampling}, which invents classes and bits; resample it nearest`,
+			{ errors: [{ path: `inputs.${mask.input}.resampling`, message: "must be nearest for the mask's input" }] },
+		);
+	}
+	const rule = maskRule(mask);
+	if ("bits" in rule && !INTEGER_SAMPLE_TYPES.has(input.data_type)) {
+		return new ApiError(
+			"invalid-inputs",
+			`the mask tests bits of '${mask.input}', whose samples are ${input.data_type}, not integers`,
+			{ errors: [{ path: "mask.bits", message: `inputs.${mask.input} is ${input.data_type}, not an integer band` }] },
+		);
+	}
+	return null;
+}
+
+/** Inputs that hold classes or bits, which are resampled nearest unless the request says otherwise. */
+function classInputsOf(job: JobRecord): Set<string> {
+	return new Set(job.request.mask ? [job.request.mask.input] : []);
+}
+
 export async function planIndexJob(
 	{ env, job }: StageContext,
 	inputs: readonly InspectedInput[],
 ): Promise<JobPlan | ApiError> {
-	const plan = planRasterWindows(env, job, inputs);
+	const plan = planRasterWindows(env, job, inputs, classInputsOf(job));
 	if (plan instanceof ApiError) return plan;
-	return checkStoreBudget(plan, env.STORE_BUDGET_BYTES) ?? plan;
+	return checkMaskInput(job, plan) ?? checkStoreBudget(plan, env.STORE_BUDGET_BYTES) ?? plan;
 }

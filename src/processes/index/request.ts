@@ -8,6 +8,7 @@ import type { JobRequest } from "../../db/jobs";
 import { MAX_FORMULA_DEPTH, MAX_FORMULA_LENGTH } from "../../formula/parse";
 import { type CompiledFormula, compileFormula } from "../../indices/formula";
 import { EXPRESSION_INDEX } from "../../indices/registry";
+import { AoiSchema } from "../../raster/aoi";
 import { MASK_PRESETS, MAX_MASK_BIT, type MaskPreset, type MaskRule } from "../../raster/mask";
 import { OutputOptionsSchema } from "../../raster/output-type";
 import { MAX_HISTOGRAM_BINS } from "../../wasm/kernels";
@@ -106,17 +107,28 @@ export const indexRequestFields = {
 	histogram: HistogramOptionsSchema.optional(),
 	mask: MaskSchema.optional(),
 	output: OutputOptionsSchema.optional(),
+	grid: z
+		.strictObject({
+			like: z.string().min(1).openapi({ description: "The input whose grid the output takes", example: "swir16" }),
+		})
+		.optional()
+		.openapi("GridOptions", {
+			description:
+				"The output grid: by default the finest input's. Inputs in one CRS whose pixel sizes are integer multiples of each other and whose origins fall on the finest grid are resampled onto it (see each input's `resampling`)",
+		}),
+	aoi: AoiSchema.optional(),
 };
 
 /**
  * Field problems of an index request that the fields alone cannot show: index or expression,
- * not both; a mask that names one of the inputs.
+ * not both; a mask and a grid that name one of the inputs.
  */
 export function indexRequestIssues(request: {
 	index?: string | undefined;
 	expression?: string | undefined;
 	inputs: Record<string, unknown>;
 	mask?: { input: string } | undefined;
+	grid?: { like: string } | undefined;
 }): { path: string[]; message: string }[] {
 	const issues: { path: string[]; message: string }[] = [];
 	if ((request.index === undefined) === (request.expression === undefined)) {
@@ -124,6 +136,10 @@ export function indexRequestIssues(request: {
 			path: [request.index === undefined ? "index" : "expression"],
 			message: request.index === undefined ? "give index or expression" : "give index or expression, not both",
 		});
+	}
+	if (request.grid && !Object.hasOwn(request.inputs, request.grid.like)) {
+		const names = Object.keys(request.inputs).join(", ");
+		issues.push({ path: ["grid", "like"], message: `names no input (the inputs are ${names})` });
 	}
 	if (request.mask && !Object.hasOwn(request.inputs, request.mask.input)) {
 		const names = Object.keys(request.inputs).join(", ");

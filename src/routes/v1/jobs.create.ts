@@ -34,6 +34,7 @@ import {
 	processRequests,
 } from "../../processes/requests";
 import { operatorAllowlist, remoteHref, remoteUrlRefusal } from "../../raster/remote";
+import { RESAMPLING_METHODS } from "../../raster/resample";
 import { createJobExample, queuedJobExample } from "./examples";
 import { IdempotencyKeyHeader, JobSchema, renderJob } from "./schemas";
 
@@ -61,6 +62,11 @@ const JobInputSchema = z
 			.number()
 			.default(0)
 			.openapi({ description: "Added after scale (e.g. -0.1 for Sentinel-2 L2A since baseline 04.00)", example: 0 }),
+		resampling: z.enum(RESAMPLING_METHODS).optional().openapi({
+			description:
+				"How the input is resampled when it lies on another grid than the output's: `nearest` (as gdalwarp -r near; the default for the mask's input and for inputs compared or used bitwise), `bilinear` (as gdalwarp -r bilinear; the default otherwise) or `average` (as gdalwarp -r average, for a coarser output). Nodata source pixels are left out and the rest re-weighted; values are not rounded back to the input's sample type",
+			example: "bilinear",
+		}),
 		nodata: z.number().optional().openapi({
 			description:
 				"Samples equal to this are nodata in this input; overrides the job's nodata and the file's GDAL_NODATA",
@@ -107,6 +113,11 @@ export const CreateJobSchema = z
 				red: { upload_id: "upl_0123456789abcdef01234567", band: 1 },
 				nir: { upload_id: "upl_89abcdef0123456789abcdef", band: 1 },
 			},
+		}),
+		resampling: z.enum(RESAMPLING_METHODS).optional().openapi({
+			description:
+				"How the input is resampled when it lies on another grid than the output's: `nearest` (as gdalwarp -r near; the default for the mask's input and for inputs compared or used bitwise), `bilinear` (as gdalwarp -r bilinear; the default otherwise) or `average` (as gdalwarp -r average, for a coarser output). Nodata source pixels are left out and the rest re-weighted; values are not rounded back to the input's sample type",
+			example: "bilinear",
 		}),
 		nodata: z.number().optional().openapi({
 			description:
@@ -221,8 +232,14 @@ function checkOperatorAllowlist(env: Env, inputs: JobRequest["inputs"]): ApiErro
 /** The validated inputs as stored: each names its upload or its href, never both. */
 function inputRequests(inputs: CreateJob["inputs"]): JobRequest["inputs"] {
 	return Object.fromEntries(
-		Object.entries(inputs).map(([name, { upload_id, href, band, scale, offset, nodata }]) => {
-			const sampling = { band, scale, offset, ...(nodata === undefined ? {} : { nodata }) };
+		Object.entries(inputs).map(([name, { upload_id, href, band, scale, offset, nodata, resampling }]) => {
+			const sampling = {
+				band,
+				scale,
+				offset,
+				...(nodata === undefined ? {} : { nodata }),
+				...(resampling === undefined ? {} : { resampling }),
+			};
 			if (upload_id !== undefined) return [name, { upload_id, ...sampling }];
 			if (href !== undefined) return [name, { href, ...sampling }];
 			throw new Error(`inputs.${name}: the schema let through an input with neither upload_id nor href`);
@@ -290,6 +307,8 @@ async function checkRequest(
 		histogram: request.histogram,
 		mask: request.mask,
 		output: request.output,
+		grid: request.grid,
+		aoi: request.aoi,
 	};
 	const prepared = processRequests[request.process].prepare(jobRequest);
 	const hostError = checkOperatorAllowlist(env, inputs);

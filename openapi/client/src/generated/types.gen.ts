@@ -170,12 +170,18 @@ export type CreateJob = {
     histogram?: HistogramOptions;
     mask?: Mask;
     output?: OutputOptions;
+    grid?: GridOptions;
+    aoi?: Aoi;
     /**
      * One entry per band: for an index keyed by STAC common name (red, nir, swir16, …), for an expression by the names it uses
      */
     inputs: {
         [key: string]: JobInput;
     };
+    /**
+     * How the input is resampled when it lies on another grid than the output's: `nearest` (as gdalwarp -r near; the default for the mask's input and for inputs compared or used bitwise), `bilinear` (as gdalwarp -r bilinear; the default otherwise) or `average` (as gdalwarp -r average, for a coarser output). Nodata source pixels are left out and the rest re-weighted; values are not rounded back to the input's sample type
+     */
+    resampling?: 'nearest' | 'bilinear' | 'average';
     /**
      * Overrides every input's GDAL_NODATA (an input's own nodata overrides this): pixels equal to it become NaN
      */
@@ -240,6 +246,47 @@ export type OutputOptions = {
     offset?: number;
 };
 
+/**
+ * The output grid: by default the finest input's. Inputs in one CRS whose pixel sizes are integer multiples of each other and whose origins fall on the finest grid are resampled onto it (see each input's `resampling`)
+ */
+export type GridOptions = {
+    /**
+     * The input whose grid the output takes
+     */
+    like: string;
+};
+
+export type Aoi = AoiBbox | AoiPolygon | AoiMultiPolygon;
+
+/**
+ * A box in longitude/latitude: [west, south, east, north]
+ */
+export type AoiBbox = {
+    bbox: Array<number>;
+};
+
+/**
+ * A GeoJSON Polygon in longitude/latitude (RFC 7946): exterior ring first, then holes
+ */
+export type AoiPolygon = {
+    type: 'Polygon';
+    coordinates: Array<Array<[
+        number,
+        number
+    ]>>;
+};
+
+/**
+ * A GeoJSON MultiPolygon in longitude/latitude (RFC 7946)
+ */
+export type AoiMultiPolygon = {
+    type: 'MultiPolygon';
+    coordinates: Array<Array<Array<[
+        number,
+        number
+    ]>>>;
+};
+
 export type JobInput = {
     /**
      * An upload; give this or href
@@ -261,6 +308,10 @@ export type JobInput = {
      * Added after scale (e.g. -0.1 for Sentinel-2 L2A since baseline 04.00)
      */
     offset?: number;
+    /**
+     * How the input is resampled when it lies on another grid than the output's: `nearest` (as gdalwarp -r near; the default for the mask's input and for inputs compared or used bitwise), `bilinear` (as gdalwarp -r bilinear; the default otherwise) or `average` (as gdalwarp -r average, for a coarser output). Nodata source pixels are left out and the rest re-weighted; values are not rounded back to the input's sample type
+     */
+    resampling?: 'nearest' | 'bilinear' | 'average';
     /**
      * Samples equal to this are nodata in this input; overrides the job's nodata and the file's GDAL_NODATA
      */
