@@ -13,6 +13,7 @@ import { type Grid, targetGrid } from "../raster/grid";
 import { inputReadFailure } from "../raster/input-errors";
 import { bandDataType, type RasterHeader } from "../raster/inspect";
 import type { ResamplingMethod } from "../raster/resample";
+import type { TiffStructure } from "../raster/tiff-structure";
 import { type InputPlacement, type JobPlan, type PlannedInput, planStrips } from "./plan";
 
 /** An input of the job with its file's header, as validate read it. */
@@ -20,8 +21,8 @@ export interface InspectedInput {
 	input: JobInputRecord;
 	image: GeoTIFFImage;
 	header: RasterHeader;
-	/** Bytes of the file's blocks, as stored. */
-	storedBytes: number;
+	/** The file's structure: its blocks and the bytes each takes. */
+	structure: TiffStructure;
 }
 
 /** Inputs without any georeference can only be read together pixel for pixel, at one size. */

@@ -86,8 +86,39 @@ interface Entry {
 
 /** What the check learnt that readers use beyond geotiff.js's own view of the file. */
 export interface TiffStructure {
-	/** Bytes the blocks take in the file, all together: what reading every pixel fetches. */
-	storedBytes: number;
+	/** The block grid, and the bytes each block takes (by block index, plane after plane). */
+	blocks: {
+		width: number;
+		height: number;
+		across: number;
+		down: number;
+		/** Whether each band is a plane of blocks of its own (PlanarConfiguration 2). */
+		planar: boolean;
+		byteCounts: readonly number[];
+	};
+}
+
+/**
+ * Bytes of the blocks a read of `windows` of `bands` (1-based) fetches, each block once: what
+ * reading only part of the file costs.
+ */
+export function storedBytesUnder(
+	{ blocks }: TiffStructure,
+	windows: readonly { rowStart: number; rowEnd: number; colStart: number; colEnd: number }[],
+	bands: readonly number[],
+): number {
+	const touched = new Set<number>();
+	const planes = blocks.planar ? [...new Set(bands)].map((band) => band - 1) : [0];
+	for (const window of windows) {
+		for (let y = Math.floor(window.rowStart / blocks.height); y * blocks.height < window.rowEnd; y++) {
+			for (let x = Math.floor(window.colStart / blocks.width); x * blocks.width < window.colEnd; x++) {
+				for (const plane of planes) touched.add((plane * blocks.down + y) * blocks.across + x);
+			}
+		}
+	}
+	let total = 0;
+	for (const block of touched) total += blocks.byteCounts[block] ?? 0;
+	return total;
 }
 
 function invalid(message: string): never {
@@ -300,7 +331,6 @@ export async function readTiffStructure(
 	const byteCounts = await numbers(reader, entries, countsTag, names[1] ?? "");
 	const maxStored = maxStoredBlockBytes(decodedBlockBytes);
 	let outside = 0;
-	let storedBytes = 0;
 	for (let block = 0; block < blocks; block++) {
 		const stored = byteCounts[block] ?? 0;
 		if (stored > maxStored) {
@@ -309,12 +339,19 @@ export async function readTiffStructure(
 			);
 		}
 		if ((offsets[block] ?? 0) + stored > size) outside++;
-		storedBytes += stored;
 	}
 	if (outside > 0) {
 		invalid(`${outside} data blocks lie past the end of the file (${size} bytes); the file is truncated`);
 	}
-	return { reader, structure: { storedBytes } };
+	const blockGrid = {
+		width: blockWidth,
+		height: blockHeight,
+		across: Math.ceil(width / blockWidth),
+		down: Math.ceil(height / blockHeight),
+		planar: planar === 2,
+		byteCounts: Array.from(byteCounts, Number),
+	};
+	return { reader, structure: { blocks: blockGrid } };
 }
 
 /** Rationals are pairs; geotiff.js keeps their two halves, which this reader does not. */

@@ -4,10 +4,13 @@
  * masks from class and bit bands, and the other cases as their features are enabled below.
  * Each result.tif is compared pixel by pixel (NaN where GDAL has NaN) on its own grid.
  */
+import { env } from "cloudflare:workers";
 import { fromArrayBuffer } from "geotiff";
 import { describe, expect, it } from "vitest";
+import { remoteBytesRead } from "../../src/db/remote-bytes";
 import type { JobStatistics } from "../../src/processes/index/statistics";
 import { geotransformOf, readGeoReference } from "../../src/raster/georeference";
+import largeTiled from "../fixtures/aoi/large_tiled.tif";
 import ndviS2 from "../fixtures/ndvi_s2_256.f32";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
@@ -311,5 +314,38 @@ describe("output types", () => {
 			"validation-failed",
 		);
 		expect(problem.errors?.[0]?.path).toMatch(/^output/);
+	});
+});
+
+describe("an area of interest over a large tiled input", () => {
+	it("reads the few tiles under a 1 km² field, not the file", async () => {
+		const file = "https://cogs.test/files/aoi/large_tiled.tif";
+		// A 1 km square of UTM 33N (x 607000-608000, y 5292000-5293000) in longitude/latitude.
+		const field = [
+			[16.42814875842654, 47.77247656723715],
+			[16.441491599339514, 47.772309739777484],
+			[16.441740282826256, 47.78130442673075],
+			[16.428395141947448, 47.78147130647496],
+			[16.42814875842654, 47.77247656723715],
+		];
+		const response = await submitJob({
+			index: "ndvi",
+			inputs: { red: { href: file, band: 1 }, nir: { href: file, band: 2 } },
+			aoi: { type: "Polygon", coordinates: [field] },
+		});
+		const created = await json<{ id: string }>(response);
+		expect(response.status, JSON.stringify(created)).toBe(202);
+		const job = await waitForJob(created.id);
+		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+		const image = await (await fromArrayBuffer(await (await artifact(job.id, "result.tif")).arrayBuffer())).getImage();
+		// 100 x 100 pixels of 10 m, give or take the edge pixels the square's slight rotation adds.
+		expect(image.getWidth()).toBeGreaterThanOrEqual(100);
+		expect(image.getWidth()).toBeLessThanOrEqual(102);
+		expect(image.getHeight()).toBeGreaterThanOrEqual(100);
+		expect(image.getHeight()).toBeLessThanOrEqual(102);
+		// The 2.4 MB file holds 36 tiles of about 66 KB; the field lies in 4 of them.
+		const bytes = await remoteBytesRead(env.DB, job.id);
+		expect(bytes).toBeGreaterThan(4 * 60_000);
+		expect(bytes).toBeLessThan(largeTiled.byteLength / 3);
 	});
 });

@@ -14,11 +14,14 @@ import { decodableCompressions, describeCompression, PHOTOMETRIC } from "../../r
 import { inputReadFailure } from "../../raster/input-errors";
 import { openRasterFile } from "../../raster/inputs";
 import { bandDataType, inspectRaster, isSupportedDataType, ycbcrUnreadable } from "../../raster/inspect";
+import type { PixelWindow } from "../../raster/read";
 import type { RemoteByteBudget } from "../../raster/remote";
 import { jobRemoteBudget } from "../../raster/remote-budget";
+import { planResample } from "../../raster/resample";
+import { storedBytesUnder } from "../../raster/tiff-structure";
 import { advance } from "../advance";
 import { jobMessage } from "../message";
-import type { JobPlan } from "../plan";
+import type { JobPlan, PlannedInput } from "../plan";
 import type { InspectedInput } from "../raster-plan";
 import { done, failed, type StageContext, type StageHandler, type StageOutcome } from "../stage";
 
@@ -60,7 +63,7 @@ async function inspectInput(
 	try {
 		const allowedHosts = job.request.remote?.allowed_hosts ?? null;
 		const { image, structure } = await openRasterFile(env, { ...input, allowedHosts, remoteBudget });
-		return { input, image, header: await inspectRaster(image), storedBytes: structure.storedBytes };
+		return { input, image, header: await inspectRaster(image), structure };
 	} catch (error) {
 		return inputReadFailure(input, error, "reading the header");
 	}
@@ -136,23 +139,53 @@ export const validateStage: StageHandler = {
 	},
 };
 
+/** The window of an input's own file the plan reads: the output's, or what resampling it needs. */
+function windowRead(plan: JobPlan, input: PlannedInput): PixelWindow | null {
+	const origin = plan.area?.origin ?? { column: 0, row: 0 };
+	const target = {
+		rowStart: origin.row,
+		rowEnd: origin.row + plan.height,
+		colStart: origin.column,
+		colEnd: origin.column + plan.width,
+	};
+	if (!input.placement) return target;
+	return planResample(input.placement.mapping, target, input.placement.resampling).sourceWindow;
+}
+
 /**
- * The job's remote files, each counted once however many inputs read it, against the bytes a
- * job may read (REMOTE_MAX_BYTES_PER_JOB, which compute's reads are also held to, summed): a job
- * that cannot fit is refused here, before any window is computed.
+ * The blocks the plan reads from the job's remote files, each block counted once however many
+ * inputs read it, against the bytes a job may read (REMOTE_MAX_BYTES_PER_JOB, which compute's
+ * reads are also held to, summed): a job that cannot fit is refused here, before any window is
+ * computed. An area of interest reads only the blocks under it.
  */
-function checkRemoteBytes(inspected: readonly InspectedInput[], limit: number): ApiError | null {
-	const remote = new Map<string, InspectedInput>();
-	for (const entry of inspected) if (entry.input.href !== null) remote.set(entry.input.href, entry);
-	const total = [...remote.values()].reduce((sum, entry) => sum + entry.storedBytes, 0);
+function checkRemoteBytes(inspected: readonly InspectedInput[], plan: JobPlan, limit: number): ApiError | null {
+	const byFile = Map.groupBy(
+		inspected.filter((entry) => entry.input.href !== null),
+		(entry) => entry.input.href,
+	);
+	const files = [...byFile.values()].map((entries) => {
+		const reads = entries.flatMap((entry) => {
+			const planned = plan.inputs.find((input) => input.name === entry.input.name);
+			const window = planned ? windowRead(plan, planned) : null;
+			return window ? [{ window, band: entry.input.band }] : [];
+		});
+		const [first] = entries as [InspectedInput, ...InspectedInput[]];
+		const bytes = storedBytesUnder(
+			first.structure,
+			reads.map((read) => read.window),
+			reads.map((read) => read.band),
+		);
+		return { entry: first, bytes };
+	});
+	const total = files.reduce((sum, file) => sum + file.bytes, 0);
 	if (total <= limit) return null;
 	return new ApiError(
 		"raster-too-large",
-		`the job's remote files store ${total} bytes of blocks; a job reads at most ${limit} bytes from remote files (REMOTE_MAX_BYTES_PER_JOB)`,
+		`the job reads ${total} bytes of blocks from its remote files; a job reads at most ${limit} bytes from remote files (REMOTE_MAX_BYTES_PER_JOB)`,
 		{
-			errors: [...remote.values()].map((entry) => ({
+			errors: files.map(({ entry, bytes }) => ({
 				path: `inputs.${entry.input.name}.href`,
-				message: `its blocks take ${entry.storedBytes} bytes`,
+				message: `the blocks read take ${bytes} bytes`,
 			})),
 		},
 	);
@@ -173,10 +206,10 @@ async function validate(context: StageContext, budget: RemoteByteBudget): Promis
 		if (unsupported) return failed(unsupported);
 		inspected.push(result);
 	}
-	const tooMuchRemote = checkRemoteBytes(inspected, env.REMOTE_MAX_BYTES_PER_JOB);
-	if (tooMuchRemote) return failed(tooMuchRemote);
 	const plan = await context.process.plan(context, inspected);
 	if (plan instanceof ApiError) return failed(plan);
+	const tooMuchRemote = checkRemoteBytes(inspected, plan, env.REMOTE_MAX_BYTES_PER_JOB);
+	if (tooMuchRemote) return failed(tooMuchRemote);
 	const overQuota = await checkPixelQuota(env.DB, job.tenantId, plan);
 	if (overQuota) return failed(overQuota);
 	// A redelivery gets the plan stored first back, so windows are sent from what D1 holds.
