@@ -148,10 +148,11 @@ export function compileProgram(
 		// A named constant is a bitwise operand only when it is an integer, like a literal.
 		if (!isBitwise(node)) return;
 		for (const operand of formulaChildren(node)) {
-			const binding = operand.kind === "variable" ? bindings.get(operand.name) : undefined;
+			if (operand.kind !== "variable") continue;
+			const binding = bindings.get(operand.name);
 			if (binding && "constant" in binding && !Number.isInteger(binding.constant)) {
 				throw new FormulaError(
-					`bitwise operators take integers, not the constant '${(operand as { name: string }).name}' = ${binding.constant}`,
+					`bitwise operators take integers, not the constant '${operand.name}' = ${binding.constant}`,
 					operand.position,
 				);
 			}
@@ -161,7 +162,7 @@ export function compileProgram(
 
 	const readsInput = (node: FormulaNode): boolean =>
 		node.kind === "variable" ? "input" in (bindings.get(node.name) as Binding) : formulaChildren(node).some(readsInput);
-	/** Raw registers, by input: rawOf[i] is the input register inputs + i reads. */
+	/** The inputs read raw: register inputs + i holds the raw samples of input rawOf[i]. */
 	const rawOf: number[] = [];
 	/** A bitwise operand: an input is read as its raw sample. */
 	const integerOperand = (node: FormulaNode): Ref => {
