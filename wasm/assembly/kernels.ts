@@ -164,6 +164,10 @@ function run(op: i32, last: bool, dst: usize, a: usize, b: usize, c: usize, byte
 		runPair(op, last, dst, a, b, c, bytes);
 		return;
 	}
+	if (op >= OP_LESS) {
+		runMasking(op, last, dst, a, b, c, bytes);
+		return;
+	}
 	switch (op) {
 		case OP_ADD:
 			if (last) Lanes.binaryLoop(OP_ADD, true, dst, a, b, bytes);
@@ -221,6 +225,15 @@ function run(op: i32, last: bool, dst: usize, a: usize, b: usize, c: usize, byte
 			if (last) Lanes.unaryLoop(OP_TANH, true, dst, a, bytes);
 			else Lanes.unaryLoop(OP_TANH, false, dst, a, bytes);
 			break;
+		default:
+			unreachable();
+	}
+}
+
+// An instruction of masks and conditions (comparisons, logic, where, bitwise), in a function of
+// its own so that run(), which every arithmetic instruction goes through, stays as small as it was.
+function runMasking(op: i32, last: bool, dst: usize, a: usize, b: usize, c: usize, bytes: usize): void {
+	switch (op) {
 		case OP_LESS:
 			if (last) Lanes.binaryLoop(OP_LESS, true, dst, a, b, bytes);
 			else Lanes.binaryLoop(OP_LESS, false, dst, a, b, bytes);
