@@ -1,7 +1,8 @@
 /**
  * Compiles a formula AST into the bytecode the Wasm evaluator runs (evaluate() in
  * wasm/assembly/kernels.ts). The program is a register machine over blocks of pixels:
- * registers [0, inputs) hold the inputs, the next ones the constants, the rest temporaries.
+ * registers [0, inputs) hold the inputs, the next ones the raw samples of the inputs bitwise
+ * operators read (`rawOf`), then the constants, the rest temporaries.
  * Each instruction is five int32 words: opcode, destination, operands a, b and c. The last
  * instruction writes the result register, which the evaluator sends straight to the output.
  * Constant subtrees are folded with the reference semantics, constant exponents are
@@ -9,7 +10,14 @@
  * operation is fused with one arithmetic operand where the tree allows (each saves a pass).
  */
 import { evaluateFormula } from "./evaluate";
-import { FormulaError, type FormulaNode } from "./parse";
+import {
+	type BitwiseOperator,
+	type ComparisonOperator,
+	FormulaError,
+	type FormulaNode,
+	formulaChildren,
+	isBitwise,
+} from "./parse";
 
 /** Opcodes shared with wasm/assembly/kernels.ts. */
 export const opcodes = {
@@ -28,6 +36,25 @@ export const opcodes = {
 	tanh: 13,
 	/** (a - b) / (a + b) in one instruction: the same three float32 operations, one pass. */
 	normalizedDifference: 14,
+	// Comparisons, logic and where() give 1 or 0, and NaN where an operand (a condition) is NaN.
+	less: 15,
+	lessOrEqual: 16,
+	greater: 17,
+	greaterOrEqual: 18,
+	equal: 19,
+	notEqual: 20,
+	and: 21,
+	or: 22,
+	not: 23,
+	/** where(a, b, c): b where a is non-zero, c where it is zero. */
+	where: 24,
+	// Bitwise operations on the operands truncated to int32; NaN in, NaN out.
+	bitAnd: 25,
+	bitOr: 26,
+	shiftLeft: 27,
+	shiftRight: 28,
+	/** (a >> b) & 1 in one instruction. */
+	bit: 29,
 } as const;
 
 /**
@@ -48,8 +75,17 @@ export interface Program {
 	code: number[];
 	/** How many inputs the program reads, into registers [0, inputs). */
 	inputs: number;
-	/** Values of registers [inputs, inputs + constants.length). */
-	constants: number[];
+	/**
+	 * For each of registers [inputs, inputs + rawOf.length), the input whose raw sample it holds:
+	 * the same data read with scale 1 and offset 0 (nodata still NaN), for bitwise operators.
+	 * Programs compiled before bitwise operators existed lack it: none.
+	 */
+	rawOf?: number[];
+	/**
+	 * Values of the registers after the raw ones. A stored program holds JSON's null for a
+	 * non-finite value (the `nan` literal), which the evaluator reads as NaN.
+	 */
+	constants: (number | null)[];
 	/** Registers the program uses in all. */
 	registers: number;
 	/** The register holding the result. */
@@ -66,11 +102,29 @@ export const MAX_REGISTERS = 128;
 /** Integer exponents up to this size become multiplications. */
 const MAX_UNROLLED_EXPONENT = 16;
 
-type Ref = { kind: "input"; index: number } | { kind: "constant"; value: number } | { kind: "temp"; index: number };
+type Ref =
+	| { kind: "input"; index: number }
+	| { kind: "raw"; index: number }
+	| { kind: "constant"; value: number }
+	| { kind: "temp"; index: number };
 
 type Instruction = { opcode: Opcode; dst: Ref; a: Ref; b: Ref | null; c: Ref | null };
 
 const binaryOpcodes = { "+": opcodes.add, "-": opcodes.sub, "*": opcodes.mul, "/": opcodes.div } as const;
+const comparisonOpcodes: Record<ComparisonOperator, Opcode> = {
+	"<": opcodes.less,
+	"<=": opcodes.lessOrEqual,
+	">": opcodes.greater,
+	">=": opcodes.greaterOrEqual,
+	"==": opcodes.equal,
+	"!=": opcodes.notEqual,
+};
+const bitwiseOpcodes: Record<BitwiseOperator, Opcode> = {
+	"&": opcodes.bitAnd,
+	"|": opcodes.bitOr,
+	"<<": opcodes.shiftLeft,
+	">>": opcodes.shiftRight,
+};
 
 /**
  * Compiles `root` for `inputs` inputs; `bind` resolves each variable (and throws a
@@ -89,27 +143,34 @@ export function compileProgram(
 			const binding = bind(node);
 			bindings.set(node.name, binding);
 			if ("constant" in binding) constantValues[node.name] = binding.constant;
-		} else if (node.kind === "negate") resolve(node.operand);
-		else if (node.kind === "binary") {
-			resolve(node.left);
-			resolve(node.right);
-		} else if (node.kind === "call") node.args.forEach(resolve);
+		}
+		formulaChildren(node).forEach(resolve);
+		// A named constant is a bitwise operand only when it is an integer, like a literal.
+		if (!isBitwise(node)) return;
+		for (const operand of formulaChildren(node)) {
+			if (operand.kind !== "variable") continue;
+			const binding = bindings.get(operand.name);
+			if (binding && "constant" in binding && !Number.isInteger(binding.constant)) {
+				throw new FormulaError(
+					`bitwise operators take integers, not the constant '${operand.name}' = ${binding.constant}`,
+					operand.position,
+				);
+			}
+		}
 	};
 	resolve(root);
 
-	const readsInput = (node: FormulaNode): boolean => {
-		switch (node.kind) {
-			case "number":
-				return false;
-			case "variable":
-				return "input" in (bindings.get(node.name) as Binding);
-			case "negate":
-				return readsInput(node.operand);
-			case "binary":
-				return readsInput(node.left) || readsInput(node.right);
-			case "call":
-				return node.args.some(readsInput);
-		}
+	const readsInput = (node: FormulaNode): boolean =>
+		node.kind === "variable" ? "input" in (bindings.get(node.name) as Binding) : formulaChildren(node).some(readsInput);
+	/** The inputs read raw: register inputs + i holds the raw samples of input rawOf[i]. */
+	const rawOf: number[] = [];
+	/** A bitwise operand: an input is read as its raw sample. */
+	const integerOperand = (node: FormulaNode): Ref => {
+		const binding = node.kind === "variable" ? bindings.get(node.name) : undefined;
+		if (!binding || !("input" in binding)) return generate(node);
+		let index = rawOf.indexOf(binding.input);
+		if (index < 0) index = rawOf.push(binding.input) - 1;
+		return { kind: "raw", index };
 	};
 
 	const instructions: Instruction[] = [];
@@ -163,9 +224,8 @@ export function compileProgram(
 	const fusedSide = new Map<FormulaNode, "left" | "right">();
 	const fused = new Set<FormulaNode>();
 	const planFusion = (node: FormulaNode): void => {
-		if (node.kind === "negate") planFusion(node.operand);
-		else if (node.kind === "call") node.args.forEach(planFusion);
-		else if (node.kind === "binary") {
+		if (node.kind !== "binary") formulaChildren(node).forEach(planFusion);
+		else {
 			const difference = normalizedDifferenceOperands(node);
 			if (difference) {
 				difference.forEach(planFusion);
@@ -186,7 +246,7 @@ export function compileProgram(
 	};
 	planFusion(root);
 
-	const generate = (node: FormulaNode): Ref => {
+	function generate(node: FormulaNode): Ref {
 		if (!readsInput(node)) return constant(evaluateFormula(node, constantValues));
 		switch (node.kind) {
 			case "number":
@@ -197,6 +257,19 @@ export function compileProgram(
 			}
 			case "negate":
 				return emit(opcodes.neg, generate(node.operand));
+			case "not":
+				return emit(opcodes.not, generate(node.operand));
+			case "compare":
+			case "logical": {
+				const a = generate(node.left);
+				const b = generate(node.right);
+				const opcode = node.kind === "compare" ? comparisonOpcodes[node.operator] : opcodes[node.operator];
+				return emit(opcode, a, b);
+			}
+			case "bitwise": {
+				const a = integerOperand(node.left);
+				return emit(bitwiseOpcodes[node.operator], a, integerOperand(node.right));
+			}
 			case "binary": {
 				const difference = normalizedDifferenceOperands(node);
 				if (difference) {
@@ -219,6 +292,11 @@ export function compileProgram(
 				return emit(node.operator === "**" ? opcodes.pow : binaryOpcodes[node.operator], a, b);
 			}
 			case "call": {
+				if (node.name === "bit") {
+					const [x, n] = node.args as [FormulaNode, FormulaNode];
+					const a = integerOperand(x);
+					return emit(opcodes.bit, a, integerOperand(n));
+				}
 				const args = node.args.map(generate);
 				const [first, second, third] = args as [Ref, Ref, Ref];
 				switch (node.name) {
@@ -235,19 +313,22 @@ export function compileProgram(
 					case "log":
 					case "tanh":
 						return emit(opcodes[node.name], first);
+					case "where":
+						return emit(opcodes.where, first, second, third);
 				}
 			}
 		}
-	};
+	}
 
 	const result = generate(root);
 
-	// Register layout: inputs, then each distinct constant once, then the temporaries.
+	// Register layout: inputs, their raw samples, then each distinct constant once, then the temporaries.
+	const loaded = inputs + rawOf.length;
 	const constants: number[] = [];
 	const constantRegister = (value: number): number => {
 		let at = constants.findIndex((existing) => Object.is(existing, value));
 		if (at < 0) at = constants.push(value) - 1;
-		return inputs + at;
+		return loaded + at;
 	};
 	for (const instruction of instructions) {
 		for (const ref of [instruction.a, instruction.b, instruction.c]) {
@@ -257,10 +338,11 @@ export function compileProgram(
 	if (result.kind === "constant") constantRegister(result.value);
 	const registerOf = (ref: Ref): number => {
 		if (ref.kind === "input") return ref.index;
+		if (ref.kind === "raw") return inputs + ref.index;
 		if (ref.kind === "constant") return constantRegister(ref.value);
-		return inputs + constants.length + ref.index;
+		return loaded + constants.length + ref.index;
 	};
-	const registers = inputs + constants.length + tempCount;
+	const registers = loaded + constants.length + tempCount;
 	if (registers > MAX_REGISTERS) {
 		throw new FormulaError(
 			`formula needs ${registers} registers (inputs, distinct numbers and intermediate values); at most ${MAX_REGISTERS} are available`,
@@ -274,25 +356,23 @@ export function compileProgram(
 		b ? registerOf(b) : 0,
 		c ? registerOf(c) : 0,
 	]);
-	return { code, inputs, constants, registers, result: registerOf(result) };
+	return { code, inputs, rawOf, constants, registers, result: registerOf(result) };
 }
 
 /** The same formula, whatever the positions of its tokens. */
 function sameFormula(a: FormulaNode, b: FormulaNode): boolean {
-	if (a.kind === "number" && b.kind === "number") return Object.is(a.value, b.value);
-	if (a.kind === "variable" && b.kind === "variable") return a.name === b.name;
-	if (a.kind === "negate" && b.kind === "negate") return sameFormula(a.operand, b.operand);
-	if (a.kind === "binary" && b.kind === "binary") {
-		return a.operator === b.operator && sameFormula(a.left, b.left) && sameFormula(a.right, b.right);
-	}
-	if (a.kind === "call" && b.kind === "call") {
-		return (
-			a.name === b.name &&
-			a.args.length === b.args.length &&
-			a.args.every((arg, i) => sameFormula(arg, b.args[i] as FormulaNode))
-		);
-	}
-	return false;
+	if (a.kind !== b.kind) return false;
+	// The kinds are equal, so b narrows as a does.
+	if (a.kind === "number") return Object.is(a.value, (b as typeof a).value);
+	if (a.kind === "variable") return a.name === (b as typeof a).name;
+	if ("operator" in a && a.operator !== (b as typeof a).operator) return false;
+	if (a.kind === "call" && a.name !== (b as typeof a).name) return false;
+	const children = formulaChildren(a);
+	const otherChildren = formulaChildren(b);
+	return (
+		children.length === otherChildren.length &&
+		children.every((child, i) => sameFormula(child, otherChildren[i] as FormulaNode))
+	);
 }
 
 /** Whether the formula is a normalized difference at its root, (x - y) / (x + y). */

@@ -7,7 +7,14 @@
 import { ApiError, type FieldError } from "../errors/api-error";
 import { type Binding, compileProgram, isNormalizedDifference, type Program } from "../formula/compile";
 import { evaluateFormula } from "../formula/evaluate";
-import { FormulaError, type FormulaNode, formulaVariables, parseFormula } from "../formula/parse";
+import {
+	FormulaError,
+	type FormulaNode,
+	formulaChildren,
+	formulaVariables,
+	operandVariables,
+	parseFormula,
+} from "../formula/parse";
 import { bandNameOfSymbol, bandNames, findIndex, indices, matchingIndexIds } from "./registry";
 
 interface FormulaRequest {
@@ -37,6 +44,17 @@ export interface CompiledFormula {
 	 * inputs scaled to reflectance, so over raw counts they make the index wrong without a sign.
 	 */
 	additiveConstants: string[];
+	/**
+	 * Inputs a bitwise operator or bit() reads as raw samples, which must be of an integer type
+	 * (see bitwiseTypeProblem). Formulas stored before bitwise operators existed lack it: none.
+	 */
+	rawInputs: string[];
+	/**
+	 * Inputs a comparison, a bitwise operator or bit() reads directly: class or bit bands, which
+	 * are resampled to the nearest sample by default. Formulas stored before comparisons existed
+	 * lack it: none.
+	 */
+	comparedInputs: string[];
 }
 
 /** A range of output values, first < last. */
@@ -116,6 +134,7 @@ function compileIndex(id: string, request: FormulaRequest): CompiledFormula {
 		program,
 		previewRange: KNOWN_RANGES[index.id] ?? previewRangeFor(index.ast, inputs, values),
 		additiveConstants: additiveConstants(index.ast, inputs, values),
+		...inputOperands(index.ast, inputs),
 	};
 }
 
@@ -174,7 +193,45 @@ function compileExpression(expression: string, request: FormulaRequest): Compile
 		program,
 		previewRange: previewRangeFor(ast, inputs, values),
 		additiveConstants: additiveConstants(ast, inputs, values),
+		...inputOperands(ast, inputs),
 	};
+}
+
+/** The inputs among the formula's raw and compared operands (constants are neither). */
+function inputOperands(
+	ast: FormulaNode,
+	inputs: readonly string[],
+): Pick<CompiledFormula, "rawInputs" | "comparedInputs"> {
+	const { raw, compared } = operandVariables(ast);
+	return {
+		rawInputs: raw.filter((name) => inputs.includes(name)),
+		comparedInputs: compared.filter((name) => inputs.includes(name)),
+	};
+}
+
+/** GDAL's integer sample types (Byte, Int8 … UInt32), and the same in SampleType's spelling. */
+const INTEGER_DATA_TYPE = /^(?:byte|u?int\d+)$/i;
+
+/**
+ * The 422 for a formula whose bitwise operators read an input that is not of an integer sample
+ * type, or null when every such input is. `dataTypeOf` gives an input's sample type as GDAL
+ * names it ("UInt16", "Float32"; SampleType's "uint16" works too). The validate stage calls it
+ * once the inputs' files are read; a formula stored without `rawInputs` has none.
+ */
+export function bitwiseTypeProblem(
+	formula: { rawInputs?: readonly string[] | undefined },
+	dataTypeOf: (input: string) => string,
+): ApiError | null {
+	const errors: FieldError[] = [];
+	for (const input of formula.rawInputs ?? []) {
+		const dataType = dataTypeOf(input);
+		if (INTEGER_DATA_TYPE.test(dataType)) continue;
+		errors.push({
+			path: `inputs.${input}`,
+			message: `is ${dataType}; bitwise operators and bit() read raw samples of an integer band`,
+		});
+	}
+	return errors.length === 0 ? null : fieldErrors("invalid-formula", errors);
 }
 
 function compileOrThrow(ast: FormulaNode, inputs: string[], values: Record<string, number>, path: string): Program {
@@ -226,25 +283,20 @@ function additiveConstants(ast: FormulaNode, inputs: readonly string[], values: 
 	const usesInputs = (node: FormulaNode) => formulaVariables(node).some(({ name }) => inputs.includes(name));
 	const found = new Set<string>();
 	const visit = (node: FormulaNode): void => {
-		if (node.kind === "negate") visit(node.operand);
-		else if (node.kind === "call") node.args.forEach(visit);
-		else if (node.kind === "binary") {
-			if (node.operator === "+" || node.operator === "-") {
-				for (const [term, other] of [
-					[node.left, node.right],
-					[node.right, node.left],
-				] as const) {
-					if (usesInputs(term) || !usesInputs(other)) continue;
-					const value = evaluateFormula(term, values);
-					if (value === 0 || !Number.isFinite(value)) continue;
-					found.add(
-						term.kind === "variable" ? `${term.name} = ${values[term.name]}` : String(Number(value.toPrecision(7))),
-					);
-				}
+		if (node.kind === "binary" && (node.operator === "+" || node.operator === "-")) {
+			for (const [term, other] of [
+				[node.left, node.right],
+				[node.right, node.left],
+			] as const) {
+				if (usesInputs(term) || !usesInputs(other)) continue;
+				const value = evaluateFormula(term, values);
+				if (value === 0 || !Number.isFinite(value)) continue;
+				found.add(
+					term.kind === "variable" ? `${term.name} = ${values[term.name]}` : String(Number(value.toPrecision(7))),
+				);
 			}
-			visit(node.left);
-			visit(node.right);
 		}
+		formulaChildren(node).forEach(visit);
 	};
 	visit(ast);
 	return [...found];

@@ -176,14 +176,15 @@ function comparableNodata(type: SampleType, nodata: number | null): number | nul
 
 /** Rejects programs that would read or write registers they did not declare. */
 function checkProgram(program: Program, inputCount: number): void {
-	const { code, constants, registers, result, inputs } = program;
+	const { code, constants, registers, result, inputs, rawOf = [] } = program;
 	const opcodeValues: readonly number[] = Object.values(opcodes);
 	const isOpcode = (word: number) => opcodeValues.includes(word) || (word >= PAIR_BASE && word < PAIR_BASE + 32);
 	const register = (r: number | undefined) => Number.isInteger(r) && (r as number) >= 0 && (r as number) < registers;
 	const valid =
 		inputs === inputCount &&
+		rawOf.every((input) => Number.isInteger(input) && input >= 0 && input < inputs) &&
 		registers <= MAX_REGISTERS &&
-		inputs + constants.length <= registers &&
+		inputs + rawOf.length + constants.length <= registers &&
 		register(result) &&
 		code.length % INSTRUCTION_WORDS === 0 &&
 		code.every((word, i) => (i % INSTRUCTION_WORDS === 0 ? isOpcode(word) : register(word))) &&
@@ -267,26 +268,40 @@ export function createKernels(module: WebAssembly.Module): Kernels {
 					throw new RangeError(`a call needs ${bytes} bytes of scratch, more than ${SCRATCH_BYTES}`);
 			};
 
-			/** Writes the program and input descriptors to scratch; returns the evaluator's arguments. */
+			/**
+			 * Writes the program and input descriptors to scratch; returns the evaluator's arguments.
+			 * The program's raw registers are more inputs to the evaluator: the same samples, unscaled.
+			 */
 			const prepare = (program: Program, scaling: readonly InputScaling[]) => {
 				checkCurrent();
 				checkProgram(program, inputs.length);
 				if (scaling.length !== inputs.length) {
 					throw new RangeError(`${scaling.length} input scalings for ${inputs.length} inputs`);
 				}
+				const loaded = [
+					...scaling.map((inputScaling, i) => ({ input: i, ...inputScaling })),
+					...(program.rawOf ?? []).map((input) => ({
+						input,
+						...(scaling[input] as InputScaling),
+						scale: 1,
+						offset: 0,
+					})),
+				];
 				const registersPtr = scratch;
 				const codePtr = registersPtr + program.registers * registerBytes;
 				const constantsPtr = codePtr + alignTo16(program.code.length * 4);
 				const descriptorsPtr = constantsPtr + alignTo16(program.constants.length * 4);
-				checkScratchFits(descriptorsPtr + inputs.length * INPUT_DESCRIPTOR_BYTES - scratch);
+				checkScratchFits(descriptorsPtr + loaded.length * INPUT_DESCRIPTOR_BYTES - scratch);
 				new Int32Array(buffer, codePtr, program.code.length).set(program.code);
-				new Float32Array(buffer, constantsPtr, program.constants.length).set(program.constants);
-				const descriptors = new DataView(buffer, descriptorsPtr, inputs.length * INPUT_DESCRIPTOR_BYTES);
-				inputs.forEach(({ type }, i) => {
-					const { nodata: givenNodata, scale, offset } = scaling[i] as InputScaling;
+				new Float32Array(buffer, constantsPtr, program.constants.length).set(
+					program.constants.map((value) => value ?? Number.NaN),
+				);
+				const descriptors = new DataView(buffer, descriptorsPtr, loaded.length * INPUT_DESCRIPTOR_BYTES);
+				loaded.forEach(({ input, nodata: givenNodata, scale, offset }, i) => {
+					const { type } = inputs[input] as { type: SampleType };
 					const nodata = comparableNodata(type, givenNodata);
 					const at = i * INPUT_DESCRIPTOR_BYTES;
-					descriptors.setUint32(at, inputAt[i] as number, true);
+					descriptors.setUint32(at, inputAt[input] as number, true);
 					descriptors.setUint32(at + 4, sampleTypes[type].code, true);
 					descriptors.setUint32(at + 8, nodata === null ? 0 : 1, true);
 					descriptors.setFloat64(at + 16, nodata ?? 0, true);
@@ -297,7 +312,7 @@ export function createKernels(module: WebAssembly.Module): Kernels {
 					codePtr,
 					program.code.length,
 					descriptorsPtr,
-					inputs.length,
+					loaded.length,
 					constantsPtr,
 					program.constants.length,
 					program.result,

@@ -421,7 +421,7 @@ describe("POST /v1/jobs formulas", () => {
 			["nir $ red", "unexpected character '$' at 5"],
 			["nir red", "unexpected 'red' at 5"],
 			["2nir", "unexpected 'n' after number at 2"],
-			["foo(nir)", "unknown function 'foo'; use min, max, abs, sqrt, exp, log, tanh, clamp at 1"],
+			["foo(nir)", "unknown function 'foo'; use min, max, abs, sqrt, exp, log, tanh, clamp, where, bit at 1"],
 			["clamp(nir, red)", "clamp() takes 3 arguments, got 2 at 1"],
 			["nir.red", "unexpected character '.' at 4"],
 		];

@@ -1,6 +1,8 @@
 // The formula evaluator in Wasm against the plain TypeScript evaluation of the same AST: every
-// catalog index on seeded random inputs, the functions on their edge values, and the nodata,
-// scale and offset rules on every sample type.
+// catalog index on seeded random inputs, the functions on their edge values, comparisons, logic
+// and bitwise operators on inputs with nodata, the nodata, scale and offset rules on every sample
+// type, and a masked expression over Landsat-like bands against numpy's result.
+import { fromArrayBuffer } from "geotiff";
 import { describe, expect, it } from "vitest";
 import { compileProgram } from "../../src/formula/compile";
 import { evaluateFormula } from "../../src/formula/evaluate";
@@ -10,7 +12,11 @@ import { compileFormula } from "../../src/indices/formula";
 import { indices } from "../../src/indices/registry";
 import type { SampleArray } from "../../src/raster/samples";
 import { kernels } from "../../src/wasm/index";
-import { evaluateCopied } from "../arena";
+import { evaluateCopied, type SampleInput } from "../arena";
+import expectedBitwiseQa from "../fixtures/t2/expr_bitwise_qa.f32";
+import lsNir from "../fixtures/t2/ls_nir_30m.tif";
+import lsQa from "../fixtures/t2/ls_qa_pixel_30m.tif";
+import lsRed from "../fixtures/t2/ls_red_30m.tif";
 import { seededRandom } from "../random";
 
 const RELATIVE_TOLERANCE = 1e-5;
@@ -351,5 +357,189 @@ describe("arenas", () => {
 		const arena = kernels.arena({ pixels: 3, inputs: [{ type: "uint8" }] });
 		const formula = compileFormula({ expression: "x", inputs: { x: {} } });
 		expect(() => arena.evaluate(formula.program, [])).toThrow(RangeError);
+	});
+});
+
+/**
+ * The reference of the evaluator over sample inputs: what the formula sees of each input (NaN
+ * for nodata or a non-finite sample, else sample * scale + offset in float32) and, for bitwise
+ * operands, the raw sample.
+ */
+function referenceOfSamples(
+	expression: string,
+	names: readonly string[],
+	inputs: readonly SampleInput[],
+): Float32Array {
+	const ast = parseFormula(expression);
+	const out = new Float32Array(inputs[0]?.data.length ?? 0);
+	for (let i = 0; i < out.length; i++) {
+		const values: Record<string, number> = {};
+		const raw: Record<string, number> = {};
+		inputs.forEach(({ data, nodata, scale, offset }, k) => {
+			const sample = Math.fround(data[i] as number);
+			const valid = Number.isFinite(sample) && sample !== nodata;
+			const name = names[k] as string;
+			raw[name] = valid ? sample : Number.NaN;
+			const scaled =
+				scale === 1 && offset === 0
+					? sample
+					: Math.fround(Math.fround(sample * Math.fround(scale)) + Math.fround(offset));
+			values[name] = valid ? scaled : Number.NaN;
+		});
+		const value = evaluateFormula(ast, values, raw);
+		out[i] = Number.isFinite(value) ? value : Number.NaN;
+	}
+	return out;
+}
+
+/** The program of an expression over `names`, in that input order. */
+function programOver(expression: string, names: readonly string[]) {
+	return compileProgram(parseFormula(expression), names.length, ({ name }) => ({ input: names.indexOf(name) }));
+}
+
+const differing = (got: Float32Array, expected: Float32Array) =>
+	Array.from(got).flatMap((value, i) =>
+		Object.is(value, expected[i]) ? [] : [`pixel ${i}: got ${value}, expected ${expected[i]}`],
+	);
+
+describe("comparisons, logic and bitwise operators", () => {
+	const random = seededRandom(1313);
+	const pixels = 1037;
+	// Few distinct values, so comparisons meet ties; nodata in every input.
+	const x = Float32Array.from({ length: pixels }, () =>
+		random() < 0.05 ? Number.NaN : Math.round(random() * 16 - 8) / 2,
+	);
+	const y = Int16Array.from({ length: pixels }, () => (random() < 0.05 ? -1 : Math.floor(random() * 44) - 3));
+	const q = Uint16Array.from({ length: pixels }, () => (random() < 0.05 ? 65535 : Math.floor(random() * 300)));
+	const names = ["x", "y", "q"];
+	const inputs: SampleInput[] = [
+		{ data: x, nodata: null, scale: 1, offset: 0 },
+		{ data: y, nodata: -1, scale: 1, offset: 0 },
+		// Bitwise operators read q's raw sample, everything else 2 q + 1.
+		{ data: q, nodata: 65535, scale: 2, offset: 1 },
+	];
+	const expressions = [
+		"x < y",
+		"x <= y",
+		"x > q",
+		"x >= 1",
+		"y == q",
+		"y == 2 * x",
+		"x != y",
+		"x == x",
+		"x and y",
+		"x or q",
+		"not x",
+		"not x < y",
+		"(x < y) * 2 + (y >= q)",
+		"where(x, y, q)",
+		"where(x > 0, x - y, nan)",
+		"where(y > 20, nan, q) + 1",
+		"q & 3",
+		"q | y",
+		"y & x",
+		"q >> 2",
+		"q << 3",
+		"q << y",
+		"y >> q",
+		"bit(q, 3)",
+		"bit(q, y)",
+		"bit(y, 2) * x",
+		"(q >> 4) & 1 == 0",
+		"q & 1 == 0 and x > 0.5",
+		"where(bit(q, 0), q, -q)",
+		"where(q & 1, y << 1, x) / 2",
+	];
+	for (const expression of expressions) {
+		it(`${expression}: the Wasm evaluator is the reference, bit for bit, nodata and NaN included`, () => {
+			const got = evaluateCopied(programOver(expression, names), inputs);
+			const expected = referenceOfSamples(expression, names, inputs);
+			expect(differing(got, expected)).toEqual([]);
+			const valid = expected.filter((value) => !Number.isNaN(value)).length;
+			expect(valid).toBeGreaterThan(pixels / 4);
+			expect(valid).toBeLessThan(pixels);
+		});
+	}
+
+	const nanCases: [string, number[], number[]][] = [
+		["x < 1", [0, 2, Number.NaN], [1, 0, Number.NaN]],
+		["x == x", [3, Number.NaN], [1, Number.NaN]],
+		["x != 1", [1, 2, Number.NaN], [0, 1, Number.NaN]],
+		["not x", [0, -0, 0.5, Number.NaN], [1, 1, 0, Number.NaN]],
+		["x and 1", [0, 2, Number.NaN], [0, 1, Number.NaN]],
+		["x or 0", [0, -3, Number.NaN], [0, 1, Number.NaN]],
+		["where(x, 1, 2)", [3, 0, -0, Number.NaN], [1, 2, 2, Number.NaN]],
+		["where(x > 0, x, nan)", [-1, 2, Number.NaN], [Number.NaN, 2, Number.NaN]],
+		["x & 6", [5, 7.9, -1, Number.NaN], [4, 6, 6, Number.NaN]],
+		["bit(x, 1)", [6, 5, Number.NaN], [1, 0, Number.NaN]],
+	];
+	for (const [expression, values, expected] of nanCases) {
+		it(`${expression} over ${values.join(", ")} is ${expected.join(", ")} in Wasm and in TypeScript`, () => {
+			const [got, reference] = bothWays(expression, values);
+			expect([Array.from(got), Array.from(reference)]).toEqual([expected, expected]);
+		});
+	}
+
+	it("reads a bitwise operand's raw sample, before the input's scale and offset", () => {
+		const qa = { data: new Uint16Array([0, 1, 2, 3, 5, 7, 9]), nodata: 9, scale: 2, offset: 0 };
+		const run = (expression: string) => Array.from(evaluateCopied(programOver(expression, ["qa"]), [qa]));
+		expect(run("qa & 1")).toEqual([0, 1, 0, 1, 1, 1, Number.NaN]);
+		expect(run("qa >> 1")).toEqual([0, 0, 1, 1, 2, 3, Number.NaN]);
+		expect(run("bit(qa, 1) == 1")).toEqual([0, 0, 1, 1, 0, 1, Number.NaN]);
+		expect(run("where(qa & 1, qa, 0)")).toEqual([0, 2, 0, 6, 10, 14, Number.NaN]);
+	});
+
+	it("runs a program as stored: nan from JSON's null, and a program without raw registers", () => {
+		const program = programOver("where(x > 0, x, nan)", ["x"]);
+		const stored = JSON.parse(JSON.stringify(program)) as typeof program;
+		expect(stored.constants).toContain(null);
+		const column = unscaled(new Float32Array([-1, 0, 2]));
+		expect(Array.from(evaluateCopied(stored, [column]))).toEqual([Number.NaN, Number.NaN, 2]);
+		const { rawOf: _, ...legacy } = programOver("x * 2", ["x"]);
+		expect(Array.from(evaluateCopied(legacy, [column]))).toEqual([-2, 0, 4]);
+		const bitwise = programOver("x & 1", ["x"]);
+		expect(() => evaluateCopied({ ...bitwise, rawOf: [1] }, [column])).toThrow(RangeError);
+	});
+});
+
+describe("manifest-t2's expr_bitwise_qa case", () => {
+	it("masks NDVI of scaled Landsat bands by bits of the raw QA band as numpy does", async () => {
+		const request = {
+			expression: "where(bit(qa, 3) == 0 and (qa >> 4) & 1 == 0, (nir - red) / (nir + red), nan)",
+			inputs: {
+				red: { nodata: 0, scale: 2.75e-5, offset: -0.2 },
+				nir: { nodata: 0, scale: 2.75e-5, offset: -0.2 },
+				qa: { nodata: null, scale: 1, offset: 0 },
+			},
+		};
+		const files: Record<string, ArrayBuffer> = { red: lsRed, nir: lsNir, qa: lsQa };
+		const formula = compileFormula(request);
+		expect([formula.rawInputs, formula.comparedInputs]).toEqual([["qa"], ["qa"]]);
+		const bands = await Promise.all(
+			formula.inputs.map(async (name) => {
+				const image = await (await fromArrayBuffer((files[name] as ArrayBuffer).slice(0))).getImage();
+				return ((await image.readRasters()) as unknown as [Uint16Array])[0];
+			}),
+		);
+		const expected = new Float32Array(expectedBitwiseQa);
+		const arena = kernels.arena({ pixels: expected.length, inputs: bands.map(() => ({ type: "uint16" as const })) });
+		bands.forEach((band, i) => {
+			arena.inputs[i]?.set(band);
+		});
+		// As compute runs it: the program as stored with the job, the request's scaling per input.
+		const stored = JSON.parse(JSON.stringify(formula.program)) as typeof formula.program;
+		const got = arena.evaluate(
+			stored,
+			formula.inputs.map((name) => request.inputs[name as keyof typeof request.inputs]),
+		);
+		const wrong = Array.from(expected).flatMap((want, i) => {
+			const value = got[i] as number;
+			const agrees = Number.isNaN(want) ? Number.isNaN(value) : Math.abs(value - want) <= 1e-5;
+			return agrees ? [] : [`pixel ${i}: got ${value}, expected ${want}`];
+		});
+		expect(wrong).toEqual([]);
+		// The mask drops some pixels and keeps most.
+		const masked = Array.from(expected).filter(Number.isNaN).length;
+		expect([masked > 0, masked < expected.length / 2]).toEqual([true, true]);
 	});
 });

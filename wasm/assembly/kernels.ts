@@ -46,6 +46,25 @@ const OP_EXP = 11;
 const OP_LOG = 12;
 const OP_TANH = 13;
 const OP_NORMALIZED_DIFFERENCE = 14;
+// Comparisons, logic and where give 1 or 0, and NaN where an operand (a condition) is NaN.
+const OP_LESS = 15;
+const OP_LESS_OR_EQUAL = 16;
+const OP_GREATER = 17;
+const OP_GREATER_OR_EQUAL = 18;
+const OP_EQUAL = 19;
+const OP_NOT_EQUAL = 20;
+const OP_AND = 21;
+const OP_OR = 22;
+const OP_NOT = 23;
+/** b where a is non-zero, c where it is zero. */
+const OP_WHERE = 24;
+// Bitwise operations on the operands truncated to i32 (saturating); NaN in, NaN out.
+const OP_BIT_AND = 25;
+const OP_BIT_OR = 26;
+const OP_SHIFT_LEFT = 27;
+const OP_SHIFT_RIGHT = 28;
+/** (a >> b) & 1. */
+const OP_BIT = 29;
 /**
  * OP_PAIR + (first * 4 + second) * 2 + swapped, with first and second 0 (add), 1 (sub),
  * 2 (mul) or 3 (div): second(first(a, b), c), or second(c, first(a, b)) when swapped.
@@ -145,6 +164,10 @@ function run(op: i32, last: bool, dst: usize, a: usize, b: usize, c: usize, byte
 		runPair(op, last, dst, a, b, c, bytes);
 		return;
 	}
+	if (op >= OP_LESS) {
+		runMasking(op, last, dst, a, b, c, bytes);
+		return;
+	}
 	switch (op) {
 		case OP_ADD:
 			if (last) Lanes.binaryLoop(OP_ADD, true, dst, a, b, bytes);
@@ -207,136 +230,205 @@ function run(op: i32, last: bool, dst: usize, a: usize, b: usize, c: usize, byte
 	}
 }
 
+// An instruction of masks and conditions (comparisons, logic, where, bitwise), in a function of
+// its own so that run(), which every arithmetic instruction goes through, stays as small as it was.
+function runMasking(op: i32, last: bool, dst: usize, a: usize, b: usize, c: usize, bytes: usize): void {
+	switch (op) {
+		case OP_LESS:
+			if (last) Lanes.binaryLoop(OP_LESS, true, dst, a, b, bytes);
+			else Lanes.binaryLoop(OP_LESS, false, dst, a, b, bytes);
+			break;
+		case OP_LESS_OR_EQUAL:
+			if (last) Lanes.binaryLoop(OP_LESS_OR_EQUAL, true, dst, a, b, bytes);
+			else Lanes.binaryLoop(OP_LESS_OR_EQUAL, false, dst, a, b, bytes);
+			break;
+		case OP_GREATER:
+			if (last) Lanes.binaryLoop(OP_GREATER, true, dst, a, b, bytes);
+			else Lanes.binaryLoop(OP_GREATER, false, dst, a, b, bytes);
+			break;
+		case OP_GREATER_OR_EQUAL:
+			if (last) Lanes.binaryLoop(OP_GREATER_OR_EQUAL, true, dst, a, b, bytes);
+			else Lanes.binaryLoop(OP_GREATER_OR_EQUAL, false, dst, a, b, bytes);
+			break;
+		case OP_EQUAL:
+			if (last) Lanes.binaryLoop(OP_EQUAL, true, dst, a, b, bytes);
+			else Lanes.binaryLoop(OP_EQUAL, false, dst, a, b, bytes);
+			break;
+		case OP_NOT_EQUAL:
+			if (last) Lanes.binaryLoop(OP_NOT_EQUAL, true, dst, a, b, bytes);
+			else Lanes.binaryLoop(OP_NOT_EQUAL, false, dst, a, b, bytes);
+			break;
+		case OP_AND:
+			if (last) Lanes.binaryLoop(OP_AND, true, dst, a, b, bytes);
+			else Lanes.binaryLoop(OP_AND, false, dst, a, b, bytes);
+			break;
+		case OP_OR:
+			if (last) Lanes.binaryLoop(OP_OR, true, dst, a, b, bytes);
+			else Lanes.binaryLoop(OP_OR, false, dst, a, b, bytes);
+			break;
+		case OP_BIT_AND:
+			if (last) Lanes.binaryLoop(OP_BIT_AND, true, dst, a, b, bytes);
+			else Lanes.binaryLoop(OP_BIT_AND, false, dst, a, b, bytes);
+			break;
+		case OP_BIT_OR:
+			if (last) Lanes.binaryLoop(OP_BIT_OR, true, dst, a, b, bytes);
+			else Lanes.binaryLoop(OP_BIT_OR, false, dst, a, b, bytes);
+			break;
+		case OP_SHIFT_LEFT:
+			if (last) Lanes.binaryLoop(OP_SHIFT_LEFT, true, dst, a, b, bytes);
+			else Lanes.binaryLoop(OP_SHIFT_LEFT, false, dst, a, b, bytes);
+			break;
+		case OP_SHIFT_RIGHT:
+			if (last) Lanes.binaryLoop(OP_SHIFT_RIGHT, true, dst, a, b, bytes);
+			else Lanes.binaryLoop(OP_SHIFT_RIGHT, false, dst, a, b, bytes);
+			break;
+		case OP_BIT:
+			if (last) Lanes.binaryLoop(OP_BIT, true, dst, a, b, bytes);
+			else Lanes.binaryLoop(OP_BIT, false, dst, a, b, bytes);
+			break;
+		case OP_NOT:
+			if (last) Lanes.unaryLoop(OP_NOT, true, dst, a, bytes);
+			else Lanes.unaryLoop(OP_NOT, false, dst, a, bytes);
+			break;
+		case OP_WHERE:
+			if (last) Lanes.ternaryLoop(OP_WHERE, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_WHERE, false, dst, a, b, c, bytes);
+			break;
+		default:
+			unreachable();
+	}
+}
+
 // A pair instruction (see OP_PAIR); one case per opcode, so each loop is straight-line.
 function runPair(op: i32, last: bool, dst: usize, a: usize, b: usize, c: usize, bytes: usize): void {
 	switch (op) {
 		case OP_PAIR + 0:
-			if (last) Lanes.pairLoop(OP_PAIR + 0, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 0, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 0, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 0, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 1:
-			if (last) Lanes.pairLoop(OP_PAIR + 1, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 1, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 1, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 1, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 2:
-			if (last) Lanes.pairLoop(OP_PAIR + 2, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 2, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 2, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 2, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 3:
-			if (last) Lanes.pairLoop(OP_PAIR + 3, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 3, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 3, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 3, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 4:
-			if (last) Lanes.pairLoop(OP_PAIR + 4, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 4, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 4, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 4, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 5:
-			if (last) Lanes.pairLoop(OP_PAIR + 5, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 5, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 5, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 5, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 6:
-			if (last) Lanes.pairLoop(OP_PAIR + 6, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 6, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 6, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 6, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 7:
-			if (last) Lanes.pairLoop(OP_PAIR + 7, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 7, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 7, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 7, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 8:
-			if (last) Lanes.pairLoop(OP_PAIR + 8, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 8, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 8, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 8, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 9:
-			if (last) Lanes.pairLoop(OP_PAIR + 9, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 9, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 9, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 9, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 10:
-			if (last) Lanes.pairLoop(OP_PAIR + 10, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 10, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 10, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 10, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 11:
-			if (last) Lanes.pairLoop(OP_PAIR + 11, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 11, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 11, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 11, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 12:
-			if (last) Lanes.pairLoop(OP_PAIR + 12, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 12, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 12, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 12, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 13:
-			if (last) Lanes.pairLoop(OP_PAIR + 13, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 13, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 13, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 13, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 14:
-			if (last) Lanes.pairLoop(OP_PAIR + 14, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 14, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 14, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 14, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 15:
-			if (last) Lanes.pairLoop(OP_PAIR + 15, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 15, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 15, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 15, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 16:
-			if (last) Lanes.pairLoop(OP_PAIR + 16, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 16, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 16, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 16, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 17:
-			if (last) Lanes.pairLoop(OP_PAIR + 17, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 17, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 17, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 17, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 18:
-			if (last) Lanes.pairLoop(OP_PAIR + 18, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 18, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 18, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 18, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 19:
-			if (last) Lanes.pairLoop(OP_PAIR + 19, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 19, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 19, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 19, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 20:
-			if (last) Lanes.pairLoop(OP_PAIR + 20, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 20, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 20, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 20, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 21:
-			if (last) Lanes.pairLoop(OP_PAIR + 21, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 21, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 21, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 21, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 22:
-			if (last) Lanes.pairLoop(OP_PAIR + 22, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 22, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 22, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 22, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 23:
-			if (last) Lanes.pairLoop(OP_PAIR + 23, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 23, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 23, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 23, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 24:
-			if (last) Lanes.pairLoop(OP_PAIR + 24, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 24, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 24, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 24, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 25:
-			if (last) Lanes.pairLoop(OP_PAIR + 25, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 25, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 25, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 25, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 26:
-			if (last) Lanes.pairLoop(OP_PAIR + 26, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 26, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 26, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 26, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 27:
-			if (last) Lanes.pairLoop(OP_PAIR + 27, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 27, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 27, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 27, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 28:
-			if (last) Lanes.pairLoop(OP_PAIR + 28, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 28, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 28, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 28, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 29:
-			if (last) Lanes.pairLoop(OP_PAIR + 29, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 29, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 29, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 29, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 30:
-			if (last) Lanes.pairLoop(OP_PAIR + 30, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 30, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 30, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 30, false, dst, a, b, c, bytes);
 			break;
 		case OP_PAIR + 31:
-			if (last) Lanes.pairLoop(OP_PAIR + 31, true, dst, a, b, c, bytes);
-			else Lanes.pairLoop(OP_PAIR + 31, false, dst, a, b, c, bytes);
+			if (last) Lanes.ternaryLoop(OP_PAIR + 31, true, dst, a, b, c, bytes);
+			else Lanes.ternaryLoop(OP_PAIR + 31, false, dst, a, b, c, bytes);
 			break;
 		default:
 			unreachable();
@@ -836,17 +928,26 @@ class Lanes {
 	}
 
 	@inline
-	static pairLoop(op: i32, last: bool, dst: usize, a: usize, b: usize, c: usize, bytes: usize): void {
+	static ternaryLoop(op: i32, last: bool, dst: usize, a: usize, b: usize, c: usize, bytes: usize): void {
 		for (let o: usize = 0; o < bytes; o += UNROLL_BYTES) {
 			const x = a + o;
 			const y = b + o;
 			const w = c + o;
 			const z = dst + o;
-			v128.store(z, Lanes.finish(last, Lanes.applyPair(op, v128.load(x), v128.load(y), v128.load(w))));
-			v128.store(z, Lanes.finish(last, Lanes.applyPair(op, v128.load(x, 16), v128.load(y, 16), v128.load(w, 16))), 16);
-			v128.store(z, Lanes.finish(last, Lanes.applyPair(op, v128.load(x, 32), v128.load(y, 32), v128.load(w, 32))), 32);
-			v128.store(z, Lanes.finish(last, Lanes.applyPair(op, v128.load(x, 48), v128.load(y, 48), v128.load(w, 48))), 48);
+			v128.store(z, Lanes.finish(last, Lanes.apply3(op, v128.load(x), v128.load(y), v128.load(w))));
+			v128.store(z, Lanes.finish(last, Lanes.apply3(op, v128.load(x, 16), v128.load(y, 16), v128.load(w, 16))), 16);
+			v128.store(z, Lanes.finish(last, Lanes.apply3(op, v128.load(x, 32), v128.load(y, 32), v128.load(w, 32))), 32);
+			v128.store(z, Lanes.finish(last, Lanes.apply3(op, v128.load(x, 48), v128.load(y, 48), v128.load(w, 48))), 48);
 		}
+	}
+
+	@inline
+	static apply3(op: i32, x: v128, y: v128, w: v128): v128 {
+		if (op === OP_WHERE) {
+			// ne(NaN, 0) holds, so a NaN condition picks y, which the NaN mask then overrides.
+			return v128.or(v128.bitselect(y, w, f32x4.ne(x, f32x4.splat(0))), f32x4.ne(x, x));
+		}
+		return Lanes.applyPair(op, x, y, w);
 	}
 
 	/** second(first(x, y), w), or second(w, first(x, y)) when swapped; see OP_PAIR. */
@@ -887,7 +988,50 @@ class Lanes {
 		if (op === OP_MAX) return f32x4.max(x, y);
 		// (x - y) / (x + y), the catalog's most common shape, in one pass instead of three.
 		if (op === OP_NORMALIZED_DIFFERENCE) return f32x4.div(f32x4.sub(x, y), f32x4.add(x, y));
+		if (op === OP_LESS) return Lanes.truth(f32x4.lt(x, y), x, y);
+		if (op === OP_LESS_OR_EQUAL) return Lanes.truth(f32x4.le(x, y), x, y);
+		if (op === OP_GREATER) return Lanes.truth(f32x4.gt(x, y), x, y);
+		if (op === OP_GREATER_OR_EQUAL) return Lanes.truth(f32x4.ge(x, y), x, y);
+		if (op === OP_EQUAL) return Lanes.truth(f32x4.eq(x, y), x, y);
+		if (op === OP_NOT_EQUAL) return Lanes.truth(f32x4.ne(x, y), x, y);
+		if (op === OP_AND) return Lanes.truth(v128.and(f32x4.ne(x, f32x4.splat(0)), f32x4.ne(y, f32x4.splat(0))), x, y);
+		if (op === OP_OR) return Lanes.truth(v128.or(f32x4.ne(x, f32x4.splat(0)), f32x4.ne(y, f32x4.splat(0))), x, y);
+		if (op >= OP_BIT_AND && op <= OP_BIT) return Lanes.bitwise(op, x, y);
 		return pow4(x, y);
+	}
+
+	/** 1 where `holds`, else 0; NaN where x or y is NaN. An all-ones lane is a NaN. */
+	@inline
+	static truth(holds: v128, x: v128, y: v128): v128 {
+		return v128.or(v128.and(holds, f32x4.splat(1)), v128.or(f32x4.ne(x, x), f32x4.ne(y, y)));
+	}
+
+	/**
+	 * A bitwise operation on x and y truncated to i32, as f32 again; NaN where x or y is NaN.
+	 * Wasm shifts a whole vector by one count, so shifts by a count per lane go lane by lane.
+	 */
+	@inline
+	static bitwise(op: i32, x: v128, y: v128): v128 {
+		const a = i32x4.trunc_sat_f32x4_s(x);
+		const b = i32x4.trunc_sat_f32x4_s(y);
+		let r: v128;
+		if (op === OP_BIT_AND) r = v128.and(a, b);
+		else if (op === OP_BIT_OR) r = v128.or(a, b);
+		else {
+			r = i32x4.splat(Lanes.shift(op, i32x4.extract_lane(a, 0), i32x4.extract_lane(b, 0)));
+			r = i32x4.replace_lane(r, 1, Lanes.shift(op, i32x4.extract_lane(a, 1), i32x4.extract_lane(b, 1)));
+			r = i32x4.replace_lane(r, 2, Lanes.shift(op, i32x4.extract_lane(a, 2), i32x4.extract_lane(b, 2)));
+			r = i32x4.replace_lane(r, 3, Lanes.shift(op, i32x4.extract_lane(a, 3), i32x4.extract_lane(b, 3)));
+		}
+		return v128.or(f32x4.convert_i32x4_s(r), v128.or(f32x4.ne(x, x), f32x4.ne(y, y)));
+	}
+
+	/** a << n, a >> n (arithmetic) or bit n of a; n is taken mod 32, as i32 shifts do. */
+	@inline
+	static shift(op: i32, a: i32, n: i32): i32 {
+		if (op === OP_SHIFT_LEFT) return a << n;
+		if (op === OP_SHIFT_RIGHT) return a >> n;
+		return (a >> n) & 1;
 	}
 
 	@inline
@@ -897,6 +1041,7 @@ class Lanes {
 		if (op === OP_SQRT) return f32x4.sqrt(x);
 		if (op === OP_EXP) return exp4(x);
 		if (op === OP_LOG) return log4(x);
+		if (op === OP_NOT) return v128.or(v128.and(f32x4.eq(x, f32x4.splat(0)), f32x4.splat(1)), f32x4.ne(x, x));
 		return tanh4(x);
 	}
 
