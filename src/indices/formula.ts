@@ -362,7 +362,8 @@ function spreadSequence(dimensions: number): number[] {
 
 /**
  * The formula a job stored at creation, or null when it has none; formulas stored before 0011
- * call the preview's range `histogram` and list no additive constants.
+ * call the preview's range `histogram` and list no additive constants, and those stored before
+ * conditions neither raw nor compared inputs.
  */
 export function jobFormula(job: { formula: unknown }): CompiledFormula | null {
 	const stored = job.formula as (CompiledFormula & { histogram?: ValueRange }) | null;
@@ -372,5 +373,7 @@ export function jobFormula(job: { formula: unknown }): CompiledFormula | null {
 		...current,
 		previewRange: current.previewRange ?? histogram ?? UNIT_RANGE,
 		additiveConstants: current.additiveConstants ?? [],
+		rawInputs: current.rawInputs ?? [],
+		comparedInputs: current.comparedInputs ?? [],
 	};
 }

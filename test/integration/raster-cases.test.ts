@@ -11,9 +11,12 @@ import { remoteBytesRead } from "../../src/db/remote-bytes";
 import type { JobStatistics } from "../../src/processes/index/statistics";
 import { geotransformOf, readGeoReference } from "../../src/raster/georeference";
 import largeTiled from "../fixtures/aoi/large_tiled.tif";
+import byteRed from "../fixtures/layouts/byte_red.tif";
+import float64Nir from "../fixtures/layouts/float64_nir.tif";
 import ndviS2 from "../fixtures/ndvi_s2_256.f32";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
+import exprBitwiseQa from "../fixtures/t2/expr_bitwise_qa.f32";
 import lsNir from "../fixtures/t2/ls_nir_30m.tif";
 import lsQa from "../fixtures/t2/ls_qa_pixel_30m.tif";
 import lsRed from "../fixtures/t2/ls_red_30m.tif";
@@ -27,6 +30,7 @@ import ndviLandsatQaBits from "../fixtures/t2/ndvi_landsat_qa_bits.f32";
 import ndviLandsatQaPreset from "../fixtures/t2/ndvi_landsat_qa_preset.f32";
 import ndviSclClasses from "../fixtures/t2/ndvi_scl_classes.f32";
 import ndviSclPreset from "../fixtures/t2/ndvi_scl_preset.f32";
+import ndviWhereVegetation from "../fixtures/t2/ndvi_where_vegetation.f32";
 import nir10 from "../fixtures/t2/nir_10m.tif";
 import red10 from "../fixtures/t2/red_10m.tif";
 import scl20 from "../fixtures/t2/scl_20m.tif";
@@ -64,6 +68,8 @@ const expectedPixels: Record<string, ArrayBuffer> = {
 	"ndvi_scl_classes.f32": ndviSclClasses,
 	"ndvi_aoi_bbox.f32": ndviAoiBbox,
 	"ndvi_aoi_polygon.f32": ndviAoiPolygon,
+	"ndvi_where_vegetation.f32": ndviWhereVegetation,
+	"expr_bitwise_qa.f32": exprBitwiseQa,
 };
 
 const cases = manifest.raster_cases as unknown as Record<string, RasterCase>;
@@ -164,6 +170,29 @@ describe("mixed resolutions", () => {
 		["ndmi_on_20m_grid", "on the 20 m grid, the NIR averaged"],
 	])("%s: %s", async (name) => {
 		await runCase(name);
+	});
+});
+
+describe("conditions", () => {
+	it.each([
+		["ndvi_where_vegetation", "where() over a class comparison of a 20 m SCL band"],
+		["expr_bitwise_qa", "bitwise operators on QA_PIXEL's raw samples beside scaled bands"],
+	])("%s: %s", async (name) => {
+		await runCase(name);
+	});
+
+	it("refuses bitwise operators on a float band when the files are read, naming the input", async () => {
+		// The same grid in two sample types: Byte red, Float64 NIR.
+		const red = await upload(byteRed);
+		const nir = await upload(float64Nir);
+		const response = await submitJob({
+			expression: "where(nir & 1 == 0, red, nan)",
+			inputs: { red: { upload_id: red.id }, nir: { upload_id: nir.id } },
+		});
+		const job = await waitForJob((await json<{ id: string }>(response)).id);
+		expect(job.status).toBe("failed");
+		expect(job.error?.errors?.[0]?.path).toBe("inputs.nir");
+		expect(job.error?.errors?.[0]?.message).toContain("Float64");
 	});
 });
 

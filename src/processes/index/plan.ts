@@ -4,6 +4,7 @@
  */
 import type { JobRecord } from "../../db/jobs";
 import { ApiError } from "../../errors/api-error";
+import { bitwiseTypeProblem, type CompiledFormula, jobFormula } from "../../indices/formula";
 import type { JobPlan } from "../../pipeline/plan";
 import type { InspectedInput } from "../../pipeline/raster-plan";
 import { planRasterWindows } from "../../pipeline/raster-plan";
@@ -53,16 +54,40 @@ function checkMaskInput(job: JobRecord, plan: JobPlan): ApiError | null {
 	return null;
 }
 
-/** Inputs that hold classes or bits, which are resampled nearest unless the request says otherwise. */
-function classInputsOf(job: JobRecord): Set<string> {
-	return new Set(job.request.mask ? [job.request.mask.input] : []);
+/**
+ * Inputs that hold classes or bits (the mask's, and those the formula compares or reads bitwise),
+ * which are resampled nearest unless the request says otherwise.
+ */
+function classInputsOf(job: JobRecord, formula: CompiledFormula): Set<string> {
+	return new Set([...(job.request.mask ? [job.request.mask.input] : []), ...formula.comparedInputs]);
+}
+
+/** Inputs the formula reads bitwise must hold their raw integer samples: an integer band, read nearest. */
+function checkRawInputs(formula: CompiledFormula, plan: JobPlan): ApiError | null {
+	const planned = (name: string) => plan.inputs.find((input) => input.name === name);
+	const typeProblem = bitwiseTypeProblem(formula, (name) => planned(name)?.data_type ?? "unknown");
+	if (typeProblem) return typeProblem;
+	for (const name of formula.rawInputs) {
+		const resampling = planned(name)?.placement?.resampling;
+		if (resampling === undefined || resampling === "nearest") continue;
+		return new ApiError(
+			"invalid-inputs",
+			`the formula reads '${name}' bitwise, but it lies on another grid and is resampled ${resampling}, which invents bits; resample it nearest`,
+			{ errors: [{ path: `inputs.${name}.resampling`, message: "must be nearest for an input read bitwise" }] },
+		);
+	}
+	return null;
 }
 
 export async function planIndexJob(
 	{ env, job }: StageContext,
 	inputs: readonly InspectedInput[],
 ): Promise<JobPlan | ApiError> {
-	const plan = planRasterWindows(env, job, inputs, classInputsOf(job));
+	const formula = jobFormula(job);
+	if (!formula) throw new Error(`job ${job.id} has no compiled formula`);
+	const plan = planRasterWindows(env, job, inputs, classInputsOf(job, formula));
 	if (plan instanceof ApiError) return plan;
-	return checkMaskInput(job, plan) ?? checkStoreBudget(plan, env.STORE_BUDGET_BYTES) ?? plan;
+	return (
+		checkMaskInput(job, plan) ?? checkRawInputs(formula, plan) ?? checkStoreBudget(plan, env.STORE_BUDGET_BYTES) ?? plan
+	);
 }

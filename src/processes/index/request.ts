@@ -93,7 +93,7 @@ export const indexRequestFields = {
 		.min(1)
 		.optional()
 		.openapi({
-			description: `A formula over the input names: numbers, + - * /, ** (power), unary minus, parentheses and min max abs sqrt exp log tanh clamp(x, lo, hi). At most ${MAX_FORMULA_LENGTH} characters and ${MAX_FORMULA_DEPTH} levels of nesting. Give index or expression.`,
+			description: `A formula over the input names: numbers, + - * /, ** (power), unary minus, parentheses and min max abs sqrt exp log tanh clamp(x, lo, hi); comparisons < <= > >= == != (1 or 0), and, or, not, where(condition, a, b) and nan; on integer bands & | << >> and bit(x, n), which read the raw samples (before scale and offset). Python's precedence; a comparison with a NaN operand is NaN. At most ${MAX_FORMULA_LENGTH} characters and ${MAX_FORMULA_DEPTH} levels of nesting. Give index or expression.`,
 			example: "(nir - red) / (nir + red + 0.5) * 1.5",
 		}),
 	constants: z

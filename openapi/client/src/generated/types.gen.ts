@@ -158,7 +158,7 @@ export type CreateJob = {
      */
     index?: string;
     /**
-     * A formula over the input names: numbers, + - * /, ** (power), unary minus, parentheses and min max abs sqrt exp log tanh clamp(x, lo, hi). At most 1000 characters and 32 levels of nesting. Give index or expression.
+     * A formula over the input names: numbers, + - * /, ** (power), unary minus, parentheses and min max abs sqrt exp log tanh clamp(x, lo, hi); comparisons < <= > >= == != (1 or 0), and, or, not, where(condition, a, b) and nan; on integer bands & | << >> and bit(x, n), which read the raw samples (before scale and offset). Python's precedence; a comparison with a NaN operand is NaN. At most 1000 characters and 32 levels of nesting. Give index or expression.
      */
     expression?: string;
     /**
