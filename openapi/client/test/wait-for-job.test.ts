@@ -13,6 +13,7 @@ function job(status: Job["status"]): Job {
 		status,
 		stage: status === "queued" ? null : "compute",
 		progress: status === "succeeded" ? 1 : 0.5,
+		process: "index",
 		index: "NDVI",
 		expression: "(nir - red)/(nir + red)",
 		constants: {},

@@ -128,9 +128,9 @@ export const JobSchema = z
 		process: z
 			.string()
 			.openapi({ description: "The process the job runs (POST /v1/jobs `process`)", example: "index" }),
-		index: z.union([z.string(), z.null()]).openapi({
+		index: z.string().openapi({
 			description:
-				"The catalog index id, `expression` for a job of a custom expression, or null for a process that evaluates no formula",
+				"The catalog index id, `expression` for a job of a custom expression, or the process's name for a process that evaluates no formula",
 			example: "NDVI",
 		}),
 		expression: z.string().nullable().openapi({
@@ -165,7 +165,7 @@ export function renderJob(job: JobRecord, artifacts: readonly ArtifactRecord[]):
 		stage: job.stage,
 		progress: job.progress,
 		process: job.process,
-		index: job.indexId,
+		index: job.indexId ?? job.process,
 		expression: formula?.expression ?? null,
 		constants: formula?.constants ?? {},
 		inputs: Object.fromEntries(

@@ -88,9 +88,9 @@ export type Job = {
      */
     process: string;
     /**
-     * The catalog index id, `expression` for a job of a custom expression, or null for a process that evaluates no formula
+     * The catalog index id, `expression` for a job of a custom expression, or the process's name for a process that evaluates no formula
      */
-    index: string | null;
+    index: string;
     /**
      * The formula compiled, over the input and constant names
      */
