@@ -1,5 +1,6 @@
 /** Opens a fixture GeoTIFF as the pipeline sees one: its grid, nodata, and windows of band 1. */
 import { fromArrayBuffer, type GeoTIFFImage } from "geotiff";
+import { ApiError } from "../src/errors/api-error";
 import { installDecoders } from "../src/raster/decoders";
 import { geotransformOf, readGeoReference } from "../src/raster/georeference";
 import type { Grid } from "../src/raster/grid";
@@ -43,4 +44,15 @@ export async function openRaster(bytes: ArrayBuffer): Promise<FixtureRaster> {
 /** The whole raster as a window. */
 export function wholeWindow(grid: Pick<Grid, "width" | "height">): PixelWindow {
 	return { rowStart: 0, rowEnd: grid.height, colStart: 0, colEnd: grid.width };
+}
+
+/** The ApiError `run` throws; fails the test when it returns or throws anything else. */
+export function refusal(run: () => unknown): ApiError {
+	try {
+		run();
+	} catch (error) {
+		if (error instanceof ApiError) return error;
+		throw error;
+	}
+	throw new Error("not refused");
 }

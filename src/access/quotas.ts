@@ -11,15 +11,16 @@ export const defaultQuotas: TenantQuotas = {
 };
 
 /**
- * The problem for a job over the tenant's pixel quota, or null. Checked at submission for
- * uploads and at validate for remote inputs, whose size only their header tells. Waiting does
+ * The problem for a job over the tenant's pixel quota (its output pixels), or null. Checked at
+ * submission from the uploads' size, and at validate from the plan's output, which only the
+ * headers of remote inputs, an AOI's crop or another input's grid tell. Waiting does
  * not help, so there is no Retry-After: the tenant's quota must change.
  */
 export function pixelQuotaProblem(pixels: number, quotas: TenantQuotas): ApiError | null {
 	if (pixels <= quotas.maxPixelsPerJob) return null;
 	return new ApiError(
 		"quota-exceeded",
-		`The inputs have ${pixels} pixels; this tenant's jobs may have at most ${quotas.maxPixelsPerJob}.`,
+		`The job computes ${pixels} output pixels; this tenant's jobs may compute at most ${quotas.maxPixelsPerJob}.`,
 		{ errors: [{ path: "inputs", message: `${pixels} pixels is over the quota of ${quotas.maxPixelsPerJob}` }] },
 	);
 }

@@ -8,7 +8,14 @@ import type { JobInputRecord } from "../db/job-inputs";
 import type { JobRecord } from "../db/jobs";
 import { ApiError } from "../errors/api-error";
 import { type Aoi, aoiWindow } from "../raster/aoi";
-import { type GeoReference, type Geotransform, geotransformOf, windowGeoReference } from "../raster/georeference";
+import {
+	type GeoReference,
+	type Geotransform,
+	geotransformOf,
+	sameCrs,
+	sameGeotransform,
+	windowGeoReference,
+} from "../raster/georeference";
 import { type Grid, targetGrid } from "../raster/grid";
 import { inputReadFailure } from "../raster/input-errors";
 import { bandDataType, type RasterHeader } from "../raster/inspect";
@@ -77,6 +84,24 @@ function plannedInput(
 	};
 }
 
+/** Whether every input has the first's size, geotransform and CRS. */
+function sameGrids(inspected: readonly InspectedInput[], transforms: readonly (Geotransform | null)[]): boolean {
+	const [first, ...others] = inspected;
+	const [transform] = transforms;
+	if (!first || !transform) return false;
+	return others.every((other, i) => {
+		const otherTransform = transforms[i + 1];
+		return (
+			otherTransform !== null &&
+			otherTransform !== undefined &&
+			other.header.width === first.header.width &&
+			other.header.height === first.header.height &&
+			sameGeotransform(transform, otherTransform) &&
+			sameCrs(first.header.geo, other.header.geo)
+		);
+	});
+}
+
 /** The grid of an input whose geotransform is known. */
 function gridOf({ header }: InspectedInput, geotransform: Geotransform): Grid {
 	return { geotransform, width: header.width, height: header.height, crs: header.geo };
@@ -125,16 +150,23 @@ function outputGrid(
 		const { width, height, geo } = reference.header;
 		return { width, height, geo, placements: new Map() };
 	}
+	if (!aoi && !grid && sameGrids(inspected, transforms)) {
+		// One grid, rotated or not: read as it is, nothing to place.
+		const { width, height, geo } = reference.header;
+		return { width, height, geo, placements: new Map() };
+	}
 	const missing = inspected.find((_, i) => transforms[i] === null);
 	if (missing) {
 		throw new ApiError("raster-mismatch", `input '${missing.input.name}' has no georeference and the others have`, {
 			errors: [{ path: `inputs.${missing.input.name}`, message: "not georeferenced" }],
 		});
 	}
-	const target = targetGrid(
-		inspected.map((entry, i) => ({ name: entry.input.name, grid: gridOf(entry, transforms[i] as Geotransform) })),
-		grid?.like,
-	);
+	// Of equally fine inputs the first in the request's order gives the grid.
+	const order = Object.keys(job.request.inputs);
+	const gridInputs = inspected
+		.map((entry, i) => ({ name: entry.input.name, grid: gridOf(entry, transforms[i] as Geotransform) }))
+		.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+	const target = targetGrid(gridInputs, grid?.like);
 	const cut = aoi ? aoiWindow(aoi as Aoi, target.grid) : null;
 	const window = cut?.window ?? { rowStart: 0, rowEnd: target.grid.height, colStart: 0, colEnd: target.grid.width };
 	const origin = { column: window.colStart, row: window.rowStart };

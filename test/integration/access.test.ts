@@ -8,7 +8,9 @@ import { describe, expect, it } from "vitest";
 import { revokeApiKey } from "../../src/db/access";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
-import { anonymous, api, expectProblem, json } from "../helpers";
+import nir10 from "../fixtures/t2/nir_10m.tif";
+import red10 from "../fixtures/t2/red_10m.tif";
+import { anonymous, api, expectProblem, json, waitForJob } from "../helpers";
 import { recordNdviJob } from "../pipeline-driver";
 import { createTenantKey } from "../tenants";
 
@@ -171,6 +173,28 @@ describe("quotas", () => {
 		const problem = await expectProblem(refused, 429, "quota-exceeded");
 		expect(problem.detail).toContain(String(256 * 256));
 		expect(refused.headers.get("retry-after")).toBeNull();
+	});
+
+	it("counts the output's pixels after an AOI's crop, not the inputs'", async () => {
+		// 240 x 240 inputs; the AOI's window is about 101 x 91 pixels.
+		const { key } = await createTenantKey({ quotas: { maxPixelsPerJob: 100 * 100 } });
+		const inputs = {
+			red: { upload_id: await uploadIdAs(key, red10) },
+			nir: { upload_id: await uploadIdAs(key, nir10) },
+		};
+		await expectProblem(await submitAs(key, { index: "ndvi", inputs }), 429, "quota-exceeded");
+		const cropped = await submitAs(key, {
+			index: "ndvi",
+			inputs,
+			aoi: { bbox: [16.343176, 47.8297191, 16.354997, 47.8385446] },
+		});
+		expect(cropped.status).toBe(202);
+		const job = await waitForJob((await json<{ id: string }>(cropped)).id, { key });
+		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+		// The same AOI widened past the quota is refused once validate knows the output's size.
+		const wide = await submitAs(key, { index: "ndvi", inputs, aoi: { bbox: [16.33, 47.82, 16.37, 47.85] } });
+		const refused = await waitForJob((await json<{ id: string }>(wide)).id, { key });
+		expect(refused.error?.type).toBe("https://eo-edge.dev/problems/quota-exceeded");
 	});
 
 	it("refuses an upload past the daily byte quota with Retry-After until the next UTC day", async () => {

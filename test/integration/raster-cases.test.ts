@@ -378,3 +378,35 @@ describe("an area of interest over a large tiled input", () => {
 		expect(bytes).toBeLessThan(largeTiled.byteLength / 3);
 	});
 });
+
+describe("nodata per input", () => {
+	it("takes an input's own nodata over the job's and the file's", async () => {
+		const decode = async (bytes: ArrayBuffer) =>
+			(await (await (await fromArrayBuffer(bytes)).getImage()).readRasters())[0] as unknown as ArrayLike<number>;
+		const red = await decode(red256);
+		const nir = await decode(nir256);
+		// The NIR sample most pixels share, as this input's nodata instead of the file's 0.
+		const tally = new Map<number, number>();
+		for (let i = 0; i < nir.length; i++) tally.set(nir[i] as number, (tally.get(nir[i] as number) ?? 0) + 1);
+		const [common] = [...tally.entries()].sort((a, b) => b[1] - a[1])[0] ?? [0];
+		let nodata = 0;
+		for (let i = 0; i < nir.length; i++) {
+			const r = red[i] as number;
+			const n = nir[i] as number;
+			// The job's nodata (0) applies to red; NIR's own replaces it there; 0 + 0 is NaN anyway.
+			if (r === 0 || n === common || r + n === 0) nodata++;
+		}
+		const redUpload = await upload(red256);
+		const nirUpload = await upload(nir256);
+		const response = await submitJob({
+			index: "ndvi",
+			nodata: 0,
+			inputs: { red: { upload_id: redUpload.id }, nir: { upload_id: nirUpload.id, nodata: common } },
+		});
+		const job = await waitForJob((await json<{ id: string }>(response)).id);
+		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+		const stats = await json<JobStatistics>(await artifact(job.id, "stats.json"));
+		expect(stats.nodata_count).toBe(nodata);
+		expect(stats.count).toBe(nir.length - nodata);
+	});
+});

@@ -7,8 +7,11 @@ import { pipelineStages } from "../../src/pipeline/stages";
 import { storeWorkingSetBytes, widestStorableWidth } from "../../src/pipeline/store/budget";
 import { readGeoReference } from "../../src/raster/georeference";
 import { assembleCog } from "../cog";
+import mismatch15m from "../fixtures/mismatch_nir_15m.tif";
 import mismatch255 from "../fixtures/mismatch_nir_255.tif";
+import mismatchHalfPixel from "../fixtures/mismatch_nir_half_pixel.tif";
 import mismatchShifted from "../fixtures/mismatch_nir_shifted.tif";
+import ndviS2 from "../fixtures/ndvi_s2_256.f32";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
 import { api, json, submitJob, upload, waitForJob } from "../helpers";
@@ -27,22 +30,38 @@ async function runNdvi(redBytes: ArrayBuffer, nirBytes: ArrayBuffer, extra: Reco
 }
 
 describe("validate", () => {
-	it("fails a pair whose sizes differ", async () => {
+	it("puts a pair of one grid but other extents on the first's grid, nodata where the other does not reach", async () => {
 		const job = await runNdvi(red256, mismatch255);
-		expect(job.status).toBe("failed");
-		expect(job.stage).toBe("validate");
-		expect(job.error?.type).toBe("https://eo-edge.dev/problems/raster-mismatch");
-		expect(job.error?.detail).toContain("sizes differ");
-		expect(job.error?.detail).toContain("256 x 255");
-		expect(job.artifacts).toEqual([]);
+		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+		const result = await (await api(`/v1/jobs/${job.id}/artifacts/result.tif`)).arrayBuffer();
+		const image = await (await fromArrayBuffer(result)).getImage();
+		expect([image.getWidth(), image.getHeight()]).toEqual([256, 256]);
+		const [values] = (await image.readRasters()) as unknown as Float32Array[];
+		const expected = new Float32Array(ndviS2);
+		// The NIR file stops a row short: that row is nodata, the rest is the NDVI of the full pair.
+		for (let i = 0; i < 255 * 256; i++) {
+			if (Number.isNaN(expected[i] as number)) expect(values?.[i]).toBeNaN();
+			else expect(values?.[i]).toBe(expected[i]);
+		}
+		for (let i = 255 * 256; i < 256 * 256; i++) expect(values?.[i]).toBeNaN();
+
+		// Shifted by a whole pixel, the NIR's first column lies under the red's second.
+		const shifted = await runNdvi(red256, mismatchShifted);
+		expect(shifted.status, JSON.stringify(shifted.error)).toBe("succeeded");
 	});
 
-	it("fails a pair whose geotransforms differ", async () => {
-		const job = await runNdvi(red256, mismatchShifted);
+	it.each([
+		["half a pixel off", mismatchHalfPixel, "origin (600005, 5300040)"],
+		["15 m beside 10 m", mismatch15m, "pixel 15 x 15"],
+	])("fails a pair whose grids do not nest (%s), naming both grids", async (_name, nir, grid) => {
+		const job = await runNdvi(red256, nir);
 		expect(job.status).toBe("failed");
 		expect(job.stage).toBe("validate");
 		expect(job.error?.type).toBe("https://eo-edge.dev/problems/raster-mismatch");
-		expect(job.error?.detail).toContain("geotransforms differ");
+		expect(job.error?.detail).toContain(grid);
+		expect(job.error?.detail).toContain("origin (600000, 5300040), pixel 10 x 10");
+		expect(job.error?.errors?.map((error) => error.path).sort()).toEqual(["inputs.nir", "inputs.red"]);
+		expect(job.artifacts).toEqual([]);
 	});
 
 	it("fails a truncated remote file from its header, naming the input", async () => {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { ApiError } from "../../src/errors/api-error";
 import { type Aoi, AoiSchema, aoiCentreMask, aoiInCrs, aoiWindow } from "../../src/raster/aoi";
 import type { GeoReference } from "../../src/raster/georeference";
 import type { Grid } from "../../src/raster/grid";
@@ -10,7 +9,7 @@ import bboxNdvi from "../fixtures/t2/ndvi_aoi_bbox.f32";
 import polygonNdvi from "../fixtures/t2/ndvi_aoi_polygon.f32";
 import nirTif from "../fixtures/t2/nir_10m.tif";
 import redTif from "../fixtures/t2/red_10m.tif";
-import { openRaster } from "../rasters";
+import { openRaster, refusal } from "../rasters";
 
 const masks = import.meta.glob<ArrayBuffer>("../fixtures/geometry/*.u8", { eager: true, import: "default" });
 
@@ -36,16 +35,6 @@ interface RasterSpec {
 
 function gridOf({ epsg, origin: [x = 0, y = 0], resolution, width, height }: RasterSpec): Grid {
 	return { geotransform: [x, resolution, 0, y, 0, -resolution], width, height, crs: crsOf(epsg) };
-}
-
-function refusal(run: () => unknown): ApiError {
-	try {
-		run();
-	} catch (error) {
-		if (error instanceof ApiError) return error;
-		throw error;
-	}
-	throw new Error("not refused");
 }
 
 interface AoiCase {

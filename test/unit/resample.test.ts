@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { ApiError } from "../../src/errors/api-error";
 import type { GeoReference } from "../../src/raster/georeference";
 import { type Grid, type InputMapping, targetGrid } from "../../src/raster/grid";
 import type { PixelWindow } from "../../src/raster/read";
@@ -7,7 +6,7 @@ import { planResample, type ResamplingMethod } from "../../src/raster/resample";
 import geometryCases from "../fixtures/geometry/cases.json";
 import manifestT2 from "../fixtures/t2/manifest-t2.json";
 import { seededRandom } from "../random";
-import { openRaster, wholeWindow } from "../rasters";
+import { openRaster, refusal, wholeWindow } from "../rasters";
 
 const files = {
 	...import.meta.glob<ArrayBuffer>("../fixtures/geometry/*.{tif,f32}", { eager: true, import: "default" }),
@@ -209,16 +208,6 @@ describe("targetGrid", () => {
 		height: size,
 		crs,
 	});
-
-	function refusal(run: () => unknown): ApiError {
-		try {
-			run();
-		} catch (error) {
-			if (error instanceof ApiError) return error;
-			throw error;
-		}
-		throw new Error("not refused");
-	}
 
 	it("takes the finest grid (the first of equals), or the one named", () => {
 		const inputs = [

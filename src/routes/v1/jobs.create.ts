@@ -114,11 +114,6 @@ export const CreateJobSchema = z
 				nir: { upload_id: "upl_89abcdef0123456789abcdef", band: 1 },
 			},
 		}),
-		resampling: z.enum(RESAMPLING_METHODS).optional().openapi({
-			description:
-				"How the input is resampled when it lies on another grid than the output's: `nearest` (as gdalwarp -r near; the default for the mask's input and for inputs compared or used bitwise), `bilinear` (as gdalwarp -r bilinear; the default otherwise) or `average` (as gdalwarp -r average, for a coarser output). Nodata source pixels are left out and the rest re-weighted; values are not rounded back to the input's sample type",
-			example: "bilinear",
-		}),
 		nodata: z.number().optional().openapi({
 			description:
 				"Overrides every input's GDAL_NODATA (an input's own nodata overrides this): pixels equal to it become NaN",
@@ -315,7 +310,9 @@ async function checkRequest(
 	if (hostError) throw hostError;
 	const uploads = await checkUploads(env.DB, tenantId, inputs);
 	if (uploads.problem) throw uploads.problem;
-	const overQuota = pixelQuotaProblem(uploads.pixels, quotas);
+	// The quota counts the output's pixels: with an AOI or another input's grid only validate
+	// knows them, and checks them there.
+	const overQuota = request.aoi || request.grid ? null : pixelQuotaProblem(uploads.pixels, quotas);
 	if (overQuota) throw overQuota;
 	return { jobRequest, prepared };
 }

@@ -179,10 +179,6 @@ export type CreateJob = {
         [key: string]: JobInput;
     };
     /**
-     * How the input is resampled when it lies on another grid than the output's: `nearest` (as gdalwarp -r near; the default for the mask's input and for inputs compared or used bitwise), `bilinear` (as gdalwarp -r bilinear; the default otherwise) or `average` (as gdalwarp -r average, for a coarser output). Nodata source pixels are left out and the rest re-weighted; values are not rounded back to the input's sample type
-     */
-    resampling?: 'nearest' | 'bilinear' | 'average';
-    /**
      * Overrides every input's GDAL_NODATA (an input's own nodata overrides this): pixels equal to it become NaN
      */
     nodata?: number;
