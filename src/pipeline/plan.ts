@@ -106,6 +106,17 @@ const STATISTICS_BYTES = ARENA_STATISTICS_BYTES + SKETCH_TABLE_BYTES;
 const WINDOW_BYTES_PER_PIXEL = 4 + 1;
 
 /**
+ * Bytes one pixel of a window costs for each input resampled onto it: its float32 values, held
+ * for the whole window (its source blocks are counted with the files' blocks, at the output's
+ * span, which over-counts a coarser input).
+ */
+const RESAMPLED_BYTES_PER_PIXEL = 4;
+
+function resampled(inputs: readonly PlannedInput[]): number {
+	return inputs.filter((input) => input.placement !== undefined).length;
+}
+
+/**
  * Bytes one pixel of a chunk (the columns evaluated at once) costs: each input converted to
  * float32 in Wasm memory and the float32 output. A window evaluated in several chunks also
  * holds one chunk's 2 x 2 average (a quarter) before it joins the window's.
@@ -145,7 +156,8 @@ function filesOf(inputs: readonly PlannedInput[]): PlannedInput[] {
  * decoded blocks it touches (only their part inside the window when they reach past it), the
  * blocks being read (compute reads each file in groups of at most
  * READ_GROUP_BYTES stored, or one block, held compressed and copied once by the ranged source),
- * the caches, the window's output tiles and average, and one chunk's inputs and output.
+ * the caches, the window's output tiles and average, the inputs resampled onto it, and one
+ * chunk's inputs and output.
  */
 export function windowBytes(
 	rows: number,
@@ -171,7 +183,7 @@ export function windowBytes(
 		files.length * CACHE_BYTES_PER_FILE +
 		TILE_SCRATCH_BYTES +
 		STATISTICS_BYTES +
-		rows * columns * WINDOW_BYTES_PER_PIXEL +
+		rows * columns * (WINDOW_BYTES_PER_PIXEL + RESAMPLED_BYTES_PER_PIXEL * resampled(inputs)) +
 		rows * chunk * chunkBytesPerPixel(inputs, chunk < columns)
 	);
 }

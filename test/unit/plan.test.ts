@@ -216,3 +216,39 @@ describe("storeWorkingSetBytes", () => {
 		expect(widestStorableWidth(512, overviewWorkingSetBytes() - 1)).toBe(0);
 	});
 });
+
+describe("windowBytes of resampled inputs", () => {
+	it("holds each resampled input's float32 values for the whole window", () => {
+		const red = input("red", "upl_red", 2, [512, 512]);
+		const swir = input("swir16", "upl_swir", 2, [256, 256]);
+		const raster = { width: 2048, height: 2048 };
+		const onGrid = windowBytes(1024, 2048, raster, [red, swir]);
+		const placement = {
+			resampling: "bilinear" as const,
+			mapping: {
+				name: "swir16",
+				grid: {
+					geotransform: [0, 20, 0, 0, 0, -20] as [number, number, number, number, number, number],
+					width: 1024,
+					height: 1024,
+					crs: {
+						modelPixelScale: null,
+						modelTiepoint: null,
+						modelTransformation: null,
+						geoKeyDirectory: null,
+						geoDoubleParams: null,
+						geoAsciiParams: null,
+					},
+				},
+				scale: "coarser" as const,
+				factor: 2,
+				colOffset: 0,
+				rowOffset: 0,
+				columns: { targetStep: 1, sourceStep: 2, offset: 0 },
+				rows: { targetStep: 1, sourceStep: 2, offset: 0 },
+				identity: false,
+			},
+		};
+		expect(windowBytes(1024, 2048, raster, [red, { ...swir, placement }]) - onGrid).toBe(1024 * 2048 * 4);
+	});
+});
