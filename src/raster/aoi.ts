@@ -109,7 +109,29 @@ const LONLAT = "EPSG:4326";
 /** Points per bbox edge, corners included: enough that a UTM or Mercator edge's bulge is inside a pixel. */
 const BBOX_EDGE_POINTS = 21;
 const SUPPORTED_CRSS =
-	"EPSG:4326, 4258, 4269 (geographic), 3857, WGS 84 UTM (326xx, 327xx), ETRS89 UTM (258xx), NAD83 UTM (269xx)";
+	"EPSG:4326, 4258, 4269 (geographic), 3857, WGS 84 UTM (326xx, 327xx), ETRS89 UTM (258xx), NAD83 UTM (269xx), GDA94 and GDA2020 MGA (283xx, 78xx), 3035, 2154, 27700, 5070, 3577, 2193";
+
+/**
+ * National and continental grids archives are delivered in, as PROJ defines them (each checked
+ * against GDAL's transform of a point to the millimetre). GRS80 datums are taken as WGS 84, as
+ * PROJ's own transformations between them do to within a metre; OSGB36 with its published
+ * seven-parameter shift.
+ */
+const NAMED_GRIDS: Record<number, string> = {
+	// ETRS89-extended / LAEA Europe
+	3035: "+proj=laea +lat_0=52 +lon_0=10 +x_0=4321000 +y_0=3210000 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs",
+	// RGF93 / Lambert-93
+	2154: "+proj=lcc +lat_0=46.5 +lon_0=3 +lat_1=49 +lat_2=44 +x_0=700000 +y_0=6600000 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs",
+	// OSGB36 / British National Grid
+	27700:
+		"+proj=tmerc +lat_0=49 +lon_0=-2 +k=0.9996012717 +x_0=400000 +y_0=-100000 +ellps=airy +towgs84=446.448,-125.157,542.06,0.15,0.247,0.842,-20.489 +units=m +no_defs",
+	// NAD83 / Conus Albers
+	5070: "+proj=aea +lat_0=23 +lon_0=-96 +lat_1=29.5 +lat_2=45.5 +x_0=0 +y_0=0 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs",
+	// GDA94 / Australian Albers
+	3577: "+proj=aea +lat_0=0 +lon_0=132 +lat_1=-18 +lat_2=-36 +x_0=0 +y_0=0 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs",
+	// NZGD2000 / New Zealand Transverse Mercator
+	2193: "+proj=tmerc +lat_0=0 +lon_0=173 +k=0.9996 +x_0=1600000 +y_0=10000000 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs",
+};
 
 /** The proj4 definition of a CRS the GeoKeys name by EPSG code, or null when it is not one supported here. */
 function proj4Definition(code: number | null): string | null {
@@ -124,7 +146,11 @@ function proj4Definition(code: number | null): string | null {
 		return `+proj=utm +zone=${code - 25800} +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs`;
 	}
 	if (code >= 26901 && code <= 26923) return `+proj=utm +zone=${code - 26900} +datum=NAD83 +units=m +no_defs`;
-	return null;
+	// GDA94 MGA zones 48 to 58, GDA2020 MGA zones 46 to 59: UTM south on GRS80.
+	const mgaZone = code >= 28348 && code <= 28358 ? code - 28300 : code >= 7846 && code <= 7859 ? code - 7800 : null;
+	if (mgaZone !== null)
+		return `+proj=utm +zone=${mgaZone} +south +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs`;
+	return NAMED_GRIDS[code] ?? null;
 }
 
 function lonLatPoints(aoi: Aoi): { polygons: [number, number][][][] | null; points: [number, number][] } {

@@ -136,10 +136,10 @@ describe("areas of interest in other CRSs, as PROJ and GDAL's rasterizer have th
 	}
 
 	it("refuses a CRS it cannot name to proj4, naming aoi and the CRS", () => {
-		const grid = gridOf({ epsg: 2154, origin: [650000, 6860000], resolution: 10, width: 100, height: 100 });
+		const grid = gridOf({ epsg: 3031, origin: [650000, 6860000], resolution: 10, width: 100, height: 100 });
 		const error = refusal(() => aoiWindow({ bbox: [2.3, 48.8, 2.4, 48.9] }, grid));
 		expect(error.status).toBe(422);
-		expect(error.message).toMatch(/EPSG:2154/);
+		expect(error.message).toMatch(/EPSG:3031/);
 		expect(error.errors?.[0]?.path).toBe("aoi");
 		const userDefined = { ...grid, crs: { ...grid.crs, geoKeyDirectory: [1, 1, 0, 1, 1024, 0, 1, 1] } };
 		expect(refusal(() => aoiWindow({ bbox: [2.3, 48.8, 2.4, 48.9] }, userDefined)).message).toMatch(/user-defined/);
@@ -202,5 +202,37 @@ describe("AoiSchema", () => {
 		expect(messages({ type: "Point", coordinates: [16.3, 47.8] })).toEqual([
 			': must be a GeoJSON Polygon or MultiPolygon in longitude/latitude, or { "bbox": [west, south, east, north] }',
 		]);
+	});
+});
+
+describe("national and continental grids", () => {
+	// Longitude, latitude and where GDAL 3.6 (osr, PROJ) puts them in each CRS.
+	const gdal: [number, number, number, number, number][] = [
+		[3035, 10.5, 52.3, 4355108.989280484, 3243498.0277237277],
+		[2154, 2.35, 48.85, 652301.5648305281, 6861302.725899576],
+		[27700, -1.5, 52.5, 434039.4572860588, 289239.2810926733],
+		[5070, -96.5, 40.2, -42193.22428349257, 1909496.746585851],
+		[3577, 133.2, -25.1, 119648.87950054748, -2714338.6772607816],
+		[2193, 174.8, -41.3, 1750697.5213341913, 5426376.623168275],
+		[28355, 147.0, -35.0, 500000.0000000023, 6126956.935571456],
+		[7855, 147.0, -35.0, 500000.0000000023, 6126956.935571456],
+	];
+	it.each(gdal)("EPSG:%i places a point where GDAL does, within a centimetre", (epsg, lon, lat, x, y) => {
+		const { extent } = aoiInCrs(
+			{
+				type: "Polygon",
+				coordinates: [
+					[
+						[lon, lat],
+						[lon, lat],
+						[lon, lat],
+						[lon, lat],
+					],
+				],
+			},
+			crsOf(epsg),
+		);
+		expect(Math.abs(extent[0] - x)).toBeLessThan(0.01);
+		expect(Math.abs(extent[1] - y)).toBeLessThan(0.01);
 	});
 });
