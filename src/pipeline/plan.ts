@@ -112,6 +112,21 @@ const WINDOW_BYTES_PER_PIXEL = 4 + 1;
  */
 const RESAMPLED_BYTES_PER_PIXEL = 4;
 
+/** A resampled input's source samples copied out: its own type (8 bytes at most) and a float32 copy. */
+const SOURCE_COPY_BYTES_PER_PIXEL = 8 + 4;
+
+/**
+ * Source pixels along one axis a resampled input reads under `span` output pixels: `factor`
+ * times as many for a finer input, a `factor`th for a coarser one, and the neighbours a
+ * bilinear or average kernel reaches on each side.
+ */
+function sourceSpan(span: number, { mapping }: InputPlacement): number {
+	const halo = 2 * (mapping.scale === "coarser" ? 1 : mapping.factor);
+	if (mapping.scale === "finer") return span * mapping.factor + halo;
+	if (mapping.scale === "coarser") return Math.ceil(span / mapping.factor) + halo;
+	return span + halo;
+}
+
 function resampled(inputs: readonly PlannedInput[]): number {
 	return inputs.filter((input) => input.placement !== undefined).length;
 }
@@ -166,7 +181,7 @@ export function windowBytes(
 	inputs: readonly PlannedInput[],
 	chunkColumns = columns,
 ): number {
-	const files = filesOf(inputs);
+	const files = filesOf(inputs.filter((input) => input.placement === undefined));
 	let blocks = 0;
 	let largestBlock = 0;
 	for (const file of files) {
@@ -175,12 +190,30 @@ export function windowBytes(
 		blocks += file.bytes_per_pixel * heldRows * heldColumns;
 		largestBlock = Math.max(largestBlock, file.bytes_per_pixel * file.block_width * file.block_height);
 	}
+	// A resampled input reads its own file for its source pixels under the window: a finer one
+	// many times the window's pixels, a coarser one fewer. Its samples are copied out (as float32
+	// at worst, where blocks are stored empty) before they are resampled.
+	let resampledBytes = 0;
+	for (const input of inputs) {
+		const placement = input.placement;
+		if (!placement) continue;
+		const { grid } = placement.mapping;
+		const sourceRows = sourceSpan(rows, placement);
+		const sourceColumns = sourceSpan(columns, placement);
+		const heldRows = heldBy(sourceRows, input.block_height, grid.height);
+		const heldColumns = heldBy(sourceColumns, input.block_width, grid.width);
+		resampledBytes +=
+			input.bytes_per_pixel * heldRows * heldColumns + sourceRows * sourceColumns * SOURCE_COPY_BYTES_PER_PIXEL;
+		largestBlock = Math.max(largestBlock, input.bytes_per_pixel * input.block_width * input.block_height);
+	}
 	const reading = 2 * Math.max(READ_GROUP_BYTES, largestBlock);
 	const chunk = Math.min(chunkColumns, columns);
+	const opened = files.length + resampled(inputs);
 	return (
 		blocks +
+		resampledBytes +
 		reading +
-		files.length * CACHE_BYTES_PER_FILE +
+		opened * CACHE_BYTES_PER_FILE +
 		TILE_SCRATCH_BYTES +
 		STATISTICS_BYTES +
 		rows * columns * (WINDOW_BYTES_PER_PIXEL + RESAMPLED_BYTES_PER_PIXEL * resampled(inputs)) +

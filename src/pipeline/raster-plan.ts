@@ -18,7 +18,7 @@ import {
 } from "../raster/georeference";
 import { type Grid, targetGrid } from "../raster/grid";
 import { inputReadFailure } from "../raster/input-errors";
-import { bandDataType, type RasterHeader } from "../raster/inspect";
+import { bandDataType, INTEGER_SAMPLE_TYPES, type RasterHeader } from "../raster/inspect";
 import type { ResamplingMethod } from "../raster/resample";
 import type { TiffStructure } from "../raster/tiff-structure";
 import { type InputPlacement, type JobPlan, type PlannedInput, planStrips } from "./plan";
@@ -52,12 +52,17 @@ function checkSameSize(inspected: readonly InspectedInput[]): ApiError | null {
 }
 
 /**
- * How an input is read for a job: on the target grid as it is, or resampled. An input named by
- * the mask or by a comparison or bitwise operator (`classInputs`) is a class or bit band, read
- * nearest by default; any other is read bilinearly unless its request says otherwise.
+ * How an input on another grid is resampled unless its request says: nearest for the mask's
+ * input, and for an integer input the formula compares or reads bitwise (`classInputs`: a class
+ * or bit band); bilinearly for every other input.
  */
-function resamplingOf(job: JobRecord, name: string, classInputs: ReadonlySet<string>): ResamplingMethod {
-	return job.request.inputs[name]?.resampling ?? (classInputs.has(name) ? "nearest" : "bilinear");
+function resamplingOf(job: JobRecord, input: InspectedInput, classInputs: ReadonlySet<string>): ResamplingMethod {
+	const { name, band } = input.input;
+	const requested = job.request.inputs[name]?.resampling;
+	if (requested) return requested;
+	if (name === job.request.mask?.input) return "nearest";
+	const integer = INTEGER_SAMPLE_TYPES.has(bandDataType(input.header, band));
+	return integer && classInputs.has(name) ? "nearest" : "bilinear";
 }
 
 /** An input as compute reads it: its file, band, sample type, nodata, block layout and placement. */
@@ -173,7 +178,9 @@ function outputGrid(
 	const placements = new Map<string, InputPlacement>();
 	for (const mapping of target.inputs) {
 		if (mapping.identity) continue;
-		placements.set(mapping.name, { mapping, resampling: resamplingOf(job, mapping.name, classInputs) });
+		const entry = inspected.find((candidate) => candidate.input.name === mapping.name);
+		if (!entry) throw new Error(`input ${mapping.name} was not inspected`);
+		placements.set(mapping.name, { mapping, resampling: resamplingOf(job, entry, classInputs) });
 	}
 	const like = inspected.find((entry) => entry.input.name === target.like) ?? reference;
 	const polygons = cut?.inRasterCrs.polygons;

@@ -18,7 +18,7 @@ import { fileOf, type InputPlacement, type JobPlan, type PlannedInput } from "./
 /**
  * Where an input's samples are: a decoded window (addressed in the output's columns) and its
  * band's position in it, with the value that marks nodata in those samples: the input's own for
- * samples read as they are, null for resampled ones, where NaN marks it.
+ * samples read as they are or copied by nearest resampling, null for weighed ones, where NaN marks it.
  */
 export interface DecodedInput {
 	window: DecodedWindow;
@@ -99,7 +99,9 @@ function readFailure(input: PlannedInput, error: unknown, window: PixelWindow) {
 
 /**
  * An input on another grid over the target window `target`: its source pixels under the window,
- * decoded (blocks stored empty as nodata), resampled to float32 with NaN for nodata.
+ * decoded (blocks stored empty as NaN), resampled to float32. Nearest keeps each sample as it is,
+ * nodata value included, so a mask or a bitwise operator still sees the raw sample; bilinear and
+ * average leave nodata out of their weights and give NaN where nothing is left.
  */
 async function readResampled(
 	env: Env,
@@ -108,8 +110,9 @@ async function readResampled(
 	target: PixelWindow,
 ): Promise<Float32Array> {
 	const resampling = planResample(input.placement.mapping, target, input.placement.resampling);
+	const nodata = keepsSamples(input.placement) ? null : input.nodata;
 	const source = resampling.sourceWindow;
-	if (!source) return resampling.resample(null, input.nodata);
+	if (!source) return resampling.resample(null, nodata);
 	let samples: SampleArray;
 	try {
 		const decoded = await readWindow(await openInput(env, remote, input), [input.band], source);
@@ -125,7 +128,12 @@ async function readResampled(
 	} catch (error) {
 		throw readFailure(input, error, source);
 	}
-	return resampling.resample(samples, input.nodata);
+	return resampling.resample(samples, nodata);
+}
+
+/** Whether resampling copies source samples as they are (nearest), rather than weighing them. */
+function keepsSamples(placement: InputPlacement): boolean {
+	return placement.resampling === "nearest";
 }
 
 async function readInputs(
@@ -155,7 +163,8 @@ async function readInputs(
 	for (const input of plan.inputs) {
 		if (!input.placement) continue;
 		const values = await readResampled(env, remote, { ...input, placement: input.placement }, target);
-		decodedInputs.set(input.name, { window: floatWindow(values, window), position: 0, nodata: null });
+		const nodata = keepsSamples(input.placement) ? input.nodata : null;
+		decodedInputs.set(input.name, { window: floatWindow(values, window), position: 0, nodata });
 	}
 	return decodedInputs;
 }

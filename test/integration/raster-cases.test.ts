@@ -410,3 +410,20 @@ describe("nodata per input", () => {
 		expect(stats.count).toBe(nir.length - nodata);
 	});
 });
+
+describe("a mask on another grid", () => {
+	it("counts a 20 m SCL's dropped classes as masked, its nodata class 0 included, 4 output pixels each", async () => {
+		const scl = (
+			await (await (await fromArrayBuffer(scl20)).getImage()).readRasters()
+		)[0] as unknown as ArrayLike<number>;
+		const preset = new Set([0, 1, 3, 8, 9, 10]);
+		let dropped = 0;
+		for (let i = 0; i < scl.length; i++) if (preset.has(scl[i] as number)) dropped++;
+		const spec = cases.ndvi_scl_preset as RasterCase;
+		const response = await submitJob(await uploadedRequest(spec));
+		const job = await waitForJob((await json<{ id: string }>(response)).id);
+		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+		const stats = await json<JobStatistics>(await artifact(job.id, "stats.json"));
+		expect(stats.masked_count).toBe(4 * dropped);
+	});
+});

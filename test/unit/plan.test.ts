@@ -218,37 +218,49 @@ describe("storeWorkingSetBytes", () => {
 });
 
 describe("windowBytes of resampled inputs", () => {
-	it("holds each resampled input's float32 values for the whole window", () => {
-		const red = input("red", "upl_red", 2, [512, 512]);
-		const swir = input("swir16", "upl_swir", 2, [256, 256]);
-		const raster = { width: 2048, height: 2048 };
-		const onGrid = windowBytes(1024, 2048, raster, [red, swir]);
-		const placement = {
-			resampling: "bilinear" as const,
-			mapping: {
-				name: "swir16",
-				grid: {
-					geotransform: [0, 20, 0, 0, 0, -20] as [number, number, number, number, number, number],
-					width: 1024,
-					height: 1024,
-					crs: {
-						modelPixelScale: null,
-						modelTiepoint: null,
-						modelTransformation: null,
-						geoKeyDirectory: null,
-						geoDoubleParams: null,
-						geoAsciiParams: null,
-					},
-				},
-				scale: "coarser" as const,
-				factor: 2,
-				colOffset: 0,
-				rowOffset: 0,
-				columns: { targetStep: 1, sourceStep: 2, offset: 0 },
-				rows: { targetStep: 1, sourceStep: 2, offset: 0 },
-				identity: false,
+	const crs = {
+		modelPixelScale: null,
+		modelTiepoint: null,
+		modelTransformation: null,
+		geoKeyDirectory: null,
+		geoDoubleParams: null,
+		geoAsciiParams: null,
+	};
+	const placed = (scale: "coarser" | "finer", factor: number, size: number) => ({
+		resampling: "bilinear" as const,
+		mapping: {
+			name: "b",
+			grid: {
+				geotransform: [0, 10, 0, 0, 0, -10] as [number, number, number, number, number, number],
+				width: size,
+				height: size,
+				crs,
 			},
-		};
-		expect(windowBytes(1024, 2048, raster, [red, { ...swir, placement }]) - onGrid).toBe(1024 * 2048 * 4);
+			scale,
+			factor,
+			colOffset: 0,
+			rowOffset: 0,
+			columns: { targetStep: 1, sourceStep: 1, offset: 0 },
+			rows: { targetStep: 1, sourceStep: 1, offset: 0 },
+			identity: false,
+		},
+	});
+	const red = input("red", "upl_red", 2, [512, 512]);
+	const b = input("b", "upl_b", 2, [512, 512]);
+
+	it("holds each resampled input's float32 values for the whole window, and a coarser one's few source pixels", () => {
+		const raster = { width: 2048, height: 2048 };
+		const coarser = windowBytes(512, 2048, raster, [red, { ...b, placement: placed("coarser", 2, 1024) }]);
+		const onGrid = windowBytes(512, 2048, raster, [red, b]);
+		// Its float32 values for the window (4 bytes a pixel) outweigh the blocks a quarter of the
+		// pixels hold (2 bytes a pixel of the window); its own reader and copies stay small.
+		expect(coarser).toBeGreaterThan(onGrid);
+		expect(coarser).toBeLessThan(onGrid + 512 * 2048 * 6);
+	});
+
+	it("counts a finer input's source pixels: factor² times the window's (grid.like a coarser input)", () => {
+		const raster = { width: 1830, height: 1830 };
+		const window = windowBytes(512, 1830, raster, [{ ...red, placement: placed("finer", 6, 10980) }]);
+		expect(window).toBeGreaterThan(512 * 6 * 1830 * 6 * (2 + 8 + 4));
 	});
 });

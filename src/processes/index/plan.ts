@@ -54,12 +54,9 @@ function checkMaskInput(job: JobRecord, plan: JobPlan): ApiError | null {
 	return null;
 }
 
-/**
- * Inputs that hold classes or bits (the mask's, and those the formula compares or reads bitwise),
- * which are resampled nearest unless the request says otherwise.
- */
-function classInputsOf(job: JobRecord, formula: CompiledFormula): Set<string> {
-	return new Set([...(job.request.mask ? [job.request.mask.input] : []), ...formula.comparedInputs]);
+/** Inputs the formula compares or reads bitwise: class or bit bands when they hold integers. */
+function classInputsOf(formula: CompiledFormula): Set<string> {
+	return new Set(formula.comparedInputs);
 }
 
 /** Inputs the formula reads bitwise must hold their raw integer samples: an integer band, read nearest. */
@@ -85,7 +82,7 @@ export async function planIndexJob(
 ): Promise<JobPlan | ApiError> {
 	const formula = jobFormula(job);
 	if (!formula) throw new Error(`job ${job.id} has no compiled formula`);
-	const plan = planRasterWindows(env, job, inputs, classInputsOf(job, formula));
+	const plan = planRasterWindows(env, job, inputs, classInputsOf(formula));
 	if (plan instanceof ApiError) return plan;
 	return (
 		checkMaskInput(job, plan) ?? checkRawInputs(formula, plan) ?? checkStoreBudget(plan, env.STORE_BUDGET_BYTES) ?? plan
