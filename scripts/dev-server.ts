@@ -11,7 +11,11 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 const ROOT = join(import.meta.dirname, "..");
-const HEALTH_TIMEOUT_MS = 240_000;
+/**
+ * `npm run dev` builds the Wasm modules and applies every migration before it serves: several
+ * minutes on a loaded two-core machine, which CI's 90 minutes easily hold.
+ */
+const HEALTH_TIMEOUT_MS = 600_000;
 /** Enough of the dev server's output to explain a failure; its request log grows with every poll. */
 const DEV_LOG_LIMIT = 256 * 1024;
 
