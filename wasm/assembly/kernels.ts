@@ -1010,7 +1010,8 @@ class Lanes {
 	 * A bitwise operation on x and y truncated to i32, as f32 again; NaN where x or y is NaN.
 	 * Wasm shifts a whole vector by one count, so shifts by a count per lane go lane by lane.
 	 */
-	@inline
+	// Not inlined: every inlined copy of apply2 would carry this lane-by-lane body until the
+	// optimiser folds it away, which made compiling the module take minutes.
 	static bitwise(op: i32, x: v128, y: v128): v128 {
 		const a = i32x4.trunc_sat_f32x4_s(x);
 		const b = i32x4.trunc_sat_f32x4_s(y);
