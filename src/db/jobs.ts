@@ -50,6 +50,19 @@ export interface JobRequest {
 				preset?: string | undefined;
 		  }
 		| undefined;
+	/**
+	 * The fields of a zonal job: the R2 object of their FeatureCollection, a stored field set's
+	 * (with its id) or the copy of one sent inline.
+	 */
+	zones?: { field_set_id?: string | undefined; object_key: string } | undefined;
+	coverage?: "fraction" | "center" | "all_touched" | undefined;
+	percentiles?: number[] | undefined;
+	min_valid_fraction?: number | undefined;
+	/**
+	 * A time series: each date's inputs (also in `inputs`, under `<date>/<name>`, which is how
+	 * the pipeline reads them) and mask.
+	 */
+	dates?: { datetime: string; inputs: Record<string, JobInputRequest>; mask?: JobRequest["mask"] }[] | undefined;
 }
 
 /** A warning on a job's result (the contract's JobWarning). */

@@ -16,8 +16,14 @@ export function nextStage(sequence: readonly string[], from: string): string {
 	return next;
 }
 
+/**
+ * Sends the job to the stage after `from`; a window stage over a plan of no windows (a zonal job
+ * whose fields all miss the raster) has nothing to do and is passed over.
+ */
 export async function advance(context: StageContext, from: string, plan: JobPlan | null): Promise<string> {
-	const next = nextStage(context.process.stages(context.job.request), from);
+	const sequence = context.process.stages(context.job.request);
+	let next = nextStage(sequence, from);
+	while (stageDefinition(next).windows && plan?.strips.length === 0) next = nextStage(sequence, next);
 	const message = { job_id: context.job.id, trace_id: context.traceId };
 	if (stageDefinition(next).windows) {
 		if (!plan) throw new Error(`job ${context.job.id}: ${next} runs over windows, but the job has no plan`);

@@ -49,6 +49,11 @@ export interface StripSpan {
 	rowEnd: number;
 	colStart: number;
 	colEnd: number;
+	/**
+	 * The names of the plan's inputs this window reads, when not all of them (a plan over several
+	 * scenes reads each scene's inputs in its own windows).
+	 */
+	inputs?: string[];
 }
 
 export interface JobPlan {
@@ -78,6 +83,8 @@ export interface JobPlan {
 	 * (pixels whose centre lies outside them are NaN). Absent: the output is the target grid.
 	 */
 	area?: { origin: { column: number; row: number }; grid: Grid; polygons?: Point[][][] };
+	/** The pixels the job computes, which the pixel quota counts: width x height when absent. */
+	pixels?: number;
 }
 
 /** Identifies the file an input reads, so inputs sharing one file decode it once. */

@@ -4,7 +4,8 @@
  */
 import { registerProcess } from "../pipeline/processes";
 import { indexProcess } from "./index/process";
+import { zonalProcess } from "./zonal/process";
 
-export const processes = [indexProcess] as const;
+export const processes = [indexProcess, zonalProcess] as const;
 
 for (const process of processes) registerProcess(process);

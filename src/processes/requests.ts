@@ -5,6 +5,7 @@
  */
 import type { JobRequest } from "../db/jobs";
 import { indexRequestFields, indexRequestIssues, prepareIndexJob } from "./index/request";
+import { prepareZonalJob, zonalFieldsGiven, zonalRequestFields, zonalRequestIssues } from "./zonal/request";
 
 export interface ProcessRequest {
 	/** Checks the request (a 422 ApiError when it cannot run) and compiles what the job stores. */
@@ -13,6 +14,7 @@ export interface ProcessRequest {
 
 export const processRequests = {
 	index: { prepare: prepareIndexJob },
+	zonal_statistics: { prepare: prepareZonalJob },
 } as const satisfies Record<string, ProcessRequest>;
 
 export type ProcessName = keyof typeof processRequests;
@@ -20,15 +22,20 @@ export type ProcessName = keyof typeof processRequests;
 export const processNames = Object.keys(processRequests) as [ProcessName, ...ProcessName[]];
 
 /** The fields of every process, each optional: a request gives those of its own process. */
-export const processRequestFields = { ...indexRequestFields };
+export const processRequestFields = { ...indexRequestFields, ...zonalRequestFields };
+
+type RequestFields = Parameters<typeof zonalRequestIssues>[0];
 
 /** Problems of a request's process fields that the fields alone cannot show. */
 export function processRequestIssues(
 	process: ProcessName,
-	request: Parameters<typeof indexRequestIssues>[0],
+	request: RequestFields,
 ): { path: string[]; message: string }[] {
 	switch (process) {
 		case "index":
-			return indexRequestIssues(request);
+			if (!request.inputs) return [{ path: ["inputs"], message: "give the inputs" }, ...zonalFieldsGiven(request)];
+			return [...indexRequestIssues({ ...request, inputs: request.inputs }), ...zonalFieldsGiven(request)];
+		case "zonal_statistics":
+			return zonalRequestIssues(request);
 	}
 }

@@ -70,3 +70,14 @@ export function applyMask(
 	}
 	return masked;
 }
+
+/** What the mask makes of a pixel, for a caller that weighs pixels itself: kept, dropped, or nodata. */
+export const MASK_FATE = { kept: 0, masked: 1, nodata: 2 } as const;
+
+/** The fate under the mask of each pixel of `samples` (MASK_FATE's codes). */
+export function maskFates(samples: SampleArray, rule: MaskRule, nodata: number | null): Uint8Array {
+	const classify = classifier(rule, nodata);
+	const fates = new Uint8Array(samples.length);
+	for (let i = 0; i < samples.length; i++) fates[i] = MASK_FATE[classify(samples[i] as number)];
+	return fates;
+}

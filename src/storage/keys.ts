@@ -10,6 +10,10 @@ export const objectKeys = {
 	stripHalf: (jobId: string, stripIndex: number) => `jobs/${jobId}/work/strips/${pad(stripIndex)}.half.f32`,
 	/** A strip's quantile sketch: (key, count) pairs of uint32, see src/pipeline/publish/quantile-sketch.ts. */
 	stripSketch: (jobId: string, stripIndex: number) => `jobs/${jobId}/work/strips/${pad(stripIndex)}.sketch`,
+	/** What one window of a zonal job weighed: its fields' accumulators (JSON). */
+	zonalWindow: (jobId: string, stripIndex: number) => `jobs/${jobId}/work/zones/${pad(stripIndex)}.json`,
+	/** A collection of fields a zonal job was sent inline, kept with the job. */
+	jobZones: (jobId: string) => `jobs/${jobId}/zones.geojson`,
 	/**
 	 * One block of an overview level, its compressed tiles concatenated row-major; the top block's
 	 * object holds every level from the coarsest down to its own, in result.tif's order.

@@ -21,7 +21,7 @@ import { planResample } from "../../raster/resample";
 import { storedBytesUnder } from "../../raster/tiff-structure";
 import { advance } from "../advance";
 import { jobMessage } from "../message";
-import type { JobPlan, PlannedInput } from "../plan";
+import type { JobPlan, PlannedInput, StripSpan } from "../plan";
 import type { InspectedInput } from "../raster-plan";
 import { done, failed, type StageContext, type StageHandler, type StageOutcome } from "../stage";
 
@@ -122,7 +122,7 @@ function checkSupported({ input, header }: InspectedInput): ApiError | null {
  */
 async function checkPixelQuota(db: D1Database, tenantId: string | null, plan: JobPlan): Promise<ApiError | null> {
 	const quotas = tenantId ? await findTenantQuotas(db, tenantId) : null;
-	return quotas ? pixelQuotaProblem(plan.width * plan.height, quotas) : null;
+	return quotas ? pixelQuotaProblem(plan.pixels ?? plan.width * plan.height, quotas) : null;
 }
 
 export const validateStage: StageHandler = {
@@ -139,14 +139,19 @@ export const validateStage: StageHandler = {
 	},
 };
 
-/** The window of an input's own file the plan reads: the output's, or what resampling it needs. */
-function windowRead(plan: JobPlan, input: PlannedInput): PixelWindow | null {
+/**
+ * The window of an input's own file that one of the plan's windows reads: the window's own
+ * (moved onto the target grid under an area of interest), or what resampling it needs; null
+ * when the window does not read the input.
+ */
+function windowRead(plan: JobPlan, window: StripSpan, input: PlannedInput): PixelWindow | null {
+	if (window.inputs && !window.inputs.includes(input.name)) return null;
 	const origin = plan.area?.origin ?? { column: 0, row: 0 };
 	const target = {
-		rowStart: origin.row,
-		rowEnd: origin.row + plan.height,
-		colStart: origin.column,
-		colEnd: origin.column + plan.width,
+		rowStart: origin.row + window.rowStart,
+		rowEnd: origin.row + window.rowEnd,
+		colStart: origin.column + window.colStart,
+		colEnd: origin.column + window.colEnd,
 	};
 	if (!input.placement) return target;
 	return planResample(input.placement.mapping, target, input.placement.resampling).sourceWindow;
@@ -156,7 +161,7 @@ function windowRead(plan: JobPlan, input: PlannedInput): PixelWindow | null {
  * The blocks the plan reads from the job's remote files, each block counted once however many
  * inputs read it, against the bytes a job may read (REMOTE_MAX_BYTES_PER_JOB, which compute's
  * reads are also held to, summed): a job that cannot fit is refused here, before any window is
- * computed. An area of interest reads only the blocks under it.
+ * computed. Only the blocks under the plan's windows count (an area of interest's, a zonal job's fields').
  */
 function checkRemoteBytes(inspected: readonly InspectedInput[], plan: JobPlan, limit: number): ApiError | null {
 	const byFile = Map.groupBy(
@@ -166,8 +171,11 @@ function checkRemoteBytes(inspected: readonly InspectedInput[], plan: JobPlan, l
 	const files = [...byFile.values()].map((entries) => {
 		const reads = entries.flatMap((entry) => {
 			const planned = plan.inputs.find((input) => input.name === entry.input.name);
-			const window = planned ? windowRead(plan, planned) : null;
-			return window ? [{ window, band: entry.input.band }] : [];
+			if (!planned) return [];
+			return plan.strips.flatMap((strip) => {
+				const window = windowRead(plan, strip, planned);
+				return window ? [{ window, band: entry.input.band }] : [];
+			});
 		});
 		const [first] = entries as [InspectedInput, ...InspectedInput[]];
 		const bytes = storedBytesUnder(

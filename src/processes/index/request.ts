@@ -37,7 +37,7 @@ const HistogramOptionsSchema = z
 		description: "How stats.json bins the result: counts are what numpy.histogram(values, bins, range) gives, exactly.",
 	});
 
-const MaskSchema = z
+export const MaskSchema = z
 	.strictObject({
 		input: z.string().min(1).openapi({
 			description:

@@ -23,9 +23,10 @@ import { admitJob, failJob, getTenantJob, type JobRecord, type JobRequest } from
 import { findUploads } from "../../db/uploads";
 import { ApiError, type FieldError, jobProblem } from "../../errors/api-error";
 import { keyedHeaders, locationHeader, problemResponses, responseHeaders } from "../../errors/openapi";
-import { newJobId, sha256Hex, UPLOAD_ID_PATTERN } from "../../ids";
+import { newJobId, sha256Hex } from "../../ids";
 import { log } from "../../observability/log";
 import { sendToStage } from "../../pipeline/send";
+import { inputRequests, type JobInput, JobInputSchema } from "../../processes/inputs";
 import {
 	type ProcessRequest,
 	processNames,
@@ -33,50 +34,18 @@ import {
 	processRequestIssues,
 	processRequests,
 } from "../../processes/requests";
-import { operatorAllowlist, remoteHref, remoteUrlRefusal } from "../../raster/remote";
-import { RESAMPLING_METHODS } from "../../raster/resample";
+import { datedInputName } from "../../processes/zonal/request";
+import { checkFieldCollection, fieldLimits } from "../../fields/collection";
+import { findFieldSet } from "../../db/field-sets";
+import { objectKeys } from "../../storage/keys";
+import { operatorAllowlist, remoteUrlRefusal } from "../../raster/remote";
 import { createJobExample, queuedJobExample } from "./examples";
 import { IdempotencyKeyHeader, JobSchema, renderJob } from "./schemas";
 
 /** A job slot frees when a job ends; small jobs end within seconds. */
 const CONCURRENCY_RETRY_AFTER_SECONDS = 10;
 
-const JobInputSchema = z
-	.strictObject({
-		upload_id: z
-			.string()
-			.regex(UPLOAD_ID_PATTERN, "must be an upload id (upl_ followed by 24 hex digits)")
-			.optional()
-			.openapi({ description: "An upload; give this or href", example: "upl_0123456789abcdef01234567" }),
-		href: remoteHref.optional().openapi({
-			description:
-				"HTTPS URL of a Cloud-Optimized GeoTIFF, read by byte ranges (the server must honour Range); give this or upload_id",
-			example: "https://example.com/S2B_33UUP_20240612_0_L2A/B04.tif",
-		}),
-		band: z.number().int().min(1).default(1).openapi({ description: "1-based band of the file", example: 1 }),
-		scale: z
-			.number()
-			.default(1)
-			.openapi({ description: "The formula sees sample * scale + offset (e.g. 0.0001 for reflectance)", example: 1 }),
-		offset: z
-			.number()
-			.default(0)
-			.openapi({ description: "Added after scale (e.g. -0.1 for Sentinel-2 L2A since baseline 04.00)", example: 0 }),
-		resampling: z.enum(RESAMPLING_METHODS).optional().openapi({
-			description:
-				"How the input is resampled when it lies on another grid than the output's: `nearest` (as gdalwarp -r near; the default for the mask's input and for integer inputs compared or used bitwise), `bilinear` (as gdalwarp -r bilinear; the default otherwise) or `average` (as gdalwarp -r average, for a coarser output). Nodata source pixels are left out and the rest re-weighted; values are not rounded back to the input's sample type",
-			example: "bilinear",
-		}),
-		nodata: z.number().optional().openapi({
-			description:
-				"Samples equal to this are nodata in this input; overrides the job's nodata and the file's GDAL_NODATA",
-			example: 0,
-		}),
-	})
-	.refine((input) => (input.upload_id === undefined) !== (input.href === undefined), {
-		message: "give exactly one of upload_id and href",
-	})
-	.openapi("JobInput");
+
 
 /**
  * A host name (any case), or `*.` and a domain for any of its subdomains. No flags: the
@@ -102,13 +71,13 @@ export const CreateJobSchema = z
 	.strictObject({
 		process: z.enum(processNames).default("index").openapi({
 			description:
-				"What the job computes: `index` (the default) evaluates a catalog index or an expression into result.tif, stats.json and preview.png",
+				"What the job computes: `index` (the default) evaluates a catalog index or an expression into result.tif, stats.json and preview.png; `zonal_statistics` gives its statistics per field (and per date of a time series) in zones.geojson, zones.csv and zones.parquet",
 			example: "index",
 		}),
 		...processRequestFields,
-		inputs: z.record(z.string(), JobInputSchema).openapi({
+		inputs: z.record(z.string(), JobInputSchema).optional().openapi({
 			description:
-				"One entry per band: for an index keyed by STAC common name (red, nir, swir16, …), for an expression by the names it uses",
+				"One entry per band: for an index keyed by STAC common name (red, nir, swir16, …), for an expression by the names it uses. A zonal_statistics time series gives `dates` instead",
 			example: {
 				red: { upload_id: "upl_0123456789abcdef01234567", band: 1 },
 				nir: { upload_id: "upl_89abcdef0123456789abcdef", band: 1 },
@@ -124,10 +93,10 @@ export const CreateJobSchema = z
 	.superRefine((request, context) => {
 		const allowed = request.remote?.allowed_hosts;
 		if (!allowed) return;
-		for (const [name, input] of Object.entries(request.inputs)) {
+		for (const { path, input } of requestInputs(request)) {
 			if (input.href === undefined) continue;
 			const refused = remoteUrlRefusal(new URL(input.href), [allowed]);
-			if (refused) context.addIssue({ code: "custom", path: ["inputs", name, "href"], message: refused });
+			if (refused) context.addIssue({ code: "custom", path: [...path, "href"], message: refused });
 		}
 	})
 	.superRefine((request, context) => {
@@ -165,6 +134,22 @@ export const createJobRoute = createRoute({
 
 type CreateJob = z.infer<typeof CreateJobSchema>;
 
+/** An input of a request with where it stands in it: `inputs.red`, or `dates[2].inputs.red`. */
+interface RequestedInput {
+	path: string;
+	input: Pick<JobInput, "upload_id" | "href" | "band">;
+}
+
+/** Every input of a request: its own, or each date's. */
+function requestInputs(request: Pick<CreateJob, "inputs" | "dates">): RequestedInput[] {
+	const named = (inputs: Record<string, JobInput>, prefix: string) =>
+		Object.entries(inputs).map(([name, input]) => ({ path: `${prefix}inputs.${name}`, input }));
+	return [
+		...named(request.inputs ?? {}, ""),
+		...(request.dates ?? []).flatMap((date, i) => named(date.inputs, `dates[${i}].`)),
+	];
+}
+
 /**
  * The tenant's uploads exist and have the bands asked for (remote inputs are checked by the
  * pipeline); `pixels` is the size of the grid they give, 0 when only remote inputs say.
@@ -172,21 +157,20 @@ type CreateJob = z.infer<typeof CreateJobSchema>;
 async function checkUploads(
 	db: D1Database,
 	tenantId: string,
-	inputs: JobRequest["inputs"],
+	inputs: readonly RequestedInput[],
 ): Promise<{ problem: ApiError | null; pixels: number }> {
-	const uploadIds = Object.values(inputs).flatMap((input) => (input.upload_id === undefined ? [] : [input.upload_id]));
+	const uploadIds = inputs.flatMap(({ input }) => (input.upload_id === undefined ? [] : [input.upload_id]));
 	const uploads = await findUploads(db, tenantId, [...new Set(uploadIds)]);
 	const pixels = Math.max(0, ...[...uploads.values()].map(({ raster }) => raster.width * raster.height));
 	const unknown: FieldError[] = [];
 	const badBands: FieldError[] = [];
-	for (const [name, input] of Object.entries(inputs)) {
+	for (const { path, input } of inputs) {
 		if (input.upload_id === undefined) continue;
 		const upload = uploads.get(input.upload_id);
-		if (!upload)
-			unknown.push({ path: `inputs.${name}.upload_id`, message: `upload ${input.upload_id} does not exist` });
+		if (!upload) unknown.push({ path: `${path}.upload_id`, message: `upload ${input.upload_id} does not exist` });
 		else if (input.band > upload.raster.bands) {
 			badBands.push({
-				path: `inputs.${name}.band`,
+				path: `${path}.band`,
 				message: `upload ${input.upload_id} has ${upload.raster.bands} band${upload.raster.bands === 1 ? "" : "s"}`,
 			});
 		}
@@ -209,37 +193,19 @@ async function checkUploads(
 }
 
 /** Remote inputs name hosts the operator allows (REMOTE_ALLOWED_HOSTS), when it names any. */
-function checkOperatorAllowlist(env: Env, inputs: JobRequest["inputs"]): ApiError | null {
+function checkOperatorAllowlist(env: Env, inputs: readonly RequestedInput[]): ApiError | null {
 	const allowlist = operatorAllowlist(env);
 	if (!allowlist) return null;
 	const errors: FieldError[] = [];
-	for (const [name, input] of Object.entries(inputs)) {
+	for (const { path, input } of inputs) {
 		if (input.href === undefined) continue;
 		const refused = remoteUrlRefusal(new URL(input.href), [allowlist]);
-		if (refused) errors.push({ path: `inputs.${name}.href`, message: refused });
+		if (refused) errors.push({ path: `${path}.href`, message: refused });
 	}
 	if (errors.length === 0) return null;
 	return new ApiError("validation-failed", errors.map((error) => `${error.path}: ${error.message}`).join("; "), {
 		errors,
 	});
-}
-
-/** The validated inputs as stored: each names its upload or its href, never both. */
-function inputRequests(inputs: CreateJob["inputs"]): JobRequest["inputs"] {
-	return Object.fromEntries(
-		Object.entries(inputs).map(([name, { upload_id, href, band, scale, offset, nodata, resampling }]) => {
-			const sampling = {
-				band,
-				scale,
-				offset,
-				...(nodata === undefined ? {} : { nodata }),
-				...(resampling === undefined ? {} : { resampling }),
-			};
-			if (upload_id !== undefined) return [name, { upload_id, ...sampling }];
-			if (href !== undefined) return [name, { href, ...sampling }];
-			throw new Error(`inputs.${name}: the schema let through an input with neither upload_id nor href`);
-		}),
-	);
 }
 
 export function registerCreateJob(app: App): void {
@@ -267,12 +233,14 @@ export function registerCreateJob(app: App): void {
 			held = outcome.held;
 		}
 		let job: JobRecord;
+		const jobId = newJobId();
 		try {
-			const { jobRequest, prepared } = await checkRequest(c.env, tenantId, request, quotas);
-			const submission = { tenantId, traceId, process: request.process, jobRequest, ...prepared };
+			const { jobRequest, prepared } = await checkRequest(c.env, tenantId, jobId, request, quotas);
+			const submission = { jobId, tenantId, traceId, process: request.process, jobRequest, ...prepared };
 			job = await admit(c.env.DB, submission, quotas, held);
 		} catch (error) {
 			if (held) await release(held);
+			await c.env.BUCKET.delete(objectKeys.jobZones(jobId));
 			throw error;
 		}
 		// The job exists and is bound to the key: from here a failure never gives the key back.
@@ -284,14 +252,28 @@ export function registerCreateJob(app: App): void {
 	});
 }
 
-/** The request's formula compiled, and the request checked against the tenant's uploads and quotas. */
+/**
+ * The request's formula compiled, and the request checked against the tenant's uploads, field
+ * sets and quotas; a collection of fields sent inline is stored with the job.
+ */
 async function checkRequest(
 	env: Env,
 	tenantId: string,
+	jobId: string,
 	request: CreateJob,
 	quotas: TenantQuotas,
 ): Promise<{ jobRequest: JobRequest; prepared: ReturnType<ProcessRequest["prepare"]> }> {
-	const inputs = inputRequests(request.inputs);
+	const dates = request.dates?.map((date) => ({
+		datetime: date.datetime,
+		inputs: inputRequests(date.inputs),
+		...(date.mask ? { mask: date.mask } : {}),
+	}));
+	// A time series' inputs are the job's under `<date>/<name>`, as its stages read them.
+	const inputs = dates
+		? Object.fromEntries(
+				dates.flatMap((date, i) => Object.entries(date.inputs).map(([name, input]) => [datedInputName(i, name), input])),
+			)
+		: inputRequests(request.inputs ?? {});
 	const jobRequest: JobRequest = {
 		index: request.index,
 		expression: request.expression,
@@ -304,17 +286,50 @@ async function checkRequest(
 		output: request.output,
 		grid: request.grid,
 		aoi: request.aoi,
+		coverage: request.coverage,
+		percentiles: request.percentiles,
+		min_valid_fraction: request.min_valid_fraction,
+		dates,
 	};
 	const prepared = processRequests[request.process].prepare(jobRequest);
-	const hostError = checkOperatorAllowlist(env, inputs);
+	const requested = requestInputs(request);
+	const hostError = checkOperatorAllowlist(env, requested);
 	if (hostError) throw hostError;
-	const uploads = await checkUploads(env.DB, tenantId, inputs);
+	const uploads = await checkUploads(env.DB, tenantId, requested);
 	if (uploads.problem) throw uploads.problem;
-	// The quota counts the output's pixels: with an AOI or another input's grid only validate
-	// knows them, and checks them there.
-	const overQuota = request.aoi || request.grid ? null : pixelQuotaProblem(uploads.pixels, quotas);
+	// The quota counts the output's pixels: with an AOI, another input's grid or fields only
+	// validate knows them, and checks them there.
+	const overQuota =
+		request.aoi || request.grid || request.zones ? null : pixelQuotaProblem(uploads.pixels, quotas);
 	if (overQuota) throw overQuota;
+	if (request.zones) jobRequest.zones = await storedZones(env, tenantId, jobId, request.zones);
 	return { jobRequest, prepared };
+}
+
+/**
+ * Where the job's fields are: a field set of the tenant's (its collection's object), or the
+ * collection sent inline, checked as POST /v1/fields checks it and stored with the job.
+ */
+async function storedZones(
+	env: Env,
+	tenantId: string,
+	jobId: string,
+	zones: NonNullable<CreateJob["zones"]>,
+): Promise<NonNullable<JobRequest["zones"]>> {
+	if ("field_set_id" in zones) {
+		const fieldSet = await findFieldSet(env.DB, tenantId, zones.field_set_id);
+		if (!fieldSet) {
+			throw new ApiError("invalid-inputs", `field set ${zones.field_set_id} does not exist`, {
+				errors: [{ path: "zones.field_set_id", message: `field set ${zones.field_set_id} does not exist` }],
+			});
+		}
+		return { field_set_id: fieldSet.id, object_key: fieldSet.objectKey };
+	}
+	const checked = checkFieldCollection(zones, fieldLimits(env), "zones");
+	if (checked instanceof ApiError) throw checked;
+	const objectKey = objectKeys.jobZones(jobId);
+	await env.BUCKET.put(objectKey, JSON.stringify(zones), { httpMetadata: { contentType: "application/geo+json" } });
+	return { object_key: objectKey };
 }
 
 /**
@@ -324,6 +339,7 @@ async function checkRequest(
 async function admit(
 	db: D1Database,
 	submission: {
+		jobId: string;
 		tenantId: string;
 		traceId: string;
 		process: string;
@@ -334,8 +350,8 @@ async function admit(
 	quotas: TenantQuotas,
 	held: HeldClaim | null,
 ): Promise<JobRecord> {
-	const { tenantId, traceId, process, jobRequest, indexId, formula } = submission;
-	const job = { id: newJobId(), tenantId, process, indexId, formula, request: jobRequest, traceId };
+	const { jobId, tenantId, traceId, process, jobRequest, indexId, formula } = submission;
+	const job = { id: jobId, tenantId, process, indexId, formula, request: jobRequest, traceId };
 	const admission = await admitJob(db, job, quotas.maxConcurrentJobs, held);
 	if ("job" in admission) return admission.job;
 	if (admission.refused === "claim") {

@@ -1,0 +1,94 @@
+/**
+ * A zonal job's fields: the FeatureCollection its request points at (a field set's, or the copy
+ * of one sent inline), read from R2 and checked as POST /v1/fields checks it, and where each
+ * field lies on a date's grid.
+ */
+import type { JobRecord } from "../../db/jobs";
+import { ApiError } from "../../errors/api-error";
+import { checkFieldCollection, type FieldFeature, fieldLimits } from "../../fields/collection";
+import type { Point } from "../../raster/aoi";
+import { type CoverageRule, toPixelPolygons } from "../../raster/coverage";
+import type { Grid } from "../../raster/grid";
+import type { PixelWindow } from "../../raster/read";
+import { readFieldCollection } from "../../storage/field-sets";
+
+/**
+ * The last collection read, by object key: every window of a job reads the same one, and an
+ * isolate runs one job's windows after another.
+ */
+let lastRead: { objectKey: string; features: FieldFeature[] } | null = null;
+
+/** The job's fields, in the collection's order; a field set deleted since submission fails the job. */
+export async function jobFeatures(env: Env, job: JobRecord): Promise<FieldFeature[]> {
+	const zones = job.request.zones;
+	if (!zones) throw new Error(`job ${job.id} names no zones`);
+	if (lastRead?.objectKey === zones.object_key) return lastRead.features;
+	const collection = await readFieldCollection(env.BUCKET, zones.object_key);
+	if (collection === null) {
+		throw new ApiError(
+			"input-unavailable",
+			zones.field_set_id
+				? `field set ${zones.field_set_id} was deleted while the job ran`
+				: "the job's fields are no longer stored",
+			{ errors: [{ path: zones.field_set_id ? "zones.field_set_id" : "zones", message: "not found in storage" }] },
+		);
+	}
+	const checked = checkFieldCollection(collection, fieldLimits(env), "zones");
+	if (checked instanceof ApiError) throw checked;
+	lastRead = { objectKey: zones.object_key, features: checked.features };
+	return checked.features;
+}
+
+/** Where a field lies on a grid: its polygons in pixel coordinates and the pixels that may weigh. */
+export interface FeatureExtent {
+	polygons: Point[][][];
+	/** The pixels of the raster that can weigh in the field: its bounding box, cut to the raster. */
+	window: PixelWindow;
+	/** The pixels it covers, at most: its area in pixels, or its box's where smaller (the quota's count). */
+	pixels: number;
+}
+
+/** Twice the signed area of a ring (the shoelace sum). */
+function ringArea2(ring: readonly Point[]): number {
+	let sum = 0;
+	for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+		const [xi, yi] = ring[i] as Point;
+		const [xj, yj] = ring[j] as Point;
+		sum += (xj - xi) * (yj + yi);
+	}
+	return sum;
+}
+
+/**
+ * Each field on `grid` (vertex by vertex into the grid's CRS, then to pixels), or null for a
+ * field that misses the raster. Under `all_touched` a pixel whose edge the field only touches
+ * weighs too, so the box grows by a pixel each way.
+ */
+export function featureExtents(features: readonly FieldFeature[], grid: Grid, rule: CoverageRule): (FeatureExtent | null)[] {
+	const margin = rule === "all_touched" ? 1 : 0;
+	return features.map((feature) => {
+		const polygons = toPixelPolygons(feature.polygons, grid);
+		let [minX, minY, maxX, maxY] = [Infinity, Infinity, -Infinity, -Infinity];
+		for (const polygon of polygons) {
+			for (const [x, y] of polygon[0] ?? []) {
+				minX = Math.min(minX, x);
+				maxX = Math.max(maxX, x);
+				minY = Math.min(minY, y);
+				maxY = Math.max(maxY, y);
+			}
+		}
+		const window = {
+			colStart: Math.max(0, Math.floor(minX) - margin),
+			colEnd: Math.min(grid.width, Math.ceil(maxX) + margin),
+			rowStart: Math.max(0, Math.floor(minY) - margin),
+			rowEnd: Math.min(grid.height, Math.ceil(maxY) + margin),
+		};
+		if (window.colEnd <= window.colStart || window.rowEnd <= window.rowStart) return null;
+		const box = (window.colEnd - window.colStart) * (window.rowEnd - window.rowStart);
+		const area = polygons.reduce(
+			(sum, polygon) => sum + polygon.reduce((rings, ring, i) => rings + (i === 0 ? 1 : -1) * Math.abs(ringArea2(ring)), 0) / 2,
+			0,
+		);
+		return { polygons, window, pixels: Math.min(box, Math.max(area, 1)) };
+	});
+}

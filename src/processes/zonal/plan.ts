@@ -1,0 +1,233 @@
+/**
+ * The zonal process's plan: for each date, the inputs on one grid as the index process reads
+ * them (src/pipeline/raster-plan.ts), and windows planned around the fields. The raster's own
+ * windows (block-aligned, each block in one window, under the memory budget) are kept only
+ * where some field lies, and cut down to the blocks the fields there touch: fields that share
+ * blocks share a window, so each block is decoded once per job however many fields touch it.
+ */
+import type { JobRecord } from "../../db/jobs";
+import { ApiError, type FieldError } from "../../errors/api-error";
+import { bitwiseTypeProblem, type CompiledFormula, jobFormula } from "../../indices/formula";
+import type { JobPlan, PlannedInput, StripSpan } from "../../pipeline/plan";
+import { type InspectedInput, planRasterWindows } from "../../pipeline/raster-plan";
+import type { StageContext } from "../../pipeline/stage";
+import { geotransformOf } from "../../raster/georeference";
+import type { Grid } from "../../raster/grid";
+import { INTEGER_SAMPLE_TYPES } from "../../raster/inspect";
+import type { PixelWindow } from "../../raster/read";
+import { maskRule } from "../index/request";
+import { type FeatureExtent, featureExtents, jobFeatures } from "./features";
+import { type ZonalDate, zonalDates } from "./request";
+
+/** One date of the plan: its grid, and the names of its inputs among the plan's. */
+export interface PlannedDate {
+	datetime: string | null;
+	grid: Grid;
+	inputs: string[];
+}
+
+/** A zonal job's plan: the windows' dates and fields beside the pipeline's plan. */
+export interface ZonalPlan extends JobPlan {
+	zonal: {
+		dates: PlannedDate[];
+		/** Per window (the plan's strips, by index): its date and the fields (by position) it weighs. */
+		windows: { date: number; features: number[] }[];
+	};
+}
+
+export function zonalPlan(job: JobRecord): ZonalPlan {
+	const plan = job.plan as ZonalPlan | null;
+	if (!plan?.zonal) throw new Error(`job ${job.id} has no zonal plan`);
+	return plan;
+}
+
+/** The plan as readWindowInputs reads one date: its grid and its inputs alone. */
+export function datePlan(plan: ZonalPlan, date: PlannedDate): JobPlan {
+	const { zonal: _, area: __, ...rest } = plan;
+	const inputs = new Set(date.inputs);
+	return {
+		...rest,
+		width: date.grid.width,
+		height: date.grid.height,
+		geo: date.grid.crs,
+		inputs: plan.inputs.filter((input) => inputs.has(input.name)),
+	};
+}
+
+/** Two windows overlap. */
+function overlap(a: PixelWindow, b: PixelWindow): boolean {
+	return a.colStart < b.colEnd && b.colStart < a.colEnd && a.rowStart < b.rowEnd && b.rowStart < a.rowEnd;
+}
+
+function intersection(a: PixelWindow, b: PixelWindow): PixelWindow {
+	return {
+		rowStart: Math.max(a.rowStart, b.rowStart),
+		rowEnd: Math.min(a.rowEnd, b.rowEnd),
+		colStart: Math.max(a.colStart, b.colStart),
+		colEnd: Math.min(a.colEnd, b.colEnd),
+	};
+}
+
+/** `window` grown outward to whole blocks of `block` columns x rows, within `bounds`. */
+function toBlocks(window: PixelWindow, block: { width: number; height: number }, bounds: PixelWindow): PixelWindow {
+	return intersection(
+		{
+			rowStart: Math.floor(window.rowStart / block.height) * block.height,
+			rowEnd: Math.ceil(window.rowEnd / block.height) * block.height,
+			colStart: Math.floor(window.colStart / block.width) * block.width,
+			colEnd: Math.ceil(window.colEnd / block.width) * block.width,
+		},
+		bounds,
+	);
+}
+
+/**
+ * The rectangles of whole blocks that cover `extents` inside `bounds`: each extent's blocks,
+ * joined while any two overlap, so no block lies in two rectangles.
+ */
+export function blockRectangles(
+	extents: readonly PixelWindow[],
+	block: { width: number; height: number },
+	bounds: PixelWindow,
+): PixelWindow[] {
+	let rectangles = extents.map((extent) => toBlocks(intersection(extent, bounds), block, bounds));
+	let joined = true;
+	while (joined) {
+		joined = false;
+		const next: PixelWindow[] = [];
+		for (const rectangle of rectangles) {
+			const other = next.findIndex((candidate) => overlap(candidate, rectangle));
+			if (other === -1) {
+				next.push(rectangle);
+				continue;
+			}
+			const into = next[other] as PixelWindow;
+			next[other] = {
+				rowStart: Math.min(into.rowStart, rectangle.rowStart),
+				rowEnd: Math.max(into.rowEnd, rectangle.rowEnd),
+				colStart: Math.min(into.colStart, rectangle.colStart),
+				colEnd: Math.max(into.colEnd, rectangle.colEnd),
+			};
+			joined = true;
+		}
+		rectangles = next;
+	}
+	return rectangles;
+}
+
+/** The block every window aligns to: the largest of the inputs read on the date's grid as they are. */
+function alignment(inputs: readonly PlannedInput[]): { width: number; height: number } {
+	const onGrid = inputs.filter((input) => !input.placement);
+	const of = onGrid.length > 0 ? onGrid : inputs;
+	return {
+		width: Math.max(1, ...of.map((input) => input.block_width)),
+		height: Math.max(1, ...of.map((input) => input.block_height)),
+	};
+}
+
+/** The checks the index process makes of the mask's input and of inputs read bitwise, for one date. */
+function checkDateInputs(formula: CompiledFormula, date: ZonalDate, plan: JobPlan, at: string): ApiError | null {
+	const planned = (name: string) => plan.inputs.find((input) => input.name === date.inputs[name]);
+	const problems: FieldError[] = [];
+	if (date.mask) {
+		const input = planned(date.mask.input);
+		const resampling = input?.placement?.resampling;
+		if (resampling !== undefined && resampling !== "nearest") {
+			problems.push({ path: `${at}inputs.${date.mask.input}.resampling`, message: "must be nearest for the mask's input" });
+		}
+		if ("bits" in maskRule(date.mask) && input && !INTEGER_SAMPLE_TYPES.has(input.data_type)) {
+			problems.push({ path: `${at}mask.bits`, message: `inputs.${date.mask.input} is ${input.data_type}, not an integer band` });
+		}
+	}
+	for (const name of formula.rawInputs) {
+		const resampling = planned(name)?.placement?.resampling;
+		if (resampling !== undefined && resampling !== "nearest") {
+			problems.push({ path: `${at}inputs.${name}.resampling`, message: "must be nearest for an input read bitwise" });
+		}
+	}
+	if (problems.length > 0) {
+		return new ApiError("invalid-inputs", problems.map((problem) => `${problem.path}: ${problem.message}`).join("; "), {
+			errors: problems,
+		});
+	}
+	return bitwiseTypeProblem(formula, (name) => planned(name)?.data_type ?? "unknown");
+}
+
+/** The grid a date's plan lies on. */
+function gridOf(plan: JobPlan): Grid {
+	const geotransform = geotransformOf(plan.geo);
+	if (!geotransform) {
+		throw new ApiError("raster-mismatch", "the inputs have no georeference, so the fields cannot be placed on them", {
+			errors: [{ path: "inputs", message: "not georeferenced" }],
+		});
+	}
+	return { geotransform, width: plan.width, height: plan.height, crs: plan.geo };
+}
+
+/**
+ * Plans every date on its inputs' grid, then keeps the windows where fields lie, cut to the
+ * blocks they touch. The pixel quota counts the pixels the fields cover, on every date.
+ */
+export async function planZonalJob(
+	{ env, job }: StageContext,
+	inspected: readonly InspectedInput[],
+): Promise<ZonalPlan | ApiError> {
+	const formula = jobFormula(job);
+	if (!formula) throw new Error(`job ${job.id} has no compiled formula`);
+	const features = await jobFeatures(env, job);
+	const dates = zonalDates(job.request);
+	const planned: PlannedDate[] = [];
+	const inputs: PlannedInput[] = [];
+	const strips: StripSpan[] = [];
+	const windows: ZonalPlan["zonal"]["windows"] = [];
+	let pixels = 0;
+	let first: JobPlan | undefined;
+	for (const [d, date] of dates.entries()) {
+		const names = new Set(Object.values(date.inputs));
+		const mask = date.mask && { ...date.mask, input: date.inputs[date.mask.input] ?? date.mask.input };
+		const view = { ...job, request: { ...job.request, mask } };
+		const compared = new Set(formula.comparedInputs.map((name) => date.inputs[name] ?? name));
+		const at = job.request.dates ? `dates[${d}].` : "";
+		let plan: JobPlan | ApiError;
+		let grid: Grid;
+		try {
+			plan = planRasterWindows(env, view, inspected.filter((entry) => names.has(entry.input.name)), compared);
+			if (plan instanceof ApiError) return plan;
+			const problem = checkDateInputs(formula, date, plan, at);
+			if (problem) return problem;
+			grid = gridOf(plan);
+		} catch (error) {
+			if (error instanceof ApiError) return error;
+			throw error;
+		}
+		first ??= plan;
+		planned.push({ datetime: date.datetime, grid, inputs: [...names] });
+		inputs.push(...plan.inputs);
+		const extents = featureExtents(features, grid, job.request.coverage ?? "fraction");
+		pixels += extents.reduce((sum, extent) => sum + (extent?.pixels ?? 0), 0);
+		const block = alignment(plan.inputs);
+		for (const strip of plan.strips) {
+			const inStrip = extents.flatMap((extent, f) => (extent && overlap(extent.window, strip) ? [{ f, extent }] : []));
+			if (inStrip.length === 0) continue;
+			for (const rectangle of blockRectangles(
+				inStrip.map(({ extent }) => extent.window),
+				block,
+				strip,
+			)) {
+				const touching = inStrip.filter(({ extent }) => overlap(extent.window, rectangle)).map(({ f }) => f);
+				strips.push({ index: strips.length, ...rectangle, inputs: [...names] });
+				windows.push({ date: d, features: touching });
+			}
+		}
+	}
+	if (!first) throw new Error(`job ${job.id} has no dates`);
+	return {
+		...first,
+		inputs,
+		strips,
+		pixels: Math.ceil(pixels),
+		zonal: { dates: planned, windows },
+	};
+}
+
+export type { FeatureExtent };

@@ -1,0 +1,82 @@
+/**
+ * The zonal process's publish: every field's statistics on every date, from what its windows
+ * stored (a field cut by windows' edges joined here from its partial weighings), written as
+ * zones.geojson, zones.csv and zones.parquet.
+ */
+import type { ArtifactRecord } from "../../db/artifacts";
+import type { PublishedResult, StageContext } from "../../pipeline/stage";
+import { objectKeys } from "../../storage/keys";
+import { fromBase64, type WindowFields } from "./compute";
+import { jobFeatures } from "./features";
+import { type ZoneResult, zonesCsv, zonesGeoJson, zonesParquet } from "./outputs";
+import { zonalPlan } from "./plan";
+import { missedField, percentileKey, requestedPercentiles, type ZoneStatistics, zoneStatistics } from "./statistics";
+import { FieldAccumulator } from "./weighted-statistics";
+
+/** Window objects fetched at once. */
+const WINDOW_READS_IN_FLIGHT = 8;
+
+export const ZONE_ARTIFACTS = {
+	geojson: { name: "zones.geojson", mediaType: "application/geo+json" },
+	csv: { name: "zones.csv", mediaType: "text/csv; charset=utf-8; header=present" },
+	parquet: { name: "zones.parquet", mediaType: "application/vnd.apache.parquet" },
+} as const;
+
+export async function publishZonal({ env, job }: StageContext): Promise<PublishedResult> {
+	const plan = zonalPlan(job);
+	const features = await jobFeatures(env, job);
+	const dates = plan.zonal.dates;
+	/** Per date, per field position: finished statistics, or the partial weighings to join. */
+	const finished = dates.map(() => new Map<number, ZoneStatistics>());
+	const partial = dates.map(() => new Map<number, FieldAccumulator>());
+	for (let start = 0; start < plan.strips.length; start += WINDOW_READS_IN_FLIGHT) {
+		const batch = plan.strips.slice(start, start + WINDOW_READS_IN_FLIGHT);
+		const stored = await Promise.all(
+			batch.map(async ({ index }) => {
+				const object = await env.BUCKET.get(objectKeys.zonalWindow(job.id, index));
+				if (!object) throw new Error(`job ${job.id}: window ${index} stored nothing`);
+				return { index, fields: await object.json<WindowFields>() };
+			}),
+		);
+		for (const { index, fields } of stored) {
+			const date = plan.zonal.windows[index]?.date;
+			if (date === undefined) throw new Error(`job ${job.id}: window ${index} is not planned`);
+			for (const [f, statistics] of Object.entries(fields.finished)) finished[date]?.set(Number(f), statistics);
+			const joined = partial[date] as Map<number, FieldAccumulator>;
+			for (const [f, bytes] of Object.entries(fields.partial)) {
+				const accumulator = FieldAccumulator.fromBytes(fromBase64(bytes));
+				const earlier = joined.get(Number(f));
+				if (earlier) earlier.merge(accumulator);
+				else joined.set(Number(f), accumulator);
+			}
+		}
+	}
+	const results: ZoneResult[] = features.map((feature, f) => ({
+		id: feature.id,
+		geometry: feature.geometry,
+		properties: feature.properties,
+		series: dates
+			.map((date, d) => {
+				const joined = partial[d]?.get(f);
+				const statistics =
+					finished[d]?.get(f) ?? (joined ? zoneStatistics(joined, job.request) : missedField(job.request));
+				return { datetime: date.datetime, statistics };
+			})
+			.sort((a, b) => (a.datetime ?? "").localeCompare(b.datetime ?? "")),
+	}));
+	const keys = requestedPercentiles(job.request).map(percentileKey);
+	const bodies = {
+		geojson: zonesGeoJson(results, { timeSeries: job.request.dates !== undefined }),
+		csv: zonesCsv(results, keys),
+		parquet: zonesParquet(results, keys),
+	};
+	const artifacts: ArtifactRecord[] = [];
+	for (const kind of ["csv", "geojson", "parquet"] as const) {
+		const { name, mediaType } = ZONE_ARTIFACTS[kind];
+		const objectKey = objectKeys.artifact(job.id, name);
+		const object = await env.BUCKET.put(objectKey, bodies[kind], { httpMetadata: { contentType: mediaType } });
+		artifacts.push({ name, mediaType, bytes: object.size, objectKey });
+	}
+	const valid = results.filter((result) => result.series.some(({ statistics }) => statistics.count > 0)).length;
+	return { artifacts, warnings: [], detail: { fields: results.length, dates: dates.length, fields_with_values: valid } };
+}
