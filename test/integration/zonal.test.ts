@@ -1,0 +1,272 @@
+/**
+ * Per-field statistics (the zonal_statistics process), job by job over HTTP through every queue,
+ * against what Shapely, pyproj and numpy computed (test/fixtures/t2/manifest-t2.json
+ * `zonal_cases`): exact coverage fractions, centres and all-touched pixels over fields with a
+ * hole, several parts, a sliver, one smaller than a pixel, fields at and beyond the raster's
+ * edge, two sharing an edge, one over nodata, and a three-date series under SCL masks.
+ */
+import { parquetReadObjects } from "hyparquet";
+import { describe, expect, it } from "vitest";
+import fields from "../fixtures/t2/fields.json";
+import manifest from "../fixtures/t2/manifest-t2.json";
+import nir10 from "../fixtures/t2/nir_10m.tif";
+import nirD1 from "../fixtures/t2/nir_d1.tif";
+import nirD2 from "../fixtures/t2/nir_d2.tif";
+import nirD3 from "../fixtures/t2/nir_d3.tif";
+import red10 from "../fixtures/t2/red_10m.tif";
+import redD1 from "../fixtures/t2/red_d1.tif";
+import redD2 from "../fixtures/t2/red_d2.tif";
+import redD3 from "../fixtures/t2/red_d3.tif";
+import sclD1 from "../fixtures/t2/scl_d1.tif";
+import sclD2 from "../fixtures/t2/scl_d2.tif";
+import sclD3 from "../fixtures/t2/scl_d3.tif";
+import { api, expectProblem, json, submitJob, upload, waitForJob } from "../helpers";
+
+const files: Record<string, ArrayBuffer> = {
+	"red_10m.tif": red10,
+	"nir_10m.tif": nir10,
+	"red_d1.tif": redD1,
+	"nir_d1.tif": nirD1,
+	"scl_d1.tif": sclD1,
+	"red_d2.tif": redD2,
+	"nir_d2.tif": nirD2,
+	"scl_d2.tif": sclD2,
+	"red_d3.tif": redD3,
+	"nir_d3.tif": nirD3,
+	"scl_d3.tif": sclD3,
+};
+
+interface Statistics {
+	count: number;
+	nodata_count: number;
+	masked_count: number;
+	valid_fraction: number | null;
+	mean: number | null;
+	std: number | null;
+	min: number | null;
+	max: number | null;
+	sum: number | null;
+	percentiles: Record<string, number | null>;
+	datetime?: string | null;
+}
+
+type Inputs = Record<string, { file: string } & Record<string, unknown>>;
+interface ZonalCase {
+	request: Record<string, unknown> & { inputs?: Inputs; dates?: { inputs: Inputs }[] };
+	expected?: Record<string, Statistics>;
+	expected_series?: Record<string, Statistics[]>;
+}
+
+const cases = manifest.zonal_cases as unknown as Record<string, ZonalCase>;
+
+const uploaded = new Map<string, string>();
+async function uploadedInputs(inputs: Inputs): Promise<Record<string, Record<string, unknown>>> {
+	const entries = await Promise.all(
+		Object.entries(inputs).map(async ([name, { file, ...rest }]) => {
+			let id = uploaded.get(file);
+			if (!id) {
+				const bytes = files[file];
+				if (!bytes) throw new Error(`fixture ${file} is not loaded`);
+				id = (await upload(bytes)).id;
+				uploaded.set(file, id);
+			}
+			return [name, { upload_id: id, ...rest }] as const;
+		}),
+	);
+	return Object.fromEntries(entries);
+}
+
+async function fieldSet(): Promise<string> {
+	const response = await api("/v1/fields", {
+		method: "POST",
+		headers: { "content-type": "application/json" },
+		body: JSON.stringify(fields),
+	});
+	const created = await json<{ id: string; features: number }>(response);
+	expect(response.status, JSON.stringify(created)).toBe(201);
+	expect(created.features).toBe(fields.features.length);
+	return created.id;
+}
+
+/** The case's request with uploads for files and the field set (or the collection inline) for zones. */
+async function caseRequest(spec: ZonalCase, zones: "field_set" | "inline"): Promise<Record<string, unknown>> {
+	const { inputs, dates, ...rest } = spec.request;
+	return {
+		...rest,
+		zones: zones === "inline" ? fields : { field_set_id: await fieldSet() },
+		...(inputs ? { inputs: await uploadedInputs(inputs) } : {}),
+		...(dates
+			? { dates: await Promise.all(dates.map(async (date) => ({ ...date, inputs: await uploadedInputs(date.inputs) }))) }
+			: {}),
+	};
+}
+
+async function artifact(jobId: string, name: string): Promise<Response> {
+	const response = await api(`/v1/jobs/${jobId}/artifacts/${name}`);
+	expect(response.status).toBe(200);
+	return response;
+}
+
+/** Within 1e-6 relative (1e-9 absolute near 0); percentiles exact; nulls where expected. */
+function expectStatistics(actual: Statistics, expected: Statistics, where: string): void {
+	for (const key of ["count", "nodata_count", "masked_count", "valid_fraction", "mean", "std", "min", "max", "sum"] as const) {
+		const want = expected[key];
+		const got = actual[key];
+		if (want === null) {
+			expect(got, `${where} ${key}`).toBeNull();
+			continue;
+		}
+		expect(got, `${where} ${key}`).not.toBeNull();
+		expect(Math.abs((got as number) - want), `${where} ${key}: ${got} vs ${want}`).toBeLessThanOrEqual(
+			Math.max(1e-9, 1e-6 * Math.abs(want)),
+		);
+	}
+	for (const [key, want] of Object.entries(expected.percentiles)) {
+		const got = actual.percentiles[key];
+		if (want === null) expect(got, `${where} ${key}`).toBeNull();
+		else expect(got, `${where} ${key}`).toBe(Math.fround(want));
+	}
+}
+
+interface ZonesGeoJson {
+	type: "FeatureCollection";
+	features: { id: string; properties: { statistics?: Statistics; series?: Statistics[] } }[];
+}
+
+async function runCase(name: string, zones: "field_set" | "inline"): Promise<{ id: string; geojson: ZonesGeoJson }> {
+	const spec = cases[name];
+	if (!spec) throw new Error(`no case ${name}`);
+	const response = await submitJob(await caseRequest(spec, zones));
+	const created = await json<{ id: string }>(response);
+	expect(response.status, JSON.stringify(created)).toBe(202);
+	const job = await waitForJob(created.id);
+	expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+	const geojson = await json<ZonesGeoJson>(await artifact(job.id, "zones.geojson"));
+	return { id: job.id, geojson };
+}
+
+describe("zonal statistics against Shapely and numpy", () => {
+	for (const name of ["zonal_ndvi_fraction", "zonal_ndvi_center", "zonal_ndvi_all_touched"]) {
+		it(`${name}: every field's statistics`, async () => {
+			const expected = cases[name]?.expected ?? {};
+			const { geojson } = await runCase(name, name === "zonal_ndvi_fraction" ? "field_set" : "inline");
+			expect(geojson.features.map((feature) => feature.id)).toEqual(Object.keys(expected));
+			for (const feature of geojson.features) {
+				const statistics = feature.properties.statistics;
+				if (!statistics) throw new Error(`${feature.id} has no statistics`);
+				expectStatistics(statistics, expected[feature.id] as Statistics, `${name} ${feature.id}`);
+			}
+		});
+	}
+
+	it("zonal_series_scl: each field's series of three dates under their SCL masks", async () => {
+		const expected = cases.zonal_series_scl?.expected_series ?? {};
+		const { id, geojson } = await runCase("zonal_series_scl", "field_set");
+		for (const feature of geojson.features) {
+			const series = feature.properties.series ?? [];
+			const want = expected[feature.id] ?? [];
+			expect(series.map((entry) => entry.datetime)).toEqual(want.map((entry) => entry.datetime));
+			series.forEach((entry, i) => {
+				expectStatistics(entry, want[i] as Statistics, `${feature.id} ${entry.datetime}`);
+			});
+		}
+		const csv = await (await artifact(id, "zones.csv")).text();
+		const [header, ...rows] = csv.trimEnd().split("\r\n");
+		expect(header).toBe("id,datetime,count,nodata_count,masked_count,valid_fraction,mean,std,min,max,sum,p2,p50,p98");
+		expect(rows).toHaveLength(Object.keys(expected).length * 3);
+		const parquet = await (await artifact(id, "zones.parquet")).arrayBuffer();
+		const records = await parquetReadObjects({ file: parquet });
+		expect(records.map((record) => record.id)).toEqual(Object.keys(expected));
+	});
+});
+
+describe("zonal statistics: requests it refuses", () => {
+	it("needs zones, and a field set of the tenant's", async () => {
+		const inputs = await uploadedInputs({ red: { file: "red_10m.tif" }, nir: { file: "nir_10m.tif" } });
+		await expectProblem(await submitJob({ process: "zonal_statistics", index: "ndvi", inputs }), 422, "validation-failed");
+		const missing = await expectProblem(
+			await submitJob({
+				process: "zonal_statistics",
+				index: "ndvi",
+				inputs,
+				zones: { field_set_id: "fld_0123456789abcdef01234567" },
+			}),
+			422,
+			"invalid-inputs",
+		);
+		expect(missing.errors?.[0]?.path).toBe("zones.field_set_id");
+	});
+
+	it("refuses a bad geometry inline, naming the feature", async () => {
+		const inputs = await uploadedInputs({ red: { file: "red_10m.tif" }, nir: { file: "nir_10m.tif" } });
+		const bowtie = {
+			type: "FeatureCollection",
+			features: [
+				{
+					type: "Feature",
+					properties: {},
+					geometry: {
+						type: "Polygon",
+						coordinates: [
+							[
+								[16.34, 47.83],
+								[16.35, 47.84],
+								[16.35, 47.83],
+								[16.34, 47.84],
+								[16.34, 47.83],
+							],
+						],
+					},
+				},
+			],
+		};
+		const problem = await expectProblem(
+			await submitJob({ process: "zonal_statistics", index: "ndvi", inputs, zones: bowtie }),
+			422,
+			"invalid-geometry",
+		);
+		expect(problem.errors?.[0]?.path).toMatch(/^zones\.features\[0\]\.geometry/);
+	});
+
+	it("refuses inputs and dates together, index-only fields, and zonal fields on an index job", async () => {
+		const inputs = await uploadedInputs({ red: { file: "red_10m.tif" }, nir: { file: "nir_10m.tif" } });
+		const both = await expectProblem(
+			await submitJob({
+				process: "zonal_statistics",
+				index: "ndvi",
+				inputs,
+				dates: [{ datetime: "2026-05-04T10:20:31Z", inputs }],
+				zones: fields,
+			}),
+			422,
+			"validation-failed",
+		);
+		expect(both.errors?.map((error) => error.path)).toContain("dates");
+		const raster = await expectProblem(
+			await submitJob({ process: "zonal_statistics", index: "ndvi", inputs, zones: fields, aoi: { bbox: [16, 47, 17, 48] } }),
+			422,
+			"validation-failed",
+		);
+		expect(raster.errors?.map((error) => error.path)).toContain("aoi");
+		const index = await expectProblem(await submitJob({ index: "ndvi", inputs, coverage: "center" }), 422, "validation-failed");
+		expect(index.errors?.map((error) => error.path)).toContain("coverage");
+	});
+
+	it("names the date whose inputs the formula cannot use", async () => {
+		const good = await uploadedInputs({ red: { file: "red_d1.tif" }, nir: { file: "nir_d1.tif" } });
+		const problem = await expectProblem(
+			await submitJob({
+				process: "zonal_statistics",
+				index: "ndvi",
+				zones: fields,
+				dates: [
+					{ datetime: "2026-05-04T10:20:31Z", inputs: good },
+					{ datetime: "2026-05-19T10:20:29Z", inputs: { red: good.red } },
+				],
+			}),
+			422,
+			"invalid-inputs",
+		);
+		expect(problem.errors?.[0]?.path).toBe("dates[1].inputs.nir");
+	});
+});
