@@ -1,0 +1,312 @@
+/**
+ * The artifacts of a zonal_statistics job, as pure functions of its merged per-zone results:
+ * zones.geojson (the request's features with their statistics), zones.csv (one row per zone and
+ * date) and zones.parquet (GeoParquet 1.1, one row per zone).
+ *
+ * Every artifact lists a zone's dates in chronological order itself rather than trust each
+ * producer of results to have sorted them.
+ */
+import { ByteWriter, type ColumnSource, ParquetWriter, type SchemaElement } from "hyparquet-writer";
+
+/** What one zone measured on one date. */
+export interface ZoneStatistics {
+	count: number;
+	nodata_count: number;
+	masked_count: number;
+	valid_fraction: number | null;
+	mean: number | null;
+	std: number | null;
+	min: number | null;
+	max: number | null;
+	sum: number | null;
+	/** Keyed "p2", "p50", "p98", … in the request's order. */
+	percentiles: Record<string, number | null>;
+}
+
+/** One zone of the request with its statistics: one entry of datetime null for a single-date job, one per date for a time series. */
+export interface ZoneResult {
+	id: string;
+	geometry: { type: "Polygon" | "MultiPolygon"; coordinates: unknown };
+	properties: Record<string, unknown> | null;
+	series: { datetime: string | null; statistics: ZoneStatistics }[];
+}
+
+export interface ZoneOutputOptions {
+	/** A time series lists a zone's statistics per date; a single-date job has one entry per zone, of datetime null. */
+	timeSeries: boolean;
+}
+
+type SeriesEntry = ZoneResult["series"][number];
+
+const COUNT_FIELDS = ["count", "nodata_count", "masked_count"] as const;
+const MEASURE_FIELDS = ["valid_fraction", "mean", "std", "min", "max", "sum"] as const;
+
+/**
+ * zones.geojson: the request's FeatureCollection, each feature's properties as given plus
+ * `statistics` (single date) or `series` (time series, `[{ datetime, count, …, percentiles }]`).
+ * Either name replaces a property of the same name.
+ */
+export function zonesGeoJson(results: readonly ZoneResult[], { timeSeries }: ZoneOutputOptions): string {
+	const features = results.map((zone) => ({
+		type: "Feature",
+		id: zone.id,
+		geometry: zone.geometry,
+		properties: timeSeries
+			? {
+					...zone.properties,
+					series: chronological(zone).map(({ datetime, statistics }) => ({ datetime, ...statisticsJson(statistics) })),
+				}
+			: { ...zone.properties, statistics: statisticsJson(singleDate(zone).statistics) },
+	}));
+	return JSON.stringify({ type: "FeatureCollection", features });
+}
+
+/**
+ * zones.csv (RFC 4180, CRLF line ends): one row per zone and date, `datetime` empty for a single
+ * date, then the statistics and one column per percentile key; numbers in their shortest
+ * round-trip form, nulls empty.
+ */
+export function zonesCsv(results: readonly ZoneResult[], percentileKeys: readonly string[]): string {
+	const header = ["id", "datetime", ...COUNT_FIELDS, ...MEASURE_FIELDS, ...percentileKeys];
+	const lines = [header.map(csvField).join(",")];
+	for (const zone of results) {
+		for (const { datetime, statistics } of chronological(zone)) {
+			const cells = [
+				csvField(zone.id),
+				csvField(datetime ?? ""),
+				...COUNT_FIELDS.map((field) => String(statistics[field])),
+				...MEASURE_FIELDS.map((field) => csvNumber(statistics[field])),
+				...percentileKeys.map((key) => csvNumber(percentileOf(statistics, key))),
+			];
+			lines.push(cells.join(","));
+		}
+	}
+	return `${lines.join("\r\n")}\r\n`;
+}
+
+/** Zones per Parquet row group: only one group's columns are ever held apart from the results. */
+export const ZONES_PER_ROW_GROUP = 1024;
+
+/**
+ * zones.parquet, GeoParquet 1.1 with one row per zone:
+ * - `id` (string), `geometry` (WKB, little-endian, XY: an altitude is dropped as the statistics
+ *   ignore it), `properties` (the feature's properties as JSON, null when it had none: a column
+ *   per property would need one type per name across zones, which GeoJSON does not promise);
+ * - `count`, `nodata_count`, `masked_count` (int64), `valid_fraction`, `mean`, `std`, `min`,
+ *   `max`, `sum` and one column per percentile key (double, null when undefined);
+ * - for a time series, `datetime` (UTC timestamp, milliseconds) and each statistic instead as a
+ *   list with one element per date, in chronological order, so the columns keep their names.
+ * The `geo` metadata omits `crs`, which means OGC:CRS84 (longitude, latitude).
+ */
+export function zonesParquet(
+	results: readonly ZoneResult[],
+	percentileKeys: readonly string[],
+	{ timeSeries }: ZoneOutputOptions,
+): Uint8Array {
+	const statistics = statisticColumns(percentileKeys, timeSeries);
+	const schema: SchemaElement[] = [
+		{ name: "root", num_children: 3 + statistics.length },
+		{ name: "id", type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "REQUIRED" },
+		{ name: "geometry", type: "BYTE_ARRAY", repetition_type: "REQUIRED" },
+		{ name: "properties", type: "BYTE_ARRAY", converted_type: "JSON", repetition_type: "OPTIONAL" },
+		...statistics.flatMap(({ name, element }) => (timeSeries ? listOf(name, element) : [{ name, ...element }])),
+	];
+	const writer = new ByteWriter();
+	const parquet = new ParquetWriter({
+		writer,
+		schema,
+		kvMetadata: [{ key: "geo", value: JSON.stringify(geoMetadata(results)) }],
+		createdBy: "eo-edge",
+	});
+	for (let start = 0; start < results.length; start += ZONES_PER_ROW_GROUP) {
+		const zones = results.slice(start, start + ZONES_PER_ROW_GROUP);
+		const dated = zones.map((zone) => (timeSeries ? chronological(zone) : singleDate(zone)));
+		const columnData: ColumnSource[] = [
+			{ name: "id", data: zones.map((zone) => zone.id) },
+			// Bounds of WKB bytes say nothing; readers filter on the geo metadata's bbox.
+			{ name: "geometry", data: zones.map(wkbOf), statistics: false },
+			{ name: "properties", data: zones.map((zone) => zone.properties), statistics: false },
+			...statistics.map(({ name, valueIn }) => ({
+				name,
+				data: dated.map((entries) => (Array.isArray(entries) ? entries.map(valueIn) : valueIn(entries))),
+			})),
+		];
+		parquet.write({ columnData, rowGroupSize: ZONES_PER_ROW_GROUP });
+	}
+	parquet.finish();
+	return writer.getBytes();
+}
+
+/** The statistics in the order every artifact lists them. */
+function statisticsJson(statistics: ZoneStatistics): ZoneStatistics {
+	const { count, nodata_count, masked_count, valid_fraction, mean, std, min, max, sum, percentiles } = statistics;
+	return { count, nodata_count, masked_count, valid_fraction, mean, std, min, max, sum, percentiles };
+}
+
+function singleDate(zone: ZoneResult): SeriesEntry {
+	const [entry, ...rest] = zone.series;
+	if (entry === undefined || rest.length > 0) {
+		throw new Error(`zone ${zone.id} has ${zone.series.length} dates in a single-date job`);
+	}
+	return entry;
+}
+
+/** A zone's series in chronological order (a single date's one entry of datetime null as it is). */
+function chronological(zone: ZoneResult): SeriesEntry[] {
+	return zone.series.toSorted((a, b) => instantOf(a.datetime) - instantOf(b.datetime));
+}
+
+/** Milliseconds since the epoch of a time series entry's datetime. */
+function instantOf(datetime: string | null): number {
+	const instant = datetime === null ? Number.NaN : Date.parse(datetime);
+	if (Number.isNaN(instant)) throw new Error(`a time series entry's datetime is not a datetime: ${datetime}`);
+	return instant;
+}
+
+function percentileOf(statistics: ZoneStatistics, key: string): number | null {
+	const value = statistics.percentiles[key];
+	if (value === undefined) throw new Error(`statistics without the requested percentile ${key}`);
+	return value;
+}
+
+function csvField(value: string): string {
+	return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+function csvNumber(value: number | null): string {
+	return value === null ? "" : String(value);
+}
+
+interface StatisticColumn {
+	name: string;
+	/** The column's type, or its list elements' for a time series. */
+	element: Omit<SchemaElement, "name">;
+	valueIn(entry: SeriesEntry): bigint | number | null;
+}
+
+const INT64: Omit<SchemaElement, "name"> = { type: "INT64", repetition_type: "REQUIRED" };
+const DOUBLE: Omit<SchemaElement, "name"> = { type: "DOUBLE", repetition_type: "OPTIONAL" };
+
+function statisticColumns(percentileKeys: readonly string[], timeSeries: boolean): StatisticColumn[] {
+	const datetime: StatisticColumn = {
+		name: "datetime",
+		element: {
+			type: "INT64",
+			repetition_type: "REQUIRED",
+			converted_type: "TIMESTAMP_MILLIS",
+			logical_type: { type: "TIMESTAMP", isAdjustedToUTC: true, unit: "MILLIS" },
+		},
+		valueIn: ({ datetime }) => BigInt(instantOf(datetime)),
+	};
+	return [
+		...(timeSeries ? [datetime] : []),
+		...COUNT_FIELDS.map((field) => ({
+			name: field,
+			element: INT64,
+			valueIn: ({ statistics }: SeriesEntry) => BigInt(statistics[field]),
+		})),
+		...MEASURE_FIELDS.map((field) => ({
+			name: field,
+			element: DOUBLE,
+			valueIn: ({ statistics }: SeriesEntry) => statistics[field],
+		})),
+		...percentileKeys.map((key) => ({
+			name: key,
+			element: DOUBLE,
+			valueIn: ({ statistics }: SeriesEntry) => percentileOf(statistics, key),
+		})),
+	];
+}
+
+/** A column of lists, in Parquet's three-level LIST layout. */
+function listOf(name: string, element: Omit<SchemaElement, "name">): SchemaElement[] {
+	return [
+		{ name, repetition_type: "REQUIRED", converted_type: "LIST", logical_type: { type: "LIST" }, num_children: 1 },
+		{ name: "list", repetition_type: "REPEATED", num_children: 1 },
+		{ name: "element", ...element },
+	];
+}
+
+type Position = readonly [number, number, ...number[]];
+type Ring = readonly Position[];
+type Polygon = readonly Ring[];
+
+const isPosition = (value: unknown): value is Position =>
+	Array.isArray(value) && value.length >= 2 && Number.isFinite(value[0]) && Number.isFinite(value[1]);
+const isRing = (value: unknown): value is Ring => isArrayOf(value, isPosition);
+const isPolygon = (value: unknown): value is Polygon => isArrayOf(value, isRing);
+
+function isArrayOf<T>(value: unknown, isItem: (item: unknown) => item is T): value is readonly T[] {
+	return Array.isArray(value) && value.every(isItem);
+}
+
+/** A zone's polygons, one for a Polygon; its coordinates checked, since the type cannot promise them. */
+function polygonsOf({ id, geometry }: ZoneResult): readonly Polygon[] {
+	const polygons: unknown = geometry.type === "Polygon" ? [geometry.coordinates] : geometry.coordinates;
+	if (!isArrayOf(polygons, isPolygon)) throw new Error(`zone ${id} has coordinates that are not a ${geometry.type}`);
+	return polygons;
+}
+
+const WKB_POLYGON = 3;
+const WKB_MULTIPOLYGON = 6;
+/** Byte order, geometry type and a count of rings or polygons. */
+const WKB_HEADER_BYTES = 9;
+
+function wkbOf(zone: ZoneResult): Uint8Array {
+	const polygons = polygonsOf(zone);
+	const polygonBytes = (polygon: Polygon) =>
+		polygon.reduce((bytes, ring) => bytes + 4 + 16 * ring.length, WKB_HEADER_BYTES);
+	const multi = zone.geometry.type === "MultiPolygon";
+	const size = polygons.reduce((bytes, polygon) => bytes + polygonBytes(polygon), multi ? WKB_HEADER_BYTES : 0);
+	const view = new DataView(new ArrayBuffer(size));
+	let offset = 0;
+	const header = (type: number, parts: number) => {
+		view.setUint8(offset, 1); // little-endian
+		view.setUint32(offset + 1, type, true);
+		view.setUint32(offset + 5, parts, true);
+		offset += WKB_HEADER_BYTES;
+	};
+	if (multi) header(WKB_MULTIPOLYGON, polygons.length);
+	for (const polygon of polygons) {
+		header(WKB_POLYGON, polygon.length);
+		for (const ring of polygon) {
+			view.setUint32(offset, ring.length, true);
+			offset += 4;
+			for (const [x, y] of ring) {
+				view.setFloat64(offset, x, true);
+				view.setFloat64(offset + 8, y, true);
+				offset += 16;
+			}
+		}
+	}
+	return new Uint8Array(view.buffer);
+}
+
+/** GeoParquet 1.1's file metadata: geometry types present and, when there are zones, their bbox. */
+function geoMetadata(results: readonly ZoneResult[]) {
+	const types = new Set(results.map((zone) => zone.geometry.type));
+	let [west, south, east, north] = [Infinity, Infinity, -Infinity, -Infinity];
+	for (const zone of results) {
+		for (const polygon of polygonsOf(zone)) {
+			for (const ring of polygon) {
+				for (const [x, y] of ring) {
+					west = Math.min(west, x);
+					south = Math.min(south, y);
+					east = Math.max(east, x);
+					north = Math.max(north, y);
+				}
+			}
+		}
+	}
+	return {
+		version: "1.1.0",
+		primary_column: "geometry",
+		columns: {
+			geometry: {
+				encoding: "WKB",
+				geometry_types: (["Polygon", "MultiPolygon"] as const).filter((type) => types.has(type)),
+				...(results.length > 0 ? { bbox: [west, south, east, north] } : {}),
+			},
+		},
+	};
+}

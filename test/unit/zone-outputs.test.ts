@@ -1,0 +1,384 @@
+import { parquetMetadata, parquetReadObjects } from "hyparquet";
+import { describe, expect, it } from "vitest";
+import {
+	ZONES_PER_ROW_GROUP,
+	type ZoneResult,
+	type ZoneStatistics,
+	zonesCsv,
+	zonesGeoJson,
+	zonesParquet,
+} from "../../src/processes/zonal/outputs";
+
+const PERCENTILE_KEYS = ["p10", "p90"];
+
+function statistics(overrides: Partial<ZoneStatistics> = {}): ZoneStatistics {
+	return {
+		count: 120,
+		nodata_count: 3,
+		masked_count: 7,
+		valid_fraction: 120 / 130,
+		mean: 0.1 + 0.2,
+		std: 1e-7,
+		min: -0.5,
+		max: 123456789.12345679,
+		sum: 36.00000000000001,
+		percentiles: { p10: 0.1, p90: 0.9 },
+		...overrides,
+	};
+}
+
+const square = {
+	type: "Polygon" as const,
+	// An exterior ring and a hole; the altitude of the first position is allowed by RFC 7946.
+	coordinates: [
+		[
+			[10, 45, 120],
+			[11, 45],
+			[11, 46],
+			[10, 46],
+			[10, 45],
+		],
+		[
+			[10.25, 45.25],
+			[10.25, 45.5],
+			[10.5, 45.5],
+			[10.25, 45.25],
+		],
+	],
+};
+const islands = {
+	type: "MultiPolygon" as const,
+	coordinates: [
+		[
+			[
+				[-1.5, 50.125],
+				[-1, 50.125],
+				[-1, 50.5],
+				[-1.5, 50.125],
+			],
+		],
+		[
+			[
+				[2, 48],
+				[3, 48],
+				[3, 49],
+				[2, 48],
+			],
+		],
+	],
+};
+
+const singleDate: ZoneResult[] = [
+	{
+		id: 'field "north", plot 1',
+		geometry: square,
+		properties: { crop: "wheat", area_ha: 12.5, tags: ["a", "b"] },
+		series: [{ datetime: null, statistics: statistics() }],
+	},
+	{
+		id: "coast\nline",
+		geometry: islands,
+		properties: null,
+		series: [
+			{
+				datetime: null,
+				statistics: statistics({
+					count: 0,
+					valid_fraction: 0,
+					mean: null,
+					std: null,
+					min: null,
+					max: null,
+					sum: null,
+					percentiles: { p10: null, p90: null },
+				}),
+			},
+		],
+	},
+];
+
+const DATES = ["2024-05-01T10:30:00Z", "2024-05-11T10:30:00.250Z", "2024-05-21T10:30:00Z"];
+
+/** The same zones over three dates, given out of order. */
+const timeSeries: ZoneResult[] = singleDate.map((zone) => ({
+	...zone,
+	series: [2, 0, 1].map((day) => ({
+		datetime: DATES[day] ?? null,
+		statistics: statistics({ count: 100 + day, mean: day / 3, percentiles: { p10: day, p90: null } }),
+	})),
+}));
+
+/** RFC 4180 fields, independent of the writer: quoted fields may hold commas, quotes and line breaks. */
+function parseCsv(text: string): string[][] {
+	const rows: string[][] = [];
+	let row: string[] = [];
+	let field = "";
+	let quoted = false;
+	for (let index = 0; index < text.length; index++) {
+		const char = text[index];
+		if (quoted) {
+			if (char === '"' && text[index + 1] === '"') {
+				field += '"';
+				index++;
+			} else if (char === '"') quoted = false;
+			else field += char;
+		} else if (char === '"') quoted = true;
+		else if (char === ",") {
+			row.push(field);
+			field = "";
+		} else if (char === "\r" && text[index + 1] === "\n") {
+			row.push(field);
+			rows.push(row);
+			row = [];
+			field = "";
+			index++;
+		} else field += char;
+	}
+	expect(field, "the text ends with CRLF").toBe("");
+	return rows;
+}
+
+type Coordinates = number[][][];
+
+/** An ISO WKB Polygon or MultiPolygon, decoded here rather than by the reader under test. */
+function decodeWkb(bytes: Uint8Array): { type: string; coordinates: Coordinates | Coordinates[] } {
+	const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+	let offset = 0;
+	const uint32 = () => {
+		const value = view.getUint32(offset, true);
+		offset += 4;
+		return value;
+	};
+	const float64 = () => {
+		const value = view.getFloat64(offset, true);
+		offset += 8;
+		return value;
+	};
+	const header = () => {
+		expect(view.getUint8(offset), "little-endian").toBe(1);
+		offset += 1;
+		return uint32();
+	};
+	const polygon = (): Coordinates => {
+		expect(header()).toBe(3);
+		return Array.from({ length: uint32() }, () => Array.from({ length: uint32() }, () => [float64(), float64()]));
+	};
+	const type = view.getUint32(1, true);
+	const geometry =
+		type === 3
+			? { type: "Polygon", coordinates: polygon() }
+			: {
+					type: "MultiPolygon",
+					coordinates: (() => {
+						expect(header()).toBe(6);
+						return Array.from({ length: uint32() }, polygon);
+					})(),
+				};
+	expect(offset, "no trailing bytes").toBe(bytes.byteLength);
+	return geometry;
+}
+
+/** Coordinates as the WKB holds them: longitude and latitude only. */
+function planar(coordinates: unknown): unknown {
+	return Array.isArray(coordinates) && typeof coordinates[0] === "number"
+		? coordinates.slice(0, 2)
+		: (coordinates as unknown[]).map(planar);
+}
+
+async function readParquet(bytes: Uint8Array, options: { geoparquet?: boolean } = {}) {
+	const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+	const metadata = parquetMetadata(file, { geoparquet: options.geoparquet ?? false });
+	const rows = await parquetReadObjects({ file, metadata, utf8: false });
+	return { metadata, rows };
+}
+
+const STATISTIC_NAMES = [
+	"count",
+	"nodata_count",
+	"masked_count",
+	"valid_fraction",
+	"mean",
+	"std",
+	"min",
+	"max",
+	"sum",
+	"percentiles",
+];
+
+describe("zones.geojson", () => {
+	it("keeps each feature's id, geometry and properties and adds its statistics", () => {
+		const collection = JSON.parse(zonesGeoJson(singleDate, { timeSeries: false }));
+		expect(collection.type).toBe("FeatureCollection");
+		expect(collection.features).toHaveLength(2);
+		const [field, coast] = collection.features;
+		expect(field).toEqual({
+			type: "Feature",
+			id: 'field "north", plot 1',
+			geometry: square,
+			properties: { crop: "wheat", area_ha: 12.5, tags: ["a", "b"], statistics: statistics() },
+		});
+		expect(Object.keys(field.properties.statistics)).toEqual(STATISTIC_NAMES);
+		expect(Object.keys(field.properties.statistics.percentiles)).toEqual(PERCENTILE_KEYS);
+		expect(field.properties.statistics.mean).toBe(0.1 + 0.2);
+		expect(coast.geometry).toEqual(islands);
+		expect(coast.properties).toEqual({ statistics: singleDate[1]?.series[0]?.statistics });
+		expect(coast.properties.statistics.mean).toBeNull();
+	});
+
+	it("lists a time series by datetime under properties.series", () => {
+		const collection = JSON.parse(zonesGeoJson(timeSeries, { timeSeries: true }));
+		for (const feature of collection.features) {
+			expect(feature.properties.statistics).toBeUndefined();
+			expect(feature.properties.series.map((entry: { datetime: string }) => entry.datetime)).toEqual(DATES);
+			expect(Object.keys(feature.properties.series[0])).toEqual(["datetime", ...STATISTIC_NAMES]);
+			expect(feature.properties.series.map((entry: { count: number }) => entry.count)).toEqual([100, 101, 102]);
+		}
+		expect(collection.features[0].properties.crop).toBe("wheat");
+	});
+
+	it("refuses a single-date job whose zone has several dates", () => {
+		expect(() => zonesGeoJson(timeSeries, { timeSeries: false })).toThrow(/3 dates in a single-date job/);
+	});
+});
+
+describe("zones.csv", () => {
+	it("quotes ids per RFC 4180, writes numbers in full precision and nulls as empty cells", () => {
+		const text = zonesCsv(singleDate, PERCENTILE_KEYS);
+		expect(text.split("\r\n")[0]).toBe(
+			"id,datetime,count,nodata_count,masked_count,valid_fraction,mean,std,min,max,sum,p10,p90",
+		);
+		expect(text).toContain(
+			'"field ""north"", plot 1",,120,3,7,0.9230769230769231,0.30000000000000004,1e-7,-0.5,123456789.12345679,36.00000000000001,0.1,0.9\r\n',
+		);
+		expect(text.endsWith('"coast\nline",,0,3,7,0,,,,,,,\r\n')).toBe(true);
+
+		const [header, field, coast, ...rest] = parseCsv(text);
+		expect(rest).toEqual([]);
+		expect(header).toHaveLength(13);
+		expect(field?.[0]).toBe('field "north", plot 1');
+		expect(coast?.[0]).toBe("coast\nline");
+		const mean = Number(field?.[header?.indexOf("mean") ?? -1]);
+		expect(mean).toBe(0.1 + 0.2);
+		expect(Number(field?.[header?.indexOf("max") ?? -1])).toBe(123456789.12345679);
+	});
+
+	it("writes one row per zone and date, in chronological order", () => {
+		const [header, ...rows] = parseCsv(zonesCsv(timeSeries, PERCENTILE_KEYS));
+		expect(header?.slice(-2)).toEqual(PERCENTILE_KEYS);
+		expect(rows.map((row) => [row[0], row[1], row[2], row[11], row[12]])).toEqual([
+			['field "north", plot 1', DATES[0], "100", "0", ""],
+			['field "north", plot 1', DATES[1], "101", "1", ""],
+			['field "north", plot 1', DATES[2], "102", "2", ""],
+			["coast\nline", DATES[0], "100", "0", ""],
+			["coast\nline", DATES[1], "101", "1", ""],
+			["coast\nline", DATES[2], "102", "2", ""],
+		]);
+	});
+
+	it("refuses statistics that lack a requested percentile", () => {
+		expect(() => zonesCsv(singleDate, ["p10", "p50"])).toThrow(/percentile p50/);
+	});
+});
+
+describe("zones.parquet", () => {
+	it("writes one row per zone with WKB geometry, the statistics and GeoParquet 1.1 metadata", async () => {
+		const { metadata, rows } = await readParquet(zonesParquet(singleDate, PERCENTILE_KEYS, { timeSeries: false }));
+		expect(metadata.schema.slice(1).map((element) => element.name)).toEqual([
+			"id",
+			"geometry",
+			"properties",
+			...STATISTIC_NAMES.slice(0, -1),
+			...PERCENTILE_KEYS,
+		]);
+		const geo = JSON.parse(metadata.key_value_metadata?.find(({ key }) => key === "geo")?.value ?? "null");
+		expect(geo).toEqual({
+			version: "1.1.0",
+			primary_column: "geometry",
+			columns: {
+				geometry: { encoding: "WKB", geometry_types: ["Polygon", "MultiPolygon"], bbox: [-1.5, 45, 11, 50.5] },
+			},
+		});
+
+		expect(rows).toHaveLength(2);
+		const [field, coast] = rows;
+		expect(field?.id).toBe('field "north", plot 1');
+		expect(decodeWkb(field?.geometry)).toEqual({ type: "Polygon", coordinates: planar(square.coordinates) });
+		expect(decodeWkb(coast?.geometry)).toEqual({ type: "MultiPolygon", coordinates: islands.coordinates });
+		expect(field?.properties).toEqual({ crop: "wheat", area_ha: 12.5, tags: ["a", "b"] });
+		expect(coast?.properties).toBeNull();
+		expect(field).toMatchObject({
+			count: 120n,
+			nodata_count: 3n,
+			masked_count: 7n,
+			valid_fraction: 120 / 130,
+			mean: 0.1 + 0.2,
+			std: 1e-7,
+			min: -0.5,
+			max: 123456789.12345679,
+			sum: 36.00000000000001,
+			p10: 0.1,
+			p90: 0.9,
+		});
+		expect(coast).toMatchObject({ count: 0n, valid_fraction: 0, mean: null, sum: null, p10: null, p90: null });
+	});
+
+	it("is read as GeoParquet by a reader that knows the geo metadata", async () => {
+		const { rows } = await readParquet(zonesParquet(singleDate, PERCENTILE_KEYS, { timeSeries: false }), {
+			geoparquet: true,
+		});
+		expect(rows.map((row) => row.geometry)).toEqual([
+			{ type: "Polygon", coordinates: planar(square.coordinates) },
+			islands,
+		]);
+	});
+
+	it("holds a time series as list columns in chronological order", async () => {
+		const { metadata, rows } = await readParquet(zonesParquet(timeSeries, PERCENTILE_KEYS, { timeSeries: true }));
+		const datetime = metadata.schema.findIndex((element) => element.name === "datetime");
+		expect(metadata.schema.slice(datetime, datetime + 3)).toMatchObject([
+			{ name: "datetime", converted_type: "LIST", repetition_type: "REQUIRED" },
+			{ name: "list", repetition_type: "REPEATED" },
+			{ name: "element", type: "INT64", logical_type: { type: "TIMESTAMP", isAdjustedToUTC: true, unit: "MILLIS" } },
+		]);
+		expect(rows).toHaveLength(2);
+		for (const row of rows) {
+			expect(row.datetime).toEqual(DATES.map((date) => new Date(date)));
+			expect(row.count).toEqual([100n, 101n, 102n]);
+			expect(row.mean).toEqual([0, 1 / 3, 2 / 3]);
+			expect(row.p10).toEqual([0, 1, 2]);
+			expect(row.p90).toEqual([null, null, null]);
+		}
+		expect(decodeWkb(rows[1]?.geometry).coordinates).toEqual(islands.coordinates);
+	});
+
+	it("writes many zones in row groups of bounded size", async () => {
+		const zones = Array.from({ length: 2 * ZONES_PER_ROW_GROUP + 1 }, (_, index) => ({
+			...singleDate[0],
+			id: `zone ${index}`,
+			series: [{ datetime: null, statistics: statistics({ count: index }) }],
+		})) as ZoneResult[];
+		const { metadata, rows } = await readParquet(zonesParquet(zones, PERCENTILE_KEYS, { timeSeries: false }));
+		expect(metadata.row_groups.map((group) => group.num_rows)).toEqual([
+			BigInt(ZONES_PER_ROW_GROUP),
+			BigInt(ZONES_PER_ROW_GROUP),
+			1n,
+		]);
+		expect(rows.map((row) => row.count)).toEqual(zones.map((_, index) => BigInt(index)));
+	});
+
+	it("writes a valid file without zones, its geo metadata without a bbox", async () => {
+		const { metadata, rows } = await readParquet(zonesParquet([], PERCENTILE_KEYS, { timeSeries: true }));
+		expect(rows).toEqual([]);
+		expect(JSON.parse(metadata.key_value_metadata?.[0]?.value ?? "null").columns.geometry).toEqual({
+			encoding: "WKB",
+			geometry_types: [],
+		});
+	});
+
+	it("refuses coordinates that are not the geometry's type", () => {
+		const broken = [{ ...singleDate[0], geometry: { type: "MultiPolygon", coordinates: square.coordinates } }];
+		expect(() => zonesParquet(broken as ZoneResult[], PERCENTILE_KEYS, { timeSeries: false })).toThrow(
+			/not a MultiPolygon/,
+		);
+	});
+});
