@@ -55,20 +55,17 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 		id: feature.id,
 		geometry: feature.geometry,
 		properties: feature.properties,
-		series: dates
-			.map((date, d) => {
-				const joined = partial[d]?.get(f);
-				const statistics =
-					finished[d]?.get(f) ?? (joined ? zoneStatistics(joined, job.request) : missedField(job.request));
-				return { datetime: date.datetime, statistics };
-			})
-			.sort((a, b) => (a.datetime ?? "").localeCompare(b.datetime ?? "")),
+		series: dates.map((date, d) => {
+			const joined = partial[d]?.get(f);
+			const statistics = finished[d]?.get(f) ?? (joined ? zoneStatistics(joined, job.request) : missedField(job.request));
+			return { datetime: date.datetime, statistics };
+		}),
 	}));
 	const keys = requestedPercentiles(job.request).map(percentileKey);
 	const bodies = {
 		geojson: zonesGeoJson(results, { timeSeries: job.request.dates !== undefined }),
 		csv: zonesCsv(results, keys),
-		parquet: zonesParquet(results, keys),
+		parquet: zonesParquet(results, keys, { timeSeries: job.request.dates !== undefined }),
 	};
 	const artifacts: ArtifactRecord[] = [];
 	for (const kind of ["csv", "geojson", "parquet"] as const) {
