@@ -99,12 +99,10 @@ export const FieldSetSchema = z
 	.object({
 		id: z.string().openapi({ example: "fld_0123456789abcdef01234567" }),
 		features: z.number().int().openapi({ description: "Features in the collection", example: 2 }),
-		bbox: z
-			.tuple([z.number(), z.number(), z.number(), z.number()])
-			.openapi({
-				description: "[west, south, east, north] in longitude/latitude",
-				example: [16.3432, 47.8297, 16.371, 47.8385],
-			}),
+		bbox: z.tuple([z.number(), z.number(), z.number(), z.number()]).openapi({
+			description: "[west, south, east, north] in longitude/latitude",
+			example: [16.3432, 47.8297, 16.371, 47.8385],
+		}),
 		created_at: z.iso.datetime().openapi({ example: "2026-11-25T12:00:00.000Z" }),
 	})
 	.openapi("FieldSet");
