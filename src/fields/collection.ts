@@ -265,7 +265,8 @@ function boundsWithin(inner: readonly number[], outer: readonly number[]): boole
 	return w >= ow && s >= os && e <= oe && n <= on;
 }
 
-const formatPoint = ([lon, lat]: number[]) => `[${lon}, ${lat}]`;
+/** A point to 7 decimals (about a centimetre), not the float noise of the intersection's arithmetic. */
+const formatPoint = ([lon, lat]: number[]) => `[${Number(lon?.toFixed(7))}, ${Number(lat?.toFixed(7))}]`;
 
 /**
  * Reports what makes a well-formed geometry invalid: a ring with fewer than 3 distinct
