@@ -4,7 +4,8 @@
  *
  *   create --tenant <name> [--scopes "jobs:read jobs:write uploads:write"] [--label <text>]
  *          [--max-concurrent-jobs N] [--max-pixels-per-job N] [--max-upload-bytes-per-day N]
- *          [--max-requests-per-minute N]      creates the tenant if needed and prints a new key once
+ *          [--max-requests-per-minute N] [--max-field-sets N]
+ *          [--max-field-vertices N]           creates the tenant if needed and prints a new key once
  *   revoke <key id>                           revokes a key
  *   list [--tenant <name>]                    lists keys (prefixes only; keys are never stored)
  *   seed-dev                                  the documented development key, local database only
@@ -29,7 +30,14 @@ import {
 	scopes,
 } from "../src/access/api-keys";
 import { defaultQuotas } from "../src/access/quotas";
-import { ensureTenant, insertApiKey, listApiKeys, revokeApiKey, type TenantQuotas } from "../src/db/access";
+import {
+	ensureTenant,
+	insertApiKey,
+	listApiKeys,
+	revokeApiKey,
+	setApiKeyScopes,
+	type TenantQuotas,
+} from "../src/db/access";
 import { randomHex } from "../src/ids";
 import { remoteD1 } from "./remote-d1";
 
@@ -45,6 +53,8 @@ const { positionals, values } = parseArgs({
 		"max-pixels-per-job": { type: "string" },
 		"max-upload-bytes-per-day": { type: "string" },
 		"max-requests-per-minute": { type: "string" },
+		"max-field-sets": { type: "string" },
+		"max-field-vertices": { type: "string" },
 	},
 });
 const [command, argument] = positionals;
@@ -63,6 +73,8 @@ function quotas(): TenantQuotas {
 		maxPixelsPerJob: quotaOption("max-pixels-per-job", defaultQuotas.maxPixelsPerJob),
 		maxUploadBytesPerDay: quotaOption("max-upload-bytes-per-day", defaultQuotas.maxUploadBytesPerDay),
 		maxRequestsPerMinute: quotaOption("max-requests-per-minute", defaultQuotas.maxRequestsPerMinute),
+		maxFieldSets: quotaOption("max-field-sets", defaultQuotas.maxFieldSets),
+		maxFieldVertices: quotaOption("max-field-vertices", defaultQuotas.maxFieldVertices),
 	};
 }
 
@@ -116,6 +128,8 @@ async function run(db: D1Database): Promise<void> {
 		}
 		case "seed-dev": {
 			await storeKey(db, DEVELOPMENT_TENANT, DEVELOPMENT_API_KEY, [...scopes], "development (README)");
+			// A database seeded before a scope was added keeps its key: give it every scope there is now.
+			await setApiKeyScopes(db, await hashApiKey(DEVELOPMENT_API_KEY), [...scopes]);
 			console.log(`development key ready in the local database: ${DEVELOPMENT_API_KEY}`);
 			return;
 		}

@@ -31,6 +31,7 @@ export const openApiDocumentConfig = {
 	tags: [
 		{ name: "uploads", description: "GeoTIFF bands stored for jobs" },
 		{ name: "jobs", description: "Index computations and their artifacts" },
+		{ name: "fields", description: "Sets of field boundaries (GeoJSON) for statistics per field" },
 		{ name: "indices", description: "The indices available" },
 		{ name: "service", description: "Health and the contract itself" },
 	],
@@ -169,7 +170,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
 		type: "http",
 		scheme: "bearer",
 		description:
-			"An API key, sent as `Authorization: Bearer <key>`. Each operation names the scope it needs (jobs:read, jobs:write or uploads:write). Keys belong to a tenant, which sees only its own uploads and jobs.",
+			"An API key, sent as `Authorization: Bearer <key>`. Each operation names the scope it needs (jobs:read, jobs:write, uploads:write, fields:read or fields:write). Keys belong to a tenant, which sees only its own uploads, jobs and field sets.",
 	});
 	registerResponseHeaders(app.openAPIRegistry);
 	registerV1Routes(app, API_VERSION);

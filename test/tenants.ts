@@ -16,6 +16,8 @@ export const TEST_QUOTAS: TenantQuotas = {
 	maxPixelsPerJob: 1e12,
 	maxUploadBytesPerDay: 1e12,
 	maxRequestsPerMinute: 1e9,
+	maxFieldSets: 1e9,
+	maxFieldVertices: 1e12,
 };
 
 /** A new tenant with one key; returns the key. */

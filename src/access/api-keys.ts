@@ -4,7 +4,7 @@
  */
 import { randomHex, sha256Hex } from "../ids";
 
-export const scopes = ["jobs:read", "jobs:write", "uploads:write"] as const;
+export const scopes = ["jobs:read", "jobs:write", "uploads:write", "fields:read", "fields:write"] as const;
 export type Scope = (typeof scopes)[number];
 
 const KEY_TAG = "eoe_";

@@ -8,6 +8,9 @@ export const defaultQuotas: TenantQuotas = {
 	maxPixelsPerJob: 4 * 10980 * 10980,
 	maxUploadBytesPerDay: 50 * 1024 ** 3,
 	maxRequestsPerMinute: 600,
+	maxFieldSets: 1000,
+	// Ten sets at the largest a request may send (FIELDS_MAX_VERTICES).
+	maxFieldVertices: 10_000_000,
 };
 
 /**

@@ -10,6 +10,10 @@ export interface TenantQuotas {
 	maxUploadBytesPerDay: number;
 	/** Per API key of the tenant, over the HTTP API. */
 	maxRequestsPerMinute: number;
+	/** Field sets stored at once (POST /v1/fields). */
+	maxFieldSets: number;
+	/** Positions summed over every field set stored. */
+	maxFieldVertices: number;
 }
 
 export interface TenantRecord extends TenantQuotas {
@@ -44,6 +48,8 @@ interface TenantRow {
 	max_pixels_per_job: number;
 	max_upload_bytes_per_day: number;
 	max_requests_per_minute: number;
+	max_field_sets: number;
+	max_field_vertices: number;
 	created_at: string;
 }
 
@@ -55,6 +61,8 @@ function toTenant(row: TenantRow): TenantRecord {
 		maxPixelsPerJob: row.max_pixels_per_job,
 		maxUploadBytesPerDay: row.max_upload_bytes_per_day,
 		maxRequestsPerMinute: row.max_requests_per_minute,
+		maxFieldSets: row.max_field_sets,
+		maxFieldVertices: row.max_field_vertices,
 		createdAt: row.created_at,
 	};
 }
@@ -67,8 +75,8 @@ export async function ensureTenant(
 	await db
 		.prepare(
 			`INSERT INTO tenants (id, name, max_concurrent_jobs, max_pixels_per_job, max_upload_bytes_per_day,
-			                      max_requests_per_minute, created_at)
-			 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+			                      max_requests_per_minute, max_field_sets, max_field_vertices, created_at)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,
 		)
 		.bind(
 			tenant.id,
@@ -77,6 +85,8 @@ export async function ensureTenant(
 			tenant.quotas.maxPixelsPerJob,
 			tenant.quotas.maxUploadBytesPerDay,
 			tenant.quotas.maxRequestsPerMinute,
+			tenant.quotas.maxFieldSets,
+			tenant.quotas.maxFieldVertices,
 			tenant.createdAt,
 		)
 		.run();
@@ -104,6 +114,14 @@ export async function insertApiKey(
 		)
 		.bind(key.id, key.tenantId, key.hash, key.prefix, key.scopes.join(" "), key.label, key.createdAt)
 		.run();
+}
+
+/**
+ * Sets the scopes of the key with this hash: the development key, seeded once, gains the
+ * scopes added since (an INSERT of a key already there changes nothing).
+ */
+export async function setApiKeyScopes(db: D1Database, keyHash: string, keyScopes: Scope[]): Promise<void> {
+	await db.prepare("UPDATE api_keys SET scopes = ? WHERE key_hash = ?").bind(keyScopes.join(" "), keyHash).run();
 }
 
 /** Revokes a key by id; true when a live key was revoked. */
@@ -150,7 +168,7 @@ export async function findPrincipal(db: D1Database, keyHash: string): Promise<Pr
 	const row = await db
 		.prepare(
 			`SELECT k.id AS key_id, k.scopes, t.id AS tenant_id, t.max_concurrent_jobs, t.max_pixels_per_job,
-			        t.max_upload_bytes_per_day, t.max_requests_per_minute
+			        t.max_upload_bytes_per_day, t.max_requests_per_minute, t.max_field_sets, t.max_field_vertices
 			 FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
 			 WHERE k.key_hash = ? AND k.revoked_at IS NULL`,
 		)
@@ -163,6 +181,8 @@ export async function findPrincipal(db: D1Database, keyHash: string): Promise<Pr
 			max_pixels_per_job: number;
 			max_upload_bytes_per_day: number;
 			max_requests_per_minute: number;
+			max_field_sets: number;
+			max_field_vertices: number;
 		}>();
 	if (!row) return null;
 	return {
@@ -174,6 +194,8 @@ export async function findPrincipal(db: D1Database, keyHash: string): Promise<Pr
 			maxPixelsPerJob: row.max_pixels_per_job,
 			maxUploadBytesPerDay: row.max_upload_bytes_per_day,
 			maxRequestsPerMinute: row.max_requests_per_minute,
+			maxFieldSets: row.max_field_sets,
+			maxFieldVertices: row.max_field_vertices,
 		},
 	};
 }

@@ -4,6 +4,8 @@ const pad = (value: number) => String(value).padStart(6, "0");
 
 export const objectKeys = {
 	upload: (uploadId: string) => `uploads/${uploadId}.tif`,
+	/** A field set's FeatureCollection, the bytes as the tenant sent them. */
+	fieldSet: (fieldSetId: string) => `fields/${fieldSetId}.geojson`,
 	/** A strip's compressed 512 x 512 output tiles, concatenated in row-major order. */
 	stripTiles: (jobId: string, stripIndex: number) => `jobs/${jobId}/work/strips/${pad(stripIndex)}.tiles`,
 	/** A strip's window averaged 2 x 2 (raw float32), the source of the first overview. */

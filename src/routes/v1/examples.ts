@@ -183,3 +183,15 @@ export const indexListExample = {
 };
 
 export const healthExample = { status: "ok", version: "1.1.0" };
+
+export const fieldSetExample = {
+	id: "fld_0123456789abcdef01234567",
+	features: 2,
+	bbox: [16.3432, 47.8297, 16.371, 47.8385],
+	created_at: "2026-11-25T12:00:00.000Z",
+};
+
+export const fieldSetListExample = {
+	field_sets: [{ ...fieldSetExample, id: "fld_89abcdef0123456789abcdef", features: 120 }, fieldSetExample],
+	next: "MjAyNi0xMS0yNVQxMjowMDowMC4wMDBafGZsZF8wMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc",
+};

@@ -1,6 +1,10 @@
 /** The v1 operations, one file each; this list is all the routing there is. */
 import type { App } from "../../context";
 import { registerDocs } from "./docs";
+import { registerCreateFieldSet } from "./fields.create";
+import { registerDeleteFieldSet } from "./fields.delete";
+import { registerGetFieldSet } from "./fields.get";
+import { registerListFieldSets } from "./fields.list";
 import { registerHealth } from "./health";
 import { registerGetIndex } from "./indices.get";
 import { registerListIndices } from "./indices.list";
@@ -30,6 +34,10 @@ export function registerV1Routes(app: App, version: string): void {
 	registerCancelJob(app);
 	registerListJobEvents(app);
 	registerGetJobArtifact(app);
+	registerCreateFieldSet(app);
+	registerListFieldSets(app);
+	registerGetFieldSet(app);
+	registerDeleteFieldSet(app);
 	registerListIndices(app);
 	registerGetIndex(app);
 	registerHealth(app, version);

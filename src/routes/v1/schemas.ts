@@ -2,6 +2,7 @@
 
 import { z } from "@hono/zod-openapi";
 import type { ArtifactRecord } from "../../db/artifacts";
+import type { FieldSetRecord } from "../../db/field-sets";
 import type { JobRecord } from "../../db/jobs";
 import type { UploadPartRecord, UploadSessionRecord } from "../../db/upload-sessions";
 import type { UploadRecord } from "../../db/uploads";
@@ -93,6 +94,30 @@ export const UploadSessionSchema = z
 		abort_href: z.string().openapi({ example: "/v1/uploads/upl_0123456789abcdef01234567/abort" }),
 	})
 	.openapi("UploadSession");
+
+export const FieldSetSchema = z
+	.object({
+		id: z.string().openapi({ example: "fld_0123456789abcdef01234567" }),
+		features: z.number().int().openapi({ description: "Features in the collection", example: 2 }),
+		bbox: z.tuple([z.number(), z.number(), z.number(), z.number()]).openapi({
+			description: "[west, south, east, north] in longitude/latitude",
+			example: [16.3432, 47.8297, 16.371, 47.8385],
+		}),
+		created_at: z.iso.datetime().openapi({ example: "2026-11-25T12:00:00.000Z" }),
+	})
+	.openapi("FieldSet");
+
+export const FieldSetIdParam = z.object({
+	id: z.string().openapi({
+		param: { name: "id", in: "path" },
+		description: "Field set id; an id that names no field set answers 404",
+		example: "fld_0123456789abcdef01234567",
+	}),
+});
+
+export function renderFieldSet(fieldSet: FieldSetRecord): z.infer<typeof FieldSetSchema> {
+	return { id: fieldSet.id, features: fieldSet.features, bbox: fieldSet.bbox, created_at: fieldSet.createdAt };
+}
 
 export const ArtifactSchema = z
 	.object({

@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, ClientMeta, Options as Options2, RequestResult, TDataShape } from './client/index.js';
-import type { AbortUploadData, AbortUploadErrors, AbortUploadResponses, CancelJobData, CancelJobErrors, CancelJobResponses, CompleteUploadData, CompleteUploadErrors, CompleteUploadResponses, CreateJobData, CreateJobErrors, CreateJobResponses, CreateUploadData, CreateUploadErrors, CreateUploadResponses, DeleteUploadData, DeleteUploadErrors, DeleteUploadResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetIndexData, GetIndexErrors, GetIndexResponses, GetJobArtifactData, GetJobArtifactErrors, GetJobArtifactResponses, GetJobData, GetJobErrors, GetJobResponses, GetUploadData, GetUploadErrors, GetUploadResponses, ListIndicesData, ListIndicesErrors, ListIndicesResponses, ListJobEventsData, ListJobEventsErrors, ListJobEventsResponses, ListJobsData, ListJobsErrors, ListJobsResponses, UploadPartData, UploadPartErrors, UploadPartResponses } from './types.gen.js';
+import type { AbortUploadData, AbortUploadErrors, AbortUploadResponses, CancelJobData, CancelJobErrors, CancelJobResponses, CompleteUploadData, CompleteUploadErrors, CompleteUploadResponses, CreateFieldSetData, CreateFieldSetErrors, CreateFieldSetResponses, CreateJobData, CreateJobErrors, CreateJobResponses, CreateUploadData, CreateUploadErrors, CreateUploadResponses, DeleteFieldSetData, DeleteFieldSetErrors, DeleteFieldSetResponses, DeleteUploadData, DeleteUploadErrors, DeleteUploadResponses, GetFieldSetData, GetFieldSetErrors, GetFieldSetResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetIndexData, GetIndexErrors, GetIndexResponses, GetJobArtifactData, GetJobArtifactErrors, GetJobArtifactResponses, GetJobData, GetJobErrors, GetJobResponses, GetUploadData, GetUploadErrors, GetUploadResponses, ListFieldSetsData, ListFieldSetsErrors, ListFieldSetsResponses, ListIndicesData, ListIndicesErrors, ListIndicesResponses, ListJobEventsData, ListJobEventsErrors, ListJobEventsResponses, ListJobsData, ListJobsErrors, ListJobsResponses, UploadPartData, UploadPartErrors, UploadPartResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -158,6 +158,54 @@ export const listJobEvents = <ThrowOnError extends boolean = false>(options: Opt
 export const getJobArtifact = <ThrowOnError extends boolean = false>(options: Options<GetJobArtifactData, ThrowOnError>): RequestResult<GetJobArtifactResponses, GetJobArtifactErrors, ThrowOnError> => (options.client ?? client).get<GetJobArtifactResponses, GetJobArtifactErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/v1/jobs/{id}/artifacts/{name}',
+    ...options
+});
+
+/**
+ * List sets of fields
+ *
+ * The tenant's field sets, newest first, at most `limit` per page. Follow `next` until it is null; sets stored meanwhile do not shift the pages already served.
+ */
+export const listFieldSets = <ThrowOnError extends boolean = false>(options?: Options<ListFieldSetsData, ThrowOnError>): RequestResult<ListFieldSetsResponses, ListFieldSetsErrors, ThrowOnError> => (options?.client ?? client).get<ListFieldSetsResponses, ListFieldSetsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/fields',
+    ...options
+});
+
+/**
+ * Store a set of fields
+ *
+ * The body is a GeoJSON FeatureCollection (RFC 7946, longitude/latitude) of Polygon and MultiPolygon features, at most FIELDS_MAX_FEATURES (10 000) features, FIELDS_MAX_VERTICES (1 000 000) positions in all and 5000 in one feature, in FIELDS_MAX_BODY_BYTES (16 MiB). Every geometry is checked: rings closed, with at least 4 positions, not crossing or touching themselves or each other, holes inside their exterior ring, coordinates in range. A feature's id is its `id`, else `properties.id`, else its position (`0`, `1`, …); two features with one id are refused (the second is named). Each problem is reported in `errors`, its path naming the feature (`features[3].geometry.coordinates[0]`). The collection is kept as sent: GET gives back the same bytes, properties and all.
+ */
+export const createFieldSet = <ThrowOnError extends boolean = false>(options: Options<CreateFieldSetData, ThrowOnError>): RequestResult<CreateFieldSetResponses, CreateFieldSetErrors, ThrowOnError> => (options.client ?? client).post<CreateFieldSetResponses, CreateFieldSetErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/fields',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Delete a set of fields
+ *
+ * The set answers 404 from then on and no longer counts against the tenant's field quotas. A job that has already loaded it is not affected.
+ */
+export const deleteFieldSet = <ThrowOnError extends boolean = false>(options: Options<DeleteFieldSetData, ThrowOnError>): RequestResult<DeleteFieldSetResponses, DeleteFieldSetErrors, ThrowOnError> => (options.client ?? client).delete<DeleteFieldSetResponses, DeleteFieldSetErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/fields/{id}',
+    ...options
+});
+
+/**
+ * Get a set of fields
+ *
+ * The FeatureCollection as it was sent: ids, properties and foreign members as they were.
+ */
+export const getFieldSet = <ThrowOnError extends boolean = false>(options: Options<GetFieldSetData, ThrowOnError>): RequestResult<GetFieldSetResponses, GetFieldSetErrors, ThrowOnError> => (options.client ?? client).get<GetFieldSetResponses, GetFieldSetErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/fields/{id}',
     ...options
 });
 

@@ -437,6 +437,72 @@ export type Statistics = {
     warnings: Array<JobWarning>;
 };
 
+export type FieldSet = {
+    id: string;
+    /**
+     * Features in the collection
+     */
+    features: number;
+    /**
+     * [west, south, east, north] in longitude/latitude
+     */
+    bbox: [
+        number,
+        number,
+        number,
+        number
+    ];
+    created_at: string;
+};
+
+/**
+ * A GeoJSON FeatureCollection (RFC 7946) of Polygon and MultiPolygon features in longitude/latitude. Foreign members and properties are kept as sent
+ */
+export type FieldCollection = {
+    type: 'FeatureCollection';
+    features: Array<{
+        type: 'Feature';
+        /**
+         * The feature's id in results; else `properties.id`, else its position in `features` (`0`, `1`, …). Unique within the set
+         */
+        id?: string | number;
+        geometry: {
+            type: 'Polygon';
+            /**
+             * The exterior ring, then holes inside it; rings may not cross or touch
+             */
+            coordinates: Array<Array<[
+                number,
+                number,
+                number
+            ]>>;
+        } | {
+            type: 'MultiPolygon';
+            coordinates: Array<Array<Array<[
+                number,
+                number,
+                number
+            ]>>>;
+        };
+        /**
+         * Kept as sent (a partner's own ids, crop, farm, …)
+         */
+        properties?: {
+            [key: string]: unknown;
+        } | null;
+        [key: string]: unknown;
+    }>;
+    [key: string]: unknown;
+};
+
+export type FieldSetList = {
+    field_sets: Array<FieldSet>;
+    /**
+     * Pass as `cursor` for the next page; null on the last page
+     */
+    next: string | null;
+};
+
 export type IndexList = {
     indices: Array<Index>;
 };
@@ -1159,6 +1225,201 @@ export type GetJobArtifactResponses = {
 };
 
 export type GetJobArtifactResponse = GetJobArtifactResponses[keyof GetJobArtifactResponses];
+
+export type ListFieldSetsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Field sets per page
+         */
+        limit?: number;
+        /**
+         * The `next` of the previous page; the first page without it
+         */
+        cursor?: string;
+    };
+    url: '/v1/fields';
+};
+
+export type ListFieldSetsErrors = {
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * The request is well-formed but cannot be processed
+     */
+    422: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type ListFieldSetsError = ListFieldSetsErrors[keyof ListFieldSetsErrors];
+
+export type ListFieldSetsResponses = {
+    /**
+     * A page of field sets
+     */
+    200: FieldSetList;
+};
+
+export type ListFieldSetsResponse = ListFieldSetsResponses[keyof ListFieldSetsResponses];
+
+export type CreateFieldSetData = {
+    body: FieldCollection;
+    path?: never;
+    query?: never;
+    url: '/v1/fields';
+};
+
+export type CreateFieldSetErrors = {
+    /**
+     * Malformed request
+     */
+    400: Problem;
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * Payload too large
+     */
+    413: Problem;
+    /**
+     * Unsupported media type
+     */
+    415: Problem;
+    /**
+     * The request is well-formed but cannot be processed
+     */
+    422: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type CreateFieldSetError = CreateFieldSetErrors[keyof CreateFieldSetErrors];
+
+export type CreateFieldSetResponses = {
+    /**
+     * Stored
+     */
+    201: FieldSet;
+};
+
+export type CreateFieldSetResponse = CreateFieldSetResponses[keyof CreateFieldSetResponses];
+
+export type DeleteFieldSetData = {
+    body?: never;
+    path: {
+        /**
+         * Field set id; an id that names no field set answers 404
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/fields/{id}';
+};
+
+export type DeleteFieldSetErrors = {
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * Not found
+     */
+    404: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type DeleteFieldSetError = DeleteFieldSetErrors[keyof DeleteFieldSetErrors];
+
+export type DeleteFieldSetResponses = {
+    /**
+     * Deleted
+     */
+    204: void;
+};
+
+export type DeleteFieldSetResponse = DeleteFieldSetResponses[keyof DeleteFieldSetResponses];
+
+export type GetFieldSetData = {
+    body?: never;
+    path: {
+        /**
+         * Field set id; an id that names no field set answers 404
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/fields/{id}';
+};
+
+export type GetFieldSetErrors = {
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * Not found
+     */
+    404: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type GetFieldSetError = GetFieldSetErrors[keyof GetFieldSetErrors];
+
+export type GetFieldSetResponses = {
+    /**
+     * The field set's FeatureCollection
+     */
+    200: FieldCollection;
+};
+
+export type GetFieldSetResponse = GetFieldSetResponses[keyof GetFieldSetResponses];
 
 export type ListIndicesData = {
     body?: never;
