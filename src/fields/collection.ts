@@ -364,11 +364,14 @@ function featureId(
  * their bounding box ([west, south, east, north]) and positions; or the 422 naming every problem
  * found (the first 20), each path under `pathPrefix` (`zones` gives `zones.features[2].geometry`).
  * Ids are unique within a collection: of two features with one id, the second is refused.
+ * `geometryChecked`: the collection passed these checks when it was stored, so the costly ones
+ * (self-intersections, holes) are not made again, e.g. by each window of a job that reads it.
  */
 export function checkFieldCollection(
 	collection: unknown,
 	limits: { maxFeatures: number; maxVertices: number },
 	pathPrefix = "",
+	{ geometryChecked = false }: { geometryChecked?: boolean } = {},
 ): { features: FieldFeature[]; bbox: [number, number, number, number]; vertices: number } | ApiError {
 	const errors: FieldError[] = [];
 	const report: Report = (path, message) => {
@@ -430,7 +433,7 @@ export function checkFieldCollection(
 			report("features", `more than ${limits.maxVertices} positions in all (passed at ${at})`);
 			return refusal();
 		}
-		if (!checkGeometry(geometry, `${at}.geometry`, report) || !id) continue;
+		if (!(geometryChecked || checkGeometry(geometry, `${at}.geometry`, report)) || !id) continue;
 		for (const [west, south, east, north] of geometry.polygons.map((polygon) => ringBounds(polygon[0] as Ring))) {
 			bbox[0] = Math.min(bbox[0], west);
 			bbox[1] = Math.min(bbox[1], south);

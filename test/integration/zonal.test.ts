@@ -223,7 +223,7 @@ describe("zonal statistics: requests it refuses", () => {
 		const problem = await expectProblem(
 			await submitJob({ process: "zonal_statistics", index: "ndvi", inputs, zones: bowtie }),
 			422,
-			"invalid-geometry",
+			"validation-failed",
 		);
 		expect(problem.errors?.[0]?.path).toMatch(/^zones\.features\[0\]\.geometry/);
 	});

@@ -10,7 +10,7 @@ import type { Point } from "../../raster/aoi";
 import { type CoverageRule, toPixelPolygons } from "../../raster/coverage";
 import type { Grid } from "../../raster/grid";
 import type { PixelWindow } from "../../raster/read";
-import { readFieldCollection } from "../../storage/field-sets";
+import { readFieldCollection } from "../../storage/field-collections";
 
 /**
  * The last collection read, by object key: every window of a job reads the same one, and an
@@ -33,7 +33,7 @@ export async function jobFeatures(env: Env, job: JobRecord): Promise<FieldFeatur
 			{ errors: [{ path: zones.field_set_id ? "zones.field_set_id" : "zones", message: "not found in storage" }] },
 		);
 	}
-	const checked = checkFieldCollection(collection, fieldLimits(env), "zones");
+	const checked = checkFieldCollection(collection, fieldLimits(env), "zones", { geometryChecked: true });
 	if (checked instanceof ApiError) throw checked;
 	lastRead = { objectKey: zones.object_key, features: checked.features };
 	return checked.features;

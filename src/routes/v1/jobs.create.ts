@@ -23,7 +23,7 @@ import { admitJob, failJob, getTenantJob, type JobRecord, type JobRequest } from
 import { findUploads } from "../../db/uploads";
 import { ApiError, type FieldError, jobProblem } from "../../errors/api-error";
 import { keyedHeaders, locationHeader, problemResponses, responseHeaders } from "../../errors/openapi";
-import { newJobId, sha256Hex } from "../../ids";
+import { FIELD_SET_ID_PATTERN, newJobId, sha256Hex } from "../../ids";
 import { log } from "../../observability/log";
 import { sendToStage } from "../../pipeline/send";
 import { inputRequests, type JobInput, JobInputSchema } from "../../processes/inputs";
@@ -316,11 +316,18 @@ async function storedZones(
 	jobId: string,
 	zones: NonNullable<CreateJob["zones"]>,
 ): Promise<NonNullable<JobRequest["zones"]>> {
-	if ("field_set_id" in zones) {
-		const fieldSet = await findFieldSet(env.DB, tenantId, zones.field_set_id);
+	if (typeof zones === "object" && zones !== null && "field_set_id" in zones) {
+		const id = zones.field_set_id;
+		// The schema takes any collection, so a malformed id reaches here rather than failing its own branch.
+		if (typeof id !== "string" || !FIELD_SET_ID_PATTERN.test(id)) {
+			throw new ApiError("validation-failed", "zones.field_set_id: must be a field set id (fld_ followed by 24 hex digits)", {
+				errors: [{ path: "zones.field_set_id", message: "must be a field set id (fld_ followed by 24 hex digits)" }],
+			});
+		}
+		const fieldSet = await findFieldSet(env.DB, tenantId, id);
 		if (!fieldSet) {
-			throw new ApiError("invalid-inputs", `field set ${zones.field_set_id} does not exist`, {
-				errors: [{ path: "zones.field_set_id", message: `field set ${zones.field_set_id} does not exist` }],
+			throw new ApiError("invalid-inputs", `field set ${id} does not exist`, {
+				errors: [{ path: "zones.field_set_id", message: `field set ${id} does not exist` }],
 			});
 		}
 		return { field_set_id: fieldSet.id, object_key: fieldSet.objectKey };
