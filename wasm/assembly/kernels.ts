@@ -70,6 +70,14 @@ const OP_BIT = 29;
  * 2 (mul) or 3 (div): second(first(a, b), c), or second(c, first(a, b)) when swapped.
  */
 const OP_PAIR = 32;
+/**
+ * A prefix slot: opcode, then four more operands (p, q, r, k) of the instruction after it, which
+ * runs with them. That instruction is always the scaled ratio (opcode 65, checked by
+ * src/wasm/kernels.ts): (c * (a - b)) / (((p + k0 * q) - k1 * r) + k2) in one pass (EVI's shape),
+ * each operation rounded as on its own; c and k0, k1, k2 (registers k, k + 1, k + 2) are
+ * constants, read once a pass from their first lane.
+ */
+const OP_OPERANDS = 64;
 
 // Sample type codes, as src/wasm/kernels.ts numbers them.
 const SAMPLE_U8: u32 = 1;
@@ -141,6 +149,10 @@ export function evaluate(
 		}
 		const target = out + ((<usize>start) << 2);
 		for (let at = code; at < codeEnd; at += INSTRUCTION_BYTES) {
+			if (load<i32>(at) === OP_OPERANDS) {
+				at = runWithOperands(at, at + INSTRUCTION_BYTES === codeEnd - INSTRUCTION_BYTES, registers, target, bytes);
+				continue;
+			}
 			const last = at + INSTRUCTION_BYTES === codeEnd;
 			const dst = last ? target : registers + <usize>load<i32>(at, 4) * BLOCK_BYTES;
 			const a = registers + <usize>load<i32>(at, 8) * BLOCK_BYTES;
@@ -228,6 +240,24 @@ function run(op: i32, last: bool, dst: usize, a: usize, b: usize, c: usize, byte
 		default:
 			unreachable();
 	}
+}
+
+// An OP_OPERANDS slot at `prefix` and the instruction after it, which it gives its operands p, q, r
+// and k; returns the address of that instruction, the last one run. Apart from run() so that the
+// loop every other instruction runs stays as it was.
+function runWithOperands(prefix: usize, last: bool, registers: usize, target: usize, bytes: usize): usize {
+	const at = prefix + INSTRUCTION_BYTES;
+	const dst = last ? target : registers + <usize>load<i32>(at, 4) * BLOCK_BYTES;
+	const a = registers + <usize>load<i32>(at, 8) * BLOCK_BYTES;
+	const b = registers + <usize>load<i32>(at, 12) * BLOCK_BYTES;
+	const c = registers + <usize>load<i32>(at, 16) * BLOCK_BYTES;
+	const p = registers + <usize>load<i32>(prefix, 4) * BLOCK_BYTES;
+	const q = registers + <usize>load<i32>(prefix, 8) * BLOCK_BYTES;
+	const r = registers + <usize>load<i32>(prefix, 12) * BLOCK_BYTES;
+	const k = registers + <usize>load<i32>(prefix, 16) * BLOCK_BYTES;
+	if (last) Lanes.scaledRatioLoop(true, dst, a, b, c, p, q, r, k, bytes);
+	else Lanes.scaledRatioLoop(false, dst, a, b, c, p, q, r, k, bytes);
+	return at;
 }
 
 // An instruction of masks and conditions (comparisons, logic, where, bitwise), in a function of
@@ -898,14 +928,6 @@ export function undo_float_predictor(source: usize, width: i32, rows: i32, targe
 	}
 }
 
-/** Lane `lane` of an i32x4, for a lane number known only at run time. */
-function laneOf(total: v128, lane: i32): u32 {
-	if (lane === 0) return i32x4.extract_lane(total, 0);
-	if (lane === 1) return i32x4.extract_lane(total, 1);
-	if (lane === 2) return i32x4.extract_lane(total, 2);
-	return i32x4.extract_lane(total, 3);
-}
-
 /**
  * Helpers inlined into the evaluator's loops. AssemblyScript inlines an @inline method at each
  * call, so a constant `op` or sample `type` argument leaves one straight-line loop per case.
@@ -957,6 +979,32 @@ class Lanes {
 		const inner = Lanes.apply2(OP_ADD + (code >> 3), x, y);
 		const second = OP_ADD + ((code >> 1) & 3);
 		return code & 1 ? Lanes.apply2(second, w, inner) : Lanes.apply2(second, inner, w);
+	}
+
+	/** OP_SCALED_RATIO over `bytes` bytes; its constants are splatted once, so they stay in registers. */
+	@inline
+	static scaledRatioLoop(
+		last: bool,
+		dst: usize,
+		a: usize,
+		b: usize,
+		c: usize,
+		p: usize,
+		q: usize,
+		r: usize,
+		k: usize,
+		bytes: usize,
+	): void {
+		const scale = f32x4.splat(load<f32>(c));
+		const k0 = f32x4.splat(load<f32>(k));
+		const k1 = f32x4.splat(load<f32>(k + BLOCK_BYTES));
+		const k2 = f32x4.splat(load<f32>(k + 2 * BLOCK_BYTES));
+		for (let o: usize = 0; o < bytes; o += 16) {
+			const numerator = f32x4.mul(scale, f32x4.sub(v128.load(a + o), v128.load(b + o)));
+			const near = f32x4.add(v128.load(p + o), f32x4.mul(k0, v128.load(q + o)));
+			const denominator = f32x4.add(f32x4.sub(near, f32x4.mul(k1, v128.load(r + o))), k2);
+			v128.store(dst + o, Lanes.finish(last, f32x4.div(numerator, denominator)));
+		}
 	}
 
 	@inline
