@@ -55,6 +55,17 @@ export const opcodes = {
 	shiftRight: 28,
 	/** (a >> b) & 1 in one instruction. */
 	bit: 29,
+	/**
+	 * Not an instruction: four more operands (p, q, r, k) of the instruction after it, which is
+	 * always scaledRatio. Opcodes PAIR_BASE to PAIR_BASE + 31 come before it.
+	 */
+	operands: 64,
+	/**
+	 * (c * (a - b)) / (((p + k0 * q) - k1 * r) + k2) in one pass (EVI's shape), each operation rounded
+	 * as on its own, with p, q, r and k from the operands slot before it; c and k0, k1, k2 (registers
+	 * k, k + 1, k + 2) are constants.
+	 */
+	scaledRatio: 65,
 } as const;
 
 /**
@@ -106,8 +117,11 @@ type Ref =
 	| { kind: "input"; index: number }
 	| { kind: "raw"; index: number }
 	| { kind: "constant"; value: number }
+	/** Constants in consecutive registers, named by the first. */
+	| { kind: "constantRun"; values: number[] }
 	| { kind: "temp"; index: number };
 
+/** An operands slot holds p, q, r and k in the places of dst, a, b and c. */
 type Instruction = { opcode: Opcode; dst: Ref; a: Ref; b: Ref | null; c: Ref | null };
 
 const binaryOpcodes = { "+": opcodes.add, "-": opcodes.sub, "*": opcodes.mul, "/": opcodes.div } as const;
@@ -227,8 +241,9 @@ export function compileProgram(
 		if (node.kind !== "binary") formulaChildren(node).forEach(planFusion);
 		else {
 			const difference = normalizedDifferenceOperands(node);
-			if (difference) {
-				difference.forEach(planFusion);
+			const ratio = scaledRatioOperands(node, readsInput);
+			if (difference || ratio) {
+				(difference ?? ratio?.operands ?? []).forEach(planFusion);
 				fused.add(node);
 				return;
 			}
@@ -275,6 +290,20 @@ export function compileProgram(
 				if (difference) {
 					const [a, b] = difference.map(generate) as [Ref, Ref];
 					return emit(opcodes.normalizedDifference, a, b);
+				}
+				const ratio = scaledRatioOperands(node, readsInput);
+				if (ratio) {
+					const [a, b, p, q, r] = ratio.operands.map(generate) as [Ref, Ref, Ref, Ref, Ref];
+					release(p, q, r);
+					const [scale, ...run] = ratio.constants.map((constantNode) => evaluateFormula(constantNode, constantValues));
+					instructions.push({
+						opcode: opcodes.operands,
+						dst: p,
+						a: q,
+						b: r,
+						c: { kind: "constantRun", values: run.map((value) => Math.fround(value)) },
+					});
+					return emit(opcodes.scaledRatio, a, b, constant(scale as number));
 				}
 				const side = fusedSide.get(node);
 				if (side && node.operator !== "**") {
@@ -330,9 +359,12 @@ export function compileProgram(
 		if (at < 0) at = constants.push(value) - 1;
 		return loaded + at;
 	};
+	/** Where each run starts: its values are laid out together, even where they repeat others. */
+	const runStart = new Map<Ref, number>();
 	for (const instruction of instructions) {
 		for (const ref of [instruction.a, instruction.b, instruction.c]) {
 			if (ref?.kind === "constant") constantRegister(ref.value);
+			if (ref?.kind === "constantRun") runStart.set(ref, loaded + constants.push(...ref.values) - ref.values.length);
 		}
 	}
 	if (result.kind === "constant") constantRegister(result.value);
@@ -340,6 +372,7 @@ export function compileProgram(
 		if (ref.kind === "input") return ref.index;
 		if (ref.kind === "raw") return inputs + ref.index;
 		if (ref.kind === "constant") return constantRegister(ref.value);
+		if (ref.kind === "constantRun") return runStart.get(ref) as number;
 		return loaded + constants.length + ref.index;
 	};
 	const registers = loaded + constants.length + tempCount;
@@ -373,6 +406,31 @@ function sameFormula(a: FormulaNode, b: FormulaNode): boolean {
 		children.length === otherChildren.length &&
 		children.every((child, i) => sameFormula(child, otherChildren[i] as FormulaNode))
 	);
+}
+
+/**
+ * EVI's shape, k * (x - y) / (p + k0 * q - k1 * r + k2) with k, k0, k1 and k2 constant and the
+ * products and the difference reading inputs (so none is folded): its operands [x, y, p, q, r]
+ * and constants [k, k0, k1, k2], or null.
+ */
+function scaledRatioOperands(
+	node: FormulaNode,
+	readsInput: (node: FormulaNode) => boolean,
+): { operands: [FormulaNode, FormulaNode, FormulaNode, FormulaNode, FormulaNode]; constants: FormulaNode[] } | null {
+	const isBinary = (n: FormulaNode, operator: string): n is FormulaNode & { kind: "binary" } =>
+		n.kind === "binary" && n.operator === operator;
+	if (!isBinary(node, "/")) return null;
+	const { left: scaled, right: sum } = node;
+	if (!isBinary(scaled, "*") || !isBinary(scaled.right, "-") || !isBinary(sum, "+") || !isBinary(sum.left, "-")) {
+		return null;
+	}
+	const near = sum.left.left;
+	const far = sum.left.right;
+	if (!isBinary(near, "+") || !isBinary(near.right, "*") || !isBinary(far, "*")) return null;
+	const constants = [scaled.left, near.right.left, far.left, sum.right];
+	const computed = [scaled.right, near.right, far];
+	if (constants.some(readsInput) || !computed.every(readsInput)) return null;
+	return { operands: [scaled.right.left, scaled.right.right, near.left, near.right.right, far.right], constants };
 }
 
 /** Whether the formula is a normalized difference at its root, (x - y) / (x + y). */

@@ -188,9 +188,22 @@ function checkProgram(program: Program, inputCount: number): void {
 		register(result) &&
 		code.length % INSTRUCTION_WORDS === 0 &&
 		code.every((word, i) => (i % INSTRUCTION_WORDS === 0 ? isOpcode(word) : register(word))) &&
+		code.every((_, i) => i % INSTRUCTION_WORDS !== 0 || operandsPaired(code, i, registers)) &&
 		// The evaluator writes the last instruction's destination to the output.
 		(code.length === 0 || code[code.length - INSTRUCTION_WORDS + 1] === result);
 	if (!valid) throw new RangeError(`invalid program for ${inputCount} inputs`);
+}
+
+/**
+ * Whether the slot at word `i` keeps the operands rule: an operands slot is followed by a
+ * scaledRatio instruction, which is preceded by one and whose constants k, k + 1, k + 2 exist.
+ */
+function operandsPaired(code: readonly number[], i: number, registers: number): boolean {
+	if (code[i] === opcodes.operands) {
+		return code[i + INSTRUCTION_WORDS] === opcodes.scaledRatio && (code[i + 4] as number) + 2 < registers;
+	}
+	if (code[i] !== opcodes.scaledRatio) return true;
+	return i >= INSTRUCTION_WORDS && code[i - INSTRUCTION_WORDS] === opcodes.operands;
 }
 
 /**

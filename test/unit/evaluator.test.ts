@@ -502,6 +502,54 @@ describe("comparisons, logic and bitwise operators", () => {
 	});
 });
 
+describe("EVI's one-pass scaled ratio", () => {
+	/** EVI as compiled before the scaled ratio: four pair instructions, as stored with older jobs. */
+	const pairsProgram = {
+		code: [49, 7, 3, 1, 0, 51, 7, 4, 2, 7, 45, 8, 0, 1, 5, 39, 8, 7, 6, 8],
+		inputs: 3,
+		rawOf: [],
+		constants: [6, 7.5, 2.5, 1],
+		registers: 9,
+		result: 8,
+	};
+
+	it("gives the four pair instructions' float32 results bit for bit, nodata and edge values too", () => {
+		const formula = compileFormula({ index: "EVI", inputs: { nir: {}, red: {}, blue: {} } });
+		expect(formula.program.code.filter((_, i) => i % 5 === 0)).toEqual([64, 65]);
+		const random = seededRandom(12);
+		const pixels = 4099;
+		// DN around the denominator's zero and its sign change, nodata, and the extremes of uint16.
+		const band = () =>
+			Uint16Array.from({ length: pixels }, (_, i) =>
+				i % 97 === 0 ? 0 : i % 89 === 0 ? 65535 : Math.floor(random() * (i % 3 === 0 ? 3000 : 12000)),
+			);
+		const bands = [band(), band(), band()];
+		for (const scaling of [
+			{ nodata: 0, scale: 0.0001, offset: -0.1 },
+			{ nodata: null, scale: 1, offset: 0 },
+		]) {
+			const inputs = bands.map((data) => ({ data, ...scaling }));
+			const fused = evaluateCopied(formula.program, inputs);
+			const pairs = evaluateCopied(pairsProgram, inputs);
+			const differing = Array.from(fused).flatMap((value, i) => (Object.is(value, pairs[i]) ? [] : [i]));
+			expect(differing).toEqual([]);
+		}
+	});
+
+	it("refuses an operands slot without its scaled ratio, and a ratio without its operands", () => {
+		const column = unscaled(new Float32Array([1, 2, 3]));
+		const inputs = [column, column, column];
+		const { code } = compileFormula({ index: "EVI", inputs: { nir: {}, red: {}, blue: {} } }).program;
+		const program = { ...pairsProgram, registers: 8, result: 7 };
+		expect(() => evaluateCopied({ ...program, code: code.slice(5) }, inputs)).toThrow(RangeError);
+		expect(() => evaluateCopied({ ...program, code: [...code.slice(0, 5), 1, 7, 0, 1, 0] }, inputs)).toThrow(
+			RangeError,
+		);
+		// The constants k, k + 1 and k + 2 must all be registers.
+		expect(() => evaluateCopied({ ...program, code: [64, 0, 1, 2, 6, ...code.slice(5)] }, inputs)).toThrow(RangeError);
+	});
+});
+
 describe("manifest-t2's expr_bitwise_qa case", () => {
 	it("masks NDVI of scaled Landsat bands by bits of the raw QA band as numpy does", async () => {
 		const request = {

@@ -70,6 +70,14 @@ const OP_BIT = 29;
  * 2 (mul) or 3 (div): second(first(a, b), c), or second(c, first(a, b)) when swapped.
  */
 const OP_PAIR = 32;
+/**
+ * A prefix slot: opcode, then four more operands (p, q, r, k) of the instruction after it, which
+ * runs with them. That instruction is always the scaled ratio (opcode 65, checked by
+ * src/wasm/kernels.ts): (c * (a - b)) / (((p + k0 * q) - k1 * r) + k2) in one pass (EVI's shape),
+ * each operation rounded as on its own; c and k0, k1, k2 (registers k, k + 1, k + 2) are
+ * constants, read once a pass from their first lane.
+ */
+const OP_OPERANDS = 64;
 
 // Sample type codes, as src/wasm/kernels.ts numbers them.
 const SAMPLE_U8: u32 = 1;
@@ -141,6 +149,10 @@ export function evaluate(
 		}
 		const target = out + ((<usize>start) << 2);
 		for (let at = code; at < codeEnd; at += INSTRUCTION_BYTES) {
+			if (load<i32>(at) === OP_OPERANDS) {
+				at = runWithOperands(at, at + INSTRUCTION_BYTES === codeEnd - INSTRUCTION_BYTES, registers, target, bytes);
+				continue;
+			}
 			const last = at + INSTRUCTION_BYTES === codeEnd;
 			const dst = last ? target : registers + <usize>load<i32>(at, 4) * BLOCK_BYTES;
 			const a = registers + <usize>load<i32>(at, 8) * BLOCK_BYTES;
@@ -228,6 +240,24 @@ function run(op: i32, last: bool, dst: usize, a: usize, b: usize, c: usize, byte
 		default:
 			unreachable();
 	}
+}
+
+// An OP_OPERANDS slot at `prefix` and the instruction after it, which it gives its operands p, q, r
+// and k; returns the address of that instruction, the last one run. Apart from run() so that the
+// loop every other instruction runs stays as it was.
+function runWithOperands(prefix: usize, last: bool, registers: usize, target: usize, bytes: usize): usize {
+	const at = prefix + INSTRUCTION_BYTES;
+	const dst = last ? target : registers + <usize>load<i32>(at, 4) * BLOCK_BYTES;
+	const a = registers + <usize>load<i32>(at, 8) * BLOCK_BYTES;
+	const b = registers + <usize>load<i32>(at, 12) * BLOCK_BYTES;
+	const c = registers + <usize>load<i32>(at, 16) * BLOCK_BYTES;
+	const p = registers + <usize>load<i32>(prefix, 4) * BLOCK_BYTES;
+	const q = registers + <usize>load<i32>(prefix, 8) * BLOCK_BYTES;
+	const r = registers + <usize>load<i32>(prefix, 12) * BLOCK_BYTES;
+	const k = registers + <usize>load<i32>(prefix, 16) * BLOCK_BYTES;
+	if (last) Lanes.scaledRatioLoop(true, dst, a, b, c, p, q, r, k, bytes);
+	else Lanes.scaledRatioLoop(false, dst, a, b, c, p, q, r, k, bytes);
+	return at;
 }
 
 // An instruction of masks and conditions (comparisons, logic, where, bitwise), in a function of
@@ -656,8 +686,8 @@ export function stats_record_bytes(): usize {
 }
 
 /**
- * Adds the values[0..n) to the statistics record `stats` (see above). Vectors of four, then the
- * odd values one at a time.
+ * Adds the values[0..n) to the statistics record `stats` (see above). Two vectors at a time, then
+ * the last values one at a time.
  */
 function accumulate(values: usize, n: i32, stats: usize): void {
 	let shift = load<f64>(stats, 8);
@@ -675,7 +705,6 @@ function accumulate(values: usize, n: i32, stats: usize): void {
 	}
 	const shiftLanes = f32x4.splat(<f32>shift);
 	const shiftWide = f64x2.splat(shift);
-	const keyMask = i32x4.splat(0xffff << 2);
 	let countVec = i32x4.splat(0);
 	let minVec = f32x4.splat(Infinity);
 	let maxVec = f32x4.splat(-Infinity);
@@ -683,32 +712,30 @@ function accumulate(values: usize, n: i32, stats: usize): void {
 	let sumHigh = f64x2.splat(0);
 	let squaresLow = f64x2.splat(0);
 	let squaresHigh = f64x2.splat(0);
-	const vectorEnd = n & ~3;
-	for (let i = 0; i < vectorEnd; i += 4) {
-		const v = v128.load(values + ((<usize>i) << 2));
-		const valid = f32x4.eq(v, v);
-		countVec = i32x4.sub(countVec, valid);
-		// pmin(a, b) is b < a ? b : a, so a NaN lane of v never replaces the running extreme.
-		minVec = f32x4.pmin(minVec, v);
-		maxVec = f32x4.pmax(maxVec, v);
+	const vectorEnd = n & ~7;
+	for (let i = 0; i < vectorEnd; i += 8) {
+		const at = values + ((<usize>i) << 2);
+		const v = v128.load(at);
+		const w = v128.load(at, 16);
+		const validV = f32x4.eq(v, v);
+		const validW = f32x4.eq(w, w);
+		countVec = i32x4.sub(i32x4.sub(countVec, validV), validW);
+		// pmin(a, b) is b < a ? b : a, so a NaN lane never replaces the running extreme.
+		minVec = f32x4.pmin(f32x4.pmin(minVec, v), w);
+		maxVec = f32x4.pmax(f32x4.pmax(maxVec, v), w);
 		// An invalid lane takes the shift's value, whose deviation is exactly zero.
-		const kept = v128.bitselect(v, shiftLanes, valid);
-		const low = f64x2.sub(f64x2.promote_low_f32x4(kept), shiftWide);
-		const high = f64x2.sub(f64x2.promote_low_f32x4(i32x4.shuffle(kept, kept, 2, 3, 0, 1)), shiftWide);
-		sumLow = f64x2.add(sumLow, low);
-		sumHigh = f64x2.add(sumHigh, high);
-		squaresLow = f64x2.add(squaresLow, f64x2.mul(low, low));
-		squaresHigh = f64x2.add(squaresHigh, f64x2.mul(high, high));
-		// Key x 4, the byte offset of its counter in a table.
-		const offsets = v128.and(i32x4.shr_u(v, 14), keyMask);
-		const o0 = <usize>i32x4.extract_lane(offsets, 0);
-		const o1 = <usize>i32x4.extract_lane(offsets, 1);
-		const o2 = <usize>i32x4.extract_lane(offsets, 2);
-		const o3 = <usize>i32x4.extract_lane(offsets, 3);
-		store<u32>(o0, load<u32>(o0, SKETCH_TABLE_0) + 1, SKETCH_TABLE_0);
-		store<u32>(o1, load<u32>(o1, SKETCH_TABLE_1) + 1, SKETCH_TABLE_1);
-		store<u32>(o2, load<u32>(o2, SKETCH_TABLE_2) + 1, SKETCH_TABLE_2);
-		store<u32>(o3, load<u32>(o3, SKETCH_TABLE_3) + 1, SKETCH_TABLE_3);
+		const keptV = v128.bitselect(v, shiftLanes, validV);
+		const keptW = v128.bitselect(w, shiftLanes, validW);
+		const v0 = f64x2.sub(f64x2.promote_low_f32x4(keptV), shiftWide);
+		const v1 = f64x2.sub(f64x2.promote_low_f32x4(i32x4.shuffle(keptV, keptV, 2, 3, 0, 1)), shiftWide);
+		const w0 = f64x2.sub(f64x2.promote_low_f32x4(keptW), shiftWide);
+		const w1 = f64x2.sub(f64x2.promote_low_f32x4(i32x4.shuffle(keptW, keptW, 2, 3, 0, 1)), shiftWide);
+		sumLow = f64x2.add(sumLow, f64x2.add(v0, w0));
+		sumHigh = f64x2.add(sumHigh, f64x2.add(v1, w1));
+		squaresLow = f64x2.add(squaresLow, f64x2.add(f64x2.mul(v0, v0), f64x2.mul(w0, w0)));
+		squaresHigh = f64x2.add(squaresHigh, f64x2.add(f64x2.mul(v1, v1), f64x2.mul(w1, w1)));
+		Lanes.countKeys(v);
+		Lanes.countKeys(w);
 	}
 	let count =
 		i32x4.extract_lane(countVec, 0) +
@@ -751,12 +778,18 @@ function accumulate(values: usize, n: i32, stats: usize): void {
 }
 
 /**
- * Adds the values[0..n) of a whole output to the statistics record `stats`, block by block as
- * the evaluator does (for an output changed after evaluation).
+ * Values per accumulate() call over a whole output: at the evaluator's 256, the reductions and
+ * record updates after each call cost the pass about a fifth of its speed (`npm run bench`).
+ */
+const STATISTICS_BLOCK: i32 = 2048;
+
+/**
+ * Adds the values[0..n) of a whole output to the statistics record `stats`, in blocks of
+ * STATISTICS_BLOCK (for an output changed after evaluation).
  */
 export function output_stats(values: usize, n: i32, stats: usize): void {
-	for (let start = 0; start < n; start += BLOCK) {
-		accumulate(values + ((<usize>start) << 2), min(BLOCK, n - start), stats);
+	for (let start = 0; start < n; start += STATISTICS_BLOCK) {
+		accumulate(values + ((<usize>start) << 2), min(STATISTICS_BLOCK, n - start), stats);
 	}
 }
 
@@ -898,14 +931,6 @@ export function undo_float_predictor(source: usize, width: i32, rows: i32, targe
 	}
 }
 
-/** Lane `lane` of an i32x4, for a lane number known only at run time. */
-function laneOf(total: v128, lane: i32): u32 {
-	if (lane === 0) return i32x4.extract_lane(total, 0);
-	if (lane === 1) return i32x4.extract_lane(total, 1);
-	if (lane === 2) return i32x4.extract_lane(total, 2);
-	return i32x4.extract_lane(total, 3);
-}
-
 /**
  * Helpers inlined into the evaluator's loops. AssemblyScript inlines an @inline method at each
  * call, so a constant `op` or sample `type` argument leaves one straight-line loop per case.
@@ -957,6 +982,51 @@ class Lanes {
 		const inner = Lanes.apply2(OP_ADD + (code >> 3), x, y);
 		const second = OP_ADD + ((code >> 1) & 3);
 		return code & 1 ? Lanes.apply2(second, w, inner) : Lanes.apply2(second, inner, w);
+	}
+
+	/** OP_SCALED_RATIO over `bytes` bytes; its constants are splatted once, so they stay in registers. */
+	@inline
+	static scaledRatioLoop(
+		last: bool,
+		dst: usize,
+		a: usize,
+		b: usize,
+		c: usize,
+		p: usize,
+		q: usize,
+		r: usize,
+		k: usize,
+		bytes: usize,
+	): void {
+		const scale = f32x4.splat(load<f32>(c));
+		const k0 = f32x4.splat(load<f32>(k));
+		const k1 = f32x4.splat(load<f32>(k + BLOCK_BYTES));
+		const k2 = f32x4.splat(load<f32>(k + 2 * BLOCK_BYTES));
+		for (let o: usize = 0; o < bytes; o += 16) {
+			const numerator = f32x4.mul(scale, f32x4.sub(v128.load(a + o), v128.load(b + o)));
+			const near = f32x4.add(v128.load(p + o), f32x4.mul(k0, v128.load(q + o)));
+			const denominator = f32x4.add(f32x4.sub(near, f32x4.mul(k1, v128.load(r + o))), k2);
+			v128.store(dst + o, Lanes.finish(last, f32x4.div(numerator, denominator)));
+		}
+	}
+
+	/**
+	 * Counts the sketch keys of four values, each lane in its table. A key x 4 (its counter's byte
+	 * offset) comes from two 64-bit lanes by scalar shifts and masks with immediates, cheaper than
+	 * four lane extractions.
+	 */
+	@inline
+	static countKeys(v: v128): void {
+		const low = i64x2.extract_lane(v, 0);
+		const high = i64x2.extract_lane(v, 1);
+		const o0 = <usize>(<u32>(low >>> 14) & 0x3fffc);
+		const o1 = <usize>(<u32>(low >>> 46) & 0x3fffc);
+		const o2 = <usize>(<u32>(high >>> 14) & 0x3fffc);
+		const o3 = <usize>(<u32>(high >>> 46) & 0x3fffc);
+		store<u32>(o0, load<u32>(o0, SKETCH_TABLE_0) + 1, SKETCH_TABLE_0);
+		store<u32>(o1, load<u32>(o1, SKETCH_TABLE_1) + 1, SKETCH_TABLE_1);
+		store<u32>(o2, load<u32>(o2, SKETCH_TABLE_2) + 1, SKETCH_TABLE_2);
+		store<u32>(o3, load<u32>(o3, SKETCH_TABLE_3) + 1, SKETCH_TABLE_3);
 	}
 
 	@inline
