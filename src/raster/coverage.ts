@@ -50,6 +50,8 @@ interface SignedRing {
 	points: Point[];
 	/** +1 or -1: multiplies the height of an edge going down the rows. */
 	sign: number;
+	/** +1 when the ring turns clockwise on screen (rows down), so its bottom edges run leftward; else -1. */
+	turn: number;
 }
 
 /** Twice the signed area (shoelace), relative to the first vertex for precision. */
@@ -79,6 +81,7 @@ function signedRings(polygons: readonly Point[][][], colOrigin: number, rowOrigi
 			rings.push({
 				points: ring.map(([x, y]): Point => [x - colOrigin, y - rowOrigin]),
 				sign: index === 0 ? shellSign : -shellSign,
+				turn: area > 0 ? 1 : -1,
 			});
 		});
 	}
@@ -136,15 +139,15 @@ function depositPiece(
 	}
 }
 
-/** Walks every edge through the rows of the block, depositing area and marking touched pixels. */
-function depositAreas(
-	rings: readonly SignedRing[],
-	width: number,
-	height: number,
-): {
+/** Per-pixel deposits whose running sum along a row gives the pixel's value, and pixels marked on the way. */
+interface CellDeposits {
 	cells: Float64Array;
-	touched: Uint8Array;
-} {
+	/** For areas: the pixels an edge runs through. For centres: those whose centre is on a ring's bottom edge. */
+	marks: Uint8Array;
+}
+
+/** Walks every edge through the rows of the block, depositing area and marking touched pixels. */
+function depositAreas(rings: readonly SignedRing[], width: number, height: number): CellDeposits {
 	const cells = new Float64Array(width * height);
 	const touched = new Uint8Array(width * height);
 	for (const { points, sign } of rings) {
@@ -180,22 +183,33 @@ function depositAreas(
 			}
 		}
 	}
-	return { cells, touched };
+	return { cells, marks: touched };
 }
 
 /**
- * Winding numbers at pixel centres, as GDAL's scanline fill decides them: an edge counts on the
- * row whose centre line y satisfies min(y0, y1) <= y < max(y0, y1) (a centre on a top edge is
- * inside, on a bottom edge outside), and a crossing at x opens or closes the pixels whose centre
- * is past it, c + 0.5 > x (a centre on a left edge is outside, on a right edge inside).
+ * Winding numbers at pixel centres, as GDAL's scanline fill decides them on a north-up grid: an
+ * edge counts on the row whose centre line y satisfies min(y0, y1) <= y < max(y0, y1), and a
+ * crossing at x opens or closes the pixels whose centre is past it, c + 0.5 > x. So a centre on a
+ * top edge is inside and on a left edge outside; on a right edge it is inside, and on a bottom
+ * edge outside unless that edge is horizontal and a ring's own bottom (its inside above), whose
+ * centres GDAL fills separately ("do not skip bottom horizontal segments"): those are marked.
  */
-function centreWinding(rings: readonly SignedRing[], width: number, height: number): Float64Array {
+function centreWinding(rings: readonly SignedRing[], width: number, height: number): CellDeposits {
 	const cells = new Float64Array(width * height);
-	for (const { points, sign } of rings) {
+	const marks = new Uint8Array(width * height);
+	for (const { points, sign, turn } of rings) {
 		for (let i = 0; i < points.length; i++) {
 			const [x0, y0] = points[i] ?? [0, 0];
 			const [x1, y1] = points[(i + 1) % points.length] ?? [0, 0];
-			if (y0 === y1) continue;
+			if (y0 === y1) {
+				const row = y0 - 0.5;
+				if ((x1 - x0) * turn >= 0 || !Number.isInteger(row) || row < 0 || row >= height) continue;
+				const last = Math.min(width, Math.floor(Math.max(x0, x1) + 0.5));
+				for (let column = Math.max(0, Math.floor(Math.min(x0, x1) + 0.5)); column < last; column++) {
+					marks[row * width + column] = 1;
+				}
+				continue;
+			}
 			const down = y1 > y0;
 			const xUpper = down ? x0 : x1;
 			const yUpper = down ? y0 : y1;
@@ -212,7 +226,7 @@ function centreWinding(rings: readonly SignedRing[], width: number, height: numb
 			}
 		}
 	}
-	return cells;
+	return { cells, marks };
 }
 
 /**
@@ -230,7 +244,7 @@ function centreWinding(rings: readonly SignedRing[], width: number, height: numb
  * GDAL; unlike GDAL, a pixel met at a single corner, or beyond the end of an edge that stops on its
  * border, is not touched, and an edge within 0.01 pixel of horizontal or vertical is not moved
  * onto the nearest one (GDAL's line walk does both). "center" follows GDAL's default rasterization
- * exactly, ties included (see centreWinding).
+ * of a north-up grid exactly, ties included (see centreWinding).
  */
 export function pixelCoverage(
 	polygons: readonly Point[][][],
@@ -258,25 +272,19 @@ export function pixelCoverage(
 	const height = rowEnd - rowStart;
 	const rings = signedRings(polygons, colStart, rowStart);
 
-	const { cells, touched } =
-		rule === "center"
-			? { cells: centreWinding(rings, width, height), touched: null }
-			: depositAreas(rings, width, height);
+	const { cells, marks } = rule === "center" ? centreWinding(rings, width, height) : depositAreas(rings, width, height);
 	// Each row's running sum of deposits is a pixel's covered area, or for centres its winding
-	// number. A pixel no edge crosses (for centres, every pixel) is wholly in or out: 1 or 0 exactly.
+	// number. A pixel no edge runs through is wholly in or out, so its sum is 1 or 0 up to rounding.
 	let covered = false;
 	for (let row = 0; row < height; row++) {
 		let running = 0;
 		for (let index = row * width; index < (row + 1) * width; index++) {
 			running += cells[index] ?? 0;
-			const crossed = touched !== null && touched[index] === 1;
-			const weight = !crossed
-				? running > 0.5
-					? 1
-					: 0
-				: rule === "all_touched"
-					? 1
-					: Math.min(1, Math.max(0, running));
+			const marked = marks[index] === 1;
+			let weight: number;
+			if (rule === "center") weight = marked || running > 0.5 ? 1 : 0;
+			else if (!marked) weight = running > 0.5 ? 1 : 0;
+			else weight = rule === "all_touched" ? 1 : Math.min(1, Math.max(0, running));
 			cells[index] = weight;
 			if (weight > 0) covered = true;
 		}

@@ -179,9 +179,10 @@ describe("fraction coverage", () => {
 });
 
 /**
- * Small cases rasterized by GDAL 3.6.2 (gdal.RasterizeLayer on an 8 x 8 grid, geotransform
- * [0, 1, 0, 0, 0, 1], so coordinates are [column, row]): its default rule, and with ALL_TOUCHED.
- * Edges run on pixel borders, through corners, and centres lie on edges and vertices.
+ * Small cases rasterized by GDAL 3.6.2 (gdal.RasterizeLayer on an 8 x 8 north-up grid, geotransform
+ * [0, 1, 0, 8, 0, -1], each vertex [column, row] given as (column, 8 - row)): its default rule, and
+ * with ALL_TOUCHED. Edges run on pixel borders, through corners, and centres lie on edges and
+ * vertices. GDAL gives the same pixels for either ring orientation.
  */
 const GDAL_CASES: Record<
 	string,
@@ -210,7 +211,8 @@ const GDAL_CASES: Record<
 				[1.5, 1.5],
 			],
 		],
-		center: ["........", "..###...", "..###...", "..###...", "........", "........", "........", "........"],
+		// A centre on the bottom edge is inside: GDAL fills a ring's bottom horizontal edges apart.
+		center: ["........", "..###...", "..###...", "..###...", "..###...", "........", "........", "........"],
 		allTouched: ["........", ".####...", ".####...", ".####...", ".####...", "........", "........", "........"],
 	},
 	"diamond with vertices on pixel corners": {
@@ -303,6 +305,42 @@ const GDAL_CASES: Record<
 		center: ["........", "........", "........", "........", "........", "........", "........", "........"],
 		allTouched: ["........", "........", "........", ".#####..", "........", "........", "........", "........"],
 		gdalAllTouched: ["........", "........", "........", ".######.", "........", "........", "........", "........"],
+	},
+	"an L whose edges run through centres": {
+		polygon: [
+			[
+				[1.5, 1.5],
+				[6.5, 1.5],
+				[6.5, 3.5],
+				[3.5, 3.5],
+				[3.5, 6.5],
+				[1.5, 6.5],
+				[1.5, 1.5],
+			],
+		],
+		center: ["........", "..#####.", "..#####.", "..#####.", "..##....", "..##....", "..##....", "........"],
+		allTouched: ["........", ".######.", ".######.", ".######.", ".###....", ".###....", ".###....", "........"],
+	},
+	"a hole whose edges run through centres": {
+		polygon: [
+			[
+				[0.5, 0.5],
+				[7.5, 0.5],
+				[7.5, 7.5],
+				[0.5, 7.5],
+				[0.5, 0.5],
+			],
+			[
+				[2.5, 2.5],
+				[5.5, 2.5],
+				[5.5, 5.5],
+				[2.5, 5.5],
+				[2.5, 2.5],
+			],
+		],
+		// A centre on the hole's top edge is in the hole; on its bottom edge, in the polygon.
+		center: [".#######", ".#######", ".##...##", ".##...##", ".##...##", ".#######", ".#######", ".#######"],
+		allTouched: ["########", "########", "########", "###..###", "###..###", "########", "########", "########"],
 	},
 };
 

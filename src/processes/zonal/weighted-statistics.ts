@@ -48,7 +48,8 @@ export class WeightedStatistics {
 	add(value: number, weight: number): void {
 		if (!(weight > 0)) return;
 		if (this.pairs === this.values.length) this.grow(this.pairs * 2);
-		this.values[this.pairs] = value;
+		// -0 is kept as 0, so that ties between them cannot order differently from a comparator sort.
+		this.values[this.pairs] = value + 0;
 		this.weights[this.pairs] = weight;
 		this.pairs++;
 	}
