@@ -116,7 +116,7 @@ function depositPiece(
 		const share = xLeft <= 0 ? 0 : xLeft - column;
 		cells[base + column] = (cells[base + column] ?? 0) + height * (1 - share);
 		if (column + 1 < width) cells[base + column + 1] = (cells[base + column + 1] ?? 0) + height * share;
-		if (xLeft > 0 && share > 0) touched[base + column] = 1;
+		if (share > 0) touched[base + column] = 1;
 		return;
 	}
 	const span = xRight - xLeft;
