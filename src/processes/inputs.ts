@@ -64,4 +64,3 @@ export function inputRequests(inputs: Record<string, JobInput>): JobRequest["inp
 		}),
 	);
 }
-

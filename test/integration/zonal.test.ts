@@ -7,7 +7,7 @@
  */
 import { parquetReadObjects } from "hyparquet";
 import { describe, expect, it } from "vitest";
-import fields from "../fixtures/t2/fields.json";
+import fieldsGeojson from "../fixtures/t2/fields.geojson?raw";
 import manifest from "../fixtures/t2/manifest-t2.json";
 import nir10 from "../fixtures/t2/nir_10m.tif";
 import nirD1 from "../fixtures/t2/nir_d1.tif";
@@ -57,6 +57,7 @@ interface ZonalCase {
 	expected_series?: Record<string, Statistics[]>;
 }
 
+const fields = JSON.parse(fieldsGeojson) as { type: "FeatureCollection"; features: unknown[] };
 const cases = manifest.zonal_cases as unknown as Record<string, ZonalCase>;
 
 const uploaded = new Map<string, string>();
@@ -96,7 +97,9 @@ async function caseRequest(spec: ZonalCase, zones: "field_set" | "inline"): Prom
 		zones: zones === "inline" ? fields : { field_set_id: await fieldSet() },
 		...(inputs ? { inputs: await uploadedInputs(inputs) } : {}),
 		...(dates
-			? { dates: await Promise.all(dates.map(async (date) => ({ ...date, inputs: await uploadedInputs(date.inputs) }))) }
+			? {
+					dates: await Promise.all(dates.map(async (date) => ({ ...date, inputs: await uploadedInputs(date.inputs) }))),
+				}
 			: {}),
 	};
 }
@@ -109,7 +112,17 @@ async function artifact(jobId: string, name: string): Promise<Response> {
 
 /** Within 1e-6 relative (1e-9 absolute near 0); percentiles exact; nulls where expected. */
 function expectStatistics(actual: Statistics, expected: Statistics, where: string): void {
-	for (const key of ["count", "nodata_count", "masked_count", "valid_fraction", "mean", "std", "min", "max", "sum"] as const) {
+	for (const key of [
+		"count",
+		"nodata_count",
+		"masked_count",
+		"valid_fraction",
+		"mean",
+		"std",
+		"min",
+		"max",
+		"sum",
+	] as const) {
 		const want = expected[key];
 		const got = actual[key];
 		if (want === null) {
@@ -183,7 +196,11 @@ describe("zonal statistics against Shapely and numpy", () => {
 describe("zonal statistics: requests it refuses", () => {
 	it("needs zones, and a field set of the tenant's", async () => {
 		const inputs = await uploadedInputs({ red: { file: "red_10m.tif" }, nir: { file: "nir_10m.tif" } });
-		await expectProblem(await submitJob({ process: "zonal_statistics", index: "ndvi", inputs }), 422, "validation-failed");
+		await expectProblem(
+			await submitJob({ process: "zonal_statistics", index: "ndvi", inputs }),
+			422,
+			"validation-failed",
+		);
 		const missing = await expectProblem(
 			await submitJob({
 				process: "zonal_statistics",
@@ -243,12 +260,22 @@ describe("zonal statistics: requests it refuses", () => {
 		);
 		expect(both.errors?.map((error) => error.path)).toContain("dates");
 		const raster = await expectProblem(
-			await submitJob({ process: "zonal_statistics", index: "ndvi", inputs, zones: fields, aoi: { bbox: [16, 47, 17, 48] } }),
+			await submitJob({
+				process: "zonal_statistics",
+				index: "ndvi",
+				inputs,
+				zones: fields,
+				aoi: { bbox: [16, 47, 17, 48] },
+			}),
 			422,
 			"validation-failed",
 		);
 		expect(raster.errors?.map((error) => error.path)).toContain("aoi");
-		const index = await expectProblem(await submitJob({ index: "ndvi", inputs, coverage: "center" }), 422, "validation-failed");
+		const index = await expectProblem(
+			await submitJob({ index: "ndvi", inputs, coverage: "center" }),
+			422,
+			"validation-failed",
+		);
 		expect(index.errors?.map((error) => error.path)).toContain("coverage");
 	});
 

@@ -11,7 +11,7 @@ import { jobFormula } from "../../indices/formula";
 import type { StripSpan } from "../../pipeline/plan";
 import type { StageContext } from "../../pipeline/stage";
 import { type DecodedInput, readWindowInputs } from "../../pipeline/window-inputs";
-import { coverage } from "../../raster/coverage";
+import { pixelCoverage } from "../../raster/coverage";
 import { MASK_FATE, maskFates } from "../../raster/mask";
 import type { PixelWindow } from "../../raster/read";
 import { SAMPLE_ARRAYS, type SampleArray } from "../../raster/samples";
@@ -22,7 +22,7 @@ import { featureExtents, jobFeatures } from "./features";
 import { datePlan, zonalPlan } from "./plan";
 import { zonalDates } from "./request";
 import { type ZoneStatistics, zoneStatistics } from "./statistics";
-import { FieldAccumulator } from "./weighted-statistics";
+import { WeightedStatistics } from "./weighted-statistics";
 
 /** What a window stores: its finished fields' statistics, and the partial weighings of the others. */
 export interface WindowFields {
@@ -132,14 +132,13 @@ export async function computeZonalWindow(
 	const extents = featureExtents(
 		planned.features.map((f) => features[f] as (typeof features)[number]),
 		date.grid,
-		rule,
 	);
 	const stored: WindowFields = { finished: {}, partial: {} };
 	planned.features.forEach((f, i) => {
 		const extent = extents[i];
 		if (!extent) return;
-		const accumulator = new FieldAccumulator();
-		const weights = coverage(extent.polygons, rule, window);
+		const accumulator = new WeightedStatistics();
+		const weights = pixelCoverage(extent.polygons, rule, window);
 		if (weights) {
 			for (let row = 0; row < weights.height; row++) {
 				const at = (weights.rowStart + row - window.rowStart) * width + (weights.colStart - window.colStart);

@@ -7,7 +7,7 @@ import type { JobRecord } from "../../db/jobs";
 import { ApiError } from "../../errors/api-error";
 import { checkFieldCollection, type FieldFeature, fieldLimits } from "../../fields/collection";
 import type { Point } from "../../raster/aoi";
-import { type CoverageRule, toPixelPolygons } from "../../raster/coverage";
+import { polygonsInPixels } from "../../raster/coverage";
 import type { Grid } from "../../raster/grid";
 import type { PixelWindow } from "../../raster/read";
 import { readFieldCollection } from "../../storage/field-collections";
@@ -61,13 +61,12 @@ function ringArea2(ring: readonly Point[]): number {
 
 /**
  * Each field on `grid` (vertex by vertex into the grid's CRS, then to pixels), or null for a
- * field that misses the raster. Under `all_touched` a pixel whose edge the field only touches
- * weighs too, so the box grows by a pixel each way.
+ * field that misses the raster. Whatever the coverage rule, only pixels the field's box covers
+ * can weigh (see pixelCoverage).
  */
-export function featureExtents(features: readonly FieldFeature[], grid: Grid, rule: CoverageRule): (FeatureExtent | null)[] {
-	const margin = rule === "all_touched" ? 1 : 0;
+export function featureExtents(features: readonly FieldFeature[], grid: Grid): (FeatureExtent | null)[] {
 	return features.map((feature) => {
-		const polygons = toPixelPolygons(feature.polygons, grid);
+		const polygons = polygonsInPixels({ type: "MultiPolygon", coordinates: feature.polygons }, grid);
 		let [minX, minY, maxX, maxY] = [Infinity, Infinity, -Infinity, -Infinity];
 		for (const polygon of polygons) {
 			for (const [x, y] of polygon[0] ?? []) {
@@ -78,15 +77,16 @@ export function featureExtents(features: readonly FieldFeature[], grid: Grid, ru
 			}
 		}
 		const window = {
-			colStart: Math.max(0, Math.floor(minX) - margin),
-			colEnd: Math.min(grid.width, Math.ceil(maxX) + margin),
-			rowStart: Math.max(0, Math.floor(minY) - margin),
-			rowEnd: Math.min(grid.height, Math.ceil(maxY) + margin),
+			colStart: Math.max(0, Math.floor(minX)),
+			colEnd: Math.min(grid.width, Math.ceil(maxX)),
+			rowStart: Math.max(0, Math.floor(minY)),
+			rowEnd: Math.min(grid.height, Math.ceil(maxY)),
 		};
 		if (window.colEnd <= window.colStart || window.rowEnd <= window.rowStart) return null;
 		const box = (window.colEnd - window.colStart) * (window.rowEnd - window.rowStart);
 		const area = polygons.reduce(
-			(sum, polygon) => sum + polygon.reduce((rings, ring, i) => rings + (i === 0 ? 1 : -1) * Math.abs(ringArea2(ring)), 0) / 2,
+			(sum: number, polygon: Point[][]) =>
+				sum + polygon.reduce((rings, ring, i) => rings + (i === 0 ? 1 : -1) * Math.abs(ringArea2(ring)), 0) / 2,
 			0,
 		);
 		return { polygons, window, pixels: Math.min(box, Math.max(area, 1)) };

@@ -92,7 +92,7 @@ export const ZONES_PER_ROW_GROUP = 1024;
  * - `id` (string), `geometry` (WKB, little-endian, XY: an altitude is dropped as the statistics
  *   ignore it), `properties` (the feature's properties as JSON, null when it had none: a column
  *   per property would need one type per name across zones, which GeoJSON does not promise);
- * - `count`, `nodata_count`, `masked_count` (int64), `valid_fraction`, `mean`, `std`, `min`,
+ * - `count`, `nodata_count`, `masked_count` (double: sums of coverage weights), `valid_fraction`, `mean`, `std`, `min`,
  *   `max`, `sum` and one column per percentile key (double, null when undefined);
  * - for a time series, `datetime` (UTC timestamp, milliseconds) and each statistic instead as a
  *   list with one element per date, in chronological order, so the columns keep their names.
@@ -184,7 +184,8 @@ interface StatisticColumn {
 	valueIn(entry: SeriesEntry): bigint | number | null;
 }
 
-const INT64: Omit<SchemaElement, "name"> = { type: "INT64", repetition_type: "REQUIRED" };
+/** Counts are sums of coverage weights, fractional under `fraction`. */
+const REQUIRED_DOUBLE: Omit<SchemaElement, "name"> = { type: "DOUBLE", repetition_type: "REQUIRED" };
 const DOUBLE: Omit<SchemaElement, "name"> = { type: "DOUBLE", repetition_type: "OPTIONAL" };
 
 function statisticColumns(percentileKeys: readonly string[], timeSeries: boolean): StatisticColumn[] {
@@ -202,8 +203,8 @@ function statisticColumns(percentileKeys: readonly string[], timeSeries: boolean
 		...(timeSeries ? [datetime] : []),
 		...COUNT_FIELDS.map((field) => ({
 			name: field,
-			element: INT64,
-			valueIn: ({ statistics }: SeriesEntry) => BigInt(statistics[field]),
+			element: REQUIRED_DOUBLE,
+			valueIn: ({ statistics }: SeriesEntry) => statistics[field],
 		})),
 		...MEASURE_FIELDS.map((field) => ({
 			name: field,

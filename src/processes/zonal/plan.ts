@@ -133,10 +133,16 @@ function checkDateInputs(formula: CompiledFormula, date: ZonalDate, plan: JobPla
 		const input = planned(date.mask.input);
 		const resampling = input?.placement?.resampling;
 		if (resampling !== undefined && resampling !== "nearest") {
-			problems.push({ path: `${at}inputs.${date.mask.input}.resampling`, message: "must be nearest for the mask's input" });
+			problems.push({
+				path: `${at}inputs.${date.mask.input}.resampling`,
+				message: "must be nearest for the mask's input",
+			});
 		}
 		if ("bits" in maskRule(date.mask) && input && !INTEGER_SAMPLE_TYPES.has(input.data_type)) {
-			problems.push({ path: `${at}mask.bits`, message: `inputs.${date.mask.input} is ${input.data_type}, not an integer band` });
+			problems.push({
+				path: `${at}mask.bits`,
+				message: `inputs.${date.mask.input} is ${input.data_type}, not an integer band`,
+			});
 		}
 	}
 	for (const name of formula.rawInputs) {
@@ -191,7 +197,12 @@ export async function planZonalJob(
 		let plan: JobPlan | ApiError;
 		let grid: Grid;
 		try {
-			plan = planRasterWindows(env, view, inspected.filter((entry) => names.has(entry.input.name)), compared);
+			plan = planRasterWindows(
+				env,
+				view,
+				inspected.filter((entry) => names.has(entry.input.name)),
+				compared,
+			);
 			if (plan instanceof ApiError) return plan;
 			const problem = checkDateInputs(formula, date, plan, at);
 			if (problem) return problem;
@@ -203,7 +214,7 @@ export async function planZonalJob(
 		first ??= plan;
 		planned.push({ datetime: date.datetime, grid, inputs: [...names] });
 		inputs.push(...plan.inputs);
-		const extents = featureExtents(features, grid, job.request.coverage ?? "fraction");
+		const extents = featureExtents(features, grid);
 		pixels += extents.reduce((sum, extent) => sum + (extent?.pixels ?? 0), 0);
 		const block = alignment(plan.inputs);
 		for (const strip of plan.strips) {

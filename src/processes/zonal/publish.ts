@@ -11,14 +11,14 @@ import { jobFeatures } from "./features";
 import { type ZoneResult, zonesCsv, zonesGeoJson, zonesParquet } from "./outputs";
 import { zonalPlan } from "./plan";
 import { missedField, percentileKey, requestedPercentiles, type ZoneStatistics, zoneStatistics } from "./statistics";
-import { FieldAccumulator } from "./weighted-statistics";
+import { WeightedStatistics } from "./weighted-statistics";
 
 /** Window objects fetched at once. */
 const WINDOW_READS_IN_FLIGHT = 8;
 
 export const ZONE_ARTIFACTS = {
 	geojson: { name: "zones.geojson", mediaType: "application/geo+json" },
-	csv: { name: "zones.csv", mediaType: "text/csv; charset=utf-8; header=present" },
+	csv: { name: "zones.csv", mediaType: "text/csv; charset=utf-8" },
 	parquet: { name: "zones.parquet", mediaType: "application/vnd.apache.parquet" },
 } as const;
 
@@ -28,7 +28,7 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 	const dates = plan.zonal.dates;
 	/** Per date, per field position: finished statistics, or the partial weighings to join. */
 	const finished = dates.map(() => new Map<number, ZoneStatistics>());
-	const partial = dates.map(() => new Map<number, FieldAccumulator>());
+	const partial = dates.map(() => new Map<number, WeightedStatistics>());
 	for (let start = 0; start < plan.strips.length; start += WINDOW_READS_IN_FLIGHT) {
 		const batch = plan.strips.slice(start, start + WINDOW_READS_IN_FLIGHT);
 		const stored = await Promise.all(
@@ -42,9 +42,9 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 			const date = plan.zonal.windows[index]?.date;
 			if (date === undefined) throw new Error(`job ${job.id}: window ${index} is not planned`);
 			for (const [f, statistics] of Object.entries(fields.finished)) finished[date]?.set(Number(f), statistics);
-			const joined = partial[date] as Map<number, FieldAccumulator>;
+			const joined = partial[date] as Map<number, WeightedStatistics>;
 			for (const [f, bytes] of Object.entries(fields.partial)) {
-				const accumulator = FieldAccumulator.fromBytes(fromBase64(bytes));
+				const accumulator = WeightedStatistics.fromBytes(fromBase64(bytes));
 				const earlier = joined.get(Number(f));
 				if (earlier) earlier.merge(accumulator);
 				else joined.set(Number(f), accumulator);
@@ -57,7 +57,8 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 		properties: feature.properties,
 		series: dates.map((date, d) => {
 			const joined = partial[d]?.get(f);
-			const statistics = finished[d]?.get(f) ?? (joined ? zoneStatistics(joined, job.request) : missedField(job.request));
+			const statistics =
+				finished[d]?.get(f) ?? (joined ? zoneStatistics(joined, job.request) : missedField(job.request));
 			return { datetime: date.datetime, statistics };
 		}),
 	}));
@@ -75,5 +76,9 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 		artifacts.push({ name, mediaType, bytes: object.size, objectKey });
 	}
 	const valid = results.filter((result) => result.series.some(({ statistics }) => statistics.count > 0)).length;
-	return { artifacts, warnings: [], detail: { fields: results.length, dates: dates.length, fields_with_values: valid } };
+	return {
+		artifacts,
+		warnings: [],
+		detail: { fields: results.length, dates: dates.length, fields_with_values: valid },
+	};
 }

@@ -13,8 +13,8 @@ import { FIELD_SET_ID_PATTERN } from "../../ids";
 import { type CompiledFormula, compileFormula } from "../../indices/formula";
 import { EXPRESSION_INDEX } from "../../indices/registry";
 import type { CoverageRule } from "../../raster/coverage";
-import { JobInputSchema } from "../inputs";
 import { MaskSchema } from "../index/request";
+import { JobInputSchema } from "../inputs";
 
 export const COVERAGE_RULES = ["fraction", "center", "all_touched"] as const satisfies readonly CoverageRule[];
 export const DEFAULT_PERCENTILES = [2, 50, 98];
@@ -109,7 +109,8 @@ export function zonalRequestIssues(request: {
 	[field: string]: unknown;
 }): { path: string[]; message: string }[] {
 	const issues: { path: string[]; message: string }[] = [];
-	if (request.zones === undefined) issues.push({ path: ["zones"], message: "give the fields: a field_set_id or a FeatureCollection" });
+	if (request.zones === undefined)
+		issues.push({ path: ["zones"], message: "give the fields: a field_set_id or a FeatureCollection" });
 	if ((request.index === undefined) === (request.expression === undefined)) {
 		issues.push({
 			path: [request.index === undefined ? "index" : "expression"],
@@ -119,7 +120,8 @@ export function zonalRequestIssues(request: {
 	if ((request.inputs === undefined) === (request.dates === undefined)) {
 		issues.push({
 			path: [request.inputs === undefined ? "inputs" : "dates"],
-			message: request.inputs === undefined ? "give inputs, or dates for a time series" : "give inputs or dates, not both",
+			message:
+				request.inputs === undefined ? "give inputs, or dates for a time series" : "give inputs or dates, not both",
 		});
 	}
 	if (request.dates && request.mask) {
@@ -174,7 +176,10 @@ export function zonalDates(request: JobRequest): ZonalDate[] {
 
 /** An ApiError's field paths moved under `prefix` (a date's). */
 function under(prefix: string, error: ApiError): ApiError {
-	const errors: FieldError[] | undefined = error.errors?.map((entry) => ({ ...entry, path: `${prefix}.${entry.path}` }));
+	const errors: FieldError[] | undefined = error.errors?.map((entry) => ({
+		...entry,
+		path: `${prefix}.${entry.path}`,
+	}));
 	return new ApiError(error.code, `${prefix}: ${error.message}`, { errors, headers: error.headers });
 }
 
@@ -184,7 +189,13 @@ function under(prefix: string, error: ApiError): ApiError {
  */
 export function prepareZonalJob(request: JobRequest): { indexId: string; formula: CompiledFormula } {
 	const formulaOf = (inputs: Record<string, unknown>, mask: JobRequest["mask"]) =>
-		compileFormula({ index: request.index, expression: request.expression, constants: request.constants, inputs, mask });
+		compileFormula({
+			index: request.index,
+			expression: request.expression,
+			constants: request.constants,
+			inputs,
+			mask,
+		});
 	let formula: CompiledFormula | undefined;
 	if (!request.dates) formula = formulaOf(request.inputs, request.mask);
 	else {

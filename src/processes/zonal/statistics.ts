@@ -5,7 +5,7 @@
 import type { JobRequest } from "../../db/jobs";
 import type { ZoneStatistics } from "./outputs";
 import { DEFAULT_PERCENTILES } from "./request";
-import type { FieldAccumulator } from "./weighted-statistics";
+import type { WeightedStatistics } from "./weighted-statistics";
 
 export type { ZoneStatistics };
 
@@ -34,7 +34,7 @@ export function missedField(request: JobRequest): ZoneStatistics {
 	};
 }
 
-export function zoneStatistics(accumulator: FieldAccumulator, request: JobRequest): ZoneStatistics {
+export function zoneStatistics(accumulator: WeightedStatistics, request: JobRequest): ZoneStatistics {
 	const statistics = accumulator.finish(requestedPercentiles(request));
 	const below = statistics.valid_fraction !== null && statistics.valid_fraction < (request.min_valid_fraction ?? 0);
 	if (!below) return statistics;

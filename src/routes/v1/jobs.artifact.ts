@@ -85,7 +85,7 @@ export const getJobArtifactRoute = createRoute({
 	middleware: [requireScope("jobs:read")] as const,
 	security: bearerWith("jobs:read"),
 	description:
-		"Artifacts of a succeeded job. While the job is queued or running: 409 `job-not-finished` with Retry-After; a failed or canceled job: 409 `job-not-succeeded`; a name the job does not have: 404 listing the names it has. The artifacts: result.tif (Cloud-Optimized GeoTIFF, float32, nodata NaN, with overviews), stats.json and preview.png (RGBA, at most 1024 px a side, nodata transparent; `colormap` and `rescale` redraw it).",
+		"Artifacts of a succeeded job. While the job is queued or running: 409 `job-not-finished` with Retry-After; a failed or canceled job: 409 `job-not-succeeded`; a name the job does not have: 404 listing the names it has. An index job's artifacts: result.tif (Cloud-Optimized GeoTIFF, float32, nodata NaN, with overviews), stats.json and preview.png (RGBA, at most 1024 px a side, nodata transparent; `colormap` and `rescale` redraw it). A zonal_statistics job's: zones.geojson (the fields with their statistics), zones.csv (a row per field and date) and zones.parquet (GeoParquet 1.1).",
 	request: {
 		query: PreviewQuery,
 		params: JobIdParam.extend({
@@ -103,6 +103,9 @@ export const getJobArtifactRoute = createRoute({
 				"image/tiff": { schema: ArtifactBytes },
 				"image/png": { schema: ArtifactBytes },
 				"application/json": { schema: StatisticsSchema, example: statisticsExample },
+				"application/geo+json": { schema: ArtifactBytes },
+				"text/csv": { schema: ArtifactBytes },
+				"application/vnd.apache.parquet": { schema: ArtifactBytes },
 			},
 		},
 		206: {
@@ -113,6 +116,9 @@ export const getJobArtifactRoute = createRoute({
 				"image/tiff": { schema: ArtifactBytes },
 				"image/png": { schema: ArtifactBytes },
 				"application/json": { schema: ArtifactBytes },
+				"application/geo+json": { schema: ArtifactBytes },
+				"text/csv": { schema: ArtifactBytes },
+				"application/vnd.apache.parquet": { schema: ArtifactBytes },
 			},
 		},
 		...problemResponses(401, 403, 404, 409, 416, 422, 429),

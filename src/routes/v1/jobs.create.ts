@@ -19,10 +19,12 @@ import { pixelQuotaProblem } from "../../access/quotas";
 import type { App } from "../../context";
 import type { TenantQuotas } from "../../db/access";
 import { listArtifacts } from "../../db/artifacts";
+import { findFieldSet } from "../../db/field-sets";
 import { admitJob, failJob, getTenantJob, type JobRecord, type JobRequest } from "../../db/jobs";
 import { findUploads } from "../../db/uploads";
 import { ApiError, type FieldError, jobProblem } from "../../errors/api-error";
 import { keyedHeaders, locationHeader, problemResponses, responseHeaders } from "../../errors/openapi";
+import { checkFieldCollection, fieldLimits } from "../../fields/collection";
 import { FIELD_SET_ID_PATTERN, newJobId, sha256Hex } from "../../ids";
 import { log } from "../../observability/log";
 import { sendToStage } from "../../pipeline/send";
@@ -35,17 +37,13 @@ import {
 	processRequests,
 } from "../../processes/requests";
 import { datedInputName } from "../../processes/zonal/request";
-import { checkFieldCollection, fieldLimits } from "../../fields/collection";
-import { findFieldSet } from "../../db/field-sets";
-import { objectKeys } from "../../storage/keys";
 import { operatorAllowlist, remoteUrlRefusal } from "../../raster/remote";
+import { objectKeys } from "../../storage/keys";
 import { createJobExample, queuedJobExample } from "./examples";
 import { IdempotencyKeyHeader, JobSchema, renderJob } from "./schemas";
 
 /** A job slot frees when a job ends; small jobs end within seconds. */
 const CONCURRENCY_RETRY_AFTER_SECONDS = 10;
-
-
 
 /**
  * A host name (any case), or `*.` and a domain for any of its subdomains. No flags: the
@@ -75,14 +73,17 @@ export const CreateJobSchema = z
 			example: "index",
 		}),
 		...processRequestFields,
-		inputs: z.record(z.string(), JobInputSchema).optional().openapi({
-			description:
-				"One entry per band: for an index keyed by STAC common name (red, nir, swir16, …), for an expression by the names it uses. A zonal_statistics time series gives `dates` instead",
-			example: {
-				red: { upload_id: "upl_0123456789abcdef01234567", band: 1 },
-				nir: { upload_id: "upl_89abcdef0123456789abcdef", band: 1 },
-			},
-		}),
+		inputs: z
+			.record(z.string(), JobInputSchema)
+			.optional()
+			.openapi({
+				description:
+					"One entry per band: for an index keyed by STAC common name (red, nir, swir16, …), for an expression by the names it uses. A zonal_statistics time series gives `dates` instead",
+				example: {
+					red: { upload_id: "upl_0123456789abcdef01234567", band: 1 },
+					nir: { upload_id: "upl_89abcdef0123456789abcdef", band: 1 },
+				},
+			}),
 		nodata: z.number().optional().openapi({
 			description:
 				"Overrides every input's GDAL_NODATA (an input's own nodata overrides this): pixels equal to it become NaN",
@@ -271,7 +272,9 @@ async function checkRequest(
 	// A time series' inputs are the job's under `<date>/<name>`, as its stages read them.
 	const inputs = dates
 		? Object.fromEntries(
-				dates.flatMap((date, i) => Object.entries(date.inputs).map(([name, input]) => [datedInputName(i, name), input])),
+				dates.flatMap((date, i) =>
+					Object.entries(date.inputs).map(([name, input]) => [datedInputName(i, name), input]),
+				),
 			)
 		: inputRequests(request.inputs ?? {});
 	const jobRequest: JobRequest = {
@@ -299,8 +302,7 @@ async function checkRequest(
 	if (uploads.problem) throw uploads.problem;
 	// The quota counts the output's pixels: with an AOI, another input's grid or fields only
 	// validate knows them, and checks them there.
-	const overQuota =
-		request.aoi || request.grid || request.zones ? null : pixelQuotaProblem(uploads.pixels, quotas);
+	const overQuota = request.aoi || request.grid || request.zones ? null : pixelQuotaProblem(uploads.pixels, quotas);
 	if (overQuota) throw overQuota;
 	if (request.zones) jobRequest.zones = await storedZones(env, tenantId, jobId, request.zones);
 	return { jobRequest, prepared };
@@ -320,9 +322,13 @@ async function storedZones(
 		const id = zones.field_set_id;
 		// The schema takes any collection, so a malformed id reaches here rather than failing its own branch.
 		if (typeof id !== "string" || !FIELD_SET_ID_PATTERN.test(id)) {
-			throw new ApiError("validation-failed", "zones.field_set_id: must be a field set id (fld_ followed by 24 hex digits)", {
-				errors: [{ path: "zones.field_set_id", message: "must be a field set id (fld_ followed by 24 hex digits)" }],
-			});
+			throw new ApiError(
+				"validation-failed",
+				"zones.field_set_id: must be a field set id (fld_ followed by 24 hex digits)",
+				{
+					errors: [{ path: "zones.field_set_id", message: "must be a field set id (fld_ followed by 24 hex digits)" }],
+				},
+			);
 		}
 		const fieldSet = await findFieldSet(env.DB, tenantId, id);
 		if (!fieldSet) {
