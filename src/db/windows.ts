@@ -19,7 +19,10 @@ export async function saveJobPlan<
 	const insertStrip = db.prepare(
 		"INSERT OR IGNORE INTO job_strips (job_id, strip_index, row_start, row_end) VALUES (?, ?, ?, ?)",
 	);
-	await db.batch(storedPlan.strips.map((strip) => insertStrip.bind(jobId, strip.index, strip.rowStart, strip.rowEnd)));
+	// A plan of no windows (a zonal job whose fields all miss the raster) has no rows to add.
+	if (storedPlan.strips.length > 0) {
+		await db.batch(storedPlan.strips.map((strip) => insertStrip.bind(jobId, strip.index, strip.rowStart, strip.rowEnd)));
+	}
 	return storedPlan;
 }
 

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { revokeApiKey } from "../../src/db/access";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
+import fieldsGeojson from "../fixtures/t2/fields.geojson?raw";
 import nir10 from "../fixtures/t2/nir_10m.tif";
 import red10 from "../fixtures/t2/red_10m.tif";
 import { anonymous, api, expectProblem, json, waitForJob } from "../helpers";
@@ -194,6 +195,27 @@ describe("quotas", () => {
 		// The same AOI widened past the quota is refused once validate knows the output's size.
 		const wide = await submitAs(key, { index: "ndvi", inputs, aoi: { bbox: [16.33, 47.82, 16.37, 47.85] } });
 		const refused = await waitForJob((await json<{ id: string }>(wide)).id, { key });
+		expect(refused.error?.type).toBe("https://eo-edge.dev/problems/quota-exceeded");
+	});
+
+	it("counts a zonal job's pixels as those its fields cover, times its dates", async () => {
+		// The fields cover about 4700 of the 240 x 240 pixels: one date fits 10 000, three do not.
+		const { key } = await createTenantKey({ quotas: { maxPixelsPerJob: 10_000 } });
+		const inputs = {
+			red: { upload_id: await uploadIdAs(key, red10) },
+			nir: { upload_id: await uploadIdAs(key, nir10) },
+		};
+		const zones = JSON.parse(fieldsGeojson);
+		const oneDate = await submitAs(key, { process: "zonal_statistics", index: "ndvi", inputs, zones });
+		expect(oneDate.status).toBe(202);
+		const job = await waitForJob((await json<{ id: string }>(oneDate)).id, { key });
+		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+		const dates = ["2026-05-04T10:20:31Z", "2026-05-19T10:20:29Z", "2026-06-08T10:20:33Z"].map((datetime) => ({
+			datetime,
+			inputs,
+		}));
+		const series = await submitAs(key, { process: "zonal_statistics", index: "ndvi", dates, zones });
+		const refused = await waitForJob((await json<{ id: string }>(series)).id, { key });
 		expect(refused.error?.type).toBe("https://eo-edge.dev/problems/quota-exceeded");
 	});
 

@@ -5,8 +5,15 @@
  * hole, several parts, a sliver, one smaller than a pixel, fields at and beyond the raster's
  * edge, two sharing an edge, one over nodata, and a three-date series under SCL masks.
  */
+import { env } from "cloudflare:workers";
 import { parquetReadObjects } from "hyparquet";
+import proj4 from "proj4";
 import { describe, expect, it } from "vitest";
+import { getJob } from "../../src/db/jobs";
+import type { ZonalPlan } from "../../src/processes/zonal/plan";
+import { WeightedStatistics } from "../../src/processes/zonal/weighted-statistics";
+import { pixelCoverage, polygonsInPixels } from "../../src/raster/coverage";
+import largeTiled from "../fixtures/aoi/large_tiled.tif";
 import fieldsGeojson from "../fixtures/t2/fields.geojson?raw";
 import manifest from "../fixtures/t2/manifest-t2.json";
 import nir10 from "../fixtures/t2/nir_10m.tif";
@@ -21,6 +28,7 @@ import sclD1 from "../fixtures/t2/scl_d1.tif";
 import sclD2 from "../fixtures/t2/scl_d2.tif";
 import sclD3 from "../fixtures/t2/scl_d3.tif";
 import { api, expectProblem, json, submitJob, upload, waitForJob } from "../helpers";
+import { openRaster, wholeWindow } from "../rasters";
 
 const files: Record<string, ArrayBuffer> = {
 	"red_10m.tif": red10,
@@ -190,6 +198,125 @@ describe("zonal statistics against Shapely and numpy", () => {
 		const parquet = await (await artifact(id, "zones.parquet")).arrayBuffer();
 		const records = await parquetReadObjects({ file: parquet });
 		expect(records.map((record) => record.id)).toEqual(Object.keys(expected));
+	});
+});
+
+describe("zonal statistics: plans, options and what the job shows", () => {
+	it("a field cut by several windows is joined whole: the same statistics as weighed over the raster at once", async () => {
+		// A 1536 x 1536 raster in 256 x 256 tiles is planned in windows of 512 x 512 at most; the
+		// field is centred on the corner that four windows share.
+		const toLonLat = proj4("+proj=utm +zone=33 +datum=WGS84 +units=m +no_defs", "EPSG:4326");
+		const centre = [600000 + 512 * 10, 5300040 - 512 * 10];
+		const ring = [0, 1, 2, 3, 4, 5, 6, 0].map((k) => {
+			const angle = (k * Math.PI) / 3 + 0.2;
+			const radius = 330 + 40 * (k % 2);
+			return toLonLat.forward([centre[0] + radius * Math.cos(angle), centre[1] + radius * Math.sin(angle)]) as [
+				number,
+				number,
+			];
+		});
+		const zones = {
+			type: "FeatureCollection",
+			features: [
+				{ type: "Feature", id: "across", properties: null, geometry: { type: "Polygon", coordinates: [ring] } },
+			],
+		};
+		const { id } = await upload(largeTiled);
+		const inputs = { red: { upload_id: id, band: 1 }, nir: { upload_id: id, band: 2 } };
+		const response = await submitJob({ process: "zonal_statistics", index: "ndvi", inputs, zones });
+		const job = await waitForJob((await json<{ id: string }>(response)).id);
+		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+		const plan = (await getJob(env.DB, job.id))?.plan as ZonalPlan;
+		expect(plan.zonal.windows.length).toBeGreaterThan(1);
+		expect(plan.zonal.windows.every((window) => window.features.includes(0))).toBe(true);
+		const geojson = await json<ZonesGeoJson>(await artifact(job.id, "zones.geojson"));
+		const actual = geojson.features[0]?.properties.statistics as Statistics;
+
+		const { image, grid } = await openRaster(largeTiled);
+		const [red, nir] = (await image.readRasters({ interleave: false })) as unknown as [Uint16Array, Uint16Array];
+		const polygons = polygonsInPixels({ type: "Polygon", coordinates: [ring] }, grid);
+		const whole = wholeWindow(grid);
+		const coverage = pixelCoverage(polygons, "fraction", whole);
+		if (!coverage) throw new Error("the field covers nothing");
+		const reference = new WeightedStatistics();
+		for (let row = 0; row < coverage.height; row++) {
+			for (let column = 0; column < coverage.width; column++) {
+				const weight = coverage.weights[row * coverage.width + column] as number;
+				const pixel = (coverage.rowStart + row) * grid.width + coverage.colStart + column;
+				const [r, n] = [red[pixel] as number, nir[pixel] as number];
+				reference.add(Math.fround((n - r) / (n + r)), weight);
+			}
+		}
+		expectStatistics(actual, reference.finish([2, 50, 98]), "across");
+		expect(actual.count).toBeGreaterThan(3000);
+	});
+
+	it("a job whose fields all miss the raster succeeds, every field counted 0", async () => {
+		const inputs = await uploadedInputs({ red: { file: "red_10m.tif" }, nir: { file: "nir_10m.tif" } });
+		const far = {
+			type: "FeatureCollection",
+			features: [
+				{
+					type: "Feature",
+					id: "far",
+					properties: { crop: "maize" },
+					geometry: {
+						type: "Polygon",
+						coordinates: [
+							[
+								[14.0, 45.0],
+								[14.01, 45.0],
+								[14.01, 45.01],
+								[14.0, 45.01],
+								[14.0, 45.0],
+							],
+						],
+					},
+				},
+			],
+		};
+		const response = await submitJob({ process: "zonal_statistics", index: "ndvi", inputs, zones: far });
+		const job = await waitForJob((await json<{ id: string }>(response)).id);
+		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+		const geojson = await json<ZonesGeoJson>(await artifact(job.id, "zones.geojson"));
+		expect(geojson.features[0]?.properties).toMatchObject({
+			crop: "maize",
+			statistics: { count: 0, valid_fraction: null, mean: null, percentiles: { p2: null, p50: null, p98: null } },
+		});
+	});
+
+	it("min_valid_fraction nulls a cloudy date's statistics and keeps its counts; percentiles follow the request", async () => {
+		const spec = cases.zonal_series_scl as ZonalCase;
+		const request = { ...(await caseRequest(spec, "inline")), min_valid_fraction: 0.5, percentiles: [10, 90] };
+		const response = await submitJob(request);
+		const created = await json<{ id: string }>(response);
+		expect(response.status, JSON.stringify(created)).toBe(202);
+		const job = await waitForJob(created.id);
+		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+		const shown = await json<{ inputs: object; dates: { datetime: string }[]; zones: Record<string, unknown> }>(
+			await api(`/v1/jobs/${job.id}`),
+		);
+		expect(shown.inputs).toEqual({});
+		expect(shown.dates.map((date) => date.datetime)).toEqual(
+			spec.request.dates?.map((date) => (date as { datetime: string }).datetime),
+		);
+		expect(shown.zones).toEqual({
+			field_set_id: null,
+			coverage: "fraction",
+			percentiles: [10, 90],
+			min_valid_fraction: 0.5,
+		});
+		const geojson = await json<ZonesGeoJson>(await artifact(job.id, "zones.geojson"));
+		const wheat = geojson.features.find((feature) => feature.id === "wheat-1")?.properties.series ?? [];
+		const cloudy = spec.expected_series?.["wheat-1"]?.[1] as Statistics;
+		expect(wheat[1]).toMatchObject({ mean: null, std: null, sum: null, percentiles: { p10: null, p90: null } });
+		expect(wheat[1]?.count).toBeCloseTo(cloudy.count, 6);
+		expect(wheat[1]?.masked_count).toBeCloseTo(cloudy.masked_count, 6);
+		expect(wheat[0]?.mean).toBeCloseTo(spec.expected_series?.["wheat-1"]?.[0]?.mean as number, 9);
+		const csv = await (await artifact(job.id, "zones.csv")).text();
+		expect(csv.split("\r\n")[0]).toBe(
+			"id,datetime,count,nodata_count,masked_count,valid_fraction,mean,std,min,max,sum,p10,p90",
+		);
 	});
 });
 

@@ -3,7 +3,7 @@
 import { z } from "@hono/zod-openapi";
 import type { ArtifactRecord } from "../../db/artifacts";
 import type { FieldSetRecord } from "../../db/field-sets";
-import type { JobRecord } from "../../db/jobs";
+import type { JobRecord, JobRequest } from "../../db/jobs";
 import type { UploadPartRecord, UploadSessionRecord } from "../../db/upload-sessions";
 import type { UploadRecord } from "../../db/uploads";
 import { ProblemSchema } from "../../errors/openapi";
@@ -11,6 +11,7 @@ import { jobFormula } from "../../indices/formula";
 import type { IndexDefinition } from "../../indices/registry";
 import { stageNames } from "../../pipeline/stages";
 import { type JobWarning, JobWarningSchema } from "../../processes/index/statistics";
+import { COVERAGE_RULES, DEFAULT_PERCENTILES } from "../../processes/zonal/request";
 
 export const JobIdParam = z.object({
 	id: z.string().openapi({
@@ -166,8 +167,32 @@ export const JobSchema = z
 			.record(z.string(), z.number())
 			.openapi({ description: "The constants' values as applied", example: { L: 0.5 } }),
 		inputs: z.record(z.string(), JobInputSummarySchema).openapi({
-			description: "Each input with the scale and offset applied (value = sample * scale + offset)",
+			description:
+				"Each input with the scale and offset applied (value = sample * scale + offset); empty for a time series, whose inputs are its dates'",
 		}),
+		zones: z
+			.strictObject({
+				field_set_id: z.string().nullable().openapi({
+					description: "The field set the job read, or null for fields sent inline",
+					example: "fld_0123456789abcdef01234567",
+				}),
+				coverage: z.enum(COVERAGE_RULES),
+				percentiles: z.array(z.number()).openapi({ example: [2, 50, 98] }),
+				min_valid_fraction: z.number(),
+			})
+			.optional()
+			.openapi("JobZones", { description: "A zonal_statistics job's fields and how they are weighed" }),
+		dates: z
+			.array(
+				z
+					.strictObject({
+						datetime: z.iso.datetime({ offset: true }),
+						inputs: z.record(z.string(), JobInputSummarySchema),
+					})
+					.openapi("JobDate"),
+			)
+			.optional()
+			.openapi({ description: "A time series' dates, each with its inputs as applied" }),
 		created_at: z.iso.datetime(),
 		updated_at: z.iso.datetime(),
 		error: z.union([ProblemSchema, z.null()]).openapi({ description: "Why the job failed; null unless it failed" }),
@@ -182,6 +207,20 @@ export function renderUpload(upload: UploadRecord): z.infer<typeof UploadSchema>
 	return { id: upload.id, bytes: upload.bytes, created_at: upload.createdAt, raster: upload.raster };
 }
 
+function inputSummaries(inputs: JobRequest["inputs"]): z.infer<typeof JobSchema>["inputs"] {
+	return Object.fromEntries(
+		Object.entries(inputs).map(([name, input]) => [
+			name,
+			{
+				...(input.upload_id === undefined ? { href: input.href } : { upload_id: input.upload_id }),
+				band: input.band,
+				scale: input.scale,
+				offset: input.offset,
+			},
+		]),
+	);
+}
+
 export function renderJob(job: JobRecord, artifacts: readonly ArtifactRecord[]): z.infer<typeof JobSchema> {
 	const formula = jobFormula(job);
 	return {
@@ -193,17 +232,25 @@ export function renderJob(job: JobRecord, artifacts: readonly ArtifactRecord[]):
 		index: job.indexId ?? job.process,
 		expression: formula?.expression ?? null,
 		constants: formula?.constants ?? {},
-		inputs: Object.fromEntries(
-			Object.entries(job.request.inputs).map(([name, input]) => [
-				name,
-				{
-					...(input.upload_id === undefined ? { href: input.href } : { upload_id: input.upload_id }),
-					band: input.band,
-					scale: input.scale,
-					offset: input.offset,
-				},
-			]),
-		),
+		inputs: job.request.dates ? {} : inputSummaries(job.request.inputs),
+		...(job.request.zones
+			? {
+					zones: {
+						field_set_id: job.request.zones.field_set_id ?? null,
+						coverage: job.request.coverage ?? "fraction",
+						percentiles: job.request.percentiles ?? DEFAULT_PERCENTILES,
+						min_valid_fraction: job.request.min_valid_fraction ?? 0,
+					},
+				}
+			: {}),
+		...(job.request.dates
+			? {
+					dates: job.request.dates.map((date) => ({
+						datetime: date.datetime,
+						inputs: inputSummaries(date.inputs),
+					})),
+				}
+			: {}),
 		created_at: job.createdAt,
 		updated_at: job.updatedAt,
 		error: job.error,
