@@ -10,6 +10,7 @@ import { parquetReadObjects } from "hyparquet";
 import proj4 from "proj4";
 import { describe, expect, it } from "vitest";
 import { getJob } from "../../src/db/jobs";
+import { remoteBytesRead } from "../../src/db/remote-bytes";
 import type { ZonalPlan } from "../../src/processes/zonal/plan";
 import { WeightedStatistics } from "../../src/processes/zonal/weighted-statistics";
 import { pixelCoverage, polygonsInPixels } from "../../src/raster/coverage";
@@ -249,6 +250,42 @@ describe("zonal statistics: plans, options and what the job shows", () => {
 		}
 		expectStatistics(actual, reference.finish([2, 50, 98]), "across");
 		expect(actual.count).toBeGreaterThan(3000);
+	});
+
+	it("reads only the tiles its fields touch, each once", async () => {
+		const file = "https://cogs.test/files/aoi/large_tiled.tif";
+		const toLonLat = proj4("+proj=utm +zone=33 +datum=WGS84 +units=m +no_defs", "EPSG:4326");
+		// Two 400 m squares, far apart, each inside one 256 x 256 tile (2.56 km) of the 6 x 6.
+		const square = (x: number, y: number) =>
+			[
+				[x, y],
+				[x + 400, y],
+				[x + 400, y + 400],
+				[x, y + 400],
+				[x, y],
+			].map((point) => toLonLat.forward(point) as [number, number]);
+		const zones = {
+			type: "FeatureCollection",
+			features: [
+				{ type: "Feature", properties: null, geometry: { type: "Polygon", coordinates: [square(601000, 5298000)] } },
+				{ type: "Feature", properties: null, geometry: { type: "Polygon", coordinates: [square(612000, 5287000)] } },
+			],
+		};
+		const response = await submitJob({
+			process: "zonal_statistics",
+			index: "ndvi",
+			inputs: { red: { href: file, band: 1 }, nir: { href: file, band: 2 } },
+			zones,
+		});
+		const job = await waitForJob((await json<{ id: string }>(response)).id);
+		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+		const geojson = await json<ZonesGeoJson>(await artifact(job.id, "zones.geojson"));
+		for (const feature of geojson.features) expect(feature.properties.statistics?.count).toBeCloseTo(1600, 3);
+		// The 2.4 MB file holds 36 tiles of about 66 KB: the header and two tiles are read, in the
+		// ranged reader's 64 KiB ranges (a tile straddles three).
+		const bytes = await remoteBytesRead(env.DB, job.id);
+		expect(bytes).toBeGreaterThan(2 * 60_000);
+		expect(bytes).toBeLessThanOrEqual(10 * 65_536);
 	});
 
 	it("a job whose fields all miss the raster succeeds, every field counted 0", async () => {
