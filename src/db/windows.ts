@@ -21,7 +21,9 @@ export async function saveJobPlan<
 	);
 	// A plan of no windows (a zonal job whose fields all miss the raster) has no rows to add.
 	if (storedPlan.strips.length > 0) {
-		await db.batch(storedPlan.strips.map((strip) => insertStrip.bind(jobId, strip.index, strip.rowStart, strip.rowEnd)));
+		await db.batch(
+			storedPlan.strips.map((strip) => insertStrip.bind(jobId, strip.index, strip.rowStart, strip.rowEnd)),
+		);
 	}
 	return storedPlan;
 }

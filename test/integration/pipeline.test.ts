@@ -79,7 +79,7 @@ function manifestCase(name: CaseName): ManifestCase {
 }
 
 /** Uploads a case's files and builds its inputs, with the scale and offset it gives. */
-async function caseInputs(spec: ManifestCase): Promise<CreateJob["inputs"]> {
+async function caseInputs(spec: ManifestCase): Promise<NonNullable<CreateJob["inputs"]>> {
 	const uploads = new Map<string, string>();
 	for (const input of Object.values(spec.inputs)) {
 		if (!uploads.has(input.file)) {

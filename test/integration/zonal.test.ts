@@ -207,7 +207,7 @@ describe("zonal statistics: plans, options and what the job shows", () => {
 		// A 1536 x 1536 raster in 256 x 256 tiles is planned in windows of 512 x 512 at most; the
 		// field is centred on the corner that four windows share.
 		const toLonLat = proj4("+proj=utm +zone=33 +datum=WGS84 +units=m +no_defs", "EPSG:4326");
-		const centre = [600000 + 512 * 10, 5300040 - 512 * 10];
+		const centre: [number, number] = [600000 + 512 * 10, 5300040 - 512 * 10];
 		const ring = [0, 1, 2, 3, 4, 5, 6, 0].map((k) => {
 			const angle = (k * Math.PI) / 3 + 0.2;
 			const radius = 330 + 40 * (k % 2);
@@ -335,7 +335,7 @@ describe("zonal statistics: plans, options and what the job shows", () => {
 		);
 		expect(shown.inputs).toEqual({});
 		expect(shown.dates.map((date) => date.datetime)).toEqual(
-			spec.request.dates?.map((date) => (date as { datetime: string }).datetime),
+			spec.request.dates?.map((date) => (date as unknown as { datetime: string }).datetime),
 		);
 		expect(shown.zones).toEqual({
 			field_set_id: null,

@@ -153,7 +153,7 @@ export const listJobEvents = <ThrowOnError extends boolean = false>(options: Opt
 /**
  * Download a job artifact
  *
- * Artifacts of a succeeded job. While the job is queued or running: 409 `job-not-finished` with Retry-After; a failed or canceled job: 409 `job-not-succeeded`; a name the job does not have: 404 listing the names it has. The artifacts: result.tif (Cloud-Optimized GeoTIFF, float32, nodata NaN, with overviews), stats.json and preview.png (RGBA, at most 1024 px a side, nodata transparent; `colormap` and `rescale` redraw it).
+ * Artifacts of a succeeded job. While the job is queued or running: 409 `job-not-finished` with Retry-After; a failed or canceled job: 409 `job-not-succeeded`; a name the job does not have: 404 listing the names it has. An index job's artifacts: result.tif (Cloud-Optimized GeoTIFF, float32, nodata NaN, with overviews), stats.json and preview.png (RGBA, at most 1024 px a side, nodata transparent; `colormap` and `rescale` redraw it). A zonal_statistics job's: zones.geojson (the fields with their statistics), zones.csv (a row per field and date) and zones.parquet (GeoParquet 1.1).
  */
 export const getJobArtifact = <ThrowOnError extends boolean = false>(options: Options<GetJobArtifactData, ThrowOnError>): RequestResult<GetJobArtifactResponses, GetJobArtifactErrors, ThrowOnError> => (options.client ?? client).get<GetJobArtifactResponses, GetJobArtifactErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],

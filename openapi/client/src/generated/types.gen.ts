@@ -102,11 +102,16 @@ export type Job = {
         [key: string]: number;
     };
     /**
-     * Each input with the scale and offset applied (value = sample * scale + offset)
+     * Each input with the scale and offset applied (value = sample * scale + offset); empty for a time series, whose inputs are its dates'
      */
     inputs: {
         [key: string]: JobInputSummary;
     };
+    zones?: JobZones;
+    /**
+     * A time series' dates, each with its inputs as applied
+     */
+    dates?: Array<JobDate>;
     created_at: string;
     updated_at: string;
     /**
@@ -132,6 +137,26 @@ export type JobInputSummary = {
     offset: number;
 };
 
+/**
+ * A zonal_statistics job's fields and how they are weighed
+ */
+export type JobZones = {
+    /**
+     * The field set the job read, or null for fields sent inline
+     */
+    field_set_id: string | null;
+    coverage: 'fraction' | 'center' | 'all_touched';
+    percentiles: Array<number>;
+    min_valid_fraction: number;
+};
+
+export type JobDate = {
+    datetime: string;
+    inputs: {
+        [key: string]: JobInputSummary;
+    };
+};
+
 export type JobWarning = {
     code: 'inputs-not-reflectance';
     /**
@@ -150,9 +175,9 @@ export type Artifact = {
 
 export type CreateJob = {
     /**
-     * What the job computes: `index` (the default) evaluates a catalog index or an expression into result.tif, stats.json and preview.png
+     * What the job computes: `index` (the default) evaluates a catalog index or an expression into result.tif, stats.json and preview.png; `zonal_statistics` gives its statistics per field (and per date of a time series) in zones.geojson, zones.csv and zones.parquet
      */
-    process?: 'index';
+    process?: 'index' | 'zonal_statistics';
     /**
      * A catalog index id (the Awesome Spectral Indices short name), case-insensitive: NDVI, EVI, NBR, …; GET /v1/indices lists them. Give index or expression.
      */
@@ -172,10 +197,27 @@ export type CreateJob = {
     output?: OutputOptions;
     grid?: GridOptions;
     aoi?: Aoi;
+    zones?: Zones;
     /**
-     * One entry per band: for an index keyed by STAC common name (red, nir, swir16, …), for an expression by the names it uses
+     * How a pixel weighs in a field (zonal_statistics): `fraction` (the default) by the exact share of its area inside the field, `center` 1 when its centre is inside (openEO's rule), `all_touched` 1 when the field touches it (GDAL's ALL_TOUCHED)
      */
-    inputs: {
+    coverage?: 'fraction' | 'center' | 'all_touched';
+    /**
+     * Percentiles per field (zonal_statistics), weighted by coverage: the smallest value whose cumulative weight reaches q/100 of the total. Default [2, 50, 98]
+     */
+    percentiles?: Array<number>;
+    /**
+     * A field (on a date) whose valid share of its covered area is below this keeps its counts and gets null statistics (zonal_statistics), so cloudy dates do not pollute a series. Default 0
+     */
+    min_valid_fraction?: number;
+    /**
+     * A time series instead of `inputs` (zonal_statistics): up to 100 dates, each another scene (any grid or CRS), with its own inputs and mask
+     */
+    dates?: Array<ZonalDate>;
+    /**
+     * One entry per band: for an index keyed by STAC common name (red, nir, swir16, …), for an expression by the names it uses. A zonal_statistics time series gives `dates` instead
+     */
+    inputs?: {
         [key: string]: JobInput;
     };
     /**
@@ -281,6 +323,73 @@ export type AoiMultiPolygon = {
         number,
         number
     ]>>>;
+};
+
+/**
+ * The fields: a stored field set by id, or a GeoJSON FeatureCollection of Polygon and MultiPolygon features in longitude/latitude, checked as POST /v1/fields checks it
+ */
+export type Zones = {
+    /**
+     * A field set made with POST /v1/fields
+     */
+    field_set_id: string;
+} | FieldCollection;
+
+/**
+ * A GeoJSON FeatureCollection (RFC 7946) of Polygon and MultiPolygon features in longitude/latitude. Foreign members and properties are kept as sent
+ */
+export type FieldCollection = {
+    type: 'FeatureCollection';
+    features: Array<{
+        type: 'Feature';
+        /**
+         * The feature's id in results; else `properties.id`, else its position in `features` (`0`, `1`, …). Unique within the set
+         */
+        id?: string | number;
+        geometry: {
+            type: 'Polygon';
+            /**
+             * The exterior ring, then holes inside it; rings may not cross or touch
+             */
+            coordinates: Array<Array<[
+                number,
+                number,
+                number
+            ]>>;
+        } | {
+            type: 'MultiPolygon';
+            coordinates: Array<Array<Array<[
+                number,
+                number,
+                number
+            ]>>>;
+        };
+        /**
+         * Kept as sent (a partner's own ids, crop, farm, …)
+         */
+        properties?: {
+            [key: string]: unknown;
+        } | null;
+        [key: string]: unknown;
+    }>;
+    [key: string]: unknown;
+};
+
+/**
+ * One date of a time series: its scene's inputs and its own mask
+ */
+export type ZonalDate = {
+    /**
+     * When the date's scene was acquired (RFC 3339); the series is sorted by it
+     */
+    datetime: string;
+    /**
+     * The date's inputs, named as the formula needs them (the same names on every date)
+     */
+    inputs: {
+        [key: string]: JobInput;
+    };
+    mask?: Mask;
 };
 
 export type JobInput = {
@@ -453,46 +562,6 @@ export type FieldSet = {
         number
     ];
     created_at: string;
-};
-
-/**
- * A GeoJSON FeatureCollection (RFC 7946) of Polygon and MultiPolygon features in longitude/latitude. Foreign members and properties are kept as sent
- */
-export type FieldCollection = {
-    type: 'FeatureCollection';
-    features: Array<{
-        type: 'Feature';
-        /**
-         * The feature's id in results; else `properties.id`, else its position in `features` (`0`, `1`, …). Unique within the set
-         */
-        id?: string | number;
-        geometry: {
-            type: 'Polygon';
-            /**
-             * The exterior ring, then holes inside it; rings may not cross or touch
-             */
-            coordinates: Array<Array<[
-                number,
-                number,
-                number
-            ]>>;
-        } | {
-            type: 'MultiPolygon';
-            coordinates: Array<Array<Array<[
-                number,
-                number,
-                number
-            ]>>>;
-        };
-        /**
-         * Kept as sent (a partner's own ids, crop, farm, …)
-         */
-        properties?: {
-            [key: string]: unknown;
-        } | null;
-        [key: string]: unknown;
-    }>;
-    [key: string]: unknown;
 };
 
 export type FieldSetList = {
