@@ -73,10 +73,10 @@ describe("the OpenAPI document", () => {
 		}
 	});
 
-	it("declares the bearer key scheme, and every upload and job operation needs one key scope", () => {
+	it("declares the bearer key scheme, and every upload, job and field set operation needs one key scope", () => {
 		expect(document.components.securitySchemes?.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
 		for (const { name, operation } of operations) {
-			const keyed = /^\S+ \/v1\/(uploads|jobs)/.test(name);
+			const keyed = /^\S+ \/v1\/(uploads|jobs|fields)/.test(name);
 			if (keyed) {
 				expect(operation.security, name).toHaveLength(1);
 				const [scope] = operation.security?.[0]?.bearerAuth ?? [];

@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 /** Per pattern (as published): values it must accept beyond the document's examples, and values it must refuse. */
 const expectations: Record<string, { accepts?: string[]; refuses: string[] }> = {
 	"^upl_[0-9a-f]{24}$": { refuses: ["upl_0123456789ABCDEF01234567", "job_0123456789abcdef01234567"] },
+	"^fld_[0-9a-f]{24}$": { refuses: ["fld_0123456789ABCDEF01234567", "upl_0123456789abcdef01234567", "fld_0123"] },
 	"^(\\*\\.)?[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*$": {
 		accepts: ["*.example.com", "Sentinel-COGS.s3.us-west-2.amazonaws.com", "127.0.0.1", "localhost"],
 		refuses: ["https://example.com", "*example.com", "-example.com", "example..com", "example.com/"],

@@ -2,14 +2,24 @@
  * `npm run demo`: what a partner's integration looks like, through the published client
  * (@eo-edge/client, built from openapi/client). Against a running `npm run dev` it uploads the
  * sample bands, submits NDVI, shows the job's progress until it ends, saves the artifacts to a
- * folder and prints the statistics.
+ * folder and prints the statistics; then stores the sample fields (samples/fields.geojson) as a
+ * field set, runs NDVI per field over the same bands and prints each field's statistics.
  *
  * Settings (environment): EO_EDGE_API (default http://localhost:8787), EO_EDGE_API_KEY (default
  * the local development key that `npm run dev` seeds), EO_EDGE_DEMO_DIR (default artifacts/).
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createClient, createJob, createUpload, getJobArtifact, type Problem, waitForJob } from "@eo-edge/client";
+import {
+	createClient,
+	createFieldSet,
+	createJob,
+	createUpload,
+	getJobArtifact,
+	type Job,
+	type Problem,
+	waitForJob,
+} from "@eo-edge/client";
 import { DEVELOPMENT_API_KEY } from "../src/access/api-keys";
 import type { JobStatistics } from "../src/processes/index/statistics";
 
@@ -52,32 +62,36 @@ const { data: submitted, error: rejected } = await createJob({
 if (!submitted) fail("submit the NDVI job", rejected);
 console.log(`job ${submitted.id} submitted`);
 
-let lastLine = "";
-const job = await waitForJob(submitted.id, {
-	client,
-	timeoutMs: 120_000,
-	onProgress: ({ status, stage, progress }) => {
-		const line = `  ${status.padEnd(9)} ${(stage ?? "-").padEnd(8)} ${Math.round(progress * 100)}%`;
-		if (line !== lastLine) console.log(line);
-		lastLine = line;
-	},
-});
-if (job.status !== "succeeded") fail(`job ${job.id} ${job.status}`, job.error);
-
-const folder = join(outputRoot, job.id);
-mkdirSync(folder, { recursive: true });
-for (const artifact of job.artifacts) {
-	const { data, error } = await getJobArtifact({
+/** Shows the job's progress until it ends, and saves its artifacts to a folder of its own. */
+async function runToEnd(id: string): Promise<{ job: Job; folder: string }> {
+	let lastLine = "";
+	const job = await waitForJob(id, {
 		client,
-		path: { id: job.id, name: artifact.name },
-		parseAs: "arrayBuffer",
+		timeoutMs: 120_000,
+		onProgress: ({ status, stage, progress }) => {
+			const line = `  ${status.padEnd(9)} ${(stage ?? "-").padEnd(8)} ${Math.round(progress * 100)}%`;
+			if (line !== lastLine) console.log(line);
+			lastLine = line;
+		},
 	});
-	if (!data) fail(`download ${artifact.name}`, error);
-	// data is typed by the JSON artifact's schema; parseAs makes every artifact bytes here.
-	writeFileSync(join(folder, artifact.name), new Uint8Array(data as unknown as ArrayBuffer));
-	console.log(`saved ${join(folder, artifact.name)} (${artifact.bytes} bytes)`);
+	if (job.status !== "succeeded") fail(`job ${job.id} ${job.status}`, job.error);
+	const folder = join(outputRoot, job.id);
+	mkdirSync(folder, { recursive: true });
+	for (const artifact of job.artifacts) {
+		const { data, error } = await getJobArtifact({
+			client,
+			path: { id: job.id, name: artifact.name },
+			parseAs: "arrayBuffer",
+		});
+		if (!data) fail(`download ${artifact.name}`, error);
+		// data is typed by the JSON artifact's schema; parseAs makes every artifact bytes here.
+		writeFileSync(join(folder, artifact.name), new Uint8Array(data as unknown as ArrayBuffer));
+		console.log(`saved ${join(folder, artifact.name)} (${artifact.bytes} bytes)`);
+	}
+	return { job, folder };
 }
 
+const { job, folder } = await runToEnd(submitted.id);
 const stats = JSON.parse(readFileSync(join(folder, "stats.json"), "utf8")) as JobStatistics;
 const format = (value: number | null) => (value === null ? "-" : value.toFixed(4));
 console.log(`\n${job.index} statistics over ${stats.count} pixels (${stats.nodata_count} nodata)`);
@@ -94,3 +108,36 @@ stats.histogram.counts.forEach((count, bin) => {
 	const bar = "#".repeat(Math.ceil((40 * count) / widest));
 	console.log(`  ${from.toFixed(3).padStart(7)} .. ${to.toFixed(3).padStart(6)} ${String(count).padStart(8)} ${bar}`);
 });
+
+const fields = JSON.parse(readFileSync(join(ROOT, "samples", "fields.geojson"), "utf8"));
+const { data: fieldSet, error: fieldsRefused } = await createFieldSet({ client, body: fields });
+if (!fieldSet) fail("store the sample fields", fieldsRefused);
+console.log(`\nfield set ${fieldSet.id}: ${fieldSet.features} fields`);
+const { data: zonal, error: zonalRejected } = await createJob({
+	client,
+	body: {
+		process: "zonal_statistics",
+		index: "ndvi",
+		inputs: { red: { upload_id: red, band: 1 }, nir: { upload_id: nir, band: 1 } },
+		zones: { field_set_id: fieldSet.id },
+	},
+});
+if (!zonal) fail("submit the per-field NDVI job", zonalRejected);
+console.log(`job ${zonal.id} submitted`);
+const zones = await runToEnd(zonal.id);
+const perField = JSON.parse(readFileSync(join(zones.folder, "zones.geojson"), "utf8")) as {
+	features: {
+		id: string;
+		properties: {
+			crop?: string;
+			statistics: { count: number; mean: number | null; percentiles: Record<string, number | null> };
+		};
+	}[];
+};
+console.log(`\nNDVI per field (pixels weighed by the share of their area inside the field)`);
+for (const { id, properties } of perField.features) {
+	const { count, mean, percentiles } = properties.statistics;
+	console.log(
+		`  ${id.padEnd(12)} ${(properties.crop ?? "").padEnd(7)} ${count.toFixed(1).padStart(8)} px  mean ${format(mean)}  p2 ${format(percentiles.p2 ?? null)}  p98 ${format(percentiles.p98 ?? null)}`,
+	);
+}

@@ -355,6 +355,67 @@ async function checkNdwi(api: string): Promise<void> {
 	await checkStatistics("ndwi", api, id, "ndwi_s2_256");
 }
 
+/**
+ * Fields over plain HTTP: the manifest's field set stored with POST /v1/fields, NDVI per field
+ * with exact coverage fractions, every field's statistics against Shapely's and numpy's.
+ */
+async function checkFields(api: string): Promise<void> {
+	console.log("\n# Fields: POST /v1/fields, then a zonal_statistics job (fetch)");
+	const started = performance.now();
+	const manifest = JSON.parse(readFileSync(join(FIXTURES, "t2", "manifest-t2.json"), "utf8")) as {
+		zonal_cases: Record<string, { expected: Record<string, Record<string, unknown>> }>;
+	};
+	const expected = manifest.zonal_cases.zonal_ndvi_fraction?.expected ?? {};
+	const stored = await fetch(`${api}/v1/fields`, {
+		method: "POST",
+		headers: { "content-type": "application/json", ...DEV_AUTH },
+		body: readFileSync(join(FIXTURES, "t2", "fields.geojson")),
+	});
+	const fieldSet = (await stored.json()) as { id: string; features: number };
+	check(
+		`POST /v1/fields: 201, ${Object.keys(expected).length} features`,
+		stored.status === 201 && fieldSet.features === Object.keys(expected).length,
+		JSON.stringify(fieldSet),
+	);
+	const red = await uploadId(api, join(FIXTURES, "t2", "red_10m.tif"));
+	const nir = await uploadId(api, join(FIXTURES, "t2", "nir_10m.tif"));
+	const submitted = await fetch(`${api}/v1/jobs`, {
+		method: "POST",
+		headers: { "content-type": "application/json", ...DEV_AUTH },
+		body: JSON.stringify({
+			process: "zonal_statistics",
+			index: "ndvi",
+			inputs: { red: { upload_id: red }, nir: { upload_id: nir } },
+			zones: { field_set_id: fieldSet.id },
+		}),
+	});
+	const { id } = (await submitted.json()) as { id: string };
+	check("POST /v1/jobs (zonal_statistics): 202", submitted.status === 202, `${submitted.status}`);
+	const job = await waitForJob(api, id);
+	check(`job ${id} succeeded (${seconds(started)})`, job.status === "succeeded", JSON.stringify(job));
+	const zones = await getJson<{ features: { id: string; properties: { statistics: Record<string, unknown> } }[] }>(
+		`${api}/v1/jobs/${id}/artifacts/zones.geojson`,
+	);
+	const close = (a: unknown, b: unknown) =>
+		a === b ||
+		(typeof a === "number" && typeof b === "number" && Math.abs(a - b) <= Math.max(1e-9, 1e-6 * Math.abs(b)));
+	const off = zones.features.flatMap(({ id: fieldId, properties: { statistics } }) =>
+		["count", "nodata_count", "mean", "std", "min", "max", "sum"]
+			.filter((key) => !close(statistics[key], expected[fieldId]?.[key]))
+			.map((key) => `${fieldId}.${key} ${statistics[key]} vs ${expected[fieldId]?.[key]}`),
+	);
+	check(
+		`zones.geojson: ${zones.features.length} fields match Shapely and numpy within 1e-6`,
+		zones.features.length === Object.keys(expected).length && off.length === 0,
+		off.slice(0, 5).join("; "),
+	);
+	const csv = await fetch(`${api}/v1/jobs/${id}/artifacts/zones.csv`, { headers: DEV_AUTH });
+	check(
+		"zones.csv: 200 text/csv, a row per field",
+		csv.status === 200 && (await csv.text()).trimEnd().split("\r\n").length === zones.features.length + 1,
+	);
+}
+
 async function checkKeyRequired(api: string): Promise<void> {
 	console.log("\n# Error path: no API key");
 	const response = await fetch(`${api}/v1/jobs/job_0123456789abcdef01234567`);
@@ -405,6 +466,7 @@ async function checkDemo(api: string): Promise<void> {
 	const jobId = /^job (job_[0-9a-f]+) submitted$/m.exec(run.output)?.[1];
 	if (jobId === undefined) throw new Error("the demo printed no job id");
 	check("the demo printed the statistics", /NDVI statistics over \d+ pixels/.test(run.output));
+	check("the demo printed NDVI per field", /NDVI per field/.test(run.output) && /north-field/.test(run.output));
 	const result = join(folder, jobId, "result.tif");
 	check(
 		"the demo saved result.tif and stats.json",
@@ -472,6 +534,7 @@ try {
 	await checkWalkthrough(api);
 	gdalChecked = checkWithGdal();
 	await checkNdwi(api);
+	await checkFields(api);
 	await checkNotATiff(api);
 	await checkKeyRequired(api);
 	await checkLyingContentLength(api);

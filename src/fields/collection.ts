@@ -97,49 +97,51 @@ const NOT_A_COLLECTION = 'must be a GeoJSON FeatureCollection: {"type": "Feature
  * {@link checkFieldCollection} checks it, so that a problem's path names the feature whichever
  * request carried it.
  */
+/** A collection of two fields, as the document shows it: one with its own id, one with `properties.id`. */
+export const fieldCollectionExample = {
+	type: "FeatureCollection",
+	features: [
+		{
+			type: "Feature",
+			id: "north-field",
+			geometry: {
+				type: "Polygon",
+				coordinates: [
+					[
+						[16.3432, 47.8297],
+						[16.355, 47.8297],
+						[16.355, 47.8385],
+						[16.3432, 47.8385],
+						[16.3432, 47.8297],
+					],
+				],
+			},
+			properties: { crop: "wheat", farm: "Gut Ebenthal" },
+		},
+		{
+			type: "Feature",
+			geometry: {
+				type: "Polygon",
+				coordinates: [
+					[
+						[16.36, 47.83],
+						[16.371, 47.83],
+						[16.371, 47.8385],
+						[16.36, 47.83],
+					],
+				],
+			},
+			properties: { id: 4711, crop: "maize" },
+		},
+	],
+};
+
 export const FieldCollectionSchema = z
 	.custom<unknown>((value) => value !== null, { error: NOT_A_COLLECTION })
 	.openapi("FieldCollection", {
 		...(fieldCollectionJsonSchema as object),
 		description:
 			"A GeoJSON FeatureCollection (RFC 7946) of Polygon and MultiPolygon features in longitude/latitude. Foreign members and properties are kept as sent",
-		example: {
-			type: "FeatureCollection",
-			features: [
-				{
-					type: "Feature",
-					id: "north-field",
-					geometry: {
-						type: "Polygon",
-						coordinates: [
-							[
-								[16.3432, 47.8297],
-								[16.355, 47.8297],
-								[16.355, 47.8385],
-								[16.3432, 47.8385],
-								[16.3432, 47.8297],
-							],
-						],
-					},
-					properties: { crop: "wheat", farm: "Gut Ebenthal" },
-				},
-				{
-					type: "Feature",
-					geometry: {
-						type: "Polygon",
-						coordinates: [
-							[
-								[16.36, 47.83],
-								[16.371, 47.83],
-								[16.371, 47.8385],
-								[16.36, 47.83],
-							],
-						],
-					},
-					properties: { id: 4711, crop: "maize" },
-				},
-			],
-		},
 	});
 
 type Ring = [number, number][];

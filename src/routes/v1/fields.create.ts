@@ -11,7 +11,12 @@ import type { App, AppEnv } from "../../context";
 import { fieldSetUsage, insertFieldSetWithinQuota } from "../../db/field-sets";
 import { ApiError } from "../../errors/api-error";
 import { keyedHeaders, locationHeader, problemResponses } from "../../errors/openapi";
-import { checkFieldCollection, FieldCollectionSchema, fieldLimits } from "../../fields/collection";
+import {
+	checkFieldCollection,
+	FieldCollectionSchema,
+	fieldCollectionExample,
+	fieldLimits,
+} from "../../fields/collection";
 import { newFieldSetId } from "../../ids";
 import { log } from "../../observability/log";
 import { writeFieldCollection } from "../../storage/field-collections";
@@ -47,7 +52,7 @@ export const createFieldSetRoute = createRoute({
 	request: {
 		body: {
 			required: true,
-			content: { "application/json": { schema: FieldCollectionSchema } },
+			content: { "application/json": { schema: FieldCollectionSchema, example: fieldCollectionExample } },
 		},
 	},
 	responses: {

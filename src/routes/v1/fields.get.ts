@@ -7,7 +7,7 @@ import type { App } from "../../context";
 import { findFieldSet } from "../../db/field-sets";
 import { ApiError } from "../../errors/api-error";
 import { keyedHeaders, problemResponses } from "../../errors/openapi";
-import { FieldCollectionSchema } from "../../fields/collection";
+import { FieldCollectionSchema, fieldCollectionExample } from "../../fields/collection";
 import { FIELD_COLLECTION_MEDIA_TYPE } from "../../storage/field-collections";
 import { FieldSetIdParam } from "./schemas";
 
@@ -25,7 +25,7 @@ export const getFieldSetRoute = createRoute({
 		200: {
 			description: "The field set's FeatureCollection",
 			headers: keyedHeaders,
-			content: { [FIELD_COLLECTION_MEDIA_TYPE]: { schema: FieldCollectionSchema } },
+			content: { [FIELD_COLLECTION_MEDIA_TYPE]: { schema: FieldCollectionSchema, example: fieldCollectionExample } },
 		},
 		...problemResponses(401, 403, 404, 429),
 	},

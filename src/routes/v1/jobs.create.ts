@@ -94,10 +94,10 @@ export const CreateJobSchema = z
 	.superRefine((request, context) => {
 		const allowed = request.remote?.allowed_hosts;
 		if (!allowed) return;
-		for (const { path, input } of requestInputs(request)) {
+		for (const { segments, input } of requestInputs(request)) {
 			if (input.href === undefined) continue;
 			const refused = remoteUrlRefusal(new URL(input.href), [allowed]);
-			if (refused) context.addIssue({ code: "custom", path: [...path, "href"], message: refused });
+			if (refused) context.addIssue({ code: "custom", path: [...segments, "href"], message: refused });
 		}
 	})
 	.superRefine((request, context) => {
@@ -135,20 +135,25 @@ export const createJobRoute = createRoute({
 
 type CreateJob = z.infer<typeof CreateJobSchema>;
 
-/** An input of a request with where it stands in it: `inputs.red`, or `dates[2].inputs.red`. */
+/**
+ * An input of a request with where it stands in it: `inputs.red`, or `dates[2].inputs.red` (and
+ * as the segments of a zod issue's path).
+ */
 interface RequestedInput {
 	path: string;
+	segments: (string | number)[];
 	input: Pick<JobInput, "upload_id" | "href" | "band">;
 }
 
 /** Every input of a request: its own, or each date's. */
 function requestInputs(request: Pick<CreateJob, "inputs" | "dates">): RequestedInput[] {
-	const named = (inputs: Record<string, JobInput>, prefix: string) =>
-		Object.entries(inputs).map(([name, input]) => ({ path: `${prefix}inputs.${name}`, input }));
-	return [
-		...named(request.inputs ?? {}, ""),
-		...(request.dates ?? []).flatMap((date, i) => named(date.inputs, `dates[${i}].`)),
-	];
+	const named = (inputs: Record<string, JobInput>, date: number | null) =>
+		Object.entries(inputs).map(([name, input]) => ({
+			path: `${date === null ? "" : `dates[${date}].`}inputs.${name}`,
+			segments: [...(date === null ? [] : ["dates", date]), "inputs", name],
+			input,
+		}));
+	return [...named(request.inputs ?? {}, null), ...(request.dates ?? []).flatMap((date, i) => named(date.inputs, i))];
 }
 
 /**
