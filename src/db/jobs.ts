@@ -65,6 +65,35 @@ export interface JobRequest {
 	dates?: { datetime: string; inputs: Record<string, JobInputRequest>; mask?: JobRequest["mask"] }[] | undefined;
 }
 
+/**
+ * A time series' inputs as the job's: each date's inputs under `<date>/<name>`, the date's index
+ * first, so the pipeline's stages, which read a job's inputs by name, read every date's alike.
+ */
+export function datedInputName(date: number, name: string): string {
+	return `${date}/${name}`;
+}
+
+/**
+ * A problem's paths and text in the request's own terms: a time series' input `<d>/<name>` is
+ * `dates[d].inputs.<name>` in a path and `<name>' of dates[d]` in the text. Other jobs' input
+ * names are left alone, whatever they hold.
+ */
+export function inRequestTerms<P extends { detail: string; errors?: { path: string; message: string }[] }>(
+	request: JobRequest,
+	problem: P,
+): P {
+	if (!request.dates) return problem;
+	const text = (value: string) =>
+		value.replace(/'(\d+)\/([^']+)'/g, "'$2' of dates[$1]").replace(/inputs\.(\d+)\//g, "dates[$1].inputs.");
+	return {
+		...problem,
+		detail: text(problem.detail),
+		...(problem.errors
+			? { errors: problem.errors.map((error) => ({ path: text(error.path), message: text(error.message) })) }
+			: {}),
+	};
+}
+
 /** A warning on a job's result (the contract's JobWarning). */
 export interface JobWarningRecord {
 	code: string;

@@ -3,7 +3,7 @@
  * stage and decides ack or retry. Stages never ack; they return an outcome or throw.
  */
 import { insertEvent, type NewEvent } from "../db/events";
-import { getJob, isTerminal, markStageRunning, markStageSettled } from "../db/jobs";
+import { getJob, inRequestTerms, isTerminal, markStageRunning, markStageSettled } from "../db/jobs";
 import { ApiError, type FieldError, jobProblem, TransientFault } from "../errors/api-error";
 import { oneAtATime } from "../isolate-memory";
 import { describeError, log } from "../observability/log";
@@ -133,7 +133,7 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 		const durationMs = Date.now() - started;
 		if (consumer.stage) await recordSettled(env.DB, job.id, body.trace_id);
 		if (outcome.kind === "failed") {
-			const problem = jobProblem(outcome.error, job.id, body.trace_id);
+			const problem = inRequestTerms(job.request, jobProblem(outcome.error, job.id, body.trace_id));
 			await endJobAsFailed(env, job.id, problem);
 			await recordEvent(env.DB, { ...event, status: "failed", durationMs, detail: { ...detail, problem } });
 			log.warn("stage_failed_job", {

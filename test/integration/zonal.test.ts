@@ -443,6 +443,23 @@ describe("zonal statistics: requests it refuses", () => {
 		expect(index.errors?.map((error) => error.path)).toContain("coverage");
 	});
 
+	it("a date's input that fails in the pipeline is named in the request's terms", async () => {
+		const file = "https://cogs.test/files/s2_red_256.tif";
+		const response = await submitJob({
+			process: "zonal_statistics",
+			index: "ndvi",
+			zones: fields,
+			dates: [
+				{ datetime: "2026-05-04T10:20:31Z", inputs: { red: { href: file }, nir: { href: file } } },
+				{ datetime: "2026-05-19T10:20:29Z", inputs: { red: { href: file }, nir: { href: file, band: 3 } } },
+			],
+		});
+		const job = await waitForJob((await json<{ id: string }>(response)).id);
+		expect(job.status).toBe("failed");
+		expect(job.error?.errors?.[0]?.path).toBe("dates[1].inputs.nir.band");
+		expect(job.error?.detail).toContain("'nir' of dates[1]");
+	});
+
 	it("names the date whose inputs the formula cannot use", async () => {
 		const good = await uploadedInputs({ red: { file: "red_d1.tif" }, nir: { file: "nir_d1.tif" } });
 		const problem = await expectProblem(

@@ -6,7 +6,7 @@
  * date's inputs, and stored as the first date's (every date names the same inputs).
  */
 import { z } from "@hono/zod-openapi";
-import type { JobRequest } from "../../db/jobs";
+import { datedInputName, type JobRequest } from "../../db/jobs";
 import { ApiError, type FieldError } from "../../errors/api-error";
 import { FieldCollectionSchema } from "../../fields/collection";
 import { FIELD_SET_ID_PATTERN } from "../../ids";
@@ -156,14 +156,7 @@ export interface ZonalDate {
 	mask: JobRequest["mask"];
 }
 
-/**
- * A time series' inputs as the job's: each date's inputs under `<date>/<name>`, the date's index
- * first, so the pipeline's stages, which read a job's inputs by name, read every date's alike.
- */
-export function datedInputName(date: number, name: string): string {
-	return `${date}/${name}`;
-}
-
+/** The request's dates, each with its inputs' names among the job's (see datedInputName). */
 export function zonalDates(request: JobRequest): ZonalDate[] {
 	const same = (names: string[]) => Object.fromEntries(names.map((name) => [name, name]));
 	if (!request.dates) return [{ datetime: null, inputs: same(Object.keys(request.inputs)), mask: request.mask }];

@@ -20,7 +20,7 @@ import type { App } from "../../context";
 import type { TenantQuotas } from "../../db/access";
 import { listArtifacts } from "../../db/artifacts";
 import { findFieldSet } from "../../db/field-sets";
-import { admitJob, failJob, getTenantJob, type JobRecord, type JobRequest } from "../../db/jobs";
+import { admitJob, datedInputName, failJob, getTenantJob, type JobRecord, type JobRequest } from "../../db/jobs";
 import { findUploads } from "../../db/uploads";
 import { ApiError, type FieldError, jobProblem } from "../../errors/api-error";
 import { keyedHeaders, locationHeader, problemResponses, responseHeaders } from "../../errors/openapi";
@@ -36,7 +36,6 @@ import {
 	processRequestIssues,
 	processRequests,
 } from "../../processes/requests";
-import { datedInputName } from "../../processes/zonal/request";
 import { operatorAllowlist, remoteUrlRefusal } from "../../raster/remote";
 import { objectKeys } from "../../storage/keys";
 import { createJobExample, queuedJobExample } from "./examples";
