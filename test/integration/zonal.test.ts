@@ -16,6 +16,8 @@ import { WeightedStatistics } from "../../src/processes/zonal/weighted-statistic
 import { pixelCoverage, polygonsInPixels } from "../../src/raster/coverage";
 import largeTiled from "../fixtures/aoi/large_tiled.tif";
 import fieldsGeojson from "../fixtures/t2/fields.geojson?raw";
+import lsNir from "../fixtures/t2/ls_nir_30m.tif";
+import lsRed from "../fixtures/t2/ls_red_30m.tif";
 import manifest from "../fixtures/t2/manifest-t2.json";
 import nir10 from "../fixtures/t2/nir_10m.tif";
 import nirD1 from "../fixtures/t2/nir_d1.tif";
@@ -33,6 +35,8 @@ import { openRaster, wholeWindow } from "../rasters";
 
 const files: Record<string, ArrayBuffer> = {
 	"red_10m.tif": red10,
+	"ls_red_30m.tif": lsRed,
+	"ls_nir_30m.tif": lsNir,
 	"nir_10m.tif": nir10,
 	"red_d1.tif": redD1,
 	"nir_d1.tif": nirD1,
@@ -286,6 +290,38 @@ describe("zonal statistics: plans, options and what the job shows", () => {
 		const bytes = await remoteBytesRead(env.DB, job.id);
 		expect(bytes).toBeGreaterThan(2 * 60_000);
 		expect(bytes).toBeLessThanOrEqual(10 * 65_536);
+	});
+
+	it("a series' dates may lie on different grids: each date's statistics are its own scene's", async () => {
+		const sentinel = await uploadedInputs({ red: { file: "red_10m.tif" }, nir: { file: "nir_10m.tif" } });
+		const landsat = await uploadedInputs({
+			red: { file: "ls_red_30m.tif", scale: 2.75e-5, offset: -0.2 },
+			nir: { file: "ls_nir_30m.tif", scale: 2.75e-5, offset: -0.2 },
+		});
+		const run = async (body: Record<string, unknown>) => {
+			const response = await submitJob({ process: "zonal_statistics", index: "ndvi", zones: fields, ...body });
+			const job = await waitForJob((await json<{ id: string }>(response)).id);
+			expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+			return json<ZonesGeoJson>(await artifact(job.id, "zones.geojson"));
+		};
+		const series = await run({
+			dates: [
+				{ datetime: "2026-06-01T10:00:00Z", inputs: landsat },
+				{ datetime: "2026-05-01T10:00:00Z", inputs: sentinel },
+			],
+		});
+		const [alone10, alone30] = await Promise.all([run({ inputs: sentinel }), run({ inputs: landsat })]);
+		series.features.forEach((feature, f) => {
+			const [may, june] = feature.properties.series ?? [];
+			expect(may?.datetime).toBe("2026-05-01T10:00:00Z");
+			expect(may).toMatchObject(alone10.features[f]?.properties.statistics ?? {});
+			expect(june).toMatchObject(alone30.features[f]?.properties.statistics ?? {});
+		});
+		// The 30 m scene weighs the fields on its own, coarser pixels.
+		expect(series.features[0]?.properties.series?.[1]?.count).not.toBeCloseTo(
+			series.features[0]?.properties.series?.[0]?.count ?? 0,
+			1,
+		);
 	});
 
 	it("a job whose fields all miss the raster succeeds, every field counted 0", async () => {
