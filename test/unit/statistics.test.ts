@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { keyValue, QuantileSketch, SKETCH_RELATIVE_ERROR } from "../../src/processes/index/quantile-sketch";
+import { keyValue, QuantileSketch, SKETCH_RELATIVE_ERROR, sketchKey } from "../../src/processes/index/quantile-sketch";
 import {
 	addHistogram,
 	dataHistogram,
@@ -193,6 +193,37 @@ describe("the quantile sketch", () => {
 			);
 		});
 		expect(() => sketch.orderStatistics([6])).toThrow(RangeError);
+	});
+
+	it("takes fractional weights, reads weighted percentiles by the inverted-CDF rule and round-trips sparse bytes", () => {
+		const sketch = new QuantileSketch();
+		for (const [value, weight] of [
+			[3, 0.5],
+			[-2, 0.25],
+			[1, 0.25],
+			[3, 0.5],
+		] as const) {
+			sketch.addWeighted(value, weight);
+			expect(sketchKey(value)).toBe((new Uint32Array(new Float32Array([value]).buffer)[0] as number) >>> 16);
+		}
+		// Weights -2: 0.25, 1: 0.25, 3: 1 of 1.5; q = 16 asks for 0.24, q = 16.7 for 0.2505.
+		const qs = [50, 0, 16, 16.7, 100];
+		const read = (s: QuantileSketch) => s.weightedPercentiles(qs);
+		const exact = [3, -2, -2, 1, 3];
+		read(sketch).forEach((estimate, i) => {
+			const value = exact[i] as number;
+			expect(Math.abs(estimate - value)).toBeLessThanOrEqual(SKETCH_RELATIVE_ERROR * Math.abs(value));
+		});
+		const bytes = sketch.toBytes();
+		expect(bytes.byteLength).toBe(8192 + 8 * 3);
+		const back = QuantileSketch.fromBytes(bytes);
+		expect(read(back)).toEqual(read(sketch));
+		back.merge(sketch);
+		expect(back.count).toBe(3);
+		expect(read(back)).toEqual(read(sketch));
+		expect(() => QuantileSketch.fromBytes(bytes.subarray(0, 8200))).toThrow(RangeError);
+		expect(() => new QuantileSketch().weightedPercentiles([50])).toThrow(RangeError);
+		expect(() => sketch.weightedPercentiles([101])).toThrow(RangeError);
 	});
 
 	it("refuses pairs that are not pairs or keys past 16 bits", () => {

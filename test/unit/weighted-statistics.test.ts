@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { type FeatureStatistics, WeightedStatistics } from "../../src/processes/zonal/weighted-statistics";
+import { SKETCH_RELATIVE_ERROR } from "../../src/processes/index/quantile-sketch";
+import {
+	EXACT_PAIRS_LIMIT,
+	type FeatureStatistics,
+	WeightedStatistics,
+} from "../../src/processes/zonal/weighted-statistics";
 import { seededRandom } from "../random";
 
 function accumulate(pairs: readonly [number, number][]): WeightedStatistics {
@@ -164,5 +169,219 @@ describe("WeightedStatistics", () => {
 		values.sort();
 		expect(percentiles).toEqual({ p2: values[19_999], p50: values[499_999], p98: values[979_999] });
 		expect(elapsed).toBeLessThan(3000);
+	});
+});
+
+/** A field's pixels: float32 values and their coverage weights, most 1, a tenth fractional as on its edge. */
+interface Pixels {
+	values: Float32Array;
+	weights: Float64Array;
+}
+
+const SKETCHED_PIXELS = 3_000_000;
+const PERCENTILES = [0, 0.1, 1, 2, 10, 25, 50, 75, 90, 98, 99, 99.9, 100];
+
+function pixels(seed: number, draw: (random: () => number, normal: () => number) => number, length = SKETCHED_PIXELS) {
+	const random = seededRandom(seed);
+	// Box–Muller, one normal per call.
+	const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+	const values = new Float32Array(length);
+	const weights = new Float64Array(length);
+	for (let i = 0; i < length; i++) {
+		values[i] = draw(random, normal);
+		weights[i] = random() < 0.9 ? 1 : 1 - random();
+	}
+	return { values, weights };
+}
+
+const DISTRIBUTIONS: Record<string, (random: () => number, normal: () => number) => number> = {
+	"lognormal (σ = 2)": (_, normal) => Math.exp(1 + 2 * normal()),
+	"Pareto (α = 1.1)": (random) => 0.01 / (1 - random()) ** (1 / 1.1),
+	"negative, skewed, crossing zero": (random, normal) => (random() < 0.95 ? -0.25 - Math.exp(normal()) : 2 + normal()),
+	constant: () => 0.4217,
+};
+
+function accumulatePixels({ values, weights }: Pixels, start = 0, end = values.length): WeightedStatistics {
+	const statistics = new WeightedStatistics();
+	for (let i = start; i < end; i++) statistics.add(values[i] as number, weights[i] as number);
+	return statistics;
+}
+
+/** The statistics in float64 from every pair: two passes for std, a full sort for the inverted-CDF percentiles. */
+function exactFloat64({ values, weights }: Pixels, percentiles: readonly number[]) {
+	const n = values.length;
+	let count = 0;
+	let sum = 0;
+	for (let i = 0; i < n; i++) {
+		count += weights[i] as number;
+		sum += (weights[i] as number) * (values[i] as number);
+	}
+	const mean = sum / count;
+	let squares = 0;
+	for (let i = 0; i < n; i++) squares += (weights[i] as number) * ((values[i] as number) - mean) ** 2;
+	// Value order from the float32 bits (negatives' inverted) in the high half, the index in the low.
+	const keys = new BigUint64Array(n);
+	const halves = new Uint32Array(keys.buffer);
+	const bits = new Uint32Array(values.buffer, values.byteOffset, n);
+	for (let i = 0; i < n; i++) {
+		const b = bits[i] as number;
+		halves[2 * i] = i;
+		halves[2 * i + 1] = b & 0x80000000 ? ~b >>> 0 : (b | 0x80000000) >>> 0;
+	}
+	keys.sort();
+	let total = 0;
+	for (let rank = 0; rank < n; rank++) total += weights[halves[2 * rank] as number] as number;
+	const ascending = percentiles.map((q, i) => [q, i] as const).sort((a, b) => a[0] - b[0]);
+	const exact = new Array<number>(percentiles.length);
+	let running = 0;
+	let next = 0;
+	for (let rank = 0; rank < n && next < ascending.length; rank++) {
+		const i = halves[2 * rank] as number;
+		running += weights[i] as number;
+		while (next < ascending.length && running >= ((ascending[next]?.[0] as number) / 100) * total) {
+			exact[ascending[next]?.[1] as number] = values[i] as number;
+			next++;
+		}
+	}
+	return {
+		count,
+		mean,
+		std: Math.sqrt(squares / count),
+		sum,
+		min: values[halves[0] as number] as number,
+		max: values[halves[2 * n - 2] as number] as number,
+		percentiles: exact,
+	};
+}
+
+/** Each statistic within 1e-9 of the float64 one, min and max equal, each percentile within the sketch's bound. */
+function expectWithinBounds(actual: FeatureStatistics, pixels: Pixels): number {
+	const exact = exactFloat64(pixels, PERCENTILES);
+	expect(actual.percentile_relative_error).toBe(SKETCH_RELATIVE_ERROR);
+	for (const key of ["count", "mean", "sum"] as const) {
+		expect(Math.abs((actual[key] as number) - exact[key])).toBeLessThanOrEqual(1e-9 * Math.abs(exact[key]));
+	}
+	// A constant's std is rounding alone, in either computation: then it need only be as small.
+	const noise = 1e-12 * Math.abs(exact.mean);
+	if (exact.std < noise) expect(actual.std).toBeLessThan(noise);
+	else expect(Math.abs((actual.std as number) - exact.std)).toBeLessThanOrEqual(1e-9 * exact.std);
+	expect([actual.min, actual.max]).toEqual([exact.min, exact.max]);
+	let worst = 0;
+	PERCENTILES.forEach((q, i) => {
+		const expected = exact.percentiles[i] as number;
+		const error = Math.abs((actual.percentiles[`p${q}`] as number) - expected);
+		expect(error, `p${q}`).toBeLessThanOrEqual(SKETCH_RELATIVE_ERROR * Math.abs(expected));
+		if (expected !== 0) worst = Math.max(worst, error / Math.abs(expected));
+	});
+	return worst;
+}
+
+describe("WeightedStatistics past EXACT_PAIRS_LIMIT pairs", () => {
+	it("keeps pairs, and exact percentiles, up to the limit and sketches one pair past it", () => {
+		const statistics = new WeightedStatistics();
+		for (let i = 0; i < EXACT_PAIRS_LIMIT; i++) statistics.add(i, 1);
+		expect(statistics.isSketched).toBe(false);
+		expect(statistics.finish([50]).percentile_relative_error).toBeUndefined();
+		expect(statistics.toBytes().byteLength).toBe(24 + 12 * EXACT_PAIRS_LIMIT);
+		statistics.add(-1, 0);
+		expect(statistics.isSketched).toBe(false);
+		statistics.add(-1, 0.5);
+		expect(statistics.isSketched).toBe(true);
+		const finished = statistics.finish([0, 50, 100]);
+		expect(finished.count).toBe(EXACT_PAIRS_LIMIT + 0.5);
+		expect(finished.percentiles.p0).toBe(-1);
+		expect(finished.percentiles.p100).toBe(EXACT_PAIRS_LIMIT - 1);
+	});
+
+	for (const [name, draw] of Object.entries(DISTRIBUTIONS)) {
+		it(`keeps the moments exact and the percentiles within the bound: ${name}`, () => {
+			const data = pixels(name.length, draw);
+			const statistics = accumulatePixels(data);
+			statistics.addNodata(12.5);
+			expect(statistics.isSketched).toBe(true);
+			const finished = statistics.finish(PERCENTILES);
+			expect(finished.nodata_count).toBe(12.5);
+			const worst = expectWithinBounds(finished, data);
+			expect(worst).toBeLessThanOrEqual(SKETCH_RELATIVE_ERROR);
+			if (name === "constant")
+				expect(Object.values(finished.percentiles)).toEqual(PERCENTILES.map(() => Math.fround(0.4217)));
+		});
+	}
+
+	it("merges pairs into a sketch, a sketch into pairs, and pairs into pairs past the limit", () => {
+		const data = pixels(77, DISTRIBUTIONS["lognormal (σ = 2)"] as Parameters<typeof pixels>[1], 2_400_000);
+		const cuts = [0, 400_000, 1_800_000, 2_400_000] as const;
+		const small = accumulatePixels(data, cuts[0], cuts[1]);
+		const large = accumulatePixels(data, cuts[1], cuts[2]);
+		const rest = accumulatePixels(data, cuts[2], cuts[3]);
+		expect([small.isSketched, large.isSketched, rest.isSketched]).toEqual([false, true, false]);
+		small.addMasked(3);
+		rest.addNodata(1.25);
+
+		const intoSketch = accumulatePixels(data, cuts[1], cuts[2]);
+		intoSketch.merge(small);
+		intoSketch.merge(rest);
+		const intoPairs = accumulatePixels(data, cuts[0], cuts[1]);
+		intoPairs.addMasked(3);
+		intoPairs.merge(large);
+		expect(intoPairs.isSketched).toBe(true);
+		intoPairs.merge(rest);
+		// Pair partials that pass the limit only once joined.
+		const firstPairs = accumulatePixels(data, 0, 900_000);
+		firstPairs.merge(accumulatePixels(data, 900_000, 1_000_000));
+		expect(firstPairs.isSketched).toBe(false);
+		firstPairs.merge(accumulatePixels(data, 1_000_000, 1_000_001));
+		expect(firstPairs.isSketched).toBe(true);
+		firstPairs.merge(accumulatePixels(data, 1_000_001, 2_400_000));
+
+		// The partials merged from are left as they were.
+		expect(small.isSketched).toBe(false);
+		expect(small.toBytes().byteLength).toBe(24 + 12 * 400_000);
+		for (const merged of [intoSketch, intoPairs]) {
+			const finished = merged.finish(PERCENTILES);
+			expect([finished.nodata_count, finished.masked_count]).toEqual([1.25, 3]);
+			expectWithinBounds(finished, data);
+		}
+		expectWithinBounds(firstPairs.finish(PERCENTILES), data);
+		// A key's weight is the same sum in any order but for rounding: the same keys are chosen.
+		expect(intoPairs.finish(PERCENTILES).percentiles).toEqual(intoSketch.finish(PERCENTILES).percentiles);
+	});
+
+	it("sends a sketched partial as bytes and reads back the same statistics", () => {
+		const data = pixels(3, DISTRIBUTIONS["Pareto (α = 1.1)"] as Parameters<typeof pixels>[1], 1_500_000);
+		const sketched = accumulatePixels(data);
+		sketched.addNodata(0.5);
+		sketched.addMasked(7);
+		const bytes = sketched.toBytes();
+		expect(bytes.byteLength).toBeLessThan(600_000);
+		const stored = new Uint8Array(bytes.byteLength + 5);
+		stored.set(bytes, 5);
+		const read = WeightedStatistics.fromBytes(stored.subarray(5));
+		expect(read.isSketched).toBe(true);
+		expect(read.finish(PERCENTILES)).toEqual(sketched.finish(PERCENTILES));
+		expect(read.toBytes()).toEqual(bytes);
+		// Merged with a pair partial read back from its bytes, as publish joins windows.
+		const pairs = WeightedStatistics.fromBytes(accumulatePixels(data, 0, 1000).toBytes());
+		read.merge(pairs);
+		pairs.merge(WeightedStatistics.fromBytes(bytes));
+		expect(pairs.finish(PERCENTILES).percentiles).toEqual(read.finish(PERCENTILES).percentiles);
+		expect(() => WeightedStatistics.fromBytes(bytes.subarray(0, bytes.byteLength - 8))).toThrow(/bytes/);
+	});
+
+	it("stays under 600 KB as bytes even when every key of the sketch holds weight", () => {
+		const random = seededRandom(99);
+		const statistics = new WeightedStatistics();
+		const bits = new Uint32Array(1);
+		const float = new Float32Array(bits.buffer);
+		for (let i = 0; i < SKETCHED_PIXELS; i++) {
+			// Any finite float32: random bits, with an all-ones exponent (infinities and NaN) left out.
+			do bits[0] = Math.floor(random() * 2 ** 32);
+			while (((bits[0] as number) & 0x7f800000) === 0x7f800000);
+			statistics.add(float[0] as number, 1);
+		}
+		expect(statistics.isSketched).toBe(true);
+		const bytes = statistics.toBytes();
+		expect(bytes.byteLength).toBeLessThan(600_000);
+		expect(bytes.byteLength).toBeGreaterThan(500_000);
 	});
 });

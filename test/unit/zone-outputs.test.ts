@@ -236,6 +236,22 @@ describe("zones.geojson", () => {
 		expect(collection.features[0].properties.crop).toBe("wheat");
 	});
 
+	it("gives percentile_relative_error after the percentiles only where the sketch gave them", () => {
+		const sketched: ZoneResult[] = [
+			{
+				...(singleDate[0] as ZoneResult),
+				series: [{ datetime: null, statistics: statistics({ percentile_relative_error: 2 ** -8 }) }],
+			},
+			singleDate[1] as ZoneResult,
+		];
+		const [field, coast] = JSON.parse(zonesGeoJson(sketched, { timeSeries: false })).features;
+		expect(Object.keys(field.properties.statistics)).toEqual([...STATISTIC_NAMES, "percentile_relative_error"]);
+		expect(field.properties.statistics.percentile_relative_error).toBe(0.00390625);
+		expect(Object.keys(coast.properties.statistics)).toEqual(STATISTIC_NAMES);
+		// The tables keep their columns.
+		expect(zonesCsv(sketched, PERCENTILE_KEYS)).toBe(zonesCsv(singleDate, PERCENTILE_KEYS));
+	});
+
 	it("refuses a single-date job whose zone has several dates", () => {
 		expect(() => zonesGeoJson(timeSeries, { timeSeries: false })).toThrow(/3 dates in a single-date job/);
 	});

@@ -9,6 +9,10 @@
  * distribution, at any range, for every magnitude a float32 holds in normal form; values below
  * 2^-126 (1.2e-38) in magnitude stand within that much of themselves.
  *
+ * The zonal process fills the same sketch from JavaScript with fractional weights (a pixel's
+ * coverage) for fields too large to keep every value (src/processes/zonal/weighted-statistics.ts),
+ * and reads weighted percentiles from it by the inverted-CDF rule: the counts are float64 for that.
+ *
  * Why not @datadog/sketches-js: its per-value update is a JavaScript call with a logarithm, far
  * from the memory speed the evaluator runs at, and its mappings cannot be computed from a
  * float's bits in Wasm. Counting by key in Wasm, merging and reading here is all a sketch is.
@@ -34,6 +38,18 @@ export function keyValue(key: number): number {
 	return key & SIGN_KEY ? -magnitude : magnitude;
 }
 
+const keyBits = new Uint32Array(1);
+const keyFloat = new Float32Array(keyBits.buffer);
+
+/** A value's key, as the Wasm kernels take it: the top 16 bits of the value as a float32. */
+export function sketchKey(value: number): number {
+	keyFloat[0] = value;
+	return (keyBits[0] as number) >>> 16;
+}
+
+/** Bytes of {@link QuantileSketch.toBytes}' bitmap of the keys present: one bit a key. */
+const BITMAP_BYTES = KEYS / 8;
+
 /** Keys in the order of their values: negatives from the largest magnitude, then positives. */
 function* keysInValueOrder(): Generator<number> {
 	for (let key = KEYS - 1; key >= SIGN_KEY; key--) yield key;
@@ -57,8 +73,94 @@ export class QuantileSketch {
 		}
 	}
 
+	/** Adds `weight` (> 0, fractional or not) to the key of `value`. */
+	addWeighted(value: number, weight: number): void {
+		const key = sketchKey(value);
+		this.#counts[key] = (this.#counts[key] as number) + weight;
+		this.#total += weight;
+	}
+
+	/** Adds another sketch's counts. */
+	merge(other: QuantileSketch): void {
+		const counts = other.#counts;
+		for (let key = 0; key < KEYS; key++) {
+			const count = counts[key] as number;
+			if (count !== 0) this.#counts[key] = (this.#counts[key] as number) + count;
+		}
+		this.#total += other.#total;
+	}
+
 	get count(): number {
 		return this.#total;
+	}
+
+	/**
+	 * Weighted percentiles by the inverted-CDF rule: for each q (0–100), the value standing for the
+	 * first key, in value order, whose cumulative weight reaches q/100 of the total. The key holding
+	 * the exact weighted percentile is that key, so each is within SKETCH_RELATIVE_ERROR of it.
+	 * The total is summed in the same order as the cumulative weights, so q = 100 reaches the last key.
+	 */
+	weightedPercentiles(qs: readonly number[]): number[] {
+		let total = 0;
+		for (const key of keysInValueOrder()) total += this.#counts[key] as number;
+		if (!(total > 0)) throw new RangeError("a sketch without weight has no percentiles");
+		const order = qs.map((_, i) => i).sort((a, b) => (qs[a] as number) - (qs[b] as number));
+		const estimates = new Array<number>(qs.length);
+		let next = 0;
+		let running = 0;
+		for (const key of keysInValueOrder()) {
+			const count = this.#counts[key] as number;
+			if (count === 0) continue;
+			running += count;
+			while (next < order.length && running >= ((qs[order[next] as number] as number) / 100) * total) {
+				estimates[order[next] as number] = keyValue(key);
+				next++;
+			}
+			if (next === order.length) break;
+		}
+		// Only a q above 100 is left, which no weight reaches.
+		if (next < order.length) throw new RangeError(`percentile ${qs[order[next] as number]} is past 100`);
+		return estimates;
+	}
+
+	/**
+	 * Sparse bytes: a bitmap of the keys with a count (8 KiB), then their counts as float64s,
+	 * keys ascending, little-endian. At most 8 KiB + 512 KiB, whatever was added.
+	 */
+	toBytes(): Uint8Array {
+		let present = 0;
+		for (let key = 0; key < KEYS; key++) if (this.#counts[key] !== 0) present++;
+		const bytes = new Uint8Array(BITMAP_BYTES + 8 * present);
+		const counts = new Float64Array(bytes.buffer, BITMAP_BYTES, present);
+		let at = 0;
+		for (let key = 0; key < KEYS; key++) {
+			const count = this.#counts[key] as number;
+			if (count === 0) continue;
+			bytes[key >>> 3] = (bytes[key >>> 3] as number) | (1 << (key & 7));
+			counts[at++] = count;
+		}
+		return bytes;
+	}
+
+	/** The sketch {@link toBytes} wrote; `bytes` must start on a multiple of 8 bytes in its buffer. */
+	static fromBytes(bytes: Uint8Array): QuantileSketch {
+		let present = 0;
+		for (let i = 0; i < Math.min(BITMAP_BYTES, bytes.byteLength); i++) {
+			for (let byte = bytes[i] as number; byte !== 0; byte &= byte - 1) present++;
+		}
+		if (bytes.byteLength !== BITMAP_BYTES + 8 * present) {
+			throw new RangeError(`a sketch of ${bytes.byteLength} bytes does not hold the counts of ${present} keys`);
+		}
+		const counts = new Float64Array(bytes.buffer, bytes.byteOffset + BITMAP_BYTES, present);
+		const sketch = new QuantileSketch();
+		let at = 0;
+		for (let key = 0; key < KEYS; key++) {
+			if (((bytes[key >>> 3] as number) & (1 << (key & 7))) === 0) continue;
+			const count = counts[at++] as number;
+			sketch.#counts[key] = count;
+			sketch.#total += count;
+		}
+		return sketch;
 	}
 
 	/**

@@ -21,6 +21,12 @@ export interface ZoneStatistics {
 	sum: number | null;
 	/** Keyed "p2", "p50", "p98", … in the request's order. */
 	percentiles: Record<string, number | null>;
+	/**
+	 * Only where the percentiles came from the quantile sketch (a zone of more than 10^6 valid
+	 * pixels on the date): the bound on their error, relative to each value. zones.geojson gives
+	 * it; zones.csv and zones.parquet keep their columns.
+	 */
+	percentile_relative_error?: number;
 }
 
 /** One zone of the request with its statistics: one entry of datetime null for a single-date job, one per date for a time series. */
@@ -43,7 +49,8 @@ const MEASURE_FIELDS = ["valid_fraction", "mean", "std", "min", "max", "sum"] as
 
 /**
  * zones.geojson: the request's FeatureCollection, each feature's properties as given plus
- * `statistics` (single date) or `series` (time series, `[{ datetime, count, …, percentiles }]`).
+ * `statistics` (single date) or `series` (time series, `[{ datetime, count, …, percentiles }]`),
+ * with `percentile_relative_error` after the percentiles where they came from the sketch.
  * Either name replaces a property of the same name.
  */
 export function zonesGeoJson(results: readonly ZoneResult[], { timeSeries }: ZoneOutputOptions): string {
@@ -137,10 +144,24 @@ export function zonesParquet(
 	return writer.getBytes();
 }
 
-/** The statistics in the order every artifact lists them. */
+/** The statistics in the order every artifact lists them; `percentile_relative_error` only where there is one. */
 function statisticsJson(statistics: ZoneStatistics): ZoneStatistics {
 	const { count, nodata_count, masked_count, valid_fraction, mean, std, min, max, sum, percentiles } = statistics;
-	return { count, nodata_count, masked_count, valid_fraction, mean, std, min, max, sum, percentiles };
+	const ordered: ZoneStatistics = {
+		count,
+		nodata_count,
+		masked_count,
+		valid_fraction,
+		mean,
+		std,
+		min,
+		max,
+		sum,
+		percentiles,
+	};
+	const { percentile_relative_error } = statistics;
+	if (percentile_relative_error !== undefined) ordered.percentile_relative_error = percentile_relative_error;
+	return ordered;
 }
 
 function singleDate(zone: ZoneResult): SeriesEntry {

@@ -2,10 +2,18 @@
  * Per-feature statistics from weighted pixels: each valid pixel a (value, weight) pair, where the
  * weight is the pixel's coverage by the feature, and the weights of its nodata and masked pixels.
  *
- * Values are kept (as float32, the type the formulas compute in) rather than folded into running
- * sums, because exact weighted percentiles need them all; a feature split across windows is
- * accumulated per window, the partials serialised, and merged before {@link WeightedStatistics.finish}.
+ * Up to EXACT_PAIRS_LIMIT pairs, the values are kept (as float32, the type the formulas compute
+ * in) rather than folded into running sums, because exact weighted percentiles need them all. A
+ * larger feature would hold 12 bytes a pixel (120 MB at 10^7 pixels, near a Worker's 128 MB), so
+ * past the limit the accumulator folds its pairs into a sketch and keeps no pair again: weights by
+ * quantile-sketch key (src/processes/index/quantile-sketch.ts, 512 KiB whatever the size) for the
+ * percentiles, within SKETCH_RELATIVE_ERROR of the exact ones, and exact running moments
+ * ({@link Moments}) for count, mean, std, sum, min and max.
+ *
+ * A feature split across windows is accumulated per window, the partials serialised, and merged
+ * before {@link WeightedStatistics.finish}; partials of either kind merge with each other.
  */
+import { QuantileSketch, SKETCH_RELATIVE_ERROR } from "../index/quantile-sketch";
 
 /** The statistics of one feature, nulls where no valid pixel has a weight. */
 export interface FeatureStatistics {
@@ -25,33 +33,173 @@ export interface FeatureStatistics {
 	sum: number | null;
 	/** Keyed `p${q}`: p2, p50, p98, p99.5. */
 	percentiles: Record<string, number | null>;
+	/**
+	 * Present only when the percentiles came from the sketch (a feature of more than
+	 * EXACT_PAIRS_LIMIT valid pixels): the bound on their error, relative to each value.
+	 */
+	percentile_relative_error?: number;
 }
 
+/** Pairs an accumulator keeps before it folds them into a sketch: past it, percentiles are approximate. */
+export const EXACT_PAIRS_LIMIT = 1_000_000;
+
 const INITIAL_CAPACITY = 64;
-/** nodata weight, masked weight, pair count, as float64s before the weights and then the values. */
+/** nodata weight, masked weight, pair count (or SKETCHED), as float64s before the rest. */
 const HEADER_FLOATS = 3;
+/** The pair count a sketched partial's header gives; its moments and then its sketch follow. */
+const SKETCHED = -1;
+const MOMENT_FLOATS = 8;
+
+/**
+ * Exact running moments of a sketched feature: Σw and Σwx as compensated (Neumaier) sums, min and
+ * max, and the mean with M2 = Σw(x − mean)² updated by weighted Welford steps and merged by Chan's
+ * formula, so the variance never comes from the difference of two large sums.
+ */
+class Moments {
+	weight = 0;
+	weightCompensation = 0;
+	sum = 0;
+	sumCompensation = 0;
+	mean = 0;
+	m2 = 0;
+	min = Number.POSITIVE_INFINITY;
+	max = Number.NEGATIVE_INFINITY;
+
+	/** The moments of pairs, the mean first and the deviations from it after, as the exact finish takes them. */
+	static ofPairs(values: Float32Array, weights: Float64Array, pairs: number): Moments {
+		const moments = new Moments();
+		for (let i = 0; i < pairs; i++) {
+			const value = values[i] as number;
+			const weight = weights[i] as number;
+			moments.addSums(value, weight);
+			if (value < moments.min) moments.min = value;
+			if (value > moments.max) moments.max = value;
+		}
+		if (pairs === 0) return moments;
+		moments.mean = moments.sumTotal() / moments.weightTotal();
+		for (let i = 0; i < pairs; i++) {
+			const deviation = (values[i] as number) - moments.mean;
+			moments.m2 += (weights[i] as number) * deviation * deviation;
+		}
+		return moments;
+	}
+
+	/** A value (already a float32) of weight > 0. */
+	add(value: number, weight: number): void {
+		this.addSums(value, weight);
+		if (value < this.min) this.min = value;
+		if (value > this.max) this.max = value;
+		const deviation = value - this.mean;
+		// weight / total, not deviation · weight / total: the first value becomes the mean exactly.
+		this.mean += deviation * (weight / this.weightTotal());
+		this.m2 += weight * deviation * (value - this.mean);
+	}
+
+	merge(other: Moments): void {
+		const before = this.weightTotal();
+		const otherWeight = other.weightTotal();
+		if (otherWeight === 0) return;
+		[this.weight, this.weightCompensation] = compensatedAdd(
+			this.weight,
+			this.weightCompensation + other.weightCompensation,
+			other.weight,
+		);
+		[this.sum, this.sumCompensation] = compensatedAdd(
+			this.sum,
+			this.sumCompensation + other.sumCompensation,
+			other.sum,
+		);
+		const total = this.weightTotal();
+		const deviation = other.mean - this.mean;
+		this.mean += deviation * (otherWeight / total);
+		this.m2 += other.m2 + deviation * deviation * ((before * otherWeight) / total);
+		this.min = Math.min(this.min, other.min);
+		this.max = Math.max(this.max, other.max);
+	}
+
+	weightTotal(): number {
+		return this.weight + this.weightCompensation;
+	}
+
+	sumTotal(): number {
+		return this.sum + this.sumCompensation;
+	}
+
+	write(floats: Float64Array, at: number): void {
+		floats.set(
+			[this.weight, this.weightCompensation, this.sum, this.sumCompensation, this.mean, this.m2, this.min, this.max],
+			at,
+		);
+	}
+
+	static read(floats: Float64Array, at: number): Moments {
+		const moments = new Moments();
+		const float = (i: number) => floats[at + i] as number;
+		moments.weight = float(0);
+		moments.weightCompensation = float(1);
+		moments.sum = float(2);
+		moments.sumCompensation = float(3);
+		moments.mean = float(4);
+		moments.m2 = float(5);
+		moments.min = float(6);
+		moments.max = float(7);
+		return moments;
+	}
+
+	private addSums(value: number, weight: number): void {
+		// Neumaier's compensated sums, written out: this runs once per pixel of a large field.
+		let total = this.weight + weight;
+		this.weightCompensation +=
+			Math.abs(this.weight) >= weight ? this.weight - total + weight : weight - total + this.weight;
+		this.weight = total;
+		const product = weight * value;
+		total = this.sum + product;
+		this.sumCompensation +=
+			Math.abs(this.sum) >= Math.abs(product) ? this.sum - total + product : product - total + this.sum;
+		this.sum = total;
+	}
+}
+
+/** Neumaier's step: the sum and compensation after adding `addend`. */
+function compensatedAdd(sum: number, compensation: number, addend: number): [number, number] {
+	const total = sum + addend;
+	const error = Math.abs(sum) >= Math.abs(addend) ? sum - total + addend : addend - total + sum;
+	return [total, compensation + error];
+}
 
 /** Sort keys of float32 bit patterns: unsigned order equals numeric order (negatives' bits inverted). */
 function orderedKey(bits: number): number {
 	return (bits & 0x80000000) !== 0 ? ~bits >>> 0 : (bits | 0x80000000) >>> 0;
 }
 
-/** (value, weight) pairs of one feature's valid pixels, and the weights of its nodata and masked pixels. */
+/**
+ * (value, weight) pairs of one feature's valid pixels, or past EXACT_PAIRS_LIMIT of them their
+ * sketch and moments, and the weights of its nodata and masked pixels.
+ */
 export class WeightedStatistics {
 	private values = new Float32Array(INITIAL_CAPACITY);
 	private weights = new Float64Array(INITIAL_CAPACITY);
 	private pairs = 0;
+	/** Set once the pairs passed EXACT_PAIRS_LIMIT; no pair is kept after. */
+	private sketched: { sketch: QuantileSketch; moments: Moments } | null = null;
 	private nodataWeight = 0;
 	private maskedWeight = 0;
 
 	/** A valid pixel's value with the feature's weight on it; a weight of 0 adds nothing. */
 	add(value: number, weight: number): void {
 		if (!(weight > 0)) return;
-		if (this.pairs === this.values.length) this.grow(this.pairs * 2);
 		// -0 is kept as 0, so that ties between them cannot order differently from a comparator sort.
-		this.values[this.pairs] = value + 0;
+		const kept = Math.fround(value) + 0;
+		if (this.sketched) {
+			this.sketched.sketch.addWeighted(kept, weight);
+			this.sketched.moments.add(kept, weight);
+			return;
+		}
+		if (this.pairs === this.values.length) this.grow(this.pairs * 2);
+		this.values[this.pairs] = kept;
 		this.weights[this.pairs] = weight;
 		this.pairs++;
+		if (this.pairs > EXACT_PAIRS_LIMIT) this.fold();
 	}
 
 	/** A pixel that is nodata in an input or NaN from the formula. */
@@ -64,18 +212,51 @@ export class WeightedStatistics {
 		this.maskedWeight += weight;
 	}
 
-	/** Adds another partial of the same feature (e.g. from another window). */
-	merge(other: WeightedStatistics): void {
-		if (this.pairs + other.pairs > this.values.length) this.grow(Math.max(this.pairs + other.pairs, this.pairs * 2));
-		this.values.set(other.values.subarray(0, other.pairs), this.pairs);
-		this.weights.set(other.weights.subarray(0, other.pairs), this.pairs);
-		this.pairs += other.pairs;
-		this.nodataWeight += other.nodataWeight;
-		this.maskedWeight += other.maskedWeight;
+	/** Whether the percentiles will come from the sketch (the feature has passed EXACT_PAIRS_LIMIT pairs). */
+	get isSketched(): boolean {
+		return this.sketched !== null;
 	}
 
-	/** 24 + 12 bytes per pair: the header, the weights (float64), then the values (float32), little-endian. */
+	/** Adds another partial of the same feature (e.g. from another window); `other` is left as it was. */
+	merge(other: WeightedStatistics): void {
+		this.nodataWeight += other.nodataWeight;
+		this.maskedWeight += other.maskedWeight;
+		if (!this.sketched && !other.sketched && this.pairs + other.pairs <= EXACT_PAIRS_LIMIT) {
+			// Doubling, but never past the limit: the pairs cannot grow beyond it.
+			const needed = this.pairs + other.pairs;
+			if (needed > this.values.length) this.grow(Math.max(needed, Math.min(this.pairs * 2, EXACT_PAIRS_LIMIT)));
+			this.values.set(other.values.subarray(0, other.pairs), this.pairs);
+			this.weights.set(other.weights.subarray(0, other.pairs), this.pairs);
+			this.pairs += other.pairs;
+			return;
+		}
+		const { sketch, moments } = this.sketched ?? this.fold();
+		if (other.sketched) {
+			sketch.merge(other.sketched.sketch);
+			moments.merge(other.sketched.moments);
+		} else {
+			for (let i = 0; i < other.pairs; i++) sketch.addWeighted(other.values[i] as number, other.weights[i] as number);
+			moments.merge(Moments.ofPairs(other.values, other.weights, other.pairs));
+		}
+	}
+
+	/**
+	 * Little-endian float64s: the header (nodata weight, masked weight, pair count), then
+	 * - with pairs: the weights (float64), then the values (float32): 24 + 12 bytes a pair;
+	 * - sketched (pair count SKETCHED): the moments (8 float64s), then the sketch's sparse bytes
+	 *   (an 8 KiB bitmap of its keys and 8 bytes a key present): at most 88 + 8192 + 524288 bytes.
+	 */
 	toBytes(): Uint8Array {
+		if (this.sketched) {
+			const sketch = this.sketched.sketch.toBytes();
+			const prefix = 8 * (HEADER_FLOATS + MOMENT_FLOATS);
+			const bytes = new Uint8Array(prefix + sketch.byteLength);
+			const floats = new Float64Array(bytes.buffer, 0, HEADER_FLOATS + MOMENT_FLOATS);
+			floats.set([this.nodataWeight, this.maskedWeight, SKETCHED]);
+			this.sketched.moments.write(floats, HEADER_FLOATS);
+			bytes.set(sketch, prefix);
+			return bytes;
+		}
 		const bytes = new Uint8Array(8 * HEADER_FLOATS + 12 * this.pairs);
 		const floats = new Float64Array(bytes.buffer, 0, HEADER_FLOATS + this.pairs);
 		floats[0] = this.nodataWeight;
@@ -92,18 +273,32 @@ export class WeightedStatistics {
 	static fromBytes(bytes: Uint8Array): WeightedStatistics {
 		// A copy, so the typed views below start on an aligned offset whatever `bytes` is a view of.
 		const buffer = bytes.slice().buffer;
-		const header = new Float64Array(buffer, 0, HEADER_FLOATS);
-		const pairs = header[2] ?? 0;
-		if (!Number.isInteger(pairs) || bytes.byteLength !== 8 * HEADER_FLOATS + 12 * pairs) {
-			throw new Error(`a weighted-statistics partial of ${bytes.byteLength} bytes cannot hold ${pairs} pairs`);
+		if (bytes.byteLength < 8 * HEADER_FLOATS) {
+			throw new Error(`a weighted-statistics partial of ${bytes.byteLength} bytes has no header`);
 		}
+		const header = new Float64Array(buffer, 0, HEADER_FLOATS);
 		const statistics = new WeightedStatistics();
 		statistics.nodataWeight = header[0] ?? 0;
 		statistics.maskedWeight = header[1] ?? 0;
+		const pairs = header[2] ?? 0;
+		if (pairs === SKETCHED && bytes.byteLength >= 8 * (HEADER_FLOATS + MOMENT_FLOATS)) {
+			statistics.values = new Float32Array(0);
+			statistics.weights = new Float64Array(0);
+			statistics.sketched = {
+				moments: Moments.read(new Float64Array(buffer, 8 * HEADER_FLOATS, MOMENT_FLOATS), 0),
+				sketch: QuantileSketch.fromBytes(new Uint8Array(buffer, 8 * (HEADER_FLOATS + MOMENT_FLOATS))),
+			};
+			return statistics;
+		}
+		if (!Number.isInteger(pairs) || pairs < 0 || bytes.byteLength !== 8 * HEADER_FLOATS + 12 * pairs) {
+			throw new Error(`a weighted-statistics partial of ${bytes.byteLength} bytes cannot hold ${pairs} pairs`);
+		}
 		statistics.grow(Math.max(pairs, INITIAL_CAPACITY));
 		statistics.weights.set(new Float64Array(buffer, 8 * HEADER_FLOATS, pairs));
 		statistics.values.set(new Float32Array(buffer, 8 * (HEADER_FLOATS + pairs), pairs));
 		statistics.pairs = pairs;
+		// A partial written before the limit existed may hold more.
+		if (pairs > EXACT_PAIRS_LIMIT) statistics.fold();
 		return statistics;
 	}
 
@@ -111,9 +306,11 @@ export class WeightedStatistics {
 	 * The feature's statistics. A weighted percentile q is the smallest value whose cumulative
 	 * weight, values ascending, reaches q/100 of the total (the inverted-CDF rule). The mean is
 	 * taken first and the deviations from it summed after, so the variance does not cancel.
+	 * Sketched, the percentiles are those of the sketch's keys (p0 and p100 the exact min and max,
+	 * every other one kept within them) and `percentile_relative_error` says how far they may be.
 	 */
 	finish(percentiles: readonly number[]): FeatureStatistics {
-		const count = this.weightSum();
+		const count = this.sketched ? this.sketched.moments.weightTotal() : this.weightSum();
 		const total = count + this.nodataWeight + this.maskedWeight;
 		const statistics: FeatureStatistics = {
 			count,
@@ -127,6 +324,7 @@ export class WeightedStatistics {
 			sum: null,
 			percentiles: Object.fromEntries(percentiles.map((q) => [`p${q}`, null])),
 		};
+		if (this.sketched) return { ...statistics, ...sketchedStatistics(this.sketched, count, percentiles) };
 		if (this.pairs === 0) return statistics;
 
 		let sum = 0;
@@ -194,6 +392,17 @@ export class WeightedStatistics {
 		return order;
 	}
 
+	/** Folds the pairs into a sketch and moments, and lets the pairs go. */
+	private fold(): { sketch: QuantileSketch; moments: Moments } {
+		const sketch = new QuantileSketch();
+		for (let i = 0; i < this.pairs; i++) sketch.addWeighted(this.values[i] as number, this.weights[i] as number);
+		this.sketched = { sketch, moments: Moments.ofPairs(this.values, this.weights, this.pairs) };
+		this.values = new Float32Array(0);
+		this.weights = new Float64Array(0);
+		this.pairs = 0;
+		return this.sketched;
+	}
+
 	private grow(capacity: number): void {
 		const values = new Float32Array(capacity);
 		values.set(this.values.subarray(0, this.pairs));
@@ -202,4 +411,29 @@ export class WeightedStatistics {
 		this.values = values;
 		this.weights = weights;
 	}
+}
+
+/** A sketched feature's statistics other than its counts. */
+function sketchedStatistics(
+	{ sketch, moments }: { sketch: QuantileSketch; moments: Moments },
+	count: number,
+	percentiles: readonly number[],
+): Pick<FeatureStatistics, "mean" | "std" | "min" | "max" | "sum" | "percentiles" | "percentile_relative_error"> {
+	const { min, max } = moments;
+	const estimates = sketch.weightedPercentiles(percentiles);
+	return {
+		mean: moments.sumTotal() / count,
+		std: Math.sqrt(moments.m2 / count),
+		min,
+		max,
+		sum: moments.sumTotal(),
+		percentiles: Object.fromEntries(
+			percentiles.map((q, i) => {
+				// The exact percentile lies in [min, max], so bringing an estimate inside never moves it away.
+				const estimate = q <= 0 ? min : q >= 100 ? max : Math.min(Math.max(estimates[i] as number, min), max);
+				return [`p${q}`, estimate];
+			}),
+		),
+		percentile_relative_error: SKETCH_RELATIVE_ERROR,
+	};
 }
