@@ -228,7 +228,7 @@ export function aoiInCrs(aoi: Aoi, crs: GeoReference): AoiInRasterCrs {
 /** A coordinate within this share of a pixel of a pixel edge is on it: transforms carry float noise. */
 const EDGE_SNAP = 1e-9;
 
-function snapped(value: number): number {
+export function snapped(value: number): number {
 	const rounded = Math.round(value);
 	return Math.abs(value - rounded) < EDGE_SNAP ? rounded : value;
 }

@@ -9,7 +9,7 @@
  * float64 rounding, in time proportional to the perimeter plus the pixels of the bbox. Rings are
  * given one orientation (shells add, holes subtract), so their order and winding do not matter.
  */
-import { type Aoi, aoiInCrs, type Point } from "./aoi";
+import { type Aoi, aoiInCrs, type Point, snapped } from "./aoi";
 import type { Grid } from "./grid";
 import type { PixelWindow } from "./read";
 
@@ -41,7 +41,10 @@ export function polygonsInPixels(geometry: FeatureGeometry, grid: Grid): Point[]
 	const [originX, pixelWidth, , originY, , pixelHeight] = grid.geotransform;
 	const { polygons } = aoiInCrs(geometry, grid.crs);
 	return (polygons ?? []).map((polygon) =>
-		polygon.map((ring) => ring.map(([x, y]): Point => [(x - originX) / pixelWidth, (y - originY) / pixelHeight])),
+		// Snapped, so an edge drawn on a pixel border (float noise aside) gives the pixel beyond it no weight.
+		polygon.map((ring) =>
+			ring.map(([x, y]): Point => [snapped((x - originX) / pixelWidth), snapped((y - originY) / pixelHeight)]),
+		),
 	);
 }
 

@@ -9,6 +9,17 @@ export async function writeFieldCollection(bucket: R2Bucket, objectKey: string, 
 }
 
 /**
+ * A copy of a stored collection under `toKey` (a job's own, so deleting the set later does not
+ * change what the job reads); false when the object is gone.
+ */
+export async function copyFieldCollection(bucket: R2Bucket, fromKey: string, toKey: string): Promise<boolean> {
+	const object = await bucket.get(fromKey);
+	if (!object) return false;
+	await bucket.put(toKey, object.body, { httpMetadata: { contentType: FIELD_COLLECTION_MEDIA_TYPE } });
+	return true;
+}
+
+/**
  * The stored collection, parsed, or null when the object is gone (its set was deleted). It was
  * checked when stored; a job runs it through checkFieldCollection (src/fields/collection.ts) for
  * its features.

@@ -4,12 +4,13 @@
  * objects dropped. A job that ended meanwhile keeps its end, and what publish wrote is removed.
  */
 import { completeJob } from "../../db/jobs";
+import { ApiError } from "../../errors/api-error";
 import { objectKeys } from "../../storage/keys";
 import { deleteObjectsUnder } from "../../storage/objects";
 import { removeJobObjects } from "../failure";
 import { jobMessage } from "../message";
 import { jobPlan } from "../plan";
-import { done, type StageHandler } from "../stage";
+import { done, failed, type StageHandler } from "../stage";
 
 export const publishStage: StageHandler = {
 	message: jobMessage,
@@ -17,7 +18,14 @@ export const publishStage: StageHandler = {
 		const { env, job, traceId, process } = context;
 		const plan = jobPlan(job);
 		if (!plan) throw new Error(`job ${job.id} has no plan`);
-		const published = await process.publish(context, plan);
+		let published: Awaited<ReturnType<typeof process.publish>>;
+		try {
+			published = await process.publish(context, plan);
+		} catch (error) {
+			// A process's ApiError is the job's problem (a thing it read is gone, say); anything else is retried.
+			if (error instanceof ApiError) return failed(error);
+			throw error;
+		}
 		const succeeded = await completeJob(env.DB, job.id, published.artifacts, published.warnings);
 		if (!succeeded) {
 			// A cancel, failure or sweep ended the job after the dispatcher let this delivery in,

@@ -214,7 +214,14 @@ async function validate(context: StageContext, budget: RemoteByteBudget): Promis
 		if (unsupported) return failed(unsupported);
 		inspected.push(result);
 	}
-	const plan = await context.process.plan(context, inspected);
+	let plan: JobPlan | ApiError;
+	try {
+		plan = await context.process.plan(context, inspected);
+	} catch (error) {
+		// A process may throw its problem as well as return it; anything else is retried.
+		if (error instanceof ApiError) return failed(error);
+		throw error;
+	}
 	if (plan instanceof ApiError) return failed(plan);
 	const tooMuchRemote = checkRemoteBytes(inspected, plan, env.REMOTE_MAX_BYTES_PER_JOB);
 	if (tooMuchRemote) return failed(tooMuchRemote);

@@ -25,13 +25,10 @@ export async function jobFeatures(env: Env, job: JobRecord): Promise<FieldFeatur
 	if (lastRead?.objectKey === zones.object_key) return lastRead.features;
 	const collection = await readFieldCollection(env.BUCKET, zones.object_key);
 	if (collection === null) {
-		throw new ApiError(
-			"input-unavailable",
-			zones.field_set_id
-				? `field set ${zones.field_set_id} was deleted while the job ran`
-				: "the job's fields are no longer stored",
-			{ errors: [{ path: zones.field_set_id ? "zones.field_set_id" : "zones", message: "not found in storage" }] },
-		);
+		// The job's own copy, removed only with the job's objects (when it ended meanwhile).
+		throw new ApiError("input-unavailable", "the job's copy of its fields is no longer stored", {
+			errors: [{ path: "zones", message: "not found in storage" }],
+		});
 	}
 	const checked = checkFieldCollection(collection, fieldLimits(env), "zones", { geometryChecked: true });
 	if (checked instanceof ApiError) throw checked;

@@ -159,15 +159,33 @@ function checkDateInputs(formula: CompiledFormula, date: ZonalDate, plan: JobPla
 	return bitwiseTypeProblem(formula, (name) => planned(name)?.data_type ?? "unknown");
 }
 
-/** The grid a date's plan lies on. */
-function gridOf(plan: JobPlan): Grid {
+/** The grid a date's plan lies on: georeferenced and north-up (or south-up), for the fields to be placed on it. */
+function gridOf(plan: JobPlan, at: string): Grid {
 	const geotransform = geotransformOf(plan.geo);
 	if (!geotransform) {
 		throw new ApiError("raster-mismatch", "the inputs have no georeference, so the fields cannot be placed on them", {
-			errors: [{ path: "inputs", message: "not georeferenced" }],
+			errors: [{ path: `${at}inputs`, message: "not georeferenced" }],
+		});
+	}
+	if (geotransform[2] !== 0 || geotransform[4] !== 0) {
+		throw new ApiError("unsupported-raster", "the inputs' grid is rotated; fields are placed on grids without rotation", {
+			errors: [{ path: `${at}inputs`, message: "a rotated grid (its geotransform has rotation terms)" }],
 		});
 	}
 	return { geotransform, width: plan.width, height: plan.height, crs: plan.geo };
+}
+
+/** The fields on a date's grid, or why they cannot be placed there (the raster's CRS, say), in the fields' words. */
+function placedFeatures(features: Parameters<typeof featureExtents>[0], grid: Grid, at: string) {
+	try {
+		return featureExtents(features, grid);
+	} catch (error) {
+		if (!(error instanceof ApiError)) throw error;
+		const detail = error.message.replace("the area of interest", "the fields");
+		return new ApiError(error.code, `${at ? `${at.slice(0, -1)}: ` : ""}${detail}`, {
+			errors: [{ path: `${at}inputs`, message: `the fields cannot be placed on this grid: ${detail}` }],
+		});
+	}
 }
 
 /**
@@ -206,7 +224,7 @@ export async function planZonalJob(
 			if (plan instanceof ApiError) return plan;
 			const problem = checkDateInputs(formula, date, plan, at);
 			if (problem) return problem;
-			grid = gridOf(plan);
+			grid = gridOf(plan, at);
 		} catch (error) {
 			if (error instanceof ApiError) return error;
 			throw error;
@@ -214,7 +232,8 @@ export async function planZonalJob(
 		first ??= plan;
 		planned.push({ datetime: date.datetime, grid, inputs: [...names] });
 		inputs.push(...plan.inputs);
-		const extents = featureExtents(features, grid);
+		const extents = placedFeatures(features, grid, at);
+		if (extents instanceof ApiError) return extents;
 		pixels += extents.reduce((sum, extent) => sum + (extent?.pixels ?? 0), 0);
 		const block = alignment(plan.inputs);
 		for (const strip of plan.strips) {

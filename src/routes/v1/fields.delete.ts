@@ -15,7 +15,7 @@ export const deleteFieldSetRoute = createRoute({
 	tags: ["fields"],
 	summary: "Delete a set of fields",
 	description:
-		"The set answers 404 from then on and no longer counts against the tenant's field quotas. A job that has already loaded it is not affected.",
+		"The set answers 404 from then on and no longer counts against the tenant's field quotas. Jobs submitted before read their own copy of it and are not affected.",
 	middleware: [requireScope("fields:write")] as const,
 	security: bearerWith("fields:write"),
 	request: { params: FieldSetIdParam },

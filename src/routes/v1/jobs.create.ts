@@ -20,6 +20,7 @@ import type { App } from "../../context";
 import type { TenantQuotas } from "../../db/access";
 import { listArtifacts } from "../../db/artifacts";
 import { findFieldSet } from "../../db/field-sets";
+import { copyFieldCollection, writeFieldCollection } from "../../storage/field-collections";
 import { admitJob, datedInputName, failJob, getTenantJob, type JobRecord, type JobRequest } from "../../db/jobs";
 import { findUploads } from "../../db/uploads";
 import { ApiError, type FieldError, jobProblem } from "../../errors/api-error";
@@ -313,8 +314,9 @@ async function checkRequest(
 }
 
 /**
- * Where the job's fields are: a field set of the tenant's (its collection's object), or the
- * collection sent inline, checked as POST /v1/fields checks it and stored with the job.
+ * The job's own copy of its fields, kept with it, so deleting a field set later changes nothing
+ * the job reads: a field set of the tenant's, or the collection sent inline, checked as POST
+ * /v1/fields checks it.
  */
 async function storedZones(
 	env: Env,
@@ -322,30 +324,27 @@ async function storedZones(
 	jobId: string,
 	zones: NonNullable<CreateJob["zones"]>,
 ): Promise<NonNullable<JobRequest["zones"]>> {
-	if (typeof zones === "object" && zones !== null && "field_set_id" in zones) {
+	const objectKey = objectKeys.jobZones(jobId);
+	const inline = typeof zones === "object" && zones !== null && (zones as { type?: unknown }).type === "FeatureCollection";
+	if (!inline && typeof zones === "object" && zones !== null && "field_set_id" in zones) {
 		const id = zones.field_set_id;
 		// The schema takes any collection, so a malformed id reaches here rather than failing its own branch.
 		if (typeof id !== "string" || !FIELD_SET_ID_PATTERN.test(id)) {
-			throw new ApiError(
-				"validation-failed",
-				"zones.field_set_id: must be a field set id (fld_ followed by 24 hex digits)",
-				{
-					errors: [{ path: "zones.field_set_id", message: "must be a field set id (fld_ followed by 24 hex digits)" }],
-				},
-			);
+			throw new ApiError("validation-failed", "zones.field_set_id: must be a field set id (fld_ followed by 24 hex digits)", {
+				errors: [{ path: "zones.field_set_id", message: "must be a field set id (fld_ followed by 24 hex digits)" }],
+			});
 		}
 		const fieldSet = await findFieldSet(env.DB, tenantId, id);
-		if (!fieldSet) {
+		if (!fieldSet || !(await copyFieldCollection(env.BUCKET, fieldSet.objectKey, objectKey))) {
 			throw new ApiError("invalid-inputs", `field set ${id} does not exist`, {
 				errors: [{ path: "zones.field_set_id", message: `field set ${id} does not exist` }],
 			});
 		}
-		return { field_set_id: fieldSet.id, object_key: fieldSet.objectKey };
+		return { field_set_id: fieldSet.id, object_key: objectKey };
 	}
 	const checked = checkFieldCollection(zones, fieldLimits(env), "zones");
 	if (checked instanceof ApiError) throw checked;
-	const objectKey = objectKeys.jobZones(jobId);
-	await env.BUCKET.put(objectKey, JSON.stringify(zones), { httpMetadata: { contentType: "application/geo+json" } });
+	await writeFieldCollection(env.BUCKET, objectKey, JSON.stringify(zones));
 	return { object_key: objectKey };
 }
 
