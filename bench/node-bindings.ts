@@ -110,7 +110,16 @@ export class StorageCpu {
 	}
 }
 
-function objectBody(storage: StorageCpu, path: string, key: string, range?: { offset: number; length: number }) {
+/** Bytes served per object key: what reads of each object's body fetched from the directory. */
+export type ServedBytes = Map<string, number>;
+
+function objectBody(
+	storage: StorageCpu,
+	served: ServedBytes | undefined,
+	path: string,
+	key: string,
+	range?: { offset: number; length: number },
+) {
 	const size = storage.run(() => statSync(path).size);
 	const offset = range?.offset ?? 0;
 	const length = range?.length ?? size - offset;
@@ -121,6 +130,7 @@ function objectBody(storage: StorageCpu, path: string, key: string, range?: { of
 			const fd = openSync(path, "r");
 			readSync(fd, bytes, 0, count, offset + at);
 			closeSync(fd);
+			served?.set(key, (served.get(key) ?? 0) + count);
 			return bytes;
 		});
 	// A body streams in chunks, as R2's does, rather than arriving as one buffer.
@@ -145,14 +155,17 @@ function objectBody(storage: StorageCpu, path: string, key: string, range?: { of
 		async text() {
 			return new TextDecoder().decode(read());
 		},
+		async json() {
+			return JSON.parse(new TextDecoder().decode(read())) as unknown;
+		},
 		get body() {
 			return length === 0 ? new Blob([]).stream() : stream();
 		},
 	};
 }
 
-/** R2 over a directory: every object a file, written and read whole or by range. */
-export function directoryR2(root: string, storage: StorageCpu): R2Bucket {
+/** R2 over a directory: every object a file, written and read whole or by range; `served` counts what reads fetched. */
+export function directoryR2(root: string, storage: StorageCpu, served?: ServedBytes): R2Bucket {
 	const pathOf = (key: string) => join(root, key);
 	const exists = (key: string) => storage.run(() => existsSync(pathOf(key)));
 	/** Writes `value` to `path` chunk by chunk; returns its size. */
@@ -216,7 +229,7 @@ export function directoryR2(root: string, storage: StorageCpu): R2Bucket {
 			return { key, size: await writeFile(pathOf(key), value) };
 		},
 		async get(key: string, options?: { range?: { offset: number; length: number } }) {
-			return exists(key) ? objectBody(storage, pathOf(key), key, options?.range) : null;
+			return exists(key) ? objectBody(storage, served, pathOf(key), key, options?.range) : null;
 		},
 		async head(key: string) {
 			return exists(key) ? { key, size: storage.run(() => statSync(pathOf(key)).size) } : null;

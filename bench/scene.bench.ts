@@ -9,9 +9,10 @@
  * 2. runs the same messages again under Node through the dispatcher, one batch at a time as the
  *    consumers are configured (a heavy stage's batch is one message; a light stage's batch is
  *    settled at once, measured with a full batch of ingest messages), with the budgets of
- *    wrangler.toml (Node bindings in bench/node-bindings.ts). For each invocation: CPU time
- *    (process.cpuUsage, all threads) less the R2 and D1 stand-ins' calls (R2 and D1 calls are
- *    subrequests, outside a Worker's CPU time), wall time, and peak memory (see `measure`).
+ *    wrangler.toml (bench/node-pipeline.ts, over the bindings of bench/node-bindings.ts). For
+ *    each invocation: CPU time (process.cpuUsage, all threads) less the R2 and D1 stand-ins'
+ *    calls (R2 and D1 calls are subrequests, outside a Worker's CPU time), wall time, and peak
+ *    memory (see `measure` there).
  *    Local workerd reports neither CPU nor memory and does not enforce 128 MB. The critical path
  *    is the sum over steps of each step's slowest invocation: what the job takes when every
  *    invocation of a step runs at once, as Cloudflare runs a queue's invocations in parallel;
@@ -38,39 +39,34 @@ import {
 	readSync,
 	rmSync,
 	statSync,
-	symlinkSync,
 	writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { getHeapStatistics } from "node:v8";
 import { GeoTIFFImage } from "geotiff";
 import { freePort, startDevServer, stopChildrenOnExit, stopGroup, waitForHealth } from "../scripts/dev-server";
-import { wranglerVars } from "../scripts/wrangler-vars";
 import { DEVELOPMENT_API_KEY } from "../src/access/api-keys";
-import { defaultQuotas } from "../src/access/quotas";
-import { ensureTenant } from "../src/db/access";
-import { admitJob, getJob } from "../src/db/jobs";
-import { insertUpload } from "../src/db/uploads";
+import { getJob } from "../src/db/jobs";
 import { compileFormula } from "../src/indices/formula";
-import { dispatchBatch } from "../src/pipeline/dispatch";
-import "../src/processes/registry";
 import { type JobPlan, jobPlan } from "../src/pipeline/plan";
-import { pipelineStages, type StageName } from "../src/pipeline/stages";
+import type { StageName } from "../src/pipeline/stages";
 import { storeWorkingSetBytes } from "../src/pipeline/store/budget";
-import type { RasterSummary } from "../src/raster/inspect";
-import { collectingQueue, cpuMsSince, directoryR2, nodeD1, StorageCpu } from "./node-bindings";
+import {
+	CPU_LIMIT_MS,
+	MiB,
+	mib,
+	SCENE_CACHE,
+	scenePair,
+	seconds,
+	slowestBy,
+	startNodePipeline,
+	vars,
+} from "./node-pipeline";
 
-const ROOT = resolve(import.meta.dirname, "..");
-const CACHE = join(ROOT, "artifacts", "bench-scene");
-const MiB = 1024 * 1024;
-const vars = wranglerVars();
 const STRIP_BUDGET_BYTES = Number(vars.STRIP_BUDGET_BYTES);
 const STORE_BUDGET_BYTES = Number(vars.STORE_BUDGET_BYTES);
 const WORKER_MEMORY_LIMIT = 128 * MiB;
-const CPU_LIMIT_MS = 30_000;
-const TRACE_ID = "0af7651916cd43dd8448eb211c80319c";
 
 /**
  * `path` in GDAL's default GeoTIFF layout, full-width strips (one row each at this width), the
@@ -119,19 +115,8 @@ function blocksIn(plan: JobPlan): number {
 }
 
 function inputs(): { red: string; nir: string } {
-	const files = pairOf(process.argv.slice(2).filter((arg) => !arg.startsWith("--")));
+	const files = scenePair(process.argv.slice(2).filter((arg) => !arg.startsWith("--")));
 	return process.argv.includes("--stripped") ? { red: stripped(files.red), nir: stripped(files.nir) } : files;
-}
-
-function pairOf([red, nir]: string[]): { red: string; nir: string } {
-	if (red && nir) return { red: resolve(red), nir: resolve(nir) };
-	const cached = { red: join(CACHE, "red.tif"), nir: join(CACHE, "nir.tif") };
-	if (!existsSync(cached.red) || !existsSync(cached.nir)) {
-		mkdirSync(CACHE, { recursive: true });
-		console.log("writing the 10980 x 10980 pair with GDAL (once; cached in artifacts/bench-scene/) …");
-		execFileSync("/usr/bin/python3", [join(import.meta.dirname, "scene-files.py"), CACHE], { stdio: "inherit" });
-	}
-	return cached;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -243,191 +228,28 @@ async function runOnWrangler(files: { red: string; nir: string }) {
 // ---------------------------------------------------------------------------------------------
 // 2. The same invocations under Node, through the dispatcher, measured one batch at a time
 
-interface Invocation {
-	step: string;
-	detail: string;
-	/** CPU of the invocation (all threads), less the R2 and D1 stand-ins' calls. */
-	cpuMs: number;
-	/** CPU of the R2 and D1 stand-ins' calls during the invocation. */
-	storageCpuMs: number;
-	wallMs: number;
-	/** Largest heapUsed + external seen during the invocation, above the level after a full GC before it. */
-	peakBytes: number;
-	/** That level: what the process holds between invocations. */
-	baseBytes: number;
-}
-
-declare const gc: (() => void) | undefined;
-
-/** The garbage collector, which `node --expose-gc` exposes (npm run bench:scene does). */
-function collector(): () => void {
-	if (typeof gc !== "function") throw new Error("run with node --expose-gc (npm run bench:scene does)");
-	return gc;
-}
-
-/**
- * Bytes in use: the JavaScript heap and what lies outside it (ArrayBuffers, Wasm memories), as
- * process.memoryUsage() gives heapUsed + external, read from V8 directly (a tenth of the cost).
- */
-function usedBytes(): number {
-	const heap = getHeapStatistics();
-	return heap.used_heap_size + heap.external_memory;
-}
-
-/**
- * Runs one invocation and measures it. Memory is sampled by a 2 ms timer and around every R2
- * and D1 call (where buffers are fullest: tiles being stored, a part being uploaded); a timer
- * cannot fire inside a synchronous stretch, so those samples catch what it would miss.
- */
-/**
- * Collects garbage until the external memory it frees is gone: one full GC does not release
- * ArrayBuffers and Wasm memories (their backing stores go on a later GC), so a single gc()
- * leaves the previous invocation's buffers in the level an invocation is measured above.
- */
-async function settle(): Promise<number> {
-	const collect = collector();
-	let level = usedBytes();
-	for (let round = 0; round < 5; round++) {
-		collect();
-		await new Promise((resolve) => setImmediate(resolve));
-		const now = usedBytes();
-		if (now >= level - 64 * 1024 && round > 0) return now;
-		level = now;
-	}
-	return level;
-}
-
-async function measure(
-	step: string,
-	detail: string,
-	storage: StorageCpu,
-	run: () => Promise<unknown>,
-): Promise<Invocation> {
-	const base = await settle();
-	let peak = base;
-	// What sampling costs is left out of the invocation's CPU, like the stand-ins' calls.
-	let samplingMs = 0;
-	const sample = () => {
-		const start = process.cpuUsage();
-		peak = Math.max(peak, usedBytes());
-		samplingMs += cpuMsSince(start);
-	};
-	const sampler = setInterval(sample, 2);
-	storage.aroundCall = sample;
-	const cpu = process.cpuUsage();
-	const storageBefore = storage.ms;
-	const wallStart = performance.now();
-	try {
-		await run();
-	} finally {
-		clearInterval(sampler);
-		storage.aroundCall = null;
-	}
-	const wallMs = performance.now() - wallStart;
-	const cpuMs = cpuMsSince(cpu);
-	sample();
-	const storageCpuMs = storage.ms - storageBefore;
-	return {
-		step,
-		detail,
-		cpuMs: cpuMs - storageCpuMs - samplingMs,
-		storageCpuMs,
-		wallMs,
-		peakBytes: peak - base,
-		baseBytes: base,
-	};
-}
-
-/** Hands `bodies` to the dispatcher as one batch of `queue`, as the Workers runtime would; every message must be acknowledged. */
-async function dispatch(env: Env, queue: string, bodies: readonly unknown[]): Promise<void> {
-	const retried: unknown[] = [];
-	const messages = bodies.map((body, i) => ({
-		id: `bench-${i}`,
-		timestamp: new Date(),
-		attempts: 1,
-		body,
-		ack() {},
-		retry() {
-			retried.push(body);
-		},
-	}));
-	await dispatchBatch({ queue, messages, ackAll() {}, retryAll() {} } as unknown as MessageBatch<unknown>, env);
-	if (retried.length > 0)
-		throw new Error(`${queue}: ${retried.length} message(s) were retried: ${JSON.stringify(retried)}`);
-}
-
 const LIGHT_BATCH_SIZE = 10;
 
 async function runUnderNode(files: { red: string; nir: string }) {
-	const work = mkdtempSync(join(tmpdir(), "bench-scene-"));
-	const storage = new StorageCpu();
-	// The stages' log lines are written (their CPU counts, as in a Worker) but not shown.
-	const print = console.log;
-	console.log = (...args: unknown[]) => {
-		if (!(typeof args[0] === "string" && args[0].startsWith('{"level":'))) print(...args);
-	};
+	const pipeline = await startNodePipeline("bench-scene");
 	try {
-		const queues = {
-			INGEST_QUEUE: collectingQueue(),
-			VALIDATE_QUEUE: collectingQueue(),
-			COMPUTE_QUEUE: collectingQueue(),
-			HISTOGRAM_QUEUE: collectingQueue(),
-			STORE_QUEUE: collectingQueue(),
-			PUBLISH_QUEUE: collectingQueue(),
-		};
-		const env = {
-			DB: nodeD1(join(ROOT, "migrations"), storage),
-			BUCKET: directoryR2(work, storage),
-			...queues,
-			...vars,
-		} as unknown as Env;
-		const inputs = Object.entries(files).map(([name, path]) => {
-			const objectKey = `uploads/${name}.tif`;
-			mkdirSync(dirname(join(work, objectKey)), { recursive: true });
-			symlinkSync(path, join(work, objectKey));
-			return { name, uploadId: `upl_${name}`, objectKey, bytes: statSync(path).size };
-		});
-		const now = new Date().toISOString();
-		const tenant = await ensureTenant(env.DB, {
-			id: "ten_bench",
-			name: "bench",
-			quotas: defaultQuotas,
-			createdAt: now,
-		});
-		for (const input of inputs) {
-			const upload = { id: input.uploadId, objectKey: input.objectKey, bytes: input.bytes, createdAt: now };
-			await insertUpload(
-				env.DB,
-				{ ...upload, raster: {} as RasterSummary },
-				{ tenantId: tenant.id, traceId: TRACE_ID },
-			);
-		}
+		const { env, queues } = pipeline;
+		for (const [name, path] of Object.entries(files)) await pipeline.upload(name, path);
 		const requested = {
 			red: { upload_id: "upl_red", band: 1, scale: 1, offset: 0 },
 			nir: { upload_id: "upl_nir", band: 1, scale: 1, offset: 0 },
 		};
-		/** Records a job as POST /v1/jobs does; the bench's tenant has no quota in the way. */
-		const recordJob = async (id: string) => {
-			const admission = await admitJob(
-				env.DB,
-				{
-					id,
-					tenantId: tenant.id,
-					process: "index",
-					indexId: "NDVI",
-					formula: compileFormula({ index: "ndvi", inputs: requested }),
-					request: { index: "ndvi", inputs: requested },
-					traceId: TRACE_ID,
-				},
-				Number.MAX_SAFE_INTEGER,
-				null,
-			);
-			if (!("job" in admission)) throw new Error(`the bench job was refused (${admission.refused})`);
-			return { job_id: id, trace_id: TRACE_ID };
-		};
+		const recordJob = (id: string) =>
+			pipeline.admit({
+				id,
+				process: "index",
+				indexId: "NDVI",
+				formula: compileFormula({ index: "ndvi", inputs: requested }),
+				request: { index: "ndvi", inputs: requested },
+			});
 		const message = await recordJob("job_benchscene0000000000000");
 		const invoke = (stage: StageName, body: Record<string, unknown>, detail = "") =>
-			measure(stepOf(stage, body), detail, storage, () => dispatch(env, pipelineStages[stage].queue, [body]));
+			pipeline.invoke(stage, [body], stepOf(stage, body), detail);
 
 		const measured = [await invoke("ingest", message), await invoke("validate", message)];
 		const blockDecodes = countBlockDecodes();
@@ -462,9 +284,7 @@ async function runUnderNode(files: { red: string; nir: string }) {
 		const others = await Promise.all(
 			Array.from({ length: LIGHT_BATCH_SIZE }, (_, i) => recordJob(`job_benchlight${String(i).padStart(13, "0")}`)),
 		);
-		const lightBatch = await measure("ingest", `a batch of ${LIGHT_BATCH_SIZE}`, storage, () =>
-			dispatch(env, pipelineStages.ingest.queue, others),
-		);
+		const lightBatch = await pipeline.invoke("ingest", others, "ingest", `a batch of ${LIGHT_BATCH_SIZE}`);
 		const job = await getJob(env.DB, message.job_id);
 		const plan = job ? jobPlan(job) : null;
 		if (job?.status !== "succeeded" || !plan) throw new Error(`the bench job ended ${job?.status}`);
@@ -476,8 +296,7 @@ async function runUnderNode(files: { red: string; nir: string }) {
 		};
 		return { invocations: measured, lightBatch, width: plan.width, height: plan.height, decodes };
 	} finally {
-		console.log = print;
-		rmSync(work, { recursive: true, force: true });
+		pipeline.close();
 	}
 }
 
@@ -535,11 +354,6 @@ console.log("running the same invocations under Node through the dispatcher, one
 const { invocations, lightBatch, decodes, ...sceneSize } = await runUnderNode(files);
 console.log("timing gdal_calc.py (one thread) …");
 const gdal = gdalCalc(files);
-
-const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-const mib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
-const slowestBy = <T>(items: readonly T[], value: (item: T) => number): T =>
-	items.reduce((a, b) => (value(b) > value(a) ? b : a));
 
 /** Per step, in pipeline order: its invocations and the slowest of them by CPU and by wall time. */
 const steps = [...new Set(invocations.map((invocation) => invocation.step))].map((step) => {
@@ -631,8 +445,8 @@ const slowest = slowestBy(invocations, (invocation) => invocation.cpuMs);
 console.log(
 	`goals: an isolate's worst case under 128 MB: ${isolateWorst < WORKER_MEMORY_LIMIT ? "yes" : "NO"}; compute's peak (garbage included) under its ${mib(STRIP_BUDGET_BYTES)} budget: ${(steps.find((step) => step.step === "compute")?.peak.peakBytes ?? 0) <= STRIP_BUDGET_BYTES ? "yes" : "NO"}; every store invocation's peak under STORE_BUDGET_BYTES, ${mib(STORE_BUDGET_BYTES)} (validate's estimate of the live set: ${mib(storeWorkingSetBytes(sceneSize.width, sceneSize.height))}): ${steps.filter((step) => step.step.startsWith("store")).every((step) => step.peak.peakBytes <= STORE_BUDGET_BYTES) ? "yes" : "NO"}; slowest under 30 s CPU: ${slowest.cpuMs < CPU_LIMIT_MS ? "yes" : "NO"}${gdal ? `; critical path CPU at most 1/10 of gdal_calc's: ${criticalCpuMs / 1000 <= gdal.cpuSeconds / 10 ? "yes" : "NO"}; summed CPU at most 0.6x gdal_calc: ${cpuMs / 1000 <= 0.6 * gdal.cpuSeconds ? "yes" : "NO"}` : ""}`,
 );
-mkdirSync(CACHE, { recursive: true });
+mkdirSync(SCENE_CACHE, { recursive: true });
 writeFileSync(
-	join(CACHE, process.argv.includes("--stripped") ? "report-strips.json" : "report.json"),
+	join(SCENE_CACHE, process.argv.includes("--stripped") ? "report-strips.json" : "report.json"),
 	JSON.stringify({ files, wrangler, steps, invocations, lightBatch, retained, gdal, decodes }, null, 2),
 );

@@ -172,6 +172,22 @@ function lonLatPoints(aoi: Aoi): { polygons: [number, number][][][] | null; poin
 }
 
 /**
+ * Converters from longitude/latitude by target definition. Making one parses both definitions,
+ * which costs more than transforming a field's vertices: a zonal job transforms thousands of
+ * fields, on every date and in every window, into the same CRS. Converters hold no state.
+ */
+const converters = new Map<string, proj4.Converter>();
+
+function converterTo(definition: string): proj4.Converter {
+	let converter = converters.get(definition);
+	if (!converter) {
+		converter = proj4(LONLAT, definition);
+		converters.set(definition, converter);
+	}
+	return converter;
+}
+
+/**
  * Transforms the area of interest into the raster's CRS. Throws ApiError `unsupported-raster`
  * naming `aoi` and the CRS when the raster's CRS is not one proj4 is told here, and
  * `aoi-outside-raster` when a vertex has no place in that CRS (e.g. a pole in Web Mercator).
@@ -189,7 +205,7 @@ export function aoiInCrs(aoi: Aoi, crs: GeoReference): AoiInRasterCrs {
 			},
 		);
 	}
-	const converter = proj4(LONLAT, definition);
+	const converter = converterTo(definition);
 	const project = ([lon, lat]: [number, number]): Point => {
 		const [x, y] = converter.forward([lon, lat]);
 		if (x === undefined || y === undefined || !Number.isFinite(x) || !Number.isFinite(y)) {

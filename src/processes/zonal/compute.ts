@@ -92,10 +92,34 @@ function evaluateWindow(
 	return { values, fates };
 }
 
-function base64(bytes: Uint8Array): string {
-	let text = "";
-	for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-	return btoa(text);
+/** The base64 alphabet's character codes (RFC 4648, with padding). */
+const BASE64_CODES = new TextEncoder().encode("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+const PAD = 61; // "="
+
+/**
+ * What btoa gives for the bytes, by table into a byte array decoded once: a window's partial
+ * fields are megabytes, which a string built through String.fromCharCode and btoa took about a
+ * millisecond per field to encode (bench:fields).
+ */
+export function base64(bytes: Uint8Array): string {
+	const out = new Uint8Array(Math.ceil(bytes.length / 3) * 4);
+	const whole = bytes.length - (bytes.length % 3);
+	let o = 0;
+	for (let i = 0; i < whole; i += 3) {
+		const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
+		out[o++] = BASE64_CODES[n >>> 18] as number;
+		out[o++] = BASE64_CODES[(n >>> 12) & 63] as number;
+		out[o++] = BASE64_CODES[(n >>> 6) & 63] as number;
+		out[o++] = BASE64_CODES[n & 63] as number;
+	}
+	if (whole < bytes.length) {
+		const n = ((bytes[whole] as number) << 16) | ((bytes[whole + 1] ?? 0) << 8);
+		out[o++] = BASE64_CODES[n >>> 18] as number;
+		out[o++] = BASE64_CODES[(n >>> 12) & 63] as number;
+		out[o++] = whole + 1 < bytes.length ? (BASE64_CODES[(n >>> 6) & 63] as number) : PAD;
+		out[o++] = PAD;
+	}
+	return new TextDecoder().decode(out);
 }
 
 export function fromBase64(text: string): Uint8Array {
