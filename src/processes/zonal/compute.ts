@@ -1,22 +1,24 @@
 /**
- * The zonal process's window: reads the window of the date's inputs, evaluates the formula there
- * (the Wasm evaluator, as the index process does), tells each pixel valid, nodata or masked, and
- * weighs every field the window touches by its coverage. A field that lies wholly in the window
+ * The zonal process's window: reads the window of the date's inputs (each block decoded once),
+ * and for every field the window touches evaluates the formula over the field's box (the Wasm
+ * evaluator, as the index process does), tells each pixel valid, nodata or masked, and weighs it
+ * by its coverage. A field that lies wholly in the window
  * is finished here; one cut by the window's edge keeps its weighed values for publish to join
  * with its other windows'. What the window found is stored in R2 (a window may weigh thousands of
  * fields), and compute records only how many.
  */
 import type { JobRecord } from "../../db/jobs";
-import { jobFormula } from "../../indices/formula";
+import { type CompiledFormula, jobFormula } from "../../indices/formula";
 import type { StripSpan } from "../../pipeline/plan";
 import type { StageContext } from "../../pipeline/stage";
 import { type DecodedInput, readWindowInputs } from "../../pipeline/window-inputs";
-import { pixelCoverage } from "../../raster/coverage";
-import { MASK_FATE, maskFates } from "../../raster/mask";
+import { type PixelCoverage, pixelCoverage } from "../../raster/coverage";
+import { MASK_FATE, type MaskRule, maskFates } from "../../raster/mask";
 import type { PixelWindow } from "../../raster/read";
-import { SAMPLE_ARRAYS, type SampleArray } from "../../raster/samples";
+import { SAMPLE_ARRAYS, type SampleArray, type SampleType } from "../../raster/samples";
 import { objectKeys } from "../../storage/keys";
 import { kernels } from "../../wasm/index";
+import type { InputScaling } from "../../wasm/kernels";
 import { maskRule } from "../index/request";
 import { featureExtents, jobFeatures } from "./features";
 import { datePlan, zonalPlan } from "./plan";
@@ -37,59 +39,134 @@ export interface ZonalWindowOutput {
 	partial_fields: number;
 }
 
-/** The window's values (NaN: nodata or NaN from the formula) and each pixel's fate under the date's mask. */
-interface WindowPixels {
-	values: Float32Array;
-	fates: Uint8Array | null;
+/** A band of the window copied out of its decoded blocks once, row-major, the window's width wide. */
+interface WindowBand {
+	samples: SampleArray;
+	type: SampleType;
 }
 
 /**
- * Evaluates the formula over the window. Synchronous from the arena to the copy of its output,
- * so no other window of this isolate can make an arena meanwhile.
+ * The window's samples as the fields read them: each formula input's band with its scaling, the
+ * date's mask band and rule, and the pixels any of them holds in a block stored empty (nodata).
+ * Fields cover a small share of a window, so the formula is evaluated per field, over its box.
  */
-function evaluateWindow(
+interface WindowSamples {
+	width: number;
+	inputs: (WindowBand & { scaling: InputScaling })[];
+	mask: (WindowBand & { rule: MaskRule; nodata: number | null; empty: Uint8Array | null }) | null;
+	/** 1 where a formula input lies in a block stored empty; null when none does. */
+	empty: Uint8Array | null;
+}
+
+/** 1 where any of `bands` lies in a block stored empty; null when none does. */
+function emptyPixels(bands: readonly DecodedInput[], pixels: number): Uint8Array | null {
+	const withEmpty = bands.filter((decoded) => decoded.window.hasEmptyBlocks(decoded.position));
+	if (withEmpty.length === 0) return null;
+	const marked = new Float32Array(pixels);
+	for (const decoded of withEmpty) decoded.window.maskEmptyBlocks(decoded.position, marked);
+	return Uint8Array.from(marked, (value) => (Number.isNaN(value) ? 1 : 0));
+}
+
+function windowSamples(
 	job: JobRecord,
 	date: ReturnType<typeof zonalDates>[number],
 	decodedInputs: ReadonlyMap<string, DecodedInput>,
 	window: PixelWindow,
-): WindowPixels {
-	const formula = jobFormula(job);
-	if (!formula) throw new Error(`job ${job.id} has no compiled formula`);
+	formula: CompiledFormula,
+): WindowSamples {
+	const width = window.colEnd - window.colStart;
+	const pixels = (window.rowEnd - window.rowStart) * width;
+	const decodedBand = (jobInput: string): DecodedInput => {
+		const decoded = decodedInputs.get(jobInput);
+		if (!decoded) throw new Error(`job ${job.id}: input ${jobInput} was not read`);
+		return decoded;
+	};
+	const band = (decoded: DecodedInput): WindowBand => {
+		const type = decoded.window.sampleTypes[decoded.position];
+		if (!type) throw new Error(`job ${job.id}: a band was not decoded`);
+		const samples = new SAMPLE_ARRAYS[type](pixels);
+		decoded.window.copyBand(decoded.position, samples);
+		return { samples, type };
+	};
 	const inputs = formula.inputs.map((name) => {
 		const jobInput = date.inputs[name] ?? name;
 		const requested = job.request.inputs[jobInput];
-		const decoded = decodedInputs.get(jobInput);
-		const type = decoded?.window.sampleTypes[decoded.position];
-		if (!requested || !decoded || !type) throw new Error(`job ${job.id}: input ${jobInput} was not read`);
-		return { decoded, type, scaling: { nodata: decoded.nodata, scale: requested.scale, offset: requested.offset } };
+		if (!requested) throw new Error(`job ${job.id}: input ${jobInput} is not requested`);
+		const decoded = decodedBand(jobInput);
+		return { ...band(decoded), scaling: { nodata: decoded.nodata, scale: requested.scale, offset: requested.offset } };
 	});
-	const pixels = (window.rowEnd - window.rowStart) * (window.colEnd - window.colStart);
-	const arena = kernels.arena({ pixels, inputs });
-	inputs.forEach(({ decoded }, i) => {
-		decoded.window.copyBand(decoded.position, arena.inputs[i] as SampleArray);
-	});
-	const evaluated = arena.evaluate(
-		formula.program,
-		inputs.map((input) => input.scaling),
-	);
-	for (const { decoded } of inputs) decoded.window.maskEmptyBlocks(decoded.position, evaluated);
-	const values = evaluated.slice();
-	let fates: Uint8Array | null = null;
+	let mask: WindowSamples["mask"] = null;
 	if (date.mask) {
-		const jobInput = date.inputs[date.mask.input] ?? date.mask.input;
-		const decoded = decodedInputs.get(jobInput);
-		const type = decoded?.window.sampleTypes[decoded.position];
-		if (!decoded || !type) throw new Error(`job ${job.id}: the mask's input ${jobInput} was not read`);
-		const samples = new SAMPLE_ARRAYS[type](pixels);
-		decoded.window.copyBand(decoded.position, samples);
-		if (decoded.window.hasEmptyBlocks(decoded.position)) {
-			// A block of the mask stored empty is nodata there, as it is for the formula's inputs.
-			const marked = Float32Array.from(samples);
-			decoded.window.maskEmptyBlocks(decoded.position, marked);
-			fates = maskFates(marked, maskRule(date.mask), decoded.nodata);
-		} else fates = maskFates(samples, maskRule(date.mask), decoded.nodata);
+		const decoded = decodedBand(date.inputs[date.mask.input] ?? date.mask.input);
+		const empty = emptyPixels([decoded], pixels);
+		mask = { ...band(decoded), rule: maskRule(date.mask), nodata: decoded.nodata, empty };
 	}
-	return { values, fates };
+	const empty = emptyPixels(
+		formula.inputs.map((name) => decodedBand(date.inputs[name] ?? name)),
+		pixels,
+	);
+	return { width, inputs, mask, empty };
+}
+
+/** The box's rows of a window band, packed: the box's width wide. */
+function boxOf(band: SampleArray, windowWidth: number, box: PixelWindow, into: SampleArray): void {
+	const width = box.colEnd - box.colStart;
+	for (let row = box.rowStart; row < box.rowEnd; row++) {
+		const from = row * windowWidth + box.colStart;
+		into.set(band.subarray(from, from + width), (row - box.rowStart) * width);
+	}
+}
+
+/**
+ * Weighs one field over its box of the window (relative to the window): the formula evaluated
+ * there in the Wasm evaluator, each pixel with weight > 0 added as masked, nodata or valid. All
+ * synchronous, so no other window of this isolate can make an arena meanwhile.
+ */
+function weighField(
+	samples: WindowSamples,
+	formula: CompiledFormula,
+	weights: PixelCoverage,
+	window: PixelWindow,
+	accumulator: WeightedStatistics,
+): void {
+	const box = {
+		rowStart: weights.rowStart - window.rowStart,
+		rowEnd: weights.rowStart - window.rowStart + weights.height,
+		colStart: weights.colStart - window.colStart,
+		colEnd: weights.colStart - window.colStart + weights.width,
+	};
+	const pixels = weights.width * weights.height;
+	const arena = kernels.arena({ pixels, inputs: samples.inputs });
+	samples.inputs.forEach((input, i) => {
+		boxOf(input.samples, samples.width, box, arena.inputs[i] as SampleArray);
+	});
+	const values = arena.evaluate(
+		formula.program,
+		samples.inputs.map((input) => input.scaling),
+	);
+	let fates: Uint8Array | null = null;
+	if (samples.mask) {
+		const { samples: band, type, rule, nodata } = samples.mask;
+		const boxed = new SAMPLE_ARRAYS[type](pixels);
+		boxOf(band, samples.width, box, boxed);
+		fates = maskFates(boxed, rule, nodata);
+	}
+	for (let row = 0; row < weights.height; row++) {
+		const windowRow = (box.rowStart + row) * samples.width + box.colStart;
+		for (let column = 0; column < weights.width; column++) {
+			const pixel = row * weights.width + column;
+			const weight = weights.weights[pixel] as number;
+			if (!(weight > 0)) continue;
+			// A block of the mask stored empty is nodata there, as it is for the formula's inputs.
+			const fate =
+				samples.mask?.empty?.[windowRow + column] === 1 ? MASK_FATE.nodata : fates ? fates[pixel] : MASK_FATE.kept;
+			const value = values[pixel] as number;
+			if (fate === MASK_FATE.masked) accumulator.addMasked(weight);
+			else if (fate === MASK_FATE.nodata || Number.isNaN(value) || samples.empty?.[windowRow + column] === 1) {
+				accumulator.addNodata(weight);
+			} else accumulator.add(value, weight);
+		}
+	}
 }
 
 /** The base64 alphabet's character codes (RFC 4648, with padding). */
@@ -150,9 +227,10 @@ export async function computeZonalWindow(
 	if (!planned || !date || !requestDate) throw new Error(`job ${job.id}: window ${window.index} is not planned`);
 	const features = await jobFeatures(env, job);
 	const rule = job.request.coverage ?? "fraction";
+	const formula = jobFormula(job);
+	if (!formula) throw new Error(`job ${job.id} has no compiled formula`);
 	const decoded = await readWindowInputs(env, job, datePlan(plan, date), window);
-	const { values, fates } = evaluateWindow(job, requestDate, decoded, window);
-	const width = window.colEnd - window.colStart;
+	const samples = windowSamples(job, requestDate, decoded, window, formula);
 	const extents = featureExtents(
 		planned.features.map((f) => features[f] as (typeof features)[number]),
 		date.grid,
@@ -163,21 +241,7 @@ export async function computeZonalWindow(
 		if (!extent) return;
 		const accumulator = new WeightedStatistics();
 		const weights = pixelCoverage(extent.polygons, rule, window);
-		if (weights) {
-			for (let row = 0; row < weights.height; row++) {
-				const at = (weights.rowStart + row - window.rowStart) * width + (weights.colStart - window.colStart);
-				for (let column = 0; column < weights.width; column++) {
-					const weight = weights.weights[row * weights.width + column] as number;
-					if (!(weight > 0)) continue;
-					const pixel = at + column;
-					const fate = fates ? fates[pixel] : MASK_FATE.kept;
-					const value = values[pixel] as number;
-					if (fate === MASK_FATE.masked) accumulator.addMasked(weight);
-					else if (fate === MASK_FATE.nodata || Number.isNaN(value)) accumulator.addNodata(weight);
-					else accumulator.add(value, weight);
-				}
-			}
-		}
+		if (weights) weighField(samples, formula, weights, window, accumulator);
 		if (contains(window, extent.window)) stored.finished[f] = zoneStatistics(accumulator, job.request);
 		else stored.partial[f] = base64(accumulator.toBytes());
 	});

@@ -168,9 +168,13 @@ function gridOf(plan: JobPlan, at: string): Grid {
 		});
 	}
 	if (geotransform[2] !== 0 || geotransform[4] !== 0) {
-		throw new ApiError("unsupported-raster", "the inputs' grid is rotated; fields are placed on grids without rotation", {
-			errors: [{ path: `${at}inputs`, message: "a rotated grid (its geotransform has rotation terms)" }],
-		});
+		throw new ApiError(
+			"unsupported-raster",
+			"the inputs' grid is rotated; fields are placed on grids without rotation",
+			{
+				errors: [{ path: `${at}inputs`, message: "a rotated grid (its geotransform has rotation terms)" }],
+			},
+		);
 	}
 	return { geotransform, width: plan.width, height: plan.height, crs: plan.geo };
 }

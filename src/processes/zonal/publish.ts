@@ -63,16 +63,18 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 		}),
 	}));
 	const keys = requestedPercentiles(job.request).map(percentileKey);
+	const timeSeries = job.request.dates !== undefined;
+	// One artifact's body at a time: each is as large as the results again.
 	const bodies = {
-		geojson: zonesGeoJson(results, { timeSeries: job.request.dates !== undefined }),
-		csv: zonesCsv(results, keys),
-		parquet: zonesParquet(results, keys, { timeSeries: job.request.dates !== undefined }),
+		csv: () => zonesCsv(results, keys),
+		geojson: () => zonesGeoJson(results, { timeSeries }),
+		parquet: () => zonesParquet(results, keys, { timeSeries }),
 	};
 	const artifacts: ArtifactRecord[] = [];
 	for (const kind of ["csv", "geojson", "parquet"] as const) {
 		const { name, mediaType } = ZONE_ARTIFACTS[kind];
 		const objectKey = objectKeys.artifact(job.id, name);
-		const object = await env.BUCKET.put(objectKey, bodies[kind], { httpMetadata: { contentType: mediaType } });
+		const object = await env.BUCKET.put(objectKey, bodies[kind](), { httpMetadata: { contentType: mediaType } });
 		artifacts.push({ name, mediaType, bytes: object.size, objectKey });
 	}
 	const valid = results.filter((result) => result.series.some(({ statistics }) => statistics.count > 0)).length;

@@ -19,6 +19,11 @@ import { JobInputSchema } from "../inputs";
 export const COVERAGE_RULES = ["fraction", "center", "all_touched"] as const satisfies readonly CoverageRule[];
 export const DEFAULT_PERCENTILES = [2, 50, 98];
 export const MAX_DATES = 100;
+/**
+ * Statistics (fields x dates) a job computes at most: its plan lists each window's fields and its
+ * publish holds every field's statistics and writes them three ways, within one invocation's memory.
+ */
+export const MAX_FIELD_DATES = 100_000;
 
 const ZonesSchema = z
 	.union([

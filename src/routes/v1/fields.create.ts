@@ -4,10 +4,8 @@
  * kept as sent in R2, with what listings and quotas need in D1.
  */
 import { createRoute } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { bearerWith, requireScope } from "../../access/auth";
-import type { App, AppEnv } from "../../context";
+import type { App } from "../../context";
 import { fieldSetUsage, insertFieldSetWithinQuota } from "../../db/field-sets";
 import { ApiError } from "../../errors/api-error";
 import { keyedHeaders, locationHeader, problemResponses } from "../../errors/openapi";
@@ -21,23 +19,13 @@ import { newFieldSetId } from "../../ids";
 import { log } from "../../observability/log";
 import { writeFieldCollection } from "../../storage/field-collections";
 import { objectKeys } from "../../storage/keys";
+import { fieldBodyLimit } from "./body-limit";
 import { fieldSetExample } from "./examples";
 import { FieldSetSchema, renderFieldSet } from "./schemas";
 
-/** Refuses a body over FIELDS_MAX_BODY_BYTES before it is read whole and parsed. */
-const limitFieldCollectionBody: MiddlewareHandler<AppEnv> = async function limitFieldCollectionBody(c, next) {
-	const maxSize = c.env.FIELDS_MAX_BODY_BYTES;
-	const limit = bodyLimit({
-		maxSize,
-		onError: () => {
-			throw new ApiError(
-				"payload-too-large",
-				`The field collection is larger than ${maxSize} bytes; split it into several field sets.`,
-			);
-		},
-	});
-	return limit(c, next);
-};
+const limitFieldCollectionBody = fieldBodyLimit(
+	(maxSize) => `The field collection is larger than ${maxSize} bytes; split it into several field sets.`,
+);
 
 export const createFieldSetRoute = createRoute({
 	method: "post",

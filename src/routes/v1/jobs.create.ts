@@ -20,7 +20,6 @@ import type { App } from "../../context";
 import type { TenantQuotas } from "../../db/access";
 import { listArtifacts } from "../../db/artifacts";
 import { findFieldSet } from "../../db/field-sets";
-import { copyFieldCollection, writeFieldCollection } from "../../storage/field-collections";
 import { admitJob, datedInputName, failJob, getTenantJob, type JobRecord, type JobRequest } from "../../db/jobs";
 import { findUploads } from "../../db/uploads";
 import { ApiError, type FieldError, jobProblem } from "../../errors/api-error";
@@ -37,8 +36,11 @@ import {
 	processRequestIssues,
 	processRequests,
 } from "../../processes/requests";
+import { MAX_FIELD_DATES } from "../../processes/zonal/request";
 import { operatorAllowlist, remoteUrlRefusal } from "../../raster/remote";
+import { copyFieldCollection, writeFieldCollection } from "../../storage/field-collections";
 import { objectKeys } from "../../storage/keys";
+import { fieldBodyLimit } from "./body-limit";
 import { createJobExample, queuedJobExample } from "./examples";
 import { IdempotencyKeyHeader, JobSchema, renderJob } from "./schemas";
 
@@ -105,6 +107,11 @@ export const CreateJobSchema = z
 	})
 	.openapi("CreateJob");
 
+const limitJobBody = fieldBodyLimit(
+	(maxSize) =>
+		`The request is larger than ${maxSize} bytes; store large field collections with POST /v1/fields and name them by field_set_id.`,
+);
+
 export const createJobRoute = createRoute({
 	method: "post",
 	path: "/v1/jobs",
@@ -113,7 +120,7 @@ export const createJobRoute = createRoute({
 	summary: "Submit an index or expression computation",
 	description:
 		"With an Idempotency-Key header, the same key and body within 24 h return the first response again (with Idempotent-Replayed: true), and the same key with another body is a 409.",
-	middleware: [requireScope("jobs:write")] as const,
+	middleware: [requireScope("jobs:write"), limitJobBody] as const,
 	security: bearerWith("jobs:write"),
 	request: {
 		headers: IdempotencyKeyHeader,
@@ -129,7 +136,7 @@ export const createJobRoute = createRoute({
 			},
 			content: { "application/json": { schema: JobSchema, example: queuedJobExample } },
 		},
-		...problemResponses(400, 401, 403, 409, 415, 422, 429),
+		...problemResponses(400, 401, 403, 409, 413, 415, 422, 429),
 	},
 });
 
@@ -309,7 +316,15 @@ async function checkRequest(
 	// validate knows them, and checks them there.
 	const overQuota = request.aoi || request.grid || request.zones ? null : pixelQuotaProblem(uploads.pixels, quotas);
 	if (overQuota) throw overQuota;
-	if (request.zones) jobRequest.zones = await storedZones(env, tenantId, jobId, request.zones);
+	if (request.zones) {
+		const { zones, features } = await storedZones(env, tenantId, jobId, request.zones);
+		jobRequest.zones = zones;
+		const fieldDates = features * (dates?.length ?? 1);
+		if (fieldDates > MAX_FIELD_DATES) {
+			const message = `${features} fields on ${dates?.length ?? 1} dates make ${fieldDates} statistics; a job computes at most ${MAX_FIELD_DATES}`;
+			throw new ApiError("validation-failed", message, { errors: [{ path: "zones", message }] });
+		}
+	}
 	return { jobRequest, prepared };
 }
 
@@ -323,16 +338,21 @@ async function storedZones(
 	tenantId: string,
 	jobId: string,
 	zones: NonNullable<CreateJob["zones"]>,
-): Promise<NonNullable<JobRequest["zones"]>> {
+): Promise<{ zones: NonNullable<JobRequest["zones"]>; features: number }> {
 	const objectKey = objectKeys.jobZones(jobId);
-	const inline = typeof zones === "object" && zones !== null && (zones as { type?: unknown }).type === "FeatureCollection";
+	const inline =
+		typeof zones === "object" && zones !== null && (zones as { type?: unknown }).type === "FeatureCollection";
 	if (!inline && typeof zones === "object" && zones !== null && "field_set_id" in zones) {
 		const id = zones.field_set_id;
 		// The schema takes any collection, so a malformed id reaches here rather than failing its own branch.
 		if (typeof id !== "string" || !FIELD_SET_ID_PATTERN.test(id)) {
-			throw new ApiError("validation-failed", "zones.field_set_id: must be a field set id (fld_ followed by 24 hex digits)", {
-				errors: [{ path: "zones.field_set_id", message: "must be a field set id (fld_ followed by 24 hex digits)" }],
-			});
+			throw new ApiError(
+				"validation-failed",
+				"zones.field_set_id: must be a field set id (fld_ followed by 24 hex digits)",
+				{
+					errors: [{ path: "zones.field_set_id", message: "must be a field set id (fld_ followed by 24 hex digits)" }],
+				},
+			);
 		}
 		const fieldSet = await findFieldSet(env.DB, tenantId, id);
 		if (!fieldSet || !(await copyFieldCollection(env.BUCKET, fieldSet.objectKey, objectKey))) {
@@ -340,12 +360,12 @@ async function storedZones(
 				errors: [{ path: "zones.field_set_id", message: `field set ${id} does not exist` }],
 			});
 		}
-		return { field_set_id: fieldSet.id, object_key: objectKey };
+		return { zones: { field_set_id: fieldSet.id, object_key: objectKey }, features: fieldSet.features };
 	}
 	const checked = checkFieldCollection(zones, fieldLimits(env), "zones");
 	if (checked instanceof ApiError) throw checked;
 	await writeFieldCollection(env.BUCKET, objectKey, JSON.stringify(zones));
-	return { object_key: objectKey };
+	return { zones: { object_key: objectKey }, features: checked.features.length };
 }
 
 /**

@@ -190,7 +190,7 @@ export const createFieldSet = <ThrowOnError extends boolean = false>(options: Op
 /**
  * Delete a set of fields
  *
- * The set answers 404 from then on and no longer counts against the tenant's field quotas. A job that has already loaded it is not affected.
+ * The set answers 404 from then on and no longer counts against the tenant's field quotas. Jobs submitted before read their own copy of it and are not affected.
  */
 export const deleteFieldSet = <ThrowOnError extends boolean = false>(options: Options<DeleteFieldSetData, ThrowOnError>): RequestResult<DeleteFieldSetResponses, DeleteFieldSetErrors, ThrowOnError> => (options.client ?? client).delete<DeleteFieldSetResponses, DeleteFieldSetErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],

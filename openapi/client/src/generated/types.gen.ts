@@ -1053,6 +1053,10 @@ export type CreateJobErrors = {
      */
     409: Problem;
     /**
+     * Payload too large
+     */
+    413: Problem;
+    /**
      * Unsupported media type
      */
     415: Problem;
