@@ -27,14 +27,16 @@ import red10 from "../fixtures/t2/red_10m.tif";
 import redD1 from "../fixtures/t2/red_d1.tif";
 import redD2 from "../fixtures/t2/red_d2.tif";
 import redD3 from "../fixtures/t2/red_d3.tif";
+import rotated from "../fixtures/t2/rotated_10m.tif";
 import sclD1 from "../fixtures/t2/scl_d1.tif";
 import sclD2 from "../fixtures/t2/scl_d2.tif";
 import sclD3 from "../fixtures/t2/scl_d3.tif";
-import { api, expectProblem, json, submitJob, upload, waitForJob } from "../helpers";
+import { api, apiWith, expectProblem, json, submitJob, upload, waitForJob } from "../helpers";
 import { openRaster, wholeWindow } from "../rasters";
 
 const files: Record<string, ArrayBuffer> = {
 	"red_10m.tif": red10,
+	"rotated_10m.tif": rotated,
 	"ls_red_30m.tif": lsRed,
 	"ls_nir_30m.tif": lsNir,
 	"nir_10m.tif": nir10,
@@ -494,6 +496,77 @@ describe("zonal statistics: requests it refuses", () => {
 		expect(job.status).toBe("failed");
 		expect(job.error?.errors?.[0]?.path).toBe("dates[1].inputs.nir.band");
 		expect(job.error?.detail).toContain("'nir' of dates[1]");
+	});
+
+	it("a job keeps its copy of a field set: deleting the set after submitting changes nothing", async () => {
+		const inputs = await uploadedInputs({ red: { file: "red_10m.tif" }, nir: { file: "nir_10m.tif" } });
+		const fieldSetId = await fieldSet();
+		const response = await submitJob({
+			process: "zonal_statistics",
+			index: "ndvi",
+			inputs,
+			zones: { field_set_id: fieldSetId },
+		});
+		expect(response.status).toBe(202);
+		expect((await api(`/v1/fields/${fieldSetId}`, { method: "DELETE" })).status).toBe(204);
+		const job = await waitForJob((await json<{ id: string }>(response)).id);
+		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+		const geojson = await json<ZonesGeoJson>(await artifact(job.id, "zones.geojson"));
+		const expected = cases.zonal_ndvi_fraction?.expected ?? {};
+		expect(geojson.features.map((feature) => feature.id)).toEqual(Object.keys(expected));
+	});
+
+	it("refuses a grid with rotation terms, naming the inputs", async () => {
+		const bytes = files["rotated_10m.tif"] as ArrayBuffer;
+		const { id } = await upload(bytes);
+		const response = await submitJob({
+			process: "zonal_statistics",
+			expression: "b * 1",
+			inputs: { b: { upload_id: id } },
+			zones: fields,
+		});
+		const job = await waitForJob((await json<{ id: string }>(response)).id);
+		expect(job.status).toBe("failed");
+		expect(job.error?.type).toBe("https://eo-edge.dev/problems/unsupported-raster");
+		expect(job.error?.errors?.[0]?.path).toBe("inputs");
+	});
+
+	it("holds a job to 100 000 field-dates, and its body to FIELDS_MAX_BODY_BYTES", async () => {
+		const inputs = await uploadedInputs({ red: { file: "red_10m.tif" }, nir: { file: "nir_10m.tif" } });
+		const square = (i: number) => {
+			const [x, y] = [16.3 + (i % 100) * 0.0002, 47.8 + Math.floor(i / 100) * 0.0002];
+			return [
+				[x, y],
+				[x + 0.0001, y],
+				[x + 0.0001, y + 0.0001],
+				[x, y + 0.0001],
+				[x, y],
+			];
+		};
+		const many = {
+			type: "FeatureCollection",
+			features: Array.from({ length: 10_000 }, (_, i) => ({
+				type: "Feature",
+				properties: null,
+				geometry: { type: "Polygon", coordinates: [square(i)] },
+			})),
+		};
+		const dates = Array.from({ length: 11 }, (_, d) => ({
+			datetime: `2026-05-${String(d + 1).padStart(2, "0")}T10:00:00Z`,
+			inputs,
+		}));
+		const tooMany = await expectProblem(
+			await submitJob({ process: "zonal_statistics", index: "ndvi", dates, zones: many }),
+			422,
+			"validation-failed",
+		);
+		expect(tooMany.errors?.[0]).toMatchObject({ path: "zones", message: expect.stringContaining("110000") });
+		const large = await apiWith({ FIELDS_MAX_BODY_BYTES: 4096 }, "/v1/jobs", {
+			method: "POST",
+			headers: { "content-type": "application/json" },
+			body: JSON.stringify({ process: "zonal_statistics", index: "ndvi", inputs, zones: many }),
+		});
+		await expectProblem(large, 413, "payload-too-large");
 	});
 
 	it("names the date whose inputs the formula cannot use", async () => {
