@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 import { getJob } from "../../src/db/jobs";
 import { remoteBytesRead } from "../../src/db/remote-bytes";
 import type { ZonalPlan } from "../../src/processes/zonal/plan";
-import { WeightedStatistics } from "../../src/processes/zonal/weighted-statistics";
+import { type FeatureStatistics, WeightedStatistics } from "../../src/processes/zonal/weighted-statistics";
 import { pixelCoverage, polygonsInPixels } from "../../src/raster/coverage";
 import largeTiled from "../fixtures/aoi/large_tiled.tif";
 import fieldsGeojson from "../fixtures/t2/fields.geojson?raw";
@@ -51,19 +51,8 @@ const files: Record<string, ArrayBuffer> = {
 	"scl_d3.tif": sclD3,
 };
 
-interface Statistics {
-	count: number;
-	nodata_count: number;
-	masked_count: number;
-	valid_fraction: number | null;
-	mean: number | null;
-	std: number | null;
-	min: number | null;
-	max: number | null;
-	sum: number | null;
-	percentiles: Record<string, number | null>;
-	datetime?: string | null;
-}
+/** A field's statistics as the outputs give them (with its date in a series). */
+type Statistics = FeatureStatistics & { datetime?: string | null };
 
 type Inputs = Record<string, { file: string } & Record<string, unknown>>;
 interface ZonalCase {

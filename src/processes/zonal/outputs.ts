@@ -7,27 +7,13 @@
  * producer of results to have sorted them.
  */
 import { ByteWriter, type ColumnSource, ParquetWriter, type SchemaElement } from "hyparquet-writer";
+import type { FeatureStatistics } from "./weighted-statistics";
 
-/** What one zone measured on one date. */
-export interface ZoneStatistics {
-	count: number;
-	nodata_count: number;
-	masked_count: number;
-	valid_fraction: number | null;
-	mean: number | null;
-	std: number | null;
-	min: number | null;
-	max: number | null;
-	sum: number | null;
-	/** Keyed "p2", "p50", "p98", … in the request's order. */
-	percentiles: Record<string, number | null>;
-	/**
-	 * Only where the percentiles came from the quantile sketch (a zone of more than 10^6 valid
-	 * pixels on the date): the bound on their error, relative to each value. zones.geojson gives
-	 * it; zones.csv and zones.parquet keep their columns.
-	 */
-	percentile_relative_error?: number;
-}
+/**
+ * What one zone measured on one date (weighted-statistics.ts); where the percentiles came from
+ * the sketch, zones.geojson gives their bound and zones.csv and zones.parquet keep their columns.
+ */
+export type ZoneStatistics = FeatureStatistics;
 
 /** One zone of the request with its statistics: one entry of datetime null for a single-date job, one per date for a time series. */
 export interface ZoneResult {

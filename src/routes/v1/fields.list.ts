@@ -2,51 +2,16 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
-import { type FieldSetCursor, listTenantFieldSets } from "../../db/field-sets";
+import { listTenantFieldSets } from "../../db/field-sets";
 import { keyedHeaders, problemResponses } from "../../errors/openapi";
 import { fieldSetListExample } from "./examples";
+import { pageCursors, pageQuery } from "./paging";
 import { FieldSetSchema, renderFieldSet } from "./schemas";
 
-const DEFAULT_LIMIT = 20;
-const MAX_LIMIT = 100;
-const CURSOR_PATTERN = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)\|(fld_[0-9a-f]{24})$/;
-
-/**
- * A cursor is the last set of a page, (created_at, id), base64url-encoded as GET /v1/jobs does:
- * opaque to clients, and sets stored meanwhile never shift a page.
- */
-function encodeCursor(cursor: FieldSetCursor): string {
-	return btoa(`${cursor.createdAt}|${cursor.id}`).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
-function decodeCursor(text: string): FieldSetCursor | null {
-	let decoded: string;
-	try {
-		decoded = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
-	} catch {
-		return null;
-	}
-	const match = CURSOR_PATTERN.exec(decoded);
-	return match?.[1] && match[2] ? { createdAt: match[1], id: match[2] } : null;
-}
+const cursors = pageCursors("fld");
 
 const FieldSetListQuery = z.object({
-	limit: z.coerce
-		.number()
-		.int()
-		.min(1)
-		.max(MAX_LIMIT)
-		.default(DEFAULT_LIMIT)
-		.openapi({ param: { name: "limit", in: "query" }, description: "Field sets per page", example: DEFAULT_LIMIT }),
-	cursor: z
-		.string()
-		.refine((text) => decodeCursor(text) !== null, "must be the `next` of an earlier page")
-		.optional()
-		.openapi({
-			param: { name: "cursor", in: "query" },
-			description: "The `next` of the previous page; the first page without it",
-			example: fieldSetListExample.next,
-		}),
+	...pageQuery("Field sets", cursors, fieldSetListExample.next),
 });
 
 const FieldSetListSchema = z
@@ -83,10 +48,10 @@ export const listFieldSetsRoute = createRoute({
 export function registerListFieldSets(app: App): void {
 	app.openapi(listFieldSetsRoute, async function listFieldSets(c) {
 		const { limit, cursor } = c.req.valid("query");
-		const after = cursor === undefined ? null : decodeCursor(cursor);
+		const after = cursor === undefined ? null : cursors.decode(cursor);
 		const page = await listTenantFieldSets(c.env.DB, c.get("principal").tenantId, { after, limit });
 		return c.json(
-			{ field_sets: page.fieldSets.map(renderFieldSet), next: page.next ? encodeCursor(page.next) : null },
+			{ field_sets: page.fieldSets.map(renderFieldSet), next: page.next ? cursors.encode(page.next) : null },
 			200,
 		);
 	});

@@ -3,33 +3,13 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
 import { listArtifactsOfJobs } from "../../db/artifacts";
-import { type JobCursor, type JobStatus, listTenantJobs } from "../../db/jobs";
+import { type JobStatus, listTenantJobs } from "../../db/jobs";
 import { keyedHeaders, problemResponses } from "../../errors/openapi";
 import { jobListExample } from "./examples";
+import { pageCursors, pageQuery } from "./paging";
 import { JobSchema, JobStatusSchema, renderJob } from "./schemas";
 
-const DEFAULT_LIMIT = 20;
-const MAX_LIMIT = 100;
-const CURSOR_PATTERN = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)\|(job_[0-9a-f]{24})$/;
-
-/**
- * A cursor is the last job of a page, (created_at, id), base64url-encoded: opaque to clients,
- * and the next page starts strictly after it, so jobs created meanwhile never shift a page.
- */
-function encodeCursor(cursor: JobCursor): string {
-	return btoa(`${cursor.createdAt}|${cursor.id}`).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
-function decodeCursor(text: string): JobCursor | null {
-	let decoded: string;
-	try {
-		decoded = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
-	} catch {
-		return null;
-	}
-	const match = CURSOR_PATTERN.exec(decoded);
-	return match?.[1] && match[2] ? { createdAt: match[1], id: match[2] } : null;
-}
+const cursors = pageCursors("job");
 
 const JobListQuery = z.object({
 	status: z
@@ -41,22 +21,7 @@ const JobListQuery = z.object({
 			description: "Only jobs in these statuses, comma-separated; all statuses when absent",
 			example: ["queued", "running"],
 		}),
-	limit: z.coerce
-		.number()
-		.int()
-		.min(1)
-		.max(MAX_LIMIT)
-		.default(DEFAULT_LIMIT)
-		.openapi({ param: { name: "limit", in: "query" }, description: "Jobs per page", example: DEFAULT_LIMIT }),
-	cursor: z
-		.string()
-		.refine((text) => decodeCursor(text) !== null, "must be the `next` of an earlier page")
-		.optional()
-		.openapi({
-			param: { name: "cursor", in: "query" },
-			description: "The `next` of the previous page; the first page without it",
-			example: jobListExample.next,
-		}),
+	...pageQuery("Jobs", cursors, jobListExample.next),
 });
 
 const JobListSchema = z
@@ -95,7 +60,7 @@ export function registerListJobs(app: App): void {
 		const { status, limit, cursor } = c.req.valid("query");
 		const { tenantId } = c.get("principal");
 		const statuses: readonly JobStatus[] = status ?? JobStatusSchema.options;
-		const after = cursor === undefined ? null : decodeCursor(cursor);
+		const after = cursor === undefined ? null : cursors.decode(cursor);
 		const page = await listTenantJobs(c.env.DB, tenantId, { statuses: [...new Set(statuses)], after, limit });
 		const artifacts = await listArtifactsOfJobs(
 			c.env.DB,
@@ -105,7 +70,7 @@ export function registerListJobs(app: App): void {
 		return c.json(
 			{
 				jobs: page.jobs.map((job) => renderJob(job, artifacts.get(job.id) ?? [])),
-				next: page.next ? encodeCursor(page.next) : null,
+				next: page.next ? cursors.encode(page.next) : null,
 			},
 			200,
 		);
