@@ -58,7 +58,7 @@ interface SignedRing {
 }
 
 /** Twice the signed area (shoelace), relative to the first vertex for precision. */
-function doubledArea(ring: readonly Point[]): number {
+export function doubledArea(ring: readonly Point[]): number {
 	const [x0, y0] = ring[0] ?? [0, 0];
 	let sum = 0;
 	for (let i = 1; i + 1 < ring.length; i++) {

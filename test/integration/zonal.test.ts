@@ -250,7 +250,7 @@ describe("zonal statistics: plans, options and what the job shows", () => {
 	it("reads only the tiles its fields touch, each once", async () => {
 		const file = "https://cogs.test/files/aoi/large_tiled.tif";
 		const toLonLat = proj4("+proj=utm +zone=33 +datum=WGS84 +units=m +no_defs", "EPSG:4326");
-		// Two 400 m squares, far apart, each inside one 256 x 256 tile (2.56 km) of the 6 x 6.
+		// 400 m squares, far apart, each inside one 256 x 256 tile (2.56 km) of the 6 x 6.
 		const square = (x: number, y: number) =>
 			[
 				[x, y],
@@ -259,11 +259,18 @@ describe("zonal statistics: plans, options and what the job shows", () => {
 				[x, y + 400],
 				[x, y],
 			].map((point) => toLonLat.forward(point) as [number, number]);
+		// Two fields, and one of two parts over the same two: a part reads its own tiles, not the
+		// 5 x 5 of the box around both.
 		const zones = {
 			type: "FeatureCollection",
 			features: [
 				{ type: "Feature", properties: null, geometry: { type: "Polygon", coordinates: [square(601000, 5298000)] } },
 				{ type: "Feature", properties: null, geometry: { type: "Polygon", coordinates: [square(612000, 5287000)] } },
+				{
+					type: "Feature",
+					properties: null,
+					geometry: { type: "MultiPolygon", coordinates: [[square(601000, 5298000)], [square(612000, 5287000)]] },
+				},
 			],
 		};
 		const response = await submitJob({
@@ -275,9 +282,12 @@ describe("zonal statistics: plans, options and what the job shows", () => {
 		const job = await waitForJob((await json<{ id: string }>(response)).id);
 		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
 		const geojson = await json<ZonesGeoJson>(await artifact(job.id, "zones.geojson"));
-		for (const feature of geojson.features) expect(feature.properties.statistics?.count).toBeCloseTo(1600, 3);
-		// The 2.4 MB file holds 36 tiles of about 66 KB: the header and two tiles are read, in the
-		// ranged reader's 64 KiB ranges (a tile straddles three).
+		const counts = geojson.features.map((feature) => feature.properties.statistics?.count ?? 0);
+		expect(counts[0]).toBeCloseTo(1600, 3);
+		expect(counts[1]).toBeCloseTo(1600, 3);
+		expect(counts[2]).toBeCloseTo(3200, 3);
+		// The 2.4 MB file holds 36 tiles of about 66 KB: the header and the fields' tiles are read,
+		// in the ranged reader's 64 KiB ranges (a tile straddles three).
 		const bytes = await remoteBytesRead(env.DB, job.id);
 		expect(bytes).toBeGreaterThan(2 * 60_000);
 		expect(bytes).toBeLessThanOrEqual(10 * 65_536);
@@ -556,6 +566,24 @@ describe("zonal statistics: requests it refuses", () => {
 			body: JSON.stringify({ process: "zonal_statistics", index: "ndvi", inputs, zones: many }),
 		});
 		await expectProblem(large, 413, "payload-too-large");
+	});
+
+	it("refuses two dates at one instant, naming the second", async () => {
+		const inputs = await uploadedInputs({ red: { file: "red_d1.tif" }, nir: { file: "nir_d1.tif" } });
+		const problem = await expectProblem(
+			await submitJob({
+				process: "zonal_statistics",
+				index: "ndvi",
+				zones: fields,
+				dates: [
+					{ datetime: "2026-05-04T10:20:31Z", inputs },
+					{ datetime: "2026-05-04T12:20:31+02:00", inputs },
+				],
+			}),
+			422,
+			"validation-failed",
+		);
+		expect(problem.errors?.map((error) => error.path)).toContain("dates.1.datetime");
 	});
 
 	it("names the date whose inputs the formula cannot use", async () => {

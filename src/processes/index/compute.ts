@@ -24,9 +24,9 @@ import { encodeTiles, halve } from "../../raster/tiles";
 import { objectKeys } from "../../storage/keys";
 import { encodeTile, kernels } from "../../wasm/index";
 import type { InputScaling, WindowStats } from "../../wasm/kernels";
+import { maskRule } from "../mask";
 import { type ChunkOutput, computeInChunks } from "./chunks";
 import { sketchBytes } from "./quantile-sketch";
-import { maskRule } from "./request";
 import { fixedHistogram, type InputSample, REFLECTANCE_LIMIT, type StripOutput } from "./statistics";
 
 /** Computes and stores one window; its partial statistics are returned for compute to record. */

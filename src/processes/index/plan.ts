@@ -11,7 +11,7 @@ import { planRasterWindows } from "../../pipeline/raster-plan";
 import type { StageContext } from "../../pipeline/stage";
 import { storeWorkingSetBytes, widestStorableWidth } from "../../pipeline/store/budget";
 import { INTEGER_SAMPLE_TYPES } from "../../raster/inspect";
-import { maskRule } from "./request";
+import { maskRule } from "../mask";
 
 const MiB = 1024 * 1024;
 

@@ -19,7 +19,7 @@ import { SAMPLE_ARRAYS, type SampleArray, type SampleType } from "../../raster/s
 import { objectKeys } from "../../storage/keys";
 import { kernels } from "../../wasm/index";
 import type { InputScaling } from "../../wasm/kernels";
-import { maskRule } from "../index/request";
+import { maskRule } from "../mask";
 import { featureExtents, jobFeatures } from "./features";
 import { datePlan, zonalPlan } from "./plan";
 import { zonalDates } from "./request";

@@ -7,7 +7,7 @@ import type { JobRecord } from "../../db/jobs";
 import { ApiError } from "../../errors/api-error";
 import { checkFieldCollection, type FieldFeature, fieldLimits } from "../../fields/collection";
 import type { Point } from "../../raster/aoi";
-import { polygonsInPixels } from "../../raster/coverage";
+import { doubledArea, polygonsInPixels } from "../../raster/coverage";
 import type { Grid } from "../../raster/grid";
 import type { PixelWindow } from "../../raster/read";
 import { readFieldCollection } from "../../storage/field-collections";
@@ -41,19 +41,28 @@ export interface FeatureExtent {
 	polygons: Point[][][];
 	/** The pixels of the raster that can weigh in the field: its bounding box, cut to the raster. */
 	window: PixelWindow;
+	/** Each of its polygons' boxes on the raster (one for a Polygon): the blocks a plan reads for it. */
+	parts: PixelWindow[];
 	/** The pixels it covers, at most: its area in pixels, or its box's where smaller (the quota's count). */
 	pixels: number;
 }
 
-/** Twice the signed area of a ring (the shoelace sum). */
-function ringArea2(ring: readonly Point[]): number {
-	let sum = 0;
-	for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
-		const [xi, yi] = ring[i] as Point;
-		const [xj, yj] = ring[j] as Point;
-		sum += (xj - xi) * (yj + yi);
+/** The pixels of `grid` a polygon's box covers, cut to the raster; null when it misses. */
+function boxOnGrid(polygon: readonly Point[][], grid: Grid): PixelWindow | null {
+	let [minX, minY, maxX, maxY] = [Infinity, Infinity, -Infinity, -Infinity];
+	for (const [x, y] of polygon[0] ?? []) {
+		minX = Math.min(minX, x);
+		maxX = Math.max(maxX, x);
+		minY = Math.min(minY, y);
+		maxY = Math.max(maxY, y);
 	}
-	return sum;
+	const box = {
+		colStart: Math.max(0, Math.floor(minX)),
+		colEnd: Math.min(grid.width, Math.ceil(maxX)),
+		rowStart: Math.max(0, Math.floor(minY)),
+		rowEnd: Math.min(grid.height, Math.ceil(maxY)),
+	};
+	return box.colEnd > box.colStart && box.rowEnd > box.rowStart ? box : null;
 }
 
 /**
@@ -64,28 +73,20 @@ function ringArea2(ring: readonly Point[]): number {
 export function featureExtents(features: readonly FieldFeature[], grid: Grid): (FeatureExtent | null)[] {
 	return features.map((feature) => {
 		const polygons = polygonsInPixels({ type: "MultiPolygon", coordinates: feature.polygons }, grid);
-		let [minX, minY, maxX, maxY] = [Infinity, Infinity, -Infinity, -Infinity];
-		for (const polygon of polygons) {
-			for (const [x, y] of polygon[0] ?? []) {
-				minX = Math.min(minX, x);
-				maxX = Math.max(maxX, x);
-				minY = Math.min(minY, y);
-				maxY = Math.max(maxY, y);
-			}
-		}
+		const parts = polygons.flatMap((polygon) => boxOnGrid(polygon, grid) ?? []);
+		if (parts.length === 0) return null;
 		const window = {
-			colStart: Math.max(0, Math.floor(minX)),
-			colEnd: Math.min(grid.width, Math.ceil(maxX)),
-			rowStart: Math.max(0, Math.floor(minY)),
-			rowEnd: Math.min(grid.height, Math.ceil(maxY)),
+			colStart: Math.min(...parts.map((part) => part.colStart)),
+			colEnd: Math.max(...parts.map((part) => part.colEnd)),
+			rowStart: Math.min(...parts.map((part) => part.rowStart)),
+			rowEnd: Math.max(...parts.map((part) => part.rowEnd)),
 		};
-		if (window.colEnd <= window.colStart || window.rowEnd <= window.rowStart) return null;
-		const box = (window.colEnd - window.colStart) * (window.rowEnd - window.rowStart);
+		const covered = parts.reduce((sum, part) => sum + (part.colEnd - part.colStart) * (part.rowEnd - part.rowStart), 0);
 		const area = polygons.reduce(
 			(sum: number, polygon: Point[][]) =>
-				sum + polygon.reduce((rings, ring, i) => rings + (i === 0 ? 1 : -1) * Math.abs(ringArea2(ring)), 0) / 2,
+				sum + polygon.reduce((rings, ring, i) => rings + (i === 0 ? 1 : -1) * Math.abs(doubledArea(ring)), 0) / 2,
 			0,
 		);
-		return { polygons, window, pixels: Math.min(box, Math.max(area, 1)) };
+		return { polygons, window, parts, pixels: Math.min(covered, Math.max(area, 1)) };
 	});
 }

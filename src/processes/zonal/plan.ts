@@ -15,7 +15,7 @@ import { geotransformOf } from "../../raster/georeference";
 import type { Grid } from "../../raster/grid";
 import { INTEGER_SAMPLE_TYPES } from "../../raster/inspect";
 import type { PixelWindow } from "../../raster/read";
-import { maskRule } from "../index/request";
+import { maskRule } from "../mask";
 import { type FeatureExtent, featureExtents, jobFeatures } from "./features";
 import { type ZonalDate, zonalDates } from "./request";
 
@@ -241,14 +241,16 @@ export async function planZonalJob(
 		pixels += extents.reduce((sum, extent) => sum + (extent?.pixels ?? 0), 0);
 		const block = alignment(plan.inputs);
 		for (const strip of plan.strips) {
-			const inStrip = extents.flatMap((extent, f) => (extent && overlap(extent.window, strip) ? [{ f, extent }] : []));
+			// A MultiPolygon's parts read their own blocks, not those of the box around them all.
+			const inStrip = extents.flatMap((extent, f) =>
+				extent?.parts.some((part) => overlap(part, strip)) ? [{ f, parts: extent.parts }] : [],
+			);
 			if (inStrip.length === 0) continue;
-			for (const rectangle of blockRectangles(
-				inStrip.map(({ extent }) => extent.window),
-				block,
-				strip,
-			)) {
-				const touching = inStrip.filter(({ extent }) => overlap(extent.window, rectangle)).map(({ f }) => f);
+			const partsInStrip = inStrip.flatMap(({ parts }) => parts.filter((part) => overlap(part, strip)));
+			for (const rectangle of blockRectangles(partsInStrip, block, strip)) {
+				const touching = inStrip
+					.filter(({ parts }) => parts.some((part) => overlap(part, rectangle)))
+					.map(({ f }) => f);
 				strips.push({ index: strips.length, ...rectangle, inputs: [...names] });
 				windows.push({ date: d, features: touching });
 			}

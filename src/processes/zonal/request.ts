@@ -13,8 +13,8 @@ import { FIELD_SET_ID_PATTERN } from "../../ids";
 import { type CompiledFormula, compileFormula } from "../../indices/formula";
 import { EXPRESSION_INDEX } from "../../indices/registry";
 import type { CoverageRule } from "../../raster/coverage";
-import { MaskSchema } from "../index/request";
 import { JobInputSchema } from "../inputs";
+import { MaskSchema } from "../mask";
 
 export const COVERAGE_RULES = ["fraction", "center", "all_touched"] as const satisfies readonly CoverageRule[];
 export const DEFAULT_PERCENTILES = [2, 50, 98];
@@ -110,7 +110,7 @@ export function zonalRequestIssues(request: {
 	mask?: { input: string } | undefined;
 	zones?: unknown;
 	percentiles?: number[] | undefined;
-	dates?: { inputs: Record<string, unknown>; mask?: { input: string } | undefined }[] | undefined;
+	dates?: { datetime: string; inputs: Record<string, unknown>; mask?: { input: string } | undefined }[] | undefined;
 	[field: string]: unknown;
 }): { path: string[]; message: string }[] {
 	const issues: { path: string[]; message: string }[] = [];
@@ -141,6 +141,17 @@ export function zonalRequestIssues(request: {
 	if (request.inputs) maskIssue(request.inputs, request.mask, []);
 	request.dates?.forEach((date, i) => {
 		maskIssue(date.inputs, date.mask, ["dates", String(i)]);
+	});
+	const firstAt = new Map<string, number>();
+	request.dates?.forEach((date, i) => {
+		const instant = new Date(date.datetime).toISOString();
+		const first = firstAt.get(instant);
+		if (first === undefined) firstAt.set(instant, i);
+		else
+			issues.push({
+				path: ["dates", String(i), "datetime"],
+				message: `is the datetime of dates[${first}] too; a series has one entry per date`,
+			});
 	});
 	if (request.percentiles && new Set(request.percentiles).size !== request.percentiles.length) {
 		issues.push({ path: ["percentiles"], message: "must not repeat a percentile" });
