@@ -3,7 +3,7 @@
  * stage and decides ack or retry. Stages never ack; they return an outcome or throw.
  */
 import { insertEvent, type NewEvent } from "../db/events";
-import { getJob, inRequestTerms, isTerminal, markStageRunning, markStageSettled } from "../db/jobs";
+import { getJob, inRequestTerms, isTerminal, type JobRequest, markStageRunning, markStageSettled } from "../db/jobs";
 import { ApiError, type FieldError, jobProblem, TransientFault } from "../errors/api-error";
 import { oneAtATime } from "../isolate-memory";
 import { describeError, log } from "../observability/log";
@@ -149,7 +149,14 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 		}
 		message.ack();
 	} catch (error) {
-		await handleThrown(consumer, message, env, { event, fields, detail, error, durationMs: Date.now() - started });
+		await handleThrown(consumer, message, env, {
+			event,
+			fields,
+			detail,
+			error,
+			durationMs: Date.now() - started,
+			request: job.request,
+		});
 	}
 }
 
@@ -178,11 +185,12 @@ async function handleThrown(
 		detail: Record<string, unknown> | undefined;
 		error: unknown;
 		durationMs: number;
+		request: JobRequest;
 	},
 ): Promise<void> {
 	const { event, fields, detail, error, durationMs } = context;
 	const logged = describeError(error);
-	const reason = tenantReason(error, fields.trace_id);
+	const reason = inRequestTerms(context.request, tenantReason(error, fields.trace_id));
 	const lastAttempt = message.attempts > consumer.maxRetries;
 	if (!lastAttempt) {
 		const delaySeconds = retryDelaySeconds(env.RETRY_BASE_DELAY_SECONDS, message.attempts);
