@@ -26,9 +26,16 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 	const plan = zonalPlan(job);
 	const features = await jobFeatures(env, job);
 	const dates = plan.zonal.dates;
-	/** Per date, per field position: finished statistics, or the partial weighings to join. */
+	/**
+	 * Per date, per field position: its statistics. The windows are planned date by date, so a
+	 * date's fields cut by windows are joined and finished once its last window is read, and only
+	 * one date's partial weighings are held at a time.
+	 */
 	const finished = dates.map(() => new Map<number, ZoneStatistics>());
-	const partial = dates.map(() => new Map<number, WeightedStatistics>());
+	let partial = { date: -1, fields: new Map<number, WeightedStatistics>() };
+	const finishPartial = () => {
+		for (const [f, joined] of partial.fields) finished[partial.date]?.set(f, zoneStatistics(joined, job.request));
+	};
 	for (let start = 0; start < plan.strips.length; start += WINDOW_READS_IN_FLIGHT) {
 		const batch = plan.strips.slice(start, start + WINDOW_READS_IN_FLIGHT);
 		const stored = await Promise.all(
@@ -41,24 +48,27 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 		for (const { index, fields } of stored) {
 			const date = plan.zonal.windows[index]?.date;
 			if (date === undefined) throw new Error(`job ${job.id}: window ${index} is not planned`);
+			if (date !== partial.date) {
+				if (date < partial.date) throw new Error(`job ${job.id}: window ${index} is out of its date's order`);
+				finishPartial();
+				partial = { date, fields: new Map() };
+			}
 			for (const [f, statistics] of Object.entries(fields.finished)) finished[date]?.set(Number(f), statistics);
-			const joined = partial[date] as Map<number, WeightedStatistics>;
 			for (const [f, bytes] of Object.entries(fields.partial)) {
 				const accumulator = WeightedStatistics.fromBytes(fromBase64(bytes));
-				const earlier = joined.get(Number(f));
+				const earlier = partial.fields.get(Number(f));
 				if (earlier) earlier.merge(accumulator);
-				else joined.set(Number(f), accumulator);
+				else partial.fields.set(Number(f), accumulator);
 			}
 		}
 	}
+	finishPartial();
 	const results: ZoneResult[] = features.map((feature, f) => ({
 		id: feature.id,
 		geometry: feature.geometry,
 		properties: feature.properties,
 		series: dates.map((date, d) => {
-			const joined = partial[d]?.get(f);
-			const statistics =
-				finished[d]?.get(f) ?? (joined ? zoneStatistics(joined, job.request) : missedField(job.request));
+			const statistics = finished[d]?.get(f) ?? missedField(job.request);
 			return { datetime: date.datetime, statistics };
 		}),
 	}));
