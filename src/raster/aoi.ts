@@ -187,20 +187,39 @@ function converterTo(definition: string): proj4.Converter {
 	return converter;
 }
 
+/** What a problem calls the geometry being projected, and where it stands in the request. */
+export interface ProjectedSubject {
+	/** As a problem's detail names it: "the area of interest". */
+	name: string;
+	/** As a problem's message says what it is for: "an area of interest". */
+	purpose: string;
+	path: string;
+}
+
+const AREA_OF_INTEREST: ProjectedSubject = {
+	name: "the area of interest",
+	purpose: "an area of interest",
+	path: "aoi",
+};
+
 /**
- * Transforms the area of interest into the raster's CRS. Throws ApiError `unsupported-raster`
- * naming `aoi` and the CRS when the raster's CRS is not one proj4 is told here, and
- * `aoi-outside-raster` when a vertex has no place in that CRS (e.g. a pole in Web Mercator).
+ * Transforms the area of interest (or another geometry, named by `subject`) into the raster's
+ * CRS. Throws ApiError `unsupported-raster` naming the subject's path and the CRS when the
+ * raster's CRS is not one proj4 is told here, and `aoi-outside-raster` when a vertex has no
+ * place in that CRS (e.g. a pole in Web Mercator).
  */
-export function aoiInCrs(aoi: Aoi, crs: GeoReference): AoiInRasterCrs {
+export function aoiInCrs(aoi: Aoi, crs: GeoReference, subject: ProjectedSubject = AREA_OF_INTEREST): AoiInRasterCrs {
 	const definition = proj4Definition(epsgCodeOf(crs));
 	if (definition === null) {
 		throw new ApiError(
 			"unsupported-raster",
-			`the area of interest cannot be projected into the raster's CRS (${describeCrs(crs)}); supported: ${SUPPORTED_CRSS}`,
+			`${subject.name} cannot be projected into the raster's CRS (${describeCrs(crs)}); supported: ${SUPPORTED_CRSS}`,
 			{
 				errors: [
-					{ path: "aoi", message: `the raster's CRS (${describeCrs(crs)}) is not supported for an area of interest` },
+					{
+						path: subject.path,
+						message: `the raster's CRS (${describeCrs(crs)}) is not supported for ${subject.purpose}`,
+					},
 				],
 			},
 		);
@@ -213,7 +232,7 @@ export function aoiInCrs(aoi: Aoi, crs: GeoReference): AoiInRasterCrs {
 				"aoi-outside-raster",
 				`(${lon}, ${lat}) has no place in the raster's CRS (${describeCrs(crs)})`,
 				{
-					errors: [{ path: "aoi", message: `(${lon}, ${lat}) lies outside the domain of ${describeCrs(crs)}` }],
+					errors: [{ path: subject.path, message: `(${lon}, ${lat}) lies outside the domain of ${describeCrs(crs)}` }],
 				},
 			);
 		}

@@ -9,7 +9,7 @@
  * float64 rounding, in time proportional to the perimeter plus the pixels of the bbox. Rings are
  * given one orientation (shells add, holes subtract), so their order and winding do not matter.
  */
-import { type Aoi, aoiInCrs, type Point, snapped } from "./aoi";
+import { type Aoi, aoiInCrs, type Point, type ProjectedSubject, snapped } from "./aoi";
 import type { Grid } from "./grid";
 import type { PixelWindow } from "./read";
 
@@ -34,12 +34,12 @@ export type FeatureGeometry = Exclude<Aoi, { bbox: number[] }>;
 
 /**
  * The feature's polygons in pixel coordinates of a north-up grid: each vertex transformed into the
- * grid's CRS as {@link aoiInCrs} does (and refused as it refuses), not densified, then into
- * [column, row] with the pixel's top-left corner at integers.
+ * grid's CRS as {@link aoiInCrs} does (and refused as it refuses, naming `subject`), not
+ * densified, then into [column, row] with the pixel's top-left corner at integers.
  */
-export function polygonsInPixels(geometry: FeatureGeometry, grid: Grid): Point[][][] {
+export function polygonsInPixels(geometry: FeatureGeometry, grid: Grid, subject?: ProjectedSubject): Point[][][] {
 	const [originX, pixelWidth, , originY, , pixelHeight] = grid.geotransform;
-	const { polygons } = aoiInCrs(geometry, grid.crs);
+	const { polygons } = aoiInCrs(geometry, grid.crs, subject);
 	return (polygons ?? []).map((polygon) =>
 		// Snapped, so an edge drawn on a pixel border (float noise aside) gives the pixel beyond it no weight.
 		polygon.map((ring) =>
@@ -233,6 +233,30 @@ function centreWinding(rings: readonly SignedRing[], width: number, height: numb
 }
 
 /**
+ * The whole pixels the polygons' shells span (their box, out to whole pixels), cut to `window`;
+ * null when that leaves none. Only these pixels can weigh in the feature, whatever the rule.
+ */
+export function pixelBox(polygons: readonly (readonly Point[][])[], window: PixelWindow): PixelWindow | null {
+	let minX = Number.POSITIVE_INFINITY;
+	let minY = Number.POSITIVE_INFINITY;
+	let maxX = Number.NEGATIVE_INFINITY;
+	let maxY = Number.NEGATIVE_INFINITY;
+	for (const polygon of polygons) {
+		for (const [x, y] of polygon[0] ?? []) {
+			minX = Math.min(minX, x);
+			minY = Math.min(minY, y);
+			maxX = Math.max(maxX, x);
+			maxY = Math.max(maxY, y);
+		}
+	}
+	const colStart = Math.max(window.colStart, Math.floor(minX));
+	const colEnd = Math.min(window.colEnd, Math.ceil(maxX));
+	const rowStart = Math.max(window.rowStart, Math.floor(minY));
+	const rowEnd = Math.min(window.rowEnd, Math.ceil(maxY));
+	return colEnd > colStart && rowEnd > rowStart ? { rowStart, rowEnd, colStart, colEnd } : null;
+}
+
+/**
  * The weights a feature gives the pixels of `window`, over the feature's pixel bbox cut to the
  * window; null when no pixel of the window gets a weight above 0.
  *
@@ -254,23 +278,9 @@ export function pixelCoverage(
 	rule: CoverageRule,
 	window: PixelWindow,
 ): PixelCoverage | null {
-	let minX = Number.POSITIVE_INFINITY;
-	let minY = Number.POSITIVE_INFINITY;
-	let maxX = Number.NEGATIVE_INFINITY;
-	let maxY = Number.NEGATIVE_INFINITY;
-	for (const polygon of polygons) {
-		for (const [x, y] of polygon[0] ?? []) {
-			minX = Math.min(minX, x);
-			minY = Math.min(minY, y);
-			maxX = Math.max(maxX, x);
-			maxY = Math.max(maxY, y);
-		}
-	}
-	const colStart = Math.max(window.colStart, Math.floor(minX));
-	const colEnd = Math.min(window.colEnd, Math.ceil(maxX));
-	const rowStart = Math.max(window.rowStart, Math.floor(minY));
-	const rowEnd = Math.min(window.rowEnd, Math.ceil(maxY));
-	if (!(colEnd > colStart && rowEnd > rowStart)) return null;
+	const box = pixelBox(polygons, window);
+	if (!box) return null;
+	const { colStart, colEnd, rowStart, rowEnd } = box;
 	const width = colEnd - colStart;
 	const height = rowEnd - rowStart;
 	const rings = signedRings(polygons, colStart, rowStart);

@@ -22,7 +22,7 @@ import type { InputScaling } from "../../wasm/kernels";
 import { maskRule } from "../mask";
 import { featureExtents, jobFeatures } from "./features";
 import { datePlan, zonalPlan } from "./plan";
-import { zonalDates } from "./request";
+import { datePath, zonalDates } from "./request";
 import { type ZoneStatistics, zoneStatistics } from "./statistics";
 import { WeightedStatistics } from "./weighted-statistics";
 
@@ -234,6 +234,7 @@ export async function computeZonalWindow(
 	const extents = featureExtents(
 		planned.features.map((f) => features[f] as (typeof features)[number]),
 		date.grid,
+		datePath(job.request, planned.date),
 	);
 	const stored: WindowFields = { finished: {}, partial: {} };
 	planned.features.forEach((f, i) => {

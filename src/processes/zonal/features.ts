@@ -7,7 +7,7 @@ import type { JobRecord } from "../../db/jobs";
 import { ApiError } from "../../errors/api-error";
 import { checkFieldCollection, type FieldFeature, fieldLimits } from "../../fields/collection";
 import type { Point } from "../../raster/aoi";
-import { doubledArea, polygonsInPixels } from "../../raster/coverage";
+import { doubledArea, pixelBox, polygonsInPixels } from "../../raster/coverage";
 import type { Grid } from "../../raster/grid";
 import type { PixelWindow } from "../../raster/read";
 import { readFieldCollection } from "../../storage/field-collections";
@@ -47,33 +47,18 @@ export interface FeatureExtent {
 	pixels: number;
 }
 
-/** The pixels of `grid` a polygon's box covers, cut to the raster; null when it misses. */
-function boxOnGrid(polygon: readonly Point[][], grid: Grid): PixelWindow | null {
-	let [minX, minY, maxX, maxY] = [Infinity, Infinity, -Infinity, -Infinity];
-	for (const [x, y] of polygon[0] ?? []) {
-		minX = Math.min(minX, x);
-		maxX = Math.max(maxX, x);
-		minY = Math.min(minY, y);
-		maxY = Math.max(maxY, y);
-	}
-	const box = {
-		colStart: Math.max(0, Math.floor(minX)),
-		colEnd: Math.min(grid.width, Math.ceil(maxX)),
-		rowStart: Math.max(0, Math.floor(minY)),
-		rowEnd: Math.min(grid.height, Math.ceil(maxY)),
-	};
-	return box.colEnd > box.colStart && box.rowEnd > box.rowStart ? box : null;
-}
-
 /**
  * Each field on `grid` (vertex by vertex into the grid's CRS, then to pixels), or null for a
  * field that misses the raster. Whatever the coverage rule, only pixels the field's box covers
- * can weigh (see pixelCoverage).
+ * can weigh (see pixelCoverage). A grid in a CRS the fields cannot be projected into is refused
+ * as an ApiError naming the inputs of the date (`at`, e.g. `dates[2].`).
  */
-export function featureExtents(features: readonly FieldFeature[], grid: Grid): (FeatureExtent | null)[] {
+export function featureExtents(features: readonly FieldFeature[], grid: Grid, at: string): (FeatureExtent | null)[] {
+	const subject = { name: "the fields", purpose: "fields", path: `${at}inputs` };
 	return features.map((feature) => {
-		const polygons = polygonsInPixels({ type: "MultiPolygon", coordinates: feature.polygons }, grid);
-		const parts = polygons.flatMap((polygon) => boxOnGrid(polygon, grid) ?? []);
+		const polygons = polygonsInPixels({ type: "MultiPolygon", coordinates: feature.polygons }, grid, subject);
+		const raster = { rowStart: 0, rowEnd: grid.height, colStart: 0, colEnd: grid.width };
+		const parts = polygons.flatMap((polygon) => pixelBox([polygon], raster) ?? []);
 		if (parts.length === 0) return null;
 		const window = {
 			colStart: Math.min(...parts.map((part) => part.colStart)),

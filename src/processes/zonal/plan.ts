@@ -6,18 +6,17 @@
  * blocks share a window, so each block is decoded once per job however many fields touch it.
  */
 import type { JobRecord } from "../../db/jobs";
-import { ApiError, type FieldError } from "../../errors/api-error";
-import { bitwiseTypeProblem, type CompiledFormula, jobFormula } from "../../indices/formula";
+import { ApiError } from "../../errors/api-error";
+import { jobFormula } from "../../indices/formula";
 import type { JobPlan, PlannedInput, StripSpan } from "../../pipeline/plan";
 import { type InspectedInput, planRasterWindows } from "../../pipeline/raster-plan";
 import type { StageContext } from "../../pipeline/stage";
 import { geotransformOf } from "../../raster/georeference";
 import type { Grid } from "../../raster/grid";
-import { INTEGER_SAMPLE_TYPES } from "../../raster/inspect";
 import type { PixelWindow } from "../../raster/read";
-import { maskRule } from "../mask";
+import { checkMaskInput, checkRawInputs } from "../input-checks";
 import { type FeatureExtent, featureExtents, jobFeatures } from "./features";
-import { type ZonalDate, zonalDates } from "./request";
+import { datePath, zonalDates } from "./request";
 
 /** One date of the plan: its grid, and the names of its inputs among the plan's. */
 export interface PlannedDate {
@@ -125,40 +124,6 @@ function alignment(inputs: readonly PlannedInput[]): { width: number; height: nu
 	};
 }
 
-/** The checks the index process makes of the mask's input and of inputs read bitwise, for one date. */
-function checkDateInputs(formula: CompiledFormula, date: ZonalDate, plan: JobPlan, at: string): ApiError | null {
-	const planned = (name: string) => plan.inputs.find((input) => input.name === date.inputs[name]);
-	const problems: FieldError[] = [];
-	if (date.mask) {
-		const input = planned(date.mask.input);
-		const resampling = input?.placement?.resampling;
-		if (resampling !== undefined && resampling !== "nearest") {
-			problems.push({
-				path: `${at}inputs.${date.mask.input}.resampling`,
-				message: "must be nearest for the mask's input",
-			});
-		}
-		if ("bits" in maskRule(date.mask) && input && !INTEGER_SAMPLE_TYPES.has(input.data_type)) {
-			problems.push({
-				path: `${at}mask.bits`,
-				message: `inputs.${date.mask.input} is ${input.data_type}, not an integer band`,
-			});
-		}
-	}
-	for (const name of formula.rawInputs) {
-		const resampling = planned(name)?.placement?.resampling;
-		if (resampling !== undefined && resampling !== "nearest") {
-			problems.push({ path: `${at}inputs.${name}.resampling`, message: "must be nearest for an input read bitwise" });
-		}
-	}
-	if (problems.length > 0) {
-		return new ApiError("invalid-inputs", problems.map((problem) => `${problem.path}: ${problem.message}`).join("; "), {
-			errors: problems,
-		});
-	}
-	return bitwiseTypeProblem(formula, (name) => planned(name)?.data_type ?? "unknown");
-}
-
 /** The grid a date's plan lies on: georeferenced and north-up (or south-up), for the fields to be placed on it. */
 function gridOf(plan: JobPlan, at: string): Grid {
 	const geotransform = geotransformOf(plan.geo);
@@ -177,19 +142,6 @@ function gridOf(plan: JobPlan, at: string): Grid {
 		);
 	}
 	return { geotransform, width: plan.width, height: plan.height, crs: plan.geo };
-}
-
-/** The fields on a date's grid, or why they cannot be placed there (the raster's CRS, say), in the fields' words. */
-function placedFeatures(features: Parameters<typeof featureExtents>[0], grid: Grid, at: string) {
-	try {
-		return featureExtents(features, grid);
-	} catch (error) {
-		if (!(error instanceof ApiError)) throw error;
-		const detail = error.message.replace("the area of interest", "the fields");
-		return new ApiError(error.code, `${at ? `${at.slice(0, -1)}: ` : ""}${detail}`, {
-			errors: [{ path: `${at}inputs`, message: `the fields cannot be placed on this grid: ${detail}` }],
-		});
-	}
 }
 
 /**
@@ -215,7 +167,7 @@ export async function planZonalJob(
 		const mask = date.mask && { ...date.mask, input: date.inputs[date.mask.input] ?? date.mask.input };
 		const view = { ...job, request: { ...job.request, mask } };
 		const compared = new Set(formula.comparedInputs.map((name) => date.inputs[name] ?? name));
-		const at = job.request.dates ? `dates[${d}].` : "";
+		const at = datePath(job.request, d);
 		let plan: JobPlan | ApiError;
 		let grid: Grid;
 		try {
@@ -226,7 +178,8 @@ export async function planZonalJob(
 				compared,
 			);
 			if (plan instanceof ApiError) return plan;
-			const problem = checkDateInputs(formula, date, plan, at);
+			const jobInput = (name: string) => date.inputs[name] ?? name;
+			const problem = checkMaskInput(date.mask, plan, jobInput, at) ?? checkRawInputs(formula, plan, jobInput, at);
 			if (problem) return problem;
 			grid = gridOf(plan, at);
 		} catch (error) {
@@ -236,8 +189,7 @@ export async function planZonalJob(
 		first ??= plan;
 		planned.push({ datetime: date.datetime, grid, inputs: [...names] });
 		inputs.push(...plan.inputs);
-		const extents = placedFeatures(features, grid, at);
-		if (extents instanceof ApiError) return extents;
+		const extents = featureExtents(features, grid, at);
 		pixels += extents.reduce((sum, extent) => sum + (extent?.pixels ?? 0), 0);
 		const block = alignment(plan.inputs);
 		for (const strip of plan.strips) {

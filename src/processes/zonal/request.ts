@@ -172,6 +172,11 @@ export interface ZonalDate {
 	mask: JobRequest["mask"];
 }
 
+/** Where date `d`'s fields stand in the request, as a path's prefix: `dates[d].`, or nothing without dates. */
+export function datePath(request: JobRequest, d: number): string {
+	return request.dates ? `dates[${d}].` : "";
+}
+
 /** The request's dates, each with its inputs' names among the job's (see datedInputName). */
 export function zonalDates(request: JobRequest): ZonalDate[] {
 	const same = (names: string[]) => Object.fromEntries(names.map((name) => [name, name]));
