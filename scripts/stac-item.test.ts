@@ -11,8 +11,8 @@ import type { GeoReference } from "../src/raster/georeference";
 import {
 	buildItem,
 	hullFootprint,
-	inputSources,
 	type ItemParts,
+	inputSources,
 	type ResultItem,
 	seriesTime,
 	singleDateTime,
