@@ -11,15 +11,15 @@ import { fromArrayBuffer } from "geotiff";
 import proj4 from "proj4";
 import { describe, expect, it } from "vitest";
 import { hex } from "../../src/ids";
-import fieldsGeojson from "../fixtures/t2/fields.geojson?raw";
-import nirD1 from "../fixtures/t2/nir_d1.tif";
-import nirD2 from "../fixtures/t2/nir_d2.tif";
-import nir10 from "../fixtures/t2/nir_10m.tif";
-import redD1 from "../fixtures/t2/red_d1.tif";
-import redD2 from "../fixtures/t2/red_d2.tif";
-import red10 from "../fixtures/t2/red_10m.tif";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
+import fieldsGeojson from "../fixtures/t2/fields.geojson?raw";
+import nir10 from "../fixtures/t2/nir_10m.tif";
+import nirD1 from "../fixtures/t2/nir_d1.tif";
+import nirD2 from "../fixtures/t2/nir_d2.tif";
+import red10 from "../fixtures/t2/red_10m.tif";
+import redD1 from "../fixtures/t2/red_d1.tif";
+import redD2 from "../fixtures/t2/red_d2.tif";
 import { api, apiWith, BASE, expectProblem, json, submitJob, upload, waitForJob } from "../helpers";
 
 interface Asset {
@@ -55,7 +55,9 @@ async function itemOf(jobId: string): Promise<Item> {
 	return json<Item>(response);
 }
 
-async function succeeded(submitted: Response): Promise<{ id: string; created_at: string; artifacts: { name: string }[] }> {
+async function succeeded(
+	submitted: Response,
+): Promise<{ id: string; created_at: string; artifacts: { name: string }[] }> {
 	const created = await json<{ id: string }>(submitted);
 	expect(submitted.status, JSON.stringify(created)).toBe(202);
 	const job = await waitForJob(created.id);
