@@ -22,15 +22,17 @@ import { validateStacItem } from "./stac-validate";
 const BASE = "https://eo.example.com";
 const SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
-/** GeoKeys of EPSG:32633 (WGS 84 / UTM 33N), as GDAL writes them. */
-const UTM_33N: GeoReference = {
-	modelPixelScale: [10, 10, 0],
-	modelTiepoint: [0, 0, 0, 600000, 5300000, 0],
-	modelTransformation: null,
-	geoKeyDirectory: [1, 1, 0, 3, 1024, 0, 1, 1, 1025, 0, 1, 1, 3072, 0, 1, 32633],
-	geoDoubleParams: null,
-	geoAsciiParams: null,
-};
+/** EPSG:32633 (WGS 84 / UTM 33N) as GDAL writes its GeoKeys; the grid's place is given apart. */
+const UTM_33N: GeoReference = Object.assign(
+	{
+		modelPixelScale: null,
+		modelTiepoint: null,
+		modelTransformation: null,
+		geoDoubleParams: null,
+		geoAsciiParams: null,
+	},
+	{ geoKeyDirectory: [1, 1, 0, 3, 1024, 0, 1, 1, 1025, 0, 1, 1, 3072, 0, 1, 32633] },
+);
 
 const INPUTS: JobRequest["inputs"] = {
 	red: { upload_id: "upl_0123456789abcdef01234567", band: 3, scale: 0.0001, offset: -0.1 },

@@ -65,6 +65,20 @@ async function succeeded(
 	return job;
 }
 
+/** A job over uploads of `bands` as its red and nir inputs, submitted (by `submit`) and run to success. */
+async function redNirJob(
+	bands: [ArrayBuffer, ArrayBuffer],
+	request: Record<string, unknown>,
+	submit: (body: unknown) => Promise<Response> = submitJob,
+) {
+	const [red, nir] = await Promise.all(bands.map(upload));
+	if (!red || !nir) throw new Error("an upload is missing");
+	const job = await succeeded(
+		await submit({ ...request, inputs: { red: { upload_id: red.id }, nir: { upload_id: nir.id } } }),
+	);
+	return { job, red, nir };
+}
+
 /** Each asset's href is its artifact's route under `base`, and its size and checksum are those of the bytes served there. */
 async function expectAssetsServed(item: Item, base: string): Promise<Map<string, ArrayBuffer>> {
 	const served = new Map<string, ArrayBuffer>();
@@ -91,14 +105,10 @@ function extentOf(positions: readonly (readonly number[])[]): number[] {
 
 describe("item.json of an index job", () => {
 	it("lists result.tif, preview.png and stats.json as served, on result.tif's grid, at the request's datetime", async () => {
-		const [red, nir] = await Promise.all([upload(red256), upload(nir256)]);
-		const job = await succeeded(
-			await submitJob({
-				index: "ndvi",
-				datetime: "2026-05-04T12:20:31+02:00",
-				inputs: { red: { upload_id: red.id }, nir: { upload_id: nir.id } },
-			}),
-		);
+		const { job, red, nir } = await redNirJob([red256, nir256], {
+			index: "ndvi",
+			datetime: "2026-05-04T12:20:31+02:00",
+		});
 		expect(job.artifacts.map((artifact) => artifact.name)).toContain("item.json");
 		const item = await itemOf(job.id);
 		expect(item).toMatchObject({ type: "Feature", stac_version: "1.1.0", id: job.id });
@@ -166,17 +176,14 @@ describe("item.json of an index job", () => {
 	});
 
 	it("takes its hrefs from PUBLIC_BASE_URL, its datetime from the job's creation, and scale from an integer output", async () => {
-		const [red, nir] = await Promise.all([upload(red256), upload(nir256)]);
-		const response = await apiWith({ PUBLIC_BASE_URL: "https://eo.example.com/edge/" }, "/v1/jobs", {
-			method: "POST",
-			headers: { "content-type": "application/json" },
-			body: JSON.stringify({
-				index: "ndvi",
-				output: { data_type: "int16", scale: 0.0001, offset: 0 },
-				inputs: { red: { upload_id: red.id }, nir: { upload_id: nir.id } },
-			}),
-		});
-		const job = await succeeded(response);
+		const submit = (body: unknown) =>
+			apiWith({ PUBLIC_BASE_URL: "https://eo.example.com/edge/" }, "/v1/jobs", {
+				method: "POST",
+				headers: { "content-type": "application/json" },
+				body: JSON.stringify(body),
+			});
+		const output = { data_type: "int16", scale: 0.0001, offset: 0 };
+		const { job, red } = await redNirJob([red256, nir256], { index: "ndvi", output }, submit);
 		const item = await itemOf(job.id);
 		expect(item.properties.datetime).toBe(new Date(job.created_at).toISOString());
 		await expectAssetsServed(item, "https://eo.example.com/edge");
@@ -194,15 +201,7 @@ describe("item.json of an index job", () => {
 
 describe("item.json of a zonal_statistics job", () => {
 	it("lists the zone outputs and no result.tif, over the fields' hull, at the job's creation", async () => {
-		const [red, nir] = await Promise.all([upload(red10), upload(nir10)]);
-		const job = await succeeded(
-			await submitJob({
-				process: "zonal_statistics",
-				index: "ndvi",
-				zones: fields,
-				inputs: { red: { upload_id: red.id }, nir: { upload_id: nir.id } },
-			}),
-		);
+		const { job } = await redNirJob([red10, nir10], { process: "zonal_statistics", index: "ndvi", zones: fields });
 		const item = await itemOf(job.id);
 		expect(Object.keys(item.assets).sort()).toEqual(["zones.csv", "zones.geojson", "zones.parquet"]);
 		expect(item.assets["zones.geojson"]).toMatchObject({ roles: ["data"], type: "application/geo+json" });
