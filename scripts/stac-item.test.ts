@@ -13,6 +13,7 @@ import {
 	hullFootprint,
 	type ItemParts,
 	inputSources,
+	publicBaseUrl,
 	type ResultItem,
 	seriesTime,
 	singleDateTime,
@@ -165,6 +166,16 @@ describe("STAC Items of results, validated by stac-node-validator", () => {
 			BASE,
 		);
 		expect(links.map((link) => link.href)).toEqual([item, "https://example.com/B11.tif"]);
+	});
+
+	it("takes the hrefs' base from PUBLIC_BASE_URL (path kept, trailing slash dropped), else the request's origin", () => {
+		expect(publicBaseUrl("", "http://localhost:8787/v1/jobs")).toBe("http://localhost:8787");
+		expect(publicBaseUrl(" https://eo.example.com/ ", "http://localhost/v1/jobs")).toBe("https://eo.example.com");
+		expect(publicBaseUrl("https://example.com/eo-edge/", "http://localhost/v1/jobs")).toBe(
+			"https://example.com/eo-edge",
+		);
+		expect(() => publicBaseUrl("eo.example.com", "http://localhost/v1/jobs")).toThrow(/PUBLIC_BASE_URL/);
+		expect(() => publicBaseUrl("ftp://eo.example.com", "http://localhost/v1/jobs")).toThrow(/PUBLIC_BASE_URL/);
 	});
 
 	it("the validator rejects invalid Items: a datetime not in UTC, a checksum not hex, a missing STAC version", async () => {
