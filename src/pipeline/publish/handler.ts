@@ -5,7 +5,7 @@
  * keeps its end, and what publish wrote is removed.
  */
 import type { ArtifactRecord } from "../../db/artifacts";
-import { completeJob, type JobRecord } from "../../db/jobs";
+import { completeJob, getJob, isTerminal, type JobRecord } from "../../db/jobs";
 import { ApiError } from "../../errors/api-error";
 import { buildItem, ITEM_ARTIFACT, ITEM_MEDIA_TYPE, type StoredFile } from "../../stac/item";
 import { objectKeys } from "../../storage/keys";
@@ -19,15 +19,15 @@ import { done, failed, type PublishedResult, type StageHandler } from "../stage"
 /**
  * Writes item.json for the published result and returns its artifact. Each asset's checksum is
  * taken from the stored object, streamed, whichever stage wrote it (result.tif is uploaded in
- * parts by store).
+ * parts by store). Null when an asset is no longer stored: what ended the job meanwhile removed it.
  */
-async function publishItem(env: Env, job: JobRecord, published: PublishedResult): Promise<ArtifactRecord> {
+async function publishItem(env: Env, job: JobRecord, published: PublishedResult): Promise<ArtifactRecord | null> {
 	const files: Record<string, StoredFile> = {};
 	for (const name of Object.keys(published.item.assets)) {
 		const artifact = published.artifacts.find((candidate) => candidate.name === name);
 		if (!artifact) throw new Error(`job ${job.id}: the Item's asset ${name} is not among its artifacts`);
 		const file = await objectSha256(env.BUCKET, artifact.objectKey);
-		if (!file) throw new Error(`job ${job.id}: ${name} is not stored`);
+		if (!file) return null;
 		files[name] = file;
 	}
 	const item = buildItem({
@@ -59,15 +59,21 @@ export const publishStage: StageHandler = {
 			if (error instanceof ApiError) return failed(error);
 			throw error;
 		}
-		const item = await publishItem(env, job, published);
-		const succeeded = await completeJob(env.DB, job.id, [...published.artifacts, item], published.warnings);
-		if (!succeeded) {
-			// A cancel, failure or sweep ended the job after the dispatcher let this delivery in,
-			// and its cleanup may have run before the artifacts above were written: remove them
-			// now rather than leave them to the sweeper's late pass.
+		// A cancel, failure or sweep ended the job after the dispatcher let this delivery in, and
+		// its cleanup may have run before the artifacts above were written: remove them now rather
+		// than leave them to the sweeper's late pass.
+		const endedMeanwhile = async () => {
 			await removeJobObjects(env, job.id, traceId);
 			return done({ ended_before_publish: true });
+		};
+		const item = await publishItem(env, job, published);
+		if (!item) {
+			const current = await getJob(env.DB, job.id);
+			if (current && !isTerminal(current.status)) throw new Error(`job ${job.id}: an asset of its Item is not stored`);
+			return endedMeanwhile();
 		}
+		const succeeded = await completeJob(env.DB, job.id, [...published.artifacts, item], published.warnings);
+		if (!succeeded) return endedMeanwhile();
 		// After success a redelivered store or publish is skipped, so nothing needs the work objects.
 		await deleteObjectsUnder(env.BUCKET, objectKeys.workPrefix(job.id));
 		return done(published.detail);
