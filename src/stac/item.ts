@@ -331,31 +331,34 @@ export function buildItem(parts: ItemParts): StacItem {
 }
 
 /**
- * The convex hull of longitude/latitude points (Andrew's monotone chain) as a polygon,
- * counterclockwise: a zonal job's footprint, the outline of all its fields. Null for fewer than
- * three points not on one line. Fields across the antimeridian are not split.
+ * The convex hull of longitude/latitude points (Andrew's monotone chain), counterclockwise, its
+ * first point not repeated; fewer than three points when they lie on one line.
  */
-export function hullFootprint(points: Iterable<readonly number[]>): LonLatPolygon | null {
-	const sorted = [...points]
-		.map(([lon = 0, lat = 0]): [number, number] => [lon, lat])
-		.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+export function convexHull(points: Iterable<readonly number[]>): [number, number][] {
+	const sorted = Array.from(points, ([lon = 0, lat = 0]): [number, number] => [lon, lat]).sort(
+		(a, b) => a[0] - b[0] || a[1] - b[1],
+	);
 	const cross = (o: [number, number], a: [number, number], b: [number, number]) =>
 		(a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
 	const half = (ordered: [number, number][]) => {
 		const chain: [number, number][] = [];
 		for (const point of ordered) {
-			while (
-				chain.length >= 2 &&
-				cross(chain[chain.length - 2] ?? point, chain[chain.length - 1] ?? point, point) <= 0
-			) {
-				chain.pop();
-			}
+			while (chain.length >= 2 && cross(chain.at(-2) ?? point, chain.at(-1) ?? point, point) <= 0) chain.pop();
 			chain.push(point);
 		}
 		chain.pop();
 		return chain;
 	};
-	const ring = [...half(sorted), ...half([...sorted].reverse())];
+	return [...half(sorted), ...half(sorted.reverse())];
+}
+
+/**
+ * The convex hull of longitude/latitude points as a polygon: a zonal job's footprint, the
+ * outline of all its fields. Null for points on one line. Fields across the antimeridian are
+ * not split.
+ */
+export function hullFootprint(points: Iterable<readonly number[]>): LonLatPolygon | null {
+	const ring = convexHull(points);
 	const first = ring[0];
 	if (ring.length < 3 || !first) return null;
 	return { type: "Polygon", coordinates: [[...ring, [first[0], first[1]]]] };

@@ -9,6 +9,7 @@ import type { FieldFeature } from "../../fields/collection";
 import { jobFormula } from "../../indices/formula";
 import type { PublishedResult, StageContext } from "../../pipeline/stage";
 import {
+	convexHull,
 	formulaExpression,
 	formulaLineage,
 	hullFootprint,
@@ -108,9 +109,9 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 	};
 }
 
-/** Every exterior ring's positions: the fields' outline is their hull. */
-function* exteriorPositions(features: readonly FieldFeature[]): Generator<[number, number]> {
-	for (const feature of features) for (const [exterior = []] of feature.polygons) yield* exterior;
+/** A field's exterior rings' positions: its holes lie inside them. */
+function* exteriorPositions(feature: FieldFeature): Generator<[number, number]> {
+	for (const [exterior = []] of feature.polygons) yield* exterior;
 }
 
 /**
@@ -123,7 +124,8 @@ function resultItem(job: JobRecord, features: readonly FieldFeature[]): ResultIt
 	const asset = (title: string, type: string) => ({ roles: ["data"], type, title });
 	const fieldSet = job.request.zones?.field_set_id;
 	return {
-		footprint: hullFootprint(exteriorPositions(features)),
+		// The hull of the fields' hulls: a field's positions are sorted at a time, never every field's.
+		footprint: hullFootprint(features.flatMap((feature) => convexHull(exteriorPositions(feature)))),
 		time: job.request.dates ? seriesTime(job.request.dates.map(({ datetime }) => datetime)) : singleDateTime(job),
 		assets: {
 			[ZONE_ARTIFACTS.geojson.name]: asset("The fields with their statistics", ZONE_ARTIFACTS.geojson.mediaType),
