@@ -2,7 +2,9 @@
  * End-to-end check of the README as a newcomer meets it: starts `npm run dev` on a free port,
  * runs the "Walk-through with curl" bash blocks as written (only the API URL is swapped), and
  * verifies what they downloaded against the GDAL/numpy values in test/fixtures/manifest.json,
- * plus `gdalinfo` where GDAL is installed. Over plain HTTP it also runs an NDWI job and error
+ * plus `gdalinfo` where GDAL is installed; the NDVI job's and the zonal job's item.json are
+ * validated with stac-node-validator against the offline schemas (scripts/stac-validate.ts) and
+ * their assets fetched at their hrefs. Over plain HTTP it also runs an NDWI job and error
  * paths (a non-TIFF upload, no key, and over a raw socket a Content-Length larger than the
  * body), runs `npm run demo` (the generated partner client), loads the docs page in headless
  * Chromium, and runs a page from another origin that calls the API through CORS. It owns the
@@ -12,6 +14,7 @@
  * Needs curl, jq and chromium (Debian: apt-get install -y jq chromium). Usage: npm run test:e2e
  */
 import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
@@ -35,6 +38,7 @@ import {
 	waitForHealth,
 } from "./dev-server";
 import { checkDocsPage } from "./docs-browser-check";
+import { validateStacItem } from "./stac-validate";
 
 const ROOT = join(import.meta.dirname, "..");
 const FIXTURES = join(ROOT, "test", "fixtures");
@@ -252,6 +256,7 @@ async function checkWalkthrough(api: string): Promise<void> {
 	if (!existsSync(ndvi)) return;
 	await checkPixels("ndvi.tif", new Uint8Array(readFileSync(ndvi)).buffer, "ndvi_s2_256");
 	await checkStatistics("ndvi", api, jobId, "ndvi_s2_256");
+	await checkStacItem("ndvi", api, jobId);
 	for (const [label, id, caseName] of [
 		["evi (six-band L2A, scale and offset)", eviId, "evi_s2_l2a"],
 		["savi (L 0.5)", saviId, "savi_s2_l2a"],
@@ -260,6 +265,41 @@ async function checkWalkthrough(api: string): Promise<void> {
 		check(`${label}: job ${id} succeeded`, job.status === "succeeded", JSON.stringify(job));
 		if (job.status === "succeeded") await checkStatistics(label, api, id, caseName);
 	}
+}
+
+/**
+ * A job's item.json: valid for stac-node-validator against the offline schemas, and every
+ * asset's href (absolute, on the origin the job was submitted to) serving bytes of its
+ * file:size and file:checksum.
+ */
+async function checkStacItem(label: string, api: string, jobId: string): Promise<void> {
+	const item = await getJson<{ id: string; assets: Record<string, Record<string, unknown>> }>(
+		`${api}/v1/jobs/${jobId}/artifacts/item.json`,
+	);
+	const validation = await validateStacItem(item);
+	check(
+		`${label} item.json: a valid STAC 1.1 Item (stac-node-validator)`,
+		validation.valid,
+		validation.errors.join("; "),
+	);
+	const off: string[] = [];
+	for (const [name, asset] of Object.entries(item.assets)) {
+		const href = String(asset.href);
+		if (href !== `${api}/v1/jobs/${jobId}/artifacts/${name}`) off.push(`${name}: href ${href}`);
+		const response = await fetch(href, { headers: DEV_AUTH });
+		const bytes = Buffer.from(await response.arrayBuffer());
+		const checksum = `1220${createHash("sha256").update(bytes).digest("hex")}`;
+		if (response.status !== 200 || asset["file:size"] !== bytes.length || asset["file:checksum"] !== checksum) {
+			off.push(
+				`${name}: ${response.status}, ${bytes.length} bytes, ${checksum} vs ${asset["file:size"]}, ${asset["file:checksum"]}`,
+			);
+		}
+	}
+	check(
+		`${label} item.json: ${Object.keys(item.assets).join(", ")} served at their hrefs with their sizes and checksums`,
+		item.id === jobId && off.length === 0,
+		off.join("; "),
+	);
 }
 
 function gdalinfo(path: string): GdalInfo {
@@ -414,6 +454,7 @@ async function checkFields(api: string): Promise<void> {
 		"zones.csv: 200 text/csv, a row per field",
 		csv.status === 200 && (await csv.text()).trimEnd().split("\r\n").length === zones.features.length + 1,
 	);
+	await checkStacItem("zonal", api, id);
 }
 
 async function checkKeyRequired(api: string): Promise<void> {
@@ -563,7 +604,7 @@ try {
 if (failed === 0) {
 	const gdal = gdalChecked ? "GDAL's view of its grid" : "GDAL checks skipped";
 	console.log(
-		`\nverified in ${seconds(started)}: README walk-through (NDVI pixels and stats, EVI and SAVI stats), ${gdal}, NDWI, 415, 401 and 413 problems, npm run demo, docs page, a cross-origin page`,
+		`\nverified in ${seconds(started)}: README walk-through (NDVI pixels and stats, EVI and SAVI stats), ${gdal}, NDWI, STAC Items of an index and a zonal job, 415, 401 and 413 problems, npm run demo, docs page, a cross-origin page`,
 	);
 }
 console.log(`e2e: ${passed} passed, ${failed} failed`);

@@ -16,8 +16,9 @@ import { formatTraceparent, traceFromHeader } from "./observability/trace";
 import { registerRoot } from "./routes/root";
 import { OPENAPI_PATH } from "./routes/v1/docs";
 import { registerV1Routes } from "./routes/v1/index";
+import { API_VERSION } from "./version";
 
-export const API_VERSION = "1.1.0";
+export { API_VERSION };
 
 export const openApiDocumentConfig = {
 	openapi: "3.1.0",

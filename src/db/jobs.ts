@@ -22,6 +22,8 @@ export type JobInputRequest = (
 	nodata?: number | undefined;
 	/** How the input is resampled onto the target grid when it lies on another. */
 	resampling?: "nearest" | "bilinear" | "average" | undefined;
+	/** The STAC Item the input was resolved from, which the result's Item links instead of the file. */
+	stac?: { item: string } | undefined;
 };
 
 export interface JobRequest {
@@ -31,6 +33,13 @@ export interface JobRequest {
 	constants?: Record<string, number> | undefined;
 	inputs: Record<string, JobInputRequest>;
 	nodata?: number | undefined;
+	/** When the scene of a job of one date was taken (RFC 3339): its result's STAC Item's datetime. */
+	datetime?: string | undefined;
+	/**
+	 * What the hrefs of the job's STAC Item start with: PUBLIC_BASE_URL, else the origin the job
+	 * was submitted to, fixed at submission (absent for jobs from before item.json).
+	 */
+	base_url?: string | undefined;
 	/** Hosts the job's remote inputs, and every redirect they take, may reach. */
 	remote?: { allowed_hosts: string[] } | undefined;
 	/** stats.json's histogram: fixed edges, or (without `range`) edges over the job's own values. */

@@ -11,6 +11,7 @@ import type { ArtifactRecord } from "../db/artifacts";
 import type { JobRecord, JobRequest, JobWarningRecord } from "../db/jobs";
 import type { ApiError } from "../errors/api-error";
 import type { OutputOptions } from "../raster/output-type";
+import type { ResultItem } from "../stac/item";
 import type { JobMessage } from "./message";
 import type { JobPlan, StripSpan } from "./plan";
 import type { InspectedInput } from "./raster-plan";
@@ -40,11 +41,15 @@ export const done = (detail?: Record<string, unknown>): StageOutcome =>
 	detail ? { kind: "done", detail } : { kind: "done" };
 export const failed = (error: ApiError): StageOutcome => ({ kind: "failed", error });
 
-/** What publish records for a job: its artifacts (already written), its warnings, event detail. */
+/**
+ * What publish records for a job: its artifacts (already written), its warnings, event detail,
+ * and what the job's STAC Item says of its result (publish adds item.json to the artifacts).
+ */
 export interface PublishedResult {
 	artifacts: ArtifactRecord[];
 	warnings: JobWarningRecord[];
 	detail?: Record<string, unknown>;
+	item: ResultItem;
 }
 
 /** One window's partial of a pass, as kept in D1 (JSON). */

@@ -187,6 +187,15 @@ function converterTo(definition: string): proj4.Converter {
 	return converter;
 }
 
+/**
+ * The converter between longitude/latitude (forward) and the CRS the GeoKeys name (inverse), or
+ * null when that CRS is not one proj4 is told here.
+ */
+export function lonLatConverter(crs: GeoReference): proj4.Converter | null {
+	const definition = proj4Definition(epsgCodeOf(crs));
+	return definition === null ? null : converterTo(definition);
+}
+
 /** What a problem calls the geometry being projected, and where it stands in the request. */
 export interface ProjectedSubject {
 	/** As a problem's detail names it: "the area of interest". */
@@ -209,8 +218,8 @@ const AREA_OF_INTEREST: ProjectedSubject = {
  * place in that CRS (e.g. a pole in Web Mercator).
  */
 export function aoiInCrs(aoi: Aoi, crs: GeoReference, subject: ProjectedSubject = AREA_OF_INTEREST): AoiInRasterCrs {
-	const definition = proj4Definition(epsgCodeOf(crs));
-	if (definition === null) {
+	const converter = lonLatConverter(crs);
+	if (converter === null) {
 		throw new ApiError(
 			"unsupported-raster",
 			`${subject.name} cannot be projected into the raster's CRS (${describeCrs(crs)}); supported: ${SUPPORTED_CRSS}`,
@@ -224,7 +233,6 @@ export function aoiInCrs(aoi: Aoi, crs: GeoReference, subject: ProjectedSubject 
 			},
 		);
 	}
-	const converter = converterTo(definition);
 	const project = ([lon, lat]: [number, number]): Point => {
 		const [x, y] = converter.forward([lon, lat]);
 		if (x === undefined || y === undefined || !Number.isFinite(x) || !Number.isFinite(y)) {

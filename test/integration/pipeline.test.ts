@@ -219,7 +219,12 @@ describe.each(cases)("job %s through all five queues", (name) => {
 		expect(job.error).toBeNull();
 		expect(job.status).toBe("succeeded");
 		expect(job.progress).toBe(1);
-		expect(job.artifacts.map((artifact) => artifact.name)).toEqual(["preview.png", "result.tif", "stats.json"]);
+		expect(job.artifacts.map((artifact) => artifact.name)).toEqual([
+			"item.json",
+			"preview.png",
+			"result.tif",
+			"stats.json",
+		]);
 
 		const { image, pixels } = await resultPixels(job.id);
 		const [height, width] = spec.shape;

@@ -22,6 +22,7 @@ import { done, type StageHandler } from "../../src/pipeline/stage";
 import { pipelineStages } from "../../src/pipeline/stages";
 import { readWindowInputs } from "../../src/pipeline/window-inputs";
 import { SAMPLE_ARRAYS } from "../../src/raster/samples";
+import { ITEM_ARTIFACT, singleDateTime } from "../../src/stac/item";
 import { objectKeys } from "../../src/storage/keys";
 import overviewsNir from "../fixtures/layouts/overviews_nir.tif";
 import overviewsRed from "../fixtures/layouts/overviews_red.tif";
@@ -78,6 +79,12 @@ const validPixelCount: Process = {
 			artifacts: [{ name: COUNT_ARTIFACT, mediaType: "application/json", bytes: body.length, objectKey }],
 			warnings: [],
 			detail: { valid },
+			item: {
+				footprint: null,
+				time: singleDateTime(job),
+				assets: { [COUNT_ARTIFACT]: { roles: ["data"], type: "application/json", title: "Valid pixels" } },
+				lineage: "Pixels valid in every input, counted",
+			},
 		};
 	},
 };
@@ -194,7 +201,7 @@ describe("a process registered by the test build", () => {
 			await expectedValidPixels([overviewsRed, overviewsNir], 0),
 		);
 		const artifacts = await listArtifacts(env.DB, TEST_TENANT_ID, job.id);
-		expect(artifacts.map((artifact) => artifact.name)).toEqual([COUNT_ARTIFACT]);
+		expect(artifacts.map((artifact) => artifact.name)).toEqual([COUNT_ARTIFACT, ITEM_ARTIFACT]);
 	});
 
 	it("runs through a stage added in the test build, in the order its sequence gives", async () => {

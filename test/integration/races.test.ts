@@ -155,9 +155,9 @@ describe("GET /v1/jobs/{id}/artifacts/{name}", () => {
 		await deliver(pipelineStages.publish.queue, message, testEnv);
 		expect((await api(`/v1/jobs/${jobId}/artifacts/result.tif`)).status).toBe(200);
 		const unknown = await expectProblem(await api(`/v1/jobs/${jobId}/artifacts/result.tiff`), 404, "not-found");
-		expect(unknown.detail).toContain("preview.png, result.tif, stats.json");
+		expect(unknown.detail).toContain("item.json, preview.png, result.tif, stats.json");
 		expect(unknown.errors).toEqual([
-			{ path: "param.name", message: "must be one of preview.png, result.tif, stats.json" },
+			{ path: "param.name", message: "must be one of item.json, preview.png, result.tif, stats.json" },
 		]);
 	});
 });

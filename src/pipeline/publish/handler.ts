@@ -1,16 +1,49 @@
 /**
- * publish: the job's process writes its artifacts (from the windows' partials), then the
- * artifacts are recorded and the job marked succeeded in one transaction, and the intermediate
- * objects dropped. A job that ended meanwhile keeps its end, and what publish wrote is removed.
+ * publish: the job's process writes its artifacts (from the windows' partials), the job's STAC
+ * Item (item.json) is written over them, then the artifacts are recorded and the job marked
+ * succeeded in one transaction, and the intermediate objects dropped. A job that ended meanwhile
+ * keeps its end, and what publish wrote is removed.
  */
-import { completeJob } from "../../db/jobs";
+import type { ArtifactRecord } from "../../db/artifacts";
+import { completeJob, getJob, isTerminal, type JobRecord } from "../../db/jobs";
 import { ApiError } from "../../errors/api-error";
+import { buildItem, ITEM_ARTIFACT, ITEM_MEDIA_TYPE, type StoredFile } from "../../stac/item";
 import { objectKeys } from "../../storage/keys";
-import { deleteObjectsUnder } from "../../storage/objects";
+import { deleteObjectsUnder, objectSha256 } from "../../storage/objects";
+import { API_VERSION } from "../../version";
 import { removeJobObjects } from "../failure";
 import { jobMessage } from "../message";
 import { jobPlan } from "../plan";
-import { done, failed, type StageHandler } from "../stage";
+import { done, failed, type PublishedResult, type StageHandler } from "../stage";
+
+/**
+ * Writes item.json for the published result and returns its artifact. Each asset's checksum is
+ * taken from the stored object, streamed, whichever stage wrote it (result.tif is uploaded in
+ * parts by store). Null when an asset is no longer stored: what ended the job meanwhile removed it.
+ */
+async function publishItem(env: Env, job: JobRecord, published: PublishedResult): Promise<ArtifactRecord | null> {
+	const files: Record<string, StoredFile> = {};
+	for (const name of Object.keys(published.item.assets)) {
+		const artifact = published.artifacts.find((candidate) => candidate.name === name);
+		if (!artifact) throw new Error(`job ${job.id}: the Item's asset ${name} is not among its artifacts`);
+		const file = await objectSha256(env.BUCKET, artifact.objectKey);
+		if (!file) return null;
+		files[name] = file;
+	}
+	const item = buildItem({
+		jobId: job.id,
+		baseUrl: job.request.base_url ?? "",
+		result: published.item,
+		files,
+		inputs: job.request.inputs,
+		softwareVersion: API_VERSION,
+		processedAt: new Date().toISOString(),
+	});
+	const objectKey = objectKeys.artifact(job.id, ITEM_ARTIFACT);
+	const body = JSON.stringify(item, null, 2);
+	const stored = await env.BUCKET.put(objectKey, body, { httpMetadata: { contentType: ITEM_MEDIA_TYPE } });
+	return { name: ITEM_ARTIFACT, mediaType: ITEM_MEDIA_TYPE, bytes: stored.size, objectKey };
+}
 
 export const publishStage: StageHandler = {
 	message: jobMessage,
@@ -18,7 +51,7 @@ export const publishStage: StageHandler = {
 		const { env, job, traceId, process } = context;
 		const plan = jobPlan(job);
 		if (!plan) throw new Error(`job ${job.id} has no plan`);
-		let published: Awaited<ReturnType<typeof process.publish>>;
+		let published: PublishedResult;
 		try {
 			published = await process.publish(context, plan);
 		} catch (error) {
@@ -26,14 +59,21 @@ export const publishStage: StageHandler = {
 			if (error instanceof ApiError) return failed(error);
 			throw error;
 		}
-		const succeeded = await completeJob(env.DB, job.id, published.artifacts, published.warnings);
-		if (!succeeded) {
-			// A cancel, failure or sweep ended the job after the dispatcher let this delivery in,
-			// and its cleanup may have run before the artifacts above were written: remove them
-			// now rather than leave them to the sweeper's late pass.
+		// A cancel, failure or sweep ended the job after the dispatcher let this delivery in, and
+		// its cleanup may have run before the artifacts above were written: remove them now rather
+		// than leave them to the sweeper's late pass.
+		const endedMeanwhile = async () => {
 			await removeJobObjects(env, job.id, traceId);
 			return done({ ended_before_publish: true });
+		};
+		const item = await publishItem(env, job, published);
+		if (!item) {
+			const current = await getJob(env.DB, job.id);
+			if (current && !isTerminal(current.status)) throw new Error(`job ${job.id}: an asset of its Item is not stored`);
+			return endedMeanwhile();
 		}
+		const succeeded = await completeJob(env.DB, job.id, [...published.artifacts, item], published.warnings);
+		if (!succeeded) return endedMeanwhile();
 		// After success a redelivered store or publish is skipped, so nothing needs the work objects.
 		await deleteObjectsUnder(env.BUCKET, objectKeys.workPrefix(job.id));
 		return done(published.detail);

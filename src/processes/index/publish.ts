@@ -11,6 +11,18 @@ import type { JobPlan } from "../../pipeline/plan";
 import type { PublishedResult, StageContext } from "../../pipeline/stage";
 import { RESULT_ARTIFACT } from "../../pipeline/store/result-upload";
 import { PREVIEW_ARTIFACT, renderPreview } from "../../preview/render";
+import { gridFootprint } from "../../raster/footprint";
+import { epsgCodeOf, geotransformOf } from "../../raster/georeference";
+import { FLOAT32_OUTPUT, outputTypes } from "../../raster/output-type";
+import {
+	bandStatistics,
+	COG_MEDIA_TYPE,
+	formulaExpression,
+	formulaLineage,
+	type ItemBand,
+	type ResultItem,
+	singleDateTime,
+} from "../../stac/item";
 import { objectKeys } from "../../storage/keys";
 import type { HistogramCounts } from "../../wasm/kernels";
 import { QuantileSketch, sketchPairs } from "./quantile-sketch";
@@ -97,5 +109,33 @@ export async function publishIndex({ env, job }: StageContext, plan: JobPlan): P
 		artifacts,
 		warnings: statistics.warnings,
 		detail: { count: statistics.count, nodata_count: statistics.nodata_count },
+		item: resultItem(job, plan, formula, statistics),
+	};
+}
+
+/** What the job's STAC Item says of result.tif, stats.json and preview.png, and of the formula. */
+function resultItem(job: JobRecord, plan: JobPlan, formula: CompiledFormula, statistics: JobStatistics): ResultItem {
+	const geotransform = geotransformOf(plan.geo);
+	const output = job.request.output ?? FLOAT32_OUTPUT;
+	const scaled = output.data_type !== "float32";
+	const { nodata } = outputTypes[output.data_type];
+	const band: ItemBand = {
+		data_type: output.data_type,
+		nodata: Number.isNaN(nodata) ? "nan" : nodata,
+		statistics: bandStatistics(statistics),
+		...(scaled ? { scale: output.scale, offset: output.offset } : {}),
+	};
+	const grid = { width: plan.width, height: plan.height, crs: plan.geo };
+	return {
+		footprint: geotransform ? gridFootprint({ ...grid, geotransform }) : null,
+		time: singleDateTime(job),
+		grid: { epsg: epsgCodeOf(plan.geo), width: plan.width, height: plan.height, geotransform },
+		assets: {
+			[RESULT_ARTIFACT]: { roles: ["data"], type: COG_MEDIA_TYPE, title: "The index, per pixel", bands: [band] },
+			[PREVIEW_ARTIFACT]: { roles: ["overview"], type: "image/png", title: "Colour preview" },
+			[STATS_ARTIFACT]: { roles: ["metadata"], type: "application/json", title: "Statistics and histogram" },
+		},
+		expression: formulaExpression(formula, job.request.inputs),
+		lineage: formulaLineage(formula, "evaluated per pixel on the inputs' grid"),
 	};
 }

@@ -4,7 +4,20 @@
  * zones.geojson, zones.csv and zones.parquet.
  */
 import type { ArtifactRecord } from "../../db/artifacts";
+import type { JobRecord } from "../../db/jobs";
+import type { FieldFeature } from "../../fields/collection";
+import { jobFormula } from "../../indices/formula";
 import type { PublishedResult, StageContext } from "../../pipeline/stage";
+import {
+	convexHull,
+	formulaExpression,
+	formulaLineage,
+	hullFootprint,
+	type ResultItem,
+	seriesTime,
+	singleDateTime,
+} from "../../stac/item";
+import { FIELD_COLLECTION_MEDIA_TYPE } from "../../storage/field-collections";
 import { objectKeys } from "../../storage/keys";
 import { fromBase64, type WindowFields } from "./compute";
 import { jobFeatures } from "./features";
@@ -92,5 +105,49 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 		artifacts,
 		warnings: [],
 		detail: { fields: results.length, dates: dates.length, fields_with_values: valid },
+		item: resultItem(job, features),
+	};
+}
+
+/** A field's exterior rings' positions: its holes lie inside them. */
+function* exteriorPositions(feature: FieldFeature): Generator<[number, number]> {
+	for (const [exterior = []] of feature.polygons) yield* exterior;
+}
+
+/**
+ * What the job's STAC Item says of the zone outputs and the formula. Its footprint is the convex
+ * hull of the fields; a time series spans its dates.
+ */
+function resultItem(job: JobRecord, features: readonly FieldFeature[]): ResultItem {
+	const formula = jobFormula(job);
+	if (!formula) throw new Error(`job ${job.id} has no compiled formula`);
+	const asset = (title: string, type: string) => ({ roles: ["data"], type, title });
+	const fieldSet = job.request.zones?.field_set_id;
+	return {
+		// The hull of the fields' hulls: a field's positions are sorted at a time, never every field's.
+		footprint: hullFootprint(features.flatMap((feature) => convexHull(exteriorPositions(feature)))),
+		time: job.request.dates ? seriesTime(job.request.dates.map(({ datetime }) => datetime)) : singleDateTime(job),
+		assets: {
+			[ZONE_ARTIFACTS.geojson.name]: asset("The fields with their statistics", ZONE_ARTIFACTS.geojson.mediaType),
+			[ZONE_ARTIFACTS.csv.name]: asset("Statistics per field and date", ZONE_ARTIFACTS.csv.mediaType),
+			[ZONE_ARTIFACTS.parquet.name]: asset(
+				"The fields with their statistics (GeoParquet)",
+				ZONE_ARTIFACTS.parquet.mediaType,
+			),
+		},
+		expression: formulaExpression(formula, job.request.inputs),
+		lineage: formulaLineage(formula, "weighed per field by each pixel's coverage"),
+		...(fieldSet
+			? {
+					sources: [
+						{
+							rel: "derived_from",
+							href: `${job.request.base_url ?? ""}/v1/fields/${fieldSet}`,
+							type: FIELD_COLLECTION_MEDIA_TYPE,
+							title: `field set ${fieldSet}`,
+						},
+					],
+				}
+			: {}),
 	};
 }

@@ -129,6 +129,9 @@ export function zonalRequestIssues(request: {
 				request.inputs === undefined ? "give inputs, or dates for a time series" : "give inputs or dates, not both",
 		});
 	}
+	if (request.dates && request.datetime !== undefined) {
+		issues.push({ path: ["datetime"], message: "a time series gives each date its datetime (dates[].datetime)" });
+	}
 	if (request.dates && request.mask) {
 		issues.push({ path: ["mask"], message: "a time series gives each date its own mask (dates[].mask)" });
 	}

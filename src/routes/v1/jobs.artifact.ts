@@ -85,7 +85,7 @@ export const getJobArtifactRoute = createRoute({
 	middleware: [requireScope("jobs:read")] as const,
 	security: bearerWith("jobs:read"),
 	description:
-		"Artifacts of a succeeded job. While the job is queued or running: 409 `job-not-finished` with Retry-After; a failed or canceled job: 409 `job-not-succeeded`; a name the job does not have: 404 listing the names it has. An index job's artifacts: result.tif (Cloud-Optimized GeoTIFF, float32, nodata NaN, with overviews), stats.json and preview.png (RGBA, at most 1024 px a side, nodata transparent; `colormap` and `rescale` redraw it). A zonal_statistics job's: zones.geojson (the fields with their statistics), zones.csv (a row per field and date) and zones.parquet (GeoParquet 1.1).",
+		"Artifacts of a succeeded job. While the job is queued or running: 409 `job-not-finished` with Retry-After; a failed or canceled job: 409 `job-not-succeeded`; a name the job does not have: 404 listing the names it has. An index job's artifacts: result.tif (Cloud-Optimized GeoTIFF, float32, nodata NaN, with overviews), stats.json and preview.png (RGBA, at most 1024 px a side, nodata transparent; `colormap` and `rescale` redraw it). A zonal_statistics job's: zones.geojson (the fields with their statistics), zones.csv (a row per field and date) and zones.parquet (GeoParquet 1.1). Every succeeded job's: item.json (application/geo+json), a STAC 1.1 Item of the result whose assets are the other artifacts, with absolute hrefs, sizes and checksums.",
 	request: {
 		query: PreviewQuery,
 		params: JobIdParam.extend({

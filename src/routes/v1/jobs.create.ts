@@ -38,6 +38,7 @@ import {
 } from "../../processes/requests";
 import { MAX_FIELD_DATES } from "../../processes/zonal/request";
 import { operatorAllowlist, remoteUrlRefusal } from "../../raster/remote";
+import { publicBaseUrl } from "../../stac/item";
 import { copyFieldCollection, writeFieldCollection } from "../../storage/field-collections";
 import { objectKeys } from "../../storage/keys";
 import { fieldBodyLimit } from "./body-limit";
@@ -92,6 +93,11 @@ export const CreateJobSchema = z
 			example: 0,
 		}),
 		remote: RemoteOptionsSchema.optional(),
+		datetime: z.iso.datetime({ offset: true }).optional().openapi({
+			description:
+				"When the inputs' scene was acquired (RFC 3339): the `datetime` of the result's STAC Item (item.json), which otherwise is the job's creation time. A zonal_statistics time series gives each date's instead (dates[].datetime)",
+			example: "2026-05-04T10:20:31Z",
+		}),
 	})
 	.superRefine((request, context) => {
 		const allowed = request.remote?.allowed_hosts;
@@ -249,6 +255,7 @@ export function registerCreateJob(app: App): void {
 		const jobId = newJobId();
 		try {
 			const { jobRequest, prepared } = await checkRequest(c.env, tenantId, jobId, request, quotas);
+			jobRequest.base_url = publicBaseUrl(c.env.PUBLIC_BASE_URL, c.req.url);
 			const submission = { jobId, tenantId, traceId, process: request.process, jobRequest, ...prepared };
 			job = await admit(c.env.DB, submission, quotas, held);
 		} catch (error) {
@@ -295,6 +302,7 @@ async function checkRequest(
 		constants: request.constants,
 		inputs,
 		nodata: request.nodata,
+		datetime: request.datetime,
 		remote: request.remote,
 		histogram: request.histogram,
 		mask: request.mask,

@@ -225,6 +225,10 @@ export type CreateJob = {
      */
     nodata?: number;
     remote?: RemoteOptions;
+    /**
+     * When the inputs' scene was acquired (RFC 3339): the `datetime` of the result's STAC Item (item.json), which otherwise is the job's creation time. A zonal_statistics time series gives each date's instead (dates[].datetime)
+     */
+    datetime?: string;
 };
 
 /**
