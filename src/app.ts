@@ -114,6 +114,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
 		const trace = traceFromHeader(c.req.header("traceparent"));
 		c.set("trace", trace);
 		const started = Date.now();
+		c.set("requestStartedAt", new Date(started).toISOString());
 		await next();
 		c.header("traceparent", formatTraceparent(trace));
 		log.info("http_request", {

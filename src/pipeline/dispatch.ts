@@ -2,12 +2,22 @@
  * The queue dispatcher: finds the consumer of a batch's queue, parses each message, runs the
  * stage and decides ack or retry. Stages never ack; they return an outcome or throw.
  */
-import { insertEvent, type NewEvent } from "../db/events";
-import { getJob, inRequestTerms, isTerminal, type JobRequest, markStageRunning, markStageSettled } from "../db/jobs";
+import { eventStatement, type NewEvent } from "../db/events";
+import { jobLogStatement, type NewJobLog } from "../db/job-logs";
+import {
+	addJobUsageStatement,
+	getJob,
+	inRequestTerms,
+	isTerminal,
+	type JobRequest,
+	markStageRunning,
+	markStageSettled,
+} from "../db/jobs";
 import { ApiError, type FieldError, jobProblem, TransientFault } from "../errors/api-error";
 import { oneAtATime } from "../isolate-memory";
 import { describeError, log } from "../observability/log";
 import { newSpanId } from "../observability/trace";
+import { type BucketUse, meteredBucket } from "../storage/metered-bucket";
 import { endJobAsFailed } from "./failure";
 import { processNamed } from "./processes";
 import { type QueueConsumer, queueConsumers } from "./registry";
@@ -36,18 +46,61 @@ function rawJobFields(body: unknown): { trace_id?: string; job_id?: string } {
 	};
 }
 
-async function recordEvent(db: D1Database, event: NewEvent): Promise<void> {
+/** What one delivery of a job is: its stage, window (or part) and attempt, under its own span. */
+interface Delivery {
+	jobId: string;
+	stage: string;
+	window: number | undefined;
+	attempt: number;
+	traceId: string;
+	spanId: string;
+	/** How the log names it: "compute window 3", "store part 2", "ingest". */
+	label: string;
+}
+
+function deliveryOf(stage: string, body: Record<string, unknown>, attempt: number, spanId: string): Delivery {
+	const window = typeof body.strip_index === "number" ? body.strip_index : undefined;
+	const part = typeof body.part === "number" ? body.part : undefined;
+	const label =
+		window !== undefined ? `${stage} window ${window}` : part !== undefined ? `${stage} part ${part}` : stage;
+	return {
+		jobId: String(body.job_id),
+		stage,
+		window,
+		attempt,
+		traceId: String(body.trace_id),
+		spanId,
+		label,
+	};
+}
+
+/**
+ * Writes a timeline event, the log row that says it in words and, once a delivery settles, what
+ * it used, in one batch. The timeline and the log are an aid: losing them must not fail or repeat
+ * the stage's work, so a failure to write them is logged and swallowed.
+ */
+async function record(
+	db: D1Database,
+	delivery: Delivery,
+	event: Pick<NewEvent, "status" | "durationMs" | "detail">,
+	row: Pick<NewJobLog, "level" | "message" | "code" | "data" | "spanPhase">,
+	used?: BucketUse,
+): Promise<void> {
+	const { jobId, stage, attempt, traceId, spanId, window } = delivery;
 	try {
-		await insertEvent(db, event);
+		await db.batch([
+			eventStatement(db, { jobId, stage, attempt, traceId, ...event }),
+			jobLogStatement(db, { jobId, stage, window, attempt, traceId, spanId, ...row }),
+			...(used ? [addJobUsageStatement(db, jobId, used)] : []),
+		]);
 	} catch (error) {
-		// The timeline is an aid; losing one row must not fail or repeat the stage's work.
-		log.warn("event_not_recorded", {
-			trace_id: event.traceId,
-			job_id: event.jobId,
-			stage: event.stage,
-			...describeError(error),
-		});
+		log.warn("event_not_recorded", { trace_id: traceId, job_id: jobId, stage, ...describeError(error) });
 	}
+}
+
+/** The short name of a problem's type (`…/problems/input-unavailable` → `input-unavailable`). */
+function problemCode(problem: { type: string }): string {
+	return problem.type.slice(problem.type.lastIndexOf("/") + 1);
 }
 
 /**
@@ -97,7 +150,7 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 	}
 
 	const detail = messageDetail(body);
-	const event = { jobId: job.id, stage: consumer.name, attempt: message.attempts, traceId: body.trace_id };
+	const delivery = deliveryOf(consumer.name, body, message.attempts, fields.span_id);
 	const process = processNamed(job.process);
 	if (!process) {
 		// A deploy that dropped a process: retrying cannot bring it back.
@@ -107,7 +160,17 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 			body.trace_id,
 		);
 		if (consumer.stage) await endJobAsFailed(env, job.id, problem);
-		await recordEvent(env.DB, { ...event, status: "failed", detail: { ...detail, problem } });
+		await record(
+			env.DB,
+			delivery,
+			{ status: "failed", detail: { ...detail, problem } },
+			{
+				level: "error",
+				code: problemCode(problem),
+				message: `${delivery.label} failed: ${problem.detail}`,
+				data: { problem },
+			},
+		);
 		log.error("process_unknown", { ...fields, process: job.process });
 		message.ack();
 		return;
@@ -119,12 +182,25 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 		const reachable = sequence.slice(0, sequence.indexOf(consumer.stage) + 1);
 		await markStageRunning(env.DB, job.id, consumer.stage, stageDefinition(consumer.stage).progress, reachable);
 	}
-	await recordEvent(env.DB, { ...event, status: "started", detail });
+	await record(
+		env.DB,
+		delivery,
+		{ status: "started", detail },
+		{
+			// A job of a thousand windows logs each one's start only at debug level.
+			level: delivery.window === undefined ? "info" : "debug",
+			code: "started",
+			message: `${delivery.label} started${message.attempts > 1 ? ` (attempt ${message.attempts})` : ""}`,
+			data: detail,
+			spanPhase: "start",
+		},
+	);
 	log.info("stage_started", fields);
 
+	const metered = meteredBucket(env.BUCKET);
 	try {
 		const outcome = await consumer.handler.handle(body, {
-			env,
+			env: { ...env, BUCKET: metered.bucket },
 			job,
 			process,
 			traceId: body.trace_id,
@@ -135,7 +211,19 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 		if (outcome.kind === "failed") {
 			const problem = inRequestTerms(job.request, jobProblem(outcome.error, job.id, body.trace_id));
 			await endJobAsFailed(env, job.id, problem);
-			await recordEvent(env.DB, { ...event, status: "failed", durationMs, detail: { ...detail, problem } });
+			await record(
+				env.DB,
+				delivery,
+				{ status: "failed", durationMs, detail: { ...detail, problem } },
+				{
+					level: "error",
+					code: problemCode(problem),
+					message: `${delivery.label} failed: ${problem.detail}`,
+					data: { problem },
+					spanPhase: "end",
+				},
+				metered.use,
+			);
 			log.warn("stage_failed_job", {
 				...fields,
 				duration_ms: durationMs,
@@ -144,20 +232,47 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 			});
 		} else {
 			const status = consumer.stage ? "succeeded" : "dead_lettered";
-			await recordEvent(env.DB, { ...event, status, durationMs, detail: { ...detail, ...outcome.detail } });
+			const outcomeDetail = { ...detail, ...outcome.detail };
+			await record(
+				env.DB,
+				delivery,
+				{ status, durationMs, detail: outcomeDetail },
+				consumer.stage
+					? {
+							level: "info",
+							code: "succeeded",
+							message: `${delivery.label} finished in ${durationMs} ms${nextStep(outcome.detail)}`,
+							data: outcomeDetail,
+							spanPhase: "end",
+						}
+					: {
+							level: "error",
+							code: "dead_lettered",
+							message: "a message of the job was given up on after its retries and set aside",
+							data: outcomeDetail,
+							spanPhase: "end",
+						},
+				metered.use,
+			);
 			log.info(consumer.stage ? "stage_succeeded" : "dead_letter_recorded", { ...fields, duration_ms: durationMs });
 		}
 		message.ack();
 	} catch (error) {
 		await handleThrown(consumer, message, env, {
-			event,
+			delivery,
 			fields,
 			detail,
 			error,
 			durationMs: Date.now() - started,
 			request: job.request,
+			used: metered.use,
 		});
 	}
+}
+
+/** What a finished delivery handed on to, in words: "; validate queued". */
+function nextStep(detail: Record<string, unknown> | undefined): string {
+	return typeof detail?.next === "string" ? `; waiting for ${detail.next}` : "";
 }
 
 /**
@@ -172,34 +287,46 @@ function tenantReason(error: unknown, traceId: string): { detail: string; errors
 
 /**
  * A throw is retried with backoff. On the last attempt the job fails and the message is retried
- * once more, which hands it to the dead-letter queue. The job's problem and the events carry
- * the tenant's reason only; the error's text and stack go to the logs.
+ * once more, which hands it to the dead-letter queue. The job's problem, the events and the job's
+ * log carry the tenant's reason only; the error's text and stack go to the operator's logs.
  */
 async function handleThrown(
 	consumer: QueueConsumer,
 	message: Message<unknown>,
 	env: Env,
 	context: {
-		event: Omit<NewEvent, "status">;
+		delivery: Delivery;
 		fields: Record<string, unknown> & { trace_id: string; job_id: string };
 		detail: Record<string, unknown> | undefined;
 		error: unknown;
 		durationMs: number;
 		request: JobRequest;
+		used: BucketUse;
 	},
 ): Promise<void> {
-	const { event, fields, detail, error, durationMs } = context;
+	const { delivery, fields, detail, error, durationMs, used } = context;
 	const logged = describeError(error);
 	const reason = inRequestTerms(context.request, tenantReason(error, fields.trace_id));
 	const lastAttempt = message.attempts > consumer.maxRetries;
 	if (!lastAttempt) {
 		const delaySeconds = retryDelaySeconds(env.RETRY_BASE_DELAY_SECONDS, message.attempts);
-		await recordEvent(env.DB, {
-			...event,
-			status: "retrying",
-			durationMs,
-			detail: { ...detail, error: reason.detail, delay_seconds: delaySeconds },
-		});
+		await record(
+			env.DB,
+			delivery,
+			{ status: "retrying", durationMs, detail: { ...detail, error: reason.detail, delay_seconds: delaySeconds } },
+			{
+				level: "warning",
+				code: "retrying",
+				message: `${delivery.label} failed (attempt ${message.attempts} of ${consumer.maxRetries + 1}) and is retried in ${delaySeconds} s: ${reason.detail}`,
+				data: {
+					error: reason.detail,
+					delay_seconds: delaySeconds,
+					...(reason.errors ? { errors: reason.errors } : {}),
+				},
+				spanPhase: "end",
+			},
+			used,
+		);
 		log.warn("stage_retrying", { ...fields, duration_ms: durationMs, delay_seconds: delaySeconds, ...logged });
 		if (consumer.stage) await recordSettled(env.DB, fields.job_id, fields.trace_id);
 		message.retry({ delaySeconds });
@@ -218,7 +345,19 @@ async function handleThrown(
 	);
 	try {
 		if (consumer.stage) await endJobAsFailed(env, fields.job_id, problem);
-		await recordEvent(env.DB, { ...event, status: "failed", durationMs, detail: { ...detail, problem } });
+		await record(
+			env.DB,
+			delivery,
+			{ status: "failed", durationMs, detail: { ...detail, problem } },
+			{
+				level: "error",
+				code: problemCode(problem),
+				message: `${delivery.label} failed: ${problem.detail}`,
+				data: { problem },
+				spanPhase: "end",
+			},
+			used,
+		);
 	} finally {
 		log.error("stage_gave_up", { ...fields, duration_ms: durationMs, ...logged });
 		// Past max_retries this retry moves the message to the dead-letter queue.

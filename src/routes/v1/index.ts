@@ -14,6 +14,8 @@ import { registerCreateJob } from "./jobs.create";
 import { registerListJobEvents } from "./jobs.events";
 import { registerGetJob } from "./jobs.get";
 import { registerListJobs } from "./jobs.list";
+import { registerListJobLogs } from "./jobs.logs";
+import { registerGetJobTrace } from "./jobs.trace";
 import { registerAbortUpload } from "./uploads.abort";
 import { registerCompleteUpload } from "./uploads.complete";
 import { registerCreateUpload } from "./uploads.create";
@@ -33,6 +35,8 @@ export function registerV1Routes(app: App, version: string): void {
 	registerGetJob(app);
 	registerCancelJob(app);
 	registerListJobEvents(app);
+	registerListJobLogs(app);
+	registerGetJobTrace(app, version);
 	registerGetJobArtifact(app);
 	registerCreateFieldSet(app);
 	registerListFieldSets(app);

@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, ClientMeta, Options as Options2, RequestResult, TDataShape } from './client/index.js';
-import type { AbortUploadData, AbortUploadErrors, AbortUploadResponses, CancelJobData, CancelJobErrors, CancelJobResponses, CompleteUploadData, CompleteUploadErrors, CompleteUploadResponses, CreateFieldSetData, CreateFieldSetErrors, CreateFieldSetResponses, CreateJobData, CreateJobErrors, CreateJobResponses, CreateUploadData, CreateUploadErrors, CreateUploadResponses, DeleteFieldSetData, DeleteFieldSetErrors, DeleteFieldSetResponses, DeleteUploadData, DeleteUploadErrors, DeleteUploadResponses, GetFieldSetData, GetFieldSetErrors, GetFieldSetResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetIndexData, GetIndexErrors, GetIndexResponses, GetJobArtifactData, GetJobArtifactErrors, GetJobArtifactResponses, GetJobData, GetJobErrors, GetJobResponses, GetUploadData, GetUploadErrors, GetUploadResponses, ListFieldSetsData, ListFieldSetsErrors, ListFieldSetsResponses, ListIndicesData, ListIndicesErrors, ListIndicesResponses, ListJobEventsData, ListJobEventsErrors, ListJobEventsResponses, ListJobsData, ListJobsErrors, ListJobsResponses, UploadPartData, UploadPartErrors, UploadPartResponses } from './types.gen.js';
+import type { AbortUploadData, AbortUploadErrors, AbortUploadResponses, CancelJobData, CancelJobErrors, CancelJobResponses, CompleteUploadData, CompleteUploadErrors, CompleteUploadResponses, CreateFieldSetData, CreateFieldSetErrors, CreateFieldSetResponses, CreateJobData, CreateJobErrors, CreateJobResponses, CreateUploadData, CreateUploadErrors, CreateUploadResponses, DeleteFieldSetData, DeleteFieldSetErrors, DeleteFieldSetResponses, DeleteUploadData, DeleteUploadErrors, DeleteUploadResponses, GetFieldSetData, GetFieldSetErrors, GetFieldSetResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetIndexData, GetIndexErrors, GetIndexResponses, GetJobArtifactData, GetJobArtifactErrors, GetJobArtifactResponses, GetJobData, GetJobErrors, GetJobResponses, GetJobTraceData, GetJobTraceErrors, GetJobTraceResponses, GetUploadData, GetUploadErrors, GetUploadResponses, ListFieldSetsData, ListFieldSetsErrors, ListFieldSetsResponses, ListIndicesData, ListIndicesErrors, ListIndicesResponses, ListJobEventsData, ListJobEventsErrors, ListJobEventsResponses, ListJobLogsData, ListJobLogsErrors, ListJobLogsResponses, ListJobsData, ListJobsErrors, ListJobsResponses, UploadPartData, UploadPartErrors, UploadPartResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -147,6 +147,28 @@ export const cancelJob = <ThrowOnError extends boolean = false>(options: Options
 export const listJobEvents = <ThrowOnError extends boolean = false>(options: Options<ListJobEventsData, ThrowOnError>): RequestResult<ListJobEventsResponses, ListJobEventsErrors, ThrowOnError> => (options.client ?? client).get<ListJobEventsResponses, ListJobEventsErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/v1/jobs/{id}/events',
+    ...options
+});
+
+/**
+ * Read a job's log
+ *
+ * What happened to the job, oldest first, from the moment it was queued: each stage, window and retry, and the problem on the row where it failed. Follow `next` as `offset` until it is null; while the job runs, `next` is always given, so a client can follow the log as it grows.
+ */
+export const listJobLogs = <ThrowOnError extends boolean = false>(options: Options<ListJobLogsData, ThrowOnError>): RequestResult<ListJobLogsResponses, ListJobLogsErrors, ThrowOnError> => (options.client ?? client).get<ListJobLogsResponses, ListJobLogsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/jobs/{id}/logs',
+    ...options
+});
+
+/**
+ * Get a job's trace (OTLP/JSON)
+ *
+ * The job as one OpenTelemetry trace: a root span from submission to its end (child of the caller's span when the creating request sent a `traceparent`), the request that created it, and one span per stage attempt, window and part, with retries and failures as span events and an error status. POST it unchanged to an OTLP/HTTP collector's `/v1/traces`. A running job's open spans end now and carry `eo.unfinished`.
+ */
+export const getJobTrace = <ThrowOnError extends boolean = false>(options: Options<GetJobTraceData, ThrowOnError>): RequestResult<GetJobTraceResponses, GetJobTraceErrors, ThrowOnError> => (options.client ?? client).get<GetJobTraceResponses, GetJobTraceErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/jobs/{id}/trace',
     ...options
 });
 
