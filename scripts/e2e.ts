@@ -51,6 +51,7 @@ interface Job {
 	status: string;
 	stage: string | null;
 	error: unknown;
+	trace_id: string;
 }
 
 interface GdalInfo {
@@ -245,6 +246,27 @@ async function checkWalkthrough(api: string): Promise<void> {
 		`timeline: ${stageNames.join(", ")} succeeded under one trace id`,
 		stageNames.every((stage) => succeeded.has(stage)) && new Set(events.map((event) => event.trace_id)).size === 1,
 		JSON.stringify(events),
+	);
+	const { logs } = await getJson<{ logs: { code?: string; trace_id: string }[] }>(
+		`${api}/v1/jobs/${jobId}/logs?limit=100`,
+	);
+	check(
+		"log: starts queued, every stage finished, one trace id",
+		logs[0]?.code === "queued" &&
+			logs.filter((row) => row.code === "succeeded").length >= stageNames.length &&
+			logs.every((row) => row.trace_id === job.trace_id),
+		JSON.stringify(logs),
+	);
+	const trace = await getJson<{
+		resourceSpans: { scopeSpans: { spans: { traceId: string; parentSpanId?: string }[] }[] }[];
+	}>(`${api}/v1/jobs/${jobId}/trace`);
+	const spans = trace.resourceSpans.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans));
+	check(
+		"trace: OTLP spans of the job's trace id under one root",
+		spans.length > stageNames.length &&
+			spans.every((span) => span.traceId === job.trace_id) &&
+			spans.filter((span) => span.parentSpanId === undefined).length === 1,
+		JSON.stringify(trace).slice(0, 2000),
 	);
 
 	const ndvi = join(workDir, "artifacts", "ndvi.tif");
