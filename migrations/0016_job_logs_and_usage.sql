@@ -14,9 +14,16 @@ CREATE TABLE job_logs (
   data_json     TEXT,
   trace_id      TEXT NOT NULL,
   span_id       TEXT NOT NULL,
-  span_phase    TEXT CHECK (span_phase IN ('start', 'end'))
+  span_phase    TEXT CHECK (span_phase IN ('start', 'end')),
+  -- On a delivery's end row: how long it ran. On its start row: how long its message waited in the
+  -- queue since it was sent (first attempts only; a retry's wait includes the backoff asked for).
+  duration_ms   INTEGER,
+  queue_wait_ms INTEGER
 );
 CREATE INDEX job_logs_by_job ON job_logs (job_id, id);
+-- The operator's views (GET /v1/ops/failures, /v1/ops/stages) read recent rows across tenants.
+CREATE INDEX job_logs_errors ON job_logs (at) WHERE level = 'error';
+CREATE INDEX job_logs_deliveries ON job_logs (at) WHERE span_phase IS NOT NULL;
 
 -- The caller's span the job's trace continues when the request sent a traceparent, and the span
 -- and start of the HTTP request that created the job.

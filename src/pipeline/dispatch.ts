@@ -32,7 +32,7 @@ export function retryDelaySeconds(baseSeconds: number, attempt: number): number 
 
 /** The fields of a message beyond its job and trace, e.g. the strip index, for event details. */
 function messageDetail(body: Record<string, unknown>): Record<string, unknown> | undefined {
-	const { job_id: _job, trace_id: _trace, ...rest } = body;
+	const { job_id: _job, trace_id: _trace, sent_at: _sent, ...rest } = body;
 	return Object.keys(rest).length > 0 ? rest : undefined;
 }
 
@@ -83,7 +83,7 @@ async function record(
 	db: D1Database,
 	delivery: Delivery,
 	event: Pick<NewEvent, "status" | "durationMs" | "detail">,
-	row: Pick<NewJobLog, "level" | "message" | "code" | "data" | "spanPhase">,
+	row: Pick<NewJobLog, "level" | "message" | "code" | "data" | "spanPhase" | "durationMs" | "queueWaitMs">,
 	used?: BucketUse,
 ): Promise<void> {
 	const { jobId, stage, attempt, traceId, spanId, window } = delivery;
@@ -193,6 +193,10 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 			message: `${delivery.label} started${message.attempts > 1 ? ` (attempt ${message.attempts})` : ""}`,
 			data: detail,
 			spanPhase: "start",
+			queueWaitMs:
+				message.attempts === 1 && body.sent_at !== undefined
+					? Math.max(0, started - Date.parse(body.sent_at))
+					: undefined,
 		},
 	);
 	log.info("stage_started", fields);
@@ -221,6 +225,7 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 					message: `${delivery.label} failed: ${problem.detail}`,
 					data: { problem },
 					spanPhase: "end",
+					durationMs,
 				},
 				metered.use,
 			);
@@ -244,6 +249,7 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 							message: `${delivery.label} finished in ${durationMs} ms${nextStep(outcome.detail)}`,
 							data: outcomeDetail,
 							spanPhase: "end",
+							durationMs,
 						}
 					: {
 							level: "error",
@@ -251,6 +257,7 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 							message: "a message of the job was given up on after its retries and set aside",
 							data: outcomeDetail,
 							spanPhase: "end",
+							durationMs,
 						},
 				metered.use,
 			);
@@ -355,6 +362,7 @@ async function handleThrown(
 				message: `${delivery.label} failed: ${problem.detail}`,
 				data: { problem },
 				spanPhase: "end",
+				durationMs,
 			},
 			used,
 		);

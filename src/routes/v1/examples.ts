@@ -202,6 +202,40 @@ export const jobTraceExample = {
 	],
 };
 
+export const opsFailuresExample = {
+	failures: [
+		{
+			time: "2026-11-25T12:00:01.140Z",
+			tenant_id: "ten_0123456789abcdef01234567",
+			job_id: JOB_ID,
+			stage: "ingest",
+			attempt: 1,
+			code: "input-unavailable",
+			message: "ingest failed: input 'nir': the server answered 404 (not found)",
+			trace_id: TRACE_ID,
+			span_id: "00f067aa0ba902b7",
+		},
+	],
+	next: null,
+};
+
+export const opsStagesExample = {
+	window: "1h",
+	since: "2026-11-25T11:00:00.000Z",
+	truncated: false,
+	stages: [
+		{
+			stage: "compute",
+			runs: 120,
+			failures: 0,
+			retries: 2,
+			dead_letters: 0,
+			duration_ms: { p50: 310, p95: 820, p99: 1400 },
+			queue_wait_ms: { p50: 40, p95: 900, p99: 2100 },
+		},
+	],
+};
+
 export const jobEventsExample = {
 	events: [
 		{

@@ -16,6 +16,8 @@ import { registerGetJob } from "./jobs.get";
 import { registerListJobs } from "./jobs.list";
 import { registerListJobLogs } from "./jobs.logs";
 import { registerGetJobTrace } from "./jobs.trace";
+import { registerListOpsFailures } from "./ops.failures";
+import { registerListOpsStages } from "./ops.stages";
 import { registerAbortUpload } from "./uploads.abort";
 import { registerCompleteUpload } from "./uploads.complete";
 import { registerCreateUpload } from "./uploads.create";
@@ -44,6 +46,8 @@ export function registerV1Routes(app: App, version: string): void {
 	registerDeleteFieldSet(app);
 	registerListIndices(app);
 	registerGetIndex(app);
+	registerListOpsFailures(app);
+	registerListOpsStages(app);
 	registerHealth(app, version);
 	registerDocs(app);
 }

@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, ClientMeta, Options as Options2, RequestResult, TDataShape } from './client/index.js';
-import type { AbortUploadData, AbortUploadErrors, AbortUploadResponses, CancelJobData, CancelJobErrors, CancelJobResponses, CompleteUploadData, CompleteUploadErrors, CompleteUploadResponses, CreateFieldSetData, CreateFieldSetErrors, CreateFieldSetResponses, CreateJobData, CreateJobErrors, CreateJobResponses, CreateUploadData, CreateUploadErrors, CreateUploadResponses, DeleteFieldSetData, DeleteFieldSetErrors, DeleteFieldSetResponses, DeleteUploadData, DeleteUploadErrors, DeleteUploadResponses, GetFieldSetData, GetFieldSetErrors, GetFieldSetResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetIndexData, GetIndexErrors, GetIndexResponses, GetJobArtifactData, GetJobArtifactErrors, GetJobArtifactResponses, GetJobData, GetJobErrors, GetJobResponses, GetJobTraceData, GetJobTraceErrors, GetJobTraceResponses, GetUploadData, GetUploadErrors, GetUploadResponses, ListFieldSetsData, ListFieldSetsErrors, ListFieldSetsResponses, ListIndicesData, ListIndicesErrors, ListIndicesResponses, ListJobEventsData, ListJobEventsErrors, ListJobEventsResponses, ListJobLogsData, ListJobLogsErrors, ListJobLogsResponses, ListJobsData, ListJobsErrors, ListJobsResponses, UploadPartData, UploadPartErrors, UploadPartResponses } from './types.gen.js';
+import type { AbortUploadData, AbortUploadErrors, AbortUploadResponses, CancelJobData, CancelJobErrors, CancelJobResponses, CompleteUploadData, CompleteUploadErrors, CompleteUploadResponses, CreateFieldSetData, CreateFieldSetErrors, CreateFieldSetResponses, CreateJobData, CreateJobErrors, CreateJobResponses, CreateUploadData, CreateUploadErrors, CreateUploadResponses, DeleteFieldSetData, DeleteFieldSetErrors, DeleteFieldSetResponses, DeleteUploadData, DeleteUploadErrors, DeleteUploadResponses, GetFieldSetData, GetFieldSetErrors, GetFieldSetResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetIndexData, GetIndexErrors, GetIndexResponses, GetJobArtifactData, GetJobArtifactErrors, GetJobArtifactResponses, GetJobData, GetJobErrors, GetJobResponses, GetJobTraceData, GetJobTraceErrors, GetJobTraceResponses, GetUploadData, GetUploadErrors, GetUploadResponses, ListFieldSetsData, ListFieldSetsErrors, ListFieldSetsResponses, ListIndicesData, ListIndicesErrors, ListIndicesResponses, ListJobEventsData, ListJobEventsErrors, ListJobEventsResponses, ListJobLogsData, ListJobLogsErrors, ListJobLogsResponses, ListJobsData, ListJobsErrors, ListJobsResponses, ListOpsFailuresData, ListOpsFailuresErrors, ListOpsFailuresResponses, ListOpsStagesData, ListOpsStagesErrors, ListOpsStagesResponses, UploadPartData, UploadPartErrors, UploadPartResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -240,6 +240,28 @@ export const listIndices = <ThrowOnError extends boolean = false>(options?: Opti
  * Describe one index
  */
 export const getIndex = <ThrowOnError extends boolean = false>(options: Options<GetIndexData, ThrowOnError>): RequestResult<GetIndexResponses, GetIndexErrors, ThrowOnError> => (options.client ?? client).get<GetIndexResponses, GetIndexErrors, ThrowOnError>({ url: '/v1/indices/{id}', ...options });
+
+/**
+ * List failures across tenants (operators)
+ *
+ * Every job that failed and every message given up on, across tenants, newest first, with the tenant, stage, attempt, problem and trace id. Needs the `ops:read` scope, which tenant keys do not carry.
+ */
+export const listOpsFailures = <ThrowOnError extends boolean = false>(options?: Options<ListOpsFailuresData, ThrowOnError>): RequestResult<ListOpsFailuresResponses, ListOpsFailuresErrors, ThrowOnError> => (options?.client ?? client).get<ListOpsFailuresResponses, ListOpsFailuresErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/ops/failures',
+    ...options
+});
+
+/**
+ * Per-stage figures over a recent window (operators)
+ *
+ * Per stage, over the last `window`: runs, failures, retries, dead letters, and p50/p95/p99 of run time and queue wait, from what the pipeline records for every delivery. Needs the `ops:read` scope.
+ */
+export const listOpsStages = <ThrowOnError extends boolean = false>(options?: Options<ListOpsStagesData, ThrowOnError>): RequestResult<ListOpsStagesResponses, ListOpsStagesErrors, ThrowOnError> => (options?.client ?? client).get<ListOpsStagesResponses, ListOpsStagesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/ops/stages',
+    ...options
+});
 
 /**
  * Service health

@@ -750,6 +750,74 @@ export type IndexConstant = {
     description: string;
 };
 
+export type OpsFailures = {
+    failures: Array<OpsFailure>;
+    /**
+     * Pass as `cursor` for older failures; null on the last page
+     */
+    next: string | null;
+};
+
+export type OpsFailure = {
+    time: string;
+    tenant_id: string | null;
+    job_id: string;
+    stage: string;
+    window?: number;
+    attempt?: number;
+    code: string | null;
+    message: string;
+    /**
+     * The job's problem document, on the row that failed it
+     */
+    problem?: {
+        [key: string]: unknown;
+    };
+    trace_id: string;
+    span_id: string;
+};
+
+export type OpsStages = {
+    window: string;
+    since: string;
+    /**
+     * True when the window held more than 100000 delivery rows and only the first were counted
+     */
+    truncated: boolean;
+    stages: Array<OpsStageFigures>;
+};
+
+export type OpsStageFigures = {
+    stage: string;
+    /**
+     * Deliveries started
+     */
+    runs: number;
+    /**
+     * Deliveries that failed their job
+     */
+    failures: number;
+    /**
+     * Deliveries that failed and were retried
+     */
+    retries: number;
+    /**
+     * Messages of this stage given up on
+     */
+    dead_letters: number;
+    duration_ms: OpsPercentiles;
+    queue_wait_ms: OpsPercentiles & unknown;
+};
+
+/**
+ * Milliseconds, nearest rank; null when nothing was measured
+ */
+export type OpsPercentiles = {
+    p50: number;
+    p95: number;
+    p99: number;
+} | null;
+
 export type Health = {
     status: 'ok';
     version: string;
@@ -1817,6 +1885,114 @@ export type GetIndexResponses = {
 };
 
 export type GetIndexResponse = GetIndexResponses[keyof GetIndexResponses];
+
+export type ListOpsFailuresData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Failures at or after this time (RFC 3339); default the last 24 hours, at most 7 days back
+         */
+        since?: string;
+        /**
+         * Only this stage's failures (or `dead-letter`)
+         */
+        stage?: string;
+        /**
+         * Only failures of this problem code, or `dead_lettered`
+         */
+        code?: string;
+        /**
+         * Failures per page
+         */
+        limit?: number;
+        /**
+         * The `next` of the previous page
+         */
+        cursor?: string;
+    };
+    url: '/v1/ops/failures';
+};
+
+export type ListOpsFailuresErrors = {
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * The request is well-formed but cannot be processed
+     */
+    422: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type ListOpsFailuresError = ListOpsFailuresErrors[keyof ListOpsFailuresErrors];
+
+export type ListOpsFailuresResponses = {
+    /**
+     * A page of failures
+     */
+    200: OpsFailures;
+};
+
+export type ListOpsFailuresResponse = ListOpsFailuresResponses[keyof ListOpsFailuresResponses];
+
+export type ListOpsStagesData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * How far back: 1m to 24h
+         */
+        window?: string;
+    };
+    url: '/v1/ops/stages';
+};
+
+export type ListOpsStagesErrors = {
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * The request is well-formed but cannot be processed
+     */
+    422: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type ListOpsStagesError = ListOpsStagesErrors[keyof ListOpsStagesErrors];
+
+export type ListOpsStagesResponses = {
+    /**
+     * The figures
+     */
+    200: OpsStages;
+};
+
+export type ListOpsStagesResponse = ListOpsStagesResponses[keyof ListOpsStagesResponses];
 
 export type GetHealthData = {
     body?: never;
