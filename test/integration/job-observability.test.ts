@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import type { Job } from "../../openapi/client/src/index";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
-import { api, apiWith, expectProblem, heldQueue, json, submitJob, upload, waitForJob } from "../helpers";
+import { anonymous, api, apiWith, expectProblem, heldQueue, json, submitJob, upload, waitForJob } from "../helpers";
 import { createTenantKey } from "../tenants";
 
 interface LogRow {
@@ -326,5 +326,23 @@ describe("a job's trace", () => {
 			body: JSON.stringify(base64),
 		});
 		expect(refused.status).toBe(400);
+	});
+});
+
+describe("a job's page", () => {
+	it("is served with no key, holds no job data, and loads only this worker's script and styles", async () => {
+		const job = await uploadedNdvi();
+		const response = await anonymous(`/v1/jobs/${job.id}/view`);
+		expect(response.status).toBe(200);
+		expect(response.headers.get("content-type")).toMatch(/^text\/html/);
+		expect(response.headers.get("content-security-policy")).toContain("script-src 'self'");
+		expect(response.headers.get("content-security-policy")).toContain("connect-src 'self'");
+		expect(response.headers.get("referrer-policy")).toBe("no-referrer");
+		const html = await response.text();
+		expect(html).toContain('<script src="/v1/view/job-page.js" defer></script>');
+		expect(html).toContain('<link rel="stylesheet" href="/v1/view/job-page.css">');
+		expect(html).not.toContain(job.trace_id);
+		expect(html).not.toMatch(/(src|href)="https?:/);
+		await expectProblem(await anonymous("/v1/jobs/not-a-job/view"), 404, "not-found");
 	});
 });

@@ -16,6 +16,7 @@ import { registerGetJob } from "./jobs.get";
 import { registerListJobs } from "./jobs.list";
 import { registerListJobLogs } from "./jobs.logs";
 import { registerGetJobTrace } from "./jobs.trace";
+import { registerViewJob } from "./jobs.view";
 import { registerListOpsFailures } from "./ops.failures";
 import { registerListOpsStages } from "./ops.stages";
 import { registerAbortUpload } from "./uploads.abort";
@@ -39,6 +40,7 @@ export function registerV1Routes(app: App, version: string): void {
 	registerListJobEvents(app);
 	registerListJobLogs(app);
 	registerGetJobTrace(app, version);
+	registerViewJob(app);
 	registerGetJobArtifact(app);
 	registerCreateFieldSet(app);
 	registerListFieldSets(app);

@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, ClientMeta, Options as Options2, RequestResult, TDataShape } from './client/index.js';
-import type { AbortUploadData, AbortUploadErrors, AbortUploadResponses, CancelJobData, CancelJobErrors, CancelJobResponses, CompleteUploadData, CompleteUploadErrors, CompleteUploadResponses, CreateFieldSetData, CreateFieldSetErrors, CreateFieldSetResponses, CreateJobData, CreateJobErrors, CreateJobResponses, CreateUploadData, CreateUploadErrors, CreateUploadResponses, DeleteFieldSetData, DeleteFieldSetErrors, DeleteFieldSetResponses, DeleteUploadData, DeleteUploadErrors, DeleteUploadResponses, GetFieldSetData, GetFieldSetErrors, GetFieldSetResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetIndexData, GetIndexErrors, GetIndexResponses, GetJobArtifactData, GetJobArtifactErrors, GetJobArtifactResponses, GetJobData, GetJobErrors, GetJobResponses, GetJobTraceData, GetJobTraceErrors, GetJobTraceResponses, GetUploadData, GetUploadErrors, GetUploadResponses, ListFieldSetsData, ListFieldSetsErrors, ListFieldSetsResponses, ListIndicesData, ListIndicesErrors, ListIndicesResponses, ListJobEventsData, ListJobEventsErrors, ListJobEventsResponses, ListJobLogsData, ListJobLogsErrors, ListJobLogsResponses, ListJobsData, ListJobsErrors, ListJobsResponses, ListOpsFailuresData, ListOpsFailuresErrors, ListOpsFailuresResponses, ListOpsStagesData, ListOpsStagesErrors, ListOpsStagesResponses, UploadPartData, UploadPartErrors, UploadPartResponses } from './types.gen.js';
+import type { AbortUploadData, AbortUploadErrors, AbortUploadResponses, CancelJobData, CancelJobErrors, CancelJobResponses, CompleteUploadData, CompleteUploadErrors, CompleteUploadResponses, CreateFieldSetData, CreateFieldSetErrors, CreateFieldSetResponses, CreateJobData, CreateJobErrors, CreateJobResponses, CreateUploadData, CreateUploadErrors, CreateUploadResponses, DeleteFieldSetData, DeleteFieldSetErrors, DeleteFieldSetResponses, DeleteUploadData, DeleteUploadErrors, DeleteUploadResponses, GetFieldSetData, GetFieldSetErrors, GetFieldSetResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetIndexData, GetIndexErrors, GetIndexResponses, GetJobArtifactData, GetJobArtifactErrors, GetJobArtifactResponses, GetJobData, GetJobErrors, GetJobResponses, GetJobTraceData, GetJobTraceErrors, GetJobTraceResponses, GetUploadData, GetUploadErrors, GetUploadResponses, ListFieldSetsData, ListFieldSetsErrors, ListFieldSetsResponses, ListIndicesData, ListIndicesErrors, ListIndicesResponses, ListJobEventsData, ListJobEventsErrors, ListJobEventsResponses, ListJobLogsData, ListJobLogsErrors, ListJobLogsResponses, ListJobsData, ListJobsErrors, ListJobsResponses, ListOpsFailuresData, ListOpsFailuresErrors, ListOpsFailuresResponses, ListOpsStagesData, ListOpsStagesErrors, ListOpsStagesResponses, UploadPartData, UploadPartErrors, UploadPartResponses, ViewJobData, ViewJobErrors, ViewJobResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -171,6 +171,13 @@ export const getJobTrace = <ThrowOnError extends boolean = false>(options: Optio
     url: '/v1/jobs/{id}/trace',
     ...options
 });
+
+/**
+ * A page to look at a job in a browser
+ *
+ * An HTML page, served with no key: it asks for one, keeps it in the tab's session storage (never in a URL) and shows the job's status and progress (live while it runs), a Gantt chart of its stages and windows from its trace, and its results: the histogram, preview and statistics of an index job, each field's series of a zonal one.
+ */
+export const viewJob = <ThrowOnError extends boolean = false>(options: Options<ViewJobData, ThrowOnError>): RequestResult<ViewJobResponses, ViewJobErrors, ThrowOnError> => (options.client ?? client).get<ViewJobResponses, ViewJobErrors, ThrowOnError>({ url: '/v1/jobs/{id}/view', ...options });
 
 /**
  * Download a job artifact

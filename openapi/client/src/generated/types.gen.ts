@@ -1546,6 +1546,40 @@ export type GetJobTraceResponses = {
 
 export type GetJobTraceResponse = GetJobTraceResponses[keyof GetJobTraceResponses];
 
+export type ViewJobData = {
+    body?: never;
+    path: {
+        /**
+         * Job id; an id that names no job answers 404
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/jobs/{id}/view';
+};
+
+export type ViewJobErrors = {
+    /**
+     * Not found
+     */
+    404: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type ViewJobError = ViewJobErrors[keyof ViewJobErrors];
+
+export type ViewJobResponses = {
+    /**
+     * The page
+     */
+    200: string;
+};
+
+export type ViewJobResponse = ViewJobResponses[keyof ViewJobResponses];
+
 export type GetJobArtifactData = {
     body?: never;
     path: {
