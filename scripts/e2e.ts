@@ -554,27 +554,34 @@ async function checkJobPages(api: string, indexJob: string | undefined, fieldJob
 		});
 		return ((await response.json()) as { id: string }).id;
 	};
+	// The running job first: its ingest retries for some 14 s (2 + 4 + 8 s of backoff), then fails.
+	const live = await submit({ red: { upload_id: red }, nir: { href: "https://archive.example.invalid/B08.tif" } });
 	const failing = await submit({ red: { upload_id: red }, nir: { upload_id: nir } });
 	await fetch(`${api}/v1/uploads/${nir}`, { method: "DELETE", headers: DEV_AUTH });
-	const failed = await waitForJob(api, failing);
-	check(`job ${failing} failed once its upload was deleted`, failed.status === "failed", JSON.stringify(failed));
-	const live = await submit({ red: { upload_id: red }, nir: { href: "https://archive.example.invalid/B08.tif" } });
-	const pages: [string, Parameters<typeof checkJobPage>[2]][] = [
+	type PageJob = Parameters<typeof checkJobPage>[2];
+	const pages: [string, () => Promise<PageJob>][] = [
+		["running", async () => ({ id: live, expected: "live" })],
 		...(indexJob
 			? [
-					["index", { id: indexJob, expected: "succeeded", results: "index" }] as [
+					["index", async () => ({ id: indexJob, expected: "succeeded", results: "index" })] as [
 						string,
-						Parameters<typeof checkJobPage>[2],
+						() => Promise<PageJob>,
 					],
 				]
 			: []),
-		["fields", { id: fieldJob, expected: "succeeded", results: "zonal" }],
-		["failed", { id: failing, expected: "failed" }],
-		["running", { id: live, expected: "live" }],
+		["fields", async () => ({ id: fieldJob, expected: "succeeded", results: "zonal" })],
+		[
+			"failed",
+			async () => {
+				const failed = await waitForJob(api, failing);
+				check(`job ${failing} failed once its upload was deleted`, failed.status === "failed", JSON.stringify(failed));
+				return { id: failing, expected: "failed" };
+			},
+		],
 	];
 	for (const [name, job] of pages) {
 		const screenshot = join(ROOT, "build", `job-page-${name}.png`);
-		for (const { label, ok, detail } of await checkJobPage(api, DEVELOPMENT_API_KEY, job, screenshot)) {
+		for (const { label, ok, detail } of await checkJobPage(api, DEVELOPMENT_API_KEY, await job(), screenshot)) {
 			check(`${name} job page: ${label}`, ok, detail);
 		}
 		console.log(`screenshot: ${screenshot}`);

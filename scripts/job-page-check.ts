@@ -5,13 +5,7 @@
  * window of the job's trace, and shows the results of a succeeded job (histogram and preview of
  * an index job, the field table of a zonal one). Saves a screenshot. Used by scripts/e2e.ts.
  */
-import { launchChromium } from "./docs-browser-check";
-
-export interface PageCheck {
-	label: string;
-	ok: boolean;
-	detail: string;
-}
+import { type DocsCheck, launchChromium, watchPage } from "./docs-browser-check";
 
 export type Expected = "succeeded" | "failed" | "live";
 
@@ -24,24 +18,11 @@ export async function checkJobPage(
 	key: string,
 	job: { id: string; expected: Expected; results?: "index" | "zonal" },
 	screenshotPath: string,
-): Promise<PageCheck[]> {
+): Promise<DocsCheck[]> {
 	const browser = await launchChromium();
 	try {
 		const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-		const consoleErrors: string[] = [];
-		const foreignRequests: string[] = [];
-		const origin = new URL(api).origin;
-		page.on("console", (message) => {
-			if (message.type() === "error") consoleErrors.push(`${message.text()} (${message.location().url})`);
-		});
-		page.on("response", (answer) => {
-			if (answer.status() >= 400) consoleErrors.push(`HTTP ${answer.status()} for ${answer.url()}`);
-		});
-		page.on("pageerror", (error) => consoleErrors.push(error.message));
-		page.on("request", (request) => {
-			const url = request.url();
-			if (!url.startsWith(origin) && !url.startsWith("data:") && !url.startsWith("blob:")) foreignRequests.push(url);
-		});
+		const { consoleErrors, foreignRequests } = watchPage(page, api);
 		const response = await page.goto(`${api}/v1/jobs/${job.id}/view`, { waitUntil: "load" });
 		await page.locator("#key-form input").fill(key);
 		await page.locator("#key-form button").click();
@@ -57,7 +38,7 @@ export async function checkJobPage(
 		const deliveries = trace.resourceSpans
 			.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans))
 			.filter((span) => span.kind === 5).length;
-		const checks: PageCheck[] = [
+		const checks: DocsCheck[] = [
 			{
 				label: "GET /v1/jobs/{id}/view without a key: 200",
 				ok: response?.status() === 200,

@@ -13,7 +13,7 @@ import {
 	markStageRunning,
 	markStageSettled,
 } from "../db/jobs";
-import { ApiError, type FieldError, jobProblem, TransientFault } from "../errors/api-error";
+import { ApiError, type FieldError, jobProblem, type Problem, TransientFault } from "../errors/api-error";
 import { oneAtATime } from "../isolate-memory";
 import { describeError, log } from "../observability/log";
 import { newSpanId } from "../observability/trace";
@@ -98,6 +98,32 @@ async function record(
 	}
 }
 
+/**
+ * Records a delivery that failed its job: the event, and the error row that carries the job's
+ * problem; `settled` when the delivery had started (its span ends here), null when it never did.
+ */
+function recordFailure(
+	db: D1Database,
+	delivery: Delivery,
+	detail: Record<string, unknown> | undefined,
+	problem: Problem,
+	settled: { durationMs: number; used: BucketUse } | null,
+): Promise<void> {
+	return record(
+		db,
+		delivery,
+		{ status: "failed", durationMs: settled?.durationMs, detail: { ...detail, problem } },
+		{
+			level: "error",
+			code: problemCode(problem),
+			message: `${delivery.label} failed: ${problem.detail}`,
+			data: { problem },
+			...(settled ? { spanPhase: "end" as const, durationMs: settled.durationMs } : {}),
+		},
+		settled?.used,
+	);
+}
+
 /** The short name of a problem's type (`…/problems/input-unavailable` → `input-unavailable`). */
 function problemCode(problem: { type: string }): string {
 	return problem.type.slice(problem.type.lastIndexOf("/") + 1);
@@ -160,17 +186,7 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 			body.trace_id,
 		);
 		if (consumer.stage) await endJobAsFailed(env, job.id, problem);
-		await record(
-			env.DB,
-			delivery,
-			{ status: "failed", detail: { ...detail, problem } },
-			{
-				level: "error",
-				code: problemCode(problem),
-				message: `${delivery.label} failed: ${problem.detail}`,
-				data: { problem },
-			},
-		);
+		await recordFailure(env.DB, delivery, detail, problem, null);
 		log.error("process_unknown", { ...fields, process: job.process });
 		message.ack();
 		return;
@@ -215,20 +231,7 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 		if (outcome.kind === "failed") {
 			const problem = inRequestTerms(job.request, jobProblem(outcome.error, job.id, body.trace_id));
 			await endJobAsFailed(env, job.id, problem);
-			await record(
-				env.DB,
-				delivery,
-				{ status: "failed", durationMs, detail: { ...detail, problem } },
-				{
-					level: "error",
-					code: problemCode(problem),
-					message: `${delivery.label} failed: ${problem.detail}`,
-					data: { problem },
-					spanPhase: "end",
-					durationMs,
-				},
-				metered.use,
-			);
+			await recordFailure(env.DB, delivery, detail, problem, { durationMs, used: metered.use });
 			log.warn("stage_failed_job", {
 				...fields,
 				duration_ms: durationMs,
@@ -352,20 +355,7 @@ async function handleThrown(
 	);
 	try {
 		if (consumer.stage) await endJobAsFailed(env, fields.job_id, problem);
-		await record(
-			env.DB,
-			delivery,
-			{ status: "failed", durationMs, detail: { ...detail, problem } },
-			{
-				level: "error",
-				code: problemCode(problem),
-				message: `${delivery.label} failed: ${problem.detail}`,
-				data: { problem },
-				spanPhase: "end",
-				durationMs,
-			},
-			used,
-		);
+		await recordFailure(env.DB, delivery, detail, problem, { durationMs, used });
 	} finally {
 		log.error("stage_gave_up", { ...fields, duration_ms: durationMs, ...logged });
 		// Past max_retries this retry moves the message to the dead-letter queue.

@@ -11,20 +11,14 @@ import { getTenantJob, isTerminal } from "../../db/jobs";
 import { ApiError } from "../../errors/api-error";
 import { keyedHeaders, problemResponses } from "../../errors/openapi";
 import { jobLogsExample } from "./examples";
-import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from "./paging";
+import { decodeCursor, encodeCursor, pageLimit } from "./paging";
 import { JobIdParam } from "./schemas";
 
 /** A cursor is the last row's id, base64url-encoded, so clients treat it as opaque. */
 const logCursor = {
-	encode: (id: number) => btoa(`log:${id}`).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, ""),
+	encode: (id: number) => encodeCursor(`log:${id}`),
 	decode(text: string): number | null {
-		let decoded: string;
-		try {
-			decoded = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
-		} catch {
-			return null;
-		}
-		const match = /^log:(\d{1,15})$/.exec(decoded);
+		const match = /^log:(\d{1,15})$/.exec(decodeCursor(text) ?? "");
 		return match?.[1] ? Number(match[1]) : null;
 	},
 };
@@ -48,13 +42,7 @@ const JobLogsQuery = z.object({
 			description: "The `next` of the previous page (an opaque cursor); the first page without it",
 			example: jobLogsExample.next ?? undefined,
 		}),
-	limit: z.coerce
-		.number()
-		.int()
-		.min(1)
-		.max(MAX_PAGE_LIMIT)
-		.default(DEFAULT_PAGE_LIMIT)
-		.openapi({ param: { name: "limit", in: "query" }, description: "Rows per page", example: DEFAULT_PAGE_LIMIT }),
+	limit: pageLimit("Rows"),
 });
 
 const JobLogSchema = z

@@ -9,23 +9,16 @@ import type { App } from "../../context";
 import { listFailures } from "../../db/job-logs";
 import { keyedHeaders, problemResponses } from "../../errors/openapi";
 import { opsFailuresExample } from "./examples";
-import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from "./paging";
+import { decodeCursor, encodeCursor, pageLimit } from "./paging";
 
 /** How far back `since` may reach: the view is for what is going wrong now, and stays cheap. */
 const MAX_LOOKBACK_DAYS = 7;
 const DEFAULT_LOOKBACK_MS = 24 * 3600 * 1000;
 
 const failureCursor = {
-	encode: (row: { at: string; id: number }) =>
-		btoa(`${row.at}|${row.id}`).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, ""),
+	encode: (row: { at: string; id: number }) => encodeCursor(`${row.at}|${row.id}`),
 	decode(text: string): { at: string; id: number } | null {
-		let decoded: string;
-		try {
-			decoded = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
-		} catch {
-			return null;
-		}
-		const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)\|(\d{1,15})$/.exec(decoded);
+		const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)\|(\d{1,15})$/.exec(decodeCursor(text) ?? "");
 		return match?.[1] && match[2] ? { at: match[1], id: Number(match[2]) } : null;
 	},
 };
@@ -57,13 +50,7 @@ const FailuresQuery = z.object({
 			description: "Only failures of this problem code, or `dead_lettered`",
 			example: "input-unavailable",
 		}),
-	limit: z.coerce
-		.number()
-		.int()
-		.min(1)
-		.max(MAX_PAGE_LIMIT)
-		.default(DEFAULT_PAGE_LIMIT)
-		.openapi({ param: { name: "limit", in: "query" }, description: "Failures per page", example: DEFAULT_PAGE_LIMIT }),
+	limit: pageLimit("Failures"),
 	cursor: z
 		.string()
 		.refine((text) => failureCursor.decode(text) !== null, "must be the `next` of an earlier page")
