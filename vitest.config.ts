@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { parse } from "smol-toml";
 import { defineConfig } from "vitest/config";
-import { remoteCogs } from "./test/node/remote-cogs.ts";
+import { outbound } from "./test/node/outbound.ts";
 
 interface WranglerConsumer {
 	queue: string;
@@ -48,8 +48,8 @@ export default defineConfig(async () => {
 						REMOTE_MAX_BYTES_PER_JOB: 1048576,
 					},
 					queueConsumers,
-					// No test reaches the Internet: remote inputs are served from test/fixtures.
-					outboundService: remoteCogs,
+					// No test reaches the Internet: remote inputs are served from test/fixtures, traces by a collector stand-in.
+					outboundService: outbound,
 				},
 			}),
 		],

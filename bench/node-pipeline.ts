@@ -166,7 +166,7 @@ export async function dispatch(env: Env, queue: string, bodies: readonly unknown
 export type JobMessage = Record<string, unknown> & { job_id: string; trace_id: string };
 
 /** A job as admitJob records it, less what the bench gives every job (tenant and trace). */
-export type BenchJob = Omit<Parameters<typeof admitJob>[1], "tenantId" | "traceId">;
+export type BenchJob = Omit<Parameters<typeof admitJob>[1], "tenantId" | "traceId" | "spans">;
 
 /** The binding of a stage's queue: INGEST_QUEUE, COMPUTE_QUEUE, … */
 export type Producer = (typeof pipelineStages)[StageName]["producer"];
@@ -238,7 +238,7 @@ export async function startNodePipeline(name: string): Promise<NodePipeline> {
 		async admit(job) {
 			const admission = await admitJob(
 				env.DB,
-				{ ...job, tenantId: tenant.id, traceId: TRACE_ID },
+				{ ...job, tenantId: tenant.id, traceId: TRACE_ID, spans: null },
 				Number.MAX_SAFE_INTEGER,
 				null,
 			);

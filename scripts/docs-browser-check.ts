@@ -5,7 +5,7 @@
  * screenshot. Used by scripts/e2e.ts; on its own: tsx scripts/docs-browser-check.ts <api> <png>.
  */
 import { existsSync } from "node:fs";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -34,6 +34,28 @@ export async function launchChromium(): Promise<Browser> {
 	});
 }
 
+/**
+ * What a page does wrong as it runs: console errors, uncaught exceptions and 4xx/5xx answers,
+ * and every request that leaves the API's origin (partners may be offline).
+ */
+export function watchPage(page: Page, api: string): { consoleErrors: string[]; foreignRequests: string[] } {
+	const consoleErrors: string[] = [];
+	const foreignRequests: string[] = [];
+	const origin = new URL(api).origin;
+	page.on("console", (message) => {
+		if (message.type() === "error") consoleErrors.push(`${message.text()} (${message.location().url})`);
+	});
+	page.on("response", (answer) => {
+		if (answer.status() >= 400) consoleErrors.push(`HTTP ${answer.status()} for ${answer.url()}`);
+	});
+	page.on("pageerror", (error) => consoleErrors.push(error.message));
+	page.on("request", (request) => {
+		const url = request.url();
+		if (!url.startsWith(origin) && !url.startsWith("data:") && !url.startsWith("blob:")) foreignRequests.push(url);
+	});
+	return { consoleErrors, foreignRequests };
+}
+
 export async function checkDocsPage(api: string, screenshotPath: string): Promise<DocsCheck[]> {
 	const document = (await (await fetch(`${api}/v1/openapi.json`)).json()) as {
 		paths: Record<string, Record<string, { summary?: string }>>;
@@ -44,20 +66,7 @@ export async function checkDocsPage(api: string, screenshotPath: string): Promis
 	const browser = await launchChromium();
 	try {
 		const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
-		const consoleErrors: string[] = [];
-		const foreignRequests: string[] = [];
-		const origin = new URL(api).origin;
-		page.on("console", (message) => {
-			if (message.type() === "error") consoleErrors.push(`${message.text()} (${message.location().url})`);
-		});
-		page.on("response", (answer) => {
-			if (answer.status() >= 400) consoleErrors.push(`HTTP ${answer.status()} for ${answer.url()}`);
-		});
-		page.on("pageerror", (error) => consoleErrors.push(error.message));
-		page.on("request", (request) => {
-			const url = request.url();
-			if (!url.startsWith(origin) && !url.startsWith("data:") && !url.startsWith("blob:")) foreignRequests.push(url);
-		});
+		const { consoleErrors, foreignRequests } = watchPage(page, api);
 		const response = await page.goto(`${api}/v1/docs`, { waitUntil: "networkidle" });
 		const missing: string[] = [];
 		for (const summary of summaries) {

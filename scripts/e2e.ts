@@ -38,6 +38,7 @@ import {
 	waitForHealth,
 } from "./dev-server";
 import { checkDocsPage } from "./docs-browser-check";
+import { checkJobPage } from "./job-page-check";
 import { validateStacItem } from "./stac-validate";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -55,6 +56,7 @@ interface Job {
 	status: string;
 	stage: string | null;
 	error: unknown;
+	trace_id: string;
 }
 
 interface GdalInfo {
@@ -225,7 +227,7 @@ async function checkStatistics(label: string, api: string, jobId: string, caseNa
 	);
 }
 
-async function checkWalkthrough(api: string): Promise<void> {
+async function checkWalkthrough(api: string): Promise<string | undefined> {
 	console.log("\n# README walk-through (NDVI, curl + jq)");
 	symlinkSync(SAMPLES, join(workDir, "samples"));
 	const script = join(workDir, "walkthrough.sh");
@@ -250,10 +252,31 @@ async function checkWalkthrough(api: string): Promise<void> {
 		stageNames.every((stage) => succeeded.has(stage)) && new Set(events.map((event) => event.trace_id)).size === 1,
 		JSON.stringify(events),
 	);
+	const { logs } = await getJson<{ logs: { code?: string; trace_id: string }[] }>(
+		`${api}/v1/jobs/${jobId}/logs?limit=100`,
+	);
+	check(
+		"log: starts queued, every stage finished, one trace id",
+		logs[0]?.code === "queued" &&
+			logs.filter((row) => row.code === "succeeded").length >= stageNames.length &&
+			logs.every((row) => row.trace_id === job.trace_id),
+		JSON.stringify(logs),
+	);
+	const trace = await getJson<{
+		resourceSpans: { scopeSpans: { spans: { traceId: string; parentSpanId?: string }[] }[] }[];
+	}>(`${api}/v1/jobs/${jobId}/trace`);
+	const spans = trace.resourceSpans.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans));
+	check(
+		"trace: OTLP spans of the job's trace id under one root",
+		spans.length > stageNames.length &&
+			spans.every((span) => span.traceId === job.trace_id) &&
+			spans.filter((span) => span.parentSpanId === undefined).length === 1,
+		JSON.stringify(trace).slice(0, 2000),
+	);
 
 	const ndvi = join(workDir, "artifacts", "ndvi.tif");
 	check("artifacts/ndvi.tif was downloaded", existsSync(ndvi));
-	if (!existsSync(ndvi)) return;
+	if (!existsSync(ndvi)) return jobId;
 	await checkPixels("ndvi.tif", new Uint8Array(readFileSync(ndvi)).buffer, "ndvi_s2_256");
 	await checkStatistics("ndvi", api, jobId, "ndvi_s2_256");
 	await checkStacItem("ndvi", api, jobId);
@@ -265,6 +288,7 @@ async function checkWalkthrough(api: string): Promise<void> {
 		check(`${label}: job ${id} succeeded`, job.status === "succeeded", JSON.stringify(job));
 		if (job.status === "succeeded") await checkStatistics(label, api, id, caseName);
 	}
+	return jobId;
 }
 
 /**
@@ -399,7 +423,7 @@ async function checkNdwi(api: string): Promise<void> {
  * Fields over plain HTTP: the manifest's field set stored with POST /v1/fields, NDVI per field
  * with exact coverage fractions, every field's statistics against Shapely's and numpy's.
  */
-async function checkFields(api: string): Promise<void> {
+async function checkFields(api: string): Promise<string> {
 	console.log("\n# Fields: POST /v1/fields, then a zonal_statistics job (fetch)");
 	const started = performance.now();
 	const manifest = JSON.parse(readFileSync(join(FIXTURES, "t2", "manifest-t2.json"), "utf8")) as {
@@ -455,6 +479,7 @@ async function checkFields(api: string): Promise<void> {
 		csv.status === 200 && (await csv.text()).trimEnd().split("\r\n").length === zones.features.length + 1,
 	);
 	await checkStacItem("zonal", api, id);
+	return id;
 }
 
 async function checkKeyRequired(api: string): Promise<void> {
@@ -552,6 +577,59 @@ async function checkBrowserPage(api: string): Promise<void> {
 	for (const { label, ok, detail } of checks) check(label, ok, detail);
 }
 
+/**
+ * The job page in headless Chromium for a succeeded index job, a succeeded field job, a job that
+ * failed (its upload deleted as it started) and one still running (its remote input unreachable,
+ * so ingest retries with backoff; it is canceled afterwards).
+ */
+async function checkJobPages(api: string, indexJob: string | undefined, fieldJob: string): Promise<void> {
+	console.log("\n# GET /v1/jobs/{id}/view in headless Chromium");
+	mkdirSync(join(ROOT, "build"), { recursive: true });
+	const red = await uploadId(api, join(SAMPLES, "s2_red_256.tif"));
+	const nir = await uploadId(api, join(SAMPLES, "s2_nir_256.tif"));
+	const submit = async (inputs: Record<string, unknown>) => {
+		const response = await fetch(`${api}/v1/jobs`, {
+			method: "POST",
+			headers: { "content-type": "application/json", ...DEV_AUTH },
+			body: JSON.stringify({ index: "ndvi", inputs }),
+		});
+		return ((await response.json()) as { id: string }).id;
+	};
+	// The running job first: its ingest retries for some 14 s (2 + 4 + 8 s of backoff), then fails.
+	const live = await submit({ red: { upload_id: red }, nir: { href: "https://archive.example.invalid/B08.tif" } });
+	const failing = await submit({ red: { upload_id: red }, nir: { upload_id: nir } });
+	await fetch(`${api}/v1/uploads/${nir}`, { method: "DELETE", headers: DEV_AUTH });
+	type PageJob = Parameters<typeof checkJobPage>[2];
+	const pages: [string, () => Promise<PageJob>][] = [
+		["running", async () => ({ id: live, expected: "live" })],
+		...(indexJob
+			? [
+					["index", async () => ({ id: indexJob, expected: "succeeded", results: "index" })] as [
+						string,
+						() => Promise<PageJob>,
+					],
+				]
+			: []),
+		["fields", async () => ({ id: fieldJob, expected: "succeeded", results: "zonal" })],
+		[
+			"failed",
+			async () => {
+				const failed = await waitForJob(api, failing);
+				check(`job ${failing} failed once its upload was deleted`, failed.status === "failed", JSON.stringify(failed));
+				return { id: failing, expected: "failed" };
+			},
+		],
+	];
+	for (const [name, job] of pages) {
+		const screenshot = join(ROOT, "build", `job-page-${name}.png`);
+		for (const { label, ok, detail } of await checkJobPage(api, DEVELOPMENT_API_KEY, await job(), screenshot)) {
+			check(`${name} job page: ${label}`, ok, detail);
+		}
+		console.log(`screenshot: ${screenshot}`);
+	}
+	await fetch(`${api}/v1/jobs/${live}/cancel`, { method: "POST", headers: DEV_AUTH });
+}
+
 async function checkDocs(api: string): Promise<void> {
 	console.log("\n# GET /v1/docs in headless Chromium");
 	mkdirSync(join(ROOT, "build"), { recursive: true });
@@ -572,15 +650,16 @@ try {
 	server = startDevServer(port);
 	await waitForHealth(server, api);
 	check(`GET /v1/health: 200 (dev server up in ${seconds(started)})`, true);
-	await checkWalkthrough(api);
+	const indexJob = await checkWalkthrough(api);
 	gdalChecked = checkWithGdal();
 	await checkNdwi(api);
-	await checkFields(api);
+	const fieldJob = await checkFields(api);
 	await checkNotATiff(api);
 	await checkKeyRequired(api);
 	await checkLyingContentLength(api);
 	await checkDemo(api);
 	await checkDocs(api);
+	await checkJobPages(api, indexJob, fieldJob);
 	await checkBrowserPage(api);
 } catch (error) {
 	check("run", false, error instanceof Error ? error.message : String(error));
@@ -604,7 +683,7 @@ try {
 if (failed === 0) {
 	const gdal = gdalChecked ? "GDAL's view of its grid" : "GDAL checks skipped";
 	console.log(
-		`\nverified in ${seconds(started)}: README walk-through (NDVI pixels and stats, EVI and SAVI stats), ${gdal}, NDWI, STAC Items of an index and a zonal job, 415, 401 and 413 problems, npm run demo, docs page, a cross-origin page`,
+		`\nverified in ${seconds(started)}: README walk-through (NDVI pixels and stats, EVI and SAVI stats), ${gdal}, NDWI, STAC Items of an index and a zonal job, 415, 401 and 413 problems, npm run demo, docs page, job pages, a cross-origin page`,
 	);
 }
 console.log(`e2e: ${passed} passed, ${failed} failed`);

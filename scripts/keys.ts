@@ -3,6 +3,7 @@
  * worker uses (src/db/access.ts).
  *
  *   create --tenant <name> [--scopes "jobs:read jobs:write uploads:write"] [--label <text>]
+ *          (scopes default to every scope but ops:read; an operator's key: --scopes ops:read)
  *          [--max-concurrent-jobs N] [--max-pixels-per-job N] [--max-upload-bytes-per-day N]
  *          [--max-requests-per-minute N] [--max-field-sets N]
  *          [--max-field-vertices N]           creates the tenant if needed and prints a new key once
@@ -27,7 +28,7 @@ import {
 	newApiKey,
 	parseScopes,
 	type Scope,
-	scopes,
+	tenantScopes,
 } from "../src/access/api-keys";
 import { defaultQuotas } from "../src/access/quotas";
 import {
@@ -45,7 +46,7 @@ const { positionals, values } = parseArgs({
 	allowPositionals: true,
 	options: {
 		tenant: { type: "string" },
-		scopes: { type: "string", default: scopes.join(" ") },
+		scopes: { type: "string", default: tenantScopes.join(" ") },
 		label: { type: "string" },
 		remote: { type: "boolean", default: false },
 		"persist-to": { type: "string" },
@@ -127,9 +128,9 @@ async function run(db: D1Database): Promise<void> {
 			return;
 		}
 		case "seed-dev": {
-			await storeKey(db, DEVELOPMENT_TENANT, DEVELOPMENT_API_KEY, [...scopes], "development (README)");
-			// A database seeded before a scope was added keeps its key: give it every scope there is now.
-			await setApiKeyScopes(db, await hashApiKey(DEVELOPMENT_API_KEY), [...scopes]);
+			await storeKey(db, DEVELOPMENT_TENANT, DEVELOPMENT_API_KEY, [...tenantScopes], "development (README)");
+			// A database seeded before a scope was added keeps its key: give it every tenant scope there is now.
+			await setApiKeyScopes(db, await hashApiKey(DEVELOPMENT_API_KEY), [...tenantScopes]);
 			console.log(`development key ready in the local database: ${DEVELOPMENT_API_KEY}`);
 			return;
 		}

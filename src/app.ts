@@ -34,6 +34,7 @@ export const openApiDocumentConfig = {
 		{ name: "jobs", description: "Index computations and their artifacts" },
 		{ name: "fields", description: "Sets of field boundaries (GeoJSON) for statistics per field" },
 		{ name: "indices", description: "The indices available" },
+		{ name: "operations", description: "Views across tenants for the operator (scope ops:read)" },
 		{ name: "service", description: "Health and the contract itself" },
 	],
 };
@@ -115,6 +116,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
 		const trace = traceFromHeader(c.req.header("traceparent"));
 		c.set("trace", trace);
 		const started = Date.now();
+		c.set("requestStartedAt", new Date(started).toISOString());
 		await next();
 		c.header("traceparent", formatTraceparent(trace));
 		log.info("http_request", {
@@ -171,7 +173,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
 		type: "http",
 		scheme: "bearer",
 		description:
-			"An API key, sent as `Authorization: Bearer <key>`. Each operation names the scope it needs (jobs:read, jobs:write, uploads:write, fields:read or fields:write). Keys belong to a tenant, which sees only its own uploads, jobs and field sets.",
+			"An API key, sent as `Authorization: Bearer <key>`. Each operation names the scope it needs (jobs:read, jobs:write, uploads:write, fields:read or fields:write; the operator views need ops:read, which no tenant key carries by default). Keys belong to a tenant, which sees only its own uploads, jobs and field sets.",
 	});
 	registerResponseHeaders(app.openAPIRegistry);
 	registerV1Routes(app, API_VERSION);

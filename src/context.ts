@@ -6,7 +6,7 @@ import type { TraceContext } from "./observability/trace";
 export interface AppEnv {
 	Bindings: Env;
 	/** `principal` is set by the auth middleware on every operation that needs a key. */
-	Variables: { trace: TraceContext; principal: Principal };
+	Variables: { trace: TraceContext; principal: Principal; requestStartedAt: string };
 }
 
 export type App = OpenAPIHono<AppEnv>;

@@ -20,5 +20,6 @@ export const UPLOAD_ID_PATTERN = /^upl_[0-9a-f]{24}$/;
 
 export const newUploadId = () => `upl_${randomHex(12)}`;
 export const newJobId = () => `job_${randomHex(12)}`;
+export const JOB_ID_PATTERN = /^job_[0-9a-f]{24}$/;
 export const FIELD_SET_ID_PATTERN = /^fld_[0-9a-f]{24}$/;
 export const newFieldSetId = () => `fld_${randomHex(12)}`;

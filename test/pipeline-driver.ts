@@ -83,6 +83,7 @@ export async function recordNdviJob(
 			formula: compileFormula({ index: "ndvi", inputs: { red: {}, nir: {} } }),
 			request: { index: "ndvi", inputs },
 			traceId,
+			spans: null,
 		},
 		Number.MAX_SAFE_INTEGER,
 		null,

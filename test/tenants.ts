@@ -3,7 +3,7 @@
  * make more tenants and keys for the access tests.
  */
 import { env } from "cloudflare:workers";
-import { hashApiKey, keyPrefix, newApiKey, type Scope, scopes } from "../src/access/api-keys";
+import { hashApiKey, keyPrefix, newApiKey, type Scope, tenantScopes } from "../src/access/api-keys";
 import { ensureTenant, insertApiKey, type TenantQuotas } from "../src/db/access";
 import { randomHex } from "../src/ids";
 
@@ -38,7 +38,7 @@ export async function createTenantKey(
 		tenantId: tenant.id,
 		hash: await hashApiKey(key),
 		prefix: keyPrefix(key),
-		scopes: options.scopes ?? [...scopes],
+		scopes: options.scopes ?? [...tenantScopes],
 		label: null,
 		createdAt: now,
 	});

@@ -4,8 +4,14 @@
  */
 import { randomHex, sha256Hex } from "../ids";
 
-export const scopes = ["jobs:read", "jobs:write", "uploads:write", "fields:read", "fields:write"] as const;
+export const scopes = ["jobs:read", "jobs:write", "uploads:write", "fields:read", "fields:write", "ops:read"] as const;
 export type Scope = (typeof scopes)[number];
+
+/**
+ * What a tenant's key carries unless its creator says otherwise: every scope but `ops:read`,
+ * which reads every tenant's failures and is the operator's alone.
+ */
+export const tenantScopes: readonly Scope[] = scopes.filter((scope) => scope !== "ops:read");
 
 const KEY_TAG = "eoe_";
 /** 32 random bytes: 256 bits, well past the 128 a key needs to be unguessable. */

@@ -21,8 +21,9 @@ export interface NewEvent {
 	detail?: Record<string, unknown> | undefined;
 }
 
-export async function insertEvent(db: D1Database, event: NewEvent): Promise<void> {
-	await db
+/** The insert of one event, for a caller that writes it in a batch with others. */
+export function eventStatement(db: D1Database, event: NewEvent): D1PreparedStatement {
+	return db
 		.prepare(
 			`INSERT INTO job_events (job_id, stage, status, at, duration_ms, attempt, trace_id, detail_json)
 			 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -36,8 +37,7 @@ export async function insertEvent(db: D1Database, event: NewEvent): Promise<void
 			event.attempt,
 			event.traceId,
 			event.detail ? JSON.stringify(event.detail) : null,
-		)
-		.run();
+		);
 }
 
 export async function listEvents(db: D1Database, tenantId: string, jobId: string): Promise<EventRecord[]> {

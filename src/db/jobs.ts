@@ -133,8 +133,26 @@ export interface JobRecord {
 	/** The plan validate stored, as stored (the pipeline reads it, see jobPlan); null before validate. */
 	plan: unknown;
 	traceId: string;
+	/** The request that created it; null for jobs from before 0014 and jobs recorded without a request. */
+	spans: JobSpans | null;
+	usage: JobUsageRecord;
 	createdAt: string;
 	updatedAt: string;
+}
+
+/** The caller's span the job's trace continues, and the HTTP request that created the job. */
+export interface JobSpans {
+	parentSpanId: string | null;
+	requestSpanId: string;
+	requestStartedAt: string;
+}
+
+/** What the job has used so far, summed over its invocations as each settles. */
+export interface JobUsageRecord {
+	invocations: number;
+	bytesReadUploads: number;
+	bytesReadRemote: number;
+	bytesWritten: number;
 }
 
 interface JobRow {
@@ -151,6 +169,13 @@ interface JobRow {
 	formula_json: string | null;
 	warnings_json: string | null;
 	trace_id: string;
+	parent_span_id: string | null;
+	request_span_id: string | null;
+	request_started_at: string | null;
+	usage_invocations: number;
+	usage_bytes_read_uploads: number;
+	usage_bytes_written: number;
+	remote_bytes_read: number;
 	created_at: string;
 	updated_at: string;
 }
@@ -170,6 +195,20 @@ function toJob(row: JobRow): JobRecord {
 		error: parseJson<Problem>(row.error_json),
 		plan: parseJson<unknown>(row.plan_json),
 		traceId: row.trace_id,
+		spans:
+			row.request_span_id && row.request_started_at
+				? {
+						parentSpanId: row.parent_span_id,
+						requestSpanId: row.request_span_id,
+						requestStartedAt: row.request_started_at,
+					}
+				: null,
+		usage: {
+			invocations: row.usage_invocations,
+			bytesReadUploads: row.usage_bytes_read_uploads,
+			bytesReadRemote: row.remote_bytes_read,
+			bytesWritten: row.usage_bytes_written,
+		},
 		createdAt: row.created_at,
 		updatedAt: row.updated_at,
 	};
@@ -193,6 +232,8 @@ export async function admitJob(
 		formula: unknown;
 		request: JobRequest;
 		traceId: string;
+		/** null for a job recorded without a request (tests, benches): its trace has no request span. */
+		spans: JobSpans | null;
 	},
 	maxLive: number,
 	claim: { operation: string; key: string; token: string } | null,
@@ -200,8 +241,9 @@ export async function admitJob(
 	const at = now();
 	const insert = db
 		.prepare(
-			`INSERT INTO jobs (id, tenant_id, index_id, request_json, formula_json, status, stage, progress, trace_id, created_at, updated_at, waiting_since, process)
-			 SELECT ?1, ?2, ?3, ?4, ?5, 'queued', NULL, 0, ?6, ?7, ?7, ?7, ?12
+			`INSERT INTO jobs (id, tenant_id, index_id, request_json, formula_json, status, stage, progress, trace_id, created_at, updated_at, waiting_since, process,
+			   parent_span_id, request_span_id, request_started_at)
+			 SELECT ?1, ?2, ?3, ?4, ?5, 'queued', NULL, 0, ?6, ?7, ?7, ?7, ?12, ?13, ?14, ?15
 			 WHERE (SELECT COUNT(*) FROM jobs WHERE tenant_id = ?2 AND status IN ('queued', 'running')) < ?8
 			   AND (?9 IS NULL OR EXISTS (
 			     SELECT 1 FROM idempotency_keys WHERE tenant_id = ?2 AND operation = ?9 AND key = ?10
@@ -221,6 +263,9 @@ export async function admitJob(
 			claim?.key ?? null,
 			claim?.token ?? null,
 			job.process,
+			job.spans?.parentSpanId ?? null,
+			job.spans?.requestSpanId ?? null,
+			job.spans?.requestStartedAt ?? null,
 		);
 	const bind = claim
 		? [
@@ -326,6 +371,21 @@ export async function markStageSettled(db: D1Database, jobId: string): Promise<v
 		.prepare("UPDATE jobs SET waiting_since = ? WHERE id = ? AND status IN ('queued', 'running')")
 		.bind(now(), jobId)
 		.run();
+}
+
+/** Adds one invocation's use to the job's, for a caller that writes it in a batch with others. */
+export function addJobUsageStatement(
+	db: D1Database,
+	jobId: string,
+	used: { bytesReadUploads: number; bytesWritten: number },
+): D1PreparedStatement {
+	return db
+		.prepare(
+			`UPDATE jobs SET usage_invocations = usage_invocations + 1,
+			   usage_bytes_read_uploads = usage_bytes_read_uploads + ?2, usage_bytes_written = usage_bytes_written + ?3
+			 WHERE id = ?1`,
+		)
+		.bind(jobId, used.bytesReadUploads, used.bytesWritten);
 }
 
 /** Ends a live job as failed; returns false when it had already ended. */

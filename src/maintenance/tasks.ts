@@ -12,6 +12,7 @@
 
 import { IDEMPOTENCY_WINDOW_MS } from "../access/idempotency";
 import { deleteIdempotencyKeysBefore, deleteRateWindowsBefore, deleteUploadReservationsBefore } from "../db/access";
+import { insertJobLog } from "../db/job-logs";
 import {
 	listJobsToClean,
 	listJobsToRetire,
@@ -27,6 +28,7 @@ import { closeUploadSession, deleteEndedUploadSessions, listExpiredUploadSession
 import { listUploadsToExpire, markUploadsExpired } from "../db/uploads";
 import { ApiError, jobProblem } from "../errors/api-error";
 import { describeError, log } from "../observability/log";
+import { newSpanId } from "../observability/trace";
 import { endJobAsFailed } from "../pipeline/failure";
 import { sendAllToStage } from "../pipeline/send";
 import { abortResultUpload } from "../pipeline/store/result-upload";
@@ -133,11 +135,22 @@ export async function sweepJobs(env: Env, now: number): Promise<SweepReport> {
 		waitingBefore: new Date(now - QUEUE_MESSAGE_RETENTION_MS).toISOString(),
 	};
 	const budget = new RunBudget();
-	// A stalled job's failure writes once and removes its objects (a list and a delete).
-	const stalled = await inBatches(budget, BATCH, { r2Calls: 2 * BATCH, d1Queries: 1 + BATCH }, async () => {
+	// A stalled job's failure writes it and its log row, and removes its objects (a list and a delete).
+	const stalled = await inBatches(budget, BATCH, { r2Calls: 2 * BATCH, d1Queries: 1 + 2 * BATCH }, async () => {
 		const jobs = await listStalledJobs(env.DB, cutoffs, BATCH);
 		for (const job of jobs) {
-			if (await endJobAsFailed(env, job.id, stalledProblem(env, job))) {
+			const problem = stalledProblem(env, job);
+			if (await endJobAsFailed(env, job.id, problem)) {
+				await insertJobLog(env.DB, {
+					jobId: job.id,
+					level: "error",
+					stage: job.stage ?? "ingest",
+					code: "job-stalled",
+					message: problem.detail,
+					data: { problem },
+					traceId: job.traceId,
+					spanId: newSpanId(),
+				});
 				log.warn("job_stalled", {
 					trace_id: job.traceId,
 					job_id: job.id,

@@ -14,6 +14,8 @@ export interface TraceContext {
 	traceId: string;
 	/** The span of this unit of work (a request or a message delivery). */
 	spanId: string;
+	/** The caller's span, when a valid traceparent continued its trace. */
+	parentSpanId: string | null;
 	/** The caller's trace flags, passed on unchanged. */
 	flags: string;
 }
@@ -39,10 +41,10 @@ export function traceFromHeader(traceparent: string | null | undefined): TraceCo
 		const [, version, traceId, parentId, flags, extra] = match;
 		const wellFormed = version !== "ff" && !(version === "00" && extra !== undefined);
 		if (wellFormed && traceId && parentId && flags && !ALL_ZERO.test(traceId) && !ALL_ZERO.test(parentId)) {
-			return { traceId, spanId: newSpanId(), flags };
+			return { traceId, spanId: newSpanId(), parentSpanId: parentId, flags };
 		}
 	}
-	return { traceId: newTraceId(), spanId: newSpanId(), flags: SAMPLED };
+	return { traceId: newTraceId(), spanId: newSpanId(), parentSpanId: null, flags: SAMPLED };
 }
 
 export function formatTraceparent(trace: TraceContext): string {

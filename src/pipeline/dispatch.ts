@@ -2,12 +2,22 @@
  * The queue dispatcher: finds the consumer of a batch's queue, parses each message, runs the
  * stage and decides ack or retry. Stages never ack; they return an outcome or throw.
  */
-import { insertEvent, type NewEvent } from "../db/events";
-import { getJob, inRequestTerms, isTerminal, type JobRequest, markStageRunning, markStageSettled } from "../db/jobs";
-import { ApiError, type FieldError, jobProblem, TransientFault } from "../errors/api-error";
+import { eventStatement, type NewEvent } from "../db/events";
+import { jobLogStatement, type NewJobLog } from "../db/job-logs";
+import {
+	addJobUsageStatement,
+	getJob,
+	inRequestTerms,
+	isTerminal,
+	type JobRequest,
+	markStageRunning,
+	markStageSettled,
+} from "../db/jobs";
+import { ApiError, type FieldError, jobProblem, type Problem, TransientFault } from "../errors/api-error";
 import { oneAtATime } from "../isolate-memory";
 import { describeError, log } from "../observability/log";
 import { newSpanId } from "../observability/trace";
+import { type BucketUse, meteredBucket } from "../storage/metered-bucket";
 import { endJobAsFailed } from "./failure";
 import { processNamed } from "./processes";
 import { type QueueConsumer, queueConsumers } from "./registry";
@@ -22,7 +32,7 @@ export function retryDelaySeconds(baseSeconds: number, attempt: number): number 
 
 /** The fields of a message beyond its job and trace, e.g. the strip index, for event details. */
 function messageDetail(body: Record<string, unknown>): Record<string, unknown> | undefined {
-	const { job_id: _job, trace_id: _trace, ...rest } = body;
+	const { job_id: _job, trace_id: _trace, sent_at: _sent, ...rest } = body;
 	return Object.keys(rest).length > 0 ? rest : undefined;
 }
 
@@ -36,18 +46,87 @@ function rawJobFields(body: unknown): { trace_id?: string; job_id?: string } {
 	};
 }
 
-async function recordEvent(db: D1Database, event: NewEvent): Promise<void> {
+/** What one delivery of a job is: its stage, window (or part) and attempt, under its own span. */
+interface Delivery {
+	jobId: string;
+	stage: string;
+	window: number | undefined;
+	attempt: number;
+	traceId: string;
+	spanId: string;
+	/** How the log names it: "compute window 3", "store part 2", "ingest". */
+	label: string;
+}
+
+function deliveryOf(stage: string, body: Record<string, unknown>, attempt: number, spanId: string): Delivery {
+	const window = typeof body.strip_index === "number" ? body.strip_index : undefined;
+	const part = typeof body.part === "number" ? body.part : undefined;
+	const label =
+		window !== undefined ? `${stage} window ${window}` : part !== undefined ? `${stage} part ${part}` : stage;
+	return {
+		jobId: String(body.job_id),
+		stage,
+		window,
+		attempt,
+		traceId: String(body.trace_id),
+		spanId,
+		label,
+	};
+}
+
+/**
+ * Writes a timeline event, the log row that says it in words and, once a delivery settles, what
+ * it used, in one batch. The timeline and the log are an aid: losing them must not fail or repeat
+ * the stage's work, so a failure to write them is logged and swallowed.
+ */
+async function record(
+	db: D1Database,
+	delivery: Delivery,
+	event: Pick<NewEvent, "status" | "durationMs" | "detail">,
+	row: Pick<NewJobLog, "level" | "message" | "code" | "data" | "spanPhase" | "durationMs" | "queueWaitMs">,
+	used?: BucketUse,
+): Promise<void> {
+	const { jobId, stage, attempt, traceId, spanId, window } = delivery;
 	try {
-		await insertEvent(db, event);
+		await db.batch([
+			eventStatement(db, { jobId, stage, attempt, traceId, ...event }),
+			jobLogStatement(db, { jobId, stage, window, attempt, traceId, spanId, ...row }),
+			...(used ? [addJobUsageStatement(db, jobId, used)] : []),
+		]);
 	} catch (error) {
-		// The timeline is an aid; losing one row must not fail or repeat the stage's work.
-		log.warn("event_not_recorded", {
-			trace_id: event.traceId,
-			job_id: event.jobId,
-			stage: event.stage,
-			...describeError(error),
-		});
+		log.warn("event_not_recorded", { trace_id: traceId, job_id: jobId, stage, ...describeError(error) });
 	}
+}
+
+/**
+ * Records a delivery that failed its job: the event, and the error row that carries the job's
+ * problem; `settled` when the delivery had started (its span ends here), null when it never did.
+ */
+function recordFailure(
+	db: D1Database,
+	delivery: Delivery,
+	detail: Record<string, unknown> | undefined,
+	problem: Problem,
+	settled: { durationMs: number; used: BucketUse } | null,
+): Promise<void> {
+	return record(
+		db,
+		delivery,
+		{ status: "failed", durationMs: settled?.durationMs, detail: { ...detail, problem } },
+		{
+			level: "error",
+			code: problemCode(problem),
+			message: `${delivery.label} failed: ${problem.detail}`,
+			data: { problem },
+			...(settled ? { spanPhase: "end" as const, durationMs: settled.durationMs } : {}),
+		},
+		settled?.used,
+	);
+}
+
+/** The short name of a problem's type (`…/problems/input-unavailable` → `input-unavailable`). */
+function problemCode(problem: { type: string }): string {
+	return problem.type.slice(problem.type.lastIndexOf("/") + 1);
 }
 
 /**
@@ -97,7 +176,7 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 	}
 
 	const detail = messageDetail(body);
-	const event = { jobId: job.id, stage: consumer.name, attempt: message.attempts, traceId: body.trace_id };
+	const delivery = deliveryOf(consumer.name, body, message.attempts, fields.span_id);
 	const process = processNamed(job.process);
 	if (!process) {
 		// A deploy that dropped a process: retrying cannot bring it back.
@@ -107,7 +186,7 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 			body.trace_id,
 		);
 		if (consumer.stage) await endJobAsFailed(env, job.id, problem);
-		await recordEvent(env.DB, { ...event, status: "failed", detail: { ...detail, problem } });
+		await recordFailure(env.DB, delivery, detail, problem, null);
 		log.error("process_unknown", { ...fields, process: job.process });
 		message.ack();
 		return;
@@ -119,12 +198,29 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 		const reachable = sequence.slice(0, sequence.indexOf(consumer.stage) + 1);
 		await markStageRunning(env.DB, job.id, consumer.stage, stageDefinition(consumer.stage).progress, reachable);
 	}
-	await recordEvent(env.DB, { ...event, status: "started", detail });
+	await record(
+		env.DB,
+		delivery,
+		{ status: "started", detail },
+		{
+			// A job of a thousand windows logs each one's start only at debug level.
+			level: delivery.window === undefined ? "info" : "debug",
+			code: "started",
+			message: `${delivery.label} started${message.attempts > 1 ? ` (attempt ${message.attempts})` : ""}`,
+			data: detail,
+			spanPhase: "start",
+			queueWaitMs:
+				message.attempts === 1 && body.sent_at !== undefined
+					? Math.max(0, started - Date.parse(body.sent_at))
+					: undefined,
+		},
+	);
 	log.info("stage_started", fields);
 
+	const metered = meteredBucket(env.BUCKET);
 	try {
 		const outcome = await consumer.handler.handle(body, {
-			env,
+			env: { ...env, BUCKET: metered.bucket },
 			job,
 			process,
 			traceId: body.trace_id,
@@ -135,7 +231,7 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 		if (outcome.kind === "failed") {
 			const problem = inRequestTerms(job.request, jobProblem(outcome.error, job.id, body.trace_id));
 			await endJobAsFailed(env, job.id, problem);
-			await recordEvent(env.DB, { ...event, status: "failed", durationMs, detail: { ...detail, problem } });
+			await recordFailure(env.DB, delivery, detail, problem, { durationMs, used: metered.use });
 			log.warn("stage_failed_job", {
 				...fields,
 				duration_ms: durationMs,
@@ -144,20 +240,49 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 			});
 		} else {
 			const status = consumer.stage ? "succeeded" : "dead_lettered";
-			await recordEvent(env.DB, { ...event, status, durationMs, detail: { ...detail, ...outcome.detail } });
+			const outcomeDetail = { ...detail, ...outcome.detail };
+			await record(
+				env.DB,
+				delivery,
+				{ status, durationMs, detail: outcomeDetail },
+				consumer.stage
+					? {
+							level: "info",
+							code: "succeeded",
+							message: `${delivery.label} finished in ${durationMs} ms${nextStep(outcome.detail)}`,
+							data: outcomeDetail,
+							spanPhase: "end",
+							durationMs,
+						}
+					: {
+							level: "error",
+							code: "dead_lettered",
+							message: "a message of the job was given up on after its retries and set aside",
+							data: outcomeDetail,
+							spanPhase: "end",
+							durationMs,
+						},
+				metered.use,
+			);
 			log.info(consumer.stage ? "stage_succeeded" : "dead_letter_recorded", { ...fields, duration_ms: durationMs });
 		}
 		message.ack();
 	} catch (error) {
 		await handleThrown(consumer, message, env, {
-			event,
+			delivery,
 			fields,
 			detail,
 			error,
 			durationMs: Date.now() - started,
 			request: job.request,
+			used: metered.use,
 		});
 	}
+}
+
+/** What a finished delivery handed on to, in words: "; validate queued". */
+function nextStep(detail: Record<string, unknown> | undefined): string {
+	return typeof detail?.next === "string" ? `; waiting for ${detail.next}` : "";
 }
 
 /**
@@ -172,34 +297,46 @@ function tenantReason(error: unknown, traceId: string): { detail: string; errors
 
 /**
  * A throw is retried with backoff. On the last attempt the job fails and the message is retried
- * once more, which hands it to the dead-letter queue. The job's problem and the events carry
- * the tenant's reason only; the error's text and stack go to the logs.
+ * once more, which hands it to the dead-letter queue. The job's problem, the events and the job's
+ * log carry the tenant's reason only; the error's text and stack go to the operator's logs.
  */
 async function handleThrown(
 	consumer: QueueConsumer,
 	message: Message<unknown>,
 	env: Env,
 	context: {
-		event: Omit<NewEvent, "status">;
+		delivery: Delivery;
 		fields: Record<string, unknown> & { trace_id: string; job_id: string };
 		detail: Record<string, unknown> | undefined;
 		error: unknown;
 		durationMs: number;
 		request: JobRequest;
+		used: BucketUse;
 	},
 ): Promise<void> {
-	const { event, fields, detail, error, durationMs } = context;
+	const { delivery, fields, detail, error, durationMs, used } = context;
 	const logged = describeError(error);
 	const reason = inRequestTerms(context.request, tenantReason(error, fields.trace_id));
 	const lastAttempt = message.attempts > consumer.maxRetries;
 	if (!lastAttempt) {
 		const delaySeconds = retryDelaySeconds(env.RETRY_BASE_DELAY_SECONDS, message.attempts);
-		await recordEvent(env.DB, {
-			...event,
-			status: "retrying",
-			durationMs,
-			detail: { ...detail, error: reason.detail, delay_seconds: delaySeconds },
-		});
+		await record(
+			env.DB,
+			delivery,
+			{ status: "retrying", durationMs, detail: { ...detail, error: reason.detail, delay_seconds: delaySeconds } },
+			{
+				level: "warning",
+				code: "retrying",
+				message: `${delivery.label} failed (attempt ${message.attempts} of ${consumer.maxRetries + 1}) and is retried in ${delaySeconds} s: ${reason.detail}`,
+				data: {
+					error: reason.detail,
+					delay_seconds: delaySeconds,
+					...(reason.errors ? { errors: reason.errors } : {}),
+				},
+				spanPhase: "end",
+			},
+			used,
+		);
 		log.warn("stage_retrying", { ...fields, duration_ms: durationMs, delay_seconds: delaySeconds, ...logged });
 		if (consumer.stage) await recordSettled(env.DB, fields.job_id, fields.trace_id);
 		message.retry({ delaySeconds });
@@ -218,7 +355,7 @@ async function handleThrown(
 	);
 	try {
 		if (consumer.stage) await endJobAsFailed(env, fields.job_id, problem);
-		await recordEvent(env.DB, { ...event, status: "failed", durationMs, detail: { ...detail, problem } });
+		await recordFailure(env.DB, delivery, detail, problem, { durationMs, used });
 	} finally {
 		log.error("stage_gave_up", { ...fields, duration_ms: durationMs, ...logged });
 		// Past max_retries this retry moves the message to the dead-letter queue.

@@ -361,3 +361,8 @@ export function planStrips(
 export function jobPlan(job: { plan: unknown }): JobPlan | null {
 	return (job.plan as JobPlan | null) ?? null;
 }
+
+/** The pixels a plan computes: what the pixel quota counts and the job's usage reports. */
+export function planPixels(plan: JobPlan): number {
+	return plan.pixels ?? plan.width * plan.height;
+}

@@ -1,4 +1,7 @@
-/** Sends work to a stage's queue; queues take at most 100 messages per batch. */
+/**
+ * Sends work to a stage's queue; queues take at most 100 messages per batch. Every message is
+ * stamped with when it was sent, so the dispatcher can tell how long it waited in the queue.
+ */
 import { stageDefinition } from "./stage-table";
 
 const SEND_BATCH_LIMIT = 100;
@@ -10,15 +13,19 @@ function queueOf(env: Env, stage: string): Queue {
 	return queue;
 }
 
+const stamped = <T>(body: T) => ({ ...body, sent_at: new Date().toISOString() });
+
 export async function sendToStage<T>(env: Env, stage: string, body: T): Promise<void> {
-	await queueOf(env, stage).send(body, { contentType: "json" });
+	await queueOf(env, stage).send(stamped(body), { contentType: "json" });
 }
 
 export async function sendAllToStage<T>(env: Env, stage: string, bodies: readonly T[]): Promise<void> {
 	const queue = queueOf(env, stage);
 	for (let start = 0; start < bodies.length; start += SEND_BATCH_LIMIT) {
 		await queue.sendBatch(
-			bodies.slice(start, start + SEND_BATCH_LIMIT).map((body) => ({ body, contentType: "json" as const })),
+			bodies
+				.slice(start, start + SEND_BATCH_LIMIT)
+				.map((body) => ({ body: stamped(body), contentType: "json" as const })),
 		);
 	}
 }

@@ -4,6 +4,8 @@ const pad = (value: number) => String(value).padStart(6, "0");
 
 export const objectKeys = {
 	upload: (uploadId: string) => `uploads/${uploadId}.tif`,
+	/** Whether a key is an upload's: what a job's usage counts as `bytes_read_uploads`. */
+	isUpload: (key: string) => key.startsWith("uploads/"),
 	/** A field set's FeatureCollection, the bytes as the tenant sent them. */
 	fieldSet: (fieldSetId: string) => `fields/${fieldSetId}.geojson`,
 	/** A strip's compressed 512 x 512 output tiles, concatenated in row-major order. */

@@ -147,7 +147,16 @@ async function recordJob(process: string, bands: { red: ArrayBuffer; nir: ArrayB
 	};
 	const admission = await admitJob(
 		env.DB,
-		{ id: newJobId(), tenantId: TEST_TENANT_ID, process, indexId: null, formula: null, request, traceId: TRACE_ID },
+		{
+			id: newJobId(),
+			tenantId: TEST_TENANT_ID,
+			process,
+			indexId: null,
+			formula: null,
+			request,
+			traceId: TRACE_ID,
+			spans: null,
+		},
 		Number.MAX_SAFE_INTEGER,
 		null,
 	);

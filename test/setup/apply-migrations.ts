@@ -1,6 +1,6 @@
 import { applyD1Migrations } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { hashApiKey, keyPrefix, scopes } from "../../src/access/api-keys";
+import { hashApiKey, keyPrefix, tenantScopes } from "../../src/access/api-keys";
 import { ensureTenant, insertApiKey } from "../../src/db/access";
 import { TEST_API_KEY, TEST_QUOTAS, TEST_TENANT, TEST_TENANT_ID } from "../tenants";
 
@@ -18,7 +18,7 @@ await insertApiKey(env.DB, {
 	tenantId: tenant.id,
 	hash: await hashApiKey(TEST_API_KEY),
 	prefix: keyPrefix(TEST_API_KEY),
-	scopes: [...scopes],
+	scopes: [...tenantScopes],
 	label: "tests",
 	createdAt: now,
 });

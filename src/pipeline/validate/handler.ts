@@ -21,7 +21,7 @@ import { planResample } from "../../raster/resample";
 import { storedBytesUnder } from "../../raster/tiff-structure";
 import { advance } from "../advance";
 import { jobMessage } from "../message";
-import type { JobPlan, PlannedInput, StripSpan } from "../plan";
+import { type JobPlan, type PlannedInput, planPixels, type StripSpan } from "../plan";
 import type { InspectedInput } from "../raster-plan";
 import { done, failed, type StageContext, type StageHandler, type StageOutcome } from "../stage";
 
@@ -122,7 +122,7 @@ function checkSupported({ input, header }: InspectedInput): ApiError | null {
  */
 async function checkPixelQuota(db: D1Database, tenantId: string | null, plan: JobPlan): Promise<ApiError | null> {
 	const quotas = tenantId ? await findTenantQuotas(db, tenantId) : null;
-	return quotas ? pixelQuotaProblem(plan.pixels ?? plan.width * plan.height, quotas) : null;
+	return quotas ? pixelQuotaProblem(planPixels(plan), quotas) : null;
 }
 
 export const validateStage: StageHandler = {

@@ -62,6 +62,15 @@ export const queuedJobExample = {
 		red: { upload_id: "upl_0123456789abcdef01234567", band: 3, scale: 0.0001, offset: -0.1 },
 		nir: { upload_id: "upl_0123456789abcdef01234567", band: 4, scale: 0.0001, offset: -0.1 },
 	},
+	trace_id: TRACE_ID,
+	usage: {
+		wall_ms: 12,
+		invocations: 0,
+		bytes_read_uploads: 0,
+		bytes_read_remote: 0,
+		bytes_written: 0,
+		pixels: null,
+	},
 	created_at: "2026-11-25T12:00:01.000Z",
 	updated_at: "2026-11-25T12:00:01.000Z",
 	error: null,
@@ -75,6 +84,14 @@ export const succeededJobExample = {
 	stage: "publish",
 	progress: 1,
 	updated_at: "2026-11-25T12:00:03.000Z",
+	usage: {
+		wall_ms: 2012,
+		invocations: 9,
+		bytes_read_uploads: 4194304,
+		bytes_read_remote: 0,
+		bytes_written: 1048576,
+		pixels: 1048576,
+	},
 	artifacts: [
 		{
 			name: "result.tif",
@@ -92,11 +109,131 @@ export const canceledJobExample = {
 	stage: "compute",
 	progress: 0.4,
 	updated_at: "2026-11-25T12:00:02.000Z",
+	usage: { ...queuedJobExample.usage, wall_ms: 1012, invocations: 4, bytes_read_uploads: 2097152, pixels: 1048576 },
 };
 
 export const jobListExample = {
 	jobs: [{ ...succeededJobExample, id: "job_89abcdef0123456789abcdef" }, queuedJobExample],
 	next: "MjAyNi0xMS0yNVQxMjowMDowMS4wMDBafGpvYl8wMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc",
+};
+
+export const jobLogsExample = {
+	logs: [
+		{
+			id: "1",
+			time: "2026-11-25T12:00:01.000Z",
+			level: "info" as const,
+			stage: "ingest",
+			code: "queued",
+			message: "queued: waiting for ingest to start",
+			trace_id: TRACE_ID,
+			span_id: "b7ad6b7169203331",
+		},
+		{
+			id: "2",
+			time: "2026-11-25T12:00:01.100Z",
+			level: "info" as const,
+			stage: "ingest",
+			attempt: 1,
+			code: "started",
+			message: "ingest started",
+			trace_id: TRACE_ID,
+			span_id: "00f067aa0ba902b7",
+		},
+		{
+			id: "3",
+			time: "2026-11-25T12:00:01.140Z",
+			level: "info" as const,
+			stage: "ingest",
+			attempt: 1,
+			code: "succeeded",
+			message: "ingest finished in 40 ms; waiting for validate",
+			data: { inputs: 2, next: "validate" },
+			trace_id: TRACE_ID,
+			span_id: "00f067aa0ba902b7",
+		},
+	],
+	next: "bG9nOjM",
+};
+
+export const jobTraceExample = {
+	resourceSpans: [
+		{
+			resource: {
+				attributes: [
+					{ key: "service.name", value: { stringValue: "eo-edge" } },
+					{ key: "service.version", value: { stringValue: "1.1.0" } },
+				],
+			},
+			scopeSpans: [
+				{
+					scope: { name: "eo-edge.pipeline", version: "1.1.0" },
+					spans: [
+						{
+							traceId: TRACE_ID,
+							spanId: "0123456789abcdef",
+							name: "job index",
+							kind: 1,
+							startTimeUnixNano: "1764072001000000000",
+							endTimeUnixNano: "1764072003000000000",
+							attributes: [{ key: "eo.job.id", value: { stringValue: "job_0123456789abcdef01234567" } }],
+							events: [],
+							status: { code: 1 },
+						},
+						{
+							traceId: TRACE_ID,
+							spanId: "00f067aa0ba902b7",
+							parentSpanId: "0123456789abcdef",
+							name: "ingest",
+							kind: 5,
+							startTimeUnixNano: "1764072001100000000",
+							endTimeUnixNano: "1764072001140000000",
+							attributes: [
+								{ key: "eo.stage", value: { stringValue: "ingest" } },
+								{ key: "eo.attempt", value: { intValue: "1" } },
+							],
+							events: [],
+							status: { code: 1 },
+						},
+					],
+				},
+			],
+		},
+	],
+};
+
+export const opsFailuresExample = {
+	failures: [
+		{
+			time: "2026-11-25T12:00:01.140Z",
+			tenant_id: "ten_0123456789abcdef01234567",
+			job_id: JOB_ID,
+			stage: "ingest",
+			attempt: 1,
+			code: "input-unavailable",
+			message: "ingest failed: input 'nir': the server answered 404 (not found)",
+			trace_id: TRACE_ID,
+			span_id: "00f067aa0ba902b7",
+		},
+	],
+	next: null,
+};
+
+export const opsStagesExample = {
+	window: "1h",
+	since: "2026-11-25T11:00:00.000Z",
+	truncated: false,
+	stages: [
+		{
+			stage: "compute",
+			runs: 120,
+			failures: 0,
+			retries: 2,
+			dead_letters: 0,
+			duration_ms: { p50: 310, p95: 820, p99: 1400 },
+			queue_wait_ms: { p50: 40, p95: 900, p99: 2100 },
+		},
+	],
 };
 
 export const jobEventsExample = {

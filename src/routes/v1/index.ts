@@ -14,6 +14,11 @@ import { registerCreateJob } from "./jobs.create";
 import { registerListJobEvents } from "./jobs.events";
 import { registerGetJob } from "./jobs.get";
 import { registerListJobs } from "./jobs.list";
+import { registerListJobLogs } from "./jobs.logs";
+import { registerGetJobTrace } from "./jobs.trace";
+import { registerViewJob } from "./jobs.view";
+import { registerListOpsFailures } from "./ops.failures";
+import { registerListOpsStages } from "./ops.stages";
 import { registerAbortUpload } from "./uploads.abort";
 import { registerCompleteUpload } from "./uploads.complete";
 import { registerCreateUpload } from "./uploads.create";
@@ -33,6 +38,9 @@ export function registerV1Routes(app: App, version: string): void {
 	registerGetJob(app);
 	registerCancelJob(app);
 	registerListJobEvents(app);
+	registerListJobLogs(app);
+	registerGetJobTrace(app, version);
+	registerViewJob(app);
 	registerGetJobArtifact(app);
 	registerCreateFieldSet(app);
 	registerListFieldSets(app);
@@ -40,6 +48,8 @@ export function registerV1Routes(app: App, version: string): void {
 	registerDeleteFieldSet(app);
 	registerListIndices(app);
 	registerGetIndex(app);
+	registerListOpsFailures(app);
+	registerListOpsStages(app);
 	registerHealth(app, version);
 	registerDocs(app);
 }

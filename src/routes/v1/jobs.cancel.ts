@@ -6,6 +6,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
 import { listArtifacts } from "../../db/artifacts";
+import { insertJobLog } from "../../db/job-logs";
 import { getTenantJob } from "../../db/jobs";
 import { ApiError } from "../../errors/api-error";
 import { keyedHeaders, problemResponses } from "../../errors/openapi";
@@ -38,7 +39,7 @@ export function registerCancelJob(app: App): void {
 	app.openapi(cancelJobRoute, async function cancelJob(c) {
 		const { id } = c.req.valid("param");
 		const { tenantId } = c.get("principal");
-		const { traceId } = c.get("trace");
+		const { traceId, spanId } = c.get("trace");
 		if (!(await getTenantJob(c.env.DB, tenantId, id))) throw new ApiError("not-found", `Job ${id} does not exist.`);
 		const canceledNow = await endJobAsCanceled(c.env, tenantId, id, traceId);
 		const job = await getTenantJob(c.env.DB, tenantId, id);
@@ -48,6 +49,15 @@ export function registerCancelJob(app: App): void {
 				"job-ended",
 				`Job ${id} has already ${job.status === "canceled" ? "been canceled" : job.status}.`,
 			);
+		await insertJobLog(c.env.DB, {
+			jobId: id,
+			level: "info",
+			stage: job.stage ?? "ingest",
+			code: "canceled",
+			message: "canceled by the tenant (POST /v1/jobs/{id}/cancel)",
+			traceId: job.traceId,
+			spanId,
+		});
 		log.info("job_canceled", { trace_id: traceId, job_id: id, stage: job.stage ?? undefined });
 		return c.json(renderJob(job, await listArtifacts(c.env.DB, tenantId, id)), 200);
 	});

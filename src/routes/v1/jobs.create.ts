@@ -20,13 +20,22 @@ import type { App } from "../../context";
 import type { TenantQuotas } from "../../db/access";
 import { listArtifacts } from "../../db/artifacts";
 import { findFieldSet } from "../../db/field-sets";
-import { admitJob, datedInputName, failJob, getTenantJob, type JobRecord, type JobRequest } from "../../db/jobs";
+import { insertJobLog } from "../../db/job-logs";
+import {
+	admitJob,
+	datedInputName,
+	failJob,
+	getTenantJob,
+	type JobRecord,
+	type JobRequest,
+	type JobSpans,
+} from "../../db/jobs";
 import { findUploads } from "../../db/uploads";
 import { ApiError, type FieldError, jobProblem } from "../../errors/api-error";
 import { keyedHeaders, locationHeader, problemResponses, responseHeaders } from "../../errors/openapi";
 import { checkFieldCollection, fieldLimits } from "../../fields/collection";
 import { FIELD_SET_ID_PATTERN, newJobId, sha256Hex } from "../../ids";
-import { log } from "../../observability/log";
+import { describeError, log } from "../../observability/log";
 import { sendToStage } from "../../pipeline/send";
 import { inputRequests, type JobInput, JobInputSchema } from "../../processes/inputs";
 import {
@@ -231,7 +240,8 @@ export function registerCreateJob(app: App): void {
 	app.openapi(createJobRoute, async function createJob(c) {
 		const request = c.req.valid("json");
 		const { tenantId, quotas } = c.get("principal");
-		const { traceId } = c.get("trace");
+		const { traceId, spanId, parentSpanId } = c.get("trace");
+		const spans = { parentSpanId, requestSpanId: spanId, requestStartedAt: c.get("requestStartedAt") };
 		const idempotencyKey = readIdempotencyKey(c.req.header("idempotency-key"));
 		const requestHash = await sha256Hex(canonicalJson(request));
 		let held: HeldClaim | null = null;
@@ -256,7 +266,7 @@ export function registerCreateJob(app: App): void {
 		try {
 			const { jobRequest, prepared } = await checkRequest(c.env, tenantId, jobId, request, quotas);
 			jobRequest.base_url = publicBaseUrl(c.env.PUBLIC_BASE_URL, c.req.url);
-			const submission = { jobId, tenantId, traceId, process: request.process, jobRequest, ...prepared };
+			const submission = { jobId, tenantId, traceId, spans, process: request.process, jobRequest, ...prepared };
 			job = await admit(c.env.DB, submission, quotas, held);
 		} catch (error) {
 			if (held) await release(held);
@@ -386,6 +396,7 @@ async function admit(
 		jobId: string;
 		tenantId: string;
 		traceId: string;
+		spans: JobSpans;
 		process: string;
 		jobRequest: JobRequest;
 		indexId: string | null;
@@ -394,8 +405,8 @@ async function admit(
 	quotas: TenantQuotas,
 	held: HeldClaim | null,
 ): Promise<JobRecord> {
-	const { jobId, tenantId, traceId, process, jobRequest, indexId, formula } = submission;
-	const job = { id: jobId, tenantId, process, indexId, formula, request: jobRequest, traceId };
+	const { jobId, tenantId, traceId, spans, process, jobRequest, indexId, formula } = submission;
+	const job = { id: jobId, tenantId, process, indexId, formula, request: jobRequest, traceId, spans };
 	const admission = await admitJob(db, job, quotas.maxConcurrentJobs, held);
 	if ("job" in admission) return admission.job;
 	if (admission.refused === "claim") {
@@ -418,6 +429,21 @@ async function enqueue(env: Env, job: JobRecord): Promise<void> {
 	} catch (error) {
 		await failJob(env.DB, job.id, jobProblem(error, job.id, job.traceId));
 		throw error;
+	}
+	try {
+		// The first row of the job's log, and the end of the request's span in its trace.
+		if (job.spans)
+			await insertJobLog(env.DB, {
+				jobId: job.id,
+				level: "info",
+				stage: "ingest",
+				code: "queued",
+				message: "queued: waiting for ingest to start",
+				traceId: job.traceId,
+				spanId: job.spans.requestSpanId,
+			});
+	} catch (error) {
+		log.warn("job_log_not_recorded", { trace_id: job.traceId, job_id: job.id, ...describeError(error) });
 	}
 	log.info("job_created", {
 		trace_id: job.traceId,

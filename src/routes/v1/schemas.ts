@@ -3,12 +3,13 @@
 import { z } from "@hono/zod-openapi";
 import type { ArtifactRecord } from "../../db/artifacts";
 import type { FieldSetRecord } from "../../db/field-sets";
-import type { JobRecord, JobRequest } from "../../db/jobs";
+import { isTerminal, type JobRecord, type JobRequest } from "../../db/jobs";
 import type { UploadPartRecord, UploadSessionRecord } from "../../db/upload-sessions";
 import type { UploadRecord } from "../../db/uploads";
 import { ProblemSchema } from "../../errors/openapi";
 import { jobFormula } from "../../indices/formula";
 import type { IndexDefinition } from "../../indices/registry";
+import { jobPlan, planPixels } from "../../pipeline/plan";
 import { stageNames } from "../../pipeline/stages";
 import { type JobWarning, JobWarningSchema } from "../../processes/index/statistics";
 import { COVERAGE_RULES, DEFAULT_PERCENTILES } from "../../processes/zonal/request";
@@ -193,6 +194,42 @@ export const JobSchema = z
 			)
 			.optional()
 			.openapi({ description: "A time series' dates, each with its inputs as applied" }),
+		trace_id: z.string().openapi({
+			description:
+				"The trace the job runs under (W3C Trace Context): its log rows, events, problems and GET /v1/jobs/{id}/trace carry it",
+			example: "4bf92f3577b34da6a3ce929d0e0e4736",
+		}),
+		usage: z
+			.object({
+				wall_ms: z.number().int().openapi({
+					description: "From the request that created the job to its end, or to now while it is queued or running",
+					example: 2140,
+				}),
+				invocations: z.number().int().openapi({
+					description: "Stage invocations (queue deliveries, retries included) settled so far",
+					example: 9,
+				}),
+				bytes_read_uploads: z
+					.number()
+					.int()
+					.openapi({ description: "Bytes read from the tenant's uploads", example: 4_194_304 }),
+				bytes_read_remote: z.number().int().openapi({
+					description: "Bytes fetched from remote inputs (what REMOTE_MAX_BYTES_PER_JOB bounds)",
+					example: 0,
+				}),
+				bytes_written: z
+					.number()
+					.int()
+					.openapi({ description: "Bytes written to storage: intermediate objects and artifacts", example: 3_145_728 }),
+				pixels: z.number().int().nullable().openapi({
+					description: "The pixels the job computes (what the pixel quota counts), known once validate has planned it",
+					example: 1_048_576,
+				}),
+			})
+			.openapi("JobUsage", {
+				description:
+					"What the job has used, growing while it runs. CPU time is not included: a Worker's clocks do not advance while it computes, and the platform reports CPU time only to a Tail Worker, which this deployment does not run (see docs/observability.md)",
+			}),
 		created_at: z.iso.datetime(),
 		updated_at: z.iso.datetime(),
 		error: z.union([ProblemSchema, z.null()]).openapi({ description: "Why the job failed; null unless it failed" }),
@@ -219,6 +256,20 @@ function inputSummaries(inputs: JobRequest["inputs"]): z.infer<typeof JobSchema>
 			},
 		]),
 	);
+}
+
+function jobUsage(job: JobRecord): z.infer<typeof JobSchema>["usage"] {
+	const started = Date.parse(job.spans?.requestStartedAt ?? job.createdAt);
+	const ended = isTerminal(job.status) ? Date.parse(job.updatedAt) : Date.now();
+	const plan = jobPlan(job);
+	return {
+		wall_ms: Math.max(0, ended - started),
+		invocations: job.usage.invocations,
+		bytes_read_uploads: job.usage.bytesReadUploads,
+		bytes_read_remote: job.usage.bytesReadRemote,
+		bytes_written: job.usage.bytesWritten,
+		pixels: plan ? planPixels(plan) : null,
+	};
 }
 
 export function renderJob(job: JobRecord, artifacts: readonly ArtifactRecord[]): z.infer<typeof JobSchema> {
@@ -251,6 +302,8 @@ export function renderJob(job: JobRecord, artifacts: readonly ArtifactRecord[]):
 					})),
 				}
 			: {}),
+		trace_id: job.traceId,
+		usage: jobUsage(job),
 		created_at: job.createdAt,
 		updated_at: job.updatedAt,
 		error: job.error,

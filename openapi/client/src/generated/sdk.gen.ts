@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, ClientMeta, Options as Options2, RequestResult, TDataShape } from './client/index.js';
-import type { AbortUploadData, AbortUploadErrors, AbortUploadResponses, CancelJobData, CancelJobErrors, CancelJobResponses, CompleteUploadData, CompleteUploadErrors, CompleteUploadResponses, CreateFieldSetData, CreateFieldSetErrors, CreateFieldSetResponses, CreateJobData, CreateJobErrors, CreateJobResponses, CreateUploadData, CreateUploadErrors, CreateUploadResponses, DeleteFieldSetData, DeleteFieldSetErrors, DeleteFieldSetResponses, DeleteUploadData, DeleteUploadErrors, DeleteUploadResponses, GetFieldSetData, GetFieldSetErrors, GetFieldSetResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetIndexData, GetIndexErrors, GetIndexResponses, GetJobArtifactData, GetJobArtifactErrors, GetJobArtifactResponses, GetJobData, GetJobErrors, GetJobResponses, GetUploadData, GetUploadErrors, GetUploadResponses, ListFieldSetsData, ListFieldSetsErrors, ListFieldSetsResponses, ListIndicesData, ListIndicesErrors, ListIndicesResponses, ListJobEventsData, ListJobEventsErrors, ListJobEventsResponses, ListJobsData, ListJobsErrors, ListJobsResponses, UploadPartData, UploadPartErrors, UploadPartResponses } from './types.gen.js';
+import type { AbortUploadData, AbortUploadErrors, AbortUploadResponses, CancelJobData, CancelJobErrors, CancelJobResponses, CompleteUploadData, CompleteUploadErrors, CompleteUploadResponses, CreateFieldSetData, CreateFieldSetErrors, CreateFieldSetResponses, CreateJobData, CreateJobErrors, CreateJobResponses, CreateUploadData, CreateUploadErrors, CreateUploadResponses, DeleteFieldSetData, DeleteFieldSetErrors, DeleteFieldSetResponses, DeleteUploadData, DeleteUploadErrors, DeleteUploadResponses, GetFieldSetData, GetFieldSetErrors, GetFieldSetResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetIndexData, GetIndexErrors, GetIndexResponses, GetJobArtifactData, GetJobArtifactErrors, GetJobArtifactResponses, GetJobData, GetJobErrors, GetJobResponses, GetJobTraceData, GetJobTraceErrors, GetJobTraceResponses, GetUploadData, GetUploadErrors, GetUploadResponses, ListFieldSetsData, ListFieldSetsErrors, ListFieldSetsResponses, ListIndicesData, ListIndicesErrors, ListIndicesResponses, ListJobEventsData, ListJobEventsErrors, ListJobEventsResponses, ListJobLogsData, ListJobLogsErrors, ListJobLogsResponses, ListJobsData, ListJobsErrors, ListJobsResponses, ListOpsFailuresData, ListOpsFailuresErrors, ListOpsFailuresResponses, ListOpsStagesData, ListOpsStagesErrors, ListOpsStagesResponses, UploadPartData, UploadPartErrors, UploadPartResponses, ViewJobData, ViewJobErrors, ViewJobResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -151,6 +151,35 @@ export const listJobEvents = <ThrowOnError extends boolean = false>(options: Opt
 });
 
 /**
+ * Read a job's log
+ *
+ * What happened to the job, oldest first, from the moment it was queued: each stage, window and retry, and the problem on the row where it failed. Follow `next` as `offset` until it is null; while the job runs, `next` is always given, so a client can follow the log as it grows.
+ */
+export const listJobLogs = <ThrowOnError extends boolean = false>(options: Options<ListJobLogsData, ThrowOnError>): RequestResult<ListJobLogsResponses, ListJobLogsErrors, ThrowOnError> => (options.client ?? client).get<ListJobLogsResponses, ListJobLogsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/jobs/{id}/logs',
+    ...options
+});
+
+/**
+ * Get a job's trace (OTLP/JSON)
+ *
+ * The job as one OpenTelemetry trace: a root span from submission to its end (child of the caller's span when the creating request sent a `traceparent`), the request that created it, and one span per stage attempt, window and part, with retries and failures as span events and an error status. POST it unchanged to an OTLP/HTTP collector's `/v1/traces`. A running job's open spans end now and carry `eo.unfinished`.
+ */
+export const getJobTrace = <ThrowOnError extends boolean = false>(options: Options<GetJobTraceData, ThrowOnError>): RequestResult<GetJobTraceResponses, GetJobTraceErrors, ThrowOnError> => (options.client ?? client).get<GetJobTraceResponses, GetJobTraceErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/jobs/{id}/trace',
+    ...options
+});
+
+/**
+ * A page to look at a job in a browser
+ *
+ * An HTML page, served with no key: it asks for one, keeps it in the tab's session storage (never in a URL) and shows the job's status and progress (live while it runs), a Gantt chart of its stages and windows from its trace, and its results: the histogram, preview and statistics of an index job, each field's series of a zonal one.
+ */
+export const viewJob = <ThrowOnError extends boolean = false>(options: Options<ViewJobData, ThrowOnError>): RequestResult<ViewJobResponses, ViewJobErrors, ThrowOnError> => (options.client ?? client).get<ViewJobResponses, ViewJobErrors, ThrowOnError>({ url: '/v1/jobs/{id}/view', ...options });
+
+/**
  * Download a job artifact
  *
  * Artifacts of a succeeded job. While the job is queued or running: 409 `job-not-finished` with Retry-After; a failed or canceled job: 409 `job-not-succeeded`; a name the job does not have: 404 listing the names it has. An index job's artifacts: result.tif (Cloud-Optimized GeoTIFF, float32, nodata NaN, with overviews), stats.json and preview.png (RGBA, at most 1024 px a side, nodata transparent; `colormap` and `rescale` redraw it). A zonal_statistics job's: zones.geojson (the fields with their statistics), zones.csv (a row per field and date) and zones.parquet (GeoParquet 1.1). Every succeeded job's: item.json (application/geo+json), a STAC 1.1 Item of the result whose assets are the other artifacts, with absolute hrefs, sizes and checksums.
@@ -218,6 +247,28 @@ export const listIndices = <ThrowOnError extends boolean = false>(options?: Opti
  * Describe one index
  */
 export const getIndex = <ThrowOnError extends boolean = false>(options: Options<GetIndexData, ThrowOnError>): RequestResult<GetIndexResponses, GetIndexErrors, ThrowOnError> => (options.client ?? client).get<GetIndexResponses, GetIndexErrors, ThrowOnError>({ url: '/v1/indices/{id}', ...options });
+
+/**
+ * List failures across tenants (operators)
+ *
+ * Every job that failed and every message given up on, across tenants, newest first, with the tenant, stage, attempt, problem and trace id. Needs the `ops:read` scope, which tenant keys do not carry.
+ */
+export const listOpsFailures = <ThrowOnError extends boolean = false>(options?: Options<ListOpsFailuresData, ThrowOnError>): RequestResult<ListOpsFailuresResponses, ListOpsFailuresErrors, ThrowOnError> => (options?.client ?? client).get<ListOpsFailuresResponses, ListOpsFailuresErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/ops/failures',
+    ...options
+});
+
+/**
+ * Per-stage figures over a recent window (operators)
+ *
+ * Per stage, over the last `window`: runs, failures, retries, dead letters, and p50/p95/p99 of run time and queue wait, from what the pipeline records for every delivery. Needs the `ops:read` scope.
+ */
+export const listOpsStages = <ThrowOnError extends boolean = false>(options?: Options<ListOpsStagesData, ThrowOnError>): RequestResult<ListOpsStagesResponses, ListOpsStagesErrors, ThrowOnError> => (options?.client ?? client).get<ListOpsStagesResponses, ListOpsStagesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/ops/stages',
+    ...options
+});
 
 /**
  * Service health

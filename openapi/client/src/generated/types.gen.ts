@@ -112,6 +112,11 @@ export type Job = {
      * A time series' dates, each with its inputs as applied
      */
     dates?: Array<JobDate>;
+    /**
+     * The trace the job runs under (W3C Trace Context): its log rows, events, problems and GET /v1/jobs/{id}/trace carry it
+     */
+    trace_id: string;
+    usage: JobUsage;
     created_at: string;
     updated_at: string;
     /**
@@ -155,6 +160,36 @@ export type JobDate = {
     inputs: {
         [key: string]: JobInputSummary;
     };
+};
+
+/**
+ * What the job has used, growing while it runs. CPU time is not included: a Worker's clocks do not advance while it computes, and the platform reports CPU time only to a Tail Worker, which this deployment does not run (see docs/observability.md)
+ */
+export type JobUsage = {
+    /**
+     * From the request that created the job to its end, or to now while it is queued or running
+     */
+    wall_ms: number;
+    /**
+     * Stage invocations (queue deliveries, retries included) settled so far
+     */
+    invocations: number;
+    /**
+     * Bytes read from the tenant's uploads
+     */
+    bytes_read_uploads: number;
+    /**
+     * Bytes fetched from remote inputs (what REMOTE_MAX_BYTES_PER_JOB bounds)
+     */
+    bytes_read_remote: number;
+    /**
+     * Bytes written to storage: intermediate objects and artifacts
+     */
+    bytes_written: number;
+    /**
+     * The pixels the job computes (what the pixel quota counts), known once validate has planned it
+     */
+    pixels: number | null;
 };
 
 export type JobWarning = {
@@ -461,6 +496,113 @@ export type JobEvent = {
     } | null;
 };
 
+export type JobLogs = {
+    logs: Array<JobLog>;
+    /**
+     * Pass as `offset` for the rows after this page. While the job is queued or running it is never null (poll with it for new rows); once the job has ended it is null on the last page
+     */
+    next: string | null;
+};
+
+export type JobLog = {
+    /**
+     * The row's id, unique within the job
+     */
+    id: string;
+    time: string;
+    level: 'debug' | 'info' | 'warning' | 'error';
+    /**
+     * The stage it happened in, or is waiting for
+     */
+    stage: string;
+    /**
+     * The window of a window stage
+     */
+    window?: number;
+    /**
+     * The delivery's attempt
+     */
+    attempt?: number;
+    /**
+     * What happened, for programs: `queued`, `started`, `succeeded`, `retrying`, `canceled`, `dead_lettered`, or the failing problem's code
+     */
+    code?: string;
+    message: string;
+    /**
+     * Details; on the row where the job failed, its problem document under `problem`
+     */
+    data?: {
+        [key: string]: unknown;
+    };
+    trace_id: string;
+    /**
+     * The span of GET /v1/jobs/{id}/trace it belongs to
+     */
+    span_id: string;
+};
+
+export type OtlpTrace = {
+    resourceSpans: Array<{
+        resource: {
+            attributes: Array<OtlpAttribute>;
+        };
+        scopeSpans: Array<{
+            scope: {
+                name: string;
+                version: string;
+            };
+            spans: Array<OtlpSpan>;
+        }>;
+    }>;
+};
+
+export type OtlpAttribute = {
+    key: string;
+    /**
+     * One of the OTLP AnyValue forms (64-bit integers are strings)
+     */
+    value: {
+        stringValue?: string;
+        intValue?: string;
+        boolValue?: boolean;
+    };
+};
+
+export type OtlpSpan = {
+    /**
+     * 32 lower-case hex digits: the job's trace_id
+     */
+    traceId: string;
+    /**
+     * 16 lower-case hex digits
+     */
+    spanId: string;
+    /**
+     * Absent on the job's root span unless the creating request sent a traceparent
+     */
+    parentSpanId?: string;
+    name: string;
+    /**
+     * 1 internal (the job), 2 server (the request), 5 consumer (a delivery)
+     */
+    kind: number;
+    startTimeUnixNano: string;
+    endTimeUnixNano: string;
+    attributes: Array<OtlpAttribute>;
+    events: Array<{
+        timeUnixNano: string;
+        name: string;
+        attributes: Array<OtlpAttribute>;
+    }>;
+    status: {
+        /**
+         * 0 unset, 1 ok, 2 error
+         */
+        code: number;
+        message?: string;
+    };
+};
+
 export type Statistics = {
     /**
      * The catalog index id, or `expression` for a custom expression
@@ -611,6 +753,74 @@ export type IndexConstant = {
     default: number | null;
     description: string;
 };
+
+export type OpsFailures = {
+    failures: Array<OpsFailure>;
+    /**
+     * Pass as `cursor` for older failures; null on the last page
+     */
+    next: string | null;
+};
+
+export type OpsFailure = {
+    time: string;
+    tenant_id: string | null;
+    job_id: string;
+    stage: string;
+    window?: number;
+    attempt?: number;
+    code: string | null;
+    message: string;
+    /**
+     * The job's problem document, on the row that failed it
+     */
+    problem?: {
+        [key: string]: unknown;
+    };
+    trace_id: string;
+    span_id: string;
+};
+
+export type OpsStages = {
+    window: string;
+    since: string;
+    /**
+     * True when the window held more than 100000 delivery rows and only the first were counted
+     */
+    truncated: boolean;
+    stages: Array<OpsStageFigures>;
+};
+
+export type OpsStageFigures = {
+    stage: string;
+    /**
+     * Deliveries started
+     */
+    runs: number;
+    /**
+     * Deliveries that failed their job
+     */
+    failures: number;
+    /**
+     * Deliveries that failed and were retried
+     */
+    retries: number;
+    /**
+     * Messages of this stage given up on
+     */
+    dead_letters: number;
+    duration_ms: OpsPercentiles;
+    queue_wait_ms: OpsPercentiles & unknown;
+};
+
+/**
+ * Milliseconds, nearest rank; null when nothing was measured
+ */
+export type OpsPercentiles = {
+    p50: number;
+    p95: number;
+    p99: number;
+} | null;
 
 export type Health = {
     status: 'ok';
@@ -1231,6 +1441,149 @@ export type ListJobEventsResponses = {
 
 export type ListJobEventsResponse = ListJobEventsResponses[keyof ListJobEventsResponses];
 
+export type ListJobLogsData = {
+    body?: never;
+    path: {
+        /**
+         * Job id; an id that names no job answers 404
+         */
+        id: string;
+    };
+    query?: {
+        /**
+         * The least level to list: `debug` lists every row (each window's start among them), `error` only failures
+         */
+        level?: 'debug' | 'info' | 'warning' | 'error';
+        /**
+         * The `next` of the previous page (an opaque cursor); the first page without it
+         */
+        offset?: string;
+        /**
+         * Rows per page
+         */
+        limit?: number;
+    };
+    url: '/v1/jobs/{id}/logs';
+};
+
+export type ListJobLogsErrors = {
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * Not found
+     */
+    404: Problem;
+    /**
+     * The request is well-formed but cannot be processed
+     */
+    422: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type ListJobLogsError = ListJobLogsErrors[keyof ListJobLogsErrors];
+
+export type ListJobLogsResponses = {
+    /**
+     * A page of the job's log
+     */
+    200: JobLogs;
+};
+
+export type ListJobLogsResponse = ListJobLogsResponses[keyof ListJobLogsResponses];
+
+export type GetJobTraceData = {
+    body?: never;
+    path: {
+        /**
+         * Job id; an id that names no job answers 404
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/jobs/{id}/trace';
+};
+
+export type GetJobTraceErrors = {
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * Not found
+     */
+    404: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type GetJobTraceError = GetJobTraceErrors[keyof GetJobTraceErrors];
+
+export type GetJobTraceResponses = {
+    /**
+     * The job's trace
+     */
+    200: OtlpTrace;
+};
+
+export type GetJobTraceResponse = GetJobTraceResponses[keyof GetJobTraceResponses];
+
+export type ViewJobData = {
+    body?: never;
+    path: {
+        /**
+         * Job id; an id that names no job answers 404
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/jobs/{id}/view';
+};
+
+export type ViewJobErrors = {
+    /**
+     * Not found
+     */
+    404: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type ViewJobError = ViewJobErrors[keyof ViewJobErrors];
+
+export type ViewJobResponses = {
+    /**
+     * The page
+     */
+    200: string;
+};
+
+export type ViewJobResponse = ViewJobResponses[keyof ViewJobResponses];
+
 export type GetJobArtifactData = {
     body?: never;
     path: {
@@ -1570,6 +1923,114 @@ export type GetIndexResponses = {
 };
 
 export type GetIndexResponse = GetIndexResponses[keyof GetIndexResponses];
+
+export type ListOpsFailuresData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Failures at or after this time (RFC 3339); default the last 24 hours, at most 7 days back
+         */
+        since?: string;
+        /**
+         * Only this stage's failures (or `dead-letter`)
+         */
+        stage?: string;
+        /**
+         * Only failures of this problem code, or `dead_lettered`
+         */
+        code?: string;
+        /**
+         * Failures per page
+         */
+        limit?: number;
+        /**
+         * The `next` of the previous page
+         */
+        cursor?: string;
+    };
+    url: '/v1/ops/failures';
+};
+
+export type ListOpsFailuresErrors = {
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * The request is well-formed but cannot be processed
+     */
+    422: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type ListOpsFailuresError = ListOpsFailuresErrors[keyof ListOpsFailuresErrors];
+
+export type ListOpsFailuresResponses = {
+    /**
+     * A page of failures
+     */
+    200: OpsFailures;
+};
+
+export type ListOpsFailuresResponse = ListOpsFailuresResponses[keyof ListOpsFailuresResponses];
+
+export type ListOpsStagesData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * How far back: 1m to 24h
+         */
+        window?: string;
+    };
+    url: '/v1/ops/stages';
+};
+
+export type ListOpsStagesErrors = {
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * The request is well-formed but cannot be processed
+     */
+    422: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type ListOpsStagesError = ListOpsStagesErrors[keyof ListOpsStagesErrors];
+
+export type ListOpsStagesResponses = {
+    /**
+     * The figures
+     */
+    200: OpsStages;
+};
+
+export type ListOpsStagesResponse = ListOpsStagesResponses[keyof ListOpsStagesResponses];
 
 export type GetHealthData = {
     body?: never;

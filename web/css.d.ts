@@ -1,0 +1,2 @@
+/** Stylesheets imported by the page script are bundled by esbuild into job-page.css. */
+declare module "*.css";
