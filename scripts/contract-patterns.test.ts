@@ -19,6 +19,13 @@ const expectations: Record<string, { accepts?: string[]; refuses: string[] }> = 
 		refuses: ["00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e4736"],
 	},
 	"^\\d+$": { accepts: ["0"], refuses: ["12 ", "-1", "1e6"] },
+	// OTLP's ids: lower-case hex, never base64 (the common bug).
+	"^[0-9a-f]{32}$": {
+		accepts: ["0af7651916cd43dd8448eb211c80319c"],
+		refuses: ["0AF7651916CD43DD8448EB211C80319C", "CvdlGRbNQ92ESOshHIAxnA==", "0af7651916cd43dd"],
+	},
+	"^[0-9a-f]{16}$": { accepts: ["b7ad6b7169203331"], refuses: ["t61rcWkgMzE=", "B7AD6B7169203331", "b7ad6b71"] },
+	"^(\\d{1,4})(m|h)$": { accepts: ["1m", "24h", "90m"], refuses: ["1d", "h", "1.5h", "-1h", "1 h"] },
 	"^[-+]?(?:\\d+\\.?\\d*|\\.\\d+)(?:[eE][-+]?\\d+)?,[-+]?(?:\\d+\\.?\\d*|\\.\\d+)(?:[eE][-+]?\\d+)?$": {
 		accepts: ["-1,1", ".5,1e3"],
 		refuses: ["0", "0;1", "a,b"],

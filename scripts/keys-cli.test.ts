@@ -41,6 +41,15 @@ describe("npm run keys", { timeout: 60_000 }, () => {
 		expect(again.out).toContain("not a live key");
 	});
 
+	it("gives a tenant's key every scope but ops:read, and an operator's key only when asked", () => {
+		const tenant = keys("create", "--tenant", "farm");
+		expect(tenant.status, tenant.err).toBe(0);
+		expect(tenant.out).toContain("scopes: jobs:read jobs:write uploads:write fields:read fields:write\n");
+		const operator = keys("create", "--tenant", "operations", "--scopes", "ops:read");
+		expect(operator.status, operator.err).toBe(0);
+		expect(keys("list", "--tenant", "operations").out).toMatch(/ {2}operations {2}\[ops:read\] {2}live/);
+	});
+
 	it("refuses unknown scopes, and never puts the development key in a deployed database", () => {
 		const badScope = keys("create", "--tenant", "acme", "--scopes", "jobs:admin");
 		expect(badScope.status).toBe(1);
