@@ -183,6 +183,8 @@ export interface ZonalDate {
 	/** The date's input names, each with the name of the job input it reads. */
 	inputs: Record<string, string>;
 	mask: JobRequest["mask"];
+	/** The footprint of the STAC item it reads, when its acquisition spans several items (each a date). */
+	footprint: [number, number, number, number] | null;
 }
 
 /** Where date `d`'s fields stand in the request, as a path's prefix: `dates[d].`, or nothing without dates. */
@@ -193,11 +195,13 @@ export function datePath(request: JobRequest, d: number): string {
 /** The request's dates, each with its inputs' names among the job's (see datedInputName). */
 export function zonalDates(request: JobRequest): ZonalDate[] {
 	const same = (names: string[]) => Object.fromEntries(names.map((name) => [name, name]));
-	if (!request.dates) return [{ datetime: null, inputs: same(Object.keys(request.inputs)), mask: request.mask }];
+	if (!request.dates)
+		return [{ datetime: null, inputs: same(Object.keys(request.inputs)), mask: request.mask, footprint: null }];
 	return request.dates.map((date, i) => ({
 		datetime: date.datetime,
 		inputs: Object.fromEntries(Object.keys(date.inputs).map((name) => [name, datedInputName(i, name)])),
 		mask: date.mask,
+		footprint: date.footprint ?? null,
 	}));
 }
 
