@@ -55,7 +55,9 @@ export type JobInputRequest = (
 	/** The STAC item (absolute URL) and asset the href was resolved from. */
 	stac?: { item: string; asset: string } | undefined;
 	/** Where band, scale, offset and nodata came from; absent on jobs from before STAC inputs. */
-	sources?: { band: InputValueSource; scale: InputValueSource; offset: InputValueSource; nodata: InputValueSource } | undefined;
+	sources?:
+		| { band: InputValueSource; scale: InputValueSource; offset: InputValueSource; nodata: InputValueSource }
+		| undefined;
 };
 
 export interface JobRequest {

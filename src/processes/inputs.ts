@@ -31,12 +31,11 @@ export const JobInputSchema = z
 				"The key of the STAC Item's asset to read: of this input's stac_item, or without one, of the job's (or the date's) stac_item or of each item its stac_search finds",
 			example: "red",
 		}),
-		band: z
-			.number()
-			.int()
-			.min(1)
-			.optional()
-			.openapi({ description: "1-based band of the file; a STAC asset's band of the input's common name, else 1", default: 1, example: 1 }),
+		band: z.number().int().min(1).optional().openapi({
+			description: "1-based band of the file; a STAC asset's band of the input's common name, else 1",
+			default: 1,
+			example: 1,
+		}),
 		scale: z.number().optional().openapi({
 			description:
 				"The formula sees sample * scale + offset (e.g. 0.0001 for reflectance); a STAC asset's own scale unless given, else 1",
@@ -63,7 +62,11 @@ export const JobInputSchema = z
 	.superRefine((input, context) => {
 		const sources = [input.upload_id, input.href, input.stac_item].filter((source) => source !== undefined).length;
 		if (input.asset !== undefined && (input.upload_id !== undefined || input.href !== undefined)) {
-			context.addIssue({ code: "custom", path: ["asset"], message: "names a STAC asset; give it alone or with stac_item" });
+			context.addIssue({
+				code: "custom",
+				path: ["asset"],
+				message: "names a STAC asset; give it alone or with stac_item",
+			});
 		} else if (sources > 1 || (sources === 0 && input.asset === undefined)) {
 			context.addIssue({
 				code: "custom",
@@ -90,12 +93,20 @@ export const INPUT_DEFAULTS = { band: 1, scale: 1, offset: 0 } as const;
 export function concreteInput(
 	given: Pick<JobInput, "band" | "scale" | "offset" | "nodata" | "resampling">,
 	source: { upload_id: string } | { href: string; stac?: { item: string; asset: string } },
-	stated: { band?: number | undefined; scale?: number | undefined; offset?: number | undefined; nodata?: number | undefined } = {},
+	stated: {
+		band?: number | undefined;
+		scale?: number | undefined;
+		offset?: number | undefined;
+		nodata?: number | undefined;
+	} = {},
 ): JobInputRequest {
 	const pick = <K extends "band" | "scale" | "offset" | "nodata">(key: K) => {
 		if (given[key] !== undefined) return { value: given[key], from: "request" as InputValueSource };
 		if (stated[key] !== undefined) return { value: stated[key], from: "item" as InputValueSource };
-		return { value: key === "nodata" ? undefined : INPUT_DEFAULTS[key as keyof typeof INPUT_DEFAULTS], from: "default" as InputValueSource };
+		return {
+			value: key === "nodata" ? undefined : INPUT_DEFAULTS[key as keyof typeof INPUT_DEFAULTS],
+			from: "default" as InputValueSource,
+		};
 	};
 	const band = pick("band");
 	const scale = pick("scale");

@@ -59,7 +59,8 @@ export function loopbackAllowed(env: Pick<Env, "ALLOW_LOOPBACK_URLS">): boolean 
 }
 
 /** What a loopback URL is told when the flag is off. */
-const LOOPBACK_REFUSAL = "must name a public host (a loopback address is allowed only with ALLOW_LOOPBACK_URLS, in local development)";
+const LOOPBACK_REFUSAL =
+	"must name a public host (a loopback address is allowed only with ALLOW_LOOPBACK_URLS, in local development)";
 
 /** Why a URL may not be fetched whatever the allowlists say, or null. */
 function urlRefusal(url: URL, allowLoopback: boolean): string | null {

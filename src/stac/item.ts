@@ -66,9 +66,9 @@ export function parseItem(document: unknown, url: string, path: string): StacIte
 				: null;
 	const bbox =
 		Array.isArray(document.bbox) && document.bbox.length >= 4 && document.bbox.every((v) => typeof v === "number")
-			? (document.bbox.length === 6
+			? ((document.bbox.length === 6
 					? [document.bbox[0], document.bbox[1], document.bbox[3], document.bbox[4]]
-					: document.bbox.slice(0, 4)) as [number, number, number, number]
+					: document.bbox.slice(0, 4)) as [number, number, number, number])
 			: null;
 	const assets = Object.entries(document.assets).filter((entry): entry is [string, Record<string, unknown>] =>
 		isObject(entry[1]),

@@ -74,9 +74,10 @@ function withImplied(
  * The request's inputs and dates with the names an item supplies: the job's when it names a
  * stac_item or stac_search, each date's that names a stac_item. Other places are left as given.
  */
-export function effectiveSources(
-	request: StacRequestView,
-): { inputs: Record<string, JobInputSource> | undefined; dates: NonNullable<NonNullable<JobRequest["stac"]>["dates"]> | undefined } {
+export function effectiveSources(request: StacRequestView): {
+	inputs: Record<string, JobInputSource> | undefined;
+	dates: NonNullable<NonNullable<JobRequest["stac"]>["dates"]> | undefined;
+} {
 	const jobLevel = request.stac_item !== undefined || request.stac_search !== undefined;
 	return {
 		inputs: jobLevel ? withImplied(request, request.inputs, request.mask) : request.inputs,
@@ -91,11 +92,19 @@ export function effectiveSources(
 export function stacPlacementIssues(request: StacRequestView): { path: (string | number)[]; message: string }[] {
 	const issues: { path: (string | number)[]; message: string }[] = [];
 	const jobItem = request.stac_item !== undefined || request.stac_search !== undefined;
-	const orphanAssets = (inputs: Record<string, JobInputSource> | undefined, hasItem: boolean, path: (string | number)[], where: string) => {
+	const orphanAssets = (
+		inputs: Record<string, JobInputSource> | undefined,
+		hasItem: boolean,
+		path: (string | number)[],
+		where: string,
+	) => {
 		if (hasItem) return;
 		for (const [name, input] of Object.entries(inputs ?? {})) {
 			if (input.asset !== undefined && input.stac_item === undefined) {
-				issues.push({ path: [...path, "inputs", name, "asset"], message: `names an asset but no STAC item: give its stac_item, or ${where}` });
+				issues.push({
+					path: [...path, "inputs", name, "asset"],
+					message: `names an asset but no STAC item: give its stac_item, or ${where}`,
+				});
 			}
 		}
 	};
@@ -112,7 +121,10 @@ export function stacPlacementIssues(request: StacRequestView): { path: (string |
 	request.dates?.forEach((date, i) => {
 		orphanAssets(date.inputs, date.stac_item !== undefined, ["dates", i], "the date's stac_item");
 		if (date.datetime === undefined && date.stac_item === undefined) {
-			issues.push({ path: ["dates", i, "datetime"], message: "give the date's datetime, or its stac_item to take the item's" });
+			issues.push({
+				path: ["dates", i, "datetime"],
+				message: "give the date's datetime, or its stac_item to take the item's",
+			});
 		}
 		if (date.inputs === undefined && date.stac_item === undefined) {
 			issues.push({ path: ["dates", i, "inputs"], message: "give the date's inputs, or its stac_item" });

@@ -83,7 +83,8 @@ async function concreteInputs(
 		const item = input.stac_item !== undefined ? await items.read(input.stac_item, `${at}.stac_item`) : place.item;
 		if (item instanceof ApiError) return item;
 		if (!item) return stacProblem(at, "names an asset but no STAC item: give stac_item here or for the job");
-		const path = input.asset !== undefined ? `${at}.asset` : input.stac_item !== undefined ? `${at}.stac_item` : place.itemPath;
+		const path =
+			input.asset !== undefined ? `${at}.asset` : input.stac_item !== undefined ? `${at}.stac_item` : place.itemPath;
 		const asset = resolveAsset(item, { asset: input.asset, name }, path);
 		if (asset instanceof ApiError) return asset;
 		concrete[name] = concreteInput(input, { href: asset.href, stac: { item: item.url, asset: asset.key } }, asset);
@@ -132,7 +133,10 @@ async function searchDates(
 		return new ApiError("stac-no-items", message, { errors: [{ path: "stac_search", message: "found no items" }] });
 	}
 	if (groups.length > MAX_SEARCH_DATES) {
-		return stacProblem("stac_search", `the search found ${groups.length} acquisitions; a series has at most ${MAX_SEARCH_DATES} dates`);
+		return stacProblem(
+			"stac_search",
+			`the search found ${groups.length} acquisitions; a series has at most ${MAX_SEARCH_DATES} dates`,
+		);
 	}
 	const dates: StoredDate[] = [];
 	for (const group of groups) {
@@ -152,10 +156,7 @@ async function searchDates(
 }
 
 /** Dates given by the request, those of a STAC item taking its datetime. */
-async function givenDates(
-	stac: NonNullable<JobRequest["stac"]>,
-	items: ItemReader,
-): Promise<StoredDate[] | ApiError> {
+async function givenDates(stac: NonNullable<JobRequest["stac"]>, items: ItemReader): Promise<StoredDate[] | ApiError> {
 	const dates: StoredDate[] = [];
 	const firstAt = new Map<number, number>();
 	for (const [i, date] of (stac.dates ?? []).entries()) {
@@ -169,7 +170,10 @@ async function givenDates(
 		const instant = Date.parse(datetime);
 		const first = firstAt.get(instant);
 		if (first !== undefined) {
-			return stacProblem(date.datetime ? `dates[${i}].datetime` : itemPath, `is the datetime of dates[${first}] too; a series has one entry per date`);
+			return stacProblem(
+				date.datetime ? `dates[${i}].datetime` : itemPath,
+				`is the datetime of dates[${first}] too; a series has one entry per date`,
+			);
 		}
 		firstAt.set(instant, i);
 		dates.push({ datetime, inputs: resolved.inputs, ...(date.mask ? { mask: date.mask } : {}) });
@@ -192,7 +196,12 @@ export async function resolveStacSources(env: Env, job: JobRecord): Promise<JobR
 		const dates = stac.search ? await searchDates(env, request, stac, access, items) : await givenDates(stac, items);
 		if (dates instanceof ApiError) return dates;
 		// A search's mask applies to each date; the dates carry it from here on.
-		return { ...request, ...storedInputs(undefined, dates), mask: stac.search ? undefined : request.mask, stac: resolvedStac };
+		return {
+			...request,
+			...storedInputs(undefined, dates),
+			mask: stac.search ? undefined : request.mask,
+			stac: resolvedStac,
+		};
 	}
 	const item = stac.item !== undefined ? await items.read(stac.item, "stac_item") : null;
 	if (item instanceof ApiError) return item;
@@ -200,6 +209,6 @@ export async function resolveStacSources(env: Env, job: JobRecord): Promise<JobR
 	if (resolved instanceof ApiError) return resolved;
 	const [only] = resolved.items;
 	// A scene from one item is dated by it, unless the request dated it.
-	const datetime = request.datetime ?? (resolved.items.length === 1 ? only?.datetime ?? undefined : undefined);
+	const datetime = request.datetime ?? (resolved.items.length === 1 ? (only?.datetime ?? undefined) : undefined);
 	return { ...request, ...storedInputs(resolved.inputs, undefined), datetime, stac: resolvedStac };
 }

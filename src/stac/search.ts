@@ -33,16 +33,17 @@ export const StacSearchSchema = z
 			.max(10)
 			.optional()
 			.openapi({ example: ["sentinel-2-l2a"] }),
-		datetime: z
-			.string()
-			.min(1)
-			.max(100)
-			.optional()
-			.openapi({ description: "An RFC 3339 instant or interval, as STAC item search takes it", example: "2026-04-01T00:00:00Z/2026-09-30T23:59:59Z" }),
+		datetime: z.string().min(1).max(100).optional().openapi({
+			description: "An RFC 3339 instant or interval, as STAC item search takes it",
+			example: "2026-04-01T00:00:00Z/2026-09-30T23:59:59Z",
+		}),
 		query: z
 			.record(z.string(), z.record(z.string(), z.unknown()))
 			.optional()
-			.openapi({ description: "The Query extension's filter (give this or filter)", example: { "eo:cloud_cover": { lt: 40 } } }),
+			.openapi({
+				description: "The Query extension's filter (give this or filter)",
+				example: { "eo:cloud_cover": { lt: 40 } },
+			}),
 		filter: z
 			.record(z.string(), z.unknown())
 			.optional()
@@ -67,7 +68,10 @@ export const StacSearchSchema = z
 	});
 
 /** The search body: the request's fields with the fields' extent as a Polygon. */
-function searchBody(search: StacSearchRequest, bbox: readonly [number, number, number, number]): Record<string, unknown> {
+function searchBody(
+	search: StacSearchRequest,
+	bbox: readonly [number, number, number, number],
+): Record<string, unknown> {
 	const [west, south, east, north] = bbox;
 	return {
 		intersects: {
@@ -95,7 +99,10 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** The page's next request: a POST body (merged or whole) or a GET href; null on the last page. */
-function nextRequest(page: Record<string, unknown>, body: Record<string, unknown>): { href: string; body?: Record<string, unknown> } | null {
+function nextRequest(
+	page: Record<string, unknown>,
+	body: Record<string, unknown>,
+): { href: string; body?: Record<string, unknown> } | null {
 	const links = Array.isArray(page.links) ? page.links.filter(isObject) : [];
 	const next = links.find((link) => link.rel === "next" && typeof link.href === "string");
 	if (!next) return null;
@@ -124,7 +131,10 @@ export async function searchItems(
 	};
 	for (let page = 0; request; page++) {
 		if (page === MAX_SEARCH_PAGES) {
-			return stacProblem("stac_search", `the search has more than ${MAX_SEARCH_PAGES} pages; narrow its datetime, query or filter`);
+			return stacProblem(
+				"stac_search",
+				`the search has more than ${MAX_SEARCH_PAGES} pages; narrow its datetime, query or filter`,
+			);
 		}
 		const parsed = remoteHref.safeParse(new URL(request.href, search.url).href);
 		if (!parsed.success) return stacProblem("stac_search", `its next link ${request.href} cannot be followed`);
@@ -143,7 +153,10 @@ export async function searchItems(
 			items.push(item);
 		}
 		if (items.length > MAX_SEARCH_ITEMS) {
-			return stacProblem("stac_search", `the search found more than ${MAX_SEARCH_ITEMS} items; narrow its datetime, query or filter`);
+			return stacProblem(
+				"stac_search",
+				`the search found more than ${MAX_SEARCH_ITEMS} items; narrow its datetime, query or filter`,
+			);
 		}
 		if (request.body) body = request.body;
 		request = nextRequest(answer, body);

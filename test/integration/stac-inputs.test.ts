@@ -10,12 +10,12 @@ import { parse } from "smol-toml";
 import { describe, expect, it } from "vitest";
 import type { Job } from "../../openapi/client/src/index";
 import { getJob } from "../../src/db/jobs";
+import { pipelineStages, stageNames } from "../../src/pipeline/stages";
 import type { FeatureStatistics } from "../../src/processes/zonal/weighted-statistics";
 import wranglerToml from "../../wrangler.toml?raw";
 import fieldsGeojson from "../fixtures/t2/fields.geojson?raw";
 import manifest from "../fixtures/t2/manifest-t2.json";
 import { api, apiWith, expectProblem, heldQueue, json, submitJob, waitForJob } from "../helpers";
-import { pipelineStages, stageNames } from "../../src/pipeline/stages";
 import { deliver, recordingEnv } from "../pipeline-driver";
 
 const COGS = "https://cogs.test/files";
@@ -110,7 +110,10 @@ function expectSeries(
 			for (const key of ["count", "nodata_count", "masked_count", "mean", "std", "min", "max", "sum"] as const) {
 				const w = expected[key];
 				if (w === null) expect(entry[key], `${feature.id} ${i} ${key}`).toBeNull();
-				else expect(Math.abs((entry[key] as number) - w), `${feature.id} ${i} ${key}`).toBeLessThanOrEqual(Math.max(1e-9, 1e-6 * Math.abs(w)));
+				else
+					expect(Math.abs((entry[key] as number) - w), `${feature.id} ${i} ${key}`).toBeLessThanOrEqual(
+						Math.max(1e-9, 1e-6 * Math.abs(w)),
+					);
 			}
 			for (const [key, w] of Object.entries(expected.percentiles)) {
 				expect(entry.percentiles[key], `${feature.id} ${i} ${key}`).toBe(w === null ? null : Math.fround(w));
@@ -252,9 +255,21 @@ describe("STAC sources that are refused", () => {
 		["plain http", { stac_item: "http://cogs.test/files/stac/s2-l2a-v1.0.json" }, "stac_item"],
 		["a private host", { stac_item: "https://10.0.0.1/item.json" }, "stac_item"],
 		["credentials", { stac_item: "https://user:secret@cogs.test/files/stac/s2-l2a-v1.0.json" }, "stac_item"],
-		["a loopback host without ALLOW_LOOPBACK_URLS", { stac_item: "http://127.0.0.1:8000/stac/s2-l2a-v1.0.json" }, "stac_item"],
-		["the metadata address", { inputs: { red: { stac_item: "https://169.254.169.254/item" }, nir: { href: `${COGS}/s2_nir_256.tif` } } }, "inputs.red.stac_item"],
-		["a host outside the job's allowlist", { stac_item: ITEM_V10, remote: { allowed_hosts: ["mirror.cogs.test"] } }, "stac_item"],
+		[
+			"a loopback host without ALLOW_LOOPBACK_URLS",
+			{ stac_item: "http://127.0.0.1:8000/stac/s2-l2a-v1.0.json" },
+			"stac_item",
+		],
+		[
+			"the metadata address",
+			{ inputs: { red: { stac_item: "https://169.254.169.254/item" }, nir: { href: `${COGS}/s2_nir_256.tif` } } },
+			"inputs.red.stac_item",
+		],
+		[
+			"a host outside the job's allowlist",
+			{ stac_item: ITEM_V10, remote: { allowed_hosts: ["mirror.cogs.test"] } },
+			"stac_item",
+		],
 	])("at submission: %s", async (_, fields, path) => {
 		const problem = await expectProblem(await submitJob({ index: "ndvi", ...fields }), 422, "validation-failed");
 		expect(problem.errors?.map((error) => error.path)).toContain(path);
@@ -276,14 +291,62 @@ describe("STAC sources that are refused", () => {
 	});
 
 	it.each([
-		["a document larger than 1 MiB", { stac_item: "https://stac.test/oversized" }, "input-unavailable", "stac_item", "more than 1048576 bytes"],
-		["a redirect to a private host", { stac_item: `https://cogs.test/redirect?to=${encodeURIComponent("https://192.168.1.1/item.json")}` }, "input-unavailable", "stac_item", "redirect to"],
-		["an item that is not found", { stac_item: `${COGS}/stac/missing.json` }, "input-unavailable", "stac_item", "not found"],
-		["a body that is not JSON", { stac_item: `${COGS}/t2/red_d1.tif` }, "input-unavailable", "stac_item", "did not answer with JSON"],
-		["a document that is not an Item", { stac_item: `${COGS}/t2/fields.geojson` }, "invalid-stac", "stac_item", "is not a STAC Item"],
-		["an asset the item lacks", { stac_item: ITEM_V10, inputs: { red: { asset: "swir22" } } }, "invalid-stac", "inputs.red.asset", "has no asset 'swir22'"],
-		["an item whose only red is a JPEG 2000 on s3://", { index: undefined, expression: "red", stac_item: `${COGS}/stac/s2-l2a-jp2-only.json` }, "invalid-stac", "stac_item", "is not an http(s) URL"],
-		["an asset that is not a GeoTIFF", { stac_item: ITEM_V10, inputs: { red: { asset: "thumbnail" } } }, "invalid-stac", "inputs.red.asset", "not a GeoTIFF"],
+		[
+			"a document larger than 1 MiB",
+			{ stac_item: "https://stac.test/oversized" },
+			"input-unavailable",
+			"stac_item",
+			"more than 1048576 bytes",
+		],
+		[
+			"a redirect to a private host",
+			{ stac_item: `https://cogs.test/redirect?to=${encodeURIComponent("https://192.168.1.1/item.json")}` },
+			"input-unavailable",
+			"stac_item",
+			"redirect to",
+		],
+		[
+			"an item that is not found",
+			{ stac_item: `${COGS}/stac/missing.json` },
+			"input-unavailable",
+			"stac_item",
+			"not found",
+		],
+		[
+			"a body that is not JSON",
+			{ stac_item: `${COGS}/t2/red_d1.tif` },
+			"input-unavailable",
+			"stac_item",
+			"did not answer with JSON",
+		],
+		[
+			"a document that is not an Item",
+			{ stac_item: `${COGS}/t2/fields.geojson` },
+			"invalid-stac",
+			"stac_item",
+			"is not a STAC Item",
+		],
+		[
+			"an asset the item lacks",
+			{ stac_item: ITEM_V10, inputs: { red: { asset: "swir22" } } },
+			"invalid-stac",
+			"inputs.red.asset",
+			"has no asset 'swir22'",
+		],
+		[
+			"an item whose only red is a JPEG 2000 on s3://",
+			{ index: undefined, expression: "red", stac_item: `${COGS}/stac/s2-l2a-jp2-only.json` },
+			"invalid-stac",
+			"stac_item",
+			"is not an http(s) URL",
+		],
+		[
+			"an asset that is not a GeoTIFF",
+			{ stac_item: ITEM_V10, inputs: { red: { asset: "thumbnail" } } },
+			"invalid-stac",
+			"inputs.red.asset",
+			"not a GeoTIFF",
+		],
 	])("at ingest: %s fails the job, naming the field", async (_, fields, code, path, reason) => {
 		const job = await run({ index: "ndvi", ...fields });
 		expect(job.status).toBe("failed");
@@ -298,9 +361,13 @@ describe("STAC sources that are refused", () => {
 describe("ALLOW_LOOPBACK_URLS", () => {
 	it("is never set in wrangler.toml, in any environment", () => {
 		expect(wranglerToml).not.toContain("ALLOW_LOOPBACK_URLS");
-		const config = parse(wranglerToml) as { vars?: Record<string, unknown>; env?: Record<string, { vars?: Record<string, unknown> }> };
+		const config = parse(wranglerToml) as {
+			vars?: Record<string, unknown>;
+			env?: Record<string, { vars?: Record<string, unknown> }>;
+		};
 		expect(config.vars).not.toHaveProperty("ALLOW_LOOPBACK_URLS");
-		for (const environment of Object.values(config.env ?? {})) expect(environment.vars ?? {}).not.toHaveProperty("ALLOW_LOOPBACK_URLS");
+		for (const environment of Object.values(config.env ?? {}))
+			expect(environment.vars ?? {}).not.toHaveProperty("ALLOW_LOOPBACK_URLS");
 		expect(env.ALLOW_LOOPBACK_URLS).toBeUndefined();
 	});
 
@@ -309,9 +376,16 @@ describe("ALLOW_LOOPBACK_URLS", () => {
 		const body = (item: string) => ({
 			method: "POST",
 			headers: { "content-type": "application/json" },
-			body: JSON.stringify({ index: "ndvi", inputs: { red: { stac_item: item }, nir: { href: "http://localhost:8000/files/s2_nir_256.tif" } } }),
+			body: JSON.stringify({
+				index: "ndvi",
+				inputs: { red: { stac_item: item }, nir: { href: "http://localhost:8000/files/s2_nir_256.tif" } },
+			}),
 		});
-		const stillPrivate = await expectProblem(await apiWith(local, "/v1/jobs", body("https://10.0.0.1/item.json")), 422, "validation-failed");
+		const stillPrivate = await expectProblem(
+			await apiWith(local, "/v1/jobs", body("https://10.0.0.1/item.json")),
+			422,
+			"validation-failed",
+		);
 		expect(stillPrivate.errors?.map((error) => error.path)).toEqual(["inputs.red.stac_item"]);
 		const response = await apiWith(local, "/v1/jobs", body("http://127.0.0.1:8000/files/stac/s2-l2a-v1.0.json"));
 		expect(response.status, await response.clone().text()).toBe(202);

@@ -124,7 +124,8 @@ async function stacApi(request: Request, url: URL): Promise<Response> {
 			return new Response("try again", { status: 503 });
 		}
 	}
-	if (request.method !== "POST" || url.pathname.split("/").at(-1) !== "search") return new Response(null, { status: 404 });
+	if (request.method !== "POST" || url.pathname.split("/").at(-1) !== "search")
+		return new Response(null, { status: 404 });
 	const body = (await request.json()) as Record<string, unknown>;
 	const intersects = body.intersects as { type?: string } | undefined;
 	const collections = body.collections as string[] | undefined;
@@ -132,10 +133,17 @@ async function stacApi(request: Request, url: URL): Promise<Response> {
 	const page = body.next === "2" ? 1 : 0;
 	const names = matches ? (SEARCH_PAGES[kind]?.[page] ?? []) : [];
 	const features = await Promise.all(
-		names.map(async (name) => JSON.parse(new TextDecoder().decode((await fixture(`stac/${name}`)) ?? new Uint8Array())) as unknown),
+		names.map(
+			async (name) =>
+				JSON.parse(new TextDecoder().decode((await fixture(`stac/${name}`)) ?? new Uint8Array())) as unknown,
+		),
 	);
-	const links = matches && page === 0 ? [{ rel: "next", href: url.href, method: "POST", body: { next: "2" }, merge: true }] : [];
-	return Response.json({ type: "FeatureCollection", features, links }, { headers: { "content-type": "application/geo+json" } });
+	const links =
+		matches && page === 0 ? [{ rel: "next", href: url.href, method: "POST", body: { next: "2" }, merge: true }] : [];
+	return Response.json(
+		{ type: "FeatureCollection", features, links },
+		{ headers: { "content-type": "application/geo+json" } },
+	);
 }
 
 export async function remoteCogs(request: Request): Promise<Response> {

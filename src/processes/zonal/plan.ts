@@ -7,6 +7,7 @@
  */
 import type { JobRecord } from "../../db/jobs";
 import { ApiError } from "../../errors/api-error";
+import type { FieldFeature } from "../../fields/collection";
 import { jobFormula } from "../../indices/formula";
 import type { JobPlan, PlannedInput, StripSpan } from "../../pipeline/plan";
 import { type InspectedInput, planRasterWindows } from "../../pipeline/raster-plan";
@@ -15,7 +16,6 @@ import { geotransformOf } from "../../raster/georeference";
 import type { Grid } from "../../raster/grid";
 import type { PixelWindow } from "../../raster/read";
 import { checkMaskInput, checkRawInputs } from "../input-checks";
-import type { FieldFeature } from "../../fields/collection";
 import { type FeatureExtent, featureExtents, jobFeatures } from "./features";
 import { datePath, type ZonalDate, zonalDates } from "./request";
 
@@ -65,7 +65,9 @@ function lonLatBox(feature: FieldFeature): Box {
 
 /** The area two boxes share (0 when apart). */
 function sharedArea(a: Box, b: Box): number {
-	return Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0])) * Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+	return (
+		Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0])) * Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]))
+	);
 }
 
 /**
@@ -90,7 +92,9 @@ export function fieldsByDate(dates: readonly ZonalDate[], features: readonly Fie
 				const [west, south, east, north] = footprint(d);
 				return west <= box[0] && south <= box[1] && box[2] <= east && box[3] <= north;
 			});
-			const most = group.reduce((best, d) => (sharedArea(footprint(d), box) > sharedArea(footprint(best), box) ? d : best));
+			const most = group.reduce((best, d) =>
+				sharedArea(footprint(d), box) > sharedArea(footprint(best), box) ? d : best,
+			);
 			chosen[holding ?? most]?.add(f);
 		});
 	}

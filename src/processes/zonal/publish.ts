@@ -75,7 +75,8 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 		properties: feature.properties,
 		series: [...acquisitions.values()].map((group) => {
 			const weighedOn = group.find((d) => finished[d]?.has(f));
-			const statistics = (weighedOn === undefined ? undefined : finished[weighedOn]?.get(f)) ?? missedField(job.request);
+			const statistics =
+				(weighedOn === undefined ? undefined : finished[weighedOn]?.get(f)) ?? missedField(job.request);
 			return { datetime: dates[group[0] as number]?.datetime ?? null, statistics };
 		}),
 	}));

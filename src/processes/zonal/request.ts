@@ -8,12 +8,12 @@
 import { z } from "@hono/zod-openapi";
 import { datedInputName, type JobRequest } from "../../db/jobs";
 import { ApiError, type FieldError } from "../../errors/api-error";
-import { remoteHref } from "../../raster/remote";
 import { FieldCollectionSchema } from "../../fields/collection";
 import { FIELD_SET_ID_PATTERN } from "../../ids";
 import { type CompiledFormula, compileFormula } from "../../indices/formula";
 import { EXPRESSION_INDEX } from "../../indices/registry";
 import type { CoverageRule } from "../../raster/coverage";
+import { remoteHref } from "../../raster/remote";
 import { StacSearchSchema } from "../../stac/search";
 import { JobInputSchema } from "../inputs";
 import { MaskSchema } from "../mask";
@@ -51,15 +51,18 @@ const DateSchema = z
 		}),
 		stac_item: remoteHref.optional().openapi({
 			description:
-				"HTTPS URL of the date's STAC Item: the formula's inputs are its assets by band common name, and `inputs` need only name extra assets (`{ \"scl\": { \"asset\": \"scl\" } }`)",
+				'HTTPS URL of the date\'s STAC Item: the formula\'s inputs are its assets by band common name, and `inputs` need only name extra assets (`{ "scl": { "asset": "scl" } }`)',
 			example: "https://earth-search.aws.element84.com/v1/collections/sentinel-2-l2a/items/S2B_33UUP_20260504_0_L2A",
 		}),
 		inputs: z.record(z.string(), JobInputSchema).optional().openapi({
-			description: "The date's inputs, named as the formula needs them (the same names on every date); optional with stac_item",
+			description:
+				"The date's inputs, named as the formula needs them (the same names on every date); optional with stac_item",
 		}),
 		mask: MaskSchema.optional(),
 	})
-	.openapi("ZonalDate", { description: "One date of a time series: its scene's inputs (or STAC item) and its own mask" });
+	.openapi("ZonalDate", {
+		description: "One date of a time series: its scene's inputs (or STAC item) and its own mask",
+	});
 
 /** The zonal_statistics process's own fields of POST /v1/jobs. */
 export const zonalRequestFields = {
@@ -119,7 +122,9 @@ export function zonalRequestIssues(request: {
 	mask?: { input: string } | undefined;
 	zones?: unknown;
 	percentiles?: number[] | undefined;
-	dates?: { datetime?: string | undefined; inputs: Record<string, unknown>; mask?: { input: string } | undefined }[] | undefined;
+	dates?:
+		| { datetime?: string | undefined; inputs: Record<string, unknown>; mask?: { input: string } | undefined }[]
+		| undefined;
 	[field: string]: unknown;
 }): { path: string[]; message: string }[] {
 	const issues: { path: string[]; message: string }[] = [];

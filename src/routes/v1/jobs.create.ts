@@ -179,7 +179,9 @@ function requestUrls(
 	const urls: { path: string; segments: (string | number)[]; url: string }[] = [];
 	const add = (segments: (string | number)[], url: string | undefined) => {
 		if (url === undefined) return;
-		const path = segments.map((segment, i) => (typeof segment === "number" ? `[${segment}]` : `${i > 0 ? "." : ""}${segment}`)).join("");
+		const path = segments
+			.map((segment, i) => (typeof segment === "number" ? `[${segment}]` : `${i > 0 ? "." : ""}${segment}`))
+			.join("");
 		urls.push({ path, segments, url });
 	};
 	for (const { segments, input } of requestInputs(request)) {
@@ -355,7 +357,11 @@ async function checkRequest(
 			? {
 					...jobRequest,
 					inputs: named(stac.inputs),
-					dates: stac.dates?.map((date) => ({ datetime: date.datetime ?? "", inputs: named(date.inputs), mask: date.mask })),
+					dates: stac.dates?.map((date) => ({
+						datetime: date.datetime ?? "",
+						inputs: named(date.inputs),
+						mask: date.mask,
+					})),
 				}
 			: jobRequest,
 	);

@@ -142,21 +142,28 @@ export const JobInputSummarySchema = z
 		scale: z.number().openapi({ example: 0.0001 }),
 		offset: z.number().openapi({ example: -0.1 }),
 		nodata: z.number().optional().openapi({
-			description: "The nodata applied to this input, when the request or its STAC item set one (else the job's or the file's)",
+			description:
+				"The nodata applied to this input, when the request or its STAC item set one (else the job's or the file's)",
 			example: 0,
 		}),
 		stac: z
 			.object({
 				item: z.string().openapi({
 					description: "The STAC Item's URL",
-					example: "https://earth-search.aws.element84.com/v1/collections/sentinel-2-l2a/items/S2B_33UUP_20240612_0_L2A",
+					example:
+						"https://earth-search.aws.element84.com/v1/collections/sentinel-2-l2a/items/S2B_33UUP_20240612_0_L2A",
 				}),
 				asset: z.string().openapi({ description: "The asset's key", example: "red" }),
 			})
 			.optional()
 			.openapi("JobInputStac", { description: "The STAC Item and asset the input's href was resolved from" }),
 		sources: z
-			.object({ band: ValueSourceSchema, scale: ValueSourceSchema, offset: ValueSourceSchema, nodata: ValueSourceSchema })
+			.object({
+				band: ValueSourceSchema,
+				scale: ValueSourceSchema,
+				offset: ValueSourceSchema,
+				nodata: ValueSourceSchema,
+			})
 			.optional()
 			.openapi("JobInputSources", {
 				description:
