@@ -224,31 +224,50 @@ async function fetchChecked(
 	}
 }
 
-/** The body, refused as soon as it runs past `length` bytes: a server cannot make us hold more. */
-async function readAtMost(href: string, response: Response, length: number): Promise<ArrayBuffer> {
+/**
+ * Feeds the body to `take` chunk by chunk, refused as soon as it runs past `limit` bytes (or
+ * announces more): a server cannot make us hold more. Returns the bytes received.
+ */
+async function readBounded(
+	href: string,
+	response: Response,
+	limit: number,
+	refusal: { announced: (declared: string) => string; sent: string },
+	take: (chunk: Uint8Array, at: number) => void,
+): Promise<number> {
 	const declared = response.headers.get("content-length");
-	if (declared !== null && Number(declared) > length) {
+	if (declared !== null && Number(declared) > limit) {
 		await response.body?.cancel();
-		throw new RemoteReadError(href, `announced ${declared} bytes for a range of ${length}`, false);
+		throw new RemoteReadError(href, refusal.announced(declared), false);
 	}
-	const bytes = new Uint8Array(length);
 	let received = 0;
 	const reader = response.body?.getReader();
 	try {
 		for (;;) {
 			const chunk = reader ? await reader.read() : { done: true as const, value: undefined };
 			if (chunk.done) break;
-			if (received + chunk.value.byteLength > length) {
+			if (received + chunk.value.byteLength > limit) {
 				await reader?.cancel();
-				throw new RemoteReadError(href, `sent more than the ${length} bytes of its range`, false);
+				throw new RemoteReadError(href, refusal.sent, false);
 			}
-			bytes.set(chunk.value, received);
+			take(chunk.value, received);
 			received += chunk.value.byteLength;
 		}
 	} catch (error) {
 		if (error instanceof RemoteReadError) throw error;
 		throw new RemoteReadError(href, UNREACHABLE, true, error, "the connection broke off");
 	}
+	return received;
+}
+
+/** The body of a ranged answer: exactly `length` bytes. */
+async function readAtMost(href: string, response: Response, length: number): Promise<ArrayBuffer> {
+	const bytes = new Uint8Array(length);
+	const refusal = {
+		announced: (declared: string) => `announced ${declared} bytes for a range of ${length}`,
+		sent: `sent more than the ${length} bytes of its range`,
+	};
+	const received = await readBounded(href, response, length, refusal, (chunk, at) => bytes.set(chunk, at));
 	if (received !== length) {
 		throw new RemoteReadError(href, `sent ${received} bytes for a range of ${length}`, true);
 	}
@@ -397,35 +416,10 @@ export async function fetchRemoteJson(
 
 /** The whole body, refused as soon as it runs past `maxBytes`. */
 async function readUpTo(href: string, response: Response, maxBytes: number): Promise<Uint8Array> {
-	const tooLarge = () => new RemoteReadError(href, `answered more than ${maxBytes} bytes`, false);
-	const declared = response.headers.get("content-length");
-	if (declared !== null && Number(declared) > maxBytes) {
-		await response.body?.cancel();
-		throw tooLarge();
-	}
+	const tooLarge = `answered more than ${maxBytes} bytes`;
 	const chunks: Uint8Array[] = [];
-	let received = 0;
-	const reader = response.body?.getReader();
-	try {
-		for (;;) {
-			const chunk = reader ? await reader.read() : { done: true as const, value: undefined };
-			if (chunk.done) break;
-			received += chunk.value.byteLength;
-			if (received > maxBytes) {
-				await reader?.cancel();
-				throw tooLarge();
-			}
-			chunks.push(chunk.value);
-		}
-	} catch (error) {
-		if (error instanceof RemoteReadError) throw error;
-		throw new RemoteReadError(href, UNREACHABLE, true, error, "the connection broke off");
-	}
-	const bytes = new Uint8Array(received);
-	let at = 0;
-	for (const chunk of chunks) {
-		bytes.set(chunk, at);
-		at += chunk.byteLength;
-	}
-	return bytes;
+	await readBounded(href, response, maxBytes, { announced: () => tooLarge, sent: tooLarge }, (chunk) => {
+		chunks.push(chunk);
+	});
+	return new Uint8Array(await new Blob(chunks).arrayBuffer());
 }
