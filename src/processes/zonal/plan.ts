@@ -17,7 +17,7 @@ import type { Grid } from "../../raster/grid";
 import type { PixelWindow } from "../../raster/read";
 import { checkMaskInput, checkRawInputs } from "../input-checks";
 import { type FeatureExtent, featureExtents, jobFeatures } from "./features";
-import { datePath, type ZonalDate, zonalDates } from "./request";
+import { datePath, MAX_FIELD_DATES, type ZonalDate, zonalDates } from "./request";
 
 /** One date of the plan: its grid, and the names of its inputs among the plan's. */
 export interface PlannedDate {
@@ -204,6 +204,12 @@ export async function planZonalJob(
 	if (!formula) throw new Error(`job ${job.id} has no compiled formula`);
 	const features = await jobFeatures(env, job);
 	const dates = zonalDates(job.request);
+	// Submission counted the dates it was given; a search's are known only now.
+	const acquisitions = new Set(dates.map((date) => date.datetime && new Date(date.datetime).toISOString())).size;
+	if (features.length * acquisitions > MAX_FIELD_DATES) {
+		const message = `${features.length} fields on the ${acquisitions} dates found make ${features.length * acquisitions} statistics; a job computes at most ${MAX_FIELD_DATES}`;
+		return new ApiError("invalid-stac", message, { errors: [{ path: "stac_search", message }] });
+	}
 	const weighed = fieldsByDate(dates, features);
 	const planned: PlannedDate[] = [];
 	const inputs: PlannedInput[] = [];
