@@ -417,9 +417,9 @@ export async function fetchRemoteJson(
 /** The whole body, refused as soon as it runs past `maxBytes`. */
 async function readUpTo(href: string, response: Response, maxBytes: number): Promise<Uint8Array> {
 	const tooLarge = `answered more than ${maxBytes} bytes`;
-	const chunks: Uint8Array[] = [];
+	const chunks: Uint8Array<ArrayBuffer>[] = [];
 	await readBounded(href, response, maxBytes, { announced: () => tooLarge, sent: tooLarge }, (chunk) => {
-		chunks.push(chunk);
+		chunks.push(new Uint8Array(chunk));
 	});
 	return new Uint8Array(await new Blob(chunks).arrayBuffer());
 }

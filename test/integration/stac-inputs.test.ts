@@ -397,5 +397,13 @@ describe("ALLOW_LOOPBACK_URLS", () => {
 		expect(sent.validate).toHaveLength(1);
 		const job = await getJob(env.DB, id);
 		expect(job?.request.inputs.red).toMatchObject({ href: `${COGS}/s2_red_256.tif`, stac: { asset: "red" } });
+		// Without the flag where the fetch happens, the same URL is refused there too.
+		const again = await apiWith(local, "/v1/jobs", body("http://127.0.0.1:8000/files/stac/s2-l2a-v1.0.json"));
+		const later = await getJob(env.DB, (await json<{ id: string }>(again)).id);
+		await deliver("eo-edge-ingest", { job_id: later?.id, trace_id: later?.traceId }, recordingEnv().testEnv);
+		const refused = await getJob(env.DB, later?.id ?? "");
+		expect(refused?.status).toBe("failed");
+		expect(refused?.error?.errors?.map((error) => error.path)).toEqual(["inputs.red.stac_item"]);
+		expect(refused?.error?.detail).toContain("ALLOW_LOOPBACK_URLS");
 	});
 });

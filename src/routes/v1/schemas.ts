@@ -198,7 +198,7 @@ export const JobSchema = z
 			.openapi({ description: "The constants' values as applied", example: { L: 0.5 } }),
 		inputs: z.record(z.string(), JobInputSummarySchema).openapi({
 			description:
-				"Each input with the scale and offset applied (value = sample * scale + offset); empty for a time series, whose inputs are its dates'",
+				"Each input with the scale and offset applied (value = sample * scale + offset); empty for a time series, whose inputs are its dates', and until ingest has resolved a job's STAC items or search",
 		}),
 		zones: z
 			.strictObject({

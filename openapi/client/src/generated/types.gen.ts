@@ -102,7 +102,7 @@ export type Job = {
         [key: string]: number;
     };
     /**
-     * Each input with the scale and offset applied (value = sample * scale + offset); empty for a time series, whose inputs are its dates'
+     * Each input with the scale and offset applied (value = sample * scale + offset); empty for a time series, whose inputs are its dates', and until ingest has resolved a job's STAC items or search
      */
     inputs: {
         [key: string]: JobInputSummary;
