@@ -159,8 +159,8 @@ describe("STAC Items of results, validated by stac-node-validator", () => {
 		const item = "https://earth-search.aws.element84.com/v1/collections/sentinel-2-l2a/items/S2B_33UUP_20260504_0_L2A";
 		const links = inputSources(
 			{
-				red: { href: "https://example.com/B04.tif", band: 1, scale: 1, offset: 0, stac: { item } },
-				nir: { href: "https://example.com/B08.tif", band: 1, scale: 1, offset: 0, stac: { item } },
+				red: { href: "https://example.com/B04.tif", band: 1, scale: 1, offset: 0, stac: { item, asset: "red" } },
+				nir: { href: "https://example.com/B08.tif", band: 1, scale: 1, offset: 0, stac: { item, asset: "nir" } },
 				swir16: { href: "https://example.com/B11.tif", band: 1, scale: 1, offset: 0 },
 			},
 			BASE,

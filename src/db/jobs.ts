@@ -10,6 +10,36 @@ export function isTerminal(status: JobStatus): boolean {
 	return TERMINAL.includes(status);
 }
 
+/** Where a value applied to an input came from: the request, the STAC item, or EO Edge's default. */
+export type InputValueSource = "request" | "item" | "default";
+
+/**
+ * One input as a request gives it, before ingest resolves STAC sources: an upload, an href, or
+ * a STAC item's asset (`asset` alone: of the job's or the date's item). Unset values take the
+ * item's, else the defaults.
+ */
+export interface JobInputSource {
+	upload_id?: string | undefined;
+	href?: string | undefined;
+	stac_item?: string | undefined;
+	asset?: string | undefined;
+	band?: number | undefined;
+	scale?: number | undefined;
+	offset?: number | undefined;
+	nodata?: number | undefined;
+	resampling?: "nearest" | "bilinear" | "average" | undefined;
+}
+
+/** A search of a STAC API for a time series' items (POST <url>/search). */
+export interface StacSearchRequest {
+	url: string;
+	collections?: string[] | undefined;
+	datetime?: string | undefined;
+	query?: Record<string, unknown> | undefined;
+	filter?: Record<string, unknown> | undefined;
+	limit?: number | undefined;
+}
+
 /** One input as the client asked for it: an upload, or a remote COG by its href. */
 export type JobInputRequest = (
 	| { upload_id: string; href?: undefined; band: number }
@@ -22,8 +52,12 @@ export type JobInputRequest = (
 	nodata?: number | undefined;
 	/** How the input is resampled onto the target grid when it lies on another. */
 	resampling?: "nearest" | "bilinear" | "average" | undefined;
-	/** The STAC Item the input was resolved from, which the result's Item links instead of the file. */
-	stac?: { item: string } | undefined;
+	/** The STAC item (absolute URL) and asset the href was resolved from. */
+	stac?: { item: string; asset: string } | undefined;
+	/** Where band, scale, offset and nodata came from; absent on jobs from before STAC inputs. */
+	sources?:
+		| { band: InputValueSource; scale: InputValueSource; offset: InputValueSource; nodata: InputValueSource }
+		| undefined;
 };
 
 export interface JobRequest {
@@ -33,7 +67,10 @@ export interface JobRequest {
 	constants?: Record<string, number> | undefined;
 	inputs: Record<string, JobInputRequest>;
 	nodata?: number | undefined;
-	/** When the scene of a job of one date was taken (RFC 3339): its result's STAC Item's datetime. */
+	/**
+	 * When the scene of a job of one date was taken (RFC 3339), as the request gives it or, when
+	 * its inputs come from one STAC item, that item's: its result's STAC Item's datetime.
+	 */
 	datetime?: string | undefined;
 	/**
 	 * What the hrefs of the job's STAC Item start with: PUBLIC_BASE_URL, else the origin the job
@@ -71,7 +108,38 @@ export interface JobRequest {
 	 * A time series: each date's inputs (also in `inputs`, under `<date>/<name>`, which is how
 	 * the pipeline reads them) and mask.
 	 */
-	dates?: { datetime: string; inputs: Record<string, JobInputRequest>; mask?: JobRequest["mask"] }[] | undefined;
+	dates?:
+		| {
+				datetime: string;
+				inputs: Record<string, JobInputRequest>;
+				mask?: JobRequest["mask"];
+				/**
+				 * [west, south, east, north] of the STAC item the date reads, when its acquisition spans
+				 * several items (each a date of this datetime): fields are weighed on the item covering them.
+				 */
+				footprint?: [number, number, number, number] | undefined;
+		  }[]
+		| undefined;
+	/**
+	 * A request that names STAC items or a search, as given: `inputs` and `dates` stay empty until
+	 * ingest resolves these into them (src/stac/) and sets `resolved`.
+	 */
+	stac?:
+		| {
+				item?: string | undefined;
+				search?: StacSearchRequest | undefined;
+				inputs?: Record<string, JobInputSource> | undefined;
+				dates?:
+					| {
+							datetime?: string | undefined;
+							stac_item?: string | undefined;
+							inputs: Record<string, JobInputSource>;
+							mask?: JobRequest["mask"];
+					  }[]
+					| undefined;
+				resolved?: boolean | undefined;
+		  }
+		| undefined;
 }
 
 /**
@@ -386,6 +454,21 @@ export function addJobUsageStatement(
 			 WHERE id = ?1`,
 		)
 		.bind(jobId, used.bytesReadUploads, used.bytesWritten);
+}
+
+/**
+ * Replaces a live job's request with the one ingest resolved (its STAC sources made concrete
+ * inputs and dates); false when the job has ended meanwhile.
+ */
+export async function saveResolvedRequest(db: D1Database, jobId: string, request: JobRequest): Promise<boolean> {
+	const result = await db
+		.prepare(
+			`UPDATE jobs SET request_json = ?, updated_at = ?
+			 WHERE id = ? AND status IN ('queued', 'running')`,
+		)
+		.bind(JSON.stringify(request), now(), jobId)
+		.run();
+	return result.meta.changes > 0;
 }
 
 /** Ends a live job as failed; returns false when it had already ended. */

@@ -23,6 +23,8 @@ export const problemTypes = {
 	"unsupported-raster": { status: 422, title: "The raster layout or sample type is not supported" },
 	"raster-too-large": { status: 422, title: "The raster exceeds a configured size limit" },
 	"input-unavailable": { status: 422, title: "An input could not be read" },
+	"invalid-stac": { status: 422, title: "A STAC item or search cannot give the job's inputs" },
+	"stac-no-items": { status: 422, title: "The STAC search found no items" },
 	"aoi-outside-raster": { status: 422, title: "The area of interest does not overlap the raster" },
 	unauthorized: { status: 401, title: "A valid API key is required" },
 	forbidden: { status: 403, title: "The API key lacks the scope this needs" },

@@ -33,7 +33,8 @@ export function processRequestIssues(
 ): { path: string[]; message: string }[] {
 	switch (process) {
 		case "index":
-			if (!request.inputs) return [{ path: ["inputs"], message: "give the inputs" }, ...zonalFieldsGiven(request)];
+			if (!request.inputs)
+				return [{ path: ["inputs"], message: "give the inputs, or a stac_item" }, ...zonalFieldsGiven(request)];
 			return [...indexRequestIssues({ ...request, inputs: request.inputs }), ...zonalFieldsGiven(request)];
 		case "zonal_statistics":
 			return zonalRequestIssues(request);

@@ -30,14 +30,22 @@ export interface InputIdentity {
 	href: string | null;
 }
 
+/**
+ * A remote server's answer as the job's problem, naming the request field `path` and what was
+ * read (`subject`); a passing one is thrown as a TransientFault for the dispatcher to retry.
+ */
+export function remoteReadProblem(error: RemoteReadError, subject: string, path: string): ApiError {
+	const detail = `${subject}: ${error.href}: ${error.reason}`;
+	const errors = [{ path, message: error.reason }];
+	if (error.retryable) throw new TransientFault(detail, errors, `${subject}: ${error.message}`, error);
+	return new ApiError("input-unavailable", detail, { errors });
+}
+
 /** Returns the problem that ends the job, or rethrows a fault a retry may cure. */
 export function inputReadFailure(input: InputIdentity, error: unknown, doing: string): ApiError {
 	if (error instanceof StorageReadError) throw error;
 	if (error instanceof RemoteReadError) {
-		const detail = `input '${input.name}': ${error.href}: ${error.reason}`;
-		const errors = [{ path: `inputs.${input.name}.href`, message: error.reason }];
-		if (error.retryable) throw new TransientFault(detail, errors, `input '${input.name}': ${error.message}`, error);
-		return new ApiError("input-unavailable", detail, { errors });
+		return remoteReadProblem(error, `input '${input.name}'`, `inputs.${input.name}.href`);
 	}
 	if (error instanceof RasterObjectMissing) {
 		return new ApiError("input-unavailable", `input '${input.name}': upload ${input.uploadId} is no longer stored`, {

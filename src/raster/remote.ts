@@ -17,6 +17,15 @@
  * answer, a refused redirect or a server that ignores Range (it would send the whole file, which
  * is refused unread) cannot improve by retrying.
  *
+ * Local development (ALLOW_LOOPBACK_URLS, never set in wrangler.toml) may also fetch
+ * http(s)://127.0.0.1:<port> and http(s)://localhost:<port>, a partner's own server; nothing else
+ * changes (private ranges, metadata addresses and plain HTTP to any other host stay refused).
+ * The schema lets such URLs through, and every check that knows the env (submission, each fetch
+ * and each redirect) refuses them unless the flag is on.
+ *
+ * Besides COGs by ranges, this module fetches bounded JSON documents (STAC items and search
+ * pages, src/stac/) through the same checks, hop by hop, with a byte cap.
+ *
  * What a tenant learns about a host is the HTTP status it answered, or "unreachable" for every
  * network-level failure, with no error text: a job's errors must not tell open ports from closed
  * ones or map hosts. The error's message and cause keep the detail for the logs.
@@ -31,22 +40,48 @@ const MAX_HREF_LENGTH = 2048;
 /** Hops followed per read; archives redirect once (e.g. to a signed URL), never in chains. */
 export const MAX_REDIRECTS = 5;
 
+/** Names of this machine that local development may fetch, as `URL.hostname` gives them. */
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost"]);
+
+/** A URL of the developer's own machine: http(s) to 127.0.0.1 or localhost, without credentials. */
+export function isLoopbackUrl(url: URL): boolean {
+	return (
+		(url.protocol === "http:" || url.protocol === "https:") &&
+		LOOPBACK_HOSTS.has(url.hostname) &&
+		url.username === "" &&
+		url.password === ""
+	);
+}
+
+/** ALLOW_LOOPBACK_URLS, for local development only: absent (false) in every deployed config. */
+export function loopbackAllowed(env: Pick<Env, "ALLOW_LOOPBACK_URLS">): boolean {
+	return env.ALLOW_LOOPBACK_URLS === true || env.ALLOW_LOOPBACK_URLS === "true";
+}
+
+/** What a loopback URL is told when the flag is off. */
+const LOOPBACK_REFUSAL =
+	"must name a public host (a loopback address is allowed only with ALLOW_LOOPBACK_URLS, in local development)";
+
 /** Why a URL may not be fetched whatever the allowlists say, or null. */
-function urlRefusal(url: URL): string | null {
+function urlRefusal(url: URL, allowLoopback: boolean): string | null {
+	if (isLoopbackUrl(url)) return allowLoopback ? null : LOOPBACK_REFUSAL;
 	if (url.protocol !== "https:") return "must be an https:// URL";
 	if (url.username !== "" || url.password !== "") return "must not carry credentials";
 	const refused = hostRefusal(url.hostname);
 	return refused ? `must name a public host (${url.hostname} is a ${refused})` : null;
 }
 
+/**
+ * A URL a client gives for EO Edge to fetch: HTTPS to a public host, or a loopback URL, which
+ * only the env-aware checks ({@link remoteUrlRefusal}) can allow.
+ */
 export const remoteHref = z
-	.url({ protocol: /^https$/, error: "must be an https:// URL" })
+	.url({ protocol: /^https?$/, error: "must be an https:// URL" })
 	.max(MAX_HREF_LENGTH)
 	.superRefine((href, context) => {
 		const url = new URL(href);
-		// The scheme was reported above; one problem per field is enough.
-		if (url.protocol !== "https:") return;
-		const refused = urlRefusal(url);
+		if (isLoopbackUrl(url)) return;
+		const refused = urlRefusal(url, false);
 		if (refused) context.addIssue({ code: "custom", message: refused });
 	})
 	.brand<"RemoteHref">();
@@ -58,6 +93,8 @@ export interface RemoteAccess {
 	timeoutMs: number;
 	/** Every list here (the operator's REMOTE_ALLOWED_HOSTS, the job's allowed_hosts) must allow a host. */
 	allowlists: readonly (readonly string[])[];
+	/** ALLOW_LOOPBACK_URLS: local development may fetch its own machine. */
+	allowLoopback: boolean;
 }
 
 /**
@@ -82,13 +119,18 @@ export function remoteAccess(env: Env, jobAllowedHosts: readonly string[] | null
 	return {
 		timeoutMs: env.REMOTE_READ_TIMEOUT_MS,
 		allowlists: [operator, jobAllowedHosts].filter((list): list is readonly string[] => list != null),
+		allowLoopback: loopbackAllowed(env),
 	};
 }
 
-/** Why a URL (the client's or a redirect's) may not be fetched under `allowlists`, or null. */
-export function remoteUrlRefusal(url: URL, allowlists: RemoteAccess["allowlists"]): string | null {
-	const refused = urlRefusal(url);
+/**
+ * Why a URL (the client's or a redirect's) may not be fetched under `access`'s allowlists, or
+ * null. A loopback URL that the flag allows is the developer's own and passes the allowlists.
+ */
+export function remoteUrlRefusal(url: URL, access: Pick<RemoteAccess, "allowlists" | "allowLoopback">): string | null {
+	const refused = urlRefusal(url, access.allowLoopback);
 	if (refused) return refused;
+	const { allowlists } = access;
 	const outside = allowlists.find((allowlist) => !hostAllowed(url.hostname, allowlist));
 	return outside ? `${url.hostname} is not among the allowed hosts (${outside.join(", ")})` : null;
 }
@@ -124,16 +166,33 @@ interface RangedAnswer {
 	etag: string | null;
 }
 
-/** One GET, following redirects by hand so each hop's target is checked before it is asked. */
-async function fetchChecked(href: RemoteHref, headers: HeadersInit, access: RemoteAccess): Promise<Response> {
+/** A request's method and body; a GET without one. */
+interface RequestBody {
+	method: "GET" | "POST";
+	body?: string;
+}
+
+/**
+ * One request, following redirects by hand so each hop's target is checked before it is asked.
+ * A 307 or 308 repeats the method and body; any other redirect continues with a GET.
+ */
+async function fetchChecked(
+	href: RemoteHref,
+	headers: HeadersInit,
+	access: RemoteAccess,
+	request: RequestBody = { method: "GET" },
+): Promise<Response> {
 	let url = new URL(href);
-	const refusedHref = remoteUrlRefusal(url, access.allowlists);
+	let init = request;
+	const refusedHref = remoteUrlRefusal(url, access);
 	if (refusedHref) throw new RemoteReadError(href, `refused: ${refusedHref}`, false);
 	for (let hop = 0; ; hop++) {
 		let response: Response;
 		try {
 			response = await fetch(url, {
+				method: init.method,
 				headers,
+				...(init.body === undefined ? {} : { body: init.body }),
 				redirect: "manual",
 				signal: AbortSignal.timeout(access.timeoutMs),
 			});
@@ -158,37 +217,57 @@ async function fetchChecked(href: RemoteHref, headers: HeadersInit, access: Remo
 		} catch {
 			throw new RemoteReadError(href, `redirected to an invalid location (${location})`, false);
 		}
-		const refused = remoteUrlRefusal(next, access.allowlists);
+		const refused = remoteUrlRefusal(next, access);
 		if (refused) throw new RemoteReadError(href, `redirect to ${next.href} refused: ${refused}`, false);
 		url = next;
+		if (response.status !== 307 && response.status !== 308) init = { method: "GET" };
 	}
 }
 
-/** The body, refused as soon as it runs past `length` bytes: a server cannot make us hold more. */
-async function readAtMost(href: string, response: Response, length: number): Promise<ArrayBuffer> {
+/**
+ * Feeds the body to `take` chunk by chunk, refused as soon as it runs past `limit` bytes (or
+ * announces more): a server cannot make us hold more. Returns the bytes received.
+ */
+async function readBounded(
+	href: string,
+	response: Response,
+	limit: number,
+	refusal: { announced: (declared: string) => string; sent: string },
+	take: (chunk: Uint8Array, at: number) => void,
+): Promise<number> {
 	const declared = response.headers.get("content-length");
-	if (declared !== null && Number(declared) > length) {
+	if (declared !== null && Number(declared) > limit) {
 		await response.body?.cancel();
-		throw new RemoteReadError(href, `announced ${declared} bytes for a range of ${length}`, false);
+		throw new RemoteReadError(href, refusal.announced(declared), false);
 	}
-	const bytes = new Uint8Array(length);
 	let received = 0;
 	const reader = response.body?.getReader();
 	try {
 		for (;;) {
 			const chunk = reader ? await reader.read() : { done: true as const, value: undefined };
 			if (chunk.done) break;
-			if (received + chunk.value.byteLength > length) {
+			if (received + chunk.value.byteLength > limit) {
 				await reader?.cancel();
-				throw new RemoteReadError(href, `sent more than the ${length} bytes of its range`, false);
+				throw new RemoteReadError(href, refusal.sent, false);
 			}
-			bytes.set(chunk.value, received);
+			take(chunk.value, received);
 			received += chunk.value.byteLength;
 		}
 	} catch (error) {
 		if (error instanceof RemoteReadError) throw error;
 		throw new RemoteReadError(href, UNREACHABLE, true, error, "the connection broke off");
 	}
+	return received;
+}
+
+/** The body of a ranged answer: exactly `length` bytes. */
+async function readAtMost(href: string, response: Response, length: number): Promise<ArrayBuffer> {
+	const bytes = new Uint8Array(length);
+	const refusal = {
+		announced: (declared: string) => `announced ${declared} bytes for a range of ${length}`,
+		sent: `sent more than the ${length} bytes of its range`,
+	};
+	const received = await readBounded(href, response, length, refusal, (chunk, at) => bytes.set(chunk, at));
 	if (received !== length) {
 		throw new RemoteReadError(href, `sent ${received} bytes for a range of ${length}`, true);
 	}
@@ -299,4 +378,48 @@ export function remoteRangeReader(
 			return answer.bytes;
 		},
 	};
+}
+
+/**
+ * GETs (or POSTs `body` to) `href` and parses its JSON answer, refused once it runs past
+ * `maxBytes`: catalogs' items and search pages are small, and a server cannot make us hold more.
+ * Failures are RemoteReadErrors, retryable as a ranged read's are; a body that is not JSON is
+ * not, and is said so.
+ */
+export async function fetchRemoteJson(
+	href: RemoteHref,
+	access: RemoteAccess,
+	maxBytes: number,
+	body?: unknown,
+): Promise<unknown> {
+	const request: RequestBody = body === undefined ? { method: "GET" } : { method: "POST", body: JSON.stringify(body) };
+	const headers: Record<string, string> = { accept: "application/geo+json, application/json" };
+	if (body !== undefined) headers["content-type"] = "application/json";
+	const response = await fetchChecked(href, headers, access, request);
+	if (response.status !== 200) {
+		await response.body?.cancel();
+		if (response.status === 404 || response.status === 410)
+			throw new RemoteReadError(href, `not found (HTTP ${response.status})`, false);
+		throw new RemoteReadError(
+			href,
+			`answered HTTP ${response.status}`,
+			response.status >= 500 || RETRYABLE_STATUSES.has(response.status),
+		);
+	}
+	const bytes = await readUpTo(href, response, maxBytes);
+	try {
+		return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes)) as unknown;
+	} catch (error) {
+		throw new RemoteReadError(href, "did not answer with JSON", false, error);
+	}
+}
+
+/** The whole body, refused as soon as it runs past `maxBytes`. */
+async function readUpTo(href: string, response: Response, maxBytes: number): Promise<Uint8Array> {
+	const tooLarge = `answered more than ${maxBytes} bytes`;
+	const chunks: Uint8Array<ArrayBuffer>[] = [];
+	await readBounded(href, response, maxBytes, { announced: () => tooLarge, sent: tooLarge }, (chunk) => {
+		chunks.push(new Uint8Array(chunk));
+	});
+	return new Uint8Array(await new Blob(chunks).arrayBuffer());
 }

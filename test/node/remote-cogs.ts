@@ -20,8 +20,19 @@
  *   https://cogs.test/grown/<token>/<fixture>  no ETag, and one byte longer after the first
  *                                              request per token
  * Files are served with a strong ETag (but not grown/), and If-Match is honoured with 412.
- * mirror.cogs.test serves the same as cogs.test, as a second host for allowlists. Any other
- * host is unreachable: the fetch fails as a refused connection would.
+ * mirror.cogs.test serves the same as cogs.test, as a second host for allowlists, and so does
+ * 127.0.0.1:8000 (and localhost:8000), a partner's machine under ALLOW_LOOPBACK_URLS. STAC items are fixtures too
+ * (https://cogs.test/files/stac/<item>.json), and a STAC API answers item searches:
+ *   POST https://stac.test/api/search       the series items of test/fixtures/stac in two pages:
+ *                                           the first ends in a POST `next` link (merge: true)
+ *                                           whose body asks for the second; a body without a
+ *                                           Polygon `intersects` or the sentinel-2-l2a
+ *                                           collection finds nothing
+ *   POST https://stac.test/tiles/search     the two tiles of 2026-05-19 (series-d2-west, -east), a page each
+ *   POST https://stac.test/empty/search     finds nothing
+ *   POST https://stac.test/flaky/<token>/search  503 for the first request per token, then as api/
+ *   GET  https://stac.test/oversized        a JSON document of 2 MiB
+ * Any other host is unreachable: the fetch fails as a refused connection would.
  */
 import { readFile } from "node:fs/promises";
 import { CORPUS_FIXTURES, CORPUS_SEED, type MalformedCase, malformedTiffs } from "../corpus/malformed-tiffs.ts";
@@ -94,9 +105,52 @@ function overlong(file: Uint8Array<ArrayBuffer>, range: string | null, streamed:
 	return new Response(stream, { status: 206, headers });
 }
 
+/** The items of each search, by page: the series' three dates, or the two tiles of one acquisition. */
+const SEARCH_PAGES: Record<string, string[][]> = {
+	api: [["series-d1.json", "series-d2.json"], ["series-d3.json"]],
+	flaky: [["series-d1.json", "series-d2.json"], ["series-d3.json"]],
+	tiles: [["series-d2-west.json"], ["series-d2-east.json"]],
+};
+
+async function stacApi(request: Request, url: URL): Promise<Response> {
+	const [, kind = "", ...rest] = url.pathname.split("/");
+	if (kind === "oversized") {
+		return Response.json({ type: "Feature", padding: "x".repeat(2 * 1024 * 1024) });
+	}
+	if (kind === "flaky") {
+		const token = rest[0] ?? "";
+		if (!failedOnce.has(`stac/${token}`)) {
+			failedOnce.add(`stac/${token}`);
+			return new Response("try again", { status: 503 });
+		}
+	}
+	if (request.method !== "POST" || url.pathname.split("/").at(-1) !== "search")
+		return new Response(null, { status: 404 });
+	const body = (await request.json()) as Record<string, unknown>;
+	const intersects = body.intersects as { type?: string } | undefined;
+	const collections = body.collections as string[] | undefined;
+	const matches = kind !== "empty" && intersects?.type === "Polygon" && collections?.includes("sentinel-2-l2a");
+	const page = body.next === "2" ? 1 : 0;
+	const names = matches ? (SEARCH_PAGES[kind]?.[page] ?? []) : [];
+	const features = await Promise.all(
+		names.map(
+			async (name) =>
+				JSON.parse(new TextDecoder().decode((await fixture(`stac/${name}`)) ?? new Uint8Array())) as unknown,
+		),
+	);
+	const links =
+		matches && page === 0 ? [{ rel: "next", href: url.href, method: "POST", body: { next: "2" }, merge: true }] : [];
+	return Response.json(
+		{ type: "FeatureCollection", features, links },
+		{ headers: { "content-type": "application/geo+json" } },
+	);
+}
+
 export async function remoteCogs(request: Request): Promise<Response> {
 	const url = new URL(request.url);
-	if (url.hostname !== "cogs.test" && url.hostname !== "mirror.cogs.test") return Response.error();
+	if (url.hostname === "stac.test") return stacApi(request, url);
+	const loopback = (url.hostname === "127.0.0.1" || url.hostname === "localhost") && url.port === "8000";
+	if (url.hostname !== "cogs.test" && url.hostname !== "mirror.cogs.test" && !loopback) return Response.error();
 	const [, kind = "", ...rest] = url.pathname.split("/");
 	if (kind === "status") return new Response(`status ${rest[0]}`, { status: Number(rest[0]) });
 	if (kind === "redirect")

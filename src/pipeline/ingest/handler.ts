@@ -1,19 +1,31 @@
 /**
- * ingest: resolves a job's inputs to stored uploads or to remote COGs it can read by ranges,
- * records them with their sizes (and remote ones' ETags), then starts the job's next stage.
+ * ingest: resolves a job's inputs to stored uploads or to remote COGs it can read by ranges
+ * (STAC items and searches first made concrete inputs and dates, src/stac/, and the request
+ * saved so), records them with their sizes (and remote ones' ETags), then starts the job's
+ * next stage.
  */
 import { type JobInputRecord, saveJobInputs } from "../../db/job-inputs";
+import { saveResolvedRequest } from "../../db/jobs";
 import { findUploads } from "../../db/uploads";
 import { ApiError } from "../../errors/api-error";
 import { inputReadFailure } from "../../raster/input-errors";
 import { probeRemote, type RemoteVersion, remoteAccess, remoteHref } from "../../raster/remote";
+import { resolveStacSources } from "../../stac/resolve";
 import { advance } from "../advance";
 import { jobMessage } from "../message";
 import { done, failed, type StageHandler } from "../stage";
 
 export const ingestStage: StageHandler = {
 	message: jobMessage,
-	async handle(_message, context) {
+	async handle(_message, given) {
+		let context = given;
+		if (given.job.request.stac && !given.job.request.stac.resolved) {
+			const request = await resolveStacSources(given.env, given.job);
+			if (request instanceof ApiError) return failed(request);
+			// A job ended meanwhile keeps its request; the dispatcher finds it ended next time.
+			await saveResolvedRequest(given.env.DB, given.job.id, request);
+			context = { ...given, job: { ...given.job, request } };
+		}
 		const { env, job } = context;
 		const requested = Object.entries(job.request.inputs);
 		const uploadIds = requested.flatMap(([, input]) => (input.upload_id === undefined ? [] : [input.upload_id]));

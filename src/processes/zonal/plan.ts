@@ -7,6 +7,7 @@
  */
 import type { JobRecord } from "../../db/jobs";
 import { ApiError } from "../../errors/api-error";
+import type { FieldFeature } from "../../fields/collection";
 import { jobFormula } from "../../indices/formula";
 import type { JobPlan, PlannedInput, StripSpan } from "../../pipeline/plan";
 import { type InspectedInput, planRasterWindows } from "../../pipeline/raster-plan";
@@ -16,7 +17,7 @@ import type { Grid } from "../../raster/grid";
 import type { PixelWindow } from "../../raster/read";
 import { checkMaskInput, checkRawInputs } from "../input-checks";
 import { type FeatureExtent, featureExtents, jobFeatures } from "./features";
-import { datePath, zonalDates } from "./request";
+import { datePath, MAX_FIELD_DATES, type ZonalDate, zonalDates } from "./request";
 
 /** One date of the plan: its grid, and the names of its inputs among the plan's. */
 export interface PlannedDate {
@@ -51,6 +52,53 @@ export function datePlan(plan: ZonalPlan, date: PlannedDate): JobPlan {
 		geo: date.grid.crs,
 		inputs: plan.inputs.filter((input) => inputs.has(input.name)),
 	};
+}
+
+type Box = [number, number, number, number];
+
+function lonLatBox(feature: FieldFeature): Box {
+	const points = feature.polygons.flat(2);
+	const lons = points.map(([lon]) => lon);
+	const lats = points.map(([, lat]) => lat);
+	return [Math.min(...lons), Math.min(...lats), Math.max(...lons), Math.max(...lats)];
+}
+
+/** The area two boxes share (0 when apart). */
+function sharedArea(a: Box, b: Box): number {
+	return (
+		Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0])) * Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]))
+	);
+}
+
+/**
+ * Which dates weigh which fields. A date of its own weighs every field. An acquisition of several
+ * STAC items is several dates at one datetime, each with its item's footprint: each field is
+ * weighed on exactly one of them, the first whose footprint holds the field's box, else the one
+ * sharing most of it, else the first; publish reports the acquisition as one date.
+ */
+export function fieldsByDate(dates: readonly ZonalDate[], features: readonly FieldFeature[]): (Set<number> | null)[] {
+	const chosen: (Set<number> | null)[] = dates.map((date) => (date.footprint ? new Set() : null));
+	const groups = new Map<string, number[]>();
+	dates.forEach((date, d) => {
+		if (!date.footprint || date.datetime === null) return;
+		const key = new Date(date.datetime).toISOString();
+		groups.set(key, [...(groups.get(key) ?? []), d]);
+	});
+	const boxes = features.map(lonLatBox);
+	for (const group of groups.values()) {
+		boxes.forEach((box, f) => {
+			const footprint = (d: number) => dates[d]?.footprint as Box;
+			const holding = group.find((d) => {
+				const [west, south, east, north] = footprint(d);
+				return west <= box[0] && south <= box[1] && box[2] <= east && box[3] <= north;
+			});
+			const most = group.reduce((best, d) =>
+				sharedArea(footprint(d), box) > sharedArea(footprint(best), box) ? d : best,
+			);
+			chosen[holding ?? most]?.add(f);
+		});
+	}
+	return chosen;
 }
 
 /** Two windows overlap. */
@@ -156,6 +204,13 @@ export async function planZonalJob(
 	if (!formula) throw new Error(`job ${job.id} has no compiled formula`);
 	const features = await jobFeatures(env, job);
 	const dates = zonalDates(job.request);
+	// Submission counted the dates it was given; a search's are known only now.
+	const acquisitions = new Set(dates.map((date) => date.datetime && new Date(date.datetime).toISOString())).size;
+	if (features.length * acquisitions > MAX_FIELD_DATES) {
+		const message = `${features.length} fields on the ${acquisitions} dates found make ${features.length * acquisitions} statistics; a job computes at most ${MAX_FIELD_DATES}`;
+		return new ApiError("invalid-stac", message, { errors: [{ path: "stac_search", message }] });
+	}
+	const weighed = fieldsByDate(dates, features);
 	const planned: PlannedDate[] = [];
 	const inputs: PlannedInput[] = [];
 	const strips: StripSpan[] = [];
@@ -189,7 +244,8 @@ export async function planZonalJob(
 		first ??= plan;
 		planned.push({ datetime: date.datetime, grid, inputs: [...names] });
 		inputs.push(...plan.inputs);
-		const extents = featureExtents(features, grid, at);
+		const chosen = weighed[d];
+		const extents = featureExtents(features, grid, at).map((extent, f) => (!chosen || chosen.has(f) ? extent : null));
 		pixels += extents.reduce((sum, extent) => sum + (extent?.pixels ?? 0), 0);
 		const block = alignment(plan.inputs);
 		for (const strip of plan.strips) {

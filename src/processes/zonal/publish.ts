@@ -76,13 +76,21 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 		}
 	}
 	finishPartial();
+	// Dates at one datetime are one acquisition's items, each weighing its own fields (see fieldsByDate).
+	const acquisitions = new Map<string | null, number[]>();
+	dates.forEach((date, d) => {
+		const key = date.datetime === null ? null : new Date(date.datetime).toISOString();
+		acquisitions.set(key, [...(acquisitions.get(key) ?? []), d]);
+	});
 	const results: ZoneResult[] = features.map((feature, f) => ({
 		id: feature.id,
 		geometry: feature.geometry,
 		properties: feature.properties,
-		series: dates.map((date, d) => {
-			const statistics = finished[d]?.get(f) ?? missedField(job.request);
-			return { datetime: date.datetime, statistics };
+		series: [...acquisitions.values()].map((group) => {
+			const weighedOn = group.find((d) => finished[d]?.has(f));
+			const statistics =
+				(weighedOn === undefined ? undefined : finished[weighedOn]?.get(f)) ?? missedField(job.request);
+			return { datetime: dates[group[0] as number]?.datetime ?? null, statistics };
 		}),
 	}));
 	const keys = requestedPercentiles(job.request).map(percentileKey);
@@ -104,7 +112,7 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 	return {
 		artifacts,
 		warnings: [],
-		detail: { fields: results.length, dates: dates.length, fields_with_values: valid },
+		detail: { fields: results.length, dates: acquisitions.size, fields_with_values: valid },
 		item: resultItem(job, features),
 	};
 }

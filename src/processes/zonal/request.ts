@@ -13,6 +13,8 @@ import { FIELD_SET_ID_PATTERN } from "../../ids";
 import { type CompiledFormula, compileFormula } from "../../indices/formula";
 import { EXPRESSION_INDEX } from "../../indices/registry";
 import type { CoverageRule } from "../../raster/coverage";
+import { remoteHref } from "../../raster/remote";
+import { StacSearchSchema } from "../../stac/search";
 import { JobInputSchema } from "../inputs";
 import { MaskSchema } from "../mask";
 
@@ -42,16 +44,25 @@ const ZonesSchema = z
 
 const DateSchema = z
 	.strictObject({
-		datetime: z.string().datetime({ offset: true }).openapi({
-			description: "When the date's scene was acquired (RFC 3339); the series is sorted by it",
+		datetime: z.string().datetime({ offset: true }).optional().openapi({
+			description:
+				"When the date's scene was acquired (RFC 3339); the series is sorted by it. With stac_item, the item's datetime unless given",
 			example: "2026-05-04T10:20:31Z",
 		}),
-		inputs: z.record(z.string(), JobInputSchema).openapi({
-			description: "The date's inputs, named as the formula needs them (the same names on every date)",
+		stac_item: remoteHref.optional().openapi({
+			description:
+				'HTTPS URL of the date\'s STAC Item: the formula\'s inputs are its assets by band common name, and `inputs` need only name extra assets (`{ "scl": { "asset": "scl" } }`)',
+			example: "https://earth-search.aws.element84.com/v1/collections/sentinel-2-l2a/items/S2B_33UUP_20260504_0_L2A",
+		}),
+		inputs: z.record(z.string(), JobInputSchema).optional().openapi({
+			description:
+				"The date's inputs, named as the formula needs them (the same names on every date); optional with stac_item",
 		}),
 		mask: MaskSchema.optional(),
 	})
-	.openapi("ZonalDate", { description: "One date of a time series: its scene's inputs and its own mask" });
+	.openapi("ZonalDate", {
+		description: "One date of a time series: its scene's inputs (or STAC item) and its own mask",
+	});
 
 /** The zonal_statistics process's own fields of POST /v1/jobs. */
 export const zonalRequestFields = {
@@ -84,10 +95,11 @@ export const zonalRequestFields = {
 		.openapi({
 			description: `A time series instead of \`inputs\` (zonal_statistics): up to ${MAX_DATES} dates, each another scene (any grid or CRS), with its own inputs and mask`,
 		}),
+	stac_search: StacSearchSchema.optional(),
 };
 
 /** The fields a request of this process takes besides every job's. */
-const ZONAL_FIELDS = new Set(["zones", "coverage", "percentiles", "min_valid_fraction", "dates"]);
+const ZONAL_FIELDS = new Set(["zones", "coverage", "percentiles", "min_valid_fraction", "dates", "stac_search"]);
 /** Fields of the index process that mean nothing per field. */
 const INDEX_ONLY_FIELDS = ["histogram", "output", "grid", "aoi"] as const;
 
@@ -110,7 +122,9 @@ export function zonalRequestIssues(request: {
 	mask?: { input: string } | undefined;
 	zones?: unknown;
 	percentiles?: number[] | undefined;
-	dates?: { datetime: string; inputs: Record<string, unknown>; mask?: { input: string } | undefined }[] | undefined;
+	dates?:
+		| { datetime?: string | undefined; inputs: Record<string, unknown>; mask?: { input: string } | undefined }[]
+		| undefined;
 	[field: string]: unknown;
 }): { path: string[]; message: string }[] {
 	const issues: { path: string[]; message: string }[] = [];
@@ -126,7 +140,9 @@ export function zonalRequestIssues(request: {
 		issues.push({
 			path: [request.inputs === undefined ? "inputs" : "dates"],
 			message:
-				request.inputs === undefined ? "give inputs, or dates for a time series" : "give inputs or dates, not both",
+				request.inputs === undefined
+					? "give inputs (or a stac_item), or dates or a stac_search for a time series"
+					: "give inputs or dates, not both",
 		});
 	}
 	if (request.dates && request.datetime !== undefined) {
@@ -147,6 +163,8 @@ export function zonalRequestIssues(request: {
 	});
 	const firstAt = new Map<string, number>();
 	request.dates?.forEach((date, i) => {
+		// A date of a STAC item takes the item's datetime, which ingest checks.
+		if (date.datetime === undefined) return;
 		const instant = new Date(date.datetime).toISOString();
 		const first = firstAt.get(instant);
 		if (first === undefined) firstAt.set(instant, i);
@@ -173,6 +191,8 @@ export interface ZonalDate {
 	/** The date's input names, each with the name of the job input it reads. */
 	inputs: Record<string, string>;
 	mask: JobRequest["mask"];
+	/** The footprint of the STAC item it reads, when its acquisition spans several items (each a date). */
+	footprint: [number, number, number, number] | null;
 }
 
 /** Where date `d`'s fields stand in the request, as a path's prefix: `dates[d].`, or nothing without dates. */
@@ -183,11 +203,13 @@ export function datePath(request: JobRequest, d: number): string {
 /** The request's dates, each with its inputs' names among the job's (see datedInputName). */
 export function zonalDates(request: JobRequest): ZonalDate[] {
 	const same = (names: string[]) => Object.fromEntries(names.map((name) => [name, name]));
-	if (!request.dates) return [{ datetime: null, inputs: same(Object.keys(request.inputs)), mask: request.mask }];
+	if (!request.dates)
+		return [{ datetime: null, inputs: same(Object.keys(request.inputs)), mask: request.mask, footprint: null }];
 	return request.dates.map((date, i) => ({
 		datetime: date.datetime,
 		inputs: Object.fromEntries(Object.keys(date.inputs).map((name) => [name, datedInputName(i, name)])),
 		mask: date.mask,
+		footprint: date.footprint ?? null,
 	}));
 }
 

@@ -21,15 +21,7 @@ import type { TenantQuotas } from "../../db/access";
 import { listArtifacts } from "../../db/artifacts";
 import { findFieldSet } from "../../db/field-sets";
 import { insertJobLog } from "../../db/job-logs";
-import {
-	admitJob,
-	datedInputName,
-	failJob,
-	getTenantJob,
-	type JobRecord,
-	type JobRequest,
-	type JobSpans,
-} from "../../db/jobs";
+import { admitJob, failJob, getTenantJob, type JobRecord, type JobRequest, type JobSpans } from "../../db/jobs";
 import { findUploads } from "../../db/uploads";
 import { ApiError, type FieldError, jobProblem } from "../../errors/api-error";
 import { keyedHeaders, locationHeader, problemResponses, responseHeaders } from "../../errors/openapi";
@@ -37,7 +29,7 @@ import { checkFieldCollection, fieldLimits } from "../../fields/collection";
 import { FIELD_SET_ID_PATTERN, newJobId, sha256Hex } from "../../ids";
 import { describeError, log } from "../../observability/log";
 import { sendToStage } from "../../pipeline/send";
-import { inputRequests, type JobInput, JobInputSchema } from "../../processes/inputs";
+import { inputRequests, type JobInput, JobInputSchema, storedInputs } from "../../processes/inputs";
 import {
 	type ProcessRequest,
 	processNames,
@@ -46,8 +38,9 @@ import {
 	processRequests,
 } from "../../processes/requests";
 import { MAX_FIELD_DATES } from "../../processes/zonal/request";
-import { operatorAllowlist, remoteUrlRefusal } from "../../raster/remote";
+import { loopbackAllowed, operatorAllowlist, remoteHref, remoteUrlRefusal } from "../../raster/remote";
 import { publicBaseUrl } from "../../stac/item";
+import { effectiveSources, stacPlacementIssues, usesStac } from "../../stac/request";
 import { copyFieldCollection, writeFieldCollection } from "../../storage/field-collections";
 import { objectKeys } from "../../storage/keys";
 import { fieldBodyLimit } from "./body-limit";
@@ -71,7 +64,7 @@ const RemoteOptionsSchema = z
 			.max(32)
 			.openapi({
 				description:
-					"The only hosts this job's href inputs, and every redirect they take, may reach; `*.example.com` matches its subdomains",
+					"The only hosts this job's href inputs and STAC items and searches, and every redirect they take, may reach; `*.example.com` matches its subdomains",
 				example: ["sentinel-cogs.s3.us-west-2.amazonaws.com"],
 			}),
 	})
@@ -85,12 +78,17 @@ export const CreateJobSchema = z
 			example: "index",
 		}),
 		...processRequestFields,
+		stac_item: remoteHref.optional().openapi({
+			description:
+				"HTTPS URL of a STAC Item whose assets are the job's inputs: the formula's bands (and the mask's input) by band common name or asset key, with the item's scale, offset and nodata; `inputs` need only name extra assets or override values",
+			example: "https://earth-search.aws.element84.com/v1/collections/sentinel-2-l2a/items/S2B_33UUP_20240612_0_L2A",
+		}),
 		inputs: z
 			.record(z.string(), JobInputSchema)
 			.optional()
 			.openapi({
 				description:
-					"One entry per band: for an index keyed by STAC common name (red, nir, swir16, …), for an expression by the names it uses. A zonal_statistics time series gives `dates` instead",
+					"One entry per band: for an index keyed by STAC common name (red, nir, swir16, …), for an expression by the names it uses. A zonal_statistics time series gives `dates` (or `stac_search`) instead; with `stac_item` or `stac_search`, only extra assets and overrides",
 				example: {
 					red: { upload_id: "upl_0123456789abcdef01234567", band: 1 },
 					nir: { upload_id: "upl_89abcdef0123456789abcdef", band: 1 },
@@ -111,14 +109,17 @@ export const CreateJobSchema = z
 	.superRefine((request, context) => {
 		const allowed = request.remote?.allowed_hosts;
 		if (!allowed) return;
-		for (const { segments, input } of requestInputs(request)) {
-			if (input.href === undefined) continue;
-			const refused = remoteUrlRefusal(new URL(input.href), [allowed]);
-			if (refused) context.addIssue({ code: "custom", path: [...segments, "href"], message: refused });
+		for (const { segments, url } of requestUrls(request)) {
+			// Loopback URLs are decided where the env is known (checkUrls).
+			const refused = remoteUrlRefusal(new URL(url), { allowlists: [allowed], allowLoopback: true });
+			if (refused) context.addIssue({ code: "custom", path: segments, message: refused });
 		}
 	})
 	.superRefine((request, context) => {
-		for (const issue of processRequestIssues(request.process, request)) context.addIssue({ code: "custom", ...issue });
+		for (const issue of stacPlacementIssues(request)) context.addIssue({ code: "custom", ...issue });
+		// The process checks the names an item supplies as if the request had listed them.
+		const named = { ...request, ...effectiveSources(request) };
+		for (const issue of processRequestIssues(request.process, named)) context.addIssue({ code: "custom", ...issue });
 	})
 	.openapi("CreateJob");
 
@@ -164,18 +165,42 @@ type CreateJob = z.infer<typeof CreateJobSchema>;
 interface RequestedInput {
 	path: string;
 	segments: (string | number)[];
-	input: Pick<JobInput, "upload_id" | "href" | "band">;
+	input: Pick<JobInput, "upload_id" | "href" | "stac_item" | "band">;
 }
 
 /** Every input of a request: its own, or each date's. */
 function requestInputs(request: Pick<CreateJob, "inputs" | "dates">): RequestedInput[] {
-	const named = (inputs: Record<string, JobInput>, date: number | null) =>
+	const named = (inputs: Record<string, JobInput> = {}, date: number | null) =>
 		Object.entries(inputs).map(([name, input]) => ({
 			path: `${date === null ? "" : `dates[${date}].`}inputs.${name}`,
 			segments: [...(date === null ? [] : ["dates", date]), "inputs", name],
 			input,
 		}));
 	return [...named(request.inputs ?? {}, null), ...(request.dates ?? []).flatMap((date, i) => named(date.inputs, i))];
+}
+
+/** Every URL a request asks EO Edge to fetch, with where it stands: hrefs, STAC items and the search. */
+function requestUrls(
+	request: Pick<CreateJob, "inputs" | "dates" | "stac_item" | "stac_search">,
+): { path: string; segments: (string | number)[]; url: string }[] {
+	const urls: { path: string; segments: (string | number)[]; url: string }[] = [];
+	const add = (segments: (string | number)[], url: string | undefined) => {
+		if (url === undefined) return;
+		const path = segments
+			.map((segment, i) => (typeof segment === "number" ? `[${segment}]` : `${i > 0 ? "." : ""}${segment}`))
+			.join("");
+		urls.push({ path, segments, url });
+	};
+	for (const { segments, input } of requestInputs(request)) {
+		add([...segments, "href"], input.href);
+		add([...segments, "stac_item"], input.stac_item);
+	}
+	add(["stac_item"], request.stac_item);
+	request.dates?.forEach((date, i) => {
+		add(["dates", i, "stac_item"], date.stac_item);
+	});
+	add(["stac_search", "url"], request.stac_search?.url);
+	return urls;
 }
 
 /**
@@ -196,7 +221,7 @@ async function checkUploads(
 		if (input.upload_id === undefined) continue;
 		const upload = uploads.get(input.upload_id);
 		if (!upload) unknown.push({ path: `${path}.upload_id`, message: `upload ${input.upload_id} does not exist` });
-		else if (input.band > upload.raster.bands) {
+		else if ((input.band ?? 1) > upload.raster.bands) {
 			badBands.push({
 				path: `${path}.band`,
 				message: `upload ${input.upload_id} has ${upload.raster.bands} band${upload.raster.bands === 1 ? "" : "s"}`,
@@ -220,15 +245,17 @@ async function checkUploads(
 	return { problem: null, pixels };
 }
 
-/** Remote inputs name hosts the operator allows (REMOTE_ALLOWED_HOSTS), when it names any. */
-function checkOperatorAllowlist(env: Env, inputs: readonly RequestedInput[]): ApiError | null {
-	const allowlist = operatorAllowlist(env);
-	if (!allowlist) return null;
+/**
+ * The request's URLs name hosts the operator allows (REMOTE_ALLOWED_HOSTS, when it names any),
+ * and loopback only under ALLOW_LOOPBACK_URLS.
+ */
+function checkUrls(env: Env, request: CreateJob): ApiError | null {
+	const operator = operatorAllowlist(env);
+	const access = { allowlists: operator ? [operator] : [], allowLoopback: loopbackAllowed(env) };
 	const errors: FieldError[] = [];
-	for (const { path, input } of inputs) {
-		if (input.href === undefined) continue;
-		const refused = remoteUrlRefusal(new URL(input.href), [allowlist]);
-		if (refused) errors.push({ path: `${path}.href`, message: refused });
+	for (const { path, url } of requestUrls(request)) {
+		const refused = remoteUrlRefusal(new URL(url), access);
+		if (refused) errors.push({ path, message: refused });
 	}
 	if (errors.length === 0) return null;
 	return new ApiError("validation-failed", errors.map((error) => `${error.path}: ${error.message}`).join("; "), {
@@ -293,24 +320,23 @@ async function checkRequest(
 	request: CreateJob,
 	quotas: TenantQuotas,
 ): Promise<{ jobRequest: JobRequest; prepared: ReturnType<ProcessRequest["prepare"]> }> {
-	const dates = request.dates?.map((date) => ({
-		datetime: date.datetime,
-		inputs: inputRequests(date.inputs),
-		...(date.mask ? { mask: date.mask } : {}),
-	}));
-	// A time series' inputs are the job's under `<date>/<name>`, as its stages read them.
-	const inputs = dates
-		? Object.fromEntries(
-				dates.flatMap((date, i) =>
-					Object.entries(date.inputs).map(([name, input]) => [datedInputName(i, name), input]),
-				),
-			)
-		: inputRequests(request.inputs ?? {});
+	const stac = usesStac(request) ? effectiveSources(request) : null;
+	// STAC sources are kept as given for ingest to resolve; other inputs are stored as they run.
+	const concrete = stac
+		? { inputs: {}, dates: undefined }
+		: storedInputs(
+				inputRequests(request.inputs ?? {}),
+				request.dates?.map((date) => ({
+					datetime: date.datetime as string,
+					inputs: inputRequests(date.inputs ?? {}),
+					...(date.mask ? { mask: date.mask } : {}),
+				})),
+			);
 	const jobRequest: JobRequest = {
 		index: request.index,
 		expression: request.expression,
 		constants: request.constants,
-		inputs,
+		...concrete,
 		nodata: request.nodata,
 		datetime: request.datetime,
 		remote: request.remote,
@@ -322,13 +348,37 @@ async function checkRequest(
 		coverage: request.coverage,
 		percentiles: request.percentiles,
 		min_valid_fraction: request.min_valid_fraction,
-		dates,
+		...(stac
+			? {
+					stac: {
+						item: request.stac_item,
+						search: request.stac_search,
+						...(stac.inputs ? { inputs: stac.inputs } : {}),
+						...(stac.dates ? { dates: stac.dates } : {}),
+					},
+				}
+			: {}),
 	};
-	const prepared = processRequests[request.process].prepare(jobRequest);
-	const requested = requestInputs(request);
-	const hostError = checkOperatorAllowlist(env, requested);
+	// The formula is compiled against the names the job's inputs will have once resolved.
+	const named = (inputs: Record<string, unknown> | undefined) =>
+		Object.fromEntries(Object.keys(inputs ?? {}).map((name) => [name, {}])) as JobRequest["inputs"];
+	const prepared = processRequests[request.process].prepare(
+		stac
+			? {
+					...jobRequest,
+					inputs: named(stac.inputs),
+					dates: stac.dates?.map((date) => ({
+						datetime: date.datetime ?? "",
+						inputs: named(date.inputs),
+						mask: date.mask,
+					})),
+				}
+			: jobRequest,
+	);
+	const hostError = checkUrls(env, request);
 	if (hostError) throw hostError;
-	const uploads = await checkUploads(env.DB, tenantId, requested);
+	const dates = request.dates;
+	const uploads = await checkUploads(env.DB, tenantId, requestInputs(request));
 	if (uploads.problem) throw uploads.problem;
 	// The quota counts the output's pixels: with an AOI, another input's grid or fields only
 	// validate knows them, and checks them there.

@@ -133,6 +133,8 @@ export const ArtifactSchema = z
 export const JobStatusSchema = z.enum(["queued", "running", "succeeded", "failed", "canceled"]).openapi("JobStatus");
 export const StageSchema = z.enum(stageNames as [string, ...string[]]).openapi("Stage");
 
+const ValueSourceSchema = z.enum(["request", "item", "default"]).openapi("InputValueSource");
+
 export const JobInputSummarySchema = z
 	.object({
 		upload_id: z.string().optional().openapi({ example: "upl_0123456789abcdef01234567" }),
@@ -140,6 +142,34 @@ export const JobInputSummarySchema = z
 		band: z.number().int().openapi({ example: 1 }),
 		scale: z.number().openapi({ example: 0.0001 }),
 		offset: z.number().openapi({ example: -0.1 }),
+		nodata: z.number().optional().openapi({
+			description:
+				"The nodata applied to this input, when the request or its STAC item set one (else the job's or the file's)",
+			example: 0,
+		}),
+		stac: z
+			.object({
+				item: z.string().openapi({
+					description: "The STAC Item's URL",
+					example:
+						"https://earth-search.aws.element84.com/v1/collections/sentinel-2-l2a/items/S2B_33UUP_20240612_0_L2A",
+				}),
+				asset: z.string().openapi({ description: "The asset's key", example: "red" }),
+			})
+			.optional()
+			.openapi("JobInputStac", { description: "The STAC Item and asset the input's href was resolved from" }),
+		sources: z
+			.object({
+				band: ValueSourceSchema,
+				scale: ValueSourceSchema,
+				offset: ValueSourceSchema,
+				nodata: ValueSourceSchema,
+			})
+			.optional()
+			.openapi("JobInputSources", {
+				description:
+					"Where each value came from: `request`, the STAC `item` (its bands' scale, offset, nodata; the band of the common name) or the `default` (band 1, scale 1, offset 0, nodata unset)",
+			}),
 	})
 	.openapi("JobInputSummary");
 
@@ -169,7 +199,7 @@ export const JobSchema = z
 			.openapi({ description: "The constants' values as applied", example: { L: 0.5 } }),
 		inputs: z.record(z.string(), JobInputSummarySchema).openapi({
 			description:
-				"Each input with the scale and offset applied (value = sample * scale + offset); empty for a time series, whose inputs are its dates'",
+				"Each input with the scale and offset applied (value = sample * scale + offset); empty for a time series, whose inputs are its dates', and until ingest has resolved a job's STAC items or search",
 		}),
 		zones: z
 			.strictObject({
@@ -253,6 +283,9 @@ function inputSummaries(inputs: JobRequest["inputs"]): z.infer<typeof JobSchema>
 				band: input.band,
 				scale: input.scale,
 				offset: input.offset,
+				...(input.nodata === undefined ? {} : { nodata: input.nodata }),
+				...(input.stac ? { stac: input.stac } : {}),
+				...(input.sources ? { sources: input.sources } : {}),
 			},
 		]),
 	);

@@ -102,7 +102,7 @@ export type Job = {
         [key: string]: number;
     };
     /**
-     * Each input with the scale and offset applied (value = sample * scale + offset); empty for a time series, whose inputs are its dates'
+     * Each input with the scale and offset applied (value = sample * scale + offset); empty for a time series, whose inputs are its dates', and until ingest has resolved a job's STAC items or search
      */
     inputs: {
         [key: string]: JobInputSummary;
@@ -140,7 +140,39 @@ export type JobInputSummary = {
     band: number;
     scale: number;
     offset: number;
+    /**
+     * The nodata applied to this input, when the request or its STAC item set one (else the job's or the file's)
+     */
+    nodata?: number;
+    stac?: JobInputStac;
+    sources?: JobInputSources;
 };
+
+/**
+ * The STAC Item and asset the input's href was resolved from
+ */
+export type JobInputStac = {
+    /**
+     * The STAC Item's URL
+     */
+    item: string;
+    /**
+     * The asset's key
+     */
+    asset: string;
+};
+
+/**
+ * Where each value came from: `request`, the STAC `item` (its bands' scale, offset, nodata; the band of the common name) or the `default` (band 1, scale 1, offset 0, nodata unset)
+ */
+export type JobInputSources = {
+    band: InputValueSource;
+    scale: InputValueSource;
+    offset: InputValueSource;
+    nodata: InputValueSource;
+};
+
+export type InputValueSource = 'request' | 'item' | 'default';
 
 /**
  * A zonal_statistics job's fields and how they are weighed
@@ -249,8 +281,13 @@ export type CreateJob = {
      * A time series instead of `inputs` (zonal_statistics): up to 100 dates, each another scene (any grid or CRS), with its own inputs and mask
      */
     dates?: Array<ZonalDate>;
+    stac_search?: StacSearch;
     /**
-     * One entry per band: for an index keyed by STAC common name (red, nir, swir16, …), for an expression by the names it uses. A zonal_statistics time series gives `dates` instead
+     * HTTPS URL of a STAC Item whose assets are the job's inputs: the formula's bands (and the mask's input) by band common name or asset key, with the item's scale, offset and nodata; `inputs` need only name extra assets or override values
+     */
+    stac_item?: string;
+    /**
+     * One entry per band: for an index keyed by STAC common name (red, nir, swir16, …), for an expression by the names it uses. A zonal_statistics time series gives `dates` (or `stac_search`) instead; with `stac_item` or `stac_search`, only extra assets and overrides
      */
     inputs?: {
         [key: string]: JobInput;
@@ -415,17 +452,21 @@ export type FieldCollection = {
 };
 
 /**
- * One date of a time series: its scene's inputs and its own mask
+ * One date of a time series: its scene's inputs (or STAC item) and its own mask
  */
 export type ZonalDate = {
     /**
-     * When the date's scene was acquired (RFC 3339); the series is sorted by it
+     * When the date's scene was acquired (RFC 3339); the series is sorted by it. With stac_item, the item's datetime unless given
      */
-    datetime: string;
+    datetime?: string;
     /**
-     * The date's inputs, named as the formula needs them (the same names on every date)
+     * HTTPS URL of the date's STAC Item: the formula's inputs are its assets by band common name, and `inputs` need only name extra assets (`{ "scl": { "asset": "scl" } }`)
      */
-    inputs: {
+    stac_item?: string;
+    /**
+     * The date's inputs, named as the formula needs them (the same names on every date); optional with stac_item
+     */
+    inputs?: {
         [key: string]: JobInput;
     };
     mask?: Mask;
@@ -437,19 +478,27 @@ export type JobInput = {
      */
     upload_id?: string;
     /**
-     * HTTPS URL of a Cloud-Optimized GeoTIFF, read by byte ranges (the server must honour Range); give this or upload_id
+     * HTTPS URL of a Cloud-Optimized GeoTIFF, read by byte ranges (the server must honour Range); give this, upload_id or stac_item
      */
     href?: string;
     /**
-     * 1-based band of the file
+     * HTTPS URL of a STAC Item whose asset this input reads (`asset`, else the asset whose band's common name or key is the input's name); give this, upload_id or href
+     */
+    stac_item?: string;
+    /**
+     * The key of the STAC Item's asset to read: of this input's stac_item, or without one, of the job's (or the date's) stac_item or of each item its stac_search finds
+     */
+    asset?: string;
+    /**
+     * 1-based band of the file; a STAC asset's band of the input's common name, else 1
      */
     band?: number;
     /**
-     * The formula sees sample * scale + offset (e.g. 0.0001 for reflectance)
+     * The formula sees sample * scale + offset (e.g. 0.0001 for reflectance); a STAC asset's own scale unless given, else 1
      */
     scale?: number;
     /**
-     * Added after scale (e.g. -0.1 for Sentinel-2 L2A since baseline 04.00)
+     * Added after scale (e.g. -0.1 for Sentinel-2 L2A since baseline 04.00); a STAC asset's own offset unless given, else 0
      */
     offset?: number;
     /**
@@ -457,9 +506,42 @@ export type JobInput = {
      */
     resampling?: 'nearest' | 'bilinear' | 'average';
     /**
-     * Samples equal to this are nodata in this input; overrides the job's nodata and the file's GDAL_NODATA
+     * Samples equal to this are nodata in this input; overrides the job's nodata, a STAC asset's and the file's GDAL_NODATA
      */
     nodata?: number;
+};
+
+/**
+ * A STAC API search whose items make a zonal_statistics time series, with the fields' extent as intersects; at most 10 pages and 1000 items
+ */
+export type StacSearch = {
+    /**
+     * The STAC API's root (its item search is POST <url>/search)
+     */
+    url: string;
+    collections?: Array<string>;
+    /**
+     * An RFC 3339 instant or interval, as STAC item search takes it
+     */
+    datetime?: string;
+    /**
+     * The Query extension's filter (give this or filter)
+     */
+    query?: {
+        [key: string]: {
+            [key: string]: unknown;
+        };
+    };
+    /**
+     * A CQL2-JSON filter (the Filter extension; give this or query)
+     */
+    filter?: {
+        [key: string]: unknown;
+    };
+    /**
+     * Items per page the API is asked for
+     */
+    limit?: number;
 };
 
 /**
@@ -467,7 +549,7 @@ export type JobInput = {
  */
 export type RemoteOptions = {
     /**
-     * The only hosts this job's href inputs, and every redirect they take, may reach; `*.example.com` matches its subdomains
+     * The only hosts this job's href inputs and STAC items and searches, and every redirect they take, may reach; `*.example.com` matches its subdomains
      */
     allowed_hosts: Array<string>;
 };
