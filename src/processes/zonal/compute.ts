@@ -231,11 +231,7 @@ export async function computeZonalWindow(
 	if (!formula) throw new Error(`job ${job.id} has no compiled formula`);
 	const decoded = await readWindowInputs(env, job, datePlan(plan, date), window);
 	const samples = windowSamples(job, requestDate, decoded, window, formula);
-	const extents = featureExtents(
-		planned.features.map((f) => features[f] as (typeof features)[number]),
-		date.grid,
-		datePath(job.request, planned.date),
-	);
+	const extents = featureExtents(features, date.grid, datePath(job.request, planned.date), planned.features);
 	const stored: WindowFields = { finished: {}, partial: {} };
 	planned.features.forEach((f, i) => {
 		const extent = extents[i];

@@ -48,30 +48,57 @@ export interface FeatureExtent {
 }
 
 /**
- * Each field on `grid` (vertex by vertex into the grid's CRS, then to pixels), or null for a
- * field that misses the raster. Whatever the coverage rule, only pixels the field's box covers
- * can weigh (see pixelCoverage). A grid in a CRS the fields cannot be projected into is refused
- * as an ApiError naming the inputs of the date (`at`, e.g. `dates[2].`).
+ * The fields placed on the last grid asked for, by position (computed as asked): a time series
+ * puts every date on the same grid as often as not, and a job's windows each place their fields
+ * on their date's grid again, one window after another in an isolate. One grid is kept, so the
+ * cache stays the size of one placement of the collection.
  */
-export function featureExtents(features: readonly FieldFeature[], grid: Grid, at: string): (FeatureExtent | null)[] {
-	const subject = { name: "the fields", purpose: "fields", path: `${at}inputs` };
-	return features.map((feature) => {
-		const polygons = polygonsInPixels({ type: "MultiPolygon", coordinates: feature.polygons }, grid, subject);
-		const raster = { rowStart: 0, rowEnd: grid.height, colStart: 0, colEnd: grid.width };
-		const parts = polygons.flatMap((polygon) => pixelBox([polygon], raster) ?? []);
-		if (parts.length === 0) return null;
-		const window = {
-			colStart: Math.min(...parts.map((part) => part.colStart)),
-			colEnd: Math.max(...parts.map((part) => part.colEnd)),
-			rowStart: Math.min(...parts.map((part) => part.rowStart)),
-			rowEnd: Math.max(...parts.map((part) => part.rowEnd)),
-		};
-		const covered = parts.reduce((sum, part) => sum + (part.colEnd - part.colStart) * (part.rowEnd - part.rowStart), 0);
-		const area = polygons.reduce(
-			(sum: number, polygon: Point[][]) =>
-				sum + polygon.reduce((rings, ring, i) => rings + (i === 0 ? 1 : -1) * Math.abs(doubledArea(ring)), 0) / 2,
-			0,
-		);
-		return { polygons, window, parts, pixels: Math.min(covered, Math.max(area, 1)) };
+let lastPlaced: { features: readonly FieldFeature[]; grid: string; extents: (FeatureExtent | null)[] } | null = null;
+
+/**
+ * Where each of `positions` of `features` lies on `grid` (vertex by vertex into the grid's CRS,
+ * then to pixels), or null for a field that misses the raster. Whatever the coverage rule, only
+ * pixels the field's box covers can weigh (see pixelCoverage). A grid in a CRS the fields cannot
+ * be projected into is refused as an ApiError naming the inputs of the date (`at`, e.g. `dates[2].`).
+ */
+export function featureExtents(
+	features: readonly FieldFeature[],
+	grid: Grid,
+	at: string,
+	positions: readonly number[] = features.map((_, f) => f),
+): (FeatureExtent | null)[] {
+	const gridKey = JSON.stringify(grid);
+	if (lastPlaced?.features !== features || lastPlaced.grid !== gridKey) {
+		lastPlaced = { features, grid: gridKey, extents: [] };
+	}
+	const { extents } = lastPlaced;
+	return positions.map((f) => {
+		let extent = extents[f];
+		if (extent === undefined) {
+			extent = featureExtent(features[f] as FieldFeature, grid, at);
+			extents[f] = extent;
+		}
+		return extent;
 	});
+}
+
+function featureExtent(feature: FieldFeature, grid: Grid, at: string): FeatureExtent | null {
+	const subject = { name: "the fields", purpose: "fields", path: `${at}inputs` };
+	const polygons = polygonsInPixels({ type: "MultiPolygon", coordinates: feature.polygons }, grid, subject);
+	const raster = { rowStart: 0, rowEnd: grid.height, colStart: 0, colEnd: grid.width };
+	const parts = polygons.flatMap((polygon) => pixelBox([polygon], raster) ?? []);
+	if (parts.length === 0) return null;
+	const window = {
+		colStart: Math.min(...parts.map((part) => part.colStart)),
+		colEnd: Math.max(...parts.map((part) => part.colEnd)),
+		rowStart: Math.min(...parts.map((part) => part.rowStart)),
+		rowEnd: Math.max(...parts.map((part) => part.rowEnd)),
+	};
+	const covered = parts.reduce((sum, part) => sum + (part.colEnd - part.colStart) * (part.rowEnd - part.rowStart), 0);
+	const area = polygons.reduce(
+		(sum: number, polygon: Point[][]) =>
+			sum + polygon.reduce((rings, ring, i) => rings + (i === 0 ? 1 : -1) * Math.abs(doubledArea(ring)), 0) / 2,
+		0,
+	);
+	return { polygons, window, parts, pixels: Math.min(covered, Math.max(area, 1)) };
 }
