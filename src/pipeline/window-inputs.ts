@@ -57,18 +57,34 @@ function floatWindow(values: Float32Array, window: PixelWindow): DecodedWindow {
 		if (!(window.colStart <= colStart && colStart < colEnd && colEnd <= window.colEnd)) {
 			throw new RangeError(`columns ${colStart}-${colEnd} are not inside ${window.colStart}-${window.colEnd}`);
 		}
-		const columns = colEnd - colStart;
+		const copyBox = (position: number, box: PixelWindow, destination: SampleArray) => {
+			if (position !== 0 || !(destination instanceof Float32Array)) {
+				throw new RangeError("a resampled input has one float32 band");
+			}
+			const columns = box.colEnd - box.colStart;
+			const inside =
+				0 <= box.colStart &&
+				columns > 0 &&
+				colStart + box.colEnd <= colEnd &&
+				0 <= box.rowStart &&
+				box.rowStart < box.rowEnd &&
+				box.rowEnd <= window.rowEnd - window.rowStart;
+			if (!inside) throw new RangeError("the box is not inside the window");
+			for (let row = box.rowStart; row < box.rowEnd; row++) {
+				const from = row * width + colStart + box.colStart - window.colStart;
+				destination.set(values.subarray(from, from + columns), (row - box.rowStart) * columns);
+			}
+		};
 		return {
 			sampleTypes: ["float32"],
 			copyBand(position, destination) {
-				if (position !== 0 || !(destination instanceof Float32Array)) {
-					throw new RangeError("a resampled input has one float32 band");
-				}
-				for (let row = 0; row < window.rowEnd - window.rowStart; row++) {
-					const from = row * width + colStart - window.colStart;
-					destination.set(values.subarray(from, from + columns), row * columns);
-				}
+				copyBox(
+					position,
+					{ rowStart: 0, rowEnd: window.rowEnd - window.rowStart, colStart: 0, colEnd: colEnd - colStart },
+					destination,
+				);
 			},
+			copyBox,
 			maskEmptyBlocks() {},
 			hasEmptyBlocks: () => false,
 			columns: view,

@@ -149,10 +149,35 @@ interface CellDeposits {
 	marks: Uint8Array;
 }
 
+/**
+ * The arrays {@link pixelCoverage} deposits into, kept from one feature to the next: weighing a
+ * window's hundreds of fields otherwise allocates (and the collector frees) two arrays a field.
+ * The weights pixelCoverage returns are a view of them, valid until its next call with the same
+ * scratch.
+ */
+export class CoverageScratch {
+	private cells = new Float64Array(0);
+	private marks = new Uint8Array(0);
+
+	/** Zeroed deposits for `pixels` pixels. */
+	take(pixels: number): CellDeposits {
+		if (this.cells.length < pixels) {
+			// Grown by half again at least, so a run of slightly larger fields does not grow it each time.
+			const capacity = Math.max(pixels, Math.ceil(this.cells.length * 1.5));
+			this.cells = new Float64Array(capacity);
+			this.marks = new Uint8Array(capacity);
+		}
+		const cells = this.cells.subarray(0, pixels);
+		const marks = this.marks.subarray(0, pixels);
+		cells.fill(0);
+		marks.fill(0);
+		return { cells, marks };
+	}
+}
+
 /** Walks every edge through the rows of the block, depositing area and marking touched pixels. */
-function depositAreas(rings: readonly SignedRing[], width: number, height: number): CellDeposits {
-	const cells = new Float64Array(width * height);
-	const touched = new Uint8Array(width * height);
+function depositAreas(rings: readonly SignedRing[], width: number, height: number, deposits: CellDeposits): void {
+	const { cells, marks: touched } = deposits;
 	for (const { points, sign } of rings) {
 		for (let i = 0; i < points.length; i++) {
 			const [x0, y0] = points[i] ?? [0, 0];
@@ -186,7 +211,6 @@ function depositAreas(rings: readonly SignedRing[], width: number, height: numbe
 			}
 		}
 	}
-	return { cells, marks: touched };
 }
 
 /**
@@ -197,9 +221,8 @@ function depositAreas(rings: readonly SignedRing[], width: number, height: numbe
  * edge outside unless that edge is horizontal and a ring's own bottom (its inside above), whose
  * centres GDAL fills separately ("do not skip bottom horizontal segments"): those are marked.
  */
-function centreWinding(rings: readonly SignedRing[], width: number, height: number): CellDeposits {
-	const cells = new Float64Array(width * height);
-	const marks = new Uint8Array(width * height);
+function centreWinding(rings: readonly SignedRing[], width: number, height: number, deposits: CellDeposits): void {
+	const { cells, marks } = deposits;
 	for (const { points, sign, turn } of rings) {
 		for (let i = 0; i < points.length; i++) {
 			const [x0, y0] = points[i] ?? [0, 0];
@@ -229,7 +252,6 @@ function centreWinding(rings: readonly SignedRing[], width: number, height: numb
 			}
 		}
 	}
-	return { cells, marks };
 }
 
 /**
@@ -272,11 +294,14 @@ export function pixelBox(polygons: readonly (readonly Point[][])[], window: Pixe
  * border, is not touched, and an edge within 0.01 pixel of horizontal or vertical is not moved
  * onto the nearest one (GDAL's line walk does both). "center" follows GDAL's default rasterization
  * of a north-up grid exactly, ties included (see centreWinding).
+ *
+ * Given a `scratch`, the weights are a view of its arrays (see {@link CoverageScratch}).
  */
 export function pixelCoverage(
 	polygons: readonly Point[][][],
 	rule: CoverageRule,
 	window: PixelWindow,
+	scratch: CoverageScratch = new CoverageScratch(),
 ): PixelCoverage | null {
 	const box = pixelBox(polygons, window);
 	if (!box) return null;
@@ -285,7 +310,10 @@ export function pixelCoverage(
 	const height = rowEnd - rowStart;
 	const rings = signedRings(polygons, colStart, rowStart);
 
-	const { cells, marks } = rule === "center" ? centreWinding(rings, width, height) : depositAreas(rings, width, height);
+	const deposits = scratch.take(width * height);
+	if (rule === "center") centreWinding(rings, width, height, deposits);
+	else depositAreas(rings, width, height, deposits);
+	const { cells, marks } = deposits;
 	// Each row's running sum of deposits is a pixel's covered area, or for centres its winding
 	// number. A pixel no edge runs through is wholly in or out, so its sum is 1 or 0 up to rounding.
 	let covered = false;

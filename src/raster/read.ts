@@ -126,6 +126,13 @@ export interface DecodedWindow {
 	 */
 	copyBand(position: number, destination: SampleArray): void;
 	/**
+	 * Writes the band at `position` over `box` (rows and columns counted from the window's
+	 * top-left pixel, inside it) into `destination`, row-major, the box's width wide: a small part
+	 * of the window read straight from the decoded samples, with no copy of the whole window.
+	 * Synchronous.
+	 */
+	copyBox(position: number, box: PixelWindow, destination: SampleArray): void;
+	/**
 	 * Sets NaN in `output` (the window's pixels, row-major) wherever the band at `position` lies
 	 * in a block the file stores empty. Synchronous.
 	 */
@@ -141,13 +148,13 @@ export interface DecodedWindow {
 }
 
 /**
- * What a decoded window holds, for {@link viewOf}: a way to copy rows of a band for a range of
- * the window's columns, and each band's areas stored empty (relative to the window).
+ * What a decoded window holds, for {@link viewOf}: a way to copy a band over an area of the
+ * window, and each band's areas stored empty (relative to the window).
  */
 interface DecodedSamples {
 	sampleTypes: readonly SampleType[];
-	/** Writes the band's rows over columns [colStart, colEnd) of the raster into `destination`. */
-	copyColumns(position: number, destination: SampleArray, colStart: number, colEnd: number): void;
+	/** Writes the band over `area` (raster rows and columns, inside the window) into `destination`, the area's width wide. */
+	copyArea(position: number, destination: SampleArray, area: PixelWindow): void;
 	empty: readonly PixelWindow[][];
 }
 
@@ -157,7 +164,6 @@ function viewOf(samples: DecodedSamples, window: PixelWindow, colStart: number, 
 		throw new RangeError(`columns ${colStart}-${colEnd} are not inside ${window.colStart}-${window.colEnd}`);
 	}
 	const width = colEnd - colStart;
-	const pixels = width * (window.rowEnd - window.rowStart);
 	const shift = colStart - window.colStart;
 	/** The band's areas stored empty, relative to these columns. */
 	const emptyIn = (position: number) =>
@@ -166,13 +172,30 @@ function viewOf(samples: DecodedSamples, window: PixelWindow, colStart: number, 
 			const to = Math.min(area.colEnd - shift, width);
 			return from < to ? [{ ...area, colStart: from, colEnd: to }] : [];
 		});
+	const copy = (position: number, destination: SampleArray, area: PixelWindow) => {
+		const sampleType = samples.sampleTypes[position];
+		if (sampleType === undefined) throw new RangeError(`no band at position ${position}`);
+		checkDestination(destination, sampleType, (area.rowEnd - area.rowStart) * (area.colEnd - area.colStart));
+		samples.copyArea(position, destination, area);
+	};
 	return {
 		sampleTypes: samples.sampleTypes,
 		copyBand(position, destination) {
-			const sampleType = samples.sampleTypes[position];
-			if (sampleType === undefined) throw new RangeError(`no band at position ${position}`);
-			checkDestination(destination, sampleType, pixels);
-			samples.copyColumns(position, destination, colStart, colEnd);
+			copy(position, destination, { rowStart: window.rowStart, rowEnd: window.rowEnd, colStart, colEnd });
+		},
+		copyBox(position, box, destination) {
+			if (!(0 <= box.colStart && box.colStart < box.colEnd && box.colEnd <= width)) {
+				throw new RangeError(`box columns ${box.colStart}-${box.colEnd} are not inside 0-${width}`);
+			}
+			if (!(0 <= box.rowStart && box.rowStart < box.rowEnd && box.rowEnd <= window.rowEnd - window.rowStart)) {
+				throw new RangeError(`box rows ${box.rowStart}-${box.rowEnd} are not inside the window's`);
+			}
+			copy(position, destination, {
+				rowStart: window.rowStart + box.rowStart,
+				rowEnd: window.rowStart + box.rowEnd,
+				colStart: colStart + box.colStart,
+				colEnd: colStart + box.colEnd,
+			});
 		},
 		maskEmptyBlocks(position, output) {
 			maskAreas(output, width, emptyIn(position));
@@ -361,19 +384,19 @@ export async function readWindow(
 		{
 			sampleTypes: bands.map(() => sampleType),
 			empty,
-			copyColumns(position, destination, fromColumn, toColumn) {
+			copyArea(position, destination, area) {
 				const band = bands[position];
 				const bandBlocks = blocks[planar ? position : 0];
 				if (band === undefined || !bandBlocks) throw new RangeError(`no band at position ${position}`);
 				const offset = planar ? 0 : band - 1;
-				const destinationWidth = toColumn - fromColumn;
+				const destinationWidth = area.colEnd - area.colStart;
 				for (const { values, x0, x1, y0, y1, rowPixels } of bandBlocks) {
-					const from0 = Math.max(fromColumn, x0);
-					const columns = Math.min(toColumn, x1) - from0;
+					const from0 = Math.max(area.colStart, x0);
+					const columns = Math.min(area.colEnd, x1) - from0;
 					if (columns <= 0) continue;
-					for (let row = Math.max(rowStart, y0); row < Math.min(rowEnd, y1); row++) {
+					for (let row = Math.max(area.rowStart, y0); row < Math.min(area.rowEnd, y1); row++) {
 						const from = (row - y0) * rowPixels + (from0 - x0);
-						const to = (row - rowStart) * destinationWidth + (from0 - fromColumn);
+						const to = (row - area.rowStart) * destinationWidth + (from0 - area.colStart);
 						if (stride === 1) {
 							destination.set(values.subarray(from, from + columns), to);
 						} else {
@@ -484,17 +507,22 @@ async function readWindowGenerally(
 		{
 			sampleTypes,
 			empty,
-			copyColumns(position, destination, fromColumn, toColumn) {
+			copyArea(position, destination, area) {
 				const data = decoded[position];
 				if (!data) throw new RangeError(`no band at position ${position}`);
-				if (fromColumn === colStart && toColumn === colEnd) {
+				if (
+					area.colStart === colStart &&
+					area.colEnd === colEnd &&
+					area.rowStart === rowStart &&
+					area.rowEnd === rowEnd
+				) {
 					destination.set(data as ArrayLike<number>);
 					return;
 				}
-				const columns = toColumn - fromColumn;
-				for (let row = 0; row < rowEnd - rowStart; row++) {
-					const from = row * windowWidth + (fromColumn - colStart);
-					destination.set((data as SampleArray).subarray(from, from + columns), row * columns);
+				const columns = area.colEnd - area.colStart;
+				for (let row = area.rowStart; row < area.rowEnd; row++) {
+					const from = (row - rowStart) * windowWidth + (area.colStart - colStart);
+					destination.set((data as SampleArray).subarray(from, from + columns), (row - area.rowStart) * columns);
 				}
 			},
 		},

@@ -12,7 +12,7 @@ import { type CompiledFormula, jobFormula } from "../../indices/formula";
 import type { StripSpan } from "../../pipeline/plan";
 import type { StageContext } from "../../pipeline/stage";
 import { type DecodedInput, readWindowInputs } from "../../pipeline/window-inputs";
-import { type PixelCoverage, pixelCoverage } from "../../raster/coverage";
+import { CoverageScratch, type PixelCoverage, pixelCoverage } from "../../raster/coverage";
 import { MASK_FATE, type MaskRule, maskFates } from "../../raster/mask";
 import type { PixelWindow } from "../../raster/read";
 import { SAMPLE_ARRAYS, type SampleArray, type SampleType } from "../../raster/samples";
@@ -39,9 +39,13 @@ export interface ZonalWindowOutput {
 	partial_fields: number;
 }
 
-/** A band of the window copied out of its decoded blocks once, row-major, the window's width wide. */
+/**
+ * A band of the window as a field reads it: each field's box is copied straight from the decoded
+ * blocks, so the window's pixels are held once (a copy of each band as well doubled the window's
+ * memory and cost a pass over pixels that fields mostly do not cover).
+ */
 interface WindowBand {
-	samples: SampleArray;
+	decoded: DecodedInput;
 	type: SampleType;
 }
 
@@ -84,9 +88,7 @@ function windowSamples(
 	const band = (decoded: DecodedInput): WindowBand => {
 		const type = decoded.window.sampleTypes[decoded.position];
 		if (!type) throw new Error(`job ${job.id}: a band was not decoded`);
-		const samples = new SAMPLE_ARRAYS[type](pixels);
-		decoded.window.copyBand(decoded.position, samples);
-		return { samples, type };
+		return { decoded, type };
 	};
 	const inputs = formula.inputs.map((name) => {
 		const jobInput = date.inputs[name] ?? name;
@@ -106,15 +108,6 @@ function windowSamples(
 		pixels,
 	);
 	return { width, inputs, mask, empty };
-}
-
-/** The box's rows of a window band, packed: the box's width wide. */
-function boxOf(band: SampleArray, windowWidth: number, box: PixelWindow, into: SampleArray): void {
-	const width = box.colEnd - box.colStart;
-	for (let row = box.rowStart; row < box.rowEnd; row++) {
-		const from = row * windowWidth + box.colStart;
-		into.set(band.subarray(from, from + width), (row - box.rowStart) * width);
-	}
 }
 
 /**
@@ -137,8 +130,8 @@ function weighField(
 	};
 	const pixels = weights.width * weights.height;
 	const arena = kernels.arena({ pixels, inputs: samples.inputs });
-	samples.inputs.forEach((input, i) => {
-		boxOf(input.samples, samples.width, box, arena.inputs[i] as SampleArray);
+	samples.inputs.forEach(({ decoded }, i) => {
+		decoded.window.copyBox(decoded.position, box, arena.inputs[i] as SampleArray);
 	});
 	const values = arena.evaluate(
 		formula.program,
@@ -146,9 +139,9 @@ function weighField(
 	);
 	let fates: Uint8Array | null = null;
 	if (samples.mask) {
-		const { samples: band, type, rule, nodata } = samples.mask;
+		const { decoded, type, rule, nodata } = samples.mask;
 		const boxed = new SAMPLE_ARRAYS[type](pixels);
-		boxOf(band, samples.width, box, boxed);
+		decoded.window.copyBox(decoded.position, box, boxed);
 		fates = maskFates(boxed, rule, nodata);
 	}
 	for (let row = 0; row < weights.height; row++) {
@@ -233,11 +226,14 @@ export async function computeZonalWindow(
 	const samples = windowSamples(job, requestDate, decoded, window, formula);
 	const extents = featureExtents(features, date.grid, datePath(job.request, planned.date), planned.features);
 	const stored: WindowFields = { finished: {}, partial: {} };
+	// One accumulator and one coverage scratch for all the window's fields, one field at a time.
+	const accumulator = new WeightedStatistics();
+	const scratch = new CoverageScratch();
 	planned.features.forEach((f, i) => {
 		const extent = extents[i];
 		if (!extent) return;
-		const accumulator = new WeightedStatistics();
-		const weights = pixelCoverage(extent.polygons, rule, window);
+		accumulator.clear();
+		const weights = pixelCoverage(extent.polygons, rule, window, scratch);
 		if (weights) weighField(samples, formula, weights, window, accumulator);
 		if (contains(window, extent.window)) stored.finished[f] = zoneStatistics(accumulator, job.request);
 		else stored.partial[f] = base64(accumulator.toBytes());

@@ -167,6 +167,13 @@ function compensatedAdd(sum: number, compensation: number, addend: number): [num
 	return [total, compensation + error];
 }
 
+/**
+ * What {@link WeightedStatistics.finish} sorts and sums in, kept from one call to the next (it
+ * is synchronous): a window finishes hundreds of fields, and allocating these per field cost
+ * more than the sort itself (bench:fields). Grown, never shrunk.
+ */
+const finishScratch = { keys: new BigUint64Array(0), cumulative: new Float64Array(0) };
+
 /** Sort keys of float32 bit patterns: unsigned order equals numeric order (negatives' bits inverted). */
 function orderedKey(bits: number): number {
 	return (bits & 0x80000000) !== 0 ? ~bits >>> 0 : (bits | 0x80000000) >>> 0;
@@ -184,6 +191,21 @@ export class WeightedStatistics {
 	private sketched: { sketch: QuantileSketch; moments: Moments } | null = null;
 	private nodataWeight = 0;
 	private maskedWeight = 0;
+
+	/**
+	 * Empties the accumulator for another feature, keeping the pairs' arrays it has grown (a
+	 * window weighs its fields one after another with one accumulator).
+	 */
+	clear(): void {
+		if (this.sketched) {
+			this.values = new Float32Array(INITIAL_CAPACITY);
+			this.weights = new Float64Array(INITIAL_CAPACITY);
+			this.sketched = null;
+		}
+		this.pairs = 0;
+		this.nodataWeight = 0;
+		this.maskedWeight = 0;
+	}
 
 	/** A valid pixel's value with the feature's weight on it; a weight of 0 adds nothing. */
 	add(value: number, weight: number): void {
@@ -337,13 +359,14 @@ export class WeightedStatistics {
 		}
 		const order = this.ascendingOrder();
 		// Cumulative weights in ascending order of value; the last is the total the quantiles take.
-		const cumulative = new Float64Array(this.pairs);
+		if (finishScratch.cumulative.length < this.pairs) finishScratch.cumulative = new Float64Array(this.pairs);
+		const cumulative = finishScratch.cumulative;
 		let running = 0;
 		for (let rank = 0; rank < this.pairs; rank++) {
-			running += this.weights[order[rank] ?? 0] ?? 0;
+			running += this.weights[order(rank)] ?? 0;
 			cumulative[rank] = running;
 		}
-		const valueAt = (rank: number) => this.values[order[rank] ?? 0] ?? 0;
+		const valueAt = (rank: number) => this.values[order(rank)] ?? 0;
 		for (const q of percentiles) {
 			const target = (q / 100) * running;
 			// The first rank whose cumulative weight reaches the target (binary search: they ascend).
@@ -373,13 +396,14 @@ export class WeightedStatistics {
 	}
 
 	/**
-	 * Pair indices in ascending order of value. Each value's order key goes in the high half and its
-	 * index in the low half of a 64-bit integer, so one native typed-array sort orders a million
-	 * pairs in milliseconds with no comparator calls.
+	 * The pair index at each rank in ascending order of value, valid until the next finish. Each
+	 * value's order key goes in the high half and its index in the low half of a 64-bit integer,
+	 * so one native typed-array sort orders a million pairs in milliseconds with no comparator calls.
 	 */
-	private ascendingOrder(): Uint32Array {
-		const keys = new BigUint64Array(this.pairs);
-		const halves = new Uint32Array(keys.buffer);
+	private ascendingOrder(): (rank: number) => number {
+		if (finishScratch.keys.length < this.pairs) finishScratch.keys = new BigUint64Array(this.pairs);
+		const keys = finishScratch.keys.subarray(0, this.pairs);
+		const halves = new Uint32Array(keys.buffer, 0, 2 * this.pairs);
 		const bits = new Uint32Array(this.values.buffer, 0, this.pairs);
 		// Little-endian halves: low word first. Workers run on little-endian hosts only.
 		for (let i = 0; i < this.pairs; i++) {
@@ -387,9 +411,7 @@ export class WeightedStatistics {
 			halves[2 * i + 1] = orderedKey(bits[i] ?? 0);
 		}
 		keys.sort();
-		const order = new Uint32Array(this.pairs);
-		for (let i = 0; i < this.pairs; i++) order[i] = halves[2 * i] ?? 0;
-		return order;
+		return (rank) => halves[2 * rank] ?? 0;
 	}
 
 	/** Folds the pairs into a sketch and moments, and lets the pairs go. */
