@@ -9,6 +9,7 @@
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import "./job-page.css";
+import type { Job, OtlpSpan as Span, Statistics } from "../openapi/client/src/index";
 
 const KEY_ITEM = "eo-edge.api-key";
 const POLL_MS = 2000;
@@ -16,46 +17,6 @@ const POLL_MS = 2000;
 const MAX_FIELD_CHARTS = 12;
 
 const COLOURS = { ok: "#1a9850", retry: "#fdae61", failed: "#d73027", open: "#9e9e9e" } as const;
-
-interface Job {
-	id: string;
-	status: "queued" | "running" | "succeeded" | "failed" | "canceled";
-	stage: string | null;
-	progress: number;
-	process: string;
-	index: string;
-	expression: string | null;
-	trace_id: string;
-	usage: Record<string, number | null>;
-	created_at: string;
-	updated_at: string;
-	error: { title: string; detail: string; errors?: { path: string; message: string }[] } | null;
-	warnings: { code: string; message: string }[];
-	artifacts: { name: string; media_type: string; bytes: number }[];
-}
-
-interface Span {
-	spanId: string;
-	name: string;
-	kind: number;
-	startTimeUnixNano: string;
-	endTimeUnixNano: string;
-	attributes: { key: string; value: Record<string, unknown> }[];
-	events: { name: string }[];
-	status: { code: number; message?: string };
-}
-
-interface Statistics {
-	count: number;
-	nodata_count: number;
-	masked_count: number;
-	min: number | null;
-	max: number | null;
-	mean: number | null;
-	std: number | null;
-	percentiles: Record<string, number | null>;
-	histogram: { edges: number[]; counts: number[] };
-}
 
 interface ZoneStatistics {
 	datetime?: string | null;

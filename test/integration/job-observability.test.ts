@@ -4,42 +4,15 @@
  * sent to a collector stand-in (test/node/otlp-collector.ts).
  */
 import { describe, expect, it } from "vitest";
-import type { Job } from "../../openapi/client/src/index";
+import type { Job, JobLog, OtlpSpan, OtlpTrace } from "../../openapi/client/src/index";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
 import { anonymous, api, apiWith, expectProblem, heldQueue, json, submitJob, upload, waitForJob } from "../helpers";
 import { createTenantKey } from "../tenants";
 
-interface LogRow {
-	id: string;
-	time: string;
-	level: "debug" | "info" | "warning" | "error";
-	stage: string;
-	window?: number;
-	attempt?: number;
-	code?: string;
-	message: string;
-	data?: Record<string, unknown>;
-	trace_id: string;
-	span_id: string;
-}
-
-interface Span {
-	traceId: string;
-	spanId: string;
-	parentSpanId?: string;
-	name: string;
-	kind: number;
-	startTimeUnixNano: string;
-	endTimeUnixNano: string;
-	attributes: { key: string; value: Record<string, unknown> }[];
-	events: { timeUnixNano: string; name: string; attributes: { key: string; value: Record<string, unknown> }[] }[];
-	status: { code: number; message?: string };
-}
-
-interface Trace {
-	resourceSpans: { scopeSpans: { spans: Span[] }[] }[];
-}
+type LogRow = JobLog;
+type Span = OtlpSpan;
+type Trace = OtlpTrace;
 
 const COGS = "https://cogs.test";
 
