@@ -8,6 +8,8 @@
  * work, which a Worker does not spend CPU time on (both are subrequests); the CPU they take is
  * counted apart, in {@link StorageCpu}, so the bench can report the stages' CPU without it.
  */
+
+import { createHash } from "node:crypto";
 import {
 	closeSync,
 	existsSync,
@@ -270,4 +272,40 @@ export function collectingQueue(): Queue & { sent: unknown[] } {
 			for (const message of messages) sent.push(message.body);
 		},
 	} as unknown as Queue & { sent: unknown[] };
+}
+
+/**
+ * Workers' `crypto.DigestStream` (publish hashes every artifact through it, src/storage/objects.ts),
+ * which Node lacks: a WritableStream whose `digest` resolves to the hash of what was written.
+ */
+class NodeDigestStream extends WritableStream<ArrayBufferView | ArrayBuffer> {
+	readonly digest: Promise<ArrayBuffer>;
+	constructor(algorithm: string) {
+		const hash = createHash(algorithm.replace("-", "").toLowerCase());
+		let settle: (digest: ArrayBuffer) => void = () => undefined;
+		super({
+			write(chunk) {
+				hash.update(
+					chunk instanceof ArrayBuffer
+						? new Uint8Array(chunk)
+						: new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+				);
+			},
+			close() {
+				const bytes = hash.digest();
+				settle(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+			},
+		});
+		this.digest = new Promise((resolve) => {
+			settle = resolve;
+		});
+	}
+}
+
+/** Gives Node the Workers crypto API the pipeline uses; idempotent. */
+export function installWorkersCrypto(): void {
+	const workers = globalThis.crypto as unknown as { DigestStream?: unknown };
+	if (workers.DigestStream === undefined) {
+		Object.defineProperty(globalThis.crypto, "DigestStream", { value: NodeDigestStream, configurable: true });
+	}
 }

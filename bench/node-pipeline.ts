@@ -22,7 +22,15 @@ import { dispatchBatch } from "../src/pipeline/dispatch";
 import "../src/processes/registry";
 import { pipelineStages, type StageName, stageNames } from "../src/pipeline/stages";
 import type { RasterSummary } from "../src/raster/inspect";
-import { collectingQueue, cpuMsSince, directoryR2, nodeD1, type ServedBytes, StorageCpu } from "./node-bindings";
+import {
+	collectingQueue,
+	cpuMsSince,
+	directoryR2,
+	installWorkersCrypto,
+	nodeD1,
+	type ServedBytes,
+	StorageCpu,
+} from "./node-bindings";
 
 export const ROOT = resolve(import.meta.dirname, "..");
 export const SCENE_CACHE = join(ROOT, "artifacts", "bench-scene");
@@ -193,6 +201,7 @@ export interface NodePipeline {
 }
 
 export async function startNodePipeline(name: string): Promise<NodePipeline> {
+	installWorkersCrypto();
 	const work = mkdtempSync(join(tmpdir(), `${name}-`));
 	const storage = new StorageCpu();
 	const served: ServedBytes = new Map();
