@@ -3,7 +3,7 @@
  * the request or queue delivery it happened in. The rows that open and close a delivery's span
  * are marked, so the job's trace is read from the same rows (src/observability/otlp.ts).
  */
-import { now, parseJson } from "./sql";
+import { now, parseJson, placeholders } from "./sql";
 
 export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -107,6 +107,11 @@ export function jobLogStatement(db: D1Database, log: NewJobLog): D1PreparedState
 			log.durationMs ?? null,
 			log.queueWaitMs ?? null,
 		);
+}
+
+/** Removes retired jobs' rows, in the batch that retires them (src/db/jobs.ts `markJobsRetired`). */
+export function deleteJobLogsStatement(db: D1Database, jobIds: readonly string[]): D1PreparedStatement {
+	return db.prepare(`DELETE FROM job_logs WHERE job_id IN (${placeholders(jobIds)})`).bind(...jobIds);
 }
 
 export async function insertJobLog(db: D1Database, log: NewJobLog): Promise<void> {

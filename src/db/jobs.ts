@@ -1,6 +1,7 @@
 /** SQL of the jobs aggregate: admission, the stage a job is in, its end, and the sweeps over jobs. */
 import type { Problem } from "../errors/api-error";
 import type { ArtifactRecord } from "./artifacts";
+import { deleteJobLogsStatement } from "./job-logs";
 import { now, parseJson, placeholders } from "./sql";
 
 export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "canceled";
@@ -637,14 +638,15 @@ export async function listJobsToRetire(
 }
 
 /**
- * Forgets retired jobs' artifacts, events and strips once their objects are gone; the job
- * records are kept, with their status and error.
+ * Forgets retired jobs' artifacts, events, log rows and strips once their objects are gone; the
+ * job records are kept, with their status, error and usage.
  */
 export async function markJobsRetired(db: D1Database, jobIds: readonly string[]): Promise<void> {
 	if (jobIds.length === 0) return;
 	await db.batch([
 		db.prepare(`DELETE FROM artifacts WHERE job_id IN (${placeholders(jobIds)})`).bind(...jobIds),
 		db.prepare(`DELETE FROM job_events WHERE job_id IN (${placeholders(jobIds)})`).bind(...jobIds),
+		deleteJobLogsStatement(db, jobIds),
 		...deleteStageRows(db, jobIds),
 		db.prepare(`UPDATE jobs SET artifacts_expired_at = ? WHERE id IN (${placeholders(jobIds)})`).bind(now(), ...jobIds),
 	]);

@@ -253,7 +253,7 @@ export interface RetentionReport {
 
 /**
  * Deletes inputs older than UPLOAD_RETENTION_DAYS, with the rows of ended upload sessions, and
- * retires jobs ended more than ARTIFACT_RETENTION_DAYS ago: their artifacts and events go, the
+ * retires jobs ended more than ARTIFACT_RETENTION_DAYS ago: their artifacts, events and log rows go, the
  * job record stays.
  */
 export async function applyRetention(env: Env, now: number): Promise<RetentionReport> {

@@ -202,7 +202,7 @@ describe("upkeep at volume", () => {
 	const SESSIONS = 1000;
 	const bulkCount = async (sql: string) => (await env.DB.prepare(sql).first<{ n: number }>())?.n;
 
-	it("reaches every expired row in one run: thousands of ended jobs, their strips and events, uploads and sessions", async () => {
+	it("reaches every expired row in one run: thousands of ended jobs, their strips, events and log rows, uploads and sessions", async () => {
 		const longAgo = new Date(
 			Date.now() - (Math.max(env.UPLOAD_RETENTION_DAYS, env.ARTIFACT_RETENTION_DAYS) + 1) * DAY_MS,
 		);
@@ -225,6 +225,10 @@ describe("upkeep at volume", () => {
 				 SELECT id, 'ingest', 'started', ?, 1, ? FROM jobs WHERE id LIKE 'job_bulk%'
 				 UNION ALL SELECT id, 'ingest', 'succeeded', ?, 1, ? FROM jobs WHERE id LIKE 'job_bulk%'`,
 			).bind(at, TRACE_ID, at, TRACE_ID),
+			env.DB.prepare(
+				`INSERT INTO job_logs (job_id, at, level, stage, message, trace_id, span_id)
+				 SELECT id, ?, 'info', 'ingest', 'ingest started', ?, '00f067aa0ba902b7' FROM jobs WHERE id LIKE 'job_bulk%'`,
+			).bind(at, TRACE_ID),
 			env.DB.prepare(
 				`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
 				 INSERT INTO upload_sessions (id, tenant_id, object_key, multipart_id, bytes, part_bytes, status, trace_id, created_at)
@@ -257,6 +261,7 @@ describe("upkeep at volume", () => {
 			await bulkCount("SELECT COUNT(*) AS n FROM jobs WHERE id LIKE 'job_bulk%' AND artifacts_expired_at IS NULL"),
 		).toBe(0);
 		expect(await bulkCount("SELECT COUNT(*) AS n FROM job_events WHERE job_id LIKE 'job_bulk%'")).toBe(0);
+		expect(await bulkCount("SELECT COUNT(*) AS n FROM job_logs WHERE job_id LIKE 'job_bulk%'")).toBe(0);
 		expect(await bulkCount("SELECT COUNT(*) AS n FROM upload_sessions WHERE id LIKE 'upl_bulk%'")).toBe(0);
 		expect(await bulkCount("SELECT COUNT(*) AS n FROM upload_parts WHERE upload_id LIKE 'upl_bulk%'")).toBe(0);
 		expect(await bulkCount("SELECT COUNT(*) AS n FROM uploads WHERE id LIKE 'upl_bulk%' AND expired_at IS NULL")).toBe(
