@@ -167,7 +167,7 @@ describe("npm run deploy -- --dry-run", () => {
 			"create R2 bucket eo-edge-staging unless it exists",
 			...stagingQueues.map((queue) => `create queue ${queue} unless it exists`),
 			"create dead-letter queue eo-edge-dlq-staging unless it exists",
-			`write [env.staging] of ${configPath}: the top level's bindings and vars, the database ids`,
+			`write the environment sections of ${configPath} from its top level, with the database ids`,
 			"apply the D1 migrations eo-edge-staging has not had yet",
 			"generate WEBHOOK_SECRETS_KEY unless Worker eo-edge-staging has it (random, never printed)",
 			"deploy Worker eo-edge-staging, with the secrets generated above",
@@ -288,6 +288,19 @@ describe("npm run deploy against an account", () => {
 		expect(stagingDatabaseId()).toBe(account.databases.get("eo-edge-staging"));
 	});
 
+	it("never takes a failing secret listing for a Worker without secrets", async () => {
+		expect(await run()).toBe(0);
+		const secret = account.workers.get("eo-edge-staging")?.get("WEBHOOK_SECRETS_KEY");
+		account.failing = "wrangler secret list";
+		account.commands = [];
+		expect(await run()).toBe(1);
+		expect(errors[0]).toBe(
+			"[13/15] generate WEBHOOK_SECRETS_KEY unless Worker eo-edge-staging has it (random, never printed): FAILED",
+		);
+		expect(account.commands.some((command) => command.startsWith("wrangler deploy"))).toBe(false);
+		expect(account.workers.get("eo-edge-staging")?.get("WEBHOOK_SECRETS_KEY")).toBe(secret);
+	});
+
 	it("fails when the deployed Worker is not healthy", async () => {
 		health = () => new Response("worker threw", { status: 503 });
 		expect(await run()).toBe(1);
@@ -367,7 +380,7 @@ describe("docs/deploy.md", () => {
 			...(config.queues?.producers ?? []).map((binding) => binding.binding),
 			...workerSecrets.map((secret) => secret.name),
 		];
-		const unexplained = names.filter((name) => !new RegExp(`^\\| \`${name}\` \\|`, "m").test(page));
+		const unexplained = names.filter((name) => !new RegExp(`^\\| \`${name}\` +\\|`, "m").test(page));
 		expect(unexplained).toEqual([]);
 	});
 });

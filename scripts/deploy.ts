@@ -56,8 +56,8 @@ export const workerSecrets = [
 /** What the steps learn from Cloudflare as they go. */
 interface DeployState {
 	databaseIds?: Map<string, string>;
-	buckets?: Set<string>;
-	queues?: Set<string>;
+	/** Names in each listing read so far, by its command ("queues list"). */
+	listings: Map<string, Set<string>>;
 	missingSecrets: string[];
 	deployedUrl?: string;
 }
@@ -132,22 +132,17 @@ function databaseStep(name: string): Step {
 	};
 }
 
-function listedResourceStep(
-	kind: string,
-	name: string,
-	list: string[],
-	create: string[],
-	known: (state: DeployState) => Set<string> | undefined,
-	remember: (state: DeployState, names: Set<string>) => void,
-): Step {
+/** A resource wrangler lists by name and creates by name: an R2 bucket or a queue. */
+function listedResourceStep(kind: string, name: string, list: string[], create: string[]): Step {
+	const listing = list.join(" ");
 	return {
 		title: `create ${kind} ${name} unless it exists`,
-		commands: [`wrangler ${list.join(" ")}  (once per run)`, `wrangler ${create.join(" ")}  (if missing)`],
+		commands: [`wrangler ${listing}  (once per run)`, `wrangler ${create.join(" ")}  (if missing)`],
 		async run(context) {
-			let names = known(context.state);
+			let names = context.state.listings.get(listing);
 			if (!names) {
 				names = namesIn(await wrangler(context, list));
-				remember(context.state, names);
+				context.state.listings.set(listing, names);
 			}
 			if (names.has(name)) return "exists, reused";
 			const result = await context.runner.wrangler(create);
@@ -160,35 +155,9 @@ function listedResourceStep(
 	};
 }
 
-function bucketStep(name: string): Step {
-	return listedResourceStep(
-		"R2 bucket",
-		name,
-		["r2", "bucket", "list"],
-		["r2", "bucket", "create", name],
-		(state) => state.buckets,
-		(state, names) => {
-			state.buckets = names;
-		},
-	);
-}
-
-function queueStep(name: string, deadLetter: boolean): Step {
-	return listedResourceStep(
-		deadLetter ? "dead-letter queue" : "queue",
-		name,
-		["queues", "list"],
-		["queues", "create", name],
-		(state) => state.queues,
-		(state, names) => {
-			state.queues = names;
-		},
-	);
-}
-
-function writeConfigStep(environment: EnvironmentName, configPath: string): Step {
+function writeConfigStep(configPath: string): Step {
 	return {
-		title: `write [env.${environment}] of ${configPath}: the top level's bindings and vars, the database ids`,
+		title: `write the environment sections of ${configPath} from its top level, with the database ids`,
 		commands: [],
 		async run(context) {
 			const ids = Object.fromEntries(context.state.databaseIds ?? []);
@@ -221,11 +190,16 @@ function secretsStep(environment: EnvironmentName, worker: string): Step {
 		commands: [`wrangler ${args.join(" ")}`],
 		async run(context) {
 			const result = await context.runner.wrangler(args);
+			// Only a Worker not deployed yet has no secrets: no other failure may pass for that, or an
+			// existing key would be replaced.
+			const notDeployedYet = `${result.stdout}\n${result.stderr}`.includes(
+				`Worker "${worker}" (env: ${environment}) not found`,
+			);
 			let existing: string[] = [];
 			if (result.status === 0) {
 				const listed = JSON.parse(result.stdout.slice(result.stdout.indexOf("["))) as { name: string }[];
 				existing = listed.map((secret) => secret.name);
-			} else if (!/not found/i.test(`${result.stdout}\n${result.stderr}`)) {
+			} else if (!notDeployedYet) {
 				throw new Error(`\`wrangler ${args.join(" ")}\` failed:\n${tail(result)}`);
 			}
 			context.state.missingSecrets = workerSecrets
@@ -330,10 +304,16 @@ export function planDeploy(configText: string, environment: EnvironmentName, con
 			},
 		},
 		...resources.databases.map(databaseStep),
-		...resources.buckets.map(bucketStep),
-		...resources.queues.map((queue) => queueStep(queue, false)),
-		...resources.deadLetterQueues.map((queue) => queueStep(queue, true)),
-		writeConfigStep(environment, configPath),
+		...resources.buckets.map((bucket) =>
+			listedResourceStep("R2 bucket", bucket, ["r2", "bucket", "list"], ["r2", "bucket", "create", bucket]),
+		),
+		...resources.queues.map((queue) =>
+			listedResourceStep("queue", queue, ["queues", "list"], ["queues", "create", queue]),
+		),
+		...resources.deadLetterQueues.map((queue) =>
+			listedResourceStep("dead-letter queue", queue, ["queues", "list"], ["queues", "create", queue]),
+		),
+		writeConfigStep(configPath),
 		migrationsStep(environment, resources.databases),
 		secretsStep(environment, worker),
 		deployStep(environment, worker),
@@ -397,7 +377,7 @@ export async function deploy(options: DeployOptions): Promise<number> {
 		url: options.url,
 		healthAttempts: options.healthAttempts ?? 6,
 		healthRetryDelayMs: options.healthRetryDelayMs ?? 5000,
-		state: { missingSecrets: [] },
+		state: { listings: new Map(), missingSecrets: [] },
 	};
 	log(`Deploying EO Edge to ${environment}`);
 	for (const [index, step] of steps.entries()) {
