@@ -290,7 +290,8 @@ export function planDeploy(configText: string, environment: EnvironmentName, con
 	const config = parseWranglerConfig(configText);
 	const section = environmentSection(config, environment, config.env?.[environment]);
 	const resources = environmentResources(section);
-	const worker = environmentResourceName(config.name, environment);
+	// Wrangler's name for an environment's Worker, unless its section names one.
+	const worker = typeof section.name === "string" ? section.name : environmentResourceName(config.name, environment);
 	return [
 		{
 			title: "build the Wasm modules and the docs page's script",
