@@ -58,4 +58,13 @@ describe("npm run keys", { timeout: 60_000 }, () => {
 		expect(remoteDev.status).toBe(1);
 		expect(remoteDev.err).toContain("never put in a deployed database");
 	});
+
+	it("reaches a deployed database with --remote and --env together, once the deploy has written its id", () => {
+		const topLevel = keys("list", "--remote");
+		expect(topLevel.status).toBe(1);
+		expect(topLevel.err).toContain("--remote and --env <staging|production> go together");
+		const notDeployed = keys("list", "--remote", "--env", "staging");
+		expect(notDeployed.status).toBe(1);
+		expect(notDeployed.err).toContain("run `npm run deploy -- --env staging` first");
+	});
 });

@@ -12,13 +12,13 @@
  *   seed-dev                                  the documented development key, local database only
  *
  * The local database (the one `npm run dev` uses; `--persist-to <dir>` as for wrangler) by
- * default; `--remote` talks to the deployed D1 over Cloudflare's API, with
+ * default; `--remote --env <staging|production>` (always together) talks to that environment's deployed D1 over
+ * Cloudflare's API (its database_id, which `npm run deploy` wrote in wrangler.toml), with
  * CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN set.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { parse } from "smol-toml";
 import { getPlatformProxy } from "wrangler";
 import {
 	DEVELOPMENT_API_KEY,
@@ -40,6 +40,7 @@ import {
 	type TenantQuotas,
 } from "../src/db/access";
 import { randomHex } from "../src/ids";
+import { parseWranglerConfig } from "./deploy-config";
 import { remoteD1 } from "./remote-d1";
 
 const { positionals, values } = parseArgs({
@@ -49,6 +50,7 @@ const { positionals, values } = parseArgs({
 		scopes: { type: "string", default: tenantScopes.join(" ") },
 		label: { type: "string" },
 		remote: { type: "boolean", default: false },
+		env: { type: "string" },
 		"persist-to": { type: "string" },
 		"max-concurrent-jobs": { type: "string" },
 		"max-pixels-per-job": { type: "string" },
@@ -143,12 +145,19 @@ try {
 	if (values.remote && command === "seed-dev") {
 		throw new Error("the development key is public: it is never put in a deployed database");
 	}
+	if (values.remote !== (values.env !== undefined)) {
+		throw new Error(
+			"--remote and --env <staging|production> go together: the top level of wrangler.toml is local development",
+		);
+	}
 	if (values.remote) {
-		const config = parse(readFileSync("wrangler.toml", "utf8")) as {
-			d1_databases: { binding: string; database_id: string }[];
-		};
-		const database = config.d1_databases.find((binding) => binding.binding === "DB");
-		if (!database) throw new Error("wrangler.toml has no D1 binding DB");
+		const config = parseWranglerConfig(readFileSync("wrangler.toml", "utf8"));
+		const database = config.env?.[values.env ?? ""]?.d1_databases?.find((binding) => binding.binding === "DB");
+		if (!database?.database_id) {
+			throw new Error(
+				`wrangler.toml has no database_id for DB in [env.${values.env}] yet: run \`npm run deploy -- --env ${values.env}\` first`,
+			);
+		}
 		await run(remoteD1(database.database_id, process.env));
 	} else {
 		const persistTo = values["persist-to"];

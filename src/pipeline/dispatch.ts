@@ -13,6 +13,7 @@ import {
 	markStageRunning,
 	markStageSettled,
 } from "../db/jobs";
+import { topLevelResourceName } from "../environment-names";
 import { ApiError, type FieldError, jobProblem, type Problem, TransientFault } from "../errors/api-error";
 import { oneAtATime } from "../isolate-memory";
 import { describeError, log } from "../observability/log";
@@ -372,7 +373,8 @@ export async function dispatchBatch(
 	env: Env,
 	consumers: ReadonlyMap<string, QueueConsumer> = queueConsumers,
 ): Promise<void> {
-	const consumer = consumers.get(batch.queue);
+	// A deployed environment's queues carry its name (eo-edge-ingest-staging); the registry holds eo-edge-ingest.
+	const consumer = consumers.get(topLevelResourceName(batch.queue, env.ENVIRONMENT ?? ""));
 	if (!consumer) {
 		log.error("queue_without_consumer", { queue: batch.queue, messages: batch.messages.length });
 		batch.retryAll();

@@ -35,6 +35,21 @@ afterEach(() => {
 	vi.restoreAllMocks();
 });
 
+describe("a deployed environment's queues", () => {
+	it("reach their stage by the top-level name: eo-edge-ingest-staging is ingest's in staging", async () => {
+		const { testEnv, sent } = recordingEnv({ ENVIRONMENT: "staging" });
+		const jobId = (await insertNdviJob(TRACE_ID)).id;
+		const message = { job_id: jobId, trace_id: TRACE_ID };
+		const delivered = await deliver(`${pipelineStages.ingest.queue}-staging`, message, testEnv);
+		expect(delivered.result.explicitAcks).toEqual([delivered.id]);
+		expect(sent.validate).toEqual([message]);
+
+		// Another environment's name is no queue of this one: the batch waits for a consumer that knows it.
+		const stray = await deliver(`${pipelineStages.ingest.queue}-production`, message, testEnv);
+		expect(stray.result.retryBatch.retry).toBe(true);
+	});
+});
+
 describe("redelivery", () => {
 	it("counts a redelivered compute strip once and finishes with exact statistics", async () => {
 		const { testEnv, sent } = recordingEnv();
