@@ -16,7 +16,14 @@ import { ApiError } from "../errors/api-error";
 import { checkFieldCollection, fieldLimits } from "../fields/collection";
 import { concreteInput, storedInputs } from "../processes/inputs";
 import { remoteReadProblem } from "../raster/input-errors";
-import { fetchRemoteJson, type RemoteAccess, RemoteReadError, remoteAccess, remoteHref } from "../raster/remote";
+import {
+	fetchRemoteJson,
+	type RemoteAccess,
+	RemoteReadError,
+	remoteAccess,
+	remoteHref,
+	remoteUrlRefusal,
+} from "../raster/remote";
 import { readFieldCollection } from "../storage/field-collections";
 import { acquisitions, MAX_STAC_DOCUMENT_BYTES, searchItems } from "./search";
 import { parseItem, resolveAsset, type SourceItem, stacProblem } from "./source-item";
@@ -29,7 +36,7 @@ type StoredDate = NonNullable<JobRequest["dates"]>[number];
 /** Fetches each item once per resolution, however many inputs read it. */
 class ItemReader {
 	private readonly items = new Map<string, Promise<SourceItem | ApiError>>();
-	constructor(private readonly access: RemoteAccess) {}
+	constructor(readonly access: RemoteAccess) {}
 
 	read(url: string, path: string): Promise<SourceItem | ApiError> {
 		let item = this.items.get(url);
@@ -52,6 +59,26 @@ class ItemReader {
 		}
 		return parseItem(document, href.data, path);
 	}
+}
+
+/**
+ * Why an asset's href may not be read, or null: an item's hrefs follow every rule a request's
+ * href does (HTTPS, public hosts, no credentials, length, allowlists, loopback only under the
+ * flag), checked here so that the job fails naming the request field instead of the read
+ * failing later as a fault of ours. Credentials are left out of what the tenant is told.
+ */
+function assetHrefRefusal(href: string, access: RemoteAccess): string | null {
+	const parsed = remoteHref.safeParse(href);
+	const refused = parsed.success
+		? remoteUrlRefusal(new URL(parsed.data), access)
+		: (parsed.error.issues[0]?.message ?? "is not a URL EO Edge may fetch");
+	if (refused === null) return null;
+	const shown = URL.parse(href);
+	if (shown) {
+		shown.username = "";
+		shown.password = "";
+	}
+	return `its href ${shown?.href ?? href}: ${refused}`;
 }
 
 /** Where a place's inputs stand in the request (`` or `dates[2].`) and the item they default to. */
@@ -87,6 +114,8 @@ async function concreteInputs(
 			input.asset !== undefined ? `${at}.asset` : input.stac_item !== undefined ? `${at}.stac_item` : place.itemPath;
 		const asset = resolveAsset(item, { asset: input.asset, name }, path);
 		if (asset instanceof ApiError) return asset;
+		const refused = assetHrefRefusal(asset.href, items.access);
+		if (refused) return stacProblem(path, `asset '${asset.key}' of item ${item.id} cannot be read: ${refused}`);
 		concrete[name] = concreteInput(input, { href: asset.href, stac: { item: item.url, asset: asset.key } }, asset);
 		if (!used.includes(item)) used.push(item);
 	}

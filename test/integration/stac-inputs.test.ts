@@ -347,6 +347,40 @@ describe("STAC sources that are refused", () => {
 			"inputs.red.asset",
 			"not a GeoTIFF",
 		],
+		[
+			"an asset on a private host",
+			{ stac_item: "https://stac.test/item/private-asset" },
+			"invalid-stac",
+			"stac_item",
+			"must name a public host",
+		],
+		[
+			"an asset href with credentials",
+			{ stac_item: "https://stac.test/item/credentials-asset" },
+			"invalid-stac",
+			"stac_item",
+			"must not carry credentials",
+		],
+		[
+			"an asset on plain http",
+			{ stac_item: "https://stac.test/item/plain-http-asset" },
+			"invalid-stac",
+			"stac_item",
+			"must be an https:// URL",
+		],
+		[
+			"an asset outside the job's allowlist",
+			{
+				inputs: {
+					red: { stac_item: "https://stac.test/item/private-asset", asset: "nir" },
+					nir: { href: "https://mirror.cogs.test/files/s2_nir_256.tif" },
+				},
+				remote: { allowed_hosts: ["stac.test", "mirror.cogs.test"] },
+			},
+			"invalid-stac",
+			"inputs.red.asset",
+			"not among the allowed hosts",
+		],
 	])("at ingest: %s fails the job, naming the field", async (_, fields, code, path, reason) => {
 		const job = await run({ index: "ndvi", ...fields });
 		expect(job.status).toBe("failed");
