@@ -12,6 +12,7 @@
  * is the name; then one whose type says `profile=cloud-optimized`; then the first in the item's
  * asset order. Within an asset of several bands, the first band of that common name is read.
  */
+import { z } from "@hono/zod-openapi";
 import { ApiError } from "../errors/api-error";
 
 /** What an item's assets and properties hold that inputs need; the rest is ignored. */
@@ -52,18 +53,28 @@ export function stacProblem(path: string, message: string): ApiError {
 	return new ApiError("invalid-stac", `${path}: ${message}`, { errors: [{ path, message }] });
 }
 
+/** STAC's datetimes are RFC 3339 date-times with a zone (`Z` or an offset). */
+const RFC_3339 = z.iso.datetime({ offset: true });
+
+/** Characters of a refused datetime repeated to the tenant. */
+const SHOWN_DATETIME = 64;
+
 /** The item's parts inputs need, or a problem naming `path` when the document is not a STAC Item. */
 export function parseItem(document: unknown, url: string, path: string): SourceItem | ApiError {
 	if (!isObject(document) || document.type !== "Feature" || !isObject(document.assets)) {
 		return stacProblem(path, 'is not a STAC Item (a GeoJSON Feature with "assets")');
 	}
 	const properties = isObject(document.properties) ? document.properties : {};
-	const datetime =
-		typeof properties.datetime === "string"
-			? properties.datetime
-			: typeof properties.start_datetime === "string"
-				? properties.start_datetime
-				: null;
+	// A null datetime means an interval, whose start dates the item.
+	const field = typeof properties.datetime === "string" ? "datetime" : "start_datetime";
+	const given = properties[field];
+	const datetime = typeof given === "string" ? given : null;
+	// Dates are compared, sorted and written into the result's Item: a string that is not an
+	// instant would fail the job only at publish, as a fault of ours.
+	if (datetime !== null && !RFC_3339.safeParse(datetime).success) {
+		const shown = JSON.stringify(datetime.slice(0, SHOWN_DATETIME));
+		return stacProblem(path, `the ${field} of item ${String(document.id)} (${shown}) is not an RFC 3339 date-time`);
+	}
 	const bbox =
 		Array.isArray(document.bbox) && document.bbox.length >= 4 && document.bbox.every((v) => typeof v === "number")
 			? ((document.bbox.length === 6

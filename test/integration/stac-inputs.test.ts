@@ -381,6 +381,13 @@ describe("STAC sources that are refused", () => {
 			"inputs.red.asset",
 			"not among the allowed hosts",
 		],
+		[
+			"an item whose datetime is not RFC 3339",
+			{ stac_item: "https://stac.test/item/datetime-not-rfc3339" },
+			"invalid-stac",
+			"stac_item",
+			"RFC 3339",
+		],
 	])("at ingest: %s fails the job, naming the field", async (_, fields, code, path, reason) => {
 		const job = await run({ index: "ndvi", ...fields });
 		expect(job.status).toBe("failed");
