@@ -164,7 +164,18 @@ export async function searchItems(
 	return items;
 }
 
-/** The items grouped into acquisitions (one datetime each), in chronological order. */
+/**
+ * What names an item among a search's: its collection and id. Only an item without an id falls
+ * back to its URL, which for an item without a self link is its page's, shared with its neighbours.
+ */
+function itemIdentity(item: SourceItem): string {
+	return item.id === "" ? `url:${item.url}` : `id:${item.collection ?? ""}/${item.id}`;
+}
+
+/**
+ * The items grouped into acquisitions (one datetime each), in chronological order; an item that
+ * several pages list is used once.
+ */
 export function acquisitions(items: readonly SourceItem[]): { datetime: string; items: SourceItem[] }[] {
 	const byInstant = new Map<number, { datetime: string; items: SourceItem[] }>();
 	for (const item of items) {
@@ -172,7 +183,8 @@ export function acquisitions(items: readonly SourceItem[]): { datetime: string; 
 		const instant = Date.parse(item.datetime);
 		const group = byInstant.get(instant);
 		if (group) {
-			if (!group.items.some((other) => other.url === item.url)) group.items.push(item);
+			const identity = itemIdentity(item);
+			if (!group.items.some((other) => itemIdentity(other) === identity)) group.items.push(item);
 		} else byInstant.set(instant, { datetime: item.datetime, items: [item] });
 	}
 	return [...byInstant.entries()].sort(([a], [b]) => a - b).map(([, group]) => group);

@@ -20,6 +20,8 @@ export interface SourceItem {
 	/** The URL the item was fetched from, against which relative hrefs resolve. */
 	url: string;
 	id: string;
+	/** The item's `collection`, with `id` what names it (search pages may repeat an item). */
+	collection: string | null;
 	datetime: string | null;
 	/** [west, south, east, north] in longitude/latitude, from `bbox` (or null when absent). */
 	bbox: [number, number, number, number] | null;
@@ -84,7 +86,14 @@ export function parseItem(document: unknown, url: string, path: string): SourceI
 	const assets = Object.entries(document.assets).filter((entry): entry is [string, Record<string, unknown>] =>
 		isObject(entry[1]),
 	);
-	return { url, id: typeof document.id === "string" ? document.id : "", datetime, bbox, assets };
+	return {
+		url,
+		id: typeof document.id === "string" ? document.id : "",
+		collection: typeof document.collection === "string" ? document.collection : null,
+		datetime,
+		bbox,
+		assets,
+	};
 }
 
 /** The asset's bands as STAC 1.1 (`bands`) or 1.0 (`eo:bands` beside `raster:bands`) give them. */

@@ -223,6 +223,20 @@ describe("STAC items as inputs", () => {
 		expect(csv.trimEnd().split("\r\n")).toHaveLength(1 + Object.keys(expectedSeries).length);
 	});
 
+	it("keep every tile of an acquisition whose items have no self link, however they share a page", async () => {
+		const { job } = await runStaged({
+			process: "zonal_statistics",
+			index: "ndvi",
+			zones: { field_set_id: await fieldSetId() },
+			stac_search: { url: "https://stac.test/tiles-one-page", collections: ["sentinel-2-l2a"] },
+			mask: SCL_MASK,
+		});
+		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+		// Both tiles are dates of the acquisition, each weighing the fields it covers.
+		expect(job.dates?.map((date) => date.inputs.red?.href)).toEqual([`${COGS}/t2/red_d2.tif`, `${COGS}/t2/red_d2.tif`]);
+		expectSeries(await json(await api(`/v1/jobs/${job.id}/artifacts/zones.geojson`)), [1]);
+	});
+
 	it("end a job whose search finds nothing with a problem, not an empty success", async () => {
 		const job = await run({
 			process: "zonal_statistics",
