@@ -267,6 +267,12 @@ describe("STAC items as inputs", () => {
 describe("STAC sources that are refused", () => {
 	it.each([
 		["plain http", { stac_item: "http://cogs.test/files/stac/s2-l2a-v1.0.json" }, "stac_item"],
+		["a URL that does not parse", { stac_item: "https://[not a host/item.json" }, "stac_item"],
+		[
+			"an href that does not parse",
+			{ inputs: { red: { href: "https://[not a host/red.tif" }, nir: { href: `${COGS}/s2_nir_256.tif` } } },
+			"inputs.red.href",
+		],
 		["a private host", { stac_item: "https://10.0.0.1/item.json" }, "stac_item"],
 		["credentials", { stac_item: "https://user:secret@cogs.test/files/stac/s2-l2a-v1.0.json" }, "stac_item"],
 		[
