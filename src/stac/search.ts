@@ -98,15 +98,20 @@ function isObject(value: unknown): value is Record<string, unknown> {
 	return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** The page's next request: a POST body (merged or whole) or a GET href; null on the last page. */
+/**
+ * The page's next request: a POST body (merged or whole) or a GET href, which resolves against
+ * the page's own URL (`pageUrl`) as any link does; null on the last page. An href that does not
+ * resolve is kept as given, for the caller to refuse.
+ */
 function nextRequest(
 	page: Record<string, unknown>,
 	body: Record<string, unknown>,
+	pageUrl: string,
 ): { href: string; body?: Record<string, unknown> } | null {
 	const links = Array.isArray(page.links) ? page.links.filter(isObject) : [];
 	const next = links.find((link) => link.rel === "next" && typeof link.href === "string");
 	if (!next) return null;
-	const href = next.href as string;
+	const href = URL.parse(next.href as string, pageUrl)?.href ?? (next.href as string);
 	if (typeof next.method === "string" && next.method.toUpperCase() === "POST") {
 		const given = isObject(next.body) ? next.body : {};
 		return { href, body: next.merge === true ? { ...body, ...given } : given };
@@ -136,8 +141,11 @@ export async function searchItems(
 				`the search has more than ${MAX_SEARCH_PAGES} pages; narrow its datetime, query or filter`,
 			);
 		}
-		const parsed = remoteHref.safeParse(new URL(request.href, search.url).href);
-		if (!parsed.success) return stacProblem("stac_search", `its next link ${request.href} cannot be followed`);
+		const parsed = remoteHref.safeParse(request.href);
+		if (!parsed.success) {
+			const why = parsed.error.issues[0]?.message ?? "not a URL";
+			return stacProblem("stac_search", `its next link ${request.href} cannot be followed: ${why}`);
+		}
 		const answer = await fetchRemoteJson(parsed.data, access, MAX_STAC_DOCUMENT_BYTES, request.body);
 		if (!isObject(answer) || answer.type !== "FeatureCollection" || !Array.isArray(answer.features)) {
 			return stacProblem("stac_search.url", "the search did not answer with an ItemCollection");
@@ -146,7 +154,7 @@ export async function searchItems(
 			// Relative asset hrefs resolve against the item's own URL, which a search states as its self link.
 			const links = isObject(feature) && Array.isArray(feature.links) ? feature.links.filter(isObject) : [];
 			const self = links.find((link) => link.rel === "self" && typeof link.href === "string");
-			const url = self ? new URL(self.href as string, parsed.data).href : parsed.data;
+			const url = (self && URL.parse(self.href as string, parsed.data)?.href) || parsed.data;
 			const item = parseItem(feature, url, "stac_search");
 			if (item instanceof ApiError) return item;
 			if (item.datetime === null) return stacProblem("stac_search", `item ${item.id} has no datetime`);
@@ -159,7 +167,7 @@ export async function searchItems(
 			);
 		}
 		if (request.body) body = request.body;
-		request = nextRequest(answer, body);
+		request = nextRequest(answer, body, parsed.data);
 	}
 	return items;
 }

@@ -237,6 +237,32 @@ describe("STAC items as inputs", () => {
 		expectSeries(await json(await api(`/v1/jobs/${job.id}/artifacts/zones.geojson`)), [1]);
 	});
 
+	it("follow a next link relative to the page it is on", async () => {
+		const { job } = await runStaged({
+			process: "zonal_statistics",
+			index: "ndvi",
+			zones: { field_set_id: await fieldSetId() },
+			stac_search: { url: "https://stac.test/v1/relative", collections: ["sentinel-2-l2a"] },
+			mask: SCL_MASK,
+		});
+		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+		expectSeries(await json(await api(`/v1/jobs/${job.id}/artifacts/zones.geojson`)));
+	});
+
+	it("refuse a search page whose links do not parse with a problem, not an internal error", async () => {
+		const job = await run({
+			process: "zonal_statistics",
+			index: "ndvi",
+			zones: { field_set_id: await fieldSetId() },
+			stac_search: { url: "https://stac.test/bad-links", collections: ["sentinel-2-l2a"] },
+		});
+		expect(job.status).toBe("failed");
+		expect(job.error?.type).toBe("https://eo-edge.dev/problems/invalid-stac");
+		expect(job.error?.errors?.map((error) => error.path)).toEqual(["stac_search"]);
+		expect(job.error?.detail).toContain("cannot be followed");
+		expect(await eventsOf(job.id)).not.toContain("ingest:retrying");
+	});
+
 	it("end a job whose search finds nothing with a problem, not an empty success", async () => {
 		const job = await run({
 			process: "zonal_statistics",

@@ -35,6 +35,7 @@
  *   POST https://stac.test/tiles-one-page/search  both tiles of 2026-05-19 in one page, without self links
  *   POST https://stac.test/v1/relative/search  the series' first page, whose GET `next` is relative to
  *                                           the page's URL (search?page=2), answered by a GET there
+ *   POST https://stac.test/bad-links/search  one item whose self link and the page's next link do not parse
  *   GET  https://stac.test/item/<variant>    s2-l2a-v1.1.json with absolute hrefs, changed as <variant>
  *                                           says (see ITEM_VARIANTS)
  * Any other host is unreachable: the fetch fails as a refused connection would.
@@ -157,6 +158,12 @@ async function stacApi(request: Request, url: URL): Promise<Response> {
 		const features = await Promise.all(["series-d2-west.json", "series-d2-east.json"].map(stacFixture));
 		for (const feature of features) feature.links = [];
 		return Response.json({ type: "FeatureCollection", features, links: [] });
+	}
+	if (kind === "bad-links" && request.method === "POST") {
+		const feature = await stacFixture("series-d1.json");
+		feature.links = [{ rel: "self", href: "https://[not a host" }];
+		const links = [{ rel: "next", href: "https://[not a host/search", method: "GET" }];
+		return Response.json({ type: "FeatureCollection", features: [feature], links });
 	}
 	if (kind === "v1" && rest[0] === "relative") {
 		const second = url.searchParams.get("page") === "2";
