@@ -96,20 +96,22 @@ export function parseItem(document: unknown, url: string, path: string): SourceI
 	};
 }
 
-/** The asset's bands as STAC 1.1 (`bands`) or 1.0 (`eo:bands` beside `raster:bands`) give them. */
+/**
+ * The asset's bands as STAC 1.1 (`bands`) or 1.0 (`eo:bands` beside `raster:bands`) give them.
+ * An asset of STAC 1.1 with neither may state its single band's fields on itself
+ * (`eo:common_name`, `nodata`, `raster:scale`, …): that is its one band.
+ */
 function assetBands(asset: Record<string, unknown>): { commonName: string | null; raster: Record<string, unknown> }[] {
 	const list = (value: unknown) => (Array.isArray(value) ? value.map((band) => (isObject(band) ? band : {})) : []);
+	const commonName = (band: Record<string, unknown>, field: string) =>
+		typeof band[field] === "string" ? (band[field] as string) : null;
 	const bands = list(asset.bands);
-	if (bands.length > 0) {
-		return bands.map((band) => ({
-			commonName: typeof band["eo:common_name"] === "string" ? band["eo:common_name"] : null,
-			raster: band,
-		}));
-	}
+	if (bands.length > 0) return bands.map((band) => ({ commonName: commonName(band, "eo:common_name"), raster: band }));
 	const eo = list(asset["eo:bands"]);
 	const raster = list(asset["raster:bands"]);
+	if (eo.length === 0 && raster.length === 0) return [{ commonName: commonName(asset, "eo:common_name"), raster: {} }];
 	return Array.from({ length: Math.max(eo.length, raster.length) }, (_, i) => ({
-		commonName: typeof eo[i]?.common_name === "string" ? (eo[i]?.common_name as string) : null,
+		commonName: eo[i] ? commonName(eo[i], "common_name") : null,
 		raster: raster[i] ?? {},
 	}));
 }

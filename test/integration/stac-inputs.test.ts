@@ -169,6 +169,23 @@ describe("STAC items as inputs", () => {
 		expect(job.inputs.nir).toMatchObject({ scale: 0.0001, offset: -0.1, sources: { scale: "item", offset: "item" } });
 	});
 
+	it("match a single band's common name, scale, offset and nodata given on the asset itself (STAC 1.1)", async () => {
+		const item = "https://stac.test/item/asset-level-band";
+		const job = await run({ index: "ndvi", stac_item: item });
+		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+		const fromItem = { band: "item", scale: "item", offset: "item", nodata: "item" };
+		expect(job.inputs.red).toEqual({
+			href: `${COGS}/s2_red_256.tif`,
+			band: 1,
+			scale: 0.0001,
+			offset: -0.1,
+			nodata: 0,
+			stac: { item, asset: "B04" },
+			sources: fromItem,
+		});
+		expect(job.inputs.nir).toMatchObject({ stac: { item, asset: "B08" }, sources: fromItem });
+	});
+
 	it("make a series of dates given as items, each dated by its item, with an extra asset for the mask", async () => {
 		const { job } = await runStaged({
 			process: "zonal_statistics",

@@ -139,6 +139,23 @@ const ITEM_VARIANTS: Record<string, (item: Item) => void> = {
 	"plain-http-asset": (item) => {
 		item.assets.red = { ...item.assets.red, href: "http://cogs.test/files/s2_red_256.tif" };
 	},
+	// STAC 1.1 lets a single band's fields stand on the asset itself, with no bands array.
+	"asset-level-band": (item) => {
+		const renamed: Item["assets"] = {};
+		for (const [key, asset] of Object.entries(item.assets)) {
+			const { bands, ...rest } = asset as { href: string; bands: Record<string, unknown>[] };
+			const [band = {}] = bands;
+			renamed[key === "red" ? "B04" : "B08"] = {
+				...rest,
+				"eo:common_name": band["eo:common_name"],
+				nodata: band.nodata,
+				data_type: band.data_type,
+				"raster:scale": band.scale,
+				"raster:offset": band.offset,
+			} as { href: string };
+		}
+		item.assets = renamed;
+	},
 	"datetime-not-rfc3339": (item) => {
 		item.properties.datetime = "12 June 2024, late morning";
 	},
