@@ -26,7 +26,7 @@ import {
 } from "../raster/remote";
 import { readFieldCollection } from "../storage/field-collections";
 import { acquisitions, MAX_STAC_DOCUMENT_BYTES, searchItems } from "./search";
-import { parseItem, resolveAsset, type SourceItem, stacProblem } from "./source-item";
+import { parseItem, resolveAsset, type SourceItem, stacProblem, type WantedAssets } from "./source-item";
 
 /** Dates a search may give a series at most (the request's own cap on dates). */
 const MAX_SEARCH_DATES = 100;
@@ -36,7 +36,10 @@ type StoredDate = NonNullable<JobRequest["dates"]>[number];
 /** Fetches each item once per resolution, however many inputs read it. */
 class ItemReader {
 	private readonly items = new Map<string, Promise<SourceItem | ApiError>>();
-	constructor(readonly access: RemoteAccess) {}
+	constructor(
+		readonly access: RemoteAccess,
+		readonly wanted: WantedAssets,
+	) {}
 
 	read(url: string, path: string): Promise<SourceItem | ApiError> {
 		let item = this.items.get(url);
@@ -57,7 +60,7 @@ class ItemReader {
 			if (error instanceof RemoteReadError) return remoteReadProblem(error, "STAC item", path);
 			throw error;
 		}
-		return parseItem(document, href.data, path);
+		return parseItem(document, href.data, path, this.wanted);
 	}
 }
 
@@ -150,7 +153,7 @@ async function searchDates(
 	if (extent instanceof ApiError) return extent;
 	let found: SourceItem[] | ApiError;
 	try {
-		found = await searchItems(search, extent, access);
+		found = await searchItems(search, extent, access, items.wanted);
 	} catch (error) {
 		if (error instanceof RemoteReadError) return remoteReadProblem(error, "STAC search", "stac_search.url");
 		throw error;
@@ -210,6 +213,16 @@ async function givenDates(stac: NonNullable<JobRequest["stac"]>, items: ItemRead
 	return dates;
 }
 
+/** Every input name and asset key the request's STAC places read: all an item must keep. */
+function wantedAssets(stac: NonNullable<JobRequest["stac"]>): WantedAssets {
+	const places = [stac.inputs ?? {}, ...(stac.dates ?? []).map((date) => date.inputs)];
+	const inputs = places.flatMap((inputs) => Object.entries(inputs));
+	return {
+		names: new Set(inputs.map(([name]) => name)),
+		keys: new Set(inputs.flatMap(([, input]) => (input.asset === undefined ? [] : [input.asset]))),
+	};
+}
+
 /**
  * The job's request with its STAC sources made concrete and marked resolved, or the problem
  * that fails the job. Catalog answers a retry may cure are thrown (TransientFault).
@@ -219,7 +232,7 @@ export async function resolveStacSources(env: Env, job: JobRecord): Promise<JobR
 	const stac = request.stac;
 	if (!stac) return request;
 	const access = remoteAccess(env, request.remote?.allowed_hosts);
-	const items = new ItemReader(access);
+	const items = new ItemReader(access, wantedAssets(stac));
 	const resolvedStac = { ...stac, resolved: true };
 	if (stac.search || stac.dates) {
 		const dates = stac.search ? await searchDates(env, request, stac, access, items) : await givenDates(stac, items);

@@ -12,7 +12,7 @@ import { z } from "@hono/zod-openapi";
 import type { StacSearchRequest } from "../db/jobs";
 import { ApiError } from "../errors/api-error";
 import { fetchRemoteJson, type RemoteAccess, remoteHref } from "../raster/remote";
-import { parseItem, type SourceItem, stacProblem } from "./source-item";
+import { parseItem, type SourceItem, stacProblem, type WantedAssets } from "./source-item";
 
 /** Pages of one search followed at most. */
 export const MAX_SEARCH_PAGES = 10;
@@ -121,12 +121,14 @@ function nextRequest(
 
 /**
  * Every item the search finds within the caps, in the order the API gave them, or a problem
- * naming `stac_search`. Fetch failures are thrown as RemoteReadErrors (retried when passing).
+ * naming `stac_search`; each keeps only the assets `wanted` can match. Fetch failures are thrown
+ * as RemoteReadErrors (retried when passing).
  */
 export async function searchItems(
 	search: StacSearchRequest,
 	bbox: readonly [number, number, number, number],
 	access: RemoteAccess,
+	wanted: WantedAssets,
 ): Promise<SourceItem[] | ApiError> {
 	const items: SourceItem[] = [];
 	let body = searchBody(search, bbox);
@@ -155,7 +157,7 @@ export async function searchItems(
 			const links = isObject(feature) && Array.isArray(feature.links) ? feature.links.filter(isObject) : [];
 			const self = links.find((link) => link.rel === "self" && typeof link.href === "string");
 			const url = (self && URL.parse(self.href as string, parsed.data)?.href) || parsed.data;
-			const item = parseItem(feature, url, "stac_search");
+			const item = parseItem(feature, url, "stac_search", wanted);
 			if (item instanceof ApiError) return item;
 			if (item.datetime === null) return stacProblem("stac_search", `item ${item.id} has no datetime`);
 			items.push(item);

@@ -3,7 +3,7 @@ import { acquisitions } from "../../src/stac/search";
 import type { SourceItem } from "../../src/stac/source-item";
 
 function item(id: string, url: string, datetime: string, collection: string | null = "sentinel-2-l2a"): SourceItem {
-	return { url, id, collection, datetime, bbox: null, assets: [] };
+	return { url, id, collection, datetime, bbox: null, assets: [], assetKeys: [] };
 }
 
 describe("acquisitions", () => {
