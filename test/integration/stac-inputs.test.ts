@@ -122,6 +122,21 @@ function expectSeries(
 	}
 }
 
+/** A zonal job of the NDVI series of the items a search at `url` finds, over the t2 fields. */
+async function searchRequest(url: string): Promise<Record<string, unknown>> {
+	return {
+		process: "zonal_statistics",
+		index: "ndvi",
+		zones: { field_set_id: await fieldSetId() },
+		stac_search: { url, collections: ["sentinel-2-l2a"] },
+	};
+}
+
+/** The search's SCL-masked series, run stage by stage. */
+async function searchSeries(url: string): Promise<{ job: Job; retries: number }> {
+	return runStaged({ ...(await searchRequest(url)), mask: SCL_MASK });
+}
+
 describe("STAC items as inputs", () => {
 	it("resolve a job's bands by common name from a STAC 1.0 item, with its scale, offset and nodata, never its s3 JPEG 2000", async () => {
 		const fromItem = await run({ index: "ndvi", stac_item: ITEM_V10 });
@@ -224,13 +239,7 @@ describe("STAC items as inputs", () => {
 	});
 
 	it("make one date of an acquisition's neighbouring tiles, each field weighed on the tile that covers it", async () => {
-		const { job } = await runStaged({
-			process: "zonal_statistics",
-			index: "ndvi",
-			zones: { field_set_id: await fieldSetId() },
-			stac_search: { url: "https://stac.test/tiles", collections: ["sentinel-2-l2a"] },
-			mask: SCL_MASK,
-		});
+		const { job } = await searchSeries("https://stac.test/tiles");
 		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
 		// Both tiles read the same scene, so every field has that date's statistics, once.
 		expectSeries(await json(await api(`/v1/jobs/${job.id}/artifacts/zones.geojson`)), [1]);
@@ -241,13 +250,7 @@ describe("STAC items as inputs", () => {
 	});
 
 	it("keep every tile of an acquisition whose items have no self link, however they share a page", async () => {
-		const { job } = await runStaged({
-			process: "zonal_statistics",
-			index: "ndvi",
-			zones: { field_set_id: await fieldSetId() },
-			stac_search: { url: "https://stac.test/tiles-one-page", collections: ["sentinel-2-l2a"] },
-			mask: SCL_MASK,
-		});
+		const { job } = await searchSeries("https://stac.test/tiles-one-page");
 		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
 		// Both tiles are dates of the acquisition, each weighing the fields it covers.
 		expect(job.dates?.map((date) => date.inputs.red?.href)).toEqual([`${COGS}/t2/red_d2.tif`, `${COGS}/t2/red_d2.tif`]);
@@ -255,24 +258,13 @@ describe("STAC items as inputs", () => {
 	});
 
 	it("follow a next link relative to the page it is on", async () => {
-		const { job } = await runStaged({
-			process: "zonal_statistics",
-			index: "ndvi",
-			zones: { field_set_id: await fieldSetId() },
-			stac_search: { url: "https://stac.test/v1/relative", collections: ["sentinel-2-l2a"] },
-			mask: SCL_MASK,
-		});
+		const { job } = await searchSeries("https://stac.test/v1/relative");
 		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
 		expectSeries(await json(await api(`/v1/jobs/${job.id}/artifacts/zones.geojson`)));
 	});
 
 	it("refuse a search page whose links do not parse with a problem, not an internal error", async () => {
-		const job = await run({
-			process: "zonal_statistics",
-			index: "ndvi",
-			zones: { field_set_id: await fieldSetId() },
-			stac_search: { url: "https://stac.test/bad-links", collections: ["sentinel-2-l2a"] },
-		});
+		const job = await run(await searchRequest("https://stac.test/bad-links"));
 		expect(job.status).toBe("failed");
 		expect(job.error?.type).toBe("https://eo-edge.dev/problems/invalid-stac");
 		expect(job.error?.errors?.map((error) => error.path)).toEqual(["stac_search"]);
@@ -281,12 +273,7 @@ describe("STAC items as inputs", () => {
 	});
 
 	it("end a job whose search finds nothing with a problem, not an empty success", async () => {
-		const job = await run({
-			process: "zonal_statistics",
-			index: "ndvi",
-			zones: { field_set_id: await fieldSetId() },
-			stac_search: { url: "https://stac.test/empty", collections: ["sentinel-2-l2a"] },
-		});
+		const job = await run(await searchRequest("https://stac.test/empty"));
 		expect(job.status).toBe("failed");
 		expect(job.stage).toBe("ingest");
 		expect(job.error?.type).toBe("https://eo-edge.dev/problems/stac-no-items");
@@ -294,13 +281,7 @@ describe("STAC items as inputs", () => {
 	});
 
 	it("retry a catalog that answers 503, and succeed once it recovers", async () => {
-		const { job, retries } = await runStaged({
-			process: "zonal_statistics",
-			index: "ndvi",
-			zones: { field_set_id: await fieldSetId() },
-			stac_search: { url: `https://stac.test/flaky/${crypto.randomUUID()}`, collections: ["sentinel-2-l2a"] },
-			mask: SCL_MASK,
-		});
+		const { job, retries } = await searchSeries(`https://stac.test/flaky/${crypto.randomUUID()}`);
 		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
 		expect(retries).toBe(1);
 		expect((await eventsOf(job.id)).filter((event) => event === "ingest:retrying")).toHaveLength(1);
