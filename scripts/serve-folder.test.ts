@@ -32,4 +32,9 @@ describe("serve-folder", () => {
 		expect((await fetch(`${base}/%2e%2e/package.json`)).status).toBe(404);
 		expect((await fetch(`${base}/missing.tif`)).status).toBe(404);
 	});
+
+	it("answers a path that is not percent-encoded UTF-8 with 400 and keeps serving", async () => {
+		expect((await fetch(`${base}/%E0%A4%A.tif`)).status).toBe(400);
+		expect((await fetch(`${base}/s2_red_256.tif`, { headers: { range: "bytes=0-7" } })).status).toBe(206);
+	});
 });

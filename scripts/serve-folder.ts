@@ -22,7 +22,15 @@ const MEDIA_TYPES: Record<string, string> = {
 export function folderServer(folder: string): Server {
 	const root = resolve(folder);
 	return createServer(async (request, response) => {
-		const path = normalize(join(root, decodeURIComponent(new URL(request.url ?? "/", "http://x").pathname)));
+		let asked: string;
+		try {
+			asked = decodeURIComponent(new URL(request.url ?? "/", "http://x").pathname);
+		} catch {
+			// A malformed escape would otherwise reject this handler and end the process.
+			response.writeHead(400).end("malformed path");
+			return;
+		}
+		const path = normalize(join(root, asked));
 		const file = path.startsWith(root + sep) ? await stat(path).catch(() => null) : null;
 		if (!file?.isFile()) {
 			response.writeHead(404).end("not found");

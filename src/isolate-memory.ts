@@ -13,9 +13,11 @@
  *   the Wasm memory the task grows besides its budget: the Zstandard
  *     decoder, one block out (RASTER_MAX_BLOCK_BYTES, 8 MiB) and the block
  *     in (at most twice that, the structure check's bound)                  ≤ 24 MiB
- *   light work, any number at once: ingest's 8-byte probes, dead-letter
- *     rows, uploads and parts streamed to R2 (never held whole), ranged
- *     artifact reads, D1 reads                                              ~ 1 MiB each
+ *   light work, any number at once: ingest's 8-byte probes and STAC
+ *     documents (one of at most 1 MiB parsed at a time, the items kept
+ *     only as the assets the job reads), dead-letter rows, uploads and
+ *     parts streamed to R2 (never held whole), ranged artifact reads,
+ *     D1 reads                                                              ~ 1 MiB each
  *   an HTTP preview redraw (GET preview.png?colormap=…)                     ~20 MiB
  *   code, Wasm modules and the runtime                                      ~10 MiB
  *

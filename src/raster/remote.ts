@@ -79,8 +79,9 @@ export const remoteHref = z
 	.url({ protocol: /^https?$/, error: "must be an https:// URL" })
 	.max(MAX_HREF_LENGTH)
 	.superRefine((href, context) => {
-		const url = new URL(href);
-		if (isLoopbackUrl(url)) return;
+		// Zod runs this check after a failed url check too: such an href was reported there.
+		const url = URL.parse(href);
+		if (!url || isLoopbackUrl(url)) return;
 		const refused = urlRefusal(url, false);
 		if (refused) context.addIssue({ code: "custom", message: refused });
 	})

@@ -16,10 +16,17 @@ import { ApiError } from "../errors/api-error";
 import { checkFieldCollection, fieldLimits } from "../fields/collection";
 import { concreteInput, storedInputs } from "../processes/inputs";
 import { remoteReadProblem } from "../raster/input-errors";
-import { fetchRemoteJson, type RemoteAccess, RemoteReadError, remoteAccess, remoteHref } from "../raster/remote";
+import {
+	fetchRemoteJson,
+	type RemoteAccess,
+	RemoteReadError,
+	remoteAccess,
+	remoteHref,
+	remoteUrlRefusal,
+} from "../raster/remote";
 import { readFieldCollection } from "../storage/field-collections";
 import { acquisitions, MAX_STAC_DOCUMENT_BYTES, searchItems } from "./search";
-import { parseItem, resolveAsset, type SourceItem, stacProblem } from "./source-item";
+import { parseItem, resolveAsset, type SourceItem, stacProblem, type WantedAssets } from "./source-item";
 
 /** Dates a search may give a series at most (the request's own cap on dates). */
 const MAX_SEARCH_DATES = 100;
@@ -29,7 +36,10 @@ type StoredDate = NonNullable<JobRequest["dates"]>[number];
 /** Fetches each item once per resolution, however many inputs read it. */
 class ItemReader {
 	private readonly items = new Map<string, Promise<SourceItem | ApiError>>();
-	constructor(private readonly access: RemoteAccess) {}
+	constructor(
+		readonly access: RemoteAccess,
+		readonly wanted: WantedAssets,
+	) {}
 
 	read(url: string, path: string): Promise<SourceItem | ApiError> {
 		let item = this.items.get(url);
@@ -50,8 +60,28 @@ class ItemReader {
 			if (error instanceof RemoteReadError) return remoteReadProblem(error, "STAC item", path);
 			throw error;
 		}
-		return parseItem(document, href.data, path);
+		return parseItem(document, href.data, path, this.wanted);
 	}
+}
+
+/**
+ * Why an asset's href may not be read, or null: an item's hrefs follow every rule a request's
+ * href does (HTTPS, public hosts, no credentials, length, allowlists, loopback only under the
+ * flag), checked here so that the job fails naming the request field instead of the read
+ * failing later as a fault of ours. Credentials are left out of what the tenant is told.
+ */
+function assetHrefRefusal(href: string, access: RemoteAccess): string | null {
+	const parsed = remoteHref.safeParse(href);
+	const refused = parsed.success
+		? remoteUrlRefusal(new URL(parsed.data), access)
+		: (parsed.error.issues[0]?.message ?? "is not a URL EO Edge may fetch");
+	if (refused === null) return null;
+	const shown = URL.parse(href);
+	if (shown) {
+		shown.username = "";
+		shown.password = "";
+	}
+	return `its href ${shown?.href ?? href}: ${refused}`;
 }
 
 /** Where a place's inputs stand in the request (`` or `dates[2].`) and the item they default to. */
@@ -87,6 +117,8 @@ async function concreteInputs(
 			input.asset !== undefined ? `${at}.asset` : input.stac_item !== undefined ? `${at}.stac_item` : place.itemPath;
 		const asset = resolveAsset(item, { asset: input.asset, name }, path);
 		if (asset instanceof ApiError) return asset;
+		const refused = assetHrefRefusal(asset.href, items.access);
+		if (refused) return stacProblem(path, `asset '${asset.key}' of item ${item.id} cannot be read: ${refused}`);
 		concrete[name] = concreteInput(input, { href: asset.href, stac: { item: item.url, asset: asset.key } }, asset);
 		if (!used.includes(item)) used.push(item);
 	}
@@ -121,7 +153,7 @@ async function searchDates(
 	if (extent instanceof ApiError) return extent;
 	let found: SourceItem[] | ApiError;
 	try {
-		found = await searchItems(search, extent, access);
+		found = await searchItems(search, extent, access, items.wanted);
 	} catch (error) {
 		if (error instanceof RemoteReadError) return remoteReadProblem(error, "STAC search", "stac_search.url");
 		throw error;
@@ -181,6 +213,16 @@ async function givenDates(stac: NonNullable<JobRequest["stac"]>, items: ItemRead
 	return dates;
 }
 
+/** Every input name and asset key the request's STAC places read: all an item must keep. */
+function wantedAssets(stac: NonNullable<JobRequest["stac"]>): WantedAssets {
+	const places = [stac.inputs ?? {}, ...(stac.dates ?? []).map((date) => date.inputs)];
+	const inputs = places.flatMap((inputs) => Object.entries(inputs));
+	return {
+		names: new Set(inputs.map(([name]) => name)),
+		keys: new Set(inputs.flatMap(([, input]) => (input.asset === undefined ? [] : [input.asset]))),
+	};
+}
+
 /**
  * The job's request with its STAC sources made concrete and marked resolved, or the problem
  * that fails the job. Catalog answers a retry may cure are thrown (TransientFault).
@@ -190,7 +232,7 @@ export async function resolveStacSources(env: Env, job: JobRecord): Promise<JobR
 	const stac = request.stac;
 	if (!stac) return request;
 	const access = remoteAccess(env, request.remote?.allowed_hosts);
-	const items = new ItemReader(access);
+	const items = new ItemReader(access, wantedAssets(stac));
 	const resolvedStac = { ...stac, resolved: true };
 	if (stac.search || stac.dates) {
 		const dates = stac.search ? await searchDates(env, request, stac, access, items) : await givenDates(stac, items);

@@ -12,7 +12,7 @@ import { z } from "@hono/zod-openapi";
 import type { StacSearchRequest } from "../db/jobs";
 import { ApiError } from "../errors/api-error";
 import { fetchRemoteJson, type RemoteAccess, remoteHref } from "../raster/remote";
-import { parseItem, type SourceItem, stacProblem } from "./source-item";
+import { parseItem, type SourceItem, stacProblem, type WantedAssets } from "./source-item";
 
 /** Pages of one search followed at most. */
 export const MAX_SEARCH_PAGES = 10;
@@ -98,15 +98,20 @@ function isObject(value: unknown): value is Record<string, unknown> {
 	return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** The page's next request: a POST body (merged or whole) or a GET href; null on the last page. */
+/**
+ * The page's next request: a POST body (merged or whole) or a GET href, which resolves against
+ * the page's own URL (`pageUrl`) as any link does; null on the last page. An href that does not
+ * resolve is kept as given, for the caller to refuse.
+ */
 function nextRequest(
 	page: Record<string, unknown>,
 	body: Record<string, unknown>,
+	pageUrl: string,
 ): { href: string; body?: Record<string, unknown> } | null {
 	const links = Array.isArray(page.links) ? page.links.filter(isObject) : [];
 	const next = links.find((link) => link.rel === "next" && typeof link.href === "string");
 	if (!next) return null;
-	const href = next.href as string;
+	const href = URL.parse(next.href as string, pageUrl)?.href ?? (next.href as string);
 	if (typeof next.method === "string" && next.method.toUpperCase() === "POST") {
 		const given = isObject(next.body) ? next.body : {};
 		return { href, body: next.merge === true ? { ...body, ...given } : given };
@@ -116,12 +121,14 @@ function nextRequest(
 
 /**
  * Every item the search finds within the caps, in the order the API gave them, or a problem
- * naming `stac_search`. Fetch failures are thrown as RemoteReadErrors (retried when passing).
+ * naming `stac_search`; each keeps only the assets `wanted` can match. Fetch failures are thrown
+ * as RemoteReadErrors (retried when passing).
  */
 export async function searchItems(
 	search: StacSearchRequest,
 	bbox: readonly [number, number, number, number],
 	access: RemoteAccess,
+	wanted: WantedAssets,
 ): Promise<SourceItem[] | ApiError> {
 	const items: SourceItem[] = [];
 	let body = searchBody(search, bbox);
@@ -136,8 +143,11 @@ export async function searchItems(
 				`the search has more than ${MAX_SEARCH_PAGES} pages; narrow its datetime, query or filter`,
 			);
 		}
-		const parsed = remoteHref.safeParse(new URL(request.href, search.url).href);
-		if (!parsed.success) return stacProblem("stac_search", `its next link ${request.href} cannot be followed`);
+		const parsed = remoteHref.safeParse(request.href);
+		if (!parsed.success) {
+			const why = parsed.error.issues[0]?.message ?? "not a URL";
+			return stacProblem("stac_search", `its next link ${request.href} cannot be followed: ${why}`);
+		}
 		const answer = await fetchRemoteJson(parsed.data, access, MAX_STAC_DOCUMENT_BYTES, request.body);
 		if (!isObject(answer) || answer.type !== "FeatureCollection" || !Array.isArray(answer.features)) {
 			return stacProblem("stac_search.url", "the search did not answer with an ItemCollection");
@@ -146,8 +156,8 @@ export async function searchItems(
 			// Relative asset hrefs resolve against the item's own URL, which a search states as its self link.
 			const links = isObject(feature) && Array.isArray(feature.links) ? feature.links.filter(isObject) : [];
 			const self = links.find((link) => link.rel === "self" && typeof link.href === "string");
-			const url = self ? new URL(self.href as string, parsed.data).href : parsed.data;
-			const item = parseItem(feature, url, "stac_search");
+			const url = (self && URL.parse(self.href as string, parsed.data)?.href) || parsed.data;
+			const item = parseItem(feature, url, "stac_search", wanted);
 			if (item instanceof ApiError) return item;
 			if (item.datetime === null) return stacProblem("stac_search", `item ${item.id} has no datetime`);
 			items.push(item);
@@ -159,12 +169,23 @@ export async function searchItems(
 			);
 		}
 		if (request.body) body = request.body;
-		request = nextRequest(answer, body);
+		request = nextRequest(answer, body, parsed.data);
 	}
 	return items;
 }
 
-/** The items grouped into acquisitions (one datetime each), in chronological order. */
+/**
+ * What names an item among a search's: its collection and id. Only an item without an id falls
+ * back to its URL, which for an item without a self link is its page's, shared with its neighbours.
+ */
+function itemIdentity(item: SourceItem): string {
+	return item.id === "" ? `url:${item.url}` : `id:${item.collection ?? ""}/${item.id}`;
+}
+
+/**
+ * The items grouped into acquisitions (one datetime each), in chronological order; an item that
+ * several pages list is used once.
+ */
 export function acquisitions(items: readonly SourceItem[]): { datetime: string; items: SourceItem[] }[] {
 	const byInstant = new Map<number, { datetime: string; items: SourceItem[] }>();
 	for (const item of items) {
@@ -172,7 +193,8 @@ export function acquisitions(items: readonly SourceItem[]): { datetime: string; 
 		const instant = Date.parse(item.datetime);
 		const group = byInstant.get(instant);
 		if (group) {
-			if (!group.items.some((other) => other.url === item.url)) group.items.push(item);
+			const identity = itemIdentity(item);
+			if (!group.items.some((other) => itemIdentity(other) === identity)) group.items.push(item);
 		} else byInstant.set(instant, { datetime: item.datetime, items: [item] });
 	}
 	return [...byInstant.entries()].sort(([a], [b]) => a - b).map(([, group]) => group);

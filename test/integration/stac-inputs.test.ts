@@ -122,6 +122,21 @@ function expectSeries(
 	}
 }
 
+/** A zonal job of the NDVI series of the items a search at `url` finds, over the t2 fields. */
+async function searchRequest(url: string): Promise<Record<string, unknown>> {
+	return {
+		process: "zonal_statistics",
+		index: "ndvi",
+		zones: { field_set_id: await fieldSetId() },
+		stac_search: { url, collections: ["sentinel-2-l2a"] },
+	};
+}
+
+/** The search's SCL-masked series, run stage by stage. */
+async function searchSeries(url: string): Promise<{ job: Job; retries: number }> {
+	return runStaged({ ...(await searchRequest(url)), mask: SCL_MASK });
+}
+
 describe("STAC items as inputs", () => {
 	it("resolve a job's bands by common name from a STAC 1.0 item, with its scale, offset and nodata, never its s3 JPEG 2000", async () => {
 		const fromItem = await run({ index: "ndvi", stac_item: ITEM_V10 });
@@ -169,6 +184,23 @@ describe("STAC items as inputs", () => {
 		expect(job.inputs.nir).toMatchObject({ scale: 0.0001, offset: -0.1, sources: { scale: "item", offset: "item" } });
 	});
 
+	it("match a single band's common name, scale, offset and nodata given on the asset itself (STAC 1.1)", async () => {
+		const item = "https://stac.test/item/asset-level-band";
+		const job = await run({ index: "ndvi", stac_item: item });
+		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+		const fromItem = { band: "item", scale: "item", offset: "item", nodata: "item" };
+		expect(job.inputs.red).toEqual({
+			href: `${COGS}/s2_red_256.tif`,
+			band: 1,
+			scale: 0.0001,
+			offset: -0.1,
+			nodata: 0,
+			stac: { item, asset: "B04" },
+			sources: fromItem,
+		});
+		expect(job.inputs.nir).toMatchObject({ stac: { item, asset: "B08" }, sources: fromItem });
+	});
+
 	it("make a series of dates given as items, each dated by its item, with an extra asset for the mask", async () => {
 		const { job } = await runStaged({
 			process: "zonal_statistics",
@@ -207,13 +239,7 @@ describe("STAC items as inputs", () => {
 	});
 
 	it("make one date of an acquisition's neighbouring tiles, each field weighed on the tile that covers it", async () => {
-		const { job } = await runStaged({
-			process: "zonal_statistics",
-			index: "ndvi",
-			zones: { field_set_id: await fieldSetId() },
-			stac_search: { url: "https://stac.test/tiles", collections: ["sentinel-2-l2a"] },
-			mask: SCL_MASK,
-		});
+		const { job } = await searchSeries("https://stac.test/tiles");
 		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
 		// Both tiles read the same scene, so every field has that date's statistics, once.
 		expectSeries(await json(await api(`/v1/jobs/${job.id}/artifacts/zones.geojson`)), [1]);
@@ -223,13 +249,31 @@ describe("STAC items as inputs", () => {
 		expect(csv.trimEnd().split("\r\n")).toHaveLength(1 + Object.keys(expectedSeries).length);
 	});
 
+	it("keep every tile of an acquisition whose items have no self link, however they share a page", async () => {
+		const { job } = await searchSeries("https://stac.test/tiles-one-page");
+		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+		// Both tiles are dates of the acquisition, each weighing the fields it covers.
+		expect(job.dates?.map((date) => date.inputs.red?.href)).toEqual([`${COGS}/t2/red_d2.tif`, `${COGS}/t2/red_d2.tif`]);
+		expectSeries(await json(await api(`/v1/jobs/${job.id}/artifacts/zones.geojson`)), [1]);
+	});
+
+	it("follow a next link relative to the page it is on", async () => {
+		const { job } = await searchSeries("https://stac.test/v1/relative");
+		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+		expectSeries(await json(await api(`/v1/jobs/${job.id}/artifacts/zones.geojson`)));
+	});
+
+	it("refuse a search page whose links do not parse with a problem, not an internal error", async () => {
+		const job = await run(await searchRequest("https://stac.test/bad-links"));
+		expect(job.status).toBe("failed");
+		expect(job.error?.type).toBe("https://eo-edge.dev/problems/invalid-stac");
+		expect(job.error?.errors?.map((error) => error.path)).toEqual(["stac_search"]);
+		expect(job.error?.detail).toContain("cannot be followed");
+		expect(await eventsOf(job.id)).not.toContain("ingest:retrying");
+	});
+
 	it("end a job whose search finds nothing with a problem, not an empty success", async () => {
-		const job = await run({
-			process: "zonal_statistics",
-			index: "ndvi",
-			zones: { field_set_id: await fieldSetId() },
-			stac_search: { url: "https://stac.test/empty", collections: ["sentinel-2-l2a"] },
-		});
+		const job = await run(await searchRequest("https://stac.test/empty"));
 		expect(job.status).toBe("failed");
 		expect(job.stage).toBe("ingest");
 		expect(job.error?.type).toBe("https://eo-edge.dev/problems/stac-no-items");
@@ -237,13 +281,7 @@ describe("STAC items as inputs", () => {
 	});
 
 	it("retry a catalog that answers 503, and succeed once it recovers", async () => {
-		const { job, retries } = await runStaged({
-			process: "zonal_statistics",
-			index: "ndvi",
-			zones: { field_set_id: await fieldSetId() },
-			stac_search: { url: `https://stac.test/flaky/${crypto.randomUUID()}`, collections: ["sentinel-2-l2a"] },
-			mask: SCL_MASK,
-		});
+		const { job, retries } = await searchSeries(`https://stac.test/flaky/${crypto.randomUUID()}`);
 		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
 		expect(retries).toBe(1);
 		expect((await eventsOf(job.id)).filter((event) => event === "ingest:retrying")).toHaveLength(1);
@@ -253,6 +291,12 @@ describe("STAC items as inputs", () => {
 describe("STAC sources that are refused", () => {
 	it.each([
 		["plain http", { stac_item: "http://cogs.test/files/stac/s2-l2a-v1.0.json" }, "stac_item"],
+		["a URL that does not parse", { stac_item: "https://[not a host/item.json" }, "stac_item"],
+		[
+			"an href that does not parse",
+			{ inputs: { red: { href: "https://[not a host/red.tif" }, nir: { href: `${COGS}/s2_nir_256.tif` } } },
+			"inputs.red.href",
+		],
 		["a private host", { stac_item: "https://10.0.0.1/item.json" }, "stac_item"],
 		["credentials", { stac_item: "https://user:secret@cogs.test/files/stac/s2-l2a-v1.0.json" }, "stac_item"],
 		[
@@ -346,6 +390,47 @@ describe("STAC sources that are refused", () => {
 			"invalid-stac",
 			"inputs.red.asset",
 			"not a GeoTIFF",
+		],
+		[
+			"an asset on a private host",
+			{ stac_item: "https://stac.test/item/private-asset" },
+			"invalid-stac",
+			"stac_item",
+			"must name a public host",
+		],
+		[
+			"an asset href with credentials",
+			{ stac_item: "https://stac.test/item/credentials-asset" },
+			"invalid-stac",
+			"stac_item",
+			"must not carry credentials",
+		],
+		[
+			"an asset on plain http",
+			{ stac_item: "https://stac.test/item/plain-http-asset" },
+			"invalid-stac",
+			"stac_item",
+			"must be an https:// URL",
+		],
+		[
+			"an asset outside the job's allowlist",
+			{
+				inputs: {
+					red: { stac_item: "https://stac.test/item/private-asset", asset: "nir" },
+					nir: { href: "https://mirror.cogs.test/files/s2_nir_256.tif" },
+				},
+				remote: { allowed_hosts: ["stac.test", "mirror.cogs.test"] },
+			},
+			"invalid-stac",
+			"inputs.red.asset",
+			"not among the allowed hosts",
+		],
+		[
+			"an item whose datetime is not RFC 3339",
+			{ stac_item: "https://stac.test/item/datetime-not-rfc3339" },
+			"invalid-stac",
+			"stac_item",
+			"RFC 3339",
 		],
 	])("at ingest: %s fails the job, naming the field", async (_, fields, code, path, reason) => {
 		const job = await run({ index: "ndvi", ...fields });

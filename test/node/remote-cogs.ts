@@ -32,12 +32,19 @@
  *   POST https://stac.test/empty/search     finds nothing
  *   POST https://stac.test/flaky/<token>/search  503 for the first request per token, then as api/
  *   GET  https://stac.test/oversized        a JSON document of 2 MiB
+ *   POST https://stac.test/tiles-one-page/search  both tiles of 2026-05-19 in one page, without self links
+ *   POST https://stac.test/v1/relative/search  the series' first page, whose GET `next` is relative to
+ *                                           the page's URL (search?page=2), answered by a GET there
+ *   POST https://stac.test/bad-links/search  one item whose self link and the page's next link do not parse
+ *   GET  https://stac.test/item/<variant>    s2-l2a-v1.1.json with absolute hrefs, changed as <variant>
+ *                                           says (see ITEM_VARIANTS)
  * Any other host is unreachable: the fetch fails as a refused connection would.
  */
 import { readFile } from "node:fs/promises";
 import { CORPUS_FIXTURES, CORPUS_SEED, type MalformedCase, malformedTiffs } from "../corpus/malformed-tiffs.ts";
 
 const FIXTURES = new URL("../fixtures/", import.meta.url);
+const COG_HOST = "https://cogs.test";
 export const SLOW_ANSWER_MS = 2_000;
 const failedOnce = new Set<string>();
 const requestedOnce = new Set<string>();
@@ -112,8 +119,76 @@ const SEARCH_PAGES: Record<string, string[][]> = {
 	tiles: [["series-d2-west.json"], ["series-d2-east.json"]],
 };
 
+async function stacFixture(name: string): Promise<Record<string, unknown>> {
+	return JSON.parse(new TextDecoder().decode((await fixture(`stac/${name}`)) ?? new Uint8Array())) as Record<
+		string,
+		unknown
+	>;
+}
+
+type Item = { properties: Record<string, unknown>; assets: Record<string, { href: string }> };
+
+/** Ways an item can hold what the fixtures do not: each changes s2-l2a-v1.1.json (hrefs made absolute). */
+const ITEM_VARIANTS: Record<string, (item: Item) => void> = {
+	"private-asset": (item) => {
+		item.assets.red = { ...item.assets.red, href: "https://10.0.0.1/s2_red_256.tif" };
+	},
+	"credentials-asset": (item) => {
+		item.assets.red = { ...item.assets.red, href: "https://user:secret@cogs.test/files/s2_red_256.tif" };
+	},
+	"plain-http-asset": (item) => {
+		item.assets.red = { ...item.assets.red, href: "http://cogs.test/files/s2_red_256.tif" };
+	},
+	// STAC 1.1 lets a single band's fields stand on the asset itself, with no bands array.
+	"asset-level-band": (item) => {
+		const renamed: Item["assets"] = {};
+		for (const [key, asset] of Object.entries(item.assets)) {
+			const { bands, ...rest } = asset as { href: string; bands: Record<string, unknown>[] };
+			const [band = {}] = bands;
+			renamed[key === "red" ? "B04" : "B08"] = {
+				...rest,
+				"eo:common_name": band["eo:common_name"],
+				nodata: band.nodata,
+				data_type: band.data_type,
+				"raster:scale": band.scale,
+				"raster:offset": band.offset,
+			} as { href: string };
+		}
+		item.assets = renamed;
+	},
+	"datetime-not-rfc3339": (item) => {
+		item.properties.datetime = "12 June 2024, late morning";
+	},
+};
+
 async function stacApi(request: Request, url: URL): Promise<Response> {
 	const [, kind = "", ...rest] = url.pathname.split("/");
+	if (kind === "item") {
+		const change = ITEM_VARIANTS[rest[0] ?? ""];
+		if (!change) return new Response(null, { status: 404 });
+		const item = (await stacFixture("s2-l2a-v1.1.json")) as unknown as Item;
+		for (const asset of Object.values(item.assets)) asset.href = new URL(asset.href, `${COG_HOST}/files/stac/`).href;
+		change(item);
+		return Response.json(item, { headers: { "content-type": "application/geo+json" } });
+	}
+	if (kind === "tiles-one-page" && request.method === "POST") {
+		const features = await Promise.all(["series-d2-west.json", "series-d2-east.json"].map(stacFixture));
+		for (const feature of features) feature.links = [];
+		return Response.json({ type: "FeatureCollection", features, links: [] });
+	}
+	if (kind === "bad-links" && request.method === "POST") {
+		const feature = await stacFixture("series-d1.json");
+		feature.links = [{ rel: "self", href: "https://[not a host" }];
+		const links = [{ rel: "next", href: "https://[not a host/search", method: "GET" }];
+		return Response.json({ type: "FeatureCollection", features: [feature], links });
+	}
+	if (kind === "v1" && rest[0] === "relative") {
+		const second = url.searchParams.get("page") === "2";
+		if (second !== (request.method === "GET")) return new Response(null, { status: 404 });
+		const names = second ? ["series-d3.json"] : ["series-d1.json", "series-d2.json"];
+		const links = second ? [] : [{ rel: "next", href: "search?page=2", method: "GET" }];
+		return Response.json({ type: "FeatureCollection", features: await Promise.all(names.map(stacFixture)), links });
+	}
 	if (kind === "oversized") {
 		return Response.json({ type: "Feature", padding: "x".repeat(2 * 1024 * 1024) });
 	}
