@@ -81,6 +81,18 @@ async function call(path: string): Promise<Response> {
 	return response;
 }
 
+/** A call answered with a problem: its detail (or the status) is what the page shows. */
+class CallFailed extends Error {}
+
+async function callOk(path: string): Promise<Response> {
+	const response = await call(path);
+	if (!response.ok) {
+		const problem = (await response.json().catch(() => ({}))) as { detail?: string };
+		throw new CallFailed(problem.detail ?? `HTTP ${response.status}`);
+	}
+	return response;
+}
+
 function askForKey(reason: string | null): void {
 	root.replaceChildren();
 	const input = element("input", { type: "password", name: "key", autocomplete: "off", placeholder: "eoe_…" });
@@ -317,30 +329,27 @@ function renderZones(zones: Zone[]): void {
 async function renderResults(job: Job): Promise<void> {
 	const names = new Set(job.artifacts.map((artifact) => artifact.name));
 	if (names.has("stats.json")) {
-		const statistics = (await (await call(`/v1/jobs/${jobId}/artifacts/stats.json`)).json()) as Statistics;
+		const statistics = (await (await callOk(`/v1/jobs/${jobId}/artifacts/stats.json`)).json()) as Statistics;
 		const preview = names.has("preview.png")
-			? URL.createObjectURL(await (await call(`/v1/jobs/${jobId}/artifacts/preview.png`)).blob())
+			? URL.createObjectURL(await (await callOk(`/v1/jobs/${jobId}/artifacts/preview.png`)).blob())
 			: null;
 		renderIndexResults(statistics, preview);
 	}
 	if (names.has("zones.geojson")) {
-		const collection = (await (await call(`/v1/jobs/${jobId}/artifacts/zones.geojson`)).json()) as { features: Zone[] };
+		const collection = (await (await callOk(`/v1/jobs/${jobId}/artifacts/zones.geojson`)).json()) as {
+			features: Zone[];
+		};
 		renderZones(collection.features);
 	}
 }
 
 async function show(): Promise<void> {
 	try {
-		const response = await call(`/v1/jobs/${jobId}`);
-		if (!response.ok) {
-			const problem = (await response.json()) as { detail?: string };
-			section("Job", "status", element("p", { class: "problem" }, problem.detail ?? `HTTP ${response.status}`));
-			return;
-		}
+		const response = await callOk(`/v1/jobs/${jobId}`);
 		document.getElementById("key")?.remove();
 		const job = (await response.json()) as Job;
 		renderStatus(job);
-		const trace = (await (await call(`/v1/jobs/${jobId}/trace`)).json()) as {
+		const trace = (await (await callOk(`/v1/jobs/${jobId}/trace`)).json()) as {
 			resourceSpans: { scopeSpans: { spans: Span[] }[] }[];
 		};
 		renderGantt(trace.resourceSpans.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans)));
@@ -356,7 +365,8 @@ async function show(): Promise<void> {
 			askForKey(`${error.message}: give a key of this job's tenant with the jobs:read scope.`);
 			return;
 		}
-		section("Job", "status", element("p", { class: "problem" }, `Could not read the job: ${String(error)}`));
+		const reason = error instanceof CallFailed ? error.message : String(error);
+		section("Job", "status", element("p", { class: "problem" }, `Could not read the job: ${reason}`));
 	}
 }
 
