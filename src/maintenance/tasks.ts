@@ -34,6 +34,7 @@ import { sendAllToStage } from "../pipeline/send";
 import { abortResultUpload } from "../pipeline/store/result-upload";
 import { objectKeys } from "../storage/keys";
 import { deleteObjectsUnder } from "../storage/objects";
+import { resendOverdueWebhooks } from "../webhooks/outbox";
 
 /** Rows per batch: D1 binds at most 100 parameters, which an IN list of a batch's ids must fit. */
 const BATCH = 50;
@@ -298,7 +299,7 @@ export async function applyRetention(env: Env, now: number): Promise<RetentionRe
  * daily: each run handles a bounded share, so it must run often enough to keep up.
  */
 export const scheduledTasks: Record<string, readonly ((env: Env, now: number) => Promise<unknown>)[]> = {
-	"*/5 * * * *": [sweepJobs, expireUploadSessions],
+	"*/5 * * * *": [sweepJobs, expireUploadSessions, resendOverdueWebhooks],
 	"*/10 * * * *": [applyRetention],
 };
 
