@@ -116,7 +116,10 @@ const secretField = z.string().openapi({
 	example: SECRET_EXAMPLE,
 });
 
-export const WebhookWithSecretSchema = WebhookSchema.extend({ secret: secretField }).openapi("WebhookWithSecret");
+// Its own object, not an allOf of Webhook: partners' generators then give it plain fields.
+export const WebhookWithSecretSchema = z
+	.object({ ...WebhookSchema.shape, secret: secretField })
+	.openapi("WebhookWithSecret");
 
 export const WebhookIdParam = z.object({
 	id: z.string().openapi({

@@ -811,19 +811,7 @@ export type FieldSetList = {
     next: string | null;
 };
 
-export type WebhookWithSecret = Webhook & {
-    /**
-     * The signing secret (whsec_ and base64 of 32 bytes), as standardwebhooks' Webhook takes it. Shown only here: store it now
-     */
-    secret: string;
-};
-
-/**
- * job.succeeded, job.failed and job.canceled when the job ends; job.progress once each time a stage of the job completes
- */
-export type WebhookEvent = 'job.succeeded' | 'job.failed' | 'job.canceled' | 'job.progress';
-
-export type Webhook = {
+export type WebhookWithSecret = {
     id: string;
     url: string;
     events: Array<WebhookEvent>;
@@ -839,7 +827,16 @@ export type Webhook = {
     previous_secret_expires_at: string | null;
     created_at: string;
     updated_at: string;
+    /**
+     * The signing secret (whsec_ and base64 of 32 bytes), as standardwebhooks' Webhook takes it. Shown only here: store it now
+     */
+    secret: string;
 };
+
+/**
+ * job.succeeded, job.failed and job.canceled when the job ends; job.progress once each time a stage of the job completes
+ */
+export type WebhookEvent = 'job.succeeded' | 'job.failed' | 'job.canceled' | 'job.progress';
 
 export type CreateWebhook = {
     /**
@@ -858,6 +855,24 @@ export type WebhookList = {
      * Pass as `cursor` for the next page; null on the last page
      */
     next: string | null;
+};
+
+export type Webhook = {
+    id: string;
+    url: string;
+    events: Array<WebhookEvent>;
+    /**
+     * False once the receiver answered 410 Gone: nothing is delivered to it any more
+     */
+    enabled: boolean;
+    disabled_at: string | null;
+    disabled_reason: string | null;
+    /**
+     * After a rotation, until when the previous secret still signs beside the new one (both signatures in webhook-signature); null otherwise
+     */
+    previous_secret_expires_at: string | null;
+    created_at: string;
+    updated_at: string;
 };
 
 export type WebhookDeliveryList = {
