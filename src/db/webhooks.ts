@@ -483,3 +483,24 @@ export async function listWebhookAttempts(
 	const last = attempts.at(-1);
 	return { attempts, next: results.length > limit && last ? { createdAt: last.attemptedAt, id: last.id } : null };
 }
+
+/**
+ * Forgets up to `limit` attempts, and up to `limit` settled deliveries, from before `before`;
+ * how many rows went. A pending delivery is kept whatever its age (the cron gives it up first).
+ */
+export async function deleteWebhookHistoryBefore(db: D1Database, before: string, limit: number): Promise<number> {
+	const [attempts, messages] = await db.batch([
+		db
+			.prepare(
+				"DELETE FROM webhook_attempts WHERE id IN (SELECT id FROM webhook_attempts WHERE attempted_at < ? LIMIT ?)",
+			)
+			.bind(before, limit),
+		db
+			.prepare(
+				`DELETE FROM webhook_messages WHERE id IN
+				   (SELECT id FROM webhook_messages WHERE status <> 'pending' AND created_at < ? LIMIT ?)`,
+			)
+			.bind(before, limit),
+	]);
+	return (attempts?.meta.changes ?? 0) + (messages?.meta.changes ?? 0);
+}

@@ -26,6 +26,7 @@ import {
 import { listOpenResultUploads } from "../db/store";
 import { closeUploadSession, deleteEndedUploadSessions, listExpiredUploadSessions } from "../db/upload-sessions";
 import { listUploadsToExpire, markUploadsExpired } from "../db/uploads";
+import { deleteWebhookHistoryBefore } from "../db/webhooks";
 import { ApiError, jobProblem } from "../errors/api-error";
 import { describeError, log } from "../observability/log";
 import { newSpanId } from "../observability/trace";
@@ -250,12 +251,13 @@ export interface RetentionReport {
 	uploadSessions: number;
 	idempotencyKeys: number;
 	rateWindows: number;
+	webhookHistory: number;
 }
 
 /**
  * Deletes inputs older than UPLOAD_RETENTION_DAYS, with the rows of ended upload sessions, and
  * retires jobs ended more than ARTIFACT_RETENTION_DAYS ago: their artifacts and events go, the
- * job record stays.
+ * job record stays. Webhook deliveries and their attempts are kept as long as artifacts.
  */
 export async function applyRetention(env: Env, now: number): Promise<RetentionReport> {
 	const uploadsBefore = new Date(now - env.UPLOAD_RETENTION_DAYS * DAY_MS).toISOString();
@@ -289,7 +291,10 @@ export async function applyRetention(env: Env, now: number): Promise<RetentionRe
 		new Date(now - IDEMPOTENCY_WINDOW_MS).toISOString(),
 	);
 	const rateWindows = await deleteRateWindowsBefore(env.DB, Math.floor((now - RATE_WINDOW_KEEP_MS) / 1000));
-	const report = { uploads, jobs, uploadSessions, idempotencyKeys, rateWindows };
+	const webhookHistory = await inBatches(budget, SESSION_BATCH, { r2Calls: 0, d1Queries: 1 }, () =>
+		deleteWebhookHistoryBefore(env.DB, jobsBefore, SESSION_BATCH),
+	);
+	const report = { uploads, jobs, uploadSessions, idempotencyKeys, rateWindows, webhookHistory };
 	log.info("retention_applied", { ...report });
 	return report;
 }

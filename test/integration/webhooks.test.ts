@@ -9,8 +9,10 @@ import { createMessageBatch } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import sampleFields from "../../samples/fields.geojson?raw";
 import { cancelJob, failJob, markStageRunning } from "../../src/db/jobs";
 import { ApiError, jobProblem } from "../../src/errors/api-error";
+import { applyRetention, sweepJobs } from "../../src/maintenance/tasks";
 import { deadLetterQueue } from "../../src/pipeline/stages";
 import { deliverWebhookBatch, RETRY_DELAYS_SECONDS, retryDelaySeconds } from "../../src/webhooks/delivery";
 import { resendOverdueWebhooks } from "../../src/webhooks/outbox";
@@ -359,6 +361,27 @@ describe("a job's webhooks, end to end", () => {
 		expect((await received(other)).filter((delivery) => delivery.body.includes(job.id))).toEqual([]);
 	});
 
+	it("tells of a zonal_statistics job as of any other", async () => {
+		const receiver = token();
+		const endpoint = await register(`https://hooks.test/${receiver}/ok`, ["job.succeeded"]);
+		const red = await upload(red256);
+		const nir = await upload(nir256);
+		const submitted = await submitJob({
+			process: "zonal_statistics",
+			index: "ndvi",
+			inputs: { red: { upload_id: red.id }, nir: { upload_id: nir.id } },
+			zones: JSON.parse(sampleFields),
+			notify: { webhook_ids: [endpoint.id] },
+		});
+		expect(submitted.status, await submitted.clone().text()).toBe(202);
+		const job = await waitForJob((await json<{ id: string }>(submitted)).id);
+		expect(job.status).toBe("succeeded");
+		const got = await receivedUntil(receiver, (all) => all.length > 0);
+		expect(got.map((delivery) => verified(endpoint.secret as string, delivery).data)).toMatchObject([
+			{ job_id: job.id, status: "succeeded" },
+		]);
+	});
+
 	it("refuses notify.webhook_ids that are not the tenant's enabled endpoints, naming each", async () => {
 		const mine = await register(`https://hooks.test/${token()}/ok`, ["job.failed"]);
 		const other = await createTenantKey();
@@ -469,6 +492,39 @@ describe("the outbox", () => {
 		expect(
 			sent.slice(before).filter((message) => message.body.webhook_message_id === mine.webhook_message_id),
 		).toMatchObject([{ body: { attempt: 1 } }]);
+	});
+});
+
+describe("the cron", () => {
+	it("tells of a job the sweeper stops (job.failed, job-stalled)", async () => {
+		const tenant = await createTenantKey();
+		const endpoint = await register(`https://hooks.test/${token()}/ok`, ["job.failed"], bearer(tenant.key));
+		const job = await recordNdviJob({}, { traceId: TRACE, tenantId: tenant.tenantId });
+		await markStageRunning(env.DB, job.id, "ingest", 0.02, ["ingest"]);
+		const { queue, sent } = recordingQueue();
+		const cronEnv = { ...env, WEBHOOKS_QUEUE: queue };
+		await sweepJobs(cronEnv, Date.now() + (env.STALLED_JOB_MINUTES + 1) * 60_000);
+		const message = await messageFor(sent, endpoint.id, cronEnv);
+		expect(message).toMatchObject({ job_id: job.id, attempt: 1, trace_id: TRACE });
+	});
+
+	it("forgets deliveries and attempts once artifacts would be", async () => {
+		const tenant = await createTenantKey();
+		const endpoint = await register(`https://hooks.test/${token()}/ok`, ["job.failed"], bearer(tenant.key));
+		const { sent, testEnv } = await failedJob(tenant.tenantId);
+		await attemptDelivery(await messageFor(sent, endpoint.id, testEnv), testEnv);
+		const history = () =>
+			env.DB.prepare(
+				`SELECT (SELECT COUNT(*) FROM webhook_attempts WHERE endpoint_id = ?1)
+				      + (SELECT COUNT(*) FROM webhook_messages WHERE endpoint_id = ?1) AS n`,
+			)
+				.bind(endpoint.id)
+				.first<{ n: number }>();
+		expect((await history())?.n).toBe(2);
+		await applyRetention(env, Date.now() + env.ARTIFACT_RETENTION_DAYS * 86_400_000 - 60_000);
+		expect((await history())?.n).toBe(2);
+		await applyRetention(env, Date.now() + env.ARTIFACT_RETENTION_DAYS * 86_400_000 + 60_000);
+		expect((await history())?.n).toBe(0);
 	});
 });
 
