@@ -33,7 +33,7 @@ import { randomHex } from "../ids";
 import { describeError, log } from "../observability/log";
 import { loopbackAllowed, postWebhook, type WebhookAnswer } from "../raster/remote";
 import { artifactHref, ITEM_ARTIFACT } from "../stac/item";
-import { queueWebhookAttempts } from "./outbox";
+import { ATTEMPT_LEASE_MS, queueWebhookAttempts } from "./outbox";
 import { openSecret, secretsKey } from "./secrets";
 
 /**
@@ -43,8 +43,6 @@ import { openSecret, secretsKey } from "./secrets";
 export const RETRY_DELAYS_SECONDS = [30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800] as const;
 /** Cloudflare Queues' longest delaySeconds. */
 const MAX_QUEUE_DELAY_SECONDS = 43_200;
-/** How long a taken attempt may run before the cron takes it for lost: well past the timeout. */
-export const ATTEMPT_LEASE_MS = 5 * 60_000;
 
 export const webhookQueueMessage = z.object({
 	webhook_message_id: z.string(),
