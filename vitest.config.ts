@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { parse } from "smol-toml";
 import { defineConfig } from "vitest/config";
+import { DEVELOPMENT_WEBHOOK_SECRETS_KEY } from "./src/webhooks/development-key.ts";
 import { outbound } from "./test/node/outbound.ts";
 
 interface WranglerConsumer {
@@ -46,6 +47,12 @@ export default defineConfig(async () => {
 						REMOTE_READ_TIMEOUT_MS: 500,
 						// Below test/fixtures/layouts/pixel_big.tif's blocks, so the per-job byte bound can be met.
 						REMOTE_MAX_BYTES_PER_JOB: 1048576,
+						// The Worker secret of deployments; the tests, like `npm run dev`, use the public development key.
+						WEBHOOK_SECRETS_KEY: DEVELOPMENT_WEBHOOK_SECRETS_KEY,
+						// Below test/node/webhook-receiver.ts's slow answer, so a timeout can be provoked.
+						WEBHOOK_TIMEOUT_MS: 500,
+						// The test tenant registers an endpoint in many tests; the limit's own test lowers it.
+						WEBHOOKS_MAX_PER_TENANT: 1000,
 					},
 					queueConsumers,
 					// No test reaches the Internet: remote inputs are served from test/fixtures, traces by a collector stand-in.

@@ -73,12 +73,12 @@ describe("the OpenAPI document", () => {
 		}
 	});
 
-	it("declares the bearer key scheme, and every upload, job, field set and operator operation needs one key scope", () => {
+	it("declares the bearer key scheme, and every upload, job, field set, webhook and operator operation needs one key scope", () => {
 		expect(document.components.securitySchemes?.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
 		// The job page: a browser's navigation sends no key, so the page asks for one itself.
 		const keyless = new Set(["GET /v1/jobs/{id}/view"]);
 		for (const { name, operation } of operations) {
-			const keyed = /^\S+ \/v1\/(uploads|jobs|fields|ops)/.test(name) && !keyless.has(name);
+			const keyed = /^\S+ \/v1\/(uploads|jobs|fields|webhooks|ops)/.test(name) && !keyless.has(name);
 			if (keyed) {
 				expect(operation.security, name).toHaveLength(1);
 				const [scope] = operation.security?.[0]?.bearerAuth ?? [];

@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 const expectations: Record<string, { accepts?: string[]; refuses: string[] }> = {
 	"^upl_[0-9a-f]{24}$": { refuses: ["upl_0123456789ABCDEF01234567", "job_0123456789abcdef01234567"] },
 	"^fld_[0-9a-f]{24}$": { refuses: ["fld_0123456789ABCDEF01234567", "upl_0123456789abcdef01234567", "fld_0123"] },
+	"^whk_[0-9a-f]{24}$": { refuses: ["whk_0123456789ABCDEF01234567", "fld_0123456789abcdef01234567", "whk_0123"] },
 	"^(\\*\\.)?[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*$": {
 		accepts: ["*.example.com", "Sentinel-COGS.s3.us-west-2.amazonaws.com", "127.0.0.1", "localhost"],
 		refuses: ["https://example.com", "*example.com", "-example.com", "example..com", "example.com/"],

@@ -5,21 +5,31 @@
  * folder and prints the statistics; then stores the sample fields (samples/fields.geojson) as a
  * field set, runs NDVI per field over the same bands and prints each field's statistics.
  *
+ * Webhooks: before the first job it starts a receiver on 127.0.0.1 and registers it for the
+ * job's events; each delivery that arrives is verified with standardwebhooks' Webhook.verify and
+ * printed, and the endpoint is deleted at the end. A loopback receiver needs a server started with
+ * `npm run dev -- --var ALLOW_LOOPBACK_URLS:true`; without it the demo says so and goes on.
+ *
  * Settings (environment): EO_EDGE_API (default http://localhost:8787), EO_EDGE_API_KEY (default
  * the local development key that `npm run dev` seeds), EO_EDGE_DEMO_DIR (default artifacts/).
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import {
 	createClient,
 	createFieldSet,
 	createJob,
 	createUpload,
+	createWebhook,
+	deleteWebhook,
 	getJobArtifact,
 	type Job,
 	type Problem,
 	waitForJob,
 } from "@eo-edge/client";
+import { Webhook } from "standardwebhooks";
 import { DEVELOPMENT_API_KEY } from "../src/access/api-keys";
 import type { JobStatistics } from "../src/processes/index/statistics";
 
@@ -53,6 +63,64 @@ try {
 	process.exit(1);
 }
 
+/**
+ * A partner's webhook receiver on this machine: verifies each delivery with the reference library
+ * and prints it. Null (with a note) when the server does not admit loopback receivers.
+ */
+async function startWebhookReceiver() {
+	const arrived: string[] = [];
+	let verifier: Webhook | null = null;
+	const server = createServer((request, response) => {
+		const chunks: Buffer[] = [];
+		request.on("data", (chunk: Buffer) => chunks.push(chunk));
+		request.on("end", () => {
+			const body = Buffer.concat(chunks).toString("utf8");
+			try {
+				const event = verifier?.verify(body, request.headers as Record<string, string>) as {
+					type: string;
+					data: { job_id: string; stage?: string };
+				};
+				const stage = event.data.stage ? ` (${event.data.stage} done)` : "";
+				console.log(`  webhook ${event.type}${stage} for ${event.data.job_id}: signature verified`);
+				arrived.push(event.type);
+				response.writeHead(204).end();
+			} catch (error) {
+				console.log(`  webhook refused: ${(error as Error).message}`);
+				response.writeHead(400).end();
+			}
+		});
+	});
+	await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+	const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/eo-edge`;
+	const { data, error } = await createWebhook({
+		client,
+		body: { url, events: ["job.succeeded", "job.failed", "job.progress"] },
+	});
+	if (!data) {
+		server.close();
+		const detail = (error as Partial<Problem> | undefined)?.detail ?? JSON.stringify(error);
+		console.log(
+			`(no webhook receiver: ${detail}; start the server with \`npm run dev -- --var ALLOW_LOOPBACK_URLS:true\` to see webhooks arrive)`,
+		);
+		return null;
+	}
+	verifier = new Webhook(data.secret);
+	console.log(`webhook ${data.id} registered: ${url} (secret ${data.secret.slice(0, 10)}…)`);
+	return {
+		/** Waits a while for job.succeeded or job.failed, then deletes the endpoint. */
+		async close() {
+			const deadline = Date.now() + 30_000;
+			while (!arrived.some((type) => type !== "job.progress") && Date.now() < deadline) {
+				await new Promise((resolve) => setTimeout(resolve, 200));
+			}
+			if (!arrived.some((type) => type !== "job.progress")) console.log("  no job.succeeded webhook within 30 s");
+			await deleteWebhook({ client, path: { id: data.id } });
+			server.close();
+		},
+	};
+}
+
+const receiver = await startWebhookReceiver();
 const red = await uploadBand("s2_red_256.tif");
 const nir = await uploadBand("s2_nir_256.tif");
 const { data: submitted, error: rejected } = await createJob({
@@ -92,6 +160,7 @@ async function runToEnd(id: string): Promise<{ job: Job; folder: string }> {
 }
 
 const { job, folder } = await runToEnd(submitted.id);
+await receiver?.close();
 const stats = JSON.parse(readFileSync(join(folder, "stats.json"), "utf8")) as JobStatistics;
 const format = (value: number | null) => (value === null ? "-" : value.toFixed(4));
 console.log(`\n${job.index} statistics over ${stats.count} pixels (${stats.nodata_count} nodata)`);

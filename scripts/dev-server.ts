@@ -77,8 +77,13 @@ export async function freePort(): Promise<number> {
 	return address.port;
 }
 
-export function startDevServer(port: number): DevServer {
-	const child = spawn("npm", ["run", "dev", "--", "--port", String(port), "--ip", "127.0.0.1"], {
+/**
+ * `allowLoopback` passes ALLOW_LOOPBACK_URLS, so that the server may fetch, and post webhooks to,
+ * this machine (the e2e run's demo receives its webhooks on 127.0.0.1).
+ */
+export function startDevServer(port: number, { allowLoopback = false }: { allowLoopback?: boolean } = {}): DevServer {
+	const loopback = allowLoopback ? ["--var", "ALLOW_LOOPBACK_URLS:true"] : [];
+	const child = spawn("npm", ["run", "dev", "--", "--port", String(port), "--ip", "127.0.0.1", ...loopback], {
 		cwd: ROOT,
 		detached: true,
 		stdio: ["ignore", "pipe", "pipe"],

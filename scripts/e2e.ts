@@ -533,6 +533,10 @@ async function checkDemo(api: string): Promise<void> {
 	if (jobId === undefined) throw new Error("the demo printed no job id");
 	check("the demo printed the statistics", /NDVI statistics over \d+ pixels/.test(run.output));
 	check("the demo printed NDVI per field", /NDVI per field/.test(run.output) && /north-field/.test(run.output));
+	check(
+		"the demo's receiver got job.succeeded, its signature verified by standardwebhooks",
+		new RegExp(`webhook job\\.succeeded for ${jobId}: signature verified`).test(run.output),
+	);
 	const result = join(folder, jobId, "result.tif");
 	check(
 		"the demo saved result.tif and stats.json",
@@ -647,7 +651,7 @@ try {
 	const port = await freePort();
 	const api = `http://127.0.0.1:${port}`;
 	console.log(`# npm run dev -- --port ${port} --ip 127.0.0.1`);
-	server = startDevServer(port);
+	server = startDevServer(port, { allowLoopback: true });
 	await waitForHealth(server, api);
 	check(`GET /v1/health: 200 (dev server up in ${seconds(started)})`, true);
 	const indexJob = await checkWalkthrough(api);

@@ -44,7 +44,9 @@ describe("npm run keys", { timeout: 60_000 }, () => {
 	it("gives a tenant's key every scope but ops:read, and an operator's key only when asked", () => {
 		const tenant = keys("create", "--tenant", "farm");
 		expect(tenant.status, tenant.err).toBe(0);
-		expect(tenant.out).toContain("scopes: jobs:read jobs:write uploads:write fields:read fields:write\n");
+		expect(tenant.out).toContain(
+			"scopes: jobs:read jobs:write uploads:write fields:read fields:write webhooks:read webhooks:write\n",
+		);
 		const operator = keys("create", "--tenant", "operations", "--scopes", "ops:read");
 		expect(operator.status, operator.err).toBe(0);
 		expect(keys("list", "--tenant", "operations").out).toMatch(/ {2}operations {2}\[ops:read\] {2}live/);

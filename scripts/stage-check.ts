@@ -4,7 +4,7 @@
  * that differs from what the dispatcher assumes, a heavy stage taking batches of more than one.
  */
 import { parse } from "smol-toml";
-import { deadLetterQueue, pipelineStages, stageNames } from "../src/pipeline/stages";
+import { deadLetterQueue, pipelineStages, stageNames, webhookQueue } from "../src/pipeline/stages";
 
 interface WranglerQueues {
 	queues?: {
@@ -52,7 +52,7 @@ export function findStageProblems(wranglerToml: string, configPath = "wrangler.t
 
 	const stageQueues = new Set<string>(stageNames.map((stage) => pipelineStages[stage].queue));
 	for (const queue of consumers.keys()) {
-		if (!stageQueues.has(queue) && queue !== deadLetterQueue.queue) {
+		if (!stageQueues.has(queue) && queue !== deadLetterQueue.queue && queue !== webhookQueue.queue) {
 			problems.push(`consumer of ${queue} has no stage in the registry`);
 		}
 	}
@@ -64,7 +64,28 @@ export function findStageProblems(wranglerToml: string, configPath = "wrangler.t
 		);
 	}
 
-	const registryProducers = new Set<string>(stageNames.map((stage) => pipelineStages[stage].producer));
+	const webhookConsumer = consumers.get(webhookQueue.queue);
+	if (!webhookConsumer) problems.push(`webhooks: queue ${webhookQueue.queue} has no consumer in ${configPath}`);
+	else {
+		if ((webhookConsumer.max_retries ?? DEFAULT_MAX_RETRIES) !== webhookQueue.maxRetries) {
+			problems.push(`webhooks: max_retries must be ${webhookQueue.maxRetries} in ${configPath}`);
+		}
+		if (webhookConsumer.dead_letter_queue === deadLetterQueue.queue) {
+			problems.push(`webhooks: must not dead-letter to ${deadLetterQueue.queue}, whose consumer fails jobs`);
+		}
+	}
+	if (
+		!producers.some(
+			(candidate) => candidate.binding === webhookQueue.producer && candidate.queue === webhookQueue.queue,
+		)
+	) {
+		problems.push(`webhooks: producer binding ${webhookQueue.producer} must send to ${webhookQueue.queue}`);
+	}
+
+	const registryProducers = new Set<string>([
+		...stageNames.map((stage) => pipelineStages[stage].producer),
+		webhookQueue.producer,
+	]);
 	for (const producer of producers) {
 		if (!registryProducers.has(producer.binding)) {
 			problems.push(`producer binding ${producer.binding} (${producer.queue}) is not used by any stage`);

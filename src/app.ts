@@ -33,6 +33,11 @@ export const openApiDocumentConfig = {
 		{ name: "uploads", description: "GeoTIFF bands stored for jobs" },
 		{ name: "jobs", description: "Index computations and their artifacts" },
 		{ name: "fields", description: "Sets of field boundaries (GeoJSON) for statistics per field" },
+		{
+			name: "webhooks",
+			description:
+				"Signed notifications of job events (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature), retried for about a day",
+		},
 		{ name: "indices", description: "The indices available" },
 		{ name: "operations", description: "Views across tenants for the operator (scope ops:read)" },
 		{ name: "service", description: "Health and the contract itself" },
@@ -173,7 +178,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
 		type: "http",
 		scheme: "bearer",
 		description:
-			"An API key, sent as `Authorization: Bearer <key>`. Each operation names the scope it needs (jobs:read, jobs:write, uploads:write, fields:read or fields:write; the operator views need ops:read, which no tenant key carries by default). Keys belong to a tenant, which sees only its own uploads, jobs and field sets.",
+			"An API key, sent as `Authorization: Bearer <key>`. Each operation names the scope it needs (jobs:read, jobs:write, uploads:write, fields:read, fields:write, webhooks:read or webhooks:write; the operator views need ops:read, which no tenant key carries by default). Keys belong to a tenant, which sees only its own uploads, jobs, field sets and webhook endpoints.",
 	});
 	registerResponseHeaders(app.openAPIRegistry);
 	registerV1Routes(app, API_VERSION);

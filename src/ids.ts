@@ -23,3 +23,5 @@ export const newJobId = () => `job_${randomHex(12)}`;
 export const JOB_ID_PATTERN = /^job_[0-9a-f]{24}$/;
 export const FIELD_SET_ID_PATTERN = /^fld_[0-9a-f]{24}$/;
 export const newFieldSetId = () => `fld_${randomHex(12)}`;
+export const WEBHOOK_ID_PATTERN = /^whk_[0-9a-f]{24}$/;
+export const newWebhookId = () => `whk_${randomHex(12)}`;

@@ -11,8 +11,17 @@ interface LocalDevelopmentEnv {
 	ALLOW_LOOPBACK_URLS?: string | boolean;
 }
 
-interface Env extends LocalDevelopmentEnv {}
+/**
+ * Worker secrets (`wrangler secret put`), which wrangler.toml does not list either. Optional: a
+ * deployment without one answers a clear 503 where it is needed.
+ */
+interface WorkerSecretsEnv {
+	/** Base64 of 32 bytes: the AES-GCM key webhook signing secrets are sealed under (src/webhooks/secrets.ts). */
+	WEBHOOK_SECRETS_KEY?: string;
+}
+
+interface Env extends LocalDevelopmentEnv, WorkerSecretsEnv {}
 
 declare namespace Cloudflare {
-	interface Env extends LocalDevelopmentEnv {}
+	interface Env extends LocalDevelopmentEnv, WorkerSecretsEnv {}
 }

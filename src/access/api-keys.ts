@@ -4,7 +4,16 @@
  */
 import { randomHex, sha256Hex } from "../ids";
 
-export const scopes = ["jobs:read", "jobs:write", "uploads:write", "fields:read", "fields:write", "ops:read"] as const;
+export const scopes = [
+	"jobs:read",
+	"jobs:write",
+	"uploads:write",
+	"fields:read",
+	"fields:write",
+	"webhooks:read",
+	"webhooks:write",
+	"ops:read",
+] as const;
 export type Scope = (typeof scopes)[number];
 
 /**

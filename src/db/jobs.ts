@@ -3,6 +3,7 @@ import type { Problem } from "../errors/api-error";
 import type { ArtifactRecord } from "./artifacts";
 import { deleteJobLogsStatement } from "./job-logs";
 import { now, parseJson, placeholders } from "./sql";
+import { owedProgressStatement, owedTerminalEventStatement } from "./webhooks";
 
 export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "canceled";
 const TERMINAL: readonly JobStatus[] = ["succeeded", "failed", "canceled"];
@@ -80,6 +81,11 @@ export interface JobRequest {
 	base_url?: string | undefined;
 	/** Hosts the job's remote inputs, and every redirect they take, may reach. */
 	remote?: { allowed_hosts: string[] } | undefined;
+	/**
+	 * The webhook endpoints the job's events go to (src/db/webhooks.ts reads it in SQL); absent,
+	 * every endpoint of the tenant that subscribes to an event.
+	 */
+	notify?: { webhook_ids: string[] } | undefined;
 	/** stats.json's histogram: fixed edges, or (without `range`) edges over the job's own values. */
 	histogram?: { range?: [number, number] | undefined; bins: number } | undefined;
 	/** result.tif's sample type, and the scale and offset of an integer one. */
@@ -419,16 +425,20 @@ export async function markStageRunning(
 	stage: string,
 	progress: number,
 	reachable: readonly string[],
-): Promise<void> {
+): Promise<{ webhooksOwed: boolean }> {
 	const at = now();
-	await db
-		.prepare(
-			`UPDATE jobs SET status = 'running', stage = ?, progress = MAX(progress, ?), updated_at = ?, stage_heartbeat_at = ?
-			 WHERE id = ? AND status IN ('queued', 'running')
-			   AND (stage IS NULL OR stage IN (${placeholders(reachable)}))`,
-		)
-		.bind(stage, progress, at, at, jobId, ...reachable)
-		.run();
+	// Leaving a stage completes it: job.progress is owed for it, read before the UPDATE moves on.
+	const [owed] = await db.batch([
+		owedProgressStatement(db, jobId, stage, reachable, at),
+		db
+			.prepare(
+				`UPDATE jobs SET status = 'running', stage = ?, progress = MAX(progress, ?), updated_at = ?, stage_heartbeat_at = ?
+				 WHERE id = ? AND status IN ('queued', 'running')
+				   AND (stage IS NULL OR stage IN (${placeholders(reachable)}))`,
+			)
+			.bind(stage, progress, at, at, jobId, ...reachable),
+	]);
+	return { webhooksOwed: (owed?.meta.changes ?? 0) > 0 };
 }
 
 /**
@@ -472,28 +482,40 @@ export async function saveResolvedRequest(db: D1Database, jobId: string, request
 	return result.meta.changes > 0;
 }
 
-/** Ends a live job as failed; returns false when it had already ended. */
+/**
+ * Ends a live job as failed, owing job.failed to its webhooks in the same transaction; returns
+ * false when it had already ended (nothing is changed or owed then).
+ */
 export async function failJob(db: D1Database, jobId: string, problem: Problem): Promise<boolean> {
-	const result = await db
-		.prepare(
-			`UPDATE jobs SET status = 'failed', error_json = ?, updated_at = ?
-			 WHERE id = ? AND status IN ('queued', 'running')`,
-		)
-		.bind(JSON.stringify(problem), now(), jobId)
-		.run();
-	return result.meta.changes > 0;
+	const at = now();
+	const [ended] = await db.batch([
+		db
+			.prepare(
+				`UPDATE jobs SET status = 'failed', error_json = ?, updated_at = ?
+				 WHERE id = ? AND status IN ('queued', 'running')`,
+			)
+			.bind(JSON.stringify(problem), at, jobId),
+		owedTerminalEventStatement(db, jobId, "job.failed", "failed", at),
+	]);
+	return (ended?.meta.changes ?? 0) > 0;
 }
 
-/** Cancels the tenant's job if it is still queued or running; false when it is not. */
+/**
+ * Cancels the tenant's job if it is still queued or running, owing job.canceled to its webhooks
+ * in the same transaction; false when it is not.
+ */
 export async function cancelJob(db: D1Database, tenantId: string, jobId: string): Promise<boolean> {
-	const result = await db
-		.prepare(
-			`UPDATE jobs SET status = 'canceled', updated_at = ?
-			 WHERE id = ? AND tenant_id = ? AND status IN ('queued', 'running')`,
-		)
-		.bind(now(), jobId, tenantId)
-		.run();
-	return result.meta.changes > 0;
+	const at = now();
+	const [ended] = await db.batch([
+		db
+			.prepare(
+				`UPDATE jobs SET status = 'canceled', updated_at = ?
+				 WHERE id = ? AND tenant_id = ? AND status IN ('queued', 'running')`,
+			)
+			.bind(at, jobId, tenantId),
+		owedTerminalEventStatement(db, jobId, "job.canceled", "canceled", at),
+	]);
+	return (ended?.meta.changes ?? 0) > 0;
 }
 
 export interface StalledJob {
@@ -657,7 +679,7 @@ export async function markJobsRetired(db: D1Database, jobIds: readonly string[])
  * listed exactly when the job has succeeded. Every statement checks that the job is still
  * live: a cancel, failure or sweep that ended it first wins, no artifact row is written, and
  * this returns false (the caller then owns removing what it wrote). A won job's strips go
- * with it: nothing reads them after success.
+ * with it: nothing reads them after success, and its job.succeeded webhooks are owed with it.
  */
 export async function completeJob(
 	db: D1Database,
@@ -687,6 +709,7 @@ export async function completeJob(
 				"DELETE FROM job_strips WHERE job_id = ? AND EXISTS (SELECT 1 FROM jobs WHERE id = ? AND status = 'succeeded')",
 			)
 			.bind(jobId, jobId),
+		owedTerminalEventStatement(db, jobId, "job.succeeded", "succeeded", at),
 	]);
 	return (results[artifacts.length]?.meta.changes ?? 0) > 0;
 }

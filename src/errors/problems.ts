@@ -38,6 +38,7 @@ export const problemTypes = {
 	"job-stalled": { status: 500, title: "The job made no progress for too long" },
 	"internal-error": { status: 500, title: "Internal error" },
 	"storage-unavailable": { status: 503, title: "Storage is temporarily unavailable" },
+	"webhooks-unavailable": { status: 503, title: "Webhooks are not configured on this deployment" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemCode = keyof typeof problemTypes;

@@ -26,6 +26,7 @@ import {
 import { listOpenResultUploads } from "../db/store";
 import { closeUploadSession, deleteEndedUploadSessions, listExpiredUploadSessions } from "../db/upload-sessions";
 import { listUploadsToExpire, markUploadsExpired } from "../db/uploads";
+import { deleteWebhookHistoryBefore } from "../db/webhooks";
 import { ApiError, jobProblem } from "../errors/api-error";
 import { describeError, log } from "../observability/log";
 import { newSpanId } from "../observability/trace";
@@ -34,6 +35,7 @@ import { sendAllToStage } from "../pipeline/send";
 import { abortResultUpload } from "../pipeline/store/result-upload";
 import { objectKeys } from "../storage/keys";
 import { deleteObjectsUnder } from "../storage/objects";
+import { resendOverdueWebhooks } from "../webhooks/outbox";
 
 /** Rows per batch: D1 binds at most 100 parameters, which an IN list of a batch's ids must fit. */
 const BATCH = 50;
@@ -249,12 +251,13 @@ export interface RetentionReport {
 	uploadSessions: number;
 	idempotencyKeys: number;
 	rateWindows: number;
+	webhookHistory: number;
 }
 
 /**
  * Deletes inputs older than UPLOAD_RETENTION_DAYS, with the rows of ended upload sessions, and
  * retires jobs ended more than ARTIFACT_RETENTION_DAYS ago: their artifacts, events and log rows go, the
- * job record stays.
+ * job record stays. Webhook deliveries and their attempts are kept as long as artifacts.
  */
 export async function applyRetention(env: Env, now: number): Promise<RetentionReport> {
 	const uploadsBefore = new Date(now - env.UPLOAD_RETENTION_DAYS * DAY_MS).toISOString();
@@ -288,7 +291,10 @@ export async function applyRetention(env: Env, now: number): Promise<RetentionRe
 		new Date(now - IDEMPOTENCY_WINDOW_MS).toISOString(),
 	);
 	const rateWindows = await deleteRateWindowsBefore(env.DB, Math.floor((now - RATE_WINDOW_KEEP_MS) / 1000));
-	const report = { uploads, jobs, uploadSessions, idempotencyKeys, rateWindows };
+	const webhookHistory = await inBatches(budget, SESSION_BATCH, { r2Calls: 0, d1Queries: 1 }, () =>
+		deleteWebhookHistoryBefore(env.DB, jobsBefore, SESSION_BATCH),
+	);
+	const report = { uploads, jobs, uploadSessions, idempotencyKeys, rateWindows, webhookHistory };
 	log.info("retention_applied", { ...report });
 	return report;
 }
@@ -298,7 +304,7 @@ export async function applyRetention(env: Env, now: number): Promise<RetentionRe
  * daily: each run handles a bounded share, so it must run often enough to keep up.
  */
 export const scheduledTasks: Record<string, readonly ((env: Env, now: number) => Promise<unknown>)[]> = {
-	"*/5 * * * *": [sweepJobs, expireUploadSessions],
+	"*/5 * * * *": [sweepJobs, expireUploadSessions, resendOverdueWebhooks],
 	"*/10 * * * *": [applyRetention],
 };
 

@@ -19,6 +19,7 @@ import { oneAtATime } from "../isolate-memory";
 import { describeError, log } from "../observability/log";
 import { newSpanId } from "../observability/trace";
 import { type BucketUse, meteredBucket } from "../storage/metered-bucket";
+import { sendOwedWebhooks } from "../webhooks/outbox";
 import { endJobAsFailed } from "./failure";
 import { processNamed } from "./processes";
 import { type QueueConsumer, queueConsumers } from "./registry";
@@ -197,7 +198,15 @@ async function handleMessage(consumer: QueueConsumer, message: Message<unknown>,
 		// Only forward along the job's own sequence: a late duplicate of an earlier stage leaves it.
 		const sequence = process.stages(job.request);
 		const reachable = sequence.slice(0, sequence.indexOf(consumer.stage) + 1);
-		await markStageRunning(env.DB, job.id, consumer.stage, stageDefinition(consumer.stage).progress, reachable);
+		const moved = await markStageRunning(
+			env.DB,
+			job.id,
+			consumer.stage,
+			stageDefinition(consumer.stage).progress,
+			reachable,
+		);
+		// Moving on completed the previous stage: its job.progress webhooks were owed with the move.
+		if (moved.webhooksOwed) await sendOwedWebhooks(env, job.id, body.trace_id);
 	}
 	await record(
 		env.DB,

@@ -8,6 +8,7 @@ import type { Problem } from "../errors/api-error";
 import { describeError, log } from "../observability/log";
 import { objectKeys } from "../storage/keys";
 import { deleteObjectsUnder } from "../storage/objects";
+import { sendOwedWebhooks } from "../webhooks/outbox";
 import { abortResultUpload } from "./store/result-upload";
 
 /**
@@ -30,10 +31,17 @@ export async function removeJobObjects(env: Env, jobId: string, traceId: string)
 	}
 }
 
-/** Returns false when the job had already ended (nothing is changed then). */
+/**
+ * Returns false when the job had already ended (nothing is changed then). Every path that fails a
+ * job comes here (a stage's problem, retries used up, the dead letter, the sweeper), so each
+ * sends the job.failed webhooks its status change owed.
+ */
 export async function endJobAsFailed(env: Env, jobId: string, problem: Problem): Promise<boolean> {
 	const failedNow = await failJob(env.DB, jobId, problem);
-	if (failedNow) await removeJobObjects(env, jobId, problem.trace_id);
+	if (failedNow) {
+		await sendOwedWebhooks(env, jobId, problem.trace_id);
+		await removeJobObjects(env, jobId, problem.trace_id);
+	}
 	return failedNow;
 }
 
@@ -43,6 +51,9 @@ export async function endJobAsFailed(env: Env, jobId: string, problem: Problem):
  */
 export async function endJobAsCanceled(env: Env, tenantId: string, jobId: string, traceId: string): Promise<boolean> {
 	const canceledNow = await cancelJob(env.DB, tenantId, jobId);
-	if (canceledNow) await removeJobObjects(env, jobId, traceId);
+	if (canceledNow) {
+		await sendOwedWebhooks(env, jobId, traceId);
+		await removeJobObjects(env, jobId, traceId);
+	}
 	return canceledNow;
 }

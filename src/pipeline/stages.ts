@@ -54,3 +54,11 @@ export const stageNames = Object.keys(pipelineStages) as StageName[];
 
 /** Messages a stage gives up on land here; its consumer records them against their job. */
 export const deadLetterQueue = { queue: "eo-edge-dlq", maxRetries: 3 } as const;
+
+/**
+ * Webhook deliveries (src/webhooks/delivery.ts) run on their own queue, off the jobs' path. Its
+ * consumer counts attempts in D1 and schedules its own retries; the queue's retries only cover a
+ * failure of the consumer itself. It has no dead-letter queue: that one's consumer fails jobs,
+ * and an undelivered webhook must not. The outbox row is its dead letter, and the cron resends it.
+ */
+export const webhookQueue = { queue: "eo-edge-webhooks", producer: "WEBHOOKS_QUEUE", maxRetries: 5 } as const;

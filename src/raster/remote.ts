@@ -24,7 +24,8 @@
  * and each redirect) refuses them unless the flag is on.
  *
  * Besides COGs by ranges, this module fetches bounded JSON documents (STAC items and search
- * pages, src/stac/) through the same checks, hop by hop, with a byte cap.
+ * pages, src/stac/) through the same checks, hop by hop, with a byte cap, and POSTs webhook
+ * deliveries (src/webhooks/delivery.ts) to a tenant's endpoint, never following a redirect.
  *
  * What a tenant learns about a host is the HTTP status it answered, or "unreachable" for every
  * network-level failure, with no error text: a job's errors must not tell open ports from closed
@@ -423,4 +424,35 @@ async function readUpTo(href: string, response: Response, maxBytes: number): Pro
 		chunks.push(new Uint8Array(chunk));
 	});
 	return new Uint8Array(await new Blob(chunks).arrayBuffer());
+}
+
+/** What a webhook receiver did with a POST: answered (with its status), or nothing reachable. */
+export type WebhookAnswer = { kind: "answered"; status: number } | { kind: "unreachable" };
+
+/**
+ * POSTs a webhook delivery to a tenant's endpoint, checked like any URL a client gives (public
+ * host, no credentials; loopback only with `allowLoopback`). A redirect is answered as it is, never
+ * followed: it could lead anywhere, private addresses included. Every network-level failure,
+ * and no answer within `timeoutMs`, is "unreachable", with no error text; the body is not read.
+ */
+export async function postWebhook(
+	href: string,
+	init: { headers: Record<string, string>; body: string },
+	access: { timeoutMs: number; allowLoopback: boolean },
+): Promise<WebhookAnswer | { kind: "refused"; reason: string }> {
+	const refused = urlRefusal(new URL(href), access.allowLoopback);
+	if (refused) return { kind: "refused", reason: refused };
+	try {
+		const response = await fetch(href, {
+			method: "POST",
+			headers: init.headers,
+			body: init.body,
+			redirect: "manual",
+			signal: AbortSignal.timeout(access.timeoutMs),
+		});
+		await response.body?.cancel();
+		return { kind: "answered", status: response.status };
+	} catch {
+		return { kind: "unreachable" };
+	}
 }

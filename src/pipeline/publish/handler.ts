@@ -11,6 +11,7 @@ import { buildItem, ITEM_ARTIFACT, ITEM_MEDIA_TYPE, type StoredFile } from "../.
 import { objectKeys } from "../../storage/keys";
 import { deleteObjectsUnder, objectSha256 } from "../../storage/objects";
 import { API_VERSION } from "../../version";
+import { sendOwedWebhooks } from "../../webhooks/outbox";
 import { removeJobObjects } from "../failure";
 import { jobMessage } from "../message";
 import { jobPlan } from "../plan";
@@ -74,6 +75,7 @@ export const publishStage: StageHandler = {
 		}
 		const succeeded = await completeJob(env.DB, job.id, [...published.artifacts, item], published.warnings);
 		if (!succeeded) return endedMeanwhile();
+		await sendOwedWebhooks(env, job.id, traceId);
 		// After success a redelivered store or publish is skipped, so nothing needs the work objects.
 		await deleteObjectsUnder(env.BUCKET, objectKeys.workPrefix(job.id));
 		return done(published.detail);

@@ -25,6 +25,12 @@ import { registerCreateUpload } from "./uploads.create";
 import { registerDeleteUpload } from "./uploads.delete";
 import { registerGetUpload } from "./uploads.get";
 import { registerUploadPart } from "./uploads.parts.put";
+import { registerCreateWebhook } from "./webhooks.create";
+import { registerDeleteWebhook } from "./webhooks.delete";
+import { registerListWebhookDeliveries } from "./webhooks.deliveries";
+import { registerGetWebhook } from "./webhooks.get";
+import { registerListWebhooks } from "./webhooks.list";
+import { registerRotateWebhookSecret } from "./webhooks.rotate";
 
 export function registerV1Routes(app: App, version: string): void {
 	registerCreateUpload(app);
@@ -46,6 +52,12 @@ export function registerV1Routes(app: App, version: string): void {
 	registerListFieldSets(app);
 	registerGetFieldSet(app);
 	registerDeleteFieldSet(app);
+	registerCreateWebhook(app);
+	registerListWebhooks(app);
+	registerGetWebhook(app);
+	registerDeleteWebhook(app);
+	registerRotateWebhookSecret(app);
+	registerListWebhookDeliveries(app);
 	registerListIndices(app);
 	registerGetIndex(app);
 	registerListOpsFailures(app);

@@ -23,6 +23,7 @@ import { findFieldSet } from "../../db/field-sets";
 import { insertJobLog } from "../../db/job-logs";
 import { admitJob, failJob, getTenantJob, type JobRecord, type JobRequest, type JobSpans } from "../../db/jobs";
 import { findUploads } from "../../db/uploads";
+import { enabledWebhookIds } from "../../db/webhooks";
 import { ApiError, type FieldError, jobProblem } from "../../errors/api-error";
 import { keyedHeaders, locationHeader, problemResponses, responseHeaders } from "../../errors/openapi";
 import { checkFieldCollection, fieldLimits } from "../../fields/collection";
@@ -43,9 +44,11 @@ import { publicBaseUrl } from "../../stac/item";
 import { effectiveSources, stacPlacementIssues, usesStac } from "../../stac/request";
 import { copyFieldCollection, writeFieldCollection } from "../../storage/field-collections";
 import { objectKeys } from "../../storage/keys";
+import { sendOwedWebhooks } from "../../webhooks/outbox";
 import { fieldBodyLimit } from "./body-limit";
 import { createJobExample, queuedJobExample } from "./examples";
 import { IdempotencyKeyHeader, JobSchema, renderJob } from "./schemas";
+import { webhookIdSchema } from "./webhook-schemas";
 
 /** A job slot frees when a job ends; small jobs end within seconds. */
 const CONCURRENCY_RETRY_AFTER_SECONDS = 10;
@@ -69,6 +72,20 @@ const RemoteOptionsSchema = z
 			}),
 	})
 	.openapi("RemoteOptions", { description: "Limits on what the job's remote inputs may fetch" });
+
+const NotifySchema = z
+	.strictObject({
+		webhook_ids: z
+			.array(webhookIdSchema)
+			.min(1)
+			.max(20)
+			.openapi({
+				description:
+					"The tenant's enabled webhook endpoints to notify of this job's events (each still only of the events it subscribes to); without `notify`, every enabled endpoint that subscribes to an event is notified",
+				example: ["whk_0123456789abcdef01234567"],
+			}),
+	})
+	.openapi("JobNotify", { description: "Which webhook endpoints hear of this job" });
 
 export const CreateJobSchema = z
 	.strictObject({
@@ -100,6 +117,7 @@ export const CreateJobSchema = z
 			example: 0,
 		}),
 		remote: RemoteOptionsSchema.optional(),
+		notify: NotifySchema.optional(),
 		datetime: z.iso.datetime({ offset: true }).optional().openapi({
 			description:
 				"When the inputs' scene was acquired (RFC 3339): the `datetime` of the result's STAC Item (item.json), which otherwise is the job's creation time. A zonal_statistics time series gives each date's instead (dates[].datetime)",
@@ -377,6 +395,10 @@ async function checkRequest(
 	);
 	const hostError = checkUrls(env, request);
 	if (hostError) throw hostError;
+	if (request.notify) {
+		await checkNotify(env.DB, tenantId, request.notify.webhook_ids);
+		jobRequest.notify = { webhook_ids: [...new Set(request.notify.webhook_ids)] };
+	}
 	const dates = request.dates;
 	const uploads = await checkUploads(env.DB, tenantId, requestInputs(request));
 	if (uploads.problem) throw uploads.problem;
@@ -394,6 +416,21 @@ async function checkRequest(
 		}
 	}
 	return { jobRequest, prepared };
+}
+
+/** A 422 naming each of `ids` that is not one of the tenant's enabled webhook endpoints. */
+async function checkNotify(db: D1Database, tenantId: string, ids: readonly string[]): Promise<void> {
+	const enabled = await enabledWebhookIds(db, tenantId, ids);
+	const errors = ids.flatMap((id, index) =>
+		enabled.has(id)
+			? []
+			: [{ path: `notify.webhook_ids[${index}]`, message: `webhook ${id} does not exist or is disabled` }],
+	);
+	if (errors.length > 0) {
+		throw new ApiError("validation-failed", errors.map((error) => `${error.path}: ${error.message}`).join("; "), {
+			errors,
+		});
+	}
 }
 
 /**
@@ -477,7 +514,9 @@ async function enqueue(env: Env, job: JobRecord): Promise<void> {
 	try {
 		await sendToStage(env, "ingest", { job_id: job.id, trace_id: job.traceId });
 	} catch (error) {
-		await failJob(env.DB, job.id, jobProblem(error, job.id, job.traceId));
+		if (await failJob(env.DB, job.id, jobProblem(error, job.id, job.traceId))) {
+			await sendOwedWebhooks(env, job.id, job.traceId);
+		}
 		throw error;
 	}
 	try {

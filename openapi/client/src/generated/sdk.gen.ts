@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, ClientMeta, Options as Options2, RequestResult, TDataShape } from './client/index.js';
-import type { AbortUploadData, AbortUploadErrors, AbortUploadResponses, CancelJobData, CancelJobErrors, CancelJobResponses, CompleteUploadData, CompleteUploadErrors, CompleteUploadResponses, CreateFieldSetData, CreateFieldSetErrors, CreateFieldSetResponses, CreateJobData, CreateJobErrors, CreateJobResponses, CreateUploadData, CreateUploadErrors, CreateUploadResponses, DeleteFieldSetData, DeleteFieldSetErrors, DeleteFieldSetResponses, DeleteUploadData, DeleteUploadErrors, DeleteUploadResponses, GetFieldSetData, GetFieldSetErrors, GetFieldSetResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetIndexData, GetIndexErrors, GetIndexResponses, GetJobArtifactData, GetJobArtifactErrors, GetJobArtifactResponses, GetJobData, GetJobErrors, GetJobResponses, GetJobTraceData, GetJobTraceErrors, GetJobTraceResponses, GetUploadData, GetUploadErrors, GetUploadResponses, ListFieldSetsData, ListFieldSetsErrors, ListFieldSetsResponses, ListIndicesData, ListIndicesErrors, ListIndicesResponses, ListJobEventsData, ListJobEventsErrors, ListJobEventsResponses, ListJobLogsData, ListJobLogsErrors, ListJobLogsResponses, ListJobsData, ListJobsErrors, ListJobsResponses, ListOpsFailuresData, ListOpsFailuresErrors, ListOpsFailuresResponses, ListOpsStagesData, ListOpsStagesErrors, ListOpsStagesResponses, UploadPartData, UploadPartErrors, UploadPartResponses, ViewJobData, ViewJobErrors, ViewJobResponses } from './types.gen.js';
+import type { AbortUploadData, AbortUploadErrors, AbortUploadResponses, CancelJobData, CancelJobErrors, CancelJobResponses, CompleteUploadData, CompleteUploadErrors, CompleteUploadResponses, CreateFieldSetData, CreateFieldSetErrors, CreateFieldSetResponses, CreateJobData, CreateJobErrors, CreateJobResponses, CreateUploadData, CreateUploadErrors, CreateUploadResponses, CreateWebhookData, CreateWebhookErrors, CreateWebhookResponses, DeleteFieldSetData, DeleteFieldSetErrors, DeleteFieldSetResponses, DeleteUploadData, DeleteUploadErrors, DeleteUploadResponses, DeleteWebhookData, DeleteWebhookErrors, DeleteWebhookResponses, GetFieldSetData, GetFieldSetErrors, GetFieldSetResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetIndexData, GetIndexErrors, GetIndexResponses, GetJobArtifactData, GetJobArtifactErrors, GetJobArtifactResponses, GetJobData, GetJobErrors, GetJobResponses, GetJobTraceData, GetJobTraceErrors, GetJobTraceResponses, GetUploadData, GetUploadErrors, GetUploadResponses, GetWebhookData, GetWebhookErrors, GetWebhookResponses, ListFieldSetsData, ListFieldSetsErrors, ListFieldSetsResponses, ListIndicesData, ListIndicesErrors, ListIndicesResponses, ListJobEventsData, ListJobEventsErrors, ListJobEventsResponses, ListJobLogsData, ListJobLogsErrors, ListJobLogsResponses, ListJobsData, ListJobsErrors, ListJobsResponses, ListOpsFailuresData, ListOpsFailuresErrors, ListOpsFailuresResponses, ListOpsStagesData, ListOpsStagesErrors, ListOpsStagesResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhooksData, ListWebhooksErrors, ListWebhooksResponses, RotateWebhookSecretData, RotateWebhookSecretErrors, RotateWebhookSecretResponses, UploadPartData, UploadPartErrors, UploadPartResponses, ViewJobData, ViewJobErrors, ViewJobResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -235,6 +235,76 @@ export const deleteFieldSet = <ThrowOnError extends boolean = false>(options: Op
 export const getFieldSet = <ThrowOnError extends boolean = false>(options: Options<GetFieldSetData, ThrowOnError>): RequestResult<GetFieldSetResponses, GetFieldSetErrors, ThrowOnError> => (options.client ?? client).get<GetFieldSetResponses, GetFieldSetErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/v1/fields/{id}',
+    ...options
+});
+
+/**
+ * List webhook endpoints
+ *
+ * The tenant's endpoints, newest first, at most `limit` per page. Follow `next` until it is null.
+ */
+export const listWebhooks = <ThrowOnError extends boolean = false>(options?: Options<ListWebhooksData, ThrowOnError>): RequestResult<ListWebhooksResponses, ListWebhooksErrors, ThrowOnError> => (options?.client ?? client).get<ListWebhooksResponses, ListWebhooksErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/webhooks',
+    ...options
+});
+
+/**
+ * Register a webhook endpoint
+ *
+ * Every event of the tenant's jobs that the endpoint subscribes to is POSTed to `url` (a job's `notify.webhook_ids` narrows its own events to the endpoints it names), signed with the secret in the answer, which is shown only here and in a rotation's answer. A tenant has at most WEBHOOKS_MAX_PER_TENANT (20) endpoints. The URL follows the remote-input rules: https://, a public host, no credentials.
+ */
+export const createWebhook = <ThrowOnError extends boolean = false>(options: Options<CreateWebhookData, ThrowOnError>): RequestResult<CreateWebhookResponses, CreateWebhookErrors, ThrowOnError> => (options.client ?? client).post<CreateWebhookResponses, CreateWebhookErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/webhooks',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Delete a webhook endpoint
+ *
+ * Nothing more is delivered to it, retries included; the endpoint and its deliveries answer 404 from then on. Jobs that named it in notify.webhook_ids simply notify it no more.
+ */
+export const deleteWebhook = <ThrowOnError extends boolean = false>(options: Options<DeleteWebhookData, ThrowOnError>): RequestResult<DeleteWebhookResponses, DeleteWebhookErrors, ThrowOnError> => (options.client ?? client).delete<DeleteWebhookResponses, DeleteWebhookErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/webhooks/{id}',
+    ...options
+});
+
+/**
+ * Get a webhook endpoint
+ *
+ * The endpoint as registered, and whether it is still enabled (a 410 Gone from the receiver disables it, with the time and reason). The secret is never shown again.
+ */
+export const getWebhook = <ThrowOnError extends boolean = false>(options: Options<GetWebhookData, ThrowOnError>): RequestResult<GetWebhookResponses, GetWebhookErrors, ThrowOnError> => (options.client ?? client).get<GetWebhookResponses, GetWebhookErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/webhooks/{id}',
+    ...options
+});
+
+/**
+ * Rotate a webhook endpoint's signing secret
+ *
+ * Answers the new secret, shown only here. For 24 hours (`previous_secret_expires_at`) every delivery is signed with both secrets, two `v1,…` signatures space-separated in webhook-signature, so a receiver verifying with either passes; after that only the new one signs. Rotating again replaces the previous secret with the current one.
+ */
+export const rotateWebhookSecret = <ThrowOnError extends boolean = false>(options: Options<RotateWebhookSecretData, ThrowOnError>): RequestResult<RotateWebhookSecretResponses, RotateWebhookSecretErrors, ThrowOnError> => (options.client ?? client).post<RotateWebhookSecretResponses, RotateWebhookSecretErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/webhooks/{id}/rotate-secret',
+    ...options
+});
+
+/**
+ * List a webhook endpoint's delivery attempts
+ *
+ * One entry per attempt, newest first: the event and job, the attempt's number, the receiver's HTTP status (or `unreachable` when it gave none: refused, reset, DNS, TLS or the timeout), the latency, and when the next attempt is due. Attempts of one event share its `webhook_id`.
+ */
+export const listWebhookDeliveries = <ThrowOnError extends boolean = false>(options: Options<ListWebhookDeliveriesData, ThrowOnError>): RequestResult<ListWebhookDeliveriesResponses, ListWebhookDeliveriesErrors, ThrowOnError> => (options.client ?? client).get<ListWebhookDeliveriesResponses, ListWebhookDeliveriesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/webhooks/{id}/deliveries',
     ...options
 });
 

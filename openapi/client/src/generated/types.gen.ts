@@ -297,6 +297,7 @@ export type CreateJob = {
      */
     nodata?: number;
     remote?: RemoteOptions;
+    notify?: JobNotify;
     /**
      * When the inputs' scene was acquired (RFC 3339): the `datetime` of the result's STAC Item (item.json), which otherwise is the job's creation time. A zonal_statistics time series gives each date's instead (dates[].datetime)
      */
@@ -554,6 +555,16 @@ export type RemoteOptions = {
     allowed_hosts: Array<string>;
 };
 
+/**
+ * Which webhook endpoints hear of this job
+ */
+export type JobNotify = {
+    /**
+     * The tenant's enabled webhook endpoints to notify of this job's events (each still only of the events it subscribes to); without `notify`, every enabled endpoint that subscribes to an event is notified
+     */
+    webhook_ids: Array<string>;
+};
+
 export type JobList = {
     jobs: Array<Job>;
     /**
@@ -798,6 +809,112 @@ export type FieldSetList = {
      * Pass as `cursor` for the next page; null on the last page
      */
     next: string | null;
+};
+
+export type WebhookWithSecret = {
+    id: string;
+    url: string;
+    events: Array<WebhookEvent>;
+    /**
+     * False once the receiver answered 410 Gone: nothing is delivered to it any more
+     */
+    enabled: boolean;
+    disabled_at: string | null;
+    disabled_reason: string | null;
+    /**
+     * After a rotation, until when the previous secret still signs beside the new one (both signatures in webhook-signature); null otherwise
+     */
+    previous_secret_expires_at: string | null;
+    created_at: string;
+    updated_at: string;
+    /**
+     * The signing secret (whsec_ and base64 of 32 bytes), as standardwebhooks' Webhook takes it. Shown only here: store it now
+     */
+    secret: string;
+};
+
+/**
+ * job.succeeded, job.failed and job.canceled when the job ends; job.progress once each time a stage of the job completes
+ */
+export type WebhookEvent = 'job.succeeded' | 'job.failed' | 'job.canceled' | 'job.progress';
+
+export type CreateWebhook = {
+    /**
+     * Where deliveries are POSTed: an https:// URL of a public host, without credentials (in local development with ALLOW_LOOPBACK_URLS, also http(s)://127.0.0.1:<port> or localhost:<port>)
+     */
+    url: string;
+    /**
+     * The events to receive; at least one
+     */
+    events: Array<WebhookEvent>;
+};
+
+export type WebhookList = {
+    webhooks: Array<Webhook>;
+    /**
+     * Pass as `cursor` for the next page; null on the last page
+     */
+    next: string | null;
+};
+
+export type Webhook = {
+    id: string;
+    url: string;
+    events: Array<WebhookEvent>;
+    /**
+     * False once the receiver answered 410 Gone: nothing is delivered to it any more
+     */
+    enabled: boolean;
+    disabled_at: string | null;
+    disabled_reason: string | null;
+    /**
+     * After a rotation, until when the previous secret still signs beside the new one (both signatures in webhook-signature); null otherwise
+     */
+    previous_secret_expires_at: string | null;
+    created_at: string;
+    updated_at: string;
+};
+
+export type WebhookDeliveryList = {
+    deliveries: Array<WebhookDelivery>;
+    /**
+     * Pass as `cursor` for the next page; null on the last page
+     */
+    next: string | null;
+};
+
+export type WebhookDelivery = {
+    /**
+     * This attempt's id
+     */
+    id: string;
+    /**
+     * The delivery's webhook-id header: the same on every attempt of one event, for deduplication
+     */
+    webhook_id: string;
+    event: WebhookEvent;
+    job_id: string;
+    /**
+     * 1 for the first attempt
+     */
+    attempt: number;
+    attempted_at: string;
+    /**
+     * delivered: a 2xx answer; failed: another answer (http_status says which); unreachable: no answer (refused, reset, DNS, TLS or the 10 s timeout)
+     */
+    outcome: 'delivered' | 'failed' | 'unreachable';
+    /**
+     * The receiver's HTTP status; null when unreachable
+     */
+    http_status: number | null;
+    /**
+     * From sending to the answer's headers
+     */
+    latency_ms: number;
+    /**
+     * When the next attempt is due; null when there is none (delivered, given up or not retried)
+     */
+    next_retry_at: string | null;
 };
 
 export type IndexList = {
@@ -1932,6 +2049,310 @@ export type GetFieldSetResponses = {
 };
 
 export type GetFieldSetResponse = GetFieldSetResponses[keyof GetFieldSetResponses];
+
+export type ListWebhooksData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Endpoints per page
+         */
+        limit?: number;
+        /**
+         * The `next` of the previous page; the first page without it
+         */
+        cursor?: string;
+    };
+    url: '/v1/webhooks';
+};
+
+export type ListWebhooksErrors = {
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * The request is well-formed but cannot be processed
+     */
+    422: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type ListWebhooksError = ListWebhooksErrors[keyof ListWebhooksErrors];
+
+export type ListWebhooksResponses = {
+    /**
+     * A page of endpoints
+     */
+    200: WebhookList;
+};
+
+export type ListWebhooksResponse = ListWebhooksResponses[keyof ListWebhooksResponses];
+
+export type CreateWebhookData = {
+    body: CreateWebhook;
+    path?: never;
+    query?: never;
+    url: '/v1/webhooks';
+};
+
+export type CreateWebhookErrors = {
+    /**
+     * Malformed request
+     */
+    400: Problem;
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * Unsupported media type
+     */
+    415: Problem;
+    /**
+     * The request is well-formed but cannot be processed
+     */
+    422: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+    /**
+     * Storage is briefly unavailable; retry after Retry-After seconds
+     */
+    503: Problem;
+};
+
+export type CreateWebhookError = CreateWebhookErrors[keyof CreateWebhookErrors];
+
+export type CreateWebhookResponses = {
+    /**
+     * Registered; `secret` is shown only now
+     */
+    201: WebhookWithSecret;
+};
+
+export type CreateWebhookResponse = CreateWebhookResponses[keyof CreateWebhookResponses];
+
+export type DeleteWebhookData = {
+    body?: never;
+    path: {
+        /**
+         * Webhook id; an id that names no endpoint of the tenant answers 404
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/webhooks/{id}';
+};
+
+export type DeleteWebhookErrors = {
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * Not found
+     */
+    404: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type DeleteWebhookError = DeleteWebhookErrors[keyof DeleteWebhookErrors];
+
+export type DeleteWebhookResponses = {
+    /**
+     * Deleted
+     */
+    204: void;
+};
+
+export type DeleteWebhookResponse = DeleteWebhookResponses[keyof DeleteWebhookResponses];
+
+export type GetWebhookData = {
+    body?: never;
+    path: {
+        /**
+         * Webhook id; an id that names no endpoint of the tenant answers 404
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/webhooks/{id}';
+};
+
+export type GetWebhookErrors = {
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * Not found
+     */
+    404: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type GetWebhookError = GetWebhookErrors[keyof GetWebhookErrors];
+
+export type GetWebhookResponses = {
+    /**
+     * The endpoint
+     */
+    200: Webhook;
+};
+
+export type GetWebhookResponse = GetWebhookResponses[keyof GetWebhookResponses];
+
+export type RotateWebhookSecretData = {
+    body?: never;
+    path: {
+        /**
+         * Webhook id; an id that names no endpoint of the tenant answers 404
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/webhooks/{id}/rotate-secret';
+};
+
+export type RotateWebhookSecretErrors = {
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * Not found
+     */
+    404: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+    /**
+     * Storage is briefly unavailable; retry after Retry-After seconds
+     */
+    503: Problem;
+};
+
+export type RotateWebhookSecretError = RotateWebhookSecretErrors[keyof RotateWebhookSecretErrors];
+
+export type RotateWebhookSecretResponses = {
+    /**
+     * The endpoint with its new secret
+     */
+    200: WebhookWithSecret;
+};
+
+export type RotateWebhookSecretResponse = RotateWebhookSecretResponses[keyof RotateWebhookSecretResponses];
+
+export type ListWebhookDeliveriesData = {
+    body?: never;
+    path: {
+        /**
+         * Webhook id; an id that names no endpoint of the tenant answers 404
+         */
+        id: string;
+    };
+    query?: {
+        /**
+         * Attempts per page
+         */
+        limit?: number;
+        /**
+         * The `next` of the previous page; the first page without it
+         */
+        cursor?: string;
+    };
+    url: '/v1/webhooks/{id}/deliveries';
+};
+
+export type ListWebhookDeliveriesErrors = {
+    /**
+     * Missing, unknown or revoked API key
+     */
+    401: Problem;
+    /**
+     * The key lacks the scope
+     */
+    403: Problem;
+    /**
+     * Not found
+     */
+    404: Problem;
+    /**
+     * The request is well-formed but cannot be processed
+     */
+    422: Problem;
+    /**
+     * Rate limit or quota reached; retry after Retry-After seconds
+     */
+    429: Problem;
+    /**
+     * Internal error
+     */
+    500: Problem;
+};
+
+export type ListWebhookDeliveriesError = ListWebhookDeliveriesErrors[keyof ListWebhookDeliveriesErrors];
+
+export type ListWebhookDeliveriesResponses = {
+    /**
+     * A page of attempts
+     */
+    200: WebhookDeliveryList;
+};
+
+export type ListWebhookDeliveriesResponse = ListWebhookDeliveriesResponses[keyof ListWebhookDeliveriesResponses];
 
 export type ListIndicesData = {
     body?: never;
