@@ -16,6 +16,7 @@ import { applyRetention, sweepJobs } from "../../src/maintenance/tasks";
 import { deadLetterQueue } from "../../src/pipeline/stages";
 import { deliverWebhookBatch, RETRY_DELAYS_SECONDS, retryDelaySeconds } from "../../src/webhooks/delivery";
 import { resendOverdueWebhooks } from "../../src/webhooks/outbox";
+import worker from "../../src/worker";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
 import { api, apiWith, expectProblem, heldQueue, json, submitJob, upload, waitForJob } from "../helpers";
@@ -559,6 +560,17 @@ describe("a delivery attempt", () => {
 		// Another secret does not verify it.
 		const stranger = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw2l0ZYq8DYPc=";
 		expect(() => verified(stranger, delivery)).toThrow();
+	});
+
+	it("reaches the deliverer from a deployed environment's queue (eo-edge-webhooks-staging)", async () => {
+		const { receiver, message, testEnv } = await owed("staging");
+		const batch = createMessageBatch("eo-edge-webhooks-staging", [
+			{ id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body: message },
+		]);
+		await worker.queue(batch, { ...testEnv, ENVIRONMENT: "staging" });
+		expect((await received(receiver)).map((delivery) => delivery.headers["webhook-id"])).toEqual([
+			message.webhook_message_id,
+		]);
 	});
 
 	it("is signed with both secrets for 24 hours after a rotation, then with the new one only", async () => {
