@@ -211,7 +211,8 @@ export function fromBase64(text: string): Uint8Array {
 	const bytes = new Uint8Array((text.length / 4) * 3 - padding);
 	const sextet = (i: number) => {
 		const value = BASE64_VALUES[text.charCodeAt(i) & 0xff] as number;
-		if (value === 255 || text.charCodeAt(i) > 0xff) throw new Error(`base64 has a character outside its alphabet at ${i}`);
+		if (value === 255 || text.charCodeAt(i) > 0xff)
+			throw new Error(`base64 has a character outside its alphabet at ${i}`);
 		return value;
 	};
 	const whole = padding > 0 ? text.length - 4 : text.length;

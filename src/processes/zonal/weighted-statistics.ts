@@ -184,8 +184,8 @@ function orderedKey(bits: number): number {
  * sketch and moments, and the weights of its nodata and masked pixels.
  */
 export class WeightedStatistics {
-	private values = new Float32Array(INITIAL_CAPACITY);
-	private weights = new Float64Array(INITIAL_CAPACITY);
+	private values: Float32Array = new Float32Array(INITIAL_CAPACITY);
+	private weights: Float64Array = new Float64Array(INITIAL_CAPACITY);
 	private pairs = 0;
 	/** Set once the pairs passed EXACT_PAIRS_LIMIT; no pair is kept after. */
 	private sketched: { sketch: QuantileSketch; moments: Moments } | null = null;
