@@ -5,7 +5,7 @@
  *
  *   one heavy message at a time per invocation, with the Wasm instances
  *   kept between heavy messages (WASM_KEPT_BYTES, 8 MiB, src/wasm/
- *   instances.ts) counted in, the largest of:                              64 MiB
+ *   instances.ts) counted in, the largest of:                               64 MiB
  *     a compute window (STRIP_BUDGET_BYTES, 56 MiB, the kernels' arena
  *       included) beside the kept instances                                 64 MiB
  *     a store invocation: an overview block or one part of result.tif
