@@ -5,12 +5,15 @@
  */
 import { readFileSync } from "node:fs";
 import { stageNames } from "../src/pipeline/stages";
-import { environmentNames, findEnvironmentProblems } from "./deploy-config";
+import { environmentNames, findEnvironmentProblems, readEnvironmentVars } from "./deploy-config";
 import { findStageProblems } from "./stage-check";
 
 const configPath = process.argv[2] ?? "wrangler.toml";
 const text = readFileSync(configPath, "utf8");
-const problems = [...findStageProblems(text, configPath), ...findEnvironmentProblems(text, configPath)];
+const problems = [
+	...findStageProblems(text, configPath),
+	...findEnvironmentProblems(text, configPath, readEnvironmentVars()),
+];
 if (problems.length > 0) {
 	console.error(`stage registry check: ${problems.length} problem(s)\n${problems.map((p) => `  - ${p}`).join("\n")}`);
 	process.exit(1);

@@ -5,9 +5,11 @@
  * `[env.<name>]` repeats them. Here they are written from the top level by one rule
  * (src/environment-names.ts: every resource name gets "-<environment>"), so an environment can
  * never lack a binding or a var the top level has; `npm run check:stages` holds the file to it.
- * What an environment keeps of its own: the D1 database ids the deploy found, and var values an
- * operator changed there (PUBLIC_BASE_URL, say).
+ * What an environment has of its own: the D1 database ids the deploy found, the var values
+ * deploy/environments.toml gives it (PUBLIC_BASE_URL, say), and settings an operator added to its
+ * section (routes).
  */
+import { existsSync, readFileSync } from "node:fs";
 import { parse, stringify } from "smol-toml";
 import { environmentResourceName } from "../src/environment-names";
 
@@ -75,30 +77,42 @@ const nonInheritableKeys = [
 ] as const;
 const derivedKeys = new Set<string>(["vars", "d1_databases", "r2_buckets", "queues"]);
 
+/** Where an environment's own var values are kept, since wrangler.toml's sections are rewritten. */
+export const environmentVarsPath = "deploy/environments.toml";
+
 /** Where everything wrangler.toml says about deployed environments starts; the deploy rewrites from here down. */
 export const environmentsMarker = "# ---- Deployed environments: written by scripts/deploy.ts, see docs/deploy.md ----";
 
 const environmentsHeader = `${environmentsMarker}
 # Each environment repeats the top level's vars and bindings (wrangler does not let them be
 # inherited), with every resource name suffixed "-<environment>" (src/environment-names.ts).
-# Change the top level, then \`npm run deploy -- --sync-config\`. Kept when rewritten: the
-# database_id values the deploy found, var values changed here for one environment, and
-# settings added here (routes, workers_dev).
+# Change the top level (or an environment's own vars in ${environmentVarsPath}), then
+# \`npm run deploy -- --sync-config\`. Kept when rewritten: the database_id values the deploy
+# found, and settings added here (routes, workers_dev).
 `;
+
+/** Each environment's own var values, by environment name. */
+export type EnvironmentVars = Partial<Record<string, Record<string, unknown>>>;
+
+export function readEnvironmentVars(path = environmentVarsPath): EnvironmentVars {
+	return existsSync(path) ? (parse(readFileSync(path, "utf8")) as EnvironmentVars) : {};
+}
 
 export function parseWranglerConfig(text: string): WranglerConfig {
 	return parse(text) as unknown as WranglerConfig;
 }
 
 /**
- * An environment's section: the top level's vars and bindings under the environment's names,
- * beside what the existing section adds of its own (a `routes` entry, say).
+ * An environment's section: the top level's vars (with the environment's own values in their
+ * place) and bindings under the environment's names, beside what the existing section adds of its
+ * own (a `routes` entry, say).
  */
 export function environmentSection(
 	topLevel: WranglerConfig,
 	environment: string,
 	existing: EnvironmentSection = {},
 	databaseIds: Record<string, string> = {},
+	ownVars: Record<string, unknown> = {},
 ): EnvironmentSection {
 	const rename = (name: string) => environmentResourceName(name, environment);
 	const section: EnvironmentSection = Object.fromEntries(
@@ -106,7 +120,7 @@ export function environmentSection(
 	);
 	if (topLevel.vars) {
 		const vars: Record<string, unknown> = {};
-		for (const [name, value] of Object.entries(topLevel.vars)) vars[name] = existing.vars?.[name] ?? value;
+		for (const [name, value] of Object.entries(topLevel.vars)) vars[name] = ownVars[name] ?? value;
 		vars.ENVIRONMENT = environment;
 		section.vars = vars;
 	}
@@ -167,11 +181,21 @@ function unique(names: string[]): string[] {
  * wrangler.toml with its environment sections rewritten from the top level: the text above the
  * marker (the top level, with its comments) is kept as it is.
  */
-export function withEnvironmentSections(text: string, databaseIds: Record<string, string> = {}): string {
+export function withEnvironmentSections(
+	text: string,
+	databaseIds: Record<string, string> = {},
+	environmentVars: EnvironmentVars = {},
+): string {
 	const config = parseWranglerConfig(text);
 	const env: Record<string, EnvironmentSection> = {};
 	for (const environment of environmentNames) {
-		env[environment] = environmentSection(config, environment, config.env?.[environment], databaseIds);
+		env[environment] = environmentSection(
+			config,
+			environment,
+			config.env?.[environment],
+			databaseIds,
+			environmentVars[environment],
+		);
 	}
 	const markerAt = text.indexOf(environmentsMarker);
 	const topLevel = (markerAt === -1 ? text : text.slice(0, markerAt)).trimEnd();
@@ -179,10 +203,23 @@ export function withEnvironmentSections(text: string, databaseIds: Record<string
 }
 
 /** Every way wrangler.toml's environment sections differ from what the top level implies. */
-export function findEnvironmentProblems(text: string, configPath = "wrangler.toml"): string[] {
+export function findEnvironmentProblems(
+	text: string,
+	configPath = "wrangler.toml",
+	environmentVars: EnvironmentVars = {},
+): string[] {
 	const config = parseWranglerConfig(text);
 	const fix = "run `npm run deploy -- --sync-config`";
 	const problems: string[] = [];
+	for (const [environment, vars] of Object.entries(environmentVars)) {
+		if (!(environmentNames as readonly string[]).includes(environment)) {
+			problems.push(`${environmentVarsPath}: [${environment}] is no environment (${environmentNames.join(", ")})`);
+		}
+		const unknown = Object.keys(vars ?? {}).filter((name) => !(name in (config.vars ?? {})));
+		if (unknown.length > 0) {
+			problems.push(`${environmentVarsPath}: [${environment}] sets vars the top level lacks: ${unknown.join(", ")}`);
+		}
+	}
 	for (const key of nonInheritableKeys) {
 		if (key in config && !derivedKeys.has(key)) {
 			problems.push(`${configPath}: top-level ${key} has no rule for environments in scripts/deploy-config.ts`);
@@ -201,7 +238,15 @@ export function findEnvironmentProblems(text: string, configPath = "wrangler.tom
 		if (actual.vars?.ENVIRONMENT !== environment) {
 			problems.push(`[env.${environment}] must set ENVIRONMENT = "${environment}"`);
 		}
-		const expected = environmentSection(config, environment, actual);
+		const expected = environmentSection(config, environment, actual, {}, environmentVars[environment]);
+		const differing = Object.keys(expected.vars ?? {}).filter(
+			(name) => name in (actual.vars ?? {}) && expected.vars?.[name] !== actual.vars?.[name],
+		);
+		if (differing.length > 0) {
+			problems.push(
+				`[env.${environment}] vars ${differing.join(", ")} differ from the top level's and ${environmentVarsPath}'s; ${fix}`,
+			);
+		}
 		for (const key of ["d1_databases", "r2_buckets", "queues"] as const) {
 			if (JSON.stringify(expected[key] ?? null) !== JSON.stringify(actual[key] ?? null)) {
 				problems.push(`[env.${environment}] ${key} differ from the top level's under "-${environment}" names; ${fix}`);

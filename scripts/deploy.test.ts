@@ -12,6 +12,8 @@ import {
 	environmentSection,
 	findEnvironmentProblems,
 	parseWranglerConfig,
+	readEnvironmentVars,
+	withEnvironmentSections,
 } from "./deploy-config";
 
 const ok = (stdout = ""): CommandResult => ({ status: 0, stdout, stderr: "" });
@@ -145,7 +147,10 @@ const stagingQueues = [
 	"eo-edge-histogram-staging",
 	"eo-edge-store-staging",
 	"eo-edge-publish-staging",
+	"eo-edge-webhooks-staging",
 ];
+/** Steps of a deploy: the build, the database, the bucket, each queue, the dead-letter queue, then five. */
+const STEPS = 3 + stagingQueues.length + 1 + 5;
 
 function stagingDatabaseId(): string | undefined {
 	return parseWranglerConfig(readFileSync(configPath, "utf8")).env?.staging?.d1_databases?.[0]?.database_id;
@@ -183,10 +188,10 @@ describe("npm run deploy -- --dry-run", () => {
 	it("names the environment's queues from wrangler.toml, so a queue added there is created too", async () => {
 		const config = readFileSync(configPath, "utf8");
 		const marker = config.indexOf("# ---- Deployed environments");
-		const withQueue = `${config.slice(0, marker)}[[queues.producers]]\nbinding = "WEBHOOK_QUEUE"\nqueue = "eo-edge-webhooks"\n\n${config.slice(marker)}`;
+		const withQueue = `${config.slice(0, marker)}[[queues.producers]]\nbinding = "SPARE_QUEUE"\nqueue = "eo-edge-spare"\n\n${config.slice(marker)}`;
 		writeFileSync(configPath, withQueue);
 		await run({ dryRun: true, environment: "production" });
-		expect(output.join("\n")).toContain("create queue eo-edge-webhooks-production unless it exists");
+		expect(output.join("\n")).toContain("create queue eo-edge-spare-production unless it exists");
 	});
 });
 
@@ -272,7 +277,7 @@ describe("npm run deploy against an account", () => {
 	it("stops with a clear message when a step fails, and a second run finishes without making anything twice", async () => {
 		account.failing = "wrangler queues create eo-edge-compute-staging";
 		expect(await run()).toBe(1);
-		expect(errors[0]).toBe(`[6/15] create queue eo-edge-compute-staging unless it exists: FAILED`);
+		expect(errors[0]).toBe(`[6/${STEPS}] create queue eo-edge-compute-staging unless it exists: FAILED`);
 		expect(errors.join("\n")).toContain("Authentication error");
 		expect(errors.at(-1)).toContain("run `npm run deploy -- --env staging` again");
 		expect(account.commands.some((command) => command.startsWith("wrangler deploy"))).toBe(false);
@@ -295,7 +300,7 @@ describe("npm run deploy against an account", () => {
 		account.commands = [];
 		expect(await run()).toBe(1);
 		expect(errors[0]).toBe(
-			"[13/15] generate WEBHOOK_SECRETS_KEY unless Worker eo-edge-staging has it (random, never printed): FAILED",
+			`[${STEPS - 2}/${STEPS}] generate WEBHOOK_SECRETS_KEY unless Worker eo-edge-staging has it (random, never printed): FAILED`,
 		);
 		expect(account.commands.some((command) => command.startsWith("wrangler deploy"))).toBe(false);
 		expect(account.workers.get("eo-edge-staging")?.get("WEBHOOK_SECRETS_KEY")).toBe(secret);
@@ -321,7 +326,7 @@ describe("wrangler.toml's environments", () => {
 	const config = parseWranglerConfig(text);
 
 	it("repeat every top-level var and binding, under names of their own", () => {
-		expect(findEnvironmentProblems(text)).toEqual([]);
+		expect(findEnvironmentProblems(text, "wrangler.toml", readEnvironmentVars())).toEqual([]);
 		// Names are unique per kind: a D1 database and an R2 bucket may share one.
 		const named = (section: EnvironmentSection) => {
 			const resources = environmentResources(section);
@@ -358,6 +363,29 @@ describe("wrangler.toml's environments", () => {
 		expect(problems).toContain(
 			`[env.production] queues differ from the top level's under "-production" names; run \`npm run deploy -- --sync-config\``,
 		);
+	});
+
+	it("follow a var changed at the top level, and take an environment's own values from deploy/environments.toml", () => {
+		const marker = text.indexOf("# ---- Deployed environments");
+		const changed = text.slice(0, marker).replace(/^STRIP_BUDGET_BYTES = \d+$/m, "STRIP_BUDGET_BYTES = 1048576");
+		const stale = `${changed}${text.slice(marker)}`;
+		expect(findEnvironmentProblems(stale)).toContain(
+			"[env.staging] vars STRIP_BUDGET_BYTES differ from the top level's and deploy/environments.toml's; run `npm run deploy -- --sync-config`",
+		);
+		const own = { production: { PUBLIC_BASE_URL: "https://eo.example.com" } };
+		const synced = withEnvironmentSections(stale, {}, own);
+		expect(findEnvironmentProblems(synced, "wrangler.toml", own)).toEqual([]);
+		const environments = parseWranglerConfig(synced).env;
+		expect(environments?.staging?.vars).toMatchObject({ STRIP_BUDGET_BYTES: 1048576, PUBLIC_BASE_URL: "" });
+		expect(environments?.production?.vars).toMatchObject({
+			STRIP_BUDGET_BYTES: 1048576,
+			PUBLIC_BASE_URL: "https://eo.example.com",
+		});
+		// An own value for a var the top level lacks, or for no environment, is a mistake to report.
+		expect(findEnvironmentProblems(synced, "wrangler.toml", { ...own, qa: { NO_SUCH_VAR: 1 } })).toEqual([
+			"deploy/environments.toml: [qa] is no environment (staging, production)",
+			"deploy/environments.toml: [qa] sets vars the top level lacks: NO_SUCH_VAR",
+		]);
 	});
 
 	it("name resources by a rule the queue dispatcher reverses", () => {

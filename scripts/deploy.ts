@@ -26,6 +26,7 @@ import {
 	environmentResources,
 	environmentSection,
 	parseWranglerConfig,
+	readEnvironmentVars,
 	withEnvironmentSections,
 } from "./deploy-config";
 
@@ -162,7 +163,7 @@ function writeConfigStep(configPath: string): Step {
 		async run(context) {
 			const ids = Object.fromEntries(context.state.databaseIds ?? []);
 			const before = readFileSync(configPath, "utf8");
-			const after = withEnvironmentSections(before, ids);
+			const after = withEnvironmentSections(before, ids, readEnvironmentVars());
 			if (after === before) return "already up to date";
 			writeFileSync(configPath, after);
 			return "written (commit it: it holds this account's database ids)";
@@ -437,7 +438,7 @@ async function main(): Promise<void> {
 	});
 	const configPath = "wrangler.toml";
 	if (values["sync-config"]) {
-		writeFileSync(configPath, withEnvironmentSections(readFileSync(configPath, "utf8")));
+		writeFileSync(configPath, withEnvironmentSections(readFileSync(configPath, "utf8"), {}, readEnvironmentVars()));
 		console.log(`${configPath}: environment sections (${environmentNames.join(", ")}) rewritten from the top level`);
 		return;
 	}

@@ -18,6 +18,13 @@ describe("stage registry check", () => {
 		expect(findStageProblems(wranglerToml)).toEqual([]);
 	});
 
+	it("reports a compute window's budget that leaves the kept Wasm instances no room in a heavy message", () => {
+		const config = wranglerToml.replace(/^STRIP_BUDGET_BYTES = \d+$/m, "STRIP_BUDGET_BYTES = 67108864");
+		expect(findStageProblems(config)).toEqual([
+			"STRIP_BUDGET_BYTES (67108864) and the kept Wasm instances (WASM_KEPT_BYTES, 8388608) exceed a heavy message's 67108864 bytes (src/isolate-memory.ts)",
+		]);
+	});
+
 	it("reports a stage whose queue has no consumer", () => {
 		const config = editTable("consumers", "eo-edge-store", () => "");
 		expect(findStageProblems(config)).toEqual(["stage store: queue eo-edge-store has no consumer in wrangler.toml"]);

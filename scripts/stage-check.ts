@@ -1,12 +1,16 @@
 /**
  * Finds where wrangler.toml and the stage registry disagree: a consumer with no stage, a stage
  * with no consumer, a producer binding nobody sends to, a retry policy or dead-letter queue
- * that differs from what the dispatcher assumes, a heavy stage taking batches of more than one.
+ * that differs from what the dispatcher assumes, a heavy stage taking batches of more than one,
+ * a compute window's budget that leaves no room in a heavy message for the kept Wasm instances.
  */
 import { parse } from "smol-toml";
+import { HEAVY_MESSAGE_BYTES } from "../src/isolate-memory";
 import { deadLetterQueue, pipelineStages, stageNames, webhookQueue } from "../src/pipeline/stages";
+import { WASM_KEPT_BYTES } from "../src/wasm/instances";
 
-interface WranglerQueues {
+interface WranglerConfig {
+	vars?: { STRIP_BUDGET_BYTES?: number };
 	queues?: {
 		producers?: { binding: string; queue: string }[];
 		consumers?: { queue: string; max_retries?: number; max_batch_size?: number; dead_letter_queue?: string }[];
@@ -19,7 +23,7 @@ const DEFAULT_MAX_BATCH_SIZE = 10;
 
 /** Every disagreement between a wrangler.toml text and the stage registry. */
 export function findStageProblems(wranglerToml: string, configPath = "wrangler.toml"): string[] {
-	const config = parse(wranglerToml) as WranglerQueues;
+	const config = parse(wranglerToml) as WranglerConfig;
 	const problems: string[] = [];
 	const producers = config.queues?.producers ?? [];
 	const consumers = new Map((config.queues?.consumers ?? []).map((consumer) => [consumer.queue, consumer]));
@@ -90,6 +94,13 @@ export function findStageProblems(wranglerToml: string, configPath = "wrangler.t
 		if (!registryProducers.has(producer.binding)) {
 			problems.push(`producer binding ${producer.binding} (${producer.queue}) is not used by any stage`);
 		}
+	}
+
+	const stripBudget = config.vars?.STRIP_BUDGET_BYTES ?? 0;
+	if (stripBudget + WASM_KEPT_BYTES > HEAVY_MESSAGE_BYTES) {
+		problems.push(
+			`STRIP_BUDGET_BYTES (${stripBudget}) and the kept Wasm instances (WASM_KEPT_BYTES, ${WASM_KEPT_BYTES}) exceed a heavy message's ${HEAVY_MESSAGE_BYTES} bytes (src/isolate-memory.ts)`,
+		);
 	}
 	return problems;
 }

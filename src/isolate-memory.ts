@@ -3,8 +3,11 @@
  * an isolate has 128 MB for all of it: its requests, the queue batches it is handed and what
  * stays allocated between them.
  *
- *   one heavy message at a time per invocation, the largest of:             64 MiB
- *     a compute window (STRIP_BUDGET_BYTES, the kernels' arena included)    64 MiB
+ *   one heavy message at a time per invocation, with the Wasm instances
+ *   kept between heavy messages (WASM_KEPT_BYTES, 8 MiB, src/wasm/
+ *   instances.ts) counted in, the largest of:                               64 MiB
+ *     a compute window (STRIP_BUDGET_BYTES, 56 MiB, the kernels' arena
+ *       included) beside the kept instances                                 64 MiB
  *     a store invocation: an overview block or one part of result.tif
  *       (at most 16 MiB whatever the raster; STORE_BUDGET_BYTES caps it)    16 MiB
  *     a preview (publish): a level of at most 1024² float32 values, its
@@ -22,13 +25,17 @@
  *   code, Wasm modules and the runtime                                      ~10 MiB
  *
  * Heavy stages take batches of one (wrangler.toml, checked by check:stages), and a batch that
- * holds more runs its messages one after another. Wasm memories never shrink, so every Wasm
- * instance is dropped after each heavy message and made again by the next that needs one: a
- * task holds only the Wasm memory it grew itself, never a store block beside the arena of the
- * largest window before it (43). One heavy invocation with a few requests and a redraw is then
- * at most 64 + 24 + 20 + 10 + a few = about 120 MiB (126 MB, under the 128 MB limit) in the
- * worst case, a full window of the largest ZSTD blocks while a redraw runs, and about 75 MiB
- * for a window of ordinary (1 MiB) blocks. Raising STRIP_BUDGET_BYTES or RASTER_MAX_BLOCK_BYTES
+ * holds more runs its messages one after another. Wasm memories never shrink, so after each heavy
+ * message the Wasm instances are kept only while their memories together stay within
+ * WASM_KEPT_BYTES, the rest dropped and made again by the next message that needs them: a task
+ * never holds a store block beside the arena of the largest window before it (43), and remaking
+ * a small instance (its fresh memory faulting in page by page) is no longer paid every message
+ * (half of a compute window's CPU in bench:fields). What is kept is counted inside the heavy
+ * message's 64 MiB, whether the next task uses it or not: STRIP_BUDGET_BYTES is 64 less
+ * WASM_KEPT_BYTES. One heavy invocation with a few requests and a redraw is then at most
+ * 64 + 24 + 20 + 10 + a few = about 120 MiB (126 MB, under the 128 MB limit) in the worst case,
+ * a full window of the largest ZSTD blocks while a redraw runs, and about 75 MiB for a window of
+ * ordinary (1 MiB) blocks. Raising STRIP_BUDGET_BYTES, WASM_KEPT_BYTES or RASTER_MAX_BLOCK_BYTES
  * breaks this sum. `npm run bench:scene` measures each invocation and a full light batch.
  *
  * Messages of separate invocations are not ordered: workerd cancels a request that waits on a
@@ -37,6 +44,9 @@
  * budgets above leave no room for that and the docs say so (docs/operations.md).
  */
 import { releaseWasmInstances } from "./wasm/instances";
+
+/** A heavy message's share of the isolate (the table above), kept Wasm instances included; check:stages holds STRIP_BUDGET_BYTES to it. */
+export const HEAVY_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 /**
  * Runs `work` on each item in turn, releasing the Wasm instances after each, so one item's

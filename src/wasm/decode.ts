@@ -5,6 +5,7 @@
 import { checkWholeRows, type DifferencedBlock } from "../raster/block-samples";
 import type { Codecs } from "../raster/decoders";
 import { RasterInputError } from "../raster/input-errors";
+import { instantiate } from "./instances";
 import type { ZstdDecode } from "./zstd";
 
 /** The raw ABI of decode.wasm: every pointer is a byte offset into `memory`. */
@@ -63,8 +64,8 @@ const TOO_LONG = -1;
 const LZW_BAD_CODE = -16;
 
 /** Instantiates decode.wasm and checks its exports, so a stale build fails here. */
-function instantiate(module: WebAssembly.Module): DecodeExports {
-	const { exports } = new WebAssembly.Instance(module, {});
+function instantiateDecodeExports(module: WebAssembly.Module): DecodeExports {
+	const { exports } = instantiate(module);
 	const functions = ["heap_base", "input_padding", "output_slack", "error_detail", "inflate", "lzw", "undo_predictor2"];
 	const missing = functions.filter((name) => typeof exports[name] !== "function");
 	if (!(exports.memory instanceof WebAssembly.Memory) || missing.length > 0) {
@@ -74,7 +75,7 @@ function instantiate(module: WebAssembly.Module): DecodeExports {
 }
 
 export function createBlockDecoder(module: WebAssembly.Module): BlockDecoder {
-	const wasm = instantiate(module);
+	const wasm = instantiateDecodeExports(module);
 	const base = alignTo16(wasm.heap_base());
 	const inputPadding = wasm.input_padding();
 	const outputSlack = wasm.output_slack();

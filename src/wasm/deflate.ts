@@ -5,6 +5,7 @@
 
 import { FLOAT32_OUTPUT, type OutputOptions, outputTypes, quantizeInto } from "../raster/output-type";
 import type { FloatRaster } from "../raster/tiles";
+import { instantiate } from "./instances";
 
 /** The raw ABI of deflate.wasm: every pointer is a byte offset into `memory`. */
 interface DeflateExports {
@@ -45,7 +46,7 @@ const WASM_PAGE_BYTES = 65536;
 const ROW_SLACK_BYTES = 32;
 
 export function createTileEncoder(module: WebAssembly.Module): TileEncoder {
-	const { exports } = new WebAssembly.Instance(module, {});
+	const { exports } = instantiate(module);
 	const wasm = exports as unknown as DeflateExports;
 	const base = alignTo16(wasm.heap_base());
 	const tokenBytes = wasm.block_bytes() * 2;

@@ -4,6 +4,7 @@
 // pixels into, and read the result, and its statistics, where the evaluator wrote them.
 import { INSTRUCTION_WORDS, MAX_REGISTERS, opcodes, PAIR_BASE, type Program } from "../formula/compile";
 import { SAMPLE_ARRAYS, type SampleArray, type SampleType } from "../raster/samples";
+import { instantiate } from "./instances";
 
 /** The raw ABI of kernels.wasm: every pointer is a byte offset into `memory`. */
 interface KernelExports {
@@ -211,7 +212,7 @@ function operandsPaired(code: readonly number[], i: number, registers: number): 
  * stale build fails here rather than at the first call.
  */
 function instantiateKernelExports(module: WebAssembly.Module): KernelExports {
-	const { exports } = new WebAssembly.Instance(module, {});
+	const { exports } = instantiate(module);
 	const functionNames = [
 		"heap_base",
 		"register_bytes",

@@ -2,6 +2,7 @@
 // zstddec package by scripts/extract-zstd-wasm.ts): it instantiates the compiled module,
 // copies a compressed block into its memory and the decoded bytes out.
 import { RasterInputError } from "../raster/input-errors";
+import { instantiate } from "./instances";
 
 /** The raw ABI of zstd.wasm (zstd's one-shot API, built by Emscripten). */
 interface ZstdExports {
@@ -21,7 +22,7 @@ interface ZstdExports {
 export type ZstdDecode = (input: Uint8Array, maxBytes: number, exact?: boolean) => Uint8Array;
 
 export function createZstdDecode(module: WebAssembly.Module): ZstdDecode {
-	const instance = new WebAssembly.Instance(module, {
+	const instance = instantiate(module, {
 		// Memory views are taken after every allocation, so growth needs no notice.
 		env: { emscripten_notify_memory_growth: () => {} },
 	});

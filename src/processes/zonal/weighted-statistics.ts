@@ -184,8 +184,8 @@ function orderedKey(bits: number): number {
  * sketch and moments, and the weights of its nodata and masked pixels.
  */
 export class WeightedStatistics {
-	private values = new Float32Array(INITIAL_CAPACITY);
-	private weights = new Float64Array(INITIAL_CAPACITY);
+	private values: Float32Array = new Float32Array(INITIAL_CAPACITY);
+	private weights: Float64Array = new Float64Array(INITIAL_CAPACITY);
 	private pairs = 0;
 	/** Set once the pairs passed EXACT_PAIRS_LIMIT; no pair is kept after. */
 	private sketched: { sketch: QuantileSketch; moments: Moments } | null = null;
@@ -291,33 +291,39 @@ export class WeightedStatistics {
 		return bytes;
 	}
 
-	/** The partial {@link toBytes} wrote. */
+	/**
+	 * The partial {@link toBytes} wrote. Its pairs are views of `bytes` where it starts on an
+	 * 8-byte boundary (publish decodes each of thousands of partials into bytes of its own, and a
+	 * copy of each was most of what publish allocated), so the caller hands `bytes` over; a
+	 * later add or merge grows the pairs into arrays of their own.
+	 */
 	static fromBytes(bytes: Uint8Array): WeightedStatistics {
-		// A copy, so the typed views below start on an aligned offset whatever `bytes` is a view of.
-		const buffer = bytes.slice().buffer;
+		// Otherwise a copy, so the typed views below start on an aligned offset.
+		const aligned = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
+		const { buffer, byteOffset: at } = aligned;
 		if (bytes.byteLength < 8 * HEADER_FLOATS) {
 			throw new Error(`a weighted-statistics partial of ${bytes.byteLength} bytes has no header`);
 		}
-		const header = new Float64Array(buffer, 0, HEADER_FLOATS);
+		const header = new Float64Array(buffer, at, HEADER_FLOATS);
 		const statistics = new WeightedStatistics();
 		statistics.nodataWeight = header[0] ?? 0;
 		statistics.maskedWeight = header[1] ?? 0;
 		const pairs = header[2] ?? 0;
 		if (pairs === SKETCHED && bytes.byteLength >= 8 * (HEADER_FLOATS + MOMENT_FLOATS)) {
+			const prefix = 8 * (HEADER_FLOATS + MOMENT_FLOATS);
 			statistics.values = new Float32Array(0);
 			statistics.weights = new Float64Array(0);
 			statistics.sketched = {
-				moments: Moments.read(new Float64Array(buffer, 8 * HEADER_FLOATS, MOMENT_FLOATS), 0),
-				sketch: QuantileSketch.fromBytes(new Uint8Array(buffer, 8 * (HEADER_FLOATS + MOMENT_FLOATS))),
+				moments: Moments.read(new Float64Array(buffer, at + 8 * HEADER_FLOATS, MOMENT_FLOATS), 0),
+				sketch: QuantileSketch.fromBytes(new Uint8Array(buffer, at + prefix, bytes.byteLength - prefix)),
 			};
 			return statistics;
 		}
 		if (!Number.isInteger(pairs) || pairs < 0 || bytes.byteLength !== 8 * HEADER_FLOATS + 12 * pairs) {
 			throw new Error(`a weighted-statistics partial of ${bytes.byteLength} bytes cannot hold ${pairs} pairs`);
 		}
-		statistics.grow(Math.max(pairs, INITIAL_CAPACITY));
-		statistics.weights.set(new Float64Array(buffer, 8 * HEADER_FLOATS, pairs));
-		statistics.values.set(new Float32Array(buffer, 8 * (HEADER_FLOATS + pairs), pairs));
+		statistics.weights = new Float64Array(buffer, at + 8 * HEADER_FLOATS, pairs);
+		statistics.values = new Float32Array(buffer, at + 8 * (HEADER_FLOATS + pairs), pairs);
 		statistics.pairs = pairs;
 		// A partial written before the limit existed may hold more.
 		if (pairs > EXACT_PAIRS_LIMIT) statistics.fold();
