@@ -352,6 +352,8 @@ describe("a job's webhooks, end to end", () => {
 		expect(submitted.status, await submitted.clone().text()).toBe(202);
 		const job = await waitForJob((await json<{ id: string }>(submitted)).id);
 		expect(job.status).toBe("succeeded");
+		// The job shows whom it notifies.
+		expect(job.notify).toEqual({ webhook_ids: [chosen.id] });
 		const got = await receivedUntil(named, (all) => all.length > 0);
 		expect(got.map((delivery) => verified(chosen.secret as string, delivery).data.job_id)).toEqual([job.id]);
 		// The other endpoint subscribes to job.succeeded too, but this job did not name it.

@@ -48,7 +48,7 @@ import { sendOwedWebhooks } from "../../webhooks/outbox";
 import { fieldBodyLimit } from "./body-limit";
 import { createJobExample, queuedJobExample } from "./examples";
 import { IdempotencyKeyHeader, JobSchema, renderJob } from "./schemas";
-import { webhookIdSchema } from "./webhook-schemas";
+import { JobNotifySchema } from "./webhook-schemas";
 
 /** A job slot frees when a job ends; small jobs end within seconds. */
 const CONCURRENCY_RETRY_AFTER_SECONDS = 10;
@@ -72,20 +72,6 @@ const RemoteOptionsSchema = z
 			}),
 	})
 	.openapi("RemoteOptions", { description: "Limits on what the job's remote inputs may fetch" });
-
-const NotifySchema = z
-	.strictObject({
-		webhook_ids: z
-			.array(webhookIdSchema)
-			.min(1)
-			.max(20)
-			.openapi({
-				description:
-					"The tenant's enabled webhook endpoints to notify of this job's events (each still only of the events it subscribes to); without `notify`, every enabled endpoint that subscribes to an event is notified",
-				example: ["whk_0123456789abcdef01234567"],
-			}),
-	})
-	.openapi("JobNotify", { description: "Which webhook endpoints hear of this job" });
 
 export const CreateJobSchema = z
 	.strictObject({
@@ -117,7 +103,7 @@ export const CreateJobSchema = z
 			example: 0,
 		}),
 		remote: RemoteOptionsSchema.optional(),
-		notify: NotifySchema.optional(),
+		notify: JobNotifySchema.optional(),
 		datetime: z.iso.datetime({ offset: true }).optional().openapi({
 			description:
 				"When the inputs' scene was acquired (RFC 3339): the `datetime` of the result's STAC Item (item.json), which otherwise is the job's creation time. A zonal_statistics time series gives each date's instead (dates[].datetime)",

@@ -13,6 +13,7 @@ import { jobPlan, planPixels } from "../../pipeline/plan";
 import { stageNames } from "../../pipeline/stages";
 import { type JobWarning, JobWarningSchema } from "../../processes/index/statistics";
 import { COVERAGE_RULES, DEFAULT_PERCENTILES } from "../../processes/zonal/request";
+import { JobNotifySchema } from "./webhook-schemas";
 
 export const JobIdParam = z.object({
 	id: z.string().openapi({
@@ -224,6 +225,9 @@ export const JobSchema = z
 			)
 			.optional()
 			.openapi({ description: "A time series' dates, each with its inputs as applied" }),
+		notify: JobNotifySchema.optional().openapi({
+			description: "The webhook endpoints the job named (POST /v1/jobs `notify`); absent, every subscribed endpoint",
+		}),
 		trace_id: z.string().openapi({
 			description:
 				"The trace the job runs under (W3C Trace Context): its log rows, events, problems and GET /v1/jobs/{id}/trace carry it",
@@ -335,6 +339,7 @@ export function renderJob(job: JobRecord, artifacts: readonly ArtifactRecord[]):
 					})),
 				}
 			: {}),
+		...(job.request.notify ? { notify: job.request.notify } : {}),
 		trace_id: job.traceId,
 		usage: jobUsage(job),
 		created_at: job.createdAt,

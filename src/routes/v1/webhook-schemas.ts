@@ -187,3 +187,17 @@ export function renderAttempt(attempt: WebhookAttempt): z.infer<typeof WebhookDe
 		next_retry_at: attempt.nextRetryAt,
 	};
 }
+
+export const JobNotifySchema = z
+	.strictObject({
+		webhook_ids: z
+			.array(webhookIdSchema)
+			.min(1)
+			.max(20)
+			.openapi({
+				description:
+					"The tenant's enabled webhook endpoints to notify of this job's events (each still only of the events it subscribes to); without `notify`, every enabled endpoint that subscribes to an event is notified",
+				example: ["whk_0123456789abcdef01234567"],
+			}),
+	})
+	.openapi("JobNotify", { description: "Which webhook endpoints hear of this job" });

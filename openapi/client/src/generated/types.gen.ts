@@ -112,6 +112,7 @@ export type Job = {
      * A time series' dates, each with its inputs as applied
      */
     dates?: Array<JobDate>;
+    notify?: JobNotify;
     /**
      * The trace the job runs under (W3C Trace Context): its log rows, events, problems and GET /v1/jobs/{id}/trace carry it
      */
@@ -192,6 +193,16 @@ export type JobDate = {
     inputs: {
         [key: string]: JobInputSummary;
     };
+};
+
+/**
+ * The webhook endpoints the job named (POST /v1/jobs `notify`); absent, every subscribed endpoint
+ */
+export type JobNotify = {
+    /**
+     * The tenant's enabled webhook endpoints to notify of this job's events (each still only of the events it subscribes to); without `notify`, every enabled endpoint that subscribes to an event is notified
+     */
+    webhook_ids: Array<string>;
 };
 
 /**
@@ -297,7 +308,7 @@ export type CreateJob = {
      */
     nodata?: number;
     remote?: RemoteOptions;
-    notify?: JobNotify;
+    notify?: JobNotify & unknown;
     /**
      * When the inputs' scene was acquired (RFC 3339): the `datetime` of the result's STAC Item (item.json), which otherwise is the job's creation time. A zonal_statistics time series gives each date's instead (dates[].datetime)
      */
@@ -553,16 +564,6 @@ export type RemoteOptions = {
      * The only hosts this job's href inputs and STAC items and searches, and every redirect they take, may reach; `*.example.com` matches its subdomains
      */
     allowed_hosts: Array<string>;
-};
-
-/**
- * Which webhook endpoints hear of this job
- */
-export type JobNotify = {
-    /**
-     * The tenant's enabled webhook endpoints to notify of this job's events (each still only of the events it subscribes to); without `notify`, every enabled endpoint that subscribes to an event is notified
-     */
-    webhook_ids: Array<string>;
 };
 
 export type JobList = {
