@@ -23,7 +23,6 @@
  */
 import { addDecoder, BaseDecoder, getDecoder, type ImageFileDirectory } from "geotiff";
 import Lerc from "lerc";
-import type { ZstdDecode } from "../wasm/zstd";
 import { checkWholeRows, type DifferencedBlock } from "./block-samples";
 import { RasterInputError } from "./input-errors";
 import { jpegPixels, type ParsedJpeg } from "./jpeg";
@@ -89,10 +88,22 @@ export type Inflate = (
 /** Decodes TIFF LZW into at most `maxBytes` (shorter if the codes end first); `differencing` as for {@link Inflate}. */
 export type LzwDecode = (input: Uint8Array, maxBytes: number, differencing?: DifferencedBlock | null) => Uint8Array;
 
+/**
+ * Decodes one Zstandard frame into at most `maxBytes`: with `exact`, `maxBytes` is the output's
+ * capacity (a block's decoded size); without it, the frame must state its decoded size, at most
+ * `maxBytes`. `differencing` as for {@link Inflate}. The result is a buffer of its own.
+ */
+export type ZstdBlockDecode = (
+	input: Uint8Array,
+	maxBytes: number,
+	exact?: boolean,
+	differencing?: DifferencedBlock | null,
+) => Uint8Array;
+
 export interface Codecs {
 	inflate: Inflate;
 	lzw: LzwDecode;
-	zstd: ZstdDecode;
+	zstd: ZstdBlockDecode;
 	/**
 	 * Undoes predictor 2 on a block of whole rows another decoder wrote: the result is in a
 	 * buffer of its own, exactly its length (the block itself, when it is one).
@@ -361,7 +372,8 @@ export function installDecoders(codecs: Codecs): Promise<void> {
 	}
 	class ZstdDecoder extends SizedDecoder {
 		override decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
-			return this.output(codecs.zstd(new Uint8Array(buffer), this.block.blockBytes));
+			const { blockBytes, differencing } = this.block;
+			return this.output(codecs.zstd(new Uint8Array(buffer), blockBytes, true, differencing), true);
 		}
 	}
 	class LercDecoder extends SizedDecoder {
