@@ -52,6 +52,7 @@ import { compileFormula } from "../src/indices/formula";
 import { type JobPlan, jobPlan } from "../src/pipeline/plan";
 import type { StageName } from "../src/pipeline/stages";
 import { storeWorkingSetBytes } from "../src/pipeline/store/budget";
+import { RangedSource } from "../src/raster/ranged-source";
 import {
 	CPU_LIMIT_MS,
 	MiB,
@@ -84,25 +85,34 @@ function stripped(path: string): string {
 }
 
 /**
- * Counts every block geotiff.js is asked to decode: the window reader asks for each block a
- * window needs once. Files are told apart by their size.
+ * Counts every block the window reader decodes, each asked for once per window: from a view of
+ * its stored bytes (by file and offset), or through geotiff.js (by file, block and sample).
+ * Files are told apart by their size.
  */
 function countBlockDecodes(): { decodes: number; blocks: Map<string, number>; stop: () => void } {
-	const original = GeoTIFFImage.prototype.getTileOrStrip;
+	const originalBlock = GeoTIFFImage.prototype.getTileOrStrip;
+	const originalBytes = RangedSource.prototype.bytes;
 	const counts = {
 		decodes: 0,
 		blocks: new Map<string, number>(),
 		stop: () => {
-			GeoTIFFImage.prototype.getTileOrStrip = original;
+			GeoTIFFImage.prototype.getTileOrStrip = originalBlock;
+			RangedSource.prototype.bytes = originalBytes;
 		},
+	};
+	const count = (key: string) => {
+		counts.decodes++;
+		counts.blocks.set(key, (counts.blocks.get(key) ?? 0) + 1);
 	};
 	GeoTIFFImage.prototype.getTileOrStrip = function (this: GeoTIFFImage, x, y, sample, ...rest) {
 		const file = (this as unknown as { source: { fileSize: number } }).source.fileSize;
-		const key = `${file}:${x}:${y}:${sample}`;
-		counts.decodes++;
-		counts.blocks.set(key, (counts.blocks.get(key) ?? 0) + 1);
-		return original.call(this, x, y, sample, ...rest);
-	} as typeof original;
+		count(`${file}:${x}:${y}:${sample}`);
+		return originalBlock.call(this, x, y, sample, ...rest);
+	} as typeof originalBlock;
+	RangedSource.prototype.bytes = function (this: RangedSource, slice) {
+		count(`${this.fileSize}@${slice.offset}`);
+		return originalBytes.call(this, slice);
+	};
 	return counts;
 }
 

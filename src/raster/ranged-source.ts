@@ -82,15 +82,30 @@ export class RangedSource {
 
 	/** Each slice's bytes; a slice reaching past the end of the file is cut at the end. */
 	async fetch(slices: readonly Slice[]): Promise<ArrayBuffer[]> {
+		const read = await this.#failing(this.#bytes(slices));
+		// A view shares its read with the cache and other slices: geotiff.js gets a copy.
+		return read.map(({ bytes, shared }) => (shared ? bytes.slice() : bytes).buffer as ArrayBuffer);
+	}
+
+	/**
+	 * A slice's bytes as {@link fetch} reads them, but a view of the read that holds them all
+	 * when one does (a block stored whole in one read), not a copy. The view must not be written.
+	 */
+	async bytes(slice: Slice): Promise<Uint8Array> {
+		const [read] = await this.#failing(this.#bytes([slice]));
+		return read?.bytes ?? new Uint8Array(0);
+	}
+
+	async #failing<T>(result: Promise<T>): Promise<T> {
 		try {
-			return await this.#fetch(slices);
+			return await result;
 		} catch (error) {
 			this.#failures.add(error);
 			throw error;
 		}
 	}
 
-	async #fetch(slices: readonly Slice[]): Promise<ArrayBuffer[]> {
+	async #bytes(slices: readonly Slice[]): Promise<{ bytes: Uint8Array; shared: boolean }[]> {
 		const wanted = slices.map(({ offset, length }) => ({
 			offset,
 			end: Math.max(offset, Math.min(offset + length, this.fileSize)),
@@ -104,19 +119,35 @@ export class RangedSource {
 		const ids = [...blocks.keys()];
 		const loaded = new Map(ids.map((id, i) => [id, i]));
 		const data = await Promise.all(blocks.values());
+		const blockOf = (id: number) => {
+			const block = data[loaded.get(id) ?? -1];
+			if (!block) throw new Error(`block ${id} was not read`);
+			return block;
+		};
 		return wanted.map(({ offset, end }) => {
+			if (end === offset) return { bytes: new Uint8Array(0), shared: false };
+			// Consecutive views of one read (or one block): the slice is a view of that read.
+			const first = Math.floor(offset / this.#blockBytes);
+			const start = blockOf(first);
+			const at = start.byteOffset + (offset - first * this.#blockBytes);
+			let oneRead = at + (end - offset) <= start.buffer.byteLength;
+			for (let id = first + 1; oneRead && id * this.#blockBytes < end; id++) {
+				const block = blockOf(id);
+				const previous = blockOf(id - 1);
+				oneRead = block.buffer === start.buffer && block.byteOffset === previous.byteOffset + previous.length;
+			}
+			if (oneRead) return { bytes: new Uint8Array(start.buffer, at, end - offset), shared: true };
 			const bytes = new Uint8Array(end - offset);
 			for (let at = offset; at < end; ) {
 				const id = Math.floor(at / this.#blockBytes);
-				const block = data[loaded.get(id) ?? -1];
-				if (!block) throw new Error(`block ${id} was not read`);
-				const within = at - id * this.#blockBytes;
-				const take = Math.min(block.length - within, end - at);
+				const block = blockOf(id);
+				const blockWithin = at - id * this.#blockBytes;
+				const take = Math.min(block.length - blockWithin, end - at);
 				if (take <= 0) throw new Error(`block ${id} is shorter than the file says`);
-				bytes.set(block.subarray(within, within + take), at - offset);
+				bytes.set(block.subarray(blockWithin, blockWithin + take), at - offset);
 				at += take;
 			}
-			return bytes.buffer;
+			return { bytes, shared: false };
 		});
 	}
 
