@@ -62,6 +62,12 @@ export interface Invocation {
 	detail: string;
 	/** CPU of the invocation (all threads), less the R2 and D1 stand-ins' calls. */
 	cpuMs: number;
+	/**
+	 * The same on the invocation's own thread alone, what a Worker's CPU time counts: without
+	 * the collector's and compiler's background threads (the stand-ins' calls are synchronous,
+	 * so they run on this thread).
+	 */
+	threadCpuMs: number;
 	/** CPU of the R2 and D1 stand-ins' calls during the invocation. */
 	storageCpuMs: number;
 	wallMs: number;
@@ -129,6 +135,7 @@ export async function measure(
 	const sampler = setInterval(sample, 2);
 	storage.aroundCall = sample;
 	const cpu = process.cpuUsage();
+	const threadCpu = process.threadCpuUsage();
 	const storageBefore = storage.ms;
 	const wallStart = performance.now();
 	try {
@@ -139,12 +146,14 @@ export async function measure(
 	}
 	const wallMs = performance.now() - wallStart;
 	const cpuMs = cpuMsSince(cpu);
+	const threadSpent = process.threadCpuUsage(threadCpu);
 	sample();
 	const storageCpuMs = storage.ms - storageBefore;
 	return {
 		step,
 		detail,
 		cpuMs: cpuMs - storageCpuMs - samplingMs,
+		threadCpuMs: (threadSpent.user + threadSpent.system) / 1000 - storageCpuMs - samplingMs,
 		storageCpuMs,
 		wallMs,
 		peakBytes: peak - base,

@@ -23,7 +23,6 @@
  */
 import { addDecoder, BaseDecoder, getDecoder, type ImageFileDirectory } from "geotiff";
 import Lerc from "lerc";
-import type { ZstdDecode } from "../wasm/zstd";
 import { checkWholeRows, type DifferencedBlock } from "./block-samples";
 import { RasterInputError } from "./input-errors";
 import { jpegPixels, type ParsedJpeg } from "./jpeg";
@@ -89,10 +88,22 @@ export type Inflate = (
 /** Decodes TIFF LZW into at most `maxBytes` (shorter if the codes end first); `differencing` as for {@link Inflate}. */
 export type LzwDecode = (input: Uint8Array, maxBytes: number, differencing?: DifferencedBlock | null) => Uint8Array;
 
+/**
+ * Decodes one Zstandard frame into at most `maxBytes`: with `exact`, `maxBytes` is the output's
+ * capacity (a block's decoded size); without it, the frame must state its decoded size, at most
+ * `maxBytes`. `differencing` as for {@link Inflate}. The result is a buffer of its own.
+ */
+export type ZstdBlockDecode = (
+	input: Uint8Array,
+	maxBytes: number,
+	exact?: boolean,
+	differencing?: DifferencedBlock | null,
+) => Uint8Array;
+
 export interface Codecs {
 	inflate: Inflate;
 	lzw: LzwDecode;
-	zstd: ZstdDecode;
+	zstd: ZstdBlockDecode;
 	/**
 	 * Undoes predictor 2 on a block of whole rows another decoder wrote: the result is in a
 	 * buffer of its own, exactly its length (the block itself, when it is one).
@@ -162,6 +173,25 @@ export async function blockParameters(directory: ImageFileDirectory): Promise<Bl
 			: null,
 		differencing: null,
 	};
+}
+
+/**
+ * What EO Edge's decoders take: the stored bytes as an ArrayBuffer, as geotiff.js passes them,
+ * or as a view (of a ranged read, say), which the window reader passes to spare a copy: see
+ * {@link takesStoredViews}.
+ */
+export type StoredBlock = ArrayBufferLike | Uint8Array;
+
+function storedBytes(buffer: StoredBlock): Uint8Array {
+	return buffer instanceof Uint8Array ? buffer : new Uint8Array(buffer);
+}
+
+/** Decoder classes that {@link installDecoders} registered, which take a {@link StoredBlock}. */
+const viewTakingDecoders = new WeakSet<object>();
+
+/** Whether `decoder` is one of EO Edge's, so its decode() may be given a view of the stored bytes. */
+export function takesStoredViews(decoder: BaseDecoder): boolean {
+	return viewTakingDecoders.has(decoder.constructor);
 }
 
 /** The decoded bytes as an ArrayBuffer of exactly their length, as geotiff.js expects. */
@@ -338,37 +368,39 @@ export function installDecoders(codecs: Codecs): Promise<void> {
 		}
 	}
 	class UncompressedDecoder extends SizedDecoder {
-		override decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
-			return this.output(new Uint8Array(buffer));
+		override decodeBlock(buffer: StoredBlock): ArrayBufferLike {
+			// A view is shared (with a ranged source's cache): the block is undone or swapped in place.
+			return this.output(buffer instanceof Uint8Array ? buffer.slice() : new Uint8Array(buffer));
 		}
 	}
 	class DeflateDecoder extends SizedDecoder {
-		override async decodeBlock(buffer: ArrayBufferLike): Promise<ArrayBufferLike> {
+		override async decodeBlock(buffer: StoredBlock): Promise<ArrayBufferLike> {
 			const { blockBytes, differencing } = this.block;
-			return this.output(await codecs.inflate(new Uint8Array(buffer), blockBytes, differencing), true);
+			return this.output(await codecs.inflate(storedBytes(buffer), blockBytes, differencing), true);
 		}
 	}
 	class LzwDecoder extends SizedDecoder {
-		override decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
+		override decodeBlock(buffer: StoredBlock): ArrayBufferLike {
 			const { blockBytes, differencing } = this.block;
-			return this.output(codecs.lzw(new Uint8Array(buffer), blockBytes, differencing), true);
+			return this.output(codecs.lzw(storedBytes(buffer), blockBytes, differencing), true);
 		}
 	}
 	class PackBitsDecoder extends SizedDecoder {
-		override decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
-			return this.output(decodePackBits(new Uint8Array(buffer), this.block.blockBytes));
+		override decodeBlock(buffer: StoredBlock): ArrayBufferLike {
+			return this.output(decodePackBits(storedBytes(buffer), this.block.blockBytes));
 		}
 	}
 	class ZstdDecoder extends SizedDecoder {
-		override decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
-			return this.output(codecs.zstd(new Uint8Array(buffer), this.block.blockBytes));
+		override decodeBlock(buffer: StoredBlock): ArrayBufferLike {
+			const { blockBytes, differencing } = this.block;
+			return this.output(codecs.zstd(storedBytes(buffer), blockBytes, true, differencing), true);
 		}
 	}
 	class LercDecoder extends SizedDecoder {
-		override async decodeBlock(buffer: ArrayBufferLike): Promise<ArrayBufferLike> {
+		override async decodeBlock(buffer: StoredBlock): Promise<ArrayBufferLike> {
 			const additional = this.block.lercParameters?.[1] ?? LERC_ADDITIONAL_COMPRESSION.none;
 			const maxBlobBytes = maxStoredBlockBytes(this.block.blockBytes);
-			let blob = new Uint8Array(buffer);
+			let blob = storedBytes(buffer);
 			if (additional === LERC_ADDITIONAL_COMPRESSION.deflate) blob = await codecs.inflate(blob, maxBlobBytes);
 			else if (additional === LERC_ADDITIONAL_COMPRESSION.zstd) blob = codecs.zstd(blob, maxBlobBytes, false);
 			else if (additional !== LERC_ADDITIONAL_COMPRESSION.none) {
@@ -392,8 +424,8 @@ export function installDecoders(codecs: Codecs): Promise<void> {
 	class JpegDecoder extends SizedDecoder {
 		#reader: JpegReader | null = null;
 
-		override async decodeBlock(buffer: ArrayBufferLike): Promise<ArrayBufferLike> {
-			const bytes = new Uint8Array(buffer);
+		override async decodeBlock(buffer: StoredBlock): Promise<ArrayBufferLike> {
+			const bytes = storedBytes(buffer);
 			checkJpegFrame(bytes, this.block);
 			const Inner = await jpegDecoderClass;
 			const tables = this.block.jpegTables;
@@ -425,8 +457,10 @@ export function installDecoders(codecs: Codecs): Promise<void> {
 	}
 
 	const parameters = blockParameters as unknown as Parameters<typeof addDecoder>[2];
-	const register = (cases: number | number[], decoder: typeof BaseDecoder) =>
+	const register = (cases: number | number[], decoder: typeof BaseDecoder) => {
+		viewTakingDecoders.add(decoder);
 		addDecoder(cases, async () => decoder, parameters, false);
+	};
 	register(COMPRESSION.none, UncompressedDecoder);
 	register([COMPRESSION.deflate, COMPRESSION.adobeDeflate], DeflateDecoder);
 	register(COMPRESSION.lzw, LzwDecoder);

@@ -50,6 +50,12 @@ export class RangedSource {
 	readonly #maxReadBlocks: number;
 	/** Insertion order is recency: a hit moves its block to the end. */
 	readonly #cache = new Map<number, Uint8Array>();
+	/**
+	 * The reads' buffers that cached blocks are views of, with how many blocks view each: a view
+	 * keeps its whole read alive, so they may hold at most twice the cache's capacity.
+	 */
+	readonly #viewedReads = new Map<ArrayBufferLike, number>();
+	#viewedBytes = 0;
 	readonly #inFlight = new Map<number, Promise<Uint8Array>>();
 	#queued = new Map<number, PendingBlock>();
 	/** What reading has thrown, so a caller can tell a failed read from what it made of the bytes. */
@@ -76,15 +82,30 @@ export class RangedSource {
 
 	/** Each slice's bytes; a slice reaching past the end of the file is cut at the end. */
 	async fetch(slices: readonly Slice[]): Promise<ArrayBuffer[]> {
+		const read = await this.#failing(this.#bytes(slices));
+		// A view shares its read with the cache and other slices: geotiff.js gets a copy.
+		return read.map(({ bytes, shared }) => (shared ? bytes.slice() : bytes).buffer as ArrayBuffer);
+	}
+
+	/**
+	 * A slice's bytes as {@link fetch} reads them, but a view of the read that holds them all
+	 * when one does (a block stored whole in one read), not a copy. The view must not be written.
+	 */
+	async bytes(slice: Slice): Promise<Uint8Array> {
+		const [read] = await this.#failing(this.#bytes([slice]));
+		return read?.bytes ?? new Uint8Array(0);
+	}
+
+	async #failing<T>(result: Promise<T>): Promise<T> {
 		try {
-			return await this.#fetch(slices);
+			return await result;
 		} catch (error) {
 			this.#failures.add(error);
 			throw error;
 		}
 	}
 
-	async #fetch(slices: readonly Slice[]): Promise<ArrayBuffer[]> {
+	async #bytes(slices: readonly Slice[]): Promise<{ bytes: Uint8Array; shared: boolean }[]> {
 		const wanted = slices.map(({ offset, length }) => ({
 			offset,
 			end: Math.max(offset, Math.min(offset + length, this.fileSize)),
@@ -98,19 +119,35 @@ export class RangedSource {
 		const ids = [...blocks.keys()];
 		const loaded = new Map(ids.map((id, i) => [id, i]));
 		const data = await Promise.all(blocks.values());
+		const blockOf = (id: number) => {
+			const block = data[loaded.get(id) ?? -1];
+			if (!block) throw new Error(`block ${id} was not read`);
+			return block;
+		};
 		return wanted.map(({ offset, end }) => {
+			if (end === offset) return { bytes: new Uint8Array(0), shared: false };
+			// Consecutive views of one read (or one block): the slice is a view of that read.
+			const first = Math.floor(offset / this.#blockBytes);
+			const start = blockOf(first);
+			const at = start.byteOffset + (offset - first * this.#blockBytes);
+			let oneRead = at + (end - offset) <= start.buffer.byteLength;
+			for (let id = first + 1; oneRead && id * this.#blockBytes < end; id++) {
+				const block = blockOf(id);
+				const previous = blockOf(id - 1);
+				oneRead = block.buffer === start.buffer && block.byteOffset === previous.byteOffset + previous.length;
+			}
+			if (oneRead) return { bytes: new Uint8Array(start.buffer, at, end - offset), shared: true };
 			const bytes = new Uint8Array(end - offset);
 			for (let at = offset; at < end; ) {
 				const id = Math.floor(at / this.#blockBytes);
-				const block = data[loaded.get(id) ?? -1];
-				if (!block) throw new Error(`block ${id} was not read`);
-				const within = at - id * this.#blockBytes;
-				const take = Math.min(block.length - within, end - at);
+				const block = blockOf(id);
+				const blockWithin = at - id * this.#blockBytes;
+				const take = Math.min(block.length - blockWithin, end - at);
 				if (take <= 0) throw new Error(`block ${id} is shorter than the file says`);
-				bytes.set(block.subarray(within, within + take), at - offset);
+				bytes.set(block.subarray(blockWithin, blockWithin + take), at - offset);
 				at += take;
 			}
-			return bytes.buffer;
+			return { bytes, shared: false };
 		});
 	}
 
@@ -162,16 +199,12 @@ export class RangedSource {
 			const data = new Uint8Array(await this.#reader.read(offset, length));
 			if (data.length !== length) throw new Error(`read ${data.length} bytes at ${offset} instead of ${length}`);
 			// The cache keeps the last `cacheBlocks` blocks of a run; the others would be evicted by
-			// the run's own later blocks, so they go to their requests as views, not copies.
+			// the run's own later blocks. Every block goes to its requests as a view, not a copy.
 			const firstKept = count - this.#cacheBlocks;
 			for (let i = 0; i < count; i++) {
 				const start = i * this.#blockBytes;
-				// A kept block is a copy, so the cache does not keep the whole read alive.
-				const kept = i >= firstKept;
-				const block = kept
-					? data.slice(start, start + this.#blockBytes)
-					: data.subarray(start, start + this.#blockBytes);
-				if (kept) this.#remember(firstId + i, block);
+				const block = data.subarray(start, start + this.#blockBytes);
+				if (i >= firstKept) this.#remember(firstId + i, block);
 				queued.get(firstId + i)?.resolve(block);
 			}
 		} catch (error) {
@@ -181,11 +214,42 @@ export class RangedSource {
 		}
 	}
 
+	/**
+	 * Caches a block read as part of a run: as the view it is when the whole read fits the
+	 * cache (then the read holds no more than the blocks it keeps) and the reads that cached
+	 * views keep alive stay within twice the cache's capacity; otherwise as a copy, so the cache
+	 * does not keep the whole read alive.
+	 */
 	#remember(id: number, block: Uint8Array): void {
-		this.#cache.set(id, block);
+		const read = block.buffer;
+		const capacity = this.#cacheBlocks * this.#blockBytes;
+		const viewers = this.#viewedReads.get(read) ?? 0;
+		const asView = read.byteLength <= capacity && (viewers > 0 || this.#viewedBytes + read.byteLength <= 2 * capacity);
+		const kept = asView ? block : block.slice();
+		if (asView) {
+			if (viewers === 0) this.#viewedBytes += read.byteLength;
+			this.#viewedReads.set(read, viewers + 1);
+		}
+		this.#forget(id);
+		this.#cache.set(id, kept);
 		if (this.#cache.size > this.#cacheBlocks) {
 			const oldest = this.#cache.keys().next();
-			if (!oldest.done) this.#cache.delete(oldest.value);
+			if (!oldest.done) this.#forget(oldest.value);
+		}
+	}
+
+	/** Drops a block from the cache, and the read it views once no cached block views it. */
+	#forget(id: number): void {
+		const block = this.#cache.get(id);
+		if (!block) return;
+		this.#cache.delete(id);
+		const viewers = this.#viewedReads.get(block.buffer);
+		if (viewers === undefined) return;
+		if (viewers > 1) {
+			this.#viewedReads.set(block.buffer, viewers - 1);
+		} else {
+			this.#viewedReads.delete(block.buffer);
+			this.#viewedBytes -= block.buffer.byteLength;
 		}
 	}
 }

@@ -15,9 +15,17 @@
  */
 import { type GeoTIFFImage, getDecoder, type TypedArray } from "geotiff";
 import { HOST_LITTLE_ENDIAN, reverseSampleBytes, undoHorizontalDifferencing } from "./block-samples";
-import { blockParameters, COMPRESSION, decodableCompressions, describeCompression, PHOTOMETRIC } from "./decoders";
+import {
+	blockParameters,
+	COMPRESSION,
+	decodableCompressions,
+	describeCompression,
+	PHOTOMETRIC,
+	takesStoredViews,
+} from "./decoders";
 import { RasterInputError } from "./input-errors";
 import { dataTypeName, ycbcrUnreadable } from "./inspect";
+import { RangedSource } from "./ranged-source";
 import { SAMPLE_ARRAYS, type SampleArray, type SampleType, sampleTypeOf } from "./samples";
 
 /** Sample type per "sampleFormat:bits": unsigned, signed and IEEE float samples. */
@@ -209,6 +217,10 @@ function viewOf(samples: DecodedSamples, window: PixelWindow, colStart: number, 
 	};
 }
 
+function byteCountsTag(image: GeoTIFFImage): "TileByteCounts" | "StripByteCounts" {
+	return image.isTiled ? "TileByteCounts" : "StripByteCounts";
+}
+
 /** The blocks a window overlaps, as [column, row] of the block grid. */
 function* blocksIn(window: PixelWindow, blockWidth: number, blockHeight: number): Generator<[number, number]> {
 	for (let blockY = Math.floor(window.rowStart / blockHeight); blockY * blockHeight < window.rowEnd; blockY++) {
@@ -233,7 +245,7 @@ async function emptyAreas(
 	const blockHeight = image.getTileHeight();
 	const across = Math.ceil(image.getWidth() / blockWidth);
 	const down = Math.ceil(image.getHeight() / blockHeight);
-	const byteCounts = image.isTiled ? "TileByteCounts" : "StripByteCounts";
+	const byteCounts = byteCountsTag(image);
 	const planar = image.planarConfiguration === 2;
 	const areasOf = async (plane: number): Promise<PixelWindow[]> => {
 		const areas: PixelWindow[] = [];
@@ -333,8 +345,20 @@ export async function readWindow(
 		y1: number;
 		rowPixels: number;
 	}
+	// From a ranged source, EO Edge's decoders are handed a view of the stored bytes where
+	// geotiff.js's getTileOrStrip would copy them; blocks stored empty still go through it.
+	const views = image.source instanceof RangedSource && takesStoredViews(decoder) ? image.source : null;
+	const across = Math.ceil(width / blockWidth);
+	const down = Math.ceil(height / blockHeight);
+	const decodeStored = async (blockX: number, blockY: number, sample: number): Promise<ArrayBufferLike> => {
+		const index = (planar ? sample * across * down : 0) + blockY * across + blockX;
+		const length = views ? Number(await directory.loadValueIndexed(byteCountsTag(image), index)) : 0;
+		if (!views || length === 0) return (await image.getTileOrStrip(blockX, blockY, sample, hostOrderDecoder)).data;
+		const offset = Number(await directory.loadValueIndexed(image.isTiled ? "TileOffsets" : "StripOffsets", index));
+		return hostOrderDecoder.decode((await views.bytes({ offset, length })) as unknown as ArrayBuffer);
+	};
 	const decodeBlock = async (blockX: number, blockY: number, sample: number): Promise<Block> => {
-		const { data } = await image.getTileOrStrip(blockX, blockY, sample, hostOrderDecoder);
+		const data = await decodeStored(blockX, blockY, sample);
 		const blockX0 = blockX * blockWidth;
 		const blockY0 = blockY * blockHeight;
 		const x0 = Math.max(colStart, blockX0);
@@ -435,7 +459,7 @@ async function storedBlocks(
 	const blockHeight = image.getTileHeight();
 	const across = Math.ceil(image.getWidth() / blockWidth);
 	const down = Math.ceil(image.getHeight() / blockHeight);
-	const byteCounts = image.isTiled ? "TileByteCounts" : "StripByteCounts";
+	const byteCounts = byteCountsTag(image);
 	const directory = image.getFileDirectory();
 	const blocks: StoredBlock[] = [];
 	for (const [position, plane] of planes.entries()) {

@@ -173,12 +173,17 @@ export function createBlockDecoder(module: WebAssembly.Module): BlockDecoder {
 /**
  * The codecs geotiff.js's decoders call (src/raster/decoders.ts), from a block decoder and a
  * Zstandard decoder each got on every call, so a released instance is made again on next use.
+ * A Zstandard block leaves zstd's memory in one copy: into a buffer of its own, or into the
+ * block decoder's memory to have predictor 2 undone there.
  */
 export function codecsOf(decoder: () => BlockDecoder, zstd: () => ZstdDecode): Codecs {
 	return {
 		inflate: (input, maxBytes, differencing) => decoder().inflate(input, maxBytes, differencing),
 		lzw: (input, maxBytes, differencing) => decoder().lzw(input, maxBytes, differencing),
-		zstd: (input, maxBytes, exact) => zstd()(input, maxBytes, exact),
+		zstd(input, maxBytes, exact, differencing) {
+			const decoded = zstd()(input, maxBytes, exact);
+			return differencing ? decoder().undoDifferencing(decoded, differencing) : decoded.slice();
+		},
 		undoDifferencing: (bytes, differencing) => decoder().undoDifferencing(bytes, differencing),
 	};
 }

@@ -1,6 +1,8 @@
 // The one place that talks to the Zstandard decoder (wasm/build/zstd.wasm, extracted from the
 // zstddec package by scripts/extract-zstd-wasm.ts): it instantiates the compiled module,
-// copies a compressed block into its memory and the decoded bytes out.
+// copies a compressed block into its memory, and hands the decoded bytes out as a view of that
+// memory, which the caller copies once to where they go next (a buffer of their own, or the
+// block decoders' memory to undo predictor 2).
 import { RasterInputError } from "../raster/input-errors";
 import { instantiate } from "./instances";
 
@@ -18,6 +20,7 @@ interface ZstdExports {
  * Decodes one Zstandard frame into at most `maxBytes`. With `exact`, `maxBytes` is the output's
  * capacity (a block's decoded size); without it, the frame must state its decoded size (GDAL's
  * frames do), and a frame stating more than `maxBytes` is refused before anything is allocated.
+ * The result is a view of the decoder's memory, valid until its next call.
  */
 export type ZstdDecode = (input: Uint8Array, maxBytes: number, exact?: boolean) => Uint8Array;
 
@@ -27,26 +30,38 @@ export function createZstdDecode(module: WebAssembly.Module): ZstdDecode {
 		env: { emscripten_notify_memory_growth: () => {} },
 	});
 	const wasm = instance.exports as unknown as ZstdExports;
+	// The stored and the decoded bytes each have an allocation kept from call to call (Wasm memory
+	// never shrinks, so keeping them costs nothing), grown when a block needs more.
+	const source = keptAllocation();
+	const destination = keptAllocation();
 	return function zstdDecode(input, maxBytes, exact = true) {
-		const source = wasm.malloc(input.byteLength);
-		let destination = 0;
-		try {
-			if (source === 0) throw new Error("ZSTD: out of Wasm memory");
-			new Uint8Array(wasm.memory.buffer).set(input, source);
-			const capacity = exact ? maxBytes : frameSize(source, input.byteLength, maxBytes);
-			destination = wasm.malloc(capacity);
-			if (destination === 0) throw new Error("ZSTD: out of Wasm memory");
-			// size_t results come back as i32: errors are the top of the unsigned range.
-			const written = wasm.ZSTD_decompress(destination, capacity, source, input.byteLength) >>> 0;
-			if (wasm.ZSTD_isError(written)) {
-				throw new RasterInputError("invalid-raster", `ZSTD: the block does not decode (error ${-(written | 0)})`);
-			}
-			return new Uint8Array(wasm.memory.buffer).slice(destination, destination + written);
-		} finally {
-			wasm.free(source);
-			if (destination !== 0) wasm.free(destination);
+		const sourceAt = source.atLeast(input.byteLength);
+		new Uint8Array(wasm.memory.buffer).set(input, sourceAt);
+		const capacity = exact ? maxBytes : frameSize(sourceAt, input.byteLength, maxBytes);
+		const destinationAt = destination.atLeast(capacity);
+		// size_t results come back as i32: errors are the top of the unsigned range.
+		const written = wasm.ZSTD_decompress(destinationAt, capacity, sourceAt, input.byteLength) >>> 0;
+		if (wasm.ZSTD_isError(written)) {
+			throw new RasterInputError("invalid-raster", `ZSTD: the block does not decode (error ${-(written | 0)})`);
 		}
+		return new Uint8Array(wasm.memory.buffer, destinationAt, written);
 	};
+
+	function keptAllocation(): { atLeast(bytes: number): number } {
+		let at = 0;
+		let size = 0;
+		return {
+			atLeast(bytes) {
+				if (at !== 0 && bytes <= size) return at;
+				if (at !== 0) wasm.free(at);
+				// malloc(0) may answer 0, which would read as a failure.
+				at = wasm.malloc(Math.max(bytes, 1));
+				size = at === 0 ? 0 : bytes;
+				if (at === 0) throw new Error("ZSTD: out of Wasm memory");
+				return at;
+			},
+		};
+	}
 
 	function frameSize(source: number, sourceSize: number, maxBytes: number): number {
 		// Unknown and error sizes are the top of the unsigned 64-bit range, negative here.

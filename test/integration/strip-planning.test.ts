@@ -10,6 +10,7 @@ import { getJob } from "../../src/db/jobs";
 import { jobPlan, type PlannedInput, windowBytes } from "../../src/pipeline/plan";
 import { pipelineStages } from "../../src/pipeline/stages";
 import { openRasterFile } from "../../src/raster/inputs";
+import { RangedSource } from "../../src/raster/ranged-source";
 import { readWindow } from "../../src/raster/read";
 import { SAMPLE_ARRAYS } from "../../src/raster/samples";
 import { objectKeys } from "../../src/storage/keys";
@@ -43,10 +44,14 @@ afterEach(() => {
 	vi.restoreAllMocks();
 });
 
-/** Counts each block's decodes, by file layout (strips or tiles), block and sample. */
+/**
+ * Counts each block's decodes: blocks the window reader decodes from a view of the stored
+ * bytes, by file and offset; blocks read through geotiff.js, by file layout, block and sample.
+ */
 function countDecodes(): Map<string, number> {
 	const counts = new Map<string, number>();
-	const original = GeoTIFFImage.prototype.getTileOrStrip;
+	const count = (key: string) => counts.set(key, (counts.get(key) ?? 0) + 1);
+	const originalBlock = GeoTIFFImage.prototype.getTileOrStrip;
 	vi.spyOn(GeoTIFFImage.prototype, "getTileOrStrip").mockImplementation(function (
 		this: GeoTIFFImage,
 		x,
@@ -54,9 +59,13 @@ function countDecodes(): Map<string, number> {
 		sample,
 		...rest
 	) {
-		const key = `${this.isTiled ? "tiles" : "strips"} ${x},${y},${sample}`;
-		counts.set(key, (counts.get(key) ?? 0) + 1);
-		return original.call(this, x, y, sample, ...rest);
+		count(`${this.isTiled ? "tiles" : "strips"} ${x},${y},${sample}`);
+		return originalBlock.call(this, x, y, sample, ...rest);
+	});
+	const originalBytes = RangedSource.prototype.bytes;
+	vi.spyOn(RangedSource.prototype, "bytes").mockImplementation(function (this: RangedSource, slice) {
+		count(`file of ${this.fileSize} bytes, block at ${slice.offset}`);
+		return originalBytes.call(this, slice);
 	});
 	return counts;
 }

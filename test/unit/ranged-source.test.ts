@@ -105,4 +105,41 @@ describe("RangedSource", () => {
 			[0, 2 * BLOCK],
 		]);
 	});
+	it("serves a block's bytes as a view of the read that holds them, and as a copy across reads", async () => {
+		const { bytes, reader } = recordingReader(12 * BLOCK);
+		const source = new RangedSource(reader, { blockBytes: BLOCK, maxReadBytes: 3 * BLOCK });
+		const [inOneRead, acrossReads] = await Promise.all([
+			source.bytes({ offset: 5, length: 2 * BLOCK }),
+			source.bytes({ offset: 2 * BLOCK + 3, length: 2 * BLOCK }),
+		]);
+		expect(Array.from(inOneRead)).toEqual(slice(bytes, 5, 2 * BLOCK));
+		expect(inOneRead.byteLength).toBeLessThan(inOneRead.buffer.byteLength);
+		expect(Array.from(acrossReads)).toEqual(slice(bytes, 2 * BLOCK + 3, 2 * BLOCK));
+		expect(acrossReads.byteLength).toBe(acrossReads.buffer.byteLength);
+		// What geotiff.js gets is always a buffer of its own, never one the cache shares.
+		const [fetched] = await source.fetch([{ offset: 5, length: 2 * BLOCK }]);
+		expect(fetched).not.toBe(inOneRead.buffer);
+		expect(Array.from(new Uint8Array(fetched ?? new ArrayBuffer(0)))).toEqual(slice(bytes, 5, 2 * BLOCK));
+	});
+
+	it("caches views of its reads while those reads hold at most twice its capacity, copies beyond", async () => {
+		const { bytes, reads, reader } = recordingReader(12 * BLOCK);
+		const source = new RangedSource(reader, { blockBytes: BLOCK, cacheBlocks: 4, maxReadBytes: 3 * BLOCK });
+		const run = (first: number) => source.bytes({ offset: first * BLOCK, length: 3 * BLOCK });
+		const cachedBlock = (id: number) => source.bytes({ offset: id * BLOCK, length: 1 });
+		await run(0);
+		await run(3);
+		// A view of the first read, which this hit keeps cached beside the second read's blocks.
+		expect((await cachedBlock(2)).buffer.byteLength).toBe(3 * BLOCK);
+		// The two reads hold 96 bytes of the bound's 128: the third read's blocks are cached as copies.
+		await run(6);
+		const block = await cachedBlock(6);
+		expect(block.buffer.byteLength).toBe(BLOCK);
+		expect(Array.from(block)).toEqual(slice(bytes, 6 * BLOCK, 1));
+		expect(reads).toEqual([
+			[0, 3 * BLOCK],
+			[3 * BLOCK, 3 * BLOCK],
+			[6 * BLOCK, 3 * BLOCK],
+		]);
+	});
 });
