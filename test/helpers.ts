@@ -39,6 +39,49 @@ export function apiWith(bindings: Partial<Env>, path: string, init?: RequestInit
 	return Promise.resolve(app.fetch(new Request(`${BASE}${path}`, { ...init, headers }), { ...env, ...bindings }));
 }
 
+/** The error {@link failingDatabase} throws. */
+export class InjectedFault extends Error {}
+
+/** A D1 binding whose statements fail when their SQL matches `fails`, alone or in a batch. */
+export function failingDatabase(db: D1Database, fails: (sql: string) => boolean): D1Database {
+	const sqlOf = new WeakMap<object, string>();
+	const check = (sql: string) => {
+		if (fails(sql)) throw new InjectedFault(`injected failure of: ${sql.trim().slice(0, 60)}`);
+	};
+	const statement = (prepared: D1PreparedStatement, sql: string): D1PreparedStatement => {
+		const wrapped = new Proxy(prepared, {
+			get(target, property) {
+				const value = Reflect.get(target, property, target);
+				if (typeof value !== "function") return value;
+				if (property === "bind") return (...args: unknown[]) => statement(value.apply(target, args), sql);
+				if (["run", "first", "all", "raw"].includes(String(property))) {
+					return (...args: unknown[]) => {
+						check(sql);
+						return value.apply(target, args);
+					};
+				}
+				return value.bind(target);
+			},
+		});
+		sqlOf.set(wrapped, sql);
+		return wrapped;
+	};
+	return new Proxy(db, {
+		get(target, property) {
+			const value = Reflect.get(target, property, target);
+			if (typeof value !== "function") return value;
+			if (property === "prepare") return (sql: string) => statement(value.call(target, sql), sql);
+			if (property === "batch") {
+				return (statements: D1PreparedStatement[]) => {
+					for (const prepared of statements) check(sqlOf.get(prepared) ?? "");
+					return value.call(target, statements);
+				};
+			}
+			return value.bind(target);
+		},
+	});
+}
+
 /** A queue binding that accepts messages and delivers none: jobs sent to it stay queued. */
 export const heldQueue = {
 	send: async () => undefined,

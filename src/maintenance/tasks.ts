@@ -12,7 +12,6 @@
 
 import { IDEMPOTENCY_WINDOW_MS } from "../access/idempotency";
 import { deleteIdempotencyKeysBefore, deleteRateWindowsBefore, deleteUploadReservationsBefore } from "../db/access";
-import { insertJobLog } from "../db/job-logs";
 import {
 	listJobsToClean,
 	listJobsToRetire,
@@ -28,6 +27,7 @@ import { closeUploadSession, deleteEndedUploadSessions, listExpiredUploadSession
 import { listUploadsToExpire, markUploadsExpired } from "../db/uploads";
 import { deleteWebhookHistoryBefore } from "../db/webhooks";
 import { ApiError, jobProblem } from "../errors/api-error";
+import { recordJobLog } from "../observability/job-log";
 import { describeError, log } from "../observability/log";
 import { newSpanId } from "../observability/trace";
 import { endJobAsFailed } from "../pipeline/failure";
@@ -143,7 +143,7 @@ export async function sweepJobs(env: Env, now: number): Promise<SweepReport> {
 		for (const job of jobs) {
 			const problem = stalledProblem(env, job);
 			if (await endJobAsFailed(env, job.id, problem)) {
-				await insertJobLog(env.DB, {
+				await recordJobLog(env.DB, {
 					jobId: job.id,
 					level: "error",
 					stage: job.stage ?? "ingest",

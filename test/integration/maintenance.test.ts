@@ -14,7 +14,7 @@ import { objectKeys } from "../../src/storage/keys";
 import worker from "../../src/worker";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
-import { api, expectProblem, json, submitJob, upload, waitForJob } from "../helpers";
+import { api, apiWith, expectProblem, failingDatabase, json, submitJob, upload, waitForJob } from "../helpers";
 import { deliver, insertNdviJob, recordingEnv, recordNdviJob } from "../pipeline-driver";
 import { TEST_TENANT_ID } from "../tenants";
 
@@ -99,6 +99,24 @@ describe("the sweeper", () => {
 		expect(job?.error?.detail).toContain("no progress at stage compute");
 		expect(job?.error?.trace_id).toBe(TRACE_ID);
 		expect(await objectsOf(stalled)).toEqual([]);
+	});
+
+	it("ends a job by cancel or by the sweeper even when its log row cannot be written", async () => {
+		const noLogRows = { DB: failingDatabase(env.DB, (sql) => sql.includes("INSERT INTO job_logs")) };
+		const canceled = await queuedJobWithObject();
+		const response = await apiWith(noLogRows, `/v1/jobs/${canceled}/cancel`, { method: "POST" });
+		expect(response.status, await response.clone().text()).toBe(200);
+		expect((await getJob(env.DB, canceled))?.status).toBe("canceled");
+
+		const stalled = await queuedJobWithObject();
+		await markStageRunning(env.DB, stalled, "compute", pipelineStages.compute.progress, [
+			"ingest",
+			"validate",
+			"compute",
+		]);
+		const later = Date.now() + (env.STALLED_JOB_MINUTES + 1) * MINUTE_MS;
+		expect((await sweepJobs({ ...env, ...noLogRows }, later)).stalled).toBeGreaterThanOrEqual(1);
+		expect((await getJob(env.DB, stalled))?.status).toBe("failed");
 	});
 
 	it("leaves a job waiting in a queue alone until the queue would have dropped its message", async () => {

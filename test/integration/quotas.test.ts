@@ -8,55 +8,13 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { IDEMPOTENCY_LEASE_MS } from "../../src/access/idempotency";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
-import { apiWith, expectProblem, heldQueue, json } from "../helpers";
+import { apiWith, expectProblem, failingDatabase, heldQueue, json } from "../helpers";
 import { createTenantKey } from "../tenants";
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
 /** Jobs are submitted with the ingest queue held, so none ends (and frees its slot) during a test. */
 const held = { INGEST_QUEUE: heldQueue };
-
-class InjectedFault extends Error {}
-
-/** A D1 binding whose statements fail when their SQL matches `fails`, alone or in a batch. */
-function failingDatabase(db: D1Database, fails: (sql: string) => boolean): D1Database {
-	const sqlOf = new WeakMap<object, string>();
-	const check = (sql: string) => {
-		if (fails(sql)) throw new InjectedFault(`injected failure of: ${sql.trim().slice(0, 60)}`);
-	};
-	const statement = (prepared: D1PreparedStatement, sql: string): D1PreparedStatement => {
-		const wrapped = new Proxy(prepared, {
-			get(target, property) {
-				const value = Reflect.get(target, property, target);
-				if (typeof value !== "function") return value;
-				if (property === "bind") return (...args: unknown[]) => statement(value.apply(target, args), sql);
-				if (["run", "first", "all", "raw"].includes(String(property))) {
-					return (...args: unknown[]) => {
-						check(sql);
-						return value.apply(target, args);
-					};
-				}
-				return value.bind(target);
-			},
-		});
-		sqlOf.set(wrapped, sql);
-		return wrapped;
-	};
-	return new Proxy(db, {
-		get(target, property) {
-			const value = Reflect.get(target, property, target);
-			if (typeof value !== "function") return value;
-			if (property === "prepare") return (sql: string) => statement(value.call(target, sql), sql);
-			if (property === "batch") {
-				return (statements: D1PreparedStatement[]) => {
-					for (const prepared of statements) check(sqlOf.get(prepared) ?? "");
-					return value.call(target, statements);
-				};
-			}
-			return value.bind(target);
-		},
-	});
-}
 
 async function uploadIdAs(key: string, bytes: ArrayBuffer): Promise<string> {
 	const response = await apiWith(held, "/v1/uploads", {

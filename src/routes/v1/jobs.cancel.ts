@@ -6,10 +6,10 @@ import { createRoute } from "@hono/zod-openapi";
 import { bearerWith, requireScope } from "../../access/auth";
 import type { App } from "../../context";
 import { listArtifacts } from "../../db/artifacts";
-import { insertJobLog } from "../../db/job-logs";
 import { getTenantJob } from "../../db/jobs";
 import { ApiError } from "../../errors/api-error";
 import { keyedHeaders, problemResponses } from "../../errors/openapi";
+import { recordJobLog } from "../../observability/job-log";
 import { log } from "../../observability/log";
 import { endJobAsCanceled } from "../../pipeline/failure";
 import { canceledJobExample } from "./examples";
@@ -49,7 +49,7 @@ export function registerCancelJob(app: App): void {
 				"job-ended",
 				`Job ${id} has already ${job.status === "canceled" ? "been canceled" : job.status}.`,
 			);
-		await insertJobLog(c.env.DB, {
+		await recordJobLog(c.env.DB, {
 			jobId: id,
 			level: "info",
 			stage: job.stage ?? "ingest",

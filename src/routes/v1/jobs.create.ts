@@ -20,7 +20,6 @@ import type { App } from "../../context";
 import type { TenantQuotas } from "../../db/access";
 import { listArtifacts } from "../../db/artifacts";
 import { findFieldSet } from "../../db/field-sets";
-import { insertJobLog } from "../../db/job-logs";
 import { admitJob, failJob, getTenantJob, type JobRecord, type JobRequest, type JobSpans } from "../../db/jobs";
 import { findUploads } from "../../db/uploads";
 import { enabledWebhookIds } from "../../db/webhooks";
@@ -28,7 +27,8 @@ import { ApiError, type FieldError, jobProblem } from "../../errors/api-error";
 import { keyedHeaders, locationHeader, problemResponses, responseHeaders } from "../../errors/openapi";
 import { checkFieldCollection, fieldLimits } from "../../fields/collection";
 import { FIELD_SET_ID_PATTERN, newJobId, sha256Hex } from "../../ids";
-import { describeError, log } from "../../observability/log";
+import { recordJobLog } from "../../observability/job-log";
+import { log } from "../../observability/log";
 import { sendToStage } from "../../pipeline/send";
 import { inputRequests, type JobInput, JobInputSchema, storedInputs } from "../../processes/inputs";
 import {
@@ -505,21 +505,17 @@ async function enqueue(env: Env, job: JobRecord): Promise<void> {
 		}
 		throw error;
 	}
-	try {
-		// The first row of the job's log, and the end of the request's span in its trace.
-		if (job.spans)
-			await insertJobLog(env.DB, {
-				jobId: job.id,
-				level: "info",
-				stage: "ingest",
-				code: "queued",
-				message: "queued: waiting for ingest to start",
-				traceId: job.traceId,
-				spanId: job.spans.requestSpanId,
-			});
-	} catch (error) {
-		log.warn("job_log_not_recorded", { trace_id: job.traceId, job_id: job.id, ...describeError(error) });
-	}
+	// The first row of the job's log, and the end of the request's span in its trace.
+	if (job.spans)
+		await recordJobLog(env.DB, {
+			jobId: job.id,
+			level: "info",
+			stage: "ingest",
+			code: "queued",
+			message: "queued: waiting for ingest to start",
+			traceId: job.traceId,
+			spanId: job.spans.requestSpanId,
+		});
 	log.info("job_created", {
 		trace_id: job.traceId,
 		job_id: job.id,
