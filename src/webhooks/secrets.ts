@@ -5,22 +5,15 @@
  * a copy of the database alone does not reveal it. Local development and the tests use the
  * public key of ./development-key.ts.
  */
+import { base64, fromBase64 } from "../base64";
 import { ApiError } from "../errors/api-error";
 
 const SECRET_PREFIX = "whsec_";
 const SECRET_BYTES = 32;
 const IV_BYTES = 12;
 
-function toBase64(bytes: Uint8Array): string {
-	return btoa(String.fromCharCode(...bytes));
-}
-
-function fromBase64(text: string): Uint8Array<ArrayBuffer> {
-	return Uint8Array.from(atob(text), (char) => char.charCodeAt(0));
-}
-
 export function newWebhookSecret(): string {
-	return `${SECRET_PREFIX}${toBase64(crypto.getRandomValues(new Uint8Array(SECRET_BYTES)))}`;
+	return `${SECRET_PREFIX}${base64(crypto.getRandomValues(new Uint8Array(SECRET_BYTES)))}`;
 }
 
 /** The AES key of WEBHOOK_SECRETS_KEY; a 503 problem when the worker has none (or a malformed one). */
@@ -28,7 +21,8 @@ export async function secretsKey(env: { WEBHOOK_SECRETS_KEY?: string }): Promise
 	const configured = env.WEBHOOK_SECRETS_KEY;
 	let raw: Uint8Array<ArrayBuffer> | null = null;
 	try {
-		raw = configured ? fromBase64(configured.trim()) : null;
+		// The operator's value is read as atob reads it (whitespace and missing padding forgiven).
+		raw = configured ? Uint8Array.from(atob(configured.trim()), (char) => char.charCodeAt(0)) : null;
 	} catch {
 		raw = null;
 	}
@@ -50,7 +44,7 @@ export async function sealSecret(key: CryptoKey, secret: string): Promise<string
 	const joined = new Uint8Array(IV_BYTES + sealed.length);
 	joined.set(iv);
 	joined.set(sealed, IV_BYTES);
-	return toBase64(joined);
+	return base64(joined);
 }
 
 export async function openSecret(key: CryptoKey, sealed: string): Promise<string> {

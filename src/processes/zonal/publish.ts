@@ -3,6 +3,7 @@
  * stored (a field cut by windows' edges joined here from its partial weighings), written as
  * zones.geojson, zones.csv and zones.parquet.
  */
+import { fromBase64 } from "../../base64";
 import type { ArtifactRecord } from "../../db/artifacts";
 import type { JobRecord } from "../../db/jobs";
 import type { FieldFeature } from "../../fields/collection";
@@ -19,7 +20,7 @@ import {
 } from "../../stac/item";
 import { FIELD_COLLECTION_MEDIA_TYPE } from "../../storage/field-collections";
 import { objectKeys } from "../../storage/keys";
-import { fromBase64, type WindowFields } from "./compute";
+import type { WindowFields } from "./compute";
 import { jobFeatures } from "./features";
 import { type ZoneResult, zonesCsv, zonesGeoJson, zonesParquet } from "./outputs";
 import { zonalPlan } from "./plan";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { base64, fromBase64 } from "../../src/processes/zonal/compute";
+import { base64, fromBase64 } from "../../src/base64";
 import { seededRandom } from "../random";
 
 /** btoa's text for the bytes: the reference both directions are held to. */
@@ -7,7 +7,7 @@ function reference(bytes: Uint8Array): string {
 	return btoa(String.fromCharCode(...bytes));
 }
 
-describe("a window's partial fields in base64", () => {
+describe("base64 by table (zonal partial fields, webhook secrets)", () => {
 	it("encodes as btoa does and decodes back, at every length of padding", () => {
 		const random = seededRandom(14);
 		for (let length = 0; length < 64; length++) {
