@@ -154,6 +154,17 @@ describe("WeightedStatistics", () => {
 		expect(() => WeightedStatistics.fromBytes(new Uint8Array(30))).toThrow(/30 bytes/);
 	});
 
+	it("finishes a partial read from bytes as the accumulator it came from, with or without an empty one merged", () => {
+		const random = seededRandom(13);
+		const pairs = Array.from({ length: 200 }, (): [number, number] => [Math.fround(random() - 0.5), random()]);
+		const expected = accumulate(pairs).finish([2, 50, 98]);
+		// The read partial's pairs are views into its bytes, past the header: an empty merge keeps them so.
+		const read = WeightedStatistics.fromBytes(accumulate(pairs).toBytes());
+		expect(read.finish([2, 50, 98])).toEqual(expected);
+		read.merge(new WeightedStatistics());
+		expect(read.finish([2, 50, 98])).toEqual(expected);
+	});
+
 	it("finishes a million pairs exactly and quickly", () => {
 		const random = seededRandom(8);
 		const statistics = new WeightedStatistics();
