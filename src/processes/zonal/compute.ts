@@ -145,18 +145,31 @@ function weighField(
 		decoded.window.copyBox(decoded.position, box, boxed);
 		fates = maskFates(boxed, rule, nodata);
 	}
+	// Taken out of the loop below, which runs once per pixel of every field.
+	const coverage = weights.weights;
+	const maskEmpty = samples.mask?.empty ?? null;
+	const inputEmpty = samples.empty;
 	for (let row = 0; row < weights.height; row++) {
 		const windowRow = (box.rowStart + row) * samples.width + box.colStart;
+		const boxRow = row * weights.width;
 		for (let column = 0; column < weights.width; column++) {
-			const pixel = row * weights.width + column;
-			const weight = weights.weights[pixel] as number;
+			const pixel = boxRow + column;
+			const weight = coverage[pixel] as number;
 			if (!(weight > 0)) continue;
 			// A block of the mask stored empty is nodata there, as it is for the formula's inputs.
 			const fate =
-				samples.mask?.empty?.[windowRow + column] === 1 ? MASK_FATE.nodata : fates ? fates[pixel] : MASK_FATE.kept;
+				maskEmpty !== null && maskEmpty[windowRow + column] === 1
+					? MASK_FATE.nodata
+					: fates !== null
+						? fates[pixel]
+						: MASK_FATE.kept;
 			const value = values[pixel] as number;
 			if (fate === MASK_FATE.masked) accumulator.addMasked(weight);
-			else if (fate === MASK_FATE.nodata || Number.isNaN(value) || samples.empty?.[windowRow + column] === 1) {
+			else if (
+				fate === MASK_FATE.nodata ||
+				Number.isNaN(value) ||
+				(inputEmpty !== null && inputEmpty[windowRow + column] === 1)
+			) {
 				accumulator.addNodata(weight);
 			} else accumulator.add(value, weight);
 		}
