@@ -365,44 +365,47 @@ export class WeightedStatistics {
 		if (this.sketched) return { ...statistics, ...sketchedStatistics(this.sketched, count, percentiles) };
 		if (this.pairs === 0) return statistics;
 
+		const { pairs, values, weights } = this;
 		let sum = 0;
-		for (let i = 0; i < this.pairs; i++) sum += (this.weights[i] ?? 0) * (this.values[i] ?? 0);
+		for (let i = 0; i < pairs; i++) sum += (weights[i] as number) * (values[i] as number);
 		const mean = sum / count;
 		let squares = 0;
-		for (let i = 0; i < this.pairs; i++) {
-			const deviation = (this.values[i] ?? 0) - mean;
-			squares += (this.weights[i] ?? 0) * deviation * deviation;
+		for (let i = 0; i < pairs; i++) {
+			const deviation = (values[i] as number) - mean;
+			squares += (weights[i] as number) * deviation * deviation;
 		}
 		const order = this.ascendingOrder();
 		// The total weight summed in ascending order of value, as the cumulative weights below are.
 		let rankedWeight = 0;
-		for (let rank = 0; rank < this.pairs; rank++) rankedWeight += this.weights[order[rank] as number] as number;
+		for (let rank = 0; rank < pairs; rank++) rankedWeight += weights[order[rank] as number] as number;
 		const targets = percentiles.map((q) => (q / 100) * rankedWeight);
 		// One walk up the ranks answers every percentile, the smallest target first.
 		const byTarget = percentiles.map((_, i) => i).sort((a, b) => (targets[a] as number) - (targets[b] as number));
 		let next = 0;
+		let target = targets[byTarget[0] as number] as number;
 		let cumulative = 0;
-		for (let rank = 0; rank < this.pairs && next < byTarget.length; rank++) {
+		for (let rank = 0; rank < pairs && next < byTarget.length; rank++) {
 			const index = order[rank] as number;
-			cumulative += this.weights[index] as number;
+			cumulative += weights[index] as number;
 			// The first rank whose cumulative weight reaches a percentile's target gives its value.
-			while (next < byTarget.length && cumulative >= (targets[byTarget[next] as number] as number)) {
-				statistics.percentiles[`p${percentiles[byTarget[next] as number]}`] = this.values[index] as number;
+			while (cumulative >= target && next < byTarget.length) {
+				statistics.percentiles[`p${percentiles[byTarget[next] as number]}`] = values[index] as number;
 				next++;
+				target = targets[byTarget[next] as number] as number;
 			}
 		}
 		// A target past the total by rounding takes the largest value, as the last rank reached.
 		for (; next < byTarget.length; next++) {
-			statistics.percentiles[`p${percentiles[byTarget[next] as number]}`] = this.values[
-				order[this.pairs - 1] as number
+			statistics.percentiles[`p${percentiles[byTarget[next] as number]}`] = values[
+				order[pairs - 1] as number
 			] as number;
 		}
 		return {
 			...statistics,
 			mean,
 			std: Math.sqrt(squares / count),
-			min: this.values[order[0] as number] as number,
-			max: this.values[order[this.pairs - 1] as number] as number,
+			min: values[order[0] as number] as number,
+			max: values[order[pairs - 1] as number] as number,
 			sum,
 		};
 	}
