@@ -3,7 +3,7 @@
 // zlib stream (RFC 1950/1951) in one call. The compressor uses zlib's Z_RLE strategy: matches only
 // at distance 1 (runs of one byte), each block coded with its own Huffman codes. On predictor-3
 // NDVI tiles this is 0.3% larger than zlib's default level (1% over a whole scene with its
-// overviews) and about 7x faster: the predicted bytes are runs (sign and exponent planes,
+// overviews) and about ten times faster: the predicted bytes are runs (sign and exponent planes,
 // nodata) and noise (the low mantissa planes), where a longer search finds little more
 // (bench/encode.bench.ts).
 // src/wasm/deflate.ts lays buffers out after heap_base(); nothing here allocates.
