@@ -12,7 +12,7 @@ import type { JobRecord } from "../../db/jobs";
 import { type CompiledFormula, jobFormula } from "../../indices/formula";
 import type { StripSpan } from "../../pipeline/plan";
 import type { StageContext } from "../../pipeline/stage";
-import { type DecodedInput, readWindowInputs } from "../../pipeline/window-inputs";
+import { type DecodedInput, readWindowInputs, releaseWindowInputs } from "../../pipeline/window-inputs";
 import { CoverageScratch, type PixelCoverage, pixelCoverage } from "../../raster/coverage";
 import { MASK_FATE, type MaskRule, maskFates } from "../../raster/mask";
 import type { PixelWindow } from "../../raster/read";
@@ -200,21 +200,25 @@ export async function computeZonalWindow(
 	const formula = jobFormula(job);
 	if (!formula) throw new Error(`job ${job.id} has no compiled formula`);
 	const decoded = await readWindowInputs(env, job, datePlan(plan, date), window);
-	const samples = windowSamples(job, requestDate, decoded, window, formula);
-	const extents = featureExtents(features, date.grid, datePath(job.request, planned.date), planned.features);
 	const stored: WindowFields = { finished: {}, partial: {} };
-	// One accumulator and one coverage scratch for all the window's fields, one field at a time.
-	const accumulator = new WeightedStatistics();
-	const scratch = new CoverageScratch();
-	planned.features.forEach((f, i) => {
-		const extent = extents[i];
-		if (!extent) return;
-		accumulator.clear();
-		const weights = pixelCoverage(extent.polygons, rule, window, scratch);
-		if (weights) weighField(samples, formula, weights, window, accumulator);
-		if (contains(window, extent.window)) stored.finished[f] = zoneStatistics(accumulator, job.request);
-		else stored.partial[f] = base64(accumulator.toBytes());
-	});
+	try {
+		const samples = windowSamples(job, requestDate, decoded, window, formula);
+		const extents = featureExtents(features, date.grid, datePath(job.request, planned.date), planned.features);
+		// One accumulator and one coverage scratch for all the window's fields, one field at a time.
+		const accumulator = new WeightedStatistics();
+		const scratch = new CoverageScratch();
+		planned.features.forEach((f, i) => {
+			const extent = extents[i];
+			if (!extent) return;
+			accumulator.clear();
+			const weights = pixelCoverage(extent.polygons, rule, window, scratch);
+			if (weights) weighField(samples, formula, weights, window, accumulator);
+			if (contains(window, extent.window)) stored.finished[f] = zoneStatistics(accumulator, job.request);
+			else stored.partial[f] = base64(accumulator.toBytes());
+		});
+	} finally {
+		releaseWindowInputs(decoded);
+	}
 	await env.BUCKET.put(objectKeys.zonalWindow(job.id, window.index), JSON.stringify(stored));
 	return { fields: planned.features.length, partial_fields: Object.keys(stored.partial).length };
 }
