@@ -209,9 +209,14 @@ export interface KeepingDecoder {
 	decodeKept(buffer: StoredBlock): DecodedBlock;
 }
 
-/** The decoder as a {@link KeepingDecoder}, or null when its blocks only come as buffers. */
+/**
+ * The decoder as a {@link KeepingDecoder}, or null when its blocks only come as buffers: also
+ * when a predictor is left for geotiff.js's decode() to apply (3, or 2 on samples no codec
+ * undoes), which a kept block never passes through.
+ */
 export function keepingDecoder(decoder: BaseDecoder): KeepingDecoder | null {
-	return "decodeKept" in decoder ? (decoder as unknown as KeepingDecoder) : null;
+	const { predictor } = decoder.parameters as unknown as BlockParameters;
+	return "decodeKept" in decoder && predictor === 1 ? (decoder as unknown as KeepingDecoder) : null;
 }
 
 /** The block's bytes copied into a buffer of their own, the block freed. */
