@@ -410,7 +410,7 @@ export class WeightedStatistics {
 		if (finishScratch.keys.length < this.pairs) finishScratch.keys = new BigUint64Array(this.pairs);
 		const keys = finishScratch.keys.subarray(0, this.pairs);
 		const halves = new Uint32Array(keys.buffer, 0, 2 * this.pairs);
-		const bits = new Uint32Array(this.values.buffer, 0, this.pairs);
+		const bits = new Uint32Array(this.values.buffer, this.values.byteOffset, this.pairs);
 		// Little-endian halves: low word first. Workers run on little-endian hosts only.
 		for (let i = 0; i < this.pairs; i++) {
 			halves[2 * i] = i;
