@@ -27,9 +27,9 @@ import { WeightedStatistics } from "./weighted-statistics";
 import { readWindowFields } from "./window-fields";
 
 /**
- * Window objects fetched at once. Each is released once folded in, so memory holds these few
- * and the finished statistics; eight at once, with the garbage of reading them, was publish's
- * largest share of memory (bench:fields).
+ * Window objects fetched at once: eight, with the garbage of reading them, were publish's largest
+ * share of memory (bench:fields). A window's bytes outlive its fold only while its date's cut
+ * fields still view them.
  */
 const WINDOW_READS_IN_FLIGHT = 2;
 
