@@ -140,6 +140,7 @@ async function readOurs(file: ArrayBuffer): Promise<SampleArray> {
 		destinations.set(file, band);
 	}
 	decoded.copyBand(0, band);
+	decoded.release();
 	return band;
 }
 
@@ -221,7 +222,7 @@ const nodeZlib: Codecs = {
 		const output = inflateSync(input, { maxOutputLength: maxBytes });
 		const bytes = new Uint8Array(output.buffer.slice(output.byteOffset, output.byteOffset + output.byteLength));
 		if (differencing) undoHorizontalDifferencing(bytes.buffer, differencing);
-		return bytes;
+		return { bytes: () => bytes, free() {} };
 	},
 };
 installDecoders(nodeZlib);

@@ -280,12 +280,13 @@ function decodeFloor(
 			for (const block of layout.touched) {
 				const bx = block % across;
 				const by = Math.floor(block / across);
-				await readWindow(image.image, [1], {
+				const decoded = await readWindow(image.image, [1], {
 					rowStart: by * height,
 					rowEnd: Math.min(image.image.getHeight(), (by + 1) * height),
 					colStart: bx * width,
 					colEnd: Math.min(image.image.getWidth(), (bx + 1) * width),
 				});
+				decoded.release();
 			}
 		}
 	});

@@ -122,6 +122,7 @@ async function readMutant(bytes: Uint8Array): Promise<Omit<CaseOutcome, "index" 
 			decoded.sampleTypes.forEach((sampleType, position) => {
 				decoded.copyBand(position, new SAMPLE_ARRAYS[sampleType]((rowEnd - row) * header.width));
 			});
+			decoded.release();
 		}
 		return { outcome: "read", detail: `${header.width} x ${header.height}, ${header.data_type}` };
 	} catch (error) {

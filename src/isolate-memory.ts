@@ -7,7 +7,8 @@
  *   kept between heavy messages (WASM_KEPT_BYTES, 8 MiB, src/wasm/
  *   instances.ts) counted in, the largest of:                               64 MiB
  *     a compute window (STRIP_BUDGET_BYTES, 56 MiB, the kernels' arena
- *       included) beside the kept instances                                 64 MiB
+ *       and the decoded blocks the block decoder's memory holds until the
+ *       window is released included) beside the kept instances              64 MiB
  *     a store invocation: an overview block or one part of result.tif
  *       (at most 16 MiB whatever the raster; STORE_BUDGET_BYTES caps it)    16 MiB
  *     a preview (publish): a level of at most 1024² float32 values, its

@@ -36,6 +36,7 @@ export async function openRaster(bytes: ArrayBuffer): Promise<FixtureRaster> {
 			if (type === undefined) throw new Error("no band decoded");
 			const samples = new SAMPLE_ARRAYS[type]((window.rowEnd - window.rowStart) * (window.colEnd - window.colStart));
 			decoded.copyBand(0, samples);
+			decoded.release();
 			return samples;
 		},
 	};

@@ -88,6 +88,8 @@ function floatWindow(values: Float32Array, window: PixelWindow): DecodedWindow {
 			maskEmptyBlocks() {},
 			hasEmptyBlocks: () => false,
 			columns: view,
+			// The values are the runtime's to collect.
+			release() {},
 		};
 	};
 	return view(window.colStart, window.colEnd);
@@ -132,14 +134,18 @@ async function readResampled(
 	let samples: SampleArray;
 	try {
 		const decoded = await readWindow(await openInput(env, remote, input), [input.band], source);
-		const [type] = decoded.sampleTypes;
-		if (!type) throw new Error("the band was not decoded");
-		samples = new SAMPLE_ARRAYS[type]((source.rowEnd - source.rowStart) * (source.colEnd - source.colStart));
-		decoded.copyBand(0, samples);
-		if (decoded.hasEmptyBlocks(0)) {
-			const marked = Float32Array.from(samples);
-			decoded.maskEmptyBlocks(0, marked);
-			samples = marked;
+		try {
+			const [type] = decoded.sampleTypes;
+			if (!type) throw new Error("the band was not decoded");
+			samples = new SAMPLE_ARRAYS[type]((source.rowEnd - source.rowStart) * (source.colEnd - source.colStart));
+			decoded.copyBand(0, samples);
+			if (decoded.hasEmptyBlocks(0)) {
+				const marked = Float32Array.from(samples);
+				decoded.maskEmptyBlocks(0, marked);
+				samples = marked;
+			}
+		} finally {
+			decoded.release();
 		}
 	} catch (error) {
 		throw readFailure(input, error, source);
@@ -162,13 +168,37 @@ async function readInputs(
 	const target = shifted(window, origin);
 	const decodedInputs = new Map<string, DecodedInput>();
 	const onTarget = plan.inputs.filter((input) => !input.placement);
+	try {
+		await readOnTarget(env, remote, onTarget, target, origin.column, decodedInputs);
+		for (const input of plan.inputs) {
+			if (!input.placement) continue;
+			const values = await readResampled(env, remote, { ...input, placement: input.placement }, target);
+			const nodata = keepsSamples(input.placement) ? input.nodata : null;
+			decodedInputs.set(input.name, { window: floatWindow(values, window), position: 0, nodata });
+		}
+	} catch (error) {
+		releaseWindowInputs(decodedInputs);
+		throw error;
+	}
+	return decodedInputs;
+}
+
+/** Reads the inputs on the target grid into `decodedInputs`, each file's window once for all its bands. */
+async function readOnTarget(
+	env: Env,
+	remote: RemoteAccess,
+	onTarget: readonly PlannedInput[],
+	target: PixelWindow,
+	originColumn: number,
+	decodedInputs: Map<string, DecodedInput>,
+): Promise<void> {
 	for (const group of Map.groupBy(onTarget, fileOf).values()) {
 		const [first] = group;
 		if (!first) continue;
 		const bands = [...new Set(group.map((input) => input.band))];
 		let decoded: DecodedWindow;
 		try {
-			decoded = inOutputColumns(await readWindow(await openInput(env, remote, first), bands, target), origin.column);
+			decoded = inOutputColumns(await readWindow(await openInput(env, remote, first), bands, target), originColumn);
 		} catch (error) {
 			throw readFailure(first, error, target);
 		}
@@ -176,16 +206,13 @@ async function readInputs(
 			decodedInputs.set(input.name, { window: decoded, position: bands.indexOf(input.band), nodata: input.nodata });
 		}
 	}
-	for (const input of plan.inputs) {
-		if (!input.placement) continue;
-		const values = await readResampled(env, remote, { ...input, placement: input.placement }, target);
-		const nodata = keepsSamples(input.placement) ? input.nodata : null;
-		decodedInputs.set(input.name, { window: floatWindow(values, window), position: 0, nodata });
-	}
-	return decodedInputs;
 }
 
-/** The output window `window` of every input of the plan, by input name. */
+/**
+ * The output window `window` of every input of the plan, by input name. The caller releases them
+ * ({@link releaseWindowInputs}) once it has copied what it needs, so the next window's blocks
+ * are decoded where these were.
+ */
 export async function readWindowInputs(
 	env: Env,
 	job: JobRecord,
@@ -199,4 +226,9 @@ export async function readWindowInputs(
 	} finally {
 		await budget.settle();
 	}
+}
+
+/** Releases the decoded windows of {@link readWindowInputs}; their samples are not read after this. */
+export function releaseWindowInputs(inputs: ReadonlyMap<string, DecodedInput>): void {
+	for (const { window } of inputs.values()) window.release();
 }

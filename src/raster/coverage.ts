@@ -200,14 +200,17 @@ function depositAreas(rings: readonly SignedRing[], width: number, height: numbe
 			const yLower = down ? y1 : y0;
 			const edgeSign = down ? sign : -sign;
 			const slope = (xLower - xUpper) / (yLower - yUpper);
-			const xAt = (y: number) => (y === yUpper ? xUpper : y === yLower ? xLower : xUpper + (y - yUpper) * slope);
 			const firstRow = Math.max(0, Math.floor(yUpper));
 			const endRow = Math.min(height, Math.ceil(yLower));
+			// Where the edge crosses a row line, its ends taken as they are. Written out rather than a
+			// closure made per edge: this runs for every edge of every field of every window.
+			let xTop = firstRow <= yUpper ? xUpper : xUpper + (firstRow - yUpper) * slope;
 			for (let row = firstRow; row < endRow; row++) {
 				const yTop = Math.max(yUpper, row);
 				const yBottom = Math.min(yLower, row + 1);
-				if (yBottom <= yTop) continue;
-				depositPiece(cells, touched, width, row, xAt(yTop), yTop, xAt(yBottom), yBottom, edgeSign);
+				const xBottom = yBottom === yLower ? xLower : xUpper + (yBottom - yUpper) * slope;
+				if (yBottom > yTop) depositPiece(cells, touched, width, row, xTop, yTop, xBottom, yBottom, edgeSign);
+				xTop = xBottom;
 			}
 		}
 	}
@@ -316,16 +319,17 @@ export function pixelCoverage(
 	const { cells, marks } = deposits;
 	// Each row's running sum of deposits is a pixel's covered area, or for centres its winding
 	// number. A pixel no edge runs through is wholly in or out, so its sum is 1 or 0 up to rounding.
+	const centre = rule === "center";
+	const allTouched = rule === "all_touched";
 	let covered = false;
 	for (let row = 0; row < height; row++) {
 		let running = 0;
-		for (let index = row * width; index < (row + 1) * width; index++) {
-			running += cells[index] ?? 0;
-			const marked = marks[index] === 1;
+		const end = (row + 1) * width;
+		for (let index = row * width; index < end; index++) {
+			running += cells[index] as number;
 			let weight: number;
-			if (rule === "center") weight = marked || running > 0.5 ? 1 : 0;
-			else if (!marked) weight = running > 0.5 ? 1 : 0;
-			else weight = rule === "all_touched" ? 1 : Math.min(1, Math.max(0, running));
+			if (marks[index] !== 1 || centre) weight = running > 0.5 || marks[index] === 1 ? 1 : 0;
+			else weight = allTouched ? 1 : Math.min(1, Math.max(0, running));
 			cells[index] = weight;
 			if (weight > 0) covered = true;
 		}

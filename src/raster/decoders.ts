@@ -76,29 +76,35 @@ export function describeCompression(code: number): string {
 }
 
 /**
+ * A decoded block and its owner's handle on it: `bytes()` may be a view of a decoder's memory
+ * (valid until `free()`, and taken again after any other decode, which may move that memory);
+ * `free()` gives the room back, after which the bytes are not read again.
+ */
+export interface DecodedBlock {
+	bytes(): Uint8Array;
+	free(): void;
+}
+
+/**
  * Inflates a zlib stream into at most `maxBytes`, refusing a stream that inflates further; with
  * `differencing`, undoes predictor 2 on the result (refusing one that is not whole rows).
  */
-export type Inflate = (
-	input: Uint8Array,
-	maxBytes: number,
-	differencing?: DifferencedBlock | null,
-) => Promise<Uint8Array> | Uint8Array;
+export type Inflate = (input: Uint8Array, maxBytes: number, differencing?: DifferencedBlock | null) => DecodedBlock;
 
 /** Decodes TIFF LZW into at most `maxBytes` (shorter if the codes end first); `differencing` as for {@link Inflate}. */
-export type LzwDecode = (input: Uint8Array, maxBytes: number, differencing?: DifferencedBlock | null) => Uint8Array;
+export type LzwDecode = (input: Uint8Array, maxBytes: number, differencing?: DifferencedBlock | null) => DecodedBlock;
 
 /**
  * Decodes one Zstandard frame into at most `maxBytes`: with `exact`, `maxBytes` is the output's
  * capacity (a block's decoded size); without it, the frame must state its decoded size, at most
- * `maxBytes`. `differencing` as for {@link Inflate}. The result is a buffer of its own.
+ * `maxBytes`. `differencing` as for {@link Inflate}.
  */
 export type ZstdBlockDecode = (
 	input: Uint8Array,
 	maxBytes: number,
 	exact?: boolean,
 	differencing?: DifferencedBlock | null,
-) => Uint8Array;
+) => DecodedBlock;
 
 export interface Codecs {
 	inflate: Inflate;
@@ -192,6 +198,29 @@ const viewTakingDecoders = new WeakSet<object>();
 /** Whether `decoder` is one of EO Edge's, so its decode() may be given a view of the stored bytes. */
 export function takesStoredViews(decoder: BaseDecoder): boolean {
 	return viewTakingDecoders.has(decoder.constructor);
+}
+
+/**
+ * A decoder that can also hand a block over as the codec decoded it, for its reader to free
+ * (the window reader, which keeps a window's blocks where they were decoded): checked as
+ * decode() checks it, with predictor 2 undone when the block parameters ask for `differencing`.
+ */
+export interface KeepingDecoder {
+	decodeKept(buffer: StoredBlock): DecodedBlock;
+}
+
+/** The decoder as a {@link KeepingDecoder}, or null when its blocks only come as buffers. */
+export function keepingDecoder(decoder: BaseDecoder): KeepingDecoder | null {
+	return "decodeKept" in decoder ? (decoder as unknown as KeepingDecoder) : null;
+}
+
+/** The block's bytes copied into a buffer of their own, the block freed. */
+export function copied(block: DecodedBlock): Uint8Array<ArrayBuffer> {
+	try {
+		return block.bytes().slice();
+	} finally {
+		block.free();
+	}
 }
 
 /** The decoded bytes as an ArrayBuffer of exactly their length, as geotiff.js expects. */
@@ -362,9 +391,33 @@ export function installDecoders(codecs: Codecs): Promise<void> {
 		 * row, with predictor 2 undone unless the codec has done it (`undone`).
 		 */
 		output(bytes: Uint8Array, undone = false): ArrayBuffer {
-			const { predictor, blockBytes, tileHeight, differencing } = this.block;
-			if (predictor !== 1 || differencing) checkWholeRows(bytes.byteLength, blockBytes / tileHeight);
+			const { differencing } = this.block;
+			this.checkRows(bytes.byteLength);
 			return ownBuffer(differencing && !undone ? codecs.undoDifferencing(bytes, differencing) : bytes);
+		}
+
+		checkRows(byteLength: number): void {
+			const { predictor, blockBytes, tileHeight, differencing } = this.block;
+			if (predictor !== 1 || differencing) checkWholeRows(byteLength, blockBytes / tileHeight);
+		}
+	}
+	/** A decoder whose codec decodes into a block to free, with predictor 2 undone by the codec. */
+	abstract class CodecDecoder extends SizedDecoder implements KeepingDecoder {
+		abstract decodeWithCodec(stored: Uint8Array): DecodedBlock;
+
+		decodeKept(buffer: StoredBlock): DecodedBlock {
+			const block = this.decodeWithCodec(storedBytes(buffer));
+			try {
+				this.checkRows(block.bytes().byteLength);
+			} catch (error) {
+				block.free();
+				throw error;
+			}
+			return block;
+		}
+
+		override decodeBlock(buffer: StoredBlock): ArrayBufferLike {
+			return this.output(copied(this.decodeWithCodec(storedBytes(buffer))), true);
 		}
 	}
 	class UncompressedDecoder extends SizedDecoder {
@@ -373,16 +426,14 @@ export function installDecoders(codecs: Codecs): Promise<void> {
 			return this.output(buffer instanceof Uint8Array ? buffer.slice() : new Uint8Array(buffer));
 		}
 	}
-	class DeflateDecoder extends SizedDecoder {
-		override async decodeBlock(buffer: StoredBlock): Promise<ArrayBufferLike> {
-			const { blockBytes, differencing } = this.block;
-			return this.output(await codecs.inflate(storedBytes(buffer), blockBytes, differencing), true);
+	class DeflateDecoder extends CodecDecoder {
+		override decodeWithCodec(stored: Uint8Array): DecodedBlock {
+			return codecs.inflate(stored, this.block.blockBytes, this.block.differencing);
 		}
 	}
-	class LzwDecoder extends SizedDecoder {
-		override decodeBlock(buffer: StoredBlock): ArrayBufferLike {
-			const { blockBytes, differencing } = this.block;
-			return this.output(codecs.lzw(storedBytes(buffer), blockBytes, differencing), true);
+	class LzwDecoder extends CodecDecoder {
+		override decodeWithCodec(stored: Uint8Array): DecodedBlock {
+			return codecs.lzw(stored, this.block.blockBytes, this.block.differencing);
 		}
 	}
 	class PackBitsDecoder extends SizedDecoder {
@@ -390,10 +441,9 @@ export function installDecoders(codecs: Codecs): Promise<void> {
 			return this.output(decodePackBits(storedBytes(buffer), this.block.blockBytes));
 		}
 	}
-	class ZstdDecoder extends SizedDecoder {
-		override decodeBlock(buffer: StoredBlock): ArrayBufferLike {
-			const { blockBytes, differencing } = this.block;
-			return this.output(codecs.zstd(storedBytes(buffer), blockBytes, true, differencing), true);
+	class ZstdDecoder extends CodecDecoder {
+		override decodeWithCodec(stored: Uint8Array): DecodedBlock {
+			return codecs.zstd(stored, this.block.blockBytes, true, this.block.differencing);
 		}
 	}
 	class LercDecoder extends SizedDecoder {
@@ -401,8 +451,8 @@ export function installDecoders(codecs: Codecs): Promise<void> {
 			const additional = this.block.lercParameters?.[1] ?? LERC_ADDITIONAL_COMPRESSION.none;
 			const maxBlobBytes = maxStoredBlockBytes(this.block.blockBytes);
 			let blob = storedBytes(buffer);
-			if (additional === LERC_ADDITIONAL_COMPRESSION.deflate) blob = await codecs.inflate(blob, maxBlobBytes);
-			else if (additional === LERC_ADDITIONAL_COMPRESSION.zstd) blob = codecs.zstd(blob, maxBlobBytes, false);
+			if (additional === LERC_ADDITIONAL_COMPRESSION.deflate) blob = copied(codecs.inflate(blob, maxBlobBytes));
+			else if (additional === LERC_ADDITIONAL_COMPRESSION.zstd) blob = copied(codecs.zstd(blob, maxBlobBytes, false));
 			else if (additional !== LERC_ADDITIONAL_COMPRESSION.none) {
 				throw new RasterInputError("unsupported-raster", `LERC: unknown additional compression ${additional}`);
 			}

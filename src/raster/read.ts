@@ -12,14 +12,21 @@
  * group decoded before the next is read, so a window never holds more than one group's
  * compressed bytes beside its decoded blocks (see windowBytes in src/pipeline/plan.ts). A
  * decoded window can be copied out whole or by columns, so one decode serves several chunks.
+ *
+ * The blocks EO Edge's Wasm codecs decode (Deflate, LZW, ZSTD, wholly inside the window) stay in
+ * the block decoder's memory until the window is released, and the next window is decoded
+ * where they were: a fresh buffer per block, and the collections they caused, were about a
+ * quarter of a read's CPU profile (docs/performance.md, Decoding).
  */
 import { type GeoTIFFImage, getDecoder, type TypedArray } from "geotiff";
 import { HOST_LITTLE_ENDIAN, reverseSampleBytes, undoHorizontalDifferencing } from "./block-samples";
 import {
 	blockParameters,
 	COMPRESSION,
+	type DecodedBlock,
 	decodableCompressions,
 	describeCompression,
+	keepingDecoder,
 	PHOTOMETRIC,
 	takesStoredViews,
 } from "./decoders";
@@ -153,6 +160,12 @@ export interface DecodedWindow {
 	columns(colStart: number, colEnd: number): DecodedWindow;
 	/** Whether maskEmptyBlocks has anything to mark for the band at `position`. */
 	hasEmptyBlocks(position: number): boolean;
+	/**
+	 * Frees the decoded samples (of the window and of every view of its columns) for the next
+	 * window's blocks to be decoded into; nothing is copied out of the window after this. A
+	 * window never released holds its decoder's room until that decoder is dropped.
+	 */
+	release(): void;
 }
 
 /**
@@ -164,6 +177,7 @@ interface DecodedSamples {
 	/** Writes the band over `area` (raster rows and columns, inside the window) into `destination`, the area's width wide. */
 	copyArea(position: number, destination: SampleArray, area: PixelWindow): void;
 	empty: readonly PixelWindow[][];
+	release(): void;
 }
 
 /** The DecodedWindow over columns [colStart, colEnd) of a decoded `window`. */
@@ -213,6 +227,9 @@ function viewOf(samples: DecodedSamples, window: PixelWindow, colStart: number, 
 		},
 		columns(start, end) {
 			return viewOf(samples, window, start, end);
+		},
+		release() {
+			samples.release();
 		},
 	};
 }
@@ -335,10 +352,11 @@ export async function readWindow(
 
 	/**
 	 * One decoded block, or the part of it inside the window: its samples (every band's, unless
-	 * planar), rows [y0, y1) and columns [x0, x1) of the raster, `rowPixels` pixels to a row.
+	 * planar), seen afresh on each call (a kept block's memory may have moved since it was
+	 * decoded), rows [y0, y1) and columns [x0, x1) of the raster, `rowPixels` pixels to a row.
 	 */
 	interface Block {
-		values: SampleArray;
+		values(): SampleArray;
 		x0: number;
 		x1: number;
 		y0: number;
@@ -348,76 +366,132 @@ export async function readWindow(
 	// From a ranged source, EO Edge's decoders are handed a view of the stored bytes where
 	// geotiff.js's getTileOrStrip would copy them; blocks stored empty still go through it.
 	const views = image.source instanceof RangedSource && takesStoredViews(decoder) ? image.source : null;
+	// Blocks already in this machine's order stay where their codec decoded them (Wasm memory)
+	// until the window is released: no buffer of their own each, no collection to free them.
+	const keeping = views && !swapped ? keepingDecoder(decoder) : null;
+	const kept: DecodedBlock[] = [];
+	let released = false;
+	const freeKept = () => {
+		released = true;
+		for (const block of kept.splice(0)) block.free();
+	};
 	const across = Math.ceil(width / blockWidth);
 	const down = Math.ceil(height / blockHeight);
-	const decodeStored = async (blockX: number, blockY: number, sample: number): Promise<ArrayBufferLike> => {
+	/**
+	 * The block's decoded bytes: kept where its codec decoded them when `keep` allows it (they
+	 * are then a view of that memory, seen afresh on each call), else a buffer of their own.
+	 */
+	const decodeStored = async (
+		blockX: number,
+		blockY: number,
+		sample: number,
+		keep: boolean,
+	): Promise<{ bytes: () => Uint8Array | ArrayBuffer; kept: DecodedBlock | null }> => {
 		const index = (planar ? sample * across * down : 0) + blockY * across + blockX;
 		const length = views ? Number(await directory.loadValueIndexed(byteCountsTag(image), index)) : 0;
-		if (!views || length === 0) return (await image.getTileOrStrip(blockX, blockY, sample, hostOrderDecoder)).data;
-		const offset = Number(await directory.loadValueIndexed(image.isTiled ? "TileOffsets" : "StripOffsets", index));
-		return hostOrderDecoder.decode((await views.bytes({ offset, length })) as unknown as ArrayBuffer);
+		let data: ArrayBufferLike;
+		if (!views || length === 0) {
+			data = (await image.getTileOrStrip(blockX, blockY, sample, hostOrderDecoder)).data;
+		} else {
+			const offset = Number(await directory.loadValueIndexed(image.isTiled ? "TileOffsets" : "StripOffsets", index));
+			const stored = await views.bytes({ offset, length });
+			if (keeping && keep) {
+				const block = keeping.decodeKept(stored);
+				kept.push(block);
+				return { bytes: () => block.bytes(), kept: block };
+			}
+			data = await hostOrderDecoder.decode(stored as unknown as ArrayBuffer);
+		}
+		return { bytes: () => data as ArrayBuffer, kept: null };
 	};
 	const decodeBlock = async (blockX: number, blockY: number, sample: number): Promise<Block> => {
-		const data = await decodeStored(blockX, blockY, sample);
 		const blockX0 = blockX * blockWidth;
 		const blockY0 = blockY * blockHeight;
 		const x0 = Math.max(colStart, blockX0);
 		const x1 = Math.min(colEnd, blockX0 + blockWidth, width);
 		const y0 = Math.max(rowStart, blockY0);
 		const y1 = Math.min(rowEnd, blockY0 + blockHeight, height);
-		// A corrupt block can decode short: refused, rather than read as zeros or half a sample.
-		// The window's last row of the block is read up to its last column, which lies
-		// `x1 - blockX0` pixels into the row.
-		const needed = ((y1 - 1 - blockY0) * blockWidth + (x1 - blockX0)) * stride * ArrayType.BYTES_PER_ELEMENT;
-		if (data.byteLength < needed || data.byteLength % ArrayType.BYTES_PER_ELEMENT !== 0) {
-			throw new RasterInputError(
-				"invalid-raster",
-				`block (${blockX}, ${blockY}) decodes to ${data.byteLength} bytes; the rows read from it need ${needed}`,
-			);
-		}
-		const values = new ArrayType(data as ArrayBuffer);
-		const whole = { values, x0: blockX0, x1, y0: blockY0, y1, rowPixels: blockWidth };
+		// A block reaching past the window (a strip across a narrower window, a tile across a
+		// window edge) is not kept: only the part inside is, so a window holds no more than its
+		// pixels.
 		const inside =
 			blockX0 >= colStart &&
 			Math.min(blockX0 + blockWidth, width) <= colEnd &&
 			blockY0 >= rowStart &&
 			Math.min(blockY0 + blockHeight, height) <= rowEnd;
-		if (inside) return whole;
-		// A block reaching past the window (a strip across a narrower window, a tile across a
-		// window edge): only the part inside is kept, so a window holds no more than its pixels.
+		const decoded = await decodeStored(blockX, blockY, sample, inside);
+		const values = () => {
+			const bytes = decoded.bytes();
+			return bytes instanceof Uint8Array
+				? new ArrayType(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength / ArrayType.BYTES_PER_ELEMENT)
+				: new ArrayType(bytes);
+		};
+		const { byteLength } = decoded.bytes();
+		// A corrupt block can decode short: refused, rather than read as zeros or half a sample.
+		// The window's last row of the block is read up to its last column, which lies
+		// `x1 - blockX0` pixels into the row.
+		const needed = ((y1 - 1 - blockY0) * blockWidth + (x1 - blockX0)) * stride * ArrayType.BYTES_PER_ELEMENT;
+		if (byteLength < needed || byteLength % ArrayType.BYTES_PER_ELEMENT !== 0) {
+			throw new RasterInputError(
+				"invalid-raster",
+				`block (${blockX}, ${blockY}) decodes to ${byteLength} bytes; the rows read from it need ${needed}`,
+			);
+		}
+		if (inside) {
+			if (decoded.kept) return { values, x0: blockX0, x1, y0: blockY0, y1, rowPixels: blockWidth };
+			const array = values();
+			return { values: () => array, x0: blockX0, x1, y0: blockY0, y1, rowPixels: blockWidth };
+		}
 		const rowPixels = x1 - x0;
 		const part = new ArrayType((y1 - y0) * rowPixels * stride);
+		const blockValues = values();
 		for (let row = y0; row < y1; row++) {
 			const from = ((row - blockY0) * blockWidth + (x0 - blockX0)) * stride;
-			part.set(values.subarray(from, from + rowPixels * stride), (row - y0) * rowPixels * stride);
+			part.set(blockValues.subarray(from, from + rowPixels * stride), (row - y0) * rowPixels * stride);
 		}
-		return { values: part, x0, x1, y0, y1, rowPixels };
+		return { values: () => part, x0, x1, y0, y1, rowPixels };
 	};
 
 	// Planar files hold one block per band; interleaved ones one block for all bands.
 	const planes = planar ? bands.map((band) => band - 1) : [0];
 	const wanted = await storedBlocks(image, planes, window);
 	const blocks: Block[][] = planes.map(() => []);
-	for (const group of readGroups(wanted)) {
-		const decoded = await Promise.all(group.map(({ blockX, blockY, plane }) => decodeBlock(blockX, blockY, plane)));
-		for (const [i, { position }] of group.entries()) blocks[position]?.push(decoded[i] as Block);
+	let empty: PixelWindow[][];
+	try {
+		for (const group of readGroups(wanted)) {
+			// Every block of the group settles before a failure is passed on, so none is kept unfreed.
+			const settled = await Promise.allSettled(
+				group.map(({ blockX, blockY, plane }) => decodeBlock(blockX, blockY, plane)),
+			);
+			for (const [i, { position }] of group.entries()) {
+				const outcome = settled[i];
+				if (outcome?.status === "rejected") throw outcome.reason;
+				if (outcome) blocks[position]?.push(outcome.value);
+			}
+		}
+		empty = await emptyAreas(image, bands, window);
+	} catch (error) {
+		freeKept();
+		throw error;
 	}
-	const empty = await emptyAreas(image, bands, window);
 
 	return viewOf(
 		{
 			sampleTypes: bands.map(() => sampleType),
 			empty,
+			release: freeKept,
 			copyArea(position, destination, area) {
+				if (released) throw new Error("the window was released");
 				const band = bands[position];
 				const bandBlocks = blocks[planar ? position : 0];
 				if (band === undefined || !bandBlocks) throw new RangeError(`no band at position ${position}`);
 				const offset = planar ? 0 : band - 1;
 				const destinationWidth = area.colEnd - area.colStart;
-				for (const { values, x0, x1, y0, y1, rowPixels } of bandBlocks) {
+				for (const { values: valuesNow, x0, x1, y0, y1, rowPixels } of bandBlocks) {
 					const from0 = Math.max(area.colStart, x0);
 					const columns = Math.min(area.colEnd, x1) - from0;
 					if (columns <= 0) continue;
+					const values = valuesNow();
 					for (let row = Math.max(area.rowStart, y0); row < Math.min(area.rowEnd, y1); row++) {
 						const from = (row - y0) * rowPixels + (from0 - x0);
 						const to = (row - area.rowStart) * destinationWidth + (from0 - area.colStart);
@@ -531,6 +605,8 @@ async function readWindowGenerally(
 		{
 			sampleTypes,
 			empty,
+			// readRasters' arrays are the runtime's to collect.
+			release() {},
 			copyArea(position, destination, area) {
 				const data = decoded[position];
 				if (!data) throw new RangeError(`no band at position ${position}`);

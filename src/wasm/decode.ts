@@ -1,9 +1,10 @@
 // The one place that talks to the block decoders (wasm/assembly/decode.ts): it instantiates the
 // compiled module, copies a stored block into its memory, runs the decoder (and undoes
-// predictor 2 there, while the bytes are still in Wasm memory), and copies the decoded bytes
-// out. Its memory holds one block at a time: the stored bytes and the decoded ones.
+// predictor 2 there, while the bytes are still in Wasm memory), and keeps the decoded bytes
+// there until their owner frees them (a window, once copied out of) or copies them out. Its
+// memory holds the blocks kept, then one block's decoded and stored bytes being decoded.
 import { checkWholeRows, type DifferencedBlock } from "../raster/block-samples";
-import type { Codecs } from "../raster/decoders";
+import { type Codecs, copied, type DecodedBlock } from "../raster/decoders";
 import { RasterInputError } from "../raster/input-errors";
 import { instantiate } from "./instances";
 import type { ZstdDecode } from "./zstd";
@@ -23,16 +24,24 @@ interface DecodeExports {
 /**
  * Decoders of one stored block into at most `maxBytes` bytes. With `differencing`, predictor 2
  * is undone on the result (its samples must be in this machine's byte order), and a result
- * that is not whole rows is refused. Each returns a copy with a buffer of its own, exactly its
- * length, never a view of Wasm memory.
+ * that is not whole rows is refused. The `kept…` decoders leave the block in the decoder's
+ * memory, where it stays until freed: a window's blocks cost no allocation each, and the
+ * memory serves the next window once they are freed. The others return a copy with a buffer
+ * of its own, exactly its length.
  */
 export interface BlockDecoder {
 	/** A zlib stream (TIFF Deflate), its Adler-32 checked; refused if it holds more than `maxBytes`. */
-	inflate(input: Uint8Array, maxBytes: number, differencing?: DifferencedBlock | null): Uint8Array<ArrayBuffer>;
+	keptInflate(input: Uint8Array, maxBytes: number, differencing?: DifferencedBlock | null): DecodedBlock;
 	/**
 	 * TIFF LZW codes, decoded until the end-of-information code, `maxBytes`, or the input's end
 	 * (a short result, as libtiff gives).
 	 */
+	keptLzw(input: Uint8Array, maxBytes: number, differencing?: DifferencedBlock | null): DecodedBlock;
+	/** `bytes` (another decoder's block) copied in, with predictor 2 undone there when `differencing` is given. */
+	keep(bytes: Uint8Array, differencing: DifferencedBlock | null): DecodedBlock;
+	/** {@link keptInflate}'s block, copied out. */
+	inflate(input: Uint8Array, maxBytes: number, differencing?: DifferencedBlock | null): Uint8Array<ArrayBuffer>;
+	/** {@link keptLzw}'s block, copied out. */
 	lzw(input: Uint8Array, maxBytes: number, differencing?: DifferencedBlock | null): Uint8Array<ArrayBuffer>;
 	/**
 	 * Undoes predictor 2 on a block that another decoder wrote: in place when the block is a
@@ -74,20 +83,34 @@ function instantiateDecodeExports(module: WebAssembly.Module): DecodeExports {
 	return exports as unknown as DecodeExports;
 }
 
+/** A block kept in decode.wasm's memory: bytes [at, end). */
+interface Slot {
+	at: number;
+	end: number;
+	freed: boolean;
+}
+
 export function createBlockDecoder(module: WebAssembly.Module): BlockDecoder {
 	const wasm = instantiateDecodeExports(module);
 	const base = alignTo16(wasm.heap_base());
 	const inputPadding = wasm.input_padding();
 	const outputSlack = wasm.output_slack();
+	/**
+	 * The kept blocks, in address order from `base`: a stack, whose top is where the next block
+	 * is decoded (its stored bytes just past its room). A freed block's room is taken back once
+	 * every block above it is freed too, so windows freed in any order leave it empty.
+	 */
+	const slots: Slot[] = [];
+	const top = () => slots.at(-1)?.end ?? base;
 
-	/** Room for `inputBytes` (and its zeroed padding) then `outputBytes` (and its slack). */
-	function layout(inputBytes: number, outputBytes: number): { inputAt: number; outputAt: number } {
-		const inputAt = base;
-		const outputAt = inputAt + alignTo16(inputBytes + inputPadding);
-		const end = outputAt + outputBytes + outputSlack;
+	/** Room at the top for `outputBytes` (and its slack) then `inputBytes` (and its zeroed padding). */
+	function layout(outputBytes: number, inputBytes: number): { outputAt: number; inputAt: number } {
+		const outputAt = alignTo16(top());
+		const inputAt = alignTo16(outputAt + outputBytes + outputSlack);
+		const end = inputAt + inputBytes + inputPadding;
 		const available = wasm.memory.buffer.byteLength;
 		if (end > available) wasm.memory.grow(Math.ceil((end - available) / WASM_PAGE_BYTES));
-		return { inputAt, outputAt };
+		return { outputAt, inputAt };
 	}
 
 	function checkBound(maxBytes: number): void {
@@ -96,22 +119,39 @@ export function createBlockDecoder(module: WebAssembly.Module): BlockDecoder {
 		}
 	}
 
-	/** Copies the input in, runs `decode`, and copies the result out with predictor 2 undone. */
+	/** The `bytes` at `at`, kept until freed. */
+	function kept(at: number, bytes: number): DecodedBlock {
+		const slot = { at, end: at + bytes, freed: false };
+		slots.push(slot);
+		return {
+			// grow() detaches earlier views: each call views the memory as it is now.
+			bytes: () => {
+				if (slot.freed) throw new Error("a freed block was read");
+				return new Uint8Array(wasm.memory.buffer, slot.at, slot.end - slot.at);
+			},
+			free() {
+				slot.freed = true;
+				while (slots.at(-1)?.freed) slots.pop();
+			},
+		};
+	}
+
+	/** Copies the input in, runs `decode` into the top of the stack, and keeps the result with predictor 2 undone. */
 	function run(
 		input: Uint8Array,
 		maxBytes: number,
 		differencing: DifferencedBlock | null | undefined,
 		decode: (inputAt: number, outputAt: number) => number,
-	): Uint8Array<ArrayBuffer> {
+	): DecodedBlock {
 		checkBound(maxBytes);
-		const { inputAt, outputAt } = layout(input.byteLength, maxBytes);
+		const { outputAt, inputAt } = layout(maxBytes, input.byteLength);
 		// grow() detaches earlier views, so views are made only after layout().
 		const memory = new Uint8Array(wasm.memory.buffer);
 		memory.set(input, inputAt);
 		memory.fill(0, inputAt + input.byteLength, inputAt + input.byteLength + inputPadding);
-		const written = decode(inputAt, outputAt);
-		if (written >= 0 && differencing) undo(outputAt, written, differencing);
-		return memory.slice(outputAt, outputAt + Math.max(written, 0));
+		const written = Math.max(decode(inputAt, outputAt), 0);
+		if (differencing) undo(outputAt, written, differencing);
+		return kept(outputAt, written);
 	}
 
 	function undo(at: number, bytes: number, { rowSamples, stride, bytesPerSample }: DifferencedBlock): void {
@@ -125,46 +165,55 @@ export function createBlockDecoder(module: WebAssembly.Module): BlockDecoder {
 		wasm.undo_predictor2(at, bytes, rowSamples, stride, bytesPerSample);
 	}
 
+	function keptInflate(input: Uint8Array, maxBytes: number, differencing?: DifferencedBlock | null): DecodedBlock {
+		return run(input, maxBytes, differencing, (inputAt, outputAt) => {
+			const written = wasm.inflate(inputAt, input.byteLength, outputAt, maxBytes);
+			if (written === TOO_LONG) {
+				throw new RasterInputError("invalid-raster", `Deflate: the block inflates past ${maxBytes} bytes`);
+			}
+			if (written < 0) {
+				const reason = INFLATE_ERRORS.get(written) ?? `error ${written}`;
+				throw new RasterInputError("invalid-raster", `Deflate: the block does not inflate (${reason})`);
+			}
+			return written;
+		});
+	}
+
+	function keptLzw(input: Uint8Array, maxBytes: number, differencing?: DifferencedBlock | null): DecodedBlock {
+		return run(input, maxBytes, differencing, (inputAt, outputAt) => {
+			const written = wasm.lzw(inputAt, input.byteLength, outputAt, maxBytes);
+			if (written === LZW_BAD_CODE) {
+				const detail = wasm.error_detail();
+				throw new RasterInputError(
+					"invalid-raster",
+					`LZW: code ${detail & 0xffff} is not in the table (next free code ${detail >>> 16})`,
+				);
+			}
+			if (written < 0)
+				throw new RasterInputError("invalid-raster", `LZW: the block does not decode (error ${written})`);
+			return written;
+		});
+	}
+
+	function keep(bytes: Uint8Array, differencing: DifferencedBlock | null): DecodedBlock {
+		if (differencing) checkWholeRows(bytes.byteLength, differencing.rowSamples * differencing.bytesPerSample);
+		const { outputAt } = layout(bytes.byteLength, 0);
+		new Uint8Array(wasm.memory.buffer).set(bytes, outputAt);
+		if (differencing) undo(outputAt, bytes.byteLength, differencing);
+		return kept(outputAt, bytes.byteLength);
+	}
+
 	return {
-		inflate(input, maxBytes, differencing) {
-			return run(input, maxBytes, differencing, (inputAt, outputAt) => {
-				const written = wasm.inflate(inputAt, input.byteLength, outputAt, maxBytes);
-				if (written === TOO_LONG) {
-					throw new RasterInputError("invalid-raster", `Deflate: the block inflates past ${maxBytes} bytes`);
-				}
-				if (written < 0) {
-					const reason = INFLATE_ERRORS.get(written) ?? `error ${written}`;
-					throw new RasterInputError("invalid-raster", `Deflate: the block does not inflate (${reason})`);
-				}
-				return written;
-			});
-		},
-
-		lzw(input, maxBytes, differencing) {
-			return run(input, maxBytes, differencing, (inputAt, outputAt) => {
-				const written = wasm.lzw(inputAt, input.byteLength, outputAt, maxBytes);
-				if (written === LZW_BAD_CODE) {
-					const detail = wasm.error_detail();
-					throw new RasterInputError(
-						"invalid-raster",
-						`LZW: code ${detail & 0xffff} is not in the table (next free code ${detail >>> 16})`,
-					);
-				}
-				if (written < 0)
-					throw new RasterInputError("invalid-raster", `LZW: the block does not decode (error ${written})`);
-				return written;
-			});
-		},
-
+		keptInflate,
+		keptLzw,
+		keep,
+		inflate: (input, maxBytes, differencing) => copied(keptInflate(input, maxBytes, differencing)),
+		lzw: (input, maxBytes, differencing) => copied(keptLzw(input, maxBytes, differencing)),
 		undoDifferencing(bytes, differencing) {
-			checkWholeRows(bytes.byteLength, differencing.rowSamples * differencing.bytesPerSample);
-			const { outputAt } = layout(0, bytes.byteLength);
-			const memory = new Uint8Array(wasm.memory.buffer);
-			memory.set(bytes, outputAt);
-			undo(outputAt, bytes.byteLength, differencing);
-			const undone = memory.subarray(outputAt, outputAt + bytes.byteLength);
-			if (bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength) return undone.slice();
-			bytes.set(undone);
+			const block = keep(bytes, differencing);
+			if (bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength) return copied(block);
+			bytes.set(block.bytes());
+			block.free();
 			return bytes as Uint8Array<ArrayBuffer>;
 		},
 	};
@@ -173,17 +222,15 @@ export function createBlockDecoder(module: WebAssembly.Module): BlockDecoder {
 /**
  * The codecs geotiff.js's decoders call (src/raster/decoders.ts), from a block decoder and a
  * Zstandard decoder each got on every call, so a released instance is made again on next use.
- * A Zstandard block leaves zstd's memory in one copy: into a buffer of its own, or into the
- * block decoder's memory to have predictor 2 undone there.
+ * A Zstandard block leaves zstd's memory in one copy, into the block decoder's, where predictor
+ * 2 is undone and the block is kept like the others.
  */
 export function codecsOf(decoder: () => BlockDecoder, zstd: () => ZstdDecode): Codecs {
 	return {
-		inflate: (input, maxBytes, differencing) => decoder().inflate(input, maxBytes, differencing),
-		lzw: (input, maxBytes, differencing) => decoder().lzw(input, maxBytes, differencing),
-		zstd(input, maxBytes, exact, differencing) {
-			const decoded = zstd()(input, maxBytes, exact);
-			return differencing ? decoder().undoDifferencing(decoded, differencing) : decoded.slice();
-		},
+		inflate: (input, maxBytes, differencing) => decoder().keptInflate(input, maxBytes, differencing),
+		lzw: (input, maxBytes, differencing) => decoder().keptLzw(input, maxBytes, differencing),
+		zstd: (input, maxBytes, exact, differencing) =>
+			decoder().keep(zstd()(input, maxBytes, exact), differencing ?? null),
 		undoDifferencing: (bytes, differencing) => decoder().undoDifferencing(bytes, differencing),
 	};
 }

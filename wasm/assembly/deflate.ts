@@ -3,7 +3,7 @@
 // zlib stream (RFC 1950/1951) in one call. The compressor uses zlib's Z_RLE strategy: matches only
 // at distance 1 (runs of one byte), each block coded with its own Huffman codes. On predictor-3
 // NDVI tiles this is 0.3% larger than zlib's default level (1% over a whole scene with its
-// overviews) and about 7x faster: the predicted bytes are runs (sign and exponent planes,
+// overviews) and about ten times faster: the predicted bytes are runs (sign and exponent planes,
 // nodata) and noise (the low mantissa planes), where a longer search finds little more
 // (bench/encode.bench.ts).
 // src/wasm/deflate.ts lays buffers out after heap_base(); nothing here allocates.
@@ -54,6 +54,14 @@ const headerRuns = memory.data((LITLEN_SYMBOLS + 2) * 2);
 const sortedSymbols = memory.data(LITLEN_SYMBOLS * 8);
 const depths = memory.data(LITLEN_SYMBOLS * 4);
 const lengthCounts = memory.data((MAX_CODE_BITS + 2) * 4);
+/** Each literal's code and, shifted left 16, its length: emitTokens's table. */
+const literalEntries = memory.data(256 * 4);
+/** Four tables of literal counts, 256 u32 each, one per byte position modulo 4 (see tokenize). */
+const LITERAL_TABLE_BYTES: usize = 256 * 4;
+const LITERAL_TABLE_0: usize = memory.data(4 * 256 * 4, 16);
+const LITERAL_TABLE_1: usize = LITERAL_TABLE_0 + LITERAL_TABLE_BYTES;
+const LITERAL_TABLE_2: usize = LITERAL_TABLE_1 + LITERAL_TABLE_BYTES;
+const LITERAL_TABLE_3: usize = LITERAL_TABLE_2 + LITERAL_TABLE_BYTES;
 /** One row of the tile, its bytes split into planes, before differencing. */
 let planesRow: usize = 0;
 
@@ -373,34 +381,102 @@ function horizontalSum(v: v128): u64 {
  * Cuts `length` bytes at `data` into tokens (literals and runs at distance 1, as zlib's Z_RLE)
  * and counts the symbols. `previous` is the byte before `data` (-1 at the start of the stream).
  * Returns the token count.
+ *
+ * A run starts at byte j when j and the two bytes after it equal the byte before j. The bytes
+ * of a tile's noisy low planes rarely do, so 16 bytes are compared with the 16 before them at
+ * once, and the bytes before the first lane where a run may start are literals, taken without
+ * a branch per byte; from there one token is cut byte by byte, as zlib does. Literals count into
+ * four tables by their position, so neighbouring equal bytes never wait on each other's
+ * increment.
  */
 function tokenize(data: usize, length: i32, previous: i32, tokens: usize): i32 {
 	memory.fill(litlenCounts, 0, LITLEN_SYMBOLS * 4);
+	memory.fill(LITERAL_TABLE_0, 0, 4 * LITERAL_TABLE_BYTES);
 	let count = 0;
 	let i = 0;
-	while (i < length) {
-		const byte = <i32>load<u8>(data + i);
-		if (byte === previous) {
-			let run = 1;
-			const limit = min(MAX_MATCH, length - i);
-			while (run < limit && <i32>load<u8>(data + i + run) === previous) run++;
-			if (run >= MIN_MATCH) {
-				store<u16>(tokens + ((<usize>count) << 1), MATCH_TOKEN + run);
-				count++;
-				const symbol = 257 + <i32>load<u8>(lengthSymbolOf + run);
-				store<u32>(litlenCounts + ((<usize>symbol) << 2), load<u32>(litlenCounts + ((<usize>symbol) << 2)) + 1);
-				i += run;
-				continue;
-			}
-		}
-		store<u16>(tokens + ((<usize>count) << 1), <u16>byte);
+	// The first byte is compared with `previous`, not with the byte before it in memory.
+	if (length > 0) {
+		const first = tokenAt(data, 0, length, previous, tokens, count);
 		count++;
-		store<u32>(litlenCounts + ((<usize>byte) << 2), load<u32>(litlenCounts + ((<usize>byte) << 2)) + 1);
-		previous = byte;
-		i++;
+		i = first;
 	}
+	while (i < length) {
+		if (i + 16 <= length) {
+			const bytes = v128.load(data + i);
+			const equal = i8x16.bitmask(i8x16.eq(bytes, v128.load(data + i - 1)));
+			// Lanes where three equal bytes begin, and lanes 14 and 15, whose runs the vector cannot see.
+			const starts = (equal & (equal >> 1) & (equal >> 2)) | (equal & 0xc000);
+			const literals = starts === 0 ? 16 : <i32>ctz(starts);
+			const at = tokens + ((<usize>count) << 1);
+			// Tokens are written for all 16 bytes; those past `literals` are overwritten next.
+			v128.store(at, i16x8.extend_low_i8x16_u(bytes));
+			v128.store(at, i16x8.extend_high_i8x16_u(bytes), 16);
+			if (literals === 16) countLiterals16(bytes);
+			else countLiterals(data + i, literals);
+			i += literals;
+			count += literals;
+			if (literals === 16) continue;
+		}
+		i = tokenAt(data, i, length, <i32>load<u8>(data + i - 1), tokens, count);
+		count++;
+	}
+	sumLiteralTables();
 	store<u32>(litlenCounts + (END_OF_BLOCK << 2), 1);
 	return count;
+}
+
+/**
+ * Cuts one token at byte `i`, whose previous byte is `previous`: a run of at least MIN_MATCH
+ * bytes equal to it, or the byte as a literal. Writes it as token `count` and counts it.
+ * Returns the index of the byte after it.
+ */
+function tokenAt(data: usize, i: i32, length: i32, previous: i32, tokens: usize, count: i32): i32 {
+	const byte = <i32>load<u8>(data + i);
+	if (byte === previous) {
+		let run = 1;
+		const limit = min(MAX_MATCH, length - i);
+		while (run < limit && <i32>load<u8>(data + i + run) === previous) run++;
+		if (run >= MIN_MATCH) {
+			store<u16>(tokens + ((<usize>count) << 1), MATCH_TOKEN + run);
+			const symbol = 257 + <i32>load<u8>(lengthSymbolOf + run);
+			store<u32>(litlenCounts + ((<usize>symbol) << 2), load<u32>(litlenCounts + ((<usize>symbol) << 2)) + 1);
+			return i + run;
+		}
+	}
+	store<u16>(tokens + ((<usize>count) << 1), <u16>byte);
+	const at = (<usize>byte) << 2;
+	store<u32>(at, load<u32>(at, LITERAL_TABLE_0) + 1, LITERAL_TABLE_0);
+	return i + 1;
+}
+
+/** Counts `n` literal bytes at `data`, each in the table of its position modulo 4. */
+function countLiterals(data: usize, n: i32): void {
+	for (let j = 0; j < n; j++) {
+		const at = (<usize>load<u8>(data + j)) << 2;
+		const table = LITERAL_TABLE_0 + ((<usize>(j & 3)) << 10);
+		store<u32>(table + at, load<u32>(table + at) + 1);
+	}
+}
+
+/** Counts the 16 literal bytes of `bytes`, each in the table of its lane modulo 4. */
+function countLiterals16(bytes: v128): void {
+	const low = i64x2.extract_lane(bytes, 0);
+	const high = i64x2.extract_lane(bytes, 1);
+	Bytes.count4(low);
+	Bytes.count4(low >>> 32);
+	Bytes.count4(high);
+	Bytes.count4(high >>> 32);
+}
+
+/** Adds the four literal tables into litlenCounts' literals. */
+function sumLiteralTables(): void {
+	for (let at: usize = 0; at < LITERAL_TABLE_BYTES; at += 16) {
+		const total = i32x4.add(
+			i32x4.add(v128.load(at, LITERAL_TABLE_0), v128.load(at, LITERAL_TABLE_1)),
+			i32x4.add(v128.load(at, LITERAL_TABLE_2), v128.load(at, LITERAL_TABLE_3)),
+		);
+		v128.store(litlenCounts + at, i32x4.add(v128.load(litlenCounts + at), total));
+	}
 }
 
 /**
@@ -509,20 +585,83 @@ function writeBlock(data: usize, length: i32, previous: i32, tokens: usize, last
 		putBits(load<u16>(codeLengthCodes + ((<usize>symbol) << 1)), load<u8>(codeLengthLengths + symbol));
 		if (symbol >= 16) putBits(run >> 8, EXTRA_BITS_OF_RUN[symbol - 16]);
 	}
-	for (let i = 0; i < count; i++) {
-		const token = <i32>load<u16>(tokens + ((<usize>i) << 1));
-		if (token < MATCH_TOKEN) {
-			putBits(load<u16>(litlenCodes + ((<usize>token) << 1)), load<u8>(litlenLengths + token));
-			continue;
-		}
-		const run = token - MATCH_TOKEN;
-		const index = <i32>load<u8>(lengthSymbolOf + run);
-		const symbol = 257 + index;
-		// Code, length extra bits, then distance code 0 (bit 0): at most 15 + 5 + 1 bits.
-		putBits(load<u16>(litlenCodes + ((<usize>symbol) << 1)), load<u8>(litlenLengths + symbol));
-		putBits((run - <i32>LENGTH_BASE[index]) & 0xff, <u32>LENGTH_EXTRA[index] + 1);
-	}
+	emitTokens(tokens, count);
 	putBits(load<u16>(litlenCodes + (END_OF_BLOCK << 1)), load<u8>(litlenLengths + END_OF_BLOCK));
+}
+
+/**
+ * Writes `count` tokens with the block's literal/length code. Each token's bits are added to
+ * a 64-bit buffer whose whole bytes are then stored at once, without a branch: the buffer holds
+ * at most 31 bits before the first token (putBits's) and 7 after each store. Four literals in a
+ * row, the common case, share one store when their codes are 14 bits or shorter (4 x 14 + 7
+ * bits fit), else two; any other token (at most 15 + 5 + 1 bits) is stored alone.
+ */
+/** The high bytes of four u16 tokens: all zero when the four are literals. */
+const TOKEN_HIGH_BYTES: u64 = ((<u64>0xff00ff00) << 32) | 0xff00ff00;
+
+function emitTokens(tokens: usize, count: i32): void {
+	let longest: u32 = 0;
+	for (let s = 0; s < END_OF_BLOCK; s++) {
+		const length = <u32>load<u8>(litlenLengths + s);
+		store<u32>(literalEntries + ((<usize>s) << 2), <u32>load<u16>(litlenCodes + ((<usize>s) << 1)) | (length << 16));
+		longest = max(longest, length);
+	}
+	const fourAtOnce = longest <= 14;
+	let buffer = bitBuffer;
+	let bits = <u64>bitCount;
+	let at = out;
+	let i = 0;
+	while (i < count) {
+		const from = tokens + ((<usize>i) << 1);
+		if (i + 4 <= count && (load<u64>(from) & TOKEN_HIGH_BYTES) === 0) {
+			const four = load<u64>(from);
+			const e0 = load<u32>(literalEntries + ((<usize>(<u32>four & 0xff)) << 2));
+			const e1 = load<u32>(literalEntries + ((<usize>(<u32>(four >>> 16) & 0xff)) << 2));
+			const e2 = load<u32>(literalEntries + ((<usize>(<u32>(four >>> 32) & 0xff)) << 2));
+			const e3 = load<u32>(literalEntries + ((<usize>(<u32>(four >>> 48) & 0xff)) << 2));
+			buffer |= (<u64>(e0 & 0xffff)) << bits;
+			bits += <u64>(e0 >>> 16);
+			buffer |= (<u64>(e1 & 0xffff)) << bits;
+			bits += <u64>(e1 >>> 16);
+			if (!fourAtOnce) {
+				store<u64>(at, buffer);
+				const whole = bits & ~(<u64>7);
+				at += <usize>(whole >> 3);
+				buffer >>= whole;
+				bits &= 7;
+			}
+			buffer |= (<u64>(e2 & 0xffff)) << bits;
+			bits += <u64>(e2 >>> 16);
+			buffer |= (<u64>(e3 & 0xffff)) << bits;
+			bits += <u64>(e3 >>> 16);
+			i += 4;
+		} else {
+			const token = <i32>load<u16>(from);
+			if (token < MATCH_TOKEN) {
+				const entry = load<u32>(literalEntries + ((<usize>token) << 2));
+				buffer |= (<u64>(entry & 0xffff)) << bits;
+				bits += <u64>(entry >>> 16);
+			} else {
+				const run = token - MATCH_TOKEN;
+				const index = <i32>load<u8>(lengthSymbolOf + run);
+				const symbol = 257 + index;
+				const codeBits = <u64>load<u8>(litlenLengths + symbol);
+				// Code, length extra bits, then distance code 0 (bit 0).
+				const extra = <u64>((run - <i32>LENGTH_BASE[index]) & 0xff);
+				buffer |= (<u64>load<u16>(litlenCodes + ((<usize>symbol) << 1)) | (extra << codeBits)) << bits;
+				bits += codeBits + <u64>LENGTH_EXTRA[index] + 1;
+			}
+			i++;
+		}
+		store<u64>(at, buffer);
+		const whole = bits & ~(<u64>7);
+		at += <usize>(whole >> 3);
+		buffer >>= whole;
+		bits &= 7;
+	}
+	bitBuffer = buffer;
+	bitCount = <u32>bits;
+	out = at;
 }
 
 /**
@@ -578,4 +717,21 @@ export function encode_tile(
 	store<u32>(out, bswap<u32>(checksum));
 	out += 4;
 	return out - output;
+}
+
+/** Helpers inlined into tokenize's vector step. */
+// biome-ignore lint/complexity/noStaticOnlyClass: Biome parses this file as TypeScript, which allows decorators only on class members.
+class Bytes {
+	/** Counts the low four bytes of `word`, byte k in literal table k. */
+	@inline
+	static count4(word: u64): void {
+		const a = <usize>(((<u32>word) << 2) & 0x3fc);
+		const b = <usize>(<u32>(word >>> 6) & 0x3fc);
+		const c = <usize>(<u32>(word >>> 14) & 0x3fc);
+		const d = <usize>(<u32>(word >>> 22) & 0x3fc);
+		store<u32>(a, load<u32>(a, LITERAL_TABLE_0) + 1, LITERAL_TABLE_0);
+		store<u32>(b, load<u32>(b, LITERAL_TABLE_1) + 1, LITERAL_TABLE_1);
+		store<u32>(c, load<u32>(c, LITERAL_TABLE_2) + 1, LITERAL_TABLE_2);
+		store<u32>(d, load<u32>(d, LITERAL_TABLE_3) + 1, LITERAL_TABLE_3);
+	}
 }

@@ -15,7 +15,7 @@ import type { JobRecord } from "../../db/jobs";
 import { type CompiledFormula, jobFormula } from "../../indices/formula";
 import type { JobPlan, StripSpan } from "../../pipeline/plan";
 import type { StageContext } from "../../pipeline/stage";
-import { type DecodedInput, readWindowInputs } from "../../pipeline/window-inputs";
+import { type DecodedInput, readWindowInputs, releaseWindowInputs } from "../../pipeline/window-inputs";
 import { aoiCentreMask } from "../../raster/aoi";
 import { applyMask, type MaskRule } from "../../raster/mask";
 import type { PixelWindow } from "../../raster/read";
@@ -53,6 +53,20 @@ async function readAndCompute(
 	window: PixelWindow,
 ): Promise<ChunkOutput> {
 	const decodedInputs = await readWindowInputs(env, job, plan, window);
+	try {
+		return await computeFromInputs(job, plan, formula, window, decodedInputs);
+	} finally {
+		releaseWindowInputs(decodedInputs);
+	}
+}
+
+async function computeFromInputs(
+	job: JobRecord,
+	plan: JobPlan,
+	formula: CompiledFormula,
+	window: PixelWindow,
+	decodedInputs: ReadonlyMap<string, DecodedInput>,
+): Promise<ChunkOutput> {
 	const inputs = formula.inputs.map((name) => {
 		const requested = job.request.inputs[name];
 		const decoded = decodedInputs.get(name);

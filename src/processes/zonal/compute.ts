@@ -11,7 +11,7 @@ import type { JobRecord } from "../../db/jobs";
 import { type CompiledFormula, jobFormula } from "../../indices/formula";
 import type { StripSpan } from "../../pipeline/plan";
 import type { StageContext } from "../../pipeline/stage";
-import { type DecodedInput, readWindowInputs } from "../../pipeline/window-inputs";
+import { type DecodedInput, readWindowInputs, releaseWindowInputs } from "../../pipeline/window-inputs";
 import { CoverageScratch, type PixelCoverage, pixelCoverage } from "../../raster/coverage";
 import { MASK_FATE, type MaskRule, maskFates } from "../../raster/mask";
 import type { PixelWindow } from "../../raster/read";
@@ -137,18 +137,31 @@ function weighField(
 		decoded.window.copyBox(decoded.position, box, boxed);
 		fates = maskFates(boxed, rule, nodata);
 	}
+	// Taken out of the loop below, which runs once per pixel of every field.
+	const coverage = weights.weights;
+	const maskEmpty = samples.mask?.empty ?? null;
+	const inputEmpty = samples.empty;
 	for (let row = 0; row < weights.height; row++) {
 		const windowRow = (box.rowStart + row) * samples.width + box.colStart;
+		const boxRow = row * weights.width;
 		for (let column = 0; column < weights.width; column++) {
-			const pixel = row * weights.width + column;
-			const weight = weights.weights[pixel] as number;
+			const pixel = boxRow + column;
+			const weight = coverage[pixel] as number;
 			if (!(weight > 0)) continue;
 			// A block of the mask stored empty is nodata there, as it is for the formula's inputs.
 			const fate =
-				samples.mask?.empty?.[windowRow + column] === 1 ? MASK_FATE.nodata : fates ? fates[pixel] : MASK_FATE.kept;
+				maskEmpty !== null && maskEmpty[windowRow + column] === 1
+					? MASK_FATE.nodata
+					: fates !== null
+						? fates[pixel]
+						: MASK_FATE.kept;
 			const value = values[pixel] as number;
 			if (fate === MASK_FATE.masked) accumulator.addMasked(weight);
-			else if (fate === MASK_FATE.nodata || Number.isNaN(value) || samples.empty?.[windowRow + column] === 1) {
+			else if (
+				fate === MASK_FATE.nodata ||
+				Number.isNaN(value) ||
+				(inputEmpty !== null && inputEmpty[windowRow + column] === 1)
+			) {
 				accumulator.addNodata(weight);
 			} else accumulator.add(value, weight);
 		}
@@ -179,21 +192,25 @@ export async function computeZonalWindow(
 	const formula = jobFormula(job);
 	if (!formula) throw new Error(`job ${job.id} has no compiled formula`);
 	const decoded = await readWindowInputs(env, job, datePlan(plan, date), window);
-	const samples = windowSamples(job, requestDate, decoded, window, formula);
-	const extents = featureExtents(features, date.grid, datePath(job.request, planned.date), planned.features);
 	const stored = new WindowFieldsWriter();
-	// One accumulator and one coverage scratch for all the window's fields, one field at a time.
-	const accumulator = new WeightedStatistics();
-	const scratch = new CoverageScratch();
-	planned.features.forEach((f, i) => {
-		const extent = extents[i];
-		if (!extent) return;
-		accumulator.clear();
-		const weights = pixelCoverage(extent.polygons, rule, window, scratch);
-		if (weights) weighField(samples, formula, weights, window, accumulator);
-		if (contains(window, extent.window)) stored.finish(f, zoneStatistics(accumulator, job.request));
-		else stored.cut(f, accumulator.toBytes());
-	});
+	try {
+		const samples = windowSamples(job, requestDate, decoded, window, formula);
+		const extents = featureExtents(features, date.grid, datePath(job.request, planned.date), planned.features);
+		// One accumulator and one coverage scratch for all the window's fields, one field at a time.
+		const accumulator = new WeightedStatistics();
+		const scratch = new CoverageScratch();
+		planned.features.forEach((f, i) => {
+			const extent = extents[i];
+			if (!extent) return;
+			accumulator.clear();
+			const weights = pixelCoverage(extent.polygons, rule, window, scratch);
+			if (weights) weighField(samples, formula, weights, window, accumulator);
+			if (contains(window, extent.window)) stored.finish(f, zoneStatistics(accumulator, job.request));
+			else stored.cut(f, accumulator.toBytes());
+		});
+	} finally {
+		releaseWindowInputs(decoded);
+	}
 	await env.BUCKET.put(objectKeys.zonalWindow(job.id, window.index), stored.toBytes());
 	return { fields: planned.features.length, partial_fields: stored.partialFields };
 }

@@ -167,12 +167,22 @@ function compensatedAdd(sum: number, compensation: number, addend: number): [num
 	return [total, compensation + error];
 }
 
+/** Bits of the order key one pass of the radix sort places: four passes place all 32. */
+const RADIX_BITS = 8;
+const RADIX_BUCKETS = 1 << RADIX_BITS;
+const RADIX_PASSES = 32 / RADIX_BITS;
+
 /**
- * What {@link WeightedStatistics.finish} sorts and sums in, kept from one call to the next (it
- * is synchronous): a window finishes hundreds of fields, and allocating these per field cost
- * more than the sort itself (bench:fields). Grown, never shrunk.
+ * What {@link WeightedStatistics.finish} sorts in, kept from one call to the next (it is
+ * synchronous): a window finishes hundreds of fields, and allocating these per field cost more
+ * than the sort itself (bench:fields). Grown, never shrunk; 12 bytes a pair.
  */
-const finishScratch = { keys: new BigUint64Array(0), cumulative: new Float64Array(0) };
+const finishScratch = {
+	keys: new Uint32Array(0),
+	order: new Uint32Array(0),
+	spare: new Uint32Array(0),
+	counts: new Uint32Array(RADIX_PASSES * RADIX_BUCKETS),
+};
 
 /** Sort keys of float32 bit patterns: unsigned order equals numeric order (negatives' bits inverted). */
 function orderedKey(bits: number): number {
@@ -355,42 +365,47 @@ export class WeightedStatistics {
 		if (this.sketched) return { ...statistics, ...sketchedStatistics(this.sketched, count, percentiles) };
 		if (this.pairs === 0) return statistics;
 
+		const { pairs, values, weights } = this;
 		let sum = 0;
-		for (let i = 0; i < this.pairs; i++) sum += (this.weights[i] ?? 0) * (this.values[i] ?? 0);
+		for (let i = 0; i < pairs; i++) sum += (weights[i] as number) * (values[i] as number);
 		const mean = sum / count;
 		let squares = 0;
-		for (let i = 0; i < this.pairs; i++) {
-			const deviation = (this.values[i] ?? 0) - mean;
-			squares += (this.weights[i] ?? 0) * deviation * deviation;
+		for (let i = 0; i < pairs; i++) {
+			const deviation = (values[i] as number) - mean;
+			squares += (weights[i] as number) * deviation * deviation;
 		}
 		const order = this.ascendingOrder();
-		// Cumulative weights in ascending order of value; the last is the total the quantiles take.
-		if (finishScratch.cumulative.length < this.pairs) finishScratch.cumulative = new Float64Array(this.pairs);
-		const cumulative = finishScratch.cumulative;
-		let running = 0;
-		for (let rank = 0; rank < this.pairs; rank++) {
-			running += this.weights[order(rank)] ?? 0;
-			cumulative[rank] = running;
-		}
-		const valueAt = (rank: number) => this.values[order(rank)] ?? 0;
-		for (const q of percentiles) {
-			const target = (q / 100) * running;
-			// The first rank whose cumulative weight reaches the target (binary search: they ascend).
-			let low = 0;
-			let high = this.pairs - 1;
-			while (low < high) {
-				const middle = (low + high) >>> 1;
-				if ((cumulative[middle] ?? 0) >= target) high = middle;
-				else low = middle + 1;
+		// The total weight summed in ascending order of value, as the cumulative weights below are.
+		let rankedWeight = 0;
+		for (let rank = 0; rank < pairs; rank++) rankedWeight += weights[order[rank] as number] as number;
+		const targets = percentiles.map((q) => (q / 100) * rankedWeight);
+		// One walk up the ranks answers every percentile, the smallest target first.
+		const byTarget = percentiles.map((_, i) => i).sort((a, b) => (targets[a] as number) - (targets[b] as number));
+		let next = 0;
+		let target = targets[byTarget[0] as number] as number;
+		let cumulative = 0;
+		for (let rank = 0; rank < pairs && next < byTarget.length; rank++) {
+			const index = order[rank] as number;
+			cumulative += weights[index] as number;
+			// The first rank whose cumulative weight reaches a percentile's target gives its value.
+			while (cumulative >= target && next < byTarget.length) {
+				statistics.percentiles[`p${percentiles[byTarget[next] as number]}`] = values[index] as number;
+				next++;
+				target = targets[byTarget[next] as number] as number;
 			}
-			statistics.percentiles[`p${q}`] = valueAt(low);
+		}
+		// A target past the total by rounding takes the largest value, as the last rank reached.
+		for (; next < byTarget.length; next++) {
+			statistics.percentiles[`p${percentiles[byTarget[next] as number]}`] = values[
+				order[pairs - 1] as number
+			] as number;
 		}
 		return {
 			...statistics,
 			mean,
 			std: Math.sqrt(squares / count),
-			min: valueAt(0),
-			max: valueAt(this.pairs - 1),
+			min: values[order[0] as number] as number,
+			max: values[order[pairs - 1] as number] as number,
 			sum,
 		};
 	}
@@ -402,22 +417,56 @@ export class WeightedStatistics {
 	}
 
 	/**
-	 * The pair index at each rank in ascending order of value, valid until the next finish. Each
-	 * value's order key goes in the high half and its index in the low half of a 64-bit integer,
-	 * so one native typed-array sort orders a million pairs in milliseconds with no comparator calls.
+	 * The pair indices in ascending order of value, ties in order of index, valid until the next
+	 * finish: a stable least-significant-digit radix sort of the values' order keys, a byte a
+	 * pass. It orders as a sort of (key, index) would, without the branches a comparison sort
+	 * mispredicts on fresh data (twice as fast as a native sort of 64-bit (key, index) integers
+	 * from a thousand pairs up). A pass whose byte all keys share is skipped.
 	 */
-	private ascendingOrder(): (rank: number) => number {
-		if (finishScratch.keys.length < this.pairs) finishScratch.keys = new BigUint64Array(this.pairs);
-		const keys = finishScratch.keys.subarray(0, this.pairs);
-		const halves = new Uint32Array(keys.buffer, 0, 2 * this.pairs);
-		const bits = new Uint32Array(this.values.buffer, this.values.byteOffset, this.pairs);
-		// Little-endian halves: low word first. Workers run on little-endian hosts only.
-		for (let i = 0; i < this.pairs; i++) {
-			halves[2 * i] = i;
-			halves[2 * i + 1] = orderedKey(bits[i] ?? 0);
+	private ascendingOrder(): Uint32Array {
+		const pairs = this.pairs;
+		if (finishScratch.keys.length < pairs) {
+			finishScratch.keys = new Uint32Array(pairs);
+			finishScratch.order = new Uint32Array(pairs);
+			finishScratch.spare = new Uint32Array(pairs);
 		}
-		keys.sort();
-		return (rank) => halves[2 * rank] ?? 0;
+		const { keys, counts } = finishScratch;
+		let order = finishScratch.order;
+		let spare = finishScratch.spare;
+		const bits = new Uint32Array(this.values.buffer, this.values.byteOffset, pairs);
+		counts.fill(0);
+		for (let i = 0; i < pairs; i++) {
+			const key = orderedKey(bits[i] as number);
+			keys[i] = key;
+			order[i] = i;
+			for (let pass = 0; pass < RADIX_PASSES; pass++) {
+				const bucket = pass * RADIX_BUCKETS + ((key >>> (pass * RADIX_BITS)) & (RADIX_BUCKETS - 1));
+				counts[bucket] = (counts[bucket] as number) + 1;
+			}
+		}
+		for (let pass = 0; pass < RADIX_PASSES; pass++) {
+			const base = pass * RADIX_BUCKETS;
+			const shift = pass * RADIX_BITS;
+			// Counts become each bucket's first position.
+			let position = 0;
+			let shared = false;
+			for (let bucket = base; bucket < base + RADIX_BUCKETS; bucket++) {
+				const count = counts[bucket] as number;
+				if (count === pairs) shared = true;
+				counts[bucket] = position;
+				position += count;
+			}
+			if (shared) continue;
+			for (let i = 0; i < pairs; i++) {
+				const index = order[i] as number;
+				const bucket = base + (((keys[index] as number) >>> shift) & (RADIX_BUCKETS - 1));
+				const at = counts[bucket] as number;
+				spare[at] = index;
+				counts[bucket] = at + 1;
+			}
+			[order, spare] = [spare, order];
+		}
+		return order;
 	}
 
 	/** Folds the pairs into a sketch and moments, and lets the pairs go. */
