@@ -1,15 +1,16 @@
 /**
- * Base64 (RFC 4648, standard alphabet, padded) of bytes, both ways, by table: for zonal windows'
- * partial fields, megabytes each, and for webhook secrets and their sealed form.
+ * Base64 (RFC 4648, standard alphabet, padded) of bytes, both ways, by table: for webhook secrets
+ * and their sealed form, and for the partial fields, megabytes each, of zonal windows stored as
+ * JSON by deploys before src/processes/zonal/window-fields.ts.
  */
 /** The base64 alphabet's character codes (RFC 4648, with padding). */
 const BASE64_CODES = new TextEncoder().encode("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
 const PAD = 61; // "="
 
 /**
- * What btoa gives for the bytes, by table into a byte array decoded once: a zonal window's partial
- * fields are megabytes, which a string built through String.fromCharCode and btoa took about a
- * millisecond per field to encode (bench:fields).
+ * What btoa gives for the bytes, by table into a byte array decoded once: zonal windows' partial
+ * fields, when they were stored as base64, were megabytes, which a string built through
+ * String.fromCharCode and btoa took about a millisecond per field to encode (bench:fields).
  */
 export function base64(bytes: Uint8Array): string {
 	const out = new Uint8Array(Math.ceil(bytes.length / 3) * 4);

@@ -14,7 +14,11 @@ export const objectKeys = {
 	stripHalf: (jobId: string, stripIndex: number) => `jobs/${jobId}/work/strips/${pad(stripIndex)}.half.f32`,
 	/** A strip's quantile sketch: (key, count) pairs of uint32, see src/pipeline/publish/quantile-sketch.ts. */
 	stripSketch: (jobId: string, stripIndex: number) => `jobs/${jobId}/work/strips/${pad(stripIndex)}.sketch`,
-	/** What one window of a zonal job weighed: its fields' accumulators (JSON). */
+	/**
+	 * What one window of a zonal job weighed (src/processes/zonal/window-fields.ts): a binary
+	 * object since windows stopped being stored as JSON; the name stays, so that a job in flight
+	 * across that deploy finds its windows.
+	 */
 	zonalWindow: (jobId: string, stripIndex: number) => `jobs/${jobId}/work/zones/${pad(stripIndex)}.json`,
 	/** A collection of fields a zonal job was sent inline, kept with the job. */
 	jobZones: (jobId: string) => `jobs/${jobId}/zones.geojson`,

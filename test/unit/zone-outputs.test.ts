@@ -11,6 +11,9 @@ import {
 
 const PERCENTILE_KEYS = ["p10", "p90"];
 
+/** The UTF-8 text of an artifact's bytes. */
+const text = (bytes: Uint8Array) => new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+
 function statistics(overrides: Partial<ZoneStatistics> = {}): ZoneStatistics {
 	return {
 		count: 120,
@@ -207,7 +210,7 @@ const STATISTIC_NAMES = [
 
 describe("zones.geojson", () => {
 	it("keeps each feature's id, geometry and properties and adds its statistics", () => {
-		const collection = JSON.parse(zonesGeoJson(singleDate, { timeSeries: false }));
+		const collection = JSON.parse(text(zonesGeoJson(singleDate, { timeSeries: false })));
 		expect(collection.type).toBe("FeatureCollection");
 		expect(collection.features).toHaveLength(2);
 		const [field, coast] = collection.features;
@@ -226,7 +229,7 @@ describe("zones.geojson", () => {
 	});
 
 	it("lists a time series by datetime under properties.series", () => {
-		const collection = JSON.parse(zonesGeoJson(timeSeries, { timeSeries: true }));
+		const collection = JSON.parse(text(zonesGeoJson(timeSeries, { timeSeries: true })));
 		for (const feature of collection.features) {
 			expect(feature.properties.statistics).toBeUndefined();
 			expect(feature.properties.series.map((entry: { datetime: string }) => entry.datetime)).toEqual(DATES);
@@ -244,12 +247,12 @@ describe("zones.geojson", () => {
 			},
 			singleDate[1] as ZoneResult,
 		];
-		const [field, coast] = JSON.parse(zonesGeoJson(sketched, { timeSeries: false })).features;
+		const [field, coast] = JSON.parse(text(zonesGeoJson(sketched, { timeSeries: false }))).features;
 		expect(Object.keys(field.properties.statistics)).toEqual([...STATISTIC_NAMES, "percentile_relative_error"]);
 		expect(field.properties.statistics.percentile_relative_error).toBe(0.00390625);
 		expect(Object.keys(coast.properties.statistics)).toEqual(STATISTIC_NAMES);
 		// The tables keep their columns.
-		expect(zonesCsv(sketched, PERCENTILE_KEYS)).toBe(zonesCsv(singleDate, PERCENTILE_KEYS));
+		expect(text(zonesCsv(sketched, PERCENTILE_KEYS))).toBe(text(zonesCsv(singleDate, PERCENTILE_KEYS)));
 	});
 
 	it("refuses a single-date job whose zone has several dates", () => {
@@ -259,16 +262,16 @@ describe("zones.geojson", () => {
 
 describe("zones.csv", () => {
 	it("quotes ids per RFC 4180, writes numbers in full precision and nulls as empty cells", () => {
-		const text = zonesCsv(singleDate, PERCENTILE_KEYS);
-		expect(text.split("\r\n")[0]).toBe(
+		const csv = text(zonesCsv(singleDate, PERCENTILE_KEYS));
+		expect(csv.split("\r\n")[0]).toBe(
 			"id,datetime,count,nodata_count,masked_count,valid_fraction,mean,std,min,max,sum,p10,p90",
 		);
-		expect(text).toContain(
+		expect(csv).toContain(
 			'"field ""north"", plot 1",,120,3,7,0.9230769230769231,0.30000000000000004,1e-7,-0.5,123456789.12345679,36.00000000000001,0.1,0.9\r\n',
 		);
-		expect(text.endsWith('"coast\nline",,0,3,7,0,,,,,,,\r\n')).toBe(true);
+		expect(csv.endsWith('"coast\nline",,0,3,7,0,,,,,,,\r\n')).toBe(true);
 
-		const [header, field, coast, ...rest] = parseCsv(text);
+		const [header, field, coast, ...rest] = parseCsv(csv);
 		expect(rest).toEqual([]);
 		expect(header).toHaveLength(13);
 		expect(field?.[0]).toBe('field "north", plot 1');
@@ -279,7 +282,7 @@ describe("zones.csv", () => {
 	});
 
 	it("writes one row per zone and date, in chronological order", () => {
-		const [header, ...rows] = parseCsv(zonesCsv(timeSeries, PERCENTILE_KEYS));
+		const [header, ...rows] = parseCsv(text(zonesCsv(timeSeries, PERCENTILE_KEYS)));
 		expect(header?.slice(-2)).toEqual(PERCENTILE_KEYS);
 		expect(rows.map((row) => [row[0], row[1], row[2], row[11], row[12]])).toEqual([
 			['field "north", plot 1', DATES[0], "100", "0", ""],
@@ -293,6 +296,111 @@ describe("zones.csv", () => {
 
 	it("refuses statistics that lack a requested percentile", () => {
 		expect(() => zonesCsv(singleDate, ["p10", "p50"])).toThrow(/percentile p50/);
+	});
+});
+
+/**
+ * The writers as they were before writing into bytes piece by piece: the collection stringified
+ * whole, the rows joined. Their text is the reference the bytes are held to.
+ */
+function referenceGeoJson(results: readonly ZoneResult[], timeSeries: boolean): string {
+	const ordered = ({ percentile_relative_error, ...rest }: ZoneStatistics) =>
+		percentile_relative_error === undefined ? rest : { ...rest, percentile_relative_error };
+	const features = results.map((zone) => ({
+		type: "Feature",
+		id: zone.id,
+		geometry: zone.geometry,
+		properties: timeSeries
+			? {
+					...zone.properties,
+					series: zone.series
+						.toSorted((a, b) => Date.parse(a.datetime ?? "") - Date.parse(b.datetime ?? ""))
+						.map(({ datetime, statistics }) => ({ datetime, ...ordered(statistics) })),
+				}
+			: { ...zone.properties, statistics: ordered((zone.series[0] as ZoneResult["series"][number]).statistics) },
+	}));
+	return JSON.stringify({ type: "FeatureCollection", features });
+}
+
+function referenceCsv(results: readonly ZoneResult[], keys: readonly string[]): string {
+	const field = (value: string) => (/[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value);
+	const number = (value: number | null | undefined) => (value === null || value === undefined ? "" : String(value));
+	const lines = [
+		[
+			"id",
+			"datetime",
+			"count",
+			"nodata_count",
+			"masked_count",
+			"valid_fraction",
+			"mean",
+			"std",
+			"min",
+			"max",
+			"sum",
+			...keys,
+		].join(","),
+	];
+	for (const zone of results) {
+		for (const { datetime, statistics: s } of zone.series.toSorted(
+			(a, b) => Date.parse(a.datetime ?? "") - Date.parse(b.datetime ?? ""),
+		)) {
+			lines.push(
+				[
+					field(zone.id),
+					field(datetime ?? ""),
+					String(s.count),
+					String(s.nodata_count),
+					String(s.masked_count),
+					...[s.valid_fraction, s.mean, s.std, s.min, s.max, s.sum].map(number),
+					...keys.map((key) => number(s.percentiles[key])),
+				].join(","),
+			);
+		}
+	}
+	return `${lines.join("\r\n")}\r\n`;
+}
+
+describe("zones.geojson and zones.csv written piece by piece", () => {
+	/** Enough zones that the text crosses many 64 KiB chunks, with ids and properties of 1 to 4 UTF-8 bytes a character. */
+	const many = (dated: boolean): ZoneResult[] =>
+		Array.from({ length: 1500 }, (_, i) => ({
+			id: `champ-${i}-é${"ß€".repeat(i % 7)}${i % 5 === 0 ? "🌾" : ""}${i % 11 === 0 ? ', "quoted"' : ""}`,
+			geometry: i % 2 === 0 ? square : islands,
+			properties: i % 3 === 0 ? null : { name: `Flur ${"ä".repeat(i % 13)} 田んぼ ${i}`, emoji: "🛰️", i },
+			series: dated
+				? [2, 0, 1].map((day) => ({
+						datetime: DATES[day] ?? null,
+						statistics: statistics({ count: i + day, mean: i / 7 + day, percentiles: { p10: day, p90: null } }),
+					}))
+				: [
+						{
+							datetime: null,
+							statistics: statistics(
+								i % 4 === 0 ? { percentile_relative_error: 2 ** -8, mean: i / 3 } : { mean: i / 3 },
+							),
+						},
+					],
+		}));
+
+	it("gives the very bytes of the collection stringified whole", () => {
+		for (const timeSeries of [false, true]) {
+			const zones = many(timeSeries);
+			const bytes = zonesGeoJson(zones, { timeSeries });
+			expect(bytes.byteLength).toBeGreaterThan(4 * 64 * 1024);
+			expect(bytes).toEqual(new TextEncoder().encode(referenceGeoJson(zones, timeSeries)));
+		}
+		expect(text(zonesGeoJson([], { timeSeries: false }))).toBe('{"type":"FeatureCollection","features":[]}');
+	});
+
+	it("gives the very bytes of the rows joined", () => {
+		for (const dated of [false, true]) {
+			const zones = many(dated);
+			const bytes = zonesCsv(zones, PERCENTILE_KEYS);
+			expect(bytes.byteLength).toBeGreaterThan(2 * 64 * 1024);
+			expect(bytes).toEqual(new TextEncoder().encode(referenceCsv(zones, PERCENTILE_KEYS)));
+		}
+		expect(text(zonesCsv([], PERCENTILE_KEYS))).toBe(`${referenceCsv([], PERCENTILE_KEYS)}`);
 	});
 });
 

@@ -7,7 +7,6 @@
  * with its other windows'. What the window found is stored in R2 (a window may weigh thousands of
  * fields), and compute records only how many.
  */
-import { base64 } from "../../base64";
 import type { JobRecord } from "../../db/jobs";
 import { type CompiledFormula, jobFormula } from "../../indices/formula";
 import type { StripSpan } from "../../pipeline/plan";
@@ -24,16 +23,9 @@ import { maskRule } from "../mask";
 import { featureExtents, jobFeatures } from "./features";
 import { datePlan, zonalPlan } from "./plan";
 import { datePath, zonalDates } from "./request";
-import { type ZoneStatistics, zoneStatistics } from "./statistics";
+import { zoneStatistics } from "./statistics";
 import { WeightedStatistics } from "./weighted-statistics";
-
-/** What a window stores: its finished fields' statistics, and the partial weighings of the others. */
-export interface WindowFields {
-	/** Field position → its statistics, for a field the window holds whole. */
-	finished: Record<string, ZoneStatistics>;
-	/** Field position → its weighed values so far (the accumulator's bytes, base64), for a field cut by the window's edge. */
-	partial: Record<string, string>;
-}
+import { WindowFieldsWriter } from "./window-fields";
 
 export interface ZonalWindowOutput {
 	fields: number;
@@ -200,7 +192,7 @@ export async function computeZonalWindow(
 	const formula = jobFormula(job);
 	if (!formula) throw new Error(`job ${job.id} has no compiled formula`);
 	const decoded = await readWindowInputs(env, job, datePlan(plan, date), window);
-	const stored: WindowFields = { finished: {}, partial: {} };
+	const stored = new WindowFieldsWriter();
 	try {
 		const samples = windowSamples(job, requestDate, decoded, window, formula);
 		const extents = featureExtents(features, date.grid, datePath(job.request, planned.date), planned.features);
@@ -213,12 +205,12 @@ export async function computeZonalWindow(
 			accumulator.clear();
 			const weights = pixelCoverage(extent.polygons, rule, window, scratch);
 			if (weights) weighField(samples, formula, weights, window, accumulator);
-			if (contains(window, extent.window)) stored.finished[f] = zoneStatistics(accumulator, job.request);
-			else stored.partial[f] = base64(accumulator.toBytes());
+			if (contains(window, extent.window)) stored.finish(f, zoneStatistics(accumulator, job.request));
+			else stored.cut(f, accumulator.toBytes());
 		});
 	} finally {
 		releaseWindowInputs(decoded);
 	}
-	await env.BUCKET.put(objectKeys.zonalWindow(job.id, window.index), JSON.stringify(stored));
-	return { fields: planned.features.length, partial_fields: Object.keys(stored.partial).length };
+	await env.BUCKET.put(objectKeys.zonalWindow(job.id, window.index), stored.toBytes());
+	return { fields: planned.features.length, partial_fields: stored.partialFields };
 }

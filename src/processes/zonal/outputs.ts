@@ -7,6 +7,7 @@
  * producer of results to have sorted them.
  */
 import { ByteWriter, type ColumnSource, ParquetWriter, type SchemaElement } from "hyparquet-writer";
+import { Utf8Chunks } from "../../utf8-chunks";
 import type { FeatureStatistics } from "./weighted-statistics";
 
 /**
@@ -39,19 +40,29 @@ const MEASURE_FIELDS = ["valid_fraction", "mean", "std", "min", "max", "sum"] as
  * with `percentile_relative_error` after the percentiles where they came from the sketch.
  * Either name replaces a property of the same name.
  */
-export function zonesGeoJson(results: readonly ZoneResult[], { timeSeries }: ZoneOutputOptions): string {
-	const features = results.map((zone) => ({
-		type: "Feature",
-		id: zone.id,
-		geometry: zone.geometry,
-		properties: timeSeries
-			? {
-					...zone.properties,
-					series: chronological(zone).map(({ datetime, statistics }) => ({ datetime, ...statisticsJson(statistics) })),
-				}
-			: { ...zone.properties, statistics: statisticsJson(singleDate(zone).statistics) },
-	}));
-	return JSON.stringify({ type: "FeatureCollection", features });
+export function zonesGeoJson(results: readonly ZoneResult[], { timeSeries }: ZoneOutputOptions): Uint8Array {
+	// Feature by feature: the same text as the collection stringified whole, never held as one string.
+	const text = new Utf8Chunks();
+	text.write('{"type":"FeatureCollection","features":[');
+	results.forEach((zone, i) => {
+		const feature = {
+			type: "Feature",
+			id: zone.id,
+			geometry: zone.geometry,
+			properties: timeSeries
+				? {
+						...zone.properties,
+						series: chronological(zone).map(({ datetime, statistics }) => ({
+							datetime,
+							...statisticsJson(statistics),
+						})),
+					}
+				: { ...zone.properties, statistics: statisticsJson(singleDate(zone).statistics) },
+		};
+		text.write(i === 0 ? JSON.stringify(feature) : `,${JSON.stringify(feature)}`);
+	});
+	text.write("]}");
+	return text.toBytes();
 }
 
 /**
@@ -59,22 +70,22 @@ export function zonesGeoJson(results: readonly ZoneResult[], { timeSeries }: Zon
  * date, then the statistics and one column per percentile key; numbers in their shortest
  * round-trip form, nulls empty.
  */
-export function zonesCsv(results: readonly ZoneResult[], percentileKeys: readonly string[]): string {
+export function zonesCsv(results: readonly ZoneResult[], percentileKeys: readonly string[]): Uint8Array {
+	const text = new Utf8Chunks();
 	const header = ["id", "datetime", ...COUNT_FIELDS, ...MEASURE_FIELDS, ...percentileKeys];
-	const lines = [header.map(csvField).join(",")];
+	text.write(`${header.map(csvField).join(",")}\r\n`);
+	// Row by row into bytes: rows as strings joined were the artifact ten times over in garbage.
 	for (const zone of results) {
+		const id = csvField(zone.id);
 		for (const { datetime, statistics } of chronological(zone)) {
-			const cells = [
-				csvField(zone.id),
-				csvField(datetime ?? ""),
-				...COUNT_FIELDS.map((field) => String(statistics[field])),
-				...MEASURE_FIELDS.map((field) => csvNumber(statistics[field])),
-				...percentileKeys.map((key) => csvNumber(percentileOf(statistics, key))),
-			];
-			lines.push(cells.join(","));
+			let row = `${id},${csvField(datetime ?? "")}`;
+			for (const field of COUNT_FIELDS) row += `,${statistics[field]}`;
+			for (const field of MEASURE_FIELDS) row += `,${csvNumber(statistics[field])}`;
+			for (const key of percentileKeys) row += `,${csvNumber(percentileOf(statistics, key))}`;
+			text.write(`${row}\r\n`);
 		}
 	}
-	return `${lines.join("\r\n")}\r\n`;
+	return text.toBytes();
 }
 
 /** Zones per Parquet row group: only one group's columns are ever held apart from the results. */
@@ -280,9 +291,11 @@ function wkbOf(zone: ZoneResult): Uint8Array {
 		for (const ring of polygon) {
 			view.setUint32(offset, ring.length, true);
 			offset += 4;
-			for (const [x, y] of ring) {
-				view.setFloat64(offset, x, true);
-				view.setFloat64(offset + 8, y, true);
+			// Indexed, not destructured: an iterator per position was most of what the column allocated.
+			for (let i = 0; i < ring.length; i++) {
+				const position = ring[i] as Position;
+				view.setFloat64(offset, position[0], true);
+				view.setFloat64(offset + 8, position[1], true);
 				offset += 16;
 			}
 		}
@@ -297,7 +310,10 @@ function geoMetadata(results: readonly ZoneResult[]) {
 	for (const zone of results) {
 		for (const polygon of polygonsOf(zone)) {
 			for (const ring of polygon) {
-				for (const [x, y] of ring) {
+				for (let i = 0; i < ring.length; i++) {
+					const position = ring[i] as Position;
+					const x = position[0];
+					const y = position[1];
 					west = Math.min(west, x);
 					south = Math.min(south, y);
 					east = Math.max(east, x);
