@@ -130,8 +130,8 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 }
 
 /** A field's exterior rings' positions: its holes lie inside them. */
-function* exteriorPositions(feature: FieldFeature): Generator<[number, number]> {
-	for (const [exterior = []] of feature.polygons) yield* exterior;
+function exteriorPositions(feature: FieldFeature): [number, number][] {
+	return feature.polygons.flatMap(([exterior = []]) => exterior);
 }
 
 /**
