@@ -302,10 +302,34 @@ class NodeDigestStream extends WritableStream<ArrayBufferView | ArrayBuffer> {
 	}
 }
 
-/** Gives Node the Workers crypto API the pipeline uses; idempotent. */
-export function installWorkersCrypto(): void {
+/**
+ * Workers' `FixedLengthStream` (publish streams zones.csv and zones.geojson to R2 through it,
+ * src/storage/objects.ts), which Node lacks: bytes passed through as written, failing when they
+ * come to more or fewer than the length given.
+ */
+class NodeFixedLengthStream extends TransformStream<Uint8Array, Uint8Array> {
+	constructor(length: number) {
+		let passed = 0;
+		super({
+			transform(chunk, controller) {
+				passed += chunk.byteLength;
+				if (passed > length) throw new Error(`FixedLengthStream: more than ${length} bytes written`);
+				controller.enqueue(chunk);
+			},
+			flush() {
+				if (passed !== length) throw new Error(`FixedLengthStream: ${passed} bytes written of ${length}`);
+			},
+		});
+	}
+}
+
+/** Gives Node the Workers crypto and stream APIs the pipeline uses; idempotent. */
+export function installWorkersApis(): void {
 	const workers = globalThis.crypto as unknown as { DigestStream?: unknown };
 	if (workers.DigestStream === undefined) {
 		Object.defineProperty(globalThis.crypto, "DigestStream", { value: NodeDigestStream, configurable: true });
+	}
+	if (!("FixedLengthStream" in globalThis)) {
+		Object.defineProperty(globalThis, "FixedLengthStream", { value: NodeFixedLengthStream, configurable: true });
 	}
 }

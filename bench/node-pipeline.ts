@@ -26,7 +26,7 @@ import {
 	collectingQueue,
 	cpuMsSince,
 	directoryR2,
-	installWorkersCrypto,
+	installWorkersApis,
 	nodeD1,
 	type ServedBytes,
 	StorageCpu,
@@ -210,7 +210,7 @@ export interface NodePipeline {
 }
 
 export async function startNodePipeline(name: string): Promise<NodePipeline> {
-	installWorkersCrypto();
+	installWorkersApis();
 	const work = mkdtempSync(join(tmpdir(), `${name}-`));
 	const storage = new StorageCpu();
 	const served: ServedBytes = new Map();

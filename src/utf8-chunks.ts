@@ -29,21 +29,25 @@ export class Utf8Chunks {
 			this.written += written;
 			if (read === rest.length) return;
 			// The chunk is full, or too nearly so for the next character: it ends where that character would start.
-			this.full.push(this.current.subarray(0, this.used));
+			if (this.used > 0) this.full.push(this.current.subarray(0, this.used));
 			this.current = new Uint8Array(Math.max(CHUNK_BYTES, 3 * (rest.length - read)));
 			this.used = 0;
 			rest = rest.slice(read);
 		}
 	}
 
-	/** What was written, as one array of bytes. */
-	toBytes(): Uint8Array<ArrayBuffer> {
-		const bytes = new Uint8Array(this.written);
-		let at = 0;
-		for (const chunk of [...this.full, this.current.subarray(0, this.used)]) {
-			bytes.set(chunk, at);
-			at += chunk.byteLength;
-		}
-		return bytes;
+	/**
+	 * What was written, chunk by chunk, each let go once given, leaving the text empty: streamed
+	 * out (as zones.csv and zones.geojson are put), it is never held twice over, as one array
+	 * joined from it would be.
+	 */
+	*drain(): Generator<Uint8Array<ArrayBuffer>> {
+		const full = this.full.splice(0);
+		for (let chunk = full.shift(); chunk !== undefined; chunk = full.shift()) yield chunk;
+		const last = this.current.subarray(0, this.used);
+		this.current = new Uint8Array(0);
+		this.used = 0;
+		this.written = 0;
+		if (last.byteLength > 0) yield last;
 	}
 }

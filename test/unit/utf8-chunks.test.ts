@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Utf8Chunks } from "../../src/utf8-chunks";
 import { seededRandom } from "../random";
+import { drained } from "../utf8";
 
 /** Characters of every UTF-8 length, a surrogate pair among them, and a lone surrogate. */
 const ALPHABET = ["a", ",", "\r\n", "é", "ß", "€", "田", "🌾", "🛰️", "\ud800"];
@@ -19,7 +20,8 @@ describe("Utf8Chunks", () => {
 			const expected = new TextEncoder().encode(pieces.join(""));
 			expect(expected.byteLength).toBeGreaterThan(3 * 64 * 1024);
 			expect(chunks.byteLength).toBe(expected.byteLength);
-			expect(chunks.toBytes()).toEqual(expected);
+			expect(drained(chunks)).toEqual(expected);
+			expect(chunks.byteLength).toBe(0);
 		}
 	});
 
@@ -30,7 +32,17 @@ describe("Utf8Chunks", () => {
 		chunks.write(large);
 		chunks.write("");
 		chunks.write("y");
-		expect(chunks.toBytes()).toEqual(new TextEncoder().encode(`x${large}y`));
-		expect(new Utf8Chunks().toBytes()).toEqual(new Uint8Array(0));
+		expect(drained(chunks)).toEqual(new TextEncoder().encode(`x${large}y`));
+		expect(drained(new Utf8Chunks())).toEqual(new Uint8Array(0));
+	});
+
+	it("is empty once drained, and written again from there", () => {
+		const chunks = new Utf8Chunks();
+		chunks.write("é".repeat(40_000));
+		drained(chunks);
+		expect(drained(chunks)).toEqual(new Uint8Array(0));
+		chunks.write("x€");
+		expect(chunks.byteLength).toBe(4);
+		expect([...chunks.drain()]).toEqual([new TextEncoder().encode("x€")]);
 	});
 });

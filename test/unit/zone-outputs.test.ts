@@ -8,11 +8,14 @@ import {
 	zonesGeoJson,
 	zonesParquet,
 } from "../../src/processes/zonal/outputs";
+import type { Utf8Chunks } from "../../src/utf8-chunks";
+import { drained } from "../utf8";
 
 const PERCENTILE_KEYS = ["p10", "p90"];
 
-/** The UTF-8 text of an artifact's bytes. */
-const text = (bytes: Uint8Array) => new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+/** The UTF-8 text of a text artifact. */
+const text = (chunks: Utf8Chunks) =>
+	new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(drained(chunks));
 
 function statistics(overrides: Partial<ZoneStatistics> = {}): ZoneStatistics {
 	return {
@@ -386,7 +389,7 @@ describe("zones.geojson and zones.csv written piece by piece", () => {
 	it("gives the very bytes of the collection stringified whole", () => {
 		for (const timeSeries of [false, true]) {
 			const zones = many(timeSeries);
-			const bytes = zonesGeoJson(zones, { timeSeries });
+			const bytes = drained(zonesGeoJson(zones, { timeSeries }));
 			expect(bytes.byteLength).toBeGreaterThan(4 * 64 * 1024);
 			expect(bytes).toEqual(new TextEncoder().encode(referenceGeoJson(zones, timeSeries)));
 		}
@@ -396,7 +399,7 @@ describe("zones.geojson and zones.csv written piece by piece", () => {
 	it("gives the very bytes of the rows joined", () => {
 		for (const dated of [false, true]) {
 			const zones = many(dated);
-			const bytes = zonesCsv(zones, PERCENTILE_KEYS);
+			const bytes = drained(zonesCsv(zones, PERCENTILE_KEYS));
 			expect(bytes.byteLength).toBeGreaterThan(2 * 64 * 1024);
 			expect(bytes).toEqual(new TextEncoder().encode(referenceCsv(zones, PERCENTILE_KEYS)));
 		}

@@ -40,7 +40,7 @@ const MEASURE_FIELDS = ["valid_fraction", "mean", "std", "min", "max", "sum"] as
  * with `percentile_relative_error` after the percentiles where they came from the sketch.
  * Either name replaces a property of the same name.
  */
-export function zonesGeoJson(results: readonly ZoneResult[], { timeSeries }: ZoneOutputOptions): Uint8Array {
+export function zonesGeoJson(results: readonly ZoneResult[], { timeSeries }: ZoneOutputOptions): Utf8Chunks {
 	// Feature by feature: the same text as the collection stringified whole, never held as one string.
 	const text = new Utf8Chunks();
 	text.write('{"type":"FeatureCollection","features":[');
@@ -62,7 +62,7 @@ export function zonesGeoJson(results: readonly ZoneResult[], { timeSeries }: Zon
 		text.write(i === 0 ? JSON.stringify(feature) : `,${JSON.stringify(feature)}`);
 	});
 	text.write("]}");
-	return text.toBytes();
+	return text;
 }
 
 /**
@@ -70,7 +70,7 @@ export function zonesGeoJson(results: readonly ZoneResult[], { timeSeries }: Zon
  * date, then the statistics and one column per percentile key; numbers in their shortest
  * round-trip form, nulls empty.
  */
-export function zonesCsv(results: readonly ZoneResult[], percentileKeys: readonly string[]): Uint8Array {
+export function zonesCsv(results: readonly ZoneResult[], percentileKeys: readonly string[]): Utf8Chunks {
 	const text = new Utf8Chunks();
 	const header = ["id", "datetime", ...COUNT_FIELDS, ...MEASURE_FIELDS, ...percentileKeys];
 	text.write(`${header.map(csvField).join(",")}\r\n`);
@@ -85,7 +85,7 @@ export function zonesCsv(results: readonly ZoneResult[], percentileKeys: readonl
 			text.write(`${row}\r\n`);
 		}
 	}
-	return text.toBytes();
+	return text;
 }
 
 /** Zones per Parquet row group: only one group's columns are ever held apart from the results. */

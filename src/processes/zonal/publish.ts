@@ -19,6 +19,8 @@ import {
 } from "../../stac/item";
 import { FIELD_COLLECTION_MEDIA_TYPE } from "../../storage/field-collections";
 import { objectKeys } from "../../storage/keys";
+import { putChunks } from "../../storage/objects";
+import { Utf8Chunks } from "../../utf8-chunks";
 import { jobFeatures } from "./features";
 import { type ZoneResult, zonesCsv, zonesGeoJson, zonesParquet } from "./outputs";
 import { zonalPlan } from "./plan";
@@ -99,7 +101,8 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 	}));
 	const keys = requestedPercentiles(job.request).map(percentileKey);
 	const timeSeries = job.request.dates !== undefined;
-	// One artifact's body at a time: each is as large as the results again.
+	// One artifact's body at a time: each is as large as the results again. A text is streamed out
+	// of its chunks rather than joined.
 	const bodies = {
 		csv: () => zonesCsv(results, keys),
 		geojson: () => zonesGeoJson(results, { timeSeries }),
@@ -109,7 +112,12 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 	for (const kind of ["csv", "geojson", "parquet"] as const) {
 		const { name, mediaType } = ZONE_ARTIFACTS[kind];
 		const objectKey = objectKeys.artifact(job.id, name);
-		const object = await env.BUCKET.put(objectKey, bodies[kind](), { httpMetadata: { contentType: mediaType } });
+		const options = { httpMetadata: { contentType: mediaType } };
+		const body = bodies[kind]();
+		const object =
+			body instanceof Utf8Chunks
+				? await putChunks(env.BUCKET, objectKey, body.byteLength, body.drain(), options)
+				: await env.BUCKET.put(objectKey, body, options);
 		artifacts.push({ name, mediaType, bytes: object.size, objectKey });
 	}
 	const valid = results.filter((result) => result.series.some(({ statistics }) => statistics.count > 0)).length;
@@ -122,8 +130,8 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 }
 
 /** A field's exterior rings' positions: its holes lie inside them. */
-function* exteriorPositions(feature: FieldFeature): Generator<[number, number]> {
-	for (const [exterior = []] of feature.polygons) yield* exterior;
+function exteriorPositions(feature: FieldFeature): [number, number][] {
+	return feature.polygons.flatMap(([exterior = []]) => exterior);
 }
 
 /**
