@@ -327,8 +327,10 @@ export function pixelCoverage(
 		const end = (row + 1) * width;
 		for (let index = row * width; index < end; index++) {
 			running += cells[index] as number;
+			const marked = marks[index] === 1;
 			let weight: number;
-			if (marks[index] !== 1 || centre) weight = running > 0.5 || marks[index] === 1 ? 1 : 0;
+			if (centre) weight = marked || running > 0.5 ? 1 : 0;
+			else if (!marked) weight = running > 0.5 ? 1 : 0;
 			else weight = allTouched ? 1 : Math.min(1, Math.max(0, running));
 			cells[index] = weight;
 			if (weight > 0) covered = true;
