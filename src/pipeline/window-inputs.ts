@@ -209,26 +209,34 @@ async function readOnTarget(
 }
 
 /**
- * The output window `window` of every input of the plan, by input name. The caller releases them
- * ({@link releaseWindowInputs}) once it has copied what it needs, so the next window's blocks
- * are decoded where these were.
+ * The output window `window` of every input of the plan, by input name, handed to `use` and
+ * released once it settles, so the next window's blocks are decoded where these were: what
+ * `use` returns must hold copies, never views of the inputs. Releasing here rather than in each
+ * process means no process can keep a window's blocks past its message by forgetting to.
  */
-export async function readWindowInputs(
+export async function withWindowInputs<T>(
 	env: Env,
 	job: JobRecord,
 	plan: JobPlan,
 	window: PixelWindow,
-): Promise<Map<string, DecodedInput>> {
+	use: (inputs: ReadonlyMap<string, DecodedInput>) => T | Promise<T>,
+): Promise<T> {
 	const allowedHosts = job.request.remote?.allowed_hosts ?? null;
 	const budget = jobRemoteBudget(env, job.id);
+	let inputs: Map<string, DecodedInput>;
 	try {
-		return await readInputs(env, { allowedHosts, budget }, plan, window);
+		inputs = await readInputs(env, { allowedHosts, budget }, plan, window);
 	} finally {
 		await budget.settle();
 	}
+	try {
+		return await use(inputs);
+	} finally {
+		releaseWindowInputs(inputs);
+	}
 }
 
-/** Releases the decoded windows of {@link readWindowInputs}; their samples are not read after this. */
-export function releaseWindowInputs(inputs: ReadonlyMap<string, DecodedInput>): void {
+/** Releases decoded windows; their samples are not read after this. */
+function releaseWindowInputs(inputs: ReadonlyMap<string, DecodedInput>): void {
 	for (const { window } of inputs.values()) window.release();
 }

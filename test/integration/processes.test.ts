@@ -20,7 +20,7 @@ import { registerStage } from "../../src/pipeline/registry";
 import type { Process } from "../../src/pipeline/stage";
 import { done, type StageHandler } from "../../src/pipeline/stage";
 import { pipelineStages } from "../../src/pipeline/stages";
-import { readWindowInputs } from "../../src/pipeline/window-inputs";
+import { withWindowInputs } from "../../src/pipeline/window-inputs";
 import { SAMPLE_ARRAYS } from "../../src/raster/samples";
 import { ITEM_ARTIFACT, singleDateTime } from "../../src/stac/item";
 import { objectKeys } from "../../src/storage/keys";
@@ -54,19 +54,20 @@ const validPixelCount: Process = {
 			failuresToCome.set(window.index, failures - 1);
 			throw new Error("a transient fault");
 		}
-		const decoded = await readWindowInputs(stageEnv, job, plan, window);
 		const pixels = (window.rowEnd - window.rowStart) * (window.colEnd - window.colStart);
 		const valid = new Uint8Array(pixels).fill(1);
-		for (const input of plan.inputs) {
-			const band = decoded.get(input.name);
-			const type = band?.window.sampleTypes[band.position];
-			if (!band || !type) throw new Error(`input ${input.name} was not read`);
-			const samples = new SAMPLE_ARRAYS[type](pixels);
-			band.window.copyBand(band.position, samples);
-			samples.forEach((sample, i) => {
-				if (sample === band.nodata || Number.isNaN(sample)) valid[i] = 0;
-			});
-		}
+		await withWindowInputs(stageEnv, job, plan, window, (decoded) => {
+			for (const input of plan.inputs) {
+				const band = decoded.get(input.name);
+				const type = band?.window.sampleTypes[band.position];
+				if (!band || !type) throw new Error(`input ${input.name} was not read`);
+				const samples = new SAMPLE_ARRAYS[type](pixels);
+				band.window.copyBand(band.position, samples);
+				samples.forEach((sample, i) => {
+					if (sample === band.nodata || Number.isNaN(sample)) valid[i] = 0;
+				});
+			}
+		});
 		return { valid: valid.reduce((sum, flag) => sum + flag, 0), pixels };
 	},
 	async publish({ env: stageEnv, job }) {

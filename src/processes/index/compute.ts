@@ -15,7 +15,7 @@ import type { JobRecord } from "../../db/jobs";
 import { type CompiledFormula, jobFormula } from "../../indices/formula";
 import type { JobPlan, StripSpan } from "../../pipeline/plan";
 import type { StageContext } from "../../pipeline/stage";
-import { type DecodedInput, readWindowInputs, releaseWindowInputs } from "../../pipeline/window-inputs";
+import { type DecodedInput, withWindowInputs } from "../../pipeline/window-inputs";
 import { aoiCentreMask } from "../../raster/aoi";
 import { applyMask, type MaskRule } from "../../raster/mask";
 import type { PixelWindow } from "../../raster/read";
@@ -37,27 +37,11 @@ export async function computeIndexWindow(
 ): Promise<StripOutput> {
 	const formula = jobFormula(job);
 	if (!formula) throw new Error(`job ${job.id} has no compiled formula`);
-	const computed = await readAndCompute(env, job, plan, formula, window);
+	// The decoded blocks are released once the strip is computed, before anything is stored.
+	const computed = await withWindowInputs(env, job, plan, window, (decodedInputs) =>
+		computeFromInputs(job, plan, formula, window, decodedInputs),
+	);
 	return storeStrip(env, job.id, window.index, computed);
-}
-
-/**
- * Decodes the window of every input, then computes the strip from it. The decoded blocks are
- * dropped when this returns, before anything is stored.
- */
-async function readAndCompute(
-	env: Env,
-	job: JobRecord,
-	plan: JobPlan,
-	formula: CompiledFormula,
-	window: PixelWindow,
-): Promise<ChunkOutput> {
-	const decodedInputs = await readWindowInputs(env, job, plan, window);
-	try {
-		return await computeFromInputs(job, plan, formula, window, decodedInputs);
-	} finally {
-		releaseWindowInputs(decodedInputs);
-	}
 }
 
 async function computeFromInputs(

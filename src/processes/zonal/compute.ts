@@ -11,7 +11,7 @@ import type { JobRecord } from "../../db/jobs";
 import { type CompiledFormula, jobFormula } from "../../indices/formula";
 import type { StripSpan } from "../../pipeline/plan";
 import type { StageContext } from "../../pipeline/stage";
-import { type DecodedInput, readWindowInputs, releaseWindowInputs } from "../../pipeline/window-inputs";
+import { type DecodedInput, withWindowInputs } from "../../pipeline/window-inputs";
 import { CoverageScratch, type PixelCoverage, pixelCoverage } from "../../raster/coverage";
 import { MASK_FATE, type MaskRule, maskFates } from "../../raster/mask";
 import type { PixelWindow } from "../../raster/read";
@@ -191,9 +191,8 @@ export async function computeZonalWindow(
 	const rule = job.request.coverage ?? "fraction";
 	const formula = jobFormula(job);
 	if (!formula) throw new Error(`job ${job.id} has no compiled formula`);
-	const decoded = await readWindowInputs(env, job, datePlan(plan, date), window);
 	const stored = new WindowFieldsWriter();
-	try {
+	await withWindowInputs(env, job, datePlan(plan, date), window, (decoded) => {
 		const samples = windowSamples(job, requestDate, decoded, window, formula);
 		const extents = featureExtents(features, date.grid, datePath(job.request, planned.date), planned.features);
 		// One accumulator and one coverage scratch for all the window's fields, one field at a time.
@@ -208,9 +207,7 @@ export async function computeZonalWindow(
 			if (contains(window, extent.window)) stored.finish(f, zoneStatistics(accumulator, job.request));
 			else stored.cut(f, accumulator.toBytes());
 		});
-	} finally {
-		releaseWindowInputs(decoded);
-	}
+	});
 	await env.BUCKET.put(objectKeys.zonalWindow(job.id, window.index), stored.toBytes());
 	return { fields: planned.features.length, partial_fields: stored.partialFields };
 }

@@ -41,7 +41,7 @@ export function zonalPlan(job: JobRecord): ZonalPlan {
 	return plan;
 }
 
-/** The plan as readWindowInputs reads one date: its grid and its inputs alone. */
+/** The plan as withWindowInputs reads one date: its grid and its inputs alone. */
 export function datePlan(plan: ZonalPlan, date: PlannedDate): JobPlan {
 	const { zonal: _, area: __, ...rest } = plan;
 	const inputs = new Set(date.inputs);
