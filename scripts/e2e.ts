@@ -38,7 +38,7 @@ import {
 	waitForHealth,
 } from "./dev-server";
 import { checkDocsPage } from "./docs-browser-check";
-import { checkJobPage } from "./job-page-check";
+import { checkJobPage, deliverySpans } from "./job-page-check";
 import { validateStacItem } from "./stac-validate";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -605,7 +605,17 @@ async function checkJobPages(api: string, indexJob: string | undefined, fieldJob
 	await fetch(`${api}/v1/uploads/${nir}`, { method: "DELETE", headers: DEV_AUTH });
 	type PageJob = Parameters<typeof checkJobPage>[2];
 	const pages: [string, () => Promise<PageJob>][] = [
-		["running", async () => ({ id: live, expected: "live" })],
+		[
+			"running",
+			async () => {
+				// A job still queued has no stage attempt to draw: its page is opened once ingest has begun.
+				const deadline = performance.now() + JOB_TIMEOUT_MS;
+				while ((await deliverySpans(api, DEVELOPMENT_API_KEY, live)) === 0 && performance.now() < deadline) {
+					await sleep(250);
+				}
+				return { id: live, expected: "live" };
+			},
+		],
 		...(indexJob
 			? [
 					["index", async () => ({ id: indexJob, expected: "succeeded", results: "index" })] as [

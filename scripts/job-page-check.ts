@@ -13,6 +13,15 @@ interface TraceSpans {
 	resourceSpans: { scopeSpans: { spans: { kind: number }[] }[] }[];
 }
 
+/** The queue deliveries (consumer spans: stage attempts and windows) in the job's trace so far. */
+export async function deliverySpans(api: string, key: string, jobId: string): Promise<number> {
+	const response = await fetch(`${api}/v1/jobs/${jobId}/trace`, { headers: { authorization: `Bearer ${key}` } });
+	const trace = (await response.json()) as TraceSpans;
+	return trace.resourceSpans
+		.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans))
+		.filter((span) => span.kind === 5).length;
+}
+
 export async function checkJobPage(
 	api: string,
 	key: string,
@@ -32,12 +41,7 @@ export async function checkJobPage(
 		if (job.expected !== "live") await page.locator("body[data-ready=true]").waitFor({ timeout: 30_000 });
 		await page.locator("#gantt-section").waitFor({ timeout: 15_000 });
 		const bars = await page.getByTestId("gantt-bar").count();
-		const trace = (await (
-			await fetch(`${api}/v1/jobs/${job.id}/trace`, { headers: { authorization: `Bearer ${key}` } })
-		).json()) as TraceSpans;
-		const deliveries = trace.resourceSpans
-			.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans))
-			.filter((span) => span.kind === 5).length;
+		const deliveries = await deliverySpans(api, key, job.id);
 		const checks: DocsCheck[] = [
 			{
 				label: "GET /v1/jobs/{id}/view without a key: 200",
