@@ -37,6 +37,8 @@ export const SCENE_CACHE = join(ROOT, "artifacts", "bench-scene");
 export const MiB = 1024 * 1024;
 export const vars = wranglerVars();
 export const CPU_LIMIT_MS = 30_000;
+/** An isolate's memory limit: 128 MB (decimal), about 122 MiB. */
+export const ISOLATE_MEMORY_BYTES = 128_000_000;
 export const TRACE_ID = "0af7651916cd43dd8448eb211c80319c";
 
 /**

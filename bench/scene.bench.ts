@@ -55,7 +55,7 @@ import { storeWorkingSetBytes } from "../src/pipeline/store/budget";
 import { RangedSource } from "../src/raster/ranged-source";
 import {
 	CPU_LIMIT_MS,
-	MiB,
+	ISOLATE_MEMORY_BYTES,
 	mib,
 	SCENE_CACHE,
 	scenePair,
@@ -67,7 +67,6 @@ import {
 
 const STRIP_BUDGET_BYTES = Number(vars.STRIP_BUDGET_BYTES);
 const STORE_BUDGET_BYTES = Number(vars.STORE_BUDGET_BYTES);
-const WORKER_MEMORY_LIMIT = 128 * MiB;
 
 /**
  * `path` in GDAL's default GeoTIFF layout, full-width strips (one row each at this width), the
@@ -436,7 +435,7 @@ console.log(
 );
 console.log(`| memory: held between invocations, growth over the run (post-GC level) | ${mib(retained)} |`);
 console.log(
-	`| memory: an isolate's worst case measured, the three above together | ${mib(isolateWorst)} of 122 MiB (128 MB); code, modules and runtime not included (about 10 MiB, src/isolate-memory.ts) |`,
+	`| memory: an isolate's worst case measured, the three above together | ${mib(isolateWorst)} of ${mib(ISOLATE_MEMORY_BYTES)} (128 MB); code, modules and runtime not included (about 10 MiB, src/isolate-memory.ts) |`,
 );
 if (gdal) {
 	console.log(
@@ -460,7 +459,7 @@ console.log(
 );
 const slowest = slowestBy(invocations, (invocation) => invocation.cpuMs);
 console.log(
-	`goals: an isolate's worst case under 128 MB: ${isolateWorst < WORKER_MEMORY_LIMIT ? "yes" : "NO"}; compute's peak (garbage included) under its ${mib(STRIP_BUDGET_BYTES)} budget: ${(steps.find((step) => step.step === "compute")?.peak.peakBytes ?? 0) <= STRIP_BUDGET_BYTES ? "yes" : "NO"}; every store invocation's peak under STORE_BUDGET_BYTES, ${mib(STORE_BUDGET_BYTES)} (validate's estimate of the live set: ${mib(storeWorkingSetBytes(sceneSize.width, sceneSize.height))}): ${steps.filter((step) => step.step.startsWith("store")).every((step) => step.peak.peakBytes <= STORE_BUDGET_BYTES) ? "yes" : "NO"}; slowest under 30 s CPU: ${slowest.cpuMs < CPU_LIMIT_MS ? "yes" : "NO"}${gdal ? `; critical path CPU at most 1/10 of gdal_calc's: ${criticalCpuMs / 1000 <= gdal.cpuSeconds / 10 ? "yes" : "NO"}; summed CPU at most 0.6x gdal_calc: ${cpuMs / 1000 <= 0.6 * gdal.cpuSeconds ? "yes" : "NO"}` : ""}`,
+	`goals: an isolate's worst case under 128 MB: ${isolateWorst < ISOLATE_MEMORY_BYTES ? "yes" : "NO"}; compute's peak (garbage included) under its ${mib(STRIP_BUDGET_BYTES)} budget: ${(steps.find((step) => step.step === "compute")?.peak.peakBytes ?? 0) <= STRIP_BUDGET_BYTES ? "yes" : "NO"}; every store invocation's peak under STORE_BUDGET_BYTES, ${mib(STORE_BUDGET_BYTES)} (validate's estimate of the live set: ${mib(storeWorkingSetBytes(sceneSize.width, sceneSize.height))}): ${steps.filter((step) => step.step.startsWith("store")).every((step) => step.peak.peakBytes <= STORE_BUDGET_BYTES) ? "yes" : "NO"}; slowest under 30 s CPU: ${slowest.cpuMs < CPU_LIMIT_MS ? "yes" : "NO"}${gdal ? `; critical path CPU at most 1/10 of gdal_calc's: ${criticalCpuMs / 1000 <= gdal.cpuSeconds / 10 ? "yes" : "NO"}; summed CPU at most 0.6x gdal_calc: ${cpuMs / 1000 <= 0.6 * gdal.cpuSeconds ? "yes" : "NO"}` : ""}`,
 );
 mkdirSync(SCENE_CACHE, { recursive: true });
 writeFileSync(
