@@ -6,7 +6,9 @@
  * Every check is here, on the value as parsed from JSON, so that each problem names the feature
  * (`features[3].geometry.coordinates[0]`, under the caller's prefix) whichever request carried
  * it; the schema only documents the shape. Structure, ranges and ring closure are checked by
- * hand; self-intersections by @turf/kinks, which reports where rings cross or touch (it compares
+ * hand; a ring whose positions all lie on one line (which crosses nothing kinks can see, yet
+ * encloses no area) by robust-predicates' exact orientation; self-intersections by @turf/kinks,
+ * which reports where rings cross or touch (it compares
  * every pair of a feature's edges, hence MAX_FEATURE_VERTICES); holes and nested polygons, which
  * cross nothing, by @turf/boolean-point-in-polygon. @turf/boolean-valid is not used: it finds
  * nothing kinks does not, bar a ring doubling back on itself, misses a hole outside its shell,
@@ -15,6 +17,7 @@
 import { z } from "@hono/zod-openapi";
 import { booleanPointInPolygon } from "@turf/boolean-point-in-polygon";
 import { kinks } from "@turf/kinks";
+import { orient2d } from "robust-predicates";
 import { ApiError, type FieldError } from "../errors/api-error";
 
 /** A feature as a job uses it; `polygons` is its geometry as a MultiPolygon's coordinates. */
@@ -267,12 +270,22 @@ function boundsWithin(inner: readonly number[], outer: readonly number[]): boole
 	return w >= ow && s >= os && e <= oe && n <= on;
 }
 
+/**
+ * Whether every position of a ring (no repeated consecutive positions) lies on the line through
+ * its first two, decided exactly: such a ring doubles back along itself, which GEOS reports as a
+ * self-intersection and kinks, comparing edges that overlap without crossing, does not.
+ */
+function onOneLine(ring: Ring): boolean {
+	const [[ax, ay], [bx, by]] = ring as [[number, number], [number, number]];
+	return ring.every(([cx, cy]) => orient2d(ax, ay, bx, by, cx, cy) === 0);
+}
+
 /** A point to 7 decimals (about a centimetre), not the float noise of the intersection's arithmetic. */
 const formatPoint = ([lon, lat]: number[]) => `[${Number(lon?.toFixed(7))}, ${Number(lat?.toFixed(7))}]`;
 
 /**
- * Reports what makes a well-formed geometry invalid: a ring with fewer than 3 distinct
- * positions, rings that cross or touch (themselves or each other), a hole outside its
+ * Reports what makes a well-formed geometry invalid: a ring with fewer than 3 distinct or all
+ * collinear positions, rings that cross or touch (themselves or each other), a hole outside its
  * polygon's exterior ring, or a MultiPolygon's polygon inside another. True when it is valid.
  */
 function checkGeometry(
@@ -287,6 +300,15 @@ function checkGeometry(
 		polygon.forEach((ring, r) => {
 			if (ring.length < 4) {
 				report(`${coordinatesAt(k)}[${r}]`, "the ring has fewer than 3 distinct positions: it encloses no area");
+				valid = false;
+			}
+		});
+	});
+	if (!valid) return false;
+	polygons.forEach((polygon, k) => {
+		polygon.forEach((ring, r) => {
+			if (onOneLine(ring)) {
+				report(`${coordinatesAt(k)}[${r}]`, "the ring's positions all lie on one line: it encloses no area");
 				valid = false;
 			}
 		});

@@ -189,6 +189,32 @@ describe("a field collection's geometry", () => {
 			"at least 4 positions",
 		],
 		[
+			"a ring whose positions all lie on one line (no area, yet crossing nothing)",
+			feature(
+				polygon([
+					[16, 47],
+					[16.01, 47],
+					[16.02, 47],
+					[16, 47],
+				]),
+			),
+			"features[1].geometry.coordinates[0]",
+			"the ring's positions all lie on one line: it encloses no area",
+		],
+		[
+			"a ring doubling back along a slanted line",
+			feature(
+				polygon([
+					[16, 47],
+					[16.25, 47.125],
+					[16.5, 47.25],
+					[16, 47],
+				]),
+			),
+			"features[1].geometry.coordinates[0]",
+			"all lie on one line",
+		],
+		[
 			"a self-intersecting ring (a bow tie)",
 			feature(
 				polygon([
