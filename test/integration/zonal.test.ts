@@ -31,6 +31,17 @@ import rotated from "../fixtures/t2/rotated_10m.tif";
 import sclD1 from "../fixtures/t2/scl_d1.tif";
 import sclD2 from "../fixtures/t2/scl_d2.tif";
 import sclD3 from "../fixtures/t2/scl_d3.tif";
+import crsCases from "../fixtures/zonal-crs/cases.json";
+import laea3035Nir from "../fixtures/zonal-crs/laea_3035_nir.tif";
+import laea3035Red from "../fixtures/zonal-crs/laea_3035_red.tif";
+import lambert932154Nir from "../fixtures/zonal-crs/lambert93_2154_nir.tif";
+import lambert932154Red from "../fixtures/zonal-crs/lambert93_2154_red.tif";
+import lonlat4326Nir from "../fixtures/zonal-crs/lonlat_4326_nir.tif";
+import lonlat4326Red from "../fixtures/zonal-crs/lonlat_4326_red.tif";
+import utmSouth32733Nir from "../fixtures/zonal-crs/utm_south_32733_nir.tif";
+import utmSouth32733Red from "../fixtures/zonal-crs/utm_south_32733_red.tif";
+import webMercator3857Nir from "../fixtures/zonal-crs/web_mercator_3857_nir.tif";
+import webMercator3857Red from "../fixtures/zonal-crs/web_mercator_3857_red.tif";
 import { api, apiWith, expectProblem, json, submitJob, upload, waitForJob } from "../helpers";
 import { openRaster, wholeWindow } from "../rasters";
 
@@ -49,6 +60,16 @@ const files: Record<string, ArrayBuffer> = {
 	"red_d3.tif": redD3,
 	"nir_d3.tif": nirD3,
 	"scl_d3.tif": sclD3,
+	"laea_3035_red.tif": laea3035Red,
+	"laea_3035_nir.tif": laea3035Nir,
+	"lonlat_4326_red.tif": lonlat4326Red,
+	"lonlat_4326_nir.tif": lonlat4326Nir,
+	"utm_south_32733_red.tif": utmSouth32733Red,
+	"utm_south_32733_nir.tif": utmSouth32733Nir,
+	"web_mercator_3857_red.tif": webMercator3857Red,
+	"web_mercator_3857_nir.tif": webMercator3857Nir,
+	"lambert93_2154_red.tif": lambert932154Red,
+	"lambert93_2154_nir.tif": lambert932154Nir,
 };
 
 /** A field's statistics as the outputs give them (with its date in a series). */
@@ -195,6 +216,31 @@ describe("zonal statistics against Shapely and numpy", () => {
 		const records = await parquetReadObjects({ file: parquet });
 		expect(records.map((record) => record.id)).toEqual(Object.keys(expected));
 	});
+});
+
+describe("zonal statistics on grids in other CRSs, against Shapely and pyproj (test/fixtures/zonal-crs)", () => {
+	for (const [name, spec] of Object.entries(crsCases)) {
+		it(`${name} (EPSG:${spec.epsg}): every field's statistics, its vertices transformed from longitude/latitude`, async () => {
+			const response = await submitJob({
+				process: "zonal_statistics",
+				index: "ndvi",
+				inputs: await uploadedInputs({ red: { file: spec.red }, nir: { file: spec.nir } }),
+				zones: spec.zones,
+			});
+			const created = await json<{ id: string }>(response);
+			expect(response.status, JSON.stringify(created)).toBe(202);
+			const job = await waitForJob(created.id);
+			expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+			const geojson = await json<ZonesGeoJson>(await artifact(job.id, "zones.geojson"));
+			const expected = spec.expected as Record<string, Statistics>;
+			expect(geojson.features.map((feature) => feature.id)).toEqual(Object.keys(expected));
+			for (const feature of geojson.features) {
+				const statistics = feature.properties.statistics;
+				if (!statistics) throw new Error(`${feature.id} has no statistics`);
+				expectStatistics(statistics, expected[feature.id] as Statistics, `${name} ${feature.id}`);
+			}
+		});
+	}
 });
 
 describe("zonal statistics: plans, options and what the job shows", () => {
