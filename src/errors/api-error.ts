@@ -81,10 +81,18 @@ export function jobProblem(error: unknown, jobId: string, traceId: string): Prob
 	return toProblem(error, { instance: `/v1/jobs/${jobId}`, traceId });
 }
 
-/** Dotted path of a zod issue (`inputs.red.band`), with the request part it came from. */
-function issuePath(prefix: string, path: readonly PropertyKey[]): string {
-	const segments = path.map((segment) => String(segment));
-	return [prefix, ...segments].filter((segment) => segment !== "").join(".");
+/**
+ * A path into the request, names dotted and positions in brackets (`inputs.red.band`,
+ * `dates[1].datetime`, `features[3].geometry`), under `prefix` (the request part, e.g. `query`):
+ * zod's issues and the checks outside the schema name one field one way.
+ */
+export function fieldPath(segments: readonly PropertyKey[], prefix = ""): string {
+	let written = prefix;
+	for (const segment of segments) {
+		if (typeof segment === "number") written += `[${segment}]`;
+		else if (String(segment) !== "") written += written === "" ? String(segment) : `.${String(segment)}`;
+	}
+	return written;
 }
 
 export function validationError(target: string, error: ZodError): ApiError {
@@ -92,8 +100,8 @@ export function validationError(target: string, error: ZodError): ApiError {
 	// An unknown key is reported at the key itself, so a client sees which field to remove.
 	const errors = error.issues.flatMap((issue) =>
 		issue.code === "unrecognized_keys"
-			? issue.keys.map((key) => ({ path: issuePath(prefix, [...issue.path, key]), message: "unknown field" }))
-			: [{ path: issuePath(prefix, issue.path) || "(body)", message: issue.message }],
+			? issue.keys.map((key) => ({ path: fieldPath([...issue.path, key], prefix), message: "unknown field" }))
+			: [{ path: fieldPath(issue.path, prefix) || "(body)", message: issue.message }],
 	);
 	const summary = errors.map((entry) => `${entry.path}: ${entry.message}`).join("; ");
 	return new ApiError("validation-failed", summary, { errors });

@@ -124,7 +124,15 @@ export const ProblemSchema = z
 		instance: z.string().nullable().openapi({ example: "/v1/jobs/job_0123456789abcdef01234567" }),
 		trace_id: z.string().openapi({ example: "4bf92f3577b34da6a3ce929d0e0e4736" }),
 		errors: z
-			.array(z.object({ path: z.string(), message: z.string() }))
+			.array(
+				z.object({
+					path: z.string().openapi({
+						description:
+							"The request field: names dotted, positions in brackets (`inputs.red.band`, `dates[1].datetime`, `features[3].geometry`)",
+					}),
+					message: z.string(),
+				}),
+			)
 			.optional()
 			.openapi({ example: [{ path: "inputs.nir", message: "not on the grid of inputs.red" }] }),
 	})

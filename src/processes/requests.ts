@@ -30,7 +30,7 @@ type RequestFields = Parameters<typeof zonalRequestIssues>[0];
 export function processRequestIssues(
 	process: ProcessName,
 	request: RequestFields,
-): { path: string[]; message: string }[] {
+): { path: (string | number)[]; message: string }[] {
 	switch (process) {
 		case "index":
 			if (!request.inputs)

@@ -270,7 +270,7 @@ describe("requests the processes refuse", () => {
 			422,
 			"validation-failed",
 		);
-		expect(bit.errors?.[0]?.path).toBe("mask.bits.0");
+		expect(bit.errors?.[0]?.path).toBe("mask.bits[0]");
 	});
 
 	it("takes the process by name, and the job says which process ran", async () => {

@@ -228,7 +228,7 @@ describe("POST /v1/webhooks", () => {
 
 	it.each([
 		["no events", { url: "https://hooks.test/x/ok", events: [] }, "events"],
-		["an unknown event", { url: "https://hooks.test/x/ok", events: ["job.started"] }, "events.0"],
+		["an unknown event", { url: "https://hooks.test/x/ok", events: ["job.started"] }, "events[0]"],
 		["no url", { events: ["job.failed"] }, "url"],
 		["an unknown field", { url: "https://hooks.test/x/ok", events: ["job.failed"], secret: "mine" }, ""],
 	])("refuses %s", async (_case, body, path) => {
@@ -403,7 +403,7 @@ describe("a job's webhooks, end to end", () => {
 		);
 		expect(problem.errors?.map((error) => error.path)).toEqual(["notify.webhook_ids[1]", "notify.webhook_ids[2]"]);
 		const malformed = await expectProblem(await submitJob(body(["hook-1"])), 422, "validation-failed");
-		expect(malformed.errors?.[0]?.path).toBe("notify.webhook_ids.0");
+		expect(malformed.errors?.[0]?.path).toBe("notify.webhook_ids[0]");
 		await expectProblem(await submitJob(body([])), 422, "validation-failed");
 		// A disabled endpoint cannot be named either.
 		await env.DB.prepare("UPDATE webhook_endpoints SET disabled_at = ? WHERE id = ?")

@@ -629,7 +629,7 @@ describe("zonal statistics: requests it refuses", () => {
 			422,
 			"validation-failed",
 		);
-		expect(problem.errors?.map((error) => error.path)).toContain("dates.1.datetime");
+		expect(problem.errors?.map((error) => error.path)).toContain("dates[1].datetime");
 	});
 
 	it("names the date whose inputs the formula cannot use", async () => {

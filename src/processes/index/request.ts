@@ -85,8 +85,8 @@ export function indexRequestIssues(request: {
 	inputs: Record<string, unknown>;
 	mask?: { input: string } | undefined;
 	grid?: { like: string } | undefined;
-}): { path: string[]; message: string }[] {
-	const issues: { path: string[]; message: string }[] = [];
+}): { path: (string | number)[]; message: string }[] {
+	const issues: { path: (string | number)[]; message: string }[] = [];
 	if ((request.index === undefined) === (request.expression === undefined)) {
 		issues.push({
 			path: [request.index === undefined ? "index" : "expression"],

@@ -104,7 +104,7 @@ const ZONAL_FIELDS = new Set(["zones", "coverage", "percentiles", "min_valid_fra
 const INDEX_ONLY_FIELDS = ["histogram", "output", "grid", "aoi"] as const;
 
 /** The zonal fields a request of another process gives by mistake. */
-export function zonalFieldsGiven(request: Record<string, unknown>): { path: string[]; message: string }[] {
+export function zonalFieldsGiven(request: Record<string, unknown>): { path: (string | number)[]; message: string }[] {
 	return [...ZONAL_FIELDS]
 		.filter((field) => request[field] !== undefined)
 		.map((field) => ({ path: [field], message: "is for jobs of process zonal_statistics" }));
@@ -126,8 +126,8 @@ export function zonalRequestIssues(request: {
 		| { datetime?: string | undefined; inputs: Record<string, unknown>; mask?: { input: string } | undefined }[]
 		| undefined;
 	[field: string]: unknown;
-}): { path: string[]; message: string }[] {
-	const issues: { path: string[]; message: string }[] = [];
+}): { path: (string | number)[]; message: string }[] {
+	const issues: { path: (string | number)[]; message: string }[] = [];
 	if (request.zones === undefined)
 		issues.push({ path: ["zones"], message: "give the fields: a field_set_id or a FeatureCollection" });
 	if ((request.index === undefined) === (request.expression === undefined)) {
@@ -151,7 +151,11 @@ export function zonalRequestIssues(request: {
 	if (request.dates && request.mask) {
 		issues.push({ path: ["mask"], message: "a time series gives each date its own mask (dates[].mask)" });
 	}
-	const maskIssue = (inputs: Record<string, unknown>, mask: { input: string } | undefined, path: string[]) => {
+	const maskIssue = (
+		inputs: Record<string, unknown>,
+		mask: { input: string } | undefined,
+		path: (string | number)[],
+	) => {
 		if (mask && !Object.hasOwn(inputs, mask.input)) {
 			const names = Object.keys(inputs).join(", ");
 			issues.push({ path: [...path, "mask", "input"], message: `names no input (the inputs are ${names})` });
@@ -159,7 +163,7 @@ export function zonalRequestIssues(request: {
 	};
 	if (request.inputs) maskIssue(request.inputs, request.mask, []);
 	request.dates?.forEach((date, i) => {
-		maskIssue(date.inputs, date.mask, ["dates", String(i)]);
+		maskIssue(date.inputs, date.mask, ["dates", i]);
 	});
 	const firstAt = new Map<string, number>();
 	request.dates?.forEach((date, i) => {
@@ -170,7 +174,7 @@ export function zonalRequestIssues(request: {
 		if (first === undefined) firstAt.set(instant, i);
 		else
 			issues.push({
-				path: ["dates", String(i), "datetime"],
+				path: ["dates", i, "datetime"],
 				message: `is the datetime of dates[${first}] too; a series has one entry per date`,
 			});
 	});

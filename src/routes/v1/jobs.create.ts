@@ -23,7 +23,7 @@ import { findFieldSet } from "../../db/field-sets";
 import { admitJob, failJob, getTenantJob, type JobRecord, type JobRequest, type JobSpans } from "../../db/jobs";
 import { findUploads } from "../../db/uploads";
 import { enabledWebhookIds } from "../../db/webhooks";
-import { ApiError, type FieldError, jobProblem } from "../../errors/api-error";
+import { ApiError, type FieldError, fieldPath, jobProblem } from "../../errors/api-error";
 import { keyedHeaders, locationHeader, problemResponses, responseHeaders } from "../../errors/openapi";
 import { checkFieldCollection, fieldLimits } from "../../fields/collection";
 import { FIELD_SET_ID_PATTERN, newJobId, sha256Hex } from "../../ids";
@@ -175,11 +175,10 @@ interface RequestedInput {
 /** Every input of a request: its own, or each date's. */
 function requestInputs(request: Pick<CreateJob, "inputs" | "dates">): RequestedInput[] {
 	const named = (inputs: Record<string, JobInput> = {}, date: number | null) =>
-		Object.entries(inputs).map(([name, input]) => ({
-			path: `${date === null ? "" : `dates[${date}].`}inputs.${name}`,
-			segments: [...(date === null ? [] : ["dates", date]), "inputs", name],
-			input,
-		}));
+		Object.entries(inputs).map(([name, input]) => {
+			const segments = [...(date === null ? [] : ["dates", date]), "inputs", name];
+			return { path: fieldPath(segments), segments, input };
+		});
 	return [...named(request.inputs ?? {}, null), ...(request.dates ?? []).flatMap((date, i) => named(date.inputs, i))];
 }
 
@@ -190,10 +189,7 @@ function requestUrls(
 	const urls: { path: string; segments: (string | number)[]; url: string }[] = [];
 	const add = (segments: (string | number)[], url: string | undefined) => {
 		if (url === undefined) return;
-		const path = segments
-			.map((segment, i) => (typeof segment === "number" ? `[${segment}]` : `${i > 0 ? "." : ""}${segment}`))
-			.join("");
-		urls.push({ path, segments, url });
+		urls.push({ path: fieldPath(segments), segments, url });
 	};
 	for (const { segments, input } of requestInputs(request)) {
 		add([...segments, "href"], input.href);

@@ -70,6 +70,9 @@ export type Problem = {
     instance: string | null;
     trace_id: string;
     errors?: Array<{
+        /**
+         * The request field: names dotted, positions in brackets (`inputs.red.band`, `dates[1].datetime`, `features[3].geometry`)
+         */
         path: string;
         message: string;
     }>;
