@@ -14,6 +14,7 @@ export const problemTypes = {
 	"invalid-formula": { status: 422, title: "The formula or its constants cannot be compiled" },
 	"unknown-upload": { status: 422, title: "An input names an upload that does not exist" },
 	"invalid-inputs": { status: 422, title: "The inputs do not fit the index" },
+	"unknown-field-set": { status: 422, title: "The zones name a field set that does not exist" },
 	"not-found": { status: 404, title: "No such resource" },
 	"range-not-satisfiable": { status: 416, title: "The requested range is outside the resource" },
 	"upload-part-mismatch": { status: 422, title: "The part does not fit the upload" },

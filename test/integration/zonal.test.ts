@@ -44,6 +44,7 @@ import webMercator3857Nir from "../fixtures/zonal-crs/web_mercator_3857_nir.tif"
 import webMercator3857Red from "../fixtures/zonal-crs/web_mercator_3857_red.tif";
 import { api, apiWith, expectProblem, json, submitJob, upload, waitForJob } from "../helpers";
 import { openRaster, wholeWindow } from "../rasters";
+import { createTenantKey } from "../tenants";
 
 const files: Record<string, ArrayBuffer> = {
 	"red_10m.tif": red10,
@@ -456,9 +457,24 @@ describe("zonal statistics: requests it refuses", () => {
 				zones: { field_set_id: "fld_0123456789abcdef01234567" },
 			}),
 			422,
-			"invalid-inputs",
+			"unknown-field-set",
 		);
 		expect(missing.errors?.[0]?.path).toBe("zones.field_set_id");
+
+		const { key } = await createTenantKey();
+		const theirs = await json<{ id: string }>(
+			await api("/v1/fields", {
+				method: "POST",
+				headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+				body: JSON.stringify(fields),
+			}),
+		);
+		const borrowed = await expectProblem(
+			await submitJob({ process: "zonal_statistics", index: "ndvi", inputs, zones: { field_set_id: theirs.id } }),
+			422,
+			"unknown-field-set",
+		);
+		expect(borrowed.detail).toBe(`field set ${theirs.id} does not exist`);
 	});
 
 	it("refuses a bad geometry inline, naming the feature", async () => {

@@ -443,7 +443,7 @@ async function storedZones(
 		}
 		const fieldSet = await findFieldSet(env.DB, tenantId, id);
 		if (!fieldSet || !(await copyFieldCollection(env.BUCKET, fieldSet.objectKey, objectKey))) {
-			throw new ApiError("invalid-inputs", `field set ${id} does not exist`, {
+			throw new ApiError("unknown-field-set", `field set ${id} does not exist`, {
 				errors: [{ path: "zones.field_set_id", message: `field set ${id} does not exist` }],
 			});
 		}
