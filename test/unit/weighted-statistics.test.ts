@@ -165,6 +165,22 @@ describe("WeightedStatistics", () => {
 		expect(read.finish([2, 50, 98])).toEqual(expected);
 	});
 
+	it("finishes a field after clear as a fresh accumulator does, whether or not a larger field came before", () => {
+		const random = seededRandom(34);
+		const small = Array.from({ length: 300 }, (): [number, number] => [Math.fround(random() - 0.5), random()]);
+		const expected = accumulate(small).finish([2, 50, 98]);
+		const reused = new WeightedStatistics();
+		// Past the pairs clear() keeps arrays for, and then under it.
+		for (const length of [100_000, 1000]) {
+			for (let i = 0; i < length; i++) reused.add(random(), random());
+			reused.addNodata(1);
+			reused.clear();
+			for (const [value, weight] of small) reused.add(value, weight);
+			expect(reused.finish([2, 50, 98])).toEqual(expected);
+			reused.clear();
+		}
+	});
+
 	it("finishes a million pairs exactly and quickly", () => {
 		const random = seededRandom(8);
 		const statistics = new WeightedStatistics();

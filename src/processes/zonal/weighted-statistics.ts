@@ -44,6 +44,12 @@ export interface FeatureStatistics {
 export const EXACT_PAIRS_LIMIT = 1_000_000;
 
 const INITIAL_CAPACITY = 64;
+/**
+ * The most pairs whose arrays {@link WeightedStatistics.clear} keeps (768 KiB): an accumulator
+ * lives as long as the isolate (see zonal compute), and a larger field's 12 bytes a pair would
+ * stay held through the messages after it.
+ */
+const RETAINED_CAPACITY = 65_536;
 /** nodata weight, masked weight, pair count (or SKETCHED), as float64s before the rest. */
 const HEADER_FLOATS = 3;
 /** The pair count a sketched partial's header gives; its moments and then its sketch follow. */
@@ -203,11 +209,11 @@ export class WeightedStatistics {
 	private maskedWeight = 0;
 
 	/**
-	 * Empties the accumulator for another feature, keeping the pairs' arrays it has grown (a
-	 * window weighs its fields one after another with one accumulator).
+	 * Empties the accumulator for another feature, keeping the pairs' arrays it has grown up to
+	 * RETAINED_CAPACITY (fields are weighed one after another with one accumulator).
 	 */
 	clear(): void {
-		if (this.sketched) {
+		if (this.sketched || this.values.length > RETAINED_CAPACITY) {
 			this.values = new Float32Array(INITIAL_CAPACITY);
 			this.weights = new Float64Array(INITIAL_CAPACITY);
 			this.sketched = null;
