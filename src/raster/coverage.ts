@@ -155,9 +155,23 @@ interface CellDeposits {
  * The weights pixelCoverage returns are a view of them, valid until its next call with the same
  * scratch.
  */
+/**
+ * The most pixels whose deposits {@link CoverageScratch.release} keeps (576 KiB): zonal compute's
+ * scratch lives as long as the isolate, and a large field's 9 bytes a pixel would stay held
+ * through the messages after it.
+ */
+const RETAINED_PIXELS = 65_536;
+
 export class CoverageScratch {
 	private cells = new Float64Array(0);
 	private marks = new Uint8Array(0);
+
+	/** Lets deposits larger than RETAINED_PIXELS go, at the end of a window. */
+	release(): void {
+		if (this.cells.length <= RETAINED_PIXELS) return;
+		this.cells = new Float64Array(0);
+		this.marks = new Uint8Array(0);
+	}
 
 	/** Zeroed deposits for `pixels` pixels. */
 	take(pixels: number): CellDeposits {

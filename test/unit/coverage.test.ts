@@ -3,6 +3,7 @@ import { WeightedStatistics } from "../../src/processes/zonal/weighted-statistic
 import type { Point } from "../../src/raster/aoi";
 import {
 	type CoverageRule,
+	CoverageScratch,
 	type FeatureGeometry,
 	type PixelCoverage,
 	pixelCoverage,
@@ -343,6 +344,22 @@ const GDAL_CASES: Record<
 		allTouched: ["########", "########", "########", "###..###", "###..###", "########", "########", "########"],
 	},
 };
+
+describe("coverage scratch", () => {
+	it("gives zeroed deposits of the size asked, and lets a large field's go when released", () => {
+		const scratch = new CoverageScratch();
+		const large = scratch.take(200_000);
+		large.cells.fill(0.5);
+		large.marks.fill(1);
+		expect(scratch.take(10).cells.buffer.byteLength).toBe(200_000 * 8);
+		scratch.release();
+		const small = scratch.take(10);
+		expect(small.cells.buffer.byteLength).toBe(10 * 8);
+		expect([...small.cells, ...small.marks].every((value) => value === 0)).toBe(true);
+		scratch.release();
+		expect(scratch.take(10).cells.buffer).toBe(small.cells.buffer);
+	});
+});
 
 describe("center and all_touched against GDAL's rasterizer", () => {
 	for (const [name, spec] of Object.entries(GDAL_CASES)) {

@@ -215,8 +215,9 @@ export async function computeZonalWindow(
 			if (contains(window, extent.window)) stored.finish(f, zoneStatistics(accumulator, job.request));
 			else stored.cut(f, accumulator.toBytes());
 		});
-		// Lets a large last field's pairs go rather than hold them until the next window.
+		// Lets a large last field's pairs and deposits go rather than hold them until the next window.
 		accumulator.clear();
+		scratch.release();
 	});
 	await env.BUCKET.put(objectKeys.zonalWindow(job.id, window.index), stored.toBytes());
 	return { fields: planned.features.length, partial_fields: stored.partialFields };

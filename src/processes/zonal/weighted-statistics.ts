@@ -181,7 +181,8 @@ const RADIX_PASSES = 32 / RADIX_BITS;
 /**
  * What {@link WeightedStatistics.finish} sorts in, kept from one call to the next (it is
  * synchronous): a window finishes hundreds of fields, and allocating these per field cost more
- * than the sort itself (bench:fields). Grown, never shrunk; 12 bytes a pair.
+ * than the sort itself (bench:fields). 12 bytes a pair, let go past RETAINED_CAPACITY pairs by
+ * {@link WeightedStatistics.clear}, as the accumulator's own arrays are.
  */
 const finishScratch = {
 	keys: new Uint32Array(0),
@@ -217,6 +218,11 @@ export class WeightedStatistics {
 			this.values = new Float32Array(INITIAL_CAPACITY);
 			this.weights = new Float64Array(INITIAL_CAPACITY);
 			this.sketched = null;
+		}
+		if (finishScratch.keys.length > RETAINED_CAPACITY) {
+			finishScratch.keys = new Uint32Array(0);
+			finishScratch.order = new Uint32Array(0);
+			finishScratch.spare = new Uint32Array(0);
 		}
 		this.pairs = 0;
 		this.nodataWeight = 0;
