@@ -24,7 +24,7 @@
  *     D1 reads                                                              ~ 1 MiB each
  *   zonal compute's accumulator, sort and coverage scratch, kept for the
  *     isolate and let go past 65 536 pairs or pixels after each field and
- *     window (src/processes/zonal/compute.ts)                              ≤ 2 MiB
+ *     window (src/processes/zonal/compute.ts)                               ~ 2 MiB
  *   an HTTP preview redraw (GET preview.png?colormap=…)                     ~20 MiB
  *   code, Wasm modules and the runtime                                      ~10 MiB
  *
