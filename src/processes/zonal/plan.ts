@@ -57,10 +57,23 @@ export function datePlan(plan: ZonalPlan, date: PlannedDate): JobPlan {
 type Box = [number, number, number, number];
 
 function lonLatBox(feature: FieldFeature): Box {
-	const points = feature.polygons.flat(2);
-	const lons = points.map(([lon]) => lon);
-	const lats = points.map(([, lat]) => lat);
-	return [Math.min(...lons), Math.min(...lats), Math.max(...lons), Math.max(...lats)];
+	const box: Box = [
+		Number.POSITIVE_INFINITY,
+		Number.POSITIVE_INFINITY,
+		Number.NEGATIVE_INFINITY,
+		Number.NEGATIVE_INFINITY,
+	];
+	for (const polygon of feature.polygons) {
+		for (const ring of polygon) {
+			for (const [lon, lat] of ring) {
+				box[0] = Math.min(box[0], lon);
+				box[1] = Math.min(box[1], lat);
+				box[2] = Math.max(box[2], lon);
+				box[3] = Math.max(box[3], lat);
+			}
+		}
+	}
+	return box;
 }
 
 /** The area two boxes share (0 when apart). */
@@ -84,7 +97,8 @@ export function fieldsByDate(dates: readonly ZonalDate[], features: readonly Fie
 		const key = new Date(date.datetime).toISOString();
 		groups.set(key, [...(groups.get(key) ?? []), d]);
 	});
-	const boxes = features.map(lonLatBox);
+	// Only an acquisition of several items needs the fields' boxes.
+	const boxes = groups.size === 0 ? [] : features.map(lonLatBox);
 	for (const group of groups.values()) {
 		boxes.forEach((box, f) => {
 			const footprint = (d: number) => dates[d]?.footprint as Box;
