@@ -264,11 +264,16 @@ export async function planZonalJob(
 		const block = alignment(plan.inputs);
 		for (const strip of plan.strips) {
 			// A MultiPolygon's parts read their own blocks, not those of the box around them all.
-			const inStrip = extents.flatMap((extent, f) =>
-				extent?.parts.some((part) => overlap(part, strip)) ? [{ f, parts: extent.parts }] : [],
-			);
+			// Plain loops: every strip looks at every field, and a plan has thousands of fields.
+			const inStrip: { f: number; parts: PixelWindow[] }[] = [];
+			const partsInStrip: PixelWindow[] = [];
+			for (const [f, extent] of extents.entries()) {
+				if (!extent || !overlap(extent.window, strip)) continue;
+				const before = partsInStrip.length;
+				for (const part of extent.parts) if (overlap(part, strip)) partsInStrip.push(part);
+				if (partsInStrip.length > before) inStrip.push({ f, parts: extent.parts });
+			}
 			if (inStrip.length === 0) continue;
-			const partsInStrip = inStrip.flatMap(({ parts }) => parts.filter((part) => overlap(part, strip)));
 			for (const rectangle of blockRectangles(partsInStrip, block, strip)) {
 				const touching = inStrip
 					.filter(({ parts }) => parts.some((part) => overlap(part, rectangle)))
