@@ -264,10 +264,11 @@ export async function planZonalJob(
 		const block = alignment(plan.inputs);
 		for (const strip of plan.strips) {
 			// A MultiPolygon's parts read their own blocks, not those of the box around them all.
-			// Plain loops: every strip looks at every field, and a plan has thousands of fields.
+			// Indexed loops, no closures or iterators: every strip looks at every field of the plan.
 			const inStrip: { f: number; parts: PixelWindow[] }[] = [];
 			const partsInStrip: PixelWindow[] = [];
-			for (const [f, extent] of extents.entries()) {
+			for (let f = 0; f < extents.length; f++) {
+				const extent = extents[f];
 				if (!extent || !overlap(extent.window, strip)) continue;
 				const before = partsInStrip.length;
 				for (const part of extent.parts) if (overlap(part, strip)) partsInStrip.push(part);
