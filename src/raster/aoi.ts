@@ -192,8 +192,7 @@ function converterTo(definition: string): proj4.Converter {
  * null when that CRS is not one proj4 is told here.
  */
 export function lonLatConverter(crs: GeoReference): proj4.Converter | null {
-	const definition = proj4Definition(epsgCodeOf(crs));
-	return definition === null ? null : converterTo(definition);
+	return projectionInto(crs)?.converter ?? null;
 }
 
 /** What a problem calls the geometry being projected, and where it stands in the request. */
@@ -236,6 +235,24 @@ function wgs84UtmProjection(code: number | null): Projection | null {
 }
 
 /**
+ * What projecting into a CRS takes, by the GeoReference object: a zonal job projects each of
+ * thousands of fields on its own, all onto one grid, and parsing the GeoKeys for each cost as much
+ * as projecting a small field. Georeferences are read from files or plans and never changed.
+ */
+const projectionsByCrs = new WeakMap<GeoReference, { converter: proj4.Converter; utm: Projection | null } | null>();
+
+function projectionInto(crs: GeoReference): { converter: proj4.Converter; utm: Projection | null } | null {
+	let found = projectionsByCrs.get(crs);
+	if (found === undefined) {
+		const code = epsgCodeOf(crs);
+		const definition = proj4Definition(code);
+		found = definition === null ? null : { converter: converterTo(definition), utm: wgs84UtmProjection(code) };
+		projectionsByCrs.set(crs, found);
+	}
+	return found;
+}
+
+/**
  * The function taking a longitude and latitude into the raster's CRS, for the area of interest
  * (or another geometry, named by `subject`). Throws ApiError `unsupported-raster` naming the
  * subject's path and the CRS when the raster's CRS is not one proj4 is told here; the function
@@ -245,8 +262,8 @@ export function lonLatProjection(
 	crs: GeoReference,
 	subject: ProjectedSubject = AREA_OF_INTEREST,
 ): (lon: number, lat: number) => { x: number; y: number } {
-	const converter = lonLatConverter(crs);
-	if (converter === null) {
+	const projection = projectionInto(crs);
+	if (projection === null) {
 		throw new ApiError(
 			"unsupported-raster",
 			`${subject.name} cannot be projected into the raster's CRS (${describeCrs(crs)}); supported: ${SUPPORTED_CRSS}`,
@@ -266,7 +283,7 @@ export function lonLatProjection(
 		});
 	// A field set's tens of thousands of vertices are projected on every grid: UTM, the usual
 	// grid, takes the short way, and others {x, y} points, which proj4 would make of [x, y].
-	const utm = wgs84UtmProjection(epsgCodeOf(crs));
+	const { converter, utm } = projection;
 	if (utm) {
 		return function projectToUtm(lon, lat) {
 			const point = utm.forward({ x: lon * RADIANS_PER_DEGREE, y: lat * RADIANS_PER_DEGREE, z: 0 });
