@@ -193,7 +193,17 @@ function fieldWindows(
 	block: { width: number; height: number },
 ): FieldWindow[] {
 	const windows: FieldWindow[] = [];
+	// The box around every field: a strip outside it (most of them, for fields in one region) holds none.
+	const all = { rowStart: Infinity, rowEnd: -Infinity, colStart: Infinity, colEnd: -Infinity };
+	for (const extent of extents) {
+		if (!extent) continue;
+		all.rowStart = Math.min(all.rowStart, extent.window.rowStart);
+		all.rowEnd = Math.max(all.rowEnd, extent.window.rowEnd);
+		all.colStart = Math.min(all.colStart, extent.window.colStart);
+		all.colEnd = Math.max(all.colEnd, extent.window.colEnd);
+	}
 	for (const strip of strips) {
+		if (!overlap(all, strip)) continue;
 		// Indexed loops, no closures or iterators: every strip looks at every field of the plan.
 		const inStrip: { f: number; parts: PixelWindow[] }[] = [];
 		const partsInStrip: PixelWindow[] = [];
