@@ -162,13 +162,15 @@ function readRing(value: unknown, at: string, report: Report): Ring | null {
 	}
 	const ring: Ring = [];
 	let wellFormed = true;
-	value.forEach((position: unknown, p) => {
+	// A loop, not forEach: a job reads its collection's every position again.
+	for (let p = 0; p < value.length; p++) {
+		const position: unknown = value[p];
 		const lon: unknown = Array.isArray(position) ? position[0] : undefined;
 		const lat: unknown = Array.isArray(position) ? position[1] : undefined;
 		if (typeof lon !== "number" || typeof lat !== "number" || !Number.isFinite(lon) || !Number.isFinite(lat)) {
 			report(`${at}[${p}]`, "must be a position: [longitude, latitude]");
 			wellFormed = false;
-			return;
+			continue;
 		}
 		if (Math.abs(lon) > 180) {
 			report(`${at}[${p}][0]`, `longitude ${lon} is outside -180 to 180 (positions are [longitude, latitude])`);
@@ -179,7 +181,7 @@ function readRing(value: unknown, at: string, report: Report): Ring | null {
 			wellFormed = false;
 		}
 		ring.push([lon, lat]);
-	});
+	}
 	if (!wellFormed) return null;
 	if (ring.length < 4) {
 		report(at, `a linear ring needs at least 4 positions; it has ${ring.length}`);
@@ -254,8 +256,14 @@ function withoutRepeats(ring: Ring): Ring {
 }
 
 function ringBounds(ring: Ring): [number, number, number, number] {
-	let [west, south, east, north] = [Infinity, Infinity, -Infinity, -Infinity];
-	for (const [lon, lat] of ring) {
+	let west = Infinity;
+	let south = Infinity;
+	let east = -Infinity;
+	let north = -Infinity;
+	// Indexed, not destructured: a job reads its collection's every exterior ring again.
+	for (const position of ring) {
+		const lon = position[0];
+		const lat = position[1];
 		west = Math.min(west, lon);
 		south = Math.min(south, lat);
 		east = Math.max(east, lon);
@@ -447,7 +455,8 @@ export function checkFieldCollection(
 		}
 		const geometry = readGeometry(feature.geometry, `${at}.geometry`, report);
 		if (!geometry) continue;
-		const positions = geometry.polygons.flat().reduce((sum, ring) => sum + ring.length, 0);
+		let positions = 0;
+		for (const polygon of geometry.polygons) for (const ring of polygon) positions += ring.length;
 		if (positions > MAX_FEATURE_VERTICES) {
 			report(`${at}.geometry`, `${positions} positions; a feature may have at most ${MAX_FEATURE_VERTICES}`);
 			continue;

@@ -9,7 +9,7 @@
  * float64 rounding, in time proportional to the perimeter plus the pixels of the bbox. Rings are
  * given one orientation (shells add, holes subtract), so their order and winding do not matter.
  */
-import { type Aoi, aoiInCrs, type Point, type ProjectedSubject, snapped } from "./aoi";
+import { type Aoi, lonLatProjection, type Point, type ProjectedSubject, snapped } from "./aoi";
 import type { Grid } from "./grid";
 import type { PixelWindow } from "./read";
 
@@ -34,16 +34,20 @@ export type FeatureGeometry = Exclude<Aoi, { bbox: number[] }>;
 
 /**
  * The feature's polygons in pixel coordinates of a north-up grid: each vertex transformed into the
- * grid's CRS as {@link aoiInCrs} does (and refused as it refuses, naming `subject`), not
+ * grid's CRS as {@link lonLatProjection} does (and refused as it refuses, naming `subject`), not
  * densified, then into [column, row] with the pixel's top-left corner at integers.
  */
 export function polygonsInPixels(geometry: FeatureGeometry, grid: Grid, subject?: ProjectedSubject): Point[][][] {
 	const [originX, pixelWidth, , originY, , pixelHeight] = grid.geotransform;
-	const { polygons } = aoiInCrs(geometry, grid.crs, subject);
-	return (polygons ?? []).map((polygon) =>
-		// Snapped, so an edge drawn on a pixel border (float noise aside) gives the pixel beyond it no weight.
+	const project = lonLatProjection(grid.crs, subject);
+	const polygons = geometry.type === "Polygon" ? [geometry.coordinates] : geometry.coordinates;
+	return polygons.map((polygon) =>
 		polygon.map((ring) =>
-			ring.map(([x, y]): Point => [snapped((x - originX) / pixelWidth), snapped((y - originY) / pixelHeight)]),
+			ring.map(([lon, lat]): Point => {
+				const { x, y } = project(lon, lat);
+				// Snapped, so an edge drawn on a pixel border (float noise aside) gives the pixel beyond it no weight.
+				return [snapped((x - originX) / pixelWidth), snapped((y - originY) / pixelHeight)];
+			}),
 		),
 	);
 }

@@ -1,5 +1,6 @@
+import proj4 from "proj4";
 import { describe, expect, it } from "vitest";
-import { type Aoi, AoiSchema, aoiCentreMask, aoiInCrs, aoiWindow } from "../../src/raster/aoi";
+import { type Aoi, AoiSchema, aoiCentreMask, aoiInCrs, aoiWindow, lonLatProjection } from "../../src/raster/aoi";
 import type { GeoReference } from "../../src/raster/georeference";
 import type { Grid } from "../../src/raster/grid";
 import type { PixelWindow } from "../../src/raster/read";
@@ -9,6 +10,7 @@ import bboxNdvi from "../fixtures/t2/ndvi_aoi_bbox.f32";
 import polygonNdvi from "../fixtures/t2/ndvi_aoi_polygon.f32";
 import nirTif from "../fixtures/t2/nir_10m.tif";
 import redTif from "../fixtures/t2/red_10m.tif";
+import { seededRandom } from "../random";
 import { openRaster, refusal } from "../rasters";
 
 const masks = import.meta.glob<ArrayBuffer>("../fixtures/geometry/*.u8", { eager: true, import: "default" });
@@ -234,5 +236,32 @@ describe("national and continental grids", () => {
 		);
 		expect(Math.abs(extent[0] - x)).toBeLessThan(0.01);
 		expect(Math.abs(extent[1] - y)).toBeLessThan(0.01);
+	});
+});
+
+describe("WGS 84 / UTM, projected without proj4's generic transform", () => {
+	it("places every point where proj4's converter does, to the bit, in every zone", () => {
+		const random = seededRandom(14);
+		for (const [first, south] of [
+			[32601, false],
+			[32701, true],
+		] as const) {
+			for (let zone = 1; zone <= 60; zone++) {
+				const converter = proj4(
+					"EPSG:4326",
+					`+proj=utm +zone=${zone}${south ? " +south" : ""} +datum=WGS84 +units=m +no_defs`,
+				);
+				const project = lonLatProjection(crsOf(first + zone - 1));
+				const centralMeridian = -183 + 6 * zone;
+				for (let k = 0; k < 50; k++) {
+					// Within the zone and well beyond it, as a field set's vertices may lie.
+					const lon = Math.max(-180, Math.min(180, centralMeridian + (random() - 0.5) * 30));
+					const lat = (south ? -1 : 1) * random() * 84;
+					const [x, y] = converter.forward([lon, lat]);
+					const projected = project(lon, lat);
+					expect([projected.x, projected.y]).toEqual([x, y]);
+				}
+			}
+		}
 	});
 });

@@ -57,10 +57,23 @@ export function datePlan(plan: ZonalPlan, date: PlannedDate): JobPlan {
 type Box = [number, number, number, number];
 
 function lonLatBox(feature: FieldFeature): Box {
-	const points = feature.polygons.flat(2);
-	const lons = points.map(([lon]) => lon);
-	const lats = points.map(([, lat]) => lat);
-	return [Math.min(...lons), Math.min(...lats), Math.max(...lons), Math.max(...lats)];
+	const box: Box = [
+		Number.POSITIVE_INFINITY,
+		Number.POSITIVE_INFINITY,
+		Number.NEGATIVE_INFINITY,
+		Number.NEGATIVE_INFINITY,
+	];
+	for (const polygon of feature.polygons) {
+		for (const ring of polygon) {
+			for (const [lon, lat] of ring) {
+				box[0] = Math.min(box[0], lon);
+				box[1] = Math.min(box[1], lat);
+				box[2] = Math.max(box[2], lon);
+				box[3] = Math.max(box[3], lat);
+			}
+		}
+	}
+	return box;
 }
 
 /** The area two boxes share (0 when apart). */
@@ -84,7 +97,8 @@ export function fieldsByDate(dates: readonly ZonalDate[], features: readonly Fie
 		const key = new Date(date.datetime).toISOString();
 		groups.set(key, [...(groups.get(key) ?? []), d]);
 	});
-	const boxes = features.map(lonLatBox);
+	// Only an acquisition of several items needs the fields' boxes.
+	const boxes = groups.size === 0 ? [] : features.map(lonLatBox);
 	for (const group of groups.values()) {
 		boxes.forEach((box, f) => {
 			const footprint = (d: number) => dates[d]?.footprint as Box;
@@ -162,6 +176,53 @@ export function blockRectangles(
 	return rectangles;
 }
 
+/** A window of the plan: whole blocks of a strip, and the fields (by position) whose parts touch it. */
+interface FieldWindow {
+	rectangle: PixelWindow;
+	features: number[];
+}
+
+/**
+ * The windows of a date: in each of the raster's strips, the rectangles of whole blocks that the
+ * fields' parts there touch (a MultiPolygon's parts read their own blocks, not those of the box
+ * around them all), each with the fields touching it.
+ */
+function fieldWindows(
+	extents: readonly (FeatureExtent | null)[],
+	strips: readonly StripSpan[],
+	block: { width: number; height: number },
+): FieldWindow[] {
+	const windows: FieldWindow[] = [];
+	// The box around every field: a strip outside it (most of them, for fields in one region) holds none.
+	const all = { rowStart: Infinity, rowEnd: -Infinity, colStart: Infinity, colEnd: -Infinity };
+	for (const extent of extents) {
+		if (!extent) continue;
+		all.rowStart = Math.min(all.rowStart, extent.window.rowStart);
+		all.rowEnd = Math.max(all.rowEnd, extent.window.rowEnd);
+		all.colStart = Math.min(all.colStart, extent.window.colStart);
+		all.colEnd = Math.max(all.colEnd, extent.window.colEnd);
+	}
+	for (const strip of strips) {
+		if (!overlap(all, strip)) continue;
+		// Indexed loops, no closures or iterators: every strip looks at every field of the plan.
+		const inStrip: { f: number; parts: PixelWindow[] }[] = [];
+		const partsInStrip: PixelWindow[] = [];
+		for (let f = 0; f < extents.length; f++) {
+			const extent = extents[f];
+			if (!extent || !overlap(extent.window, strip)) continue;
+			const before = partsInStrip.length;
+			for (const part of extent.parts) if (overlap(part, strip)) partsInStrip.push(part);
+			if (partsInStrip.length > before) inStrip.push({ f, parts: extent.parts });
+		}
+		if (inStrip.length === 0) continue;
+		for (const rectangle of blockRectangles(partsInStrip, block, strip)) {
+			const features = inStrip.filter(({ parts }) => parts.some((part) => overlap(part, rectangle))).map(({ f }) => f);
+			windows.push({ rectangle, features });
+		}
+	}
+	return windows;
+}
+
 /** The block every window aligns to: the largest of the inputs read on the date's grid as they are. */
 function alignment(inputs: readonly PlannedInput[]): { width: number; height: number } {
 	const onGrid = inputs.filter((input) => !input.placement);
@@ -217,6 +278,7 @@ export async function planZonalJob(
 	const windows: ZonalPlan["zonal"]["windows"] = [];
 	let pixels = 0;
 	let first: JobPlan | undefined;
+	const windowsByGrid = new Map<string, FieldWindow[]>();
 	for (const [d, date] of dates.entries()) {
 		const names = new Set(Object.values(date.inputs));
 		const mask = date.mask && { ...date.mask, input: date.inputs[date.mask.input] ?? date.mask.input };
@@ -248,20 +310,16 @@ export async function planZonalJob(
 		const extents = featureExtents(features, grid, at).map((extent, f) => (!chosen || chosen.has(f) ? extent : null));
 		pixels += extents.reduce((sum, extent) => sum + (extent?.pixels ?? 0), 0);
 		const block = alignment(plan.inputs);
-		for (const strip of plan.strips) {
-			// A MultiPolygon's parts read their own blocks, not those of the box around them all.
-			const inStrip = extents.flatMap((extent, f) =>
-				extent?.parts.some((part) => overlap(part, strip)) ? [{ f, parts: extent.parts }] : [],
-			);
-			if (inStrip.length === 0) continue;
-			const partsInStrip = inStrip.flatMap(({ parts }) => parts.filter((part) => overlap(part, strip)));
-			for (const rectangle of blockRectangles(partsInStrip, block, strip)) {
-				const touching = inStrip
-					.filter(({ parts }) => parts.some((part) => overlap(part, rectangle)))
-					.map(({ f }) => f);
-				strips.push({ index: strips.length, ...rectangle, inputs: [...names] });
-				windows.push({ date: d, features: touching });
-			}
+		// A series' dates on one grid, every field weighed on each, have the same windows.
+		const key = chosen ? null : JSON.stringify([grid, block, plan.strips]);
+		let dateWindows = key === null ? undefined : windowsByGrid.get(key);
+		if (!dateWindows) {
+			dateWindows = fieldWindows(extents, plan.strips, block);
+			if (key !== null) windowsByGrid.set(key, dateWindows);
+		}
+		for (const { rectangle, features: touching } of dateWindows) {
+			strips.push({ index: strips.length, ...rectangle, inputs: [...names] });
+			windows.push({ date: d, features: [...touching] });
 		}
 	}
 	if (!first) throw new Error(`job ${job.id} has no dates`);
