@@ -61,7 +61,9 @@ export function zonesGeoJson(results: readonly ZoneResult[], { timeSeries }: Zon
 					}
 				: { ...zone.properties, statistics: statisticsJson(singleDate(zone).statistics) },
 		};
-		text.write(i === 0 ? JSON.stringify(feature) : `,${JSON.stringify(feature)}`);
+		// The comma written apart: joined to the feature, the feature's text was copied once more.
+		if (i > 0) text.write(",");
+		text.write(JSON.stringify(feature));
 	});
 	text.write("]}");
 	return text;
