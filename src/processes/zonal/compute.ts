@@ -206,18 +206,22 @@ export async function computeZonalWindow(
 	await withWindowInputs(env, job, datePlan(plan, date), window, (decoded) => {
 		const samples = windowSamples(job, requestDate, decoded, window, formula);
 		const extents = featureExtents(features, date.grid, datePath(job.request, planned.date), planned.features);
-		planned.features.forEach((f, i) => {
-			const extent = extents[i];
-			if (!extent) return;
+		try {
+			planned.features.forEach((f, i) => {
+				const extent = extents[i];
+				if (!extent) return;
+				accumulator.clear();
+				const weights = pixelCoverage(extent.polygons, rule, window, scratch);
+				if (weights) weighField(samples, formula, weights, window, accumulator);
+				if (contains(window, extent.window)) stored.finish(f, zoneStatistics(accumulator, job.request));
+				else stored.cut(f, accumulator.toBytes());
+			});
+		} finally {
+			// A large last field's pairs and deposits are let go rather than held until the next
+			// window, also when a field failed.
 			accumulator.clear();
-			const weights = pixelCoverage(extent.polygons, rule, window, scratch);
-			if (weights) weighField(samples, formula, weights, window, accumulator);
-			if (contains(window, extent.window)) stored.finish(f, zoneStatistics(accumulator, job.request));
-			else stored.cut(f, accumulator.toBytes());
-		});
-		// Lets a large last field's pairs and deposits go rather than hold them until the next window.
-		accumulator.clear();
-		scratch.release();
+			scratch.release();
+		}
 	});
 	await env.BUCKET.put(objectKeys.zonalWindow(job.id, window.index), stored.toBytes());
 	return { fields: planned.features.length, partial_fields: stored.partialFields };
