@@ -175,8 +175,9 @@ function weighField(
  * collection, which discards the optimized code that had seen them ("embedded weak objects
  * cleared"): each window of the spread layout, a few fields each, then ran the per-pixel loops
  * and the sort mostly unoptimized again (bench:fields, spread:1: compute 4.01 s -> 2.80 s).
+ * Publish joins and finishes its cut fields in the same accumulator, as synchronously.
  */
-const accumulator = new WeightedStatistics();
+export const accumulator = new WeightedStatistics();
 const scratch = new CoverageScratch();
 
 function contains(outer: PixelWindow, inner: PixelWindow): boolean {

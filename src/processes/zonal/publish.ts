@@ -21,6 +21,7 @@ import { FIELD_COLLECTION_MEDIA_TYPE } from "../../storage/field-collections";
 import { objectKeys } from "../../storage/keys";
 import { putChunks } from "../../storage/objects";
 import { Utf8Chunks } from "../../utf8-chunks";
+import { accumulator as joined } from "./compute";
 import { jobFeatures } from "./features";
 import { type ZoneResult, zonesCsv, zonesGeoJson, zonesParquet } from "./outputs";
 import { zonalPlan } from "./plan";
@@ -51,9 +52,27 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 	 * one date's partial weighings are held at a time.
 	 */
 	const finished = dates.map(() => new Map<number, ZoneStatistics>());
-	let partial = { date: -1, fields: new Map<number, WeightedStatistics>() };
+	/**
+	 * The date's cut fields: each one's partials in the order of its windows, views of their bytes,
+	 * joined one field after another in compute's accumulator (synchronously, as compute weighs in
+	 * it): an accumulator per cut field ran finish's loops unoptimized, each double boxed, and that
+	 * garbage was most of what publish allocated (bench:fields).
+	 */
+	let partial = { date: -1, fields: new Map<number, WeightedStatistics[]>() };
 	const finishPartial = () => {
-		for (const [f, joined] of partial.fields) finished[partial.date]?.set(f, zoneStatistics(joined, job.request));
+		for (const [f, [first, ...rest]] of partial.fields) {
+			if (!first) continue;
+			// A sketched first partial is the base itself, as a merge into an empty accumulator would fold it anew.
+			const base = first.isSketched ? first : joined;
+			if (base === joined) {
+				joined.clear();
+				joined.merge(first);
+			}
+			for (const other of rest) base.merge(other);
+			finished[partial.date]?.set(f, zoneStatistics(base, job.request));
+		}
+		// Lets a field's pairs past what the accumulator keeps between fields go.
+		joined.clear();
 	};
 	for (let start = 0; start < plan.strips.length; start += WINDOW_READS_IN_FLIGHT) {
 		const batch = plan.strips.slice(start, start + WINDOW_READS_IN_FLIGHT);
@@ -74,10 +93,10 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 			}
 			for (const [f, statistics] of fields.finished) finished[date]?.set(f, statistics);
 			for (const [f, bytes] of fields.partial) {
-				const accumulator = WeightedStatistics.fromBytes(bytes);
+				const weighed = WeightedStatistics.fromBytes(bytes);
 				const earlier = partial.fields.get(f);
-				if (earlier) earlier.merge(accumulator);
-				else partial.fields.set(f, accumulator);
+				if (earlier) earlier.push(weighed);
+				else partial.fields.set(f, [weighed]);
 			}
 		}
 	}
