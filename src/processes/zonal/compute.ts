@@ -24,7 +24,7 @@ import { featureExtents, jobFeatures } from "./features";
 import { datePlan, zonalPlan } from "./plan";
 import { datePath, zonalDates } from "./request";
 import { zoneStatistics } from "./statistics";
-import { WeightedStatistics } from "./weighted-statistics";
+import { isolateAccumulator, type WeightedStatistics } from "./weighted-statistics";
 import { WindowFieldsWriter } from "./window-fields";
 
 export interface ZonalWindowOutput {
@@ -169,15 +169,9 @@ function weighField(
 }
 
 /**
- * The accumulator and coverage scratch every window of the isolate weighs its fields with, one
- * field at a time (a window weighs all its fields synchronously, so no two windows share them at
- * once). Made per window, they died with it, and V8 dropped their hidden classes at the next full
- * collection, which discards the optimized code that had seen them ("embedded weak objects
- * cleared"): each window of the spread layout, a few fields each, then ran the per-pixel loops
- * and the sort mostly unoptimized again (bench:fields, spread:1: compute 4.01 s -> 2.80 s).
- * Publish joins and finishes its cut fields in the same accumulator, as synchronously.
+ * The coverage scratch every window of the isolate weighs its fields with, one field at a time,
+ * kept for the isolate as {@link isolateAccumulator} is and for the same reason.
  */
-export const accumulator = new WeightedStatistics();
 const scratch = new CoverageScratch();
 
 function contains(outer: PixelWindow, inner: PixelWindow): boolean {
@@ -211,16 +205,16 @@ export async function computeZonalWindow(
 			planned.features.forEach((f, i) => {
 				const extent = extents[i];
 				if (!extent) return;
-				accumulator.clear();
+				isolateAccumulator.clear();
 				const weights = pixelCoverage(extent.polygons, rule, window, scratch);
-				if (weights) weighField(samples, formula, weights, window, accumulator);
-				if (contains(window, extent.window)) stored.finish(f, zoneStatistics(accumulator, job.request));
-				else stored.cut(f, accumulator.toBytes());
+				if (weights) weighField(samples, formula, weights, window, isolateAccumulator);
+				if (contains(window, extent.window)) stored.finish(f, zoneStatistics(isolateAccumulator, job.request));
+				else stored.cut(f, isolateAccumulator.toBytes());
 			});
 		} finally {
 			// A large last field's pairs and deposits are let go rather than held until the next
 			// window, also when a field failed.
-			accumulator.clear();
+			isolateAccumulator.clear();
 			scratch.release();
 		}
 	});

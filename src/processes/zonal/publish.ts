@@ -21,12 +21,11 @@ import { FIELD_COLLECTION_MEDIA_TYPE } from "../../storage/field-collections";
 import { objectKeys } from "../../storage/keys";
 import { putChunks } from "../../storage/objects";
 import { Utf8Chunks } from "../../utf8-chunks";
-import { accumulator as joined } from "./compute";
 import { jobFeatures } from "./features";
 import { type ZoneResult, zonesCsv, zonesGeoJson, zonesParquet } from "./outputs";
 import { zonalPlan } from "./plan";
 import { missedField, percentileKey, requestedPercentiles, type ZoneStatistics, zoneStatistics } from "./statistics";
-import { WeightedStatistics } from "./weighted-statistics";
+import { isolateAccumulator, WeightedStatistics } from "./weighted-statistics";
 import { readWindowFields } from "./window-fields";
 
 /**
@@ -54,7 +53,7 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 	const finished = dates.map(() => new Map<number, ZoneStatistics>());
 	/**
 	 * The date's cut fields: each one's partials in the order of its windows, views of their bytes,
-	 * joined one field after another in compute's accumulator (synchronously, as compute weighs in
+	 * joined one field after another in the isolate's accumulator (synchronously, as compute weighs in
 	 * it): an accumulator per cut field ran finish's loops unoptimized, each double boxed, and that
 	 * garbage was most of what publish allocated (bench:fields).
 	 */
@@ -63,16 +62,16 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 		for (const [f, [first, ...rest]] of partial.fields) {
 			if (!first) continue;
 			// A sketched first partial is the base itself, as a merge into an empty accumulator would fold it anew.
-			const base = first.isSketched ? first : joined;
-			if (base === joined) {
-				joined.clear();
-				joined.merge(first);
+			const base = first.isSketched ? first : isolateAccumulator;
+			if (base === isolateAccumulator) {
+				isolateAccumulator.clear();
+				isolateAccumulator.merge(first);
 			}
 			for (const other of rest) base.merge(other);
 			finished[partial.date]?.set(f, zoneStatistics(base, job.request));
 		}
 		// Lets a field's pairs past what the accumulator keeps between fields go.
-		joined.clear();
+		isolateAccumulator.clear();
 	};
 	for (let start = 0; start < plan.strips.length; start += WINDOW_READS_IN_FLIGHT) {
 		const batch = plan.strips.slice(start, start + WINDOW_READS_IN_FLIGHT);

@@ -526,3 +526,15 @@ function sketchedStatistics(
 		percentile_relative_error: SKETCH_RELATIVE_ERROR,
 	};
 }
+
+/**
+ * The accumulator zonal compute weighs each window's fields in and publish joins the cut fields
+ * in, one field at a time and synchronously (no two uses interleave), kept for the isolate. Made
+ * per window, accumulators died with it, and V8 dropped their hidden classes at the next full
+ * collection, which discards the optimized code that had seen them ("embedded weak objects
+ * cleared"): each window of the spread layout, a few fields each, then ran the per-pixel loops and
+ * the sort mostly unoptimized again (bench:fields, spread:1: compute 4.01 s -> 2.80 s), and
+ * publish's accumulator per cut field boxed every double of its loops. clear() lets a large
+ * field's arrays go, so it holds little between messages (src/isolate-memory.ts).
+ */
+export const isolateAccumulator = new WeightedStatistics();
