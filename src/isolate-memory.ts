@@ -22,9 +22,9 @@
  *     only as the assets the job reads), dead-letter rows, uploads and
  *     parts streamed to R2 (never held whole), ranged artifact reads,
  *     D1 reads                                                              ~ 1 MiB each
- *   zonal compute's accumulator, sort and coverage scratch, kept for the
- *     isolate and let go past 65 536 pairs or pixels after each field and
- *     window (src/processes/zonal/compute.ts)                               ~ 2 MiB
+ *   the zonal accumulator, sort and coverage scratch, kept for the isolate
+ *     and let go past 65 536 pairs or pixels after each field and window
+ *     (src/processes/zonal/weighted-statistics.ts, compute.ts)              ~ 2 MiB
  *   an HTTP preview redraw (GET preview.png?colormap=…)                     ~20 MiB
  *   code, Wasm modules and the runtime                                      ~10 MiB
  *

@@ -272,6 +272,22 @@ function ringBounds(ring: Ring): [number, number, number, number] {
 	return [west, south, east, north];
 }
 
+/**
+ * A feature's [west, south, east, north] in longitude/latitude: its polygons' exterior rings'
+ * (holes lie inside them, as checked).
+ */
+export function featureBounds(polygons: readonly (readonly Ring[])[]): [number, number, number, number] {
+	const bounds: [number, number, number, number] = [Infinity, Infinity, -Infinity, -Infinity];
+	for (const polygon of polygons) {
+		const [west, south, east, north] = ringBounds(polygon[0] as Ring);
+		bounds[0] = Math.min(bounds[0], west);
+		bounds[1] = Math.min(bounds[1], south);
+		bounds[2] = Math.max(bounds[2], east);
+		bounds[3] = Math.max(bounds[3], north);
+	}
+	return bounds;
+}
+
 function boundsWithin(inner: readonly number[], outer: readonly number[]): boolean {
 	const [w, s, e, n] = inner as [number, number, number, number];
 	const [ow, os, oe, on] = outer as [number, number, number, number];
@@ -467,12 +483,11 @@ export function checkFieldCollection(
 			return refusal();
 		}
 		if (!(geometryChecked || checkGeometry(geometry, `${at}.geometry`, report)) || !id) continue;
-		for (const [west, south, east, north] of geometry.polygons.map((polygon) => ringBounds(polygon[0] as Ring))) {
-			bbox[0] = Math.min(bbox[0], west);
-			bbox[1] = Math.min(bbox[1], south);
-			bbox[2] = Math.max(bbox[2], east);
-			bbox[3] = Math.max(bbox[3], north);
-		}
+		const [west, south, east, north] = featureBounds(geometry.polygons);
+		bbox[0] = Math.min(bbox[0], west);
+		bbox[1] = Math.min(bbox[1], south);
+		bbox[2] = Math.max(bbox[2], east);
+		bbox[3] = Math.max(bbox[3], north);
 		checked.push({
 			id: id.id,
 			polygons: geometry.polygons,

@@ -154,18 +154,18 @@ interface CellDeposits {
 }
 
 /**
- * The arrays {@link pixelCoverage} deposits into, kept from one feature to the next: weighing a
- * window's hundreds of fields otherwise allocates (and the collector frees) two arrays a field.
- * The weights pixelCoverage returns are a view of them, valid until its next call with the same
- * scratch.
- */
-/**
  * The most pixels whose deposits {@link CoverageScratch.release} keeps (576 KiB): zonal compute's
  * scratch lives as long as the isolate, and a large field's 9 bytes a pixel would stay held
  * through the messages after it.
  */
 const RETAINED_PIXELS = 65_536;
 
+/**
+ * The arrays {@link pixelCoverage} deposits into, kept from one feature to the next: weighing a
+ * window's hundreds of fields otherwise allocates (and the collector frees) two arrays a field.
+ * The weights pixelCoverage returns are a view of them, valid until its next call with the same
+ * scratch.
+ */
 export class CoverageScratch {
 	private cells = new Float64Array(0);
 	private marks = new Uint8Array(0);

@@ -7,7 +7,7 @@
  */
 import type { JobRecord } from "../../db/jobs";
 import { ApiError } from "../../errors/api-error";
-import type { FieldFeature } from "../../fields/collection";
+import { type FieldFeature, featureBounds } from "../../fields/collection";
 import { jobFormula } from "../../indices/formula";
 import type { JobPlan, PlannedInput, StripSpan } from "../../pipeline/plan";
 import { type InspectedInput, planRasterWindows } from "../../pipeline/raster-plan";
@@ -56,26 +56,6 @@ export function datePlan(plan: ZonalPlan, date: PlannedDate): JobPlan {
 
 type Box = [number, number, number, number];
 
-function lonLatBox(feature: FieldFeature): Box {
-	const box: Box = [
-		Number.POSITIVE_INFINITY,
-		Number.POSITIVE_INFINITY,
-		Number.NEGATIVE_INFINITY,
-		Number.NEGATIVE_INFINITY,
-	];
-	for (const polygon of feature.polygons) {
-		for (const ring of polygon) {
-			for (const [lon, lat] of ring) {
-				box[0] = Math.min(box[0], lon);
-				box[1] = Math.min(box[1], lat);
-				box[2] = Math.max(box[2], lon);
-				box[3] = Math.max(box[3], lat);
-			}
-		}
-	}
-	return box;
-}
-
 /** The area two boxes share (0 when apart). */
 function sharedArea(a: Box, b: Box): number {
 	return (
@@ -98,7 +78,7 @@ export function fieldsByDate(dates: readonly ZonalDate[], features: readonly Fie
 		groups.set(key, [...(groups.get(key) ?? []), d]);
 	});
 	// Only an acquisition of several items needs the fields' boxes.
-	const boxes = groups.size === 0 ? [] : features.map(lonLatBox);
+	const boxes = groups.size === 0 ? [] : features.map((feature) => featureBounds(feature.polygons));
 	for (const group of groups.values()) {
 		boxes.forEach((box, f) => {
 			const footprint = (d: number) => dates[d]?.footprint as Box;

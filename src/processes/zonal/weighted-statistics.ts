@@ -46,8 +46,8 @@ export const EXACT_PAIRS_LIMIT = 1_000_000;
 const INITIAL_CAPACITY = 64;
 /**
  * The most pairs whose arrays {@link WeightedStatistics.clear} keeps (768 KiB): an accumulator
- * lives as long as the isolate (see zonal compute), and a larger field's 12 bytes a pair would
- * stay held through the messages after it.
+ * lives as long as the isolate ({@link isolateAccumulator}), and a larger field's 12 bytes a
+ * pair would stay held through the messages after it.
  */
 const RETAINED_CAPACITY = 65_536;
 /** nodata weight, masked weight, pair count (or SKETCHED), as float64s before the rest. */
