@@ -3,6 +3,7 @@
  * rows cut into IDAT chunks, and IEND, each chunk with its CRC-32. The zlib stream comes from
  * the runtime's own CompressionStream("deflate"), which writes RFC 1950 as PNG requires.
  */
+import { concatenated } from "../bytes";
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const BIT_DEPTH = 8;
@@ -14,19 +15,9 @@ const IDAT_CHUNK_BYTES = 256 * 1024;
 /** Collects a stream's chunks into one array. */
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array<ArrayBuffer>> {
 	const chunks: Uint8Array[] = [];
-	let length = 0;
-	for await (const chunk of stream) {
-		chunks.push(chunk);
-		length += chunk.byteLength;
-	}
+	for await (const chunk of stream) chunks.push(chunk);
 	if (chunks.length === 1 && chunks[0]?.buffer instanceof ArrayBuffer) return chunks[0] as Uint8Array<ArrayBuffer>;
-	const joined = new Uint8Array(length);
-	let offset = 0;
-	for (const chunk of chunks) {
-		joined.set(chunk, offset);
-		offset += chunk.byteLength;
-	}
-	return joined;
+	return concatenated(chunks);
 }
 
 /** zlib (RFC 1950) compression by the runtime's native CompressionStream. */
@@ -90,11 +81,5 @@ export async function encodePng(rgba: Uint8Array, width: number, height: number)
 		chunks.push(chunk("IDAT", compressed.subarray(offset, offset + IDAT_CHUNK_BYTES)));
 	}
 	chunks.push(chunk("IEND", new Uint8Array(0)));
-	const png = new Uint8Array(chunks.reduce((sum, part) => sum + part.length, 0));
-	let offset = 0;
-	for (const part of chunks) {
-		png.set(part, offset);
-		offset += part.length;
-	}
-	return png;
+	return concatenated(chunks);
 }
