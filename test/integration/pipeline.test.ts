@@ -349,6 +349,20 @@ describe("custom expressions", () => {
 	});
 });
 
+describe("a result without values", () => {
+	it("succeeds with null statistics and a warning that no pixel has a value", async () => {
+		const spec = manifestCase("ndvi_s2_256");
+		const job = await runJob({ expression: "(nir - nir) / (red - red)", inputs: await caseInputs(spec) });
+		expect(job.status).toBe("succeeded");
+		const stats = await statistics(job.id);
+		expect(stats).toMatchObject({ count: 0, mean: null, percentiles: { p2: null, p50: null, p98: null } });
+		expect(stats.warnings).toEqual([
+			{ code: "no-valid-pixels", message: expect.stringMatching(/^No pixel has a value: \d+ are nodata/) },
+		]);
+		expect((await waitForJob(job.id)).warnings).toEqual(stats.warnings);
+	});
+});
+
 describe("job timeline", () => {
 	it("records every stage under the trace of the request that created the job, one compute event per strip", async () => {
 		const { job } = await runCase("ndvi_s2_256");

@@ -263,11 +263,12 @@ describe("histogram edges from the data", () => {
 describe("result warnings", () => {
 	const evi = { index: "EVI", additiveConstants: ["L = 1"] };
 	const inputs = { nir: { scale: 1, offset: 0 }, red: { scale: 0.0001, offset: -0.1 } };
+	const counted = { count: 10, nodata_count: 0, masked_count: 0 };
 
 	it("name an input most of whose values are far outside reflectance, for a formula adding constants", () => {
 		const warnings = resultWarnings(evi, inputs, [
-			{ input_samples: { nir: { sampled: 100, far_outside: 60 }, red: { sampled: 100, far_outside: 0 } } },
-			{ input_samples: { nir: { sampled: 100, far_outside: 41 }, red: { sampled: 100, far_outside: 0 } } },
+			{ ...counted, input_samples: { nir: { sampled: 100, far_outside: 60 }, red: { sampled: 100, far_outside: 0 } } },
+			{ ...counted, input_samples: { nir: { sampled: 100, far_outside: 41 }, red: { sampled: 100, far_outside: 0 } } },
 		]);
 		expect(warnings).toHaveLength(1);
 		expect(warnings[0]).toMatchObject({ code: "inputs-not-reflectance", input: "nir" });
@@ -275,9 +276,25 @@ describe("result warnings", () => {
 	});
 
 	it("are none for a formula without additive constants, or inputs mostly in range", () => {
-		const samples = [{ input_samples: { nir: { sampled: 10, far_outside: 10 } } }];
+		const samples = [{ ...counted, input_samples: { nir: { sampled: 10, far_outside: 10 } } }];
 		expect(resultWarnings({ index: "NDVI", additiveConstants: [] }, inputs, samples)).toEqual([]);
-		expect(resultWarnings(evi, inputs, [{ input_samples: { nir: { sampled: 10, far_outside: 5 } } }])).toEqual([]);
-		expect(resultWarnings(evi, inputs, [{}])).toEqual([]);
+		expect(
+			resultWarnings(evi, inputs, [{ ...counted, input_samples: { nir: { sampled: 10, far_outside: 5 } } }]),
+		).toEqual([]);
+		expect(resultWarnings(evi, inputs, [counted])).toEqual([]);
+	});
+
+	it("say so when no pixel has a value, with the nodata and masked counts apart", () => {
+		const warnings = resultWarnings({ index: "NDVI", additiveConstants: [] }, inputs, [
+			{ count: 0, nodata_count: 7, masked_count: 3 },
+			{ count: 0, nodata_count: 5 },
+		]);
+		expect(warnings).toEqual([
+			{
+				code: "no-valid-pixels",
+				message: expect.stringMatching(/^No pixel has a value: 12 are nodata .* and 3 are masked/),
+			},
+		]);
+		expect(resultWarnings({ index: "NDVI", additiveConstants: [] }, inputs, [{ ...counted, count: 1 }])).toEqual([]);
 	});
 });

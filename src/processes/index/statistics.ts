@@ -102,7 +102,11 @@ export function mergedExtremes(strips: readonly Pick<StripOutput, "min" | "max">
 /** Something in a job's result that looks wrong, with what to do about it. */
 export const JobWarningSchema = z
 	.object({
-		code: z.enum(["inputs-not-reflectance"]).openapi({ example: "inputs-not-reflectance" }),
+		code: z.enum(["inputs-not-reflectance", "no-valid-pixels", "fields-outside-inputs"]).openapi({
+			description:
+				"`inputs-not-reflectance`: an index that adds constants to its inputs over values far from reflectance (a missing scale and offset); `no-valid-pixels`: every pixel is nodata or masked, so the statistics are null; `fields-outside-inputs`: fields of a zonal job that no date's inputs cover",
+			example: "inputs-not-reflectance",
+		}),
 		input: z.string().optional().openapi({ description: "The input it concerns", example: "nir" }),
 		message: z.string().openapi({
 			example:
@@ -308,11 +312,20 @@ export function addHistogram(total: HistogramCounts, more: HistogramCounts): voi
 export function resultWarnings(
 	formula: Pick<CompiledFormula, "index" | "additiveConstants">,
 	inputs: Readonly<Record<string, Pick<JobInputRequest, "scale" | "offset">>>,
-	strips: readonly Pick<StripOutput, "input_samples">[],
+	strips: readonly Pick<StripOutput, "input_samples" | "count" | "nodata_count" | "masked_count">[],
 ): JobWarning[] {
-	const additive = formula.additiveConstants ?? [];
-	if (additive.length === 0) return [];
 	const warnings: JobWarning[] = [];
+	const valid = strips.reduce((total, strip) => total + strip.count, 0);
+	if (valid === 0) {
+		const masked = strips.reduce((total, strip) => total + (strip.masked_count ?? 0), 0);
+		const nodata = strips.reduce((total, strip) => total + strip.nodata_count, 0);
+		warnings.push({
+			code: "no-valid-pixels",
+			message: `No pixel has a value: ${nodata} are nodata in an input or NaN from the formula and ${masked} are masked, so the statistics are null. Check the inputs' nodata, the mask's rule and the area of interest.`,
+		});
+	}
+	const additive = formula.additiveConstants ?? [];
+	if (additive.length === 0) return warnings;
 	for (const [name, { scale, offset }] of Object.entries(inputs)) {
 		let sampled = 0;
 		let farOutside = 0;

@@ -239,7 +239,10 @@ export type JobUsage = {
 };
 
 export type JobWarning = {
-    code: 'inputs-not-reflectance';
+    /**
+     * `inputs-not-reflectance`: an index that adds constants to its inputs over values far from reflectance (a missing scale and offset); `no-valid-pixels`: every pixel is nodata or masked, so the statistics are null; `fields-outside-inputs`: fields of a zonal job that no date's inputs cover
+     */
+    code: 'inputs-not-reflectance' | 'no-valid-pixels' | 'fields-outside-inputs';
     /**
      * The input it concerns
      */
