@@ -4,6 +4,7 @@
  */
 
 import { env } from "cloudflare:workers";
+import { fromArrayBuffer } from "geotiff";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { getJob } from "../../src/db/jobs";
 import { listStripStats } from "../../src/db/windows";
@@ -120,6 +121,20 @@ describe("redelivery", () => {
 		expect(sent.histogram).toEqual(queued);
 		expect(sent.store).toHaveLength(0);
 
+		// Without fixed edges compute left the tiles to the second pass, which encodes them from the values.
+		const partials = (await listStripStats<Record<string, unknown>>(env.DB, jobId)).map((row) => ({
+			index: row.index,
+			partial: row.stats,
+		}));
+		for (const { partial } of partials) expect(partial).not.toHaveProperty("tile_bytes");
+		// A second pass over window 1 that stored its tiles and died before recording them: its
+		// delivery runs it again over the same values, to the same tiles.
+		const binning = await getJob(env.DB, jobId);
+		const plan = jobPlan(binning ?? { plan: null });
+		if (!binning || !plan?.strips[1]) throw new Error("the job has no plan");
+		const context = { env: testEnv, job: binning, process: indexProcess, traceId: TRACE_ID, attempt: 1 };
+		const lost = await indexProcess.revisitWindow?.(context, plan, plan.strips[1], partials);
+
 		// The second pass fans out the same way; a redelivered window is binned once.
 		for (let index = 0; index < strips; index++) {
 			await deliver(pipelineStages.histogram.queue, { ...message, strip_index: index }, testEnv);
@@ -132,6 +147,9 @@ describe("redelivery", () => {
 			10,
 		);
 		expect(sent.store).toEqual([message]);
+		const binned = await listStripStats<unknown, { tile_bytes: number[] }>(env.DB, jobId);
+		expect(binned[1]?.histogram).toEqual(lost);
+		for (const row of binned) expect(row.histogram?.tile_bytes.length).toBeGreaterThan(0);
 
 		// Store fans out into blocks and parts; its start redelivered once it is all done queues nothing.
 		await deliverSent("store", sent, testEnv);
@@ -156,6 +174,9 @@ describe("redelivery", () => {
 		// A window binned twice would count its pixels twice.
 		const { edges, counts } = numpyHistogram(expected, 20);
 		expect(stats.histogram).toMatchObject({ edges, counts });
+		const result = await (await api(`/v1/jobs/${jobId}/artifacts/result.tif`)).arrayBuffer();
+		const [pixels] = (await (await fromArrayBuffer(result)).readRasters()) as unknown as Float32Array[];
+		expect(pixels).toEqual(expected);
 		expect((await env.BUCKET.list({ prefix: objectKeys.workPrefix(jobId) })).objects).toHaveLength(0);
 
 		// Late redeliveries after success are acknowledged and change nothing.
