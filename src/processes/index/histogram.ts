@@ -67,9 +67,15 @@ function binValues(values: Float32Array, spec: HistogramSpec, output: OutputOpti
 			? unscale(quantize(values, output), { ...output, nodata: outputTypes[output.data_type].nodata })
 			: values;
 	const histogram = emptyHistogram(spec);
-	const arena = kernels.arena({ pixels: stored.length, inputs: [] });
-	arena.output.set(stored);
-	arena.addToHistogram(spec, histogram);
+	// A tile's arena binned a tile's worth at a time: a new arena is filled whole, and a window's would be eight times the bytes.
+	const arena = kernels.arena({ pixels: TILE_PIXELS, inputs: [] });
+	for (let start = 0; start < stored.length; start += TILE_PIXELS) {
+		const part = stored.subarray(start, start + TILE_PIXELS);
+		arena.output.set(part);
+		// NaN is not counted: what the last part leaves of the arena counts nothing.
+		arena.output.fill(Number.NaN, part.length);
+		arena.addToHistogram(spec, histogram);
+	}
 	return histogram;
 }
 
