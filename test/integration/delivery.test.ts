@@ -15,7 +15,9 @@ import { type QueueConsumer, stageHandlers } from "../../src/pipeline/registry";
 import { windowProgress } from "../../src/pipeline/stage-table";
 import { deadLetterQueue, pipelineStages } from "../../src/pipeline/stages";
 import { indexProcess } from "../../src/processes/index/process";
+import { encodeTiles } from "../../src/raster/tiles";
 import { objectKeys } from "../../src/storage/keys";
+import { encodeTile } from "../../src/wasm/index";
 import overviewsNdvi from "../fixtures/layouts/overviews.f32";
 import overviewsNir from "../fixtures/layouts/overviews_nir.tif";
 import overviewsRed from "../fixtures/layouts/overviews_red.tif";
@@ -185,6 +187,43 @@ describe("redelivery", () => {
 		await deliver(pipelineStages.publish.queue, message, testEnv, 2);
 		expect(sent.store.filter((body) => body.task === undefined)).toHaveLength(1);
 		expect((await getJob(env.DB, jobId))?.updatedAt).toBe(job?.updatedAt);
+	});
+
+	it("bins a window whose tiles compute encoded before values were stored raw, from those tiles", async () => {
+		const { testEnv, sent } = recordingEnv();
+		const jobId = (await insertNdviJob(TRACE_ID, { red: overviewsRed, nir: overviewsNir })).id;
+		const message = { job_id: jobId, trace_id: TRACE_ID };
+		await deliver(pipelineStages.ingest.queue, message, testEnv);
+		await deliver(pipelineStages.validate.queue, message, testEnv);
+		await deliverSent("compute", sent, testEnv);
+		// Window 0 as compute stored it before (a job in flight across that deploy): tiles, their
+		// byte counts with its statistics, no values.
+		const window = jobPlan((await getJob(env.DB, jobId)) ?? { plan: null })?.strips[0];
+		const stored = await env.BUCKET.get(objectKeys.stripValues(jobId, 0));
+		if (!window || !stored) throw new Error("window 0 was not computed");
+		const values = new Float32Array(await stored.arrayBuffer());
+		const width = window.colEnd - window.colStart;
+		const tiles = encodeTiles({ values, width, height: window.rowEnd - window.rowStart }, encodeTile);
+		await env.BUCKET.put(objectKeys.stripTiles(jobId, 0), new Blob(tiles));
+		await env.BUCKET.delete(objectKeys.stripValues(jobId, 0));
+		await env.DB.prepare(
+			"UPDATE job_strips SET stats_json = json_set(stats_json, '$.tile_bytes', json(?)) WHERE job_id = ? AND strip_index = 0",
+		)
+			.bind(JSON.stringify(tiles.map((tile) => tile.byteLength)), jobId)
+			.run();
+		await deliverSent("histogram", sent, testEnv);
+		await deliverSent("store", sent, testEnv);
+		await deliverSent("publish", sent, testEnv);
+		expect((await getJob(env.DB, jobId))?.status).toBe("succeeded");
+		const expected = new Float32Array(overviewsNdvi);
+		const stats = await json<{ histogram: { edges: number[]; counts: number[] } }>(
+			await api(`/v1/jobs/${jobId}/artifacts/stats.json`),
+		);
+		const { edges, counts } = numpyHistogram(expected, 20);
+		expect(stats.histogram).toMatchObject({ edges, counts });
+		const result = await (await api(`/v1/jobs/${jobId}/artifacts/result.tif`)).arrayBuffer();
+		const [pixels] = (await (await fromArrayBuffer(result)).readRasters()) as unknown as Float32Array[];
+		expect(pixels).toEqual(expected);
 	});
 
 	it("acknowledges and drops a malformed message instead of retrying it forever", async () => {
