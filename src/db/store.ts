@@ -11,11 +11,15 @@ function placeholders(values: readonly unknown[]): string {
 	return values.map(() => "?").join(", ");
 }
 
-/** Each window's tile byte counts (from its recorded output), without the rest of its statistics. */
+/**
+ * Each window's tile byte counts, without the rest of its results: recorded by the pass that
+ * encoded its tiles, compute or (when compute left that to it) the histogram pass.
+ */
 export async function listWindowTileBytes(db: D1Database, jobId: string): Promise<Map<number, number[]>> {
 	const { results } = await db
 		.prepare(
-			`SELECT strip_index, json_extract(stats_json, '$.tile_bytes') AS tile_bytes FROM job_strips
+			`SELECT strip_index, COALESCE(json_extract(stats_json, '$.tile_bytes'), json_extract(histogram_json, '$.tile_bytes'))
+			 AS tile_bytes FROM job_strips
 			 WHERE job_id = ? AND done_at IS NOT NULL ORDER BY strip_index`,
 		)
 		.bind(jobId)

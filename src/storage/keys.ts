@@ -10,6 +10,11 @@ export const objectKeys = {
 	fieldSet: (fieldSetId: string) => `fields/${fieldSetId}.geojson`,
 	/** A strip's compressed 512 x 512 output tiles, concatenated in row-major order. */
 	stripTiles: (jobId: string, stripIndex: number) => `jobs/${jobId}/work/strips/${pad(stripIndex)}.tiles`,
+	/**
+	 * A strip's output values (raw float32, row-major over its window), kept until its tiles are
+	 * encoded by the histogram pass and then until the job's work objects are dropped.
+	 */
+	stripValues: (jobId: string, stripIndex: number) => `jobs/${jobId}/work/strips/${pad(stripIndex)}.values.f32`,
 	/** A strip's window averaged 2 x 2 (raw float32), the source of the first overview. */
 	stripHalf: (jobId: string, stripIndex: number) => `jobs/${jobId}/work/strips/${pad(stripIndex)}.half.f32`,
 	/** A strip's quantile sketch: (key, count) pairs of uint32, see src/pipeline/publish/quantile-sketch.ts. */

@@ -4,6 +4,7 @@
  */
 
 import { env } from "cloudflare:workers";
+import { fromArrayBuffer } from "geotiff";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { getJob } from "../../src/db/jobs";
 import { listStripStats } from "../../src/db/windows";
@@ -14,7 +15,9 @@ import { type QueueConsumer, stageHandlers } from "../../src/pipeline/registry";
 import { windowProgress } from "../../src/pipeline/stage-table";
 import { deadLetterQueue, pipelineStages } from "../../src/pipeline/stages";
 import { indexProcess } from "../../src/processes/index/process";
+import { encodeTiles } from "../../src/raster/tiles";
 import { objectKeys } from "../../src/storage/keys";
+import { encodeTile } from "../../src/wasm/index";
 import overviewsNdvi from "../fixtures/layouts/overviews.f32";
 import overviewsNir from "../fixtures/layouts/overviews_nir.tif";
 import overviewsRed from "../fixtures/layouts/overviews_red.tif";
@@ -120,6 +123,20 @@ describe("redelivery", () => {
 		expect(sent.histogram).toEqual(queued);
 		expect(sent.store).toHaveLength(0);
 
+		// Without fixed edges compute left the tiles to the second pass, which encodes them from the values.
+		const partials = (await listStripStats<Record<string, unknown>>(env.DB, jobId)).map((row) => ({
+			index: row.index,
+			partial: row.stats,
+		}));
+		for (const { partial } of partials) expect(partial).not.toHaveProperty("tile_bytes");
+		// A second pass over window 1 that stored its tiles and died before recording them: its
+		// delivery runs it again over the same values, to the same tiles.
+		const binning = await getJob(env.DB, jobId);
+		const plan = jobPlan(binning ?? { plan: null });
+		if (!binning || !plan?.strips[1]) throw new Error("the job has no plan");
+		const context = { env: testEnv, job: binning, process: indexProcess, traceId: TRACE_ID, attempt: 1 };
+		const lost = await indexProcess.revisitWindow?.(context, plan, plan.strips[1], partials);
+
 		// The second pass fans out the same way; a redelivered window is binned once.
 		for (let index = 0; index < strips; index++) {
 			await deliver(pipelineStages.histogram.queue, { ...message, strip_index: index }, testEnv);
@@ -132,6 +149,9 @@ describe("redelivery", () => {
 			10,
 		);
 		expect(sent.store).toEqual([message]);
+		const binned = await listStripStats<unknown, { tile_bytes: number[] }>(env.DB, jobId);
+		expect(binned[1]?.histogram).toEqual(lost);
+		for (const row of binned) expect(row.histogram?.tile_bytes.length).toBeGreaterThan(0);
 
 		// Store fans out into blocks and parts; its start redelivered once it is all done queues nothing.
 		await deliverSent("store", sent, testEnv);
@@ -156,6 +176,9 @@ describe("redelivery", () => {
 		// A window binned twice would count its pixels twice.
 		const { edges, counts } = numpyHistogram(expected, 20);
 		expect(stats.histogram).toMatchObject({ edges, counts });
+		const result = await (await api(`/v1/jobs/${jobId}/artifacts/result.tif`)).arrayBuffer();
+		const [pixels] = (await (await fromArrayBuffer(result)).readRasters()) as unknown as Float32Array[];
+		expect(pixels).toEqual(expected);
 		expect((await env.BUCKET.list({ prefix: objectKeys.workPrefix(jobId) })).objects).toHaveLength(0);
 
 		// Late redeliveries after success are acknowledged and change nothing.
@@ -164,6 +187,43 @@ describe("redelivery", () => {
 		await deliver(pipelineStages.publish.queue, message, testEnv, 2);
 		expect(sent.store.filter((body) => body.task === undefined)).toHaveLength(1);
 		expect((await getJob(env.DB, jobId))?.updatedAt).toBe(job?.updatedAt);
+	});
+
+	it("bins a window whose tiles compute encoded before values were stored raw, from those tiles", async () => {
+		const { testEnv, sent } = recordingEnv();
+		const jobId = (await insertNdviJob(TRACE_ID, { red: overviewsRed, nir: overviewsNir })).id;
+		const message = { job_id: jobId, trace_id: TRACE_ID };
+		await deliver(pipelineStages.ingest.queue, message, testEnv);
+		await deliver(pipelineStages.validate.queue, message, testEnv);
+		await deliverSent("compute", sent, testEnv);
+		// Window 0 as compute stored it before (a job in flight across that deploy): tiles, their
+		// byte counts with its statistics, no values.
+		const window = jobPlan((await getJob(env.DB, jobId)) ?? { plan: null })?.strips[0];
+		const stored = await env.BUCKET.get(objectKeys.stripValues(jobId, 0));
+		if (!window || !stored) throw new Error("window 0 was not computed");
+		const values = new Float32Array(await stored.arrayBuffer());
+		const width = window.colEnd - window.colStart;
+		const tiles = encodeTiles({ values, width, height: window.rowEnd - window.rowStart }, encodeTile);
+		await env.BUCKET.put(objectKeys.stripTiles(jobId, 0), new Blob(tiles));
+		await env.BUCKET.delete(objectKeys.stripValues(jobId, 0));
+		await env.DB.prepare(
+			"UPDATE job_strips SET stats_json = json_set(stats_json, '$.tile_bytes', json(?)) WHERE job_id = ? AND strip_index = 0",
+		)
+			.bind(JSON.stringify(tiles.map((tile) => tile.byteLength)), jobId)
+			.run();
+		await deliverSent("histogram", sent, testEnv);
+		await deliverSent("store", sent, testEnv);
+		await deliverSent("publish", sent, testEnv);
+		expect((await getJob(env.DB, jobId))?.status).toBe("succeeded");
+		const expected = new Float32Array(overviewsNdvi);
+		const stats = await json<{ histogram: { edges: number[]; counts: number[] } }>(
+			await api(`/v1/jobs/${jobId}/artifacts/stats.json`),
+		);
+		const { edges, counts } = numpyHistogram(expected, 20);
+		expect(stats.histogram).toMatchObject({ edges, counts });
+		const result = await (await api(`/v1/jobs/${jobId}/artifacts/result.tif`)).arrayBuffer();
+		const [pixels] = (await (await fromArrayBuffer(result)).readRasters()) as unknown as Float32Array[];
+		expect(pixels).toEqual(expected);
 	});
 
 	it("acknowledges and drops a malformed message instead of retrying it forever", async () => {

@@ -36,6 +36,7 @@ import red10 from "../fixtures/t2/red_10m.tif";
 import scl20 from "../fixtures/t2/scl_20m.tif";
 import swir20 from "../fixtures/t2/swir16_20m.tif";
 import { api, expectProblem, json, submitJob, upload, waitForJob } from "../helpers";
+import { numpyHistogram } from "../percentile";
 
 interface RasterCase {
 	request: Record<string, unknown> & { inputs: Record<string, { file: string } & Record<string, unknown>> };
@@ -329,6 +330,46 @@ describe("output types", () => {
 		});
 		expect(scaled.stats.histogram.counts.reduce((sum, count) => sum + count, 0)).toBe(scaled.stats.count);
 	});
+
+	it.each([
+		["float32", {}],
+		["int16 x 0.0001", { output: { data_type: "int16", scale: 0.0001, offset: 0 } }],
+	])(
+		"encodes %s tiles in the histogram pass as compute does, and bins the values they store",
+		async (_name, output) => {
+			const red = await upload(red256);
+			const nir = await upload(nir256);
+			const inputs = { red: { upload_id: red.id }, nir: { upload_id: nir.id } };
+			const run = async (histogram: Record<string, unknown>) => {
+				const response = await submitJob({ index: "ndvi", inputs, histogram, ...output });
+				const job = await waitForJob((await json<{ id: string }>(response)).id);
+				expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+				const file = new Uint8Array(await (await artifact(job.id, "result.tif")).arrayBuffer());
+				const stats = await json<JobStatistics>(await artifact(job.id, "stats.json"));
+				return { id: job.id, file, stats };
+			};
+			const fixed = await run({ range: [-1, 1], bins: 20 });
+			const data = await run({ bins: 20 });
+			// Compute encodes the tiles over fixed edges; over the job's own, the histogram pass does, from the values.
+			expect(data.file).toEqual(fixed.file);
+			// The values are work objects, dropped with the rest once the job has succeeded.
+			expect((await env.BUCKET.list({ prefix: `jobs/${data.id}/work/` })).objects).toEqual([]);
+			// The counts are numpy.histogram's of the values result.tif stores.
+			const image = await (await fromArrayBuffer(data.file.buffer)).getImage();
+			const [samples] = (await image.readRasters()) as unknown as ArrayLike<number>[];
+			const nodata = image.getGDALNoData();
+			const scale = "output" in output ? output.output.scale : 1;
+			const stored = Float32Array.from(samples ?? [], (sample) => (sample === nodata ? Number.NaN : sample * scale));
+			const { edges, counts } = numpyHistogram(stored, 20);
+			expect(data.stats.histogram).toMatchObject({
+				range_source: "data",
+				edges,
+				counts,
+				below_range: 0,
+				above_range: 0,
+			});
+		},
+	);
 
 	it("answers 422 for a float32 output with a scale, naming the field", async () => {
 		const red = await upload(red256);

@@ -14,8 +14,11 @@ function raster(width: number, height: number, seed: number): Float32Array {
 	return Float32Array.from({ length: width * height }, () => (random() < 0.2 ? Number.NaN : (random() - 0.5) * 2.4));
 }
 
-/** What compute stores for `window` of a raster `width` wide, evaluated whole. */
-function outputOf(values: Float32Array, width: number, window: PixelWindow): ChunkOutput {
+/**
+ * What compute stores for `window` of a raster `width` wide, evaluated whole: its tiles, or with
+ * `raw` its values (as when the histogram pass encodes them).
+ */
+function outputOf(values: Float32Array, width: number, window: PixelWindow, raw = false): ChunkOutput {
 	const columns = window.colEnd - window.colStart;
 	const rows = window.rowEnd - window.rowStart;
 	const part = new Float32Array(columns * rows);
@@ -25,7 +28,7 @@ function outputOf(values: Float32Array, width: number, window: PixelWindow): Chu
 	}
 	const windowRaster = { values: part, width: columns, height: rows };
 	return {
-		tiles: encodeTiles(windowRaster, encodeTile),
+		output: raw ? { values: part } : { tiles: encodeTiles(windowRaster, encodeTile) },
 		half: halve(windowRaster).values,
 		stats: statsCopied(part, HISTOGRAM),
 		// Any count per window that the join must add up.
@@ -62,8 +65,10 @@ describe("a window evaluated in chunks of columns", () => {
 		const values = raster(width, height, width + height);
 		const whole = outputOf(values, width, window);
 		const chunked = computeInChunks(window, chunkColumns, (chunk) => outputOf(values, width, chunk));
-		// Tiles row-major over the window, byte for byte; the average, value for value.
-		expect(chunked.tiles).toEqual(whole.tiles);
+		// Tiles row-major over the window, byte for byte (or its values, value for value); the average, value for value.
+		expect(chunked.output).toEqual(whole.output);
+		const raw = (chunk: PixelWindow) => outputOf(values, width, chunk, true);
+		expect(computeInChunks(window, chunkColumns, raw).output).toEqual(raw(window).output);
 		expect(chunked.half).toEqual(whole.half);
 		// The sketch and the histogram count every chunk's values, the input samples add up.
 		expect(chunked.inputSamples?.red?.far_outside).toBe(rows(window) * chunksOf(window, chunkColumns).length);

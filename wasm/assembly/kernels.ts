@@ -838,6 +838,15 @@ export function sketch_clear(taken: i32): void {
 	memory.fill(SKETCH_TABLE_1, 0, (<usize>taken) << 3);
 }
 
+/** The most bins a histogram may have (MAX_HISTOGRAM_BINS in src/wasm/kernels.ts). */
+const MAX_BINS: i32 = 1000;
+/**
+ * bin_values's four tables of bins + 2 counters: consecutive values count in turn in each, so
+ * a run of values in one bin (an index's values cluster) does not wait on the store of its own
+ * counter's last increment; they are added to the caller's counts at the end.
+ */
+const BIN_TABLES: usize = memory.data(4 * (MAX_BINS + 2) * 4, 16);
+
 /**
  * Adds to u32 counts[0..bins+2]: bins histogram bins, then values below first, then values
  * above last, of the non-NaN values[0..n). Binning reproduces
@@ -848,28 +857,34 @@ export function bin_values(values: usize, n: i32, first: f64, last: f64, bins: i
 	const binWidth = (last - first) / binsF;
 	const binsPerUnit = binsF / (last - first);
 	const lastBin = bins - 1;
-	const belowSlot = counts + ((<usize>bins) << 2);
-	const aboveSlot = belowSlot + 4;
+	const slots = bins + 2;
+	const stride = (<usize>slots) << 2;
+	memory.fill(BIN_TABLES, 0, stride << 2);
 	for (let j = 0; j < n; j++) {
 		const v = <f64>load<f32>(values + ((<usize>j) << 2));
 		if (F64.isNaN(v)) continue;
-		if (v < first) {
-			store<u32>(belowSlot, load<u32>(belowSlot) + 1);
-		} else if (v > last) {
-			store<u32>(aboveSlot, load<u32>(aboveSlot) + 1);
-		} else {
+		let slot = bins;
+		if (v > last) {
+			slot = bins + 1;
+		} else if (v >= first) {
 			// numpy's uniform-bin fast path: a first guess that can be one bin off near an
 			// edge, corrected against the same edges linspace produces.
-			let bin = <i32>((v - first) * binsPerUnit);
-			if (bin === bins) bin = lastBin;
-			if (v < binEdge(bin, bins, first, last, binWidth)) {
-				bin--;
-			} else if (bin !== lastBin && v >= binEdge(bin + 1, bins, first, last, binWidth)) {
-				bin++;
+			slot = <i32>((v - first) * binsPerUnit);
+			if (slot === bins) slot = lastBin;
+			if (v < binEdge(slot, bins, first, last, binWidth)) {
+				slot--;
+			} else if (slot !== lastBin && v >= binEdge(slot + 1, bins, first, last, binWidth)) {
+				slot++;
 			}
-			const slot = counts + ((<usize>bin) << 2);
-			store<u32>(slot, load<u32>(slot) + 1);
 		}
+		const at = BIN_TABLES + <usize>(j & 3) * stride + ((<usize>slot) << 2);
+		store<u32>(at, load<u32>(at) + 1);
+	}
+	for (let at: usize = 0; at < stride; at += 4) {
+		const tables = BIN_TABLES + at;
+		const added =
+			load<u32>(tables) + load<u32>(tables + stride) + load<u32>(tables + 2 * stride) + load<u32>(tables + 3 * stride);
+		store<u32>(counts + at, load<u32>(counts + at) + added);
 	}
 }
 

@@ -2,8 +2,8 @@
  * A window evaluated in chunks of columns (the plan's `chunk_columns`): its blocks are decoded
  * once, then each chunk is copied into an arena, evaluated and cut into tiles on its own, so a
  * full-width window over strips holds one chunk's arena at a time, not the window's. The
- * chunks' outputs are joined here into the window's: its tiles row-major, its 2 x 2 average and
- * its partial statistics, as if the window had been evaluated whole.
+ * chunks' outputs are joined here into the window's: its tiles row-major (or its values), its
+ * 2 x 2 average and its partial statistics, as if the window had been evaluated whole.
  */
 import { COG_TILE_SIZE } from "../../raster/cog-writer";
 import type { PixelWindow } from "../../raster/read";
@@ -11,9 +11,15 @@ import type { WindowStats } from "../../wasm/kernels";
 import { mergeSketchPairs } from "./quantile-sketch";
 import { addHistogram, type InputSample, mergedExtremes, mergeMoments } from "./statistics";
 
+/**
+ * A window's output as compute stores it: its encoded tiles, row-major, or its float32 values
+ * (row-major) when the histogram pass encodes them (./histogram.ts).
+ */
+export type WindowOutput = { tiles: Uint8Array<ArrayBuffer>[] } | { values: Float32Array };
+
 /** What one chunk (or a whole window) gives the strip that stores it, none of it in Wasm memory. */
 export interface ChunkOutput {
-	tiles: Uint8Array<ArrayBuffer>[];
+	output: WindowOutput;
 	half: Float32Array;
 	stats: WindowStats;
 	/** Pixels the request's mask dropped (NaN in the output, and apart from stats' nodata_count). */
@@ -52,28 +58,41 @@ export function computeInChunks(
 	const [only] = chunks;
 	if (chunks.length === 1 && only) return compute(only);
 	const height = window.rowEnd - window.rowStart;
-	const halfWidth = Math.ceil((window.colEnd - window.colStart) / 2);
-	const halfHeight = Math.ceil(height / 2);
-	const half = new Float32Array(halfWidth * halfHeight);
-	const tileRows = Math.ceil(height / COG_TILE_SIZE);
+	const width = window.colEnd - window.colStart;
+	const halfWidth = Math.ceil(width / 2);
+	const half = new Float32Array(halfWidth * Math.ceil(height / 2));
+	// Values are placed as each chunk gives them, so only one chunk's copy is held besides the window's.
+	let values: Float32Array | null = null;
 	const tilesByChunk: Uint8Array<ArrayBuffer>[][] = [];
 	let stats: WindowStats | null = null;
 	let inputSamples: Record<string, InputSample> | undefined;
 	let maskedCount = 0;
 	for (const chunk of chunks) {
 		const output = compute(chunk);
-		tilesByChunk.push(output.tiles);
-		// Chunks start on multiples of 512 columns, so each chunk's average starts on a whole column.
-		const chunkHalfWidth = Math.ceil((chunk.colEnd - chunk.colStart) / 2);
-		const at = (chunk.colStart - window.colStart) / 2;
-		for (let row = 0; row < halfHeight; row++) {
-			half.set(output.half.subarray(row * chunkHalfWidth, (row + 1) * chunkHalfWidth), row * halfWidth + at);
+		const columns = chunk.colEnd - chunk.colStart;
+		const at = chunk.colStart - window.colStart;
+		if ("values" in output.output) {
+			values ??= new Float32Array(width * height);
+			placeColumns(values, width, output.output.values, columns, at);
+		} else {
+			tilesByChunk.push(output.output.tiles);
 		}
+		// Chunks start on multiples of 512 columns, so each chunk's average starts on a whole column.
+		placeColumns(half, halfWidth, output.half, Math.ceil(columns / 2), at / 2);
 		stats = stats ? mergeStats(stats, output.stats) : output.stats;
 		inputSamples = mergeInputSamples(inputSamples, output.inputSamples);
 		maskedCount += output.maskedCount;
 	}
-	// Row-major over the window: each tile row takes its tiles from every chunk in turn.
+	if (!stats) throw new Error("a window has no chunk");
+	const output = values ? { values } : { tiles: rowMajorTiles(tilesByChunk, Math.ceil(height / COG_TILE_SIZE)) };
+	return { output, half, stats, maskedCount, inputSamples };
+}
+
+/** The chunks' tiles row-major over the window: each tile row takes its tiles from every chunk in turn. */
+function rowMajorTiles(
+	tilesByChunk: readonly Uint8Array<ArrayBuffer>[][],
+	tileRows: number,
+): Uint8Array<ArrayBuffer>[] {
 	const tiles: Uint8Array<ArrayBuffer>[] = [];
 	for (let tileRow = 0; tileRow < tileRows; tileRow++) {
 		for (const chunkTiles of tilesByChunk) {
@@ -81,8 +100,15 @@ export function computeInChunks(
 			tiles.push(...chunkTiles.slice(tileRow * across, (tileRow + 1) * across));
 		}
 	}
-	if (!stats) throw new Error("a window has no chunk");
-	return { tiles, half, stats, maskedCount, inputSamples };
+	return tiles;
+}
+
+/** Copies the rows of `part` (`partWidth` wide) into those of `into` (`width` wide) from column `at`. */
+function placeColumns(into: Float32Array, width: number, part: Float32Array, partWidth: number, at: number): void {
+	const rows = part.length / partWidth;
+	for (let row = 0; row < rows; row++) {
+		into.set(part.subarray(row * partWidth, (row + 1) * partWidth), row * width + at);
+	}
 }
 
 /**

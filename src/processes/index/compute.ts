@@ -1,8 +1,9 @@
 /**
  * The index process's window: runs the job's compiled formula over the window of every input in
  * the WebAssembly evaluator with the statistics gathered as it goes, and writes the window's
- * compressed output tiles, its 2 x 2 average (the source of the overviews) and its quantile
- * sketch; its partial statistics are what compute records for it.
+ * compressed output tiles (or, when the histogram pass will read its values again, the values
+ * themselves, which that pass bins and encodes: ./histogram.ts), its 2 x 2 average (the source
+ * of the overviews) and its quantile sketch; its partial statistics are what compute records for it.
  *
  * Each input's decoded rows are copied straight into views of Wasm memory (an arena) and
  * evaluated there, and the output is read where the evaluator wrote it. A window wider than the
@@ -169,7 +170,11 @@ function computeStrip(
 	}
 	const raster = { values: arena.output, width, height };
 	return {
-		tiles: encodeTiles(raster, encodeTile, job.request.output),
+		// Without fixed edges the histogram pass reads every value again: from raw values it bins
+		// without inflating tiles, and encodes them then, once.
+		output: histogram
+			? { tiles: encodeTiles(raster, encodeTile, job.request.output) }
+			: { values: raster.values.slice() },
 		half: halve(raster).values,
 		stats,
 		maskedCount,
@@ -191,25 +196,40 @@ function sampleInput(samples: SampleArray, { nodata, scale, offset }: InputScali
 }
 
 /**
- * Stores the window's output tiles (one object, row-major), its 2 x 2 average and its quantile
- * sketch, and returns what store and publish need from D1: the tiles' byte counts and the
- * partial statistics.
+ * Stores the window's output tiles (one object, row-major) or its values, its 2 x 2 average and
+ * its quantile sketch, and returns what store and publish need from D1: the tiles' byte counts
+ * (when it encoded them) and the partial statistics.
  */
 async function storeStrip(
 	env: Env,
 	jobId: string,
 	stripIndex: number,
-	{ tiles, half, stats, maskedCount, inputSamples }: ChunkOutput,
+	{ output, half, stats, maskedCount, inputSamples }: ChunkOutput,
 ): Promise<StripOutput> {
-	await env.BUCKET.put(objectKeys.stripTiles(jobId, stripIndex), new Blob(tiles));
+	const tileBytes = "tiles" in output ? await storeTiles(env, jobId, stripIndex, output.tiles) : undefined;
+	if ("values" in output) await env.BUCKET.put(objectKeys.stripValues(jobId, stripIndex), output.values);
 	await env.BUCKET.put(objectKeys.stripHalf(jobId, stripIndex), half);
 	await env.BUCKET.put(objectKeys.stripSketch(jobId, stripIndex), sketchBytes(stats.sketch));
 	const { sketch, histogram, ...partials } = stats;
 	return {
 		...partials,
 		masked_count: maskedCount,
-		tile_bytes: tiles.map((tile) => tile.byteLength),
+		...(tileBytes ? { tile_bytes: tileBytes } : {}),
 		...(histogram ? { histogram } : {}),
 		...(inputSamples ? { input_samples: inputSamples } : {}),
 	};
+}
+
+/**
+ * Stores a window's encoded output tiles as one object, row-major, and returns each one's byte
+ * count: what store reads to place them in result.tif.
+ */
+export async function storeTiles(
+	env: Env,
+	jobId: string,
+	stripIndex: number,
+	tiles: Uint8Array<ArrayBuffer>[],
+): Promise<number[]> {
+	await env.BUCKET.put(objectKeys.stripTiles(jobId, stripIndex), new Blob(tiles));
+	return tiles.map((tile) => tile.byteLength);
 }

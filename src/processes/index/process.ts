@@ -1,9 +1,9 @@
 /**
  * The index process: a catalog index or a custom expression evaluated over the inputs, giving
  * result.tif (a Cloud-Optimized GeoTIFF), stats.json and preview.png. Its stages: ingest and
- * validate, compute (evaluate each window), histogram (bin each window again over the job's own
- * edges, unless the request fixed them and compute binned already), store (assemble result.tif)
- * and publish.
+ * validate, compute (evaluate each window), histogram (bin each window's values again over the
+ * job's own edges and encode its tiles, unless the request fixed the edges and compute binned and
+ * encoded already), store (assemble result.tif) and publish.
  */
 import { jobFormula } from "../../indices/formula";
 import type { Process } from "../../pipeline/stage";
@@ -25,7 +25,7 @@ export const indexProcess: Process = {
 	],
 	plan: planIndexJob,
 	computeWindow: computeIndexWindow,
-	revisitWindow: (context, _plan, window, partials) => binIndexWindow(context, window.index, partials),
+	revisitWindow: (context, _plan, window, partials) => binIndexWindow(context, window, partials),
 	resultRaster(job) {
 		const formula = jobFormula(job);
 		return { description: formula?.index ?? formula?.expression, output: job.request.output };

@@ -22,12 +22,20 @@ const REPORTED_PERCENTILES = [2, 50, 98] as const;
 export interface StripOutput extends Omit<WindowStats, "sketch" | "histogram"> {
 	/** Pixels the request's mask dropped; absent in windows computed before masks. */
 	masked_count?: number;
-	/** Byte count of each of the window's encoded output tiles, row-major within the window. */
-	tile_bytes: number[];
+	/**
+	 * Byte count of each of the window's encoded output tiles, row-major within the window;
+	 * absent when compute stored its values for the histogram pass to encode (WindowBins).
+	 */
+	tile_bytes?: number[];
 	/** Its histogram over the request's fixed edges; absent when the edges come from the data. */
 	histogram?: HistogramCounts;
 	/** What the window's inputs look like, for the warnings (see inputSampleOf). */
 	input_samples?: Record<string, InputSample>;
+}
+
+/** What the histogram pass records for a window: its counts, and its tiles' byte counts when it encoded them. */
+export interface WindowBins extends HistogramCounts {
+	tile_bytes?: number[];
 }
 
 /** Of a sample of an input's valid values (after scale and offset): how many, and how many far out of [0, 1]. */
