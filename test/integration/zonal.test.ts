@@ -404,6 +404,12 @@ describe("zonal statistics: plans, options and what the job shows", () => {
 			crop: "maize",
 			statistics: { count: 0, valid_fraction: null, mean: null, percentiles: { p2: null, p50: null, p98: null } },
 		});
+		expect(job.warnings).toEqual([
+			{
+				code: "fields-outside-inputs",
+				message: expect.stringMatching(/^The job's one field \('far'\) lies outside the inputs/),
+			},
+		]);
 	});
 
 	it("min_valid_fraction nulls a cloudy date's statistics and keeps its counts; percentiles follow the request", async () => {

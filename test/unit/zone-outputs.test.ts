@@ -8,6 +8,7 @@ import {
 	zonesGeoJson,
 	zonesParquet,
 } from "../../src/processes/zonal/outputs";
+import { outsideFieldsWarnings } from "../../src/processes/zonal/statistics";
 import type { Utf8Chunks } from "../../src/utf8-chunks";
 import { drained } from "../utf8";
 
@@ -507,5 +508,32 @@ describe("zones.parquet", () => {
 		expect(() => zonesParquet(broken as ZoneResult[], PERCENTILE_KEYS, { timeSeries: false })).toThrow(
 			/not a MultiPolygon/,
 		);
+	});
+});
+
+describe("the fields-outside-inputs warning", () => {
+	const missed = statistics({ count: 0, nodata_count: 0, masked_count: 0, valid_fraction: null, mean: null });
+	const zone = (id: string, ...entries: ZoneStatistics[]) => ({
+		id,
+		series: entries.map((entry) => ({ datetime: null, statistics: entry })),
+	});
+
+	it("names the fields no date covers, not those covered by nodata or a mask on some date", () => {
+		const cloudy = statistics({ count: 0, nodata_count: 0, masked_count: 4, valid_fraction: 0 });
+		const warnings = outsideFieldsWarnings([
+			zone("a", missed, missed),
+			zone("b", missed, cloudy),
+			zone("c", statistics(), missed),
+			zone("d", missed, missed),
+		]);
+		expect(warnings).toEqual([
+			{ code: "fields-outside-inputs", message: expect.stringMatching(/^2 of 4 fields \('a', 'd'\) lie outside/) },
+		]);
+		expect(outsideFieldsWarnings([zone("b", missed, cloudy)])).toEqual([]);
+	});
+
+	it("says all when every field misses, naming five and counting the rest", () => {
+		const zones = Array.from({ length: 7 }, (_, i) => zone(String(i), missed));
+		expect(outsideFieldsWarnings(zones)[0]?.message).toMatch(/^All 7 fields \('0', '1', '2', '3', '4' and 2 more\)/);
 	});
 });

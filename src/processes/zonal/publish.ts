@@ -24,7 +24,14 @@ import { Utf8Chunks } from "../../utf8-chunks";
 import { jobFeatures } from "./features";
 import { type ZoneResult, zonesCsv, zonesGeoJson, zonesParquet } from "./outputs";
 import { zonalPlan } from "./plan";
-import { missedField, percentileKey, requestedPercentiles, type ZoneStatistics, zoneStatistics } from "./statistics";
+import {
+	missedField,
+	outsideFieldsWarnings,
+	percentileKey,
+	requestedPercentiles,
+	type ZoneStatistics,
+	zoneStatistics,
+} from "./statistics";
 import { isolateAccumulator, WeightedStatistics } from "./weighted-statistics";
 import { readWindowFields } from "./window-fields";
 
@@ -141,7 +148,7 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 	const valid = results.filter((result) => result.series.some(({ statistics }) => statistics.count > 0)).length;
 	return {
 		artifacts,
-		warnings: [],
+		warnings: outsideFieldsWarnings(results),
 		detail: { fields: results.length, dates: acquisitions.size, fields_with_values: valid },
 		item: resultItem(job, features),
 	};

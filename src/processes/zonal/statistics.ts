@@ -2,8 +2,8 @@
  * A field's statistics on one date, as the job's outputs give them: the accumulator's, with the
  * request's percentiles, and null statistics (counts kept) below the request's valid fraction.
  */
-import type { JobRequest } from "../../db/jobs";
-import type { ZoneStatistics } from "./outputs";
+import type { JobRequest, JobWarningRecord } from "../../db/jobs";
+import type { ZoneResult, ZoneStatistics } from "./outputs";
 import { DEFAULT_PERCENTILES } from "./request";
 import type { WeightedStatistics } from "./weighted-statistics";
 
@@ -40,4 +40,35 @@ export function zoneStatistics(accumulator: WeightedStatistics, request: JobRequ
 	if (!below) return statistics;
 	const { count, nodata_count, masked_count, valid_fraction } = statistics;
 	return { ...missedField(request), count, nodata_count, masked_count, valid_fraction };
+}
+
+/** Ids a warning names before it says how many more there are. */
+const NAMED_FIELDS = 5;
+
+/**
+ * A warning when fields lie outside every date's inputs (nothing counted, not even nodata): a
+ * whole field set missing is most often one written latitude first, or in the raster's CRS rather
+ * than RFC 7946's longitude/latitude, and its job would otherwise succeed with only nulls.
+ */
+export function outsideFieldsWarnings(results: readonly Pick<ZoneResult, "id" | "series">[]): JobWarningRecord[] {
+	const outside = results.filter(({ series }) =>
+		series.every(({ statistics }) => statistics.count + statistics.nodata_count + statistics.masked_count === 0),
+	);
+	if (outside.length === 0) return [];
+	const named = outside.slice(0, NAMED_FIELDS).map(({ id }) => `'${id}'`);
+	const more = outside.length > NAMED_FIELDS ? ` and ${outside.length - NAMED_FIELDS} more` : "";
+	const which =
+		outside.length < results.length
+			? `${outside.length} of ${results.length} fields`
+			: results.length === 1
+				? "The job's one field"
+				: `All ${results.length} fields`;
+	const verb = outside.length === 1 ? "lies" : "lie";
+	const pronoun = outside.length === 1 ? "it has" : "they have";
+	return [
+		{
+			code: "fields-outside-inputs",
+			message: `${which} (${named.join(", ")}${more}) ${verb} outside the inputs on every date: ${pronoun} count 0 and null statistics. Fields are longitude, latitude (RFC 7946); a field set written latitude first, or in the raster's own CRS, misses the raster.`,
+		},
+	];
 }
