@@ -43,8 +43,8 @@ export function polygonsInPixels(geometry: FeatureGeometry, grid: Grid, subject?
 	const polygons = geometry.type === "Polygon" ? [geometry.coordinates] : geometry.coordinates;
 	return polygons.map((polygon) =>
 		polygon.map((ring) =>
-			ring.map(([lon, lat]): Point => {
-				const { x, y } = project(lon, lat);
+			ring.map((position): Point => {
+				const { x, y } = project(position[0], position[1]);
 				// Snapped, so an edge drawn on a pixel border (float noise aside) gives the pixel beyond it no weight.
 				return [snapped((x - originX) / pixelWidth), snapped((y - originY) / pixelHeight)];
 			}),
@@ -61,14 +61,23 @@ interface SignedRing {
 	turn: number;
 }
 
+/**
+ * What a missing point reads as. Points are read by index rather than destructured throughout:
+ * zonal jobs place and weigh every vertex of every field mostly before V8 optimizes these
+ * functions, and unoptimized each destructuring steps an array iterator (bench:fields).
+ */
+const ORIGIN: Point = [0, 0];
+
 /** Twice the signed area (shoelace), relative to the first vertex for precision. */
 export function doubledArea(ring: readonly Point[]): number {
-	const [x0, y0] = ring[0] ?? [0, 0];
+	const first = ring[0] ?? ORIGIN;
+	const x0 = first[0];
+	const y0 = first[1];
 	let sum = 0;
 	for (let i = 1; i + 1 < ring.length; i++) {
-		const [xa, ya] = ring[i] ?? [0, 0];
-		const [xb, yb] = ring[i + 1] ?? [0, 0];
-		sum += (xa - x0) * (yb - y0) - (xb - x0) * (ya - y0);
+		const a = ring[i] ?? ORIGIN;
+		const b = ring[i + 1] ?? ORIGIN;
+		sum += (a[0] - x0) * (b[1] - y0) - (b[0] - x0) * (a[1] - y0);
 	}
 	return sum;
 }
@@ -86,7 +95,7 @@ function signedRings(polygons: readonly Point[][][], colOrigin: number, rowOrigi
 			if (area === 0 || !Number.isFinite(area)) return;
 			const shellSign = area > 0 ? -1 : 1;
 			rings.push({
-				points: ring.map(([x, y]): Point => [x - colOrigin, y - rowOrigin]),
+				points: ring.map((point): Point => [point[0] - colOrigin, point[1] - rowOrigin]),
 				sign: index === 0 ? shellSign : -shellSign,
 				turn: area > 0 ? 1 : -1,
 			});
@@ -198,8 +207,12 @@ function depositAreas(rings: readonly SignedRing[], width: number, height: numbe
 	const { cells, marks: touched } = deposits;
 	for (const { points, sign } of rings) {
 		for (let i = 0; i < points.length; i++) {
-			const [x0, y0] = points[i] ?? [0, 0];
-			const [x1, y1] = points[(i + 1) % points.length] ?? [0, 0];
+			const from = points[i] ?? ORIGIN;
+			const to = points[(i + 1) % points.length] ?? ORIGIN;
+			const x0 = from[0];
+			const y0 = from[1];
+			const x1 = to[0];
+			const y1 = to[1];
 			if (y0 === y1) {
 				// A horizontal edge adds no area, but inside a row it crosses the interiors it runs along.
 				if (x0 === x1 || y0 <= 0 || y0 >= height || Number.isInteger(y0)) continue;
@@ -246,8 +259,12 @@ function centreWinding(rings: readonly SignedRing[], width: number, height: numb
 	const { cells, marks } = deposits;
 	for (const { points, sign, turn } of rings) {
 		for (let i = 0; i < points.length; i++) {
-			const [x0, y0] = points[i] ?? [0, 0];
-			const [x1, y1] = points[(i + 1) % points.length] ?? [0, 0];
+			const from = points[i] ?? ORIGIN;
+			const to = points[(i + 1) % points.length] ?? ORIGIN;
+			const x0 = from[0];
+			const y0 = from[1];
+			const x1 = to[0];
+			const y1 = to[1];
 			if (y0 === y1) {
 				const row = y0 - 0.5;
 				if ((x1 - x0) * turn >= 0 || !Number.isInteger(row) || row < 0 || row >= height) continue;
