@@ -480,7 +480,10 @@ export class WeightedStatistics {
 		}
 		statistics.weights = new Float64Array(buffer, at + 8 * HEADER_FLOATS, pairs);
 		statistics.values = new Float32Array(buffer, at + 8 * (HEADER_FLOATS + pairs), pairs);
-		statistics.pairs = pairs;
+		// As a small integer: read from the float64 header it is a double, and a double in the field
+		// had V8's optimized finish bail out on it ("not a Smi") for every field publish joined, and
+		// generalized the field for compute's code too (bench:fields).
+		statistics.pairs = pairs | 0;
 		// A partial written before the limit existed may hold more.
 		if (pairs > EXACT_PAIRS_LIMIT) statistics.fold();
 		return statistics;
