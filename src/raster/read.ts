@@ -515,9 +515,9 @@ export async function readWindow(
 /**
  * Copies `rows` rows of `columns` samples, each `stride` apart, from `values` (the first at
  * `from`, rows `fromStep` apart) into `destination` (from `to`, rows `toStep` apart). Apart from
- * the window's copyArea, whose code V8 compiles for each window's blocks again: a field's box of
- * zonal compute is a few dozen short rows, and copied in copyArea unoptimized they cost six times
- * what the copy itself does (bench:fields).
+ * the window's copyArea, whose code V8 compiles for each window's blocks again: zonal compute
+ * copies a few dozen short rows per field and band, which took it 30 ms in copyArea and 24 ms here
+ * (bench:fields, clustered, 1 date).
  */
 function copyRows(
 	values: SampleArray,

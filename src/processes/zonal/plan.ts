@@ -166,8 +166,8 @@ interface FieldWindow {
  * Adds to `inStrip` the fields (by position) with a part in `strip`, and their parts there to
  * `partsInStrip`. Indexed loops, no closures or iterators: every strip looks at every field of
  * the plan. Apart from fieldWindows so that V8 optimizes this loop alone: optimized on the stack
- * with the rest of fieldWindows, it took the optimizing compiler 50 to 150 ms in bench:fields,
- * counted in the validate stage's CPU.
+ * with the rest of fieldWindows, it took the optimizing compiler 150 to 200 ms of wall time
+ * (under load, bench:fields), counted in the validate stage's CPU.
  */
 function fieldsInStrip(
 	extents: readonly (FeatureExtent | null)[],
