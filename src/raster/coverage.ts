@@ -43,8 +43,8 @@ export function polygonsInPixels(geometry: FeatureGeometry, grid: Grid, subject?
 	const polygons = geometry.type === "Polygon" ? [geometry.coordinates] : geometry.coordinates;
 	return polygons.map((polygon) =>
 		polygon.map((ring) =>
-			ring.map(([lon, lat]): Point => {
-				const { x, y } = project(lon, lat);
+			ring.map((position): Point => {
+				const { x, y } = project(position[0], position[1]);
 				// Snapped, so an edge drawn on a pixel border (float noise aside) gives the pixel beyond it no weight.
 				return [snapped((x - originX) / pixelWidth), snapped((y - originY) / pixelHeight)];
 			}),
@@ -61,14 +61,23 @@ interface SignedRing {
 	turn: number;
 }
 
+/**
+ * What a missing point reads as. Points are read by index rather than destructured throughout:
+ * zonal jobs place and weigh every vertex of every field mostly before V8 optimizes these
+ * functions, and unoptimized each destructuring steps an array iterator (bench:fields).
+ */
+const ORIGIN: Point = [0, 0];
+
 /** Twice the signed area (shoelace), relative to the first vertex for precision. */
 export function doubledArea(ring: readonly Point[]): number {
-	const [x0, y0] = ring[0] ?? [0, 0];
+	const first = ring[0] ?? ORIGIN;
+	const x0 = first[0];
+	const y0 = first[1];
 	let sum = 0;
 	for (let i = 1; i + 1 < ring.length; i++) {
-		const [xa, ya] = ring[i] ?? [0, 0];
-		const [xb, yb] = ring[i + 1] ?? [0, 0];
-		sum += (xa - x0) * (yb - y0) - (xb - x0) * (ya - y0);
+		const a = ring[i] ?? ORIGIN;
+		const b = ring[i + 1] ?? ORIGIN;
+		sum += (a[0] - x0) * (b[1] - y0) - (b[0] - x0) * (a[1] - y0);
 	}
 	return sum;
 }
@@ -86,7 +95,7 @@ function signedRings(polygons: readonly Point[][][], colOrigin: number, rowOrigi
 			if (area === 0 || !Number.isFinite(area)) return;
 			const shellSign = area > 0 ? -1 : 1;
 			rings.push({
-				points: ring.map(([x, y]): Point => [x - colOrigin, y - rowOrigin]),
+				points: ring.map((point): Point => [point[0] - colOrigin, point[1] - rowOrigin]),
 				sign: index === 0 ? shellSign : -shellSign,
 				turn: area > 0 ? 1 : -1,
 			});
@@ -198,8 +207,12 @@ function depositAreas(rings: readonly SignedRing[], width: number, height: numbe
 	const { cells, marks: touched } = deposits;
 	for (const { points, sign } of rings) {
 		for (let i = 0; i < points.length; i++) {
-			const [x0, y0] = points[i] ?? [0, 0];
-			const [x1, y1] = points[(i + 1) % points.length] ?? [0, 0];
+			const from = points[i] ?? ORIGIN;
+			const to = points[(i + 1) % points.length] ?? ORIGIN;
+			const x0 = from[0];
+			const y0 = from[1];
+			const x1 = to[0];
+			const y1 = to[1];
 			if (y0 === y1) {
 				// A horizontal edge adds no area, but inside a row it crosses the interiors it runs along.
 				if (x0 === x1 || y0 <= 0 || y0 >= height || Number.isInteger(y0)) continue;
@@ -246,8 +259,12 @@ function centreWinding(rings: readonly SignedRing[], width: number, height: numb
 	const { cells, marks } = deposits;
 	for (const { points, sign, turn } of rings) {
 		for (let i = 0; i < points.length; i++) {
-			const [x0, y0] = points[i] ?? [0, 0];
-			const [x1, y1] = points[(i + 1) % points.length] ?? [0, 0];
+			const from = points[i] ?? ORIGIN;
+			const to = points[(i + 1) % points.length] ?? ORIGIN;
+			const x0 = from[0];
+			const y0 = from[1];
+			const x1 = to[0];
+			const y1 = to[1];
 			if (y0 === y1) {
 				const row = y0 - 0.5;
 				if ((x1 - x0) * turn >= 0 || !Number.isInteger(row) || row < 0 || row >= height) continue;
@@ -276,6 +293,40 @@ function centreWinding(rings: readonly SignedRing[], width: number, height: numb
 }
 
 /**
+ * Turns the deposits into weights in place (in `cells`): each row's running sum of deposits is a pixel's
+ * covered area, or for centres its winding number. A pixel no edge runs through is wholly in or
+ * out, so its sum is 1 or 0 up to rounding. False when no pixel gets a weight above 0. Apart from
+ * pixelCoverage, of typed arrays and numbers alone, so that V8 keeps this loop, run for every pixel of every
+ * field's box, optimized from one window to the next.
+ */
+function settleWeights(
+	cells: Float64Array,
+	marks: Uint8Array,
+	width: number,
+	height: number,
+	rule: CoverageRule,
+): boolean {
+	const centre = rule === "center";
+	const allTouched = rule === "all_touched";
+	let covered = false;
+	for (let row = 0; row < height; row++) {
+		let running = 0;
+		const end = (row + 1) * width;
+		for (let index = row * width; index < end; index++) {
+			running += cells[index] as number;
+			const marked = marks[index] === 1;
+			let weight: number;
+			if (centre) weight = marked || running > 0.5 ? 1 : 0;
+			else if (!marked) weight = running > 0.5 ? 1 : 0;
+			else weight = allTouched ? 1 : Math.min(1, Math.max(0, running));
+			cells[index] = weight;
+			if (weight > 0) covered = true;
+		}
+	}
+	return covered;
+}
+
+/**
  * The whole pixels the polygons' shells span (their box, out to whole pixels), cut to `window`;
  * null when that leaves none. Only these pixels can weigh in the feature, whatever the rule.
  */
@@ -284,8 +335,14 @@ export function pixelBox(polygons: readonly (readonly Point[][])[], window: Pixe
 	let minY = Number.POSITIVE_INFINITY;
 	let maxX = Number.NEGATIVE_INFINITY;
 	let maxY = Number.NEGATIVE_INFINITY;
-	for (const polygon of polygons) {
-		for (const [x, y] of polygon[0] ?? []) {
+	// Indexed, not destructured: zonal compute boxes every field of every window, mostly before
+	// V8 optimizes this, and unoptimized each point's iterator and destructuring cost more than the box.
+	for (let p = 0; p < polygons.length; p++) {
+		const shell = (polygons[p] as readonly Point[][])[0] ?? [];
+		for (let i = 0; i < shell.length; i++) {
+			const point = shell[i] as Point;
+			const x = point[0];
+			const y = point[1];
 			minX = Math.min(minX, x);
 			minY = Math.min(minY, y);
 			maxX = Math.max(maxX, x);
@@ -334,26 +391,6 @@ export function pixelCoverage(
 	const deposits = scratch.take(width * height);
 	if (rule === "center") centreWinding(rings, width, height, deposits);
 	else depositAreas(rings, width, height, deposits);
-	const { cells, marks } = deposits;
-	// Each row's running sum of deposits is a pixel's covered area, or for centres its winding
-	// number. A pixel no edge runs through is wholly in or out, so its sum is 1 or 0 up to rounding.
-	const centre = rule === "center";
-	const allTouched = rule === "all_touched";
-	let covered = false;
-	for (let row = 0; row < height; row++) {
-		let running = 0;
-		const end = (row + 1) * width;
-		for (let index = row * width; index < end; index++) {
-			running += cells[index] as number;
-			const marked = marks[index] === 1;
-			let weight: number;
-			if (centre) weight = marked || running > 0.5 ? 1 : 0;
-			else if (!marked) weight = running > 0.5 ? 1 : 0;
-			else weight = allTouched ? 1 : Math.min(1, Math.max(0, running));
-			cells[index] = weight;
-			if (weight > 0) covered = true;
-		}
-	}
-	if (!covered) return null;
-	return { rowStart, colStart, width, height, weights: cells };
+	if (!settleWeights(deposits.cells, deposits.marks, width, height, rule)) return null;
+	return { rowStart, colStart, width, height, weights: deposits.cells };
 }

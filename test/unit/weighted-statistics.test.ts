@@ -118,6 +118,74 @@ describe("WeightedStatistics", () => {
 		}
 	});
 
+	it("gives bit for bit what finish gave as one method: sums in index order, cumulative weights by (value, index)", () => {
+		// The oracle: finish before its loops became functions of typed arrays, with a stable
+		// comparator sort for its radix sort.
+		const oracle = (pairs: readonly [number, number][], percentiles: readonly number[]) => {
+			const kept = pairs.filter(([, weight]) => weight > 0).map(([value, weight]) => [Math.fround(value) + 0, weight]);
+			const values = kept.map(([value]) => value as number);
+			const weights = kept.map(([, weight]) => weight as number);
+			let count = 0;
+			for (const weight of weights) count += weight;
+			let sum = 0;
+			for (let i = 0; i < kept.length; i++) sum += (weights[i] as number) * (values[i] as number);
+			const mean = sum / count;
+			let squares = 0;
+			for (let i = 0; i < kept.length; i++) {
+				const deviation = (values[i] as number) - mean;
+				squares += (weights[i] as number) * deviation * deviation;
+			}
+			const order = values.map((_, i) => i).sort((a, b) => (values[a] as number) - (values[b] as number) || a - b);
+			let rankedWeight = 0;
+			for (const index of order) rankedWeight += weights[index] as number;
+			const result: Record<string, number> = {};
+			for (const q of percentiles) {
+				const target = (q / 100) * rankedWeight;
+				let cumulative = 0;
+				let rank = 0;
+				for (; rank < order.length; rank++) {
+					cumulative += weights[order[rank] as number] as number;
+					if (cumulative >= target) break;
+				}
+				result[`p${q}`] = values[order[Math.min(rank, order.length - 1)] as number] as number;
+			}
+			const last = order[order.length - 1] as number;
+			return {
+				count,
+				sum,
+				mean,
+				std: Math.sqrt(squares / count),
+				min: values[order[0] as number],
+				max: values[last],
+				result,
+			};
+		};
+		const random = seededRandom(33);
+		const percentiles = [99.5, 2, 50, 0, 98, 100, 50];
+		const distinct = [-1e30, -0.75, -0, 0, 1e-40, 0.1, 0.3, Math.fround(Math.PI), 3e38];
+		for (let trial = 0; trial < 20_000; trial++) {
+			const kind = trial % 4;
+			const pairs = Array.from({ length: 1 + Math.floor(80 * random()) }, (): [number, number] => [
+				// Ties (few distinct values, both zeros, extremes and a subnormal) or fresh values.
+				kind < 2 ? (distinct[Math.floor(distinct.length * random())] ?? 0) : (random() - 0.4) * 10 ** (4 * random()),
+				// Unit weights, fractional ones, or a mix with zeros.
+				kind % 2 === 0 ? 1 : random() < 0.1 ? 0 : random() < 0.5 ? 1 : random(),
+			]);
+			const expected = oracle(pairs, percentiles);
+			if (!(expected.count > 0)) continue;
+			const actual = accumulate(pairs).finish(percentiles);
+			expect({
+				count: actual.count,
+				sum: actual.sum,
+				mean: actual.mean,
+				std: actual.std,
+				min: actual.min,
+				max: actual.max,
+				result: actual.percentiles,
+			}).toEqual(expected);
+		}
+	});
+
 	it("merges partials sent as bytes into what one accumulator gives", () => {
 		const random = seededRandom(5);
 		const pairs = Array.from({ length: 3000 }, (): [number, number] => [Math.fround(random() - 0.5), random()]);

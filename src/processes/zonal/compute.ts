@@ -137,14 +137,48 @@ function weighField(
 		decoded.window.copyBox(decoded.position, box, boxed);
 		fates = maskFates(boxed, rule, nodata);
 	}
-	// Taken out of the loop below, which runs once per pixel of every field.
-	const coverage = weights.weights;
+	const { weights: coverage, width, height } = weights;
+	const windowStart = box.rowStart * samples.width + box.colStart;
 	const maskEmpty = samples.mask?.empty ?? null;
-	const inputEmpty = samples.empty;
-	for (let row = 0; row < weights.height; row++) {
-		const windowRow = (box.rowStart + row) * samples.width + box.colStart;
-		const boxRow = row * weights.width;
-		for (let column = 0; column < weights.width; column++) {
+	weighPixels(
+		accumulator,
+		coverage,
+		width,
+		height,
+		values,
+		fates,
+		maskEmpty,
+		samples.empty,
+		windowStart,
+		samples.width,
+	);
+}
+
+/**
+ * Adds each pixel of a field's box (`width` x `height`) with weight > 0 in `coverage` to
+ * `accumulator` as masked, nodata or valid. `values` and `fates` (null without a mask) are over
+ * the box; `maskEmpty` and `inputEmpty` (1 where the mask's or an input's block is stored empty,
+ * null where none is) over the window, `windowWidth` wide, the box's first pixel at
+ * `windowStart`. Apart from weighField, and of typed arrays and the isolate's accumulator alone:
+ * weighField's optimized code also held the window's own objects, so V8 threw it away after each
+ * window and compiled it again (bench:fields).
+ */
+function weighPixels(
+	accumulator: WeightedStatistics,
+	coverage: Float64Array,
+	width: number,
+	height: number,
+	values: Float32Array,
+	fates: Uint8Array | null,
+	maskEmpty: Uint8Array | null,
+	inputEmpty: Uint8Array | null,
+	windowStart: number,
+	windowWidth: number,
+): void {
+	for (let row = 0; row < height; row++) {
+		const windowRow = windowStart + row * windowWidth;
+		const boxRow = row * width;
+		for (let column = 0; column < width; column++) {
 			const pixel = boxRow + column;
 			const weight = coverage[pixel] as number;
 			if (!(weight > 0)) continue;

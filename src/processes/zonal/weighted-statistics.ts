@@ -182,18 +182,152 @@ const RADIX_PASSES = 32 / RADIX_BITS;
  * What {@link WeightedStatistics.finish} sorts in, kept from one call to the next (it is
  * synchronous): a window finishes hundreds of fields, and allocating these per field cost more
  * than the sort itself (bench:fields). 12 bytes a pair, let go past RETAINED_CAPACITY pairs by
- * {@link WeightedStatistics.clear}, as the accumulator's own arrays are.
+ * {@link WeightedStatistics.clear}, as the accumulator's own arrays are. Int32Arrays, not
+ * Uint32Arrays: a key with its top bit set read from a Uint32Array is no small integer, and V8's
+ * optimized sort bailed out to the interpreter on it ("not a Smi"), field after field.
  */
 const finishScratch = {
-	keys: new Uint32Array(0),
-	order: new Uint32Array(0),
-	spare: new Uint32Array(0),
-	counts: new Uint32Array(RADIX_PASSES * RADIX_BUCKETS),
+	keys: new Int32Array(0),
+	order: new Int32Array(0),
+	spare: new Int32Array(0),
+	counts: new Int32Array(RADIX_PASSES * RADIX_BUCKETS),
 };
 
-/** Sort keys of float32 bit patterns: unsigned order equals numeric order (negatives' bits inverted). */
+/**
+ * Sort keys of float32 bit patterns (as int32s): their unsigned order equals numeric order, the
+ * sign bit set on positives and every bit of negatives inverted.
+ */
 function orderedKey(bits: number): number {
-	return (bits & 0x80000000) !== 0 ? ~bits >>> 0 : (bits | 0x80000000) >>> 0;
+	return bits ^ ((bits >> 31) | 0x80000000);
+}
+
+// The loops of WeightedStatistics.finish, each a function of typed arrays and numbers alone: V8
+// compiles them small and keeps them, where finish written as one method was compiled again for
+// each window of bench:fields (30 ms of optimizing compiler a time, counted in the job's CPU) and
+// ran its loops unoptimized meanwhile. Every sum runs in the order finish has always taken.
+
+/** Fills `keys` with the pairs' order keys and `order` with 0..pairs-1, and counts every pass's digits. */
+function countDigits(bits: Int32Array, keys: Int32Array, order: Int32Array, counts: Int32Array, pairs: number): void {
+	counts.fill(0);
+	for (let i = 0; i < pairs; i++) {
+		const key = orderedKey(bits[i] as number);
+		keys[i] = key;
+		order[i] = i;
+		for (let pass = 0; pass < RADIX_PASSES; pass++) {
+			const bucket = pass * RADIX_BUCKETS + ((key >>> (pass * RADIX_BITS)) & (RADIX_BUCKETS - 1));
+			counts[bucket] = (counts[bucket] as number) + 1;
+		}
+	}
+}
+
+/**
+ * Turns one pass's digit counts into each bucket's first position; false when every key shares
+ * the pass's digit, so the pass would move nothing.
+ */
+function bucketStarts(counts: Int32Array, base: number, pairs: number): boolean {
+	let position = 0;
+	let shared = false;
+	for (let bucket = base; bucket < base + RADIX_BUCKETS; bucket++) {
+		const count = counts[bucket] as number;
+		if (count === pairs) shared = true;
+		counts[bucket] = position;
+		position += count;
+	}
+	return !shared;
+}
+
+/** One stable pass: `order` into `sorted` by the digit of each index's key at `shift`. */
+function scatterPass(
+	keys: Int32Array,
+	order: Int32Array,
+	sorted: Int32Array,
+	counts: Int32Array,
+	base: number,
+	shift: number,
+	pairs: number,
+): void {
+	for (let i = 0; i < pairs; i++) {
+		const index = order[i] as number;
+		const bucket = base + (((keys[index] as number) >>> shift) & (RADIX_BUCKETS - 1));
+		const at = counts[bucket] as number;
+		sorted[at] = index;
+		counts[bucket] = at + 1;
+	}
+}
+
+/** Σ weights over the first `pairs`, in index order. */
+function weightTotal(weights: Float64Array, pairs: number): number {
+	let total = 0;
+	for (let i = 0; i < pairs; i++) total += weights[i] as number;
+	return total;
+}
+
+/** Σ w·x over the first `pairs`, in index order. */
+function weightedSum(values: Float32Array, weights: Float64Array, pairs: number): number {
+	let sum = 0;
+	for (let i = 0; i < pairs; i++) sum += (weights[i] as number) * (values[i] as number);
+	return sum;
+}
+
+/** Σ w·(x − mean)² over the first `pairs`, in index order. */
+function weightedSquares(values: Float32Array, weights: Float64Array, pairs: number, mean: number): number {
+	let squares = 0;
+	for (let i = 0; i < pairs; i++) {
+		const deviation = (values[i] as number) - mean;
+		squares += (weights[i] as number) * deviation * deviation;
+	}
+	return squares;
+}
+
+/**
+ * The pair indices in ascending order of value, ties in order of index, valid until the next
+ * call: a stable least-significant-digit radix sort of the values' order keys, a byte a pass. It
+ * orders as a sort of (key, index) would, without the branches a comparison sort mispredicts on
+ * fresh data (twice as fast as a native sort of 64-bit (key, index) integers from a thousand
+ * pairs up). A pass whose byte all keys share is skipped.
+ */
+function ascendingOrder(values: Float32Array, pairs: number): Int32Array {
+	if (finishScratch.keys.length < pairs) {
+		finishScratch.keys = new Int32Array(pairs);
+		finishScratch.order = new Int32Array(pairs);
+		finishScratch.spare = new Int32Array(pairs);
+	}
+	const { keys, counts } = finishScratch;
+	let order = finishScratch.order;
+	let spare = finishScratch.spare;
+	countDigits(new Int32Array(values.buffer, values.byteOffset, pairs), keys, order, counts, pairs);
+	for (let pass = 0; pass < RADIX_PASSES; pass++) {
+		const base = pass * RADIX_BUCKETS;
+		if (!bucketStarts(counts, base, pairs)) continue;
+		scatterPass(keys, order, spare, counts, base, pass * RADIX_BITS, pairs);
+		const sorted = spare;
+		spare = order;
+		order = sorted;
+	}
+	return order;
+}
+
+/** Σ weights in the order of `order`. */
+function rankedWeightTotal(weights: Float64Array, order: Int32Array, pairs: number): number {
+	let total = 0;
+	for (let rank = 0; rank < pairs; rank++) total += weights[order[rank] as number] as number;
+	return total;
+}
+
+/**
+ * For each of `targets` (ascending), the first rank whose cumulative weight, summed in the order
+ * of `order`, reaches it; the last rank for a target past the total by rounding.
+ */
+function targetRanks(weights: Float64Array, order: Int32Array, pairs: number, targets: Float64Array): Int32Array {
+	const ranks = new Int32Array(targets.length);
+	let next = 0;
+	let cumulative = 0;
+	for (let rank = 0; rank < pairs && next < targets.length; rank++) {
+		cumulative += weights[order[rank] as number] as number;
+		while (next < targets.length && cumulative >= (targets[next] as number)) ranks[next++] = rank;
+	}
+	ranks.fill(pairs - 1, next);
+	return ranks;
 }
 
 /**
@@ -220,9 +354,9 @@ export class WeightedStatistics {
 			this.sketched = null;
 		}
 		if (finishScratch.keys.length > RETAINED_CAPACITY) {
-			finishScratch.keys = new Uint32Array(0);
-			finishScratch.order = new Uint32Array(0);
-			finishScratch.spare = new Uint32Array(0);
+			finishScratch.keys = new Int32Array(0);
+			finishScratch.order = new Int32Array(0);
+			finishScratch.spare = new Int32Array(0);
 		}
 		this.pairs = 0;
 		this.nodataWeight = 0;
@@ -346,7 +480,10 @@ export class WeightedStatistics {
 		}
 		statistics.weights = new Float64Array(buffer, at + 8 * HEADER_FLOATS, pairs);
 		statistics.values = new Float32Array(buffer, at + 8 * (HEADER_FLOATS + pairs), pairs);
-		statistics.pairs = pairs;
+		// As a small integer: read from the float64 header it is a double, and a double in the field
+		// had V8's optimized finish bail out on it ("not a Smi") for every field publish joined, and
+		// generalized the field for compute's code too (bench:fields).
+		statistics.pairs = pairs | 0;
 		// A partial written before the limit existed may hold more.
 		if (pairs > EXACT_PAIRS_LIMIT) statistics.fold();
 		return statistics;
@@ -360,7 +497,7 @@ export class WeightedStatistics {
 	 * every other one kept within them) and `percentile_relative_error` says how far they may be.
 	 */
 	finish(percentiles: readonly number[]): FeatureStatistics {
-		const count = this.sketched ? this.sketched.moments.weightTotal() : this.weightSum();
+		const count = this.sketched ? this.sketched.moments.weightTotal() : weightTotal(this.weights, this.pairs);
 		const total = count + this.nodataWeight + this.maskedWeight;
 		const statistics: FeatureStatistics = {
 			count,
@@ -378,40 +515,25 @@ export class WeightedStatistics {
 		if (this.pairs === 0) return statistics;
 
 		const { pairs, values, weights } = this;
-		let sum = 0;
-		for (let i = 0; i < pairs; i++) sum += (weights[i] as number) * (values[i] as number);
+		const sum = weightedSum(values, weights, pairs);
 		const mean = sum / count;
-		let squares = 0;
-		for (let i = 0; i < pairs; i++) {
-			const deviation = (values[i] as number) - mean;
-			squares += (weights[i] as number) * deviation * deviation;
-		}
-		const order = this.ascendingOrder();
-		// The total weight summed in ascending order of value, as the cumulative weights below are.
-		let rankedWeight = 0;
-		for (let rank = 0; rank < pairs; rank++) rankedWeight += weights[order[rank] as number] as number;
-		const targets = percentiles.map((q) => (q / 100) * rankedWeight);
+		const squares = weightedSquares(values, weights, pairs, mean);
+		const order = ascendingOrder(values, pairs);
+		// The total weight summed in ascending order of value, as the cumulative weights are.
+		const rankedWeight = rankedWeightTotal(weights, order, pairs);
 		// One walk up the ranks answers every percentile, the smallest target first.
-		const byTarget = percentiles.map((_, i) => i).sort((a, b) => (targets[a] as number) - (targets[b] as number));
-		let next = 0;
-		let target = targets[byTarget[0] as number] as number;
-		let cumulative = 0;
-		for (let rank = 0; rank < pairs && next < byTarget.length; rank++) {
-			const index = order[rank] as number;
-			cumulative += weights[index] as number;
-			// The first rank whose cumulative weight reaches a percentile's target gives its value.
-			while (cumulative >= target && next < byTarget.length) {
-				statistics.percentiles[`p${percentiles[byTarget[next] as number]}`] = values[index] as number;
-				next++;
-				target = targets[byTarget[next] as number] as number;
-			}
-		}
-		// A target past the total by rounding takes the largest value, as the last rank reached.
-		for (; next < byTarget.length; next++) {
-			statistics.percentiles[`p${percentiles[byTarget[next] as number]}`] = values[
-				order[pairs - 1] as number
-			] as number;
-		}
+		const byTarget = percentiles
+			.map((q, i) => ({ key: `p${q}`, target: (q / 100) * rankedWeight, i }))
+			.sort((a, b) => a.target - b.target);
+		const ranks = targetRanks(
+			weights,
+			order,
+			pairs,
+			Float64Array.from(byTarget, ({ target }) => target),
+		);
+		byTarget.forEach(({ key }, next) => {
+			statistics.percentiles[key] = values[order[ranks[next] as number] as number] as number;
+		});
 		return {
 			...statistics,
 			mean,
@@ -420,65 +542,6 @@ export class WeightedStatistics {
 			max: values[order[pairs - 1] as number] as number,
 			sum,
 		};
-	}
-
-	private weightSum(): number {
-		let sum = 0;
-		for (let i = 0; i < this.pairs; i++) sum += this.weights[i] ?? 0;
-		return sum;
-	}
-
-	/**
-	 * The pair indices in ascending order of value, ties in order of index, valid until the next
-	 * finish: a stable least-significant-digit radix sort of the values' order keys, a byte a
-	 * pass. It orders as a sort of (key, index) would, without the branches a comparison sort
-	 * mispredicts on fresh data (twice as fast as a native sort of 64-bit (key, index) integers
-	 * from a thousand pairs up). A pass whose byte all keys share is skipped.
-	 */
-	private ascendingOrder(): Uint32Array {
-		const pairs = this.pairs;
-		if (finishScratch.keys.length < pairs) {
-			finishScratch.keys = new Uint32Array(pairs);
-			finishScratch.order = new Uint32Array(pairs);
-			finishScratch.spare = new Uint32Array(pairs);
-		}
-		const { keys, counts } = finishScratch;
-		let order = finishScratch.order;
-		let spare = finishScratch.spare;
-		const bits = new Uint32Array(this.values.buffer, this.values.byteOffset, pairs);
-		counts.fill(0);
-		for (let i = 0; i < pairs; i++) {
-			const key = orderedKey(bits[i] as number);
-			keys[i] = key;
-			order[i] = i;
-			for (let pass = 0; pass < RADIX_PASSES; pass++) {
-				const bucket = pass * RADIX_BUCKETS + ((key >>> (pass * RADIX_BITS)) & (RADIX_BUCKETS - 1));
-				counts[bucket] = (counts[bucket] as number) + 1;
-			}
-		}
-		for (let pass = 0; pass < RADIX_PASSES; pass++) {
-			const base = pass * RADIX_BUCKETS;
-			const shift = pass * RADIX_BITS;
-			// Counts become each bucket's first position.
-			let position = 0;
-			let shared = false;
-			for (let bucket = base; bucket < base + RADIX_BUCKETS; bucket++) {
-				const count = counts[bucket] as number;
-				if (count === pairs) shared = true;
-				counts[bucket] = position;
-				position += count;
-			}
-			if (shared) continue;
-			for (let i = 0; i < pairs; i++) {
-				const index = order[i] as number;
-				const bucket = base + (((keys[index] as number) >>> shift) & (RADIX_BUCKETS - 1));
-				const at = counts[bucket] as number;
-				spare[at] = index;
-				counts[bucket] = at + 1;
-			}
-			[order, spare] = [spare, order];
-		}
-		return order;
 	}
 
 	/** Folds the pairs into a sketch and moments, and lets the pairs go. */
