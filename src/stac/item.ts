@@ -7,6 +7,7 @@
  * (PublishedResult.item, built with the helpers here), so no process copies the Item's rules.
  * See docs/stac.md.
  */
+import { orient2d } from "robust-predicates";
 import type { JobRecord, JobRequest } from "../db/jobs";
 import type { CompiledFormula } from "../indices/formula";
 import type { LonLatPolygon } from "../raster/footprint";
@@ -337,8 +338,42 @@ export function buildItem(parts: ItemParts): StacItem {
 export function convexHull(points: readonly (readonly [number, number])[]): [number, number][] {
 	// The points sorted as they are, not copied: a zonal job's tens of thousands of positions copied
 	// point by point were most of what its STAC Item allocated (bench:fields).
-	const sorted = points.toSorted(byLongitudeThenLatitude);
+	const sorted = outsideExtremes(points).sort(byLongitudeThenLatitude);
 	return [...chain(sorted, 0, 1), ...chain(sorted, sorted.length - 1, -1)].map((point) => [point[0], point[1]]);
+}
+
+/**
+ * The points not strictly inside the quadrilateral of the westmost, southmost, eastmost and
+ * northmost points (Akl and Toussaint's filter), decided exactly: none of those can be a vertex
+ * of the hull, and the many fields of a zonal job leave a few hundred of their tens of thousands
+ * of positions to sort (sorting them all was most of the footprint's time in bench:fields).
+ */
+function outsideExtremes(points: readonly (readonly [number, number])[]): (readonly [number, number])[] {
+	const first = points[0];
+	if (!first) return [];
+	let [west, south, east, north] = [first, first, first, first];
+	for (let i = 1; i < points.length; i++) {
+		const point = points[i] as readonly [number, number];
+		if (point[0] < west[0]) west = point;
+		if (point[0] > east[0]) east = point;
+		if (point[1] < south[1]) south = point;
+		if (point[1] > north[1]) north = point;
+	}
+	const corners = [west, south, east, north];
+	const kept: (readonly [number, number])[] = [];
+	for (let i = 0; i < points.length; i++) {
+		const point = points[i] as readonly [number, number];
+		// Counterclockwise corners: inside lies left of every edge; a corner repeated makes an edge of no length, which keeps every point.
+		let inside = true;
+		for (let c = 0; c < 4 && inside; c++) {
+			const a = corners[c] as readonly [number, number];
+			const b = corners[(c + 1) % 4] as readonly [number, number];
+			// robust-predicates' orient2d is negative where the point lies left of a → b.
+			inside = orient2d(a[0], a[1], b[0], b[1], point[0], point[1]) < 0;
+		}
+		if (!inside) kept.push(point);
+	}
+	return kept;
 }
 
 /**

@@ -47,6 +47,23 @@ describe("convexHull", () => {
 		}
 	});
 
+	it("returns the reference's points for a thousand fields' positions, most of them inside the extremes", () => {
+		const next = random(7);
+		const points: Point[] = [];
+		for (let field = 0; field < 1000; field++) {
+			const [lon, lat] = [10 + next() * 0.2, 45 + next() * 0.2];
+			const vertices = 10 + Math.floor(next() * 50);
+			for (let v = 0; v < vertices; v++) {
+				const angle = (v / vertices) * 2 * Math.PI;
+				const radius = 0.002 * (0.5 + next());
+				points.push([lon + radius * Math.cos(angle), lat + radius * Math.sin(angle)]);
+			}
+		}
+		// A square's corners and points on its edges: extremes tied, edges of the quadrilateral collinear with points.
+		points.push([9, 44], [11, 44], [11, 46], [9, 46], [10, 44], [11, 45], [10, 46], [9, 45]);
+		expect(convexHull(points)).toEqual(referenceHull(points));
+	});
+
 	it("keeps -0 and 0 as equal longitudes, as the differences did", () => {
 		const points: Point[] = [
 			[0, 1],

@@ -9,7 +9,6 @@ import type { FieldFeature } from "../../fields/collection";
 import { jobFormula } from "../../indices/formula";
 import type { PublishedResult, StageContext } from "../../pipeline/stage";
 import {
-	convexHull,
 	formulaExpression,
 	formulaLineage,
 	hullFootprint,
@@ -169,8 +168,7 @@ function resultItem(job: JobRecord, features: readonly FieldFeature[]): ResultIt
 	const asset = (title: string, type: string) => ({ roles: ["data"], type, title });
 	const fieldSet = job.request.zones?.field_set_id;
 	return {
-		// The hull of the fields' hulls: a field's positions are sorted at a time, never every field's.
-		footprint: hullFootprint(features.flatMap((feature) => convexHull(exteriorPositions(feature)))),
+		footprint: hullFootprint(features.flatMap(exteriorPositions)),
 		time: job.request.dates ? seriesTime(job.request.dates.map(({ datetime }) => datetime)) : singleDateTime(job),
 		assets: {
 			[ZONE_ARTIFACTS.geojson.name]: asset("The fields with their statistics", ZONE_ARTIFACTS.geojson.mediaType),
