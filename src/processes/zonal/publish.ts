@@ -24,7 +24,8 @@ import { Utf8Chunks } from "../../utf8-chunks";
 import { jobFeatures } from "./features";
 import { type ZoneResult, zonesCsv, zonesGeoJson, zonesParquet } from "./outputs";
 import { zonalPlan } from "./plan";
-import { missedField, percentileKey, requestedPercentiles, type ZoneStatistics, zoneStatistics } from "./statistics";
+import { missedField, percentileKey, requestedPercentiles, zoneStatistics } from "./statistics";
+import { StatisticsRows } from "./statistics-rows";
 import { isolateAccumulator, WeightedStatistics } from "./weighted-statistics";
 import { readWindowFields } from "./window-fields";
 
@@ -45,12 +46,15 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 	const plan = zonalPlan(job);
 	const features = await jobFeatures(env, job);
 	const dates = plan.zonal.dates;
+	const keys = requestedPercentiles(job.request).map(percentileKey);
 	/**
-	 * Per date, per field position: its statistics. The windows are planned date by date, so a
-	 * date's fields cut by windows are joined and finished once its last window is read, and only
-	 * one date's partial weighings are held at a time.
+	 * Per date, every field's statistics as a row (by field position), and which fields were
+	 * weighed. The windows are planned date by date, so a date's fields cut by windows are joined
+	 * and finished once its last window is read, and only one date's partial weighings are held at
+	 * a time.
 	 */
-	const finished = dates.map(() => new Map<number, ZoneStatistics>());
+	const finished = dates.map(() => new StatisticsRows(keys, features.length));
+	const weighed = dates.map(() => new Uint8Array(features.length));
 	/**
 	 * The date's cut fields: each one's partials in the order of its windows, views of their bytes,
 	 * joined one field after another in the isolate's accumulator (synchronously, as compute weighs in
@@ -69,6 +73,7 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 			}
 			for (const other of rest) base.merge(other);
 			finished[partial.date]?.set(f, zoneStatistics(base, job.request));
+			(weighed[partial.date] as Uint8Array)[f] = 1;
 		}
 		// Lets a field's pairs past what the accumulator keeps between fields go.
 		isolateAccumulator.clear();
@@ -79,23 +84,31 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 			batch.map(async ({ index }) => {
 				const object = await env.BUCKET.get(objectKeys.zonalWindow(job.id, index));
 				if (!object) throw new Error(`job ${job.id}: window ${index} stored nothing`);
-				return { index, fields: readWindowFields(new Uint8Array(await object.arrayBuffer())) };
+				return { index, fields: readWindowFields(new Uint8Array(await object.arrayBuffer()), keys) };
 			}),
 		);
 		for (const { index, fields } of stored) {
 			const date = plan.zonal.windows[index]?.date;
-			if (date === undefined) throw new Error(`job ${job.id}: window ${index} is not planned`);
+			const rows = date === undefined ? undefined : finished[date];
+			if (date === undefined || !rows) throw new Error(`job ${job.id}: window ${index} is not planned`);
 			if (date !== partial.date) {
 				if (date < partial.date) throw new Error(`job ${job.id}: window ${index} is out of its date's order`);
 				finishPartial();
 				partial = { date, fields: new Map() };
 			}
-			for (const [f, statistics] of fields.finished) finished[date]?.set(f, statistics);
+			const { fields: positions, statistics } = fields.finished;
+			for (let row = 0; row < positions.length; row++) {
+				const f = positions[row] as number;
+				if (f >= features.length)
+					throw new Error(`job ${job.id}: window ${index} weighed field ${f} of ${features.length}`);
+				rows.copy(statistics, row, f);
+				(weighed[date] as Uint8Array)[f] = 1;
+			}
 			for (const [f, bytes] of fields.partial) {
-				const weighed = WeightedStatistics.fromBytes(bytes);
+				const weighedPartial = WeightedStatistics.fromBytes(bytes);
 				const earlier = partial.fields.get(f);
-				if (earlier) earlier.push(weighed);
-				else partial.fields.set(f, [weighed]);
+				if (earlier) earlier.push(weighedPartial);
+				else partial.fields.set(f, [weighedPartial]);
 			}
 		}
 	}
@@ -106,18 +119,18 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 		const key = date.datetime === null ? null : new Date(date.datetime).toISOString();
 		acquisitions.set(key, [...(acquisitions.get(key) ?? []), d]);
 	});
+	const groups = [...acquisitions.values()];
+	/** Per acquisition, the date that weighed field `f`, or undefined where none did. */
+	const weighedOn = (f: number) => groups.map((group) => group.find((d) => weighed[d]?.[f] === 1));
 	const results: ZoneResult[] = features.map((feature, f) => ({
 		id: feature.id,
 		geometry: feature.geometry,
 		properties: feature.properties,
-		series: [...acquisitions.values()].map((group) => {
-			const weighedOn = group.find((d) => finished[d]?.has(f));
-			const statistics =
-				(weighedOn === undefined ? undefined : finished[weighedOn]?.get(f)) ?? missedField(job.request);
-			return { datetime: dates[group[0] as number]?.datetime ?? null, statistics };
-		}),
+		series: weighedOn(f).map((d, i) => ({
+			datetime: dates[groups[i]?.[0] as number]?.datetime ?? null,
+			statistics: d === undefined ? missedField(job.request) : (finished[d] as StatisticsRows).get(f),
+		})),
 	}));
-	const keys = requestedPercentiles(job.request).map(percentileKey);
 	const timeSeries = job.request.dates !== undefined;
 	// One artifact's body at a time: each is as large as the results again. A text is streamed out
 	// of its chunks rather than joined.
@@ -138,7 +151,9 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 				: await env.BUCKET.put(objectKey, body, options);
 		artifacts.push({ name, mediaType, bytes: object.size, objectKey });
 	}
-	const valid = results.filter((result) => result.series.some(({ statistics }) => statistics.count > 0)).length;
+	const valid = features.filter((_, f) =>
+		weighedOn(f).some((d) => d !== undefined && (finished[d] as StatisticsRows).count(f) > 0),
+	).length;
 	return {
 		artifacts,
 		warnings: [],
