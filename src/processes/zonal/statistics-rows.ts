@@ -30,8 +30,8 @@ export class StatisticsRows {
 	constructor(
 		readonly percentileKeys: readonly string[],
 		rows: number,
-		readonly values: Float64Array = new Float64Array(rows * (FIRST_PERCENTILE + percentileKeys.length)),
-		readonly nulls: Uint8Array = new Uint8Array(rows * (FIRST_PERCENTILE + percentileKeys.length)).fill(1),
+		readonly values: Float64Array = new Float64Array(rows * StatisticsRows.width(percentileKeys.length)),
+		readonly nulls: Uint8Array = new Uint8Array(rows * StatisticsRows.width(percentileKeys.length)).fill(1),
 	) {
 		this.width = StatisticsRows.width(percentileKeys.length);
 		if (values.length !== rows * this.width || nulls.length !== rows * this.width) {
@@ -42,10 +42,6 @@ export class StatisticsRows {
 	/** Numbers a row holds with `percentiles` percentiles. */
 	static width(percentiles: number): number {
 		return FIRST_PERCENTILE + percentiles;
-	}
-
-	get rows(): number {
-		return this.values.length / this.width;
 	}
 
 	set(row: number, statistics: ZoneStatistics): void {
