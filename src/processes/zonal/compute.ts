@@ -23,7 +23,7 @@ import { maskRule } from "../mask";
 import { featureExtents, jobFeatures } from "./features";
 import { datePlan, zonalPlan } from "./plan";
 import { datePath, zonalDates } from "./request";
-import { zoneStatistics } from "./statistics";
+import { percentileKey, requestedPercentiles, zoneStatistics } from "./statistics";
 import { isolateAccumulator, type WeightedStatistics } from "./weighted-statistics";
 import { WindowFieldsWriter } from "./window-fields";
 
@@ -231,7 +231,7 @@ export async function computeZonalWindow(
 	const rule = job.request.coverage ?? "fraction";
 	const formula = jobFormula(job);
 	if (!formula) throw new Error(`job ${job.id} has no compiled formula`);
-	const stored = new WindowFieldsWriter();
+	const stored = new WindowFieldsWriter(requestedPercentiles(job.request).map(percentileKey));
 	await withWindowInputs(env, job, datePlan(plan, date), window, (decoded) => {
 		const samples = windowSamples(job, requestDate, decoded, window, formula);
 		const extents = featureExtents(features, date.grid, datePath(job.request, planned.date), planned.features);

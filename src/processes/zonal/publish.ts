@@ -23,14 +23,8 @@ import { Utf8Chunks } from "../../utf8-chunks";
 import { jobFeatures } from "./features";
 import { type ZoneResult, zonesCsv, zonesGeoJson, zonesParquet } from "./outputs";
 import { zonalPlan } from "./plan";
-import {
-	missedField,
-	outsideFieldsWarnings,
-	percentileKey,
-	requestedPercentiles,
-	type ZoneStatistics,
-	zoneStatistics,
-} from "./statistics";
+import { missedField, outsideFieldsWarnings, percentileKey, requestedPercentiles, zoneStatistics } from "./statistics";
+import { StatisticsRows } from "./statistics-rows";
 import { isolateAccumulator, WeightedStatistics } from "./weighted-statistics";
 import { readWindowFields } from "./window-fields";
 
@@ -50,80 +44,14 @@ export const ZONE_ARTIFACTS = {
 export async function publishZonal({ env, job }: StageContext): Promise<PublishedResult> {
 	const plan = zonalPlan(job);
 	const features = await jobFeatures(env, job);
-	const dates = plan.zonal.dates;
-	/**
-	 * Per date, per field position: its statistics. The windows are planned date by date, so a
-	 * date's fields cut by windows are joined and finished once its last window is read, and only
-	 * one date's partial weighings are held at a time.
-	 */
-	const finished = dates.map(() => new Map<number, ZoneStatistics>());
-	/**
-	 * The date's cut fields: each one's partials in the order of its windows, views of their bytes,
-	 * joined one field after another in the isolate's accumulator (synchronously, as compute weighs in
-	 * it): an accumulator per cut field ran finish's loops unoptimized, each double boxed, and that
-	 * garbage was most of what publish allocated (bench:fields).
-	 */
-	let partial = { date: -1, fields: new Map<number, WeightedStatistics[]>() };
-	const finishPartial = () => {
-		for (const [f, [first, ...rest]] of partial.fields) {
-			if (!first) continue;
-			// A sketched first partial is the base itself, as a merge into an empty accumulator would fold it anew.
-			const base = first.isSketched ? first : isolateAccumulator;
-			if (base === isolateAccumulator) {
-				isolateAccumulator.clear();
-				isolateAccumulator.merge(first);
-			}
-			for (const other of rest) base.merge(other);
-			finished[partial.date]?.set(f, zoneStatistics(base, job.request));
-		}
-		// Lets a field's pairs past what the accumulator keeps between fields go.
-		isolateAccumulator.clear();
-	};
-	for (let start = 0; start < plan.strips.length; start += WINDOW_READS_IN_FLIGHT) {
-		const batch = plan.strips.slice(start, start + WINDOW_READS_IN_FLIGHT);
-		const stored = await Promise.all(
-			batch.map(async ({ index }) => {
-				const object = await env.BUCKET.get(objectKeys.zonalWindow(job.id, index));
-				if (!object) throw new Error(`job ${job.id}: window ${index} stored nothing`);
-				return { index, fields: readWindowFields(new Uint8Array(await object.arrayBuffer())) };
-			}),
-		);
-		for (const { index, fields } of stored) {
-			const date = plan.zonal.windows[index]?.date;
-			if (date === undefined) throw new Error(`job ${job.id}: window ${index} is not planned`);
-			if (date !== partial.date) {
-				if (date < partial.date) throw new Error(`job ${job.id}: window ${index} is out of its date's order`);
-				finishPartial();
-				partial = { date, fields: new Map() };
-			}
-			for (const [f, statistics] of fields.finished) finished[date]?.set(f, statistics);
-			for (const [f, bytes] of fields.partial) {
-				const weighed = WeightedStatistics.fromBytes(bytes);
-				const earlier = partial.fields.get(f);
-				if (earlier) earlier.push(weighed);
-				else partial.fields.set(f, [weighed]);
-			}
-		}
-	}
-	finishPartial();
-	// Dates at one datetime are one acquisition's items, each weighing its own fields (see fieldsByDate).
-	const acquisitions = new Map<string | null, number[]>();
-	dates.forEach((date, d) => {
-		const key = date.datetime === null ? null : new Date(date.datetime).toISOString();
-		acquisitions.set(key, [...(acquisitions.get(key) ?? []), d]);
-	});
-	const results: ZoneResult[] = features.map((feature, f) => ({
-		id: feature.id,
-		geometry: feature.geometry,
-		properties: feature.properties,
-		series: [...acquisitions.values()].map((group) => {
-			const weighedOn = group.find((d) => finished[d]?.has(f));
-			const statistics =
-				(weighedOn === undefined ? undefined : finished[weighedOn]?.get(f)) ?? missedField(job.request);
-			return { datetime: dates[group[0] as number]?.datetime ?? null, statistics };
-		}),
-	}));
 	const keys = requestedPercentiles(job.request).map(percentileKey);
+	// The dates' tables are let go once the results are made: nothing past this line holds them.
+	const { results, acquisitions, valid } = zoneResults(
+		job,
+		plan.zonal.dates,
+		features,
+		await windowStatistics(env, job, plan, features.length, keys),
+	);
 	const timeSeries = job.request.dates !== undefined;
 	// One artifact's body at a time: each is as large as the results again. A text is streamed out
 	// of its chunks rather than joined.
@@ -144,13 +72,127 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 				: await env.BUCKET.put(objectKey, body, options);
 		artifacts.push({ name, mediaType, bytes: object.size, objectKey });
 	}
-	const valid = results.filter((result) => result.series.some(({ statistics }) => statistics.count > 0)).length;
 	return {
 		artifacts,
 		warnings: outsideFieldsWarnings(results),
-		detail: { fields: results.length, dates: acquisitions.size, fields_with_values: valid },
+		detail: { fields: results.length, dates: acquisitions, fields_with_values: valid },
 		item: resultItem(job, features),
 	};
+}
+
+/** One date's statistics: every field's as a row (by field position), and which fields were weighed. */
+interface DateStatistics {
+	rows: StatisticsRows;
+	weighed: Uint8Array;
+}
+
+/**
+ * Every date's statistics from the job's windows. The windows are planned date by date, so a
+ * date's fields cut by windows are joined and finished once its last window is read, and only
+ * one date's partial weighings (and the window bytes they view) are held at a time.
+ */
+async function windowStatistics(
+	env: Env,
+	job: JobRecord,
+	plan: ReturnType<typeof zonalPlan>,
+	fields: number,
+	keys: readonly string[],
+): Promise<DateStatistics[]> {
+	const dates = plan.zonal.dates.map(() => ({
+		rows: new StatisticsRows(keys, fields),
+		weighed: new Uint8Array(fields),
+	}));
+	/**
+	 * The date's cut fields: each one's partials in the order of its windows, views of their bytes,
+	 * joined one field after another in the isolate's accumulator (synchronously, as compute weighs in
+	 * it): an accumulator per cut field ran finish's loops unoptimized, each double boxed, and that
+	 * garbage was most of what publish allocated (bench:fields).
+	 */
+	let partial = { date: -1, fields: new Map<number, WeightedStatistics[]>() };
+	const finishPartial = () => {
+		const statistics = dates[partial.date];
+		for (const [f, [first, ...rest]] of partial.fields) {
+			if (!first || !statistics) continue;
+			// A sketched first partial is the base itself, as a merge into an empty accumulator would fold it anew.
+			const base = first.isSketched ? first : isolateAccumulator;
+			if (base === isolateAccumulator) {
+				isolateAccumulator.clear();
+				isolateAccumulator.merge(first);
+			}
+			for (const other of rest) base.merge(other);
+			statistics.rows.set(f, zoneStatistics(base, job.request));
+			statistics.weighed[f] = 1;
+		}
+		// Lets a field's pairs past what the accumulator keeps between fields go, and the date's window bytes.
+		isolateAccumulator.clear();
+		partial.fields.clear();
+	};
+	for (let start = 0; start < plan.strips.length; start += WINDOW_READS_IN_FLIGHT) {
+		const batch = plan.strips.slice(start, start + WINDOW_READS_IN_FLIGHT);
+		const stored = await Promise.all(
+			batch.map(async ({ index }) => {
+				const object = await env.BUCKET.get(objectKeys.zonalWindow(job.id, index));
+				if (!object) throw new Error(`job ${job.id}: window ${index} stored nothing`);
+				return { index, fields: readWindowFields(new Uint8Array(await object.arrayBuffer()), keys) };
+			}),
+		);
+		for (const { index, fields: window } of stored) {
+			const date = plan.zonal.windows[index]?.date;
+			const statistics = date === undefined ? undefined : dates[date];
+			if (date === undefined || !statistics) throw new Error(`job ${job.id}: window ${index} is not planned`);
+			if (date !== partial.date) {
+				if (date < partial.date) throw new Error(`job ${job.id}: window ${index} is out of its date's order`);
+				finishPartial();
+				partial = { date, fields: new Map() };
+			}
+			const { fields: positions, statistics: rows } = window.finished;
+			for (let row = 0; row < positions.length; row++) {
+				const f = positions[row] as number;
+				if (f >= fields) throw new Error(`job ${job.id}: window ${index} weighed field ${f} of ${fields}`);
+				statistics.rows.copy(rows, row, f);
+				statistics.weighed[f] = 1;
+			}
+			for (const [f, bytes] of window.partial) {
+				const weighed = WeightedStatistics.fromBytes(bytes);
+				const earlier = partial.fields.get(f);
+				if (earlier) earlier.push(weighed);
+				else partial.fields.set(f, [weighed]);
+			}
+		}
+	}
+	finishPartial();
+	return dates;
+}
+
+/**
+ * Each field with its statistics per acquisition, as the artifacts take them; how many
+ * acquisitions, and how many fields counted a valid pixel on some date.
+ */
+function zoneResults(
+	job: JobRecord,
+	dates: ReturnType<typeof zonalPlan>["zonal"]["dates"],
+	features: readonly FieldFeature[],
+	statistics: readonly DateStatistics[],
+): { results: ZoneResult[]; acquisitions: number; valid: number } {
+	// Dates at one datetime are one acquisition's items, each weighing its own fields (see fieldsByDate).
+	const acquisitions = new Map<string | null, number[]>();
+	dates.forEach((date, d) => {
+		const key = date.datetime === null ? null : new Date(date.datetime).toISOString();
+		acquisitions.set(key, [...(acquisitions.get(key) ?? []), d]);
+	});
+	const groups = [...acquisitions.values()];
+	/** Per acquisition, the date that weighed field `f`, or undefined where none did. */
+	const weighedOn = (f: number) => groups.map((group) => group.find((d) => statistics[d]?.weighed[f] === 1));
+	let valid = 0;
+	const results = features.map((feature, f): ZoneResult => {
+		const series = weighedOn(f).map((d, i) => ({
+			datetime: dates[groups[i]?.[0] as number]?.datetime ?? null,
+			statistics: d === undefined ? missedField(job.request) : (statistics[d] as DateStatistics).rows.get(f),
+		}));
+		if (series.some((entry) => entry.statistics.count > 0)) valid++;
+		return { id: feature.id, geometry: feature.geometry, properties: feature.properties, series };
+	});
+	return { results, acquisitions: acquisitions.size, valid };
 }
 
 /** A field's exterior rings' positions: its holes lie inside them. */
