@@ -112,7 +112,7 @@ export const JobWarningSchema = z
 	.object({
 		code: z.enum(["inputs-not-reflectance", "no-valid-pixels", "fields-outside-inputs"]).openapi({
 			description:
-				"`inputs-not-reflectance`: an index that adds constants to its inputs over values far from reflectance (a missing scale and offset); `no-valid-pixels`: every pixel is nodata or masked, so the statistics are null; `fields-outside-inputs`: fields of a zonal job that no date's inputs cover",
+				"`inputs-not-reflectance`: an index that adds constants to its inputs over values far from reflectance (a missing scale and offset); `no-valid-pixels`: every pixel is nodata or masked, so the statistics are null; `fields-outside-inputs`: fields of a zonal job that no date's inputs cover. More codes may come: show an unknown code's message",
 			example: "inputs-not-reflectance",
 		}),
 		input: z.string().optional().openapi({ description: "The input it concerns", example: "nir" }),

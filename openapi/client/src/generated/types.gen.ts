@@ -240,7 +240,7 @@ export type JobUsage = {
 
 export type JobWarning = {
     /**
-     * `inputs-not-reflectance`: an index that adds constants to its inputs over values far from reflectance (a missing scale and offset); `no-valid-pixels`: every pixel is nodata or masked, so the statistics are null; `fields-outside-inputs`: fields of a zonal job that no date's inputs cover
+     * `inputs-not-reflectance`: an index that adds constants to its inputs over values far from reflectance (a missing scale and offset); `no-valid-pixels`: every pixel is nodata or masked, so the statistics are null; `fields-outside-inputs`: fields of a zonal job that no date's inputs cover. More codes may come: show an unknown code's message
      */
     code: 'inputs-not-reflectance' | 'no-valid-pixels' | 'fields-outside-inputs';
     /**
