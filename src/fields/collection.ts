@@ -18,6 +18,7 @@ import { z } from "@hono/zod-openapi";
 import { booleanPointInPolygon } from "@turf/boolean-point-in-polygon";
 import { kinks } from "@turf/kinks";
 import { orient2d } from "robust-predicates";
+import { emptyBounds, extendBounds } from "../bounds";
 import { ApiError, type FieldError } from "../errors/api-error";
 
 /** A feature as a job uses it; `polygons` is its geometry as a MultiPolygon's coordinates. */
@@ -256,20 +257,9 @@ function withoutRepeats(ring: Ring): Ring {
 }
 
 function ringBounds(ring: Ring): [number, number, number, number] {
-	let west = Infinity;
-	let south = Infinity;
-	let east = -Infinity;
-	let north = -Infinity;
-	// Indexed, not destructured: a job reads its collection's every exterior ring again.
-	for (const position of ring) {
-		const lon = position[0];
-		const lat = position[1];
-		west = Math.min(west, lon);
-		south = Math.min(south, lat);
-		east = Math.max(east, lon);
-		north = Math.max(north, lat);
-	}
-	return [west, south, east, north];
+	const bounds = emptyBounds();
+	extendBounds(bounds, ring);
+	return [bounds[0] as number, bounds[1] as number, bounds[2] as number, bounds[3] as number];
 }
 
 /**

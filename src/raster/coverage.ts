@@ -9,6 +9,7 @@
  * float64 rounding, in time proportional to the perimeter plus the pixels of the bbox. Rings are
  * given one orientation (shells add, holes subtract), so their order and winding do not matter.
  */
+import { emptyBounds, extendBounds } from "../bounds";
 import { type Aoi, lonLatProjection, type Point, type ProjectedSubject, snapped } from "./aoi";
 import type { Grid } from "./grid";
 import type { PixelWindow } from "./read";
@@ -331,28 +332,12 @@ function settleWeights(
  * null when that leaves none. Only these pixels can weigh in the feature, whatever the rule.
  */
 export function pixelBox(polygons: readonly (readonly Point[][])[], window: PixelWindow): PixelWindow | null {
-	let minX = Number.POSITIVE_INFINITY;
-	let minY = Number.POSITIVE_INFINITY;
-	let maxX = Number.NEGATIVE_INFINITY;
-	let maxY = Number.NEGATIVE_INFINITY;
-	// Indexed, not destructured: zonal compute boxes every field of every window, mostly before
-	// V8 optimizes this, and unoptimized each point's iterator and destructuring cost more than the box.
-	for (let p = 0; p < polygons.length; p++) {
-		const shell = (polygons[p] as readonly Point[][])[0] ?? [];
-		for (let i = 0; i < shell.length; i++) {
-			const point = shell[i] as Point;
-			const x = point[0];
-			const y = point[1];
-			minX = Math.min(minX, x);
-			minY = Math.min(minY, y);
-			maxX = Math.max(maxX, x);
-			maxY = Math.max(maxY, y);
-		}
-	}
-	const colStart = Math.max(window.colStart, Math.floor(minX));
-	const colEnd = Math.min(window.colEnd, Math.ceil(maxX));
-	const rowStart = Math.max(window.rowStart, Math.floor(minY));
-	const rowEnd = Math.min(window.rowEnd, Math.ceil(maxY));
+	const bounds = emptyBounds();
+	for (let p = 0; p < polygons.length; p++) extendBounds(bounds, (polygons[p] as readonly Point[][])[0] ?? []);
+	const colStart = Math.max(window.colStart, Math.floor(bounds[0] as number));
+	const colEnd = Math.min(window.colEnd, Math.ceil(bounds[2] as number));
+	const rowStart = Math.max(window.rowStart, Math.floor(bounds[1] as number));
+	const rowEnd = Math.min(window.rowEnd, Math.ceil(bounds[3] as number));
 	return colEnd > colStart && rowEnd > rowStart ? { rowStart, rowEnd, colStart, colEnd } : null;
 }
 

@@ -7,6 +7,7 @@
  * producer of results to have sorted them.
  */
 import { ByteWriter, type ColumnSource, ParquetWriter, type SchemaElement } from "hyparquet-writer";
+import { emptyBounds, extendBounds } from "../../bounds";
 import { Utf8Chunks } from "../../utf8-chunks";
 import type { FeatureStatistics } from "./weighted-statistics";
 
@@ -361,35 +362,10 @@ function wkbOf(zone: ZoneResult): Uint8Array {
 	return new Uint8Array(view.buffer);
 }
 
-/**
- * Widens `bounds` (west, south, east, north) to the ring's positions. Apart from geoMetadata: the
- * loop over every position of the job's zones had V8 optimize all of geoMetadata on the stack,
- * 13 ms of optimizing compiler in publish (bench:fields), for a loop it compiles small alone.
- */
-function extendBounds(bounds: Float64Array, ring: Ring): void {
-	let west = bounds[0] as number;
-	let south = bounds[1] as number;
-	let east = bounds[2] as number;
-	let north = bounds[3] as number;
-	for (let i = 0; i < ring.length; i++) {
-		const position = ring[i] as Position;
-		const x = position[0];
-		const y = position[1];
-		west = Math.min(west, x);
-		south = Math.min(south, y);
-		east = Math.max(east, x);
-		north = Math.max(north, y);
-	}
-	bounds[0] = west;
-	bounds[1] = south;
-	bounds[2] = east;
-	bounds[3] = north;
-}
-
 /** GeoParquet 1.1's file metadata: geometry types present and, when there are zones, their bbox. */
 function geoMetadata(results: readonly ZoneResult[]) {
 	const types = new Set(results.map((zone) => zone.geometry.type));
-	const bounds = new Float64Array([Infinity, Infinity, -Infinity, -Infinity]);
+	const bounds = emptyBounds();
 	for (const zone of results) {
 		for (const polygon of polygonsOf(zone)) {
 			for (const ring of polygon) extendBounds(bounds, ring);
