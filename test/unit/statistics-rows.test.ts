@@ -29,7 +29,7 @@ describe("statistics as rows", () => {
 		expect(rows.get(0)).toEqual(set[1]);
 		expect(Object.is(rows.get(0).min, -0)).toBe(true);
 		expect("percentile_relative_error" in rows.get(0)).toBe(false);
-		expect(rows.count(2)).toBe(4.5);
+		expect(rows.get(2).count).toBe(4.5);
 
 		const copied = new StatisticsRows(["p2", "p99.5"], 5);
 		copied.copy(rows, 2, 4);

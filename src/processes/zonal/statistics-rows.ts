@@ -103,8 +103,4 @@ export class StatisticsRows {
 	private value(at: number): number | null {
 		return this.nulls[at] === 1 ? null : (this.values[at] as number);
 	}
-
-	count(row: number): number {
-		return this.values[row * this.width + COUNT] as number;
-	}
 }
