@@ -253,7 +253,12 @@ async function runJob(pipeline: NodePipeline, message: JobMessage): Promise<Invo
 		const at = taken.get(stage) ?? 0;
 		taken.set(stage, at + 1);
 		const body = pipeline.queues[pipelineStages[stage].producer].sent[at] as Record<string, unknown>;
-		const detail = body.strip_index === undefined ? "" : `window ${body.strip_index}`;
+		const detail =
+			body.strip_index !== undefined
+				? `window ${body.strip_index}`
+				: body.step !== undefined
+					? `step ${body.step}`
+					: "";
 		measured.push(await pipeline.invoke(stage, [body], stage, detail));
 		if (stage === "compute") process.stdout.write(".");
 	}

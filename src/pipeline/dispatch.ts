@@ -56,15 +56,22 @@ interface Delivery {
 	attempt: number;
 	traceId: string;
 	spanId: string;
-	/** How the log names it: "compute window 3", "store part 2", "ingest". */
+	/** How the log names it: "compute window 3", "store part 2", "publish step 1", "ingest". */
 	label: string;
 }
 
 function deliveryOf(stage: string, body: Record<string, unknown>, attempt: number, spanId: string): Delivery {
 	const window = typeof body.strip_index === "number" ? body.strip_index : undefined;
 	const part = typeof body.part === "number" ? body.part : undefined;
+	const step = typeof body.step === "number" ? body.step : undefined;
 	const label =
-		window !== undefined ? `${stage} window ${window}` : part !== undefined ? `${stage} part ${part}` : stage;
+		window !== undefined
+			? `${stage} window ${window}`
+			: part !== undefined
+				? `${stage} part ${part}`
+				: step !== undefined
+					? `${stage} step ${step}`
+					: stage;
 	return {
 		jobId: String(body.job_id),
 		stage,

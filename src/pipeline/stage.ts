@@ -82,6 +82,23 @@ export interface Process {
 	 * carries and the sample type its tiles were encoded in (float32 when absent).
 	 */
 	resultRaster?(job: JobRecord): { description: string | undefined; output: OutputOptions | undefined };
-	/** publish: writes the job's artifacts from its partials and says what to record. */
+	/**
+	 * publish's steps before {@link publish}, for a process whose publishing would not fit one
+	 * invocation's memory: each runs in a delivery of its own, in order, and leaves what it makes
+	 * in R2 (an artifact, or an object under the job's work prefix) for the steps after it. None
+	 * for a job small enough to publish in one.
+	 */
+	publishSteps?(context: StageContext, plan: JobPlan): Promise<readonly PublishStep[]>;
+	/** publish: writes the job's artifacts from its partials (or its steps' objects) and says what to record. */
 	publish(context: StageContext, plan: JobPlan): Promise<PublishedResult>;
+}
+
+/**
+ * One step of a process's publish. Run again when its delivery is, it must write the same objects
+ * again; a thrown ApiError fails the job, any other error is retried.
+ */
+export interface PublishStep {
+	/** What the step makes, as the stage's event names it: "statistics", "zones.csv". */
+	readonly name: string;
+	run(context: StageContext, plan: JobPlan): Promise<void>;
 }

@@ -25,6 +25,8 @@ export const objectKeys = {
 	 * across that deploy finds its windows.
 	 */
 	zonalWindow: (jobId: string, stripIndex: number) => `jobs/${jobId}/work/zones/${pad(stripIndex)}.json`,
+	/** Every field's statistics on every date of a zonal job, joined from its windows by publish's first step. */
+	zonalStatistics: (jobId: string) => `jobs/${jobId}/work/zones/statistics.bin`,
 	/** A collection of fields a zonal job was sent inline, kept with the job. */
 	jobZones: (jobId: string) => `jobs/${jobId}/zones.geojson`,
 	/**

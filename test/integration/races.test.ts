@@ -88,6 +88,36 @@ describe("a job ending while its last stages run", () => {
 		expect(problem.detail).toContain("canceled");
 	});
 
+	it("a publish delivered twice at once: the one that finds the job succeeded by the other leaves its artifacts be", async () => {
+		const { testEnv, sent } = recordingEnv();
+		const { jobId, message } = await jobAtStore(testEnv, sent);
+		await deliverSent("store", sent, testEnv);
+		expect(sent.publish).toEqual([message]);
+
+		// Both deliveries found the job running; the second runs whole while the first writes item.json.
+		let second: Awaited<ReturnType<typeof deliver>> | undefined;
+		const bucket = bucketWithHook(
+			(key) => key === objectKeys.artifact(jobId, "item.json"),
+			async () => {
+				second = await deliver(pipelineStages.publish.queue, message, testEnv);
+			},
+		);
+		const first = await deliver(pipelineStages.publish.queue, message, { ...testEnv, BUCKET: bucket });
+		expect(second?.result.explicitAcks).toHaveLength(1);
+		expect(first.result.explicitAcks).toEqual([first.id]);
+
+		expect((await getJob(env.DB, jobId))?.status).toBe("succeeded");
+		const artifacts = await listArtifacts(env.DB, TEST_TENANT_ID, jobId);
+		expect(artifacts.map((artifact) => artifact.name).sort()).toEqual(
+			["item.json", "preview.png", "result.tif", "stats.json"].sort(),
+		);
+		const stored = await objectsOf(jobId);
+		for (const artifact of artifacts) expect(stored).toContain(artifact.objectKey);
+		for (const name of ["result.tif", "item.json"]) {
+			expect((await api(`/v1/jobs/${jobId}/artifacts/${name}`)).status, name).toBe(200);
+		}
+	});
+
 	it("a sweep landing as store completes result.tif wins: the upload is aborted, nothing is published or left", async () => {
 		const { testEnv, sent } = recordingEnv();
 		const { jobId } = await jobAtStore(testEnv, sent);

@@ -12,8 +12,10 @@ import { describe, expect, it } from "vitest";
 import { getJob } from "../../src/db/jobs";
 import { remoteBytesRead } from "../../src/db/remote-bytes";
 import type { ZonalPlan } from "../../src/processes/zonal/plan";
+import { FIELD_DATES_IN_ONE_INVOCATION } from "../../src/processes/zonal/publish";
 import { type FeatureStatistics, WeightedStatistics } from "../../src/processes/zonal/weighted-statistics";
 import { pixelCoverage, polygonsInPixels } from "../../src/raster/coverage";
+import { objectKeys } from "../../src/storage/keys";
 import largeTiled from "../fixtures/aoi/large_tiled.tif";
 import fieldsGeojson from "../fixtures/t2/fields.geojson?raw";
 import lsNir from "../fixtures/t2/ls_nir_30m.tif";
@@ -292,6 +294,57 @@ describe("zonal statistics: plans, options and what the job shows", () => {
 		}
 		expectStatistics(actual, reference.finish([2, 50, 98]), "across");
 		expect(actual.count).toBeGreaterThan(3000);
+	});
+
+	it("a job of more field-dates than one invocation publishes goes in steps, a delivery each, with the same statistics", async () => {
+		// The series' fields copied (ids of their own) until fields x dates pass what one invocation publishes.
+		const spec = cases.zonal_series_scl as ZonalCase;
+		const expected = spec.expected_series ?? {};
+		const originals = fields.features as { id: string }[];
+		const copies = Math.floor(FIELD_DATES_IN_ONE_INVOCATION / (originals.length * 3)) + 1;
+		const zones = {
+			type: "FeatureCollection",
+			features: Array.from({ length: copies }, (_, copy) =>
+				originals.map((feature) => ({ ...feature, id: `${feature.id}~${copy}` })),
+			).flat(),
+		};
+		expect(zones.features.length * 3).toBeGreaterThan(FIELD_DATES_IN_ONE_INVOCATION);
+		const response = await submitJob({ ...(await caseRequest(spec, "inline")), zones });
+		const job = await waitForJob((await json<{ id: string }>(response)).id);
+		expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+
+		const { events } = await json<{
+			events: { stage: string; status: string; detail: Record<string, unknown> | null }[];
+		}>(await api(`/v1/jobs/${job.id}/events`));
+		const published = events.filter((event) => event.stage === "publish" && event.status === "succeeded");
+		expect(published.map((event) => [event.detail?.step, event.detail?.made])).toEqual([
+			[undefined, "statistics"],
+			[1, "zones.csv"],
+			[2, "zones.geojson"],
+			[3, "zones.parquet"],
+			[4, undefined],
+		]);
+		expect(published.at(-1)?.detail).toMatchObject({ fields: zones.features.length, dates: 3 });
+
+		const geojson = await json<ZonesGeoJson>(await artifact(job.id, "zones.geojson"));
+		expect(geojson.features.map((feature) => feature.id)).toEqual(zones.features.map((feature) => feature.id));
+		for (const feature of geojson.features) {
+			const want = expected[feature.id.split("~")[0] as string] ?? [];
+			const series = feature.properties.series ?? [];
+			expect(series.map((entry) => entry.datetime)).toEqual(want.map((entry) => entry.datetime));
+			series.forEach((entry, i) => {
+				expectStatistics(entry, want[i] as Statistics, `${feature.id} ${entry.datetime}`);
+			});
+		}
+		const csv = await (await artifact(job.id, "zones.csv")).text();
+		expect(csv.trimEnd().split("\r\n")).toHaveLength(1 + zones.features.length * 3);
+		const records = await parquetReadObjects({ file: await (await artifact(job.id, "zones.parquet")).arrayBuffer() });
+		expect(records.map((record) => record.id)).toEqual(zones.features.map((feature) => feature.id));
+		const item = await json<{ assets: Record<string, { "file:size": number }> }>(await artifact(job.id, "item.json"));
+		expect(item.assets["zones.csv"]?.["file:size"]).toBe(new TextEncoder().encode(csv).byteLength);
+		// The joined table went with the job's other work objects once it succeeded.
+		const work = await env.BUCKET.list({ prefix: objectKeys.workPrefix(job.id) });
+		expect(work.objects).toEqual([]);
 	});
 
 	it("reads only the tiles its fields touch, each once", async () => {

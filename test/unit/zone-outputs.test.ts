@@ -199,6 +199,16 @@ async function readParquet(bytes: Uint8Array, options: { geoparquet?: boolean } 
 	return { metadata, rows };
 }
 
+/** Each column's bounds in the first row group, by its top-level name; absent where it has none. */
+function boundsByColumn(metadata: Awaited<ReturnType<typeof readParquet>>["metadata"]) {
+	const columns = metadata.row_groups[0]?.columns ?? [];
+	return new Map(
+		columns.flatMap(({ meta_data }) =>
+			meta_data?.statistics ? [[meta_data.path_in_schema[0] as string, meta_data.statistics] as const] : [],
+		),
+	);
+}
+
 const STATISTIC_NAMES = [
 	"count",
 	"nodata_count",
@@ -448,6 +458,10 @@ describe("zones.parquet", () => {
 			p90: 0.9,
 		});
 		expect(coast).toMatchObject({ count: 0, valid_fraction: 0, mean: null, sum: null, p10: null, p90: null });
+		// One date's statistic columns carry their bounds, for readers that skip row groups by them.
+		const bounds = boundsByColumn(metadata);
+		expect(bounds.get("mean")).toMatchObject({ min_value: 0.1 + 0.2, max_value: 0.1 + 0.2, null_count: 1n });
+		expect(bounds.get("count")).toMatchObject({ min_value: -0, max_value: 120 });
 	});
 
 	it("is read as GeoParquet by a reader that knows the geo metadata", async () => {
@@ -477,6 +491,10 @@ describe("zones.parquet", () => {
 			expect(row.p90).toEqual([null, null, null]);
 		}
 		expect(decodeWkb(rows[1]?.geometry).coordinates).toEqual(islands.coordinates);
+		// A list's bounds would bound its elements, which filters no row: the lists carry none.
+		const bounds = boundsByColumn(metadata);
+		for (const name of ["datetime", "count", "mean", "p10"]) expect(bounds.get(name), name).toBeUndefined();
+		expect(bounds.get("id")).toBeDefined();
 	});
 
 	it("writes many zones in row groups of bounded size", async () => {

@@ -3,7 +3,14 @@
  * Item (item.json) is written over them, then the artifacts are recorded and the job marked
  * succeeded in one transaction, and the intermediate objects dropped. A job that ended meanwhile
  * keeps its end, and what publish wrote is removed.
+ *
+ * A process with publish steps (Process.publishSteps) has them run first, a delivery each: the
+ * message compute sends runs the first, and each step's delivery sends `{step: i}` for the next;
+ * the delivery after the last step publishes as above. A step delivered twice runs twice and
+ * writes the same objects; so may every step after it, up to the one that records the job.
  */
+
+import { z } from "zod";
 import type { ArtifactRecord } from "../../db/artifacts";
 import { completeJob, getJob, isTerminal, type JobRecord } from "../../db/jobs";
 import { ApiError } from "../../errors/api-error";
@@ -15,7 +22,8 @@ import { sendOwedWebhooks } from "../../webhooks/outbox";
 import { removeJobObjects } from "../failure";
 import { jobMessage } from "../message";
 import { jobPlan } from "../plan";
-import { done, failed, type PublishedResult, type StageHandler } from "../stage";
+import { sendToStage } from "../send";
+import { done, failed, type PublishedResult, type StageContext, type StageHandler, type StageOutcome } from "../stage";
 
 /**
  * Writes item.json for the published result and returns its artifact. Each asset's checksum is
@@ -46,38 +54,71 @@ async function publishItem(env: Env, job: JobRecord, published: PublishedResult)
 	return { name: ITEM_ARTIFACT, mediaType: ITEM_MEDIA_TYPE, bytes: stored.size, objectKey };
 }
 
-export const publishStage: StageHandler = {
-	message: jobMessage,
-	async handle(_message, context) {
+export const publishMessage = jobMessage.extend({
+	/** The process's publish step this delivery runs; absent, the first (or the only publish there is). */
+	step: z.number().int().min(1).optional(),
+});
+export type PublishMessage = z.infer<typeof publishMessage>;
+
+export const publishStage: StageHandler<PublishMessage> = {
+	message: publishMessage,
+	async handle(message, context) {
 		const { env, job, traceId, process } = context;
 		const plan = jobPlan(job);
 		if (!plan) throw new Error(`job ${job.id} has no plan`);
-		let published: PublishedResult;
-		try {
-			published = await process.publish(context, plan);
-		} catch (error) {
-			// A process's ApiError is the job's problem (a thing it read is gone, say); anything else is retried.
-			if (error instanceof ApiError) return failed(error);
-			throw error;
+		const steps = (await process.publishSteps?.(context, plan)) ?? [];
+		const step = message.step ?? 0;
+		if (step > steps.length) throw new Error(`job ${job.id}: publish has no step ${step} (it has ${steps.length})`);
+		const current = steps[step];
+		if (current) {
+			const ran = await processWork(() => current.run(context, plan));
+			if (!ran.ok) return ran.outcome;
+			await sendToStage(env, "publish", { job_id: job.id, trace_id: traceId, step: step + 1 });
+			return done({ made: current.name, next: steps[step + 1]?.name ?? "the job's record" });
 		}
-		// A cancel, failure or sweep ended the job after the dispatcher let this delivery in, and
-		// its cleanup may have run before the artifacts above were written: remove them now rather
-		// than leave them to the sweeper's late pass.
-		const endedMeanwhile = async () => {
-			await removeJobObjects(env, job.id, traceId);
-			return done({ ended_before_publish: true });
-		};
-		const item = await publishItem(env, job, published);
-		if (!item) {
-			const current = await getJob(env.DB, job.id);
-			if (current && !isTerminal(current.status)) throw new Error(`job ${job.id}: an asset of its Item is not stored`);
-			return endedMeanwhile();
-		}
-		const succeeded = await completeJob(env.DB, job.id, [...published.artifacts, item], published.warnings);
-		if (!succeeded) return endedMeanwhile();
-		await sendOwedWebhooks(env, job.id, traceId);
-		// After success a redelivered store or publish is skipped, so nothing needs the work objects.
-		await deleteObjectsUnder(env.BUCKET, objectKeys.workPrefix(job.id));
-		return done(published.detail);
+		const published = await processWork(() => process.publish(context, plan));
+		return published.ok ? recordPublished(context, published.value) : published.outcome;
 	},
 };
+
+/**
+ * What the process's work gave, or the job's failure when it threw an ApiError (a thing it read
+ * is gone, say); any other error is thrown on, and the delivery retried.
+ */
+async function processWork<T>(
+	run: () => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; outcome: StageOutcome }> {
+	try {
+		return { ok: true, value: await run() };
+	} catch (error) {
+		if (error instanceof ApiError) return { ok: false, outcome: failed(error) };
+		throw error;
+	}
+}
+
+/** Writes item.json over the published artifacts, records them and marks the job succeeded. */
+async function recordPublished(context: StageContext, published: PublishedResult): Promise<StageOutcome> {
+	const { env, job, traceId } = context;
+	// A cancel, failure or sweep ended the job after the dispatcher let this delivery in, and
+	// its cleanup may have run before the artifacts above were written: remove them now rather
+	// than leave them to the sweeper's late pass. A job that succeeded meanwhile was recorded by
+	// another delivery of this same publish (a redelivered message), whose objects these are.
+	const endedMeanwhile = async () => {
+		const now = await getJob(env.DB, job.id);
+		if (now?.status === "succeeded") return done({ published_by_another_delivery: true });
+		await removeJobObjects(env, job.id, traceId);
+		return done({ ended_before_publish: true });
+	};
+	const item = await publishItem(env, job, published);
+	if (!item) {
+		const current = await getJob(env.DB, job.id);
+		if (current && !isTerminal(current.status)) throw new Error(`job ${job.id}: an asset of its Item is not stored`);
+		return endedMeanwhile();
+	}
+	const succeeded = await completeJob(env.DB, job.id, [...published.artifacts, item], published.warnings);
+	if (!succeeded) return endedMeanwhile();
+	await sendOwedWebhooks(env, job.id, traceId);
+	// After success a redelivered store or publish is skipped, so nothing needs the work objects.
+	await deleteObjectsUnder(env.BUCKET, objectKeys.workPrefix(job.id));
+	return done(published.detail);
+}

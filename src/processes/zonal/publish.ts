@@ -1,13 +1,20 @@
 /**
- * The zonal process's publish: every field's statistics on every date, from what its windows
- * stored (a field cut by windows' edges joined here from its partial weighings), written as
- * zones.geojson, zones.csv and zones.parquet.
+ * The zonal process's publish. Every window the job's compute stored is read and each date's
+ * fields joined (a field cut by windows' edges from its partial weighings), then zones.csv,
+ * zones.geojson and zones.parquet are written from the joined statistics.
+ *
+ * A job of more than {@link FIELD_DATES_IN_ONE_INVOCATION} field-dates publishes in steps
+ * (Process.publishSteps), each an invocation of its own: `statistics` joins the windows into one
+ * table (date-statistics.ts) and stores it, then `zones.csv`, `zones.geojson` and `zones.parquet`
+ * each write their artifact from the table, and publish itself says what to record. In one
+ * invocation, the artifacts' garbage on top of the windows' bytes passed a heavy message's memory
+ * budget at ten dates of a thousand fields (bench:fields: 58-67 MiB of 56).
  */
 import type { ArtifactRecord } from "../../db/artifacts";
 import type { JobRecord } from "../../db/jobs";
 import type { FieldFeature } from "../../fields/collection";
 import { jobFormula } from "../../indices/formula";
-import type { PublishedResult, StageContext } from "../../pipeline/stage";
+import type { PublishedResult, PublishStep, StageContext } from "../../pipeline/stage";
 import {
 	formulaExpression,
 	formulaLineage,
@@ -20,9 +27,10 @@ import { FIELD_COLLECTION_MEDIA_TYPE } from "../../storage/field-collections";
 import { objectKeys } from "../../storage/keys";
 import { putChunks } from "../../storage/objects";
 import { Utf8Chunks } from "../../utf8-chunks";
+import { type DateStatistics, dateStatisticsBytes, emptyDateStatistics, readDateStatistics } from "./date-statistics";
 import { jobFeatures } from "./features";
 import { type ZoneResult, zonesCsv, zonesGeoJson, zonesParquet } from "./outputs";
-import { zonalPlan } from "./plan";
+import { type ZonalPlan, zonalPlan } from "./plan";
 import { missedField, outsideFieldsWarnings, percentileKey, requestedPercentiles, zoneStatistics } from "./statistics";
 import { StatisticsRows } from "./statistics-rows";
 import { isolateAccumulator, WeightedStatistics } from "./weighted-statistics";
@@ -35,43 +43,78 @@ import { readWindowFields } from "./window-fields";
  */
 const WINDOW_READS_IN_FLIGHT = 2;
 
+/**
+ * Fields times dates up to which publish runs in one invocation. bench:fields, one invocation: a
+ * thousand fields on one date peaked at 37-42 MiB, two thousand at 65 MiB and a thousand on ten
+ * dates at 58-67 MiB, of a heavy message's 56; in steps, two thousand on one date and a thousand
+ * on ten peaked at 33 and 50 MiB. Steps cost an invocation each (10 to 20 ms of CPU apiece before
+ * any work), which a small job would feel.
+ */
+export const FIELD_DATES_IN_ONE_INVOCATION = 1000;
+
 export const ZONE_ARTIFACTS = {
 	geojson: { name: "zones.geojson", mediaType: "application/geo+json" },
 	csv: { name: "zones.csv", mediaType: "text/csv; charset=utf-8" },
 	parquet: { name: "zones.parquet", mediaType: "application/vnd.apache.parquet" },
 } as const;
 
+type ZoneArtifact = keyof typeof ZONE_ARTIFACTS;
+
+/** The artifacts in the order publish writes and records them. */
+const ARTIFACT_ORDER: readonly ZoneArtifact[] = ["csv", "geojson", "parquet"];
+
+/** The job's fields with their statistics per acquisition, as every artifact is made from them. */
+interface JobResults {
+	features: FieldFeature[];
+	keys: string[];
+	results: ZoneResult[];
+	acquisitions: number;
+	valid: number;
+}
+
+const PUBLISH_STEPS: readonly PublishStep[] = [
+	{
+		name: "statistics",
+		async run({ env, job }) {
+			const { dates, keys, features } = await joinedStatistics(env, job);
+			const table = dateStatisticsBytes(dates, features.length, StatisticsRows.width(keys.length));
+			await env.BUCKET.put(objectKeys.zonalStatistics(job.id), table);
+		},
+	},
+	...ARTIFACT_ORDER.map(
+		(kind): PublishStep => ({
+			name: ZONE_ARTIFACTS[kind].name,
+			async run({ env, job }) {
+				await writeArtifact(env, job, kind, await storedResults(env, job));
+			},
+		}),
+	),
+];
+
+export async function zonalPublishSteps({ env, job }: StageContext): Promise<readonly PublishStep[]> {
+	return (await fieldDates(env, job)) > FIELD_DATES_IN_ONE_INVOCATION ? PUBLISH_STEPS : [];
+}
+
+/** The job's artifacts, written here or by its steps, what to record of them, the warnings and the job's Item. */
 export async function publishZonal({ env, job }: StageContext): Promise<PublishedResult> {
-	const plan = zonalPlan(job);
-	const features = await jobFeatures(env, job);
-	const keys = requestedPercentiles(job.request).map(percentileKey);
-	// The dates' tables are let go once the results are made: nothing past this line holds them.
-	const { results, acquisitions, valid } = zoneResults(
-		job,
-		plan.zonal.dates,
-		features,
-		await windowStatistics(env, job, plan, features.length, keys),
-	);
-	const timeSeries = job.request.dates !== undefined;
-	// One artifact's body at a time: each is as large as the results again. A text is streamed out
-	// of its chunks rather than joined.
-	const bodies = {
-		csv: () => zonesCsv(results, keys),
-		geojson: () => zonesGeoJson(results, { timeSeries }),
-		parquet: () => zonesParquet(results, keys, { timeSeries }),
-	};
 	const artifacts: ArtifactRecord[] = [];
-	for (const kind of ["csv", "geojson", "parquet"] as const) {
-		const { name, mediaType } = ZONE_ARTIFACTS[kind];
-		const objectKey = objectKeys.artifact(job.id, name);
-		const options = { httpMetadata: { contentType: mediaType } };
-		const body = bodies[kind]();
-		const object =
-			body instanceof Utf8Chunks
-				? await putChunks(env.BUCKET, objectKey, body.byteLength, body.drain(), options)
-				: await env.BUCKET.put(objectKey, body, options);
-		artifacts.push({ name, mediaType, bytes: object.size, objectKey });
+	let joined: JobResults;
+	if ((await fieldDates(env, job)) > FIELD_DATES_IN_ONE_INVOCATION) {
+		joined = await storedResults(env, job);
+		for (const kind of ARTIFACT_ORDER) {
+			const { name, mediaType } = ZONE_ARTIFACTS[kind];
+			const objectKey = objectKeys.artifact(job.id, name);
+			const stored = await env.BUCKET.head(objectKey);
+			if (!stored) throw new Error(`job ${job.id}: its step ${name} stored nothing`);
+			artifacts.push({ name, mediaType, bytes: stored.size, objectKey });
+		}
+	} else {
+		const { dates, keys, features } = await joinedStatistics(env, job);
+		joined = { features, keys, ...zoneResults(job, zonalPlan(job).zonal.dates, features, dates) };
+		// One artifact's body at a time: each is as large as the results again.
+		for (const kind of ARTIFACT_ORDER) artifacts.push(await writeArtifact(env, job, kind, joined));
 	}
+	const { features, results, acquisitions, valid } = joined;
 	return {
 		artifacts,
 		warnings: outsideFieldsWarnings(results),
@@ -80,10 +123,57 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 	};
 }
 
-/** One date's statistics: every field's as a row (by field position), and which fields were weighed. */
-interface DateStatistics {
-	rows: StatisticsRows;
-	weighed: Uint8Array;
+/** The job's fields times its dates: what publish's memory grows with. */
+async function fieldDates(env: Env, job: JobRecord): Promise<number> {
+	return (await jobFeatures(env, job)).length * zonalPlan(job).zonal.dates.length;
+}
+
+async function writeArtifact(
+	env: Env,
+	job: JobRecord,
+	kind: ZoneArtifact,
+	joined: JobResults,
+): Promise<ArtifactRecord> {
+	const { results, keys } = joined;
+	const timeSeries = job.request.dates !== undefined;
+	const body =
+		kind === "csv"
+			? zonesCsv(results, keys)
+			: kind === "geojson"
+				? zonesGeoJson(results, { timeSeries })
+				: zonesParquet(results, keys, { timeSeries });
+	const { name, mediaType } = ZONE_ARTIFACTS[kind];
+	const objectKey = objectKeys.artifact(job.id, name);
+	const options = { httpMetadata: { contentType: mediaType } };
+	// A text is streamed out of its chunks rather than joined.
+	const object =
+		body instanceof Utf8Chunks
+			? await putChunks(env.BUCKET, objectKey, body.byteLength, body.drain(), options)
+			: await env.BUCKET.put(objectKey, body, options);
+	return { name, mediaType, bytes: object.size, objectKey };
+}
+
+/** Every date's statistics, joined from the job's windows. */
+async function joinedStatistics(env: Env, job: JobRecord) {
+	const plan = zonalPlan(job);
+	const features = await jobFeatures(env, job);
+	const keys = requestedPercentiles(job.request).map(percentileKey);
+	return { features, keys, dates: await windowStatistics(env, job, plan, features.length, keys) };
+}
+
+/** The job's results from the table its step `statistics` stored. */
+async function storedResults(env: Env, job: JobRecord): Promise<JobResults> {
+	const plan = zonalPlan(job);
+	const features = await jobFeatures(env, job);
+	const keys = requestedPercentiles(job.request).map(percentileKey);
+	const object = await env.BUCKET.get(objectKeys.zonalStatistics(job.id));
+	if (!object) throw new Error(`job ${job.id}: publish's step statistics stored nothing`);
+	const dates = readDateStatistics(
+		new Uint8Array(await object.arrayBuffer()),
+		{ dates: plan.zonal.dates.length, fields: features.length },
+		keys,
+	);
+	return { features, keys, ...zoneResults(job, plan.zonal.dates, features, dates) };
 }
 
 /**
@@ -94,14 +184,11 @@ interface DateStatistics {
 async function windowStatistics(
 	env: Env,
 	job: JobRecord,
-	plan: ReturnType<typeof zonalPlan>,
+	plan: ZonalPlan,
 	fields: number,
 	keys: readonly string[],
 ): Promise<DateStatistics[]> {
-	const dates = plan.zonal.dates.map(() => ({
-		rows: new StatisticsRows(keys, fields),
-		weighed: new Uint8Array(fields),
-	}));
+	const dates = emptyDateStatistics(plan.zonal.dates.length, fields, keys);
 	/**
 	 * The date's cut fields: each one's partials in the order of its windows, views of their bytes,
 	 * joined one field after another in the isolate's accumulator (synchronously, as compute weighs in
@@ -170,7 +257,7 @@ async function windowStatistics(
  */
 function zoneResults(
 	job: JobRecord,
-	dates: ReturnType<typeof zonalPlan>["zonal"]["dates"],
+	dates: ZonalPlan["zonal"]["dates"],
 	features: readonly FieldFeature[],
 	statistics: readonly DateStatistics[],
 ): { results: ZoneResult[]; acquisitions: number; valid: number } {

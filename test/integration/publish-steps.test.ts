@@ -1,0 +1,147 @@
+/**
+ * A zonal job large enough to publish in steps, driven delivery by delivery: each step is a
+ * delivery of its own that sends the next, and a step delivered twice (the queue's at-least-once
+ * delivery) writes the same objects again and forks the chain without changing what is published.
+ */
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { listArtifacts } from "../../src/db/artifacts";
+import { admitJob, getJob } from "../../src/db/jobs";
+import { newJobId } from "../../src/ids";
+import { pipelineStages } from "../../src/pipeline/stages";
+import { FIELD_DATES_IN_ONE_INVOCATION } from "../../src/processes/zonal/publish";
+import { prepareZonalJob } from "../../src/processes/zonal/request";
+import { writeFieldCollection } from "../../src/storage/field-collections";
+import { objectKeys } from "../../src/storage/keys";
+import nir256 from "../fixtures/s2_nir_256.tif";
+import red256 from "../fixtures/s2_red_256.tif";
+import { upload } from "../helpers";
+import { deliver, deliverSent, recordingEnv } from "../pipeline-driver";
+import { TEST_TENANT_ID } from "../tenants";
+
+const TRACE_ID = "5b0c7e1d9a3f4b6c8d2e0f1a3b5c7d9e";
+
+/** Squares of about 2 x 3 pixels on a grid over the sample bands (16.337-16.370 E, 47.823-47.845 N). */
+function squares(count: number) {
+	const across = Math.ceil(Math.sqrt(count));
+	return {
+		type: "FeatureCollection",
+		features: Array.from({ length: count }, (_, i) => {
+			const [west, south] = [16.3375 + (i % across) * 0.0007, 47.8235 + Math.floor(i / across) * 0.0004];
+			const [east, north] = [west + 0.0003, south + 0.0002];
+			return {
+				type: "Feature",
+				id: `square-${i}`,
+				properties: { farm: i % 7 },
+				geometry: {
+					type: "Polygon",
+					coordinates: [
+						[
+							[west, south],
+							[east, south],
+							[east, north],
+							[west, north],
+							[west, south],
+						],
+					],
+				},
+			};
+		}),
+	};
+}
+
+/** Records a zonal NDVI job over the sample bands and `count` fields, as POST /v1/jobs does, with no message sent. */
+async function insertZonalJob(count: number): Promise<string> {
+	const red = await upload(red256);
+	const nir = await upload(nir256);
+	const id = newJobId();
+	const objectKey = objectKeys.jobZones(id);
+	await writeFieldCollection(env.BUCKET, objectKey, JSON.stringify(squares(count)));
+	const request = {
+		process: "zonal_statistics" as const,
+		index: "ndvi",
+		inputs: {
+			red: { upload_id: red.id, band: 1, scale: 1, offset: 0 },
+			nir: { upload_id: nir.id, band: 1, scale: 1, offset: 0 },
+		},
+		zones: { object_key: objectKey },
+	};
+	const { indexId, formula } = prepareZonalJob(request);
+	const admission = await admitJob(
+		env.DB,
+		{
+			id,
+			tenantId: TEST_TENANT_ID,
+			process: "zonal_statistics",
+			indexId,
+			formula,
+			request,
+			traceId: TRACE_ID,
+			spans: null,
+		},
+		Number.MAX_SAFE_INTEGER,
+		null,
+	);
+	if (!("job" in admission)) throw new Error(`the job was not recorded (${admission.refused})`);
+	return id;
+}
+
+describe("publish in steps", () => {
+	it("runs a step a delivery, and a step delivered twice changes nothing that is published", async () => {
+		const { testEnv, sent } = recordingEnv();
+		const jobId = await insertZonalJob(FIELD_DATES_IN_ONE_INVOCATION + 1);
+		const message = { job_id: jobId, trace_id: TRACE_ID };
+		await deliver(pipelineStages.ingest.queue, message, testEnv);
+		await deliver(pipelineStages.validate.queue, message, testEnv);
+		await deliverSent("compute", sent, testEnv);
+		expect(sent.publish).toEqual([message]);
+
+		// The statistics step, then zones.csv's, which is delivered again before the next step runs.
+		await deliver(pipelineStages.publish.queue, message, testEnv);
+		expect(sent.publish.slice(1)).toEqual([{ ...message, step: 1 }]);
+		const table = await env.BUCKET.get(objectKeys.zonalStatistics(jobId));
+		expect(table?.size).toBeGreaterThan(0);
+		await deliver(pipelineStages.publish.queue, { ...message, step: 1 }, testEnv);
+		const csv = await (await env.BUCKET.get(objectKeys.artifact(jobId, "zones.csv")))?.text();
+		await deliver(pipelineStages.publish.queue, { ...message, step: 1 }, testEnv);
+		expect(await (await env.BUCKET.get(objectKeys.artifact(jobId, "zones.csv")))?.text()).toBe(csv);
+		expect(sent.publish.slice(2)).toEqual([
+			{ ...message, step: 2 },
+			{ ...message, step: 2 },
+		]);
+		expect((await getJob(env.DB, jobId))?.status).toBe("running");
+
+		// Both chains run on; whichever final step comes second finds the job succeeded and is let go.
+		const { deliveries } = await deliverSent("publish", sent, testEnv, { from: 2 });
+		expect(deliveries.map(({ body }) => body.step)).toEqual([2, 2, 3, 3, 4, 4]);
+		for (const { delivery } of deliveries) expect(delivery.result.explicitAcks).toEqual([delivery.id]);
+		const job = await getJob(env.DB, jobId);
+		expect(job?.status).toBe("succeeded");
+		const artifacts = await listArtifacts(env.DB, TEST_TENANT_ID, jobId);
+		expect(artifacts.map((artifact) => artifact.name).sort()).toEqual(
+			["item.json", "zones.csv", "zones.geojson", "zones.parquet"].sort(),
+		);
+		expect(await (await env.BUCKET.get(objectKeys.artifact(jobId, "zones.csv")))?.text()).toBe(csv);
+		const rows = (csv ?? "").trimEnd().split("\r\n");
+		expect(rows).toHaveLength(FIELD_DATES_IN_ONE_INVOCATION + 2);
+		expect(rows.filter((row) => /^square-\d+,,[1-9]/.test(row)).length).toBe(FIELD_DATES_IN_ONE_INVOCATION + 1);
+		const work = await env.BUCKET.list({ prefix: objectKeys.workPrefix(jobId) });
+		expect(work.objects).toEqual([]);
+	});
+
+	it("a step whose table is gone is retried, not published from nothing", async () => {
+		const { testEnv, sent } = recordingEnv();
+		const jobId = await insertZonalJob(FIELD_DATES_IN_ONE_INVOCATION + 1);
+		const message = { job_id: jobId, trace_id: TRACE_ID };
+		await deliver(pipelineStages.ingest.queue, message, testEnv);
+		await deliver(pipelineStages.validate.queue, message, testEnv);
+		await deliverSent("compute", sent, testEnv);
+		await deliver(pipelineStages.publish.queue, message, testEnv);
+		await env.BUCKET.delete(objectKeys.zonalStatistics(jobId));
+		const step = await deliver(pipelineStages.publish.queue, { ...message, step: 1 }, testEnv);
+		expect(step.result.retryMessages).toHaveLength(1);
+		expect(sent.publish.slice(1)).toEqual([{ ...message, step: 1 }]);
+		expect(await env.BUCKET.head(objectKeys.artifact(jobId, "zones.csv"))).toBeNull();
+		expect((await getJob(env.DB, jobId))?.status).toBe("running");
+	});
+});
