@@ -10,6 +10,7 @@
  */
 import type { JobLogRecord } from "../db/job-logs";
 import type { JobRecord } from "../db/jobs";
+import { deliveryLabel } from "./trace";
 
 const SPAN_KIND_INTERNAL = 1;
 const SPAN_KIND_SERVER = 2;
@@ -65,11 +66,9 @@ export function jobSpanId(jobId: string): string {
 	return /^0+$/.test(head) ? hex.slice(-16) : head;
 }
 
-/** What a delivery's span is called: its stage, and its window or part when it has one. */
+/** What a delivery's span is called, as its log lines call it. */
 function deliveryName(row: JobLogRecord): string {
-	const part = row.data?.part;
-	if (row.window !== null) return `${row.stage} window ${row.window}`;
-	return typeof part === "number" ? `${row.stage} part ${part}` : row.stage;
+	return deliveryLabel(row.stage, { window: row.window, part: row.data?.part, step: row.data?.step });
 }
 
 const isEnded = (status: JobRecord["status"]) => status === "succeeded" || status === "failed" || status === "canceled";

@@ -50,3 +50,16 @@ export function traceFromHeader(traceparent: string | null | undefined): TraceCo
 export function formatTraceparent(trace: TraceContext): string {
 	return `00-${trace.traceId}-${trace.spanId}-${trace.flags}`;
 }
+
+/**
+ * What a delivery is called in logs and as a span: its stage, and its window, part or publish
+ * step when it has one ("compute window 3", "store part 2", "publish step 1", "ingest").
+ */
+export function deliveryLabel(
+	stage: string,
+	{ window, part, step }: { window?: unknown; part?: unknown; step?: unknown },
+): string {
+	if (typeof window === "number") return `${stage} window ${window}`;
+	if (typeof part === "number") return `${stage} part ${part}`;
+	return typeof step === "number" ? `${stage} step ${step}` : stage;
+}

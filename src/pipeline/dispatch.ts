@@ -17,7 +17,7 @@ import { topLevelResourceName } from "../environment-names";
 import { ApiError, type FieldError, jobProblem, type Problem, TransientFault } from "../errors/api-error";
 import { oneAtATime } from "../isolate-memory";
 import { describeError, log } from "../observability/log";
-import { newSpanId } from "../observability/trace";
+import { deliveryLabel, newSpanId } from "../observability/trace";
 import { type BucketUse, meteredBucket } from "../storage/metered-bucket";
 import { sendOwedWebhooks } from "../webhooks/outbox";
 import { endJobAsFailed } from "./failure";
@@ -62,16 +62,7 @@ interface Delivery {
 
 function deliveryOf(stage: string, body: Record<string, unknown>, attempt: number, spanId: string): Delivery {
 	const window = typeof body.strip_index === "number" ? body.strip_index : undefined;
-	const part = typeof body.part === "number" ? body.part : undefined;
-	const step = typeof body.step === "number" ? body.step : undefined;
-	const label =
-		window !== undefined
-			? `${stage} window ${window}`
-			: part !== undefined
-				? `${stage} part ${part}`
-				: step !== undefined
-					? `${stage} step ${step}`
-					: stage;
+	const label = deliveryLabel(stage, { window, part: body.part, step: body.step });
 	return {
 		jobId: String(body.job_id),
 		stage,

@@ -15,7 +15,7 @@ import { writeFieldCollection } from "../../src/storage/field-collections";
 import { objectKeys } from "../../src/storage/keys";
 import nir256 from "../fixtures/s2_nir_256.tif";
 import red256 from "../fixtures/s2_red_256.tif";
-import { upload } from "../helpers";
+import { api, json, upload } from "../helpers";
 import { deliver, deliverSent, recordingEnv } from "../pipeline-driver";
 import { TEST_TENANT_ID } from "../tenants";
 
@@ -127,6 +127,63 @@ describe("publish in steps", () => {
 		expect(rows.filter((row) => /^square-\d+,,[1-9]/.test(row)).length).toBe(FIELD_DATES_IN_ONE_INVOCATION + 1);
 		const work = await env.BUCKET.list({ prefix: objectKeys.workPrefix(jobId) });
 		expect(work.objects).toEqual([]);
+
+		// Each step is a span of its own in the job's trace, named as its log lines name it.
+		const trace = await json<{
+			resourceSpans: { scopeSpans: { spans: { name: string }[] }[] }[];
+		}>(await api(`/v1/jobs/${jobId}/trace`));
+		const names = trace.resourceSpans.flatMap((r) =>
+			r.scopeSpans.flatMap((scope) => scope.spans.map((span) => span.name)),
+		);
+		for (const name of ["publish", "publish step 1", "publish step 2", "publish step 3", "publish step 4"]) {
+			expect(names, name).toContain(name);
+		}
+	});
+
+	it("a cancel landing during a step wins: the step sends no next one, and what it wrote is removed", async () => {
+		const { testEnv, sent } = recordingEnv();
+		const jobId = await insertZonalJob(FIELD_DATES_IN_ONE_INVOCATION + 1);
+		const message = { job_id: jobId, trace_id: TRACE_ID };
+		await deliver(pipelineStages.ingest.queue, message, testEnv);
+		await deliver(pipelineStages.validate.queue, message, testEnv);
+		await deliverSent("compute", sent, testEnv);
+		await deliver(pipelineStages.publish.queue, message, testEnv);
+
+		// The dispatcher has found the job running; the cancel lands as the step writes zones.csv.
+		let canceled = 0;
+		const bucket = new Proxy(env.BUCKET, {
+			get(target, property) {
+				const value = Reflect.get(target, property, target);
+				if (property !== "put") return typeof value === "function" ? value.bind(target) : value;
+				return async (key: string, ...rest: unknown[]) => {
+					if (key === objectKeys.artifact(jobId, "zones.csv")) {
+						canceled = (await api(`/v1/jobs/${jobId}/cancel`, { method: "POST" })).status;
+					}
+					return value.call(target, key, ...rest);
+				};
+			},
+		});
+		const step = await deliver(pipelineStages.publish.queue, { ...message, step: 1 }, { ...testEnv, BUCKET: bucket });
+		expect(canceled).toBe(200);
+		expect(step.result.explicitAcks).toEqual([step.id]);
+		expect(sent.publish.slice(2)).toEqual([]);
+		expect((await getJob(env.DB, jobId))?.status).toBe("canceled");
+		const left = await env.BUCKET.list({ prefix: objectKeys.jobPrefix(jobId) });
+		expect(left.objects.map((object) => object.key)).toEqual([]);
+	});
+
+	it("a step past a job's last (a deploy gave it fewer) publishes the job", async () => {
+		const { testEnv, sent } = recordingEnv();
+		const jobId = await insertZonalJob(12);
+		const message = { job_id: jobId, trace_id: TRACE_ID };
+		await deliver(pipelineStages.ingest.queue, message, testEnv);
+		await deliver(pipelineStages.validate.queue, message, testEnv);
+		await deliverSent("compute", sent, testEnv);
+		await deliver(pipelineStages.publish.queue, { ...message, step: 2 }, testEnv);
+		expect(sent.publish).toEqual([message]);
+		expect((await getJob(env.DB, jobId))?.status).toBe("succeeded");
+		const csv = await (await env.BUCKET.get(objectKeys.artifact(jobId, "zones.csv")))?.text();
+		expect(csv?.trimEnd().split("\r\n")).toHaveLength(13);
 	});
 
 	it("a step whose table is gone is retried, not published from nothing", async () => {

@@ -1,8 +1,9 @@
 /**
  * publish: the job's process writes its artifacts (from the windows' partials), the job's STAC
  * Item (item.json) is written over them, then the artifacts are recorded and the job marked
- * succeeded in one transaction, and the intermediate objects dropped. A job that ended meanwhile
- * keeps its end, and what publish wrote is removed.
+ * succeeded in one transaction, and the intermediate objects dropped. A job canceled, failed or
+ * swept meanwhile keeps its end, and what publish wrote is removed; one that another delivery of
+ * the same publish recorded meanwhile keeps its artifacts.
  *
  * A process with publish steps (Process.publishSteps) has them run first, a delivery each: the
  * message compute sends runs the first, and each step's delivery sends `{step: i}` for the next;
@@ -66,57 +67,71 @@ export const publishStage: StageHandler<PublishMessage> = {
 		const { env, job, traceId, process } = context;
 		const plan = jobPlan(job);
 		if (!plan) throw new Error(`job ${job.id} has no plan`);
-		const steps = (await process.publishSteps?.(context, plan)) ?? [];
+		const planned = await processWork(context, async () => (await process.publishSteps?.(context, plan)) ?? []);
+		if (!planned.ok) return planned.outcome;
+		const steps = planned.value;
 		const step = message.step ?? 0;
-		if (step > steps.length) throw new Error(`job ${job.id}: publish has no step ${step} (it has ${steps.length})`);
+		// A step past the last (a deploy gave the job fewer steps while it was in flight) publishes.
 		const current = steps[step];
 		if (current) {
-			const ran = await processWork(() => current.run(context, plan));
+			const ran = await processWork(context, () => current.run(context, plan));
 			if (!ran.ok) return ran.outcome;
+			const ended = await endedMeanwhile(context);
+			if (ended) return ended;
 			await sendToStage(env, "publish", { job_id: job.id, trace_id: traceId, step: step + 1 });
-			return done({ made: current.name, next: steps[step + 1]?.name ?? "the job's record" });
+			return done({ made: current.name, next_step: steps[step + 1]?.name ?? "the job's record" });
 		}
-		const published = await processWork(() => process.publish(context, plan));
+		const published = await processWork(context, () => process.publish(context, plan));
 		return published.ok ? recordPublished(context, published.value) : published.outcome;
 	},
 };
 
 /**
- * What the process's work gave, or the job's failure when it threw an ApiError (a thing it read
- * is gone, say); any other error is thrown on, and the delivery retried.
+ * What the process's work gave, or how the delivery ends otherwise: the job's failure when the
+ * work threw an ApiError (a thing it read is gone, say); what {@link endedMeanwhile} says when
+ * another error meets a job that has ended (its cleanup took what the work read); else the error
+ * is thrown on, and the delivery retried.
  */
 async function processWork<T>(
+	context: StageContext,
 	run: () => Promise<T>,
 ): Promise<{ ok: true; value: T } | { ok: false; outcome: StageOutcome }> {
 	try {
 		return { ok: true, value: await run() };
 	} catch (error) {
 		if (error instanceof ApiError) return { ok: false, outcome: failed(error) };
+		const ended = await endedMeanwhile(context);
+		if (ended) return { ok: false, outcome: ended };
 		throw error;
 	}
+}
+
+/**
+ * How the delivery ends when the job ended after the dispatcher let it in, or null while the job
+ * is live. A cancel, failure or sweep may have run its cleanup before this delivery wrote: what it
+ * wrote is removed now rather than left to the sweeper's late pass. A job that succeeded meanwhile
+ * was recorded by another delivery of this same publish (a redelivered message), whose objects
+ * these are.
+ */
+async function endedMeanwhile({ env, job, traceId }: StageContext): Promise<StageOutcome | null> {
+	const current = await getJob(env.DB, job.id);
+	if (current && !isTerminal(current.status)) return null;
+	if (current?.status === "succeeded") return done({ published_by_another_delivery: true });
+	await removeJobObjects(env, job.id, traceId);
+	return done({ ended_before_publish: true });
 }
 
 /** Writes item.json over the published artifacts, records them and marks the job succeeded. */
 async function recordPublished(context: StageContext, published: PublishedResult): Promise<StageOutcome> {
 	const { env, job, traceId } = context;
-	// A cancel, failure or sweep ended the job after the dispatcher let this delivery in, and
-	// its cleanup may have run before the artifacts above were written: remove them now rather
-	// than leave them to the sweeper's late pass. A job that succeeded meanwhile was recorded by
-	// another delivery of this same publish (a redelivered message), whose objects these are.
-	const endedMeanwhile = async () => {
-		const now = await getJob(env.DB, job.id);
-		if (now?.status === "succeeded") return done({ published_by_another_delivery: true });
-		await removeJobObjects(env, job.id, traceId);
-		return done({ ended_before_publish: true });
-	};
 	const item = await publishItem(env, job, published);
-	if (!item) {
-		const current = await getJob(env.DB, job.id);
-		if (current && !isTerminal(current.status)) throw new Error(`job ${job.id}: an asset of its Item is not stored`);
-		return endedMeanwhile();
+	const succeeded =
+		item !== null && (await completeJob(env.DB, job.id, [...published.artifacts, item], published.warnings));
+	if (!succeeded) {
+		const ended = await endedMeanwhile(context);
+		if (ended) return ended;
+		throw new Error(`job ${job.id}: ${item ? "its record was not completed" : "an asset of its Item is not stored"}`);
 	}
-	const succeeded = await completeJob(env.DB, job.id, [...published.artifacts, item], published.warnings);
-	if (!succeeded) return endedMeanwhile();
 	await sendOwedWebhooks(env, job.id, traceId);
 	// After success a redelivered store or publish is skipped, so nothing needs the work objects.
 	await deleteObjectsUnder(env.BUCKET, objectKeys.workPrefix(job.id));

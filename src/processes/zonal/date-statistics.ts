@@ -39,8 +39,9 @@ export function dateStatisticsBytes(dates: readonly DateStatistics[], fields: nu
 	new Uint32Array(stored.buffer, 4, 3).set([dates.length, fields, width]);
 	const values = new Float64Array(stored.buffer, PREFIX_BYTES, dates.length * fields * width);
 	dates.forEach(({ rows, weighed }, d) => {
-		if (rows.width !== width || weighed.length !== fields)
+		if (rows.width !== width || rows.values.length !== fields * width || weighed.length !== fields) {
 			throw new Error(`date ${d}'s statistics are not ${fields} rows of ${width}`);
+		}
 		values.set(rows.values, d * fields * width);
 		stored.set(rows.nulls, layout.nulls + d * fields * width);
 		stored.set(weighed, layout.weighed + d * fields);
