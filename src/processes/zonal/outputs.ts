@@ -146,13 +146,14 @@ export function zonesParquet(
 		const zones = results.slice(start, start + ZONES_PER_ROW_GROUP);
 		const dated = zones.map((zone) => (timeSeries ? chronological(zone) : [singleDate(zone)]));
 		const columnData: ColumnSource[] = [
-			{ name: "id", data: zones.map((zone) => zone.id), codec: SNAPPY },
+			{ name: "id", data: zones.map((zone) => zone.id), codec: SNAPPY, encoding: UNIQUE },
 			// Bounds of WKB bytes say nothing; readers filter on the geo metadata's bbox.
-			{ name: "geometry", data: zones.map(wkbOf), statistics: false, codec: UNCOMPRESSED },
+			{ name: "geometry", data: zones.map(wkbOf), statistics: false, codec: UNCOMPRESSED, encoding: UNIQUE },
 			{ name: "properties", data: zones.map((zone) => zone.properties), statistics: false, codec: SNAPPY },
-			...statistics.map(({ name, valueIn, codec }) => ({
+			...statistics.map(({ name, valueIn, codec, unique }) => ({
 				name,
 				codec,
+				...(unique ? { encoding: UNIQUE } : {}),
 				// A series' list columns carry no bounds: bounds of a list's elements filter no row, and
 				// computing them was a sixth of what the file allocated (bench:fields, ten dates).
 				statistics: !timeSeries,
@@ -240,6 +241,8 @@ interface StatisticColumn {
 	element: Omit<SchemaElement, "name">;
 	valueIn(entry: SeriesEntry): bigint | number | null;
 	codec: Codec;
+	/** Whether its values are all but unique, so that a dictionary is not even tried ({@link UNIQUE}). */
+	unique: boolean;
 }
 
 type Codec = NonNullable<ColumnSource["codec"]>;
@@ -259,6 +262,15 @@ const SNAPPY: Codec = "SNAPPY";
  */
 const UNCOMPRESSED: Codec = "UNCOMPRESSED";
 const FLOAT32_MEASURES: ReadonlySet<string> = new Set(["min", "max"]);
+/**
+ * Plain encoding, for the columns whose values are all but unique (ids, geometries, and mean,
+ * std and sum: doubles of full precision): hyparquet-writer otherwise samples every column for a
+ * dictionary first, hashing each WKB geometry, which was a third of the file's CPU (one date of
+ * bench:fields' 1000 fields) for a dictionary it then refused. The others may repeat (counts
+ * under `center`, a valid fraction of 1, a series' dates) and keep the attempt.
+ */
+const UNIQUE = "PLAIN" as const;
+const FULL_PRECISION_MEASURES: ReadonlySet<string> = new Set(["mean", "std", "sum"]);
 
 /** Counts are sums of coverage weights, fractional under `fraction`. */
 const REQUIRED_DOUBLE: Omit<SchemaElement, "name"> = { type: "DOUBLE", repetition_type: "REQUIRED" };
@@ -275,6 +287,7 @@ function statisticColumns(percentileKeys: readonly string[], timeSeries: boolean
 		},
 		valueIn: ({ datetime }) => BigInt(instantOf(datetime)),
 		codec: SNAPPY,
+		unique: false,
 	};
 	return [
 		...(timeSeries ? [datetime] : []),
@@ -283,18 +296,21 @@ function statisticColumns(percentileKeys: readonly string[], timeSeries: boolean
 			element: REQUIRED_DOUBLE,
 			valueIn: ({ statistics }: SeriesEntry) => statistics[field],
 			codec: UNCOMPRESSED,
+			unique: false,
 		})),
 		...MEASURE_FIELDS.map((field) => ({
 			name: field,
 			element: DOUBLE,
 			valueIn: ({ statistics }: SeriesEntry) => statistics[field],
 			codec: FLOAT32_MEASURES.has(field) ? SNAPPY : UNCOMPRESSED,
+			unique: FULL_PRECISION_MEASURES.has(field),
 		})),
 		...percentileKeys.map((key) => ({
 			name: key,
 			element: DOUBLE,
 			valueIn: ({ statistics }: SeriesEntry) => percentileOf(statistics, key),
 			codec: SNAPPY,
+			unique: false,
 		})),
 	];
 }
