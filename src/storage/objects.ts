@@ -1,6 +1,6 @@
 /**
  * R2 objects as wholes: bulk removal under a key prefix (R2 lists and deletes up to 1000 keys a
- * call), digests, and bodies put from chunks.
+ * call), digests, and bodies put from chunks or joined from stored parts.
  */
 import { hex } from "../ids";
 
@@ -36,7 +36,7 @@ export async function putChunks(
 	bucket: R2Bucket,
 	key: string,
 	length: number,
-	chunks: Iterable<Uint8Array>,
+	chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
 	options: R2PutOptions,
 ): Promise<R2Object> {
 	const { readable, writable } = new FixedLengthStream(length);
@@ -44,7 +44,7 @@ export async function putChunks(
 	const writer = writable.getWriter();
 	const pumped = (async () => {
 		try {
-			for (const chunk of chunks) await writer.write(chunk);
+			for await (const chunk of chunks) await writer.write(chunk);
 			await writer.close();
 		} catch (error) {
 			await writer.abort(error).catch(() => undefined);
@@ -53,4 +53,30 @@ export async function putChunks(
 	})();
 	const [object] = await Promise.all([stored, pumped]);
 	return object;
+}
+
+/**
+ * Puts the object that `parts` (stored objects, of the sizes given) make one after another,
+ * streamed from each part's body: an artifact written in parts by several invocations is never
+ * held whole. A part gone, or of another size than it was stored at, fails the put.
+ */
+export async function putJoined(
+	bucket: R2Bucket,
+	key: string,
+	parts: readonly { key: string; size: number }[],
+	options: R2PutOptions,
+): Promise<R2Object> {
+	const length = parts.reduce((sum, part) => sum + part.size, 0);
+	return putChunks(bucket, key, length, partChunks(bucket, parts), options);
+}
+
+async function* partChunks(bucket: R2Bucket, parts: readonly { key: string; size: number }[]) {
+	for (const part of parts) {
+		const object = await bucket.get(part.key);
+		if (!object || object.size !== part.size) {
+			throw new Error(`part ${part.key} of ${part.size} bytes is ${object ? `${object.size} bytes` : "gone"}`);
+		}
+		const reader = object.body.getReader();
+		for (let read = await reader.read(); !read.done; read = await reader.read()) yield read.value;
+	}
 }

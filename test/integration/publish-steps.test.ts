@@ -4,11 +4,13 @@
  * delivery) writes the same objects again and forks the chain without changing what is published.
  */
 import { env } from "cloudflare:workers";
+import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { describe, expect, it } from "vitest";
 import { listArtifacts } from "../../src/db/artifacts";
 import { admitJob, getJob } from "../../src/db/jobs";
 import { newJobId } from "../../src/ids";
 import { pipelineStages } from "../../src/pipeline/stages";
+import { storedInputs } from "../../src/processes/inputs";
 import { FIELD_DATES_IN_ONE_INVOCATION } from "../../src/processes/zonal/publish";
 import { prepareZonalJob } from "../../src/processes/zonal/request";
 import { writeFieldCollection } from "../../src/storage/field-collections";
@@ -21,14 +23,15 @@ import { TEST_TENANT_ID } from "../tenants";
 
 const TRACE_ID = "5b0c7e1d9a3f4b6c8d2e0f1a3b5c7d9e";
 
-/** Squares of about 2 x 3 pixels on a grid over the sample bands (16.337-16.370 E, 47.823-47.845 N). */
+/** `count` squares of a few pixels on a grid inside the sample bands (16.337-16.370 E, 47.823-47.845 N). */
 function squares(count: number) {
 	const across = Math.ceil(Math.sqrt(count));
+	const [dx, dy] = [0.031 / across, 0.021 / across];
 	return {
 		type: "FeatureCollection",
 		features: Array.from({ length: count }, (_, i) => {
-			const [west, south] = [16.3375 + (i % across) * 0.0007, 47.8235 + Math.floor(i / across) * 0.0004];
-			const [east, north] = [west + 0.0003, south + 0.0002];
+			const [west, south] = [16.3375 + (i % across) * dx, 47.8235 + Math.floor(i / across) * dy];
+			const [east, north] = [west + 0.5 * dx, south + 0.5 * dy];
 			return {
 				type: "Feature",
 				id: `square-${i}`,
@@ -50,20 +53,31 @@ function squares(count: number) {
 	};
 }
 
-/** Records a zonal NDVI job over the sample bands and `count` fields, as POST /v1/jobs does, with no message sent. */
-async function insertZonalJob(count: number): Promise<string> {
+/**
+ * Records a zonal NDVI job over the sample bands and `count` fields, as POST /v1/jobs does, with
+ * no message sent; with `dates`, a series of that many dates, each of the same bands.
+ */
+async function insertZonalJob(count: number, dates?: number): Promise<string> {
 	const red = await upload(red256);
 	const nir = await upload(nir256);
 	const id = newJobId();
 	const objectKey = objectKeys.jobZones(id);
 	await writeFieldCollection(env.BUCKET, objectKey, JSON.stringify(squares(count)));
+	const inputs = {
+		red: { upload_id: red.id, band: 1, scale: 1, offset: 0 },
+		nir: { upload_id: nir.id, band: 1, scale: 1, offset: 0 },
+	};
+	const series = dates
+		? Array.from({ length: dates }, (_, d) => ({
+				datetime: new Date(Date.UTC(2026, 4, 1 + 5 * d, 10, 20)).toISOString(),
+				inputs,
+			}))
+		: undefined;
 	const request = {
 		process: "zonal_statistics" as const,
 		index: "ndvi",
-		inputs: {
-			red: { upload_id: red.id, band: 1, scale: 1, offset: 0 },
-			nir: { upload_id: nir.id, band: 1, scale: 1, offset: 0 },
-		},
+		// As POST /v1/jobs stores a series' inputs: each date's under names of their own.
+		...storedInputs(inputs, series),
 		zones: { object_key: objectKey },
 	};
 	const { indexId, formula } = prepareZonalJob(request);
@@ -170,6 +184,52 @@ describe("publish in steps", () => {
 		expect((await getJob(env.DB, jobId))?.status).toBe("canceled");
 		const left = await env.BUCKET.list({ prefix: objectKeys.jobPrefix(jobId) });
 		expect(left.objects.map((object) => object.key)).toEqual([]);
+	});
+
+	it("writes a job of more field-dates than one part's in parts, joined into each artifact", async () => {
+		const { testEnv, sent } = recordingEnv();
+		// Two dates of 5001 fields: two ranges of fields, so each artifact is two parts (and a footer).
+		const fields = 5001;
+		const jobId = await insertZonalJob(fields, 2);
+		const message = { job_id: jobId, trace_id: TRACE_ID };
+		await deliver(pipelineStages.ingest.queue, message, testEnv);
+		await deliver(pipelineStages.validate.queue, message, testEnv);
+		await deliverSent("compute", sent, testEnv);
+		const { deliveries } = await deliverSent("publish", sent, testEnv);
+		expect(deliveries).toHaveLength(5);
+		expect((await getJob(env.DB, jobId))?.status).toBe("succeeded");
+
+		const ids = Array.from({ length: fields }, (_, i) => `square-${i}`);
+		const csv = (await (await env.BUCKET.get(objectKeys.artifact(jobId, "zones.csv")))?.text()) ?? "";
+		const [header, ...rows] = csv.trimEnd().split("\r\n");
+		expect(header).toBe("id,datetime,count,nodata_count,masked_count,valid_fraction,mean,std,min,max,sum,p2,p50,p98");
+		expect(rows.map((row) => row.split(",")[0])).toEqual(ids.flatMap((id) => [id, id]));
+		const geojson = JSON.parse(
+			(await (await env.BUCKET.get(objectKeys.artifact(jobId, "zones.geojson")))?.text()) ?? "",
+		);
+		expect(geojson.features.map((feature: { id: string }) => feature.id)).toEqual(ids);
+		for (const feature of geojson.features) {
+			// Both dates are the same bands: the same statistics, and some pixels of each square counted.
+			const [first, second] = feature.properties.series;
+			expect(second).toEqual({ ...first, datetime: second.datetime });
+			expect(first.count).toBeGreaterThan(0);
+		}
+		const parquet = await (await env.BUCKET.get(objectKeys.artifact(jobId, "zones.parquet")))?.arrayBuffer();
+		const records = await parquetReadObjects({ file: parquet as ArrayBuffer });
+		expect(records.map((record) => record.id)).toEqual(ids);
+		// Row groups of at most 1024 fields within each part: the parts are fields 0-4999 and 5000.
+		expect(parquetMetadata(parquet as ArrayBuffer).row_groups.map((group) => Number(group.num_rows))).toEqual([
+			1024, 1024, 1024, 1024, 904, 1,
+		]);
+		expect(records.map((record) => record.mean)).toEqual(
+			geojson.features.map((feature: { properties: { series: { mean: number }[] } }) =>
+				feature.properties.series.map((entry) => entry.mean),
+			),
+		);
+		const item = JSON.parse((await (await env.BUCKET.get(objectKeys.artifact(jobId, "item.json")))?.text()) ?? "");
+		expect(item.assets["zones.csv"]["file:size"]).toBe(new TextEncoder().encode(csv).byteLength);
+		const work = await env.BUCKET.list({ prefix: objectKeys.workPrefix(jobId) });
+		expect(work.objects).toEqual([]);
 	});
 
 	it("a step past a job's last (a deploy gave it fewer) publishes the job", async () => {

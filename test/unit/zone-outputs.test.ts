@@ -4,11 +4,12 @@ import {
 	ZONES_PER_ROW_GROUP,
 	type ZoneResult,
 	type ZoneStatistics,
+	ZonesParquet,
 	zonesCsv,
 	zonesGeoJson,
 	zonesParquet,
 } from "../../src/processes/zonal/outputs";
-import { outsideFieldsWarnings } from "../../src/processes/zonal/statistics";
+import { countOutside, outsideFieldsWarnings } from "../../src/processes/zonal/statistics";
 import type { Utf8Chunks } from "../../src/utf8-chunks";
 import { drained } from "../utf8";
 
@@ -418,6 +419,43 @@ describe("zones.geojson and zones.csv written piece by piece", () => {
 	});
 });
 
+describe("an artifact written zone range by zone range", () => {
+	// Seven zones of a series in ranges of 3, 3 and 1, as publish's steps write a large job.
+	const zones = Array.from({ length: 7 }, (_, i) => ({ ...(timeSeries[i % 2] as ZoneResult), id: `zone ${i}` }));
+	const ranges = [zones.slice(0, 3), zones.slice(3, 6), zones.slice(6)];
+	const parts = ranges.map((_, i) => ({ first: i === 0, last: i === ranges.length - 1 }));
+	const joined = (pieces: Uint8Array[]) => {
+		const bytes = new Uint8Array(pieces.reduce((sum, piece) => sum + piece.byteLength, 0));
+		let at = 0;
+		for (const piece of pieces) {
+			bytes.set(piece, at);
+			at += piece.byteLength;
+		}
+		return bytes;
+	};
+
+	it("is the same bytes as the artifact written whole; zones.parquet the same rows, a row group a range", async () => {
+		expect(joined(ranges.map((range, i) => drained(zonesCsv(range, PERCENTILE_KEYS, parts[i]))))).toEqual(
+			drained(zonesCsv(zones, PERCENTILE_KEYS)),
+		);
+		expect(joined(ranges.map((range, i) => drained(zonesGeoJson(range, { timeSeries: true }, parts[i]))))).toEqual(
+			drained(zonesGeoJson(zones, { timeSeries: true })),
+		);
+		const file = new ZonesParquet(zones, PERCENTILE_KEYS, { timeSeries: true });
+		const pieces = ranges.map((range) => {
+			file.add(range);
+			return file.take();
+		});
+		file.finish();
+		pieces.push(file.take());
+		const inParts = await readParquet(joined(pieces));
+		const whole = await readParquet(zonesParquet(zones, PERCENTILE_KEYS, { timeSeries: true }));
+		expect(inParts.rows).toEqual(whole.rows);
+		expect(inParts.metadata.row_groups.map((group) => group.num_rows)).toEqual([3n, 3n, 1n]);
+		expect(inParts.metadata.key_value_metadata).toEqual(whole.metadata.key_value_metadata);
+	});
+});
+
 describe("zones.parquet", () => {
 	it("writes one row per zone with WKB geometry, the statistics and GeoParquet 1.1 metadata", async () => {
 		const { metadata, rows } = await readParquet(zonesParquet(singleDate, PERCENTILE_KEYS, { timeSeries: false }));
@@ -536,9 +574,12 @@ describe("the fields-outside-inputs warning", () => {
 		series: entries.map((entry) => ({ datetime: null, statistics: entry })),
 	});
 
+	const warningsOf = (zones: Pick<ZoneResult, "id" | "series">[]) =>
+		outsideFieldsWarnings(countOutside(zones), zones.length);
+
 	it("names the fields no date covers, not those covered by nodata or a mask on some date", () => {
 		const cloudy = statistics({ count: 0, nodata_count: 0, masked_count: 4, valid_fraction: 0 });
-		const warnings = outsideFieldsWarnings([
+		const warnings = warningsOf([
 			zone("a", missed, missed),
 			zone("b", missed, cloudy),
 			zone("c", statistics(), missed),
@@ -547,11 +588,14 @@ describe("the fields-outside-inputs warning", () => {
 		expect(warnings).toEqual([
 			{ code: "fields-outside-inputs", message: expect.stringMatching(/^2 of 4 fields \('a', 'd'\) lie outside/) },
 		]);
-		expect(outsideFieldsWarnings([zone("b", missed, cloudy)])).toEqual([]);
+		expect(warningsOf([zone("b", missed, cloudy)])).toEqual([]);
 	});
 
 	it("says all when every field misses, naming five and counting the rest", () => {
 		const zones = Array.from({ length: 7 }, (_, i) => zone(String(i), missed));
-		expect(outsideFieldsWarnings(zones)[0]?.message).toMatch(/^All 7 fields \('0', '1', '2', '3', '4' and 2 more\)/);
+		expect(warningsOf(zones)[0]?.message).toMatch(/^All 7 fields \('0', '1', '2', '3', '4' and 2 more\)/);
+		// Counted range by range (publish's steps), the same warning.
+		const byRanges = countOutside(zones.slice(4), countOutside(zones.slice(0, 4)));
+		expect(outsideFieldsWarnings(byRanges, 7)).toEqual(warningsOf(zones));
 	});
 });

@@ -30,6 +30,18 @@ export interface ZoneOutputOptions {
 	timeSeries: boolean;
 }
 
+/**
+ * Which part of a text artifact a call writes, for an artifact written zone range by zone range
+ * (publish's steps of a large job): the first part opens it, the last closes it, and the whole
+ * artifact is both.
+ */
+export interface ArtifactPart {
+	first: boolean;
+	last: boolean;
+}
+
+const WHOLE: ArtifactPart = { first: true, last: true };
+
 type SeriesEntry = ZoneResult["series"][number];
 
 const COUNT_FIELDS = ["count", "nodata_count", "masked_count"] as const;
@@ -43,10 +55,14 @@ type MeasureField = (typeof MEASURE_FIELDS)[number];
  * with `percentile_relative_error` after the percentiles where they came from the sketch.
  * Either name replaces a property of the same name.
  */
-export function zonesGeoJson(results: readonly ZoneResult[], { timeSeries }: ZoneOutputOptions): Utf8Chunks {
+export function zonesGeoJson(
+	results: readonly ZoneResult[],
+	{ timeSeries }: ZoneOutputOptions,
+	part: ArtifactPart = WHOLE,
+): Utf8Chunks {
 	// Feature by feature: the same text as the collection stringified whole, never held as one string.
 	const text = new Utf8Chunks();
-	text.write('{"type":"FeatureCollection","features":[');
+	if (part.first) text.write('{"type":"FeatureCollection","features":[');
 	results.forEach((zone, i) => {
 		const feature = {
 			type: "Feature",
@@ -63,10 +79,10 @@ export function zonesGeoJson(results: readonly ZoneResult[], { timeSeries }: Zon
 				: { ...zone.properties, statistics: statisticsJson(singleDate(zone).statistics) },
 		};
 		// The comma written apart: joined to the feature, the feature's text was copied once more.
-		if (i > 0) text.write(",");
+		if (i > 0 || !part.first) text.write(",");
 		text.write(JSON.stringify(feature));
 	});
-	text.write("]}");
+	if (part.last) text.write("]}");
 	return text;
 }
 
@@ -75,10 +91,14 @@ export function zonesGeoJson(results: readonly ZoneResult[], { timeSeries }: Zon
  * date, then the statistics and one column per percentile key; numbers in their shortest
  * round-trip form, nulls empty.
  */
-export function zonesCsv(results: readonly ZoneResult[], percentileKeys: readonly string[]): Utf8Chunks {
+export function zonesCsv(
+	results: readonly ZoneResult[],
+	percentileKeys: readonly string[],
+	part: ArtifactPart = WHOLE,
+): Utf8Chunks {
 	const text = new Utf8Chunks();
 	const header = ["id", "datetime", ...COUNT_FIELDS, ...MEASURE_FIELDS, ...percentileKeys];
-	text.write(`${header.map(csvField).join(",")}\r\n`);
+	if (part.first) text.write(`${header.map(csvField).join(",")}\r\n`);
 	// Row by row into bytes: rows as strings joined were the artifact ten times over in garbage.
 	// A row's cells are joined once from one array, rather than appended piece by piece (a string
 	// for each piece and each append, then the whole row flattened to be encoded: about 2 KiB of
@@ -125,47 +145,89 @@ export const ZONES_PER_ROW_GROUP = 1024;
 export function zonesParquet(
 	results: readonly ZoneResult[],
 	percentileKeys: readonly string[],
-	{ timeSeries }: ZoneOutputOptions,
+	options: ZoneOutputOptions,
 ): Uint8Array {
-	const statistics = statisticColumns(percentileKeys, timeSeries);
-	const schema: SchemaElement[] = [
-		{ name: "root", num_children: 3 + statistics.length },
-		{ name: "id", type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "REQUIRED" },
-		{ name: "geometry", type: "BYTE_ARRAY", repetition_type: "REQUIRED" },
-		{ name: "properties", type: "BYTE_ARRAY", converted_type: "JSON", repetition_type: "OPTIONAL" },
-		...statistics.flatMap(({ name, element }) => (timeSeries ? listOf(name, element) : [{ name, ...element }])),
-	];
-	const writer = new ByteWriter();
-	const parquet = new ParquetWriter({
-		writer,
-		schema,
-		kvMetadata: [{ key: "geo", value: JSON.stringify(geoMetadata(results)) }],
-		createdBy: "eo-edge",
-	});
-	for (let start = 0; start < results.length; start += ZONES_PER_ROW_GROUP) {
-		const zones = results.slice(start, start + ZONES_PER_ROW_GROUP);
-		const dated = zones.map((zone) => (timeSeries ? chronological(zone) : [singleDate(zone)]));
-		const columnData: ColumnSource[] = [
-			{ name: "id", data: zones.map((zone) => zone.id), codec: SNAPPY, encoding: UNIQUE },
-			// Bounds of WKB bytes say nothing; readers filter on the geo metadata's bbox.
-			{ name: "geometry", data: zones.map(wkbOf), statistics: false, codec: UNCOMPRESSED, encoding: UNIQUE },
-			{ name: "properties", data: zones.map((zone) => zone.properties), statistics: false, codec: SNAPPY },
-			...statistics.map(({ name, valueIn, codec, unique }) => ({
-				name,
-				codec,
-				...(unique ? { encoding: UNIQUE } : {}),
-				// A series' list columns carry no bounds: bounds of a list's elements filter no row, and
-				// computing them was a sixth of what the file allocated (bench:fields, ten dates).
-				statistics: !timeSeries,
-				data: timeSeries
-					? dated.map((entries) => entries.map(valueIn))
-					: dated.map((entries) => valueIn(entries[0] as SeriesEntry)),
-			})),
+	const file = new ZonesParquet(results, percentileKeys, options);
+	file.add(results);
+	file.finish();
+	return file.take();
+}
+
+/**
+ * zones.parquet (see {@link zonesParquet}) written zones by zones, for a job too large to hold
+ * every zone's statistics at once: each {@link add} appends row groups, {@link take} gives the
+ * file's bytes written since it was last called, and {@link finish} writes the footer. The file is
+ * the same bytes however it is taken.
+ */
+export class ZonesParquet {
+	private readonly writer = new ByteWriter();
+	private readonly parquet: ParquetWriter;
+	private readonly statistics: StatisticColumn[];
+
+	/** For `zones`, every zone the file will hold (their geometries bound the `geo` metadata's bbox). */
+	constructor(
+		zones: readonly Pick<ZoneResult, "id" | "geometry">[],
+		percentileKeys: readonly string[],
+		private readonly options: ZoneOutputOptions,
+	) {
+		const { timeSeries } = options;
+		this.statistics = statisticColumns(percentileKeys, timeSeries);
+		const schema: SchemaElement[] = [
+			{ name: "root", num_children: 3 + this.statistics.length },
+			{ name: "id", type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "REQUIRED" },
+			{ name: "geometry", type: "BYTE_ARRAY", repetition_type: "REQUIRED" },
+			{ name: "properties", type: "BYTE_ARRAY", converted_type: "JSON", repetition_type: "OPTIONAL" },
+			...this.statistics.flatMap(({ name, element }) => (timeSeries ? listOf(name, element) : [{ name, ...element }])),
 		];
-		parquet.write({ columnData, rowGroupSize: ZONES_PER_ROW_GROUP });
+		this.parquet = new ParquetWriter({
+			writer: this.writer,
+			schema,
+			kvMetadata: [{ key: "geo", value: JSON.stringify(geoMetadata(zones)) }],
+			createdBy: "eo-edge",
+		});
 	}
-	parquet.finish();
-	return writer.getBytes();
+
+	/** Appends `results` in row groups of at most ZONES_PER_ROW_GROUP zones. */
+	add(results: readonly ZoneResult[]): void {
+		const { timeSeries } = this.options;
+		for (let start = 0; start < results.length; start += ZONES_PER_ROW_GROUP) {
+			const zones = results.slice(start, start + ZONES_PER_ROW_GROUP);
+			const dated = zones.map((zone) => (timeSeries ? chronological(zone) : [singleDate(zone)]));
+			const columnData: ColumnSource[] = [
+				{ name: "id", data: zones.map((zone) => zone.id), codec: SNAPPY, encoding: UNIQUE },
+				// Bounds of WKB bytes say nothing; readers filter on the geo metadata's bbox.
+				{ name: "geometry", data: zones.map(wkbOf), statistics: false, codec: UNCOMPRESSED, encoding: UNIQUE },
+				{ name: "properties", data: zones.map((zone) => zone.properties), statistics: false, codec: SNAPPY },
+				...this.statistics.map(({ name, valueIn, codec, unique }) => ({
+					name,
+					codec,
+					...(unique ? { encoding: UNIQUE } : {}),
+					// A series' list columns carry no bounds: bounds of a list's elements filter no row, and
+					// computing them was a sixth of what the file allocated (bench:fields, ten dates).
+					statistics: !timeSeries,
+					data: timeSeries
+						? dated.map((entries) => entries.map(valueIn))
+						: dated.map((entries) => valueIn(entries[0] as SeriesEntry)),
+				})),
+			];
+			this.parquet.write({ columnData, rowGroupSize: ZONES_PER_ROW_GROUP });
+		}
+	}
+
+	/** Writes the footer: the row groups' metadata and the `geo` metadata. */
+	finish(): void {
+		this.parquet.finish();
+	}
+
+	/**
+	 * The bytes written since the last take (the first time, from the file's start), the writer's
+	 * buffer then reused: its offsets count the whole file's bytes all the same.
+	 */
+	take(): Uint8Array {
+		const bytes = this.writer.getBytes().slice();
+		this.writer.index = 0;
+		return bytes;
+	}
 }
 
 /** The statistics in the order every artifact lists them; `percentile_relative_error` only where there is one. */
@@ -338,7 +400,7 @@ function isArrayOf<T>(value: unknown, isItem: (item: unknown) => item is T): val
 }
 
 /** A zone's polygons, one for a Polygon; its coordinates checked, since the type cannot promise them. */
-function polygonsOf({ id, geometry }: ZoneResult): readonly Polygon[] {
+function polygonsOf({ id, geometry }: Pick<ZoneResult, "id" | "geometry">): readonly Polygon[] {
 	const polygons: unknown = geometry.type === "Polygon" ? [geometry.coordinates] : geometry.coordinates;
 	if (!isArrayOf(polygons, isPolygon)) throw new Error(`zone ${id} has coordinates that are not a ${geometry.type}`);
 	return polygons;
@@ -382,7 +444,7 @@ function wkbOf(zone: ZoneResult): Uint8Array {
 }
 
 /** GeoParquet 1.1's file metadata: geometry types present and, when there are zones, their bbox. */
-function geoMetadata(results: readonly ZoneResult[]) {
+function geoMetadata(results: readonly Pick<ZoneResult, "id" | "geometry">[]) {
 	const types = new Set(results.map((zone) => zone.geometry.type));
 	const bounds = emptyBounds();
 	for (const zone of results) {

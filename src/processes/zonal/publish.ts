@@ -8,7 +8,10 @@
  * table (date-statistics.ts) and stores it, then `zones.csv`, `zones.geojson` and `zones.parquet`
  * each write their artifact from the table, and publish itself says what to record. In one
  * invocation, the artifacts' garbage on top of the windows' bytes passed a heavy message's memory
- * budget at ten dates of a thousand fields (bench:fields: 58-67 MiB of 56).
+ * budget at ten dates of a thousand fields (bench:fields: 58-67 MiB of 56). A step writes its
+ * artifact range of fields by range ({@link FIELD_DATES_PER_PART}) into parts it then joins, so
+ * that the results it holds do not grow with the job (a hundred dates of a thousand fields held
+ * all at once ran a 100 MiB heap out of memory).
  */
 import type { ArtifactRecord } from "../../db/artifacts";
 import type { JobRecord } from "../../db/jobs";
@@ -25,13 +28,20 @@ import {
 } from "../../stac/item";
 import { FIELD_COLLECTION_MEDIA_TYPE } from "../../storage/field-collections";
 import { objectKeys } from "../../storage/keys";
-import { putChunks } from "../../storage/objects";
+import { putChunks, putJoined } from "../../storage/objects";
 import { Utf8Chunks } from "../../utf8-chunks";
 import { type DateStatistics, dateStatisticsBytes, emptyDateStatistics, readDateStatistics } from "./date-statistics";
 import { jobFeatures } from "./features";
-import { type ZoneResult, zonesCsv, zonesGeoJson, zonesParquet } from "./outputs";
+import { type ZoneResult, ZonesParquet, zonesCsv, zonesGeoJson } from "./outputs";
 import { type ZonalPlan, zonalPlan } from "./plan";
-import { missedField, outsideFieldsWarnings, percentileKey, requestedPercentiles, zoneStatistics } from "./statistics";
+import {
+	countOutside,
+	missedField,
+	outsideFieldsWarnings,
+	percentileKey,
+	requestedPercentiles,
+	zoneStatistics,
+} from "./statistics";
 import { StatisticsRows } from "./statistics-rows";
 import { isolateAccumulator, WeightedStatistics } from "./weighted-statistics";
 import { readWindowFields } from "./window-fields";
@@ -63,13 +73,20 @@ type ZoneArtifact = keyof typeof ZONE_ARTIFACTS;
 /** The artifacts in the order publish writes and records them. */
 const ARTIFACT_ORDER: readonly ZoneArtifact[] = ["csv", "geojson", "parquet"];
 
-/** The job's fields with their statistics per acquisition, as every artifact is made from them. */
-interface JobResults {
+/**
+ * Field-dates of one part of an artifact a large job writes in parts (a range of its fields, all
+ * their dates): the part's results are all of them held at once. A thousand fields on ten dates,
+ * bench:fields' largest job, is one part.
+ */
+const FIELD_DATES_PER_PART = 10_000;
+
+/** Every field's statistics on every date of the job, as the artifacts are made from them. */
+interface JoinedStatistics {
+	job: JobRecord;
+	plan: ZonalPlan;
 	features: FieldFeature[];
 	keys: string[];
-	results: ZoneResult[];
-	acquisitions: number;
-	valid: number;
+	dates: DateStatistics[];
 }
 
 const PUBLISH_STEPS: readonly PublishStep[] = [
@@ -85,7 +102,7 @@ const PUBLISH_STEPS: readonly PublishStep[] = [
 		(kind): PublishStep => ({
 			name: ZONE_ARTIFACTS[kind].name,
 			async run({ env, job }) {
-				await writeArtifact(env, job, kind, await storedResults(env, job));
+				await writeArtifact(env, await storedStatistics(env, job), kind);
 			},
 		}),
 	),
@@ -98,9 +115,9 @@ export async function zonalPublishSteps({ env, job }: StageContext): Promise<rea
 /** The job's artifacts, written here or by its steps, what to record of them, the warnings and the job's Item. */
 export async function publishZonal({ env, job }: StageContext): Promise<PublishedResult> {
 	const artifacts: ArtifactRecord[] = [];
-	let joined: JobResults;
+	let joined: JoinedStatistics;
 	if ((await fieldDates(env, job)) > FIELD_DATES_IN_ONE_INVOCATION) {
-		joined = await storedResults(env, job);
+		joined = await storedStatistics(env, job);
 		for (const kind of ARTIFACT_ORDER) {
 			const { name, mediaType } = ZONE_ARTIFACTS[kind];
 			const objectKey = objectKeys.artifact(job.id, name);
@@ -109,16 +126,22 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 			artifacts.push({ name, mediaType, bytes: stored.size, objectKey });
 		}
 	} else {
-		const { dates, keys, features } = await joinedStatistics(env, job);
-		joined = { features, keys, ...zoneResults(job, zonalPlan(job).zonal.dates, features, dates) };
+		joined = await joinedStatistics(env, job);
 		// One artifact's body at a time: each is as large as the results again.
-		for (const kind of ARTIFACT_ORDER) artifacts.push(await writeArtifact(env, job, kind, joined));
+		for (const kind of ARTIFACT_ORDER) artifacts.push(await writeArtifact(env, joined, kind));
 	}
-	const { features, results, acquisitions, valid } = joined;
+	const { features } = joined;
+	const outside: { named: string[]; count: number } = { named: [], count: 0 };
+	let valid = 0;
+	for (const [from, to] of fieldRanges(joined)) {
+		const results = zoneResults(joined, from, to);
+		countOutside(results, outside);
+		for (const { series } of results) if (series.some(({ statistics }) => statistics.count > 0)) valid++;
+	}
 	return {
 		artifacts,
-		warnings: outsideFieldsWarnings(results),
-		detail: { fields: results.length, dates: acquisitions, fields_with_values: valid },
+		warnings: outsideFieldsWarnings(outside, features.length),
+		detail: { fields: features.length, dates: acquisitionsOf(joined).length, fields_with_values: valid },
 		item: resultItem(job, features),
 	};
 }
@@ -128,41 +151,66 @@ async function fieldDates(env: Env, job: JobRecord): Promise<number> {
 	return (await jobFeatures(env, job)).length * zonalPlan(job).zonal.dates.length;
 }
 
-async function writeArtifact(
-	env: Env,
-	job: JobRecord,
-	kind: ZoneArtifact,
-	joined: JobResults,
-): Promise<ArtifactRecord> {
-	const { results, keys } = joined;
+/** The job's fields in ranges of at most {@link FIELD_DATES_PER_PART} field-dates (one field at least). */
+function fieldRanges({ features, dates }: JoinedStatistics): [number, number][] {
+	const step = Math.max(1, Math.floor(FIELD_DATES_PER_PART / Math.max(1, dates.length)));
+	const ranges: [number, number][] = [];
+	for (let from = 0; from < features.length; from += step) ranges.push([from, Math.min(features.length, from + step)]);
+	return ranges;
+}
+
+/**
+ * Writes one artifact: whole when the job's fields are one range ({@link fieldRanges}), else range
+ * by range into parts under the job's work prefix, joined into the artifact as they are streamed
+ * back, so that no invocation holds more than one range's results or one part's bytes.
+ */
+async function writeArtifact(env: Env, joined: JoinedStatistics, kind: ZoneArtifact): Promise<ArtifactRecord> {
+	const { job, keys, features } = joined;
 	const timeSeries = job.request.dates !== undefined;
-	const body =
-		kind === "csv"
-			? zonesCsv(results, keys)
-			: kind === "geojson"
-				? zonesGeoJson(results, { timeSeries })
-				: zonesParquet(results, keys, { timeSeries });
 	const { name, mediaType } = ZONE_ARTIFACTS[kind];
 	const objectKey = objectKeys.artifact(job.id, name);
 	const options = { httpMetadata: { contentType: mediaType } };
+	const ranges = fieldRanges(joined);
+	const parquet = kind === "parquet" ? new ZonesParquet(features, keys, { timeSeries }) : null;
+	/** The artifact's text or bytes for fields [from, to); the footer closes a Parquet file's last. */
+	const partOf = ([from, to]: [number, number], i: number) => {
+		const results = zoneResults(joined, from, to);
+		const part = { first: i === 0, last: i === ranges.length - 1 };
+		if (kind === "csv") return zonesCsv(results, keys, part);
+		if (kind === "geojson") return zonesGeoJson(results, { timeSeries }, part);
+		const file = parquet as ZonesParquet;
+		file.add(results);
+		if (part.last) file.finish();
+		return file.take();
+	};
 	// A text is streamed out of its chunks rather than joined.
-	const object =
+	const put = (key: string, body: Utf8Chunks | Uint8Array) =>
 		body instanceof Utf8Chunks
-			? await putChunks(env.BUCKET, objectKey, body.byteLength, body.drain(), options)
-			: await env.BUCKET.put(objectKey, body, options);
+			? putChunks(env.BUCKET, key, body.byteLength, body.drain(), options)
+			: env.BUCKET.put(key, body, options);
+	let object: R2Object;
+	if (ranges.length === 1) object = await put(objectKey, partOf(ranges[0] as [number, number], 0));
+	else {
+		const parts: { key: string; size: number }[] = [];
+		for (const [i, range] of ranges.entries()) {
+			const key = objectKeys.zonalArtifactPart(job.id, name, i);
+			parts.push({ key, size: (await put(key, partOf(range, i))).size });
+		}
+		object = await putJoined(env.BUCKET, objectKey, parts, options);
+	}
 	return { name, mediaType, bytes: object.size, objectKey };
 }
 
 /** Every date's statistics, joined from the job's windows. */
-async function joinedStatistics(env: Env, job: JobRecord) {
+async function joinedStatistics(env: Env, job: JobRecord): Promise<JoinedStatistics> {
 	const plan = zonalPlan(job);
 	const features = await jobFeatures(env, job);
 	const keys = requestedPercentiles(job.request).map(percentileKey);
-	return { features, keys, dates: await windowStatistics(env, job, plan, features.length, keys) };
+	return { job, plan, features, keys, dates: await windowStatistics(env, job, plan, features.length, keys) };
 }
 
-/** The job's results from the table its step `statistics` stored. */
-async function storedResults(env: Env, job: JobRecord): Promise<JobResults> {
+/** Every date's statistics, from the table the step `statistics` stored. */
+async function storedStatistics(env: Env, job: JobRecord): Promise<JoinedStatistics> {
 	const plan = zonalPlan(job);
 	const features = await jobFeatures(env, job);
 	const keys = requestedPercentiles(job.request).map(percentileKey);
@@ -173,7 +221,7 @@ async function storedResults(env: Env, job: JobRecord): Promise<JobResults> {
 		{ dates: plan.zonal.dates.length, fields: features.length },
 		keys,
 	);
-	return { features, keys, ...zoneResults(job, plan.zonal.dates, features, dates) };
+	return { job, plan, features, keys, dates };
 }
 
 /**
@@ -252,34 +300,32 @@ async function windowStatistics(
 }
 
 /**
- * Each field with its statistics per acquisition, as the artifacts take them; how many
- * acquisitions, and how many fields counted a valid pixel on some date.
+ * The plan's dates by acquisition: dates at one datetime are one acquisition's items, each weighing
+ * its own fields (see fieldsByDate), reported as one date.
  */
-function zoneResults(
-	job: JobRecord,
-	dates: ZonalPlan["zonal"]["dates"],
-	features: readonly FieldFeature[],
-	statistics: readonly DateStatistics[],
-): { results: ZoneResult[]; acquisitions: number; valid: number } {
-	// Dates at one datetime are one acquisition's items, each weighing its own fields (see fieldsByDate).
+function acquisitionsOf({ plan }: JoinedStatistics): number[][] {
 	const acquisitions = new Map<string | null, number[]>();
-	dates.forEach((date, d) => {
+	plan.zonal.dates.forEach((date, d) => {
 		const key = date.datetime === null ? null : new Date(date.datetime).toISOString();
 		acquisitions.set(key, [...(acquisitions.get(key) ?? []), d]);
 	});
-	const groups = [...acquisitions.values()];
+	return [...acquisitions.values()];
+}
+
+/** Fields [from, to) of the job, each with its statistics per acquisition, as the artifacts take them. */
+function zoneResults(joined: JoinedStatistics, from: number, to: number): ZoneResult[] {
+	const { job, plan, features, dates: statistics } = joined;
+	const groups = acquisitionsOf(joined);
 	/** Per acquisition, the date that weighed field `f`, or undefined where none did. */
 	const weighedOn = (f: number) => groups.map((group) => group.find((d) => statistics[d]?.weighed[f] === 1));
-	let valid = 0;
-	const results = features.map((feature, f): ZoneResult => {
-		const series = weighedOn(f).map((d, i) => ({
-			datetime: dates[groups[i]?.[0] as number]?.datetime ?? null,
+	return features.slice(from, to).map((feature, i): ZoneResult => {
+		const f = from + i;
+		const series = weighedOn(f).map((d, g) => ({
+			datetime: plan.zonal.dates[groups[g]?.[0] as number]?.datetime ?? null,
 			statistics: d === undefined ? missedField(job.request) : (statistics[d] as DateStatistics).rows.get(f),
 		}));
-		if (series.some((entry) => entry.statistics.count > 0)) valid++;
 		return { id: feature.id, geometry: feature.geometry, properties: feature.properties, series };
 	});
-	return { results, acquisitions: acquisitions.size, valid };
 }
 
 /** A field's exterior rings' positions: its holes lie inside them. */

@@ -45,30 +45,49 @@ export function zoneStatistics(accumulator: WeightedStatistics, request: JobRequ
 /** Ids a warning names before it says how many more there are. */
 const NAMED_FIELDS = 5;
 
+/** Whether a field lies outside every date's inputs: nothing counted on any date, not even nodata. */
+export function liesOutside({ series }: Pick<ZoneResult, "series">): boolean {
+	return series.every(({ statistics }) => statistics.count + statistics.nodata_count + statistics.masked_count === 0);
+}
+
 /**
- * A warning when fields lie outside every date's inputs (nothing counted, not even nodata): a
- * whole field set missing is most often one written latitude first, or in the raster's CRS rather
- * than RFC 7946's longitude/latitude, and its job would otherwise succeed with only nulls.
+ * A warning when fields lie outside every date's inputs ({@link liesOutside}, the ids of the first
+ * few of them given, of `fields` in all): a whole field set missing is most often one written
+ * latitude first, or in the raster's CRS rather than RFC 7946's longitude/latitude, and its job
+ * would otherwise succeed with only nulls.
  */
-export function outsideFieldsWarnings(results: readonly Pick<ZoneResult, "id" | "series">[]): JobWarningRecord[] {
-	const outside = results.filter(({ series }) =>
-		series.every(({ statistics }) => statistics.count + statistics.nodata_count + statistics.masked_count === 0),
-	);
-	if (outside.length === 0) return [];
-	const named = outside.slice(0, NAMED_FIELDS).map(({ id }) => `'${id}'`);
-	const more = outside.length > NAMED_FIELDS ? ` and ${outside.length - NAMED_FIELDS} more` : "";
+export function outsideFieldsWarnings(
+	outside: { named: readonly string[]; count: number },
+	fields: number,
+): JobWarningRecord[] {
+	if (outside.count === 0) return [];
+	const named = outside.named.slice(0, NAMED_FIELDS).map((id) => `'${id}'`);
+	const more = outside.count > NAMED_FIELDS ? ` and ${outside.count - NAMED_FIELDS} more` : "";
 	const which =
-		outside.length < results.length
-			? `${outside.length} of ${results.length} fields`
-			: results.length === 1
+		outside.count < fields
+			? `${outside.count} of ${fields} fields`
+			: fields === 1
 				? "The job's one field"
-				: `All ${results.length} fields`;
-	const verb = outside.length === 1 ? "lies" : "lie";
-	const pronoun = outside.length === 1 ? "it has" : "they have";
+				: `All ${fields} fields`;
+	const verb = outside.count === 1 ? "lies" : "lie";
+	const pronoun = outside.count === 1 ? "it has" : "they have";
 	return [
 		{
 			code: "fields-outside-inputs",
 			message: `${which} (${named.join(", ")}${more}) ${verb} outside the inputs on every date: ${pronoun} count 0 and null statistics. Fields are longitude, latitude (RFC 7946); a field set written latitude first, or in the raster's own CRS, misses the raster.`,
 		},
 	];
+}
+
+/** The fields of `results` that lie outside every date's inputs, as {@link outsideFieldsWarnings} takes them: added to `outside`. */
+export function countOutside(
+	results: readonly Pick<ZoneResult, "id" | "series">[],
+	outside: { named: string[]; count: number } = { named: [], count: 0 },
+): { named: string[]; count: number } {
+	for (const zone of results) {
+		if (!liesOutside(zone)) continue;
+		outside.count++;
+		if (outside.named.length < NAMED_FIELDS) outside.named.push(zone.id);
+	}
+	return outside;
 }
