@@ -1,14 +1,8 @@
 import { describe, expect, it } from "vitest";
-import {
-	dateStatisticsBytes,
-	emptyDateStatistics,
-	readDateStatistics,
-} from "../../src/processes/zonal/date-statistics";
+import { newDateStatistics, readDateStatistics } from "../../src/processes/zonal/date-statistics";
 import type { ZoneStatistics } from "../../src/processes/zonal/statistics";
-import { StatisticsRows } from "../../src/processes/zonal/statistics-rows";
 
 const KEYS = ["p2", "p50", "p98"];
-const WIDTH = StatisticsRows.width(KEYS.length);
 
 const statistics = (mean: number | null, extra: Partial<ZoneStatistics> = {}): ZoneStatistics => ({
 	count: 3.25,
@@ -26,7 +20,7 @@ const statistics = (mean: number | null, extra: Partial<ZoneStatistics> = {}): Z
 
 describe("the table of a zonal job's statistics, date by date", () => {
 	it("gives back every date's rows and which fields each date weighed, as they were stored", () => {
-		const dates = emptyDateStatistics(3, 4, KEYS);
+		const { bytes: stored, dates } = newDateStatistics(3, 4, KEYS);
 		const set: [number, number, ZoneStatistics][] = [
 			[0, 0, statistics(0.5)],
 			[0, 3, statistics(null)],
@@ -37,7 +31,6 @@ describe("the table of a zonal job's statistics, date by date", () => {
 			dates[d]?.rows.set(f, value);
 			(dates[d] as { weighed: Uint8Array }).weighed[f] = 1;
 		}
-		const stored = dateStatisticsBytes(dates, 4, WIDTH);
 		// At an offset that is no multiple of 8, as a view into a larger buffer may be.
 		const shifted = new Uint8Array(stored.byteLength + 3);
 		shifted.set(stored, 3);
@@ -55,7 +48,7 @@ describe("the table of a zonal job's statistics, date by date", () => {
 	});
 
 	it("refuses bytes that are not a table, or not the job's", () => {
-		const stored = dateStatisticsBytes(emptyDateStatistics(2, 5, KEYS), 5, WIDTH);
+		const stored = newDateStatistics(2, 5, KEYS).bytes;
 		expect(() =>
 			readDateStatistics(new TextEncoder().encode('{"finished":{}}'), { dates: 2, fields: 5 }, KEYS),
 		).toThrow(/not a table/);
@@ -67,6 +60,5 @@ describe("the table of a zonal job's statistics, date by date", () => {
 		expect(() => readDateStatistics(stored.subarray(0, stored.byteLength - 1), { dates: 2, fields: 5 }, KEYS)).toThrow(
 			/bytes, not/,
 		);
-		expect(() => dateStatisticsBytes(emptyDateStatistics(2, 5, KEYS), 4, WIDTH)).toThrow(/not 4 rows of 13/);
 	});
 });

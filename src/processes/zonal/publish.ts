@@ -30,7 +30,7 @@ import { FIELD_COLLECTION_MEDIA_TYPE } from "../../storage/field-collections";
 import { objectKeys } from "../../storage/keys";
 import { putChunks, putJoined } from "../../storage/objects";
 import { Utf8Chunks } from "../../utf8-chunks";
-import { type DateStatistics, dateStatisticsBytes, emptyDateStatistics, readDateStatistics } from "./date-statistics";
+import { type DateStatistics, newDateStatistics, readDateStatistics } from "./date-statistics";
 import { jobFeatures } from "./features";
 import { type ZoneResult, ZonesParquet, zonesCsv, zonesGeoJson } from "./outputs";
 import { type ZonalPlan, zonalPlan } from "./plan";
@@ -42,7 +42,6 @@ import {
 	requestedPercentiles,
 	zoneStatistics,
 } from "./statistics";
-import { StatisticsRows } from "./statistics-rows";
 import { isolateAccumulator, WeightedStatistics } from "./weighted-statistics";
 import { readWindowFields } from "./window-fields";
 
@@ -93,9 +92,12 @@ const PUBLISH_STEPS: readonly PublishStep[] = [
 	{
 		name: "statistics",
 		async run({ env, job }) {
-			const { dates, keys, features } = await joinedStatistics(env, job);
-			const table = dateStatisticsBytes(dates, features.length, StatisticsRows.width(keys.length));
-			await env.BUCKET.put(objectKeys.zonalStatistics(job.id), table);
+			const plan = zonalPlan(job);
+			const features = await jobFeatures(env, job);
+			const keys = requestedPercentiles(job.request).map(percentileKey);
+			const table = newDateStatistics(plan.zonal.dates.length, features.length, keys);
+			await windowStatistics(env, job, plan, { dates: table.dates, fields: features.length, keys });
+			await env.BUCKET.put(objectKeys.zonalStatistics(job.id), table.bytes);
 		},
 	},
 	...ARTIFACT_ORDER.map(
@@ -206,7 +208,9 @@ async function joinedStatistics(env: Env, job: JobRecord): Promise<JoinedStatist
 	const plan = zonalPlan(job);
 	const features = await jobFeatures(env, job);
 	const keys = requestedPercentiles(job.request).map(percentileKey);
-	return { job, plan, features, keys, dates: await windowStatistics(env, job, plan, features.length, keys) };
+	const { dates } = newDateStatistics(plan.zonal.dates.length, features.length, keys);
+	await windowStatistics(env, job, plan, { dates, fields: features.length, keys });
+	return { job, plan, features, keys, dates };
 }
 
 /** Every date's statistics, from the table the step `statistics` stored. */
@@ -225,18 +229,18 @@ async function storedStatistics(env: Env, job: JobRecord): Promise<JoinedStatist
 }
 
 /**
- * Every date's statistics from the job's windows. The windows are planned date by date, so a
- * date's fields cut by windows are joined and finished once its last window is read, and only
- * one date's partial weighings (and the window bytes they view) are held at a time.
+ * Fills in every date's statistics (`dates`, by plan date, of `fields` fields and the percentiles
+ * of `keys`) from the job's windows. The windows
+ * are planned date by date, so a date's fields cut by windows are joined and finished once its
+ * last window is read, and only one date's partial weighings (and the window bytes they view) are
+ * held at a time.
  */
 async function windowStatistics(
 	env: Env,
 	job: JobRecord,
 	plan: ZonalPlan,
-	fields: number,
-	keys: readonly string[],
-): Promise<DateStatistics[]> {
-	const dates = emptyDateStatistics(plan.zonal.dates.length, fields, keys);
+	{ dates, fields, keys }: { dates: DateStatistics[]; fields: number; keys: readonly string[] },
+): Promise<void> {
 	/**
 	 * The date's cut fields: each one's partials in the order of its windows, views of their bytes,
 	 * joined one field after another in the isolate's accumulator (synchronously, as compute weighs in
@@ -296,7 +300,6 @@ async function windowStatistics(
 		}
 	}
 	finishPartial();
-	return dates;
 }
 
 /**
