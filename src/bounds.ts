@@ -28,3 +28,22 @@ export function extendBounds(bounds: Float64Array, positions: readonly (readonly
 	bounds[2] = east;
 	bounds[3] = north;
 }
+
+/** The GeoJSON Polygon of the box [west, south, east, north], its ring counter-clockwise. */
+export function boxPolygon([west, south, east, north]: readonly [number, number, number, number]): {
+	type: "Polygon";
+	coordinates: [number, number][][];
+} {
+	return {
+		type: "Polygon",
+		coordinates: [
+			[
+				[west, south],
+				[east, south],
+				[east, north],
+				[west, north],
+				[west, south],
+			],
+		],
+	};
+}

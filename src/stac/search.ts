@@ -8,7 +8,9 @@
  * The items become dates: items of one acquisition (the same `datetime`, e.g. neighbouring
  * MGRS tiles) form one date.
  */
+
 import { z } from "@hono/zod-openapi";
+import { boxPolygon } from "../bounds";
 import type { StacSearchRequest } from "../db/jobs";
 import { ApiError } from "../errors/api-error";
 import { fetchRemoteJson, type RemoteAccess, remoteHref } from "../raster/remote";
@@ -72,20 +74,8 @@ function searchBody(
 	search: StacSearchRequest,
 	bbox: readonly [number, number, number, number],
 ): Record<string, unknown> {
-	const [west, south, east, north] = bbox;
 	return {
-		intersects: {
-			type: "Polygon",
-			coordinates: [
-				[
-					[west, south],
-					[east, south],
-					[east, north],
-					[west, north],
-					[west, south],
-				],
-			],
-		},
+		intersects: boxPolygon(bbox),
 		...(search.collections ? { collections: search.collections } : {}),
 		...(search.datetime ? { datetime: search.datetime } : {}),
 		...(search.query ? { query: search.query } : {}),

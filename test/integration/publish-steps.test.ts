@@ -6,6 +6,7 @@
 import { env } from "cloudflare:workers";
 import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { describe, expect, it } from "vitest";
+import { boxPolygon } from "../../src/bounds";
 import { listArtifacts } from "../../src/db/artifacts";
 import { admitJob, getJob } from "../../src/db/jobs";
 import { newJobId } from "../../src/ids";
@@ -31,23 +32,11 @@ function squares(count: number) {
 		type: "FeatureCollection",
 		features: Array.from({ length: count }, (_, i) => {
 			const [west, south] = [16.3375 + (i % across) * dx, 47.8235 + Math.floor(i / across) * dy];
-			const [east, north] = [west + 0.5 * dx, south + 0.5 * dy];
 			return {
 				type: "Feature",
 				id: `square-${i}`,
 				properties: { farm: i % 7 },
-				geometry: {
-					type: "Polygon",
-					coordinates: [
-						[
-							[west, south],
-							[east, south],
-							[east, north],
-							[west, north],
-							[west, south],
-						],
-					],
-				},
+				geometry: boxPolygon([west, south, west + 0.5 * dx, south + 0.5 * dy]),
 			};
 		}),
 	};
@@ -100,14 +89,24 @@ async function insertZonalJob(count: number, dates?: number): Promise<string> {
 	return id;
 }
 
+/** A new zonal job (see insertZonalJob) delivered through ingest, validate and compute, its publish message sent. */
+async function zonalJobAtPublish(
+	testEnv: Env,
+	sent: ReturnType<typeof recordingEnv>["sent"],
+	...job: Parameters<typeof insertZonalJob>
+) {
+	const jobId = await insertZonalJob(...job);
+	const message = { job_id: jobId, trace_id: TRACE_ID };
+	await deliver(pipelineStages.ingest.queue, message, testEnv);
+	await deliver(pipelineStages.validate.queue, message, testEnv);
+	await deliverSent("compute", sent, testEnv);
+	return { jobId, message };
+}
+
 describe("publish in steps", () => {
 	it("runs a step a delivery, and a step delivered twice changes nothing that is published", async () => {
 		const { testEnv, sent } = recordingEnv();
-		const jobId = await insertZonalJob(FIELD_DATES_IN_ONE_INVOCATION + 1);
-		const message = { job_id: jobId, trace_id: TRACE_ID };
-		await deliver(pipelineStages.ingest.queue, message, testEnv);
-		await deliver(pipelineStages.validate.queue, message, testEnv);
-		await deliverSent("compute", sent, testEnv);
+		const { jobId, message } = await zonalJobAtPublish(testEnv, sent, FIELD_DATES_IN_ONE_INVOCATION + 1);
 		expect(sent.publish).toEqual([message]);
 
 		// The statistics step, then zones.csv's, which is delivered again before the next step runs.
@@ -156,11 +155,7 @@ describe("publish in steps", () => {
 
 	it("a cancel landing during a step wins: the step sends no next one, and what it wrote is removed", async () => {
 		const { testEnv, sent } = recordingEnv();
-		const jobId = await insertZonalJob(FIELD_DATES_IN_ONE_INVOCATION + 1);
-		const message = { job_id: jobId, trace_id: TRACE_ID };
-		await deliver(pipelineStages.ingest.queue, message, testEnv);
-		await deliver(pipelineStages.validate.queue, message, testEnv);
-		await deliverSent("compute", sent, testEnv);
+		const { jobId, message } = await zonalJobAtPublish(testEnv, sent, FIELD_DATES_IN_ONE_INVOCATION + 1);
 		await deliver(pipelineStages.publish.queue, message, testEnv);
 
 		// The dispatcher has found the job running; the cancel lands as the step writes zones.csv.
@@ -190,11 +185,7 @@ describe("publish in steps", () => {
 		const { testEnv, sent } = recordingEnv();
 		// Two dates of 5001 fields: two ranges of fields, so each artifact is two parts (and a footer).
 		const fields = 5001;
-		const jobId = await insertZonalJob(fields, 2);
-		const message = { job_id: jobId, trace_id: TRACE_ID };
-		await deliver(pipelineStages.ingest.queue, message, testEnv);
-		await deliver(pipelineStages.validate.queue, message, testEnv);
-		await deliverSent("compute", sent, testEnv);
+		const { jobId } = await zonalJobAtPublish(testEnv, sent, fields, 2);
 		const { deliveries } = await deliverSent("publish", sent, testEnv);
 		expect(deliveries).toHaveLength(5);
 		expect((await getJob(env.DB, jobId))?.status).toBe("succeeded");
@@ -234,11 +225,7 @@ describe("publish in steps", () => {
 
 	it("a step past a job's last (a deploy gave it fewer) publishes the job", async () => {
 		const { testEnv, sent } = recordingEnv();
-		const jobId = await insertZonalJob(12);
-		const message = { job_id: jobId, trace_id: TRACE_ID };
-		await deliver(pipelineStages.ingest.queue, message, testEnv);
-		await deliver(pipelineStages.validate.queue, message, testEnv);
-		await deliverSent("compute", sent, testEnv);
+		const { jobId, message } = await zonalJobAtPublish(testEnv, sent, 12);
 		await deliver(pipelineStages.publish.queue, { ...message, step: 2 }, testEnv);
 		expect(sent.publish).toEqual([message]);
 		expect((await getJob(env.DB, jobId))?.status).toBe("succeeded");
@@ -248,11 +235,7 @@ describe("publish in steps", () => {
 
 	it("a step whose table is gone is retried, not published from nothing", async () => {
 		const { testEnv, sent } = recordingEnv();
-		const jobId = await insertZonalJob(FIELD_DATES_IN_ONE_INVOCATION + 1);
-		const message = { job_id: jobId, trace_id: TRACE_ID };
-		await deliver(pipelineStages.ingest.queue, message, testEnv);
-		await deliver(pipelineStages.validate.queue, message, testEnv);
-		await deliverSent("compute", sent, testEnv);
+		const { jobId, message } = await zonalJobAtPublish(testEnv, sent, FIELD_DATES_IN_ONE_INVOCATION + 1);
 		await deliver(pipelineStages.publish.queue, message, testEnv);
 		await env.BUCKET.delete(objectKeys.zonalStatistics(jobId));
 		const step = await deliver(pipelineStages.publish.queue, { ...message, step: 1 }, testEnv);

@@ -1,5 +1,6 @@
 import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { describe, expect, it } from "vitest";
+import { concatenated } from "../../src/bytes";
 import {
 	ZONES_PER_ROW_GROUP,
 	type ZoneResult,
@@ -424,23 +425,14 @@ describe("an artifact written zone range by zone range", () => {
 	const zones = Array.from({ length: 7 }, (_, i) => ({ ...(timeSeries[i % 2] as ZoneResult), id: `zone ${i}` }));
 	const ranges = [zones.slice(0, 3), zones.slice(3, 6), zones.slice(6)];
 	const parts = ranges.map((_, i) => ({ first: i === 0, last: i === ranges.length - 1 }));
-	const joined = (pieces: Uint8Array[]) => {
-		const bytes = new Uint8Array(pieces.reduce((sum, piece) => sum + piece.byteLength, 0));
-		let at = 0;
-		for (const piece of pieces) {
-			bytes.set(piece, at);
-			at += piece.byteLength;
-		}
-		return bytes;
-	};
 
 	it("is the same bytes as the artifact written whole; zones.parquet the same rows, a row group a range", async () => {
-		expect(joined(ranges.map((range, i) => drained(zonesCsv(range, PERCENTILE_KEYS, parts[i]))))).toEqual(
+		expect(concatenated(ranges.map((range, i) => drained(zonesCsv(range, PERCENTILE_KEYS, parts[i]))))).toEqual(
 			drained(zonesCsv(zones, PERCENTILE_KEYS)),
 		);
-		expect(joined(ranges.map((range, i) => drained(zonesGeoJson(range, { timeSeries: true }, parts[i]))))).toEqual(
-			drained(zonesGeoJson(zones, { timeSeries: true })),
-		);
+		expect(
+			concatenated(ranges.map((range, i) => drained(zonesGeoJson(range, { timeSeries: true }, parts[i])))),
+		).toEqual(drained(zonesGeoJson(zones, { timeSeries: true })));
 		const file = new ZonesParquet(zones, PERCENTILE_KEYS, { timeSeries: true });
 		const pieces = ranges.map((range) => {
 			file.add(range);
@@ -448,7 +440,7 @@ describe("an artifact written zone range by zone range", () => {
 		});
 		file.finish();
 		pieces.push(file.take());
-		const inParts = await readParquet(joined(pieces));
+		const inParts = await readParquet(concatenated(pieces));
 		const whole = await readParquet(zonesParquet(zones, PERCENTILE_KEYS, { timeSeries: true }));
 		expect(inParts.rows).toEqual(whole.rows);
 		expect(inParts.metadata.row_groups.map((group) => group.num_rows)).toEqual([3n, 3n, 1n]);
