@@ -27,8 +27,13 @@ export const objectKeys = {
 	zonalWindow: (jobId: string, stripIndex: number) => `jobs/${jobId}/work/zones/${pad(stripIndex)}.json`,
 	/** Every field's statistics on every date of a zonal job, joined from its windows by publish's first step. */
 	zonalStatistics: (jobId: string) => `jobs/${jobId}/work/zones/statistics.bin`,
-	/** Part `part` of a zonal artifact written in parts (its fields' range), joined into the artifact by publish. */
-	zonalArtifactPart: (jobId: string, name: string, part: number) => `jobs/${jobId}/work/zones/${name}.${pad(part)}`,
+	/**
+	 * Part `part` of a zonal artifact written in parts (its fields' range) by the delivery that
+	 * `writing` names, joined into the artifact by that delivery: another delivery of the same
+	 * step writes parts of its own.
+	 */
+	zonalArtifactPart: (jobId: string, name: string, writing: string, part: number) =>
+		`jobs/${jobId}/work/zones/${name}.${writing}.${pad(part)}`,
 	/** A collection of fields a zonal job was sent inline, kept with the job. */
 	jobZones: (jobId: string) => `jobs/${jobId}/zones.geojson`,
 	/**

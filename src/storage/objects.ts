@@ -57,8 +57,8 @@ export async function putChunks(
 
 /**
  * Puts the object that `parts` (stored objects, of the sizes given) make one after another,
- * streamed from each part's body: an artifact written in parts by several invocations is never
- * held whole. A part gone, or of another size than it was stored at, fails the put.
+ * streamed from each part's body: an artifact written part by part is never held whole. A part
+ * gone, or of another size than it was stored at, fails the put.
  */
 export async function putJoined(
 	bucket: R2Bucket,
@@ -70,13 +70,20 @@ export async function putJoined(
 	return putChunks(bucket, key, length, partChunks(bucket, parts), options);
 }
 
+/** Each part's body, chunk by chunk; a body left unread (the put failed, or a part is not as stored) is cancelled. */
 async function* partChunks(bucket: R2Bucket, parts: readonly { key: string; size: number }[]) {
 	for (const part of parts) {
 		const object = await bucket.get(part.key);
 		if (!object || object.size !== part.size) {
+			await object?.body.cancel();
 			throw new Error(`part ${part.key} of ${part.size} bytes is ${object ? `${object.size} bytes` : "gone"}`);
 		}
 		const reader = object.body.getReader();
-		for (let read = await reader.read(); !read.done; read = await reader.read()) yield read.value;
+		let read = await reader.read();
+		try {
+			for (; !read.done; read = await reader.read()) yield read.value;
+		} finally {
+			if (!read.done) await reader.cancel().catch(() => undefined);
+		}
 	}
 }

@@ -8,13 +8,20 @@ import {
 	ZonesParquet,
 	zonesCsv,
 	zonesGeoJson,
-	zonesParquet,
 } from "../../src/processes/zonal/outputs";
 import { countOutside, outsideFieldsWarnings } from "../../src/processes/zonal/statistics";
 import type { Utf8Chunks } from "../../src/utf8-chunks";
 import { drained } from "../utf8";
 
 const PERCENTILE_KEYS = ["p10", "p90"];
+
+/** zones.parquet of `results`, written whole as publish writes a job of one range of fields. */
+function zonesParquet(results: ZoneResult[], percentileKeys: readonly string[], options: { timeSeries: boolean }) {
+	const file = new ZonesParquet(results, percentileKeys, options);
+	file.add(results);
+	file.finish();
+	return file.take();
+}
 
 /** The UTF-8 text of a text artifact. */
 const text = (chunks: Utf8Chunks) =>

@@ -79,7 +79,7 @@ export const publishStage: StageHandler<PublishMessage> = {
 			const ended = await endedMeanwhile(context);
 			if (ended) return ended;
 			await sendToStage(env, "publish", { job_id: job.id, trace_id: traceId, step: step + 1 });
-			return done({ made: current.name, next_step: steps[step + 1]?.name ?? "the job's record" });
+			return done({ made: current.name, next: steps[step + 1]?.name ?? "the job's record" });
 		}
 		const published = await processWork(context, () => process.publish(context, plan));
 		return published.ok ? recordPublished(context, published.value) : published.outcome;
@@ -87,10 +87,10 @@ export const publishStage: StageHandler<PublishMessage> = {
 };
 
 /**
- * What the process's work gave, or how the delivery ends otherwise: the job's failure when the
- * work threw an ApiError (a thing it read is gone, say); what {@link endedMeanwhile} says when
- * another error meets a job that has ended (its cleanup took what the work read); else the error
- * is thrown on, and the delivery retried.
+ * What the process's work gave, or how the delivery ends otherwise: what {@link endedMeanwhile}
+ * says when the work threw and the job has ended (its cleanup took what the work read, the job's
+ * copy of its fields say); else the job's failure for an ApiError (a thing it read is gone); else
+ * the error is thrown on, and the delivery retried.
  */
 async function processWork<T>(
 	context: StageContext,
@@ -99,9 +99,9 @@ async function processWork<T>(
 	try {
 		return { ok: true, value: await run() };
 	} catch (error) {
-		if (error instanceof ApiError) return { ok: false, outcome: failed(error) };
 		const ended = await endedMeanwhile(context);
 		if (ended) return { ok: false, outcome: ended };
+		if (error instanceof ApiError) return { ok: false, outcome: failed(error) };
 		throw error;
 	}
 }
@@ -116,7 +116,11 @@ async function processWork<T>(
 async function endedMeanwhile({ env, job, traceId }: StageContext): Promise<StageOutcome | null> {
 	const current = await getJob(env.DB, job.id);
 	if (current && !isTerminal(current.status)) return null;
-	if (current?.status === "succeeded") return done({ published_by_another_delivery: true });
+	if (current?.status === "succeeded") {
+		// What this delivery wrote under the work prefix after the other one dropped it.
+		await deleteObjectsUnder(env.BUCKET, objectKeys.workPrefix(job.id));
+		return done({ published_by_another_delivery: true });
+	}
 	await removeJobObjects(env, job.id, traceId);
 	return done({ ended_before_publish: true });
 }

@@ -141,23 +141,10 @@ export const ZONES_PER_ROW_GROUP = 1024;
  *   list with one element per date, in chronological order, so the columns keep their names.
  * Snappy compresses only the columns it makes smaller ({@link SNAPPY}, {@link UNCOMPRESSED}).
  * The `geo` metadata omits `crs`, which means OGC:CRS84 (longitude, latitude).
- */
-export function zonesParquet(
-	results: readonly ZoneResult[],
-	percentileKeys: readonly string[],
-	options: ZoneOutputOptions,
-): Uint8Array {
-	const file = new ZonesParquet(results, percentileKeys, options);
-	file.add(results);
-	file.finish();
-	return file.take();
-}
-
-/**
- * zones.parquet (see {@link zonesParquet}) written zones by zones, for a job too large to hold
- * every zone's statistics at once: each {@link add} appends row groups, {@link take} gives the
- * file's bytes written since it was last called, and {@link finish} writes the footer. The file is
- * the same bytes however it is taken.
+ *
+ * Written zones by zones, for a job too large to hold every zone's statistics at once: each
+ * {@link add} appends row groups, {@link take} gives the file's bytes written since it was last
+ * called, and {@link finish} writes the footer; the bytes taken, joined, are the file.
  */
 export class ZonesParquet {
 	private readonly writer = new ByteWriter();
@@ -328,8 +315,10 @@ const FLOAT32_MEASURES: ReadonlySet<string> = new Set(["min", "max"]);
  * Plain encoding, for the columns whose values are all but unique (ids, geometries, and mean,
  * std and sum: doubles of full precision): hyparquet-writer otherwise samples every column for a
  * dictionary first, hashing each WKB geometry, which was a third of the file's CPU (one date of
- * bench:fields' 1000 fields) for a dictionary it then refused. The others may repeat (counts
- * under `center`, a valid fraction of 1, a series' dates) and keep the attempt.
+ * bench:fields' 1000 fields) for a dictionary it then refused, the file the same bytes. Many
+ * equal values there (the std 0 of many one-pixel fields) cost a few bytes more, written plain.
+ * The others may repeat (counts under `center`, a valid fraction of 1, a series' dates) and keep
+ * the attempt.
  */
 const UNIQUE = "PLAIN" as const;
 const FULL_PRECISION_MEASURES: ReadonlySet<string> = new Set(["mean", "std", "sum"]);

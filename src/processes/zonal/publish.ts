@@ -16,6 +16,7 @@
 import type { ArtifactRecord } from "../../db/artifacts";
 import type { JobRecord } from "../../db/jobs";
 import type { FieldFeature } from "../../fields/collection";
+import { randomHex } from "../../ids";
 import { jobFormula } from "../../indices/formula";
 import type { PublishedResult, PublishStep, StageContext } from "../../pipeline/stage";
 import {
@@ -193,12 +194,15 @@ async function writeArtifact(env: Env, joined: JoinedStatistics, kind: ZoneArtif
 	let object: R2Object;
 	if (ranges.length === 1) object = await put(objectKey, partOf(ranges[0] as [number, number], 0));
 	else {
+		// Parts of this delivery's own: a redelivery running beside it, or a deploy's other bytes, never mixes with them.
+		const writing = randomHex(8);
 		const parts: { key: string; size: number }[] = [];
 		for (const [i, range] of ranges.entries()) {
-			const key = objectKeys.zonalArtifactPart(job.id, name, i);
+			const key = objectKeys.zonalArtifactPart(job.id, name, writing, i);
 			parts.push({ key, size: (await put(key, partOf(range, i))).size });
 		}
 		object = await putJoined(env.BUCKET, objectKey, parts, options);
+		await env.BUCKET.delete(parts.map((part) => part.key));
 	}
 	return { name, mediaType, bytes: object.size, objectKey };
 }

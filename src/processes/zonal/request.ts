@@ -22,8 +22,9 @@ export const COVERAGE_RULES = ["fraction", "center", "all_touched"] as const sat
 export const DEFAULT_PERCENTILES = [2, 50, 98];
 export const MAX_DATES = 100;
 /**
- * Statistics (fields x dates) a job computes at most: its plan lists each window's fields and its
- * publish holds every field's statistics and writes them three ways, within one invocation's memory.
+ * Statistics (fields x dates) a job computes at most: its plan lists each window's fields, and
+ * publish's statistics step holds every field's statistics on every date of the plan (an
+ * acquisition of several items is several plan dates), about 117 bytes each with three percentiles.
  */
 export const MAX_FIELD_DATES = 100_000;
 

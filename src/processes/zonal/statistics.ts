@@ -46,7 +46,7 @@ export function zoneStatistics(accumulator: WeightedStatistics, request: JobRequ
 const NAMED_FIELDS = 5;
 
 /** Whether a field lies outside every date's inputs: nothing counted on any date, not even nodata. */
-export function liesOutside({ series }: Pick<ZoneResult, "series">): boolean {
+function liesOutside({ series }: Pick<ZoneResult, "series">): boolean {
 	return series.every(({ statistics }) => statistics.count + statistics.nodata_count + statistics.masked_count === 0);
 }
 
