@@ -1,12 +1,14 @@
 /**
  * Every field's statistics on every date of a zonal job, joined from its windows: what publish's
  * first step fills in and stores and each later step reads, so that the windows are read once and
- * each artifact is made in an invocation of its own (publish.ts).
+ * each artifact is made in an invocation of its own (publish.ts). A date here is a date of the
+ * series as the outputs list it: an acquisition of several STAC items is one.
  *
- * The object, all little-endian: "EOZT", then three uint32s (the dates, the fields, the numbers
- * of a row of statistics); every date's rows of statistics one date after another (float64s,
- * statistics-rows.ts); every date's null flags (a byte per number); every date's weighed flags (a
- * byte per field: 1 where a window of that date weighed the field).
+ * The object, in the platform's byte order (little-endian wherever Workers run): "EOZT", then
+ * three uint32s (the dates, the fields, the numbers of a row of statistics); every date's rows of
+ * statistics one date after another (float64s, statistics-rows.ts); every date's null flags (a
+ * byte per number); every date's weighed flags (a byte per field: 1 where a window of that date
+ * weighed the field).
  */
 import { StatisticsRows } from "./statistics-rows";
 

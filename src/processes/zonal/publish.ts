@@ -86,7 +86,8 @@ interface JoinedStatistics {
 	plan: ZonalPlan;
 	features: FieldFeature[];
 	keys: string[];
-	dates: DateStatistics[];
+	/** By acquisition ({@link acquisitionsOf}): the dates of the series as the outputs list them. */
+	acquisitions: DateStatistics[];
 }
 
 const PUBLISH_STEPS: readonly PublishStep[] = [
@@ -96,8 +97,8 @@ const PUBLISH_STEPS: readonly PublishStep[] = [
 			const plan = zonalPlan(job);
 			const features = await jobFeatures(env, job);
 			const keys = requestedPercentiles(job.request).map(percentileKey);
-			const table = newDateStatistics(plan.zonal.dates.length, features.length, keys);
-			await windowStatistics(env, job, plan, { dates: table.dates, fields: features.length, keys });
+			const table = newDateStatistics(acquisitionsOf(plan).length, features.length, keys);
+			await windowStatistics(env, job, plan, { acquisitions: table.dates, fields: features.length, keys });
 			await env.BUCKET.put(objectKeys.zonalStatistics(job.id), table.bytes);
 		},
 	},
@@ -144,19 +145,19 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 	return {
 		artifacts,
 		warnings: outsideFieldsWarnings(outside, features.length),
-		detail: { fields: features.length, dates: acquisitionsOf(joined).length, fields_with_values: valid },
+		detail: { fields: features.length, dates: joined.acquisitions.length, fields_with_values: valid },
 		item: resultItem(job, features),
 	};
 }
 
-/** The job's fields times its dates: what publish's memory grows with. */
+/** The job's fields times its acquisitions (the series' dates): what publish's memory grows with. */
 async function fieldDates(env: Env, job: JobRecord): Promise<number> {
-	return (await jobFeatures(env, job)).length * zonalPlan(job).zonal.dates.length;
+	return (await jobFeatures(env, job)).length * acquisitionsOf(zonalPlan(job)).length;
 }
 
 /** The job's fields in ranges of at most {@link FIELD_DATES_PER_PART} field-dates (one field at least). */
-function fieldRanges({ features, dates }: JoinedStatistics): [number, number][] {
-	const step = Math.max(1, Math.floor(FIELD_DATES_PER_PART / Math.max(1, dates.length)));
+function fieldRanges({ features, acquisitions }: JoinedStatistics): [number, number][] {
+	const step = Math.max(1, Math.floor(FIELD_DATES_PER_PART / Math.max(1, acquisitions.length)));
 	const ranges: [number, number][] = [];
 	for (let from = 0; from < features.length; from += step) ranges.push([from, Math.min(features.length, from + step)]);
 	return ranges;
@@ -212,9 +213,9 @@ async function joinedStatistics(env: Env, job: JobRecord): Promise<JoinedStatist
 	const plan = zonalPlan(job);
 	const features = await jobFeatures(env, job);
 	const keys = requestedPercentiles(job.request).map(percentileKey);
-	const { dates } = newDateStatistics(plan.zonal.dates.length, features.length, keys);
-	await windowStatistics(env, job, plan, { dates, fields: features.length, keys });
-	return { job, plan, features, keys, dates };
+	const { dates: acquisitions } = newDateStatistics(acquisitionsOf(plan).length, features.length, keys);
+	await windowStatistics(env, job, plan, { acquisitions, fields: features.length, keys });
+	return { job, plan, features, keys, acquisitions };
 }
 
 /** Every date's statistics, from the table the step `statistics` stored. */
@@ -224,27 +225,35 @@ async function storedStatistics(env: Env, job: JobRecord): Promise<JoinedStatist
 	const keys = requestedPercentiles(job.request).map(percentileKey);
 	const object = await env.BUCKET.get(objectKeys.zonalStatistics(job.id));
 	if (!object) throw new Error(`job ${job.id}: publish's step statistics stored nothing`);
-	const dates = readDateStatistics(
+	const acquisitions = readDateStatistics(
 		new Uint8Array(await object.arrayBuffer()),
-		{ dates: plan.zonal.dates.length, fields: features.length },
+		{ dates: acquisitionsOf(plan).length, fields: features.length },
 		keys,
 	);
-	return { job, plan, features, keys, dates };
+	return { job, plan, features, keys, acquisitions };
 }
 
 /**
- * Fills in every date's statistics (`dates`, by plan date, of `fields` fields and the percentiles
- * of `keys`) from the job's windows. The windows
- * are planned date by date, so a date's fields cut by windows are joined and finished once its
- * last window is read, and only one date's partial weighings (and the window bytes they view) are
- * held at a time.
+ * Fills in every acquisition's statistics (`acquisitions`, in the order of {@link acquisitionsOf},
+ * of `fields` fields and the percentiles of `keys`) from the job's windows. The windows are planned
+ * date by date, so a date's fields cut by windows are joined and finished once its last window is
+ * read, and only one date's partial weighings (and the window bytes they view) are held at a time.
+ * A date's fields go to its acquisition's rows, each field from the first of the acquisition's
+ * dates that weighed it (each item weighs its own fields, see fieldsByDate): an acquisition of
+ * several items is one row of statistics a field, as it is one date of the outputs.
  */
 async function windowStatistics(
 	env: Env,
 	job: JobRecord,
 	plan: ZonalPlan,
-	{ dates, fields, keys }: { dates: DateStatistics[]; fields: number; keys: readonly string[] },
+	{ acquisitions, fields, keys }: { acquisitions: DateStatistics[]; fields: number; keys: readonly string[] },
 ): Promise<void> {
+	const acquisitionOfDate: number[] = [];
+	acquisitionsOf(plan).forEach((group, g) => {
+		for (const d of group) acquisitionOfDate[d] = g;
+	});
+	const acquisitionOf = (date: number | undefined) =>
+		date === undefined ? undefined : acquisitions[acquisitionOfDate[date] ?? -1];
 	/**
 	 * The date's cut fields: each one's partials in the order of its windows, views of their bytes,
 	 * joined one field after another in the isolate's accumulator (synchronously, as compute weighs in
@@ -253,9 +262,9 @@ async function windowStatistics(
 	 */
 	let partial = { date: -1, fields: new Map<number, WeightedStatistics[]>() };
 	const finishPartial = () => {
-		const statistics = dates[partial.date];
+		const statistics = acquisitionOf(partial.date);
 		for (const [f, [first, ...rest]] of partial.fields) {
-			if (!first || !statistics) continue;
+			if (!first || !statistics || statistics.weighed[f] === 1) continue;
 			// A sketched first partial is the base itself, as a merge into an empty accumulator would fold it anew.
 			const base = first.isSketched ? first : isolateAccumulator;
 			if (base === isolateAccumulator) {
@@ -281,7 +290,7 @@ async function windowStatistics(
 		);
 		for (const { index, fields: window } of stored) {
 			const date = plan.zonal.windows[index]?.date;
-			const statistics = date === undefined ? undefined : dates[date];
+			const statistics = acquisitionOf(date);
 			if (date === undefined || !statistics) throw new Error(`job ${job.id}: window ${index} is not planned`);
 			if (date !== partial.date) {
 				if (date < partial.date) throw new Error(`job ${job.id}: window ${index} is out of its date's order`);
@@ -292,6 +301,7 @@ async function windowStatistics(
 			for (let row = 0; row < positions.length; row++) {
 				const f = positions[row] as number;
 				if (f >= fields) throw new Error(`job ${job.id}: window ${index} weighed field ${f} of ${fields}`);
+				if (statistics.weighed[f] === 1) continue;
 				statistics.rows.copy(rows, row, f);
 				statistics.weighed[f] = 1;
 			}
@@ -310,7 +320,7 @@ async function windowStatistics(
  * The plan's dates by acquisition: dates at one datetime are one acquisition's items, each weighing
  * its own fields (see fieldsByDate), reported as one date.
  */
-function acquisitionsOf({ plan }: JoinedStatistics): number[][] {
+function acquisitionsOf(plan: ZonalPlan): number[][] {
 	const acquisitions = new Map<string | null, number[]>();
 	plan.zonal.dates.forEach((date, d) => {
 		const key = date.datetime === null ? null : new Date(date.datetime).toISOString();
@@ -321,15 +331,13 @@ function acquisitionsOf({ plan }: JoinedStatistics): number[][] {
 
 /** Fields [from, to) of the job, each with its statistics per acquisition, as the artifacts take them. */
 function zoneResults(joined: JoinedStatistics, from: number, to: number): ZoneResult[] {
-	const { job, plan, features, dates: statistics } = joined;
-	const groups = acquisitionsOf(joined);
-	/** Per acquisition, the date that weighed field `f`, or undefined where none did. */
-	const weighedOn = (f: number) => groups.map((group) => group.find((d) => statistics[d]?.weighed[f] === 1));
+	const { job, plan, features, acquisitions } = joined;
+	const datetimes = acquisitionsOf(plan).map((group) => plan.zonal.dates[group[0] as number]?.datetime ?? null);
 	return features.slice(from, to).map((feature, i): ZoneResult => {
 		const f = from + i;
-		const series = weighedOn(f).map((d, g) => ({
-			datetime: plan.zonal.dates[groups[g]?.[0] as number]?.datetime ?? null,
-			statistics: d === undefined ? missedField(job.request) : (statistics[d] as DateStatistics).rows.get(f),
+		const series = acquisitions.map(({ rows, weighed }, g) => ({
+			datetime: datetimes[g] ?? null,
+			statistics: weighed[f] === 1 ? rows.get(f) : missedField(job.request),
 		}));
 		return { id: feature.id, geometry: feature.geometry, properties: feature.properties, series };
 	});

@@ -23,8 +23,8 @@ export const DEFAULT_PERCENTILES = [2, 50, 98];
 export const MAX_DATES = 100;
 /**
  * Statistics (fields x dates) a job computes at most: its plan lists each window's fields, and
- * publish's statistics step holds every field's statistics on every date of the plan (an
- * acquisition of several items is several plan dates), about 117 bytes each with three percentiles.
+ * publish's statistics step holds every field's statistics on every date (an acquisition of
+ * several items one), about 117 bytes each with three percentiles.
  */
 export const MAX_FIELD_DATES = 100_000;
 
