@@ -94,12 +94,8 @@ const PUBLISH_STEPS: readonly PublishStep[] = [
 	{
 		name: "statistics",
 		async run({ env, job }) {
-			const plan = zonalPlan(job);
-			const features = await jobFeatures(env, job);
-			const keys = requestedPercentiles(job.request).map(percentileKey);
-			const table = newDateStatistics(acquisitionsOf(plan).length, features.length, keys);
-			await windowStatistics(env, job, plan, { acquisitions: table.dates, fields: features.length, keys });
-			await env.BUCKET.put(objectKeys.zonalStatistics(job.id), table.bytes);
+			const { table } = await joinedStatistics(env, job);
+			await env.BUCKET.put(objectKeys.zonalStatistics(job.id), table);
 		},
 	},
 	...ARTIFACT_ORDER.map(
@@ -130,7 +126,7 @@ export async function publishZonal({ env, job }: StageContext): Promise<Publishe
 			artifacts.push({ name, mediaType, bytes: stored.size, objectKey });
 		}
 	} else {
-		joined = await joinedStatistics(env, job);
+		({ joined } = await joinedStatistics(env, job));
 		// One artifact's body at a time: each is as large as the results again.
 		for (const kind of ARTIFACT_ORDER) artifacts.push(await writeArtifact(env, joined, kind));
 	}
@@ -208,14 +204,14 @@ async function writeArtifact(env: Env, joined: JoinedStatistics, kind: ZoneArtif
 	return { name, mediaType, bytes: object.size, objectKey };
 }
 
-/** Every date's statistics, joined from the job's windows. */
-async function joinedStatistics(env: Env, job: JobRecord): Promise<JoinedStatistics> {
+/** Every date's statistics, joined from the job's windows, and the table's bytes that hold them (date-statistics.ts). */
+async function joinedStatistics(env: Env, job: JobRecord): Promise<{ joined: JoinedStatistics; table: Uint8Array }> {
 	const plan = zonalPlan(job);
 	const features = await jobFeatures(env, job);
 	const keys = requestedPercentiles(job.request).map(percentileKey);
-	const { dates: acquisitions } = newDateStatistics(acquisitionsOf(plan).length, features.length, keys);
+	const { bytes, dates: acquisitions } = newDateStatistics(acquisitionsOf(plan).length, features.length, keys);
 	await windowStatistics(env, job, plan, { acquisitions, fields: features.length, keys });
-	return { job, plan, features, keys, acquisitions };
+	return { joined: { job, plan, features, keys, acquisitions }, table: bytes };
 }
 
 /** Every date's statistics, from the table the step `statistics` stored. */
