@@ -88,6 +88,11 @@ interface JoinedStatistics {
 	keys: string[];
 	/** By acquisition ({@link acquisitionsOf}): the dates of the series as the outputs list them. */
 	acquisitions: DateStatistics[];
+	/**
+	 * The last range's results ({@link zoneResults}): a job of one range makes them once for its
+	 * three artifacts and its warnings, rather than four times over.
+	 */
+	lastRange?: { from: number; to: number; results: ZoneResult[] };
 }
 
 const PUBLISH_STEPS: readonly PublishStep[] = [
@@ -327,6 +332,14 @@ function acquisitionsOf(plan: ZonalPlan): number[][] {
 
 /** Fields [from, to) of the job, each with its statistics per acquisition, as the artifacts take them. */
 function zoneResults(joined: JoinedStatistics, from: number, to: number): ZoneResult[] {
+	const { lastRange } = joined;
+	if (lastRange?.from === from && lastRange.to === to) return lastRange.results;
+	const results = rangeResults(joined, from, to);
+	joined.lastRange = { from, to, results };
+	return results;
+}
+
+function rangeResults(joined: JoinedStatistics, from: number, to: number): ZoneResult[] {
 	const { job, plan, features, acquisitions } = joined;
 	const datetimes = acquisitionsOf(plan).map((group) => plan.zonal.dates[group[0] as number]?.datetime ?? null);
 	return features.slice(from, to).map((feature, i): ZoneResult => {
