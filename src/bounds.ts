@@ -29,6 +29,13 @@ export function extendBounds(bounds: Float64Array, positions: readonly (readonly
 	bounds[3] = north;
 }
 
+/** The box of every position of `rings`, as [west, south, east, north]. */
+export function ringsBounds(rings: readonly (readonly (readonly number[])[])[]): [number, number, number, number] {
+	const bounds = emptyBounds();
+	for (let i = 0; i < rings.length; i++) extendBounds(bounds, rings[i] as readonly (readonly number[])[]);
+	return [bounds[0] as number, bounds[1] as number, bounds[2] as number, bounds[3] as number];
+}
+
 /** The GeoJSON Polygon of the box [west, south, east, north], its ring counter-clockwise. */
 export function boxPolygon([west, south, east, north]: readonly [number, number, number, number]): {
 	type: "Polygon";

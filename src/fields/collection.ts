@@ -18,7 +18,7 @@ import { z } from "@hono/zod-openapi";
 import { booleanPointInPolygon } from "@turf/boolean-point-in-polygon";
 import { kinks } from "@turf/kinks";
 import { orient2d } from "robust-predicates";
-import { emptyBounds, extendBounds } from "../bounds";
+import { ringsBounds } from "../bounds";
 import { ApiError, type FieldError } from "../errors/api-error";
 
 /** A feature as a job uses it; `polygons` is its geometry as a MultiPolygon's coordinates. */
@@ -257,9 +257,7 @@ function withoutRepeats(ring: Ring): Ring {
 }
 
 function ringBounds(ring: Ring): [number, number, number, number] {
-	const bounds = emptyBounds();
-	extendBounds(bounds, ring);
-	return [bounds[0] as number, bounds[1] as number, bounds[2] as number, bounds[3] as number];
+	return ringsBounds([ring]);
 }
 
 /**
@@ -267,15 +265,7 @@ function ringBounds(ring: Ring): [number, number, number, number] {
  * (holes lie inside them, as checked).
  */
 export function featureBounds(polygons: readonly (readonly Ring[])[]): [number, number, number, number] {
-	const bounds: [number, number, number, number] = [Infinity, Infinity, -Infinity, -Infinity];
-	for (const polygon of polygons) {
-		const [west, south, east, north] = ringBounds(polygon[0] as Ring);
-		bounds[0] = Math.min(bounds[0], west);
-		bounds[1] = Math.min(bounds[1], south);
-		bounds[2] = Math.max(bounds[2], east);
-		bounds[3] = Math.max(bounds[3], north);
-	}
-	return bounds;
+	return ringsBounds(polygons.map((polygon) => polygon[0] as Ring));
 }
 
 function boundsWithin(inner: readonly number[], outer: readonly number[]): boolean {

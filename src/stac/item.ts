@@ -8,6 +8,7 @@
  * See docs/stac.md.
  */
 import { orient2d } from "robust-predicates";
+import { ringsBounds } from "../bounds";
 import type { JobRecord, JobRequest } from "../db/jobs";
 import type { CompiledFormula } from "../indices/formula";
 import type { LonLatPolygon } from "../raster/footprint";
@@ -233,18 +234,6 @@ export function inputSources(inputs: JobRequest["inputs"], baseUrl: string): Ite
 	return [...links.values()];
 }
 
-/** [west, south, east, north] of a footprint. */
-function bboxOf(footprint: LonLatPolygon): [number, number, number, number] {
-	const bbox: [number, number, number, number] = [Infinity, Infinity, -Infinity, -Infinity];
-	for (const [lon, lat] of footprint.coordinates.flat()) {
-		bbox[0] = Math.min(bbox[0], lon);
-		bbox[1] = Math.min(bbox[1], lat);
-		bbox[2] = Math.max(bbox[2], lon);
-		bbox[3] = Math.max(bbox[3], lat);
-	}
-	return bbox;
-}
-
 /** A GDAL geotransform as proj:transform (the affine's first two rows: a, b, c, d, e, f). */
 function projTransform([originX, pixelWidth, rowRotation, originY, columnRotation, pixelHeight]: Geotransform) {
 	return [pixelWidth, rowRotation, originX, columnRotation, pixelHeight, originY];
@@ -315,7 +304,7 @@ export function buildItem(parts: ItemParts): StacItem {
 		],
 		id: jobId,
 		geometry: result.footprint,
-		...(result.footprint ? { bbox: bboxOf(result.footprint) } : {}),
+		...(result.footprint ? { bbox: ringsBounds(result.footprint.coordinates) } : {}),
 		properties: {
 			...time,
 			...(result.grid ? projectionFields(result.grid) : {}),

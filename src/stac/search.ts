@@ -8,7 +8,6 @@
  * The items become dates: items of one acquisition (the same `datetime`, e.g. neighbouring
  * MGRS tiles) form one date.
  */
-
 import { z } from "@hono/zod-openapi";
 import { boxPolygon } from "../bounds";
 import type { StacSearchRequest } from "../db/jobs";

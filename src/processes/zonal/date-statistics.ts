@@ -10,6 +10,7 @@
  * byte per number); every date's weighed flags (a byte per field: 1 where a window of that date
  * weighed the field).
  */
+import { eightByteAligned, startsWith } from "../../bytes";
 import { StatisticsRows } from "./statistics-rows";
 
 /** One date's statistics: every field's as a row (by field position), and which fields were weighed. */
@@ -51,11 +52,10 @@ export function readDateStatistics(
 	expected: { dates: number; fields: number },
 	percentileKeys: readonly string[],
 ): DateStatistics[] {
-	if (stored.byteLength < PREFIX_BYTES || !MAGIC.every((byte, i) => stored[i] === byte)) {
+	if (stored.byteLength < PREFIX_BYTES || !startsWith(stored, MAGIC)) {
 		throw new Error("the stored statistics are not a table of dates' statistics");
 	}
-	// Copied to a buffer of their own where the table does not start on an 8-byte boundary.
-	const bytes = stored.byteOffset % 8 === 0 ? stored : stored.slice();
+	const bytes = eightByteAligned(stored);
 	const [dates = 0, fields = 0, width = 0] = new Uint32Array(bytes.buffer, bytes.byteOffset + 4, 3);
 	if (dates !== expected.dates || fields !== expected.fields || width !== StatisticsRows.width(percentileKeys.length)) {
 		throw new Error(

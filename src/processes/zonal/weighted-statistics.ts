@@ -13,6 +13,7 @@
  * A feature split across windows is accumulated per window, the partials serialised, and merged
  * before {@link WeightedStatistics.finish}; partials of either kind merge with each other.
  */
+import { eightByteAligned } from "../../bytes";
 import { QuantileSketch, SKETCH_RELATIVE_ERROR } from "../index/quantile-sketch";
 
 /** The statistics of one feature, nulls where no valid pixel has a weight. */
@@ -454,8 +455,7 @@ export class WeightedStatistics {
 	 * later add or merge grows the pairs into arrays of their own.
 	 */
 	static fromBytes(bytes: Uint8Array): WeightedStatistics {
-		// Otherwise a copy, so the typed views below start on an aligned offset.
-		const aligned = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
+		const aligned = eightByteAligned(bytes);
 		const { buffer, byteOffset: at } = aligned;
 		if (bytes.byteLength < 8 * HEADER_FLOATS) {
 			throw new Error(`a weighted-statistics partial of ${bytes.byteLength} bytes has no header`);

@@ -16,6 +16,7 @@
  * or JSON with base64 partials.
  */
 import { fromBase64 } from "../../base64";
+import { eightByteAligned, startsWith } from "../../bytes";
 import type { ZoneStatistics } from "./statistics";
 import { StatisticsRows } from "./statistics-rows";
 
@@ -123,8 +124,7 @@ export function readWindowFields(stored: Uint8Array, percentileKeys: readonly st
 	if (!startsWith(stored, MAGIC) || stored.byteLength < PREFIX_BYTES) {
 		throw new Error("a stored window is none of the formats windows are stored in");
 	}
-	// Copied to a buffer of their own where the window does not start on an 8-byte boundary.
-	const bytes = stored.byteOffset % ALIGNMENT === 0 ? stored : stored.slice();
+	const bytes = eightByteAligned(stored);
 	const { buffer, byteOffset: start } = bytes;
 	const [finished = 0, width = 0, partials = 0] = new Uint32Array(buffer, start + 4, 3);
 	if (width !== StatisticsRows.width(percentileKeys.length)) {
@@ -152,10 +152,6 @@ export function readWindowFields(stored: Uint8Array, percentileKeys: readonly st
 		at = aligned(at + length);
 	}
 	return { finished: { fields, statistics }, partial };
-}
-
-function startsWith(stored: Uint8Array, magic: readonly number[]): boolean {
-	return stored.byteLength >= magic.length && magic.every((byte, i) => stored[i] === byte);
 }
 
 /** A window stored as "EOZW": a JSON header of the statistics and of the partials' lengths, then their bytes. */
