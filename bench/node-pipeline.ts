@@ -18,6 +18,7 @@ import { defaultQuotas } from "../src/access/quotas";
 import { ensureTenant } from "../src/db/access";
 import { admitJob } from "../src/db/jobs";
 import { insertUpload } from "../src/db/uploads";
+import { wasmBytesInherited } from "../src/isolate-memory";
 import { dispatchBatch } from "../src/pipeline/dispatch";
 import "../src/processes/registry";
 import { pipelineStages, type StageName, stageNames } from "../src/pipeline/stages";
@@ -73,7 +74,11 @@ export interface Invocation {
 	/** CPU of the R2 and D1 stand-ins' calls during the invocation. */
 	storageCpuMs: number;
 	wallMs: number;
-	/** Largest heapUsed + external seen during the invocation, above the level after a full GC before it. */
+	/**
+	 * Largest heapUsed + external seen during the invocation, above the level after a full GC
+	 * before it, plus the Wasm memory a heavy message began with (kept from the message before
+	 * it, in that level, and reused by this one: src/isolate-memory.ts).
+	 */
 	peakBytes: number;
 	/** That level: what the process holds between invocations. */
 	baseBytes: number;
@@ -140,8 +145,12 @@ export async function measure(
 	const threadCpu = process.threadCpuUsage();
 	const storageBefore = storage.ms;
 	const wallStart = performance.now();
+	// A heavy message begins synchronously, so what it inherited is known once run() returns its promise.
+	let inheritedBytes = 0;
 	try {
-		await run();
+		const running = run();
+		inheritedBytes = wasmBytesInherited();
+		await running;
 	} finally {
 		clearInterval(sampler);
 		storage.aroundCall = null;
@@ -158,7 +167,7 @@ export async function measure(
 		threadCpuMs: (threadSpent.user + threadSpent.system) / 1000 - storageCpuMs - samplingMs,
 		storageCpuMs,
 		wallMs,
-		peakBytes: peak - base,
+		peakBytes: peak - base + inheritedBytes,
 		baseBytes: base,
 	};
 }

@@ -4,7 +4,7 @@
  * stays allocated between them.
  *
  *   one heavy message at a time per invocation, with the Wasm instances
- *   kept between heavy messages (WASM_KEPT_BYTES, 8 MiB, src/wasm/
+ *   kept into it from another stage's (WASM_KEPT_BYTES, 8 MiB, src/wasm/
  *   instances.ts) counted in, the largest of:                               64 MiB
  *     a compute window (STRIP_BUDGET_BYTES, 56 MiB, the kernels' arena
  *       and the decoded blocks the block decoder's memory holds until the
@@ -29,14 +29,16 @@
  *   code, Wasm modules and the runtime                                      ~10 MiB
  *
  * Heavy stages take batches of one (wrangler.toml, checked by check:stages), and a batch that
- * holds more runs its messages one after another. Wasm memories never shrink, so after each heavy
- * message the Wasm instances are kept only while their memories together stay within
- * WASM_KEPT_BYTES, the rest dropped and made again by the next message that needs them: a task
- * never holds a store block beside the arena of the largest window before it (43), and remaking
- * a small instance (its fresh memory faulting in page by page) is no longer paid every message
- * (half of a compute window's CPU in bench:fields). What is kept is counted inside the heavy
- * message's 64 MiB, whether the next task uses it or not: STRIP_BUDGET_BYTES is 64 less
- * WASM_KEPT_BYTES. One heavy invocation with a few requests and a redraw is then at most
+ * holds more runs its messages one after another. Wasm memories never shrink, and a fresh one
+ * faults in page by page as a task writes it (half of a compute window's CPU in bench:scene and
+ * bench:fields). So the Wasm instances a heavy message grew are kept for the next message of
+ * the same stage, which reuses their memories within the same budget (its room, not more of
+ * it); before a message of another stage they are kept only while their memories together stay
+ * within WASM_KEPT_BYTES, the rest dropped and made again by the next message that needs them,
+ * so a task never holds a store block beside the arena of the largest window before it (43).
+ * An instance that still holds a message's data when it ends (a block never freed) is dropped.
+ * What is kept into another stage is counted inside the heavy message's 64 MiB, whether the
+ * next task uses it or not: STRIP_BUDGET_BYTES is 64 less WASM_KEPT_BYTES. One heavy invocation with a few requests and a redraw is then at most
  * 64 + 24 + 20 + 10 + a few = about 120 MiB (126 MB, under the 128 MB limit) in the worst case,
  * a full window of the largest ZSTD blocks while a redraw runs, and about 75 MiB for a window of
  * ordinary (1 MiB) blocks. Raising STRIP_BUDGET_BYTES, WASM_KEPT_BYTES or RASTER_MAX_BLOCK_BYTES
@@ -47,21 +49,51 @@
  * another's. If the platform hands one isolate two heavy invocations at once they add up; the
  * budgets above leave no room for that and the docs say so (docs/operations.md).
  */
-import { releaseWasmInstances } from "./wasm/instances";
+import { dropInstancesHoldingData, keptWasmBytes, releaseWasmInstances } from "./wasm/instances";
 
 /** A heavy message's share of the isolate (the table above), kept Wasm instances included; check:stages holds STRIP_BUDGET_BYTES to it. */
 export const HEAVY_MESSAGE_BYTES = 64 * 1024 * 1024;
 
+/** The heavy stage whose message this isolate ran last: the next message of that stage reuses its Wasm instances. */
+let lastHeavyStage: string | null = null;
+/** The Wasm memory the heavy message now running began with, kept from the one before it; 0 between batches. */
+let inheritedWasmBytes = 0;
+
 /**
- * Runs `work` on each item in turn, releasing the Wasm instances after each, so one item's
- * memory is never held beside the next one's. Only within one invocation (see above).
+ * Runs `work` on each of a heavy stage's items in turn, so one item's memory is never held
+ * beside the next one's. The Wasm instances stay for the next item of the same stage, which
+ * reuses their memories; before an item of another stage they are released (within
+ * WASM_KEPT_BYTES), and after every item an instance still holding its data is dropped. Only
+ * within one invocation (see above).
  */
-export async function oneAtATime<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
-	for (const item of items) {
-		try {
-			await work(item);
-		} finally {
-			releaseWasmInstances();
+export async function oneAtATime<T>(
+	stage: string,
+	items: readonly T[],
+	work: (item: T) => Promise<void>,
+): Promise<void> {
+	try {
+		for (const item of items) {
+			if (stage !== lastHeavyStage) {
+				releaseWasmInstances();
+				lastHeavyStage = stage;
+			}
+			inheritedWasmBytes = keptWasmBytes();
+			try {
+				await work(item);
+			} finally {
+				dropInstancesHoldingData();
+			}
 		}
+	} finally {
+		inheritedWasmBytes = 0;
 	}
+}
+
+/**
+ * The Wasm memory the heavy message now running began with (kept from the one before it, and
+ * part of its footprint though allocated before it), 0 outside a heavy batch: bench/node-pipeline.ts
+ * adds it to what it measures above the level before the message.
+ */
+export function wasmBytesInherited(): number {
+	return inheritedWasmBytes;
 }

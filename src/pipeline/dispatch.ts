@@ -402,7 +402,7 @@ export async function dispatchBatch(
 		}
 	};
 	if (consumer.heavy) {
-		await oneAtATime(batch.messages, settle);
+		await oneAtATime(consumer.name, batch.messages, settle);
 	} else {
 		await Promise.all(batch.messages.map(settle));
 	}

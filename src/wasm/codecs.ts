@@ -1,5 +1,5 @@
 // The Worker's instances of the decoder Wasm modules (EO Edge's block decoders and zstd's):
-// made on first use and released between heavy tasks (src/wasm/instances.ts).
+// made on first use and kept between heavy tasks of one stage (src/wasm/instances.ts).
 import decodeModule from "../../wasm/build/decode.wasm";
 import zstdModule from "../../wasm/build/zstd.wasm";
 import type { Codecs } from "../raster/decoders";
@@ -7,7 +7,10 @@ import { type BlockDecoder, codecsOf, createBlockDecoder } from "./decode";
 import { releasable } from "./instances";
 import { createZstdDecode } from "./zstd";
 
-const blockDecoder = releasable(() => createBlockDecoder(decodeModule));
+const blockDecoder = releasable(
+	() => createBlockDecoder(decodeModule),
+	(decoder) => decoder.holdsBlocks(),
+);
 const zstdInstance = releasable(() => createZstdDecode(zstdModule));
 
 /** The Worker's block decoder (made again after a release), for a synchronous inflate or predictor. */

@@ -48,6 +48,8 @@ export interface BlockDecoder {
 	 * buffer of its own, exactly its length (returned as it is), else into a copy that is.
 	 */
 	undoDifferencing(bytes: Uint8Array, differencing: DifferencedBlock): Uint8Array<ArrayBuffer>;
+	/** Whether a kept block is not yet freed. */
+	holdsBlocks(): boolean;
 }
 
 const WASM_PAGE_BYTES = 65536;
@@ -216,6 +218,7 @@ export function createBlockDecoder(module: WebAssembly.Module): BlockDecoder {
 			block.free();
 			return bytes as Uint8Array<ArrayBuffer>;
 		},
+		holdsBlocks: () => slots.length > 0,
 	};
 }
 

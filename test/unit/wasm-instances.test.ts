@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { oneAtATime } from "../../src/isolate-memory";
+import { oneAtATime, wasmBytesInherited } from "../../src/isolate-memory";
+import { workerBlockDecoder } from "../../src/wasm/codecs";
 import { kernels } from "../../src/wasm/index";
 import { WASM_KEPT_BYTES } from "../../src/wasm/instances";
 
@@ -7,20 +8,41 @@ const LARGE_WINDOW = { pixels: 2048 * 2048, inputs: [{ type: "uint16" as const }
 const SMALL_WINDOW = { pixels: 256, inputs: [{ type: "uint16" as const }] };
 
 describe("Wasm instances between heavy messages", () => {
-	it("a heavy message does not keep the memory the one before it grew", async () => {
+	it("the next message of the same stage reuses the memory the one before it grew", async () => {
+		const buffers: ArrayBuffer[] = [];
+		const inherited: number[] = [];
+		await oneAtATime("compute", [LARGE_WINDOW, SMALL_WINDOW], async (layout) => {
+			inherited.push(wasmBytesInherited());
+			buffers.push(kernels.arena(layout).output.buffer as ArrayBuffer);
+		});
+		const [grown, next] = buffers;
+		// 2048² pixels of two uint16 inputs and a float32 output: at least 32 MiB.
+		expect(grown?.byteLength).toBeGreaterThanOrEqual(2048 * 2048 * 8);
+		expect(next).toBe(grown);
+		// The second message began with the first one's memory, and says so; nothing is inherited once the batch ends.
+		expect(inherited[1]).toBeGreaterThanOrEqual(grown?.byteLength ?? Number.POSITIVE_INFINITY);
+		expect(wasmBytesInherited()).toBe(0);
+	});
+
+	it("a message of another stage does not keep the memory the one before it grew", async () => {
 		const sizes: number[] = [];
-		await oneAtATime([LARGE_WINDOW, SMALL_WINDOW], async (layout) => {
+		await oneAtATime("compute", [LARGE_WINDOW], async (layout) => {
+			sizes.push(kernels.arena(layout).output.buffer.byteLength);
+		});
+		await oneAtATime("store", [SMALL_WINDOW], async (layout) => {
 			sizes.push(kernels.arena(layout).output.buffer.byteLength);
 		});
 		const [grown = 0, next = 0] = sizes;
-		// 2048² pixels of two uint16 inputs and a float32 output: at least 32 MiB.
 		expect(grown).toBeGreaterThanOrEqual(2048 * 2048 * 8);
 		expect(next).toBeLessThan(grown / 8);
 	});
 
-	it("a heavy message keeps an instance whose memory stayed within WASM_KEPT_BYTES", async () => {
+	it("an instance whose memory stayed within WASM_KEPT_BYTES is kept into another stage", async () => {
 		const buffers: ArrayBuffer[] = [];
-		await oneAtATime([SMALL_WINDOW, SMALL_WINDOW], async (layout) => {
+		await oneAtATime("compute", [SMALL_WINDOW], async (layout) => {
+			buffers.push(kernels.arena(layout).output.buffer as ArrayBuffer);
+		});
+		await oneAtATime("histogram", [SMALL_WINDOW], async (layout) => {
 			buffers.push(kernels.arena(layout).output.buffer as ArrayBuffer);
 		});
 		const [first, second] = buffers;
@@ -28,8 +50,27 @@ describe("Wasm instances between heavy messages", () => {
 		expect(second).toBe(first);
 	});
 
+	it("a block decoder still holding a block after its message is not handed to the next", async () => {
+		const decoders: unknown[] = [];
+		const stored = new Uint8Array([0x78, 0x9c, 0x63, 0x60, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01]); // zlib of two zero bytes
+		await oneAtATime("compute", [0, 1], async (message) => {
+			const decoder = workerBlockDecoder();
+			decoders.push(decoder);
+			const block = decoder.keptInflate(stored, 2);
+			expect(Array.from(block.bytes())).toEqual([0, 0]);
+			// The first message forgets to free its block; the second frees its own.
+			if (message === 1) block.free();
+		});
+		const [leaked, next] = decoders;
+		expect(next).not.toBe(leaked);
+		await oneAtATime("compute", [0], async () => {
+			decoders.push(workerBlockDecoder());
+		});
+		expect(decoders[2]).toBe(next);
+	});
+
 	it("within one message the arena keeps its instance and the memory it grew", async () => {
-		await oneAtATime([null], async () => {
+		await oneAtATime("compute", [null], async () => {
 			const first = kernels.arena(LARGE_WINDOW).output.buffer;
 			const second = kernels.arena(SMALL_WINDOW).output.buffer;
 			expect(second.byteLength).toBe(first.byteLength);
