@@ -138,12 +138,15 @@ async function compressionStream(bytes: Uint8Array): Promise<Uint8Array> {
 }
 
 const tiles = await ndviTiles();
-const encodeTile = createTileEncoder(await wasmModule("deflate"));
+const encoder = createTileEncoder(await wasmModule("deflate"));
+/** One tile's stream, as the encoder keeps it and a window's copy out hands it over. */
+function encodeTile(tile: Float32Array): Uint8Array {
+	encoder.add({ values: tile, width: COG_TILE_SIZE, height: COG_TILE_SIZE }, 0, 0, COG_TILE_SIZE, COG_TILE_SIZE);
+	return encoder.take();
+}
 /** Each tile's predicted bytes, from the Wasm encoder's stream; checked against the TIFF predictor's inverse. */
 const predictedBytes = tiles.map((tile) => {
-	const predicted = inflate(
-		encodeTile({ values: tile, width: COG_TILE_SIZE, height: COG_TILE_SIZE }, 0, 0, COG_TILE_SIZE, COG_TILE_SIZE),
-	);
+	const predicted = inflate(encodeTile(tile));
 	const restored = new Uint32Array(undoFloatingPointPredictor(predicted, COG_TILE_SIZE, COG_TILE_SIZE).buffer);
 	const bits = new Uint32Array(tile.buffer, tile.byteOffset, tile.length);
 	if (!restored.every((word, i) => word === bits[i])) {
@@ -154,14 +157,7 @@ const predictedBytes = tiles.map((tile) => {
 
 const results: Measurement[] = [
 	await measure("Wasm: predictor 3 + zlib, runs and dynamic Huffman (adopted)", tiles, (tile) => {
-		const encoded = encodeTile(
-			{ values: tile, width: COG_TILE_SIZE, height: COG_TILE_SIZE },
-			0,
-			0,
-			COG_TILE_SIZE,
-			COG_TILE_SIZE,
-		);
-		return encoded.byteLength;
+		return encodeTile(tile).byteLength;
 	}),
 ];
 const compressors: { name: string; compress: (bytes: Uint8Array) => Promise<Uint8Array> | Uint8Array }[] = [

@@ -5,8 +5,8 @@
  * level, before quantisation.
  */
 import { type CogLayout, cogHeader, cogLevels } from "../src/raster/cog-writer";
-import { encodeTiles, type FloatRaster, halve } from "../src/raster/tiles";
-import { encodeTile } from "../src/wasm/index";
+import { encodeRasters, type FloatRaster, halve } from "../src/raster/tiles";
+import { tileEncoder } from "../src/wasm/index";
 
 export async function assembleCog(
 	layout: CogLayout,
@@ -16,17 +16,11 @@ export async function assembleCog(
 	while (levels.length < cogLevels(layout.width, layout.height).length) {
 		levels.push(halve(levels.at(-1) as FloatRaster));
 	}
-	const tiles = levels.map((level) => encodeTiles(level, encodeTile, layout.output));
-	const { header, totalBytes } = cogHeader(
-		layout,
-		tiles.map((level) => level.map((tile) => tile.byteLength)),
-	);
+	// Coarsest level first, as the file orders them.
+	const { bytes, tileBytes } = encodeRasters(levels.toReversed(), tileEncoder, layout.output);
+	const { header, totalBytes } = cogHeader(layout, tileBytes.toReversed());
 	const file = new Uint8Array(totalBytes);
 	file.set(header);
-	let offset = header.length;
-	for (const tile of tiles.toReversed().flat()) {
-		file.set(tile, offset);
-		offset += tile.byteLength;
-	}
+	file.set(bytes, header.length);
 	return { file, levels };
 }

@@ -13,7 +13,7 @@ import type { GeoReference } from "../src/raster/georeference";
 import type { OutputOptions } from "../src/raster/output-type";
 import { encodeTiles, type FloatRaster, halve } from "../src/raster/tiles";
 import { objectKeys } from "../src/storage/keys";
-import { encodeTile } from "../src/wasm/index";
+import { tileEncoder } from "../src/wasm/index";
 import { seededRandom } from "./random";
 
 export function windowOf(raster: FloatRaster, { rowStart, rowEnd, colStart, colEnd }: StripSpan): FloatRaster {
@@ -35,15 +35,15 @@ export function randomRaster(width: number, height: number, seed: number): Float
 
 /** A window's outputs as compute stores them. */
 export interface WindowOutput {
-	tiles: Blob;
+	tiles: Uint8Array<ArrayBuffer>;
 	half: Float32Array;
 	tileBytes: number[];
 }
 
 export function windowOutput(raster: FloatRaster, strip: StripSpan, output?: OutputOptions): WindowOutput {
 	const window = windowOf(raster, strip);
-	const tiles = encodeTiles(window, encodeTile, output);
-	return { tiles: new Blob(tiles), half: halve(window).values, tileBytes: tiles.map((tile) => tile.byteLength) };
+	const { bytes, tileBytes } = encodeTiles(window, tileEncoder, output);
+	return { tiles: bytes, half: halve(window).values, tileBytes };
 }
 
 /** A UTM-like georeference, so the header carries the tags a real result has. */
@@ -132,7 +132,7 @@ export async function assembleAsStore(
 				{ jobId: "job", plan, levels, tree, output },
 				treeLevel.level,
 				block,
-				encodeTile,
+				tileEncoder,
 				blockTiles,
 			);
 			blockTileBytes.set(blockId(treeLevel.level, block), counts);

@@ -16,24 +16,44 @@ export interface FloatRaster {
 	height: number;
 }
 
+/** A raster's tiles encoded, row-major: their streams one after another, and each one's byte count. */
+export interface EncodedTiles {
+	bytes: Uint8Array<ArrayBuffer>;
+	tileBytes: number[];
+}
+
 /**
- * Encodes the tiles of `raster` as `output`'s samples in row-major order and returns each
- * one's bytes. Tiles past the raster's right or bottom edge are filled with nodata, as a COG's
- * edge tiles are always whole. Synchronous, so it can run on a view of Wasm memory that a later
- * call may move.
+ * Encodes the tiles of each raster in turn, each raster's row-major, as `output`'s samples, into
+ * one buffer, and returns each tile's byte count by raster. Tiles past a raster's right or
+ * bottom edge are filled with nodata, as a COG's edge tiles are always whole. Synchronous, so
+ * it can run on a view of Wasm memory that a later call may move.
  */
+export function encodeRasters(
+	rasters: readonly FloatRaster[],
+	encoder: TileEncoder,
+	output: OutputOptions = FLOAT32_OUTPUT,
+): { bytes: Uint8Array<ArrayBuffer>; tileBytes: number[][] } {
+	if (encoder.holdsStreams()) throw new Error("the tile encoder holds streams another task did not take");
+	const tileBytes = rasters.map((raster) => {
+		const counts: number[] = [];
+		for (let y0 = 0; y0 < raster.height; y0 += COG_TILE_SIZE) {
+			for (let x0 = 0; x0 < raster.width; x0 += COG_TILE_SIZE) {
+				counts.push(encoder.add(raster, x0, y0, COG_TILE_SIZE, COG_TILE_SIZE, output));
+			}
+		}
+		return counts;
+	});
+	return { bytes: encoder.take(), tileBytes };
+}
+
+/** {@link encodeRasters} of one raster. */
 export function encodeTiles(
 	raster: FloatRaster,
-	encodeTile: TileEncoder,
+	encoder: TileEncoder,
 	output: OutputOptions = FLOAT32_OUTPUT,
-): Uint8Array<ArrayBuffer>[] {
-	const encoded: Uint8Array<ArrayBuffer>[] = [];
-	for (let y0 = 0; y0 < raster.height; y0 += COG_TILE_SIZE) {
-		for (let x0 = 0; x0 < raster.width; x0 += COG_TILE_SIZE) {
-			encoded.push(encodeTile(raster, x0, y0, COG_TILE_SIZE, COG_TILE_SIZE, output));
-		}
-	}
-	return encoded;
+): EncodedTiles {
+	const { bytes, tileBytes } = encodeRasters([raster], encoder, output);
+	return { bytes, tileBytes: tileBytes[0] ?? [] };
 }
 
 /**

@@ -7,7 +7,14 @@ import { releasable } from "./instances";
 import { createKernels, type Kernels } from "./kernels";
 
 const kernelsInstance = releasable(() => createKernels(kernelsModule));
-const tileEncoder = releasable(() => createTileEncoder(deflateModule));
+const tileEncoderInstance = releasable(
+	() => createTileEncoder(deflateModule),
+	(encoder) => encoder.holdsStreams(),
+);
 
 export const kernels: Kernels = { arena: (layout) => kernelsInstance.get().arena(layout) };
-export const encodeTile: TileEncoder = (...args) => tileEncoder.get()(...args);
+export const tileEncoder: TileEncoder = {
+	add: (...args) => tileEncoderInstance.get().add(...args),
+	take: () => tileEncoderInstance.get().take(),
+	holdsStreams: () => tileEncoderInstance.get().holdsStreams(),
+};

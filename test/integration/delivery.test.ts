@@ -17,7 +17,7 @@ import { deadLetterQueue, pipelineStages } from "../../src/pipeline/stages";
 import { indexProcess } from "../../src/processes/index/process";
 import { encodeTiles } from "../../src/raster/tiles";
 import { objectKeys } from "../../src/storage/keys";
-import { encodeTile } from "../../src/wasm/index";
+import { tileEncoder } from "../../src/wasm/index";
 import overviewsNdvi from "../fixtures/layouts/overviews.f32";
 import overviewsNir from "../fixtures/layouts/overviews_nir.tif";
 import overviewsRed from "../fixtures/layouts/overviews_red.tif";
@@ -203,13 +203,13 @@ describe("redelivery", () => {
 		if (!window || !stored) throw new Error("window 0 was not computed");
 		const values = new Float32Array(await stored.arrayBuffer());
 		const width = window.colEnd - window.colStart;
-		const tiles = encodeTiles({ values, width, height: window.rowEnd - window.rowStart }, encodeTile);
-		await env.BUCKET.put(objectKeys.stripTiles(jobId, 0), new Blob(tiles));
+		const tiles = encodeTiles({ values, width, height: window.rowEnd - window.rowStart }, tileEncoder);
+		await env.BUCKET.put(objectKeys.stripTiles(jobId, 0), tiles.bytes);
 		await env.BUCKET.delete(objectKeys.stripValues(jobId, 0));
 		await env.DB.prepare(
 			"UPDATE job_strips SET stats_json = json_set(stats_json, '$.tile_bytes', json(?)) WHERE job_id = ? AND strip_index = 0",
 		)
-			.bind(JSON.stringify(tiles.map((tile) => tile.byteLength)), jobId)
+			.bind(JSON.stringify(tiles.tileBytes), jobId)
 			.run();
 		await deliverSent("histogram", sent, testEnv);
 		await deliverSent("store", sent, testEnv);

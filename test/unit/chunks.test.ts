@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { type ChunkOutput, chunksOf, computeInChunks } from "../../src/processes/index/chunks";
 import type { PixelWindow } from "../../src/raster/read";
 import { encodeTiles, halve } from "../../src/raster/tiles";
-import { encodeTile } from "../../src/wasm/index";
+import { tileEncoder } from "../../src/wasm/index";
 import { statsCopied } from "../arena";
 import { seededRandom } from "../random";
 
@@ -28,7 +28,7 @@ function outputOf(values: Float32Array, width: number, window: PixelWindow, raw 
 	}
 	const windowRaster = { values: part, width: columns, height: rows };
 	return {
-		output: raw ? { values: part } : { tiles: encodeTiles(windowRaster, encodeTile) },
+		output: raw ? { values: part } : { tiles: encodeTiles(windowRaster, tileEncoder) },
 		half: halve(windowRaster).values,
 		stats: statsCopied(part, HISTOGRAM),
 		// Any count per window that the join must add up.

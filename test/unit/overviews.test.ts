@@ -11,7 +11,7 @@ import { type JobPlan, windowsOf } from "../../src/pipeline/plan";
 import { buildOverviewBlock, overviewTree } from "../../src/pipeline/store/overviews";
 import { cogLevels } from "../../src/raster/cog-writer";
 import { objectKeys } from "../../src/storage/keys";
-import { encodeTile } from "../../src/wasm/index";
+import { tileEncoder } from "../../src/wasm/index";
 import { assembleCog } from "../cog";
 import { assembleAsStore, memoryBucket, randomRaster, TEST_GEO } from "../store-windows";
 
@@ -60,7 +60,7 @@ describe("the overview tree and result.tif's layout", () => {
 		objects.set(objectKeys.stripHalf("job", 0), new Uint8Array(512 * 511 * 4));
 		const tree = overviewTree(small);
 		await expect(
-			buildOverviewBlock(bucket, { jobId: "job", plan, levels: small, tree }, 1, 0, encodeTile),
+			buildOverviewBlock(bucket, { jobId: "job", plan, levels: small, tree }, 1, 0, tileEncoder),
 		).rejects.toThrow(`has ${512 * 511 * 4} bytes, not ${512 * 512 * 4}`);
 	});
 

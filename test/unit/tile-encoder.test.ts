@@ -7,11 +7,17 @@
 import { inflateSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { type OutputOptions, outputTypes, quantize, unscale } from "../../src/raster/output-type";
-import { decodeIntegerTile } from "../../src/raster/tiles";
+import { decodeIntegerTile, encodeTiles } from "../../src/raster/tiles";
 import { workerBlockDecoder } from "../../src/wasm/codecs";
-import { encodeTile } from "../../src/wasm/index";
+import { tileEncoder } from "../../src/wasm/index";
 import { undoFloatingPointPredictor, undoHorizontalPredictor } from "../predictor";
 import { seededRandom } from "../random";
+
+/** One tile's stream, taken alone. */
+function encodeTile(...args: Parameters<typeof tileEncoder.add>): Uint8Array {
+	tileEncoder.add(...args);
+	return tileEncoder.take();
+}
 
 async function roundTrip(
 	tile: Float32Array,
@@ -162,5 +168,42 @@ describe("encodeTile with an integer output type", () => {
 				expect(samples[row * 16 + column]).toBe(inside ? (16 + row) * 40 + 32 + column : -32768);
 			}
 		}
+	});
+});
+
+describe("tiles added one after another", () => {
+	it("are taken out together, each stream as it is alone, when a larger tile moves the streams kept before it", async () => {
+		const random = seededRandom(7);
+		const raster = (width: number, height: number) => ({
+			values: Float32Array.from({ length: width * height }, () => Math.round(random() * 1000) / 1000),
+			width,
+			height,
+		});
+		// Small first, then a tile whose room reaches past where the small ones' streams were kept.
+		const tiles = [raster(16, 4), raster(32, 8), raster(512, 512), raster(16, 16)];
+		const alone = tiles.map((tile) => encodeTile(tile, 0, 0, tile.width, tile.height));
+		const counts = tiles.map((tile) => tileEncoder.add(tile, 0, 0, tile.width, tile.height));
+		expect(tileEncoder.holdsStreams()).toBe(true);
+		const together = tileEncoder.take();
+		expect(tileEncoder.holdsStreams()).toBe(false);
+		expect(counts).toEqual(alone.map((stream) => stream.byteLength));
+		let at = 0;
+		alone.forEach((stream, i) => {
+			expect(together.subarray(at, at + (counts[i] ?? 0))).toEqual(stream);
+			at += counts[i] ?? 0;
+		});
+		expect(together.byteLength).toBe(at);
+		for (const [i, tile] of tiles.entries()) {
+			const predicted = new Uint8Array(inflateSync(alone[i] as Uint8Array));
+			expect(bitsOf(undoFloatingPointPredictor(predicted, tile.width, tile.height))).toEqual(bitsOf(tile.values));
+		}
+	});
+
+	it("a task that finds streams another left is refused, not handed them", () => {
+		const tile = { values: new Float32Array(256), width: 16, height: 16 };
+		tileEncoder.add(tile, 0, 0, 16, 16);
+		expect(() => encodeTiles(tile, tileEncoder)).toThrow(/holds streams/);
+		tileEncoder.take();
+		expect(encodeTiles(tile, tileEncoder).tileBytes).toHaveLength(1);
 	});
 });

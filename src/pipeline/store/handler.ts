@@ -33,7 +33,7 @@ import {
 import { type CogLevel, cogLevels } from "../../raster/cog-writer";
 import type { OutputOptions } from "../../raster/output-type";
 import { objectKeys } from "../../storage/keys";
-import { encodeTile } from "../../wasm/index";
+import { tileEncoder } from "../../wasm/index";
 import { advance } from "../advance";
 import { jobMessage } from "../message";
 import { type JobPlan, jobPlan } from "../plan";
@@ -137,7 +137,7 @@ async function overview(store: StoreJob, level: number, block: number): Promise<
 			{ jobId: job.id, plan: store.plan, levels: store.levels, tree: store.tree, output: store.raster.output },
 			level,
 			block,
-			encodeTile,
+			tileEncoder,
 		);
 	}
 	const { remaining, total } = await completeOverviewBlock(env.DB, job.id, level, block, tileBytes);

@@ -12,7 +12,7 @@
  */
 import { COG_TILE_SIZE, type CogLevel } from "../../raster/cog-writer";
 import type { OutputOptions } from "../../raster/output-type";
-import { encodeTiles, type FloatRaster, halve } from "../../raster/tiles";
+import { encodeRasters, encodeTiles, type FloatRaster, halve } from "../../raster/tiles";
 import { objectKeys } from "../../storage/keys";
 import type { TileEncoder } from "../../wasm/deflate";
 import type { JobPlan } from "../plan";
@@ -236,7 +236,7 @@ export async function buildOverviewBlock(
 	{ jobId, plan, levels, tree, output }: OverviewJob,
 	level: number,
 	block: number,
-	encodeTile: TileEncoder,
+	tileEncoder: TileEncoder,
 	blockTiles = OVERVIEW_BLOCK_TILES,
 ): Promise<number[][]> {
 	const treeLevel = tree.find((candidate) => candidate.level === level);
@@ -249,24 +249,25 @@ export async function buildOverviewBlock(
 		height: region.height,
 	};
 	if (!treeLevel.top) {
-		const tiles = encodeTiles(raster, encodeTile, output);
-		await bucket.put(objectKeys.overviewBlockTiles(jobId, level, block), new Blob(tiles));
-		const tileBytes = tiles.map((tile) => tile.byteLength);
+		const { bytes, tileBytes } = encodeTiles(raster, tileEncoder, output);
+		await bucket.put(objectKeys.overviewBlockTiles(jobId, level, block), bytes);
 		await bucket.put(objectKeys.overviewBlockHalf(jobId, level, block), halve(raster).values);
 		return [tileBytes];
 	}
-	const perLevel: Uint8Array<ArrayBuffer>[][] = [];
-	for (let index = level; index < levels.length; index++) {
-		if (index > level) raster = halve(raster);
-		perLevel.push(encodeTiles(raster, encodeTile, output));
+	const rasters = [raster];
+	for (let index = level + 1; index < levels.length; index++) {
+		raster = halve(raster);
+		rasters.push(raster);
 	}
-	await bucket.put(objectKeys.overviewBlockTiles(jobId, level, block), new Blob(perLevel.toReversed().flat()));
-	return perLevel.map((tiles) => tiles.map((tile) => tile.byteLength));
+	// Coarsest first, as result.tif orders them.
+	const { bytes, tileBytes } = encodeRasters(rasters.toReversed(), tileEncoder, output);
+	await bucket.put(objectKeys.overviewBlockTiles(jobId, level, block), bytes);
+	return tileBytes.toReversed();
 }
 
 /**
  * Bytes one block invocation holds at most: its float32 pixels, the encoded tiles (as large as
- * the pixels at worst) twice, as the Blob that stores them copies them, and its average. The top
+ * the pixels at worst) twice, in the tile encoder's memory and in the copy that stores them, and its average. The top
  * block holds every coarser level's tiles and pixels too (a third more).
  */
 export function overviewWorkingSetBytes(blockTiles = OVERVIEW_BLOCK_TILES): number {

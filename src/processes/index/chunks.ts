@@ -7,6 +7,7 @@
  */
 import { COG_TILE_SIZE } from "../../raster/cog-writer";
 import type { PixelWindow } from "../../raster/read";
+import type { EncodedTiles } from "../../raster/tiles";
 import type { WindowStats } from "../../wasm/kernels";
 import { mergeSketchPairs } from "./quantile-sketch";
 import { addHistogram, type InputSample, mergedExtremes, mergeMoments } from "./statistics";
@@ -15,7 +16,7 @@ import { addHistogram, type InputSample, mergedExtremes, mergeMoments } from "./
  * A window's output as compute stores it: its encoded tiles, row-major, or its float32 values
  * (row-major) when the histogram pass encodes them (./histogram.ts).
  */
-export type WindowOutput = { tiles: Uint8Array<ArrayBuffer>[] } | { values: Float32Array };
+export type WindowOutput = { tiles: EncodedTiles } | { values: Float32Array };
 
 /** What one chunk (or a whole window) gives the strip that stores it, none of it in Wasm memory. */
 export interface ChunkOutput {
@@ -63,7 +64,7 @@ export function computeInChunks(
 	const half = new Float32Array(halfWidth * Math.ceil(height / 2));
 	// Values are placed as each chunk gives them, so only one chunk's copy is held besides the window's.
 	let values: Float32Array | null = null;
-	const tilesByChunk: Uint8Array<ArrayBuffer>[][] = [];
+	const tilesByChunk: EncodedTiles[] = [];
 	let stats: WindowStats | null = null;
 	let inputSamples: Record<string, InputSample> | undefined;
 	let maskedCount = 0;
@@ -88,19 +89,26 @@ export function computeInChunks(
 	return { output, half, stats, maskedCount, inputSamples };
 }
 
-/** The chunks' tiles row-major over the window: each tile row takes its tiles from every chunk in turn. */
-function rowMajorTiles(
-	tilesByChunk: readonly Uint8Array<ArrayBuffer>[][],
-	tileRows: number,
-): Uint8Array<ArrayBuffer>[] {
-	const tiles: Uint8Array<ArrayBuffer>[] = [];
+/** The chunks' tiles row-major over the window, in one buffer: each tile row takes its tiles from every chunk in turn. */
+function rowMajorTiles(tilesByChunk: readonly EncodedTiles[], tileRows: number): EncodedTiles {
+	const bytes = new Uint8Array(tilesByChunk.reduce((sum, chunk) => sum + chunk.bytes.byteLength, 0));
+	const tileBytes: number[] = [];
+	/** Where each chunk's next tile starts in its own bytes. */
+	const read = tilesByChunk.map(() => 0);
+	let written = 0;
 	for (let tileRow = 0; tileRow < tileRows; tileRow++) {
-		for (const chunkTiles of tilesByChunk) {
-			const across = chunkTiles.length / tileRows;
-			tiles.push(...chunkTiles.slice(tileRow * across, (tileRow + 1) * across));
-		}
+		tilesByChunk.forEach((chunk, c) => {
+			const across = chunk.tileBytes.length / tileRows;
+			const row = chunk.tileBytes.slice(tileRow * across, (tileRow + 1) * across);
+			const length = row.reduce((sum, tile) => sum + tile, 0);
+			const from = read[c] ?? 0;
+			bytes.set(chunk.bytes.subarray(from, from + length), written);
+			read[c] = from + length;
+			written += length;
+			tileBytes.push(...row);
+		});
 	}
-	return tiles;
+	return { bytes, tileBytes };
 }
 
 /** Copies the rows of `part` (`partWidth` wide) into those of `into` (`width` wide) from column `at`. */

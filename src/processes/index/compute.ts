@@ -21,9 +21,9 @@ import { aoiCentreMask } from "../../raster/aoi";
 import { applyMask, type MaskRule } from "../../raster/mask";
 import type { PixelWindow } from "../../raster/read";
 import { SAMPLE_ARRAYS, type SampleArray, type SampleType } from "../../raster/samples";
-import { encodeTiles, halve } from "../../raster/tiles";
+import { type EncodedTiles, encodeTiles, halve } from "../../raster/tiles";
 import { objectKeys } from "../../storage/keys";
-import { encodeTile, kernels } from "../../wasm/index";
+import { kernels, tileEncoder } from "../../wasm/index";
 import type { InputScaling, WindowStats } from "../../wasm/kernels";
 import { maskRule } from "../mask";
 import { type ChunkOutput, computeInChunks } from "./chunks";
@@ -173,7 +173,7 @@ function computeStrip(
 		// Without fixed edges the histogram pass reads every value again: from raw values it bins
 		// without inflating tiles, and encodes them then, once.
 		output: histogram
-			? { tiles: encodeTiles(raster, encodeTile, job.request.output) }
+			? { tiles: encodeTiles(raster, tileEncoder, job.request.output) }
 			: { values: raster.values.slice() },
 		half: halve(raster).values,
 		stats,
@@ -228,8 +228,8 @@ export async function storeTiles(
 	env: Env,
 	jobId: string,
 	stripIndex: number,
-	tiles: Uint8Array<ArrayBuffer>[],
+	{ bytes, tileBytes }: EncodedTiles,
 ): Promise<number[]> {
-	await env.BUCKET.put(objectKeys.stripTiles(jobId, stripIndex), new Blob(tiles));
-	return tiles.map((tile) => tile.byteLength);
+	await env.BUCKET.put(objectKeys.stripTiles(jobId, stripIndex), bytes);
+	return tileBytes;
 }

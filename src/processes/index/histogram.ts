@@ -13,7 +13,7 @@ import { type OutputOptions, outputTypes, quantize, unscale } from "../../raster
 import { decodeIntegerTile, encodeTiles, type FloatRaster } from "../../raster/tiles";
 import { objectKeys } from "../../storage/keys";
 import { workerBlockDecoder } from "../../wasm/codecs";
-import { encodeTile, kernels } from "../../wasm/index";
+import { kernels, tileEncoder } from "../../wasm/index";
 import type { HistogramCounts, HistogramSpec } from "../../wasm/kernels";
 import { storeTiles } from "./compute";
 import { dataHistogram, emptyHistogram, mergedExtremes, type StripOutput, type WindowBins } from "./statistics";
@@ -40,7 +40,7 @@ export async function binIndexWindow(
 	}
 	const raster = await storedValues(env, job.id, window);
 	const histogram = own.count === 0 ? emptyHistogram(spec) : binValues(raster.values, spec, job.request.output);
-	const tiles = encodeTiles(raster, encodeTile, job.request.output);
+	const tiles = encodeTiles(raster, tileEncoder, job.request.output);
 	return { ...histogram, tile_bytes: await storeTiles(env, job.id, window.index, tiles) };
 }
 
