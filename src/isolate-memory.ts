@@ -4,11 +4,11 @@
  * stays allocated between them.
  *
  *   one heavy message at a time per invocation, with the Wasm instances
- *   kept into it from another stage's (WASM_KEPT_BYTES, 8 MiB, src/wasm/
- *   instances.ts) counted in, the largest of:                               64 MiB
- *     a compute window (STRIP_BUDGET_BYTES, 56 MiB, the kernels' arena
+ *   kept from the message of its stage before it (src/wasm/instances.ts)
+ *   counted in, the largest of:                                             64 MiB
+ *     a compute window (STRIP_BUDGET_BYTES, 64 MiB, the kernels' arena
  *       and the decoded blocks the block decoder's memory holds until the
- *       window is released included) beside the kept instances              64 MiB
+ *       window is released included)                                        64 MiB
  *     a store invocation: an overview block or one part of result.tif
  *       (at most 16 MiB whatever the raster; STORE_BUDGET_BYTES caps it)    16 MiB
  *     a preview (publish): a level of at most 1024² float32 values, its
@@ -33,16 +33,16 @@
  * faults in page by page as a task writes it (half of a compute window's CPU in bench:scene and
  * bench:fields). So the Wasm instances a heavy message grew are kept for the next message of
  * the same stage, which reuses their memories within the same budget (its room, not more of
- * it); before a message of another stage they are kept only while their memories together stay
- * within WASM_KEPT_BYTES, the rest dropped and made again by the next message that needs them,
- * so a task never holds a store block beside the arena of the largest window before it (43).
- * An instance that still holds a message's data when it ends (a block never freed) is dropped.
- * What is kept into another stage is counted inside the heavy message's 64 MiB, whether the
- * next task uses it or not: STRIP_BUDGET_BYTES is 64 less WASM_KEPT_BYTES. One heavy invocation with a few requests and a redraw is then at most
+ * it), and dropped before a message of another stage, to be made again by the next message
+ * that needs them: a task never holds a store block beside the arena of the largest window
+ * before it (43), and a heavy message's 64 MiB is its stage's budget whole. An instance that
+ * still holds a message's data when it ends (a block never freed) is dropped. (Keeping 8 MiB
+ * of instances into every stage, as before, cut a compute window's budget to 56 MiB, where a
+ * full-width window over a 10980-pixel scene in one-row strips does not fit, so each strip was
+ * decoded twice.) One heavy invocation with a few requests and a redraw is then at most
  * 64 + 24 + 20 + 10 + a few = about 120 MiB (126 MB, under the 128 MB limit) in the worst case,
  * a full window of the largest ZSTD blocks while a redraw runs, and about 75 MiB for a window of
- * ordinary (1 MiB) blocks. Raising STRIP_BUDGET_BYTES, WASM_KEPT_BYTES or RASTER_MAX_BLOCK_BYTES
- * breaks this sum. `npm run bench:scene` measures each invocation and a full light batch.
+ * ordinary (1 MiB) blocks. Raising STRIP_BUDGET_BYTES or RASTER_MAX_BLOCK_BYTES breaks this sum. `npm run bench:scene` measures each invocation and a full light batch.
  *
  * Messages of separate invocations are not ordered: workerd cancels a request that waits on a
  * promise another request settles, so an isolate cannot queue one invocation's work behind
@@ -51,7 +51,7 @@
  */
 import { dropInstancesHoldingData, keptWasmBytes, releaseWasmInstances } from "./wasm/instances";
 
-/** A heavy message's share of the isolate (the table above), kept Wasm instances included; check:stages holds STRIP_BUDGET_BYTES to it. */
+/** A heavy message's share of the isolate (the table above), its kept Wasm instances included; check:stages holds STRIP_BUDGET_BYTES to it. */
 export const HEAVY_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 /** The heavy stage whose message this isolate ran last: the next message of that stage reuses its Wasm instances. */
@@ -62,8 +62,8 @@ let inheritedWasmBytes = 0;
 /**
  * Runs `work` on each of a heavy stage's items in turn, so one item's memory is never held
  * beside the next one's. The Wasm instances stay for the next item of the same stage, which
- * reuses their memories; before an item of another stage they are released (within
- * WASM_KEPT_BYTES), and after every item an instance still holding its data is dropped. Only
+ * reuses their memories; before an item of another stage they are dropped, and after every
+ * item an instance still holding its data is dropped. Only
  * within one invocation (see above).
  */
 export async function oneAtATime<T>(
