@@ -18,8 +18,9 @@ import { defaultQuotas } from "../src/access/quotas";
 import { ensureTenant } from "../src/db/access";
 import { admitJob } from "../src/db/jobs";
 import { insertUpload } from "../src/db/uploads";
-import { wasmBytesInherited } from "../src/isolate-memory";
-import { dispatchBatch } from "../src/pipeline/dispatch";
+import { enterHeavyMessage, wasmBytesInherited } from "../src/isolate-memory";
+import { dispatchBatch, heavyMessageKind } from "../src/pipeline/dispatch";
+import { keptWasmBytes } from "../src/wasm/instances";
 import "../src/processes/registry";
 import { pipelineStages, type StageName, stageNames } from "../src/pipeline/stages";
 import type { RasterSummary } from "../src/raster/inspect";
@@ -80,7 +81,10 @@ export interface Invocation {
 	 * it, in that level, and reused by this one: src/isolate-memory.ts).
 	 */
 	peakBytes: number;
-	/** That level: what the process holds between invocations. */
+	/**
+	 * That level less the Wasm memories kept then (a heavy message's peak counts those it
+	 * inherits): what else the process holds between invocations.
+	 */
 	baseBytes: number;
 }
 
@@ -131,6 +135,7 @@ export async function measure(
 	run: () => Promise<unknown>,
 ): Promise<Invocation> {
 	const base = await settle();
+	const keptBefore = keptWasmBytes();
 	let peak = base;
 	// What sampling costs is left out of the invocation's CPU, like the stand-ins' calls.
 	let samplingMs = 0;
@@ -168,7 +173,7 @@ export async function measure(
 		storageCpuMs,
 		wallMs,
 		peakBytes: peak - base + inheritedBytes,
-		baseBytes: base,
+		baseBytes: base - keptBefore,
 	};
 }
 
@@ -275,6 +280,10 @@ export async function startNodePipeline(name: string): Promise<NodePipeline> {
 			return { job_id: job.id, trace_id: TRACE_ID };
 		},
 		invoke(stage, bodies, step = stage, detail = "") {
+			// A heavy message of another stage or job drops the Wasm instances before it starts: done
+			// here first, so the level it is measured above no longer holds them.
+			const [first] = bodies;
+			if (pipelineStages[stage].heavy && first !== undefined) enterHeavyMessage(heavyMessageKind(stage, first));
 			return measure(step, detail, storage, () => dispatch(env, pipelineStages[stage].queue, bodies));
 		},
 		close() {

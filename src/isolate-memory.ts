@@ -32,17 +32,19 @@
  * holds more runs its messages one after another. Wasm memories never shrink, and a fresh one
  * faults in page by page as a task writes it (half of a compute window's CPU in bench:scene and
  * bench:fields). So the Wasm instances a heavy message grew are kept for the next message of
- * the same stage, which reuses their memories within the same budget (its room, not more of
- * it), and dropped before a message of another stage, to be made again by the next message
- * that needs them: a task never holds a store block beside the arena of the largest window
- * before it (43), and a heavy message's 64 MiB is its stage's budget whole. An instance that
+ * the same stage and job, whose windows share one plan and budget, so it reuses their memories
+ * within the budget they were grown under; before a message of another stage or job they are
+ * dropped, to be made again by the next message that needs them: a task never holds a store
+ * block beside the arena of the largest window before it (43), nor one job's decoder beside
+ * another's arena, and a heavy message's 64 MiB is its stage's budget whole. An instance that
  * still holds a message's data when it ends (a block never freed) is dropped. (Keeping 8 MiB
  * of instances into every stage, as before, cut a compute window's budget to 56 MiB, where a
  * full-width window over a 10980-pixel scene in one-row strips does not fit, so each strip was
  * decoded twice.) One heavy invocation with a few requests and a redraw is then at most
  * 64 + 24 + 20 + 10 + a few = about 120 MiB (126 MB, under the 128 MB limit) in the worst case,
  * a full window of the largest ZSTD blocks while a redraw runs, and about 75 MiB for a window of
- * ordinary (1 MiB) blocks. Raising STRIP_BUDGET_BYTES or RASTER_MAX_BLOCK_BYTES breaks this sum. `npm run bench:scene` measures each invocation and a full light batch.
+ * ordinary (1 MiB) blocks. Raising STRIP_BUDGET_BYTES or RASTER_MAX_BLOCK_BYTES breaks this
+ * sum. `npm run bench:scene` measures each invocation and a full light batch.
  *
  * Messages of separate invocations are not ordered: workerd cancels a request that waits on a
  * promise another request settles, so an isolate cannot queue one invocation's work behind
@@ -54,29 +56,37 @@ import { dropInstancesHoldingData, keptWasmBytes, releaseWasmInstances } from ".
 /** A heavy message's share of the isolate (the table above), its kept Wasm instances included; check:stages holds STRIP_BUDGET_BYTES to it. */
 export const HEAVY_MESSAGE_BYTES = 64 * 1024 * 1024;
 
-/** The heavy stage whose message this isolate ran last: the next message of that stage reuses its Wasm instances. */
-let lastHeavyStage: string | null = null;
+/** The kind of heavy message this isolate ran last: the next message of that kind reuses its Wasm instances. */
+let lastHeavyKind: string | null = null;
 /** The Wasm memory the heavy message now running began with, kept from the one before it; 0 between batches. */
 let inheritedWasmBytes = 0;
 
 /**
+ * Before a heavy message of `kind` (its stage and job: one job's windows share a plan, so the
+ * memories one grew are what the next one needs): drops every Wasm instance unless the message
+ * before it was of the same kind. Doing it again for the same kind changes nothing.
+ */
+export function enterHeavyMessage(kind: string): void {
+	if (kind === lastHeavyKind) return;
+	releaseWasmInstances();
+	lastHeavyKind = kind;
+}
+
+/**
  * Runs `work` on each of a heavy stage's items in turn, so one item's memory is never held
- * beside the next one's. The Wasm instances stay for the next item of the same stage, which
- * reuses their memories; before an item of another stage they are dropped, and after every
- * item an instance still holding its data is dropped. Only
- * within one invocation (see above).
+ * beside the next one's. The Wasm instances stay for the next item of the same kind (`kindOf`:
+ * its stage and job), which reuses their memories; before an item of another kind they are
+ * dropped, and after every item an instance still holding its data is dropped. Only within
+ * one invocation (see above).
  */
 export async function oneAtATime<T>(
-	stage: string,
 	items: readonly T[],
+	kindOf: (item: T) => string,
 	work: (item: T) => Promise<void>,
 ): Promise<void> {
 	try {
 		for (const item of items) {
-			if (stage !== lastHeavyStage) {
-				releaseWasmInstances();
-				lastHeavyStage = stage;
-			}
+			enterHeavyMessage(kindOf(item));
 			inheritedWasmBytes = keptWasmBytes();
 			try {
 				await work(item);

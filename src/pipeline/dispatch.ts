@@ -48,6 +48,11 @@ function rawJobFields(body: unknown): { trace_id?: string; job_id?: string } {
 	};
 }
 
+/** What a heavy message's Wasm instances are kept for (src/isolate-memory.ts): the next message of its stage and job. */
+export function heavyMessageKind(stage: string, body: unknown): string {
+	return `${stage} ${rawJobFields(body).job_id ?? ""}`;
+}
+
 /** What one delivery of a job is: its stage, window (or part) and attempt, under its own span. */
 interface Delivery {
 	jobId: string;
@@ -402,7 +407,7 @@ export async function dispatchBatch(
 		}
 	};
 	if (consumer.heavy) {
-		await oneAtATime(consumer.name, batch.messages, settle);
+		await oneAtATime(batch.messages, (message) => heavyMessageKind(consumer.name, message.body), settle);
 	} else {
 		await Promise.all(batch.messages.map(settle));
 	}

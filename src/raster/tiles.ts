@@ -34,15 +34,22 @@ export function encodeRasters(
 	output: OutputOptions = FLOAT32_OUTPUT,
 ): { bytes: Uint8Array<ArrayBuffer>; tileBytes: number[][] } {
 	if (encoder.holdsStreams()) throw new Error("the tile encoder holds streams another task did not take");
-	const tileBytes = rasters.map((raster) => {
-		const counts: number[] = [];
-		for (let y0 = 0; y0 < raster.height; y0 += COG_TILE_SIZE) {
-			for (let x0 = 0; x0 < raster.width; x0 += COG_TILE_SIZE) {
-				counts.push(encoder.add(raster, x0, y0, COG_TILE_SIZE, COG_TILE_SIZE, output));
+	let tileBytes: number[][];
+	try {
+		tileBytes = rasters.map((raster) => {
+			const counts: number[] = [];
+			for (let y0 = 0; y0 < raster.height; y0 += COG_TILE_SIZE) {
+				for (let x0 = 0; x0 < raster.width; x0 += COG_TILE_SIZE) {
+					counts.push(encoder.add(raster, x0, y0, COG_TILE_SIZE, COG_TILE_SIZE, output));
+				}
 			}
-		}
-		return counts;
-	});
+			return counts;
+		});
+	} catch (error) {
+		// The streams of the tiles before the failure are nobody's: the encoder is left empty.
+		encoder.take();
+		throw error;
+	}
 	return { bytes: encoder.take(), tileBytes };
 }
 
@@ -57,7 +64,7 @@ export function encodeTiles(
 }
 
 /**
- * The values of one stored tile of an integer output type, as encodeTile wrote it: inflated
+ * The values of one stored tile of an integer output type, as the tile encoder wrote it: inflated
  * and predictor 2 undone by `decoder`, then unscaled into `into` (one value per pixel of the
  * tile, NaN for nodata), within scale / 2 of the values encoded. For a second pass over a
  * window's stored tiles; float32 tiles take the kernels' floating-point predictor instead.

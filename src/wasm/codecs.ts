@@ -1,5 +1,5 @@
 // The Worker's instances of the decoder Wasm modules (EO Edge's block decoders and zstd's):
-// made on first use and kept between heavy tasks of one stage (src/wasm/instances.ts).
+// made on first use and kept between heavy tasks of one stage and job (src/wasm/instances.ts).
 import decodeModule from "../../wasm/build/decode.wasm";
 import zstdModule from "../../wasm/build/zstd.wasm";
 import type { Codecs } from "../raster/decoders";

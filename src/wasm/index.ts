@@ -1,5 +1,5 @@
 // The Worker's instances of the band-math kernels and of the tile encoder: made on first use
-// and kept between heavy tasks of one stage (src/wasm/instances.ts).
+// and kept between heavy tasks of one stage and job (src/wasm/instances.ts).
 import deflateModule from "../../wasm/build/deflate.wasm";
 import kernelsModule from "../../wasm/build/kernels.wasm";
 import { createTileEncoder, type TileEncoder } from "./deflate";

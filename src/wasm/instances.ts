@@ -1,12 +1,13 @@
 /**
- * Wasm instances made on first use and kept between heavy tasks of one stage: a Wasm memory
+ * Wasm instances made on first use and kept between heavy tasks of one stage and job: a Wasm memory
  * never shrinks, and every page of a fresh one faults once as the next task writes it, which
  * bench:scene measured at half of a compute window's CPU (66 windows of a scene: 6.49 s of
- * compute with the instances made afresh each window, 2.65 s with them kept), as bench:fields
- * had for a spread zonal job's. A memory kept for the next message of the stage that grew it
- * is that message's own room, inside the stage's budget. Before a heavy message of another
- * stage (a store block after the largest window, say) every instance is dropped, so one
- * stage's memory is never held beside another's (src/isolate-memory.ts).
+ * compute with the instances made afresh each window, 3.13 s with them kept), as bench:fields
+ * had for a spread zonal job's. A memory kept for the next message of the stage and job that
+ * grew it (windows of one plan) is that message's own room, inside the budget it was grown
+ * under. Before a heavy message of another stage or job (a store block after the largest
+ * window, say) every instance is dropped, so one task's memory is never held beside another's
+ * (src/isolate-memory.ts).
  */
 
 interface Releasable {
@@ -67,7 +68,7 @@ export function releasable<T>(create: () => T, holdsData: (instance: T) => boole
 	};
 }
 
-/** Before a heavy message of another stage than the last: drops every instance, so its memory can be collected; the next use makes it again. */
+/** Before a heavy message of another stage or job than the last: drops every instance, so its memory can be collected; the next use makes it again. */
 export function releaseWasmInstances(): void {
 	for (const entry of instances) entry.drop();
 }

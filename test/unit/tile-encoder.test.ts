@@ -7,9 +7,11 @@
 import { inflateSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { type OutputOptions, outputTypes, quantize, unscale } from "../../src/raster/output-type";
-import { decodeIntegerTile, encodeTiles } from "../../src/raster/tiles";
+import { decodeIntegerTile, encodeRasters, encodeTiles } from "../../src/raster/tiles";
 import { workerBlockDecoder } from "../../src/wasm/codecs";
+import { createTileEncoder } from "../../src/wasm/deflate";
 import { tileEncoder } from "../../src/wasm/index";
+import deflateModule from "../../wasm/build/deflate.wasm";
 import { undoFloatingPointPredictor, undoHorizontalPredictor } from "../predictor";
 import { seededRandom } from "../random";
 
@@ -181,11 +183,13 @@ describe("tiles added one after another", () => {
 		});
 		// Small first, then a tile whose room reaches past where the small ones' streams were kept.
 		const tiles = [raster(16, 4), raster(32, 8), raster(512, 512), raster(16, 16)];
+		// A fresh encoder, whose room has grown for no tile yet, so the large tile moves the streams.
+		const encoder = createTileEncoder(deflateModule);
+		const counts = tiles.map((tile) => encoder.add(tile, 0, 0, tile.width, tile.height));
+		expect(encoder.holdsStreams()).toBe(true);
+		const together = encoder.take();
+		expect(encoder.holdsStreams()).toBe(false);
 		const alone = tiles.map((tile) => encodeTile(tile, 0, 0, tile.width, tile.height));
-		const counts = tiles.map((tile) => tileEncoder.add(tile, 0, 0, tile.width, tile.height));
-		expect(tileEncoder.holdsStreams()).toBe(true);
-		const together = tileEncoder.take();
-		expect(tileEncoder.holdsStreams()).toBe(false);
 		expect(counts).toEqual(alone.map((stream) => stream.byteLength));
 		let at = 0;
 		alone.forEach((stream, i) => {
@@ -204,6 +208,14 @@ describe("tiles added one after another", () => {
 		tileEncoder.add(tile, 0, 0, 16, 16);
 		expect(() => encodeTiles(tile, tileEncoder)).toThrow(/holds streams/);
 		tileEncoder.take();
+		expect(encodeTiles(tile, tileEncoder).tileBytes).toHaveLength(1);
+	});
+
+	it("a failure part-way leaves the encoder empty, not holding the tiles before it", () => {
+		const tile = { values: new Float32Array(512 * 512), width: 512, height: 512 };
+		const malformed = { values: new Float32Array(10), width: 512, height: 512 };
+		expect(() => encodeRasters([tile, malformed], tileEncoder)).toThrow(RangeError);
+		expect(tileEncoder.holdsStreams()).toBe(false);
 		expect(encodeTiles(tile, tileEncoder).tileBytes).toHaveLength(1);
 	});
 });
