@@ -29,28 +29,19 @@ describe("Wasm instances between heavy messages", () => {
 		expect(wasmBytesInherited()).toBe(0);
 	});
 
-	it("a message of another stage does not keep the memory the one before it grew", async () => {
+	it.each([
+		["another stage", "store job_a"],
+		["another job, at the same stage", "compute job_b"],
+	])("a message of %s does not keep the memory the one before it grew", async (_, kind) => {
 		const sizes: number[] = [];
 		await messagesOf("compute job_a", [LARGE_WINDOW], async (layout) => {
 			sizes.push(kernels.arena(layout).output.buffer.byteLength);
 		});
-		await messagesOf("store job_a", [SMALL_WINDOW], async (layout) => {
+		await messagesOf(kind, [SMALL_WINDOW], async (layout) => {
 			sizes.push(kernels.arena(layout).output.buffer.byteLength);
 		});
 		const [grown = 0, next = 0] = sizes;
 		expect(grown).toBeGreaterThanOrEqual(2048 * 2048 * 8);
-		expect(next).toBeLessThan(grown / 8);
-	});
-
-	it("a message of another job does not get the memory the one before it grew, even at the same stage", async () => {
-		const sizes: number[] = [];
-		await messagesOf("compute job_a", [LARGE_WINDOW], async (layout) => {
-			sizes.push(kernels.arena(layout).output.buffer.byteLength);
-		});
-		await messagesOf("compute job_b", [SMALL_WINDOW], async (layout) => {
-			sizes.push(kernels.arena(layout).output.buffer.byteLength);
-		});
-		const [grown = 0, next = 0] = sizes;
 		expect(next).toBeLessThan(grown / 8);
 	});
 
