@@ -4,8 +4,8 @@
  * stays allocated between them.
  *
  *   one heavy message at a time per invocation, with the Wasm instances
- *   kept from the message of its stage before it (src/wasm/instances.ts)
- *   counted in, the largest of:                                             64 MiB
+ *   kept from the message of its stage and job before it (src/wasm/
+ *   instances.ts) counted in, the largest of:                               64 MiB
  *     a compute window (STRIP_BUDGET_BYTES, 64 MiB, the kernels' arena
  *       and the decoded blocks the block decoder's memory holds until the
  *       window is released included)                                        64 MiB

@@ -1,6 +1,6 @@
 /**
- * Wasm instances made on first use and kept between heavy tasks of one stage and job: a Wasm memory
- * never shrinks, and every page of a fresh one faults once as the next task writes it, which
+ * Wasm instances made on first use and kept between heavy tasks of one stage and job: a Wasm
+ * memory never shrinks, and every page of a fresh one faults once as the next task writes it, which
  * bench:scene measured at half of a compute window's CPU (66 windows of a scene: 6.49 s of
  * compute with the instances made afresh each window, 3.13 s with them kept), as bench:fields
  * had for a spread zonal job's. A memory kept for the next message of the stage and job that
