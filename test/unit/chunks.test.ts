@@ -80,4 +80,29 @@ describe("a window evaluated in chunks of columns", () => {
 		expect(sum).toBeCloseTo(wholeSum, 6);
 		expect(Math.abs(m2 - wholeM2)).toBeLessThanOrEqual(1e-9 * wholeM2);
 	});
+
+	it.each([
+		["in three chunks", 512],
+		["whole", undefined],
+	])(
+		"takes each chunk's values from the arena the next one overwrites, and returns values of its own: %s",
+		(_name, chunkColumns) => {
+			const width = 1311;
+			const window = { rowStart: 0, rowEnd: 600, colStart: 0, colEnd: width };
+			const values = raster(width, 600, 7);
+			// One arena for every chunk, as the kernels' is: a chunk's values are a view of it.
+			const arena = new Float32Array(width * 600);
+			const chunked = computeInChunks(window, chunkColumns, (chunk) => {
+				const { output, ...rest } = outputOf(values, width, chunk, true);
+				const chunkValues = arena.subarray(0, "values" in output ? output.values.length : 0);
+				if ("values" in output) chunkValues.set(output.values);
+				return { ...rest, output: { values: chunkValues } };
+			});
+			arena.fill(0);
+			const stored = "values" in chunked.output ? chunked.output.values : new Float32Array(0);
+			// The first value that differs, if any (a diff of the arrays would print 786600 values).
+			expect(stored.length).toBe(values.length);
+			expect(stored.findIndex((value, i) => !Object.is(value, values[i]))).toBe(-1);
+		},
+	);
 });

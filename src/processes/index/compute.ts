@@ -116,8 +116,8 @@ const INPUT_SAMPLE_STEP = 97;
 /**
  * Copies each input's decoded window into an arena, evaluates the formula there with the
  * statistics gathered as the output is written, and takes from the output what the strip
- * stores: its compressed tiles and its 2 x 2 average. Synchronous, so no other strip can make
- * an arena meanwhile.
+ * stores: its compressed tiles (or its values, left in the arena for computeInChunks to copy)
+ * and its 2 x 2 average. Synchronous, so no other strip can make an arena meanwhile.
  */
 function computeStrip(
 	window: PixelWindow,
@@ -174,7 +174,7 @@ function computeStrip(
 		// without inflating tiles, and encodes them then, once.
 		output: histogram
 			? { tiles: encodeTiles(raster, tileEncoder, job.request.output) }
-			: { values: raster.values.slice() },
+			: { values: raster.values },
 		half: halve(raster).values,
 		stats,
 		maskedCount,
