@@ -234,8 +234,24 @@ function viewOf(samples: DecodedSamples, window: PixelWindow, colStart: number, 
 	};
 }
 
-function byteCountsTag(image: GeoTIFFImage): "TileByteCounts" | "StripByteCounts" {
-	return image.isTiled ? "TileByteCounts" : "StripByteCounts";
+/** Where each block of the file is stored and how many bytes it takes, by block index (plane after plane). */
+interface BlockTable {
+	offsets: ArrayLike<number | bigint>;
+	byteCounts: ArrayLike<number | bigint>;
+}
+
+/**
+ * The file's block offsets and byte counts, each array taken once for a window: asked for block
+ * by block (an await each), a window over a scene in one-row strips spent about 10 µs a strip on
+ * them (bench:scene --stripped).
+ */
+async function blockTable(image: GeoTIFFImage): Promise<BlockTable> {
+	const directory = image.getFileDirectory();
+	const [offsets, byteCounts] = await Promise.all([
+		directory.loadValue(image.isTiled ? "TileOffsets" : "StripOffsets"),
+		directory.loadValue(image.isTiled ? "TileByteCounts" : "StripByteCounts"),
+	]);
+	return { offsets: offsets as ArrayLike<number | bigint>, byteCounts: byteCounts as ArrayLike<number | bigint> };
 }
 
 /** The blocks a window overlaps, as [column, row] of the block grid. */
@@ -253,22 +269,22 @@ function* blocksIn(window: PixelWindow, blockWidth: number, blockHeight: number)
  * fills them with the file's nodata value, or 0 without one, which a job's own nodata value
  * would not mark: those pixels are marked in the output instead, whatever value they read as.
  */
-async function emptyAreas(
+function emptyAreas(
 	image: GeoTIFFImage,
+	{ byteCounts }: BlockTable,
 	bands: readonly number[],
 	window: PixelWindow,
-): Promise<PixelWindow[][]> {
+): PixelWindow[][] {
 	const blockWidth = image.getTileWidth();
 	const blockHeight = image.getTileHeight();
 	const across = Math.ceil(image.getWidth() / blockWidth);
 	const down = Math.ceil(image.getHeight() / blockHeight);
-	const byteCounts = byteCountsTag(image);
 	const planar = image.planarConfiguration === 2;
-	const areasOf = async (plane: number): Promise<PixelWindow[]> => {
+	const areasOf = (plane: number): PixelWindow[] => {
 		const areas: PixelWindow[] = [];
 		for (const [blockX, blockY] of blocksIn(window, blockWidth, blockHeight)) {
 			const index = plane * across * down + blockY * across + blockX;
-			if (Number(await image.getFileDirectory().loadValueIndexed(byteCounts, index)) !== 0) continue;
+			if (Number(byteCounts[index]) !== 0) continue;
 			areas.push({
 				rowStart: Math.max(window.rowStart, blockY * blockHeight) - window.rowStart,
 				rowEnd: Math.min(window.rowEnd, (blockY + 1) * blockHeight) - window.rowStart,
@@ -279,10 +295,10 @@ async function emptyAreas(
 		return areas;
 	};
 	if (!planar) {
-		const areas = await areasOf(0);
+		const areas = areasOf(0);
 		return bands.map(() => areas);
 	}
-	return Promise.all(bands.map((band) => areasOf(band - 1)));
+	return bands.map((band) => areasOf(band - 1));
 }
 
 /** Sets NaN over `areas` of `output`, a window `windowWidth` wide. */
@@ -318,6 +334,7 @@ export async function readWindow(
 	const planar = image.planarConfiguration === 2;
 	const stride = planar ? 1 : samplesPerPixel;
 	const directory = image.getFileDirectory();
+	const table = await blockTable(image);
 	const compression = compressionOf(image);
 	const parameters = await blockParameters(directory);
 	const differenced = parameters.predictor === PREDICTOR.horizontal;
@@ -388,12 +405,12 @@ export async function readWindow(
 		keep: boolean,
 	): Promise<{ bytes: () => Uint8Array | ArrayBuffer; kept: DecodedBlock | null }> => {
 		const index = (planar ? sample * across * down : 0) + blockY * across + blockX;
-		const length = views ? Number(await directory.loadValueIndexed(byteCountsTag(image), index)) : 0;
+		const length = views ? Number(table.byteCounts[index]) : 0;
 		let data: ArrayBufferLike;
 		if (!views || length === 0) {
 			data = (await image.getTileOrStrip(blockX, blockY, sample, hostOrderDecoder)).data;
 		} else {
-			const offset = Number(await directory.loadValueIndexed(image.isTiled ? "TileOffsets" : "StripOffsets", index));
+			const offset = Number(table.offsets[index]);
 			const stored = await views.bytes({ offset, length });
 			if (keeping && keep) {
 				const block = keeping.decodeKept(stored);
@@ -454,7 +471,7 @@ export async function readWindow(
 
 	// Planar files hold one block per band; interleaved ones one block for all bands.
 	const planes = planar ? bands.map((band) => band - 1) : [0];
-	const wanted = await storedBlocks(image, planes, window);
+	const wanted = storedBlocks(image, table, planes, window);
 	const blocks: Block[][] = planes.map(() => []);
 	let empty: PixelWindow[][];
 	try {
@@ -469,7 +486,7 @@ export async function readWindow(
 				if (outcome) blocks[position]?.push(outcome.value);
 			}
 		}
-		empty = await emptyAreas(image, bands, window);
+		empty = emptyAreas(image, table, bands, window);
 	} catch (error) {
 		freeKept();
 		throw error;
@@ -555,22 +572,21 @@ interface StoredBlock {
 }
 
 /** The blocks of each plane a window overlaps, plane by plane, with their stored sizes. */
-async function storedBlocks(
+function storedBlocks(
 	image: GeoTIFFImage,
+	{ byteCounts }: BlockTable,
 	planes: readonly number[],
 	window: PixelWindow,
-): Promise<StoredBlock[]> {
+): StoredBlock[] {
 	const blockWidth = image.getTileWidth();
 	const blockHeight = image.getTileHeight();
 	const across = Math.ceil(image.getWidth() / blockWidth);
 	const down = Math.ceil(image.getHeight() / blockHeight);
-	const byteCounts = byteCountsTag(image);
-	const directory = image.getFileDirectory();
 	const blocks: StoredBlock[] = [];
 	for (const [position, plane] of planes.entries()) {
 		for (const [blockX, blockY] of blocksIn(window, blockWidth, blockHeight)) {
 			const index = plane * across * down + blockY * across + blockX;
-			const storedBytes = Number(await directory.loadValueIndexed(byteCounts, index));
+			const storedBytes = Number(byteCounts[index]);
 			blocks.push({ blockX, blockY, plane, position, storedBytes });
 		}
 	}
@@ -630,7 +646,7 @@ async function readWindowGenerally(
 		return data;
 	});
 	const sampleTypes = decoded.map(sampleTypeOf);
-	const empty = await emptyAreas(image, bands, window);
+	const empty = emptyAreas(image, await blockTable(image), bands, window);
 	const windowWidth = colEnd - colStart;
 	return viewOf(
 		{
