@@ -123,7 +123,7 @@ async function settle(): Promise<number> {
 		if (freed <= 64 * 1024 && round > 0) break;
 	}
 	await new Promise((resolve) => setTimeout(resolve, SWEEP_WAIT_MS));
-	return level;
+	return usedBytes();
 }
 
 /**

@@ -251,6 +251,7 @@ async function blockTable(image: GeoTIFFImage): Promise<BlockTable> {
 		directory.loadValue(image.isTiled ? "TileOffsets" : "StripOffsets"),
 		directory.loadValue(image.isTiled ? "TileByteCounts" : "StripByteCounts"),
 	]);
+	// Both are there: the structure check (src/raster/tiff-structure.ts) refused the file without them.
 	return { offsets: offsets as ArrayLike<number | bigint>, byteCounts: byteCounts as ArrayLike<number | bigint> };
 }
 

@@ -24,9 +24,10 @@ export type WindowOutput = { tiles: EncodedTiles } | { values: Float32Array };
  */
 export interface ChunkOutput {
 	/**
-	 * From a chunk's compute, the values may be a view of the arena that the next chunk
-	 * overwrites: computeInChunks copies them straight into the window's values, with no copy of
-	 * each chunk's own in between (a full-width window over strips: 22 MiB of garbage a window).
+	 * From a chunk's compute, the values may be a view of the arena that the next arena (the
+	 * next chunk's or window's) overwrites: computeInChunks copies them straight into the
+	 * window's values, with no copy of each chunk's own in between (a full-width window over
+	 * strips: 22 MiB of garbage a window).
 	 */
 	output: WindowOutput;
 	half: Float32Array;
