@@ -172,9 +172,7 @@ function computeStrip(
 	return {
 		// Without fixed edges the histogram pass reads every value again: from raw values it bins
 		// without inflating tiles, and encodes them then, once.
-		output: histogram
-			? { tiles: encodeTiles(raster, tileEncoder, job.request.output) }
-			: { values: raster.values },
+		output: histogram ? { tiles: encodeTiles(raster, tileEncoder, job.request.output) } : { values: raster.values },
 		half: halve(raster).values,
 		stats,
 		maskedCount,
