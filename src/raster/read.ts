@@ -234,8 +234,10 @@ function viewOf(samples: DecodedSamples, window: PixelWindow, colStart: number, 
 	};
 }
 
-/** Where each block of the file is stored and how many bytes it takes, by block index (plane after plane). */
+/** Where each block of the file is stored and how many bytes it takes. */
 interface BlockTable {
+	/** The block at (blockX, blockY) of `plane` (0 unless the file is planar), in the arrays' order: plane after plane. */
+	index(plane: number, blockX: number, blockY: number): number;
 	offsets: ArrayLike<number | bigint>;
 	byteCounts: ArrayLike<number | bigint>;
 }
@@ -251,8 +253,14 @@ async function blockTable(image: GeoTIFFImage): Promise<BlockTable> {
 		directory.loadValue(image.isTiled ? "TileOffsets" : "StripOffsets"),
 		directory.loadValue(image.isTiled ? "TileByteCounts" : "StripByteCounts"),
 	]);
-	// Both are there: the structure check (src/raster/tiff-structure.ts) refused the file without them.
-	return { offsets: offsets as ArrayLike<number | bigint>, byteCounts: byteCounts as ArrayLike<number | bigint> };
+	const across = Math.ceil(image.getWidth() / image.getTileWidth());
+	const down = Math.ceil(image.getHeight() / image.getTileHeight());
+	return {
+		index: (plane, blockX, blockY) => plane * across * down + blockY * across + blockX,
+		// Both are there: the structure check (src/raster/tiff-structure.ts) refused the file without them.
+		offsets: offsets as ArrayLike<number | bigint>,
+		byteCounts: byteCounts as ArrayLike<number | bigint>,
+	};
 }
 
 /** The blocks a window overlaps, as [column, row] of the block grid. */
@@ -272,20 +280,17 @@ function* blocksIn(window: PixelWindow, blockWidth: number, blockHeight: number)
  */
 function emptyAreas(
 	image: GeoTIFFImage,
-	{ byteCounts }: BlockTable,
+	{ index, byteCounts }: BlockTable,
 	bands: readonly number[],
 	window: PixelWindow,
 ): PixelWindow[][] {
 	const blockWidth = image.getTileWidth();
 	const blockHeight = image.getTileHeight();
-	const across = Math.ceil(image.getWidth() / blockWidth);
-	const down = Math.ceil(image.getHeight() / blockHeight);
 	const planar = image.planarConfiguration === 2;
 	const areasOf = (plane: number): PixelWindow[] => {
 		const areas: PixelWindow[] = [];
 		for (const [blockX, blockY] of blocksIn(window, blockWidth, blockHeight)) {
-			const index = plane * across * down + blockY * across + blockX;
-			if (Number(byteCounts[index]) !== 0) continue;
+			if (Number(byteCounts[index(plane, blockX, blockY)]) !== 0) continue;
 			areas.push({
 				rowStart: Math.max(window.rowStart, blockY * blockHeight) - window.rowStart,
 				rowEnd: Math.min(window.rowEnd, (blockY + 1) * blockHeight) - window.rowStart,
@@ -393,8 +398,6 @@ export async function readWindow(
 		released = true;
 		for (const block of kept.splice(0)) block.free();
 	};
-	const across = Math.ceil(width / blockWidth);
-	const down = Math.ceil(height / blockHeight);
 	/**
 	 * The block's decoded bytes: kept where its codec decoded them when `keep` allows it (they
 	 * are then a view of that memory, seen afresh on each call), else a buffer of their own.
@@ -405,7 +408,7 @@ export async function readWindow(
 		sample: number,
 		keep: boolean,
 	): Promise<{ bytes: () => Uint8Array | ArrayBuffer; kept: DecodedBlock | null }> => {
-		const index = (planar ? sample * across * down : 0) + blockY * across + blockX;
+		const index = table.index(planar ? sample : 0, blockX, blockY);
 		const length = views ? Number(table.byteCounts[index]) : 0;
 		let data: ArrayBufferLike;
 		if (!views || length === 0) {
@@ -575,19 +578,16 @@ interface StoredBlock {
 /** The blocks of each plane a window overlaps, plane by plane, with their stored sizes. */
 function storedBlocks(
 	image: GeoTIFFImage,
-	{ byteCounts }: BlockTable,
+	{ index, byteCounts }: BlockTable,
 	planes: readonly number[],
 	window: PixelWindow,
 ): StoredBlock[] {
 	const blockWidth = image.getTileWidth();
 	const blockHeight = image.getTileHeight();
-	const across = Math.ceil(image.getWidth() / blockWidth);
-	const down = Math.ceil(image.getHeight() / blockHeight);
 	const blocks: StoredBlock[] = [];
 	for (const [position, plane] of planes.entries()) {
 		for (const [blockX, blockY] of blocksIn(window, blockWidth, blockHeight)) {
-			const index = plane * across * down + blockY * across + blockX;
-			const storedBytes = Number(byteCounts[index]);
+			const storedBytes = Number(byteCounts[index(plane, blockX, blockY)]);
 			blocks.push({ blockX, blockY, plane, position, storedBytes });
 		}
 	}
