@@ -225,6 +225,30 @@ describe("Wasm inflate: hand-made blocks", () => {
 		expect(zlibInflate(oneDistance)).toEqual(withMatch);
 	});
 
+	it("decodes dynamic, fixed and dynamic blocks in turn, each by its own codes", () => {
+		// Two-bit codes fill an 11-bit main table by repetition; the fixed codes take its place
+		// for one block, then the next dynamic block's replace them.
+		const litlen = Array.from({ length: 258 }, (_, symbol) => ([65, 66, 256, 257].includes(symbol) ? 2 : 0));
+		const writeSymbols = (w: BitWriter, symbols: number[]) => {
+			for (const symbol of symbols) w.code([65, 66, 256, 257].indexOf(symbol), 2);
+		};
+		const expected = Uint8Array.from([65, 66, 67, 200, 66, 65, 65, 65, 65]);
+		const stream = zlibStream((w) => {
+			dynamicHeader(w, false, litlen, [0]);
+			writeSymbols(w, [65, 66, 256]);
+			blockHeader(w, false, 1);
+			fixedSymbol(w, 67);
+			fixedSymbol(w, 200);
+			fixedSymbol(w, 256);
+			dynamicHeader(w, true, litlen, [1]);
+			writeSymbols(w, [66, 65, 257]);
+			w.code(0, 1);
+			writeSymbols(w, [256]);
+		}, expected);
+		expect(zlibInflate(stream)).toEqual(expected);
+		expect(decoder.inflate(stream, 100)).toEqual(expected);
+	});
+
 	it("reads stored blocks of every size, empty ones included, between compressed ones", () => {
 		const random = seededRandom(6);
 		const parts = [0, 1, 7, 65535, 0, 300].map((length) =>

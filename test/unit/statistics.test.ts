@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { keyValue, QuantileSketch, SKETCH_RELATIVE_ERROR, sketchKey } from "../../src/processes/index/quantile-sketch";
+import {
+	keyValue,
+	mergeSketchPairs,
+	QuantileSketch,
+	SKETCH_RELATIVE_ERROR,
+	sketchKey,
+} from "../../src/processes/index/quantile-sketch";
 import {
 	addHistogram,
 	dataHistogram,
@@ -224,6 +230,35 @@ describe("the quantile sketch", () => {
 		expect(() => QuantileSketch.fromBytes(bytes.subarray(0, 8200))).toThrow(RangeError);
 		expect(() => new QuantileSketch().weightedPercentiles([50])).toThrow(RangeError);
 		expect(() => sketch.weightedPercentiles([101])).toThrow(RangeError);
+	});
+
+	it("merges two windows' pairs into keys ascending, adding the counts of keys both hold", () => {
+		const pairsOf = (counts: Map<number, number>) =>
+			Uint32Array.from([...counts].sort(([a], [b]) => a - b).flatMap(([key, count]) => [key, count]));
+		let state = 7;
+		const random = (below: number) => {
+			state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+			return state % below;
+		};
+		for (const [keysA, keysB] of [
+			[0, 0],
+			[5, 0],
+			[0, 5],
+			[40, 40],
+			[300, 7],
+		] as const) {
+			const a = new Map<number, number>();
+			const b = new Map<number, number>();
+			for (let i = 0; i < keysA; i++) a.set(random(600), 1 + random(1000));
+			for (let i = 0; i < keysB; i++) b.set(random(600), 1 + random(1000));
+			const both = new Map(a);
+			for (const [key, count] of b) both.set(key, (both.get(key) ?? 0) + count);
+			expect(Array.from(mergeSketchPairs(pairsOf(a), pairsOf(b)))).toEqual(Array.from(pairsOf(both)));
+		}
+		// Keys past each other's last, and the whole of one list after the other's.
+		expect(Array.from(mergeSketchPairs(Uint32Array.of(1, 2, 9, 1), Uint32Array.of(3, 4, 9, 2, 65535, 5)))).toEqual([
+			1, 2, 3, 4, 9, 3, 65535, 5,
+		]);
 	});
 
 	it("refuses pairs that are not pairs or keys past 16 bits", () => {
