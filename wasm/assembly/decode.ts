@@ -120,8 +120,9 @@ const PATTERN_PERIOD: StaticArray<u8> = [0, 0, 8, 9, 8, 10, 12, 14];
 // Tables in static memory (below heap_base), so the caller's buffers never overlap them.
 const litlenTable = memory.data(LITLEN_ENOUGH * 4);
 const distanceTable = memory.data(DISTANCE_ENOUGH * 4);
-const fixedLitlenTable = memory.data(LITLEN_ENOUGH * 4);
-const fixedDistanceTable = memory.data(DISTANCE_ENOUGH * 4);
+// The fixed codes need no subtables (no codeword longer than the main tables' bits).
+const fixedLitlenTable = memory.data((1 << LITLEN_TABLE_BITS) * 4);
+const fixedDistanceTable = memory.data((1 << DISTANCE_TABLE_BITS) * 4);
 const precodeTable = memory.data(PRECODE_ENOUGH * 4);
 /** What each symbol decodes to, before the codeword length is added (see makeEntry). */
 const litlenResults = memory.data(LITLEN_SYMBOLS * 4);
@@ -377,8 +378,7 @@ export function inflate(input: usize, inputBytes: usize, output: usize, maxBytes
 			inp += length;
 			continue;
 		} else if (type === 1) {
-			// The fixed codes' tables (no subtables: no codeword is longer than the main tables' bits)
-			// where the loops look codes up.
+			// The fixed codes' tables where the loops look codes up.
 			memory.copy(litlenTable, fixedLitlenTable, (<usize>1) << (LITLEN_TABLE_BITS + 2));
 			memory.copy(distanceTable, fixedDistanceTable, (<usize>1) << (DISTANCE_TABLE_BITS + 2));
 		} else if (type === 2) {
@@ -748,7 +748,10 @@ class Match {
 }
 
 const ADLER_MODULUS: u32 = 65521;
-/** The most bytes, a multiple of 32, whose sums fit 32 bits before reducing (zlib's NMAX, 5552, rounded down). */
+/**
+ * Bytes summed between reductions modulo 65521: zlib's NMAX (5552) rounded down to whole 32-byte
+ * steps. The vector lanes' sums stay far within 32 bits at this length.
+ */
 const ADLER_BLOCK: usize = 5536;
 
 /** Adler-32 (RFC 1950) of `length` bytes at `data`, 32 bytes per step. */
@@ -980,9 +983,10 @@ export function undo_predictor2(data: usize, bytes: usize, rowSamples: u32, stri
 // Running sums of a row's whole 16-byte steps; each returns where its steps stopped. Within each
 // 64-bit half of a step the sums are a log-step scan by lane shifts (add the half shifted by one
 // pixel, two, four...); then the first half's last pixel is added to the second half, and the
-// last pixel of the step before to both. V8 compiles a lane shift, and a shuffle of one vector,
-// to one instruction each; the byte shuffles of two vectors this was first written with (the
-// vector and zeros) took several, and the whole undo 2.6 times as long on UInt16 pixels.
+// last pixel of the step before to both. V8 compiles a lane shift, a shuffle of one vector and
+// the interleave of two vectors' 64-bit halves to one instruction each; the byte shuffles of the
+// vector and zeros this was first written with took several, and the whole undo 2.6 times as
+// long on UInt16 pixels.
 
 // biome-ignore lint/complexity/noStaticOnlyClass: Biome parses this file as TypeScript, which allows decorators only on class members.
 class RowSums {
