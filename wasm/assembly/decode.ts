@@ -951,18 +951,18 @@ export function undo_predictor2(data: usize, bytes: usize, rowSamples: u32, stri
 		if (vectored && rowBytes >= 16) {
 			// Each call with a constant pixel size, so that the inlined loop has no branch on it.
 			if (bytesPerSample === 1) {
-				if (pixelBytes === 1) p = RowSums.of8(row, rowBytes, 1);
-				else if (pixelBytes === 2) p = RowSums.of8(row, rowBytes, 2);
-				else if (pixelBytes === 4) p = RowSums.of8(row, rowBytes, 4);
-				else p = RowSums.of8(row, rowBytes, 8);
+				if (pixelBytes === 1) p = RowSums.of<u8>(row, rowBytes, 1);
+				else if (pixelBytes === 2) p = RowSums.of<u8>(row, rowBytes, 2);
+				else if (pixelBytes === 4) p = RowSums.of<u8>(row, rowBytes, 4);
+				else p = RowSums.of<u8>(row, rowBytes, 8);
 			} else if (bytesPerSample === 2) {
-				if (pixelBytes === 2) p = RowSums.of16(row, rowBytes, 2);
-				else if (pixelBytes === 4) p = RowSums.of16(row, rowBytes, 4);
-				else p = RowSums.of16(row, rowBytes, 8);
+				if (pixelBytes === 2) p = RowSums.of<u16>(row, rowBytes, 2);
+				else if (pixelBytes === 4) p = RowSums.of<u16>(row, rowBytes, 4);
+				else p = RowSums.of<u16>(row, rowBytes, 8);
 			} else if (pixelBytes === 4) {
-				p = RowSums.of32(row, rowBytes, 4);
+				p = RowSums.of<u32>(row, rowBytes, 4);
 			} else {
-				p = RowSums.of32(row, rowBytes, 8);
+				p = RowSums.of<u32>(row, rowBytes, 8);
 			}
 		} else {
 			p = row + pixelBytes;
@@ -990,61 +990,32 @@ export function undo_predictor2(data: usize, bytes: usize, rowSamples: u32, stri
 
 // biome-ignore lint/complexity/noStaticOnlyClass: Biome parses this file as TypeScript, which allows decorators only on class members.
 class RowSums {
-	/** Running sums of 8-bit samples. */
+	/** Running sums of samples of type T (u8, u16 or u32), `pixelBytes` apart. */
 	@inline
-	static of8(row: usize, rowBytes: usize, pixelBytes: usize): usize {
+	static of<T>(row: usize, rowBytes: usize, pixelBytes: usize): usize {
 		const zero = i32x4.splat(0);
 		let carry = zero;
 		let p = row;
 		const end = row + (rowBytes & ~15);
 		for (; p < end; p += 16) {
 			let v = v128.load(p);
-			if (pixelBytes <= 1) v = i8x16.add(v, i64x2.shl(v, 8));
-			if (pixelBytes <= 2) v = i8x16.add(v, i64x2.shl(v, 16));
-			if (pixelBytes <= 4) v = i8x16.add(v, i64x2.shl(v, 32));
+			if (pixelBytes <= 1) v = RowSums.add<T>(v, i64x2.shl(v, 8));
+			if (pixelBytes <= 2) v = RowSums.add<T>(v, i64x2.shl(v, 16));
+			if (pixelBytes <= 4) v = RowSums.add<T>(v, i64x2.shl(v, 32));
 			const last = RowSums.lastOfHalves(v, pixelBytes);
-			v = i8x16.add(v, i64x2.shuffle(zero, last, 0, 2));
-			v128.store(p, i8x16.add(v, carry));
-			carry = i8x16.add(carry, i8x16.add(last, i64x2.shuffle(last, last, 1, 0)));
+			v = RowSums.add<T>(v, i64x2.shuffle(zero, last, 0, 2));
+			v128.store(p, RowSums.add<T>(v, carry));
+			carry = RowSums.add<T>(carry, RowSums.add<T>(last, i64x2.shuffle(last, last, 1, 0)));
 		}
 		return p;
 	}
 
-	/** Running sums of 16-bit samples. */
+	/** Lane-wise sum, in lanes of T's width. */
 	@inline
-	static of16(row: usize, rowBytes: usize, pixelBytes: usize): usize {
-		const zero = i32x4.splat(0);
-		let carry = zero;
-		let p = row;
-		const end = row + (rowBytes & ~15);
-		for (; p < end; p += 16) {
-			let v = v128.load(p);
-			if (pixelBytes <= 2) v = i16x8.add(v, i64x2.shl(v, 16));
-			if (pixelBytes <= 4) v = i16x8.add(v, i64x2.shl(v, 32));
-			const last = RowSums.lastOfHalves(v, pixelBytes);
-			v = i16x8.add(v, i64x2.shuffle(zero, last, 0, 2));
-			v128.store(p, i16x8.add(v, carry));
-			carry = i16x8.add(carry, i16x8.add(last, i64x2.shuffle(last, last, 1, 0)));
-		}
-		return p;
-	}
-
-	/** Running sums of 32-bit samples. */
-	@inline
-	static of32(row: usize, rowBytes: usize, pixelBytes: usize): usize {
-		const zero = i32x4.splat(0);
-		let carry = zero;
-		let p = row;
-		const end = row + (rowBytes & ~15);
-		for (; p < end; p += 16) {
-			let v = v128.load(p);
-			if (pixelBytes <= 4) v = i32x4.add(v, i64x2.shl(v, 32));
-			const last = RowSums.lastOfHalves(v, pixelBytes);
-			v = i32x4.add(v, i64x2.shuffle(zero, last, 0, 2));
-			v128.store(p, i32x4.add(v, carry));
-			carry = i32x4.add(carry, i32x4.add(last, i64x2.shuffle(last, last, 1, 0)));
-		}
-		return p;
+	static add<T>(a: v128, b: v128): v128 {
+		if (sizeof<T>() === 1) return i8x16.add(a, b);
+		if (sizeof<T>() === 2) return i16x8.add(a, b);
+		return i32x4.add(a, b);
 	}
 
 	/** The last pixel of each 64-bit half of a step, repeated across its half. */
