@@ -551,11 +551,15 @@ function copyRows(
 	columns: number,
 	stride: number,
 ): void {
+	// Each row a view made by the constructor, which V8 makes faster than `subarray`: the rows of
+	// bench:decode's Deflate window (16 tiles) were copied in about 0.2 ms less of 2.2 (ad hoc).
+	const View = values.constructor as new (buffer: ArrayBufferLike, byteOffset: number, length: number) => SampleArray;
+	const { buffer, byteOffset, BYTES_PER_ELEMENT } = values;
 	for (let row = 0; row < rows; row++) {
 		const source = from + row * fromStep;
 		const target = to + row * toStep;
 		if (stride === 1) {
-			destination.set(values.subarray(source, source + columns), target);
+			destination.set(new View(buffer, byteOffset + source * BYTES_PER_ELEMENT, columns), target);
 		} else {
 			for (let column = 0; column < columns; column++) {
 				destination[target + column] = values[source + column * stride] as number;

@@ -123,11 +123,18 @@ function rowMajorTiles(tilesByChunk: readonly EncodedTiles[], tileRows: number):
 	return { bytes, tileBytes };
 }
 
-/** Copies the rows of `part` (`partWidth` wide) into those of `into` (`width` wide) from column `at`. */
+/**
+ * Copies the rows of `part` (`partWidth` wide) into those of `into` (`width` wide) from column
+ * `at`. Each row is a view made by the constructor, which V8 makes faster than `subarray`.
+ */
 function placeColumns(into: Float32Array, width: number, part: Float32Array, partWidth: number, at: number): void {
 	const rows = part.length / partWidth;
+	const { buffer, byteOffset } = part;
 	for (let row = 0; row < rows; row++) {
-		into.set(part.subarray(row * partWidth, (row + 1) * partWidth), row * width + at);
+		into.set(
+			new Float32Array(buffer, byteOffset + row * partWidth * Float32Array.BYTES_PER_ELEMENT, partWidth),
+			row * width + at,
+		);
 	}
 }
 
