@@ -12,7 +12,7 @@ import { type DecodedWindow, type PixelWindow, readWindow } from "../raster/read
 import type { RemoteByteBudget } from "../raster/remote";
 import { jobRemoteBudget } from "../raster/remote-budget";
 import { planResample } from "../raster/resample";
-import { SAMPLE_ARRAYS, type SampleArray } from "../raster/samples";
+import { copyRows, SAMPLE_ARRAYS, type SampleArray } from "../raster/samples";
 import { fileOf, type InputPlacement, type JobPlan, type PlannedInput } from "./plan";
 
 /**
@@ -70,10 +70,17 @@ function floatWindow(values: Float32Array, window: PixelWindow): DecodedWindow {
 				box.rowStart < box.rowEnd &&
 				box.rowEnd <= window.rowEnd - window.rowStart;
 			if (!inside) throw new RangeError("the box is not inside the window");
-			for (let row = box.rowStart; row < box.rowEnd; row++) {
-				const from = row * width + colStart + box.colStart - window.colStart;
-				destination.set(values.subarray(from, from + columns), (row - box.rowStart) * columns);
-			}
+			copyRows(
+				values,
+				box.rowStart * width + colStart + box.colStart - window.colStart,
+				width,
+				destination,
+				0,
+				columns,
+				box.rowEnd - box.rowStart,
+				columns,
+				1,
+			);
 		};
 		return {
 			sampleTypes: ["float32"],

@@ -33,7 +33,7 @@ import {
 import { RasterInputError } from "./input-errors";
 import { dataTypeName, ycbcrUnreadable } from "./inspect";
 import { RangedSource } from "./ranged-source";
-import { SAMPLE_ARRAYS, type SampleArray, type SampleType, sampleTypeOf } from "./samples";
+import { copyRows, SAMPLE_ARRAYS, type SampleArray, type SampleType, sampleTypeOf } from "./samples";
 
 /** Sample type per "sampleFormat:bits": unsigned, signed and IEEE float samples. */
 const SAMPLE_TYPES: Record<string, SampleType> = {
@@ -465,11 +465,17 @@ export async function readWindow(
 		}
 		const rowPixels = x1 - x0;
 		const part = new ArrayType((y1 - y0) * rowPixels * stride);
-		const blockValues = values();
-		for (let row = y0; row < y1; row++) {
-			const from = ((row - blockY0) * blockWidth + (x0 - blockX0)) * stride;
-			part.set(blockValues.subarray(from, from + rowPixels * stride), (row - y0) * rowPixels * stride);
-		}
+		copyRows(
+			values(),
+			((y0 - blockY0) * blockWidth + (x0 - blockX0)) * stride,
+			blockWidth * stride,
+			part,
+			0,
+			rowPixels * stride,
+			y1 - y0,
+			rowPixels * stride,
+			1,
+		);
 		return { values: () => part, x0, x1, y0, y1, rowPixels };
 	};
 
@@ -531,41 +537,6 @@ export async function readWindow(
 		colStart,
 		colEnd,
 	);
-}
-
-/**
- * Copies `rows` rows of `columns` samples, each `stride` apart, from `values` (the first at
- * `from`, rows `fromStep` apart) into `destination` (from `to`, rows `toStep` apart). Apart from
- * the window's copyArea, whose code V8 compiles for each window's blocks again: zonal compute
- * copies a few dozen short rows per field and band, which took it 30 ms in copyArea and 24 ms here
- * (bench:fields, clustered, 1 date).
- */
-function copyRows(
-	values: SampleArray,
-	from: number,
-	fromStep: number,
-	destination: SampleArray,
-	to: number,
-	toStep: number,
-	rows: number,
-	columns: number,
-	stride: number,
-): void {
-	// Each row a view made by the constructor, which V8 makes faster than `subarray`: the rows of
-	// bench:decode's Deflate window (16 tiles) were copied in about 0.2 ms less of 2.2 (ad hoc).
-	const View = values.constructor as new (buffer: ArrayBufferLike, byteOffset: number, length: number) => SampleArray;
-	const { buffer, byteOffset, BYTES_PER_ELEMENT } = values;
-	for (let row = 0; row < rows; row++) {
-		const source = from + row * fromStep;
-		const target = to + row * toStep;
-		if (stride === 1) {
-			destination.set(new View(buffer, byteOffset + source * BYTES_PER_ELEMENT, columns), target);
-		} else {
-			for (let column = 0; column < columns; column++) {
-				destination[target + column] = values[source + column * stride] as number;
-			}
-		}
-	}
 }
 
 /** A block a window needs: where it is, which plane, and the bytes the file stores for it. */
@@ -672,10 +643,17 @@ async function readWindowGenerally(
 					return;
 				}
 				const columns = area.colEnd - area.colStart;
-				for (let row = area.rowStart; row < area.rowEnd; row++) {
-					const from = (row - rowStart) * windowWidth + (area.colStart - colStart);
-					destination.set((data as SampleArray).subarray(from, from + columns), (row - area.rowStart) * columns);
-				}
+				copyRows(
+					data as SampleArray,
+					(area.rowStart - rowStart) * windowWidth + (area.colStart - colStart),
+					windowWidth,
+					destination,
+					0,
+					columns,
+					area.rowEnd - area.rowStart,
+					columns,
+					1,
+				);
 			},
 		},
 		window,

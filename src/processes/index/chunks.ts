@@ -7,6 +7,7 @@
  */
 import { COG_TILE_SIZE } from "../../raster/cog-writer";
 import type { PixelWindow } from "../../raster/read";
+import { copyRows } from "../../raster/samples";
 import type { EncodedTiles } from "../../raster/tiles";
 import type { WindowStats } from "../../wasm/kernels";
 import { mergeSketchPairs } from "./quantile-sketch";
@@ -86,12 +87,14 @@ export function computeInChunks(
 		const at = chunk.colStart - window.colStart;
 		if ("values" in output.output) {
 			values ??= new Float32Array(width * height);
-			placeColumns(values, width, output.output.values, columns, at);
+			const chunkValues = output.output.values;
+			copyRows(chunkValues, 0, columns, values, at, width, chunkValues.length / columns, columns, 1);
 		} else {
 			tilesByChunk.push(output.output.tiles);
 		}
 		// Chunks start on multiples of 512 columns, so each chunk's average starts on a whole column.
-		placeColumns(half, halfWidth, output.half, Math.ceil(columns / 2), at / 2);
+		const halfColumns = Math.ceil(columns / 2);
+		copyRows(output.half, 0, halfColumns, half, at / 2, halfWidth, output.half.length / halfColumns, halfColumns, 1);
 		stats = stats ? mergeStats(stats, output.stats) : output.stats;
 		inputSamples = mergeInputSamples(inputSamples, output.inputSamples);
 		maskedCount += output.maskedCount;
@@ -121,21 +124,6 @@ function rowMajorTiles(tilesByChunk: readonly EncodedTiles[], tileRows: number):
 		});
 	}
 	return { bytes, tileBytes };
-}
-
-/**
- * Copies the rows of `part` (`partWidth` wide) into those of `into` (`width` wide) from column
- * `at`. Each row is a view made by the constructor, which V8 makes faster than `subarray`.
- */
-function placeColumns(into: Float32Array, width: number, part: Float32Array, partWidth: number, at: number): void {
-	const rows = part.length / partWidth;
-	const { buffer, byteOffset } = part;
-	for (let row = 0; row < rows; row++) {
-		into.set(
-			new Float32Array(buffer, byteOffset + row * partWidth * Float32Array.BYTES_PER_ELEMENT, partWidth),
-			row * width + at,
-		);
-	}
 }
 
 /**
