@@ -112,7 +112,7 @@ export class RangedSource {
 		}));
 		const blocks = new Map<number, Uint8Array | Promise<Uint8Array>>();
 		for (const { offset, end } of wanted) {
-			for (let id = Math.floor(offset / this.#blockBytes); id * this.#blockBytes < end; id++) {
+			for (const id of this.#blockIds(offset, end)) {
 				if (!blocks.has(id)) blocks.set(id, this.#block(id));
 			}
 		}
@@ -151,6 +151,30 @@ export class RangedSource {
 		});
 	}
 
+	/**
+	 * Starts reading, now, every block of `slices` that is neither cached nor being read, in as
+	 * few reads as the requests of one turn would make; {@link bytes} and {@link fetch} then find
+	 * them under way. For a caller that knows everything it is about to ask for: a request alone
+	 * waits for the next macrotask so that the turn's other requests join its read, and in workerd
+	 * that is a timer's turn, about a millisecond of wall time each.
+	 */
+	prefetch(slices: readonly Slice[]): void {
+		for (const { offset, length } of slices) {
+			for (const id of this.#blockIds(offset, Math.min(offset + length, this.fileSize))) {
+				const block = this.#block(id, false);
+				// A failed read reaches whoever asks for the block; one nobody asks for must not
+				// leave an unhandled rejection behind.
+				if (block instanceof Promise) block.catch(() => {});
+			}
+		}
+		if (this.#queued.size > 0) this.#readQueued();
+	}
+
+	/** The blocks bytes [offset, end) lie in; none when the range is empty. */
+	*#blockIds(offset: number, end: number): Generator<number> {
+		for (let id = Math.floor(offset / this.#blockBytes); id * this.#blockBytes < end && offset < end; id++) yield id;
+	}
+
 	async fetchSlice(slice: Slice): Promise<Slice & { data: ArrayBuffer }> {
 		const [data = new ArrayBuffer(0)] = await this.fetch([slice]);
 		return { ...slice, data };
@@ -158,7 +182,11 @@ export class RangedSource {
 
 	async close(): Promise<void> {}
 
-	#block(id: number): Uint8Array | Promise<Uint8Array> {
+	/**
+	 * A block, cached or being read, or else queued: read on the next macrotask, unless
+	 * `deferred` is false and the caller reads the queue itself.
+	 */
+	#block(id: number, deferred = true): Uint8Array | Promise<Uint8Array> {
 		const cached = this.#cache.get(id);
 		if (cached) {
 			this.#cache.delete(id);
@@ -168,9 +196,9 @@ export class RangedSource {
 		const inFlight = this.#inFlight.get(id);
 		if (inFlight) return inFlight;
 		const promise = new Promise<Uint8Array>((resolve, reject) => {
-			// Once every request of this turn is queued: the next macrotask, without a timer's
-			// minimum delay (and, under Node, without the process sleeping for it).
-			if (this.#queued.size === 0) setImmediate(() => this.#readQueued());
+			// Once every request of this turn is queued: the next macrotask (under Node without a
+			// timer's minimum delay; in workerd a timer's turn, which prefetch spares its callers).
+			if (this.#queued.size === 0 && deferred) setImmediate(() => this.#readQueued());
 			this.#queued.set(id, { resolve, reject });
 		});
 		this.#inFlight.set(id, promise);

@@ -389,6 +389,10 @@ export async function readWindow(
 	// From a ranged source, EO Edge's decoders are handed a view of the stored bytes where
 	// geotiff.js's getTileOrStrip would copy them; blocks stored empty still go through it.
 	const views = image.source instanceof RangedSource && takesStoredViews(decoder) ? image.source : null;
+	const storedSlice = (plane: number, blockX: number, blockY: number) => {
+		const index = table.index(plane, blockX, blockY);
+		return { offset: Number(table.offsets[index]), length: Number(table.byteCounts[index]) };
+	};
 	// Blocks already in this machine's order stay where their codec decoded them (Wasm memory)
 	// until the window is released: no buffer of their own each, no collection to free them.
 	const keeping = views && !swapped ? keepingDecoder(decoder) : null;
@@ -408,14 +412,12 @@ export async function readWindow(
 		sample: number,
 		keep: boolean,
 	): Promise<{ bytes: () => Uint8Array | ArrayBuffer; kept: DecodedBlock | null }> => {
-		const index = table.index(planar ? sample : 0, blockX, blockY);
-		const length = views ? Number(table.byteCounts[index]) : 0;
+		const slice = storedSlice(planar ? sample : 0, blockX, blockY);
 		let data: ArrayBufferLike;
-		if (!views || length === 0) {
+		if (!views || slice.length === 0) {
 			data = (await image.getTileOrStrip(blockX, blockY, sample, hostOrderDecoder)).data;
 		} else {
-			const offset = Number(table.offsets[index]);
-			const stored = await views.bytes({ offset, length });
+			const stored = await views.bytes(slice);
 			if (keeping && keep) {
 				const block = keeping.decodeKept(stored);
 				kept.push(block);
@@ -486,6 +488,7 @@ export async function readWindow(
 	let empty: PixelWindow[][];
 	try {
 		for (const group of readGroups(wanted)) {
+			views?.prefetch(group.map(({ blockX, blockY, plane }) => storedSlice(plane, blockX, blockY)));
 			// Every block of the group settles before a failure is passed on, so none is kept unfreed.
 			const settled = await Promise.allSettled(
 				group.map(({ blockX, blockY, plane }) => decodeBlock(blockX, blockY, plane)),

@@ -129,6 +129,16 @@ function tooLarge(message: string): never {
 	throw new RasterInputError("raster-too-large", message);
 }
 
+/**
+ * One slice's bytes, read at once: structures are read one after another, so no other request
+ * would join the read by waiting for the turn's others (RangedSource.prefetch).
+ */
+async function readAlone(source: RangedSource, slice: { offset: number; length: number }): Promise<ArrayBuffer> {
+	source.prefetch([slice]);
+	const [bytes = new ArrayBuffer(0)] = await source.fetch([slice]);
+	return bytes;
+}
+
 /** Ranged reads of a TIFF's structures in its byte order, never past the end of the file. */
 export class TiffReader {
 	readonly #source: RangedSource;
@@ -149,8 +159,7 @@ export class TiffReader {
 				`${what} (${length} bytes at ${offset}) runs past the end of the file (${this.fileSize} bytes); the file is truncated`,
 			);
 		}
-		const [bytes = new ArrayBuffer(0)] = await this.#source.fetch([{ offset, length }]);
-		return new DataView(bytes);
+		return new DataView(await readAlone(this.#source, { offset, length }));
 	}
 
 	/** `count` values of a field type at `offset`, which the caller has bounded. */
@@ -253,8 +262,7 @@ export async function readTiffStructure(
 ): Promise<{ reader: TiffReader; structure: TiffStructure }> {
 	const size = source.fileSize;
 	if (size < 8) invalid(`the file has ${size} bytes, fewer than a TIFF header`);
-	const [head = new ArrayBuffer(0)] = await source.fetch([{ offset: 0, length: Math.min(16, size) }]);
-	const header = new DataView(head);
+	const header = new DataView(await readAlone(source, { offset: 0, length: Math.min(16, size) }));
 	const order = header.getUint16(0, false);
 	if (order !== 0x4949 && order !== 0x4d4d) {
 		invalid(`byte order mark 0x${order.toString(16)} is neither II nor MM`);
