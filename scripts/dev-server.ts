@@ -83,14 +83,54 @@ export async function freePort(): Promise<number> {
  */
 export function startDevServer(port: number, { allowLoopback = false }: { allowLoopback?: boolean } = {}): DevServer {
 	const loopback = allowLoopback ? ["--var", "ALLOW_LOOPBACK_URLS:true"] : [];
-	const child = spawn("npm", ["run", "dev", "--", "--port", String(port), "--ip", "127.0.0.1", ...loopback], {
+	return startServer("npm run dev", [
+		"npm",
+		"run",
+		"dev",
+		"--",
+		"--port",
+		String(port),
+		"--ip",
+		"127.0.0.1",
+		...loopback,
+	]);
+}
+
+/**
+ * `wrangler dev` of a Worker of its own (a bench's), as `config` states it, offline: it must
+ * answer `GET /v1/health` for {@link waitForHealth}.
+ */
+export function startWorkerDevServer(config: string, port: number): DevServer {
+	return startServer("wrangler dev", [
+		"wrangler",
+		"dev",
+		"--config",
+		config,
+		"--port",
+		String(port),
+		"--ip",
+		"127.0.0.1",
+		"--log-level",
+		"warn",
+		"--show-interactive-dev-session=false",
+	]);
+}
+
+function startServer(name: string, [command, ...args]: [string, ...string[]]): DevServer {
+	const child = spawn(command, args, {
 		cwd: ROOT,
 		detached: true,
 		stdio: ["ignore", "pipe", "pipe"],
-		env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
+		env: {
+			...process.env,
+			CI: "true",
+			WRANGLER_SEND_METRICS: "false",
+			// miniflare would download the Request.cf placeholder from workers.cloudflare.com.
+			CLOUDFLARE_CF_FETCH_ENABLED: "false",
+		},
 	});
 	const pid = child.pid;
-	if (pid === undefined) throw new Error("could not start npm run dev");
+	if (pid === undefined) throw new Error(`could not start ${name}`);
 	groups.add(pid);
 	let log = "";
 	let exited = false;
@@ -109,7 +149,7 @@ export function startDevServer(port: number, { allowLoopback = false }: { allowL
 export async function waitForHealth(server: DevServer, api: string): Promise<void> {
 	const deadline = performance.now() + HEALTH_TIMEOUT_MS;
 	while (performance.now() < deadline) {
-		if (server.exited()) throw new Error("npm run dev exited before the API answered");
+		if (server.exited()) throw new Error("the dev server exited before it answered");
 		try {
 			const response = await fetch(`${api}/v1/health`, { signal: AbortSignal.timeout(2000) });
 			if (response.status === 200) return;
