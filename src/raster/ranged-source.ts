@@ -172,7 +172,8 @@ export class RangedSource {
 
 	/** The blocks bytes [offset, end) lie in; none when the range is empty. */
 	*#blockIds(offset: number, end: number): Generator<number> {
-		for (let id = Math.floor(offset / this.#blockBytes); id * this.#blockBytes < end && offset < end; id++) yield id;
+		if (end <= offset) return;
+		for (let id = Math.floor(offset / this.#blockBytes); id * this.#blockBytes < end; id++) yield id;
 	}
 
 	async fetchSlice(slice: Slice): Promise<Slice & { data: ArrayBuffer }> {
