@@ -19,6 +19,8 @@ import type { SampleArray } from "../src/raster/samples";
 import { workerBlockDecoder, workerCodecs } from "../src/wasm/codecs";
 import { windowReader } from "./decode-read";
 
+// Only the bench's tiles go through it, and their pixels are checked against GDAL's: it bounds
+// the output by maxBytes but, unlike the Worker's decoder, does not insist on the exact size.
 const runtimeZstd: Codecs = {
 	...workerCodecs,
 	zstd(input, maxBytes, _exact, differencing) {

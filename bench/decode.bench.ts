@@ -139,7 +139,16 @@ async function startWorkerd() {
 	const port = await freePort();
 	const origin = `http://127.0.0.1:${port}`;
 	const server = startWorkerDevServer(config, port);
-	await waitForHealth(server, origin);
+	try {
+		await waitForHealth(server, origin);
+	} catch (error) {
+		throw new Error(
+			`wrangler dev did not serve bench/decode-worker.ts; its output ends:\n${server.log().slice(-4000)}`,
+			{
+				cause: error,
+			},
+		);
+	}
 	const ask = async (path: string, init?: RequestInit): Promise<ArrayBuffer> => {
 		const response = await fetch(`${origin}${path}`, init);
 		const body = await response.arrayBuffer();
@@ -162,15 +171,19 @@ async function startWorkerd() {
 		async warmUp(name: Compression, zstd: "wasm" | "runtime"): Promise<void> {
 			await ask(`/reads/${name}?zstd=${zstd}&n=${WARMUP_READS}`);
 		},
-		/** `samples` samples of one read's time, each over WORKERD_READS_PER_SAMPLE reads. */
-		async readMs(name: Compression, zstd: "wasm" | "runtime", samples: number): Promise<number[]> {
-			const times: number[] = [];
-			for (let i = 0; i < samples; i++) {
-				const one = await timed(`/reads/${name}?zstd=${zstd}&n=1`);
-				const many = await timed(`/reads/${name}?zstd=${zstd}&n=${1 + WORKERD_READS_PER_SAMPLE}`);
-				times.push((many - one) / WORKERD_READS_PER_SAMPLE);
-			}
-			return times;
+		/**
+		 * Samples of one read's time, each over WORKERD_READS_PER_SAMPLE reads: two, the request of
+		 * one read timed first in one and last in the other, so that what the first request after
+		 * the other readers' turn costs (waking the process) falls on both sides alike.
+		 */
+		async readMs(name: Compression, zstd: "wasm" | "runtime"): Promise<number[]> {
+			const one = () => timed(`/reads/${name}?zstd=${zstd}&n=1`);
+			const many = () => timed(`/reads/${name}?zstd=${zstd}&n=${1 + WORKERD_READS_PER_SAMPLE}`);
+			const oneBefore = await one();
+			const manyAfter = await many();
+			const manyBefore = await many();
+			const oneAfter = await one();
+			return [(manyAfter - oneBefore) / WORKERD_READS_PER_SAMPLE, (manyBefore - oneAfter) / WORKERD_READS_PER_SAMPLE];
 		},
 		stop: () => stopGroup(server.pid),
 	};
@@ -212,7 +225,7 @@ interface Row {
 	gdal_median_ms: number;
 	/** Every timed read, in the order taken (rounds of READS_PER_ROUND, GDAL's first in each). */
 	eo_edge_ms: number[];
-	/** One sample a round, each over WORKERD_READS_PER_SAMPLE reads. */
+	/** Two samples a round (bench/decode.bench.ts's readMs), each over WORKERD_READS_PER_SAMPLE reads. */
 	workerd_ms: number[];
 	gdal_ms: number[];
 }
@@ -252,8 +265,8 @@ for (const name of COMPRESSIONS) {
 	for (let round = 0; round < ROUNDS; round++) {
 		gdalMs.push(...((await gdal.ask({ time: name, runs: READS_PER_ROUND })).ms as number[]));
 		oursMs.push(...(await timeReads(() => readOurs(name), READS_PER_ROUND)));
-		workerdMs.push(...(await workerd.readMs(name, "wasm", 1)));
-		if (withRuntimeZstd) runtimeZstdMs.push(...(await workerd.readMs(name, "runtime", 1)));
+		workerdMs.push(...(await workerd.readMs(name, "wasm")));
+		if (withRuntimeZstd) runtimeZstdMs.push(...(await workerd.readMs(name, "runtime")));
 	}
 	const pixels = ours.length;
 	const eoEdge = mpxPerS(pixels, median(oursMs));

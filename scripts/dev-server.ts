@@ -1,7 +1,8 @@
 /**
- * `npm run dev` as a child of a script (the e2e check, the load benchmark): started on a free
- * port in its own process group, waited for until it answers, and always stopped with its
- * whole process tree, also when the script fails or is interrupted.
+ * `npm run dev` (or `wrangler dev` of a bench's own Worker) as a child of a script (the e2e
+ * check, the load and decode benchmarks): started on a free port in its own process group,
+ * waited for until it answers, and always stopped with its whole process tree, also when the
+ * script fails or is interrupted.
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -13,7 +14,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 const ROOT = join(import.meta.dirname, "..");
 /**
  * `npm run dev` builds the Wasm modules and applies every migration before it serves: several
- * minutes on a loaded two-core machine, which CI's 90 minutes easily hold.
+ * minutes on a loaded two-core machine, which CI's 90 minutes easily hold. (`wrangler dev` of a
+ * bench's Worker only bundles it.)
  */
 const HEALTH_TIMEOUT_MS = 600_000;
 /** Enough of the dev server's output to explain a failure; its request log grows with every poll. */
@@ -154,7 +156,7 @@ export async function waitForHealth(server: DevServer, api: string): Promise<voi
 			const response = await fetch(`${api}/v1/health`, { signal: AbortSignal.timeout(2000) });
 			if (response.status === 200) return;
 		} catch {
-			// Not listening yet: predev is still building the Wasm or migrating D1.
+			// Not listening yet: still bundling, or predev is still building the Wasm or migrating D1.
 		}
 		await sleep(500);
 	}

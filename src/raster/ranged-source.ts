@@ -106,10 +106,7 @@ export class RangedSource {
 	}
 
 	async #bytes(slices: readonly Slice[]): Promise<{ bytes: Uint8Array; shared: boolean }[]> {
-		const wanted = slices.map(({ offset, length }) => ({
-			offset,
-			end: Math.max(offset, Math.min(offset + length, this.fileSize)),
-		}));
+		const wanted = slices.map((slice) => this.#span(slice));
 		const blocks = new Map<number, Uint8Array | Promise<Uint8Array>>();
 		for (const { offset, end } of wanted) {
 			for (const id of this.#blockIds(offset, end)) {
@@ -152,15 +149,18 @@ export class RangedSource {
 	}
 
 	/**
-	 * Starts reading, now, every block of `slices` that is neither cached nor being read, in as
-	 * few reads as the requests of one turn would make; {@link bytes} and {@link fetch} then find
-	 * them under way. For a caller that knows everything it is about to ask for: a request alone
+	 * Starts reading, now, every block of `slices` that is neither cached nor being read, merged
+	 * as the requests of one turn are, together with any blocks other requests have queued in
+	 * this turn so far. For a caller that knows everything it is about to ask for: a request alone
 	 * waits for the next macrotask so that the turn's other requests join its read, and in workerd
-	 * that is a timer's turn, about a millisecond of wall time each.
+	 * that is a timer's turn, about a millisecond of wall time each. The caller must ask for the
+	 * slices ({@link bytes}, {@link fetch}) before it awaits anything: they then find the reads
+	 * under way, whereas once a run is read the cache keeps only its last `cacheBlocks` blocks.
 	 */
 	prefetch(slices: readonly Slice[]): void {
-		for (const { offset, length } of slices) {
-			for (const id of this.#blockIds(offset, Math.min(offset + length, this.fileSize))) {
+		for (const slice of slices) {
+			const { offset, end } = this.#span(slice);
+			for (const id of this.#blockIds(offset, end)) {
 				const block = this.#block(id, false);
 				// A failed read reaches whoever asks for the block; one nobody asks for must not
 				// leave an unhandled rejection behind.
@@ -168,6 +168,11 @@ export class RangedSource {
 			}
 		}
 		if (this.#queued.size > 0) this.#readQueued();
+	}
+
+	/** A slice as the bytes [offset, end) of the file it asks for: cut at the end of the file. */
+	#span({ offset, length }: Slice): { offset: number; end: number } {
+		return { offset, end: Math.max(offset, Math.min(offset + length, this.fileSize)) };
 	}
 
 	/** The blocks bytes [offset, end) lie in; none when the range is empty. */

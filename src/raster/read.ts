@@ -389,10 +389,6 @@ export async function readWindow(
 	// From a ranged source, EO Edge's decoders are handed a view of the stored bytes where
 	// geotiff.js's getTileOrStrip would copy them; blocks stored empty still go through it.
 	const views = image.source instanceof RangedSource && takesStoredViews(decoder) ? image.source : null;
-	const storedSlice = (plane: number, blockX: number, blockY: number) => {
-		const index = table.index(plane, blockX, blockY);
-		return { offset: Number(table.offsets[index]), length: Number(table.byteCounts[index]) };
-	};
 	// Blocks already in this machine's order stay where their codec decoded them (Wasm memory)
 	// until the window is released: no buffer of their own each, no collection to free them.
 	const keeping = views && !swapped ? keepingDecoder(decoder) : null;
@@ -407,15 +403,12 @@ export async function readWindow(
 	 * are then a view of that memory, seen afresh on each call), else a buffer of their own.
 	 */
 	const decodeStored = async (
-		blockX: number,
-		blockY: number,
-		sample: number,
+		{ blockX, blockY, plane, stored: slice }: StoredBlock,
 		keep: boolean,
 	): Promise<{ bytes: () => Uint8Array | ArrayBuffer; kept: DecodedBlock | null }> => {
-		const slice = storedSlice(planar ? sample : 0, blockX, blockY);
 		let data: ArrayBufferLike;
 		if (!views || slice.length === 0) {
-			data = (await image.getTileOrStrip(blockX, blockY, sample, hostOrderDecoder)).data;
+			data = (await image.getTileOrStrip(blockX, blockY, plane, hostOrderDecoder)).data;
 		} else {
 			const stored = await views.bytes(slice);
 			if (keeping && keep) {
@@ -427,7 +420,8 @@ export async function readWindow(
 		}
 		return { bytes: () => data as ArrayBuffer, kept: null };
 	};
-	const decodeBlock = async (blockX: number, blockY: number, sample: number): Promise<Block> => {
+	const decodeBlock = async (block: StoredBlock): Promise<Block> => {
+		const { blockX, blockY } = block;
 		const blockX0 = blockX * blockWidth;
 		const blockY0 = blockY * blockHeight;
 		const x0 = Math.max(colStart, blockX0);
@@ -442,7 +436,7 @@ export async function readWindow(
 			Math.min(blockX0 + blockWidth, width) <= colEnd &&
 			blockY0 >= rowStart &&
 			Math.min(blockY0 + blockHeight, height) <= rowEnd;
-		const decoded = await decodeStored(blockX, blockY, sample, inside);
+		const decoded = await decodeStored(block, inside);
 		const values = () => {
 			const bytes = decoded.bytes();
 			return bytes instanceof Uint8Array
@@ -488,11 +482,10 @@ export async function readWindow(
 	let empty: PixelWindow[][];
 	try {
 		for (const group of readGroups(wanted)) {
-			views?.prefetch(group.map(({ blockX, blockY, plane }) => storedSlice(plane, blockX, blockY)));
+			// The group's blocks are asked for before anything is awaited, so they find these reads under way.
+			views?.prefetch(group.map((block) => block.stored));
 			// Every block of the group settles before a failure is passed on, so none is kept unfreed.
-			const settled = await Promise.allSettled(
-				group.map(({ blockX, blockY, plane }) => decodeBlock(blockX, blockY, plane)),
-			);
+			const settled = await Promise.allSettled(group.map(decodeBlock));
 			for (const [i, { position }] of group.entries()) {
 				const outcome = settled[i];
 				if (outcome?.status === "rejected") throw outcome.reason;
@@ -550,13 +543,14 @@ interface StoredBlock {
 	plane: number;
 	/** Index of the plane among those read, where its decoded block goes. */
 	position: number;
-	storedBytes: number;
+	/** Where the file stores the block; a length of 0 is a block stored empty. */
+	stored: { offset: number; length: number };
 }
 
 /** The blocks of each plane a window overlaps, plane by plane, with their stored sizes. */
 function storedBlocks(
 	image: GeoTIFFImage,
-	{ index, byteCounts }: BlockTable,
+	{ index, offsets, byteCounts }: BlockTable,
 	planes: readonly number[],
 	window: PixelWindow,
 ): StoredBlock[] {
@@ -565,8 +559,9 @@ function storedBlocks(
 	const blocks: StoredBlock[] = [];
 	for (const [position, plane] of planes.entries()) {
 		for (const [blockX, blockY] of blocksIn(window, blockWidth, blockHeight)) {
-			const storedBytes = Number(byteCounts[index(plane, blockX, blockY)]);
-			blocks.push({ blockX, blockY, plane, position, storedBytes });
+			const at = index(plane, blockX, blockY);
+			const stored = { offset: Number(offsets[at]), length: Number(byteCounts[at]) };
+			blocks.push({ blockX, blockY, plane, position, stored });
 		}
 	}
 	return blocks;
@@ -580,13 +575,13 @@ function* readGroups(blocks: readonly StoredBlock[]): Generator<StoredBlock[]> {
 	let group: StoredBlock[] = [];
 	let bytes = 0;
 	for (const block of blocks) {
-		if (group.length > 0 && bytes + block.storedBytes > READ_GROUP_BYTES) {
+		if (group.length > 0 && bytes + block.stored.length > READ_GROUP_BYTES) {
 			yield group;
 			group = [];
 			bytes = 0;
 		}
 		group.push(block);
-		bytes += block.storedBytes;
+		bytes += block.stored.length;
 	}
 	if (group.length > 0) yield group;
 }

@@ -168,6 +168,16 @@ describe("RangedSource", () => {
 		]);
 	});
 
+	it("passes a failed prefetch to whoever asked while it was under way, as a read failure of this source", async () => {
+		const { reads, reader } = recordingReader(4 * BLOCK, 1);
+		const source = new RangedSource(reader, { blockBytes: BLOCK });
+		source.prefetch([{ offset: 0, length: 10 }]);
+		const failure = await source.bytes({ offset: 0, length: 10 }).catch((error: unknown) => error);
+		expect(failure).toBeInstanceOf(Error);
+		expect(source.threw(failure)).toBe(true);
+		expect(reads).toEqual([[0, BLOCK]]);
+	});
+
 	it("reads a file's structures and a window's blocks without waiting for the next macrotask", async () => {
 		// In workerd, waiting for the next macrotask is a timer's turn: about a millisecond each.
 		await installDecoders(workerCodecs);
@@ -187,12 +197,18 @@ describe("RangedSource", () => {
 				return file.slice(offset, offset + length);
 			},
 		});
-		const { image } = await openRangedImage(source, rasterLimits(env));
-		const window = { rowStart: 0, rowEnd: image.getHeight(), colStart: 0, colEnd: image.getWidth() };
-		const decoded = await readWindow(image, [1], window);
-		reading = false;
-		decoded.release();
-		expect(image.getTileWidth()).toBeLessThan(image.getWidth());
+		let tileWidth: number;
+		let width: number;
+		try {
+			const { image } = await openRangedImage(source, rasterLimits(env));
+			const window = { rowStart: 0, rowEnd: image.getHeight(), colStart: 0, colEnd: image.getWidth() };
+			(await readWindow(image, [1], window)).release();
+			tileWidth = image.getTileWidth();
+			width = image.getWidth();
+		} finally {
+			reading = false;
+		}
+		expect(tileWidth).toBeLessThan(width);
 		expect(readAfter.length).toBeGreaterThan(1);
 		expect(readAfter.every((turns) => turns === 0)).toBe(true);
 	});
