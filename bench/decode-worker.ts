@@ -13,22 +13,19 @@
  * Worker (see docs/inputs.md for why EO Edge does not use it).
  */
 import { zstdDecompressSync } from "node:zlib";
-import { type Codecs, installDecoders } from "../src/raster/decoders";
+import { installDecoders } from "../src/raster/decoders";
 import { rasterLimits } from "../src/raster/limits";
 import type { SampleArray } from "../src/raster/samples";
 import { workerBlockDecoder, workerCodecs } from "../src/wasm/codecs";
+import { codecsOf } from "../src/wasm/decode";
 import { windowReader } from "./decode-read";
 
 // Only the bench's tiles go through it, and their pixels are checked against GDAL's: it bounds
 // the output by maxBytes but, unlike the Worker's decoder, does not insist on the exact size.
-const runtimeZstd: Codecs = {
-	...workerCodecs,
-	zstd(input, maxBytes, _exact, differencing) {
-		const decoded = zstdDecompressSync(input, { maxOutputLength: maxBytes });
-		const bytes = new Uint8Array(decoded.buffer, decoded.byteOffset, decoded.byteLength);
-		return workerBlockDecoder().keep(bytes, differencing ?? null);
-	},
-};
+const runtimeZstd = codecsOf(workerBlockDecoder, () => (input, maxBytes) => {
+	const decoded = zstdDecompressSync(input, { maxOutputLength: maxBytes });
+	return new Uint8Array(decoded.buffer, decoded.byteOffset, decoded.byteLength);
+});
 
 const readers = new Map<string, () => Promise<SampleArray>>();
 

@@ -41,6 +41,8 @@ const READS_PER_ROUND = 3;
  * many reads is one sample of a read's time (what a request costs besides its reads cancels).
  */
 const WORKERD_READS_PER_SAMPLE = 6;
+/** How bench/decode-worker.ts decodes ZSTD blocks: zstd's Wasm, as the Worker does, or the runtime's zstd. */
+type ZstdDecoding = "wasm" | "runtime";
 /** geotiff.js alone takes seconds per LZW read: a few reads are enough to show where it stands. */
 const BASELINE_READS = 3;
 const COMPRESSIONS = ["deflate", "lzw", "zstd"] as const;
@@ -165,10 +167,10 @@ async function startWorkerd() {
 		async upload(name: Compression): Promise<void> {
 			await ask(`/files/${name}?rows=${ROWS}`, { method: "PUT", body: fileOf(name) });
 		},
-		async pixels(name: Compression, zstd: "wasm" | "runtime"): Promise<Uint16Array> {
+		async pixels(name: Compression, zstd: ZstdDecoding): Promise<Uint16Array> {
 			return new Uint16Array(await ask(`/pixels/${name}?zstd=${zstd}`));
 		},
-		async warmUp(name: Compression, zstd: "wasm" | "runtime"): Promise<void> {
+		async warmUp(name: Compression, zstd: ZstdDecoding): Promise<void> {
 			await ask(`/reads/${name}?zstd=${zstd}&n=${WARMUP_READS}`);
 		},
 		/**
@@ -176,7 +178,7 @@ async function startWorkerd() {
 		 * one read timed first in one and last in the other, so that what the first request after
 		 * the other readers' turn costs (waking the process) falls on both sides alike.
 		 */
-		async readMs(name: Compression, zstd: "wasm" | "runtime"): Promise<number[]> {
+		async readMs(name: Compression, zstd: ZstdDecoding): Promise<number[]> {
 			const one = () => timed(`/reads/${name}?zstd=${zstd}&n=1`);
 			const many = () => timed(`/reads/${name}?zstd=${zstd}&n=${1 + WORKERD_READS_PER_SAMPLE}`);
 			const oneBefore = await one();
